@@ -1,0 +1,149 @@
+//! Why a connection ended: the typed reason every `connection_lost` receives.
+
+use std::error::Error;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why a connection (or one direction of it) ended.
+///
+/// Every layer hands one of these to its inner protocol's `connection_lost`.
+/// Our own errors are enumerated; a protocol written outside this crate can
+/// carry its own typed error in [`AbortReason::Custom`] and get it back with
+/// `downcast_ref`.
+///
+/// ```
+/// use strata::{AbortReason, Close};
+/// let why = Close::aborted("lines", AbortReason::LineTooLong { limit: 1024 });
+/// assert!(!why.is_clean());
+/// assert_eq!(why.to_string(), "aborted by lines: line longer than 1024 bytes");
+/// ```
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Close {
+    /// Both directions finished cleanly: our close was flushed, or both sides
+    /// sent EOF.
+    #[error("closed cleanly")]
+    Done,
+    /// The peer reset the connection (TCP RST, a reset from a mapping layer).
+    #[error("reset by peer")]
+    Reset,
+    /// A timer ran out.
+    #[error("{0} timed out")]
+    Timeout(Timeout),
+    /// A layer (or the application) gave up on the connection.
+    #[error("aborted by {layer}: {reason}")]
+    Aborted {
+        /// The name of the layer that aborted (as in `layer_chain()`).
+        layer: &'static str,
+        /// Why it aborted.
+        reason: AbortReason,
+    },
+    /// The operating system reported an error on the socket.
+    #[error("I/O error: {0}")]
+    Io(std::io::ErrorKind),
+}
+
+impl Close {
+    /// Shorthand for [`Close::Aborted`].
+    pub fn aborted(layer: &'static str, reason: AbortReason) -> Close {
+        Close::Aborted { layer, reason }
+    }
+
+    /// True for [`Close::Done`] only.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, Close::Done)
+    }
+}
+
+impl From<std::io::Error> for Close {
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind::*;
+        match e.kind() {
+            ConnectionReset | ConnectionAborted | BrokenPipe => Close::Reset,
+            TimedOut => Close::Timeout(Timeout::Io),
+            k => Close::Io(k),
+        }
+    }
+}
+
+/// Which timer ran out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Timeout {
+    /// Nothing happened for the configured idle time.
+    Idle,
+    /// A graceful close could not flush within its deadline.
+    CloseFlush,
+    /// A handshake did not complete in time.
+    Handshake,
+    /// A peer stopped reading for longer than the stall limit.
+    Stall,
+    /// Connecting did not complete in time.
+    Connect,
+    /// The operating system reported a time-out.
+    Io,
+}
+
+impl fmt::Display for Timeout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Timeout::Idle => "idle timer",
+            Timeout::CloseFlush => "graceful close",
+            Timeout::Handshake => "handshake",
+            Timeout::Stall => "stalled peer",
+            Timeout::Connect => "connect",
+            Timeout::Io => "socket operation",
+        })
+    }
+}
+
+/// Why a layer aborted.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AbortReason {
+    /// The application asked for it.
+    #[error("requested by the application")]
+    Requested,
+    /// The connection's memory budget was exceeded: a protocol kept writing
+    /// although the transport said it was not writable.
+    #[error("memory budget of {limit} bytes exceeded")]
+    MemoryBudget {
+        /// The configured budget.
+        limit: usize,
+    },
+    /// A line longer than the configured maximum arrived.
+    #[error("line longer than {limit} bytes")]
+    LineTooLong {
+        /// The configured maximum.
+        limit: usize,
+    },
+    /// A frame larger than the configured maximum arrived (or was written).
+    #[error("frame of {size} bytes over the limit of {limit}")]
+    FrameTooLarge {
+        /// The size announced or written.
+        size: usize,
+        /// The configured maximum.
+        limit: usize,
+    },
+    /// The peer closed its side in the middle of a frame or message.
+    #[error("end of stream inside a frame")]
+    TruncatedFrame,
+    /// A layer that needs a reliable transport was put on one that is not.
+    #[error("transport below is not reliable")]
+    NotReliable,
+    /// The protocol panicked; the driver ended this connection only.
+    #[error("protocol panicked")]
+    Panicked,
+    /// The server is shutting down and the drain deadline passed.
+    #[error("server shutting down")]
+    Shutdown,
+    /// The peer stopped reading and its queue passed the configured limit.
+    #[error("peer stopped reading")]
+    SlowPeer,
+    /// The peer went away while a layer was still waiting for it.
+    #[error("peer aborted")]
+    PeerAborted,
+    /// A typed error from a layer outside this crate.
+    #[error("{0}")]
+    Custom(Arc<dyn Error + Send + Sync>),
+}

@@ -1,0 +1,1 @@
+//! Endpoint strings: URL-shaped descriptions of a stack.

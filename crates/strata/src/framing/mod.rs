@@ -1,0 +1,1 @@
+//! Framing layers: lines, and length-prefixed datagrams over a stream.

@@ -1,0 +1,128 @@
+//! Capabilities: typed facts about a stack, looked up through every layer.
+
+use std::any::{Any, TypeId};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// What every transport, stream or datagram, tells about itself: its name and
+/// the capabilities it answers locally, plus the transport below it.
+///
+/// A lookup (`get::<T>()`) walks from the top down and stops at the first
+/// layer that answers, so a layer can override what a lower one says (a PROXY
+/// protocol layer above TCP reports the client's address, not the proxy's).
+/// No layer forwards by hand, so none can forget to.
+///
+/// ```
+/// use std::any::{Any, TypeId};
+/// use strata::{Introspect, PeerAddr, Addr};
+/// struct Fake(PeerAddr);
+/// impl Introspect for Fake {
+///     fn name(&self) -> &'static str { "fake" }
+///     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+///         (id == TypeId::of::<PeerAddr>()).then_some(&self.0 as &dyn Any)
+///     }
+///     fn below(&self) -> Option<&dyn Introspect> { None }
+/// }
+/// let t = Fake(PeerAddr(Addr::Memory(7)));
+/// let t: &dyn Introspect = &t;
+/// assert_eq!(t.get::<PeerAddr>(), Some(&PeerAddr(Addr::Memory(7))));
+/// assert_eq!(t.layer_chain(), vec!["fake"]);
+/// ```
+pub trait Introspect {
+    /// The layer's short name, as used in endpoint schemes (`tcp`, `tls`, `lines`).
+    fn name(&self) -> &'static str;
+    /// A capability this layer itself answers, by type id.
+    fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        let _ = id;
+        None
+    }
+    /// The transport below this one, if any.
+    fn below(&self) -> Option<&dyn Introspect>;
+}
+
+impl<'a> dyn Introspect + 'a {
+    /// Looks a capability up through the stack, top layer first.
+    pub fn get<T: Any>(&self) -> Option<&T> {
+        let mut cur: Option<&dyn Introspect> = Some(self);
+        while let Some(t) = cur {
+            if let Some(v) = t.local_capability(TypeId::of::<T>()) {
+                return v.downcast_ref();
+            }
+            cur = t.below();
+        }
+        None
+    }
+
+    /// The names of the layers, top first (`["lines", "tls", "tcp"]`).
+    pub fn layer_chain(&self) -> Vec<&'static str> {
+        let mut out = Vec::new();
+        let mut cur: Option<&dyn Introspect> = Some(self);
+        while let Some(t) = cur {
+            out.push(t.name());
+            cur = t.below();
+        }
+        out
+    }
+}
+
+/// Answers `local_capability` for a list of fields: `capability!(id, self.peer, self.local)`.
+#[macro_export]
+macro_rules! capability {
+    ($id:expr $(, $field:expr)* $(,)?) => {{
+        let id: ::std::any::TypeId = $id;
+        $(
+            if id == $crate::__type_id_of(&$field) {
+                return Some(&$field as &dyn ::std::any::Any);
+            }
+        )*
+        None
+    }};
+}
+
+#[doc(hidden)]
+pub fn __type_id_of<T: Any>(_: &T) -> TypeId {
+    TypeId::of::<T>()
+}
+
+/// An address at either end of a connection.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Addr {
+    /// An IP socket address.
+    Inet(SocketAddr),
+    /// A Unix socket path (`None` for an unnamed socket).
+    Unix(Option<PathBuf>),
+    /// An in-memory endpoint of the test kit, by number.
+    Memory(u64),
+}
+
+impl fmt::Display for Addr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Inet(a) => write!(f, "{a}"),
+            Addr::Unix(Some(p)) => write!(f, "unix:{}", p.display()),
+            Addr::Unix(None) => f.write_str("unix:(unnamed)"),
+            Addr::Memory(n) => write!(f, "memory:{n}"),
+        }
+    }
+}
+
+/// Capability: the peer's address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct PeerAddr(pub Addr);
+
+/// Capability: our own address.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LocalAddr(pub Addr);
+
+/// Capability: whether `write_eof` really half-closes (the peer sees EOF while
+/// we keep reading). It may change during a connection, e.g. once a TLS
+/// handshake has chosen a version. When false, `write_eof` closes both ways.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HalfClose(pub bool);
+
+/// Capability: the transport delivers every byte or datagram exactly once and
+/// in order (a stream, or datagrams framed over a stream).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reliable(pub bool);

@@ -1,0 +1,143 @@
+//! The bottom output queue: owned chunks plus a tail that small writes append to.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+use bytes::{Buf, Bytes};
+
+/// Writes at least this long are kept as their own chunk instead of copied.
+const OWN_CHUNK_MIN: usize = 4096;
+
+#[derive(Debug, Default)]
+pub(crate) struct OutBuf {
+    chunks: VecDeque<Bytes>,
+    tail: Vec<u8>,
+    tail_off: usize,
+    len: usize,
+}
+
+impl OutBuf {
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub(crate) fn push(&mut self, data: &[u8]) {
+        self.tail.extend_from_slice(data);
+        self.len += data.len();
+    }
+
+    pub(crate) fn push_bytes(&mut self, data: Bytes) {
+        if data.len() < OWN_CHUNK_MIN {
+            return self.push(&data);
+        }
+        self.seal_tail();
+        self.len += data.len();
+        self.chunks.push_back(data);
+    }
+
+    /// Moves the tail into the chunk list so a later chunk keeps its order.
+    fn seal_tail(&mut self) {
+        if self.tail.len() > self.tail_off {
+            let mut t = std::mem::take(&mut self.tail);
+            t.drain(..self.tail_off);
+            self.tail_off = 0;
+            self.chunks.push_back(Bytes::from(t));
+        } else {
+            self.tail.clear();
+            self.tail_off = 0;
+        }
+    }
+
+    /// Fills `dst` with the queued bytes in order; returns how many slices.
+    pub(crate) fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        let mut n = 0;
+        for c in &self.chunks {
+            if n == dst.len() {
+                return n;
+            }
+            dst[n] = IoSlice::new(c);
+            n += 1;
+        }
+        if n < dst.len() && self.tail.len() > self.tail_off {
+            dst[n] = IoSlice::new(&self.tail[self.tail_off..]);
+            n += 1;
+        }
+        n
+    }
+
+    /// Drops the first `n` bytes (they were written).
+    pub(crate) fn consume(&mut self, mut n: usize) {
+        n = n.min(self.len);
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.chunks.front_mut() else {
+                break;
+            };
+            if front.len() > n {
+                front.advance(n);
+                return;
+            }
+            n -= front.len();
+            self.chunks.pop_front();
+        }
+        self.tail_off += n;
+        if self.tail_off >= self.tail.len() {
+            // Release the memory: an idle connection holds no output buffer.
+            self.tail = Vec::new();
+            self.tail_off = 0;
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        *self = OutBuf::default();
+    }
+
+    /// Copies everything out and empties the queue (for tests).
+    pub(crate) fn take_all(&mut self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(self.len);
+        for c in &self.chunks {
+            v.extend_from_slice(c);
+        }
+        v.extend_from_slice(&self.tail[self.tail_off..]);
+        self.clear();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_order_across_copied_and_owned_writes() {
+        let mut b = OutBuf::default();
+        b.push(b"ab");
+        b.push_bytes(Bytes::from(vec![b'x'; 5000]));
+        b.push(b"cd");
+        assert_eq!(b.len(), 5004);
+        b.consume(3);
+        let all = b.take_all();
+        assert_eq!(all.len(), 5001);
+        assert_eq!(&all[..4999], &[b'x'; 4999][..]);
+        assert_eq!(&all[4999..], b"cd");
+    }
+
+    #[test]
+    fn slices_cover_everything() {
+        let mut b = OutBuf::default();
+        b.push(b"hello ");
+        b.push_bytes(Bytes::from(vec![1u8; 4096]));
+        b.push(b"world");
+        let mut s = [IoSlice::new(&[]); 8];
+        let n = b.io_slices(&mut s);
+        let total: usize = s[..n].iter().map(|s| s.len()).sum();
+        assert_eq!(total, b.len());
+        b.consume(b.len());
+        assert!(b.is_empty());
+        assert_eq!(b.io_slices(&mut s), 0);
+    }
+}

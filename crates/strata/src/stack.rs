@@ -1,0 +1,668 @@
+//! [`Stack`]: the bottom slot of a stream stack, sans-IO.
+//!
+//! The tokio driver and the test kit both drive a `Stack`; it holds the
+//! bottom protocol, the output queue, the read-pause stash and the settle
+//! step, so the driver's own logic runs (and is tested) under virtual time.
+
+use std::any::{Any, TypeId};
+use std::io::IoSlice;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::outbuf::OutBuf;
+use crate::{
+    AbortReason, Close, HalfClose, Introspect, LocalAddr, PeerAddr, StreamProtocol,
+    StreamTransport, SwapError, SwapRequest, Timeout, Wake, WakeHub, WakeRoute,
+};
+
+/// Limits of one stack. Watermarks and budget are per stack, not per layer.
+///
+/// ```
+/// use strata::StackConfig;
+/// let cfg = StackConfig { high_water: 128 * 1024, ..StackConfig::default() };
+/// assert_eq!(cfg.low_water, 16 * 1024);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackConfig {
+    /// `pause_writing` is delivered when the queued output reaches this (default 64 KiB).
+    pub high_water: usize,
+    /// `resume_writing` is delivered when it drains to this (default 16 KiB).
+    pub low_water: usize,
+    /// Output plus stashed input plus what layers hold, past which the
+    /// connection is aborted with [`AbortReason::MemoryBudget`] (default 4 MiB).
+    pub memory_budget: usize,
+    /// How long a graceful `close` may take to flush (default 10 s).
+    pub close_timeout: Duration,
+}
+
+impl Default for StackConfig {
+    fn default() -> Self {
+        StackConfig {
+            high_water: 64 * 1024,
+            low_water: 16 * 1024,
+            memory_budget: 4 * 1024 * 1024,
+            close_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What the bottom transport says about itself: its name and addresses.
+///
+/// ```
+/// use strata::{BottomInfo, Addr};
+/// let info = BottomInfo::new("tcp").peer(Addr::Memory(1));
+/// assert_eq!(info.name, "tcp");
+/// ```
+#[derive(Clone, Debug)]
+pub struct BottomInfo {
+    /// The layer name (`tcp`, `unix`, `memory`).
+    pub name: &'static str,
+    /// The peer's address, if known.
+    pub peer: Option<PeerAddr>,
+    /// Our address, if known.
+    pub local: Option<LocalAddr>,
+    /// Whether `write_eof` half-closes.
+    pub half_close: HalfClose,
+}
+
+impl BottomInfo {
+    /// Info with a name, no addresses, and half-close supported.
+    pub fn new(name: &'static str) -> Self {
+        BottomInfo {
+            name,
+            peer: None,
+            local: None,
+            half_close: HalfClose(true),
+        }
+    }
+
+    /// Sets the peer address.
+    pub fn peer(mut self, a: crate::Addr) -> Self {
+        self.peer = Some(PeerAddr(a));
+        self
+    }
+
+    /// Sets the local address.
+    pub fn local(mut self, a: crate::Addr) -> Self {
+        self.local = Some(LocalAddr(a));
+        self
+    }
+}
+
+/// The bottom slot of a stream stack: owns the bottom protocol and runs the
+/// settle step after every callback.
+///
+/// The owner (the tokio driver, or the test kit) feeds it events and moves
+/// its output; it never does I/O itself. After each `handle_*` call the owner:
+///
+/// 1. writes out [`io_slices`](Stack::io_slices) and reports the count with
+///    [`consume`](Stack::consume);
+/// 2. half-closes the socket when [`should_shutdown_write`](Stack::should_shutdown_write)
+///    says so, and confirms with [`write_shutdown_done`](Stack::write_shutdown_done);
+/// 3. reads only while [`wants_read`](Stack::wants_read);
+/// 4. sleeps until input, [`next_deadline`](Stack::next_deadline) (then
+///    [`handle_timeout`](Stack::handle_timeout)) or a wake
+///    ([`wake_hub`](Stack::wake_hub), then [`handle_wakes`](Stack::handle_wakes));
+/// 5. stops once [`finished`](Stack::finished) is `Some`: a clean close shuts
+///    the socket down after the flush, any other reason resets it.
+///
+/// Time only moves forward: every `handle_*` takes `now`.
+///
+/// ```
+/// use strata::{Stack, StreamProtocol, StreamTransport};
+/// struct Upper;
+/// impl StreamProtocol for Upper {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+///         t.write(&d.to_ascii_uppercase());
+///     }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let mut s = Stack::memory(Box::new(Upper));
+/// let now = s.now();
+/// s.handle_input(now, b"abc");
+/// assert_eq!(s.take_output(now), b"ABC");
+/// s.handle_eof(now);
+/// assert!(s.finished().unwrap().is_clean());
+/// ```
+pub struct Stack {
+    proto: Option<Box<dyn StreamProtocol>>,
+    b: Bottom,
+    finished: Option<Close>,
+}
+
+struct Bottom {
+    cfg: Arc<StackConfig>,
+    info: BottomInfo,
+    now: Instant,
+    out: OutBuf,
+    /// Input that arrived while reading was paused (or a swap was pending).
+    stash: Vec<u8>,
+    read_paused: bool,
+    eof_in: EofIn,
+    eof_out_requested: bool,
+    eof_out_sent: bool,
+    closing: Option<Instant>,
+    abort: Option<Close>,
+    write_paused: bool,
+    swap: Option<Box<PendingSwap>>,
+    hub: OnceLock<Arc<WakeHub>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EofIn {
+    No,
+    Pending,
+    Delivered,
+}
+
+struct PendingSwap {
+    req: Option<SwapRequest>,
+    leftover: Vec<u8>,
+    /// What the requesting protocol did after an insert-below request, to be
+    /// replayed through the new layer.
+    replay: Vec<Op>,
+    insert: bool,
+}
+
+enum Op {
+    Write(Bytes),
+    WriteEof,
+    Close,
+    PauseReading,
+    ResumeReading,
+}
+
+impl Stack {
+    /// A stack over a bottom transport described by `info`. Call
+    /// [`start`](Stack::start) before anything else.
+    pub fn new(
+        proto: Box<dyn StreamProtocol>,
+        info: BottomInfo,
+        cfg: Arc<StackConfig>,
+        now: Instant,
+    ) -> Stack {
+        Stack {
+            proto: Some(proto),
+            b: Bottom {
+                cfg,
+                info,
+                now,
+                out: OutBuf::default(),
+                stash: Vec::new(),
+                read_paused: false,
+                eof_in: EofIn::No,
+                eof_out_requested: false,
+                eof_out_sent: false,
+                closing: None,
+                abort: None,
+                write_paused: false,
+                swap: None,
+                hub: OnceLock::new(),
+            },
+            finished: None,
+        }
+    }
+
+    /// Calls `connection_made`, then settles.
+    pub fn start(&mut self, now: Instant) {
+        self.tick(now);
+        if let Some(p) = self.proto.as_mut() {
+            p.connection_made(&mut BottomView { b: &mut self.b });
+        }
+        self.settle();
+    }
+
+    /// The time of the last event.
+    pub fn now(&self) -> Instant {
+        self.b.now
+    }
+
+    fn tick(&mut self, now: Instant) {
+        if now > self.b.now {
+            self.b.now = now;
+        }
+    }
+
+    /// Bytes arrived from the peer.
+    pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
+        self.tick(now);
+        if self.finished.is_some() || data.is_empty() {
+            return;
+        }
+        if self.b.read_paused || !self.b.stash.is_empty() || self.b.swap.is_some() {
+            self.b.stash.extend_from_slice(data);
+        } else if let Some(p) = self.proto.as_mut() {
+            p.data_received(&mut BottomView { b: &mut self.b }, data);
+        }
+        self.settle();
+    }
+
+    /// The peer half-closed (EOF).
+    pub fn handle_eof(&mut self, now: Instant) {
+        self.tick(now);
+        if self.b.eof_in == EofIn::No {
+            self.b.eof_in = EofIn::Pending;
+        }
+        self.settle();
+    }
+
+    /// The connection failed below (reset, I/O error).
+    pub fn handle_lost(&mut self, now: Instant, why: Close) {
+        self.tick(now);
+        self.b.out.clear();
+        self.finish(why);
+    }
+
+    /// Time passed: fires the close deadline and the protocol's deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        if self.finished.is_some() {
+            return;
+        }
+        if let Some(d) = self.b.closing {
+            if d <= now {
+                self.b.out.clear();
+                self.finish(Close::Timeout(Timeout::CloseFlush));
+                return;
+            }
+        }
+        if let Some(p) = self.proto.as_mut() {
+            if p.next_deadline().is_some_and(|d| d <= now) {
+                p.on_deadline(&mut BottomView { b: &mut self.b });
+            }
+        }
+        self.settle();
+    }
+
+    /// Delivers every pending wake along its route.
+    pub fn handle_wakes(&mut self, now: Instant) {
+        self.tick(now);
+        let Some(hub) = self.b.hub.get().cloned() else {
+            return;
+        };
+        for route in hub.take() {
+            if self.finished.is_some() {
+                return;
+            }
+            if let Some(p) = self.proto.as_mut() {
+                p.on_wake(&mut BottomView { b: &mut self.b }, WakeRoute::new(&route));
+            }
+            self.settle();
+        }
+    }
+
+    /// The wake hub, once any protocol asked for a waker (an idle stack that
+    /// never did holds none).
+    pub fn wake_hub(&self) -> Option<&Arc<WakeHub>> {
+        self.b.hub.get()
+    }
+
+    /// The earliest deadline of the stack: the protocol's and the close deadline.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.finished.is_some() {
+            return None;
+        }
+        let p = self.proto.as_ref().and_then(|p| p.next_deadline());
+        match (p, self.b.closing) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// True while the owner should read from the socket.
+    pub fn wants_read(&self) -> bool {
+        self.finished.is_none()
+            && !self.b.read_paused
+            && self.b.stash.is_empty()
+            && self.b.eof_in == EofIn::No
+    }
+
+    /// Bytes queued for the socket.
+    pub fn pending_output(&self) -> usize {
+        self.b.out.len()
+    }
+
+    /// Fills `dst` with the queued output, for one vectored write.
+    pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
+        self.b.out.io_slices(dst)
+    }
+
+    /// `n` bytes of output were written; settles (a `resume_writing` edge, a
+    /// finished graceful close).
+    pub fn consume(&mut self, now: Instant, n: usize) {
+        self.tick(now);
+        self.b.out.consume(n);
+        self.settle();
+    }
+
+    /// Takes all queued output as if it had been written (test kit and docs).
+    pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
+        self.tick(now);
+        let v = self.b.out.take_all();
+        self.settle();
+        v
+    }
+
+    /// True when the owner should half-close the socket now (EOF requested
+    /// and everything before it flushed).
+    pub fn should_shutdown_write(&self) -> bool {
+        self.finished.is_none()
+            && self.b.eof_out_requested
+            && !self.b.eof_out_sent
+            && self.b.out.is_empty()
+    }
+
+    /// The owner half-closed the socket.
+    pub fn write_shutdown_done(&mut self, now: Instant) {
+        self.tick(now);
+        self.b.eof_out_sent = true;
+        self.settle();
+    }
+
+    /// `Some` once the connection is over; `connection_lost` has then run.
+    pub fn finished(&self) -> Option<&Close> {
+        self.finished.as_ref()
+    }
+
+    /// Whether the read side is paused (for the owner's bookkeeping and tests).
+    pub fn is_read_paused(&self) -> bool {
+        self.b.read_paused
+    }
+
+    /// Whether the stack has delivered `pause_writing` without `resume_writing`.
+    pub fn is_write_paused(&self) -> bool {
+        self.b.write_paused
+    }
+
+    /// The layer chain of the protocol's transport (just the bottom's name).
+    pub fn bottom_name(&self) -> &'static str {
+        self.b.info.name
+    }
+
+    /// Runs `f` with the transport the bottom protocol sees, for inspection.
+    pub fn inspect<R>(&mut self, f: impl FnOnce(&dyn StreamTransport) -> R) -> R {
+        f(&BottomView { b: &mut self.b })
+    }
+
+    fn finish(&mut self, why: Close) {
+        if self.finished.is_some() {
+            return;
+        }
+        self.b.swap = None;
+        self.b.stash = Vec::new();
+        if !why.is_clean() {
+            self.b.out.clear();
+        }
+        if let Some(mut p) = self.proto.take() {
+            p.connection_lost(&why);
+        }
+        self.finished = Some(why);
+    }
+
+    /// The settle step: loops until nothing changes. See the crate docs.
+    fn settle(&mut self) {
+        loop {
+            if self.finished.is_some() {
+                return;
+            }
+            if let Some(why) = self.b.abort.take() {
+                self.finish(why);
+                return;
+            }
+            if self.b.swap.as_ref().is_some_and(|s| s.req.is_some()) {
+                self.do_swap();
+                continue;
+            }
+            let Some(p) = self.proto.as_mut() else {
+                return;
+            };
+            if !self.b.read_paused && !self.b.stash.is_empty() {
+                let data = std::mem::take(&mut self.b.stash);
+                p.data_received(&mut BottomView { b: &mut self.b }, &data);
+                continue;
+            }
+            if !self.b.read_paused && self.b.eof_in == EofIn::Pending {
+                self.b.eof_in = EofIn::Delivered;
+                if !self.b.info.half_close.0 && self.b.eof_out_sent {
+                    // Nothing can be written any more.
+                    self.finish(Close::Done);
+                    return;
+                }
+                p.eof_received(&mut BottomView { b: &mut self.b });
+                continue;
+            }
+            let queued = self.b.out.len() + p.buffered();
+            if self.b.closing.is_some() && queued == 0 {
+                self.finish(Close::Done);
+                return;
+            }
+            if self.b.eof_in == EofIn::Delivered && self.b.eof_out_sent {
+                self.finish(Close::Done);
+                return;
+            }
+            if queued + self.b.stash.len() > self.b.cfg.memory_budget {
+                let limit = self.b.cfg.memory_budget;
+                self.b.abort = Some(Close::aborted(
+                    self.b.info.name,
+                    AbortReason::MemoryBudget { limit },
+                ));
+                continue;
+            }
+            if !self.b.write_paused && queued >= self.b.cfg.high_water {
+                self.b.write_paused = true;
+                p.pause_writing(&mut BottomView { b: &mut self.b });
+                continue;
+            }
+            if self.b.write_paused && queued <= self.b.cfg.low_water {
+                self.b.write_paused = false;
+                p.resume_writing(&mut BottomView { b: &mut self.b });
+                continue;
+            }
+            return;
+        }
+    }
+
+    fn do_swap(&mut self) {
+        let Some(mut pending) = self.b.swap.take() else {
+            return;
+        };
+        let Some(req) = pending.req.take() else {
+            return;
+        };
+        let Some(old) = self.proto.take() else {
+            return;
+        };
+        let mut stash = std::mem::take(&mut pending.leftover);
+        stash.append(&mut self.b.stash);
+        self.b.stash = stash;
+        match req {
+            SwapRequest::InsertBelow(build) => {
+                let mut layer = build(old);
+                // The read pause belongs to the protocol above; re-apply it
+                // through the new layer, which decides what to do below.
+                let was_paused = std::mem::replace(&mut self.b.read_paused, false);
+                let mut replay = std::mem::take(&mut pending.replay);
+                layer.with_inner_transport(&mut BottomView { b: &mut self.b }, &mut |t| {
+                    if was_paused {
+                        t.pause_reading();
+                    }
+                    for op in replay.drain(..) {
+                        match op {
+                            Op::Write(d) => t.write_bytes(d),
+                            Op::WriteEof => t.write_eof(),
+                            Op::Close => t.close(),
+                            Op::PauseReading => t.pause_reading(),
+                            Op::ResumeReading => t.resume_reading(),
+                        }
+                    }
+                });
+                self.proto = Some(layer);
+            }
+            SwapRequest::Replace(mut new) => {
+                drop(old);
+                // The new protocol has not seen a pause edge: deliver it afresh.
+                self.b.write_paused = false;
+                new.connection_made(&mut BottomView { b: &mut self.b });
+                self.proto = Some(new);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for Stack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stack")
+            .field("bottom", &self.b.info.name)
+            .field("pending_output", &self.b.out.len())
+            .field("read_paused", &self.b.read_paused)
+            .field("write_paused", &self.b.write_paused)
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+/// The transport the bottom protocol sees.
+struct BottomView<'a> {
+    b: &'a mut Bottom,
+}
+
+impl BottomView<'_> {
+    fn open(&self) -> bool {
+        self.b.closing.is_none() && self.b.abort.is_none() && !self.b.eof_out_requested
+    }
+
+    /// While an insert-below swap is pending, what the protocol does is
+    /// recorded to go through the new layer.
+    fn record(&mut self, op: Op) -> Option<Op> {
+        match self.b.swap.as_mut() {
+            Some(s) if s.insert => {
+                s.replay.push(op);
+                None
+            }
+            _ => Some(op),
+        }
+    }
+
+    fn replay_len(&self) -> usize {
+        self.b.swap.as_ref().map_or(0, |s| {
+            s.replay
+                .iter()
+                .map(|o| if let Op::Write(d) = o { d.len() } else { 0 })
+                .sum()
+        })
+    }
+
+    fn queue(&mut self, data: &[u8], owned: Option<Bytes>) {
+        if !self.open() || data.is_empty() {
+            return;
+        }
+        let limit = self.b.cfg.memory_budget;
+        if self.b.out.len() + self.b.stash.len() + data.len() > limit {
+            // The protocol ignored back-pressure: stop here rather than grow.
+            self.b.out.clear();
+            self.b.abort = Some(Close::aborted(
+                self.b.info.name,
+                AbortReason::MemoryBudget { limit },
+            ));
+            return;
+        }
+        match owned {
+            Some(b) => self.b.out.push_bytes(b),
+            None => self.b.out.push(data),
+        }
+    }
+}
+
+impl Introspect for BottomView<'_> {
+    fn name(&self) -> &'static str {
+        self.b.info.name
+    }
+    fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        let i = &self.b.info;
+        if id == TypeId::of::<PeerAddr>() {
+            return i.peer.as_ref().map(|a| a as &dyn Any);
+        }
+        if id == TypeId::of::<LocalAddr>() {
+            return i.local.as_ref().map(|a| a as &dyn Any);
+        }
+        crate::capability!(id, i.half_close)
+    }
+    fn below(&self) -> Option<&dyn Introspect> {
+        None
+    }
+}
+
+impl StreamTransport for BottomView<'_> {
+    fn write(&mut self, data: &[u8]) {
+        if self.b.swap.as_ref().is_some_and(|s| s.insert) {
+            self.record(Op::Write(Bytes::copy_from_slice(data)));
+            return;
+        }
+        self.queue(data, None);
+    }
+    fn write_bytes(&mut self, data: Bytes) {
+        if let Some(Op::Write(data)) = self.record(Op::Write(data)) {
+            let d = data.clone();
+            self.queue(&d, Some(data));
+        }
+    }
+    fn write_eof(&mut self) {
+        if self.record(Op::WriteEof).is_some() && self.open() {
+            if self.b.info.half_close.0 {
+                self.b.eof_out_requested = true;
+            } else {
+                self.close();
+            }
+        }
+    }
+    fn close(&mut self) {
+        if self.record(Op::Close).is_some() && self.b.closing.is_none() {
+            self.b.closing = Some(self.b.now + self.b.cfg.close_timeout);
+        }
+    }
+    fn abort(&mut self, why: Close) {
+        if self.b.abort.is_none() {
+            self.b.abort = Some(why);
+        }
+    }
+    fn pause_reading(&mut self) {
+        if self.record(Op::PauseReading).is_some() {
+            self.b.read_paused = true;
+        }
+    }
+    fn resume_reading(&mut self) {
+        if self.record(Op::ResumeReading).is_some() {
+            self.b.read_paused = false;
+        }
+    }
+    fn buffered(&self) -> usize {
+        self.b.out.len() + self.replay_len()
+    }
+    fn writable(&self) -> bool {
+        self.open() && self.buffered() < self.b.cfg.high_water
+    }
+    fn now(&self) -> Instant {
+        self.b.now
+    }
+    fn waker(&self) -> Wake {
+        Wake::root(self.b.hub.get_or_init(WakeHub::new).clone())
+    }
+    fn request_swap(&mut self, req: SwapRequest, leftover: Vec<u8>) -> Result<(), SwapError> {
+        if self.b.abort.is_some() || self.b.closing.is_some() {
+            return Err(SwapError::Closed);
+        }
+        if self.b.swap.is_some() {
+            return Err(SwapError::AlreadyPending);
+        }
+        let insert = matches!(req, SwapRequest::InsertBelow(_));
+        self.b.swap = Some(Box::new(PendingSwap {
+            req: Some(req),
+            leftover,
+            replay: Vec::new(),
+            insert,
+        }));
+        Ok(())
+    }
+}
