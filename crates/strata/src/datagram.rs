@@ -208,6 +208,10 @@ pub trait DatagramProtocol: Send {
     fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
         let _ = (t, route);
     }
+    /// The owner is shutting down gracefully; the default closes.
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        t.close();
+    }
     /// Bytes this protocol holds for output.
     fn buffered(&self) -> usize {
         0
@@ -241,6 +245,9 @@ impl<P: DatagramProtocol + ?Sized> DatagramProtocol for Box<P> {
     }
     fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
         (**self).on_wake(t, route)
+    }
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        (**self).on_shutdown(t)
     }
     fn buffered(&self) -> usize {
         (**self).buffered()

@@ -187,6 +187,18 @@ impl DatagramStack {
         self.settle();
     }
 
+    /// The owner is draining: delivers `on_shutdown`, then settles.
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        self.tick(now);
+        if self.finished.is_some() || self.b.closing.is_some() {
+            return;
+        }
+        if let Some(p) = self.proto.as_mut() {
+            p.on_shutdown(&mut DView { b: &mut self.b });
+        }
+        self.settle();
+    }
+
     /// Delivers pending wakes.
     pub fn handle_wakes(&mut self, now: Instant) {
         self.tick(now);

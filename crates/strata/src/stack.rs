@@ -276,6 +276,20 @@ impl Stack {
         self.settle();
     }
 
+    /// The owner is draining: delivers `on_shutdown` (once), then settles.
+    /// The owner aborts with [`AbortReason::Shutdown`] if the stack has not
+    /// finished by its drain deadline.
+    pub fn handle_shutdown(&mut self, now: Instant) {
+        self.tick(now);
+        if self.finished.is_some() || self.b.closing.is_some() {
+            return;
+        }
+        if let Some(p) = self.proto.as_mut() {
+            p.on_shutdown(&mut BottomView { b: &mut self.b });
+        }
+        self.settle();
+    }
+
     /// Delivers every pending wake along its route.
     pub fn handle_wakes(&mut self, now: Instant) {
         self.tick(now);

@@ -160,6 +160,14 @@ pub trait StreamProtocol: Send {
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
         let _ = (t, route);
     }
+    /// The owner is shutting down gracefully (a server draining): finish what
+    /// is in flight and close. The default closes the transport; an HTTP/2
+    /// connection sends GOAWAY instead. A layer forwards it to its inner
+    /// protocol. After the drain deadline the owner aborts with
+    /// [`AbortReason::Shutdown`](crate::AbortReason::Shutdown).
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
     /// Bytes this protocol holds for output (its own queue and its inner's):
     /// counted with the bottom buffer for the stack's watermarks and budget.
     fn buffered(&self) -> usize {
@@ -196,6 +204,9 @@ macro_rules! forward_stream_protocol {
             }
             fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
                 (**self).on_wake(t, route)
+            }
+            fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+                (**self).on_shutdown(t)
             }
             fn buffered(&self) -> usize {
                 (**self).buffered()
