@@ -155,7 +155,7 @@ pub trait StreamProtocol: Send {
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
         let _ = t;
     }
-    /// A [`Wake`] handle was woken. A multiplexer takes `route.next()` and
+    /// A [`Wake`] handle was woken. A multiplexer takes `route.next_hop()` and
     /// calls that child only; other layers pass the route on unchanged.
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
         let _ = (t, route);

@@ -8,7 +8,7 @@ use std::task::{Context, Poll, Waker};
 ///
 /// The bottom of a stack hands out a root handle. A multiplexer wraps its
 /// children's handles with [`Wake::child`], so a wake carries a *route*; on
-/// delivery each multiplexer takes the next hop with [`WakeRoute::next`] and
+/// delivery each multiplexer takes the next hop with [`WakeRoute::next_hop`] and
 /// calls that child only. Plain layers forward `on_wake` with the route
 /// unchanged, so a handle keeps working after a layer is inserted or replaced.
 ///
@@ -110,7 +110,7 @@ impl WakeHub {
 }
 
 /// The rest of a wake's route, handed to `on_wake`. A multiplexer calls
-/// [`next`](WakeRoute::next) to learn which child to wake; other layers pass
+/// [`next_hop`](WakeRoute::next_hop) to learn which child to wake; other layers pass
 /// it on unchanged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WakeRoute<'a> {
@@ -125,7 +125,7 @@ impl<'a> WakeRoute<'a> {
 
     /// Takes the next hop: the child id a multiplexer gave in [`Wake::child`].
     /// `None` means the wake is for the protocol that receives this route.
-    pub fn next(&mut self) -> Option<u64> {
+    pub fn next_hop(&mut self) -> Option<u64> {
         let (first, rest) = self.rest.split_first()?;
         self.rest = rest;
         Some(*first)

@@ -63,7 +63,7 @@ fn boxed_stream_protocol_forwards_every_method() {
         at,
     });
     // Box<Box<dyn ..>> exercises the blanket impl on top of the vtable.
-    let mut p: Box<Box<dyn StreamProtocol>> = Box::new(p.into());
+    let mut p: Box<Box<dyn StreamProtocol>> = Box::new(p);
     let mut t = MemoryTransport::new();
     p.connection_made(&mut t);
     p.data_received(&mut t, b"x");

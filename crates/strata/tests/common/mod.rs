@@ -248,7 +248,7 @@ impl StreamProtocol for Mux {
         t.close();
     }
     fn on_wake(&mut self, t: &mut dyn StreamTransport, mut route: WakeRoute<'_>) {
-        let Some(id) = route.next() else { return };
+        let Some(id) = route.next_hop() else { return };
         if let Some(c) = self.children.get_mut(id as usize) {
             c.on_wake(&mut ChildView { lower: t, id }, route);
         }

@@ -1,0 +1,56 @@
+//! The demo apps `strata serve` runs over any stream stack: the classic
+//! `echo` (RFC 862), `discard` (RFC 863) and `chargen` (RFC 864), and a
+//! line-based `chat` room.
+//!
+//! Each app is a plain [`StreamProtocol`] with a [`Factory`], and each obeys
+//! back-pressure, so a client that never reads cannot grow the server's
+//! memory: `echo` pauses reading while its transport is not writable,
+//! `chargen` writes only while it is writable, and `chat` keeps a bounded
+//! inbox per member and aborts a member that stays stuck (see [`chat`]).
+//!
+//! ```
+//! use strata::Stack;
+//! let factory = strata_cli::apps::by_name("echo").unwrap();
+//! let mut s = Stack::memory(factory());
+//! let now = s.now();
+//! s.handle_input(now, b"ping");
+//! assert_eq!(s.take_output(now), b"ping");
+//! ```
+
+use std::sync::Arc;
+
+use strata::StreamProtocol;
+
+pub mod chargen;
+pub mod chat;
+pub mod discard;
+pub mod echo;
+
+pub use chargen::Chargen;
+pub use chat::{ChatConfig, ChatMember, ChatRoom, MemberStats};
+pub use discard::Discard;
+pub use echo::Echo;
+
+/// Builds one protocol per accepted connection. The same type as
+/// `strata_tokio::StreamFactory`, so a factory goes straight to a listener.
+pub type Factory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
+
+/// The names [`by_name`] knows.
+pub const NAMES: &[&str] = &["echo", "discard", "chargen", "chat"];
+
+/// The factory of the app called `name`; `chat` gets a new room with the
+/// default [`ChatConfig`], shared by every connection the factory serves.
+///
+/// ```
+/// assert!(strata_cli::apps::by_name("chat").is_some());
+/// assert!(strata_cli::apps::by_name("daytime").is_none());
+/// ```
+pub fn by_name(name: &str) -> Option<Factory> {
+    match name {
+        "echo" => Some(Echo::factory()),
+        "discard" => Some(Discard::factory()),
+        "chargen" => Some(Chargen::factory()),
+        "chat" => Some(ChatRoom::new(ChatConfig::default()).factory()),
+        _ => None,
+    }
+}

@@ -1,0 +1,5 @@
+//! The `strata` command-line tool's library part: the demo apps it serves.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod apps;

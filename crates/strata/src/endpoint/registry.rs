@@ -1,0 +1,231 @@
+//! The scheme registry: which names the parser knows and how they stack.
+
+use super::Family;
+
+/// Declared in [`SchemeSpec::options`], lets a layer accept every key (it
+/// then validates its own options when it is built).
+pub const ANY_OPTION: &str = "*";
+
+/// What one scheme name means.
+///
+/// ```
+/// use strata::endpoint::{Family, SchemeKind, SchemeSpec};
+/// const TLS: SchemeSpec = SchemeSpec {
+///     name: "tls",
+///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
+///     options: &["alpn", "sni"],
+/// };
+/// assert!(TLS.accepts_option("alpn"));
+/// assert!(!TLS.accepts_option("nodelay"));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SchemeSpec {
+    /// The name in the chain: a lowercase letter, then lowercase letters,
+    /// digits or `-`.
+    pub name: &'static str,
+    /// A transport (bottom of the chain) or a layer.
+    pub kind: SchemeKind,
+    /// The option keys this scheme takes in the query (`tls.alpn`): an
+    /// empty list means none, [`ANY_OPTION`] means any.
+    pub options: &'static [&'static str],
+}
+
+impl SchemeSpec {
+    /// `tcp`: a stream to a host and port.
+    pub const TCP: SchemeSpec = SchemeSpec {
+        name: "tcp",
+        kind: SchemeKind::Transport {
+            family: Family::Stream,
+            target: TargetKind::HostPort,
+        },
+        options: &["nodelay", "reuseport", "backlog"],
+    };
+    /// `udp`: datagrams to or from a host and port.
+    pub const UDP: SchemeSpec = SchemeSpec {
+        name: "udp",
+        kind: SchemeKind::Transport {
+            family: Family::Datagram,
+            target: TargetKind::HostPort,
+        },
+        options: &["reuseport"],
+    };
+    /// `unix`: a stream over a Unix socket path.
+    pub const UNIX: SchemeSpec = SchemeSpec {
+        name: "unix",
+        kind: SchemeKind::Transport {
+            family: Family::Stream,
+            target: TargetKind::Path,
+        },
+        options: &[],
+    };
+
+    /// Whether `key` is a declared option of this scheme.
+    pub fn accepts_option(&self, key: &str) -> bool {
+        self.options.iter().any(|o| *o == ANY_OPTION || *o == key)
+    }
+}
+
+/// Where a scheme sits in the chain and what it gives upward.
+///
+/// ```
+/// use strata::endpoint::{Family, SchemeKind};
+/// let reliable = SchemeKind::Layer { below: Family::Datagram, above: Family::Stream };
+/// assert_eq!(reliable.above(), Family::Stream);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SchemeKind {
+    /// The bottom of a chain: something the driver opens.
+    Transport {
+        /// What it presents upward.
+        family: Family,
+        /// What its target looks like.
+        target: TargetKind,
+    },
+    /// A layer: a protocol of family `below`, a transport of family `above`.
+    Layer {
+        /// What it needs under it.
+        below: Family,
+        /// What it presents upward.
+        above: Family,
+    },
+}
+
+impl SchemeKind {
+    /// The family this scheme presents to what is above it.
+    pub fn above(&self) -> Family {
+        match *self {
+            SchemeKind::Transport { family, .. } => family,
+            SchemeKind::Layer { above, .. } => above,
+        }
+    }
+}
+
+/// The shape of a transport's target.
+///
+/// ```
+/// use strata::endpoint::{SchemeSpec, SchemeKind, TargetKind};
+/// assert!(matches!(SchemeSpec::UNIX.kind, SchemeKind::Transport { target: TargetKind::Path, .. }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetKind {
+    /// `host:port`, host an IPv4 address, `[IPv6]` or a DNS name.
+    HostPort,
+    /// An absolute filesystem path (`unix:///run/app.sock`).
+    Path,
+}
+
+/// The schemes a parser knows. [`SchemeRegistry::default`] has `tcp`, `udp`
+/// and `unix`; a layer adds its own with [`register`](SchemeRegistry::register)
+/// without touching the parser.
+///
+/// ```
+/// use strata::endpoint::{Endpoint, Family, SchemeKind, SchemeRegistry, SchemeSpec};
+/// let mut reg = SchemeRegistry::default();
+/// reg.register(SchemeSpec {
+///     name: "tls",
+///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
+///     options: &["alpn"],
+/// })
+/// .unwrap();
+/// let ep = Endpoint::parse_with("tls+tcp://localhost:443?tls.alpn=h2", &reg).unwrap();
+/// assert_eq!(ep.layers, ["tls", "tcp"]);
+/// assert!(Endpoint::parse("tls+tcp://localhost:443").is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SchemeRegistry {
+    specs: Vec<SchemeSpec>,
+}
+
+impl Default for SchemeRegistry {
+    fn default() -> Self {
+        SchemeRegistry {
+            specs: vec![SchemeSpec::TCP, SchemeSpec::UDP, SchemeSpec::UNIX],
+        }
+    }
+}
+
+impl SchemeRegistry {
+    /// A registry that knows no scheme at all.
+    pub fn empty() -> Self {
+        SchemeRegistry { specs: Vec::new() }
+    }
+
+    /// Adds a scheme. Names are unique; names and option keys must be
+    /// lowercase (`a-z`, digits, `-`; keys may also hold `_` and `.`).
+    pub fn register(&mut self, spec: SchemeSpec) -> Result<(), RegistryError> {
+        if !valid_scheme_name(spec.name) {
+            return Err(RegistryError::InvalidName { name: spec.name });
+        }
+        if let Some(option) = spec.options.iter().find(|o| !valid_option_key(o)) {
+            return Err(RegistryError::InvalidOption {
+                name: spec.name,
+                option,
+            });
+        }
+        if self.get(spec.name).is_some() {
+            return Err(RegistryError::Duplicate { name: spec.name });
+        }
+        self.specs.push(spec);
+        Ok(())
+    }
+
+    /// The scheme called `name`, if registered.
+    pub fn get(&self, name: &str) -> Option<&SchemeSpec> {
+        self.specs.iter().find(|s| s.name == name)
+    }
+
+    /// Every registered scheme, in registration order.
+    pub fn schemes(&self) -> impl Iterator<Item = &SchemeSpec> {
+        self.specs.iter()
+    }
+
+    pub(super) fn names(&self) -> Vec<&'static str> {
+        self.specs.iter().map(|s| s.name).collect()
+    }
+}
+
+/// Why [`SchemeRegistry::register`] refused a scheme.
+///
+/// ```
+/// use strata::endpoint::{RegistryError, SchemeRegistry, SchemeSpec};
+/// let mut reg = SchemeRegistry::default();
+/// assert_eq!(reg.register(SchemeSpec::TCP), Err(RegistryError::Duplicate { name: "tcp" }));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The name is taken.
+    #[error("scheme `{name}` is already registered")]
+    Duplicate {
+        /// The name.
+        name: &'static str,
+    },
+    /// The name is not a lowercase letter followed by `a-z`, `0-9` or `-`.
+    #[error("invalid scheme name `{name}`: a lowercase letter, then a-z, 0-9 or `-`")]
+    InvalidName {
+        /// The name.
+        name: &'static str,
+    },
+    /// An option key that the query grammar could not express.
+    #[error("invalid option key `{option}` for scheme `{name}`: a-z, 0-9, `_`, `-`, `.`")]
+    InvalidOption {
+        /// The scheme.
+        name: &'static str,
+        /// The key.
+        option: &'static str,
+    },
+}
+
+fn valid_scheme_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    b.next().is_some_and(|c| c.is_ascii_lowercase())
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+}
+
+fn valid_option_key(key: &str) -> bool {
+    key == ANY_OPTION
+        || (!key.is_empty()
+            && key
+                .bytes()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"_-.".contains(&c)))
+}
