@@ -1,1 +1,296 @@
-fn main() {}
+//! `strata`: serve, connect and relay over any strata stack.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use strata::endpoint::{Endpoint, Family, Host, SchemeRegistry, Target};
+use strata::{Addr, Close, StackConfig};
+use strata_cli::apps::{self, ChatConfig, ChatRoom};
+use strata_tokio::{ListenConfig, Server};
+
+mod stdio;
+
+/// The endpoint `strata serve` listens on when given none.
+const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:7000";
+
+#[derive(Parser)]
+#[command(
+    name = "strata",
+    version,
+    about = "Serve and connect over any strata stack"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Serve an app on one or more endpoints at once (Ctrl-C drains and exits).
+    Serve(ServeArgs),
+    /// Netcat-like: stdin to the stack, the stack to stdout.
+    Connect {
+        /// Where to connect, e.g. tcp://127.0.0.1:7000, tcp://localhost:7000, unix:///tmp/s.sock
+        endpoint: String,
+    },
+}
+
+#[derive(Parser)]
+struct ServeArgs {
+    /// Endpoints to listen on (default tcp://127.0.0.1:7000); see docs/endpoints.md.
+    endpoints: Vec<String>,
+    /// The app every connection runs.
+    #[arg(long, value_enum, default_value_t = App::Echo)]
+    app: App,
+    /// Most connections per listener at once.
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Most accepted connections per second per listener (unlimited when absent).
+    #[arg(long)]
+    max_accepts_per_sec: Option<u32>,
+    /// Seconds a graceful shutdown waits for connections to finish.
+    #[arg(long, default_value_t = 10)]
+    drain: u64,
+    /// chat: bytes queued for one member before it misses messages.
+    #[arg(long, default_value_t = ChatConfig::default().inbox_limit)]
+    chat_inbox: usize,
+    /// chat: seconds a member may stay unable to drain before it is disconnected.
+    #[arg(long, default_value_t = ChatConfig::default().stall_timeout.as_secs())]
+    chat_stall: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    workers: Option<usize>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum App {
+    Echo,
+    Discard,
+    Chargen,
+    Chat,
+}
+
+impl App {
+    fn name(self) -> &'static str {
+        match self {
+            App::Echo => "echo",
+            App::Discard => "discard",
+            App::Chargen => "chargen",
+            App::Chat => "chat",
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Serve(args) => serve(args),
+        Cmd::Connect { endpoint } => connect(&endpoint),
+    }
+}
+
+/// Parses every endpoint, or exits 2 with an error that points at the character.
+fn parse_endpoints(raw: &[String]) -> Result<Vec<Endpoint>, ExitCode> {
+    raw.iter()
+        .map(|s| {
+            Endpoint::parse(s).map_err(|e| {
+                eprintln!("strata: bad endpoint: {e}");
+                ExitCode::from(2)
+            })
+        })
+        .collect()
+}
+
+fn runtime(workers: Option<usize>) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = workers {
+        b.worker_threads(n.max(1));
+    }
+    // Building a runtime fails only when the OS refuses threads or an epoll fd.
+    b.enable_all()
+        .build()
+        .expect("cannot start the tokio runtime")
+}
+
+fn shown(ep: &Endpoint, local: &Addr) -> String {
+    match local {
+        Addr::Inet(a) => format!("{}://{a}", ep.layers.join("+")),
+        Addr::Unix(Some(p)) => format!("{}://{}", ep.layers.join("+"), p.display()),
+        other => format!("{}://{other}", ep.layers.join("+")),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let raw = if args.endpoints.is_empty() {
+        vec![DEFAULT_ENDPOINT.to_string()]
+    } else {
+        args.endpoints.clone()
+    };
+    let endpoints = match parse_endpoints(&raw) {
+        Ok(e) => e,
+        Err(code) => return code,
+    };
+    let reg = SchemeRegistry::default();
+    for ep in &endpoints {
+        if ep.family(&reg) == Family::Datagram && apps::datagram_by_name(args.app.name()).is_none()
+        {
+            eprintln!(
+                "strata: the {} app needs a stream; {ep} carries datagrams (try --app echo)",
+                args.app.name()
+            );
+            return ExitCode::from(2);
+        }
+    }
+    let stack = Arc::new(StackConfig::default());
+    let factory = match args.app {
+        App::Chat => ChatRoom::new(ChatConfig {
+            inbox_limit: args.chat_inbox,
+            stall_timeout: Duration::from_secs(args.chat_stall),
+            ..ChatConfig::default()
+        })
+        .factory(),
+        other => match apps::by_name(other.name()) {
+            Some(f) => f,
+            None => unreachable!("every App value names an app"),
+        },
+    };
+    let cfg = ListenConfig {
+        stack: stack.clone(),
+        max_connections: args.max_connections,
+        max_accepts_per_sec: args.max_accepts_per_sec,
+        ..ListenConfig::default()
+    };
+    let rt = runtime(args.workers);
+    rt.block_on(async move {
+        let server = Server::new();
+        let mut shown_eps = Vec::new();
+        for ep in &endpoints {
+            let bound = match ep.family(&reg) {
+                Family::Stream => server
+                    .listen(ep, factory.clone(), cfg.clone())
+                    .await
+                    .map(|l| l.local)
+                    .map_err(|e| e.to_string()),
+                Family::Datagram => bind_datagram(&server, ep, args.app, stack.clone()).await,
+            };
+            match bound {
+                Ok(local) => {
+                    let s = shown(ep, &local);
+                    println!("strata: serving {} on {s}", args.app.name());
+                    shown_eps.push(s);
+                }
+                Err(e) => {
+                    eprintln!("strata: cannot listen on {ep}: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        println!("strata: ready; try:");
+        for s in &shown_eps {
+            if s.starts_with("udp") {
+                println!("  (a datagram endpoint) e.g. python3 -c \"import socket;s=socket.socket(2,2);s.sendto(b'hi',('127.0.0.1',PORT));print(s.recv(99))\"  # {s}");
+            } else {
+                println!("  cargo run --release -p strata-cli -- connect {s}");
+            }
+        }
+        wait_for_signal().await;
+        eprintln!(
+            "strata: draining {} connection(s), up to {}s",
+            server.connections(),
+            args.drain
+        );
+        server.shutdown(Duration::from_secs(args.drain)).await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn bind_datagram(
+    server: &Server,
+    ep: &Endpoint,
+    app: App,
+    stack: Arc<StackConfig>,
+) -> Result<Addr, String> {
+    if ep.layers.len() != 1 {
+        return Err(format!("no datagram layer stack for {:?} yet", ep.layers));
+    }
+    let addr: SocketAddr = match &ep.target {
+        Target::Host {
+            host: Host::Ip(ip),
+            port,
+        } => SocketAddr::new(*ip, *port),
+        Target::Host {
+            host: Host::Name(n),
+            port,
+        } => tokio::net::lookup_host((n.as_str(), *port))
+            .await
+            .map_err(|e| format!("cannot resolve {n}: {e}"))?
+            .next()
+            .ok_or_else(|| format!("{n} has no address"))?,
+        Target::Path(_) => return Err("a datagram endpoint needs host:port".into()),
+    };
+    let proto = apps::datagram_by_name(app.name()).ok_or("not a datagram app")?;
+    server
+        .bind_udp(addr, None, proto, stack)
+        .await
+        .map(Addr::Inet)
+        .map_err(|e| e.to_string())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn connect(raw: &str) -> ExitCode {
+    let ep = match parse_endpoints(&[raw.to_string()]) {
+        Ok(mut v) => v.remove(0),
+        Err(code) => return code,
+    };
+    if ep.family(&SchemeRegistry::default()) != Family::Stream {
+        eprintln!("strata: connect needs a stream endpoint; {ep} carries datagrams");
+        return ExitCode::from(2);
+    }
+    let (proto, done, stdout) = stdio::Stdio::new();
+    let rt = runtime(Some(1));
+    let why = rt.block_on(async move {
+        let stack = Arc::new(StackConfig::default());
+        match strata_tokio::connect(&ep, Box::new(proto), stack).await {
+            Ok(conn) => {
+                let _conn = conn;
+                done.await.unwrap_or(Close::Done)
+            }
+            Err(e) => {
+                eprintln!("strata: cannot connect to {ep}: {e}");
+                Close::Io(std::io::ErrorKind::ConnectionRefused)
+            }
+        }
+    });
+    // Everything received is written out before exiting.
+    let _ = stdout.join();
+    if why.is_clean() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("strata: connection ended: {why}");
+        ExitCode::from(1)
+    }
+}

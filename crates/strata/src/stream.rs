@@ -21,7 +21,7 @@
 //! * **Time** is `t.now()`, supplied by the driver (or a virtual clock). A
 //!   protocol asks to be called back with `next_deadline`, which a layer
 //!   composes as the minimum of its own and its inner's.
-//! * **Bad input** ends in a typed [`Close`](crate::Close) and a clean close,
+//! * **Bad input** ends in a typed [`Close`] and a clean close,
 //!   never a panic.
 
 use std::time::Instant;

@@ -23,11 +23,13 @@ use strata::StreamProtocol;
 
 pub mod chargen;
 pub mod chat;
+pub mod datagram;
 pub mod discard;
 pub mod echo;
 
 pub use chargen::Chargen;
 pub use chat::{ChatConfig, ChatMember, ChatRoom, MemberStats};
+pub use datagram::{datagram_by_name, DatagramDiscard, DatagramEcho};
 pub use discard::Discard;
 pub use echo::Echo;
 

@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::{
-    Addr, BottomInfo, Close, DatagramInfo, DatagramStack, DatagramTransport, HalfClose,
-    Introspect, LocalAddr, OwnedTransmit, PeerAddr, Stack, StackConfig, StreamProtocol,
-    StreamTransport, SwapError, SwapRequest, Transmit, Wake, WakeHub,
+    Addr, BottomInfo, Close, DatagramInfo, DatagramStack, DatagramTransport, HalfClose, Introspect,
+    LocalAddr, OwnedTransmit, PeerAddr, Stack, StackConfig, StreamProtocol, StreamTransport,
+    SwapError, SwapRequest, Transmit, Wake, WakeHub,
 };
 
 /// A stream transport that records writes and control calls, for unit tests

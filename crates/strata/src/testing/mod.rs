@@ -14,8 +14,21 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 mod memory;
+mod netem;
+mod pump;
+mod pump_config;
+mod pump_wire;
+mod simnet;
+mod simtrace;
 
 pub use memory::{MemoryDatagramTransport, MemoryTransport};
+pub use netem::{Arrival, Arrivals, DropReason, LinkConfig, LinkStats, Loss, Netem};
+pub use pump::Pump;
+pub use pump_config::{
+    Dir, PumpConfig, PumpEvent, PumpEventKind, RunOutcome, MAX_ROUNDS_PER_INSTANT,
+};
+pub use simnet::SimNet;
+pub use simtrace::{payload_hash, NodeId, SimEvent, SimEventKind};
 
 /// The instant virtual time starts from (fixed for the whole process).
 pub fn epoch() -> Instant {

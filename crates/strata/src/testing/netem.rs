@@ -1,0 +1,453 @@
+//! The impairment model of one direction of a simulated link: loss (random
+//! or bursty), duplication, reordering, delay and jitter, a rate-limited
+//! bottleneck queue with tail drop, and an MTU.
+//!
+//! [`SimNet`](super::SimNet) gives every link a [`Netem`]; it can also be used
+//! alone to impair any packet flow under virtual time.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// A loss model.
+///
+/// ```
+/// use strata::testing::Loss;
+/// // Bursts of 4 packets on average, entered once per 100 packets.
+/// let l = Loss::GilbertElliott { p_good_to_bad: 0.01, p_bad_to_good: 0.25, loss_good: 0.0, loss_bad: 1.0 };
+/// assert!((l.mean_rate() - 0.01 / 0.26).abs() < 1e-12);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Default)]
+pub enum Loss {
+    /// Nothing is lost.
+    #[default]
+    None,
+    /// Each packet is lost independently with this probability (0.0..=1.0).
+    Random(f64),
+    /// The two-state Gilbert-Elliott model: before each packet the link
+    /// moves good→bad with `p_good_to_bad` or bad→good with
+    /// `p_bad_to_good`, then loses the packet with `loss_good` or `loss_bad`
+    /// (all probabilities, 0.0..=1.0). With `loss_good = 0` and
+    /// `loss_bad = 1`, bursts last `1 / p_bad_to_good` packets on average.
+    GilbertElliott {
+        /// Per packet, the chance to enter the bad state.
+        p_good_to_bad: f64,
+        /// Per packet, the chance to leave the bad state.
+        p_bad_to_good: f64,
+        /// Loss probability in the good state.
+        loss_good: f64,
+        /// Loss probability in the bad state.
+        loss_bad: f64,
+    },
+}
+
+impl Loss {
+    /// The long-run fraction of packets lost.
+    pub fn mean_rate(&self) -> f64 {
+        match *self {
+            Loss::None => 0.0,
+            Loss::Random(p) => p,
+            Loss::GilbertElliott {
+                p_good_to_bad: g,
+                p_bad_to_good: b,
+                loss_good,
+                loss_bad,
+            } => {
+                if g + b == 0.0 {
+                    return loss_good;
+                }
+                let bad = g / (g + b);
+                bad * loss_bad + (1.0 - bad) * loss_good
+            }
+        }
+    }
+}
+
+/// The impairments of one direction of a link. The default is a perfect
+/// link with a 1500-byte MTU.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::testing::{LinkConfig, Loss};
+/// let wan = LinkConfig::default()
+///     .delay(Duration::from_millis(40))
+///     .jitter(Duration::from_millis(5))
+///     .loss(Loss::Random(0.01))
+///     .rate_bps(10_000_000)
+///     .queue_limit(64 * 1024);
+/// assert_eq!(wan.mtu, 1500);
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkConfig {
+    /// How packets are lost on the wire (default none).
+    pub loss: Loss,
+    /// Probability that a packet is delivered twice (default 0).
+    pub duplicate: f64,
+    /// Probability that a packet is held back by `reorder_delay`, so later
+    /// packets overtake it (default 0).
+    pub reorder: f64,
+    /// The extra delay of a reordered packet (default 10 ms).
+    pub reorder_delay: Duration,
+    /// One-way propagation delay (default 0).
+    pub delay: Duration,
+    /// Each packet's delay varies uniformly within `delay ± jitter` (default
+    /// 0). Jitter never reorders packets by itself.
+    pub jitter: Duration,
+    /// Bottleneck bandwidth in **bits** per second; `None` (the default) is
+    /// unlimited. `Some(0)` is treated as 1 bit/s.
+    pub rate: Option<u64>,
+    /// Bytes the bottleneck queue holds (the packet being serialized
+    /// included) before it tail-drops; only used with a `rate` (default 256 KiB).
+    pub queue_limit: usize,
+    /// Largest packet in bytes; larger ones are dropped (default 1500).
+    pub mtu: usize,
+}
+
+impl Default for LinkConfig {
+    fn default() -> Self {
+        LinkConfig {
+            loss: Loss::None,
+            duplicate: 0.0,
+            reorder: 0.0,
+            reorder_delay: Duration::from_millis(10),
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            rate: None,
+            queue_limit: 256 * 1024,
+            mtu: 1500,
+        }
+    }
+}
+
+impl LinkConfig {
+    /// Sets the loss model.
+    pub fn loss(mut self, loss: Loss) -> Self {
+        self.loss = loss;
+        self
+    }
+
+    /// Sets the duplication probability.
+    pub fn duplicate(mut self, p: f64) -> Self {
+        self.duplicate = p;
+        self
+    }
+
+    /// Holds back a fraction `p` of the packets by `extra`.
+    pub fn reorder(mut self, p: f64, extra: Duration) -> Self {
+        self.reorder = p;
+        self.reorder_delay = extra;
+        self
+    }
+
+    /// Sets the one-way delay.
+    pub fn delay(mut self, d: Duration) -> Self {
+        self.delay = d;
+        self
+    }
+
+    /// Sets the jitter (uniform, `±d`).
+    pub fn jitter(mut self, d: Duration) -> Self {
+        self.jitter = d;
+        self
+    }
+
+    /// Sets the bottleneck bandwidth in bits per second.
+    pub fn rate_bps(mut self, bits_per_sec: u64) -> Self {
+        self.rate = Some(bits_per_sec);
+        self
+    }
+
+    /// Sets the bottleneck queue size in bytes.
+    pub fn queue_limit(mut self, bytes: usize) -> Self {
+        self.queue_limit = bytes;
+        self
+    }
+
+    /// Sets the MTU in bytes.
+    pub fn mtu(mut self, bytes: usize) -> Self {
+        self.mtu = bytes;
+        self
+    }
+}
+
+/// Counters of one link direction.
+///
+/// `delivered = sent - lost() - dropped_queue - dropped_mtu + duplicated`
+/// once nothing is in flight.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    /// Packets offered to the link.
+    pub sent: u64,
+    /// Packets (duplicates included) that reached the other end.
+    pub delivered: u64,
+    /// Lost by [`Loss::Random`], or in the good state of Gilbert-Elliott.
+    pub lost_random: u64,
+    /// Lost in the bad state of Gilbert-Elliott.
+    pub lost_burst: u64,
+    /// Extra copies made.
+    pub duplicated: u64,
+    /// Packets held back by the reorder delay.
+    pub reordered: u64,
+    /// Tail-dropped at the bottleneck queue.
+    pub dropped_queue: u64,
+    /// Dropped for exceeding the MTU.
+    pub dropped_mtu: u64,
+}
+
+impl LinkStats {
+    /// All packets lost on the wire.
+    pub fn lost(&self) -> u64 {
+        self.lost_random + self.lost_burst
+    }
+}
+
+/// Why [`Netem::offer`] dropped a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropReason {
+    /// Larger than the MTU.
+    Mtu,
+    /// The bottleneck queue was full.
+    QueueFull,
+    /// Lost at random (or in the good state of Gilbert-Elliott).
+    Lost,
+    /// Lost in the bad state of Gilbert-Elliott.
+    BurstLost,
+}
+
+/// One copy of a packet that will arrive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrival {
+    /// When it arrives.
+    pub at: Instant,
+    /// It was held back by the reorder delay.
+    pub reordered: bool,
+    /// It is the extra copy made by duplication.
+    pub duplicate: bool,
+}
+
+/// The copies of an accepted packet: the packet, and maybe a duplicate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arrivals {
+    /// The packet itself.
+    pub first: Arrival,
+    /// The duplicate, if one was made.
+    pub second: Option<Arrival>,
+}
+
+impl Arrivals {
+    /// Both copies, the original first.
+    pub fn iter(&self) -> impl Iterator<Item = Arrival> {
+        std::iter::once(self.first).chain(self.second)
+    }
+}
+
+/// One direction of a link: the impairment model with its own seeded RNG.
+///
+/// The RNG is ChaCha8 (portable: the same numbers on every platform), keyed
+/// by `seed` and set to `stream`, so links built from one seed with
+/// different streams are independent.
+///
+/// # The path of one packet
+///
+/// [`offer`](Netem::offer) takes a packet of `len` bytes sent at `now` through, in
+/// this order (and draws random numbers in this order, so a seed fixes the
+/// outcome):
+///
+/// 1. **MTU**: over [`LinkConfig::mtu`] bytes, it is dropped.
+/// 2. **Bottleneck** (only with a [`rate`](LinkConfig::rate)): if the bytes
+///    queued ahead of it plus its own exceed
+///    [`queue_limit`](LinkConfig::queue_limit), it is tail-dropped; otherwise
+///    it is serialized after them, taking `len * 8 / rate` seconds.
+/// 3. **Loss** on the wire, by the [`Loss`] model (a lost packet did use
+///    the bottleneck).
+/// 4. **Duplication** with probability [`duplicate`](LinkConfig::duplicate);
+///    the copy then goes through step 5 on its own.
+/// 5. **Delay**: [`delay`](LinkConfig::delay) plus a uniform jitter in
+///    `±jitter`, never before the packet left the bottleneck. With
+///    probability [`reorder`](LinkConfig::reorder) the packet gets
+///    [`reorder_delay`](LinkConfig::reorder_delay) more and later packets
+///    may overtake it; every other packet arrives no earlier than the one
+///    before it, so jitter alone never reorders.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::testing::{epoch, DropReason, LinkConfig, Netem};
+/// let cfg = LinkConfig::default().delay(Duration::from_millis(30)).mtu(1200);
+/// let mut link = Netem::new(cfg, 7, 0);
+/// let now = epoch();
+/// assert_eq!(link.offer(now, 1300), Err(DropReason::Mtu));
+/// let a = link.offer(now, 1000).unwrap();
+/// assert_eq!(a.first.at, now + Duration::from_millis(30));
+/// assert_eq!(link.stats().sent, 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Netem {
+    cfg: LinkConfig,
+    rng: ChaCha8Rng,
+    /// Gilbert-Elliott state.
+    bad: bool,
+    /// Packets accepted by the bottleneck: (when serialized, length).
+    backlog: VecDeque<(Instant, usize)>,
+    backlog_bytes: usize,
+    /// When the bottleneck finishes the last accepted packet.
+    busy_until: Option<Instant>,
+    /// Arrival of the last in-order packet (the FIFO floor).
+    last_arrival: Option<Instant>,
+    stats: LinkStats,
+}
+
+impl Netem {
+    /// A link direction with `cfg`, its RNG keyed by `seed` on `stream`.
+    pub fn new(cfg: LinkConfig, seed: u64, stream: u64) -> Netem {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        rng.set_stream(stream);
+        Netem {
+            cfg,
+            rng,
+            bad: false,
+            backlog: VecDeque::new(),
+            backlog_bytes: 0,
+            busy_until: None,
+            last_arrival: None,
+            stats: LinkStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &LinkConfig {
+        &self.cfg
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &LinkStats {
+        &self.stats
+    }
+
+    /// Counts a delivered copy (the owner of the link calls it on arrival).
+    pub fn record_delivered(&mut self) {
+        self.stats.delivered += 1;
+    }
+
+    /// Bytes waiting in (or being serialized by) the bottleneck at `now`.
+    pub fn queued_bytes(&mut self, now: Instant) -> usize {
+        self.drain_backlog(now);
+        self.backlog_bytes
+    }
+
+    /// Sends a packet of `len` bytes at `now` (times must not go backwards):
+    /// the times its copies arrive, or why it was dropped. See
+    /// [`Netem`] for the order of the steps.
+    pub fn offer(&mut self, now: Instant, len: usize) -> Result<Arrivals, DropReason> {
+        self.stats.sent += 1;
+        if len > self.cfg.mtu {
+            self.stats.dropped_mtu += 1;
+            return Err(DropReason::Mtu);
+        }
+        let departs = match self.cfg.rate {
+            None => now,
+            Some(rate) => {
+                self.drain_backlog(now);
+                if self.backlog_bytes + len > self.cfg.queue_limit {
+                    self.stats.dropped_queue += 1;
+                    return Err(DropReason::QueueFull);
+                }
+                let start = self.busy_until.map_or(now, |b| b.max(now));
+                let done = start + serialization(len, rate.max(1));
+                self.busy_until = Some(done);
+                self.backlog.push_back((done, len));
+                self.backlog_bytes += len;
+                done
+            }
+        };
+        if let Some(why) = self.lose() {
+            return Err(why);
+        }
+        let duplicate = self.cfg.duplicate > 0.0 && self.rng.gen::<f64>() < self.cfg.duplicate;
+        let first = self.arrival(departs, false);
+        let second = duplicate.then(|| {
+            self.stats.duplicated += 1;
+            self.arrival(departs, true)
+        });
+        Ok(Arrivals { first, second })
+    }
+
+    fn drain_backlog(&mut self, now: Instant) {
+        while let Some(&(done, len)) = self.backlog.front() {
+            if done > now {
+                break;
+            }
+            self.backlog.pop_front();
+            self.backlog_bytes -= len;
+        }
+    }
+
+    fn lose(&mut self) -> Option<DropReason> {
+        match self.cfg.loss {
+            Loss::None => None,
+            Loss::Random(p) => (self.rng.gen::<f64>() < p).then(|| {
+                self.stats.lost_random += 1;
+                DropReason::Lost
+            }),
+            Loss::GilbertElliott {
+                p_good_to_bad,
+                p_bad_to_good,
+                loss_good,
+                loss_bad,
+            } => {
+                let flip = self.rng.gen::<f64>();
+                if self.bad && flip < p_bad_to_good {
+                    self.bad = false;
+                } else if !self.bad && flip < p_good_to_bad {
+                    self.bad = true;
+                }
+                let p = if self.bad { loss_bad } else { loss_good };
+                if self.rng.gen::<f64>() >= p {
+                    return None;
+                }
+                if self.bad {
+                    self.stats.lost_burst += 1;
+                    Some(DropReason::BurstLost)
+                } else {
+                    self.stats.lost_random += 1;
+                    Some(DropReason::Lost)
+                }
+            }
+        }
+    }
+
+    fn arrival(&mut self, departs: Instant, duplicate: bool) -> Arrival {
+        let mut at = departs + self.cfg.delay;
+        let jitter = u64::try_from(self.cfg.jitter.as_nanos()).unwrap_or(u64::MAX / 2);
+        if jitter > 0 {
+            let j = self.rng.gen_range(0..=2 * jitter);
+            at = if j >= jitter {
+                at + Duration::from_nanos(j - jitter)
+            } else {
+                // Never before the packet left the bottleneck.
+                at.checked_sub(Duration::from_nanos(jitter - j))
+                    .map_or(departs, |t| t.max(departs))
+            };
+        }
+        let reordered = self.cfg.reorder > 0.0 && self.rng.gen::<f64>() < self.cfg.reorder;
+        if reordered {
+            self.stats.reordered += 1;
+            at += self.cfg.reorder_delay;
+        } else {
+            at = self.last_arrival.map_or(at, |l| l.max(at));
+            self.last_arrival = Some(at);
+        }
+        Arrival {
+            at,
+            reordered,
+            duplicate,
+        }
+    }
+}
+
+/// How long `bytes` take at `bits_per_sec`, rounded up to the nanosecond.
+fn serialization(bytes: usize, bits_per_sec: u64) -> Duration {
+    let ns = (bytes as u128 * 8 * 1_000_000_000).div_ceil(bits_per_sec as u128);
+    Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
+}

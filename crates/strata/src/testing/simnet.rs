@@ -1,0 +1,540 @@
+//! [`SimNet`]: a simulated datagram network, seeded, under virtual time.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::epoch;
+use super::netem::{DropReason, LinkConfig, LinkStats, Netem};
+use super::pump_config::{RunOutcome, MAX_ROUNDS_PER_INSTANT};
+use super::simtrace::{digest, payload_hash, NodeId, SimEvent, SimEventKind};
+use crate::{
+    Addr, Datagram, DatagramInfo, DatagramProtocol, DatagramStack, Ecn, LocalAddr, OwnedTransmit,
+    StackConfig,
+};
+
+/// A node's datagram size when it has no outgoing link.
+const DEFAULT_MTU: usize = 1500;
+
+/// A simulated datagram network, seeded, under virtual time.
+///
+/// Nodes are [`DatagramStack`]s with an IP address; links are one-way
+/// [`Netem`] impairment models between two nodes. A datagram sent to an
+/// address travels the link from its sender to the node with that address
+/// and arrives at the virtual time the link decides, or is dropped and
+/// counted. The clock jumps from one event to the next: an arrival, or a
+/// node's deadline.
+///
+/// # Determinism
+///
+/// Every random choice comes from one ChaCha8 RNG per link, keyed by the
+/// network's seed and set to a stream derived from the link's two node ids
+/// (`from << 32 | to`). Adding a link, or sending more on one link, does not
+/// change the numbers another link draws. Events at the same instant are
+/// handled in a fixed order (arrivals in the order they were scheduled,
+/// nodes by id), so the same seed and the same protocols give the same
+/// [`trace`](SimNet::trace), event for event and nanosecond for nanosecond.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+/// use strata::testing::{LinkConfig, Loss, RunOutcome, SimNet};
+///
+/// struct Sender { to: std::net::SocketAddr }
+/// impl DatagramProtocol for Sender {
+///     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+///         for i in 0..100u8 {
+///             t.send(&Transmit::to(self.to, &[i; 100]));
+///         }
+///     }
+///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// }
+/// struct Sink;
+/// impl DatagramProtocol for Sink {
+///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// }
+///
+/// let mut net = SimNet::new(42);
+/// let sink_addr = "127.0.0.2:4000".parse().unwrap();
+/// let a = net.add_node("127.0.0.1:4000".parse().unwrap(), Box::new(Sender { to: sink_addr }));
+/// let b = net.add_node(sink_addr, Box::new(Sink));
+/// net.link(a, b, LinkConfig::default().delay(Duration::from_millis(25)).loss(Loss::Random(0.1)));
+/// assert_eq!(net.run(Duration::from_secs(1)), RunOutcome::Idle);
+/// let stats = net.link_stats(a, b).unwrap();
+/// assert_eq!(stats.sent, 100);
+/// assert_eq!(stats.delivered + stats.lost(), 100);
+/// assert_eq!(net.elapsed(), Duration::from_millis(25));
+/// ```
+///
+/// # Starting
+///
+/// Nodes start lazily, on the first [`step`](SimNet::step) or run (or an
+/// explicit [`start`](SimNet::start)), so that a node's
+/// `max_datagram_size` can be the largest MTU of the links leading out of it
+/// (its "interface" MTU; a smaller MTU further along a path then drops, as
+/// path MTU does). Nodes added later start at once.
+///
+/// ```
+/// use strata::testing::{SimNet, LinkConfig};
+/// # use strata::{DatagramProtocol, DatagramTransport, Datagram};
+/// # struct Quiet;
+/// # impl DatagramProtocol for Quiet {
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// # }
+/// let mut net = SimNet::new(1);
+/// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Quiet));
+/// let b = net.add_node("127.0.0.2:1".parse().unwrap(), Box::new(Quiet));
+/// net.link_both(a, b, LinkConfig::default().mtu(1280));
+/// net.start();
+/// assert!(net.stack(a).unwrap().finished().is_none());
+/// assert_eq!(net.stack(a).unwrap().transmits().count(), 0);
+/// ```
+pub struct SimNet {
+    seed: u64,
+    now: Instant,
+    stack_cfg: Arc<StackConfig>,
+    nodes: Vec<Node>,
+    by_addr: HashMap<SocketAddr, NodeId>,
+    links: BTreeMap<(NodeId, NodeId), Netem>,
+    flights: BinaryHeap<Reverse<Flight>>,
+    seq: u64,
+    trace: Vec<SimEvent>,
+    tracing: bool,
+    unroutable: u64,
+}
+
+struct Node {
+    addr: SocketAddr,
+    /// The protocol until the node starts.
+    pending: Option<Box<dyn DatagramProtocol>>,
+    stack: Option<DatagramStack>,
+}
+
+/// A datagram copy on its way.
+struct Flight {
+    at: Instant,
+    /// Scheduling order, to break ties between equal arrival times.
+    seq: u64,
+    from: NodeId,
+    to: NodeId,
+    ecn: Option<Ecn>,
+    payload: Arc<[u8]>,
+}
+
+impl PartialEq for Flight {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Flight {}
+impl PartialOrd for Flight {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Flight {
+    fn cmp(&self, o: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+impl SimNet {
+    /// An empty network whose links draw from `seed`; nodes use the default
+    /// [`StackConfig`].
+    pub fn new(seed: u64) -> SimNet {
+        SimNet::with_stack_config(seed, StackConfig::default())
+    }
+
+    /// An empty network whose nodes use `cfg`.
+    pub fn with_stack_config(seed: u64, cfg: StackConfig) -> SimNet {
+        SimNet {
+            seed,
+            now: epoch(),
+            stack_cfg: Arc::new(cfg),
+            nodes: Vec::new(),
+            by_addr: HashMap::new(),
+            links: BTreeMap::new(),
+            flights: BinaryHeap::new(),
+            seq: 0,
+            trace: Vec::new(),
+            tracing: true,
+            unroutable: 0,
+        }
+    }
+
+    /// The seed.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Turns the trace on (the default) or off, for long runs.
+    pub fn set_tracing(&mut self, on: bool) {
+        self.tracing = on;
+    }
+
+    /// Adds a node at `addr` (use 127.0.0.0/8 in tests).
+    ///
+    /// # Panics
+    ///
+    /// If a node already has `addr`: that is a mistake in the test.
+    pub fn add_node(&mut self, addr: SocketAddr, proto: Box<dyn DatagramProtocol>) -> NodeId {
+        let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
+        let clash = self.by_addr.insert(addr, id);
+        assert!(clash.is_none(), "two SimNet nodes at {addr}");
+        self.nodes.push(Node {
+            addr,
+            pending: Some(proto),
+            stack: None,
+        });
+        if self.nodes.iter().any(|n| n.stack.is_some()) {
+            self.start();
+        }
+        id
+    }
+
+    /// Sets (or replaces, with fresh counters) the link from `a` to `b`.
+    ///
+    /// # Panics
+    ///
+    /// If `a` or `b` is not a node of this network.
+    pub fn link(&mut self, a: NodeId, b: NodeId, cfg: LinkConfig) {
+        let n = self.nodes.len();
+        assert!((a.0 as usize) < n && (b.0 as usize) < n, "no such node");
+        let stream = (u64::from(a.0) << 32) | u64::from(b.0);
+        self.links
+            .insert((a, b), Netem::new(cfg, self.seed, stream));
+    }
+
+    /// Sets the links `a`→`b` and `b`→`a`, both with `cfg` (each with its
+    /// own RNG stream).
+    pub fn link_both(&mut self, a: NodeId, b: NodeId, cfg: LinkConfig) {
+        self.link(a, b, cfg.clone());
+        self.link(b, a, cfg);
+    }
+
+    /// Starts the nodes not started yet (each gets `connection_made`).
+    pub fn start(&mut self) {
+        let now = self.now;
+        for (i, node) in self.nodes.iter_mut().enumerate() {
+            let Some(proto) = node.pending.take() else {
+                continue;
+            };
+            let id = NodeId(i as u32);
+            let mtu = self
+                .links
+                .iter()
+                .filter(|((from, _), _)| *from == id)
+                .map(|(_, l)| l.config().mtu)
+                .max()
+                .unwrap_or(DEFAULT_MTU);
+            let info = DatagramInfo {
+                name: "sim",
+                local: Some(LocalAddr(Addr::Inet(node.addr))),
+                peer: None,
+                max_datagram_size: mtu,
+            };
+            let mut stack = DatagramStack::new(proto, info, self.stack_cfg.clone(), now);
+            stack.start(now);
+            node.stack = Some(stack);
+        }
+    }
+
+    /// The virtual time.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// Virtual time since [`epoch`].
+    pub fn elapsed(&self) -> Duration {
+        self.now.saturating_duration_since(epoch())
+    }
+
+    /// A node's address.
+    pub fn addr(&self, id: NodeId) -> Option<SocketAddr> {
+        self.nodes.get(id.0 as usize).map(|n| n.addr)
+    }
+
+    /// The node at `addr`.
+    pub fn node_at(&self, addr: SocketAddr) -> Option<NodeId> {
+        self.by_addr.get(&addr).copied()
+    }
+
+    /// A node's stack, once started.
+    pub fn stack(&self, id: NodeId) -> Option<&DatagramStack> {
+        self.nodes.get(id.0 as usize)?.stack.as_ref()
+    }
+
+    /// A node's stack, to feed it events (pass [`now`](SimNet::now)).
+    pub fn stack_mut(&mut self, id: NodeId) -> Option<&mut DatagramStack> {
+        self.nodes.get_mut(id.0 as usize)?.stack.as_mut()
+    }
+
+    /// The counters of the link from `a` to `b`.
+    pub fn link_stats(&self, a: NodeId, b: NodeId) -> Option<&LinkStats> {
+        self.links.get(&(a, b)).map(|l| l.stats())
+    }
+
+    /// Datagrams dropped for lack of a route (unknown address, no link).
+    pub fn unroutable(&self) -> u64 {
+        self.unroutable
+    }
+
+    /// Datagram copies on their way.
+    pub fn in_flight(&self) -> usize {
+        self.flights.len()
+    }
+
+    /// Every event so far, oldest first.
+    pub fn trace(&self) -> &[SimEvent] {
+        &self.trace
+    }
+
+    /// A hash of the whole trace (of its text form): equal for equal traces.
+    pub fn trace_digest(&self) -> u64 {
+        digest(&self.trace)
+    }
+
+    /// Does the work of the next instant: sends what nodes queued now, or
+    /// else jumps to the next event and delivers its arrivals (one batch per
+    /// node) and fires the deadlines due. False when nothing can happen.
+    pub fn step(&mut self) -> bool {
+        self.start();
+        if self.round() {
+            return true;
+        }
+        match self.next_event() {
+            None => false,
+            Some(t) => {
+                self.jump_to(t);
+                self.round();
+                true
+            }
+        }
+    }
+
+    /// Runs for at most `limit` of virtual time. Stops when every node
+    /// finished, when nothing can happen any more, or at the limit.
+    pub fn run(&mut self, limit: Duration) -> RunOutcome {
+        let target = self.now + limit;
+        self.run_to(target, true, &mut |_| false)
+    }
+
+    /// Like [`run`](SimNet::run), and also stops (with
+    /// [`RunOutcome::Reached`]) as soon as `pred` holds after an instant.
+    pub fn run_until(
+        &mut self,
+        limit: Duration,
+        mut pred: impl FnMut(&SimNet) -> bool,
+    ) -> RunOutcome {
+        let target = self.now + limit;
+        self.run_to(target, true, &mut pred)
+    }
+
+    /// Moves the clock forward by exactly `d`, doing everything due on the
+    /// way. Returns [`RunOutcome::Limit`] (or [`RunOutcome::Spinning`]).
+    pub fn advance(&mut self, d: Duration) -> RunOutcome {
+        let target = self.now + d;
+        self.run_to(target, false, &mut |_| false)
+    }
+
+    /// The next time something happens: an arrival or a node's deadline.
+    pub fn next_event(&self) -> Option<Instant> {
+        let arrival = self.flights.peek().map(|f| f.0.at);
+        let deadline = self
+            .nodes
+            .iter()
+            .filter_map(|n| n.stack.as_ref()?.next_deadline())
+            .min();
+        match (arrival, deadline) {
+            (Some(a), Some(d)) => Some(a.min(d)),
+            (a, d) => a.or(d),
+        }
+    }
+
+    fn run_to(
+        &mut self,
+        target: Instant,
+        stop_early: bool,
+        pred: &mut dyn FnMut(&SimNet) -> bool,
+    ) -> RunOutcome {
+        self.start();
+        let mut rounds = 0;
+        loop {
+            while self.round() {
+                rounds += 1;
+                if rounds > MAX_ROUNDS_PER_INSTANT {
+                    return RunOutcome::Spinning;
+                }
+            }
+            if pred(self) {
+                return RunOutcome::Reached;
+            }
+            let done = !self.nodes.is_empty()
+                && self
+                    .nodes
+                    .iter()
+                    .all(|n| n.stack.as_ref().is_some_and(|s| s.finished().is_some()));
+            if stop_early && done {
+                return RunOutcome::Finished;
+            }
+            match self.next_event() {
+                None if stop_early => return RunOutcome::Idle,
+                Some(t) if t <= target => {
+                    if t > self.now {
+                        rounds = 0;
+                    } else {
+                        rounds += 1;
+                        if rounds > MAX_ROUNDS_PER_INSTANT {
+                            return RunOutcome::Spinning;
+                        }
+                    }
+                    self.jump_to(t);
+                }
+                _ => {
+                    self.now = self.now.max(target);
+                    return RunOutcome::Limit;
+                }
+            }
+        }
+    }
+
+    /// Moves the clock to `t`, delivers the arrivals due (one batch per
+    /// node, nodes by id) and fires the deadlines due.
+    fn jump_to(&mut self, t: Instant) {
+        self.now = self.now.max(t);
+        let now = self.now;
+        let mut batches: BTreeMap<NodeId, Vec<Flight>> = BTreeMap::new();
+        while self.flights.peek().is_some_and(|f| f.0.at <= now) {
+            if let Some(Reverse(f)) = self.flights.pop() {
+                batches.entry(f.to).or_default().push(f);
+            }
+        }
+        for (to, flights) in batches {
+            let Some(dst) = self.addr(to) else {
+                continue;
+            };
+            let mut batch = Vec::with_capacity(flights.len());
+            for f in &flights {
+                if let Some(link) = self.links.get_mut(&(f.from, f.to)) {
+                    link.record_delivered();
+                }
+                let kind = SimEventKind::Delivered;
+                self.record(f.from, Some(to), kind, &f.payload);
+                batch.push(Datagram {
+                    source: self.addr(f.from),
+                    dst_ip: Some(dst.ip()),
+                    ecn: f.ecn,
+                    data: &f.payload,
+                });
+            }
+            if let Some(stack) = self.nodes[to.0 as usize].stack.as_mut() {
+                stack.handle_datagrams(now, &batch);
+            }
+        }
+        for node in &mut self.nodes {
+            if let Some(s) = node.stack.as_mut() {
+                if s.next_deadline().is_some_and(|d| d <= now) {
+                    s.handle_timeout(now);
+                }
+            }
+        }
+    }
+
+    /// Delivers wakes and sends what the nodes queued; true if anything.
+    fn round(&mut self) -> bool {
+        let now = self.now;
+        let mut progress = false;
+        for i in 0..self.nodes.len() {
+            let Some(stack) = self.nodes[i].stack.as_mut() else {
+                continue;
+            };
+            if stack.wake_hub().is_some_and(|h| h.is_pending()) {
+                stack.handle_wakes(now);
+                progress = true;
+            }
+            if stack.transmits().next().is_none() {
+                continue;
+            }
+            progress = true;
+            for tx in stack.take_transmits(now) {
+                self.route(NodeId(i as u32), &tx);
+            }
+        }
+        progress
+    }
+
+    /// Puts each segment of `tx` on the link toward its destination.
+    fn route(&mut self, from: NodeId, tx: &OwnedTransmit) {
+        let dest = tx.destination.and_then(|d| self.node_at(d));
+        for seg in tx.as_transmit().segments() {
+            let route = dest.and_then(|to| Some((to, self.links.get_mut(&(from, to))?)));
+            let Some((to, link)) = route else {
+                self.unroutable += 1;
+                self.record(from, dest, SimEventKind::Unroutable, seg);
+                continue;
+            };
+            let fate = link.offer(self.now, seg.len());
+            self.record(from, Some(to), SimEventKind::Sent, seg);
+            let arrivals = match fate {
+                Ok(a) => a,
+                Err(why) => {
+                    let kind = match why {
+                        DropReason::Mtu => SimEventKind::MtuDrop,
+                        DropReason::QueueFull => SimEventKind::QueueDrop,
+                        DropReason::Lost => SimEventKind::Lost,
+                        DropReason::BurstLost => SimEventKind::BurstLost,
+                    };
+                    self.record(from, Some(to), kind, seg);
+                    continue;
+                }
+            };
+            let payload: Arc<[u8]> = Arc::from(seg);
+            for a in arrivals.iter() {
+                if a.duplicate {
+                    self.record(from, Some(to), SimEventKind::Duplicated, seg);
+                }
+                if a.reordered {
+                    self.record(from, Some(to), SimEventKind::Reordered, seg);
+                }
+                self.seq += 1;
+                self.flights.push(Reverse(Flight {
+                    at: a.at,
+                    seq: self.seq,
+                    from,
+                    to,
+                    ecn: tx.ecn,
+                    payload: payload.clone(),
+                }));
+            }
+        }
+    }
+
+    fn record(&mut self, from: NodeId, to: Option<NodeId>, kind: SimEventKind, data: &[u8]) {
+        if !self.tracing {
+            return;
+        }
+        let at = self.now.saturating_duration_since(epoch()).as_nanos();
+        self.trace.push(SimEvent {
+            at_ns: u64::try_from(at).unwrap_or(u64::MAX),
+            from,
+            to,
+            kind,
+            len: data.len(),
+            hash: payload_hash(data),
+        });
+    }
+}
+
+impl std::fmt::Debug for SimNet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimNet")
+            .field("seed", &self.seed)
+            .field("elapsed", &self.elapsed())
+            .field("nodes", &self.nodes.len())
+            .field("links", &self.links.len())
+            .field("in_flight", &self.flights.len())
+            .finish()
+    }
+}
