@@ -1,1 +1,75 @@
-//! The tokio driver for strata stacks.
+//! # strata-tokio: the tokio driver for strata stacks
+//!
+//! This is the only crate of the project that does I/O. It runs a
+//! [`strata::Stack`] (streams: TCP, Unix sockets) or a
+//! [`strata::DatagramStack`] (UDP) over real sockets, one tokio task per
+//! connection or socket, following the owner loop documented on `Stack`:
+//!
+//! * **Reads** wait for readiness, then read into a per-worker-thread buffer
+//!   that is borrowed only between two awaits: an idle connection holds no
+//!   read buffer. Only while [`Stack::wants_read`](strata::Stack::wants_read).
+//! * **Writes** go out as one vectored write per wake-up; a half-close is a
+//!   `shutdown(Write)` once everything before it is flushed.
+//! * **Timers** come from `next_deadline`, **wakes** from the stack's wake hub,
+//!   and `now` is read here, the one place that reads the clock.
+//! * **Finish**: a clean close shuts the socket down (then briefly drains what
+//!   the peer still sends, so the kernel does not answer it with a reset); any
+//!   other reason resets it (`SO_LINGER` 0).
+//! * **Panics** in a protocol are caught: that connection is reset and ends
+//!   with `Close::aborted("driver", AbortReason::Panicked)`; the server serves on.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use strata::{StreamProtocol, StreamTransport};
+//! use strata_tokio::{ListenConfig, Server, StreamFactory};
+//!
+//! struct Echo;
+//! impl StreamProtocol for Echo {
+//!     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+//!     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+//! }
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let server = Server::new();
+//! let factory: StreamFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
+//! let addr = server
+//!     .listen_tcp("127.0.0.1:0".parse().unwrap(), factory, ListenConfig::default())
+//!     .await?;
+//! println!("echo on {addr}");
+//! server.shutdown(std::time::Duration::from_secs(5)).await;
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod accept;
+mod conn;
+mod connect;
+mod control;
+mod endpoint;
+mod error;
+mod server;
+mod socket;
+mod udp;
+
+pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};
+pub use endpoint::connect;
+pub use error::DriverError;
+pub use server::{ListenConfig, Listening, Server};
+pub use socket::{spawn_stream, DriverStream};
+
+/// Builds the protocol for each accepted connection of a listener.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::{StreamProtocol, StreamTransport};
+/// use strata_tokio::StreamFactory;
+/// struct Discard;
+/// impl StreamProtocol for Discard {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let f: StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
+/// let _proto = f();
+/// ```
+pub type StreamFactory = std::sync::Arc<dyn Fn() -> Box<dyn strata::StreamProtocol> + Send + Sync>;

@@ -1,0 +1,209 @@
+//! Outgoing connections: TCP (with Happy Eyeballs for names) and Unix.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata::{AbortReason, Addr, Close, StackConfig, StreamProtocol};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::socket::{tcp_info, unix_info};
+use crate::DriverError;
+
+/// RFC 8305 "Connection Attempt Delay": how long an attempt gets before the
+/// next address is tried in parallel.
+pub const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// A running outgoing connection: a protocol driven over a socket by its own
+/// task.
+///
+/// ```no_run
+/// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> std::io::Result<()> {
+/// use std::sync::Arc;
+/// let conn = strata_tokio::connect_tcp("127.0.0.1:7".parse().unwrap(), proto,
+///     Arc::new(strata::StackConfig::default())).await?;
+/// println!("connected to {}", conn.peer());
+/// let why = conn.closed().await;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Connection {
+    peer: Addr,
+    task: JoinHandle<Close>,
+}
+
+impl Connection {
+    /// The peer's address.
+    pub fn peer(&self) -> &Addr {
+        &self.peer
+    }
+
+    /// Waits for the connection to end and says why.
+    pub async fn closed(self) -> Close {
+        match self.task.await {
+            Ok(why) => why,
+            // The driver catches protocol panics, so a failed join means
+            // the runtime cancelled the task (it is shutting down).
+            Err(e) if e.is_panic() => Close::aborted("driver", AbortReason::Panicked),
+            Err(_) => Close::aborted("driver", AbortReason::Shutdown),
+        }
+    }
+
+    /// Resets the connection now, without calling the protocol again.
+    pub fn abort(&self) {
+        self.task.abort();
+    }
+}
+
+/// Connects over TCP (`TCP_NODELAY` on) and runs `proto` over the connection.
+pub async fn connect_tcp(
+    addr: SocketAddr,
+    proto: Box<dyn StreamProtocol>,
+    stack: Arc<StackConfig>,
+) -> io::Result<Connection> {
+    let s = TcpStream::connect(addr).await?;
+    Ok(run_tcp(s, addr, proto, stack, true))
+}
+
+/// Connects to a Unix stream socket and runs `proto` over the connection.
+pub async fn connect_unix(
+    path: &Path,
+    proto: Box<dyn StreamProtocol>,
+    stack: Arc<StackConfig>,
+) -> io::Result<Connection> {
+    let s = UnixStream::connect(path).await?;
+    let info = unix_info(&s);
+    let stack = strata::Stack::new(proto, info, stack, Instant::now());
+    Ok(Connection {
+        peer: Addr::Unix(Some(path.to_path_buf())),
+        task: tokio::spawn(crate::conn::drive(s, stack, None)),
+    })
+}
+
+pub(crate) fn run_tcp(
+    s: TcpStream,
+    peer: SocketAddr,
+    proto: Box<dyn StreamProtocol>,
+    stack: Arc<StackConfig>,
+    nodelay: bool,
+) -> Connection {
+    if nodelay {
+        // Only a latency option: a failure leaves Nagle on.
+        let _ = s.set_nodelay(true);
+    }
+    let info = tcp_info(&s, peer, None);
+    let stack = strata::Stack::new(proto, info, stack, Instant::now());
+    Connection {
+        peer: Addr::Inet(peer),
+        task: tokio::spawn(crate::conn::drive(s, stack, None)),
+    }
+}
+
+/// Resolves `host` and connects with Happy Eyeballs (RFC 8305): addresses
+/// interleaved by family (the resolver's first family first), a new attempt
+/// every [`CONNECTION_ATTEMPT_DELAY`] or as soon as one fails, the first to
+/// connect wins and the others are dropped.
+pub(crate) async fn happy_eyeballs(
+    host: &str,
+    port: u16,
+) -> Result<(TcpStream, SocketAddr), DriverError> {
+    let resolved = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|source| DriverError::Resolve {
+            host: host.to_string(),
+            source,
+        })?;
+    let addrs = interleave(resolved.collect());
+    if addrs.is_empty() {
+        return Err(DriverError::NoAddresses {
+            host: host.to_string(),
+        });
+    }
+    race(&addrs, CONNECTION_ATTEMPT_DELAY)
+        .await
+        .map_err(|(addr, e)| DriverError::io("connect", format!("{host} ({addr})"), e))
+}
+
+/// Orders addresses family by family, alternating, starting with the family
+/// of the first one (RFC 8305 section 4).
+pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
+    let Some(first) = addrs.first() else {
+        return addrs;
+    };
+    let first_v6 = first.is_ipv6();
+    let (mut a, mut b): (Vec<SocketAddr>, Vec<SocketAddr>) =
+        addrs.into_iter().partition(|x| x.is_ipv6() == first_v6);
+    a.dedup();
+    b.dedup();
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut a, mut b) = (a.into_iter(), b.into_iter());
+    loop {
+        match (a.next(), b.next()) {
+            (None, None) => return out,
+            (x, y) => out.extend(x.into_iter().chain(y)),
+        }
+    }
+}
+
+/// Staggered parallel connects; on failure, the first attempt's error.
+async fn race(
+    addrs: &[SocketAddr],
+    delay: Duration,
+) -> Result<(TcpStream, SocketAddr), (SocketAddr, io::Error)> {
+    let mut attempts = JoinSet::new();
+    let mut next = 0;
+    let mut first_err: Option<(SocketAddr, io::Error)> = None;
+    let mut start_next = true;
+    loop {
+        if std::mem::take(&mut start_next) && next < addrs.len() {
+            let a = addrs[next];
+            next += 1;
+            attempts.spawn(async move { (a, TcpStream::connect(a).await) });
+        }
+        let more = next < addrs.len();
+        if attempts.is_empty() {
+            if !more {
+                let fallback = || (addrs[0], io::Error::from(io::ErrorKind::NotConnected));
+                return Err(first_err.unwrap_or_else(fallback));
+            }
+            start_next = true;
+            continue;
+        }
+        // The delay restarts with every attempt started.
+        tokio::select! {
+            r = attempts.join_next() => match r {
+                Some(Ok((a, Ok(s)))) => return Ok((s, a)),
+                Some(Ok((a, Err(e)))) => {
+                    first_err.get_or_insert((a, e));
+                    start_next = true;
+                }
+                // An attempt task cannot panic; a cancelled one counts as failed.
+                Some(Err(_)) | None => start_next = true,
+            },
+            _ = tokio::time::sleep(delay), if more => start_next = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn interleaves_families_starting_with_the_first() {
+        let v6a: SocketAddr = "[::1]:1".parse().unwrap();
+        let v6b: SocketAddr = "[::2]:1".parse().unwrap();
+        let v4a: SocketAddr = "127.0.0.1:1".parse().unwrap();
+        let v4b: SocketAddr = "127.0.0.2:1".parse().unwrap();
+        let v4c: SocketAddr = "127.0.0.3:1".parse().unwrap();
+        assert_eq!(
+            interleave(vec![v6a, v6b, v4a, v4b, v4c]),
+            vec![v6a, v4a, v6b, v4b, v4c]
+        );
+        assert_eq!(interleave(vec![v4a, v6a, v4b]), vec![v4a, v6a, v4b]);
+        assert_eq!(interleave(vec![]), vec![]);
+    }
+}

@@ -1,0 +1,134 @@
+//! The stream sockets the driver can run a stack over, and what it does to
+//! them besides reading and writing (half-close, reset).
+
+use std::io::{self, IoSlice};
+use std::net::Shutdown;
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use socket2::SockRef;
+use strata::{Addr, BottomInfo, Close, StackConfig, StreamProtocol};
+use tokio::net::{TcpStream, UnixStream};
+use tokio::task::JoinHandle;
+
+/// A stream socket the driver can run a stack over: tokio's [`TcpStream`] and
+/// [`UnixStream`]. Sealed: the set may grow, but only here.
+///
+/// ```
+/// fn accepts<S: strata_tokio::DriverStream>() {}
+/// accepts::<tokio::net::TcpStream>();
+/// accepts::<tokio::net::UnixStream>();
+/// ```
+pub trait DriverStream: private::Socket {}
+
+impl DriverStream for TcpStream {}
+impl DriverStream for UnixStream {}
+
+pub(crate) mod private {
+    use super::*;
+
+    /// The operations the connection task needs: readiness without a stored
+    /// future (so an idle task stays small), non-blocking I/O, and the file
+    /// descriptor for `shutdown` and `SO_LINGER`.
+    pub trait Socket: AsFd + Send + Sync + 'static {
+        fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+        fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
+    }
+
+    macro_rules! socket {
+        ($t:ty) => {
+            impl Socket for $t {
+                fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    <$t>::poll_read_ready(self, cx)
+                }
+                fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+                    <$t>::poll_write_ready(self, cx)
+                }
+                fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+                    <$t>::try_read(self, buf)
+                }
+                fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+                    <$t>::try_write_vectored(self, bufs)
+                }
+            }
+        };
+    }
+    socket!(TcpStream);
+    socket!(UnixStream);
+}
+
+/// Runs `proto` over `stream` in a new tokio task and returns its handle,
+/// which yields why the connection ended. `info` is what the protocol can
+/// look up (`t.get::<PeerAddr>()`); use name `"tcp"` or `"unix"`.
+///
+/// Must be called from within a tokio runtime.
+///
+/// ```no_run
+/// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> std::io::Result<()> {
+/// use std::sync::Arc;
+/// use strata::{Addr, BottomInfo, StackConfig};
+/// let s = tokio::net::TcpStream::connect("127.0.0.1:7").await?;
+/// let info = BottomInfo::new("tcp").peer(Addr::Inet(s.peer_addr()?));
+/// let why = strata_tokio::spawn_stream(s, proto, info, Arc::new(StackConfig::default())).await;
+/// # Ok(()) }
+/// ```
+pub fn spawn_stream<S: DriverStream>(
+    stream: S,
+    proto: Box<dyn StreamProtocol>,
+    info: BottomInfo,
+    stack: Arc<StackConfig>,
+) -> JoinHandle<Close> {
+    let stack = strata::Stack::new(proto, info, stack, Instant::now());
+    tokio::spawn(crate::conn::drive(stream, stack, None))
+}
+
+/// The bottom info of a TCP connection; `local` saves a `getsockname` when
+/// the listener's address is already specific.
+pub(crate) fn tcp_info(
+    s: &TcpStream,
+    peer: std::net::SocketAddr,
+    local: Option<std::net::SocketAddr>,
+) -> BottomInfo {
+    let info = BottomInfo::new("tcp").peer(Addr::Inet(peer));
+    match local.or_else(|| s.local_addr().ok()) {
+        Some(l) => info.local(Addr::Inet(l)),
+        None => info,
+    }
+}
+
+/// The bottom info of a Unix stream connection.
+pub(crate) fn unix_info(s: &UnixStream) -> BottomInfo {
+    let path = |a: tokio::net::unix::SocketAddr| a.as_pathname().map(|p| p.to_path_buf());
+    let mut info = BottomInfo::new("unix");
+    if let Ok(a) = s.peer_addr() {
+        info = info.peer(Addr::Unix(path(a)));
+    }
+    if let Ok(a) = s.local_addr() {
+        info = info.local(Addr::Unix(path(a)));
+    }
+    info
+}
+
+/// Half-closes: the peer reads EOF once what was written is delivered.
+pub(crate) fn shutdown_write(s: &impl AsFd) -> io::Result<()> {
+    SockRef::from(s).shutdown(Shutdown::Write)
+}
+
+/// Makes the coming close send a reset (RST) instead of a FIN, dropping
+/// whatever is still queued.
+pub(crate) fn reset_on_close(s: &impl AsFd) {
+    // Failing here (the socket is already dead) leaves the ordinary close.
+    let _ = SockRef::from(s).set_linger(Some(Duration::ZERO));
+}
+
+/// True for errors that mean "try again", not "the connection is broken".
+pub(crate) fn is_transient(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+    )
+}

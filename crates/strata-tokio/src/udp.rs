@@ -1,0 +1,266 @@
+//! The UDP task: runs one [`DatagramStack`] over one UDP socket, connected or
+//! not.
+//!
+//! Receiving is batched: on readiness, up to [`MAX_BATCH`] datagrams are read
+//! back to back into one per-worker buffer and handed to the stack in one
+//! `handle_datagrams`. Sending walks the queued transmits with one
+//! `try_send_to` per datagram; a GSO batch (`segment_size`) is split with
+//! [`Transmit::segments`](strata::Transmit::segments). Real UDP GSO/GRO
+//! (`UDP_SEGMENT`, `UDP_GRO`) and ECN marks need `sendmsg`/`recvmsg` with
+//! control messages and are a later improvement; until then `ecn` and
+//! `src_ip` of a transmit are ignored and received datagrams carry neither.
+
+use std::cell::RefCell;
+use std::future::poll_fn;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::{pin, Pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use strata::{
+    AbortReason, Addr, Close, Datagram, DatagramInfo, DatagramProtocol, DatagramStack, LocalAddr,
+    PeerAddr, StackConfig,
+};
+use tokio::net::UdpSocket;
+use tokio::time::Sleep;
+
+use crate::conn::{arm, earliest, guarded, poll_common, Event, Panicked};
+use crate::control::{Shared, TaskGuard};
+
+/// Most datagrams read per readiness and handed over in one batch.
+pub const MAX_BATCH: usize = 32;
+/// Room kept free in the receive buffer for one more datagram (the largest
+/// UDP payload fits).
+const MAX_UDP_PAYLOAD: usize = 64 * 1024;
+/// The per-worker receive buffer: room for [`MAX_BATCH`] small datagrams, or
+/// several of the largest.
+const RECV_BUF_SIZE: usize = 4 * MAX_UDP_PAYLOAD;
+
+thread_local! {
+    static RECV_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; RECV_BUF_SIZE]);
+}
+
+/// Binds, optionally connects, and spawns the task.
+pub(crate) async fn bind(
+    shared: &Arc<Shared>,
+    addr: SocketAddr,
+    connect_to: Option<SocketAddr>,
+    proto: Box<dyn DatagramProtocol>,
+    cfg: Arc<StackConfig>,
+) -> io::Result<SocketAddr> {
+    let sock = UdpSocket::bind(addr).await?;
+    if let Some(peer) = connect_to {
+        sock.connect(peer).await?;
+    }
+    let local = sock.local_addr()?;
+    let info = DatagramInfo {
+        name: "udp",
+        local: Some(LocalAddr(Addr::Inet(local))),
+        peer: connect_to.map(|p| PeerAddr(Addr::Inet(p))),
+        // The largest payload of one IPv4 / IPv6 UDP datagram.
+        max_datagram_size: if local.is_ipv4() { 65_507 } else { 65_527 },
+    };
+    let stack = DatagramStack::new(proto, info, cfg, Instant::now());
+    let guard = TaskGuard::datagram(shared);
+    tokio::spawn(drive(sock, connect_to, stack, guard));
+    Ok(local)
+}
+
+struct Udp {
+    sock: UdpSocket,
+    peer: Option<SocketAddr>,
+    stack: DatagramStack,
+    /// Segments of the first queued transmit already sent (a GSO batch can
+    /// be cut by a full socket buffer).
+    head_sent: usize,
+}
+
+impl Udp {
+    fn call(&mut self, f: impl FnOnce(&mut DatagramStack, Instant)) -> Result<(), Panicked> {
+        let stack = &mut self.stack;
+        guarded(|| f(stack, Instant::now()))
+    }
+
+    /// Sends queued datagrams until the socket buffer is full.
+    fn flush(&mut self) -> Result<(), Panicked> {
+        let mut done = 0;
+        'transmits: for t in self.stack.transmits() {
+            let t = t.as_transmit();
+            let Some(dest) = t.destination.or(self.peer) else {
+                tracing::debug!("udp: dropping a datagram without destination");
+                done += 1;
+                continue;
+            };
+            for seg in t.segments().skip(self.head_sent) {
+                let res = match (t.destination, self.peer) {
+                    (None, Some(_)) => self.sock.try_send(seg),
+                    _ => self.sock.try_send_to(seg, dest),
+                };
+                match res {
+                    Ok(_) => self.head_sent += 1,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 'transmits,
+                    // Datagrams may be lost: an error (ICMP unreachable,
+                    // EMSGSIZE...) costs this segment, not the socket.
+                    Err(e) => {
+                        tracing::debug!("udp: send to {dest} failed: {e}");
+                        self.head_sent += 1;
+                    }
+                }
+            }
+            self.head_sent = 0;
+            done += 1;
+        }
+        if done > 0 {
+            self.call(|s, now| s.consume(now, done))?;
+        }
+        Ok(())
+    }
+
+    /// Reads up to [`MAX_BATCH`] datagrams and hands them over as one batch.
+    fn recv(&mut self) -> Result<(), Panicked> {
+        RECV_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => self.recv_into(&mut buf),
+            Err(_) => self.recv_into(&mut vec![0; RECV_BUF_SIZE]),
+        })
+    }
+
+    fn recv_into(&mut self, buf: &mut [u8]) -> Result<(), Panicked> {
+        let mut spans = [(None, 0, 0); MAX_BATCH];
+        let (mut n, mut off, mut tries) = (0, 0, 0);
+        let mut fatal = None;
+        while n < MAX_BATCH && buf.len() - off >= MAX_UDP_PAYLOAD && tries < 2 * MAX_BATCH {
+            tries += 1;
+            let res = match self.peer {
+                Some(p) => self
+                    .sock
+                    .try_recv(&mut buf[off..])
+                    .map(|len| (len, Some(p))),
+                None => self
+                    .sock
+                    .try_recv_from(&mut buf[off..])
+                    .map(|(len, a)| (len, Some(a))),
+            };
+            match res {
+                Ok((len, src)) => {
+                    spans[n] = (src, off, len);
+                    n += 1;
+                    off += len;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if is_soft_error(&e) => {}
+                Err(e) => {
+                    fatal = Some(e);
+                    break;
+                }
+            }
+        }
+        if n > 0 {
+            let mut batch = [Datagram::new(None, &[]); MAX_BATCH];
+            for (d, &(src, at, len)) in batch.iter_mut().zip(&spans[..n]) {
+                *d = Datagram::new(src, &buf[at..at + len]);
+            }
+            self.call(|s, now| s.handle_datagrams(now, &batch[..n]))?;
+        }
+        if let Some(e) = fatal {
+            self.call(|s, now| s.handle_lost(now, Close::from(e)))?;
+        }
+        Ok(())
+    }
+
+    // `&mut self`: a shared borrow held across the await would need `Stack: Sync`.
+    fn poll_event(
+        &mut self,
+        cx: &mut Context<'_>,
+        shutdown: Option<Pin<&mut tokio::sync::futures::Notified<'_>>>,
+        timer: Option<&mut Pin<Box<Sleep>>>,
+    ) -> Poll<Event> {
+        if let Poll::Ready(ev) = poll_common(cx, shutdown, timer, self.stack.wake_hub()) {
+            return Poll::Ready(ev);
+        }
+        if self.stack.transmits().next().is_some() && self.sock.poll_send_ready(cx).is_ready() {
+            return Poll::Ready(Event::Writable);
+        }
+        if self.stack.wants_read() && self.sock.poll_recv_ready(cx).is_ready() {
+            return Poll::Ready(Event::Readable);
+        }
+        Poll::Pending
+    }
+}
+
+/// Errors a UDP socket reports for one earlier datagram (an ICMP message),
+/// after which it keeps working.
+fn is_soft_error(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionReset | Interrupted | HostUnreachable | NetworkUnreachable
+    )
+}
+
+async fn drive(
+    sock: UdpSocket,
+    peer: Option<SocketAddr>,
+    stack: DatagramStack,
+    ctl: TaskGuard,
+) -> Close {
+    let mut udp = Udp {
+        sock,
+        peer,
+        stack,
+        head_sent: 0,
+    };
+    let shared = ctl.shared();
+    let mut shutdown = pin!(Some(shared.shutdown_signal()));
+    let mut timer: Option<Pin<Box<Sleep>>> = None;
+    let mut drain_at: Option<Instant> = None;
+    let run = async {
+        udp.call(|s, now| s.start(now))?;
+        loop {
+            if drain_at.is_none() {
+                if let Some(d) = shared.drain_deadline() {
+                    drain_at = Some(d);
+                    shutdown.set(None);
+                    udp.call(|s, now| s.handle_shutdown(now))?;
+                }
+            }
+            udp.flush()?;
+            if udp.stack.finished().is_some() {
+                return Ok(());
+            }
+            arm(&mut timer, earliest(udp.stack.next_deadline(), drain_at));
+            let ev =
+                poll_fn(|cx| udp.poll_event(cx, shutdown.as_mut().as_pin_mut(), timer.as_mut()))
+                    .await;
+            match ev {
+                Event::Readable => udp.recv()?,
+                Event::Writable | Event::Shutdown => {}
+                Event::Wake => udp.call(|s, now| s.handle_wakes(now))?,
+                Event::Timer => {
+                    timer = None;
+                    if drain_at.is_some_and(|d| d <= Instant::now()) {
+                        let why = Close::aborted("driver", AbortReason::Shutdown);
+                        udp.call(|s, now| s.handle_lost(now, why))?;
+                    } else {
+                        udp.call(|s, now| s.handle_timeout(now))?;
+                    }
+                }
+            }
+        }
+    };
+    let outcome: Result<(), Panicked> = run.await;
+    match outcome {
+        Ok(()) => udp.stack.finished().cloned().unwrap_or(Close::Done),
+        Err(Panicked(msg)) => {
+            let local = udp.sock.local_addr().map(|a| a.to_string());
+            tracing::error!(
+                local = local.as_deref().unwrap_or("?"),
+                "datagram protocol panicked: {msg}; closing the socket"
+            );
+            let why = Close::aborted("driver", AbortReason::Panicked);
+            let _ = guarded(|| udp.stack.handle_lost(Instant::now(), why.clone()));
+            why
+        }
+    }
+}

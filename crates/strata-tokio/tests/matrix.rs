@@ -1,0 +1,292 @@
+//! The transport-agnostic matrix: one file-transfer protocol, unchanged, over
+//! every stream transport strata has. Each row moves megabytes both ways and
+//! checks every byte, half-closes, runs with a slow reader (back-pressure
+//! engaged), and aborts mid-transfer (a typed reason on both sides).
+//!
+//! Rows: the memory pump, TCP, a Unix socket, and length-prefix framing with
+//! reassembly back to a stream (over the pump and over TCP). Later layers
+//! (TLS, the reliable mapping, H2 streams) add their rows here.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use strata::framing::{LengthPrefixed, StreamOverFrames};
+use strata::testing::Pump;
+use strata::{AbortReason, Close, StackConfig, StreamProtocol, StreamTransport};
+use strata_tokio::{ListenConfig, Server};
+
+const SIZE: usize = 4 << 20;
+const CHUNK: usize = 16 * 1024;
+
+/// The byte at position `i` of the stream sent by side `seed`.
+fn byte(seed: u8, i: usize) -> u8 {
+    (i as u32).wrapping_mul(2_654_435_761).rotate_left(7) as u8 ^ seed
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Mode {
+    Full,
+    SlowReader,
+    AbortMidway,
+}
+
+#[derive(Default, Debug)]
+struct Report {
+    received: usize,
+    corrupt_at: Option<usize>,
+    eof: bool,
+    pauses: usize,
+    lost: Option<String>,
+    aborted_reason: Option<Close>,
+}
+
+/// Sends `SIZE` bytes, half-closes, verifies what the peer sends, closes when
+/// both directions are done.
+struct Transfer {
+    seed: u8,
+    peer_seed: u8,
+    sent: usize,
+    mode: Mode,
+    /// This side aborts (in AbortMidway) or reads slowly (in SlowReader).
+    active: bool,
+    resume_at: Option<Instant>,
+    eof_sent: bool,
+    report: Arc<Mutex<Report>>,
+}
+
+impl Transfer {
+    fn new(seed: u8, peer_seed: u8, mode: Mode, active: bool) -> (Self, Arc<Mutex<Report>>) {
+        let report = Arc::new(Mutex::new(Report::default()));
+        let t = Transfer {
+            seed,
+            peer_seed,
+            sent: 0,
+            mode,
+            active,
+            resume_at: None,
+            eof_sent: false,
+            report: report.clone(),
+        };
+        (t, report)
+    }
+
+    fn pump(&mut self, t: &mut dyn StreamTransport) {
+        let mut buf = [0u8; CHUNK];
+        while self.sent < SIZE && t.writable() {
+            let n = CHUNK.min(SIZE - self.sent);
+            for (k, b) in buf[..n].iter_mut().enumerate() {
+                *b = byte(self.seed, self.sent + k);
+            }
+            t.write(&buf[..n]);
+            self.sent += n;
+            if self.mode == Mode::AbortMidway && self.active && self.sent >= SIZE / 4 {
+                t.abort(Close::aborted("transfer", AbortReason::Requested));
+                return;
+            }
+        }
+        if self.sent == SIZE && !self.eof_sent {
+            self.eof_sent = true;
+            t.write_eof();
+        }
+    }
+}
+
+impl StreamProtocol for Transfer {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t)
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        let mut r = self.report.lock().unwrap();
+        if r.corrupt_at.is_none() {
+            if let Some(k) = data
+                .iter()
+                .enumerate()
+                .position(|(k, b)| *b != byte(self.peer_seed, r.received + k))
+            {
+                r.corrupt_at = Some(r.received + k);
+            }
+        }
+        r.received += data.len();
+        drop(r);
+        if self.mode == Mode::SlowReader && self.active {
+            t.pause_reading();
+            self.resume_at = Some(t.now() + Duration::from_micros(500));
+        }
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.report.lock().unwrap().eof = true;
+        if self.eof_sent {
+            t.close();
+        }
+    }
+    fn pause_writing(&mut self, _: &mut dyn StreamTransport) {
+        self.report.lock().unwrap().pauses += 1;
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+        if self.eof_sent && self.report.lock().unwrap().eof {
+            t.close();
+        }
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.resume_at
+    }
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        if self.resume_at.is_some_and(|d| d <= t.now()) {
+            self.resume_at = None;
+            t.resume_reading();
+        }
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        let mut r = self.report.lock().unwrap();
+        r.lost = Some(why.to_string());
+        r.aborted_reason = Some(why.clone());
+    }
+}
+
+type Wrap = fn(Transfer) -> Box<dyn StreamProtocol>;
+
+fn plain(t: Transfer) -> Box<dyn StreamProtocol> {
+    Box::new(t)
+}
+
+fn framed(t: Transfer) -> Box<dyn StreamProtocol> {
+    Box::new(LengthPrefixed::new(StreamOverFrames::new(t)))
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Bottom {
+    Pump,
+    Tcp,
+    Unix,
+}
+
+/// Runs one row and returns (client report, server report).
+fn run_row(bottom: Bottom, wrap: Wrap, mode: Mode) -> (Report, Report) {
+    // The client is the active side: it reads slowly, or aborts.
+    let (client, rc) = Transfer::new(0x11, 0x22, mode, true);
+    let (server, rs) = Transfer::new(0x22, 0x11, mode, false);
+    match bottom {
+        Bottom::Pump => {
+            let mut p = Pump::new(wrap(client), wrap(server));
+            p.run(Duration::from_secs(600));
+            assert!(p.a().finished().is_some(), "client did not finish");
+            assert!(p.b().finished().is_some(), "server did not finish");
+        }
+        Bottom::Tcp | Bottom::Unix => real_sockets(bottom, wrap(client), wrap(server), &rc, &rs),
+    }
+    let take = |r: &Arc<Mutex<Report>>| std::mem::take(&mut *r.lock().unwrap());
+    (take(&rc), take(&rs))
+}
+
+fn real_sockets(
+    bottom: Bottom,
+    client: Box<dyn StreamProtocol>,
+    server: Box<dyn StreamProtocol>,
+    rc: &Arc<Mutex<Report>>,
+    rs: &Arc<Mutex<Report>>,
+) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let srv = Server::new();
+        let slot = Arc::new(Mutex::new(Some(server)));
+        let factory: strata_tokio::StreamFactory =
+            Arc::new(move || slot.lock().unwrap().take().expect("one connection per row"));
+        let cfg = Arc::new(StackConfig::default());
+        let dir = tempdir();
+        let conn = match bottom {
+            Bottom::Tcp => {
+                let addr = srv
+                    .listen_tcp(
+                        "127.0.0.1:0".parse().unwrap(),
+                        factory,
+                        ListenConfig::default(),
+                    )
+                    .await
+                    .unwrap();
+                strata_tokio::connect_tcp(addr, client, cfg).await.unwrap()
+            }
+            Bottom::Unix => {
+                let path = dir.join("matrix.sock");
+                srv.listen_unix(&path, factory, ListenConfig::default())
+                    .await
+                    .unwrap();
+                strata_tokio::connect_unix(&path, client, cfg)
+                    .await
+                    .unwrap()
+            }
+            Bottom::Pump => unreachable!(),
+        };
+        let why = tokio::time::timeout(Duration::from_secs(120), conn.closed())
+            .await
+            .expect("client finished in time");
+        // The server side finishes on its own task: wait for its report.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while rs.lock().unwrap().lost.is_none() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let _ = why;
+        assert!(rc.lock().unwrap().lost.is_some());
+        srv.shutdown(Duration::from_secs(1)).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "strata-matrix-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn check_full(c: &Report, s: &Report, row: &str) {
+    for (side, r) in [("client", c), ("server", s)] {
+        assert_eq!(r.corrupt_at, None, "{row} {side}: corrupt");
+        assert_eq!(r.received, SIZE, "{row} {side}: short");
+        assert!(r.eof, "{row} {side}: no EOF after the data");
+        assert_eq!(
+            r.lost.as_deref(),
+            Some("closed cleanly"),
+            "{row} {side}: {r:?}"
+        );
+    }
+}
+
+macro_rules! rows {
+    ($($name:ident: $bottom:expr, $wrap:expr;)*) => {
+        mod full { use super::*; $(#[test] fn $name() {
+            let (c, s) = run_row($bottom, $wrap, Mode::Full);
+            check_full(&c, &s, stringify!($name));
+        })* }
+        mod slow_reader { use super::*; $(#[test] fn $name() {
+            let (c, s) = run_row($bottom, $wrap, Mode::SlowReader);
+            check_full(&c, &s, stringify!($name));
+            assert!(s.pauses > 0, "the server felt no back-pressure: {s:?}");
+        })* }
+        mod abort_midway { use super::*; $(#[test] fn $name() {
+            let (c, s) = run_row($bottom, $wrap, Mode::AbortMidway);
+            assert!(matches!(
+                c.aborted_reason,
+                Some(Close::Aborted { layer: "transfer", reason: AbortReason::Requested })
+            ), "client: {c:?}");
+            assert!(matches!(s.aborted_reason, Some(Close::Reset)), "server: {s:?}");
+            assert!(s.received < SIZE, "the abort cut the transfer short");
+            assert_eq!(s.corrupt_at, None);
+        })* }
+    };
+}
+
+rows! {
+    pump: Bottom::Pump, plain;
+    tcp: Bottom::Tcp, plain;
+    unix: Bottom::Unix, plain;
+    frames_over_pump: Bottom::Pump, framed;
+    frames_over_tcp: Bottom::Tcp, framed;
+    frames_over_unix: Bottom::Unix, framed;
+}
