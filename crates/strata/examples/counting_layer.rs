@@ -7,9 +7,7 @@ use std::any::{Any, TypeId};
 use std::time::Instant;
 
 use strata::testing::Pump;
-use strata::{
-    Close, Introspect, StreamLayer, StreamProtocol, StreamTransport, Wake, WakeRoute,
-};
+use strata::{Close, Introspect, StreamLayer, StreamProtocol, StreamTransport, Wake, WakeRoute};
 
 /// The capability this layer answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -163,8 +161,8 @@ impl StreamProtocol for Echo {
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         let t: &mut dyn StreamTransport = t;
-        let counts = *(&*t).get::<ByteCounts>().expect("the layer answers it");
-        println!("server side saw {counts:?} through {:?}", (&*t).layer_chain());
+        let counts = *t.get::<ByteCounts>().expect("the layer answers it");
+        println!("server side saw {counts:?} through {:?}", t.layer_chain());
         t.close();
     }
 }

@@ -129,7 +129,6 @@ impl BottomInfo {
 pub struct Stack {
     proto: Option<Box<dyn StreamProtocol>>,
     b: Bottom,
-    finished: Option<Close>,
 }
 
 struct Bottom {
@@ -137,17 +136,74 @@ struct Bottom {
     info: BottomInfo,
     now: Instant,
     out: OutBuf,
-    /// Input that arrived while reading was paused (or a swap was pending).
-    stash: Vec<u8>,
     read_paused: bool,
     eof_in: EofIn,
     eof_out_requested: bool,
     eof_out_sent: bool,
+    write_paused: bool,
+    hub: OnceLock<Arc<WakeHub>>,
+    /// What most connections never need, allocated on first use: an idle
+    /// connection's memory is a headline number.
+    cold: Option<Box<Cold>>,
+}
+
+#[derive(Default)]
+struct Cold {
+    /// Input that arrived while reading was paused (or a swap was pending).
+    stash: Vec<u8>,
     closing: Option<Instant>,
     abort: Option<Close>,
-    write_paused: bool,
-    swap: Option<Box<PendingSwap>>,
-    hub: OnceLock<Arc<WakeHub>>,
+    swap: Option<PendingSwap>,
+    finished: Option<Close>,
+}
+
+impl Bottom {
+    fn cold(&mut self) -> &mut Cold {
+        self.cold.get_or_insert_with(Box::default)
+    }
+    fn stash_len(&self) -> usize {
+        self.cold.as_ref().map_or(0, |c| c.stash.len())
+    }
+    fn take_stash(&mut self) -> Vec<u8> {
+        self.cold
+            .as_mut()
+            .map(|c| std::mem::take(&mut c.stash))
+            .unwrap_or_default()
+    }
+    fn closing(&self) -> Option<Instant> {
+        self.cold.as_ref().and_then(|c| c.closing)
+    }
+    fn abort_pending(&self) -> bool {
+        self.cold.as_ref().is_some_and(|c| c.abort.is_some())
+    }
+    fn take_abort(&mut self) -> Option<Close> {
+        self.cold.as_mut().and_then(|c| c.abort.take())
+    }
+    fn set_abort(&mut self, why: Close) {
+        let c = self.cold();
+        if c.abort.is_none() {
+            c.abort = Some(why);
+        }
+    }
+    fn swap(&self) -> Option<&PendingSwap> {
+        self.cold.as_ref().and_then(|c| c.swap.as_ref())
+    }
+    fn finished(&self) -> Option<&Close> {
+        self.cold.as_ref().and_then(|c| c.finished.as_ref())
+    }
+    /// Frees the cold part once nothing in it is in use.
+    fn tidy(&mut self) {
+        if let Some(c) = &self.cold {
+            if c.stash.is_empty()
+                && c.closing.is_none()
+                && c.abort.is_none()
+                && c.swap.is_none()
+                && c.finished.is_none()
+            {
+                self.cold = None;
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -190,18 +246,14 @@ impl Stack {
                 info,
                 now,
                 out: OutBuf::default(),
-                stash: Vec::new(),
                 read_paused: false,
                 eof_in: EofIn::No,
                 eof_out_requested: false,
                 eof_out_sent: false,
-                closing: None,
-                abort: None,
                 write_paused: false,
-                swap: None,
                 hub: OnceLock::new(),
+                cold: None,
             },
-            finished: None,
         }
     }
 
@@ -228,11 +280,11 @@ impl Stack {
     /// Bytes arrived from the peer.
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.tick(now);
-        if self.finished.is_some() || data.is_empty() {
+        if self.b.finished().is_some() || data.is_empty() {
             return;
         }
-        if self.b.read_paused || !self.b.stash.is_empty() || self.b.swap.is_some() {
-            self.b.stash.extend_from_slice(data);
+        if self.b.read_paused || self.b.stash_len() > 0 || self.b.swap().is_some() {
+            self.b.cold().stash.extend_from_slice(data);
         } else if let Some(p) = self.proto.as_mut() {
             p.data_received(&mut BottomView { b: &mut self.b }, data);
         }
@@ -258,10 +310,10 @@ impl Stack {
     /// Time passed: fires the close deadline and the protocol's deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
-        if self.finished.is_some() {
+        if self.b.finished().is_some() {
             return;
         }
-        if let Some(d) = self.b.closing {
+        if let Some(d) = self.b.closing() {
             if d <= now {
                 self.b.out.clear();
                 self.finish(Close::Timeout(Timeout::CloseFlush));
@@ -281,7 +333,7 @@ impl Stack {
     /// finished by its drain deadline.
     pub fn handle_shutdown(&mut self, now: Instant) {
         self.tick(now);
-        if self.finished.is_some() || self.b.closing.is_some() {
+        if self.b.finished().is_some() || self.b.closing().is_some() {
             return;
         }
         if let Some(p) = self.proto.as_mut() {
@@ -297,7 +349,7 @@ impl Stack {
             return;
         };
         for route in hub.take() {
-            if self.finished.is_some() {
+            if self.b.finished().is_some() {
                 return;
             }
             if let Some(p) = self.proto.as_mut() {
@@ -315,11 +367,11 @@ impl Stack {
 
     /// The earliest deadline of the stack: the protocol's and the close deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.finished.is_some() {
+        if self.b.finished().is_some() {
             return None;
         }
         let p = self.proto.as_ref().and_then(|p| p.next_deadline());
-        match (p, self.b.closing) {
+        match (p, self.b.closing()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -327,9 +379,9 @@ impl Stack {
 
     /// True while the owner should read from the socket.
     pub fn wants_read(&self) -> bool {
-        self.finished.is_none()
+        self.b.finished().is_none()
             && !self.b.read_paused
-            && self.b.stash.is_empty()
+            && self.b.stash_len() == 0
             && self.b.eof_in == EofIn::No
     }
 
@@ -362,7 +414,7 @@ impl Stack {
     /// True when the owner should half-close the socket now (EOF requested
     /// and everything before it flushed).
     pub fn should_shutdown_write(&self) -> bool {
-        self.finished.is_none()
+        self.b.finished().is_none()
             && self.b.eof_out_requested
             && !self.b.eof_out_sent
             && self.b.out.is_empty()
@@ -377,7 +429,7 @@ impl Stack {
 
     /// `Some` once the connection is over; `connection_lost` has then run.
     pub fn finished(&self) -> Option<&Close> {
-        self.finished.as_ref()
+        self.b.finished()
     }
 
     /// Whether the read side is paused (for the owner's bookkeeping and tests).
@@ -401,39 +453,42 @@ impl Stack {
     }
 
     fn finish(&mut self, why: Close) {
-        if self.finished.is_some() {
+        if self.b.finished().is_some() {
             return;
         }
-        self.b.swap = None;
-        self.b.stash = Vec::new();
+        let c = self.b.cold();
+        c.swap = None;
+        c.stash = Vec::new();
+        c.closing = None;
+        c.abort = None;
         if !why.is_clean() {
             self.b.out.clear();
         }
         if let Some(mut p) = self.proto.take() {
             p.connection_lost(&why);
         }
-        self.finished = Some(why);
+        self.b.cold().finished = Some(why);
     }
 
     /// The settle step: loops until nothing changes. See the crate docs.
     fn settle(&mut self) {
         loop {
-            if self.finished.is_some() {
+            if self.b.finished().is_some() {
                 return;
             }
-            if let Some(why) = self.b.abort.take() {
+            if let Some(why) = self.b.take_abort() {
                 self.finish(why);
                 return;
             }
-            if self.b.swap.as_ref().is_some_and(|s| s.req.is_some()) {
+            if self.b.swap().is_some_and(|s| s.req.is_some()) {
                 self.do_swap();
                 continue;
             }
             let Some(p) = self.proto.as_mut() else {
                 return;
             };
-            if !self.b.read_paused && !self.b.stash.is_empty() {
-                let data = std::mem::take(&mut self.b.stash);
+            if !self.b.read_paused && self.b.stash_len() > 0 {
+                let data = self.b.take_stash();
                 p.data_received(&mut BottomView { b: &mut self.b }, &data);
                 continue;
             }
@@ -448,7 +503,7 @@ impl Stack {
                 continue;
             }
             let queued = self.b.out.len() + p.buffered();
-            if self.b.closing.is_some() && queued == 0 {
+            if self.b.closing().is_some() && queued == 0 {
                 self.finish(Close::Done);
                 return;
             }
@@ -456,12 +511,11 @@ impl Stack {
                 self.finish(Close::Done);
                 return;
             }
-            if queued + self.b.stash.len() > self.b.cfg.memory_budget {
+            if queued + self.b.stash_len() > self.b.cfg.memory_budget {
                 let limit = self.b.cfg.memory_budget;
-                self.b.abort = Some(Close::aborted(
-                    self.b.info.name,
-                    AbortReason::MemoryBudget { limit },
-                ));
+                let layer = self.b.info.name;
+                self.b
+                    .set_abort(Close::aborted(layer, AbortReason::MemoryBudget { limit }));
                 continue;
             }
             if !self.b.write_paused && queued >= self.b.cfg.high_water {
@@ -474,12 +528,13 @@ impl Stack {
                 p.resume_writing(&mut BottomView { b: &mut self.b });
                 continue;
             }
+            self.b.tidy();
             return;
         }
     }
 
     fn do_swap(&mut self) {
-        let Some(mut pending) = self.b.swap.take() else {
+        let Some(mut pending) = self.b.cold().swap.take() else {
             return;
         };
         let Some(req) = pending.req.take() else {
@@ -489,8 +544,8 @@ impl Stack {
             return;
         };
         let mut stash = std::mem::take(&mut pending.leftover);
-        stash.append(&mut self.b.stash);
-        self.b.stash = stash;
+        stash.append(&mut self.b.take_stash());
+        self.b.cold().stash = stash;
         match req {
             SwapRequest::InsertBelow(build) => {
                 let mut layer = build(old);
@@ -532,7 +587,7 @@ impl std::fmt::Debug for Stack {
             .field("pending_output", &self.b.out.len())
             .field("read_paused", &self.b.read_paused)
             .field("write_paused", &self.b.write_paused)
-            .field("finished", &self.finished)
+            .field("finished", &self.b.finished())
             .finish()
     }
 }
@@ -544,13 +599,13 @@ struct BottomView<'a> {
 
 impl BottomView<'_> {
     fn open(&self) -> bool {
-        self.b.closing.is_none() && self.b.abort.is_none() && !self.b.eof_out_requested
+        self.b.closing().is_none() && !self.b.abort_pending() && !self.b.eof_out_requested
     }
 
     /// While an insert-below swap is pending, what the protocol does is
     /// recorded to go through the new layer.
     fn record(&mut self, op: Op) -> Option<Op> {
-        match self.b.swap.as_mut() {
+        match self.b.cold.as_mut().and_then(|c| c.swap.as_mut()) {
             Some(s) if s.insert => {
                 s.replay.push(op);
                 None
@@ -560,7 +615,7 @@ impl BottomView<'_> {
     }
 
     fn replay_len(&self) -> usize {
-        self.b.swap.as_ref().map_or(0, |s| {
+        self.b.swap().map_or(0, |s| {
             s.replay
                 .iter()
                 .map(|o| if let Op::Write(d) = o { d.len() } else { 0 })
@@ -573,13 +628,12 @@ impl BottomView<'_> {
             return;
         }
         let limit = self.b.cfg.memory_budget;
-        if self.b.out.len() + self.b.stash.len() + data.len() > limit {
+        if self.b.out.len() + self.b.stash_len() + data.len() > limit {
             // The protocol ignored back-pressure: stop here rather than grow.
             self.b.out.clear();
-            self.b.abort = Some(Close::aborted(
-                self.b.info.name,
-                AbortReason::MemoryBudget { limit },
-            ));
+            let layer = self.b.info.name;
+            self.b
+                .set_abort(Close::aborted(layer, AbortReason::MemoryBudget { limit }));
             return;
         }
         match owned {
@@ -610,7 +664,7 @@ impl Introspect for BottomView<'_> {
 
 impl StreamTransport for BottomView<'_> {
     fn write(&mut self, data: &[u8]) {
-        if self.b.swap.as_ref().is_some_and(|s| s.insert) {
+        if self.b.swap().is_some_and(|s| s.insert) {
             self.record(Op::Write(Bytes::copy_from_slice(data)));
             return;
         }
@@ -632,14 +686,13 @@ impl StreamTransport for BottomView<'_> {
         }
     }
     fn close(&mut self) {
-        if self.record(Op::Close).is_some() && self.b.closing.is_none() {
-            self.b.closing = Some(self.b.now + self.b.cfg.close_timeout);
+        if self.record(Op::Close).is_some() && self.b.closing().is_none() {
+            let at = self.b.now + self.b.cfg.close_timeout;
+            self.b.cold().closing = Some(at);
         }
     }
     fn abort(&mut self, why: Close) {
-        if self.b.abort.is_none() {
-            self.b.abort = Some(why);
-        }
+        self.b.set_abort(why);
     }
     fn pause_reading(&mut self) {
         if self.record(Op::PauseReading).is_some() {
@@ -664,19 +717,19 @@ impl StreamTransport for BottomView<'_> {
         Wake::root(self.b.hub.get_or_init(WakeHub::new).clone())
     }
     fn request_swap(&mut self, req: SwapRequest, leftover: Vec<u8>) -> Result<(), SwapError> {
-        if self.b.abort.is_some() || self.b.closing.is_some() {
+        if self.b.abort_pending() || self.b.closing().is_some() {
             return Err(SwapError::Closed);
         }
-        if self.b.swap.is_some() {
+        if self.b.swap().is_some() {
             return Err(SwapError::AlreadyPending);
         }
         let insert = matches!(req, SwapRequest::InsertBelow(_));
-        self.b.swap = Some(Box::new(PendingSwap {
+        self.b.cold().swap = Some(PendingSwap {
             req: Some(req),
             leftover,
             replay: Vec::new(),
             insert,
-        }));
+        });
         Ok(())
     }
 }

@@ -120,8 +120,9 @@ impl<'a> dyn StreamTransport + 'a {
 ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
 /// }
 /// let mut stack = Stack::memory(Box::new(Echo));
-/// stack.handle_input(b"ping");
-/// assert_eq!(stack.take_output(), b"ping");
+/// let now = stack.now();
+/// stack.handle_input(now, b"ping");
+/// assert_eq!(stack.take_output(now), b"ping");
 /// ```
 pub trait StreamProtocol: Send {
     /// The transport is ready; called once, before any other callback.

@@ -105,7 +105,12 @@ impl WakeHub {
 
     /// True when a wake is waiting.
     pub fn is_pending(&self) -> bool {
-        !self.inner.lock().unwrap_or_else(|e| e.into_inner()).routes.is_empty()
+        !self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .routes
+            .is_empty()
     }
 }
 

@@ -1,0 +1,501 @@
+//! [`Lines`]: a layer that splits a byte stream into delimited lines.
+
+use std::time::Instant;
+
+use crate::framing::delimiter::Delimiter;
+use crate::framing::lines_view::LinesView;
+use crate::{AbortReason, Close, StreamLayer, StreamProtocol, StreamTransport, WakeRoute};
+
+/// The default longest line, delimiter excluded: 16 KiB.
+pub const DEFAULT_MAX_LINE: usize = 16 * 1024;
+
+/// The layer name of [`Lines`], as in `layer_chain()`.
+pub const LINES: &str = "lines";
+
+/// Configuration of a [`Lines`] layer.
+///
+/// ```
+/// use strata::framing::{Delimiter, LinesConfig};
+/// let cfg = LinesConfig { delimiter: Delimiter::LF, ..LinesConfig::default() };
+/// assert_eq!(cfg.max_line, 16 * 1024);
+/// assert_eq!(cfg.delimiter.as_bytes(), b"\n");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinesConfig {
+    /// What ends a line (default `\r\n`). It is stripped from delivered lines.
+    pub delimiter: Delimiter,
+    /// The longest line accepted, delimiter excluded (default
+    /// [`DEFAULT_MAX_LINE`]). A longer one aborts the connection with
+    /// [`AbortReason::LineTooLong`] as soon as it is known to be too long,
+    /// even before its delimiter arrives: the layer never buffers more than
+    /// `max_line + delimiter.len() - 1` bytes of one line.
+    pub max_line: usize,
+}
+
+impl Default for LinesConfig {
+    fn default() -> Self {
+        LinesConfig {
+            delimiter: Delimiter::CRLF,
+            max_line: DEFAULT_MAX_LINE,
+        }
+    }
+}
+
+/// A protocol that reacts to lines, run by a [`Lines`] layer.
+///
+/// The hooks mirror [`StreamProtocol`]; the transport each receives is the
+/// `lines` layer's view (writes pass through unchanged; use
+/// [`send_line`](crate::framing::send_line) to append the delimiter).
+///
+/// ```
+/// use strata::framing::{send_line, LineProtocol};
+/// use strata::StreamTransport;
+/// struct Greeter;
+/// impl LineProtocol for Greeter {
+///     fn line_received(&mut self, t: &mut dyn StreamTransport, line: &[u8]) {
+///         let mut reply = b"hello ".to_vec();
+///         reply.extend_from_slice(line);
+///         send_line(t, &reply);
+///     }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _unterminated: &[u8]) {
+///         t.close();
+///     }
+/// }
+/// ```
+pub trait LineProtocol: Send {
+    /// The transport is ready; called once, first.
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        let _ = t;
+    }
+    /// A complete line arrived, its delimiter stripped.
+    fn line_received(&mut self, t: &mut dyn StreamTransport, line: &[u8]);
+    /// The peer will send nothing more. `unterminated` holds the bytes after
+    /// the last delimiter (usually empty): they never form a line, so they are
+    /// handed over here rather than dropped silently. No default: a protocol
+    /// that answers after EOF must not forget to.
+    fn eof_received(&mut self, t: &mut dyn StreamTransport, unterminated: &[u8]);
+    /// The connection is gone; called once, last.
+    fn connection_lost(&mut self, why: &Close) {
+        let _ = why;
+    }
+    /// Edge: the stack crossed its high-water mark.
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        let _ = t;
+    }
+    /// Edge: the stack drained to its low-water mark.
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        let _ = t;
+    }
+    /// When this protocol next wants `on_deadline`.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// A deadline passed (spurious calls are allowed).
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        let _ = t;
+    }
+    /// A [`Wake`](crate::Wake) handle was woken.
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
+        let _ = (t, route);
+    }
+    /// The owner is shutting down gracefully; the default closes.
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
+    /// Bytes this protocol holds for output.
+    fn buffered(&self) -> usize {
+        0
+    }
+}
+
+impl<P: LineProtocol + ?Sized> LineProtocol for Box<P> {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        (**self).connection_made(t)
+    }
+    fn line_received(&mut self, t: &mut dyn StreamTransport, line: &[u8]) {
+        (**self).line_received(t, line)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport, unterminated: &[u8]) {
+        (**self).eof_received(t, unterminated)
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        (**self).connection_lost(why)
+    }
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        (**self).pause_writing(t)
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        (**self).resume_writing(t)
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        (**self).next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        (**self).on_deadline(t)
+    }
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
+        (**self).on_wake(t, route)
+    }
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        (**self).on_shutdown(t)
+    }
+    fn buffered(&self) -> usize {
+        (**self).buffered()
+    }
+}
+
+/// A stream layer that splits its input into lines for a [`LineProtocol`].
+///
+/// # Driving contract
+///
+/// `Lines` is a [`StreamProtocol`] to the transport below and presents a
+/// transport named `lines` to its inner protocol, built afresh for every call.
+///
+/// * **Input.** Each `data_received` delivers every complete line it
+///   completes, in order, one `line_received` per line. A line split across
+///   chunks (its delimiter too) is reassembled. The bytes of an unfinished
+///   line are kept, bounded by [`LinesConfig::max_line`]: a line known to be
+///   longer aborts the connection with
+///   `Close::aborted("lines", AbortReason::LineTooLong { limit })`, logs a
+///   warning, and delivers nothing more.
+/// * **Read pause.** `pause_reading` on the view takes effect at once, even
+///   between two lines of one chunk: the rest is kept and delivered after the
+///   inner protocol calls `resume_reading` (at the end of that callback, by
+///   this layer: it owns the inner protocol). Both are forwarded below too, so
+///   the stack stops reading from the peer. An EOF that arrives while paused
+///   waits for the lines before it.
+/// * **EOF.** Delivered after the last complete line, with the unterminated
+///   tail (see [`LineProtocol::eof_received`]).
+/// * **Swaps.** `request_swap(req, leftover)` is forwarded below with
+///   `leftover ++` the bytes this layer still holds after the current line,
+///   so the slot hands them to the new layer (an `UPGRADE\r\n` line followed
+///   by TLS bytes in the same chunk). Once the request is accepted, no more
+///   lines are cut from those bytes; input that arrives afterwards (through
+///   the newly inserted layer) is split as usual.
+/// * **Writes, close, abort, back-pressure, time, wakes, deadlines** pass
+///   through unchanged; `next_deadline` is the inner protocol's (this layer
+///   has no timers of its own).
+/// * **Capabilities.** The view answers [`Delimiter`]; every other lookup
+///   walks to the transport below (`layer_chain()` is `["lines", ...]`).
+///
+/// ```
+/// use strata::framing::{send_line, LineProtocol, Lines};
+/// use strata::{Stack, StreamTransport};
+/// struct Upper;
+/// impl LineProtocol for Upper {
+///     fn line_received(&mut self, t: &mut dyn StreamTransport, line: &[u8]) {
+///         send_line(t, &line.to_ascii_uppercase());
+///     }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _rest: &[u8]) { t.close() }
+/// }
+/// let mut s = Stack::memory(Box::new(Lines::new(Upper)));
+/// let now = s.now();
+/// s.handle_input(now, b"one\r\ntw");
+/// s.handle_input(now, b"o\r\n");
+/// assert_eq!(s.take_output(now), b"ONE\r\nTWO\r\n");
+/// ```
+pub struct Lines<P> {
+    inner: P,
+    /// Unconsumed input: an unfinished line, or (while paused) everything
+    /// not yet delivered.
+    buf: Vec<u8>,
+    st: State,
+}
+
+/// The state the view shares with the layer (disjoint from `inner` and `buf`).
+pub(crate) struct State {
+    pub(crate) delim: Delimiter,
+    max_line: usize,
+    pub(crate) paused: bool,
+    /// A swap was accepted: the held bytes went with it.
+    pub(crate) handed_over: bool,
+    dead: bool,
+    eof: Eof,
+    /// How many leading bytes of `buf` are known to hold no delimiter start.
+    clean: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Eof {
+    No,
+    Pending,
+    Delivered,
+}
+
+impl<P: LineProtocol> Lines<P> {
+    /// A layer with the default configuration (`\r\n`, 16 KiB lines).
+    pub fn new(inner: P) -> Self {
+        Self::with_config(inner, LinesConfig::default())
+    }
+
+    /// A layer with an explicit configuration.
+    ///
+    /// ```
+    /// use strata::framing::{Delimiter, LineProtocol, Lines, LinesConfig};
+    /// # struct P;
+    /// # impl LineProtocol for P {
+    /// #     fn line_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// # }
+    /// let cfg = LinesConfig { delimiter: Delimiter::new("\0").unwrap(), max_line: 512 };
+    /// let lines = Lines::with_config(P, cfg);
+    /// assert_eq!(lines.config().max_line, 512);
+    /// ```
+    pub fn with_config(inner: P, cfg: LinesConfig) -> Self {
+        Lines {
+            inner,
+            buf: Vec::new(),
+            st: State {
+                delim: cfg.delimiter,
+                max_line: cfg.max_line,
+                paused: false,
+                handed_over: false,
+                dead: false,
+                eof: Eof::No,
+                clean: 0,
+            },
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> LinesConfig {
+        LinesConfig {
+            delimiter: self.st.delim.clone(),
+            max_line: self.st.max_line,
+        }
+    }
+
+    /// The inner protocol.
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+
+    /// The inner protocol, mutably.
+    pub fn inner_mut(&mut self) -> &mut P {
+        &mut self.inner
+    }
+
+    /// Unwraps the inner protocol.
+    pub fn into_inner(self) -> P {
+        self.inner
+    }
+
+    /// Bytes received but not yet delivered as lines.
+    pub fn pending_input(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Calls the inner protocol with this layer's view, then settles.
+    fn call(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        f: impl FnOnce(&mut P, &mut dyn StreamTransport),
+    ) {
+        let mut view = LinesView::new(t, &mut self.st, &self.buf);
+        f(&mut self.inner, &mut view);
+        self.settle(t);
+    }
+
+    /// This layer's own settle step, run after every call into the inner
+    /// protocol: deliver lines kept while paused once resumed, drop what a
+    /// swap took, then deliver a pending EOF.
+    fn settle(&mut self, t: &mut dyn StreamTransport) {
+        let stopped = self.st.dead || self.st.paused || self.st.handed_over;
+        if !stopped && !self.buf.is_empty() {
+            self.drain(t);
+        }
+        if self.st.handed_over || self.st.dead {
+            self.buf = Vec::new();
+            self.st.clean = 0;
+            // Whatever arrives next comes from the layer now below.
+            self.st.handed_over = false;
+            return;
+        }
+        if self.st.paused {
+            return;
+        }
+        if self.st.eof == Eof::Pending {
+            self.st.eof = Eof::Delivered;
+            let rest = std::mem::take(&mut self.buf);
+            self.st.clean = 0;
+            let mut view = LinesView::new(t, &mut self.st, &[]);
+            self.inner.eof_received(&mut view, &rest);
+        }
+    }
+
+    /// Delivers the lines held in `buf` and compacts it.
+    fn drain(&mut self, t: &mut dyn StreamTransport) {
+        let scan = self.st.clean;
+        let pos = deliver(&mut self.inner, &mut self.st, t, &self.buf, 0, scan);
+        if self.st.handed_over || self.st.dead {
+            self.buf = Vec::new();
+            self.st.clean = 0;
+            return;
+        }
+        self.buf.drain(..pos);
+        self.st.clean = if self.st.paused {
+            0
+        } else {
+            self.buf.len().saturating_sub(self.st.delim.len() - 1)
+        };
+    }
+}
+
+/// Delivers the complete lines of `src[pos..]`, searching for the first
+/// delimiter from `scan`. Returns where it stopped: at a paused, handed-over
+/// or aborted point, or at the start of an unfinished line.
+fn deliver<P: LineProtocol>(
+    inner: &mut P,
+    st: &mut State,
+    t: &mut dyn StreamTransport,
+    src: &[u8],
+    mut pos: usize,
+    mut scan: usize,
+) -> usize {
+    let dlen = st.delim.len();
+    loop {
+        if st.paused || st.handed_over || st.dead {
+            return pos;
+        }
+        match st.delim.find(&src[scan.max(pos)..]) {
+            Some(i) => {
+                let end = scan.max(pos) + i;
+                if end - pos > st.max_line {
+                    st.line_too_long(t);
+                    return pos;
+                }
+                let next = end + dlen;
+                let mut view = LinesView::new(t, st, &src[next..]);
+                inner.line_received(&mut view, &src[pos..end]);
+                pos = next;
+                scan = next;
+            }
+            None => {
+                // Past this, even a delimiter completed by the next byte
+                // would end a line over the limit.
+                if src.len() - pos > st.max_line.saturating_add(dlen - 1) {
+                    st.line_too_long(t);
+                }
+                return pos;
+            }
+        }
+    }
+}
+
+impl State {
+    fn line_too_long(&mut self, t: &mut dyn StreamTransport) {
+        let limit = self.max_line;
+        tracing::warn!(limit, "lines: line over the limit, aborting the connection");
+        self.dead = true;
+        t.abort(Close::aborted(LINES, AbortReason::LineTooLong { limit }));
+    }
+}
+
+impl<P: LineProtocol> StreamProtocol for Lines<P> {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.call(t, |p, v| p.connection_made(v));
+    }
+
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        if self.st.dead {
+            return;
+        }
+        if self.buf.is_empty() && !self.st.paused {
+            // Fast path: cut lines straight out of the caller's chunk and keep
+            // only the unfinished tail.
+            let pos = deliver(&mut self.inner, &mut self.st, t, data, 0, 0);
+            if !(self.st.handed_over || self.st.dead) {
+                self.buf.extend_from_slice(&data[pos..]);
+                self.st.clean = if self.st.paused {
+                    0
+                } else {
+                    self.buf.len().saturating_sub(self.st.delim.len() - 1)
+                };
+            }
+        } else {
+            self.buf.extend_from_slice(data);
+            if !self.st.paused {
+                self.drain(t);
+            }
+        }
+        self.settle(t);
+    }
+
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        if self.st.dead || self.st.eof != Eof::No {
+            return;
+        }
+        self.st.eof = Eof::Pending;
+        self.settle(t);
+    }
+
+    fn connection_lost(&mut self, why: &Close) {
+        self.buf = Vec::new();
+        self.inner.connection_lost(why);
+    }
+
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.call(t, |p, v| p.pause_writing(v));
+    }
+
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.call(t, |p, v| p.resume_writing(v));
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.inner.next_deadline()
+    }
+
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        self.call(t, |p, v| p.on_deadline(v));
+    }
+
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
+        self.call(t, |p, v| p.on_wake(v, route));
+    }
+
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.call(t, |p, v| p.on_shutdown(v));
+    }
+
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
+    }
+}
+
+impl<P: LineProtocol> StreamLayer for Lines<P> {
+    fn with_inner_transport(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        f: &mut dyn FnMut(&mut dyn StreamTransport),
+    ) {
+        self.call(t, |_, v| f(v));
+    }
+}
+
+impl<P> std::fmt::Debug for Lines<P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lines")
+            .field("delimiter", &self.st.delim)
+            .field("max_line", &self.st.max_line)
+            .field("pending_input", &self.buf.len())
+            .field("paused", &self.st.paused)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes `line` followed by the delimiter of the nearest [`Lines`] layer
+/// below (found as the [`Delimiter`] capability; `\r\n` when there is none).
+///
+/// ```
+/// use strata::framing::send_line;
+/// use strata::testing::MemoryTransport;
+/// let mut t = MemoryTransport::new();
+/// send_line(&mut t, b"PING");
+/// assert_eq!(t.take_written(), b"PING\r\n");
+/// ```
+pub fn send_line(t: &mut dyn StreamTransport, line: &[u8]) {
+    let delim = t.get::<Delimiter>().cloned().unwrap_or(Delimiter::CRLF);
+    t.write(line);
+    t.write(delim.as_bytes());
+}

@@ -1,0 +1,66 @@
+//! The bodies of strata's fuzz targets, shared by the cargo-fuzz binaries in
+//! `fuzz_targets/` and by the seeded smoke test in `tests/smoke.rs` (which
+//! runs on a stable toolchain, where libFuzzer cannot).
+//!
+//! Each target is *differential* where it can be: the layer's output is
+//! checked against a naive reference model of the same wire format, fed the
+//! same bytes in one piece, so a target catches wrong answers and not only
+//! panics. Every target also checks that memory stays within the layer's
+//! configured bound.
+
+mod endpoint;
+mod length;
+mod lines;
+mod stack;
+
+pub use endpoint::endpoint;
+pub use length::length_prefixed;
+pub use lines::lines;
+pub use stack::stack_lines;
+
+/// The largest chunk [`Chunks`] cuts.
+pub const MAX_CHUNK: usize = 67;
+
+/// Cuts a payload into chunks of pseudo-random sizes (1 to [`MAX_CHUNK`])
+/// drawn from a seed byte; seed 0 cuts single bytes.
+pub struct Chunks<'a> {
+    rest: &'a [u8],
+    state: u32,
+}
+
+impl<'a> Chunks<'a> {
+    /// Chunks of `payload`, sized from `seed`.
+    pub fn new(payload: &'a [u8], seed: u8) -> Self {
+        Chunks {
+            rest: payload,
+            state: u32::from(seed),
+        }
+    }
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.rest.is_empty() {
+            return None;
+        }
+        let n = if self.state == 0 {
+            1
+        } else {
+            self.state = self.state.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            1 + (self.state >> 16) as usize % MAX_CHUNK
+        };
+        let (chunk, rest) = self.rest.split_at(n.min(self.rest.len()));
+        self.rest = rest;
+        Some(chunk)
+    }
+}
+
+/// Splits `data` into `N` control bytes (zero-padded) and the rest.
+pub fn control<const N: usize>(data: &[u8]) -> ([u8; N], &[u8]) {
+    let mut ctl = [0u8; N];
+    let n = N.min(data.len());
+    ctl[..n].copy_from_slice(&data[..n]);
+    (ctl, &data[n..])
+}
