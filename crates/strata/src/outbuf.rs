@@ -8,6 +8,9 @@ use bytes::{Buf, Bytes};
 /// Writes at least this long are kept as their own chunk instead of copied.
 const OWN_CHUNK_MIN: usize = 4096;
 
+/// A drained tail buffer up to this capacity is kept for the next write.
+const KEEP_CAPACITY: usize = 2048;
+
 /// Small on purpose: it lives in every connection, so the chunk list (only
 /// used by large owned writes) is boxed and allocated on first use.
 #[derive(Debug, Default)]
@@ -97,9 +100,15 @@ impl OutBuf {
         }
         self.tail_off += n;
         if self.tail_off >= self.tail.len() {
-            // Release the memory: an idle connection holds no output buffer.
-            self.tail = Vec::new();
             self.tail_off = 0;
+            if self.tail.capacity() > KEEP_CAPACITY {
+                // Release big buffers: an idle connection holds little.
+                self.tail = Vec::new();
+            } else {
+                // Keep a small one: a request/response connection would
+                // otherwise allocate and free on every message.
+                self.tail.clear();
+            }
         }
     }
 
