@@ -97,7 +97,11 @@ struct User {
 impl StreamProtocol for User {
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         match data {
-            b"?" => self.seen.lock().unwrap().push(t.get::<HalfClose>().copied()),
+            b"?" => self
+                .seen
+                .lock()
+                .unwrap()
+                .push(t.get::<HalfClose>().copied()),
             b"eof" => t.write_eof(),
             _ => {}
         }
@@ -105,7 +109,10 @@ impl StreamProtocol for User {
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
 }
 
-fn stack() -> (Stack, std::sync::Arc<std::sync::Mutex<Vec<Option<HalfClose>>>>) {
+fn stack() -> (
+    Stack,
+    std::sync::Arc<std::sync::Mutex<Vec<Option<HalfClose>>>>,
+) {
     let seen = std::sync::Arc::default();
     let p = Handshaking {
         inner: User {
