@@ -13,9 +13,10 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use strata::{Stack, StreamProtocol};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::conn::{self, guarded, Panicked};
-use crate::control::{ListenerState, Shared, TaskGuard};
+use crate::conn;
+use crate::control::{Group, Shared, TaskGuard};
 use crate::socket::{self, tcp_info, unix_info};
+use crate::task::{guarded, Panicked};
 use crate::{ListenConfig, StreamFactory};
 
 /// How long the accept loop backs off after a resource error (EMFILE...).
@@ -90,7 +91,7 @@ fn remove_stale(path: &Path) -> io::Result<()> {
 /// The accept loop of one listener; ends when the server shuts down.
 pub(crate) async fn run(
     shared: Arc<Shared>,
-    state: Arc<ListenerState>,
+    state: Arc<Group>,
     acceptor: Acceptor,
     label: String,
     factory: StreamFactory,
@@ -145,7 +146,7 @@ pub(crate) async fn run(
             r = accept_one(&acceptor, local, cfg.nodelay) => r,
         };
         match res {
-            Ok((sock, info)) => spawn(&shared, &state, sock, info, &factory, &cfg, &label),
+            Ok((sock, info)) => spawn(&state, sock, info, &factory, &cfg, &label),
             Err(e) if per_connection_error(&e) => {}
             Err(e) => {
                 if err_log.allow() {
@@ -197,8 +198,7 @@ async fn accept_one(
 }
 
 fn spawn(
-    shared: &Arc<Shared>,
-    state: &Arc<ListenerState>,
+    state: &Arc<Group>,
     sock: Accepted,
     info: strata::BottomInfo,
     factory: &StreamFactory,
@@ -216,7 +216,7 @@ fn spawn(
             return;
         }
     };
-    let guard = TaskGuard::stream(shared, Some(state));
+    let guard = TaskGuard::new(state);
     let stack = Stack::new(proto, info, cfg.stack.clone(), Instant::now());
     match sock {
         Accepted::Tcp(s) => drop(tokio::spawn(conn::drive(s, stack, Some(guard)))),
@@ -234,7 +234,7 @@ fn per_connection_error(e: &io::Error) -> bool {
 }
 
 /// Waits until the listener has fewer than `max` live connections.
-async fn below_cap(state: &ListenerState, max: usize) {
+async fn below_cap(state: &Group, max: usize) {
     while state.live.load(Ordering::Acquire) >= max {
         // `notify_one` stores a permit, so a close between the check and
         // this await is not missed.

@@ -1,25 +1,25 @@
 //! The connection task: runs one [`Stack`] over one stream socket.
 //!
-//! The task future is kept small because idle memory per connection is a
-//! headline figure: readiness is polled straight from the socket (no stored
-//! readiness futures), the read buffer is per worker thread and borrowed only
-//! between two awaits, the timer is boxed and exists only while the stack has
-//! a deadline, and the rare paths (lingering close) are boxed.
+//! Idle memory per connection is a headline figure, so the task's future is
+//! written by hand ([`Drive`]): it holds the socket, the stack, and 32 bytes
+//! of its own, and no sub-future at all. Readiness is polled straight from
+//! the socket, the read buffer is per worker thread and borrowed only within
+//! one poll, the timer is boxed and exists only while there is a deadline,
+//! and the shutdown signal is a slot in the server's waker table.
 
 use std::cell::RefCell;
-use std::future::{poll_fn, Future};
+use std::future::Future;
 use std::io::IoSlice;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::pin::{pin, Pin};
-use std::task::{Context, Poll};
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use strata::{AbortReason, Close, PeerAddr, Stack, StreamTransport};
-use tokio::sync::futures::Notified;
 use tokio::time::Sleep;
 
-use crate::control::{Shared, TaskGuard};
+use crate::control::TaskGuard;
 use crate::socket::{self, private::Socket};
+use crate::task::{arm, earliest, guarded, poll_common, Event, Panicked};
 
 /// Size of the per-worker read buffer.
 pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
@@ -30,7 +30,7 @@ const MAX_IOV: usize = 64;
 /// into a reset that destroys our last bytes at the peer.
 const LINGER_TIME: Duration = Duration::from_secs(2);
 /// How much a lingering close reads at most before giving up.
-const LINGER_MAX_BYTES: usize = 1024 * 1024;
+const LINGER_MAX_BYTES: u32 = 1024 * 1024;
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF_SIZE]);
@@ -45,86 +45,153 @@ pub(crate) fn with_read_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     })
 }
 
-/// A panic caught in a protocol callback, with its message.
-pub(crate) struct Panicked(pub(crate) String);
-
-/// Runs one call into a stack, catching a panic.
-pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
-    catch_unwind(AssertUnwindSafe(f)).map_err(|p| {
-        let msg = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "(non-string panic payload)".into());
-        Panicked(msg)
-    })
-}
-
-/// Arms, moves or drops the task's timer for `deadline`.
-pub(crate) fn arm(timer: &mut Option<Pin<Box<Sleep>>>, deadline: Option<Instant>) {
-    match (deadline, timer.as_mut()) {
-        (None, _) => *timer = None,
-        (Some(d), Some(t)) => {
-            let d = tokio::time::Instant::from_std(d);
-            if t.deadline() != d {
-                t.as_mut().reset(d);
-            }
-        }
-        (Some(d), None) => {
-            *timer = Some(Box::pin(tokio::time::sleep_until(d.into())));
-        }
+/// The connection task. `ctl` is set for connections a server owns: it
+/// counts them and carries the shutdown signal.
+///
+/// Only ever spawned directly with `tokio::spawn` (see
+/// [`TaskGuard::shutdown_started`]).
+pub(crate) fn drive<S: Socket>(sock: S, stack: Stack, ctl: Option<TaskGuard>) -> Drive<S> {
+    Drive {
+        sock,
+        stack,
+        timer: None,
+        ctl,
+        phase: Phase::Start,
+        eof_seen: false,
+        shutdown_seen: false,
+        lingered: 0,
     }
 }
 
-/// The earlier of two optional instants.
-pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// What woke the task.
-pub(crate) enum Event {
-    Readable,
-    Writable,
-    Timer,
-    Wake,
-    Shutdown,
-}
-
-/// Polls the shutdown signal, the timer and the wake hub; shared with the
-/// datagram task.
-pub(crate) fn poll_common(
-    cx: &mut Context<'_>,
-    shutdown: Option<Pin<&mut Notified<'_>>>,
-    timer: Option<&mut Pin<Box<Sleep>>>,
-    hub: Option<&std::sync::Arc<strata::WakeHub>>,
-) -> Poll<Event> {
-    if shutdown.is_some_and(|s| s.poll(cx).is_ready()) {
-        return Poll::Ready(Event::Shutdown);
-    }
-    if timer.is_some_and(|t| t.as_mut().poll(cx).is_ready()) {
-        return Poll::Ready(Event::Timer);
-    }
-    if hub.is_some_and(|h| h.poll_pending(cx).is_ready()) {
-        return Poll::Ready(Event::Wake);
-    }
-    Poll::Pending
-}
-
-struct Conn<S> {
+/// The future of a connection task; yields why the connection ended.
+///
+/// The owner loop of [`Stack`], by hand: every poll (re)runs the loop
+/// "deliver the shutdown, flush, stop if finished, arm the timer, wait for
+/// the next event", handling events until one is not ready. Re-running the
+/// top of the loop on a spurious wake costs a few comparisons.
+pub(crate) struct Drive<S> {
     sock: S,
     stack: Stack,
+    /// The stack's next deadline (or the drain deadline, or the end of a
+    /// lingering close); `None` while there is none.
     timer: Option<Pin<Box<Sleep>>>,
+    ctl: Option<TaskGuard>,
+    phase: Phase,
+    /// The peer's EOF was read: no need to linger after a clean close.
     eof_seen: bool,
+    /// `handle_shutdown` was delivered.
+    shutdown_seen: bool,
+    /// Bytes read and discarded while lingering.
+    lingered: u32,
 }
 
-impl<S: Socket> Conn<S> {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Not polled yet: `start` is due.
+    Start,
+    /// The owner loop.
+    Run,
+    /// Cleanly closed before the peer's EOF: draining what the peer sends.
+    Linger,
+    /// Returned `Ready`.
+    Done,
+}
+
+impl<S: Socket> Future for Drive<S> {
+    type Output = Close;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Close> {
+        // Every field is `Unpin`: the future is never structurally pinned.
+        let this = self.get_mut();
+        loop {
+            match this.phase {
+                Phase::Start => {
+                    this.phase = Phase::Run;
+                    if let Err(p) = this.call(|s, now| s.start(now)) {
+                        return Poll::Ready(this.panicked(p));
+                    }
+                }
+                Phase::Run => match ready!(this.poll_run(cx)) {
+                    Ok(()) => this.finish_clean(),
+                    Err(p) => return Poll::Ready(this.panicked(p)),
+                },
+                Phase::Linger => {
+                    ready!(this.poll_linger(cx));
+                    this.phase = Phase::Done;
+                }
+                Phase::Done => return Poll::Ready(this.reason()),
+            }
+        }
+    }
+}
+
+impl<S: Socket> Drive<S> {
     /// One guarded call into the stack, with a fresh `now`.
     fn call(&mut self, f: impl FnOnce(&mut Stack, Instant)) -> Result<(), Panicked> {
         let stack = &mut self.stack;
         guarded(|| f(stack, Instant::now()))
+    }
+
+    /// When the drain ends, once the server's shutdown has started.
+    fn drain_at(&self) -> Option<Instant> {
+        self.ctl.as_ref().and_then(|g| g.shared().drain_deadline())
+    }
+
+    /// Why the connection ended. After `finish_clean` or `panicked` the
+    /// stack has finished; the fallback covers a `connection_lost` that
+    /// panicked before the stack could record the reason.
+    fn reason(&self) -> Close {
+        self.stack
+            .finished()
+            .cloned()
+            .unwrap_or_else(|| Close::aborted("driver", AbortReason::Panicked))
+    }
+
+    /// The owner loop, until the stack finishes or a protocol panics.
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Panicked>> {
+        loop {
+            // Also covers a shutdown that began before this task did.
+            if !self.shutdown_seen && self.drain_at().is_some() {
+                self.shutdown_seen = true;
+                self.call(|s, now| s.handle_shutdown(now))?;
+            }
+            self.flush()?;
+            if self.stack.finished().is_some() {
+                return Poll::Ready(Ok(()));
+            }
+            let deadline = earliest(self.stack.next_deadline(), self.drain_at());
+            arm(&mut self.timer, deadline);
+            match ready!(self.poll_event(cx)) {
+                Event::Readable => self.read()?,
+                Event::Writable | Event::Shutdown => {}
+                Event::Wake => self.call(|s, now| s.handle_wakes(now))?,
+                Event::Timer => {
+                    self.timer = None;
+                    if self.drain_at().is_some_and(|d| d <= Instant::now()) {
+                        let why = Close::aborted("driver", AbortReason::Shutdown);
+                        self.call(|s, now| s.handle_lost(now, why))?;
+                    } else {
+                        self.call(|s, now| s.handle_timeout(now))?;
+                    }
+                }
+            }
+        }
+    }
+
+    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
+        let shutdown = self.ctl.as_mut().filter(|_| !self.shutdown_seen);
+        let hub = self.stack.wake_hub();
+        if let Poll::Ready(ev) = poll_common(cx, shutdown, self.timer.as_mut(), hub) {
+            return Poll::Ready(ev);
+        }
+        // A readiness error is reported by the read or write that follows.
+        if self.stack.pending_output() > 0 && self.sock.poll_write_ready(cx).is_ready() {
+            return Poll::Ready(Event::Writable);
+        }
+        if self.stack.wants_read() && self.sock.poll_read_ready(cx).is_ready() {
+            return Poll::Ready(Event::Readable);
+        }
+        Poll::Pending
     }
 
     /// One vectored write of the queued output, then the half-close if due.
@@ -167,157 +234,72 @@ impl<S: Socket> Conn<S> {
         })
     }
 
-    // `&mut self`: a shared borrow held across the await would need `Stack: Sync`.
-    fn poll_event(
-        &mut self,
-        cx: &mut Context<'_>,
-        shutdown: Option<Pin<&mut Notified<'_>>>,
-    ) -> Poll<Event> {
-        let hub = self.stack.wake_hub();
-        if let Poll::Ready(ev) = poll_common(cx, shutdown, self.timer.as_mut(), hub) {
-            return Poll::Ready(ev);
-        }
-        // A readiness error is reported by the read or write that follows.
-        if self.stack.pending_output() > 0 && self.sock.poll_write_ready(cx).is_ready() {
-            return Poll::Ready(Event::Writable);
-        }
-        if self.stack.wants_read() && self.sock.poll_read_ready(cx).is_ready() {
-            return Poll::Ready(Event::Readable);
-        }
-        Poll::Pending
-    }
-
-    /// The owner loop, until the stack finishes or a protocol panics.
-    async fn run(
-        &mut self,
-        shared: Option<&Shared>,
-        mut shutdown: Pin<&mut Option<Notified<'_>>>,
-    ) -> Result<(), Panicked> {
-        self.call(|s, now| s.start(now))?;
-        // Set once the shutdown has begun (read from `shared`, not kept here:
-        // every byte of an idle task counts).
-        let drain_at = || shared.and_then(Shared::drain_deadline);
-        loop {
-            // Also covers a shutdown that began before this task did.
-            if shutdown.is_some() && drain_at().is_some() {
-                shutdown.set(None);
-                self.call(|s, now| s.handle_shutdown(now))?;
-            }
-            self.flush()?;
-            if self.stack.finished().is_some() {
-                return Ok(());
-            }
-            arm(
-                &mut self.timer,
-                earliest(self.stack.next_deadline(), drain_at()),
-            );
-            let ev = poll_fn(|cx| self.poll_event(cx, shutdown.as_mut().as_pin_mut())).await;
-            match ev {
-                Event::Readable => self.read()?,
-                Event::Writable | Event::Shutdown => {}
-                Event::Wake => self.call(|s, now| s.handle_wakes(now))?,
-                Event::Timer => {
-                    self.timer = None;
-                    if drain_at().is_some_and(|d| d <= Instant::now()) {
-                        let why = Close::aborted("driver", AbortReason::Shutdown);
-                        self.call(|s, now| s.handle_lost(now, why))?;
-                    } else {
-                        self.call(|s, now| s.handle_timeout(now))?;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Ends the connection: shutdown (and linger) after a clean close, reset
-    /// otherwise. Returns the close reason.
-    async fn finish(&mut self, outcome: Result<(), Panicked>, shared: Option<&Shared>) -> Close {
+    /// The stack finished: a clean close shuts the socket down (and lingers
+    /// if the peer's EOF is still to come), any other reason resets it.
+    fn finish_clean(&mut self) {
         self.timer = None;
-        match outcome {
-            Ok(()) => {
-                // `finished()` is Some: `run` only returns Ok there.
-                let why = self.stack.finished().cloned().unwrap_or(Close::Done);
-                if !why.is_clean() {
-                    socket::reset_on_close(&self.sock);
-                } else if !self.eof_seen {
-                    // The stack flushed everything before finishing cleanly.
-                    let _ = socket::shutdown_write(&self.sock);
-                    let drain_at = shared.and_then(Shared::drain_deadline);
-                    let until = earliest(Some(Instant::now() + LINGER_TIME), drain_at);
-                    let until = until.unwrap_or_else(Instant::now);
-                    Box::pin(linger(&self.sock, until)).await;
-                }
-                why
-            }
-            Err(Panicked(msg)) => {
-                let peer = self.stack.inspect(|t: &dyn StreamTransport| {
-                    t.get::<PeerAddr>().map(|p| p.0.to_string())
-                });
-                tracing::error!(
-                    peer = peer.as_deref().unwrap_or("?"),
-                    "protocol panicked: {msg}; resetting the connection"
-                );
-                let why = Close::aborted("driver", AbortReason::Panicked);
-                // Best effort: let the protocol see `connection_lost` (it may
-                // hold shared state to clean up); a second panic is ignored.
-                let _ = self.call(|s, now| s.handle_lost(now, why.clone()));
-                socket::reset_on_close(&self.sock);
-                why
-            }
+        self.phase = Phase::Done;
+        // `finished()` is Some: `poll_run` only returns Ok there.
+        if !self.stack.finished().is_some_and(Close::is_clean) {
+            socket::reset_on_close(&self.sock);
+        } else if !self.eof_seen {
+            // The stack flushed everything before finishing cleanly.
+            let _ = socket::shutdown_write(&self.sock);
+            let until = earliest(Some(Instant::now() + LINGER_TIME), self.drain_at());
+            arm(&mut self.timer, until);
+            self.phase = Phase::Linger;
         }
     }
-}
 
-/// The connection task. `ctl` is set for connections a server owns: it
-/// counts them and carries the shutdown signal.
-///
-/// Not an `async fn`: its arguments would be kept in the future next to the
-/// moved copies, doubling the size of every idle task.
-pub(crate) fn drive<S: Socket>(
-    sock: S,
-    stack: Stack,
-    ctl: Option<TaskGuard>,
-) -> impl Future<Output = Close> + Send {
-    let mut conn = Conn {
-        sock,
-        stack,
-        timer: None,
-        eof_seen: false,
-    };
-    async move {
-        let shared = ctl.as_ref().map(TaskGuard::shared);
-        let mut shutdown = pin!(shared.map(Shared::shutdown_signal));
-        let outcome = conn.run(shared, shutdown.as_mut()).await;
-        let why = conn.finish(outcome, shared).await;
-        // A protocol's destructor may panic too: contain it.
-        let _ = guarded(move || drop(conn));
-        why
-    }
-}
-
-/// After a clean close: reads and discards what the peer still sends until
-/// its EOF, an error, `until`, or [`LINGER_MAX_BYTES`].
-async fn linger<S: Socket>(sock: &S, until: Instant) {
-    let mut total = 0;
-    let drain = async {
+    /// After a clean close: reads and discards what the peer still sends
+    /// until its EOF, an error, the timer, or [`LINGER_MAX_BYTES`].
+    fn poll_linger(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         loop {
-            if poll_fn(|cx| sock.poll_read_ready(cx)).await.is_err() {
-                return;
+            if self
+                .timer
+                .as_mut()
+                .is_none_or(|t| t.as_mut().poll(cx).is_ready())
+            {
+                return Poll::Ready(());
             }
-            let done = with_read_buf(|buf| match sock.try_read(buf) {
+            if ready!(self.sock.poll_read_ready(cx)).is_err() {
+                return Poll::Ready(());
+            }
+            let done = with_read_buf(|buf| match self.sock.try_read(buf) {
                 Ok(0) => true,
                 Ok(n) => {
-                    total += n;
-                    total >= LINGER_MAX_BYTES
+                    let n = u32::try_from(n).unwrap_or(u32::MAX);
+                    self.lingered = self.lingered.saturating_add(n);
+                    self.lingered >= LINGER_MAX_BYTES
                 }
                 Err(e) => !socket::is_transient(&e),
             });
             if done {
-                return;
+                return Poll::Ready(());
             }
         }
-    };
-    let _ = tokio::time::timeout_at(until.into(), drain).await;
+    }
+
+    /// A protocol panicked: log, let it see `connection_lost`, reset.
+    fn panicked(&mut self, Panicked(msg): Panicked) -> Close {
+        self.timer = None;
+        self.phase = Phase::Done;
+        let peer = self
+            .stack
+            .inspect(|t: &dyn StreamTransport| t.get::<PeerAddr>().map(|p| p.0.to_string()));
+        tracing::error!(
+            peer = peer.as_deref().unwrap_or("?"),
+            "protocol panicked: {msg}; resetting the connection"
+        );
+        let why = Close::aborted("driver", AbortReason::Panicked);
+        // Best effort: let the protocol see `connection_lost` (it may hold
+        // shared state to clean up); a second panic is ignored. Either way
+        // the stack no longer holds the protocol, so dropping this future
+        // runs no protocol code.
+        let _ = self.call(|s, now| s.handle_lost(now, why.clone()));
+        socket::reset_on_close(&self.sock);
+        why
+    }
 }
 
 #[cfg(test)]
@@ -334,9 +316,10 @@ mod tests {
         }
     }
 
-    /// Idle memory per connection is a headline figure: the task future may
-    /// hold the stack, the socket and little else (the shutdown signal, the
-    /// boxed timer, the guard and the loop's state).
+    /// Idle memory per connection is a headline figure: the task future
+    /// holds the stack, the socket and 32 bytes of its own (the boxed timer,
+    /// the guard with its waker slot, the phase and flags), and no
+    /// sub-future: nothing else is kept across the idle wait.
     #[tokio::test]
     async fn the_connection_future_stays_small() {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -349,9 +332,16 @@ mod tests {
         let fut = drive(s, stack, None);
         let size = std::mem::size_of_val(&fut);
         eprintln!("connection future: {size} bytes (stack + socket: {fixed})");
+        assert!(size <= fixed + 32, "connection future grew to {size} bytes");
+        assert_eq!(std::mem::size_of::<Option<TaskGuard>>(), 16);
+        assert_eq!(std::mem::size_of::<Option<Pin<Box<Sleep>>>>(), 8);
+        // tokio's task cell is its own 104 bytes plus the future, rounded up
+        // to 128 on x86_64 (tokio 1.x `runtime/task/core.rs`): past 280
+        // bytes, every connection costs 128 more.
+        #[cfg(target_arch = "x86_64")]
         assert!(
-            size <= fixed + 256,
-            "connection future grew to {size} bytes"
+            size <= 280,
+            "connection future is {size} bytes: the task cell grows to the next 128-byte step"
         );
     }
 }

@@ -6,7 +6,7 @@
 //! connection or socket, following the owner loop documented on `Stack`:
 //!
 //! * **Reads** wait for readiness, then read into a per-worker-thread buffer
-//!   that is borrowed only between two awaits: an idle connection holds no
+//!   that is borrowed only within one poll: an idle connection holds no
 //!   read buffer. Only while [`Stack::wants_read`](strata::Stack::wants_read).
 //! * **Writes** go out as one vectored write per wake-up; a half-close is a
 //!   `shutdown(Write)` once everything before it is flushed.
@@ -50,6 +50,7 @@ mod endpoint;
 mod error;
 mod server;
 mod socket;
+mod task;
 mod udp;
 
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use strata::{DatagramProtocol, StackConfig};
 
 use crate::accept::{self, Acceptor};
-use crate::control::{ListenerState, Shared};
+use crate::control::{Group, Shared};
 use crate::StreamFactory;
 
 /// How a listener accepts connections.
@@ -162,7 +162,7 @@ impl Server {
     }
 
     fn start(&self, acceptor: Acceptor, label: String, factory: StreamFactory, cfg: ListenConfig) {
-        let state = ListenerState::new();
+        let state = Group::listener(&self.shared);
         let task = tokio::spawn(accept::run(
             self.shared.clone(),
             state,

@@ -31,8 +31,9 @@ pub(crate) mod private {
 
     /// The operations the connection task needs: readiness without a stored
     /// future (so an idle task stays small), non-blocking I/O, and the file
-    /// descriptor for `shutdown` and `SO_LINGER`.
-    pub trait Socket: AsFd + Send + Sync + 'static {
+    /// descriptor for `shutdown` and `SO_LINGER`. `Unpin`, so the
+    /// connection future needs no pinning.
+    pub trait Socket: AsFd + Send + Sync + Unpin + 'static {
         fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
         fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
         fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use std::future::poll_fn;
 use std::io;
 use std::net::SocketAddr;
-use std::pin::{pin, Pin};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
@@ -26,8 +26,8 @@ use strata::{
 use tokio::net::UdpSocket;
 use tokio::time::Sleep;
 
-use crate::conn::{arm, earliest, guarded, poll_common, Event, Panicked};
-use crate::control::{Shared, TaskGuard};
+use crate::control::{Group, Shared, TaskGuard};
+use crate::task::{arm, earliest, guarded, poll_common, Event, Panicked};
 
 /// Most datagrams read per readiness and handed over in one batch.
 pub const MAX_BATCH: usize = 32;
@@ -63,7 +63,7 @@ pub(crate) async fn bind(
         max_datagram_size: if local.is_ipv4() { 65_507 } else { 65_527 },
     };
     let stack = DatagramStack::new(proto, info, cfg, Instant::now());
-    let guard = TaskGuard::datagram(shared);
+    let guard = TaskGuard::new(&Group::datagram(shared));
     tokio::spawn(drive(sock, connect_to, stack, guard));
     Ok(local)
 }
@@ -173,7 +173,7 @@ impl Udp {
     fn poll_event(
         &mut self,
         cx: &mut Context<'_>,
-        shutdown: Option<Pin<&mut tokio::sync::futures::Notified<'_>>>,
+        shutdown: Option<&mut TaskGuard>,
         timer: Option<&mut Pin<Box<Sleep>>>,
     ) -> Poll<Event> {
         if let Poll::Ready(ev) = poll_common(cx, shutdown, timer, self.stack.wake_hub()) {
@@ -203,7 +203,7 @@ async fn drive(
     sock: UdpSocket,
     peer: Option<SocketAddr>,
     stack: DatagramStack,
-    ctl: TaskGuard,
+    mut ctl: TaskGuard,
 ) -> Close {
     let mut udp = Udp {
         sock,
@@ -211,17 +211,14 @@ async fn drive(
         stack,
         head_sent: 0,
     };
-    let shared = ctl.shared();
-    let mut shutdown = pin!(Some(shared.shutdown_signal()));
     let mut timer: Option<Pin<Box<Sleep>>> = None;
     let mut drain_at: Option<Instant> = None;
     let run = async {
         udp.call(|s, now| s.start(now))?;
         loop {
             if drain_at.is_none() {
-                if let Some(d) = shared.drain_deadline() {
+                if let Some(d) = ctl.shared().drain_deadline() {
                     drain_at = Some(d);
-                    shutdown.set(None);
                     udp.call(|s, now| s.handle_shutdown(now))?;
                 }
             }
@@ -230,9 +227,9 @@ async fn drive(
                 return Ok(());
             }
             arm(&mut timer, earliest(udp.stack.next_deadline(), drain_at));
+            let mut shutdown = Some(&mut ctl).filter(|_| drain_at.is_none());
             let ev =
-                poll_fn(|cx| udp.poll_event(cx, shutdown.as_mut().as_pin_mut(), timer.as_mut()))
-                    .await;
+                poll_fn(|cx| udp.poll_event(cx, shutdown.as_deref_mut(), timer.as_mut())).await;
             match ev {
                 Event::Readable => udp.recv()?,
                 Event::Writable | Event::Shutdown => {}
