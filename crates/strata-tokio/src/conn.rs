@@ -241,6 +241,7 @@ impl<S: Socket> Drive<S> {
         self.phase = Phase::Done;
         // `finished()` is Some: `poll_run` only returns Ok there.
         if !self.stack.finished().is_some_and(Close::is_clean) {
+            self.log_unclean();
             socket::reset_on_close(&self.sock);
         } else if !self.eof_seen {
             // The stack flushed everything before finishing cleanly.
@@ -248,6 +249,27 @@ impl<S: Socket> Drive<S> {
             let until = earliest(Some(Instant::now() + LINGER_TIME), self.drain_at());
             arm(&mut self.timer, until);
             self.phase = Phase::Linger;
+        }
+    }
+
+    /// Logs why a connection ended uncleanly, at a level that fits: a layer's
+    /// abort for bad input is worth a warning, a peer's reset is routine.
+    fn log_unclean(&mut self) {
+        let Some(why) = self.stack.finished().cloned() else {
+            return;
+        };
+        let peer = self
+            .stack
+            .inspect(|t: &dyn StreamTransport| t.get::<PeerAddr>().map(|p| p.0.to_string()));
+        let peer = peer.as_deref().unwrap_or("?");
+        match &why {
+            Close::Aborted {
+                reason: AbortReason::Requested | AbortReason::Shutdown,
+                ..
+            } => tracing::debug!(peer, "connection closed: {why}"),
+            Close::Aborted { .. } => tracing::warn!(peer, "connection closed: {why}"),
+            Close::Timeout(_) => tracing::info!(peer, "connection closed: {why}"),
+            _ => tracing::debug!(peer, "connection closed: {why}"),
         }
     }
 
