@@ -130,3 +130,20 @@ def test_strata_connect_by_name_uses_happy_eyeballs(serve):
     r = run_strata("connect", f"tcp://localhost:{port}", input=b"by name\n", timeout=30)
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"by name\n"
+
+
+def test_ctrl_c_stops_accepting_and_drains(serve):
+    s = serve("tcp://127.0.0.1:0")
+    c = socket.create_connection(s.addr(), timeout=10)
+    c.sendall(b"before")
+    assert c.recv(100) == b"before"
+    s.proc.send_signal(2)  # Ctrl-C
+    # The open connection is closed gracefully (EOF, not a reset) ...
+    c.settimeout(15)
+    assert c.recv(100) == b""
+    # ... the server exits 0 well within its drain deadline ...
+    assert s.proc.wait(15) == 0
+    # ... and accepts nothing any more.
+    with pytest.raises(OSError):
+        socket.create_connection(s.addr(), timeout=2)
+    c.close()
