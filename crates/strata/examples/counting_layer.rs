@@ -7,7 +7,7 @@ use std::any::{Any, TypeId};
 use std::time::Instant;
 
 use strata::testing::Pump;
-use strata::{Close, Introspect, StreamLayer, StreamProtocol, StreamTransport, Wake, WakeRoute};
+use strata::{Close, Introspect, StreamLayer, StreamProtocol, StreamTransport, WakeRoute};
 
 /// The capability this layer answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -55,33 +55,9 @@ impl StreamTransport for View<'_> {
         self.counts.written += data.len() as u64;
         self.lower.write(data)
     }
-    fn write_eof(&mut self) {
-        self.lower.write_eof()
-    }
-    fn close(&mut self) {
-        self.lower.close()
-    }
-    fn abort(&mut self, why: Close) {
-        self.lower.abort(why)
-    }
-    fn pause_reading(&mut self) {
-        self.lower.pause_reading()
-    }
-    fn resume_reading(&mut self) {
-        self.lower.resume_reading()
-    }
-    fn buffered(&self) -> usize {
-        self.lower.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.lower.writable()
-    }
-    fn now(&self) -> Instant {
-        self.lower.now()
-    }
-    fn waker(&self) -> Wake {
-        self.lower.waker()
-    }
+    // Everything else passes straight through to the transport below.
+    strata::forward_to_lower!(lower: write_eof, close, abort, pause_reading,
+        resume_reading, buffered, writable, now, waker);
 }
 
 impl<P: StreamProtocol> Counting<P> {

@@ -34,6 +34,7 @@ pub mod datagram;
 mod datagram_stack;
 pub mod endpoint;
 pub mod framing;
+mod forward;
 mod introspect;
 mod outbuf;
 mod stack;
@@ -44,6 +45,8 @@ mod wake;
 pub use close::{AbortReason, Close, Timeout};
 pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit};
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
+#[doc(hidden)]
+pub use bytes::Bytes as __Bytes;
 #[doc(hidden)]
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};

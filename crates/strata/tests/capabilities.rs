@@ -4,12 +4,11 @@
 mod common;
 
 use std::any::{Any, TypeId};
-use std::time::Instant;
 
 use common::{Log, Xor};
 use strata::{
-    Addr, BottomInfo, Close, HalfClose, Introspect, LocalAddr, PeerAddr, Stack, StackConfig,
-    StreamProtocol, StreamTransport, Wake,
+    Addr, BottomInfo, HalfClose, Introspect, LocalAddr, PeerAddr, Stack, StackConfig,
+    StreamProtocol, StreamTransport,
 };
 
 /// A user-defined capability type.
@@ -60,36 +59,7 @@ impl Introspect for TenantView<'_> {
 }
 
 impl StreamTransport for TenantView<'_> {
-    fn write(&mut self, d: &[u8]) {
-        self.lower.write(d)
-    }
-    fn write_eof(&mut self) {
-        self.lower.write_eof()
-    }
-    fn close(&mut self) {
-        self.lower.close()
-    }
-    fn abort(&mut self, why: Close) {
-        self.lower.abort(why)
-    }
-    fn pause_reading(&mut self) {
-        self.lower.pause_reading()
-    }
-    fn resume_reading(&mut self) {
-        self.lower.resume_reading()
-    }
-    fn buffered(&self) -> usize {
-        self.lower.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.lower.writable()
-    }
-    fn now(&self) -> Instant {
-        self.lower.now()
-    }
-    fn waker(&self) -> Wake {
-        self.lower.waker()
-    }
+    strata::forward_to_lower!(lower: write, write_eof, close, abort, pause_reading, resume_reading, buffered, writable, now, waker);
 }
 
 impl<P: StreamProtocol> StreamProtocol for Tenant<P> {

@@ -4,9 +4,8 @@
 //! than hanging.
 
 use std::any::{Any, TypeId};
-use std::time::Instant;
 
-use strata::{Close, HalfClose, Introspect, Stack, StreamProtocol, StreamTransport, Wake};
+use strata::{HalfClose, Introspect, Stack, StreamProtocol, StreamTransport};
 
 /// Answers `HalfClose(false)` until it has seen `DONE` (its "handshake").
 struct Handshaking<P> {
@@ -32,9 +31,6 @@ impl Introspect for View<'_> {
 }
 
 impl StreamTransport for View<'_> {
-    fn write(&mut self, d: &[u8]) {
-        self.lower.write(d)
-    }
     fn write_eof(&mut self) {
         if self.half_close.0 {
             self.lower.write_eof()
@@ -42,30 +38,7 @@ impl StreamTransport for View<'_> {
             self.lower.close()
         }
     }
-    fn close(&mut self) {
-        self.lower.close()
-    }
-    fn abort(&mut self, why: Close) {
-        self.lower.abort(why)
-    }
-    fn pause_reading(&mut self) {
-        self.lower.pause_reading()
-    }
-    fn resume_reading(&mut self) {
-        self.lower.resume_reading()
-    }
-    fn buffered(&self) -> usize {
-        self.lower.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.lower.writable()
-    }
-    fn now(&self) -> Instant {
-        self.lower.now()
-    }
-    fn waker(&self) -> Wake {
-        self.lower.waker()
-    }
+    strata::forward_to_lower!(lower: write, close, abort, pause_reading, resume_reading, buffered, writable, now, waker);
 }
 
 impl<P: StreamProtocol> StreamProtocol for Handshaking<P> {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, Reliable,
-    StreamProtocol, StreamTransport, Transmit, Wake, WakeRoute,
+    StreamProtocol, StreamTransport, Transmit, WakeRoute,
 };
 
 /// The default largest frame payload: 1 MiB.
@@ -508,15 +508,6 @@ impl DatagramTransport for FramesView<'_> {
     fn max_datagram_size(&self) -> usize {
         self.st.max_frame
     }
-    fn write_eof(&mut self) {
-        self.below.write_eof();
-    }
-    fn close(&mut self) {
-        self.below.close();
-    }
-    fn abort(&mut self, why: Close) {
-        self.below.abort(why);
-    }
     fn pause_reading(&mut self) {
         self.st.paused = true;
         self.below.pause_reading();
@@ -525,16 +516,5 @@ impl DatagramTransport for FramesView<'_> {
         self.st.paused = false;
         self.below.resume_reading();
     }
-    fn buffered(&self) -> usize {
-        self.below.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.below.writable()
-    }
-    fn now(&self) -> Instant {
-        self.below.now()
-    }
-    fn waker(&self) -> Wake {
-        self.below.waker()
-    }
+    crate::forward_to_lower!(below: write_eof, close, abort, buffered, writable, now, waker);
 }

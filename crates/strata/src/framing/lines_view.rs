@@ -2,12 +2,9 @@
 //! inner protocol.
 
 use std::any::{Any, TypeId};
-use std::time::Instant;
-
-use bytes::Bytes;
 
 use crate::framing::lines::{State, LINES};
-use crate::{Close, Introspect, StreamTransport, SwapError, SwapRequest, Wake};
+use crate::{Introspect, StreamTransport, SwapError, SwapRequest};
 
 /// The `lines` view: writes and control pass through to `below`; reading
 /// pauses are tracked here as well (the layer stops between two lines of a
@@ -42,21 +39,6 @@ impl Introspect for LinesView<'_> {
 }
 
 impl StreamTransport for LinesView<'_> {
-    fn write(&mut self, data: &[u8]) {
-        self.below.write(data);
-    }
-    fn write_bytes(&mut self, data: Bytes) {
-        self.below.write_bytes(data);
-    }
-    fn write_eof(&mut self) {
-        self.below.write_eof();
-    }
-    fn close(&mut self) {
-        self.below.close();
-    }
-    fn abort(&mut self, why: Close) {
-        self.below.abort(why);
-    }
     fn pause_reading(&mut self) {
         self.st.paused = true;
         self.below.pause_reading();
@@ -64,18 +46,6 @@ impl StreamTransport for LinesView<'_> {
     fn resume_reading(&mut self) {
         self.st.paused = false;
         self.below.resume_reading();
-    }
-    fn buffered(&self) -> usize {
-        self.below.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.below.writable()
-    }
-    fn now(&self) -> Instant {
-        self.below.now()
-    }
-    fn waker(&self) -> Wake {
-        self.below.waker()
     }
     fn request_swap(&mut self, req: SwapRequest, leftover: Vec<u8>) -> Result<(), SwapError> {
         if self.st.handed_over {
@@ -89,4 +59,5 @@ impl StreamTransport for LinesView<'_> {
         self.st.handed_over = true;
         Ok(())
     }
+    crate::forward_to_lower!(below: write, write_bytes, write_eof, close, abort, buffered, writable, now, waker);
 }

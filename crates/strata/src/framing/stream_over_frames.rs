@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, Reliable,
-    StreamProtocol, StreamTransport, Transmit, Wake, WakeRoute,
+    StreamProtocol, StreamTransport, Transmit, WakeRoute,
 };
 
 /// The layer name of [`StreamOverFrames`], as in `layer_chain()`.
@@ -278,15 +278,6 @@ impl StreamTransport for StreamView<'_> {
     fn write_bytes(&mut self, data: Bytes) {
         self.write(&data);
     }
-    fn write_eof(&mut self) {
-        self.below.write_eof();
-    }
-    fn close(&mut self) {
-        self.below.close();
-    }
-    fn abort(&mut self, why: Close) {
-        self.below.abort(why);
-    }
     fn pause_reading(&mut self) {
         self.st.paused = true;
         self.below.pause_reading();
@@ -295,16 +286,5 @@ impl StreamTransport for StreamView<'_> {
         self.st.paused = false;
         self.below.resume_reading();
     }
-    fn buffered(&self) -> usize {
-        self.below.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.below.writable()
-    }
-    fn now(&self) -> Instant {
-        self.below.now()
-    }
-    fn waker(&self) -> Wake {
-        self.below.waker()
-    }
+    crate::forward_to_lower!(below: write_eof, close, abort, buffered, writable, now, waker);
 }

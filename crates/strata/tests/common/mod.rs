@@ -75,33 +75,7 @@ impl StreamTransport for XorView<'_> {
         let enc: Vec<u8> = data.iter().map(|b| b ^ self.key).collect();
         self.lower.write(&enc);
     }
-    fn write_eof(&mut self) {
-        self.lower.write_eof()
-    }
-    fn close(&mut self) {
-        self.lower.close()
-    }
-    fn abort(&mut self, why: Close) {
-        self.lower.abort(why)
-    }
-    fn pause_reading(&mut self) {
-        self.lower.pause_reading()
-    }
-    fn resume_reading(&mut self) {
-        self.lower.resume_reading()
-    }
-    fn buffered(&self) -> usize {
-        self.lower.buffered()
-    }
-    fn writable(&self) -> bool {
-        self.lower.writable()
-    }
-    fn now(&self) -> Instant {
-        self.lower.now()
-    }
-    fn waker(&self) -> Wake {
-        self.lower.waker()
-    }
+    strata::forward_to_lower!(lower: write_eof, close, abort, pause_reading, resume_reading, buffered, writable, now, waker);
 }
 
 impl<P: StreamProtocol> Xor<P> {
