@@ -40,6 +40,7 @@ mod outbuf;
 mod stack;
 pub mod stream;
 pub mod testing;
+pub mod tls;
 mod wake;
 
 pub use close::{AbortReason, Close, Timeout};

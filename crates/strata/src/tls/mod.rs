@@ -1,0 +1,131 @@
+//! TLS over any stream transport, on rustls' buffered sans-IO API.
+//!
+//! [`Tls<P>`](Tls) is a stream protocol to the transport below it and
+//! presents a transport named `tls` to the protocol `P` above it. The role
+//! (client or server) comes from [`TlsConfig`], not from who connected, so a
+//! server socket can run a TLS client and STARTTLS works in either direction.
+//!
+//! # Driving contract
+//!
+//! `Tls` follows the [stream contract](crate::stream) (context passing, the
+//! owner rule, a settle step after every call into its inner protocol):
+//!
+//! * **Start.** On `connection_made` (or, for a layer inserted with
+//!   [`starttls`], on the first call with a transport) the layer starts the
+//!   handshake clock and sends what rustls says first (a client's
+//!   ClientHello). The inner protocol gets `connection_made` at once, not
+//!   after the handshake: what it writes meanwhile is queued in rustls and
+//!   sent, in order, as soon as the handshake completes.
+//! * **Input.** Every chunk from below goes through `read_tls` →
+//!   `process_new_packets`; handshake records are answered at once; plaintext
+//!   is handed up in chunks of at most 16 KiB, only once decrypted. The
+//!   peer's `close_notify` becomes `eof_received` after the plaintext before
+//!   it. An EOF from below *without* `close_notify` ends the connection with
+//!   [`TlsError::HandshakeTruncated`] or [`TlsError::Truncated`] (the data
+//!   may have been cut short), after the plaintext that did arrive.
+//! * **Read pause.** `pause_reading` on the view stops handing plaintext up
+//!   (even between two chunks of one input). Input keeps being processed
+//!   until rustls holds 16 KiB of plaintext; the rest of the ciphertext is
+//!   held, and past [`TlsLimits::max_held_input`] reading below is paused
+//!   too. `resume_reading` delivers what was held when the inner callback
+//!   returns.
+//! * **Output and back-pressure.** TLS records go below as soon as rustls
+//!   makes them. `writable()` is false while the handshake runs and
+//!   [`TlsLimits::handshake_write_limit`] bytes of plaintext wait for it, or
+//!   when the transport below is not writable; `pause_writing` and
+//!   `resume_writing` reach the inner protocol once for both causes together.
+//!   `buffered()` is the queued plaintext plus what lies below, and
+//!   [`StreamProtocol::buffered`](crate::StreamProtocol::buffered) reports the plaintext so the stack's
+//!   watermarks and memory budget count it.
+//! * **Close.** `close()` sends `close_notify`, then closes below (after the
+//!   handshake, if it is still running, so queued plaintext goes first).
+//!   `write_eof()` sends `close_notify` and keeps reading where the
+//!   [`HalfClose`](crate::HalfClose) capability is true — TLS 1.3 only; before
+//!   the handshake and on TLS 1.2 it closes. `abort` passes down.
+//! * **Errors.** A rustls error sends the alert rustls queued, then ends the
+//!   connection: the inner protocol's `connection_lost` gets
+//!   `Close::Aborted { layer: "tls", reason: AbortReason::Custom(Arc<TlsError>) }`.
+//!   With an alert to deliver the transport below is closed gracefully so
+//!   the alert reaches the peer; with none it is aborted with that reason.
+//!   Nothing panics on peer input; rustls bounds handshake messages (64 KiB)
+//!   and records (16 KiB).
+//! * **Time.** The handshake must complete within
+//!   [`TlsLimits::handshake_timeout`] (10 s by default), else the connection
+//!   is aborted with `Close::Timeout(Timeout::Handshake)`. `next_deadline`
+//!   is the earlier of that and the inner protocol's. rustls checks
+//!   certificate validity against its own `TimeProvider` (the wall clock by
+//!   default), configured on the rustls config.
+//! * **Wakes and shutdown** pass to the inner protocol unchanged.
+//! * **Capabilities.** The view answers [`TlsInfo`] once the handshake is
+//!   done and [`HalfClose`](crate::HalfClose) always; every other lookup
+//!   walks below (`layer_chain()` is `["tls", ...]`).
+//! * **Swaps.** `Tls` holds its inner protocol by type and answers
+//!   [`SwapError::Unsupported`](crate::SwapError::Unsupported); it can itself
+//!   be inserted below a running protocol ([`starttls`]).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use strata::tls::{Tls, TlsConfig, TlsInfo};
+//! use strata::testing::Pump;
+//! use strata::{StreamProtocol, StreamTransport};
+//!
+//! let key = rcgen::generate_simple_self_signed(vec!["example.test".into()]).unwrap();
+//! let cert = key.cert.der().clone();
+//! let provider = Arc::new(rustls::crypto::ring::default_provider());
+//! let server = rustls::ServerConfig::builder_with_provider(provider.clone())
+//!     .with_safe_default_protocol_versions()
+//!     .unwrap()
+//!     .with_no_client_auth()
+//!     .with_single_cert(vec![cert.clone()], key.key_pair.serialize_der().try_into().unwrap())
+//!     .unwrap();
+//! let mut roots = rustls::RootCertStore::empty();
+//! roots.add(cert).unwrap();
+//! let client = rustls::ClientConfig::builder_with_provider(provider)
+//!     .with_safe_default_protocol_versions()
+//!     .unwrap()
+//!     .with_root_certificates(roots)
+//!     .with_no_client_auth();
+//!
+//! struct Ping;
+//! impl StreamProtocol for Ping {
+//!     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+//!         t.write(b"ping");
+//!         t.close();
+//!     }
+//!     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+//!     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+//! }
+//! struct Check;
+//! impl StreamProtocol for Check {
+//!     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+//!         assert_eq!(data, b"ping");
+//!         assert_eq!(t.layer_chain(), ["tls", "memory"]);
+//!         assert_eq!(t.get::<TlsInfo>().unwrap().server_name.as_deref(), Some("example.test"));
+//!     }
+//!     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+//! }
+//! let name = "example.test".try_into().unwrap();
+//! let a = Tls::new(Ping, &TlsConfig::client(Arc::new(client), name)).unwrap();
+//! let b = Tls::new(Check, &TlsConfig::server(Arc::new(server))).unwrap();
+//! let mut pump = Pump::new(Box::new(a), Box::new(b));
+//! pump.run(std::time::Duration::from_secs(1));
+//! assert!(pump.b().finished().unwrap().is_clean());
+//! ```
+
+mod config;
+mod error;
+mod info;
+mod layer;
+mod starttls;
+mod state;
+mod view;
+
+pub use config::{
+    TlsConfig, TlsLimits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HANDSHAKE_WRITE_LIMIT,
+    DEFAULT_MAX_HELD_INPUT,
+};
+pub use error::TlsError;
+pub use info::TlsInfo;
+pub use layer::Tls;
+pub use starttls::starttls;
+pub use state::TLS;

@@ -1,0 +1,266 @@
+//! The state a [`Tls`](crate::tls::Tls) layer shares with its view: the
+//! rustls connection and the layer's flags, apart from the inner protocol so
+//! that both can be borrowed at once.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::tls::{TlsError, TlsInfo, TlsLimits};
+use crate::{AbortReason, Close, HalfClose, StreamTransport};
+
+/// The layer name of [`Tls`](crate::tls::Tls), as in `layer_chain()`.
+pub const TLS: &str = "tls";
+
+/// Where the write direction stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum WriteSide {
+    /// Plaintext is accepted.
+    Open,
+    /// The inner protocol closed before the handshake completed: its queued
+    /// plaintext, `close_notify` and the close below follow the handshake.
+    CloseWhenReady,
+    /// `close_notify` was sent (or the layer failed): nothing more is written.
+    Shut,
+}
+
+pub(crate) struct State {
+    pub(crate) conn: rustls::Connection,
+    pub(crate) limits: TlsLimits,
+    client_sni: Option<String>,
+    /// The layer has met its transport (connection_made or insertion).
+    pub(crate) started: bool,
+    /// The handshake deadline, while handshaking.
+    pub(crate) deadline: Option<Instant>,
+    /// What the handshake agreed, once it completed.
+    pub(crate) info: Option<TlsInfo>,
+    pub(crate) half_close: HalfClose,
+    /// Plaintext written before the handshake completed, held by rustls.
+    pub(crate) early: usize,
+    /// Decrypted bytes held by rustls, not yet delivered up.
+    pub(crate) plain: usize,
+    /// The inner protocol paused reading.
+    pub(crate) read_paused: bool,
+    /// This layer paused reading below (it holds too much input).
+    pub(crate) below_read_paused: bool,
+    /// The stack below delivered `pause_writing` (and no resume yet).
+    pub(crate) below_write_paused: bool,
+    /// The inner protocol got `pause_writing` (and no resume yet).
+    pub(crate) inner_write_paused: bool,
+    pub(crate) write: WriteSide,
+    /// This layer closed the transport below.
+    closed_below: bool,
+    /// The peer's close_notify arrived.
+    pub(crate) peer_closed: bool,
+    /// The inner protocol got `eof_received`.
+    pub(crate) eof_delivered: bool,
+    /// The transport below delivered EOF.
+    pub(crate) below_eof: bool,
+    /// The reason this layer ended the connection with, for the inner
+    /// protocol's `connection_lost`.
+    pub(crate) failed: Option<Close>,
+    /// Failed, aborted or lost: the layer does no more work.
+    pub(crate) dead: bool,
+}
+
+impl State {
+    pub(crate) fn new(
+        conn: rustls::Connection,
+        client_sni: Option<String>,
+        limits: TlsLimits,
+    ) -> Self {
+        let mut conn = conn;
+        // This layer bounds plaintext itself (`writable`, the stack's budget
+        // counts `early`) and moves every TLS record below as soon as rustls
+        // makes it, so rustls' own write limit would only split writes.
+        conn.set_buffer_limit(None);
+        State {
+            conn,
+            limits,
+            client_sni,
+            started: false,
+            deadline: None,
+            info: None,
+            half_close: HalfClose(false),
+            early: 0,
+            plain: 0,
+            read_paused: false,
+            below_read_paused: false,
+            below_write_paused: false,
+            inner_write_paused: false,
+            write: WriteSide::Open,
+            closed_below: false,
+            peer_closed: false,
+            eof_delivered: false,
+            below_eof: false,
+            failed: None,
+            dead: false,
+        }
+    }
+
+    pub(crate) fn handshaking(&self) -> bool {
+        self.info.is_none()
+    }
+
+    /// Whether the inner protocol should be told to stop writing on this
+    /// layer's account: too much plaintext waits for the handshake.
+    pub(crate) fn own_write_pause(&self) -> bool {
+        self.handshaking() && self.early >= self.limits.handshake_write_limit
+    }
+
+    pub(crate) fn writable(&self, below: &dyn StreamTransport) -> bool {
+        !self.dead && self.write == WriteSide::Open && !self.own_write_pause() && below.writable()
+    }
+
+    /// Moves every TLS record rustls has made to the transport below.
+    pub(crate) fn flush(&mut self, below: &mut dyn StreamTransport) {
+        let mut sink = Sink(below);
+        while self.conn.wants_write() {
+            // The sink takes everything and never fails.
+            match self.conn.write_tls(&mut sink) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Encrypts (or, during the handshake, queues) plaintext from above.
+    pub(crate) fn write(&mut self, below: &mut dyn StreamTransport, data: &[u8]) {
+        if self.dead || self.write != WriteSide::Open || data.is_empty() {
+            return;
+        }
+        if let Err(e) = io::Write::write_all(&mut self.conn.writer(), data) {
+            // With no buffer limit rustls accepts every write; this is an
+            // internal fault, reported rather than hidden.
+            let err = rustls::Error::General(format!("rustls refused plaintext: {e}"));
+            self.fail(below, TlsError::Other(err));
+            return;
+        }
+        if self.handshaking() {
+            self.early += data.len();
+        }
+        self.flush(below);
+    }
+
+    /// `write_eof` from above: a half-close on TLS 1.3, a close otherwise.
+    pub(crate) fn write_eof(&mut self, below: &mut dyn StreamTransport) {
+        if self.dead || self.write != WriteSide::Open {
+            return;
+        }
+        if !self.half_close.0 {
+            self.close(below);
+            return;
+        }
+        self.send_close_notify(below);
+        // The peer already knows from close_notify; also end the transport's
+        // write side where it can half-close, never closing our reading.
+        let below_half_closes = below.get::<HalfClose>().is_some_and(|h| h.0);
+        if below_half_closes {
+            below.write_eof();
+        }
+    }
+
+    /// `close` from above: close_notify, then close below; after the
+    /// handshake when it is still running, so queued plaintext goes first.
+    pub(crate) fn close(&mut self, below: &mut dyn StreamTransport) {
+        if self.dead || self.closed_below {
+            return;
+        }
+        if self.handshaking() {
+            if self.write == WriteSide::Open {
+                self.write = WriteSide::CloseWhenReady;
+            }
+            return;
+        }
+        self.send_close_notify(below);
+        self.closed_below = true;
+        below.close();
+    }
+
+    fn send_close_notify(&mut self, below: &mut dyn StreamTransport) {
+        if self.write != WriteSide::Shut {
+            self.conn.send_close_notify();
+            self.write = WriteSide::Shut;
+        }
+        self.flush(below);
+    }
+
+    /// The handshake just completed: record what it agreed and carry out a
+    /// close asked for while it ran. rustls has already encrypted the
+    /// plaintext queued meanwhile, in order.
+    pub(crate) fn handshake_done(&mut self, below: &mut dyn StreamTransport) {
+        let info = TlsInfo::of(&self.conn, self.client_sni.as_deref());
+        tracing::debug!(
+            version = ?info.version,
+            suite = info.cipher_suite,
+            alpn = ?info.alpn.as_deref().map(String::from_utf8_lossy),
+            "tls: handshake complete"
+        );
+        self.half_close = HalfClose(info.is_tls13());
+        self.info = Some(info);
+        self.deadline = None;
+        self.early = 0;
+        self.flush(below);
+        if self.write == WriteSide::CloseWhenReady {
+            self.close(below);
+        }
+    }
+
+    /// Ends the connection for `err`: the alert rustls queued goes out first.
+    ///
+    /// With an alert to deliver the transport below is closed gracefully
+    /// (so the alert is flushed) and the typed reason is kept for the inner
+    /// protocol's `connection_lost`; with nothing to deliver it is aborted
+    /// with that reason.
+    pub(crate) fn fail(&mut self, below: &mut dyn StreamTransport, err: TlsError) {
+        if self.dead {
+            return;
+        }
+        tracing::debug!(error = %err, "tls: connection failed");
+        let alert = self.conn.wants_write();
+        self.flush(below);
+        let why = Close::aborted(TLS, AbortReason::Custom(Arc::new(err)));
+        self.failed = Some(why.clone());
+        self.dead = true;
+        self.write = WriteSide::Shut;
+        if alert {
+            self.closed_below = true;
+            below.close();
+        } else {
+            below.abort(why);
+        }
+    }
+
+    /// The handshake ran out of time.
+    pub(crate) fn time_out(&mut self, below: &mut dyn StreamTransport) {
+        if self.dead {
+            return;
+        }
+        tracing::debug!("tls: handshake timed out");
+        let why = Close::Timeout(crate::Timeout::Handshake);
+        self.failed = Some(why.clone());
+        self.dead = true;
+        below.abort(why);
+    }
+}
+
+/// Hands TLS records to the transport below.
+struct Sink<'a>(&'a mut dyn StreamTransport);
+
+impl io::Write for Sink<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf);
+        Ok(buf.len())
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        let mut n = 0;
+        for b in bufs {
+            self.0.write(b);
+            n += b.len();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
