@@ -33,8 +33,8 @@ mod close;
 pub mod datagram;
 mod datagram_stack;
 pub mod endpoint;
-pub mod framing;
 mod forward;
+pub mod framing;
 mod introspect;
 mod outbuf;
 mod stack;
@@ -43,11 +43,11 @@ pub mod testing;
 pub mod tls;
 mod wake;
 
+#[doc(hidden)]
+pub use bytes::Bytes as __Bytes;
 pub use close::{AbortReason, Close, Timeout};
 pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit};
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
-#[doc(hidden)]
-pub use bytes::Bytes as __Bytes;
 #[doc(hidden)]
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
