@@ -2,10 +2,11 @@
 //!
 //! Idle memory per connection is a headline figure, so the task's future is
 //! written by hand ([`Drive`]): it holds the socket, the stack, and 32 bytes
-//! of its own, and no sub-future at all. Readiness is polled straight from
-//! the socket, the read buffer is per worker thread and borrowed only within
-//! one poll, the timer is boxed and exists only while there is a deadline,
-//! and the shutdown signal is a slot in the server's waker table.
+//! of its own, and no sub-future at all. Reads and write readiness are
+//! polled straight from the socket, the read buffer is per worker thread and
+//! borrowed only within one poll, the timer is boxed and exists only while
+//! there is a deadline, and the shutdown signal is a slot in the server's
+//! waker table.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -15,6 +16,7 @@ use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
 use strata::{AbortReason, Close, PeerAddr, Stack, StreamTransport};
+use tokio::io::ReadBuf;
 use tokio::time::Sleep;
 
 use crate::control::TaskGuard;
@@ -25,6 +27,9 @@ use crate::task::{arm, earliest, guarded, poll_common, Event, Panicked};
 pub(crate) const READ_BUF_SIZE: usize = 64 * 1024;
 /// Most slices handed to one vectored write.
 const MAX_IOV: usize = 64;
+/// Slices tried first: most writes need no more, and filling
+/// [`MAX_IOV`] empty slices on every write is measurable.
+const FEW_IOV: usize = 4;
 /// How long a cleanly closed connection keeps reading (and discarding) what
 /// the peer still sends, so that closing with unread input does not turn
 /// into a reset that destroys our last bytes at the peer.
@@ -107,12 +112,15 @@ impl<S: Socket> Future for Drive<S> {
             match this.phase {
                 Phase::Start => {
                     this.phase = Phase::Run;
-                    if let Err(p) = this.call(|s, now| s.start(now)) {
+                    if let Err(p) = guarded(|| this.stack.start(Instant::now())) {
                         return Poll::Ready(this.panicked(p));
                     }
                 }
-                Phase::Run => match ready!(this.poll_run(cx)) {
-                    Ok(()) => this.finish_clean(),
+                // One panic guard per wake-up, around everything the loop
+                // calls into the stack, rather than one per call.
+                Phase::Run => match guarded(|| this.poll_run(cx)) {
+                    Ok(Poll::Pending) => return Poll::Pending,
+                    Ok(Poll::Ready(())) => this.finish_clean(),
                     Err(p) => return Poll::Ready(this.panicked(p)),
                 },
                 Phase::Linger => {
@@ -125,13 +133,46 @@ impl<S: Socket> Future for Drive<S> {
     }
 }
 
-impl<S: Socket> Drive<S> {
-    /// One guarded call into the stack, with a fresh `now`.
-    fn call(&mut self, f: impl FnOnce(&mut Stack, Instant)) -> Result<(), Panicked> {
-        let stack = &mut self.stack;
-        guarded(|| f(stack, Instant::now()))
+/// The time events are stamped with: read once per wake-up, and again for
+/// every further event the same poll handles (a busy connection can handle
+/// many in one poll). The work an event causes (flushing the output it
+/// queued) shares its time.
+struct Clock {
+    now: Instant,
+    used: bool,
+}
+
+impl Clock {
+    fn start() -> Self {
+        Clock {
+            now: Instant::now(),
+            used: false,
+        }
     }
 
+    /// The time of a new event.
+    fn event(&mut self) -> Instant {
+        if self.used {
+            self.now = Instant::now();
+        }
+        self.used = true;
+        self.now
+    }
+
+    /// The time of a new event that must not predate this call.
+    fn fresh(&mut self) -> Instant {
+        self.now = Instant::now();
+        self.used = true;
+        self.now
+    }
+
+    /// The time of the work following the last event.
+    fn now(&self) -> Instant {
+        self.now
+    }
+}
+
+impl<S: Socket> Drive<S> {
     /// When the drain ends, once the server's shutdown has started.
     fn drain_at(&self) -> Option<Instant> {
         self.ctl.as_ref().and_then(|g| g.shared().drain_deadline())
@@ -147,91 +188,133 @@ impl<S: Socket> Drive<S> {
             .unwrap_or_else(|| Close::aborted("driver", AbortReason::Panicked))
     }
 
-    /// The owner loop, until the stack finishes or a protocol panics.
-    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Panicked>> {
+    /// The owner loop, until the stack finishes. A protocol's panic unwinds
+    /// out of it, to the guard in `poll`.
+    fn poll_run(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut clock = Clock::start();
         loop {
-            // Also covers a shutdown that began before this task did.
-            if !self.shutdown_seen && self.drain_at().is_some() {
+            let drain_at = self.drain_at();
+            // Also covers a shutdown that began before this task did, and
+            // one that woke this task (see `poll_event`).
+            if drain_at.is_some() && !self.shutdown_seen {
                 self.shutdown_seen = true;
-                self.call(|s, now| s.handle_shutdown(now))?;
+                self.stack.handle_shutdown(clock.now());
             }
-            self.flush()?;
+            self.flush(clock.now());
             if self.stack.finished().is_some() {
-                return Poll::Ready(Ok(()));
+                return Poll::Ready(());
             }
-            let deadline = earliest(self.stack.next_deadline(), self.drain_at());
-            arm(&mut self.timer, deadline);
-            match ready!(self.poll_event(cx)) {
-                Event::Readable => self.read()?,
-                Event::Writable | Event::Shutdown => {}
-                Event::Wake => self.call(|s, now| s.handle_wakes(now))?,
+            arm(
+                &mut self.timer,
+                earliest(self.stack.next_deadline(), drain_at),
+            );
+            match ready!(self.poll_event(cx, &mut clock)) {
+                // Handled (and stamped) by `poll_input`.
+                Event::Readable => {}
+                // The flush or the shutdown at the top of the loop is due:
+                // stamp it.
+                Event::Writable | Event::Shutdown => {
+                    clock.event();
+                }
+                Event::Wake => self.stack.handle_wakes(clock.event()),
                 Event::Timer => {
                     self.timer = None;
-                    if self.drain_at().is_some_and(|d| d <= Instant::now()) {
+                    // Fresh, not the wake-up's: the deadline just passed.
+                    let now = clock.fresh();
+                    if self.drain_at().is_some_and(|d| d <= now) {
                         let why = Close::aborted("driver", AbortReason::Shutdown);
-                        self.call(|s, now| s.handle_lost(now, why))?;
+                        self.stack.handle_lost(now, why);
                     } else {
-                        self.call(|s, now| s.handle_timeout(now))?;
+                        self.stack.handle_timeout(now);
                     }
                 }
             }
         }
     }
 
-    fn poll_event(&mut self, cx: &mut Context<'_>) -> Poll<Event> {
-        let shutdown = self.ctl.as_mut().filter(|_| !self.shutdown_seen);
+    /// Waits for the next event. Input is read and handed to the stack
+    /// right here (`Event::Readable`): polling the read itself, rather than
+    /// readiness and then a read, lets a short read mark the socket drained,
+    /// which saves the read that would only say "would block".
+    fn poll_event(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> Poll<Event> {
+        // The shutdown signal is polled only until the task's waker is
+        // registered: from then on, the start of the shutdown wakes the
+        // task, and the top of the loop sees it.
+        let shutdown = self
+            .ctl
+            .as_mut()
+            .filter(|g| !self.shutdown_seen && !g.registered());
         let hub = self.stack.wake_hub();
         if let Poll::Ready(ev) = poll_common(cx, shutdown, self.timer.as_mut(), hub) {
             return Poll::Ready(ev);
         }
-        // A readiness error is reported by the read or write that follows.
+        // A readiness error is reported by the write that follows.
         if self.stack.pending_output() > 0 && self.sock.poll_write_ready(cx).is_ready() {
             return Poll::Ready(Event::Writable);
         }
-        if self.stack.wants_read() && self.sock.poll_read_ready(cx).is_ready() {
+        if self.stack.wants_read() {
+            ready!(self.poll_input(cx, clock));
             return Poll::Ready(Event::Readable);
         }
         Poll::Pending
     }
 
-    /// One vectored write of the queued output, then the half-close if due.
-    fn flush(&mut self) -> Result<(), Panicked> {
-        if self.stack.pending_output() > 0 {
-            let res = {
-                let mut slices = [IoSlice::new(&[]); MAX_IOV];
-                let n = self.stack.io_slices(&mut slices);
-                self.sock.try_write_vectored(&slices[..n])
-            };
+    /// One read into the worker's buffer, handed to the stack.
+    fn poll_input(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> Poll<()> {
+        let (sock, stack) = (&mut self.sock, &mut self.stack);
+        with_read_buf(|buf| {
+            let mut buf = ReadBuf::new(buf);
+            let res = ready!(sock.poll_read(cx, &mut buf));
+            let now = clock.event();
             match res {
+                Ok(()) if buf.filled().is_empty() => {
+                    self.eof_seen = true;
+                    stack.handle_eof(now);
+                }
+                Ok(()) => stack.handle_input(now, buf.filled()),
+                Err(e) if socket::is_transient(&e) => {}
+                Err(e) => stack.handle_lost(now, Close::from(e)),
+            }
+            Poll::Ready(())
+        })
+    }
+
+    /// One write of the queued output, then the half-close if due.
+    fn flush(&mut self, now: Instant) {
+        if self.stack.pending_output() > 0 {
+            match self.write_out() {
                 Ok(0) => {
                     let e = std::io::Error::from(std::io::ErrorKind::WriteZero);
-                    self.call(|s, now| s.handle_lost(now, Close::from(e)))?;
+                    self.stack.handle_lost(now, Close::from(e));
                 }
-                Ok(n) => self.call(|s, now| s.consume(now, n))?,
+                Ok(n) => self.stack.consume(now, n),
                 Err(e) if socket::is_transient(&e) => {}
-                Err(e) => self.call(|s, now| s.handle_lost(now, Close::from(e)))?,
+                Err(e) => self.stack.handle_lost(now, Close::from(e)),
             }
         }
         if self.stack.should_shutdown_write() {
             match socket::shutdown_write(&self.sock) {
-                Ok(()) => self.call(|s, now| s.write_shutdown_done(now))?,
-                Err(e) => self.call(|s, now| s.handle_lost(now, Close::from(e)))?,
+                Ok(()) => self.stack.write_shutdown_done(now),
+                Err(e) => self.stack.handle_lost(now, Close::from(e)),
             }
         }
-        Ok(())
     }
 
-    /// One read into the worker's buffer, handed to the stack.
-    fn read(&mut self) -> Result<(), Panicked> {
-        with_read_buf(|buf| match self.sock.try_read(buf) {
-            Ok(0) => {
-                self.eof_seen = true;
-                self.call(|s, now| s.handle_eof(now))
-            }
-            Ok(n) => self.call(|s, now| s.handle_input(now, &buf[..n])),
-            Err(e) if socket::is_transient(&e) => Ok(()),
-            Err(e) => self.call(|s, now| s.handle_lost(now, Close::from(e))),
-        })
+    /// Writes out as much of the queued output as one call takes: a plain
+    /// write for one slice (a request/response connection's usual case), a
+    /// vectored one for more. The small array spares filling the big one.
+    fn write_out(&self) -> std::io::Result<usize> {
+        let mut few = [IoSlice::new(&[]); FEW_IOV];
+        let n = self.stack.io_slices(&mut few);
+        if n == 1 {
+            return self.sock.try_write(&few[0]);
+        }
+        if n < FEW_IOV {
+            return self.sock.try_write_vectored(&few[..n]);
+        }
+        let mut slices = [IoSlice::new(&[]); MAX_IOV];
+        let n = self.stack.io_slices(&mut slices);
+        self.sock.try_write_vectored(&slices[..n])
     }
 
     /// The stack finished: a clean close shuts the socket down (and lingers
@@ -318,7 +401,8 @@ impl<S: Socket> Drive<S> {
         // shared state to clean up); a second panic is ignored. Either way
         // the stack no longer holds the protocol, so dropping this future
         // runs no protocol code.
-        let _ = self.call(|s, now| s.handle_lost(now, why.clone()));
+        let stack = &mut self.stack;
+        let _ = guarded(|| stack.handle_lost(Instant::now(), why.clone()));
         socket::reset_on_close(&self.sock);
         why
     }

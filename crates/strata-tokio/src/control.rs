@@ -175,6 +175,13 @@ impl TaskGuard {
         &self.group.shared
     }
 
+    /// Whether the task's waker is registered: from then on, the start of
+    /// the shutdown wakes the task, so a check of the drain deadline
+    /// whenever it runs suffices.
+    pub(crate) fn registered(&self) -> bool {
+        self.slot != NO_SLOT
+    }
+
     /// Whether the shutdown has started. The first call registers `waker`,
     /// which the start of the shutdown wakes; later calls are one atomic load.
     ///

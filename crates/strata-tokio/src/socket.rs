@@ -4,12 +4,14 @@
 use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use socket2::SockRef;
 use strata::{Addr, BottomInfo, Close, StackConfig, StreamProtocol};
+use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 use tokio::task::JoinHandle;
 
@@ -36,7 +38,16 @@ pub(crate) mod private {
     pub trait Socket: AsFd + Send + Sync + Unpin + 'static {
         fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
         fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// Readiness and a read in one: a short read marks the socket
+        /// drained (tokio's `AsyncRead`), so the next poll waits instead of
+        /// reading only to hear "would block".
+        fn poll_read(
+            &mut self,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>>;
         fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+        fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
         fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     }
 
@@ -49,8 +60,18 @@ pub(crate) mod private {
                 fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
                     <$t>::poll_write_ready(self, cx)
                 }
+                fn poll_read(
+                    &mut self,
+                    cx: &mut Context<'_>,
+                    buf: &mut ReadBuf<'_>,
+                ) -> Poll<io::Result<()>> {
+                    AsyncRead::poll_read(Pin::new(self), cx, buf)
+                }
                 fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
                     <$t>::try_read(self, buf)
+                }
+                fn try_write(&self, buf: &[u8]) -> io::Result<usize> {
+                    <$t>::try_write(self, buf)
                 }
                 fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
                     <$t>::try_write_vectored(self, bufs)

@@ -31,7 +31,8 @@ pub(crate) fn guarded<R>(f: impl FnOnce() -> R) -> Result<R, Panicked> {
 /// and exists only while there is a deadline: an idle task holds 8 bytes.
 pub(crate) fn arm(timer: &mut Option<Pin<Box<Sleep>>>, deadline: Option<Instant>) {
     match (deadline, timer.as_mut()) {
-        (None, _) => *timer = None,
+        (None, None) => {}
+        (None, Some(_)) => *timer = None,
         (Some(d), Some(t)) => {
             let d = tokio::time::Instant::from_std(d);
             if t.deadline() != d {
@@ -54,6 +55,8 @@ pub(crate) fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant
 
 /// What woke a task.
 pub(crate) enum Event {
+    /// The socket is readable (the stream task has already read, and handed
+    /// the input to its stack).
     Readable,
     Writable,
     Timer,

@@ -80,6 +80,12 @@ impl OutBuf {
 
     /// Drops the first `n` bytes (they were written).
     pub(crate) fn consume(&mut self, mut n: usize) {
+        if n >= self.len && self.chunks.is_none() {
+            // Everything was written, and it all sat in the tail.
+            self.len = 0;
+            self.reset_tail();
+            return;
+        }
         n = n.min(self.len);
         self.len -= n;
         if let Some(chunks) = self.chunks.as_mut() {
@@ -100,15 +106,20 @@ impl OutBuf {
         }
         self.tail_off += n;
         if self.tail_off >= self.tail.len() {
-            self.tail_off = 0;
-            if self.tail.capacity() > KEEP_CAPACITY {
-                // Release big buffers: an idle connection holds little.
-                self.tail = Vec::new();
-            } else {
-                // Keep a small one: a request/response connection would
-                // otherwise allocate and free on every message.
-                self.tail.clear();
-            }
+            self.reset_tail();
+        }
+    }
+
+    /// Empties the tail once all of it was written.
+    fn reset_tail(&mut self) {
+        self.tail_off = 0;
+        if self.tail.capacity() > KEEP_CAPACITY {
+            // Release big buffers: an idle connection holds little.
+            self.tail = Vec::new();
+        } else {
+            // Keep a small one: a request/response connection would
+            // otherwise allocate and free on every message.
+            self.tail.clear();
         }
     }
 

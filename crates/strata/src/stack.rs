@@ -471,7 +471,41 @@ impl Stack {
     }
 
     /// The settle step: loops until nothing changes. See the crate docs.
+    #[inline]
     fn settle(&mut self) {
+        if !self.settled() {
+            self.settle_loop();
+        }
+    }
+
+    /// Whether the settle loop would change nothing, in the common state
+    /// after a callback: nothing cold in use (no stash, close, abort, swap
+    /// or finish), no EOF to deliver or to finish on, and the output within
+    /// the budget and on the current side of the watermarks. One call into
+    /// the protocol (`buffered`) instead of the whole loop.
+    #[inline]
+    fn settled(&self) -> bool {
+        let b = &self.b;
+        if b.cold.is_some()
+            || b.eof_in == EofIn::Pending
+            || (b.eof_in == EofIn::Delivered && b.eof_out_sent)
+        {
+            return false;
+        }
+        let Some(p) = self.proto.as_ref() else {
+            // Without a protocol and with nothing cold, the loop stops at once.
+            return true;
+        };
+        let queued = b.out.len() + p.buffered();
+        queued <= b.cfg.memory_budget
+            && if b.write_paused {
+                queued > b.cfg.low_water
+            } else {
+                queued < b.cfg.high_water
+            }
+    }
+
+    fn settle_loop(&mut self) {
         loop {
             if self.b.finished().is_some() {
                 return;
