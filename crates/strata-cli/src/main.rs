@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use strata::endpoint::{Endpoint, Family, Host, SchemeRegistry, Target};
+use strata::endpoint::{Endpoint, Family, Host, LayerOption, SchemeRegistry, Target};
 use strata::{Addr, Close, StackConfig};
 use strata_cli::apps::{self, ChatConfig, ChatRoom};
-use strata_tokio::{ListenConfig, Server};
+use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
 
 mod stdio;
 
@@ -32,10 +32,22 @@ enum Cmd {
     /// Serve an app on one or more endpoints at once (Ctrl-C drains and exits).
     Serve(ServeArgs),
     /// Netcat-like: stdin to the stack, the stack to stdout.
-    Connect {
-        /// Where to connect, e.g. tcp://127.0.0.1:7000, tcp://localhost:7000, unix:///tmp/s.sock
-        endpoint: String,
-    },
+    Connect(ConnectArgs),
+}
+
+#[derive(Parser)]
+struct ConnectArgs {
+    /// Where to connect, e.g. tcp://127.0.0.1:7000, unix:///tmp/s.sock,
+    /// tls+tcp://localhost:8443?tls.alpn=h2
+    endpoint: String,
+    /// TLS: accept any server certificate (adds tls.insecure=true). For
+    /// testing only: anyone on the path can impersonate the server.
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+    /// TLS: trust the PEM certificates in FILE instead of the Mozilla roots
+    /// (adds tls.ca=FILE).
+    #[arg(long, value_name = "FILE")]
+    ca: Option<String>,
 }
 
 #[derive(Parser)]
@@ -96,15 +108,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Serve(args) => serve(args),
-        Cmd::Connect { endpoint } => connect(&endpoint),
+        Cmd::Connect(args) => connect(args),
     }
 }
 
-/// Parses every endpoint, or exits 2 with an error that points at the character.
-fn parse_endpoints(raw: &[String]) -> Result<Vec<Endpoint>, ExitCode> {
+/// Parses every endpoint with the driver's schemes (`tls` included), or
+/// exits 2 with an error that points at the character.
+fn parse_endpoints(raw: &[String], reg: &SchemeRegistry) -> Result<Vec<Endpoint>, ExitCode> {
     raw.iter()
         .map(|s| {
-            Endpoint::parse(s).map_err(|e| {
+            Endpoint::parse_with(s, reg).map_err(|e| {
                 eprintln!("strata: bad endpoint: {e}");
                 ExitCode::from(2)
             })
@@ -137,11 +150,11 @@ fn serve(args: ServeArgs) -> ExitCode {
     } else {
         args.endpoints.clone()
     };
-    let endpoints = match parse_endpoints(&raw) {
+    let reg = strata_tokio::registry();
+    let endpoints = match parse_endpoints(&raw, &reg) {
         Ok(e) => e,
         Err(code) => return code,
     };
-    let reg = SchemeRegistry::default();
     for ep in &endpoints {
         if ep.family(&reg) == Family::Datagram && apps::datagram_by_name(args.app.name()).is_none()
         {
@@ -177,11 +190,23 @@ fn serve(args: ServeArgs) -> ExitCode {
         let mut shown_eps = Vec::new();
         for ep in &endpoints {
             let bound = match ep.family(&reg) {
-                Family::Stream => server
-                    .listen(ep, factory.clone(), cfg.clone())
-                    .await
-                    .map(|l| l.local)
-                    .map_err(|e| e.to_string()),
+                Family::Stream => {
+                    let id = match tls_identity(ep) {
+                        Ok(id) => id,
+                        Err(code) => return code,
+                    };
+                    match server
+                        .listen_with_identity(ep, id, factory.clone(), cfg.clone())
+                        .await
+                    {
+                        Ok(l) => Ok(l.local),
+                        Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. })) => {
+                            eprintln!("strata: {ep}: {e}");
+                            return ExitCode::from(2);
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
                 Family::Datagram => bind_datagram(&server, ep, args.app, stack.clone()).await,
             };
             match bound {
@@ -198,7 +223,10 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         println!("strata: ready; try:");
         for s in &shown_eps {
-            if s.starts_with("udp") {
+            if s.starts_with("tls") {
+                println!("  cargo run --release -p strata-cli -- connect --insecure {s}");
+                println!("  openssl s_client -connect {}", s.split("://").nth(1).unwrap_or(s));
+            } else if s.starts_with("udp") {
                 println!("  (a datagram endpoint) e.g. python3 -c \"import socket;s=socket.socket(2,2);s.sendto(b'hi',('127.0.0.1',PORT));print(s.recv(99))\"  # {s}");
             } else {
                 println!("  cargo run --release -p strata-cli -- connect {s}");
@@ -213,6 +241,27 @@ fn serve(args: ServeArgs) -> ExitCode {
         server.shutdown(Duration::from_secs(args.drain)).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The certificate a TLS listener presents (files or self-signed), its
+/// fingerprint printed; exits 2 naming the file when one is unusable.
+fn tls_identity(ep: &Endpoint) -> Result<Option<strata_tokio::TlsIdentity>, ExitCode> {
+    let id = strata_tokio::server_identity(ep).map_err(|e| {
+        eprintln!("strata: {ep}: {e}");
+        ExitCode::from(2)
+    })?;
+    if let Some(id) = &id {
+        let note = if id.is_self_signed() {
+            format!(" (self-signed for {})", SELF_SIGNED_NAMES.join(", "))
+        } else {
+            String::new()
+        };
+        println!(
+            "strata: tls certificate sha256 {}{note}",
+            id.fingerprint_hex()
+        );
+    }
+    Ok(id)
 }
 
 async fn bind_datagram(
@@ -262,12 +311,37 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn connect(raw: &str) -> ExitCode {
-    let ep = match parse_endpoints(&[raw.to_string()]) {
+fn connect(args: ConnectArgs) -> ExitCode {
+    let reg = strata_tokio::registry();
+    let mut ep = match parse_endpoints(&[args.endpoint], &reg) {
         Ok(mut v) => v.remove(0),
         Err(code) => return code,
     };
-    if ep.family(&SchemeRegistry::default()) != Family::Stream {
+    let mut tls_flag = |flag: &str, key: &str, value: String| {
+        if !ep.layers.iter().any(|l| l == "tls") {
+            eprintln!(
+                "strata: {flag} needs a tls endpoint (tls+tcp://, tls+unix://); {ep} has none"
+            );
+            return Err(ExitCode::from(2));
+        }
+        ep.options.push(LayerOption {
+            layer: "tls".into(),
+            key: key.into(),
+            value,
+        });
+        Ok(())
+    };
+    if args.insecure {
+        if let Err(code) = tls_flag("--insecure", "insecure", "true".into()) {
+            return code;
+        }
+    }
+    if let Some(ca) = args.ca {
+        if let Err(code) = tls_flag("--ca", "ca", ca) {
+            return code;
+        }
+    }
+    if ep.family(&reg) != Family::Stream {
         eprintln!("strata: connect needs a stream endpoint; {ep} carries datagrams");
         return ExitCode::from(2);
     }
@@ -278,14 +352,22 @@ fn connect(raw: &str) -> ExitCode {
         match strata_tokio::connect(&ep, Box::new(proto), stack).await {
             Ok(conn) => {
                 let _conn = conn;
-                done.await.unwrap_or(Close::Done)
+                Ok(done.await.unwrap_or(Close::Done))
+            }
+            Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. })) => {
+                eprintln!("strata: {ep}: {e}");
+                Err(ExitCode::from(2))
             }
             Err(e) => {
                 eprintln!("strata: cannot connect to {ep}: {e}");
-                Close::Io(std::io::ErrorKind::ConnectionRefused)
+                Ok(Close::Io(std::io::ErrorKind::ConnectionRefused))
             }
         }
     });
+    let why = match why {
+        Ok(why) => why,
+        Err(code) => return code,
+    };
     // Everything received is written out before exiting.
     let _ = stdout.join();
     if why.is_clean() {

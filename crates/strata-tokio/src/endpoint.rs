@@ -1,55 +1,90 @@
 //! Endpoint glue: listening on and connecting to what an endpoint string
-//! describes (`tcp://`, `unix://`, later `tls+tcp://` and friends).
+//! describes (`tcp://`, `unix://`, `tls+tcp://`, `tls+unix://`,
+//! `tls+tls+tcp://`).
 //!
 //! The transport (the last scheme) is opened here. Every scheme above it is a
-//! layer, built by [`stream_layer`]: the one seam where new layers plug in.
-//! Until a layer is registered there, an endpoint naming it is
-//! [`DriverError::Unsupported`].
+//! layer, built from [`STREAM_LAYERS`]: the one seam where new layers plug in
+//! (one line: the layer's [`SchemeSpec`] and its builder). An endpoint naming
+//! a layer not in the table is [`DriverError::Unsupported`]; [`registry`]
+//! gives the parser every scheme the table holds.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use strata::endpoint::{Endpoint, Host, Target};
+use strata::endpoint::{Endpoint, Host, SchemeRegistry, SchemeSpec, Target};
+use strata::tls::TlsConfig;
 use strata::{Addr, StackConfig, StreamProtocol};
 
 use crate::connect::{happy_eyeballs, run_tcp, Connection};
+use crate::tls::TlsIdentity;
 use crate::{DriverError, ListenConfig, Listening, Server, StreamFactory};
 
 /// Which end of the connection a layer is built for: TLS, for one, needs it,
 /// and it is not always the end that connected.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     Client,
     Server,
 }
 
 /// Builds one layer around the protocol above it.
-type LayerWrap = Arc<dyn Fn(Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> + Send + Sync>;
+pub(crate) type LayerWrap =
+    Arc<dyn Fn(Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> + Send + Sync>;
+
+/// What the builders of one endpoint's layers share: the endpoint, the role,
+/// and what is worth making once for the whole chain (`tls+tls+tcp` reads
+/// its files, or makes its certificate, once).
+pub(crate) struct LayerCx<'a> {
+    pub(crate) ep: &'a Endpoint,
+    pub(crate) role: Role,
+    /// The identity a TLS server presents, when the caller gave one.
+    pub(crate) identity: Option<TlsIdentity>,
+    /// The TLS configuration, once the first `tls` layer has made it.
+    pub(crate) tls: Option<TlsConfig>,
+}
 
 /// Makes the wrapper for a layer, from the endpoint's options for it.
-type LayerBuilder = fn(&Endpoint, Role) -> Result<LayerWrap, DriverError>;
+type LayerBuilder = fn(&mut LayerCx<'_>) -> Result<LayerWrap, DriverError>;
 
-/// The stream layers the driver can build, by scheme name. A layer lands here
-/// with one line, e.g. `("tls", tls_layer)`, where `tls_layer` reads the
-/// `tls.*` options of the endpoint and returns the wrapper.
-const STREAM_LAYERS: &[(&str, LayerBuilder)] = &[];
+/// The stream layers the driver can build: the scheme each registers and
+/// the builder that reads its options and returns the wrapper. Adding a
+/// layer is one line.
+const STREAM_LAYERS: &[(SchemeSpec, LayerBuilder)] = &[(SchemeSpec::TLS, crate::tls::layer)];
 
-/// The wrapper for layer `name`, or `Unsupported`.
-fn stream_layer(name: &str, ep: &Endpoint, role: Role) -> Result<LayerWrap, DriverError> {
-    match STREAM_LAYERS.iter().find(|(n, _)| *n == name) {
-        Some((_, build)) => build(ep, role),
-        None => Err(DriverError::Unsupported {
-            scheme: name.to_string(),
-        }),
+/// The schemes the driver can build, for [`Endpoint::parse_with`]: `tcp`,
+/// `udp`, `unix` and every layer of the driver's table (`tls`).
+///
+/// ```
+/// use strata::endpoint::Endpoint;
+/// let ep = Endpoint::parse_with("tls+tcp://localhost:8443?tls.alpn=h2", &strata_tokio::registry()).unwrap();
+/// assert_eq!(ep.layers, ["tls", "tcp"]);
+/// ```
+pub fn registry() -> SchemeRegistry {
+    let mut reg = SchemeRegistry::default();
+    for (spec, _) in STREAM_LAYERS {
+        // Invariant: the table's names are valid and distinct from the
+        // transports' (checked by a unit test below).
+        if let Err(e) = reg.register(*spec) {
+            tracing::error!("driver layer table: {e}");
+        }
     }
+    reg
 }
 
 /// The wrappers for every layer above the transport, top first.
-fn layers(ep: &Endpoint, role: Role) -> Result<Vec<LayerWrap>, DriverError> {
+fn layers(cx: &mut LayerCx<'_>) -> Result<Vec<LayerWrap>, DriverError> {
+    let ep = cx.ep;
     let above = ep.layers.len().saturating_sub(1);
     ep.layers[..above]
         .iter()
-        .map(|l| stream_layer(l, ep, role))
+        .map(
+            |name| match STREAM_LAYERS.iter().find(|(s, _)| s.name == name) {
+                Some((_, build)) => build(cx),
+                None => Err(DriverError::Unsupported {
+                    scheme: name.to_string(),
+                }),
+            },
+        )
         .collect()
 }
 
@@ -105,8 +140,13 @@ fn listen_options(ep: &Endpoint, mut cfg: ListenConfig) -> Result<ListenConfig, 
 
 impl Server {
     /// Listens on what `ep` describes: `tcp://` (a name is resolved and every
-    /// address it gives is bound, on the same port) or `unix://`. Options
-    /// `tcp.nodelay`, `tcp.reuseport` and `tcp.backlog` override `cfg`.
+    /// address it gives is bound, on the same port) or `unix://`, under the
+    /// layers the chain names (`tls+`). Options `tcp.nodelay`,
+    /// `tcp.reuseport` and `tcp.backlog` override `cfg`; the `tls.*` options
+    /// are in [`server_config`](crate::server_config). A `tls` layer without
+    /// `tls.cert`/`tls.key` serves a fresh self-signed certificate and logs
+    /// its fingerprint; use [`listen_with_identity`](Server::listen_with_identity)
+    /// to choose (or show) the certificate.
     ///
     /// ```no_run
     /// # async fn run(f: strata_tokio::StreamFactory) -> Result<(), strata_tokio::DriverError> {
@@ -123,8 +163,38 @@ impl Server {
         factory: StreamFactory,
         cfg: ListenConfig,
     ) -> Result<Listening, DriverError> {
+        self.listen_with_identity(ep, None, factory, cfg).await
+    }
+
+    /// [`listen`](Server::listen), with the certificate every `tls` layer
+    /// presents given by the caller (`None`: from the options, as `listen`).
+    ///
+    /// ```no_run
+    /// # async fn run(f: strata_tokio::StreamFactory) -> Result<(), strata_tokio::DriverError> {
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::{server_identity, ListenConfig, Server};
+    /// let ep = Endpoint::parse_with("tls+tcp://127.0.0.1:8443", &strata_tokio::registry()).unwrap();
+    /// let id = server_identity(&ep)?;
+    /// if let Some(id) = &id {
+    ///     println!("certificate sha256 {}", id.fingerprint_hex());
+    /// }
+    /// Server::new().listen_with_identity(&ep, id, f, ListenConfig::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn listen_with_identity(
+        &self,
+        ep: &Endpoint,
+        identity: Option<TlsIdentity>,
+        factory: StreamFactory,
+        cfg: ListenConfig,
+    ) -> Result<Listening, DriverError> {
         stream_transport(ep)?;
-        let wraps = layers(ep, Role::Server)?;
+        let wraps = layers(&mut LayerCx {
+            ep,
+            role: Role::Server,
+            identity,
+            tls: None,
+        })?;
         let factory: StreamFactory = if wraps.is_empty() {
             factory
         } else {
@@ -209,8 +279,9 @@ async fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, DriverError>
 }
 
 /// Connects to what `ep` describes and runs `proto` over it: `tcp://` (a name
-/// with Happy Eyeballs, RFC 8305) or `unix://`. Option `tcp.nodelay`
-/// (default true) applies.
+/// with Happy Eyeballs, RFC 8305) or `unix://`, under the layers the chain
+/// names (`tls+`, configured as [`client_config`](crate::client_config)
+/// says). Option `tcp.nodelay` (default true) applies.
 ///
 /// ```no_run
 /// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> Result<(), strata_tokio::DriverError> {
@@ -227,7 +298,13 @@ pub async fn connect(
     stack: Arc<StackConfig>,
 ) -> Result<Connection, DriverError> {
     stream_transport(ep)?;
-    let proto = wrap(proto, &layers(ep, Role::Client)?);
+    let wraps = layers(&mut LayerCx {
+        ep,
+        role: Role::Client,
+        identity: None,
+        tls: None,
+    })?;
+    let proto = wrap(proto, &wraps);
     let nodelay = bool_option(ep, "nodelay")?.unwrap_or(true);
     match &ep.target {
         Target::Path(path) => crate::connect_unix(path, proto, stack)
@@ -257,27 +334,53 @@ pub async fn connect(
 mod tests {
     use super::*;
 
+    fn cx(ep: &Endpoint, role: Role) -> LayerCx<'_> {
+        LayerCx {
+            ep,
+            role,
+            identity: None,
+            tls: None,
+        }
+    }
+
     #[test]
-    fn layers_above_the_transport_are_unsupported_until_registered() {
+    fn layers_not_in_the_table_are_unsupported() {
         let ep = Endpoint {
-            layers: vec!["tls".into(), "tcp".into()],
+            layers: vec!["reliable".into(), "tcp".into()],
             target: Target::Host {
                 host: Host::Name("localhost".into()),
                 port: 1,
             },
             options: vec![],
         };
-        match layers(&ep, Role::Client) {
-            Err(DriverError::Unsupported { scheme }) => assert_eq!(scheme, "tls"),
+        match layers(&mut cx(&ep, Role::Client)) {
+            Err(DriverError::Unsupported { scheme }) => assert_eq!(scheme, "reliable"),
             other => panic!("expected Unsupported, got {:?}", other.map(|v| v.len())),
         }
         let plain = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
-        assert!(layers(&plain, Role::Server).unwrap().is_empty());
+        assert!(layers(&mut cx(&plain, Role::Server)).unwrap().is_empty());
         let udp = Endpoint::parse("udp://127.0.0.1:1").unwrap();
         assert!(matches!(
             stream_transport(&udp),
             Err(DriverError::NotStream { .. })
         ));
+    }
+
+    #[test]
+    fn the_registry_holds_every_layer_of_the_table() {
+        let reg = registry();
+        for (spec, _) in STREAM_LAYERS {
+            assert_eq!(reg.get(spec.name), Some(spec));
+        }
+        assert_eq!(reg.schemes().count(), 3 + STREAM_LAYERS.len());
+    }
+
+    #[test]
+    fn nested_tls_layers_share_one_configuration() {
+        let ep = Endpoint::parse_with("tls+tls+tcp://127.0.0.1:1", &registry()).unwrap();
+        let mut c = cx(&ep, Role::Server);
+        assert_eq!(layers(&mut c).unwrap().len(), 2);
+        assert!(c.tls.is_some_and(|t| !t.is_client()));
     }
 
     #[test]

@@ -65,6 +65,10 @@ pub enum DriverError {
         /// What would have been accepted.
         expected: &'static str,
     },
+    /// A `tls` layer could not be configured from the endpoint's options
+    /// (a certificate or key file unreadable, empty, malformed or mismatched).
+    #[error(transparent)]
+    Tls(crate::TlsSetupError),
 }
 
 impl DriverError {
@@ -88,7 +92,9 @@ impl From<DriverError> for io::Error {
             DriverError::Unsupported { .. } | DriverError::NotStream { .. } => {
                 io::Error::new(io::ErrorKind::Unsupported, e)
             }
-            DriverError::BadOption { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
+            DriverError::BadOption { .. } | DriverError::Tls(_) => {
+                io::Error::new(io::ErrorKind::InvalidInput, e)
+            }
         }
     }
 }

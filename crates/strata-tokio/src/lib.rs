@@ -51,13 +51,18 @@ mod error;
 mod server;
 mod socket;
 mod task;
+mod tls;
 mod udp;
 
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};
-pub use endpoint::connect;
+pub use endpoint::{connect, registry};
 pub use error::DriverError;
 pub use server::{ListenConfig, Listening, Server};
 pub use socket::{spawn_stream, DriverStream};
+pub use tls::{
+    client_config, server_config, server_identity, AcceptAnyServerCert, TlsIdentity, TlsSetupError,
+    SELF_SIGNED_NAMES,
+};
 
 /// Builds the protocol for each accepted connection of a listener.
 ///

@@ -58,6 +58,18 @@ impl SchemeSpec {
         },
         options: &[],
     };
+    /// `tls`: the [`Tls`](crate::tls::Tls) layer, a stream over a stream.
+    /// Not in [`SchemeRegistry::default`]: the driver that can build it
+    /// registers it (`strata_tokio::registry()`). Its options are documented
+    /// in `docs/endpoints.md`.
+    pub const TLS: SchemeSpec = SchemeSpec {
+        name: "tls",
+        kind: SchemeKind::Layer {
+            below: Family::Stream,
+            above: Family::Stream,
+        },
+        options: &["cert", "key", "ca", "alpn", "sni", "insecure"],
+    };
 
     /// Whether `key` is a declared option of this scheme.
     pub fn accepts_option(&self, key: &str) -> bool {

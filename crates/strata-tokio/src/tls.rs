@@ -1,0 +1,606 @@
+//! TLS from endpoint options: the `tls` layer of `tls+tcp://`, `tls+unix://`
+//! and `tls+tls+tcp://`.
+//!
+//! The layer itself is [`strata::tls::Tls`], sans-IO. What lives here is the
+//! I/O it needs before the first byte: reading PEM files, generating a
+//! self-signed certificate, and turning the `tls.*` options into a rustls
+//! configuration. Every failure is a typed [`TlsSetupError`] naming the file
+//! and what is wrong with it.
+//!
+//! | option | side | meaning |
+//! |---|---|---|
+//! | `tls.cert=PATH` | both | PEM certificate chain, leaf first (a client presents it when asked) |
+//! | `tls.key=PATH` | both | PEM private key (PKCS#8, PKCS#1 or SEC1) matching `tls.cert` |
+//! | `tls.ca=PATH` | both | PEM trust roots: a client's for the server; on a server, client certificates become required and are checked against them |
+//! | `tls.alpn=h2,http/1.1` | both | ALPN protocols, in preference order |
+//! | `tls.sni=NAME` | client | the name sent and verified (default: the endpoint's host; `localhost` for a Unix path) |
+//! | `tls.insecure=true` | client | accept any server certificate (testing only, see [`AcceptAnyServerCert`]) |
+//!
+//! A server without `tls.cert`/`tls.key` serves a self-signed certificate made
+//! at start for `localhost`, `127.0.0.1` and `::1` ([`TlsIdentity::self_signed`]).
+//! A client without `tls.ca` trusts the Mozilla roots (webpki-roots).
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+use strata::endpoint::{Endpoint, Host, Target};
+use strata::tls::{Tls, TlsConfig};
+use strata::{AbortReason, Close, StreamProtocol, StreamTransport};
+
+use crate::endpoint::{LayerCx, LayerWrap, Role};
+use crate::DriverError;
+
+/// The names a generated self-signed certificate is valid for.
+pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+
+/// Why a TLS configuration could not be built from an endpoint's options.
+///
+/// It reaches callers as [`DriverError::Tls`].
+///
+/// ```
+/// use std::path::PathBuf;
+/// use strata_tokio::TlsSetupError;
+/// let e = TlsSetupError::NoKey { path: PathBuf::from("/etc/x.pem") };
+/// assert_eq!(e.to_string(), "/etc/x.pem: no PEM private key found");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsSetupError {
+    /// A file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file holds PEM that does not decode (bad base64, a section cut short).
+    #[error("{}: malformed PEM: {reason}", path.display())]
+    BadPem {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM decoder said.
+        reason: String,
+    },
+    /// A certificate file (or CA file) holds no `CERTIFICATE` section.
+    #[error("{}: no PEM certificate found", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A key file holds no private key section.
+    #[error("{}: no PEM private key found", path.display())]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The private key is of a kind the crypto provider cannot use.
+    #[error("{}: unusable private key: {reason}", path.display())]
+    BadKey {
+        /// The key file.
+        path: PathBuf,
+        /// rustls' reason.
+        reason: rustls::Error,
+    },
+    /// A certificate does not parse, or cannot serve as a trust root.
+    #[error("{}: unusable certificate: {reason}", path.display())]
+    BadCertificate {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The private key is not the one of the certificate's public key.
+    #[error("{}: private key does not match the certificate in {}", key.display(), cert.display())]
+    KeyMismatch {
+        /// The certificate file.
+        cert: PathBuf,
+        /// The key file.
+        key: PathBuf,
+    },
+    /// `tls.cert` without `tls.key`, or the reverse.
+    #[error("tls.{given} needs tls.{missing} as well")]
+    Incomplete {
+        /// The option given.
+        given: &'static str,
+        /// The option missing.
+        missing: &'static str,
+    },
+    /// Two options that contradict each other.
+    #[error("tls.{0} and tls.{1} cannot be used together")]
+    Conflict(&'static str, &'static str),
+    /// The self-signed certificate could not be generated.
+    #[error("cannot generate a self-signed certificate: {0}")]
+    SelfSigned(String),
+    /// rustls refused the configuration built from the options.
+    #[error("TLS configuration refused: {0}")]
+    Config(rustls::Error),
+}
+
+impl From<TlsSetupError> for DriverError {
+    fn from(e: TlsSetupError) -> Self {
+        DriverError::Tls(e)
+    }
+}
+
+/// A certificate chain and its private key, checked to match: what a server
+/// presents (and a client, when asked for a client certificate).
+///
+/// ```
+/// use strata_tokio::TlsIdentity;
+/// let id = TlsIdentity::self_signed().unwrap();
+/// assert!(id.is_self_signed());
+/// assert_eq!(id.fingerprint_hex().len(), 64);
+/// ```
+#[derive(Clone)]
+pub struct TlsIdentity {
+    key: Arc<CertifiedKey>,
+    self_signed: bool,
+}
+
+impl TlsIdentity {
+    /// Reads a PEM certificate chain (leaf first) and a PEM private key, and
+    /// checks that the key is the certificate's.
+    pub fn load(cert: &Path, key: &Path) -> Result<TlsIdentity, TlsSetupError> {
+        let chain = read_certs(cert)?;
+        let der = read_key(key)?;
+        let signing = provider()
+            .key_provider
+            .load_private_key(der)
+            .map_err(|reason| TlsSetupError::BadKey {
+                path: key.to_owned(),
+                reason,
+            })?;
+        let ck = CertifiedKey::new(chain, signing);
+        match ck.keys_match() {
+            // Unknown: the key cannot say its public half; rustls accepts it.
+            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+            Err(rustls::Error::InconsistentKeys(_)) => {
+                return Err(TlsSetupError::KeyMismatch {
+                    cert: cert.to_owned(),
+                    key: key.to_owned(),
+                })
+            }
+            Err(e) => {
+                return Err(TlsSetupError::BadCertificate {
+                    path: cert.to_owned(),
+                    reason: e.to_string(),
+                })
+            }
+        }
+        Ok(TlsIdentity {
+            key: Arc::new(ck),
+            self_signed: false,
+        })
+    }
+
+    /// A fresh self-signed certificate (ECDSA P-256) for
+    /// [`SELF_SIGNED_NAMES`]: `localhost`, `127.0.0.1` and `::1`.
+    pub fn self_signed() -> Result<TlsIdentity, TlsSetupError> {
+        let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
+        let made = rcgen::generate_simple_self_signed(names)
+            .map_err(|e| TlsSetupError::SelfSigned(e.to_string()))?;
+        let der = PrivateKeyDer::Pkcs8(made.key_pair.serialize_der().into());
+        let signing = provider()
+            .key_provider
+            .load_private_key(der)
+            .map_err(|e| TlsSetupError::SelfSigned(e.to_string()))?;
+        Ok(TlsIdentity {
+            key: Arc::new(CertifiedKey::new(vec![made.cert.der().clone()], signing)),
+            self_signed: true,
+        })
+    }
+
+    /// True for a certificate made by [`self_signed`](TlsIdentity::self_signed).
+    pub fn is_self_signed(&self) -> bool {
+        self.self_signed
+    }
+
+    /// The leaf certificate, DER.
+    pub fn certificate_der(&self) -> &[u8] {
+        // Invariant: both constructors put at least one certificate in the
+        // chain (`read_certs` refuses an empty file).
+        self.key.cert.first().map_or(&[], |c| c.as_ref())
+    }
+
+    /// SHA-256 of the leaf certificate's DER (what `openssl x509 -fingerprint
+    /// -sha256` prints).
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let d = ring::digest::digest(&ring::digest::SHA256, self.certificate_der());
+        let mut out = [0; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+
+    /// [`fingerprint`](TlsIdentity::fingerprint) as 64 lowercase hex digits.
+    pub fn fingerprint_hex(&self) -> String {
+        self.fingerprint()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+}
+
+impl fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("sha256", &self.fingerprint_hex())
+            .field("self_signed", &self.self_signed)
+            .finish()
+    }
+}
+
+/// The identity a listener on `ep` presents: `None` when `ep` has no `tls`
+/// layer, else the files of `tls.cert`/`tls.key`, or a fresh self-signed
+/// certificate when neither is given.
+///
+/// ```
+/// use strata::endpoint::Endpoint;
+/// let reg = strata_tokio::registry();
+/// let ep = Endpoint::parse_with("tls+tcp://127.0.0.1:0", &reg).unwrap();
+/// let id = strata_tokio::server_identity(&ep).unwrap().unwrap();
+/// assert!(id.is_self_signed());
+/// let plain = Endpoint::parse_with("tcp://127.0.0.1:0", &reg).unwrap();
+/// assert!(strata_tokio::server_identity(&plain).unwrap().is_none());
+/// ```
+pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
+    if !has_tls(ep) {
+        return Ok(None);
+    }
+    own_identity(ep)?
+        .map_or_else(TlsIdentity::self_signed, Ok)
+        .map(Some)
+}
+
+/// The server configuration for `ep`'s `tls.*` options, presenting `id`.
+/// With `tls.ca`, client certificates are required and checked against it.
+///
+/// ```
+/// use strata::endpoint::Endpoint;
+/// let ep = Endpoint::parse_with("tls+tcp://127.0.0.1:0?tls.alpn=h2", &strata_tokio::registry()).unwrap();
+/// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+/// let cfg = strata_tokio::server_config(&ep, &id).unwrap();
+/// assert!(!cfg.is_client());
+/// ```
+pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, DriverError> {
+    for key in ["sni", "insecure"] {
+        if let Some(value) = ep.option("tls", key) {
+            return Err(DriverError::BadOption {
+                layer: "tls".into(),
+                key: key.into(),
+                value: value.into(),
+                expected: "no value: it is a client option",
+            });
+        }
+    }
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(TlsSetupError::Config)?;
+    let builder = match ep.option("tls", "ca") {
+        Some(ca) => {
+            let path = PathBuf::from(ca);
+            let roots = Arc::new(read_roots(&path)?);
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
+                    .build()
+                    .map_err(|e| TlsSetupError::BadCertificate {
+                        path,
+                        reason: e.to_string(),
+                    })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(id.key.clone())));
+    config.alpn_protocols = alpn(ep)?;
+    Ok(TlsConfig::server(Arc::new(config)))
+}
+
+/// The client configuration for `ep`'s `tls.*` options: trust roots from
+/// `tls.ca` (else the Mozilla roots), or none checked with `tls.insecure`;
+/// the name from `tls.sni` (else the endpoint's host, `localhost` for a path).
+///
+/// ```
+/// use strata::endpoint::Endpoint;
+/// let reg = strata_tokio::registry();
+/// let ep = Endpoint::parse_with("tls+tcp://localhost:8443?tls.insecure=true", &reg).unwrap();
+/// assert!(strata_tokio::client_config(&ep).unwrap().is_client());
+/// let bad = Endpoint::parse_with("tls+tcp://localhost:8443?tls.alpn=", &reg).unwrap();
+/// assert!(strata_tokio::client_config(&bad).is_err());
+/// ```
+pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
+    let insecure = ep
+        .option_as::<bool>("tls", "insecure")
+        .map_err(|e| DriverError::BadOption {
+            layer: e.layer,
+            key: e.key,
+            value: e.value,
+            expected: "true or false",
+        })?
+        .unwrap_or(false);
+    let ca = ep.option("tls", "ca").map(PathBuf::from);
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(TlsSetupError::Config)?;
+    let builder = match (insecure, ca) {
+        (true, Some(_)) => return Err(TlsSetupError::Conflict("insecure", "ca").into()),
+        (true, None) => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(provider()))),
+        (false, Some(path)) => builder.with_root_certificates(read_roots(&path)?),
+        (false, None) => builder.with_root_certificates(rustls::RootCertStore {
+            roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+        }),
+    };
+    let mut config = match own_identity(ep)? {
+        Some(id) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(id.key))),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn(ep)?;
+    Ok(TlsConfig::client(Arc::new(config), server_name(ep)?))
+}
+
+/// A [`ServerCertVerifier`] that accepts **any** server certificate: for
+/// tests and for talking to a server whose certificate you checked another
+/// way (`tls.insecure=true`, `strata connect --insecure`). It still checks
+/// the handshake signatures, so the server does hold the key of the
+/// certificate it sent, but nothing ties that certificate to a trusted root
+/// or to the name: anyone on the path can impersonate the server.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata_tokio::AcceptAnyServerCert;
+/// let provider = Arc::new(rustls::crypto::ring::default_provider());
+/// let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+///     .with_safe_default_protocol_versions()
+///     .unwrap()
+///     .dangerous()
+///     .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(provider)))
+///     .with_no_client_auth();
+/// assert!(config.alpn_protocols.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct AcceptAnyServerCert {
+    provider: Arc<CryptoProvider>,
+}
+
+impl AcceptAnyServerCert {
+    /// A verifier that checks signatures with `provider`'s algorithms.
+    pub fn new(provider: Arc<CryptoProvider>) -> Self {
+        AcceptAnyServerCert { provider }
+    }
+}
+
+impl ServerCertVerifier for AcceptAnyServerCert {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        verify_tls12_signature(message, cert, dss, algs)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let algs = &self.provider.signature_verification_algorithms;
+        verify_tls13_signature(message, cert, dss, algs)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// The `tls` entry of the driver's layer table: one configuration per
+/// endpoint (so `tls+tls+tcp` reads its files once), one [`Tls`] per layer
+/// and connection.
+pub(crate) fn layer(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
+    let cfg = match &cx.tls {
+        Some(cfg) => cfg.clone(),
+        None => {
+            let cfg = match cx.role {
+                Role::Client => client_config(cx.ep)?,
+                Role::Server => {
+                    let id = match cx.identity.clone() {
+                        Some(id) => id,
+                        None => made_identity(cx.ep)?,
+                    };
+                    server_config(cx.ep, &id)?
+                }
+            };
+            cx.tls = Some(cfg.clone());
+            cfg
+        }
+    };
+    // rustls checks the configuration when a connection is made; try one
+    // now so that a refusal is an error here, not on every connection.
+    Tls::new(Refused::default(), &cfg).map_err(|e| {
+        let r = e.rustls_error().cloned();
+        TlsSetupError::Config(r.unwrap_or_else(|| rustls::Error::General(e.to_string())))
+    })?;
+    Ok(Arc::new(move |inner| match Tls::new(inner, &cfg) {
+        Ok(tls) => Box::new(tls) as Box<dyn StreamProtocol>,
+        Err(e) => Box::new(Refused {
+            why: Some(Close::aborted("tls", AbortReason::Custom(Arc::new(e)))),
+        }),
+    }))
+}
+
+/// The server identity when the layer builds it: the files, or a fresh
+/// self-signed certificate whose fingerprint is logged.
+fn made_identity(ep: &Endpoint) -> Result<TlsIdentity, TlsSetupError> {
+    if let Some(id) = own_identity(ep)? {
+        return Ok(id);
+    }
+    let id = TlsIdentity::self_signed()?;
+    tracing::info!(
+        "tls: serving a self-signed certificate for {}; sha256 {}",
+        SELF_SIGNED_NAMES.join(", "),
+        id.fingerprint_hex()
+    );
+    Ok(id)
+}
+
+/// Aborts the connection at once with the reason rustls gave: stands in for
+/// a `Tls` that rustls refused to create (never seen once the configuration
+/// passed the check in [`layer`]).
+#[derive(Default)]
+struct Refused {
+    why: Option<Close>,
+}
+
+impl StreamProtocol for Refused {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        if let Some(why) = self.why.take() {
+            t.abort(why);
+        }
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
+}
+
+fn has_tls(ep: &Endpoint) -> bool {
+    ep.layers.iter().any(|l| l == "tls")
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// `tls.cert` and `tls.key`, loaded, when both are given.
+fn own_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
+    match (ep.option("tls", "cert"), ep.option("tls", "key")) {
+        (Some(c), Some(k)) => TlsIdentity::load(Path::new(c), Path::new(k)).map(Some),
+        (Some(_), None) => Err(TlsSetupError::Incomplete {
+            given: "cert",
+            missing: "key",
+        }),
+        (None, Some(_)) => Err(TlsSetupError::Incomplete {
+            given: "key",
+            missing: "cert",
+        }),
+        (None, None) => Ok(None),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
+    std::fs::read(path).map_err(|source| TlsSetupError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })
+}
+
+fn bad_pem(path: &Path, e: rustls::pki_types::pem::Error) -> TlsSetupError {
+    TlsSetupError::BadPem {
+        path: path.to_owned(),
+        reason: e.to_string(),
+    }
+}
+
+fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
+    let pem = read(path)?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad_pem(path, e))?;
+    if certs.is_empty() {
+        return Err(TlsSetupError::NoCertificate {
+            path: path.to_owned(),
+        });
+    }
+    Ok(certs)
+}
+
+fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
+    let pem = read(path)?;
+    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
+        rustls::pki_types::pem::Error::NoItemsFound => TlsSetupError::NoKey {
+            path: path.to_owned(),
+        },
+        e => bad_pem(path, e),
+    })
+}
+
+fn read_roots(path: &Path) -> Result<rustls::RootCertStore, TlsSetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in read_certs(path)? {
+        roots.add(cert).map_err(|e| TlsSetupError::BadCertificate {
+            path: path.to_owned(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(roots)
+}
+
+/// `tls.alpn`: comma-separated protocol names of 1 to 255 bytes.
+fn alpn(ep: &Endpoint) -> Result<Vec<Vec<u8>>, DriverError> {
+    let Some(list) = ep.option("tls", "alpn") else {
+        return Ok(Vec::new());
+    };
+    let names: Vec<Vec<u8>> = list.split(',').map(|s| s.as_bytes().to_vec()).collect();
+    if names.iter().any(|n| n.is_empty() || n.len() > 255) {
+        return Err(DriverError::BadOption {
+            layer: "tls".into(),
+            key: "alpn".into(),
+            value: list.into(),
+            expected: "comma-separated protocol names of 1-255 bytes (h2,http/1.1)",
+        });
+    }
+    Ok(names)
+}
+
+/// The name a client verifies (and sends as SNI when it is a DNS name).
+fn server_name(ep: &Endpoint) -> Result<ServerName<'static>, DriverError> {
+    if let Some(sni) = ep.option("tls", "sni") {
+        return ServerName::try_from(sni.to_owned()).map_err(|_| DriverError::BadOption {
+            layer: "tls".into(),
+            key: "sni".into(),
+            value: sni.into(),
+            expected: "a DNS name or an IP address",
+        });
+    }
+    let name = match &ep.target {
+        Target::Host {
+            host: Host::Ip(ip), ..
+        } => return Ok(ServerName::IpAddress((*ip).into())),
+        Target::Host {
+            host: Host::Name(n),
+            ..
+        } => n.clone(),
+        Target::Path(_) => "localhost".to_owned(),
+    };
+    ServerName::try_from(name.clone()).map_err(|_| DriverError::BadOption {
+        layer: "tls".into(),
+        key: "sni".into(),
+        value: name,
+        expected: "a DNS name (the endpoint's host is not one; give tls.sni)",
+    })
+}
