@@ -328,6 +328,11 @@ impl<P: StreamProtocol> StreamProtocol for Tls<P> {
     }
 
     fn buffered(&self) -> usize {
+        // A dead layer sends nothing more: neither its queued plaintext nor
+        // what the protocol above still holds may keep a close open.
+        if self.st.dead {
+            return 0;
+        }
         self.st.early + self.inner.buffered()
     }
 }

@@ -40,13 +40,20 @@
 //! * **Close.** `close()` sends `close_notify`, then closes below (after the
 //!   handshake, if it is still running, so queued plaintext goes first).
 //!   `write_eof()` sends `close_notify` and keeps reading where the
-//!   [`HalfClose`](crate::HalfClose) capability is true — TLS 1.3 only; before
-//!   the handshake and on TLS 1.2 it closes. `abort` passes down.
+//!   [`HalfClose`](crate::HalfClose) capability is true — TLS 1.3 only; on
+//!   TLS 1.2 it closes. Asked for before the handshake completes (when the
+//!   version is not known yet), `write_eof` is remembered and carried out
+//!   once it completes, after the plaintext queued before it; a later
+//!   `close` overrides it. Writes after either are ignored. The handshake
+//!   timeout bounds both waits. `abort` passes down.
 //! * **Errors.** A rustls error sends the alert rustls queued, then ends the
 //!   connection: the inner protocol's `connection_lost` gets
 //!   `Close::Aborted { layer: "tls", reason: AbortReason::Custom(Arc<TlsError>) }`.
 //!   With an alert to deliver the transport below is closed gracefully so
 //!   the alert reaches the peer; with none it is aborted with that reason.
+//!   Plaintext still queued (for the handshake, or in the protocol above)
+//!   can never be sent: from then on `buffered()` is 0, so the stack
+//!   finishes as soon as the alert is flushed, not at its close timeout.
 //!   Nothing panics on peer input; rustls bounds handshake messages (64 KiB)
 //!   and records (16 KiB).
 //! * **Time.** The handshake must complete within

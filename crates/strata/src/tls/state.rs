@@ -17,6 +17,11 @@ pub const TLS: &str = "tls";
 pub(crate) enum WriteSide {
     /// Plaintext is accepted.
     Open,
+    /// The inner protocol called `write_eof` before the handshake completed
+    /// (when it is not yet known whether the session can half-close): its
+    /// queued plaintext, then the half-close (TLS 1.3) or the close (TLS 1.2)
+    /// follow the handshake.
+    EofWhenReady,
     /// The inner protocol closed before the handshake completed: its queued
     /// plaintext, `close_notify` and the close below follow the handshake.
     CloseWhenReady,
@@ -142,11 +147,23 @@ impl State {
         self.flush(below);
     }
 
-    /// `write_eof` from above: a half-close on TLS 1.3, a close otherwise.
+    /// `write_eof` from above: a half-close on TLS 1.3, a close otherwise;
+    /// after the handshake when it is still running, since only the agreed
+    /// version tells which (and queued plaintext goes first).
     pub(crate) fn write_eof(&mut self, below: &mut dyn StreamTransport) {
         if self.dead || self.write != WriteSide::Open {
             return;
         }
+        if self.handshaking() {
+            self.write = WriteSide::EofWhenReady;
+            return;
+        }
+        self.end_writes(below);
+    }
+
+    /// The write side ends after the handshake: `close_notify` and keep
+    /// reading where the session can half-close, a close otherwise.
+    fn end_writes(&mut self, below: &mut dyn StreamTransport) {
         if !self.half_close.0 {
             self.close(below);
             return;
@@ -167,7 +184,8 @@ impl State {
             return;
         }
         if self.handshaking() {
-            if self.write == WriteSide::Open {
+            // A close overrides an earlier write_eof.
+            if matches!(self.write, WriteSide::Open | WriteSide::EofWhenReady) {
                 self.write = WriteSide::CloseWhenReady;
             }
             return;
@@ -186,8 +204,8 @@ impl State {
     }
 
     /// The handshake just completed: record what it agreed and carry out a
-    /// close asked for while it ran. rustls has already encrypted the
-    /// plaintext queued meanwhile, in order.
+    /// close or `write_eof` asked for while it ran. rustls has already
+    /// encrypted the plaintext queued meanwhile, in order.
     pub(crate) fn handshake_done(&mut self, below: &mut dyn StreamTransport) {
         let info = TlsInfo::of(&self.conn, self.client_sni.as_deref());
         tracing::debug!(
@@ -201,12 +219,18 @@ impl State {
         self.deadline = None;
         self.early = 0;
         self.flush(below);
-        if self.write == WriteSide::CloseWhenReady {
-            self.close(below);
+        match self.write {
+            WriteSide::CloseWhenReady => self.close(below),
+            WriteSide::EofWhenReady => self.end_writes(below),
+            WriteSide::Open | WriteSide::Shut => {}
         }
     }
 
     /// Ends the connection for `err`: the alert rustls queued goes out first.
+    ///
+    /// Plaintext queued for the handshake can never be sent: it is dropped
+    /// from the count (and the layer's `buffered()` is 0 from now on), so a
+    /// graceful close below finishes as soon as the alert is flushed.
     ///
     /// With an alert to deliver the transport below is closed gracefully
     /// (so the alert is flushed) and the typed reason is kept for the inner
@@ -222,6 +246,7 @@ impl State {
         let why = Close::aborted(TLS, AbortReason::Custom(Arc::new(err)));
         self.failed = Some(why.clone());
         self.dead = true;
+        self.early = 0;
         self.write = WriteSide::Shut;
         if alert {
             self.closed_below = true;
@@ -240,6 +265,7 @@ impl State {
         let why = Close::Timeout(crate::Timeout::Handshake);
         self.failed = Some(why.clone());
         self.dead = true;
+        self.early = 0;
         below.abort(why);
     }
 }

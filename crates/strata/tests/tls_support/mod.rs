@@ -1,6 +1,13 @@
 //! Shared by the tls_* tests: certificates made with rcgen at test time,
-//! rustls configurations, a recording protocol, and a record-tampering layer.
+//! rustls configurations, a recording protocol, a record-tampering layer,
+//! and a layer that closes where its protocol aborts (a peer that answers an
+//! alert with FIN rather than RST).
 #![allow(dead_code)]
+
+mod gentle;
+// Not every test file uses it.
+#[allow(unused_imports)]
+pub use gentle::Gentle;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
