@@ -3,17 +3,20 @@
 //! checks every byte, half-closes, runs with a slow reader (back-pressure
 //! engaged), and aborts mid-transfer (a typed reason on both sides).
 //!
-//! Rows: the memory pump, TCP, a Unix socket, and length-prefix framing with
-//! reassembly back to a stream (over the pump and over TCP). Later layers
-//! (TLS, the reliable mapping, H2 streams) add their rows here.
+//! Rows: the memory pump, TCP, a Unix socket, length-prefix framing with
+//! reassembly back to a stream (over each of them), TLS (over each of them)
+//! and TLS over TLS. Later layers (the reliable mapping, H2 streams) add
+//! their rows here.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use strata::endpoint::Endpoint;
 use strata::framing::{LengthPrefixed, StreamOverFrames};
 use strata::testing::Pump;
+use strata::tls::{Tls, TlsConfig};
 use strata::{AbortReason, Close, StackConfig, StreamProtocol, StreamTransport};
-use strata_tokio::{ListenConfig, Server};
+use strata_tokio::{ListenConfig, Server, TlsIdentity};
 
 const SIZE: usize = 4 << 20;
 const CHUNK: usize = 16 * 1024;
@@ -144,14 +147,58 @@ impl StreamProtocol for Transfer {
     }
 }
 
-type Wrap = fn(Transfer) -> Box<dyn StreamProtocol>;
+/// How a row wraps the transfer protocol: (client side, server side).
+type Wrap = (
+    fn(Transfer) -> Box<dyn StreamProtocol>,
+    fn(Transfer) -> Box<dyn StreamProtocol>,
+);
 
-fn plain(t: Transfer) -> Box<dyn StreamProtocol> {
+fn boxed(t: Transfer) -> Box<dyn StreamProtocol> {
     Box::new(t)
 }
 
 fn framed(t: Transfer) -> Box<dyn StreamProtocol> {
     Box::new(LengthPrefixed::new(StreamOverFrames::new(t)))
+}
+
+const PLAIN: Wrap = (boxed, boxed);
+const FRAMED: Wrap = (framed, framed);
+const TLS: Wrap = (tls_client, tls_server);
+const TLS_IN_TLS: Wrap = (tls_in_tls_client, tls_in_tls_server);
+
+/// TLS configs for the rows: a self-signed identity made once per process;
+/// the client accepts it (`tls.insecure`): verification is tested elsewhere,
+/// here the bytes matter.
+fn tls_configs() -> &'static (TlsConfig, TlsConfig) {
+    static CFG: OnceLock<(TlsConfig, TlsConfig)> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let reg = strata_tokio::registry();
+        let id = TlsIdentity::self_signed().expect("rcgen makes a certificate");
+        let srv = Endpoint::parse_with("tls+tcp://127.0.0.1:1", &reg).unwrap();
+        let cli = Endpoint::parse_with("tls+tcp://localhost:1?tls.insecure=true", &reg).unwrap();
+        (
+            strata_tokio::client_config(&cli).unwrap(),
+            strata_tokio::server_config(&srv, &id).unwrap(),
+        )
+    })
+}
+
+fn tls_client(t: Transfer) -> Box<dyn StreamProtocol> {
+    Box::new(Tls::new(t, &tls_configs().0).unwrap())
+}
+
+fn tls_server(t: Transfer) -> Box<dyn StreamProtocol> {
+    Box::new(Tls::new(t, &tls_configs().1).unwrap())
+}
+
+fn tls_in_tls_client(t: Transfer) -> Box<dyn StreamProtocol> {
+    let inner = Tls::new(t, &tls_configs().0).unwrap();
+    Box::new(Tls::new(inner, &tls_configs().0).unwrap())
+}
+
+fn tls_in_tls_server(t: Transfer) -> Box<dyn StreamProtocol> {
+    let inner = Tls::new(t, &tls_configs().1).unwrap();
+    Box::new(Tls::new(inner, &tls_configs().1).unwrap())
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -166,14 +213,17 @@ fn run_row(bottom: Bottom, wrap: Wrap, mode: Mode) -> (Report, Report) {
     // The client is the active side: it reads slowly, or aborts.
     let (client, rc) = Transfer::new(0x11, 0x22, mode, true);
     let (server, rs) = Transfer::new(0x22, 0x11, mode, false);
+    let (wrap_client, wrap_server) = wrap;
     match bottom {
         Bottom::Pump => {
-            let mut p = Pump::new(wrap(client), wrap(server));
+            let mut p = Pump::new(wrap_client(client), wrap_server(server));
             p.run(Duration::from_secs(600));
             assert!(p.a().finished().is_some(), "client did not finish");
             assert!(p.b().finished().is_some(), "server did not finish");
         }
-        Bottom::Tcp | Bottom::Unix => real_sockets(bottom, wrap(client), wrap(server), &rc, &rs),
+        Bottom::Tcp | Bottom::Unix => {
+            real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
+        }
     }
     let take = |r: &Arc<Mutex<Report>>| std::mem::take(&mut *r.lock().unwrap());
     (take(&rc), take(&rs))
@@ -248,7 +298,7 @@ fn tempdir() -> std::path::PathBuf {
 fn check_full(c: &Report, s: &Report, row: &str) {
     for (side, r) in [("client", c), ("server", s)] {
         assert_eq!(r.corrupt_at, None, "{row} {side}: corrupt");
-        assert_eq!(r.received, SIZE, "{row} {side}: short");
+        assert_eq!(r.received, SIZE, "{row} {side}: short: {r:?}");
         assert!(r.eof, "{row} {side}: no EOF after the data");
         assert_eq!(
             r.lost.as_deref(),
@@ -283,10 +333,14 @@ macro_rules! rows {
 }
 
 rows! {
-    pump: Bottom::Pump, plain;
-    tcp: Bottom::Tcp, plain;
-    unix: Bottom::Unix, plain;
-    frames_over_pump: Bottom::Pump, framed;
-    frames_over_tcp: Bottom::Tcp, framed;
-    frames_over_unix: Bottom::Unix, framed;
+    pump: Bottom::Pump, PLAIN;
+    tcp: Bottom::Tcp, PLAIN;
+    unix: Bottom::Unix, PLAIN;
+    frames_over_pump: Bottom::Pump, FRAMED;
+    frames_over_tcp: Bottom::Tcp, FRAMED;
+    frames_over_unix: Bottom::Unix, FRAMED;
+    tls_over_pump: Bottom::Pump, TLS;
+    tls_over_tcp: Bottom::Tcp, TLS;
+    tls_over_unix: Bottom::Unix, TLS;
+    tls_over_tls_over_tcp: Bottom::Tcp, TLS_IN_TLS;
 }

@@ -129,12 +129,25 @@ impl<P: StreamProtocol> Tls<P> {
         let limit = self.st.limits.max_held_input;
         if self.st.dead {
             self.held = Vec::new();
-        } else if !self.st.below_read_paused && self.held.len() > limit {
-            self.st.below_read_paused = true;
-            t.pause_reading();
-        } else if self.st.below_read_paused && self.held.len() <= limit {
-            self.st.below_read_paused = false;
-            t.resume_reading();
+            return;
+        }
+        // Pause below while the protocol above is paused and this layer
+        // still holds input for it (decrypted, undecrypted, or a close_notify
+        // not yet delivered), and whenever held input passes the limit. Then
+        // the bottom slot stashes what follows, including the transport's
+        // EOF, instead of seeing both directions end while data is pending.
+        let holding = self.st.read_paused
+            && (self.st.plain > 0
+                || !self.held.is_empty()
+                || (self.st.peer_closed && !self.st.eof_delivered));
+        let pause = holding || self.held.len() > limit;
+        if pause != self.st.below_read_paused {
+            self.st.below_read_paused = pause;
+            if pause {
+                t.pause_reading();
+            } else {
+                t.resume_reading();
+            }
         }
     }
 
