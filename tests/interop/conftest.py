@@ -31,7 +31,7 @@ class Server:
 
     def addr(self, i=0):
         ep = self.endpoints[i]
-        m = re.match(r"\w+://\[?([^\]]*?)\]?:(\d+)$", ep)
+        m = re.match(r"[\w+]+://\[?([^\]]*?)\]?:(\d+)$", ep)
         return m.group(1), int(m.group(2))
 
     def path(self, i=0):
