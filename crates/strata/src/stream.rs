@@ -245,9 +245,11 @@ pub type InsertFn = Box<dyn FnOnce(Box<dyn StreamProtocol>) -> Box<dyn StreamLay
 /// A run-time layer swap, asked for with [`StreamTransport::request_swap`].
 ///
 /// ```
-/// use strata::{SwapRequest, StreamProtocol};
-/// # fn layer(p: Box<dyn StreamProtocol>) -> Box<dyn strata::StreamLayer> { unimplemented!() }
-/// let req = SwapRequest::insert_below(|inner| layer(inner));
+/// use strata::{StreamLayer, StreamProtocol, SwapRequest};
+/// // `layer` wraps the running protocol, e.g. `|p| Box::new(Tls::new(p, &cfg)?)`.
+/// fn upgrade(layer: fn(Box<dyn StreamProtocol>) -> Box<dyn StreamLayer>) -> SwapRequest {
+///     SwapRequest::insert_below(move |inner| layer(inner))
+/// }
 /// ```
 pub enum SwapRequest {
     /// Put a new layer between the requesting protocol and the transport below
