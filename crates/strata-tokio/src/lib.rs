@@ -60,8 +60,8 @@ pub use error::DriverError;
 pub use server::{ListenConfig, Listening, Server};
 pub use socket::{spawn_stream, DriverStream};
 pub use tls::{
-    client_config, server_config, server_identity, AcceptAnyServerCert, TlsIdentity, TlsSetupError,
-    SELF_SIGNED_NAMES,
+    client_config, server_config, server_identity, AcceptAnyServerCert, ReloadingCert, TlsIdentity,
+    TlsSetupError, SELF_SIGNED_NAMES,
 };
 
 /// Builds the protocol for each accepted connection of a listener.

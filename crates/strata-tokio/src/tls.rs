@@ -19,23 +19,40 @@
 //! A server without `tls.cert`/`tls.key` serves a self-signed certificate made
 //! at start for `localhost`, `127.0.0.1` and `::1` ([`TlsIdentity::self_signed`]).
 //! A client without `tls.ca` trusts the Mozilla roots (webpki-roots).
+//!
+//! Every configuration built here also:
+//!
+//! - logs its session secrets in NSS key log format to the file named by the
+//!   `SSLKEYLOGFILE` environment variable, when it is set as the
+//!   configuration is built (for Wireshark; never set it in production);
+//! - resumes sessions: a server configuration issues TLS 1.3 and TLS 1.2
+//!   tickets (ticket keys rotated every 6 hours) and keeps 256 TLS 1.2
+//!   sessions by ID; a client configuration keeps 256 sessions, so that
+//!   connections made with one [`client_config`] (one `Arc<ClientConfig>`)
+//!   resume ([`TlsInfo::resumed`](strata::tls::TlsInfo::resumed) says so);
+//! - on the server, presents its certificate through a [`ReloadingCert`],
+//!   which [`TlsIdentity::reloader`] replaces without a restart.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
-use rustls::{DigitallySignedStruct, SignatureScheme};
 use strata::endpoint::{Endpoint, Host, Target};
 use strata::tls::{Tls, TlsConfig};
 use strata::{AbortReason, Close, StreamProtocol, StreamTransport};
 
 use crate::endpoint::{LayerCx, LayerWrap, Role};
 use crate::DriverError;
+
+mod insecure;
+mod reload;
+
+pub use insecure::AcceptAnyServerCert;
+pub use reload::ReloadingCert;
 
 /// The names a generated self-signed certificate is valid for.
 pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -134,6 +151,13 @@ impl From<TlsSetupError> for DriverError {
 /// A certificate chain and its private key, checked to match: what a server
 /// presents (and a client, when asked for a client certificate).
 ///
+/// The certificate lives in a [`ReloadingCert`], shared by every clone of
+/// the identity and by the server configurations built from it: reloading
+/// it through [`reloader`](TlsIdentity::reloader) changes what a running
+/// listener presents on its next handshakes. Give the identity to
+/// [`Server::listen_with_identity`](crate::Server::listen_with_identity) and
+/// keep a clone to reload on SIGHUP.
+///
 /// ```
 /// use strata_tokio::TlsIdentity;
 /// let id = TlsIdentity::self_signed().unwrap();
@@ -142,43 +166,16 @@ impl From<TlsSetupError> for DriverError {
 /// ```
 #[derive(Clone)]
 pub struct TlsIdentity {
-    key: Arc<CertifiedKey>,
-    self_signed: bool,
+    cert: Arc<ReloadingCert>,
 }
 
 impl TlsIdentity {
     /// Reads a PEM certificate chain (leaf first) and a PEM private key, and
     /// checks that the key is the certificate's.
     pub fn load(cert: &Path, key: &Path) -> Result<TlsIdentity, TlsSetupError> {
-        let chain = read_certs(cert)?;
-        let der = read_key(key)?;
-        let signing = provider()
-            .key_provider
-            .load_private_key(der)
-            .map_err(|reason| TlsSetupError::BadKey {
-                path: key.to_owned(),
-                reason,
-            })?;
-        let ck = CertifiedKey::new(chain, signing);
-        match ck.keys_match() {
-            // Unknown: the key cannot say its public half; rustls accepts it.
-            Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-            Err(rustls::Error::InconsistentKeys(_)) => {
-                return Err(TlsSetupError::KeyMismatch {
-                    cert: cert.to_owned(),
-                    key: key.to_owned(),
-                })
-            }
-            Err(e) => {
-                return Err(TlsSetupError::BadCertificate {
-                    path: cert.to_owned(),
-                    reason: e.to_string(),
-                })
-            }
-        }
+        let key = load_certified_key(cert, key)?;
         Ok(TlsIdentity {
-            key: Arc::new(ck),
-            self_signed: false,
+            cert: Arc::new(ReloadingCert::new(key, false)),
         })
     }
 
@@ -193,39 +190,47 @@ impl TlsIdentity {
             .key_provider
             .load_private_key(der)
             .map_err(|e| TlsSetupError::SelfSigned(e.to_string()))?;
+        let key = Arc::new(CertifiedKey::new(vec![made.cert.der().clone()], signing));
         Ok(TlsIdentity {
-            key: Arc::new(CertifiedKey::new(vec![made.cert.der().clone()], signing)),
-            self_signed: true,
+            cert: Arc::new(ReloadingCert::new(key, true)),
         })
     }
 
-    /// True for a certificate made by [`self_signed`](TlsIdentity::self_signed).
-    pub fn is_self_signed(&self) -> bool {
-        self.self_signed
+    /// The handle that replaces this identity's certificate in place, for
+    /// every clone of it and every listener presenting it: new handshakes
+    /// get the new certificate, established connections keep theirs.
+    ///
+    /// ```
+    /// use strata_tokio::TlsIdentity;
+    /// let id = TlsIdentity::self_signed().unwrap();
+    /// let kept = id.clone();
+    /// id.reloader().replace_with(&TlsIdentity::self_signed().unwrap());
+    /// assert_eq!(kept.fingerprint(), id.fingerprint(), "clones share the certificate");
+    /// ```
+    pub fn reloader(&self) -> Arc<ReloadingCert> {
+        self.cert.clone()
     }
 
-    /// The leaf certificate, DER.
-    pub fn certificate_der(&self) -> &[u8] {
-        // Invariant: both constructors put at least one certificate in the
-        // chain (`read_certs` refuses an empty file).
-        self.key.cert.first().map_or(&[], |c| c.as_ref())
+    /// True while the certificate is one made by
+    /// [`self_signed`](TlsIdentity::self_signed).
+    pub fn is_self_signed(&self) -> bool {
+        self.cert.is_self_signed()
+    }
+
+    /// The leaf certificate presented now, DER.
+    pub fn certificate_der(&self) -> Vec<u8> {
+        leaf_der(&self.cert.current()).to_vec()
     }
 
     /// SHA-256 of the leaf certificate's DER (what `openssl x509 -fingerprint
     /// -sha256` prints).
     pub fn fingerprint(&self) -> [u8; 32] {
-        let d = ring::digest::digest(&ring::digest::SHA256, self.certificate_der());
-        let mut out = [0; 32];
-        out.copy_from_slice(d.as_ref());
-        out
+        sha256(leaf_der(&self.cert.current()))
     }
 
     /// [`fingerprint`](TlsIdentity::fingerprint) as 64 lowercase hex digits.
     pub fn fingerprint_hex(&self) -> String {
-        self.fingerprint()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        sha256_hex(leaf_der(&self.cert.current()))
     }
 }
 
@@ -233,9 +238,59 @@ impl fmt::Debug for TlsIdentity {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TlsIdentity")
             .field("sha256", &self.fingerprint_hex())
-            .field("self_signed", &self.self_signed)
+            .field("self_signed", &self.is_self_signed())
             .finish()
     }
+}
+
+/// The leaf certificate of a chain, DER.
+fn leaf_der(key: &CertifiedKey) -> &[u8] {
+    // Invariant: every CertifiedKey made here has at least one certificate
+    // (`read_certs` refuses an empty file; self_signed makes one).
+    key.cert.first().map_or(&[], |c| c.as_ref())
+}
+
+fn sha256(der: &[u8]) -> [u8; 32] {
+    let d = ring::digest::digest(&ring::digest::SHA256, der);
+    let mut out = [0; 32];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
+fn sha256_hex(der: &[u8]) -> String {
+    sha256(der).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Reads a PEM certificate chain (leaf first) and a PEM private key, and
+/// checks that the key is the certificate's.
+fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsSetupError> {
+    let chain = read_certs(cert)?;
+    let der = read_key(key)?;
+    let signing = provider()
+        .key_provider
+        .load_private_key(der)
+        .map_err(|reason| TlsSetupError::BadKey {
+            path: key.to_owned(),
+            reason,
+        })?;
+    let ck = CertifiedKey::new(chain, signing);
+    match ck.keys_match() {
+        // Unknown: the key cannot say its public half; rustls accepts it.
+        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
+        Err(rustls::Error::InconsistentKeys(_)) => {
+            return Err(TlsSetupError::KeyMismatch {
+                cert: cert.to_owned(),
+                key: key.to_owned(),
+            })
+        }
+        Err(e) => {
+            return Err(TlsSetupError::BadCertificate {
+                path: cert.to_owned(),
+                reason: e.to_string(),
+            })
+        }
+    }
+    Ok(Arc::new(ck))
 }
 
 /// The identity a listener on `ep` presents: `None` when `ep` has no `tls`
@@ -262,6 +317,10 @@ pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupErr
 
 /// The server configuration for `ep`'s `tls.*` options, presenting `id`.
 /// With `tls.ca`, client certificates are required and checked against it.
+///
+/// The configuration presents whatever `id`'s [`ReloadingCert`] holds at
+/// each handshake, and resumes sessions (tickets and a session cache) for
+/// as long as it is used: build it once per listener.
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
@@ -299,14 +358,22 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_cert_resolver(Arc::new(SingleCertAndKey::from(id.key.clone())));
+    let mut config = builder.with_cert_resolver(id.reloader());
     config.alpn_protocols = alpn(ep)?;
+    // Stateless TLS 1.3 (and TLS 1.2) tickets, keys rotated every 6 hours;
+    // the default session cache still serves TLS 1.2 session IDs.
+    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsSetupError::Config)?;
+    config.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(TlsConfig::server(Arc::new(config)))
 }
 
 /// The client configuration for `ep`'s `tls.*` options: trust roots from
 /// `tls.ca` (else the Mozilla roots), or none checked with `tls.insecure`;
 /// the name from `tls.sni` (else the endpoint's host, `localhost` for a path).
+///
+/// Connections made with the same returned configuration share its session
+/// store and resume earlier sessions with the same server; a configuration
+/// built per connection (as [`connect`](crate::connect) does) never resumes.
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
@@ -341,81 +408,14 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
         }),
     };
     let mut config = match own_identity(ep)? {
-        Some(id) => builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(id.key))),
+        Some(id) => {
+            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(id.cert.current())))
+        }
         None => builder.with_no_client_auth(),
     };
     config.alpn_protocols = alpn(ep)?;
+    config.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(TlsConfig::client(Arc::new(config), server_name(ep)?))
-}
-
-/// A [`ServerCertVerifier`] that accepts **any** server certificate: for
-/// tests and for talking to a server whose certificate you checked another
-/// way (`tls.insecure=true`, `strata connect --insecure`). It still checks
-/// the handshake signatures, so the server does hold the key of the
-/// certificate it sent, but nothing ties that certificate to a trusted root
-/// or to the name: anyone on the path can impersonate the server.
-///
-/// ```
-/// use std::sync::Arc;
-/// use strata_tokio::AcceptAnyServerCert;
-/// let provider = Arc::new(rustls::crypto::ring::default_provider());
-/// let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-///     .with_safe_default_protocol_versions()
-///     .unwrap()
-///     .dangerous()
-///     .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(provider)))
-///     .with_no_client_auth();
-/// assert!(config.alpn_protocols.is_empty());
-/// ```
-#[derive(Debug)]
-pub struct AcceptAnyServerCert {
-    provider: Arc<CryptoProvider>,
-}
-
-impl AcceptAnyServerCert {
-    /// A verifier that checks signatures with `provider`'s algorithms.
-    pub fn new(provider: Arc<CryptoProvider>) -> Self {
-        AcceptAnyServerCert { provider }
-    }
-}
-
-impl ServerCertVerifier for AcceptAnyServerCert {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.provider.signature_verification_algorithms;
-        verify_tls12_signature(message, cert, dss, algs)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = &self.provider.signature_verification_algorithms;
-        verify_tls13_signature(message, cert, dss, algs)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
 }
 
 /// The `tls` entry of the driver's layer table: one configuration per

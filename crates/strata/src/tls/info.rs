@@ -25,6 +25,14 @@ pub struct TlsInfo {
     /// The peer's certificate chain as DER, its own certificate first (empty
     /// when the peer sent none, as a client usually does).
     pub peer_certificates: Vec<Vec<u8>>,
+    /// True when this handshake resumed an earlier session (a TLS 1.3
+    /// ticket, or a TLS 1.2 session ID or ticket) rather than running a
+    /// full handshake. A client resumes when it reuses its
+    /// `Arc<rustls::ClientConfig>` (whose resumption store keeps the
+    /// sessions) with a server that remembers them (its session cache or
+    /// ticketer). On a resumed session `peer_certificates` is the chain
+    /// presented at the original full handshake.
+    pub resumed: bool,
 }
 
 impl TlsInfo {
@@ -55,6 +63,7 @@ impl TlsInfo {
                 .peer_certificates()
                 .map(|c| c.iter().map(|d| d.as_ref().to_vec()).collect())
                 .unwrap_or_default(),
+            resumed: conn.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
         }
     }
 }
