@@ -231,3 +231,40 @@ def test_bad_certificate_file_exits_2_naming_it(tmp_path):
 
     r = run_strata("connect", "--insecure", "tcp://127.0.0.1:1", input=b"", timeout=30)
     assert r.returncode == 2, r
+
+
+def served_fingerprint(port):
+    """The SHA-256 fingerprint of the certificate s_client is shown."""
+    c = s_client(port, "-showcerts")
+    c.send(b"fp\n")
+    assert c.wait_for(b"fp\n")
+    _, out, _ = c.finish()
+    pem = re.search(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                    out.decode(errors="replace"), re.S)
+    assert pem, out
+    fp = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256"],
+                        input=pem.group(0).encode(), capture_output=True, check=True).stdout
+    return fp.decode().split("=", 1)[1].strip().replace(":", "").lower()
+
+
+def test_sighup_reloads_the_certificate_for_new_connections(tmp_path):
+    cert, key = make_cert(tmp_path)
+    s = Serving(f"tls+tcp://127.0.0.1:0?tls.cert={cert}&tls.key={key}")
+    try:
+        first = served_fingerprint(s.port)
+        # New files at the same paths, then SIGHUP.
+        new_cert, new_key = make_cert(tmp_path, "next")
+        new_cert.replace(cert)
+        new_key.replace(key)
+        s.proc.send_signal(1)
+        line = ""
+        for _ in range(10):  # past the "try:" hints printed after ready
+            line = s.proc.stdout.readline()
+            if "reload" in line or not line:
+                break
+        assert "certificate reloaded" in line, line
+        second = served_fingerprint(s.port)
+        assert second != first
+        assert second in line
+    finally:
+        s.stop()

@@ -188,6 +188,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     rt.block_on(async move {
         let server = Server::new();
         let mut shown_eps = Vec::new();
+        let mut reloadable = Vec::new();
         for ep in &endpoints {
             let bound = match ep.family(&reg) {
                 Family::Stream => {
@@ -195,6 +196,16 @@ fn serve(args: ServeArgs) -> ExitCode {
                         Ok(id) => id,
                         Err(code) => return code,
                     };
+                    if let (Some(id), Some(cert), Some(key)) =
+                        (&id, ep.option("tls", "cert"), ep.option("tls", "key"))
+                    {
+                        reloadable.push(Reloadable {
+                            id: id.clone(),
+                            cert: cert.into(),
+                            key: key.into(),
+                            endpoint: ep.to_string(),
+                        });
+                    }
                     match server
                         .listen_with_identity(ep, id, factory.clone(), cfg.clone())
                         .await
@@ -232,7 +243,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 println!("  cargo run --release -p strata-cli -- connect {s}");
             }
         }
-        wait_for_signal().await;
+        wait_for_stop(&reloadable).await;
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -296,16 +307,48 @@ async fn bind_datagram(
         .map_err(|e| e.to_string())
 }
 
-async fn wait_for_signal() {
+/// A TLS listener whose certificate files are read again on SIGHUP.
+struct Reloadable {
+    id: strata_tokio::TlsIdentity,
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    endpoint: String,
+}
+
+impl Reloadable {
+    /// Reads the files again; new connections get the new certificate, open
+    /// ones keep theirs; a bad file keeps the old certificate.
+    fn reload(&self) {
+        match self.id.reloader().reload(&self.cert, &self.key) {
+            Ok(()) => println!(
+                "strata: {}: certificate reloaded, sha256 {}",
+                self.endpoint,
+                self.id.fingerprint_hex()
+            ),
+            Err(e) => eprintln!(
+                "strata: {}: reload failed, keeping the old certificate: {e}",
+                self.endpoint
+            ),
+        }
+    }
+}
+
+/// Waits for Ctrl-C or SIGTERM; reloads certificates on SIGHUP meanwhile.
+async fn wait_for_stop(reloadable: &[Reloadable]) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+        if let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => reloadable.iter().for_each(Reloadable::reload),
+                }
             }
-            return;
         }
     }
     let _ = tokio::signal::ctrl_c().await;
