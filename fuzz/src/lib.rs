@@ -12,11 +12,13 @@ mod endpoint;
 mod length;
 mod lines;
 mod stack;
+mod tls;
 
 pub use endpoint::endpoint;
 pub use length::length_prefixed;
 pub use lines::lines;
 pub use stack::stack_lines;
+pub use tls::tls_server;
 
 /// The largest chunk [`Chunks`] cuts.
 pub const MAX_CHUNK: usize = 67;

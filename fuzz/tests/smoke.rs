@@ -96,3 +96,18 @@ fn endpoint_smoke() {
         strata_fuzz::endpoint(s.as_bytes());
     }
 }
+
+#[test]
+fn tls_server_smoke() {
+    // A TLS record header (handshake, version 3.1/3.3) is common at the front
+    // so that inputs reach the handshake parser, not only the record layer.
+    for (i, mut input) in inputs(5, &[0x16, 0x03, 0x01, 0x00, 0x01, 0x02, 0xff], 400)
+        .take(4000)
+        .enumerate()
+    {
+        if i % 2 == 0 && input.len() > 6 {
+            input[1..4].copy_from_slice(&[0x16, 0x03, 0x01]);
+        }
+        strata_fuzz::tls_server(&input);
+    }
+}
