@@ -69,5 +69,8 @@ pub fn tls_server(data: &[u8]) {
     s.handle_eof(now);
     let _ = s.take_output(now);
     // Random bytes never complete a handshake, so nothing may be delivered.
-    assert!(!DELIVERED.load(Ordering::Relaxed), "plaintext before a handshake");
+    assert!(
+        !DELIVERED.load(Ordering::Relaxed),
+        "plaintext before a handshake"
+    );
 }
