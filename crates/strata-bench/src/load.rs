@@ -11,20 +11,46 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Pattern period of the bulk payload: a prime, so chunk boundaries never
 /// line up with it and a misplaced chunk is caught.
 const PATTERN_PERIOD: usize = 251;
 /// Size of one bulk write and of the bulk reader's buffer.
-const BULK_CHUNK: usize = 64 * 1024;
+pub(crate) const BULK_CHUNK: usize = 64 * 1024;
 /// Connections the idle load opens at once.
-const IDLE_CONCURRENCY: usize = 64;
+pub(crate) const IDLE_CONCURRENCY: usize = 64;
+
+/// Whether a load runs over TLS, and the certificate it trusts.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Speak TLS (tokio-rustls, ring provider) to the server.
+    #[arg(long, requires = "cert")]
+    pub tls: bool,
+    /// The PEM certificate the TLS client trusts (the server's, self-signed).
+    #[arg(long, requires = "tls")]
+    pub cert: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The TLS client to load with, or `None` for plain TCP.
+    fn client(&self, resume: bool) -> io::Result<Option<crate::tls::Client>> {
+        match (self.tls, &self.cert) {
+            (true, Some(cert)) => crate::tls::Client::new(cert, resume).map(Some),
+            (true, None) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "--tls needs --cert",
+            )),
+            (false, _) => Ok(None),
+        }
+    }
+}
 
 /// One load to run.
 #[derive(Clone, Debug, clap::Subcommand)]
@@ -43,15 +69,19 @@ pub enum Load {
         /// Measured duration in seconds.
         #[arg(long, default_value_t = 5.0)]
         secs: f64,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// One connection sending a large payload while reading the echo.
     Bulk {
         /// Server address.
         #[arg(long)]
         addr: SocketAddr,
-        /// Bytes to send (default 1 GiB).
-        #[arg(long, default_value_t = 1 << 30)]
-        bytes: u64,
+        /// Bytes to send (default 1 GiB; 256 MiB over TLS).
+        #[arg(long)]
+        bytes: Option<u64>,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
     /// Parallel loops of connect, 1-byte echo, close.
     Cps {
@@ -73,6 +103,26 @@ pub enum Load {
         /// Connections to open and hold.
         #[arg(long, default_value_t = 10_000)]
         conns: usize,
+        #[command(flatten)]
+        tls: TlsArgs,
+    },
+    /// Parallel loops of connect, TLS handshake, 1-byte echo, close
+    /// (needs `--tls`).
+    Handshakes {
+        /// Server address.
+        #[arg(long)]
+        addr: SocketAddr,
+        /// Parallel loops.
+        #[arg(long, default_value_t = 8)]
+        parallel: usize,
+        /// Measured duration in seconds.
+        #[arg(long, default_value_t = 5.0)]
+        secs: f64,
+        /// Keep the client's session store, so TLS 1.3 resumes sessions.
+        #[arg(long)]
+        resume: bool,
+        #[command(flatten)]
+        tls: TlsArgs,
     },
 }
 
@@ -88,31 +138,67 @@ pub fn run(load: Load) -> io::Result<()> {
             conns,
             size,
             secs,
-        } => rt.block_on(pingpong(addr, conns, size, secs_to_duration(secs)?)),
-        Load::Bulk { addr, bytes } => rt.block_on(bulk(addr, bytes)),
+            tls,
+        } => {
+            let dur = secs_to_duration(secs)?;
+            match tls.client(false)? {
+                Some(c) => rt.block_on(crate::tls_load::pingpong(c, addr, conns, size, dur)),
+                None => rt.block_on(pingpong(addr, conns, size, dur)),
+            }
+        }
+        Load::Bulk { addr, bytes, tls } => match tls.client(false)? {
+            Some(c) => rt.block_on(crate::tls_load::bulk(c, addr, bytes.unwrap_or(256 << 20))),
+            None => rt.block_on(bulk(addr, bytes.unwrap_or(1 << 30))),
+        },
         Load::Cps {
             addr,
             parallel,
             secs,
         } => rt.block_on(cps(addr, parallel, secs_to_duration(secs)?)),
-        Load::Idle { addr, conns } => {
-            let held = rt.block_on(idle_open(addr, conns))?;
-            say(&format!("READY conns={}", held.len()))?;
-            // Hold every socket until the orchestrator closes our stdin.
-            io::copy(&mut io::stdin().lock(), &mut io::sink())?;
-            drop(held);
-            Ok(())
+        Load::Handshakes {
+            addr,
+            parallel,
+            secs,
+            resume,
+            tls,
+        } => {
+            let dur = secs_to_duration(secs)?;
+            let Some(c) = tls.client(resume)? else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "handshakes measures TLS: pass --tls --cert",
+                ));
+            };
+            rt.block_on(crate::tls_load::handshakes(c, addr, parallel, dur))
         }
+        Load::Idle { addr, conns, tls } => match tls.client(false)? {
+            Some(c) => {
+                let held = rt.block_on(crate::tls_load::idle_open(c, addr, conns))?;
+                hold(held.len())
+            }
+            None => {
+                let held = rt.block_on(idle_open(addr, conns))?;
+                hold(held.len())
+            }
+        },
     }
 }
 
-fn secs_to_duration(secs: f64) -> io::Result<Duration> {
+/// Reports `n` connections ready and holds them until the orchestrator
+/// closes our stdin (the caller drops them after).
+fn hold(n: usize) -> io::Result<()> {
+    say(&format!("READY conns={n}"))?;
+    io::copy(&mut io::stdin().lock(), &mut io::sink())?;
+    Ok(())
+}
+
+pub(crate) fn secs_to_duration(secs: f64) -> io::Result<Duration> {
     Duration::try_from_secs_f64(secs)
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("--secs: {e}")))
 }
 
 /// Prints one protocol line and flushes it at once.
-fn say(line: &str) -> io::Result<()> {
+pub(crate) fn say(line: &str) -> io::Result<()> {
     let mut out = io::stdout().lock();
     writeln!(out, "{line}")?;
     out.flush()
@@ -124,7 +210,7 @@ async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
     Ok(s)
 }
 
-fn mismatch(what: &str) -> io::Error {
+pub(crate) fn mismatch(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{what}: echo differs"))
 }
 
@@ -165,12 +251,18 @@ async fn pingpong(addr: SocketAddr, conns: usize, size: usize, dur: Duration) ->
 }
 
 /// A message that differs per connection, so crossed echoes are caught.
-fn message(conn: usize, size: usize) -> Vec<u8> {
+pub(crate) fn message(conn: usize, size: usize) -> Vec<u8> {
     (0..size).map(|j| (conn + j) as u8).collect()
 }
 
-async fn round_trip(s: &mut TcpStream, msg: &[u8], buf: &mut [u8]) -> io::Result<()> {
+/// Writes `msg`, flushes (a no-op on TCP; a TLS stream may hold records),
+/// and reads the echo into `buf`, which must be as long.
+pub(crate) async fn round_trip<S>(s: &mut S, msg: &[u8], buf: &mut [u8]) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
     s.write_all(msg).await?;
+    s.flush().await?;
     s.read_exact(buf).await?;
     if buf != msg {
         return Err(mismatch("pingpong"));
@@ -181,13 +273,13 @@ async fn round_trip(s: &mut TcpStream, msg: &[u8], buf: &mut [u8]) -> io::Result
 /// The bulk payload: byte `i` of the stream is `i % PATTERN_PERIOD`. The
 /// returned buffer is one chunk plus one period long, so any offset's slice
 /// of `BULK_CHUNK` bytes is `&pattern[off % PATTERN_PERIOD..][..len]`.
-fn pattern() -> Vec<u8> {
+pub(crate) fn pattern() -> Vec<u8> {
     (0..BULK_CHUNK + PATTERN_PERIOD)
         .map(|i| (i % PATTERN_PERIOD) as u8)
         .collect()
 }
 
-fn pattern_at(p: &[u8], offset: u64, len: usize) -> &[u8] {
+pub(crate) fn pattern_at(p: &[u8], offset: u64, len: usize) -> &[u8] {
     let start = (offset % PATTERN_PERIOD as u64) as usize;
     &p[start..start + len]
 }

@@ -3,8 +3,10 @@
 //!
 //! One binary plays every part, each in its own process:
 //!
-//! * `strata-bench server --kind strata|tokio|tokio-bare` serves echo;
-//! * `strata-bench load pingpong|bulk|cps|idle --addr A` generates load;
+//! * `strata-bench server --kind strata|tokio|tokio-bare` serves echo, and
+//!   `--kind strata-tls|tokio-rustls --cert C --key K` serves it over TLS;
+//! * `strata-bench load pingpong|bulk|cps|idle --addr A` generates load, and
+//!   `load pingpong|bulk|handshakes|idle --tls --cert C` loads over TLS;
 //! * `strata-bench run` starts them, interleaved, samples the servers from
 //!   `/proc`, and prints medians and ratios strata / anchor.
 //!
@@ -20,8 +22,11 @@ mod run;
 mod server;
 mod strata_server;
 mod sys;
+mod tls;
+mod tls_load;
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -47,6 +52,16 @@ enum Cmd {
         /// Runtime worker threads (1: current-thread runtime).
         #[arg(long, default_value_t = 1)]
         workers: usize,
+        /// PEM certificate of a TLS server (`strata-tls`, `tokio-rustls`).
+        #[arg(long, requires = "key")]
+        cert: Option<PathBuf>,
+        /// PEM private key of a TLS server.
+        #[arg(long, requires = "cert")]
+        key: Option<PathBuf>,
+        /// Read buffer per connection of the tokio-rustls server, in bytes
+        /// (default: one TLS record of plaintext).
+        #[arg(long, default_value_t = tls::RECORD_PLAINTEXT)]
+        read_buf: usize,
     },
     /// Generate one load against a server.
     #[command(subcommand)]
@@ -61,7 +76,17 @@ fn main() -> ExitCode {
             kind,
             addr,
             workers,
-        } => server::serve(kind, addr, workers),
+            cert,
+            key,
+            read_buf,
+        } => {
+            let identity = cert.zip(key).map(|(cert, key)| server::Identity {
+                cert,
+                key,
+                read_buf,
+            });
+            server::serve(kind, addr, workers, identity)
+        }
         Cmd::Load(l) => load::run(l),
         Cmd::Run(opts) => run::run(opts),
     };

@@ -15,6 +15,16 @@ pub enum Bench {
     Cps,
     /// Memory per idle connection.
     Idle,
+    /// `pingpong` over TLS.
+    TlsPingpong,
+    /// `bulk` over TLS.
+    TlsBulk,
+    /// Full TLS handshakes per second: connect, handshake, 1-byte echo, close.
+    TlsHandshakes,
+    /// The same with the client resuming TLS 1.3 sessions.
+    TlsResumed,
+    /// Memory per idle TLS connection.
+    TlsIdle,
 }
 
 impl Bench {
@@ -25,6 +35,24 @@ impl Bench {
             Bench::Bulk => "bulk",
             Bench::Cps => "cps",
             Bench::Idle => "idle",
+            Bench::TlsPingpong => "tls-pingpong",
+            Bench::TlsBulk => "tls-bulk",
+            Bench::TlsHandshakes => "tls-handshakes",
+            Bench::TlsResumed => "tls-resumed",
+            Bench::TlsIdle => "tls-idle",
+        }
+    }
+
+    /// True for the benchmarks over TLS (strata-tls against tokio-rustls).
+    pub fn is_tls(self) -> bool {
+        self.subject() == Side::StrataTls
+    }
+
+    /// The strata side this benchmark measures.
+    pub fn subject(self) -> Side {
+        match self {
+            Bench::Pingpong | Bench::Bulk | Bench::Cps | Bench::Idle => Side::Strata,
+            _ => Side::StrataTls,
         }
     }
 }
@@ -40,6 +68,10 @@ pub enum Side {
     TokioBare,
     /// Twisted's echo `Protocol`.
     Twisted,
+    /// strata's tokio driver with `Tls<Echo>`.
+    StrataTls,
+    /// The raw tokio idiom behind tokio-rustls.
+    TokioRustls,
 }
 
 impl Side {
@@ -50,6 +82,8 @@ impl Side {
             Side::Tokio => "tokio",
             Side::TokioBare => "tokio-bare",
             Side::Twisted => "twisted",
+            Side::StrataTls => "strata-tls",
+            Side::TokioRustls => "tokio-rustls",
         }
     }
 }
@@ -79,6 +113,24 @@ pub const CPS_RATE: Metric = m(Bench::Cps, "conn/s", true);
 pub const CPS_CPU: Metric = m(Bench::Cps, "server CPU µs/conn", false);
 /// Resident memory per idle connection.
 pub const IDLE_RSS: Metric = m(Bench::Idle, "RSS bytes/conn", false);
+/// Pingpong round trips per second over TLS.
+pub const TLS_PINGPONG_RATE: Metric = m(Bench::TlsPingpong, "msg/s", true);
+/// Server CPU per TLS pingpong round trip.
+pub const TLS_PINGPONG_CPU: Metric = m(Bench::TlsPingpong, "server CPU µs/msg", false);
+/// Bulk echo throughput over TLS.
+pub const TLS_BULK_RATE: Metric = m(Bench::TlsBulk, "MB/s", true);
+/// Server CPU per gigabyte echoed over TLS.
+pub const TLS_BULK_CPU: Metric = m(Bench::TlsBulk, "server CPU ms/GB", false);
+/// Full handshakes per second.
+pub const TLS_HANDSHAKE_RATE: Metric = m(Bench::TlsHandshakes, "handshakes/s", true);
+/// Server CPU per full handshake (and its connection).
+pub const TLS_HANDSHAKE_CPU: Metric = m(Bench::TlsHandshakes, "server CPU µs/handshake", false);
+/// Resumed handshakes per second.
+pub const TLS_RESUMED_RATE: Metric = m(Bench::TlsResumed, "handshakes/s", true);
+/// Server CPU per resumed handshake (and its connection).
+pub const TLS_RESUMED_CPU: Metric = m(Bench::TlsResumed, "server CPU µs/handshake", false);
+/// Resident memory per idle TLS connection.
+pub const TLS_IDLE_RSS: Metric = m(Bench::TlsIdle, "RSS bytes/conn", false);
 
 const fn m(bench: Bench, name: &'static str, higher: bool) -> Metric {
     Metric {
@@ -116,15 +168,16 @@ impl Results {
         median(self.samples(metric, side))
     }
 
-    /// Median of strata divided by median of the anchor.
+    /// Median of the strata side (plain or TLS, as the metric's benchmark
+    /// says) divided by median of the anchor.
     pub fn ratio(&self, metric: Metric, anchor: Side) -> Option<f64> {
-        Some(self.median(metric, Side::Strata)? / self.median(metric, anchor)?)
+        Some(self.median(metric, metric.bench.subject())? / self.median(metric, anchor)?)
     }
 
     /// The markdown table of medians and ratios, one row per metric and anchor.
     pub fn table(&self) -> String {
         let mut out = String::from(
-            "| benchmark | metric | strata median [min–max] | anchor | anchor median [min–max] | strata/anchor | better |\n\
+            "| benchmark | metric | strata (or strata-tls) median [min–max] | anchor | anchor median [min–max] | strata/anchor | better |\n\
              |---|---|---|---|---|---|---|\n",
         );
         let metrics: Vec<Metric> = {
@@ -136,7 +189,7 @@ impl Results {
             let anchors = self
                 .samples
                 .keys()
-                .filter(|(m, s)| *m == metric && *s != Side::Strata)
+                .filter(|(m, s)| *m == metric && *s != metric.bench.subject())
                 .map(|(_, s)| *s);
             for anchor in anchors {
                 let _ = writeln!(
@@ -144,7 +197,7 @@ impl Results {
                     "| {} | {} | {} | {} | {} | {} | {} |",
                     metric.bench.name(),
                     metric.name,
-                    cell(self.samples(metric, Side::Strata)),
+                    cell(self.samples(metric, metric.bench.subject())),
                     anchor.name(),
                     cell(self.samples(metric, anchor)),
                     self.ratio(metric, anchor)
@@ -160,25 +213,69 @@ impl Results {
     /// measured`), as a markdown table.
     pub fn targets(&self) -> String {
         let mut out = String::from("| target | measured | result |\n|---|---|---|\n");
-        let mut ratio_row = |what: &str, metric: Metric, anchor: Side, min: f64| {
-            let (measured, verdict) = match self.ratio(metric, anchor) {
-                Some(r) => (format!("{r:.3}×"), pass(r >= min)),
-                None => ("not measured".into(), "–"),
-            };
-            let _ = writeln!(out, "| {what} | {measured} | {verdict} |");
+        let tls = self.samples.keys().any(|(m, _)| m.bench.is_tls());
+        let plain = self.samples.keys().any(|(m, _)| !m.bench.is_tls());
+        if plain || !tls {
+            self.plain_targets(&mut out);
+        }
+        if tls {
+            for (what, metric) in [
+                ("tls-pingpong msg/s", TLS_PINGPONG_RATE),
+                ("tls-bulk MB/s", TLS_BULK_RATE),
+                ("tls-handshakes handshakes/s", TLS_HANDSHAKE_RATE),
+                ("tls-resumed handshakes/s", TLS_RESUMED_RATE),
+            ] {
+                let what = format!("{what} ≥ 0.95× tokio-rustls");
+                self.ratio_row(&mut out, &what, metric, Side::TokioRustls, |r| r >= 0.95);
+            }
+            self.ratio_row(
+                &mut out,
+                "tls-idle bytes/conn ≤ 1× tokio-rustls",
+                TLS_IDLE_RSS,
+                Side::TokioRustls,
+                |r| r <= 1.0,
+            );
+        }
+        out
+    }
+
+    fn ratio_row(
+        &self,
+        out: &mut String,
+        what: &str,
+        metric: Metric,
+        anchor: Side,
+        ok: impl Fn(f64) -> bool,
+    ) {
+        let (measured, verdict) = match self.ratio(metric, anchor) {
+            Some(r) => (format!("{r:.3}×"), pass(ok(r))),
+            None => ("not measured".into(), "–"),
         };
-        ratio_row(
+        let _ = writeln!(out, "| {what} | {measured} | {verdict} |");
+    }
+
+    fn plain_targets(&self, out: &mut String) {
+        let at_least = |min: f64| move |r: f64| r >= min;
+        self.ratio_row(
+            out,
             "pingpong msg/s ≥ 0.95× raw tokio",
             PINGPONG_RATE,
             Side::Tokio,
-            0.95,
+            at_least(0.95),
         );
-        ratio_row("bulk MB/s ≥ 0.95× raw tokio", BULK_RATE, Side::Tokio, 0.95);
-        ratio_row(
+        self.ratio_row(
+            out,
+            "bulk MB/s ≥ 0.95× raw tokio",
+            BULK_RATE,
+            Side::Tokio,
+            at_least(0.95),
+        );
+        self.ratio_row(
+            out,
             "pingpong msg/s ≥ 3× Twisted",
             PINGPONG_RATE,
             Side::Twisted,
-            3.0,
+            at_least(3.0),
         );
         let (measured, verdict) = match self.median(IDLE_RSS, Side::Strata) {
             Some(b) => {
@@ -193,7 +290,6 @@ impl Results {
             out,
             "| idle ≤ {IDLE_TARGET_BYTES:.0} bytes/conn | {measured} | {verdict} |"
         );
-        out
     }
 }
 
@@ -279,5 +375,29 @@ mod tests {
             "| pingpong | msg/s | 96.0 [90.0–99.0] | tokio | 100 [100–100] | 0.960× | higher |"
         ));
         assert!(table.contains("| idle | RSS bytes/conn | 1300 [1300–1300] | tokio-bare |"));
+        // No TLS benchmark ran, so no TLS target is shown.
+        assert!(!targets.contains("tokio-rustls"), "{targets}");
+    }
+
+    #[test]
+    fn tls_metrics_compare_strata_tls_with_tokio_rustls_only() {
+        let mut r = Results::default();
+        r.add(TLS_PINGPONG_RATE, Side::StrataTls, 97.0);
+        r.add(TLS_PINGPONG_RATE, Side::TokioRustls, 100.0);
+        r.add(TLS_IDLE_RSS, Side::StrataTls, 6000.0);
+        r.add(TLS_IDLE_RSS, Side::TokioRustls, 5000.0);
+        assert_eq!(r.ratio(TLS_PINGPONG_RATE, Side::TokioRustls), Some(0.97));
+        let table = r.table();
+        assert!(
+            table.contains("| tls-pingpong | msg/s | 97.0 [97.0–97.0] | tokio-rustls | 100 [100–100] | 0.970× | higher |"),
+            "{table}"
+        );
+        assert!(!table.contains("| strata-tls |"), "{table}");
+        let targets = r.targets();
+        assert!(targets.contains("| tls-pingpong msg/s ≥ 0.95× tokio-rustls | 0.970× | PASS |"));
+        assert!(targets.contains("| tls-idle bytes/conn ≤ 1× tokio-rustls | 1.200× | MISS |"));
+        assert!(targets.contains("| tls-bulk MB/s ≥ 0.95× tokio-rustls | not measured | – |"));
+        // Only TLS ran: the plain targets stay out of the way.
+        assert!(!targets.contains("raw tokio"), "{targets}");
     }
 }

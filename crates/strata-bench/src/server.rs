@@ -4,6 +4,7 @@
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -19,6 +20,29 @@ pub enum ServerKind {
     /// A task that only holds the socket and awaits `readable()`, echoing
     /// through a small stack buffer: what a connection costs at the least.
     TokioBare,
+    /// `strata_tokio::Server` driving `Tls<Echo>` (needs `--cert`, `--key`).
+    StrataTls,
+    /// The raw tokio echo behind `tokio_rustls::TlsAcceptor` (needs
+    /// `--cert`, `--key`).
+    TokioRustls,
+}
+
+impl ServerKind {
+    /// True for the kinds that serve TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, ServerKind::StrataTls | ServerKind::TokioRustls)
+    }
+}
+
+/// The PEM certificate and key a TLS server presents.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// Private key.
+    pub key: PathBuf,
+    /// Read buffer of each tokio-rustls connection, in bytes.
+    pub read_buf: usize,
 }
 
 /// Read buffer of the raw tokio anchor, per connection (the common idiom).
@@ -26,22 +50,48 @@ const TOKIO_BUF: usize = 64 * 1024;
 /// Stack buffer of the bare anchor: small, so the idle task stays small.
 const BARE_BUF: usize = 128;
 
-/// Runs one server until stdin closes (or the process is killed).
-pub fn serve(kind: ServerKind, addr: SocketAddr, workers: usize) -> io::Result<()> {
+/// Runs one server until stdin closes (or the process is killed). The TLS
+/// kinds need `identity`, the others refuse one.
+pub fn serve(
+    kind: ServerKind,
+    addr: SocketAddr,
+    workers: usize,
+    identity: Option<Identity>,
+) -> io::Result<()> {
+    let identity = match (kind.is_tls(), identity) {
+        (true, Some(id)) => Some(id),
+        (false, None) => None,
+        (true, None) => return Err(invalid("TLS servers need --cert and --key")),
+        (false, Some(_)) => return Err(invalid("--cert and --key are for TLS servers")),
+    };
     let fd_limit = crate::sys::raise_nofile_limit()?;
+    let cap = usize::try_from(fd_limit).unwrap_or(usize::MAX);
     let rt = runtime(workers)?;
     rt.block_on(async move {
         // Held until we stop: the strata server's handle.
         let mut _strata = None;
         let local = match kind {
             ServerKind::Strata => {
-                let cap = usize::try_from(fd_limit).unwrap_or(usize::MAX);
                 let (server, local) = crate::strata_server::listen(addr, cap).await?;
                 _strata = Some(server);
                 local
             }
             ServerKind::Tokio => spawn_accept_loop(addr, tokio_echo).await?,
             ServerKind::TokioBare => spawn_accept_loop(addr, bare_echo).await?,
+            ServerKind::StrataTls | ServerKind::TokioRustls => {
+                // Invariant: checked above, a TLS kind has an identity.
+                let Some(id) = identity else {
+                    return Err(invalid("TLS servers need --cert and --key"));
+                };
+                if kind == ServerKind::StrataTls {
+                    let (server, local) =
+                        crate::tls::listen_strata(addr, cap, &id.cert, &id.key).await?;
+                    _strata = Some(server);
+                    local
+                } else {
+                    crate::tls::spawn_anchor(addr, &id.cert, &id.key, id.read_buf).await?
+                }
+            }
         };
         announce(local)?;
         wait_for_stdin_eof().await
@@ -61,6 +111,10 @@ pub fn runtime(workers: usize) -> io::Result<tokio::runtime::Runtime> {
             .enable_all()
             .build()
     }
+}
+
+fn invalid(why: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, why)
 }
 
 fn announce(local: SocketAddr) -> io::Result<()> {
@@ -83,7 +137,7 @@ async fn wait_for_stdin_eof() -> io::Result<()> {
     Ok(())
 }
 
-async fn spawn_accept_loop<F, Fut>(addr: SocketAddr, conn: F) -> io::Result<SocketAddr>
+pub(crate) async fn spawn_accept_loop<F, Fut>(addr: SocketAddr, conn: F) -> io::Result<SocketAddr>
 where
     F: Fn(TcpStream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = io::Result<()>> + Send + 'static,
