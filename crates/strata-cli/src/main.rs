@@ -196,14 +196,10 @@ fn serve(args: ServeArgs) -> ExitCode {
                         Ok(id) => id,
                         Err(code) => return code,
                     };
-                    if let (Some(id), Some(cert), Some(key)) =
-                        (&id, ep.option("tls", "cert"), ep.option("tls", "key"))
-                    {
+                    if let (Some(id), Some(_)) = (&id, ep.option("tls", "cert")) {
                         reloadable.push(Reloadable {
                             id: id.clone(),
-                            cert: cert.into(),
-                            key: key.into(),
-                            endpoint: ep.to_string(),
+                            endpoint: ep.clone(),
                         });
                     }
                     match server
@@ -310,16 +306,16 @@ async fn bind_datagram(
 /// A TLS listener whose certificate files are read again on SIGHUP.
 struct Reloadable {
     id: strata_tokio::TlsIdentity,
-    cert: std::path::PathBuf,
-    key: std::path::PathBuf,
-    endpoint: String,
+    endpoint: Endpoint,
 }
 
 impl Reloadable {
     /// Reads the files again; new connections get the new certificate, open
     /// ones keep theirs; a bad file keeps the old certificate.
     fn reload(&self) {
-        match self.id.reloader().reload(&self.cert, &self.key) {
+        // Every `tls.cert`/`tls.key` pair of the endpoint, checked before any
+        // is swapped in.
+        match self.id.reloader().reload_from(&self.endpoint) {
             Ok(()) => println!(
                 "strata: {}: certificate reloaded, sha256 {}",
                 self.endpoint,

@@ -9,8 +9,8 @@
 //!
 //! | option | side | meaning |
 //! |---|---|---|
-//! | `tls.cert=PATH` | both | PEM certificate chain, leaf first (a client presents it when asked) |
-//! | `tls.key=PATH` | both | PEM private key (PKCS#8, PKCS#1 or SEC1) matching `tls.cert` |
+//! | `tls.cert=PATH[,PATH…]` | both | PEM certificate chain, leaf first (a client presents it when asked); a server may list several, chosen by SNI |
+//! | `tls.key=PATH[,PATH…]` | both | PEM private key (PKCS#8, PKCS#1 or SEC1) matching `tls.cert`, paired in order |
 //! | `tls.ca=PATH` | both | PEM trust roots: a client's for the server; on a server, client certificates become required and are checked against them |
 //! | `tls.alpn=h2,http/1.1` | both | ALPN protocols, in preference order |
 //! | `tls.sni=NAME` | client | the name sent and verified (default: the endpoint's host; `localhost` for a Unix path) |
@@ -31,15 +31,16 @@
 //!   connections made with one [`client_config`] (one `Arc<ClientConfig>`)
 //!   resume ([`TlsInfo::resumed`](strata::tls::TlsInfo::resumed) says so);
 //! - on the server, presents its certificate through a [`ReloadingCert`],
-//!   which [`TlsIdentity::reloader`] replaces without a restart.
+//!   which [`TlsIdentity::reloader`] replaces without a restart, and which
+//!   picks among several certificates by the client's SNI name (the first
+//!   when there is no SNI or no match).
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use rustls::pki_types::{PrivateKeyDer, ServerName};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use strata::endpoint::{Endpoint, Host, Target};
 use strata::tls::{Tls, TlsConfig};
@@ -48,9 +49,11 @@ use strata::{AbortReason, Close, StreamProtocol, StreamTransport};
 use crate::endpoint::{LayerCx, LayerWrap, Role};
 use crate::DriverError;
 
+mod files;
 mod insecure;
 mod reload;
 
+use files::{cert_key_pairs, load_certified_key, load_pairs, read_roots};
 pub use insecure::AcceptAnyServerCert;
 pub use reload::ReloadingCert;
 
@@ -123,6 +126,20 @@ pub enum TlsSetupError {
         /// The key file.
         key: PathBuf,
     },
+    /// `tls.cert` and `tls.key` list different numbers of files (or none).
+    #[error("tls.cert lists {certs} file(s) but tls.key lists {keys}: they pair up in order")]
+    PairCount {
+        /// Files in `tls.cert`.
+        certs: usize,
+        /// Files in `tls.key`.
+        keys: usize,
+    },
+    /// An empty path in a `tls.cert` or `tls.key` list (`a.pem,,b.pem`).
+    #[error("tls.{option}: empty path in the comma-separated list")]
+    EmptyPath {
+        /// `cert` or `key`.
+        option: &'static str,
+    },
     /// `tls.cert` without `tls.key`, or the reverse.
     #[error("tls.{given} needs tls.{missing} as well")]
     Incomplete {
@@ -179,6 +196,46 @@ impl TlsIdentity {
         })
     }
 
+    /// Reads several `(certificate, key)` PEM pairs, each checked as by
+    /// [`load`](TlsIdentity::load): a server presenting them picks one by
+    /// the client's SNI name, the first when none matches.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use strata_tokio::{TlsIdentity, TlsSetupError};
+    /// let none: [(&Path, &Path); 0] = [];
+    /// assert!(matches!(TlsIdentity::load_all(&none), Err(TlsSetupError::PairCount { .. })));
+    /// ```
+    pub fn load_all<C: AsRef<Path>, K: AsRef<Path>>(
+        pairs: &[(C, K)],
+    ) -> Result<TlsIdentity, TlsSetupError> {
+        let keys = load_pairs(pairs)?;
+        // load_pairs refuses an empty list, so `several` has a first key.
+        let cert =
+            ReloadingCert::several(keys).ok_or(TlsSetupError::PairCount { certs: 0, keys: 0 })?;
+        Ok(TlsIdentity {
+            cert: Arc::new(cert),
+        })
+    }
+
+    /// The `(certificate, key)` file pairs of `ep`'s `tls.cert` and
+    /// `tls.key`: two comma-separated lists of the same length, paired in
+    /// order; `None` when neither option is given.
+    ///
+    /// ```
+    /// use std::path::PathBuf;
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse_with(
+    ///     "tls+tcp://127.0.0.1:0?tls.cert=a.pem,b.pem&tls.key=a.key,b.key",
+    ///     &strata_tokio::registry(),
+    /// ).unwrap();
+    /// let pairs = strata_tokio::TlsIdentity::cert_key_pairs(&ep).unwrap().unwrap();
+    /// assert_eq!(pairs[1], (PathBuf::from("b.pem"), PathBuf::from("b.key")));
+    /// ```
+    pub fn cert_key_pairs(ep: &Endpoint) -> Result<Option<Vec<(PathBuf, PathBuf)>>, TlsSetupError> {
+        cert_key_pairs(ep)
+    }
+
     /// A fresh self-signed certificate (ECDSA P-256) for
     /// [`SELF_SIGNED_NAMES`]: `localhost`, `127.0.0.1` and `::1`.
     pub fn self_signed() -> Result<TlsIdentity, TlsSetupError> {
@@ -217,7 +274,8 @@ impl TlsIdentity {
         self.cert.is_self_signed()
     }
 
-    /// The leaf certificate presented now, DER.
+    /// The leaf certificate presented now (by default, when there are
+    /// several), DER.
     pub fn certificate_der(&self) -> Vec<u8> {
         leaf_der(&self.cert.current()).to_vec()
     }
@@ -259,38 +317,6 @@ fn sha256(der: &[u8]) -> [u8; 32] {
 
 fn sha256_hex(der: &[u8]) -> String {
     sha256(der).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Reads a PEM certificate chain (leaf first) and a PEM private key, and
-/// checks that the key is the certificate's.
-fn load_certified_key(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsSetupError> {
-    let chain = read_certs(cert)?;
-    let der = read_key(key)?;
-    let signing = provider()
-        .key_provider
-        .load_private_key(der)
-        .map_err(|reason| TlsSetupError::BadKey {
-            path: key.to_owned(),
-            reason,
-        })?;
-    let ck = CertifiedKey::new(chain, signing);
-    match ck.keys_match() {
-        // Unknown: the key cannot say its public half; rustls accepts it.
-        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-        Err(rustls::Error::InconsistentKeys(_)) => {
-            return Err(TlsSetupError::KeyMismatch {
-                cert: cert.to_owned(),
-                key: key.to_owned(),
-            })
-        }
-        Err(e) => {
-            return Err(TlsSetupError::BadCertificate {
-                path: cert.to_owned(),
-                reason: e.to_string(),
-            })
-        }
-    }
-    Ok(Arc::new(ck))
 }
 
 /// The identity a listener on `ep` presents: `None` when `ep` has no `tls`
@@ -407,7 +433,18 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         }),
     };
-    let mut config = match own_identity(ep)? {
+    let own = own_identity(ep)?;
+    if let Some(id) = &own {
+        if id.cert.all().len() > 1 {
+            return Err(DriverError::BadOption {
+                layer: "tls".into(),
+                key: "cert".into(),
+                value: ep.option("tls", "cert").unwrap_or_default().into(),
+                expected: "one certificate: a client presents a single chain",
+            });
+        }
+    }
+    let mut config = match own {
         Some(id) => {
             builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(id.cert.current())))
         }
@@ -496,70 +533,6 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// `tls.cert` and `tls.key`, loaded, when both are given.
-fn own_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
-    match (ep.option("tls", "cert"), ep.option("tls", "key")) {
-        (Some(c), Some(k)) => TlsIdentity::load(Path::new(c), Path::new(k)).map(Some),
-        (Some(_), None) => Err(TlsSetupError::Incomplete {
-            given: "cert",
-            missing: "key",
-        }),
-        (None, Some(_)) => Err(TlsSetupError::Incomplete {
-            given: "key",
-            missing: "cert",
-        }),
-        (None, None) => Ok(None),
-    }
-}
-
-fn read(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
-    std::fs::read(path).map_err(|source| TlsSetupError::Unreadable {
-        path: path.to_owned(),
-        source,
-    })
-}
-
-fn bad_pem(path: &Path, e: rustls::pki_types::pem::Error) -> TlsSetupError {
-    TlsSetupError::BadPem {
-        path: path.to_owned(),
-        reason: e.to_string(),
-    }
-}
-
-fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let pem = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad_pem(path, e))?;
-    if certs.is_empty() {
-        return Err(TlsSetupError::NoCertificate {
-            path: path.to_owned(),
-        });
-    }
-    Ok(certs)
-}
-
-fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
-    let pem = read(path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => TlsSetupError::NoKey {
-            path: path.to_owned(),
-        },
-        e => bad_pem(path, e),
-    })
-}
-
-fn read_roots(path: &Path) -> Result<rustls::RootCertStore, TlsSetupError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in read_certs(path)? {
-        roots.add(cert).map_err(|e| TlsSetupError::BadCertificate {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(roots)
-}
-
 /// `tls.alpn`: comma-separated protocol names of 1 to 255 bytes.
 fn alpn(ep: &Endpoint) -> Result<Vec<Vec<u8>>, DriverError> {
     let Some(list) = ep.option("tls", "alpn") else {
@@ -603,4 +576,12 @@ fn server_name(ep: &Endpoint) -> Result<ServerName<'static>, DriverError> {
         value: name,
         expected: "a DNS name (the endpoint's host is not one; give tls.sni)",
     })
+}
+
+/// `tls.cert` and `tls.key`, loaded, when both are given (several pairs
+/// when they are comma-separated lists).
+fn own_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
+    cert_key_pairs(ep)?
+        .map(|pairs| TlsIdentity::load_all(&pairs))
+        .transpose()
 }
