@@ -35,6 +35,7 @@ mod datagram_stack;
 pub mod endpoint;
 mod forward;
 pub mod framing;
+pub mod http;
 mod introspect;
 mod outbuf;
 mod stack;

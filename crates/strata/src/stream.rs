@@ -84,6 +84,24 @@ pub trait StreamTransport: Introspect {
         let _ = (req, leftover);
         Err(SwapError::Unsupported { layer: self.name() })
     }
+    /// Hands a layer-specific action to the transport right below, the
+    /// mutable counterpart of a capability: an HTTP exchange takes its
+    /// response head this way, so a request handler stays an ordinary
+    /// stream protocol. `msg` is an `Option<T>`; a transport that knows `T`
+    /// takes the value out and returns true. Others return false and leave it.
+    /// Layers do not forward it: it is for the transport the protocol sits on.
+    ///
+    /// ```
+    /// use strata::{StreamTransport, testing::MemoryTransport};
+    /// let mut t = MemoryTransport::new();
+    /// let mut msg = Some(42u32);
+    /// assert!(!t.control(&mut msg));
+    /// assert_eq!(msg, Some(42));
+    /// ```
+    fn control(&mut self, msg: &mut dyn std::any::Any) -> bool {
+        let _ = msg;
+        false
+    }
 }
 
 impl<'a> dyn StreamTransport + 'a {

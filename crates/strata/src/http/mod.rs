@@ -1,0 +1,243 @@
+//! HTTP as layers: HTTP/2 and HTTP/1.1 connections that hand each request
+//! to an ordinary [`StreamProtocol`].
+//!
+//! A server connection (either version) is a stream protocol to the
+//! transport below it. For every request it asks a [`Service`] for a
+//! *request protocol*, an ordinary [`StreamProtocol`], and becomes that
+//! protocol's transport: the request body arrives as `data_received` and
+//! `eof_received`, the response body leaves as `write`, `close` ends the
+//! response and `abort` resets it. The response head and trailers go through
+//! [`HttpExchange`], which works on any `dyn StreamTransport` an HTTP layer
+//! hands out, so one handler serves HTTP/1.1 and HTTP/2 alike, and a tunnel
+//! (CONNECT, RFC 8441 extended CONNECT, an HTTP/1.1 `Upgrade`) runs any
+//! stream protocol, TLS included, unchanged.
+//!
+//! ```
+//! use strata::http::{HttpExchange, Service};
+//! use strata::{StreamProtocol, StreamTransport};
+//!
+//! /// Answers every request with its body, upper-cased.
+//! struct Shout;
+//! impl StreamProtocol for Shout {
+//!     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+//!         let head = http::Response::builder().status(200).body(()).unwrap();
+//!         t.send_response(head).expect("an HTTP transport");
+//!     }
+//!     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+//!         t.write(&data.to_ascii_uppercase());
+//!     }
+//!     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+//!         t.close();
+//!     }
+//! }
+//! let service = |_req: &http::request::Parts| Box::new(Shout) as Box<dyn StreamProtocol>;
+//! # fn takes<S: Service>(_: S) {}
+//! takes(service);
+//! ```
+use std::sync::Arc;
+
+use crate::{StreamProtocol, StreamTransport};
+
+pub mod h2;
+pub mod hpack;
+
+pub use ::http::{request, response, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+
+/// The application side of an HTTP server: makes one request protocol per
+/// request, from the request head. Shared by every connection of a listener,
+/// so it is `Send + Sync`; per-request state lives in the protocol it returns.
+///
+/// Any `Fn(&request::Parts) -> Box<dyn StreamProtocol>` is a service.
+///
+/// ```
+/// use strata::http::Service;
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Ignore;
+/// impl StreamProtocol for Ignore {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let s = |_req: &http::request::Parts| Box::new(Ignore) as Box<dyn StreamProtocol>;
+/// let req = http::Request::get("/").body(()).unwrap().into_parts().0;
+/// let _protocol = s.call(&req);
+/// ```
+pub trait Service: Send + Sync + 'static {
+    /// A new request arrived; `req` is its head. The returned protocol gets
+    /// `connection_made` at once, with the request's transport.
+    fn call(&self, req: &request::Parts) -> Box<dyn StreamProtocol>;
+}
+
+impl<F> Service for F
+where
+    F: Fn(&request::Parts) -> Box<dyn StreamProtocol> + Send + Sync + 'static,
+{
+    fn call(&self, req: &request::Parts) -> Box<dyn StreamProtocol> {
+        self(req)
+    }
+}
+
+/// A service shared between connections.
+pub type SharedService = Arc<dyn Service>;
+
+/// Capability: the head of the request this exchange serves (on a server)
+/// or sent (on a client).
+///
+/// ```
+/// use strata::http::RequestHead;
+/// let head = RequestHead(http::Request::get("/x").body(()).unwrap().into_parts().0);
+/// assert_eq!(head.0.uri.path(), "/x");
+/// ```
+#[derive(Debug)]
+pub struct RequestHead(pub request::Parts);
+
+/// Capability on a client exchange: the final response head, once it has
+/// arrived (before the first `data_received`, or before `eof_received` for a
+/// response without a body).
+///
+/// ```
+/// use strata::http::ResponseHead;
+/// let head = ResponseHead(http::Response::builder().status(404).body(()).unwrap().into_parts().0);
+/// assert_eq!(head.0.status, 404);
+/// ```
+#[derive(Debug)]
+pub struct ResponseHead(pub response::Parts);
+
+/// Capability: the trailers that ended the peer's body, once received.
+///
+/// ```
+/// use strata::http::Trailers;
+/// let t = Trailers(http::HeaderMap::new());
+/// assert!(t.0.is_empty());
+/// ```
+#[derive(Debug)]
+pub struct Trailers(pub HeaderMap);
+
+/// Capability: the HTTP version of the exchange.
+///
+/// ```
+/// use strata::http::HttpVersion;
+/// assert_eq!(HttpVersion(http::Version::HTTP_2).0, http::Version::HTTP_2);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HttpVersion(pub Version);
+
+/// Extension in a request's `extensions`: the `:protocol` pseudo-header of
+/// an RFC 8441 extended CONNECT (`websocket`, or any tunnel name), or the
+/// token of an HTTP/1.1 `Upgrade` request.
+///
+/// ```
+/// use strata::http::Protocol;
+/// let p = Protocol("websocket".into());
+/// assert_eq!(p.0, "websocket");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Protocol(pub String);
+
+/// A control message an HTTP exchange's transport takes through
+/// [`StreamTransport::control`]. Use [`HttpExchange`] rather than sending
+/// these by hand.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum HttpControl {
+    /// A response head: a final one (2xx to 5xx), or an informational 1xx
+    /// that may precede it (HTTP/1.1 `101 Switching Protocols` turns the
+    /// connection into a tunnel to this protocol).
+    Respond(response::Parts),
+    /// Trailers; they end the body (no writes may follow).
+    Trailers(HeaderMap),
+}
+
+/// Why an HTTP action on a transport was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HttpError {
+    /// The transport is not an HTTP exchange (or not the right side of one).
+    #[error("the transport below is not an HTTP exchange")]
+    NotHttp,
+    /// The response head was already sent (or body bytes were written, which
+    /// sends a default `200` head first).
+    #[error("the response head was already sent")]
+    HeadAlreadySent,
+    /// The body has ended; nothing more can be sent.
+    #[error("the body has already ended")]
+    BodyEnded,
+}
+
+/// Actions on an HTTP exchange, reached through any `dyn StreamTransport`
+/// an HTTP layer hands to a request protocol.
+///
+/// Writing body bytes before [`send_response`](HttpExchange::send_response)
+/// sends a default `200 OK` head with no content length (chunked on
+/// HTTP/1.1).
+///
+/// ```
+/// use strata::http::{HttpExchange, HttpError};
+/// use strata::{StreamTransport, testing::MemoryTransport};
+/// let mut t = MemoryTransport::new();
+/// let t: &mut dyn StreamTransport = &mut t;
+/// let head = http::Response::builder().status(204).body(()).unwrap();
+/// assert_eq!(t.send_response(head), Err(HttpError::NotHttp));
+/// ```
+pub trait HttpExchange {
+    /// Sends a response head (a final one, or an informational 1xx).
+    fn send_response(&mut self, head: Response<()>) -> Result<(), HttpError>;
+    /// Sends trailers, which end the body.
+    fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), HttpError>;
+    /// The request head of this exchange.
+    fn request_head(&self) -> Option<&request::Parts>;
+    /// The response head, on a client exchange, once it has arrived.
+    fn response_head(&self) -> Option<&response::Parts>;
+}
+
+impl HttpExchange for dyn StreamTransport + '_ {
+    fn send_response(&mut self, head: Response<()>) -> Result<(), HttpError> {
+        control(self, HttpControl::Respond(head.into_parts().0))
+    }
+    fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), HttpError> {
+        control(self, HttpControl::Trailers(trailers))
+    }
+    fn request_head(&self) -> Option<&request::Parts> {
+        self.get::<RequestHead>().map(|h| &h.0)
+    }
+    fn response_head(&self) -> Option<&response::Parts> {
+        self.get::<ResponseHead>().map(|h| &h.0)
+    }
+}
+
+/// The result an exchange's transport leaves in the message slot: the
+/// transport takes the `HttpControl` out and, when it refuses it, puts the
+/// error back in `result`.
+#[derive(Debug)]
+pub struct ControlMsg {
+    /// The message; the transport takes it.
+    pub msg: Option<HttpControl>,
+    /// What the transport said.
+    pub result: Result<(), HttpError>,
+}
+
+fn control(t: &mut dyn StreamTransport, msg: HttpControl) -> Result<(), HttpError> {
+    let mut m = Some(ControlMsg {
+        msg: Some(msg),
+        result: Ok(()),
+    });
+    if !t.control(&mut m) {
+        return Err(HttpError::NotHttp);
+    }
+    m.map_or(Ok(()), |m| m.result)
+}
+
+/// Takes an [`HttpControl`] out of a `control` argument, for transports that
+/// implement an HTTP exchange: `Some((msg, slot))` where the transport writes
+/// its verdict into `slot.result`.
+///
+/// ```
+/// use strata::http::{take_control, ControlMsg, HttpControl};
+/// let mut m = Some(ControlMsg { msg: Some(HttpControl::Trailers(Default::default())), result: Ok(()) });
+/// let (msg, _slot) = take_control(&mut m).unwrap();
+/// assert!(matches!(msg, HttpControl::Trailers(_)));
+/// ```
+pub fn take_control(msg: &mut dyn std::any::Any) -> Option<(HttpControl, &mut ControlMsg)> {
+    let slot = msg.downcast_mut::<Option<ControlMsg>>()?.as_mut()?;
+    let m = slot.msg.take()?;
+    Some((m, slot))
+}
