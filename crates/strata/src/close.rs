@@ -143,6 +143,9 @@ pub enum AbortReason {
     /// The peer went away while a layer was still waiting for it.
     #[error("peer aborted")]
     PeerAborted,
+    /// An HTTP/2 connection or stream error (RFC 9113 §5.4), ours or the peer's.
+    #[error("{0}")]
+    Http2(crate::http::h2::H2Error),
     /// A typed error from a layer outside this crate.
     #[error("{0}")]
     Custom(Arc<dyn Error + Send + Sync>),

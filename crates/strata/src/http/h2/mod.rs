@@ -1,0 +1,11 @@
+//! HTTP/2 (RFC 9113) as layers: the connection is a stream protocol to the
+//! transport below and a multiplexer of stream transports above, one per
+//! request. The frame codec ([`frame`]) is kept apart from the state machine
+//! ([`H2Connection`]); header compression is [`crate::http::hpack`].
+mod config;
+mod conn;
+pub mod frame;
+mod head;
+
+pub use config::H2Config;
+pub use conn::{H2Client, H2Connection, H2Error, StreamId};
