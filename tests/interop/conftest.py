@@ -14,6 +14,9 @@ BIN = os.environ.get("STRATA_BIN") or os.path.join(
 
 class Server:
     def __init__(self, args):
+        # The byte tests serve echo unless they name an app (http is the default).
+        if "--app" not in args:
+            args = ("--app", "echo", *args)
         self.proc = subprocess.Popen(
             [BIN, "serve", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.endpoints = []

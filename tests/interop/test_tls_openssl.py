@@ -96,7 +96,7 @@ class Serving:
     (conftest's `serve` drops those lines, the certificate's among them)."""
 
     def __init__(self, endpoint):
-        self.proc = subprocess.Popen([BIN, "serve", endpoint], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen([BIN, "serve", "--app", "echo", endpoint], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True)
         self.printed = ""
         deadline = time.time() + 20
