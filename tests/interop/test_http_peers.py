@@ -214,7 +214,8 @@ def cert(tmp_path):
     key, crt = tmp_path / "key.pem", tmp_path / "cert.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
                     "-out", str(crt), "-days", "2", "-subj", "/CN=localhost",
-                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                    "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+                    "-addext", "basicConstraints=critical,CA:FALSE"],
                    check=True, capture_output=True)
     return str(crt), str(key)
 
@@ -302,9 +303,9 @@ def test_default_serve_prints_curl_commands():
             line = p.stdout.readline()
             assert line, p.stderr.read()
             printed += line
-        for _ in range(10):
+        for _ in range(20):
             printed += p.stdout.readline()
-            if "get" in printed.splitlines()[-1]:
+            if printed.count("-- get ") >= 2:
                 break
         assert "curl --insecure --http2 https://127.0.0.1:8443/" in printed
         assert "curl http://127.0.0.1:8080/" in printed

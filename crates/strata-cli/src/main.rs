@@ -11,10 +11,15 @@ use strata::{Addr, Close, StackConfig};
 use strata_cli::apps::{self, ChatConfig, ChatRoom};
 use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
 
+mod get;
 mod stdio;
 
-/// The endpoint `strata serve` listens on when given none.
+/// The endpoint `strata serve --app echo` (or another byte app) listens on
+/// when given none.
 const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:7000";
+/// The endpoints of the HTTP demo when given none: h2 and http/1.1 over TLS
+/// (self-signed), and http/1.1 and h2c in cleartext.
+const DEFAULT_HTTP_ENDPOINTS: [&str; 2] = ["tls+tcp://127.0.0.1:8443", "tcp://127.0.0.1:8080"];
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +38,32 @@ enum Cmd {
     Serve(ServeArgs),
     /// Netcat-like: stdin to the stack, the stack to stdout.
     Connect(ConnectArgs),
+    /// Fetch a URL over HTTP/2 or HTTP/1.1 (http:// or https://).
+    Get(GetArgs),
+}
+
+#[derive(Parser)]
+struct GetArgs {
+    /// The URL, e.g. https://127.0.0.1:8443/bytes/1000000
+    url: String,
+    /// Write the body to FILE instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    output: Option<std::path::PathBuf>,
+    /// TLS: accept any server certificate. For testing only.
+    #[arg(long, conflicts_with = "ca")]
+    insecure: bool,
+    /// TLS: trust the PEM certificates in FILE instead of the Mozilla roots.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<String>,
+    /// Speak HTTP/1.1 only.
+    #[arg(long, conflicts_with = "http2")]
+    http1: bool,
+    /// Speak HTTP/2 only (h2c with prior knowledge on http://).
+    #[arg(long)]
+    http2: bool,
+    /// Print the response head to stderr.
+    #[arg(short, long)]
+    verbose: bool,
 }
 
 #[derive(Parser)]
@@ -52,11 +83,15 @@ struct ConnectArgs {
 
 #[derive(Parser)]
 struct ServeArgs {
-    /// Endpoints to listen on (default tcp://127.0.0.1:7000); see docs/endpoints.md.
+    /// Endpoints to listen on (default: for http, tls+tcp://127.0.0.1:8443 and
+    /// tcp://127.0.0.1:8080; for the others tcp://127.0.0.1:7000); see docs/endpoints.md.
     endpoints: Vec<String>,
     /// The app every connection runs.
-    #[arg(long, value_enum, default_value_t = App::Echo)]
+    #[arg(long, value_enum, default_value_t = App::Http)]
     app: App,
+    /// http: serve the files under DIR (range requests, content types).
+    #[arg(long, value_name = "DIR")]
+    root: Option<std::path::PathBuf>,
     /// Most connections per listener at once.
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
@@ -79,6 +114,8 @@ struct ServeArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum App {
+    /// The HTTP demo: h2 and http/1.1 (docs/http.md).
+    Http,
     Echo,
     Discard,
     Chargen,
@@ -88,6 +125,7 @@ enum App {
 impl App {
     fn name(self) -> &'static str {
         match self {
+            App::Http => "http",
             App::Echo => "echo",
             App::Discard => "discard",
             App::Chargen => "chargen",
@@ -109,6 +147,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::Serve(args) => serve(args),
         Cmd::Connect(args) => connect(args),
+        Cmd::Get(args) => get_cmd(args),
     }
 }
 
@@ -145,16 +184,31 @@ fn shown(ep: &Endpoint, local: &Addr) -> String {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let raw = if args.endpoints.is_empty() {
-        vec![DEFAULT_ENDPOINT.to_string()]
-    } else {
-        args.endpoints.clone()
+    let raw = match (args.endpoints.is_empty(), args.app) {
+        (true, App::Http) => DEFAULT_HTTP_ENDPOINTS.map(String::from).to_vec(),
+        (true, _) => vec![DEFAULT_ENDPOINT.to_string()],
+        (false, _) => args.endpoints.clone(),
     };
     let reg = strata_tokio::registry();
-    let endpoints = match parse_endpoints(&raw, &reg) {
+    let mut endpoints = match parse_endpoints(&raw, &reg) {
         Ok(e) => e,
         Err(code) => return code,
     };
+    if matches!(args.app, App::Http) {
+        // Over TLS, ALPN offers both versions unless the endpoint says otherwise.
+        for ep in &mut endpoints {
+            if ep.layers.iter().any(|l| l == "tls") && ep.option("tls", "alpn").is_none() {
+                ep.options.push(LayerOption {
+                    layer: "tls".into(),
+                    key: "alpn".into(),
+                    value: "h2,http/1.1".into(),
+                });
+            }
+        }
+    } else if args.root.is_some() {
+        eprintln!("strata: --root is for --app http");
+        return ExitCode::from(2);
+    }
     for ep in &endpoints {
         if ep.family(&reg) == Family::Datagram && apps::datagram_by_name(args.app.name()).is_none()
         {
@@ -167,6 +221,15 @@ fn serve(args: ServeArgs) -> ExitCode {
     }
     let stack = Arc::new(StackConfig::default());
     let factory = match args.app {
+        App::Http => {
+            let service = apps::http::service(args.root.clone());
+            let cfg = strata::http::HttpConfig::default();
+            let f: strata_tokio::StreamFactory = Arc::new(move || {
+                Box::new(strata::http::HttpServer::new(service.clone(), cfg.clone()))
+                    as Box<dyn strata::StreamProtocol>
+            });
+            f
+        }
         App::Chat => ChatRoom::new(ChatConfig {
             inbox_limit: args.chat_inbox,
             stall_timeout: Duration::from_secs(args.chat_stall),
@@ -230,6 +293,22 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
         println!("strata: ready; try:");
         for s in &shown_eps {
+            if matches!(args.app, App::Http) {
+                let (tls, hostport) = match s.split_once("://") {
+                    Some((l, hp)) => (l.contains("tls"), hp),
+                    None => (false, s.as_str()),
+                };
+                if tls {
+                    println!("  curl --insecure --http2 https://{hostport}/");
+                    println!("  curl --insecure --http1.1 https://{hostport}/bytes/1000");
+                    println!("  cargo run --release -p strata-cli -- get --insecure https://{hostport}/");
+                } else if !s.starts_with("unix") {
+                    println!("  curl http://{hostport}/");
+                    println!("  curl --http2-prior-knowledge http://{hostport}/echo -d hello");
+                    println!("  cargo run --release -p strata-cli -- get http://{hostport}/bytes/100");
+                }
+                continue;
+            }
             if s.starts_with("tls") {
                 println!("  cargo run --release -p strata-cli -- connect --insecure {s}");
                 println!("  openssl s_client -connect {}", s.split("://").nth(1).unwrap_or(s));
@@ -414,5 +493,53 @@ fn connect(args: ConnectArgs) -> ExitCode {
     } else {
         eprintln!("strata: connection ended: {why}");
         ExitCode::from(1)
+    }
+}
+
+fn get_cmd(args: GetArgs) -> ExitCode {
+    let url: http::Uri = match args.url.parse() {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("strata: bad URL {:?}: {e}", args.url);
+            return ExitCode::from(2);
+        }
+    };
+    let choice = if args.http1 {
+        strata::http::VersionChoice::Http1
+    } else if args.http2 {
+        strata::http::VersionChoice::Http2
+    } else {
+        strata::http::VersionChoice::Auto
+    };
+    let raw = match get::endpoint_for(&url, choice, args.insecure, args.ca.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let reg = strata_tokio::registry();
+    let ep = match parse_endpoints(&[raw], &reg) {
+        Ok(mut v) => v.remove(0),
+        Err(code) => return code,
+    };
+    let rt = runtime(Some(1));
+    match rt.block_on(get::get(url, &ep, choice, args.output, args.verbose)) {
+        Ok(o) => {
+            let status = o.status.map_or(0, |s| s.as_u16());
+            if !o.complete {
+                eprintln!("strata: transfer incomplete after {} bytes: {}", o.bytes, o.why);
+                return ExitCode::from(1);
+            }
+            if status >= 400 || status == 0 {
+                eprintln!("strata: server answered {status}");
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Err((msg, code)) => {
+            eprintln!("strata: {msg}");
+            ExitCode::from(code)
+        }
     }
 }

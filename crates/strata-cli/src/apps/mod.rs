@@ -26,6 +26,7 @@ pub mod chat;
 pub mod datagram;
 pub mod discard;
 pub mod echo;
+pub mod http;
 
 pub use chargen::Chargen;
 pub use chat::{ChatConfig, ChatMember, ChatRoom, MemberStats};

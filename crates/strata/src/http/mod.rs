@@ -38,8 +38,14 @@ use std::sync::Arc;
 
 use crate::{StreamProtocol, StreamTransport};
 
+mod client;
+pub mod h1;
 pub mod h2;
 pub mod hpack;
+mod server;
+
+pub use client::{HttpClient, VersionChoice};
+pub use server::{HttpConfig, HttpServer};
 
 pub use ::http::{request, response, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
 

@@ -11,8 +11,11 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The default amount of plaintext the inner protocol may queue before the
 /// handshake completes, past which the view reports `writable() == false` and
-/// the inner protocol gets `pause_writing`: 16 KiB.
-pub const DEFAULT_HANDSHAKE_WRITE_LIMIT: usize = 16 * 1024;
+/// the inner protocol gets `pause_writing`: 0, so the whole handshake is a
+/// pause and `resume_writing` tells the inner protocol that it is done (and
+/// that [`TlsInfo`](crate::tls::TlsInfo), ALPN included, can be read).
+/// Writes made meanwhile are still queued and sent in order.
+pub const DEFAULT_HANDSHAKE_WRITE_LIMIT: usize = 0;
 
 /// The default amount of undecrypted input held while the inner protocol has
 /// paused reading, past which the layer pauses reading below: 64 KiB.
@@ -59,7 +62,7 @@ enum Role {
 /// ```
 /// use strata::tls::TlsLimits;
 /// let l = TlsLimits::default();
-/// assert_eq!(l.handshake_write_limit, 16 * 1024);
+/// assert_eq!(l.handshake_write_limit, 0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TlsLimits {

@@ -30,9 +30,10 @@
 //!   too. `resume_reading` delivers what was held when the inner callback
 //!   returns.
 //! * **Output and back-pressure.** TLS records go below as soon as rustls
-//!   makes them. `writable()` is false while the handshake runs and
-//!   [`TlsLimits::handshake_write_limit`] bytes of plaintext wait for it, or
-//!   when the transport below is not writable; `pause_writing` and
+//!   makes them. `writable()` is false while the handshake runs (more
+//!   precisely, once [`TlsLimits::handshake_write_limit`] bytes of plaintext
+//!   wait for it: 0 by default, so `resume_writing` marks the handshake's
+//!   end), or when the transport below is not writable; `pause_writing` and
 //!   `resume_writing` reach the inner protocol once for both causes together.
 //!   `buffered()` is the queued plaintext plus what lies below, and
 //!   [`StreamProtocol::buffered`](crate::StreamProtocol::buffered) reports the plaintext so the stack's

@@ -2,32 +2,104 @@
 //! output back as events.
 #![allow(dead_code)]
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use strata::http::h2::frame::{self, ErrorCode, Frame};
-use strata::http::h2::{H2Config, H2Connection};
+use strata::http::h2::{H2Config, H2Connection, StreamId};
 use strata::http::hpack::{Decoder, Encoder};
 use strata::http::SharedService;
-use strata::{Close, Stack, StackConfig, StreamProtocol, StreamTransport};
+use strata::{Close, Stack, StackConfig, StreamProtocol, StreamTransport, WakeRoute};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ev {
-    Settings { ack: bool, values: Vec<(u16, u32)> },
-    Headers { stream: u32, end: bool, fields: Vec<(String, String)> },
-    Data { stream: u32, end: bool, data: Vec<u8> },
-    Rst { stream: u32, code: ErrorCode },
-    GoAway { last: u32, code: ErrorCode },
-    WindowUpdate { stream: u32, inc: u32 },
-    Ping { ack: bool, data: [u8; 8] },
+    Settings {
+        ack: bool,
+        values: Vec<(u16, u32)>,
+    },
+    Headers {
+        stream: u32,
+        end: bool,
+        fields: Vec<(String, String)>,
+    },
+    Data {
+        stream: u32,
+        end: bool,
+        data: Vec<u8>,
+    },
+    Rst {
+        stream: u32,
+        code: ErrorCode,
+    },
+    GoAway {
+        last: u32,
+        code: ErrorCode,
+    },
+    WindowUpdate {
+        stream: u32,
+        inc: u32,
+    },
+    Ping {
+        ack: bool,
+        data: [u8; 8],
+    },
 }
 
 pub struct Raw {
     pub stack: Stack,
+    /// The connection inside the stack, for `buffered()` and `open_streams()`.
+    pub conn: Arc<Mutex<H2Connection>>,
     pub enc: Encoder,
     pub dec: Decoder,
     pub inbuf: Vec<u8>,
     pub now: Instant,
+}
+
+/// Owns the connection for the stack and lets the test look at it between
+/// callbacks. Forwards every method.
+pub struct Probe(pub Arc<Mutex<H2Connection>>);
+
+impl Probe {
+    fn c(&self) -> std::sync::MutexGuard<'_, H2Connection> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl StreamProtocol for Probe {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.c().connection_made(t)
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.c().data_received(t, data)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.c().eof_received(t)
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.c().connection_lost(why)
+    }
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.c().pause_writing(t)
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.c().resume_writing(t)
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.c().next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        self.c().on_deadline(t)
+    }
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
+        self.c().on_wake(t, route)
+    }
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.c().on_shutdown(t)
+    }
+    fn buffered(&self) -> usize {
+        self.c().buffered()
+    }
 }
 
 impl Raw {
@@ -36,10 +108,10 @@ impl Raw {
     }
 
     pub fn with_stack(service: SharedService, cfg: H2Config, scfg: StackConfig) -> Raw {
-        let conn = H2Connection::server(Arc::new(cfg), service);
+        let conn = Arc::new(Mutex::new(H2Connection::server(Arc::new(cfg), service)));
         let now = strata::testing::epoch();
         let mut stack = Stack::new(
-            Box::new(conn),
+            Box::new(Probe(conn.clone())),
             strata::BottomInfo::new("memory"),
             Arc::new(scfg),
             now,
@@ -47,6 +119,7 @@ impl Raw {
         stack.start(now);
         Raw {
             stack,
+            conn,
             enc: Encoder::new(),
             dec: Decoder::new(4096),
             inbuf: Vec::new(),
@@ -70,7 +143,9 @@ impl Raw {
     pub fn block(&mut self, fields: &[(&str, &str)]) -> Vec<u8> {
         let mut out = Vec::new();
         self.enc.encode(
-            fields.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes(), false)),
+            fields
+                .iter()
+                .map(|(n, v)| (n.as_bytes(), v.as_bytes(), false)),
             &mut out,
         );
         out
@@ -86,7 +161,12 @@ impl Raw {
     pub fn get(&mut self, stream: u32, path: &str) {
         self.headers(
             stream,
-            &[(":method", "GET"), (":scheme", "http"), (":authority", "x"), (":path", path)],
+            &[
+                (":method", "GET"),
+                (":scheme", "http"),
+                (":authority", "x"),
+                (":path", path),
+            ],
             true,
         );
     }
@@ -94,7 +174,12 @@ impl Raw {
     pub fn post(&mut self, stream: u32, path: &str) {
         self.headers(
             stream,
-            &[(":method", "POST"), (":scheme", "http"), (":authority", "x"), (":path", path)],
+            &[
+                (":method", "POST"),
+                (":scheme", "http"),
+                (":authority", "x"),
+                (":path", path),
+            ],
             false,
         );
     }
@@ -117,6 +202,87 @@ impl Raw {
         self.send(&b);
     }
 
+    /// One frame header and its payload, as given (for malformed frames).
+    pub fn raw_frame(&mut self, kind: u8, flags: u8, stream: u32, payload: &[u8]) {
+        let mut b = Vec::new();
+        frame::write_header(&mut b, payload.len() as u32, kind, flags, stream);
+        b.extend_from_slice(payload);
+        self.send(&b);
+    }
+
+    /// A HEADERS frame carrying `block` as is (no split), END_HEADERS as asked.
+    pub fn headers_frame(
+        &mut self,
+        stream: u32,
+        block: &[u8],
+        end_stream: bool,
+        end_headers: bool,
+    ) {
+        let mut flags = 0;
+        if end_stream {
+            flags |= frame::flag::END_STREAM;
+        }
+        if end_headers {
+            flags |= frame::flag::END_HEADERS;
+        }
+        self.raw_frame(frame::kind::HEADERS, flags, stream, block);
+    }
+
+    /// A CONTINUATION frame.
+    pub fn continuation(&mut self, stream: u32, block: &[u8], end_headers: bool) {
+        let flags = if end_headers {
+            frame::flag::END_HEADERS
+        } else {
+            0
+        };
+        self.raw_frame(frame::kind::CONTINUATION, flags, stream, block);
+    }
+
+    pub fn ping(&mut self, data: [u8; 8]) {
+        let mut b = Vec::new();
+        frame::write_ping(&mut b, data, false);
+        self.send(&b);
+    }
+
+    pub fn settings(&mut self, settings: &[(u16, u32)]) {
+        let mut b = Vec::new();
+        frame::write_settings(&mut b, settings);
+        self.send(&b);
+    }
+
+    /// The connection's own `buffered()` (queued stream data and frames not
+    /// yet handed to the stack).
+    pub fn conn_buffered(&self) -> usize {
+        self.conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .buffered()
+    }
+
+    /// Stream bytes the connection holds for the peer's windows.
+    pub fn queued(&self) -> usize {
+        self.conn.lock().unwrap_or_else(|e| e.into_inner()).queued()
+    }
+
+    /// Everything the connection holds for output: `buffered()` plus the
+    /// streams' queues.
+    pub fn held(&self) -> usize {
+        self.conn_buffered() + self.queued()
+    }
+
+    /// Streams the connection holds now.
+    pub fn open_streams(&self) -> usize {
+        self.conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .open_streams()
+    }
+
+    /// Bytes the stack holds for the peer, unread.
+    pub fn pending(&self) -> usize {
+        self.stack.pending_output()
+    }
+
     pub fn advance(&mut self, d: Duration) {
         self.now += d;
         self.stack.handle_timeout(self.now);
@@ -128,7 +294,9 @@ impl Raw {
         self.inbuf.extend_from_slice(&out);
         let mut evs = Vec::new();
         let mut pos = 0;
-        while let Ok(Some((f, used))) = frame::parse(&self.inbuf[pos..], frame::MAX_FRAME_SIZE_LIMIT) {
+        while let Ok(Some((f, used))) =
+            frame::parse(&self.inbuf[pos..], frame::MAX_FRAME_SIZE_LIMIT)
+        {
             evs.push(match f {
                 Frame::Settings { ack, settings } => Ev::Settings {
                     ack,
@@ -196,7 +364,9 @@ impl Raw {
 /// The status of the response head on `stream` among `evs`.
 pub fn status(evs: &[Ev], stream: u32) -> Option<String> {
     evs.iter().find_map(|e| match e {
-        Ev::Headers { stream: s, fields, .. } if *s == stream => fields
+        Ev::Headers {
+            stream: s, fields, ..
+        } if *s == stream => fields
             .iter()
             .find(|(n, _)| n == ":status")
             .map(|(_, v)| v.clone()),
@@ -210,11 +380,17 @@ pub fn body(evs: &[Ev], stream: u32) -> (Vec<u8>, bool) {
     let mut end = false;
     for e in evs {
         match e {
-            Ev::Data { stream: s, end: e, data } if *s == stream => {
+            Ev::Data {
+                stream: s,
+                end: e,
+                data,
+            } if *s == stream => {
                 b.extend_from_slice(data);
                 end |= *e;
             }
-            Ev::Headers { stream: s, end: e, .. } if *s == stream => end |= *e,
+            Ev::Headers {
+                stream: s, end: e, ..
+            } if *s == stream => end |= *e,
             _ => {}
         }
     }
@@ -261,4 +437,141 @@ where
     F: Fn(&http::request::Parts) -> Box<dyn StreamProtocol> + Send + Sync + 'static,
 {
     Arc::new(f)
+}
+
+/// Appends an HPACK integer (RFC 7541 §5.1) with an `n`-bit prefix, the
+/// first byte's other bits taken from `flags`.
+pub fn hpack_int(out: &mut Vec<u8>, flags: u8, n: u32, mut v: usize) {
+    let max = (1usize << n) - 1;
+    if v < max {
+        out.push(flags | v as u8);
+        return;
+    }
+    out.push(flags | max as u8);
+    v -= max;
+    while v >= 128 {
+        out.push((v % 128) as u8 | 0x80);
+        v /= 128;
+    }
+    out.push(v as u8);
+}
+
+/// A literal field with a new name (no Huffman): `0x40` adds it to the
+/// dynamic table, `0x00` does not.
+pub fn hpack_literal(out: &mut Vec<u8>, indexing: bool, name: &[u8], value: &[u8]) {
+    out.push(if indexing { 0x40 } else { 0x00 });
+    hpack_int(out, 0, 7, name.len());
+    out.extend_from_slice(name);
+    hpack_int(out, 0, 7, value.len());
+    out.extend_from_slice(value);
+}
+
+/// A GET request block that leaves the peer's dynamic table alone: static
+/// indexes and literals without indexing only, so it can be mixed with
+/// hand-made blocks.
+pub fn plain_request(method: &str, path: &str, extra: &[(&str, &str)]) -> Vec<u8> {
+    let mut b = Vec::new();
+    for (n, v) in [
+        (":method", method),
+        (":scheme", "http"),
+        (":authority", "x"),
+        (":path", path),
+    ] {
+        hpack_literal(&mut b, false, n.as_bytes(), v.as_bytes());
+    }
+    for (n, v) in extra {
+        hpack_literal(&mut b, false, n.as_bytes(), v.as_bytes());
+    }
+    b
+}
+
+/// Counts service calls (one per request that reached the application).
+#[derive(Clone, Default)]
+pub struct Calls(pub Arc<AtomicUsize>);
+impl Calls {
+    pub fn hit(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+    pub fn get(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// What each request protocol's `connection_lost` received, by stream id.
+pub type LostLog = Arc<Mutex<Vec<(u32, Close)>>>;
+
+/// Wraps a request protocol and records its stream id and end.
+pub struct Record<P> {
+    pub inner: P,
+    pub id: u32,
+    pub log: LostLog,
+}
+
+impl<P: StreamProtocol> Record<P> {
+    pub fn new(inner: P, log: &LostLog) -> Record<P> {
+        Record {
+            inner,
+            id: 0,
+            log: log.clone(),
+        }
+    }
+}
+
+impl<P: StreamProtocol> StreamProtocol for Record<P> {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.id = t.get::<StreamId>().map_or(0, |s| s.0);
+        self.inner.connection_made(t)
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        self.inner.data_received(t, d)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.eof_received(t)
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.log
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((self.id, why.clone()));
+        self.inner.connection_lost(why)
+    }
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.pause_writing(t)
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.resume_writing(t)
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.inner.next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.on_deadline(t)
+    }
+}
+
+/// The end recorded for `stream`, if its protocol ended.
+pub fn lost(log: &LostLog, stream: u32) -> Option<Close> {
+    log.lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .find(|(s, _)| *s == stream)
+        .map(|(_, c)| c.clone())
+}
+
+/// The HTTP/2 error inside a `Close`, if it carries one.
+pub fn h2_error(c: &Close) -> Option<&strata::http::h2::H2Error> {
+    match c {
+        Close::Aborted {
+            reason: strata::AbortReason::Http2(e),
+            ..
+        } => Some(e),
+        _ => None,
+    }
+}
+
+/// Never answers and never ends: holds its stream open.
+pub struct Hold;
+impl StreamProtocol for Hold {
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
 }

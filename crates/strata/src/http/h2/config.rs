@@ -32,12 +32,15 @@ pub struct H2Config {
     /// The largest HPACK table we keep for our own encoder, whatever the
     /// peer allows. Default 4096.
     pub max_encoder_table_size: u32,
-    /// Compressed bytes of one header block (HEADERS plus CONTINUATION) past
-    /// which the connection is ended with ENHANCE_YOUR_CALM: the defense
-    /// against CONTINUATION floods (CVE-2024-27316). Default 64 KiB.
+    /// Compressed bytes of one header block (HEADERS plus CONTINUATION,
+    /// 9 bytes of frame header counted for each frame, so empty frames count
+    /// too) past which the connection is ended with ENHANCE_YOUR_CALM: the
+    /// defense against CONTINUATION floods (CVE-2024-27316). Default 64 KiB.
     pub max_header_block: usize,
     /// Bytes a stream may queue while its send window is closed before it is
-    /// no longer `writable()`. Default 64 KiB.
+    /// no longer `writable()`. Default 64 KiB. These bytes are not counted in
+    /// the stack's watermarks (no draining of the transport sends them);
+    /// a stream stuck this way for `stall_timeout` is reset.
     pub stream_send_buffer: usize,
     /// Bytes a stream that ignores `writable()` may queue before it is reset
     /// with INTERNAL_ERROR. Default 1 MiB.

@@ -108,7 +108,8 @@ impl H2Client {
         H2Client::default()
     }
 
-    /// Queues a request. `proto` gets `connection_made` when its stream
+    /// Queues a request. When every handle is dropped, the connection
+    /// closes (GOAWAY) once its streams have ended. `proto` gets `connection_made` when its stream
     /// opens; it writes the request body and ends it with `write_eof` (a
     /// request without a body: `write_eof` at once). The response head is the
     /// [`ResponseHead`] capability, present before the first
@@ -205,6 +206,8 @@ struct Block {
     /// A second block on an open stream: trailers (or, on a client, a
     /// response after 1xx).
     existing: bool,
+    /// The stream had already ended its side: STREAM_CLOSED once decoded.
+    after_end: bool,
 }
 
 struct Conn {
@@ -332,6 +335,13 @@ impl H2Connection {
         self.streams.len()
     }
 
+    /// Response bytes the streams hold, waiting for the peer's flow-control
+    /// windows (for tests and metrics). At most `stream_send_limit` per
+    /// stream, and a stream stuck on its window for `stall_timeout` is reset.
+    pub fn queued(&self) -> usize {
+        self.sh.pending_total
+    }
+
     fn start(&mut self, t: &mut dyn StreamTransport) {
         if self.c.started {
             return;
@@ -436,6 +446,19 @@ impl H2Connection {
                         // Decode the block anyway (the HPACK state is shared),
                         // then refuse the stream.
                         self.frame(t, f);
+                        if self.c.dead {
+                            return src.len();
+                        }
+                    } else if !self.c.got_settings || self.c.block.is_some() {
+                        // Still a frame: it cannot be the first one, nor come
+                        // between a HEADERS and its CONTINUATION (§6.10).
+                        let why = if self.c.got_settings {
+                            "header block interrupted"
+                        } else {
+                            "first frame is not SETTINGS"
+                        };
+                        self.conn_error(t, ErrorCode::ProtocolError, why);
+                        return src.len();
                     }
                     pos += used;
                     self.stream_error(t, id, e.code, e.reason);
@@ -505,7 +528,11 @@ impl H2Connection {
                 self.count_control(t);
             }
             Frame::PushPromise { .. } => {
-                self.conn_error(t, ErrorCode::ProtocolError, "PUSH_PROMISE (push is disabled)");
+                self.conn_error(
+                    t,
+                    ErrorCode::ProtocolError,
+                    "PUSH_PROMISE (push is disabled)",
+                );
             }
             Frame::Ping { ack, data } => {
                 if !ack {
@@ -516,7 +543,9 @@ impl H2Connection {
             Frame::GoAway {
                 last_stream, code, ..
             } => self.on_goaway(t, last_stream, code),
-            Frame::WindowUpdate { stream, increment } => self.on_window_update(t, stream, increment),
+            Frame::WindowUpdate { stream, increment } => {
+                self.on_window_update(t, stream, increment)
+            }
             Frame::Unknown { .. } => {}
         }
     }
@@ -528,7 +557,11 @@ impl H2Connection {
         }
         self.c.pending_control += 1;
         if self.c.pending_control > self.sh.cfg.max_pending_control {
-            self.conn_error(t, ErrorCode::EnhanceYourCalm, "control frames while not reading");
+            self.conn_error(
+                t,
+                ErrorCode::EnhanceYourCalm,
+                "control frames while not reading",
+            );
         }
     }
 
@@ -549,7 +582,10 @@ impl H2Connection {
             setting::MAX_CONCURRENT_STREAMS => self.c.peer_max_concurrent = v,
             setting::INITIAL_WINDOW_SIZE => {
                 if v > MAX_WINDOW {
-                    return Err((ErrorCode::FlowControlError, "SETTINGS_INITIAL_WINDOW_SIZE too large"));
+                    return Err((
+                        ErrorCode::FlowControlError,
+                        "SETTINGS_INITIAL_WINDOW_SIZE too large",
+                    ));
                 }
                 let delta = v as i64 - self.sh.peer_initial_window as i64;
                 self.sh.peer_initial_window = v;
@@ -571,7 +607,10 @@ impl H2Connection {
                 self.sh.peer_max_frame = v;
             }
             setting::ENABLE_CONNECT_PROTOCOL if v > 1 => {
-                return Err((ErrorCode::ProtocolError, "bad SETTINGS_ENABLE_CONNECT_PROTOCOL"));
+                return Err((
+                    ErrorCode::ProtocolError,
+                    "bad SETTINGS_ENABLE_CONNECT_PROTOCOL",
+                ));
             }
             _ => {}
         }
@@ -623,6 +662,8 @@ impl H2Connection {
         let Some(child) = self.streams.get_mut(&id) else {
             self.sh.recv_unacked += data.len() as u32;
             self.send_rst(id, ErrorCode::StreamClosed);
+            // Each one owes the peer a frame: bounded like PING answers.
+            self.count_control(t);
             return;
         };
         let st = &mut child.st;
@@ -638,9 +679,17 @@ impl H2Connection {
         }
         st.recv_window -= flow_len as i64;
         st.recv_len += data.len() as u64;
-        if st.expect_len.is_some_and(|n| st.recv_len > n || (end_stream && st.recv_len != n)) {
+        if st
+            .expect_len
+            .is_some_and(|n| st.recv_len > n || (end_stream && st.recv_len != n))
+        {
             self.sh.recv_unacked += data.len() as u32;
-            self.stream_error(t, id, ErrorCode::ProtocolError, "body length differs from content-length");
+            self.stream_error(
+                t,
+                id,
+                ErrorCode::ProtocolError,
+                "body length differs from content-length",
+            );
             return;
         }
         if end_stream {
@@ -681,20 +730,22 @@ impl H2Connection {
             } else {
                 self.c.last_peer_stream = id;
             }
-        } else if let Some(c) = self.streams.get(&id) {
-            if c.st.remote_done {
-                self.conn_error(t, ErrorCode::StreamClosed, "HEADERS after END_STREAM");
-                return;
-            }
         }
-        let trailers = existing && (self.is_server() || self.streams.get(&id).is_some_and(|c| c.st.resp.is_some()));
-        self.c.dec.begin_block(self.sh.cfg.max_header_list_size as usize);
+        // RFC 9113 §5.1: a stream error, once the block is decoded (the HPACK
+        // state is the connection's).
+        let after_end = self.streams.get(&id).is_some_and(|c| c.st.remote_done);
+        let trailers = existing
+            && (self.is_server() || self.streams.get(&id).is_some_and(|c| c.st.resp.is_some()));
+        self.c
+            .dec
+            .begin_block(self.sh.cfg.max_header_list_size as usize);
         self.c.block = Some(Block {
             stream: id,
             end_stream,
             bytes: 0,
             fields: HeadFields::new(trailers),
             existing,
+            after_end,
         });
         self.header_fragment(t, id, block, end_headers);
     }
@@ -703,7 +754,9 @@ impl H2Connection {
         let Some(b) = self.c.block.as_mut() else {
             return;
         };
-        b.bytes += frag.len();
+        // Frame headers count too: a flood of empty CONTINUATION frames adds
+        // no header bytes but costs a frame each.
+        b.bytes += frag.len() + frame::HEADER_LEN;
         if b.bytes > self.sh.cfg.max_header_block {
             self.conn_error(t, ErrorCode::EnhanceYourCalm, "header block too large");
             return;
@@ -732,10 +785,16 @@ impl H2Connection {
 
     fn end_block(&mut self, t: &mut dyn StreamTransport, b: Block, too_large: bool) {
         let id = b.stream;
+        if b.after_end {
+            self.stream_error(t, id, ErrorCode::StreamClosed, "HEADERS after END_STREAM");
+            return;
+        }
         if b.existing {
             return self.later_block(t, b, too_large);
         }
-        if !self.peer_initiated(id) || self.c.goaway_sent && self.is_server() && id > self.c.last_peer_stream {
+        if !self.peer_initiated(id)
+            || self.c.goaway_sent && self.is_server() && id > self.c.last_peer_stream
+        {
             self.send_rst(id, ErrorCode::StreamClosed);
             return;
         }
@@ -774,7 +833,17 @@ impl H2Connection {
                     st.close_requested = true;
                     st.dirty = true;
                     self.sh.dirty.push(id);
-                    self.streams.insert(id, Child { proto: Box::new(Sink), st });
+                    self.streams.insert(
+                        id,
+                        Child {
+                            proto: Box::new(Sink),
+                            st,
+                        },
+                    );
+                    // A refused request like a stream error: a flood of
+                    // them (an HPACK bomb costs a few bytes each) is bounded
+                    // by the rapid-reset limit.
+                    self.count_reset(t);
                 } else {
                     tracing::debug!(stream = id, why, "malformed request");
                     self.send_rst(id, ErrorCode::ProtocolError);
@@ -783,16 +852,19 @@ impl H2Connection {
                 return;
             }
         };
+        if b.end_stream && expect.is_some_and(|n| n != 0) {
+            // Malformed (§8.1.1): refused like the others, before the
+            // service sees it.
+            self.send_rst(id, ErrorCode::ProtocolError);
+            self.count_reset(t);
+            return;
+        }
         let proto = service.call(&parts);
         let mut st = self.new_stream(id, t.now());
         st.head_request = parts.method == Method::HEAD;
         st.expect_len = expect;
         st.req = Some(RequestHead(parts));
         st.remote_done = b.end_stream;
-        if b.end_stream && expect.is_some_and(|n| n != 0) {
-            self.send_rst(id, ErrorCode::ProtocolError);
-            return;
-        }
         self.c.idle_since = None;
         let child = self.streams.entry(id).or_insert(Child { proto, st });
         let mut v = View {
@@ -819,12 +891,20 @@ impl H2Connection {
             match b.fields.into_response() {
                 Ok(p) if p.status.is_informational() => {
                     if b.end_stream || p.status == StatusCode::SWITCHING_PROTOCOLS {
-                        self.stream_error(t, id, ErrorCode::ProtocolError, "bad informational response");
+                        self.stream_error(
+                            t,
+                            id,
+                            ErrorCode::ProtocolError,
+                            "bad informational response",
+                        );
                     }
                 }
                 Ok(p) => {
                     child.st.expect_len = content_length(&p.headers);
-                    if child.st.head_request || p.status == StatusCode::NO_CONTENT || p.status == StatusCode::NOT_MODIFIED {
+                    if child.st.head_request
+                        || p.status == StatusCode::NO_CONTENT
+                        || p.status == StatusCode::NOT_MODIFIED
+                    {
                         child.st.expect_len = None;
                     }
                     child.st.resp = Some(ResponseHead(p));
@@ -838,13 +918,23 @@ impl H2Connection {
             return;
         }
         if !b.end_stream {
-            self.stream_error(t, id, ErrorCode::ProtocolError, "trailers without END_STREAM");
+            self.stream_error(
+                t,
+                id,
+                ErrorCode::ProtocolError,
+                "trailers without END_STREAM",
+            );
             return;
         }
         match b.fields.into_trailers() {
             Ok(h) => {
                 if child.st.expect_len.is_some_and(|n| n != child.st.recv_len) {
-                    self.stream_error(t, id, ErrorCode::ProtocolError, "body length differs from content-length");
+                    self.stream_error(
+                        t,
+                        id,
+                        ErrorCode::ProtocolError,
+                        "body length differs from content-length",
+                    );
                     return;
                 }
                 child.st.trailers_in = Some(Trailers(h));
@@ -896,14 +986,16 @@ impl H2Connection {
             return;
         }
         if let Some(c) = self.streams.get_mut(&id) {
+            // A reset before the response was complete counts toward the
+            // rapid-reset limit, whatever its code: a peer resetting with
+            // NO_ERROR costs us as much as with CANCEL.
+            let complete = c.st.local == Local::Done;
             drop_pending(&mut c.st, &mut self.sh);
             c.st.local = Local::Done;
             if c.st.finished.is_none() {
                 c.st.finished = Some(h2_close(code, "stream reset", true, Some(id)));
             }
-            // A reset before the response was complete counts toward the
-            // rapid-reset limit.
-            if code != ErrorCode::NoError {
+            if !complete {
                 self.count_reset(t);
             }
         }
@@ -912,7 +1004,12 @@ impl H2Connection {
     fn count_reset(&mut self, t: &mut dyn StreamTransport) {
         let now = t.now();
         let w = self.sh.cfg.reset_window;
-        while self.c.resets.front().is_some_and(|&at| now.saturating_duration_since(at) > w) {
+        while self
+            .c
+            .resets
+            .front()
+            .is_some_and(|&at| now.saturating_duration_since(at) > w)
+        {
             self.c.resets.pop_front();
         }
         self.c.resets.push_back(now);
@@ -927,7 +1024,12 @@ impl H2Connection {
         for c in self.streams.values_mut() {
             let ours = (c.st.id % 2 == 1) != server;
             if ours && c.st.id > last && c.st.finished.is_none() {
-                c.st.finished = Some(h2_close(ErrorCode::RefusedStream, "not processed before GOAWAY", true, Some(c.st.id)));
+                c.st.finished = Some(h2_close(
+                    ErrorCode::RefusedStream,
+                    "not processed before GOAWAY",
+                    true,
+                    Some(c.st.id),
+                ));
             }
         }
         if code != ErrorCode::NoError {
@@ -957,7 +1059,11 @@ impl H2Connection {
             return;
         }
         if self.idle(id) {
-            self.conn_error(t, ErrorCode::ProtocolError, "WINDOW_UPDATE on an idle stream");
+            self.conn_error(
+                t,
+                ErrorCode::ProtocolError,
+                "WINDOW_UPDATE on an idle stream",
+            );
             return;
         }
         let Some(c) = self.streams.get_mut(&id) else {
@@ -981,7 +1087,13 @@ impl H2Connection {
         frame::write_rst_stream(&mut self.sh.out, id, code);
     }
 
-    fn stream_error(&mut self, t: &mut dyn StreamTransport, id: u32, code: ErrorCode, why: &'static str) {
+    fn stream_error(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        id: u32,
+        code: ErrorCode,
+        why: &'static str,
+    ) {
         tracing::debug!(stream = id, %code, why, "HTTP/2 stream error");
         self.send_rst(id, code);
         if let Some(c) = self.streams.get_mut(&id) {
@@ -1000,7 +1112,12 @@ impl H2Connection {
             return;
         }
         tracing::debug!(%code, why, "HTTP/2 connection error");
-        frame::write_goaway(&mut self.sh.out, self.c.last_peer_stream, code, why.as_bytes());
+        frame::write_goaway(
+            &mut self.sh.out,
+            self.c.last_peer_stream,
+            code,
+            why.as_bytes(),
+        );
         self.c.dead = true;
         self.c.block = None;
         let why = h2_close(code, why, false, None);
@@ -1031,7 +1148,12 @@ impl H2Connection {
             if self.c.next_local > frame::MAX_STREAM_ID {
                 break;
             }
-            let Some((req, proto)) = cl.q.lock().unwrap_or_else(|e| e.into_inner()).pending.pop_front() else {
+            let Some((req, proto)) =
+                cl.q.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pending
+                    .pop_front()
+            else {
                 break;
             };
             let id = self.c.next_local;
@@ -1135,7 +1257,11 @@ impl H2Connection {
                 } else {
                     st.stall_since = None;
                 }
-                if st.finished.is_none() && st.local == Local::Done && st.remote_done && st.eof_delivered {
+                if st.finished.is_none()
+                    && st.local == Local::Done
+                    && st.remote_done
+                    && st.eof_delivered
+                {
                     st.finished = Some(Close::Done);
                 }
                 if let Some(why) = st.finished.take() {
@@ -1168,6 +1294,20 @@ impl H2Connection {
                 self.c.recv_window += self.sh.recv_unacked as i64;
                 self.sh.recv_unacked = 0;
             }
+            // A client whose every handle is gone closes once its streams end.
+            if let Role::Client(cl) = &self.c.role {
+                if self.streams.is_empty()
+                    && Arc::strong_count(&cl.q) == 1
+                    && cl
+                        .q
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .pending
+                        .is_empty()
+                {
+                    self.goaway(t);
+                }
+            }
             if (self.c.goaway_sent || self.c.goaway_recv.is_some()) && self.streams.is_empty() {
                 self.flush(t);
                 t.close();
@@ -1198,7 +1338,12 @@ impl H2Connection {
             return;
         }
         self.c.goaway_sent = true;
-        frame::write_goaway(&mut self.sh.out, self.c.last_peer_stream, ErrorCode::NoError, b"");
+        frame::write_goaway(
+            &mut self.sh.out,
+            self.c.last_peer_stream,
+            ErrorCode::NoError,
+            b"",
+        );
         self.c.drain_deadline = Some(t.now() + self.sh.cfg.drain_timeout);
     }
 }
@@ -1211,7 +1356,11 @@ impl StreamProtocol for Sink {
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
-    h.get(http::header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+    h.get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
 }
 
 fn stream_writable(st: &StreamState, sh: &Shared, below: bool) -> bool {
@@ -1229,7 +1378,12 @@ fn drop_pending(st: &mut StreamState, sh: &mut Shared) {
 /// Delivers EOF once the body is complete; true if it did.
 fn deliver_eof(child: &mut Child, sh: &mut Shared, t: &mut dyn StreamTransport) -> bool {
     let st = &child.st;
-    if !st.remote_done || st.eof_delivered || st.finished.is_some() || !st.stash.is_empty() || st.read_paused {
+    if !st.remote_done
+        || st.eof_delivered
+        || st.finished.is_some()
+        || !st.stash.is_empty()
+        || st.read_paused
+    {
         return false;
     }
     child.st.eof_delivered = true;
@@ -1271,7 +1425,9 @@ fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
         let end = end && !matches!(&h, HeadOut::Response(p) if p.status.is_informational());
         sh.hbuf.clear();
         match &h {
-            HeadOut::Response(p) => sh.enc.encode(response_fields(&p.status, &p.headers), &mut sh.hbuf),
+            HeadOut::Response(p) => sh
+                .enc
+                .encode(response_fields(&p.status, &p.headers), &mut sh.hbuf),
             HeadOut::Request(p) => {
                 let ps = RequestPseudo::of(p);
                 sh.enc.encode(ps.fields(&p.headers), &mut sh.hbuf);
@@ -1287,7 +1443,10 @@ fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
         }
     }
     while st.pending_len > 0 {
-        let can = st.send_window.min(sh.send_window).min(sh.peer_max_frame as i64);
+        let can = st
+            .send_window
+            .min(sh.send_window)
+            .min(sh.peer_max_frame as i64);
         if can <= 0 {
             return;
         }
@@ -1304,7 +1463,13 @@ fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
         st.send_window -= n as i64;
         sh.send_window -= n as i64;
         let end = ending && st.pending_len == 0 && st.trailers_out.is_none();
-        frame::write_header(&mut sh.out, n as u32, kind::DATA, if end { flag::END_STREAM } else { 0 }, st.id);
+        frame::write_header(
+            &mut sh.out,
+            n as u32,
+            kind::DATA,
+            if end { flag::END_STREAM } else { 0 },
+            st.id,
+        );
         if n >= 4096 {
             t.write(&sh.out);
             sh.out.clear();
@@ -1373,7 +1538,10 @@ impl View<'_> {
             drop_pending(self.st, self.sh);
             self.st.local = Local::Done;
             let limit = self.sh.cfg.stream_send_limit;
-            self.st.finished = Some(Close::aborted("h2-stream", AbortReason::MemoryBudget { limit }));
+            self.st.finished = Some(Close::aborted(
+                "h2-stream",
+                AbortReason::MemoryBudget { limit },
+            ));
             return;
         }
         self.st.pending_len += data.len();
@@ -1515,7 +1683,9 @@ impl StreamTransport for View<'_> {
                 } else {
                     if !p.status.is_informational() {
                         self.st.final_head_sent = true;
-                        if p.status == StatusCode::NO_CONTENT || p.status == StatusCode::NOT_MODIFIED {
+                        if p.status == StatusCode::NO_CONTENT
+                            || p.status == StatusCode::NOT_MODIFIED
+                        {
                             self.st.head_request = true;
                         }
                     }
@@ -1579,6 +1749,9 @@ impl StreamProtocol for H2Connection {
 
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         self.c.pending_control = 0;
+        // The peer read down to the low-water mark: it is not stalled, even
+        // if our next writes fill the transport again before settle ends.
+        self.c.stall_since = None;
         for c in self.streams.values_mut() {
             if c.st.pending_len > 0 && !c.st.dirty {
                 c.st.dirty = true;
@@ -1618,7 +1791,12 @@ impl StreamProtocol for H2Connection {
             self.c.settings_deadline = None;
             self.conn_error(t, ErrorCode::SettingsTimeout, "SETTINGS not acknowledged");
         }
-        if self.c.stall_since.is_some_and(|s| s + cfg.stall_timeout <= now) && !t.writable() {
+        if self
+            .c
+            .stall_since
+            .is_some_and(|s| s + cfg.stall_timeout <= now)
+            && !t.writable()
+        {
             for c in self.streams.values_mut() {
                 c.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
             }
@@ -1629,13 +1807,17 @@ impl StreamProtocol for H2Connection {
         if self.c.drain_deadline.is_some_and(|d| d <= now) {
             self.c.drain_deadline = None;
             for c in self.streams.values_mut() {
-                c.st.finished.get_or_insert(Close::aborted("h2", AbortReason::Shutdown));
+                c.st.finished
+                    .get_or_insert(Close::aborted("h2", AbortReason::Shutdown));
                 frame::write_rst_stream(&mut self.sh.out, c.st.id, ErrorCode::Cancel);
             }
         }
         if self.streams.is_empty()
             && !self.c.dead
-            && self.c.idle_since.is_some_and(|s| s + cfg.idle_timeout <= now)
+            && self
+                .c
+                .idle_since
+                .is_some_and(|s| s + cfg.idle_timeout <= now)
         {
             self.goaway(t);
         }
@@ -1646,11 +1828,18 @@ impl StreamProtocol for H2Connection {
             let Some(child) = self.streams.get_mut(&id) else {
                 continue;
             };
-            if child.st.stall_since.is_some_and(|s| s + cfg.stall_timeout <= now) {
+            if child
+                .st
+                .stall_since
+                .is_some_and(|s| s + cfg.stall_timeout <= now)
+            {
                 frame::write_rst_stream(&mut self.sh.out, id, ErrorCode::Cancel);
                 drop_pending(&mut child.st, &mut self.sh);
                 child.st.local = Local::Done;
-                child.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
+                child
+                    .st
+                    .finished
+                    .get_or_insert(Close::Timeout(Timeout::Stall));
                 continue;
             }
             if child.proto.next_deadline().is_some_and(|d| d <= now) {
@@ -1691,6 +1880,13 @@ impl StreamProtocol for H2Connection {
     }
 
     fn buffered(&self) -> usize {
-        self.sh.pending_total + self.sh.out.len()
+        // Not `pending_total`: after settle, what the streams still hold is
+        // waiting for the peer's windows, which no draining of the transport
+        // can send. Counted here, it kept the stack above its low-water mark
+        // after the peer read everything, so `resume_writing` never came and
+        // every other stream stayed paused behind one stuck stream. Those
+        // bytes are bounded per stream instead (`stream_send_buffer`,
+        // `stream_send_limit`, `stall_timeout`); see `queued`.
+        self.sh.out.len()
     }
 }

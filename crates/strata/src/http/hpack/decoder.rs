@@ -8,6 +8,9 @@ use super::{HpackError, DEFAULT_MAX_HEADER_LIST_SIZE, MAX_STRING_LEN};
 /// so one large header does not pin its memory for the connection's life.
 const SCRATCH_KEEP: usize = 16 * 1024;
 
+/// The field callback of [`Decoder::decode_fragment`].
+type Emit<'a> = dyn FnMut(&[u8], &[u8], bool) + 'a;
+
 /// Integers above this are refused (no HPACK quantity needs more).
 const MAX_INT: u64 = u32::MAX as u64;
 
@@ -48,7 +51,7 @@ const MAX_INT: u64 = u32::MAX as u64;
 /// assert_eq!(dec.table_size(), 57);
 /// # Ok::<(), strata::http::hpack::HpackError>(())
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Decoder {
     table: DynamicTable,
     /// The SETTINGS_HEADER_TABLE_SIZE we advertise: size updates above it fail.
@@ -66,7 +69,7 @@ pub struct Decoder {
 }
 
 /// The header-list budget of the current block.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Budget {
     max: usize,
     used: usize,
@@ -75,13 +78,7 @@ struct Budget {
 
 impl Budget {
     /// Counts a field and emits it if the block is still within budget.
-    fn emit(
-        &mut self,
-        name: &[u8],
-        value: &[u8],
-        sensitive: bool,
-        emit: &mut dyn FnMut(&[u8], &[u8], bool),
-    ) {
+    fn emit(&mut self, name: &[u8], value: &[u8], sensitive: bool, emit: &mut Emit<'_>) {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         self.used = self.used.saturating_add(size);
         if self.over || self.used > self.max {
@@ -326,6 +323,7 @@ impl Decoder {
     /// );
     /// # Ok::<(), HpackError>(())
     /// ```
+    #[allow(clippy::type_complexity)] // spelled out for readers of the API
     pub fn decode_fragment(
         &mut self,
         frag: &[u8],
@@ -396,11 +394,7 @@ impl Decoder {
 
     /// Decodes as much of `frag` as possible, leaving `self.step` where it
     /// stopped, with no reference into `frag`.
-    fn run(
-        &mut self,
-        frag: &[u8],
-        emit: &mut dyn FnMut(&[u8], &[u8], bool),
-    ) -> Result<(), HpackError> {
+    fn run(&mut self, frag: &[u8], emit: &mut Emit<'_>) -> Result<(), HpackError> {
         let mut pos = 0;
         loop {
             match self.step {
@@ -548,12 +542,7 @@ impl Decoder {
     }
 
     /// Acts on a representation's first integer.
-    fn head(
-        &mut self,
-        kind: Kind,
-        v: usize,
-        emit: &mut dyn FnMut(&[u8], &[u8], bool),
-    ) -> Result<(), HpackError> {
+    fn head(&mut self, kind: Kind, v: usize, emit: &mut Emit<'_>) -> Result<(), HpackError> {
         match kind {
             Kind::SizeUpdate => {
                 if self.fields_seen {
@@ -677,7 +666,7 @@ impl Decoder {
         field: Field,
         value: Loc,
         frag: &[u8],
-        emit: &mut dyn FnMut(&[u8], &[u8], bool),
+        emit: &mut Emit<'_>,
     ) -> Result<(), HpackError> {
         let sensitive = field.literal == Literal::NeverIndexed;
         let incremental = field.literal == Literal::Incremental;

@@ -1,7 +1,7 @@
 //! The HPACK encoder (RFC 7541 §6), with nghttp2's indexing policy.
 
 use super::huffman;
-use super::table::{self, DynamicTable, ENTRY_OVERHEAD, STATIC, STATIC_LEN};
+use super::table::{self, DynamicTable, Hashes, ENTRY_OVERHEAD, STATIC, STATIC_LEN};
 use super::MAX_ENCODER_TABLE_SIZE;
 
 /// Fields whose values change with nearly every message, so indexing them
@@ -56,7 +56,7 @@ const SHORT_COOKIE: usize = 20;
 /// assert_eq!(got[2], (b"x-trace".to_vec(), b"abc123".to_vec()));
 /// # Ok::<(), strata::http::hpack::HpackError>(())
 /// ```
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct Encoder {
     table: DynamicTable,
     /// Table sizes the peer announced since the last block: the smallest
@@ -164,7 +164,11 @@ impl Encoder {
         }
         string(out, value);
         if indexing {
-            self.table.insert(name, value);
+            let hashes = Hashes {
+                name: table::hash(name),
+                value: table::hash(value),
+            };
+            self.table.insert_hashed(name, value, hashes);
         }
     }
 
@@ -183,19 +187,24 @@ impl Encoder {
                 }
             }
         }
-        if !full && name_index.is_some() {
+        if (!full && name_index.is_some()) || self.table.size() == 0 {
             return (None, name_index);
         }
-        for (i, (n, v)) in self.table.iter().enumerate() {
-            if n == name {
-                let index = STATIC_LEN + 1 + i;
-                if full && v == value {
-                    return (Some(index), name_index.or(Some(index)));
-                }
-                name_index = name_index.or(Some(index));
-                if !full {
-                    break;
-                }
+        let want = Hashes {
+            name: table::hash(name),
+            value: if full { table::hash(value) } else { 0 },
+        };
+        for (i, (hashes, n, v)) in self.table.iter_hashed().enumerate() {
+            if hashes.name != want.name || n != name {
+                continue;
+            }
+            let index = STATIC_LEN + 1 + i;
+            if full && hashes.value == want.value && v == value {
+                return (Some(index), name_index.or(Some(index)));
+            }
+            name_index = name_index.or(Some(index));
+            if !full {
+                break;
             }
         }
         (None, name_index)
@@ -264,7 +273,10 @@ mod tests {
     fn sensitive_fields_are_never_indexed() {
         let mut enc = Encoder::new();
         let mut out = Vec::new();
-        enc.encode([(&b"authorization"[..], &b"Basic abc"[..], false)], &mut out);
+        enc.encode(
+            [(&b"authorization"[..], &b"Basic abc"[..], false)],
+            &mut out,
+        );
         assert_eq!(out[0], 0x10 | 0x0f); // never indexed, name index 23 > 15
         assert_eq!(enc.table_size(), 0);
         out.clear();

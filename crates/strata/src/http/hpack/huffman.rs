@@ -103,22 +103,35 @@ pub(super) struct HuffmanState {
 impl HuffmanState {
     /// Decodes `src`, appending the symbols to `out`.
     pub(super) fn feed(&mut self, src: &[u8], out: &mut Vec<u8>) -> Result<(), HpackError> {
-        // Each input bit yields at most one fifth of a byte (codes are >= 5 bits).
-        out.reserve(src.len() * 8 / 5 + 1);
+        // A nibble completes at most one symbol. Room for two per byte is
+        // made up front, so each nibble stores its symbol unconditionally
+        // and only the length moves: no branch on whether it emitted.
+        let start = out.len();
+        out.resize(start + 2 * src.len(), 0);
+        let dst = out.get_mut(start..).unwrap_or_default();
+        let mut len = 0;
         let mut node = self.node;
+        let mut failed = 0;
         for &b in src {
-            for nibble in [b >> 4, b & 0x0f] {
-                let step = DECODE[usize::from(node)][usize::from(nibble)];
-                if step.flags & FAIL != 0 {
-                    return Err(HpackError::BadHuffman);
-                }
-                if step.flags & EMIT != 0 {
-                    out.push(step.symbol);
-                }
-                node = step.next;
+            let hi = DECODE[usize::from(node)][usize::from(b >> 4)];
+            let lo = DECODE[usize::from(hi.next)][usize::from(b & 0x0f)];
+            failed |= (hi.flags | lo.flags) & FAIL;
+            // After i bytes, len <= 2i: both slots exist.
+            if let Some(slot) = dst.get_mut(len) {
+                *slot = hi.symbol;
             }
+            len += usize::from(hi.flags & EMIT);
+            if let Some(slot) = dst.get_mut(len) {
+                *slot = lo.symbol;
+            }
+            len += usize::from(lo.flags & EMIT);
+            node = lo.next;
         }
+        out.truncate(start + len);
         self.node = node;
+        if failed != 0 {
+            return Err(HpackError::BadHuffman);
+        }
         Ok(())
     }
 
@@ -315,7 +328,10 @@ mod tests {
         decode(&[0b0000_0111], &mut out).unwrap();
         assert_eq!(out, b"0");
         // Padding not all ones.
-        assert_eq!(decode(&[0b0000_0110], &mut out), Err(HpackError::BadHuffman));
+        assert_eq!(
+            decode(&[0b0000_0110], &mut out),
+            Err(HpackError::BadHuffman)
+        );
         // 8 bits of padding after a symbol boundary.
         assert_eq!(
             decode(&[0b0000_0111, 0xff], &mut out),

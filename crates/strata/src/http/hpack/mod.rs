@@ -1,8 +1,9 @@
 //! HPACK, the header compression of HTTP/2 (RFC 7541), sans-IO.
 //!
 //! * [`Decoder`] decodes header blocks as they arrive, fragment by fragment
-//!   (HEADERS then CONTINUATION frames), emitting each field through a
-//!   callback without allocating per field, under a header-list budget.
+//!   (HEADERS then CONTINUATION frames), under a header-list budget. Fields
+//!   go to a callback as slices of the input, the table or a reused scratch
+//!   buffer: the only allocation is one per dynamic-table insertion.
 //! * [`Encoder`] encodes header blocks into a caller-owned buffer.
 //! * [`huffman`] is the static Huffman code both use.
 //!

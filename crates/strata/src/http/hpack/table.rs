@@ -199,11 +199,37 @@ pub(super) fn lookup(table: &DynamicTable, index: usize) -> Option<(&[u8], &[u8]
     }
 }
 
-/// One dynamic-table entry: name and value in one allocation.
-#[derive(Debug)]
+/// One dynamic-table entry: name and value in one allocation, and the
+/// encoder's hashes of both (0 in a decoder's table).
+#[derive(Clone, Debug)]
 struct Entry {
     data: Box<[u8]>,
     name_len: usize,
+    hashes: Hashes,
+}
+
+/// Hashes of a field's name and value (see [`hash`]), so the encoder's
+/// table scan compares two integers before any bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Hashes {
+    pub(super) name: u32,
+    pub(super) value: u32,
+}
+
+/// A fast non-cryptographic hash of a byte string (the table only holds
+/// what we chose to send, so it needs no flooding resistance).
+pub(super) fn hash(bytes: &[u8]) -> u32 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut h = bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let w = <[u8; 8]>::try_from(w).unwrap_or_default();
+        h = (h.rotate_left(5) ^ u64::from_le_bytes(w)).wrapping_mul(K);
+    }
+    for &b in words.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    (h >> 32) as u32
 }
 
 impl Entry {
@@ -219,7 +245,7 @@ impl Entry {
 
 /// The dynamic table: entries newest first, `size` as §4.1 counts it, never
 /// above `capacity` (the maximum size set by the last size update).
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(super) struct DynamicTable {
     entries: VecDeque<Entry>,
     size: usize,
@@ -252,8 +278,17 @@ impl DynamicTable {
     }
 
     /// Entries, newest first.
+    #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
         self.entries.iter().map(Entry::fields)
+    }
+
+    /// Entries with their hashes, newest first.
+    pub(super) fn iter_hashed(&self) -> impl Iterator<Item = (Hashes, &[u8], &[u8])> {
+        self.entries.iter().map(|e| {
+            let (n, v) = e.fields();
+            (e.hashes, n, v)
+        })
     }
 
     /// Sets the maximum size, evicting the oldest entries to fit (§4.3).
@@ -267,6 +302,11 @@ impl DynamicTable {
     /// built before anything is evicted, so `name` may borrow from an entry
     /// that the insertion evicts (the caller copies it out first if needed).
     pub(super) fn insert(&mut self, name: &[u8], value: &[u8]) {
+        self.insert_hashed(name, value, Hashes::default());
+    }
+
+    /// [`insert`](Self::insert), keeping the field's hashes with it.
+    pub(super) fn insert_hashed(&mut self, name: &[u8], value: &[u8], hashes: Hashes) {
         let size = name.len() + value.len() + ENTRY_OVERHEAD;
         if size > self.capacity {
             self.clear();
@@ -279,6 +319,7 @@ impl DynamicTable {
         self.entries.push_front(Entry {
             data: data.into_boxed_slice(),
             name_len: name.len(),
+            hashes,
         });
         self.size += size;
     }

@@ -1,0 +1,246 @@
+//! `strata get URL`: an HTTP/1.1 and HTTP/2 client over strata's stacks.
+
+use std::fs::File;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strata::http::{HttpClient, HttpExchange, VersionChoice};
+use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
+use tokio::sync::oneshot;
+
+/// What the download ended with.
+#[derive(Debug)]
+pub struct Outcome {
+    /// The response status, if a head arrived.
+    pub status: Option<http::StatusCode>,
+    /// Body bytes received.
+    pub bytes: u64,
+    /// Whether the body ended cleanly (EOF, not a reset).
+    pub complete: bool,
+    /// Why the exchange ended.
+    pub why: Close,
+}
+
+/// Writes the response body to a file or stdout, with a progress bar on a
+/// terminal for large downloads.
+pub struct Download {
+    out: Box<dyn Write + Send>,
+    status: Option<http::StatusCode>,
+    version: Option<http::Version>,
+    total: Option<u64>,
+    bytes: u64,
+    complete: bool,
+    progress: Option<Progress>,
+    done: Option<oneshot::Sender<Outcome>>,
+    write_error: bool,
+    verbose: bool,
+}
+
+struct Progress {
+    started: Instant,
+    last: Instant,
+}
+
+impl Download {
+    /// A download into `out` (stdout when `None`).
+    pub fn new(
+        out: Option<PathBuf>,
+        verbose: bool,
+    ) -> std::io::Result<(Download, oneshot::Receiver<Outcome>)> {
+        let (tx, rx) = oneshot::channel();
+        let (out, progress): (Box<dyn Write + Send>, bool) = match out {
+            Some(p) => (
+                Box::new(std::io::BufWriter::new(File::create(p)?)),
+                std::io::stderr().is_terminal(),
+            ),
+            None => (
+                Box::new(std::io::stdout()),
+                std::io::stderr().is_terminal() && !std::io::stdout().is_terminal(),
+            ),
+        };
+        let now = Instant::now();
+        Ok((
+            Download {
+                out,
+                status: None,
+                version: None,
+                total: None,
+                bytes: 0,
+                complete: false,
+                progress: progress.then_some(Progress {
+                    started: now,
+                    last: now,
+                }),
+                done: Some(tx),
+                write_error: false,
+                verbose,
+            },
+            rx,
+        ))
+    }
+
+    fn head(&mut self, t: &dyn StreamTransport) {
+        if self.status.is_some() {
+            return;
+        }
+        let Some(h) = t.response_head() else {
+            return;
+        };
+        self.status = Some(h.status);
+        self.version = Some(h.version);
+        self.total = h
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        if self.verbose {
+            eprintln!("< {:?} {}", h.version, h.status);
+            for (n, v) in &h.headers {
+                eprintln!("< {n}: {}", String::from_utf8_lossy(v.as_bytes()));
+            }
+        }
+        // A bar only for downloads worth watching.
+        if self.total.is_some_and(|n| n < 1 << 20) {
+            self.progress = None;
+        }
+    }
+
+    fn draw(&mut self, last: bool) {
+        let Some(p) = self.progress.as_mut() else {
+            return;
+        };
+        let now = Instant::now();
+        if !last && now.duration_since(p.last) < Duration::from_millis(100) {
+            return;
+        }
+        p.last = now;
+        let secs = now.duration_since(p.started).as_secs_f64().max(1e-3);
+        let rate = self.bytes as f64 / secs / 1e6;
+        let line = match self.total {
+            Some(total) if total > 0 => {
+                let frac = (self.bytes as f64 / total as f64).min(1.0);
+                let filled = (frac * 30.0) as usize;
+                format!(
+                    "[{}{}] {:>5.1}% {} / {} MB  {:.1} MB/s",
+                    "#".repeat(filled),
+                    " ".repeat(30 - filled),
+                    frac * 100.0,
+                    self.bytes / 1_000_000,
+                    total / 1_000_000,
+                    rate
+                )
+            }
+            _ => format!("{} MB  {:.1} MB/s", self.bytes / 1_000_000, rate),
+        };
+        eprint!("\r{line}");
+        if last {
+            eprintln!();
+        }
+    }
+}
+
+impl StreamProtocol for Download {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        // A GET has no body.
+        t.write_eof();
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.head(t);
+        self.bytes += data.len() as u64;
+        if !self.write_error && self.out.write_all(data).is_err() {
+            // stdout closed (e.g. piped into head): stop downloading.
+            self.write_error = true;
+            t.abort(Close::aborted("get", strata::AbortReason::Requested));
+            return;
+        }
+        self.draw(false);
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.head(t);
+        self.complete = true;
+        let _ = self.out.flush();
+        self.draw(true);
+        t.close();
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        let _ = self.out.flush();
+        if let Some(tx) = self.done.take() {
+            let _ = tx.send(Outcome {
+                status: self.status,
+                bytes: self.bytes,
+                complete: self.complete,
+                why: why.clone(),
+            });
+        }
+    }
+}
+
+/// Builds the endpoint string for a URL: `tcp://host:port` or
+/// `tls+tcp://host:port?tls.alpn=…`.
+pub fn endpoint_for(
+    url: &http::Uri,
+    choice: VersionChoice,
+    insecure: bool,
+    ca: Option<&str>,
+) -> Result<String, String> {
+    let host = url.host().ok_or("the URL has no host")?;
+    let tls = match url.scheme_str() {
+        Some("https") => true,
+        Some("http") => false,
+        Some(s) => return Err(format!("unsupported scheme {s:?} (use http:// or https://)")),
+        None => return Err("the URL needs a scheme (http:// or https://)".into()),
+    };
+    let port = url.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    };
+    if !tls {
+        return Ok(format!("tcp://{host}:{port}"));
+    }
+    let mut ep = format!("tls+tcp://{host}:{port}?tls.alpn={}", choice.alpn());
+    if insecure {
+        ep.push_str("&tls.insecure=true");
+    }
+    if let Some(ca) = ca {
+        ep.push_str("&tls.ca=");
+        ep.push_str(ca);
+    }
+    Ok(ep)
+}
+
+/// Runs one GET; returns the outcome (or an error message and exit code).
+pub async fn get(
+    url: http::Uri,
+    ep: &strata::endpoint::Endpoint,
+    choice: VersionChoice,
+    out: Option<PathBuf>,
+    verbose: bool,
+) -> Result<Outcome, (String, u8)> {
+    let (dl, done) = Download::new(out.clone(), verbose).map_err(|e| {
+        let p = out.map(|p| p.display().to_string()).unwrap_or_default();
+        (format!("cannot write {p}: {e}"), 2)
+    })?;
+    let req = http::Request::get(url)
+        .header(http::header::USER_AGENT, concat!("strata/", env!("CARGO_PKG_VERSION")))
+        .body(())
+        .map_err(|e| (format!("bad request: {e}"), 2))?;
+    let client = HttpClient::new(req, Box::new(dl), choice);
+    let stack = Arc::new(StackConfig::default());
+    let conn = match strata_tokio::connect(ep, Box::new(client), stack).await {
+        Ok(c) => c,
+        Err(e @ (strata_tokio::DriverError::Tls(_) | strata_tokio::DriverError::BadOption { .. })) => {
+            return Err((format!("{ep}: {e}"), 2))
+        }
+        Err(e) => return Err((format!("cannot connect to {ep}: {e}"), 1)),
+    };
+    let outcome = done.await;
+    let why = conn.closed().await;
+    match outcome {
+        Ok(o) => Ok(o),
+        Err(_) => Err((format!("connection ended before a response: {why}"), 1)),
+    }
+}

@@ -1,0 +1,99 @@
+//! [`H1Config`]: the limits and timers of an HTTP/1.1 connection.
+
+use std::time::Duration;
+
+/// The default longest request or response head (start line and fields): 64 KiB.
+pub const DEFAULT_MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// The default largest number of header fields in one head: 100.
+pub const DEFAULT_MAX_HEADERS: usize = 100;
+
+/// The default time from the first byte of a request head to its end: 10 s.
+pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default idle time allowed between two requests: 60 s.
+pub const DEFAULT_KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The default amount of unread pipelined input held before reading below is
+/// paused: 64 KiB.
+pub const DEFAULT_MAX_PIPELINED_BYTES: usize = 64 * 1024;
+
+/// The default longest chunk-size line (size and extensions): 4 KiB.
+pub const DEFAULT_MAX_CHUNK_LINE: usize = 4 * 1024;
+
+/// The default largest trailer section of a chunked body: 16 KiB.
+pub const DEFAULT_MAX_TRAILER_BYTES: usize = 16 * 1024;
+
+/// The default amount of an unread request body the server reads and throws
+/// away to keep a connection alive after its handler ended the response
+/// early: 64 KiB.
+pub const DEFAULT_MAX_DISCARD_BYTES: u64 = 64 * 1024;
+
+/// The limits and timers of an HTTP/1.1 connection, server or client. Every
+/// limit is a named field with a documented default.
+///
+/// Memory per connection is bounded by these: a head is never buffered past
+/// `max_head_bytes`, a chunk-size line past `max_chunk_line`, trailers past
+/// `max_trailer_bytes`, unread pipelined input past `max_pipelined_bytes`
+/// (plus one read from below). Bodies are streamed, never buffered whole.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::http::h1::H1Config;
+/// let cfg = H1Config { head_timeout: Duration::from_secs(5), ..H1Config::default() };
+/// assert_eq!(cfg.max_head_bytes, 64 * 1024);
+/// assert_eq!(cfg.max_body, None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct H1Config {
+    /// The longest head, start line and fields together (default
+    /// [`DEFAULT_MAX_HEAD_BYTES`]). A longer request head is answered with
+    /// `431` ([`H1Error::HeadTooLarge`](super::H1Error::HeadTooLarge)).
+    pub max_head_bytes: usize,
+    /// The most header fields in one head, and in one trailer section
+    /// (default [`DEFAULT_MAX_HEADERS`]). More are answered with `431`.
+    pub max_headers: usize,
+    /// How long a request head may take from its first byte to its end
+    /// (default [`DEFAULT_HEAD_TIMEOUT`]): the slowloris bound. On expiry
+    /// the server answers `408` and closes.
+    pub head_timeout: Duration,
+    /// How long a server connection may stay idle between requests (and
+    /// before the first one) before it is closed quietly (default
+    /// [`DEFAULT_KEEP_ALIVE_TIMEOUT`]).
+    pub keep_alive_timeout: Duration,
+    /// Unread pipelined input (requests after the one being answered) held
+    /// before reading below is paused (default
+    /// [`DEFAULT_MAX_PIPELINED_BYTES`]).
+    pub max_pipelined_bytes: usize,
+    /// The longest chunk-size line of a chunked body, extensions included
+    /// (default [`DEFAULT_MAX_CHUNK_LINE`]).
+    pub max_chunk_line: usize,
+    /// The largest trailer section of a chunked body (default
+    /// [`DEFAULT_MAX_TRAILER_BYTES`]).
+    pub max_trailer_bytes: usize,
+    /// The largest request body a server accepts, `None` for no limit (the
+    /// default: bodies are streamed to the handler, which applies its own).
+    /// A larger one is answered with `413` when nothing was sent yet.
+    pub max_body: Option<u64>,
+    /// How much of a request body the server reads and discards after the
+    /// handler closed its response without reading it all, to keep the
+    /// connection alive (default [`DEFAULT_MAX_DISCARD_BYTES`]). A longer
+    /// remainder closes the connection after the response instead.
+    pub max_discard_bytes: u64,
+}
+
+impl Default for H1Config {
+    fn default() -> Self {
+        H1Config {
+            max_head_bytes: DEFAULT_MAX_HEAD_BYTES,
+            max_headers: DEFAULT_MAX_HEADERS,
+            head_timeout: DEFAULT_HEAD_TIMEOUT,
+            keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
+            max_pipelined_bytes: DEFAULT_MAX_PIPELINED_BYTES,
+            max_chunk_line: DEFAULT_MAX_CHUNK_LINE,
+            max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,
+            max_body: None,
+            max_discard_bytes: DEFAULT_MAX_DISCARD_BYTES,
+        }
+    }
+}

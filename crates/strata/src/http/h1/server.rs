@@ -1,0 +1,701 @@
+//! [`H1Server`]: the server side of an HTTP/1.1 connection.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::HeaderMap;
+
+use super::body::{BodyReader, Event, Limits};
+use super::server_view::{ExState, ExchangeView, Expect, Resp};
+use super::wire::{
+    encode_response_head, find_head_end, leading_empty_lines, parse_request, RequestInfo,
+};
+use super::{H1Config, H1Error, H1};
+use crate::http::{HttpVersion, RequestHead, SharedService, Trailers};
+use crate::{AbortReason, Close, StreamProtocol, StreamTransport, WakeRoute};
+
+/// An HTTP/1.1 server connection: a stream protocol over the connection's
+/// transport that asks a [`Service`](crate::http::Service) for a request
+/// protocol per request and is that protocol's transport.
+///
+/// See the [module documentation](super) for the driving contract.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::http::h1::{H1Config, H1Server};
+/// use strata::http::{HttpExchange, SharedService};
+/// use strata::{Stack, StreamProtocol, StreamTransport};
+///
+/// struct Hello;
+/// impl StreamProtocol for Hello {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+///         let head = http::Response::builder().header("content-length", "2").body(()).unwrap();
+///         t.send_response(head).unwrap();
+///         t.write(b"hi");
+///         t.close();
+///     }
+/// }
+/// let service: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Hello) as Box<dyn StreamProtocol>);
+/// let mut s = Stack::memory(Box::new(H1Server::new(service, Arc::new(H1Config::default()))));
+/// let now = s.now();
+/// s.handle_input(now, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+/// assert_eq!(s.take_output(now), b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nhi");
+/// ```
+pub struct H1Server {
+    core: Core,
+    /// Input not consumed yet: part of a head or of a chunk-size line, body
+    /// bytes the request protocol paused on, pipelined requests.
+    buf: Vec<u8>,
+}
+
+struct Core {
+    service: SharedService,
+    cfg: Arc<H1Config>,
+    lim: Limits,
+    conn: Conn,
+    /// Boxed: an idle connection carries no request head.
+    ex: Option<Box<Exchange>>,
+}
+
+/// The exchange being served: its request protocol and the state its view
+/// works on, in separate fields so both can be borrowed at once.
+struct Exchange {
+    proto: Box<dyn StreamProtocol>,
+    st: ExState,
+}
+
+struct Conn {
+    read: Read,
+    /// Exchanges started so far (the current one's number).
+    seq: u64,
+    /// The peer sent EOF.
+    peer_eof: bool,
+    /// `connection_lost` arrived: nothing more is done.
+    lost: bool,
+    /// `on_shutdown` arrived: no new requests.
+    shutdown: bool,
+    /// This layer paused reading below.
+    below_read_paused: bool,
+    /// The stack below delivered `pause_writing` (and no resume yet).
+    below_write_paused: bool,
+    timer: Option<(Instant, Timer)>,
+    /// How far the current partial head was scanned for its end.
+    head_scan: usize,
+    /// Body bytes of the current request so far (for `max_body`).
+    body_seen: u64,
+}
+
+/// What the input is, at the front of what is unconsumed.
+#[derive(Debug)]
+enum Read {
+    /// A request head (no exchange is running).
+    Head,
+    /// The body of the current exchange's request.
+    Body(BodyReader),
+    /// The current request is all in; what follows waits for its exchange
+    /// to end (pipelining).
+    Held,
+    /// The rest of a body whose exchange ended, read and thrown away: up
+    /// to the budget left, else the connection closes.
+    Discard(BodyReader, u64),
+    /// Raw bytes for the exchange's protocol (after `101`, or a 2xx to
+    /// CONNECT).
+    Tunnel,
+    /// Nothing more is read: the connection is closing.
+    Closed,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// A request head started arriving and must end in time.
+    Head,
+    /// Idle between requests.
+    KeepAlive,
+}
+
+/// What one step of the input loop did.
+enum Flow {
+    /// Consumed this many bytes (maybe none) and changed state: go on.
+    Advance(usize),
+    /// Nothing more can be done now.
+    Stop,
+}
+
+impl H1Server {
+    /// A server connection that asks `service` for a protocol per request.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::http::h1::{H1Config, H1Server};
+    /// use strata::http::SharedService;
+    /// use strata::{StreamProtocol, StreamTransport};
+    /// struct Ignore;
+    /// impl StreamProtocol for Ignore {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let service: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Ignore) as Box<dyn StreamProtocol>);
+    /// let cfg = Arc::new(H1Config { max_headers: 50, ..H1Config::default() });
+    /// let server = H1Server::new(service, cfg);
+    /// assert_eq!(server.config().max_headers, 50);
+    /// assert_eq!(server.pending_input(), 0);
+    /// ```
+    pub fn new(service: SharedService, cfg: Arc<H1Config>) -> H1Server {
+        let lim = Limits {
+            max_chunk_line: cfg.max_chunk_line,
+            max_trailer_bytes: cfg.max_trailer_bytes,
+            max_headers: cfg.max_headers,
+        };
+        H1Server {
+            core: Core {
+                service,
+                cfg,
+                lim,
+                conn: Conn {
+                    read: Read::Head,
+                    seq: 0,
+                    peer_eof: false,
+                    lost: false,
+                    shutdown: false,
+                    below_read_paused: false,
+                    below_write_paused: false,
+                    timer: None,
+                    head_scan: 0,
+                    body_seen: 0,
+                },
+                ex: None,
+            },
+            buf: Vec::new(),
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &H1Config {
+        &self.core.cfg
+    }
+
+    /// Input held and not yet consumed (bounded by the configuration).
+    pub fn pending_input(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// This layer's settle step, after every input and every call into a
+    /// request protocol: consume what the state allows, then fix the read
+    /// pause below and the timers.
+    fn settle(&mut self, t: &mut dyn StreamTransport) {
+        if self.core.conn.lost {
+            return;
+        }
+        let used = self.core.process(t, &self.buf);
+        self.buf.drain(..used.min(self.buf.len()));
+        if self.buf.is_empty() {
+            // An idle connection holds no input buffer.
+            self.buf = Vec::new();
+        }
+        self.core.after(t, self.buf.len());
+    }
+}
+
+impl Core {
+    /// Consumes `src` as far as the state allows; returns how much.
+    fn process(&mut self, t: &mut dyn StreamTransport, src: &[u8]) -> usize {
+        let mut pos = 0;
+        loop {
+            if matches!(self.conn.read, Read::Closed) {
+                return src.len();
+            }
+            if let Some(ex) = self.ex.as_mut() {
+                if ex.st.aborted {
+                    // The request protocol aborted the connection below.
+                    self.conn.read = Read::Closed;
+                    continue;
+                }
+                if ex.st.resp == Resp::Tunnel && !matches!(self.conn.read, Read::Tunnel) {
+                    self.conn.read = Read::Tunnel;
+                    ex.st.eof_delivered = false;
+                    continue;
+                }
+                if finished(&ex.st) {
+                    self.finish_exchange(t);
+                    continue;
+                }
+            }
+            match self.step(t, &src[pos..]) {
+                Flow::Advance(n) => pos += n,
+                Flow::Stop => return pos,
+            }
+        }
+    }
+
+    fn step(&mut self, t: &mut dyn StreamTransport, rest: &[u8]) -> Flow {
+        let exchange_states = matches!(self.conn.read, Read::Body(_) | Read::Held | Read::Tunnel);
+        if exchange_states && self.ex.is_none() {
+            // Those states live only as long as their exchange.
+            return self.close(t);
+        }
+        match &mut self.conn.read {
+            Read::Closed => Flow::Advance(rest.len()),
+            Read::Head => self.head(t, rest),
+            Read::Body(r) => {
+                let Some(ex) = self.ex.as_mut() else {
+                    return Flow::Stop;
+                };
+                if ex.st.read_paused {
+                    return Flow::Stop;
+                }
+                // The protocol wants the body: a client holding it back
+                // for `100 Continue` gets it now.
+                ex.st.send_continue(t);
+                let ev = r.step(rest, &self.lim);
+                self.body_event(t, rest, ev)
+            }
+            Read::Held => {
+                let Some(ex) = self.ex.as_mut() else {
+                    return Flow::Stop;
+                };
+                if ex.st.eof_delivered || ex.st.read_paused {
+                    return Flow::Stop;
+                }
+                ex.st.eof_delivered = true;
+                self.call(t, |p, v| p.eof_received(v));
+                Flow::Advance(0)
+            }
+            Read::Tunnel => {
+                let Some(ex) = self.ex.as_mut() else {
+                    return Flow::Stop;
+                };
+                if ex.st.read_paused {
+                    return Flow::Stop;
+                }
+                if !rest.is_empty() {
+                    self.call(t, |p, v| p.data_received(v, rest));
+                    return Flow::Advance(rest.len());
+                }
+                if self.conn.peer_eof && !ex.st.eof_delivered {
+                    ex.st.eof_delivered = true;
+                    self.call(t, |p, v| p.eof_received(v));
+                    return Flow::Advance(0);
+                }
+                Flow::Stop
+            }
+            Read::Discard(r, budget) => match r.step(rest, &self.lim) {
+                Ok(Event::Skip(n)) => Flow::Advance(n),
+                Ok(Event::Data(n)) if n as u64 <= *budget => {
+                    *budget -= n as u64;
+                    Flow::Advance(n)
+                }
+                Ok(Event::End(n, _)) => {
+                    self.conn.read = Read::Head;
+                    Flow::Advance(n)
+                }
+                Ok(Event::Need) if !self.conn.peer_eof => Flow::Stop,
+                Ok(Event::Data(_) | Event::Need) => self.close(t),
+                Err(e) => {
+                    tracing::debug!(error = %e, "http1: bad framing in a discarded body; closing");
+                    self.close(t)
+                }
+            },
+        }
+    }
+
+    /// The `Head` state: skip empty lines, then parse a head once it is
+    /// complete and the output has room for its response.
+    fn head(&mut self, t: &mut dyn StreamTransport, rest: &[u8]) -> Flow {
+        let skip = leading_empty_lines(rest);
+        if skip > 0 {
+            self.conn.head_scan = 0;
+            return Flow::Advance(skip);
+        }
+        if self.conn.shutdown {
+            return self.close(t);
+        }
+        if rest.is_empty() || rest == b"\r" {
+            if self.conn.peer_eof {
+                return self.close(t);
+            }
+            return Flow::Stop;
+        }
+        if !self.ready(t) {
+            return Flow::Stop;
+        }
+        let max = self.cfg.max_head_bytes;
+        match find_head_end(rest, &mut self.conn.head_scan) {
+            None => {
+                if rest.len() > max {
+                    self.fail(t, H1Error::HeadTooLarge { limit: max });
+                } else if self.conn.peer_eof {
+                    self.fail(t, H1Error::TruncatedHead);
+                }
+                Flow::Stop
+            }
+            Some(end) => {
+                self.conn.head_scan = 0;
+                if end > max {
+                    self.fail(t, H1Error::HeadTooLarge { limit: max });
+                    return Flow::Stop;
+                }
+                match parse_request(&rest[..end], self.cfg.max_headers) {
+                    Ok(info) => {
+                        self.start_exchange(t, info);
+                        Flow::Advance(end)
+                    }
+                    Err(e) => {
+                        self.fail(t, e);
+                        Flow::Stop
+                    }
+                }
+            }
+        }
+    }
+
+    fn body_event(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        rest: &[u8],
+        ev: Result<Event, H1Error>,
+    ) -> Flow {
+        match ev {
+            Err(e) => {
+                self.fail(t, e);
+                Flow::Stop
+            }
+            Ok(Event::Need) => {
+                if self.conn.peer_eof {
+                    self.fail(t, H1Error::TruncatedBody);
+                }
+                Flow::Stop
+            }
+            Ok(Event::Skip(n)) => Flow::Advance(n),
+            Ok(Event::Data(n)) => {
+                self.conn.body_seen = self.conn.body_seen.saturating_add(n as u64);
+                if let Some(limit) = self.cfg.max_body.filter(|&m| self.conn.body_seen > m) {
+                    self.fail(t, H1Error::BodyTooLarge { limit });
+                    return Flow::Stop;
+                }
+                let data = &rest[..n];
+                self.call(t, |p, v| p.data_received(v, data));
+                Flow::Advance(n)
+            }
+            Ok(Event::End(n, trailers)) => {
+                if let Some(ex) = self.ex.as_mut() {
+                    ex.st.trailers = trailers.map(Trailers);
+                    ex.st.body_done = true;
+                }
+                self.conn.read = Read::Held;
+                Flow::Advance(n)
+            }
+        }
+    }
+
+    /// Whether a new exchange may start: the output below has room.
+    fn ready(&self, t: &dyn StreamTransport) -> bool {
+        !self.conn.below_write_paused && t.writable()
+    }
+
+    fn start_exchange(&mut self, t: &mut dyn StreamTransport, info: RequestInfo) {
+        let RequestInfo {
+            parts,
+            body,
+            keep_alive,
+            expect_continue,
+            upgrade,
+        } = info;
+        if let (Some(limit), BodyReader::Length(n)) = (self.cfg.max_body, &body) {
+            if *n > limit {
+                self.fail(t, H1Error::BodyTooLarge { limit });
+                return;
+            }
+        }
+        self.conn.seq += 1;
+        self.conn.body_seen = 0;
+        self.conn.timer = None;
+        tracing::trace!(method = %parts.method, uri = %parts.uri, "http1: request");
+        let proto = self.service.call(&parts);
+        let body_done = matches!(body, BodyReader::Length(0));
+        self.conn.read = if body_done {
+            Read::Held
+        } else {
+            Read::Body(body)
+        };
+        let expect = if expect_continue && !body_done {
+            Expect::Pending
+        } else {
+            Expect::No
+        };
+        let st = ExState {
+            seq: self.conn.seq,
+            is_head: parts.method == http::Method::HEAD,
+            is_connect: parts.method == http::Method::CONNECT,
+            version: HttpVersion(parts.version),
+            head: RequestHead(parts),
+            trailers: None,
+            upgrade,
+            keep_alive: keep_alive && !self.conn.shutdown,
+            expect,
+            resp: Resp::Waiting,
+            read_paused: false,
+            body_done,
+            eof_delivered: false,
+            aborted: false,
+        };
+        self.ex = Some(Box::new(Exchange { proto, st }));
+        self.call(t, |p, v| p.connection_made(v));
+    }
+
+    /// The exchange is over: its protocol gets `connection_lost(Done)` and
+    /// the connection reads the next request, discards the rest of this
+    /// body, or closes.
+    fn finish_exchange(&mut self, t: &mut dyn StreamTransport) {
+        let Some(ex) = self.ex.take() else {
+            return;
+        };
+        let keep = ex.st.keep_alive && !self.conn.shutdown;
+        // Idle from now: the keep-alive timer starts afresh.
+        self.conn.timer = None;
+        let max_discard = self.cfg.max_discard_bytes;
+        self.conn.read = match std::mem::replace(&mut self.conn.read, Read::Closed) {
+            Read::Held if keep => Read::Head,
+            Read::Body(BodyReader::Length(n)) if keep && n > max_discard => Read::Closed,
+            Read::Body(r) if keep => Read::Discard(r, max_discard),
+            _ => Read::Closed,
+        };
+        let mut proto = ex.proto;
+        proto.connection_lost(&Close::Done);
+        if matches!(self.conn.read, Read::Closed) {
+            t.close();
+        }
+    }
+
+    /// Closes the connection quietly (no new requests, or idle too long).
+    fn close(&mut self, t: &mut dyn StreamTransport) -> Flow {
+        self.conn.read = Read::Closed;
+        if let Some(mut ex) = self.ex.take() {
+            ex.proto.connection_lost(&Close::Done);
+        }
+        t.close();
+        Flow::Stop
+    }
+
+    /// Refuses the peer's input: an error response if no response head went
+    /// out yet, then close; the exchange's protocol gets the typed error.
+    fn fail(&mut self, t: &mut dyn StreamTransport, err: H1Error) {
+        tracing::debug!(error = %err, status = %err.status(), "http1: refusing the peer's input");
+        let why = Close::aborted(H1, AbortReason::Custom(Arc::new(err.clone())));
+        self.conn.read = Read::Closed;
+        let resp = self.ex.as_ref().map_or(Resp::Waiting, |ex| ex.st.resp);
+        match resp {
+            Resp::Waiting => {
+                let mut h = HeaderMap::new();
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("0"));
+                h.insert(header::CONNECTION, HeaderValue::from_static("close"));
+                t.write(&encode_response_head(err.status(), &h));
+                t.close();
+            }
+            // The response is complete: the peer has all it needs.
+            Resp::Ended { .. } => t.close(),
+            // A response is under way: the peer must see it cut.
+            Resp::Body(_) | Resp::Tunnel => t.abort(why.clone()),
+        }
+        if let Some(mut ex) = self.ex.take() {
+            ex.proto.connection_lost(&why);
+        }
+    }
+
+    /// Calls the current request protocol with its view.
+    fn call(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        f: impl FnOnce(&mut dyn StreamProtocol, &mut dyn StreamTransport),
+    ) {
+        if let Some(ex) = self.ex.as_mut() {
+            if !ex.st.aborted {
+                f(&mut *ex.proto, &mut ExchangeView::new(t, &mut ex.st));
+            }
+        }
+    }
+
+    /// After the input loop: pause reading below while input cannot be
+    /// consumed (the protocol paused, or pipelined input past its bound),
+    /// and set the head or keep-alive timer while waiting for a request.
+    fn after(&mut self, t: &mut dyn StreamTransport, held: usize) {
+        let paused = self.ex.as_ref().is_some_and(|e| e.st.read_paused);
+        let ready = self.ready(t);
+        let over = held > self.cfg.max_pipelined_bytes;
+        let want = match self.conn.read {
+            Read::Body(_) | Read::Tunnel => paused,
+            Read::Held => over,
+            Read::Head => !ready && over,
+            Read::Discard(..) => false,
+            Read::Closed => true,
+        };
+        if want != self.conn.below_read_paused {
+            self.conn.below_read_paused = want;
+            if want {
+                t.pause_reading();
+            } else {
+                t.resume_reading();
+            }
+        }
+        let now = t.now();
+        let waiting = self.ex.is_none() && ready && matches!(self.conn.read, Read::Head);
+        self.conn.timer = match (waiting, held, self.conn.timer) {
+            (false, _, _) => None,
+            (true, 0, Some((at, Timer::KeepAlive))) => Some((at, Timer::KeepAlive)),
+            (true, 0, _) => Some((now + self.cfg.keep_alive_timeout, Timer::KeepAlive)),
+            (true, _, Some((at, Timer::Head))) => Some((at, Timer::Head)),
+            (true, _, _) => Some((now + self.cfg.head_timeout, Timer::Head)),
+        };
+    }
+}
+
+/// Whether an exchange is over: its response ended by `close`, or ended
+/// otherwise and the request body's end was delivered.
+fn finished(st: &ExState) -> bool {
+    match st.resp {
+        Resp::Ended { close: true } => true,
+        Resp::Ended { close: false } => st.eof_delivered,
+        _ => false,
+    }
+}
+
+impl StreamProtocol for H1Server {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.settle(t);
+    }
+
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        if self.core.conn.lost {
+            return;
+        }
+        if self.buf.is_empty() {
+            // Fast path: consume straight from the caller's chunk and keep
+            // only what is left.
+            let used = self.core.process(t, data);
+            if !matches!(self.core.conn.read, Read::Closed) {
+                self.buf.extend_from_slice(&data[used.min(data.len())..]);
+            }
+        } else {
+            self.buf.extend_from_slice(data);
+            let used = self.core.process(t, &self.buf);
+            self.buf.drain(..used.min(self.buf.len()));
+        }
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+        self.core.after(t, self.buf.len());
+    }
+
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.core.conn.peer_eof = true;
+        self.settle(t);
+    }
+
+    fn connection_lost(&mut self, why: &Close) {
+        let c = &mut self.core.conn;
+        c.lost = true;
+        c.read = Read::Closed;
+        c.timer = None;
+        self.buf = Vec::new();
+        if let Some(mut ex) = self.core.ex.take() {
+            ex.proto.connection_lost(why);
+        }
+    }
+
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.core.conn.below_write_paused = true;
+        self.core.call(t, |p, v| p.pause_writing(v));
+        self.settle(t);
+    }
+
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.core.conn.below_write_paused = false;
+        self.core.call(t, |p, v| p.resume_writing(v));
+        self.settle(t);
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        if self.core.conn.lost {
+            return None;
+        }
+        let own = self.core.conn.timer.map(|(at, _)| at);
+        let inner = self.core.ex.as_ref().and_then(|e| e.proto.next_deadline());
+        match (own, inner) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        if self.core.conn.lost {
+            return;
+        }
+        let now = t.now();
+        if let Some((at, which)) = self.core.conn.timer {
+            if at <= now {
+                self.core.conn.timer = None;
+                match which {
+                    Timer::Head => self.core.fail(t, H1Error::HeadTimeout),
+                    Timer::KeepAlive => {
+                        tracing::trace!("http1: idle connection closed");
+                        self.core.close(t);
+                    }
+                }
+            }
+        }
+        let due = self
+            .core
+            .ex
+            .as_ref()
+            .and_then(|e| e.proto.next_deadline())
+            .is_some_and(|d| d <= now);
+        if due {
+            self.core.call(t, |p, v| p.on_deadline(v));
+        }
+        self.settle(t);
+    }
+
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
+        let mut route = route;
+        let hop = route.next_hop();
+        // A wake from an exchange that has ended is dropped: it must not
+        // reach the protocol of a later request.
+        if hop.is_some() && self.core.ex.as_ref().map(|e| e.st.seq) == hop {
+            self.core.call(t, |p, v| p.on_wake(v, route));
+        }
+        self.settle(t);
+    }
+
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.core.conn.shutdown = true;
+        let tunnel = match self.core.ex.as_mut() {
+            Some(ex) => {
+                ex.st.keep_alive = false;
+                ex.st.resp == Resp::Tunnel
+            }
+            None => false,
+        };
+        if tunnel {
+            // A tunnel's protocol decides how to drain; an HTTP exchange
+            // just finishes its response and the connection closes after.
+            self.core.call(t, |p, v| p.on_shutdown(v));
+        }
+        self.settle(t);
+    }
+
+    fn buffered(&self) -> usize {
+        self.core.ex.as_ref().map_or(0, |e| e.proto.buffered())
+    }
+}
+
+impl std::fmt::Debug for H1Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("H1Server")
+            .field("read", &self.core.conn.read)
+            .field("exchanges", &self.core.conn.seq)
+            .field("pending_input", &self.buf.len())
+            .field("shutdown", &self.core.conn.shutdown)
+            .finish_non_exhaustive()
+    }
+}
