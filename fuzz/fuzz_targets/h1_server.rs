@@ -49,7 +49,10 @@ impl StreamProtocol for Echo {
         } else {
             return;
         };
-        let head = Response::builder().status(status).body(()).unwrap_or_default();
+        let head = Response::builder()
+            .status(status)
+            .body(())
+            .unwrap_or_default();
         let _ = t.send_response(head);
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
@@ -149,7 +152,10 @@ pub fn h1_server(data: &[u8]) {
 fn check(s: &Stack, fed: usize, out: usize) {
     // Per request at most a head, a 100 Continue and framing per body
     // piece, all smaller than what caused them; one error response.
-    assert!(out <= 8 * fed + 512, "wrote {out} bytes after reading {fed}");
+    assert!(
+        out <= 8 * fed + 512,
+        "wrote {out} bytes after reading {fed}"
+    );
     if let Some(Close::Aborted {
         reason: AbortReason::MemoryBudget { .. },
         ..

@@ -189,7 +189,11 @@ pub fn endpoint_for(
     let tls = match url.scheme_str() {
         Some("https") => true,
         Some("http") => false,
-        Some(s) => return Err(format!("unsupported scheme {s:?} (use http:// or https://)")),
+        Some(s) => {
+            return Err(format!(
+                "unsupported scheme {s:?} (use http:// or https://)"
+            ))
+        }
         None => return Err("the URL needs a scheme (http:// or https://)".into()),
     };
     let port = url.port_u16().unwrap_or(if tls { 443 } else { 80 });
@@ -225,16 +229,19 @@ pub async fn get(
         (format!("cannot write {p}: {e}"), 2)
     })?;
     let req = http::Request::get(url)
-        .header(http::header::USER_AGENT, concat!("strata/", env!("CARGO_PKG_VERSION")))
+        .header(
+            http::header::USER_AGENT,
+            concat!("strata/", env!("CARGO_PKG_VERSION")),
+        )
         .body(())
         .map_err(|e| (format!("bad request: {e}"), 2))?;
     let client = HttpClient::new(req, Box::new(dl), choice);
     let stack = Arc::new(StackConfig::default());
     let conn = match strata_tokio::connect(ep, Box::new(client), stack).await {
         Ok(c) => c,
-        Err(e @ (strata_tokio::DriverError::Tls(_) | strata_tokio::DriverError::BadOption { .. })) => {
-            return Err((format!("{ep}: {e}"), 2))
-        }
+        Err(
+            e @ (strata_tokio::DriverError::Tls(_) | strata_tokio::DriverError::BadOption { .. }),
+        ) => return Err((format!("{ep}: {e}"), 2)),
         Err(e) => return Err((format!("cannot connect to {ep}: {e}"), 1)),
     };
     let outcome = done.await;

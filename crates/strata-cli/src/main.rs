@@ -528,7 +528,10 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         Ok(o) => {
             let status = o.status.map_or(0, |s| s.as_u16());
             if !o.complete {
-                eprintln!("strata: transfer incomplete after {} bytes: {}", o.bytes, o.why);
+                eprintln!(
+                    "strata: transfer incomplete after {} bytes: {}",
+                    o.bytes, o.why
+                );
                 return ExitCode::from(1);
             }
             if status >= 400 || status == 0 {

@@ -208,8 +208,11 @@ fn tls_in_tls_server(t: Transfer) -> Box<dyn StreamProtocol> {
 /// the client's `:protocol` tunnel answered `200` by the server's service.
 fn h2_tunnel_client(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
     let client = H2Client::new();
-    let mut req = http::Request::connect("https://localhost/tunnel").body(()).unwrap();
-    req.extensions_mut().insert(Protocol("strata-matrix".into()));
+    let mut req = http::Request::connect("https://localhost/tunnel")
+        .body(())
+        .unwrap();
+    req.extensions_mut()
+        .insert(Protocol("strata-matrix".into()));
     client.send(req, t);
     // The handle is dropped: the connection ends once the tunnel does.
     Box::new(H2Connection::client(Arc::new(H2Config::default()), client))
@@ -250,7 +253,10 @@ fn h2_tunnel_server(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
     let slot = Mutex::new(Some(t));
     let service = Arc::new(move |req: &http::request::Parts| {
         assert_eq!(req.method, http::Method::CONNECT);
-        assert_eq!(req.extensions.get::<Protocol>().map(|p| p.0.as_str()), Some("strata-matrix"));
+        assert_eq!(
+            req.extensions.get::<Protocol>().map(|p| p.0.as_str()),
+            Some("strata-matrix")
+        );
         let inner = slot.lock().unwrap().take().expect("one tunnel per row");
         Box::new(Tunnel(inner)) as Box<dyn StreamProtocol>
     });
@@ -287,9 +293,10 @@ const TLS_IN_H2: Wrap = (tls_in_h2_client, tls_in_h2_server);
 fn reset_like(why: &Option<Close>) -> bool {
     match why {
         Some(Close::Reset) => true,
-        Some(Close::Aborted { reason: AbortReason::Http2(e), .. }) => {
-            e.remote && e.code == strata::http::h2::frame::ErrorCode::Cancel
-        }
+        Some(Close::Aborted {
+            reason: AbortReason::Http2(e),
+            ..
+        }) => e.remote && e.code == strata::http::h2::frame::ErrorCode::Cancel,
         _ => false,
     }
 }

@@ -18,7 +18,10 @@ use strata::{Close, StreamProtocol, StreamTransport};
 fn get_gets_head_body_and_end() {
     let mut p = Raw::server(service(|_| Box::new(Fixed(b"hello"))), H2Config::default());
     let evs = p.handshake(&[]);
-    assert!(matches!(evs.first(), Some(Ev::Settings { ack: false, .. })), "{evs:?}");
+    assert!(
+        matches!(evs.first(), Some(Ev::Settings { ack: false, .. })),
+        "{evs:?}"
+    );
     p.get(1, "/");
     let evs = p.read();
     assert_eq!(status(&evs, 1).as_deref(), Some("200"), "{evs:?}");
@@ -95,7 +98,10 @@ impl StreamProtocol for WithTrailers {
             .and_then(|tr| tr.0.get("x-sum").cloned());
         let head = http::Response::builder()
             .status(201)
-            .header("x-got", got.unwrap_or(http::HeaderValue::from_static("none")))
+            .header(
+                "x-got",
+                got.unwrap_or(http::HeaderValue::from_static("none")),
+            )
             .body(())
             .unwrap();
         t.send_response(head).unwrap();
@@ -239,7 +245,8 @@ fn paused_reader_closes_the_peers_window() {
     p.data(1, &[1; 16_000], false);
     let evs = p.read();
     assert!(
-        !evs.iter().any(|e| matches!(e, Ev::WindowUpdate { stream: 1, .. })),
+        !evs.iter()
+            .any(|e| matches!(e, Ev::WindowUpdate { stream: 1, .. })),
         "no window for a paused stream: {evs:?}"
     );
     assert_eq!(*got.lock().unwrap(), 0);
@@ -253,11 +260,15 @@ fn paused_reader_closes_the_peers_window() {
     for _ in 0..3 {
         p.data(3, &[1; 13_000], false);
     }
-    assert!(!p.read().iter().any(|e| matches!(e, Ev::WindowUpdate { stream: 3, .. })));
+    assert!(!p
+        .read()
+        .iter()
+        .any(|e| matches!(e, Ev::WindowUpdate { stream: 3, .. })));
     p.advance(Duration::from_secs(6));
     let evs = p.read();
     assert!(
-        evs.iter().any(|e| matches!(e, Ev::WindowUpdate { stream: 3, .. })),
+        evs.iter()
+            .any(|e| matches!(e, Ev::WindowUpdate { stream: 3, .. })),
         "{evs:?}"
     );
     assert_eq!(*got.lock().unwrap(), 39_000);
@@ -279,7 +290,11 @@ fn shutdown_sends_goaway_and_finishes_streams_in_flight() {
     let evs = p.read();
     assert_eq!(rst(&evs, 3), Some(ErrorCode::RefusedStream));
     assert_eq!(body(&evs, 1), (b"end".to_vec(), true));
-    assert!(p.finished().is_some_and(Close::is_clean), "{:?}", p.finished());
+    assert!(
+        p.finished().is_some_and(Close::is_clean),
+        "{:?}",
+        p.finished()
+    );
 }
 
 #[test]
@@ -301,9 +316,12 @@ fn ping_is_answered_and_settings_acked() {
     }));
 }
 
+/// Responses a client collected: (status, body, ended).
+type Responses = Arc<Mutex<Vec<(u16, Vec<u8>, bool)>>>;
+
 /// A client request: collects the response.
 struct Collect {
-    out: Arc<Mutex<Vec<(u16, Vec<u8>, bool)>>>,
+    out: Responses,
     body: Vec<u8>,
     send: &'static [u8],
 }
@@ -329,7 +347,9 @@ fn client_and_server_over_the_pump() {
     let out = Arc::new(Mutex::new(Vec::new()));
     let client = H2Client::new();
     for i in 0..5 {
-        let req = http::Request::post(format!("http://x/{i}")).body(()).unwrap();
+        let req = http::Request::post(format!("http://x/{i}"))
+            .body(())
+            .unwrap();
         client.send(
             req,
             Box::new(Collect {
@@ -340,10 +360,7 @@ fn client_and_server_over_the_pump() {
         );
     }
     let c = H2Connection::client(Arc::new(H2Config::default()), client.clone());
-    let s = H2Connection::server(
-        Arc::new(H2Config::default()),
-        service(|_| Box::new(Echo)),
-    );
+    let s = H2Connection::server(Arc::new(H2Config::default()), service(|_| Box::new(Echo)));
     let mut pump = Pump::new(Box::new(c), Box::new(s));
     let r = pump.run(Duration::from_secs(5));
     // The connection stays open (idle timeout 60 s): the limit is reached.

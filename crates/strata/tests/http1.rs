@@ -198,6 +198,24 @@ fn pipelined_gets_are_answered_in_order_on_one_connection() {
 }
 
 #[test]
+fn pipelined_requests_with_bodies_are_echoed_in_order() {
+    let log = Log::default();
+    let mut s = server(echo_service(&log));
+    let out = exchange(
+        &mut s,
+        b"POST /1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\none\
+          POST /2 HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\ntwo\r\n0\r\n\r\n\
+          GET /3 HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let one = |b: &str| format!("{CHUNKED_ECHO_HEAD}3\r\n{b}\r\n0\r\n\r\n");
+    assert_eq!(
+        out,
+        one("one") + &one("two") + "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"
+    );
+    assert!(s.finished().is_none());
+}
+
+#[test]
 fn a_slow_handler_holds_the_next_pipelined_request() {
     let log = Log::default();
     // Answers only when woken.

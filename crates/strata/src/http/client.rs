@@ -41,8 +41,11 @@ impl VersionChoice {
     }
 }
 
+/// The request waiting for the version to be chosen.
+type Pending = (http::Request<()>, Box<dyn StreamProtocol>);
+
 enum Mode {
-    Waiting(Option<(http::Request<()>, Box<dyn StreamProtocol>)>),
+    Waiting(Option<Box<Pending>>),
     H1(Box<H1Client>),
     H2(Box<H2Connection>),
 }
@@ -81,7 +84,7 @@ impl HttpClient {
             choice,
             h1: Arc::default(),
             h2: Arc::default(),
-            mode: Mode::Waiting(Some((req, proto))),
+            mode: Mode::Waiting(Some(Box::new((req, proto)))),
         }
     }
 
@@ -99,9 +102,10 @@ impl HttpClient {
                 None => false,
             },
         };
-        let Some((req, proto)) = slot.take() else {
+        let Some(pending) = slot.take() else {
             return;
         };
+        let (req, proto) = *pending;
         self.mode = if h2 {
             let client = H2Client::new();
             client.send(req, proto);
@@ -138,8 +142,8 @@ impl StreamProtocol for HttpClient {
     fn connection_lost(&mut self, why: &Close) {
         match &mut self.mode {
             Mode::Waiting(slot) => {
-                if let Some((_, mut p)) = slot.take() {
-                    p.connection_lost(why);
+                if let Some(mut pending) = slot.take() {
+                    pending.1.connection_lost(why);
                 }
             }
             Mode::H1(p) => p.connection_lost(why),

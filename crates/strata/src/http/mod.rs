@@ -47,7 +47,9 @@ mod server;
 pub use client::{HttpClient, VersionChoice};
 pub use server::{HttpConfig, HttpServer};
 
-pub use ::http::{request, response, HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
+pub use ::http::{
+    request, response, HeaderMap, Method, Request, Response, StatusCode, Uri, Version,
+};
 
 /// The application side of an HTTP server: makes one request protocol per
 /// request, from the request head. Shared by every connection of a listener,

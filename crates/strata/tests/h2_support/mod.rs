@@ -500,7 +500,8 @@ impl Calls {
 /// What each request protocol's `connection_lost` received, by stream id.
 pub type LostLog = Arc<Mutex<Vec<(u32, Close)>>>;
 
-/// Wraps a request protocol and records its stream id and end.
+/// Wraps a request protocol and records its stream id and end; forwards
+/// every method.
 pub struct Record<P> {
     pub inner: P,
     pub id: u32,
@@ -546,6 +547,15 @@ impl<P: StreamProtocol> StreamProtocol for Record<P> {
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
         self.inner.on_deadline(t)
+    }
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
+        self.inner.on_wake(t, route)
+    }
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.on_shutdown(t)
+    }
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
     }
 }
 

@@ -44,7 +44,9 @@
 //!   side is honoured. Pipelined requests are answered in order, one
 //!   exchange at a time: the next one starts when the current one is over
 //!   and the output below is writable. Input waiting meanwhile is held, and
-//!   past [`H1Config::max_pipelined_bytes`] reading below is paused.
+//!   past [`H1Config::max_pipelined_bytes`] reading below is paused. Once
+//!   the connection is closing, input is read and dropped, so a peer still
+//!   sending sees the response rather than a reset for unread data.
 //! * **`Expect: 100-continue`.** `100 Continue` goes out when the request
 //!   protocol first wants the body: when it has neither sent a final head nor
 //!   paused reading after a callback. A final head sent first means the

@@ -527,8 +527,9 @@ impl Core {
             Read::Body(_) | Read::Tunnel => paused,
             Read::Held => over,
             Read::Head => !ready && over,
-            Read::Discard(..) => false,
-            Read::Closed => true,
+            // Closing: input is read and dropped, so a peer still sending
+            // gets the response rather than a reset for unread data.
+            Read::Discard(..) | Read::Closed => false,
         };
         if want != self.conn.below_read_paused {
             self.conn.below_read_paused = want;

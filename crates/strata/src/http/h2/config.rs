@@ -42,6 +42,11 @@ pub struct H2Config {
     /// the stack's watermarks (no draining of the transport sends them);
     /// a stream stuck this way for `stall_timeout` is reset.
     pub stream_send_buffer: usize,
+    /// Bytes all streams together may queue while windows are closed before
+    /// none of them is `writable()`: with handlers that respect it, a
+    /// connection's queued output stays under this plus one write per
+    /// stream. Default 1 MiB.
+    pub connection_send_buffer: usize,
     /// Bytes a stream that ignores `writable()` may queue before it is reset
     /// with INTERNAL_ERROR. Default 1 MiB.
     pub stream_send_limit: usize,
@@ -87,6 +92,7 @@ impl Default for H2Config {
             max_encoder_table_size: 4096,
             max_header_block: 64 << 10,
             stream_send_buffer: 64 << 10,
+            connection_send_buffer: 1 << 20,
             stream_send_limit: 1 << 20,
             max_resets: 200,
             reset_window: Duration::from_secs(10),

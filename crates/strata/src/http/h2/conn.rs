@@ -1364,7 +1364,10 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
 }
 
 fn stream_writable(st: &StreamState, sh: &Shared, below: bool) -> bool {
-    st.local == Local::Open && st.pending_len < sh.cfg.stream_send_buffer && below
+    st.local == Local::Open
+        && st.pending_len < sh.cfg.stream_send_buffer
+        && sh.pending_total < sh.cfg.connection_send_buffer
+        && below
 }
 
 fn drop_pending(st: &mut StreamState, sh: &mut Shared) {

@@ -120,7 +120,10 @@ impl HeadFields {
     }
 
     /// The request head (server side), or why the block is malformed.
-    pub(crate) fn into_request(self, connect_protocol: bool) -> Result<request::Parts, &'static str> {
+    pub(crate) fn into_request(
+        self,
+        connect_protocol: bool,
+    ) -> Result<request::Parts, &'static str> {
         if let Some(e) = self.error {
             return Err(e);
         }
@@ -144,8 +147,7 @@ impl HeadFields {
             if path.is_empty() {
                 return Err("empty :path");
             }
-            let path =
-                http::uri::PathAndQuery::from_maybe_shared(path).map_err(|_| "bad :path")?;
+            let path = http::uri::PathAndQuery::from_maybe_shared(path).map_err(|_| "bad :path")?;
             let mut b = Uri::builder().scheme(&scheme[..]).path_and_query(path);
             let authority = match self.authority {
                 Some(a) => Some(a),
