@@ -9,12 +9,20 @@
 //! configured bound.
 
 mod endpoint;
+mod h1;
+mod h2_frame;
+mod h2_server;
+mod hpack;
 mod length;
 mod lines;
 mod stack;
 mod tls;
 
 pub use endpoint::endpoint;
+pub use h1::h1_server;
+pub use h2_frame::h2_frame;
+pub use h2_server::h2_server;
+pub use hpack::hpack_decode;
 pub use length::length_prefixed;
 pub use lines::lines;
 pub use stack::stack_lines;

@@ -314,3 +314,38 @@ def test_default_serve_prints_curl_commands():
     finally:
         p.send_signal(2)
         p.wait(15)
+
+
+def test_a_client_that_never_reads_does_not_hurt_others_or_grow_the_server(http):
+    """Ten h2 connections ask for 1 GB each and never read; the server's
+    memory stays bounded by its windows and buffers, and other clients are
+    served at once."""
+    host, port = http.addr(0)
+    stuck = []
+    rss0 = http.rss_kib()
+    for _ in range(10):
+        sock, conn = h2_client(host, port)
+        for _ in range(8):
+            sid = conn.get_next_available_stream_id()
+            conn.send_headers(sid, [(":method", "GET"), (":scheme", "http"), (":authority", "x"),
+                                    (":path", "/bytes/1000000000")], end_stream=True)
+        # A huge window: only the server's own buffers can hold it back.
+        conn.increment_flow_control_window(2**31 - 1 - 65535)
+        sock.sendall(conn.data_to_send())
+        stuck.append(sock)
+    time.sleep(2)
+    rss1 = http.rss_kib()
+    # Others are unaffected: a thousand requests succeed quickly.
+    r = subprocess.run(["h2load", "-n", "1000", "-c", "2", "-m", "10", f"http://{host}:{port}/"],
+                       capture_output=True, text=True, timeout=60)
+    assert "1000 succeeded" in r.stdout and h2load_ok(r.stdout), r.stdout
+    out = curl("--http2-prior-knowledge", f"http://{host}:{port}/hello")
+    assert out == b"hello, world\n"
+    time.sleep(1)
+    rss2 = http.rss_kib()
+    # Each stuck connection holds at most its socket buffer below, the stack's
+    # high-water mark and the streams' send buffers (1 MiB cap): far below
+    # the 10 GB asked for.
+    assert rss2 - rss0 < 10 * 3 * 1024, f"server grew by {rss2 - rss0} KiB ({rss1 - rss0} KiB after 2 s)"
+    for s in stuck:
+        s.close()
