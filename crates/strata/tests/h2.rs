@@ -371,3 +371,33 @@ fn client_and_server_over_the_pump() {
         assert_eq!(g, (200, b"ping".to_vec(), true));
     }
 }
+
+/// Answers at once and closes, before the request body has ended.
+struct Early;
+impl StreamProtocol for Early {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        t.write(b"early");
+        t.close();
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+}
+
+#[test]
+fn frames_in_flight_after_our_reset_are_ignored() {
+    let mut p = Raw::server(service(|_| Box::new(Early)), H2Config::default());
+    p.handshake(&[]);
+    p.post(1, "/");
+    let evs = p.read();
+    assert_eq!(body(&evs, 1), (b"early".to_vec(), true));
+    // RFC 9113 §8.1: a complete response before the request ended stops it.
+    assert_eq!(rst(&evs, 1), Some(ErrorCode::NoError));
+    // What the client had already sent, body and trailers, is ignored.
+    p.data(1, b"more body", false);
+    p.headers(1, &[("x-trailer", "1")], true);
+    let evs = p.read();
+    assert_eq!(goaway(&evs), None, "{evs:?}");
+    assert_eq!(rst(&evs, 1), None, "{evs:?}");
+    p.post(3, "/");
+    assert_eq!(body(&p.read(), 3), (b"early".to_vec(), true));
+}

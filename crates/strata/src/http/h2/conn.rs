@@ -194,6 +194,8 @@ struct Shared {
     peer_initial_window: u32,
     peer_max_frame: u32,
     pending_total: usize,
+    /// Streams we reset recently (bounded by `RESET_MEMORY`).
+    reset_ids: VecDeque<u32>,
     dirty: Vec<u32>,
     recv_unacked: u32,
 }
@@ -208,6 +210,10 @@ struct Block {
     existing: bool,
     /// The stream had already ended its side: STREAM_CLOSED once decoded.
     after_end: bool,
+    /// A peer's stream we reset recently: decoded to keep HPACK in step,
+    /// then ignored (RFC 9113 §5.1: frames the peer sent before it saw our
+    /// RST_STREAM, trailers for instance, may still arrive).
+    gone: bool,
 }
 
 struct Conn {
@@ -317,6 +323,7 @@ impl H2Connection {
                 peer_initial_window: DEFAULT_WINDOW,
                 peer_max_frame: frame::DEFAULT_MAX_FRAME_SIZE,
                 pending_total: 0,
+                reset_ids: VecDeque::new(),
                 dirty: Vec::new(),
                 recv_unacked: 0,
                 cfg,
@@ -661,6 +668,10 @@ impl H2Connection {
         self.sh.recv_unacked += padding;
         let Some(child) = self.streams.get_mut(&id) else {
             self.sh.recv_unacked += data.len() as u32;
+            if self.sh.reset_ids.contains(&id) {
+                // Sent before the peer saw our RST_STREAM: ignored.
+                return;
+            }
             self.send_rst(id, ErrorCode::StreamClosed);
             // Each one owes the peer a frame: bounded like PING answers.
             self.count_control(t);
@@ -720,7 +731,11 @@ impl H2Connection {
         block: &[u8],
     ) {
         let existing = self.streams.contains_key(&id);
-        if !existing {
+        let gone = !existing
+            && self.peer_initiated(id)
+            && id <= self.c.last_peer_stream
+            && self.sh.reset_ids.contains(&id);
+        if !existing && !gone {
             if !self.peer_initiated(id) || id <= self.c.last_peer_stream {
                 if self.peer_initiated(id) || self.idle(id) {
                     self.conn_error(t, ErrorCode::ProtocolError, "HEADERS with a bad stream id");
@@ -746,6 +761,7 @@ impl H2Connection {
             fields: HeadFields::new(trailers),
             existing,
             after_end,
+            gone,
         });
         self.header_fragment(t, id, block, end_headers);
     }
@@ -785,6 +801,9 @@ impl H2Connection {
 
     fn end_block(&mut self, t: &mut dyn StreamTransport, b: Block, too_large: bool) {
         let id = b.stream;
+        if b.gone {
+            return;
+        }
         if b.after_end {
             self.stream_error(t, id, ErrorCode::StreamClosed, "HEADERS after END_STREAM");
             return;
@@ -1084,7 +1103,7 @@ impl H2Connection {
     // ---- errors -----------------------------------------------------------
 
     fn send_rst(&mut self, id: u32, code: ErrorCode) {
-        frame::write_rst_stream(&mut self.sh.out, id, code);
+        rst(&mut self.sh, id, code);
     }
 
     fn stream_error(
@@ -1363,6 +1382,20 @@ fn content_length(h: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// Sends RST_STREAM and remembers the stream for a while: frames the peer
+/// sent before it saw the reset (trailers, DATA) are then ignored.
+fn rst(sh: &mut Shared, id: u32, code: ErrorCode) {
+    frame::write_rst_stream(&mut sh.out, id, code);
+    if sh.reset_ids.len() >= RESET_MEMORY {
+        sh.reset_ids.pop_front();
+    }
+    sh.reset_ids.push_back(id);
+}
+
+/// How many reset streams are remembered (RFC 9113 §5.1: frames may still
+/// arrive on a stream after we reset it).
+const RESET_MEMORY: usize = 128;
+
 fn stream_writable(st: &StreamState, sh: &Shared, below: bool) -> bool {
     st.local == Local::Open
         && st.pending_len < sh.cfg.stream_send_buffer
@@ -1441,8 +1474,7 @@ fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
             sh.hbuf = Vec::new();
         }
         if end {
-            st.local = Local::Done;
-            return;
+            return ended(st, sh);
         }
     }
     while st.pending_len > 0 {
@@ -1481,8 +1513,7 @@ fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
             sh.out.extend_from_slice(&chunk);
         }
         if end {
-            st.local = Local::Done;
-            return;
+            return ended(st, sh);
         }
     }
     if ending && st.pending_len == 0 {
@@ -1494,13 +1525,19 @@ fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
             }
             None => frame::write_header(&mut sh.out, 0, kind::DATA, flag::END_STREAM, st.id),
         }
-        st.local = Local::Done;
-        if st.close_requested && !st.remote_done {
-            // RFC 9113 §8.1: the response is complete; stop the request body.
-            frame::write_rst_stream(&mut sh.out, st.id, ErrorCode::NoError);
-            st.remote_done = true;
-            st.eof_delivered = true;
-        }
+        ended(st, sh);
+    }
+}
+
+/// END_STREAM went out. After `close()`, a request still arriving is
+/// stopped with RST_STREAM(NO_ERROR) (RFC 9113 §8.1: the response is
+/// complete).
+fn ended(st: &mut StreamState, sh: &mut Shared) {
+    st.local = Local::Done;
+    if st.close_requested && !st.remote_done {
+        rst(sh, st.id, ErrorCode::NoError);
+        st.remote_done = true;
+        st.eof_delivered = true;
     }
 }
 
@@ -1537,7 +1574,7 @@ impl View<'_> {
         }
         if self.st.pending_len + data.len() > self.sh.cfg.stream_send_limit {
             let id = self.st.id;
-            frame::write_rst_stream(&mut self.sh.out, id, ErrorCode::InternalError);
+            rst(self.sh, id, ErrorCode::InternalError);
             drop_pending(self.st, self.sh);
             self.st.local = Local::Done;
             let limit = self.sh.cfg.stream_send_limit;
@@ -1609,7 +1646,7 @@ impl StreamTransport for View<'_> {
         }
         self.st.close_requested = true;
         if self.st.local == Local::Done && !self.st.remote_done {
-            frame::write_rst_stream(&mut self.sh.out, self.st.id, ErrorCode::NoError);
+            rst(self.sh, self.st.id, ErrorCode::NoError);
             self.st.remote_done = true;
             self.st.eof_delivered = true;
         }
@@ -1630,7 +1667,7 @@ impl StreamTransport for View<'_> {
             } => ErrorCode::Cancel,
             _ => ErrorCode::InternalError,
         };
-        frame::write_rst_stream(&mut self.sh.out, self.st.id, code);
+        rst(self.sh, self.st.id, code);
         drop_pending(self.st, self.sh);
         self.st.local = Local::Done;
         self.st.finished = Some(why);
@@ -1812,7 +1849,7 @@ impl StreamProtocol for H2Connection {
             for c in self.streams.values_mut() {
                 c.st.finished
                     .get_or_insert(Close::aborted("h2", AbortReason::Shutdown));
-                frame::write_rst_stream(&mut self.sh.out, c.st.id, ErrorCode::Cancel);
+                rst(&mut self.sh, c.st.id, ErrorCode::Cancel);
             }
         }
         if self.streams.is_empty()
@@ -1836,7 +1873,7 @@ impl StreamProtocol for H2Connection {
                 .stall_since
                 .is_some_and(|s| s + cfg.stall_timeout <= now)
             {
-                frame::write_rst_stream(&mut self.sh.out, id, ErrorCode::Cancel);
+                rst(&mut self.sh, id, ErrorCode::Cancel);
                 drop_pending(&mut child.st, &mut self.sh);
                 child.st.local = Local::Done;
                 child
