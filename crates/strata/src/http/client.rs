@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::chosen::Chosen;
 use super::h1::{H1Client, H1Config};
 use super::h2::{H2Client, H2Config, H2Connection};
 use crate::tls::TlsInfo;
@@ -44,12 +45,6 @@ impl VersionChoice {
 /// The request waiting for the version to be chosen.
 type Pending = (http::Request<()>, Box<dyn StreamProtocol>);
 
-enum Mode {
-    Waiting(Option<Box<Pending>>),
-    H1(Box<H1Client>),
-    H2(Box<H2Connection>),
-}
-
 /// A client connection for one request that speaks HTTP/1.1 or HTTP/2. Over
 /// TLS it waits for the handshake and follows ALPN; the request protocol
 /// sees the same [`HttpExchange`](super::HttpExchange) either way.
@@ -70,7 +65,8 @@ pub struct HttpClient {
     choice: VersionChoice,
     h1: Arc<H1Config>,
     h2: Arc<H2Config>,
-    mode: Mode,
+    pending: Option<Box<Pending>>,
+    inner: Chosen,
 }
 
 impl HttpClient {
@@ -84,15 +80,16 @@ impl HttpClient {
             choice,
             h1: Arc::default(),
             h2: Arc::default(),
-            mode: Mode::Waiting(Some(Box::new((req, proto)))),
+            pending: Some(Box::new((req, proto))),
+            inner: Chosen::default(),
         }
     }
 
     /// Decides once TLS (if any) has finished its handshake.
     fn decide(&mut self, t: &mut dyn StreamTransport) {
-        let Mode::Waiting(slot) = &mut self.mode else {
+        if self.inner.is_chosen() {
             return;
-        };
+        }
         let h2 = match self.choice {
             VersionChoice::Http1 => false,
             VersionChoice::Http2 => true,
@@ -102,26 +99,18 @@ impl HttpClient {
                 None => false,
             },
         };
-        let Some(pending) = slot.take() else {
+        let Some(pending) = self.pending.take() else {
             return;
         };
         let (req, proto) = *pending;
-        self.mode = if h2 {
+        let p: Box<dyn StreamProtocol> = if h2 {
             let client = H2Client::new();
             client.send(req, proto);
-            Mode::H2(Box::new(H2Connection::client(self.h2.clone(), client)))
+            Box::new(H2Connection::client(self.h2.clone(), client))
         } else {
-            Mode::H1(Box::new(H1Client::new(req, proto, self.h1.clone())))
+            Box::new(H1Client::new(req, proto, self.h1.clone()))
         };
-        self.inner(|p| p.connection_made(t));
-    }
-
-    fn inner<R>(&mut self, f: impl FnOnce(&mut dyn StreamProtocol) -> R) -> Option<R> {
-        match &mut self.mode {
-            Mode::Waiting(_) => None,
-            Mode::H1(p) => Some(f(&mut **p)),
-            Mode::H2(p) => Some(f(&mut **p)),
-        }
+        self.inner.choose(t, p);
     }
 }
 
@@ -131,59 +120,44 @@ impl StreamProtocol for HttpClient {
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.decide(t);
-        self.inner(|p| p.data_received(t, data));
+        self.inner.with(|p| p.data_received(t, data));
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         self.decide(t);
-        if self.inner(|p| p.eof_received(t)).is_none() {
+        if self.inner.with(|p| p.eof_received(t)).is_none() {
             t.close();
         }
     }
     fn connection_lost(&mut self, why: &Close) {
-        match &mut self.mode {
-            Mode::Waiting(slot) => {
-                if let Some(mut pending) = slot.take() {
-                    pending.1.connection_lost(why);
-                }
-            }
-            Mode::H1(p) => p.connection_lost(why),
-            Mode::H2(p) => p.connection_lost(why),
+        if let Some(mut pending) = self.pending.take() {
+            pending.1.connection_lost(why);
         }
+        self.inner.lost(why);
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner(|p| p.pause_writing(t));
+        self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         // TLS lifts its own pause when the handshake is done: ALPN is known.
-        if matches!(self.mode, Mode::Waiting(_)) {
+        if !self.inner.is_chosen() {
             self.decide(t);
             return;
         }
-        self.inner(|p| p.resume_writing(t));
+        self.inner.with(|p| p.resume_writing(t));
     }
     fn next_deadline(&self) -> Option<Instant> {
-        match &self.mode {
-            Mode::Waiting(_) => None,
-            Mode::H1(p) => p.next_deadline(),
-            Mode::H2(p) => p.next_deadline(),
-        }
+        self.inner.next_deadline()
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.inner(|p| p.on_deadline(t));
+        self.inner.on_deadline(t);
     }
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.inner(|p| p.on_wake(t, route));
+        self.inner.on_wake(t, route);
     }
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        if self.inner(|p| p.on_shutdown(t)).is_none() {
-            t.close();
-        }
+        self.inner.on_shutdown(t);
     }
     fn buffered(&self) -> usize {
-        match &self.mode {
-            Mode::Waiting(_) => 0,
-            Mode::H1(p) => p.buffered(),
-            Mode::H2(p) => p.buffered(),
-        }
+        self.inner.buffered()
     }
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::chosen::Chosen;
 use super::h1::{H1Config, H1Server};
 use super::h2::{frame::PREFACE, H2Config, H2Connection};
 use super::SharedService;
@@ -22,13 +23,6 @@ pub struct HttpConfig {
     pub h1: Arc<H1Config>,
     /// HTTP/2 limits.
     pub h2: Arc<H2Config>,
-}
-
-enum Mode {
-    /// Waiting for enough bytes to tell (or for TLS to finish).
-    Sniff(Vec<u8>),
-    H1(Box<H1Server>),
-    H2(Box<H2Connection>),
 }
 
 /// An HTTP server connection that speaks HTTP/2 or HTTP/1.1: over TLS the
@@ -56,7 +50,9 @@ enum Mode {
 pub struct HttpServer {
     service: SharedService,
     cfg: HttpConfig,
-    mode: Mode,
+    /// What arrived before the version was known.
+    sniffed: Vec<u8>,
+    inner: Chosen,
 }
 
 impl HttpServer {
@@ -65,126 +61,82 @@ impl HttpServer {
         HttpServer {
             service,
             cfg,
-            mode: Mode::Sniff(Vec::new()),
+            sniffed: Vec::new(),
+            inner: Chosen::default(),
         }
     }
 
-    /// Decides the version once it can; returns the bytes to feed it.
-    fn decide(&mut self, t: &mut dyn StreamTransport, data: &[u8]) -> Option<Vec<u8>> {
-        let Mode::Sniff(buf) = &mut self.mode else {
-            return None;
-        };
-        buf.extend_from_slice(data);
+    /// Decides the version once it can: over TLS by ALPN, in cleartext by
+    /// the preface (or, at `eof`, HTTP/1.1 whatever arrived). Then feeds it
+    /// what arrived so far.
+    fn decide(&mut self, t: &mut dyn StreamTransport, data: &[u8], eof: bool) {
+        self.sniffed.extend_from_slice(data);
         let alpn = t.get::<TlsInfo>().and_then(|i| i.alpn.clone());
         let h2 = match alpn.as_deref() {
             Some(b"h2") => true,
             Some(_) => false,
             None => {
-                let n = buf.len().min(PREFACE.len());
-                if buf[..n] != PREFACE[..n] {
-                    false
-                } else if n < PREFACE.len() {
-                    return None;
-                } else {
-                    true
+                let n = self.sniffed.len().min(PREFACE.len());
+                let prefix = self.sniffed[..n] == PREFACE[..n];
+                if prefix && n < PREFACE.len() && !eof {
+                    return;
                 }
+                prefix && n == PREFACE.len()
             }
         };
-        let buf = std::mem::take(buf);
-        self.mode = if h2 {
-            Mode::H2(Box::new(H2Connection::server(
+        let p: Box<dyn StreamProtocol> = if h2 {
+            Box::new(H2Connection::server(
                 self.cfg.h2.clone(),
                 self.service.clone(),
-            )))
+            ))
         } else {
-            Mode::H1(Box::new(H1Server::new(
-                self.service.clone(),
-                self.cfg.h1.clone(),
-            )))
+            Box::new(H1Server::new(self.service.clone(), self.cfg.h1.clone()))
         };
-        self.inner(|p| p.connection_made(t));
-        Some(buf)
-    }
-
-    fn inner<R>(&mut self, f: impl FnOnce(&mut dyn StreamProtocol) -> R) -> Option<R> {
-        match &mut self.mode {
-            Mode::Sniff(_) => None,
-            Mode::H1(p) => Some(f(&mut **p)),
-            Mode::H2(p) => Some(f(&mut **p)),
+        self.inner.choose(t, p);
+        let buf = std::mem::take(&mut self.sniffed);
+        if !buf.is_empty() {
+            self.inner.with(|p| p.data_received(t, &buf));
         }
     }
 }
 
 impl StreamProtocol for HttpServer {
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        if matches!(self.mode, Mode::Sniff(_)) {
-            if let Some(buf) = self.decide(t, data) {
-                if !buf.is_empty() {
-                    self.inner(|p| p.data_received(t, &buf));
-                }
-            }
-            return;
+        if self.inner.is_chosen() {
+            self.inner.with(|p| p.data_received(t, data));
+        } else {
+            self.decide(t, data, false);
         }
-        self.inner(|p| p.data_received(t, data));
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        if matches!(self.mode, Mode::Sniff(_)) {
+        if !self.inner.is_chosen() {
             // Whatever arrived is too short to be a request: HTTP/1.1 answers it.
-            if let Some(buf) = self.decide_h1(t) {
-                if !buf.is_empty() {
-                    self.inner(|p| p.data_received(t, &buf));
-                }
-            }
+            self.decide(t, &[], true);
         }
-        self.inner(|p| p.eof_received(t));
+        self.inner.with(|p| p.eof_received(t));
     }
     fn connection_lost(&mut self, why: &Close) {
-        self.inner(|p| p.connection_lost(why));
+        self.inner.lost(why);
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner(|p| p.pause_writing(t));
+        self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner(|p| p.resume_writing(t));
+        self.inner.with(|p| p.resume_writing(t));
     }
     fn next_deadline(&self) -> Option<Instant> {
-        match &self.mode {
-            Mode::Sniff(_) => None,
-            Mode::H1(p) => p.next_deadline(),
-            Mode::H2(p) => p.next_deadline(),
-        }
+        self.inner.next_deadline()
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.inner(|p| p.on_deadline(t));
+        self.inner.on_deadline(t);
     }
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.inner(|p| p.on_wake(t, route));
+        self.inner.on_wake(t, route);
     }
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        if self.inner(|p| p.on_shutdown(t)).is_none() {
-            t.close();
-        }
+        self.inner.on_shutdown(t);
     }
     fn buffered(&self) -> usize {
-        match &self.mode {
-            Mode::Sniff(_) => 0,
-            Mode::H1(p) => p.buffered(),
-            Mode::H2(p) => p.buffered(),
-        }
-    }
-}
-
-impl HttpServer {
-    fn decide_h1(&mut self, t: &mut dyn StreamTransport) -> Option<Vec<u8>> {
-        let Mode::Sniff(buf) = &mut self.mode else {
-            return None;
-        };
-        let buf = std::mem::take(buf);
-        self.mode = Mode::H1(Box::new(H1Server::new(
-            self.service.clone(),
-            self.cfg.h1.clone(),
-        )));
-        self.inner(|p| p.connection_made(t));
-        Some(buf)
+        self.inner.buffered()
     }
 }

@@ -884,15 +884,27 @@ impl H2Connection {
         st.expect_len = expect;
         st.req = Some(RequestHead(parts));
         st.remote_done = b.end_stream;
+        self.open(t, st, proto);
+        if let Some(child) = self.streams.get_mut(&id) {
+            deliver_eof(child, &mut self.sh, t);
+        }
+    }
+
+    /// A new stream: its protocol gets `connection_made` with its view.
+    fn open(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        st: StreamState,
+        proto: Box<dyn StreamProtocol>,
+    ) {
         self.c.idle_since = None;
-        let child = self.streams.entry(id).or_insert(Child { proto, st });
+        let child = self.streams.entry(st.id).or_insert(Child { proto, st });
         let mut v = View {
             st: &mut child.st,
             sh: &mut self.sh,
             below: t,
         };
         child.proto.connection_made(&mut v);
-        deliver_eof(child, &mut self.sh, t);
     }
 
     /// Trailers, or a client's response head.
@@ -1183,14 +1195,7 @@ impl H2Connection {
             st.req = Some(RequestHead(req));
             st.dirty = true;
             self.sh.dirty.push(id);
-            self.c.idle_since = None;
-            let child = self.streams.entry(id).or_insert(Child { proto, st });
-            let mut v = View {
-                st: &mut child.st,
-                sh: &mut self.sh,
-                below: t,
-            };
-            child.proto.connection_made(&mut v);
+            self.open(t, st, proto);
         }
     }
 
