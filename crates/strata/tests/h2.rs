@@ -401,3 +401,44 @@ fn frames_in_flight_after_our_reset_are_ignored() {
     p.post(3, "/");
     assert_eq!(body(&p.read(), 3), (b"early".to_vec(), true));
 }
+
+/// Records what its transport says about itself.
+struct Caps(Arc<Mutex<Vec<String>>>);
+impl StreamProtocol for Caps {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        let mut v = self.0.lock().unwrap();
+        v.push(format!("{:?}", t.get::<strata::http::h2::StreamId>()));
+        v.push(format!("{:?}", t.get::<strata::http::HttpVersion>()));
+        v.push(format!(
+            "{:?}",
+            t.request_head().map(|h| h.uri.path().to_owned())
+        ));
+        v.push(format!("{:?}", t.layer_chain()));
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
+}
+
+#[test]
+fn a_streams_transport_answers_its_capabilities_and_the_stack_below() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let mut p = Raw::server(
+        service(move |_| Box::new(Caps(s2.clone()))),
+        H2Config::default(),
+    );
+    p.handshake(&[]);
+    p.get(5, "/caps");
+    p.read();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![
+            "Some(StreamId(5))".to_string(),
+            "Some(HttpVersion(HTTP/2.0))".into(),
+            "Some(\"/caps\")".into(),
+            "[\"h2-stream\", \"memory\"]".into(),
+        ]
+    );
+}
