@@ -15,6 +15,7 @@ mod h2_server;
 mod hpack;
 mod length;
 mod lines;
+mod reliable_wire;
 mod stack;
 mod tls;
 
@@ -25,6 +26,7 @@ pub use h2_server::h2_server;
 pub use hpack::hpack_decode;
 pub use length::length_prefixed;
 pub use lines::lines;
+pub use reliable_wire::reliable_wire;
 pub use stack::stack_lines;
 pub use tls::tls_server;
 

@@ -38,6 +38,7 @@ pub mod framing;
 pub mod http;
 mod introspect;
 mod outbuf;
+pub mod reliable;
 mod stack;
 pub mod stream;
 pub mod testing;

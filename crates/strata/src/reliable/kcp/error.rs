@@ -1,0 +1,75 @@
+//! [`KcpError`] and [`KcpStats`].
+
+use super::KcpConfigError;
+
+/// Errors of the KCP engine.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KcpError {
+    /// Invalid message: a segment header was cut short.
+    #[error("truncated KCP segment ({len} bytes left, header needs 24)")]
+    Truncated {
+        /// Bytes that were left.
+        len: usize,
+    },
+    /// Invalid message: a segment declared more data than the datagram holds.
+    #[error("KCP segment declares {declared} data bytes, {available} available")]
+    BadLength {
+        /// The `len` field.
+        declared: u32,
+        /// Bytes left in the datagram.
+        available: usize,
+    },
+    /// Invalid message: a command byte ikcp does not define.
+    #[error("unknown KCP command {0}")]
+    UnknownCommand(u8),
+    /// Peer misbehaved or misrouted: a segment for another conversation.
+    #[error("KCP conversation mismatch: expected {expected}, found {found}")]
+    ConvMismatch {
+        /// Ours.
+        expected: u32,
+        /// The segment's.
+        found: u32,
+    },
+    /// API misuse: the configuration is invalid.
+    #[error("invalid KCP config: {0}")]
+    Config(#[from] KcpConfigError),
+    /// API misuse: a message needs more than [`MAX_FRAGMENTS`](super::MAX_FRAGMENTS) fragments or
+    /// more than the whole send buffer.
+    #[error("message of {len} bytes is too large")]
+    MessageTooLarge {
+        /// The message length.
+        len: usize,
+    },
+    /// Back-pressure: the send buffer cannot take this message now.
+    #[error("send buffer full")]
+    WouldBlock,
+    /// API misuse: `send_message` on a stream-mode engine.
+    #[error("engine is in stream mode")]
+    StreamMode,
+}
+
+/// Counters, for tests, metrics and diagnostics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct KcpStats {
+    /// Datagrams given to `input`.
+    pub datagrams_in: u64,
+    /// Datagrams produced by `poll_transmit`.
+    pub datagrams_out: u64,
+    /// Datagrams dropped whole: malformed or for another conversation.
+    pub datagrams_dropped: u64,
+    /// Data segments sent for the first time.
+    pub segments_sent: u64,
+    /// Retransmissions on RTO expiry.
+    pub timeout_retransmits: u64,
+    /// Fast retransmissions (duplicate-ack driven).
+    pub fast_retransmits: u64,
+    /// Data segments received that were already received.
+    pub duplicate_segments: u64,
+    /// Segments dropped: outside the receive window, oversized, bad `frg`
+    /// or an impossible `una`.
+    pub segments_dropped: u64,
+    /// Acks not queued because the pending-ack list was full.
+    pub acks_dropped: u64,
+}
