@@ -18,6 +18,14 @@ impl StreamProtocol for Echo {
         }
     }
 
+    /// The driver's owned read goes back out as it is: no copy.
+    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: bytes::Bytes) {
+        t.write_bytes(data);
+        if !t.writable() {
+            t.pause_reading();
+        }
+    }
+
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         t.close();
     }

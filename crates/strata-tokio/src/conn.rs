@@ -9,6 +9,8 @@
 //! waker table.
 
 use std::cell::RefCell;
+
+use bytes::BytesMut;
 use std::future::Future;
 use std::io::IoSlice;
 use std::pin::Pin;
@@ -39,6 +41,36 @@ const LINGER_MAX_BYTES: u32 = 1024 * 1024;
 
 thread_local! {
     static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_BUF_SIZE]);
+}
+
+thread_local! {
+    static OWNED_READ_BUF: RefCell<BytesMut> = RefCell::new(BytesMut::new());
+}
+
+/// A socket seen as tokio's `AsyncRead`, for `poll_read_buf`.
+struct AsRead<'a, S>(&'a mut S);
+
+impl<S: Socket> tokio::io::AsyncRead for AsRead<'_, S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        self.get_mut().0.poll_read(cx, buf)
+    }
+}
+
+/// The least spare room a read is attempted with; below it the buffer is
+/// renewed (reusing its memory when no `Bytes` split from it is alive).
+const MIN_READ: usize = 4096;
+
+/// Runs `f` with this worker thread's owned read buffer (a fresh one if it is
+/// already borrowed).
+fn with_owned_read_buf<R>(f: impl FnOnce(&mut BytesMut) -> R) -> R {
+    OWNED_READ_BUF.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut BytesMut::with_capacity(READ_BUF_SIZE)),
+    })
 }
 
 /// Runs `f` with this worker thread's read buffer (a fresh one if it is
@@ -259,19 +291,30 @@ impl<S: Socket> Drive<S> {
         Poll::Pending
     }
 
-    /// One read into the worker's buffer, handed to the stack.
+    /// One read into the worker's owned buffer, handed to the stack as
+    /// `Bytes`: a protocol that keeps them (an echo, a relay) writes them on
+    /// without a copy. Reads go into the buffer's spare room until less than
+    /// `MIN_READ` is left; then `reserve` takes the memory back if no piece
+    /// of it is still held, or allocates a fresh buffer. Nothing is kept per
+    /// connection.
     fn poll_input(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> Poll<()> {
         let (sock, stack) = (&mut self.sock, &mut self.stack);
-        with_read_buf(|buf| {
-            let mut buf = ReadBuf::new(buf);
-            let res = ready!(sock.poll_read(cx, &mut buf));
+        with_owned_read_buf(|buf| {
+            if buf.capacity() - buf.len() < MIN_READ {
+                buf.reserve(READ_BUF_SIZE);
+            }
+            let res = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut AsRead(&mut *sock)),
+                cx,
+                buf
+            ));
             let now = clock.event();
             match res {
-                Ok(()) if buf.filled().is_empty() => {
+                Ok(0) => {
                     self.eof_seen = true;
                     stack.handle_eof(now);
                 }
-                Ok(()) => stack.handle_input(now, buf.filled()),
+                Ok(_) => stack.handle_input_bytes(now, buf.split().freeze()),
                 Err(e) if socket::is_transient(&e) => {}
                 Err(e) => stack.handle_lost(now, Close::from(e)),
             }

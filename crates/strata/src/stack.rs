@@ -291,6 +291,21 @@ impl Stack {
         self.settle();
     }
 
+    /// Bytes arrived from the peer, in an owned buffer: the protocol gets
+    /// them through `data_received_bytes`, so it may keep them without a copy.
+    pub fn handle_input_bytes(&mut self, now: Instant, data: Bytes) {
+        self.tick(now);
+        if self.b.finished().is_some() || data.is_empty() {
+            return;
+        }
+        if self.b.read_paused || self.b.stash_len() > 0 || self.b.swap().is_some() {
+            self.b.cold().stash.extend_from_slice(&data);
+        } else if let Some(p) = self.proto.as_mut() {
+            p.data_received_bytes(&mut BottomView { b: &mut self.b }, data);
+        }
+        self.settle();
+    }
+
     /// The peer half-closed (EOF).
     pub fn handle_eof(&mut self, now: Instant) {
         self.tick(now);

@@ -149,6 +149,15 @@ pub trait StreamProtocol: Send {
     }
     /// Bytes arrived.
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]);
+    /// Bytes arrived, owned. A protocol that keeps or forwards what it reads
+    /// (an echo, a relay) overrides this and passes `data` on with
+    /// [`write_bytes`](StreamTransport::write_bytes): no copy. The default
+    /// lends them to [`data_received`](StreamProtocol::data_received). Only
+    /// the bottom slot calls it (the driver reads into owned buffers); layers
+    /// call their inner protocol's `data_received`.
+    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
+        self.data_received(t, &data)
+    }
     /// The peer will send nothing more. Writing is still allowed where the
     /// transport half-closes; close when done.
     fn eof_received(&mut self, t: &mut dyn StreamTransport);
@@ -202,6 +211,9 @@ macro_rules! forward_stream_protocol {
             }
             fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
                 (**self).data_received(t, data)
+            }
+            fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
+                (**self).data_received_bytes(t, data)
             }
             fn eof_received(&mut self, t: &mut dyn StreamTransport) {
                 (**self).eof_received(t)

@@ -25,6 +25,9 @@ impl StreamProtocol for All {
     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {
         self.log.push("data_received");
     }
+    fn data_received_bytes(&mut self, _: &mut dyn StreamTransport, _: bytes::Bytes) {
+        self.log.push("data_received_bytes");
+    }
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {
         self.log.push("eof_received");
     }
@@ -67,6 +70,7 @@ fn boxed_stream_protocol_forwards_every_method() {
     let mut t = MemoryTransport::new();
     p.connection_made(&mut t);
     p.data_received(&mut t, b"x");
+    p.data_received_bytes(&mut t, bytes::Bytes::from_static(b"y"));
     p.eof_received(&mut t);
     p.pause_writing(&mut t);
     p.resume_writing(&mut t);
@@ -81,6 +85,7 @@ fn boxed_stream_protocol_forwards_every_method() {
         vec![
             "connection_made",
             "data_received",
+            "data_received_bytes",
             "eof_received",
             "pause_writing",
             "resume_writing",

@@ -58,6 +58,15 @@ impl StreamProtocol for Echo {
         }
     }
 
+    /// At the bottom of a stack the driver's owned read goes back out as it
+    /// is, without a copy.
+    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: bytes::Bytes) {
+        t.write_bytes(data);
+        if !t.writable() {
+            self.hold(t);
+        }
+    }
+
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         t.close();
     }
