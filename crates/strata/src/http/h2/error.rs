@@ -12,7 +12,7 @@ use crate::{AbortReason, Close};
 /// assert_eq!(e.to_string(), "connection error PROTOCOL_ERROR: bad");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{}{} {code}: {detail}", if *.remote { "peer sent " } else { "" }, scope(.stream))]
+#[error("{}{} {code}: {detail}", if *.remote { "peer sent " } else { "" }, super::frame::scope(.stream))]
 pub struct H2Error {
     /// The RFC 9113 error code sent or received.
     pub code: ErrorCode,
@@ -22,13 +22,6 @@ pub struct H2Error {
     pub remote: bool,
     /// The stream, for a stream error.
     pub stream: Option<u32>,
-}
-
-pub(super) fn scope(s: &Option<u32>) -> String {
-    match s {
-        Some(id) => format!("stream {id} error"),
-        None => "connection error".into(),
-    }
 }
 
 pub(super) fn h2_close(

@@ -671,7 +671,8 @@ pub struct FrameError {
     pub reason: &'static str,
 }
 
-fn scope(stream: &Option<u32>) -> String {
+/// "stream N error" or "connection error", for error messages.
+pub(super) fn scope(stream: &Option<u32>) -> String {
     match stream {
         Some(id) => format!("stream {id} error"),
         None => "connection error".to_owned(),
