@@ -40,6 +40,8 @@ enum Cmd {
     Connect(ConnectArgs),
     /// Fetch a URL over HTTP/2 or HTTP/1.1 (http:// or https://).
     Get(GetArgs),
+    /// Relay every connection accepted on LISTEN to a new connection to CONNECT.
+    Relay(strata_cli::relay::RelayArgs),
 }
 
 #[derive(Parser)]
@@ -148,6 +150,7 @@ fn main() -> ExitCode {
         Cmd::Serve(args) => serve(args),
         Cmd::Connect(args) => connect(args),
         Cmd::Get(args) => get_cmd(args),
+        Cmd::Relay(args) => strata_cli::relay::run(args),
     }
 }
 

@@ -8,6 +8,15 @@
 //! composes them into a layer comes next. The wire format is specified in
 //! `docs/reliable-wire.md`, so that a third party can implement it.
 pub mod cc;
+mod conn;
 pub mod cookie;
+mod host;
 pub mod kcp;
+pub mod kcp_stream;
+mod layer;
+mod listener;
 pub mod wire;
+
+pub use conn::{ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side};
+pub use layer::Reliable;
+pub use listener::{ListenerStats, ReliableFactory, ReliableListener};

@@ -1,0 +1,831 @@
+//! `strata relay LISTEN CONNECT`: every connection accepted on one endpoint
+//! is relayed, both ways, to a new connection to another.
+//!
+//! # How a relay works
+//!
+//! A relay is a *pair* of [`StreamProtocol`]s, [`RelaySide`]s: the client
+//! side (the accepted connection) and the upstream side (the connection to
+//! CONNECT). The two run on their own connection tasks, possibly on
+//! different threads, and share one small state behind a mutex: a queue per
+//! direction and the [`Wake`] handle of each side.
+//!
+//! * **Back-pressure.** Bytes read on one side are queued for the other. When
+//!   a queue reaches the configured bound ([`RelayConfig::buffer`]), the side
+//!   that reads pauses reading (its peer then meets TCP flow control). The
+//!   writing side moves the queue into its transport only while that
+//!   transport is [`writable`](StreamTransport::writable), picks up again on
+//!   `resume_writing`, and wakes the reading side once the queue has drained
+//!   to half the bound. So a slow side slows the other one down, and a
+//!   direction holds at most the bound plus one read in its queue, plus the
+//!   stack's high-water mark plus one read in the transport.
+//! * **Owned input.** The driver's reads arrive through
+//!   [`data_received_bytes`](StreamProtocol::data_received_bytes), are queued
+//!   as they are and leave through `write_bytes`: no copy (a TLS layer in
+//!   between decrypts into its own buffers, which are copied once).
+//! * **Half-close.** EOF from one side becomes `write_eof` on the other once
+//!   the queue towards it is empty; a side whose both directions are done is
+//!   finished by its stack (both EOFs), so the pair ends when both are.
+//! * **Errors.** A side that ends with an error (reset, I/O error, abort)
+//!   makes the other one abort with `AbortReason::PeerAborted`, with a log
+//!   line naming both. A side that ends cleanly lets the other flush what is
+//!   queued towards it and close.
+//! * **Connect.** The upstream connection is opened when the client's
+//!   connection is made; bytes the client sends meanwhile are queued (within
+//!   the same bound). If connecting fails (or takes longer than
+//!   [`RelayConfig::connect_timeout`]) the client's connection is closed and
+//!   the error is logged with the endpoint.
+//!
+//! The pair can be driven without sockets, with [`pair`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use strata::Stack;
+//! use strata_cli::relay::{pair, RelayStats};
+//!
+//! let (client, upstream) = pair(1024, Arc::new(RelayStats::default()));
+//! let mut c = Stack::memory(Box::new(client));
+//! let mut u = Stack::memory(Box::new(upstream));
+//! let now = c.now();
+//! c.handle_input(now, b"hello");
+//! u.handle_wakes(now);
+//! assert_eq!(u.take_output(now), b"hello");
+//! u.handle_input(now, b"world");
+//! c.handle_wakes(now);
+//! assert_eq!(c.take_output(now), b"world");
+//! ```
+
+use std::collections::VecDeque;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use strata::endpoint::{Endpoint, Family, LayerOption, SchemeRegistry};
+use strata::{
+    AbortReason, Addr, Close, PeerAddr, StackConfig, StreamProtocol, StreamTransport, Wake,
+    WakeRoute,
+};
+use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
+
+use crate::apps::Factory;
+
+/// The default bound of each direction's queue: 256 KiB.
+pub const DEFAULT_BUFFER: usize = 256 * 1024;
+
+/// The default time an upstream connection may take to be established.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The side reading from the accepted connection.
+const CLIENT: usize = 0;
+/// The side reading from the connection to CONNECT.
+const UPSTREAM: usize = 1;
+
+/// How a [`Relay`] relays.
+///
+/// ```
+/// use strata_cli::relay::{RelayConfig, DEFAULT_BUFFER};
+/// let cfg = RelayConfig::default();
+/// assert_eq!(cfg.buffer, DEFAULT_BUFFER);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RelayConfig {
+    /// Bytes queued per direction before the reading side pauses (at least 1).
+    pub buffer: usize,
+    /// How long connecting upstream may take before the client is closed.
+    pub connect_timeout: Duration,
+    /// The stack limits of every upstream connection.
+    pub stack: Arc<StackConfig>,
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            buffer: DEFAULT_BUFFER,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            stack: Arc::new(StackConfig::default()),
+        }
+    }
+}
+
+/// Counters shared by every pair of a [`Relay`] (or given to [`pair`]).
+///
+/// ```
+/// use strata_cli::relay::RelayStats;
+/// let s = RelayStats::default();
+/// assert_eq!(s.active(), 0);
+/// assert_eq!(s.peak_queued(), 0);
+/// ```
+#[derive(Debug, Default)]
+pub struct RelayStats {
+    started: AtomicU64,
+    active: AtomicUsize,
+    connect_failures: AtomicU64,
+    bytes: [AtomicU64; 2],
+    peak_queued: AtomicUsize,
+}
+
+impl RelayStats {
+    /// Pairs started (accepted connections, or [`pair`] calls).
+    pub fn started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// Pairs not yet over: some side or the connect attempt still holds them.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Upstream connections that could not be established.
+    pub fn connect_failures(&self) -> u64 {
+        self.connect_failures.load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from clients, to be relayed upstream.
+    pub fn bytes_up(&self) -> u64 {
+        self.bytes[CLIENT].load(Ordering::Relaxed)
+    }
+
+    /// Bytes read from upstream, to be relayed to clients.
+    pub fn bytes_down(&self) -> u64 {
+        self.bytes[UPSTREAM].load(Ordering::Relaxed)
+    }
+
+    /// The most bytes any one direction of any pair has held in its queue.
+    pub fn peak_queued(&self) -> usize {
+        self.peak_queued.load(Ordering::Relaxed)
+    }
+}
+
+/// One direction: bytes read by one side, waiting to be written by the other.
+#[derive(Debug, Default)]
+struct Pipe {
+    chunks: VecDeque<Bytes>,
+    bytes: usize,
+    /// The reading side got EOF: the writing side sends EOF once drained.
+    eof: bool,
+    /// The reading side paused reading because the queue was full; the
+    /// writing side clears it (and wakes the reader) once drained to half.
+    reader_paused: bool,
+}
+
+/// What the two sides of a pair share.
+#[derive(Debug)]
+struct PairState {
+    /// `pipes[s]`: bytes read by side `s`, for the other side.
+    pipes: [Pipe; 2],
+    wakes: [Option<Wake>; 2],
+    /// How each side ended, once it has.
+    ended: [Option<Close>; 2],
+    /// Connecting upstream failed: the client side closes.
+    connect_failed: bool,
+    /// Names for log lines.
+    labels: [String; 2],
+    buffer: usize,
+    stats: Arc<RelayStats>,
+}
+
+impl Drop for PairState {
+    fn drop(&mut self) {
+        self.stats.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+type Shared = Arc<Mutex<PairState>>;
+
+fn lock(s: &Shared) -> MutexGuard<'_, PairState> {
+    // Poisoning needs a panic while the lock is held; nothing under it panics.
+    s.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Where the client side connects to once its connection is made.
+#[derive(Debug)]
+struct Dial {
+    target: Endpoint,
+    timeout: Duration,
+    stack: Arc<StackConfig>,
+}
+
+/// One side of a relayed pair: a [`StreamProtocol`] that queues what it reads
+/// for the other side and writes what the other side read. See the
+/// [module documentation](self).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::Stack;
+/// use strata_cli::relay::{pair, RelayStats};
+/// let (client, upstream) = pair(64 * 1024, Arc::new(RelayStats::default()));
+/// let mut c = Stack::memory(Box::new(client));
+/// let mut u = Stack::memory(Box::new(upstream));
+/// let now = c.now();
+/// c.handle_eof(now);
+/// u.handle_wakes(now);
+/// assert!(u.should_shutdown_write(), "the client's EOF reaches upstream");
+/// ```
+#[derive(Debug)]
+pub struct RelaySide {
+    shared: Shared,
+    side: usize,
+    /// Set on the client side of a [`Relay`]: connect there once running.
+    dial: Option<Dial>,
+    /// We paused our transport's reading because our queue was full.
+    read_paused: bool,
+    /// We wrote EOF (or closed) after the other side's EOF.
+    eof_written: bool,
+    /// We closed or aborted: nothing more to do.
+    done: bool,
+}
+
+/// A client side and an upstream side sharing one state, with at most
+/// `buffer` bytes (at least 1) queued per direction before the reading side
+/// pauses. Run each on a stack; nothing connects anywhere (a [`Relay`] does
+/// that).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata_cli::relay::{pair, RelayStats};
+/// let stats = Arc::new(RelayStats::default());
+/// let (a, b) = pair(4096, stats.clone());
+/// assert_eq!(stats.active(), 1);
+/// drop((a, b));
+/// assert_eq!(stats.active(), 0);
+/// ```
+pub fn pair(buffer: usize, stats: Arc<RelayStats>) -> (RelaySide, RelaySide) {
+    let shared = new_shared(buffer, stats, "upstream".into());
+    (
+        RelaySide::new(shared.clone(), CLIENT, None),
+        RelaySide::new(shared, UPSTREAM, None),
+    )
+}
+
+fn new_shared(buffer: usize, stats: Arc<RelayStats>, upstream: String) -> Shared {
+    stats.started.fetch_add(1, Ordering::Relaxed);
+    stats.active.fetch_add(1, Ordering::Relaxed);
+    Arc::new(Mutex::new(PairState {
+        pipes: Default::default(),
+        wakes: [None, None],
+        ended: [None, None],
+        connect_failed: false,
+        labels: ["client".into(), upstream],
+        buffer: buffer.max(1),
+        stats,
+    }))
+}
+
+impl RelaySide {
+    fn new(shared: Shared, side: usize, dial: Option<Dial>) -> Self {
+        RelaySide {
+            shared,
+            side,
+            dial,
+            read_paused: false,
+            eof_written: false,
+            done: false,
+        }
+    }
+
+    fn other(&self) -> usize {
+        1 - self.side
+    }
+
+    /// Queues `data` read from our transport for the other side.
+    fn queue(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
+        if data.is_empty() || self.done {
+            return;
+        }
+        let (s, o) = (self.side, self.other());
+        let mut g = lock(&self.shared);
+        if g.ended[o].is_some() || (s == CLIENT && g.connect_failed) {
+            // Nobody left to relay to; we are closing (see `step`).
+            return;
+        }
+        g.stats.bytes[s].fetch_add(data.len() as u64, Ordering::Relaxed);
+        let buffer = g.buffer;
+        let pipe = &mut g.pipes[s];
+        let was_empty = pipe.chunks.is_empty();
+        pipe.bytes = pipe.bytes.saturating_add(data.len());
+        pipe.chunks.push_back(data);
+        let queued = pipe.bytes;
+        if queued >= buffer && !self.read_paused {
+            pipe.reader_paused = true;
+            self.read_paused = true;
+            t.pause_reading();
+        }
+        g.stats.peak_queued.fetch_max(queued, Ordering::Relaxed);
+        let wake = if was_empty { g.wakes[o].clone() } else { None };
+        drop(g);
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Does everything that is due: gives up if the other side failed,
+    /// moves the queue towards us into the transport while it is writable,
+    /// forwards EOF, and resumes our reading once the other side drained.
+    fn step(&mut self, t: &mut dyn StreamTransport) {
+        if self.done {
+            return;
+        }
+        let (s, o) = (self.side, self.other());
+        let mut g = lock(&self.shared);
+        if s == CLIENT && g.connect_failed {
+            // The connect task logged the endpoint and the error.
+            self.done = true;
+            drop(g);
+            t.close();
+            return;
+        }
+        if let Some(why) = g.ended[o].as_ref().filter(|w| !w.is_clean()) {
+            tracing::warn!(
+                "relay: {} ended: {why}; aborting {}",
+                g.labels[o],
+                g.labels[s]
+            );
+            self.done = true;
+            drop(g);
+            t.abort(Close::aborted("relay", AbortReason::PeerAborted));
+            return;
+        }
+        let other_gone = g.ended[o].is_some();
+        let buffer = g.buffer;
+        let pipe = &mut g.pipes[o];
+        while t.writable() {
+            let Some(chunk) = pipe.chunks.pop_front() else {
+                break;
+            };
+            pipe.bytes = pipe.bytes.saturating_sub(chunk.len());
+            t.write_bytes(chunk);
+        }
+        let mut wake = None;
+        if pipe.reader_paused && pipe.bytes <= buffer / 2 {
+            pipe.reader_paused = false;
+            wake = g.wakes[o].clone();
+        }
+        let pipe = &g.pipes[o];
+        if pipe.chunks.is_empty() {
+            if pipe.eof && !self.eof_written {
+                self.eof_written = true;
+                t.write_eof();
+            }
+            if other_gone {
+                // The other side finished cleanly: what it sent is flushed,
+                // and nothing we read could go anywhere any more.
+                self.done = true;
+                t.close();
+            }
+        }
+        if self.read_paused && !g.pipes[s].reader_paused {
+            self.read_paused = false;
+            t.resume_reading();
+        }
+        drop(g);
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+
+    /// Starts connecting upstream, on the runtime this connection runs on.
+    fn start_dial(&mut self, dial: Dial) {
+        let Ok(rt) = tokio::runtime::Handle::try_current() else {
+            tracing::warn!(
+                "relay: no runtime to connect to {} from; closing the client",
+                dial.target
+            );
+            lock(&self.shared).connect_failed = true;
+            return;
+        };
+        let shared = self.shared.clone();
+        rt.spawn(async move {
+            let side = RelaySide::new(shared.clone(), UPSTREAM, None);
+            let conn = tokio::time::timeout(
+                dial.timeout,
+                strata_tokio::connect(&dial.target, Box::new(side), dial.stack),
+            )
+            .await;
+            let err = match conn {
+                // The connection runs on its own task.
+                Ok(Ok(_conn)) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => format!("no connection after {:?}", dial.timeout),
+            };
+            let mut g = lock(&shared);
+            tracing::warn!(
+                "relay: cannot connect to {}: {err}; closing {}",
+                dial.target,
+                g.labels[CLIENT]
+            );
+            g.stats.connect_failures.fetch_add(1, Ordering::Relaxed);
+            g.connect_failed = true;
+            let wake = g.wakes[CLIENT].clone();
+            drop(g);
+            if let Some(w) = wake {
+                w.wake();
+            }
+        });
+    }
+}
+
+impl StreamProtocol for RelaySide {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        {
+            let mut g = lock(&self.shared);
+            g.wakes[self.side] = Some(t.waker());
+            if self.side == CLIENT {
+                if let Some(PeerAddr(a)) = t.get::<PeerAddr>() {
+                    g.labels[CLIENT] = format!("client {}", peer_label(a));
+                }
+            }
+        }
+        if let Some(dial) = self.dial.take() {
+            self.start_dial(dial);
+        }
+        self.step(t);
+    }
+
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.queue(t, Bytes::copy_from_slice(data));
+    }
+
+    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
+        self.queue(t, data);
+    }
+
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        let o = self.other();
+        let wake = {
+            let mut g = lock(&self.shared);
+            g.pipes[self.side].eof = true;
+            g.wakes[o].clone()
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+        self.step(t);
+    }
+
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.step(t);
+    }
+
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, _route: WakeRoute<'_>) {
+        self.step(t);
+    }
+
+    /// A draining server lets relayed connections run on until they finish
+    /// or the drain time is over (then both ends are aborted).
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.step(t);
+    }
+
+    fn connection_lost(&mut self, why: &Close) {
+        let (s, o) = (self.side, self.other());
+        let wake = {
+            let mut g = lock(&self.shared);
+            g.ended[s] = Some(why.clone());
+            g.wakes[s] = None;
+            // Nobody will write what was queued for us.
+            g.pipes[o] = Pipe::default();
+            if why.is_clean() {
+                tracing::debug!("relay: {} closed", g.labels[s]);
+            }
+            g.wakes[o].clone()
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+}
+
+fn peer_label(a: &Addr) -> String {
+    match a {
+        Addr::Unix(None) => "unix (unnamed)".into(),
+        Addr::Unix(Some(p)) => p.display().to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Relays every connection a listener accepts to a new connection to one
+/// endpoint: hand [`factory`](Relay::factory) to
+/// [`Server::listen`](strata_tokio::Server::listen).
+///
+/// ```no_run
+/// # async fn run() -> Result<(), strata_tokio::DriverError> {
+/// use strata::endpoint::Endpoint;
+/// use strata_cli::relay::{Relay, RelayConfig};
+/// let reg = strata_tokio::registry();
+/// let listen = Endpoint::parse_with("tcp://127.0.0.1:7001", &reg).unwrap();
+/// let target = Endpoint::parse_with("tcp://127.0.0.1:7000", &reg).unwrap();
+/// let relay = Relay::new(target, RelayConfig::default());
+/// let server = strata_tokio::Server::new();
+/// server.listen(&listen, relay.factory(), Default::default()).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Relay {
+    target: Endpoint,
+    cfg: RelayConfig,
+    stats: Arc<RelayStats>,
+}
+
+impl Relay {
+    /// A relay to `target` (any stream endpoint `strata_tokio::connect` knows).
+    pub fn new(target: Endpoint, cfg: RelayConfig) -> Relay {
+        Relay {
+            target,
+            cfg,
+            stats: Arc::default(),
+        }
+    }
+
+    /// The protocol factory for the listener: each call makes a new pair and
+    /// returns its client side, which connects upstream once its connection
+    /// is made (on the tokio runtime it runs on).
+    pub fn factory(&self) -> Factory {
+        let me = self.clone();
+        Arc::new(move || {
+            let shared = new_shared(
+                me.cfg.buffer,
+                me.stats.clone(),
+                format!("upstream {}", me.target),
+            );
+            let dial = Dial {
+                target: me.target.clone(),
+                timeout: me.cfg.connect_timeout,
+                stack: me.cfg.stack.clone(),
+            };
+            Box::new(RelaySide::new(shared, CLIENT, Some(dial))) as Box<dyn StreamProtocol>
+        })
+    }
+
+    /// The counters of every pair this relay made.
+    pub fn stats(&self) -> &Arc<RelayStats> {
+        &self.stats
+    }
+}
+
+/// Why `strata relay` could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RelaySetupError {
+    /// An endpoint did not parse.
+    #[error("bad endpoint: {0}")]
+    BadEndpoint(#[from] strata::endpoint::EndpointError),
+    /// An endpoint carries datagrams, not a stream.
+    #[error("relay needs stream endpoints; {0} carries datagrams")]
+    NotStream(String),
+    /// `--insecure`/`--ca` given for a CONNECT endpoint without TLS.
+    #[error("{flag} needs a tls CONNECT endpoint (tls+tcp://, tls+unix://); {endpoint} has none")]
+    NotTls {
+        /// The flag.
+        flag: &'static str,
+        /// The CONNECT endpoint.
+        endpoint: String,
+    },
+    /// The `--buffer` value is unusable.
+    #[error("bad --buffer {0:?}: expected a byte count such as 262144, 256k or 1m")]
+    BadSize(String),
+    /// The TLS configuration of an endpoint is unusable.
+    #[error("{endpoint}: {source}")]
+    Driver {
+        /// The endpoint.
+        endpoint: String,
+        /// What is wrong.
+        source: Box<DriverError>,
+    },
+}
+
+/// Parses a byte count: digits with an optional `k`/`kb`/`kib` or
+/// `m`/`mb`/`mib` suffix (any case; powers of 1024). Zero is refused.
+///
+/// ```
+/// use strata_cli::relay::parse_size;
+/// assert_eq!(parse_size("256k").unwrap(), 256 * 1024);
+/// assert_eq!(parse_size("1MiB").unwrap(), 1 << 20);
+/// assert_eq!(parse_size("4096").unwrap(), 4096);
+/// assert!(parse_size("0").is_err());
+/// assert!(parse_size("lots").is_err());
+/// ```
+pub fn parse_size(s: &str) -> Result<usize, RelaySetupError> {
+    let bad = || RelaySetupError::BadSize(s.to_string());
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num.parse().map_err(|_| bad())?;
+    let mult: usize = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(bad()),
+    };
+    match n.checked_mul(mult) {
+        Some(v) if v > 0 => Ok(v),
+        _ => Err(bad()),
+    }
+}
+
+/// The arguments of `strata relay`.
+#[derive(Debug, clap::Args)]
+pub struct RelayArgs {
+    /// Where to accept connections, e.g. tcp://127.0.0.1:7001,
+    /// tls+tcp://0.0.0.0:8443 (self-signed unless tls.cert/tls.key), unix:///tmp/r.sock
+    pub listen: String,
+    /// Where to relay each of them, e.g. tcp://127.0.0.1:7000, tls+tcp://host:443
+    pub connect: String,
+    /// Bytes queued per direction and connection before the sending side is
+    /// paused (suffixes k and m allowed).
+    #[arg(long, value_name = "BYTES", default_value = "256k")]
+    pub buffer: String,
+    /// TLS towards CONNECT: accept any server certificate (adds
+    /// tls.insecure=true). For testing only.
+    #[arg(long, conflicts_with = "ca")]
+    pub insecure: bool,
+    /// TLS towards CONNECT: trust the PEM certificates in FILE (adds tls.ca=FILE).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<String>,
+    /// Seconds connecting to CONNECT may take before the client is closed.
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT.as_secs())]
+    pub connect_timeout: u64,
+    /// Most relayed connections at once.
+    #[arg(long, default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Seconds a graceful shutdown (Ctrl-C, SIGTERM) lets relayed
+    /// connections run on before resetting them.
+    #[arg(long, default_value_t = 10)]
+    pub drain: u64,
+    /// Worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+}
+
+/// The parsed, checked form of [`RelayArgs`].
+struct Plan {
+    listen: Endpoint,
+    connect: Endpoint,
+    buffer: usize,
+}
+
+fn parse_stream(raw: &str, reg: &SchemeRegistry) -> Result<Endpoint, RelaySetupError> {
+    let ep = Endpoint::parse_with(raw, reg)?;
+    if ep.family(reg) != Family::Stream {
+        return Err(RelaySetupError::NotStream(ep.to_string()));
+    }
+    Ok(ep)
+}
+
+fn plan(args: &RelayArgs, reg: &SchemeRegistry) -> Result<Plan, RelaySetupError> {
+    let listen = parse_stream(&args.listen, reg)?;
+    let mut connect = parse_stream(&args.connect, reg)?;
+    let tls = connect.layers.iter().any(|l| l == "tls");
+    let mut add = |flag: &'static str, key: &str, value: String| {
+        if !tls {
+            return Err(RelaySetupError::NotTls {
+                flag,
+                endpoint: connect.to_string(),
+            });
+        }
+        connect.options.push(LayerOption {
+            layer: "tls".into(),
+            key: key.into(),
+            value,
+        });
+        Ok(())
+    };
+    if args.insecure {
+        add("--insecure", "insecure", "true".into())?;
+    }
+    if let Some(ca) = &args.ca {
+        add("--ca", "ca", ca.clone())?;
+    }
+    if tls {
+        // Checked once here rather than failing every connection.
+        strata_tokio::client_config(&connect).map_err(|source| RelaySetupError::Driver {
+            endpoint: connect.to_string(),
+            source: Box::new(source),
+        })?;
+    }
+    Ok(Plan {
+        listen,
+        connect,
+        buffer: parse_size(&args.buffer)?,
+    })
+}
+
+fn shown(ep: &Endpoint, local: &Addr) -> String {
+    let scheme = ep.layers.join("+");
+    match local {
+        Addr::Unix(Some(p)) => format!("{scheme}://{}", p.display()),
+        other => format!("{scheme}://{other}"),
+    }
+}
+
+/// Runs `strata relay`: prints `strata: relaying LISTEN -> CONNECT` (with
+/// the bound address) once listening, relays until Ctrl-C or SIGTERM, then
+/// stops accepting and lets relayed connections finish for `--drain`
+/// seconds. Exit status 2 for unusable arguments, 1 when it cannot listen.
+pub fn run(args: RelayArgs) -> ExitCode {
+    let reg = strata_tokio::registry();
+    let plan = match plan(&args, &reg) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("strata: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let id = match strata_tokio::server_identity(&plan.listen) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("strata: {}: {e}", plan.listen);
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(id) = &id {
+        let note = if id.is_self_signed() {
+            format!(" (self-signed for {})", SELF_SIGNED_NAMES.join(", "))
+        } else {
+            String::new()
+        };
+        println!(
+            "strata: tls certificate sha256 {}{note}",
+            id.fingerprint_hex()
+        );
+    }
+    let stack = Arc::new(StackConfig::default());
+    let relay = Relay::new(
+        plan.connect.clone(),
+        RelayConfig {
+            buffer: plan.buffer,
+            connect_timeout: Duration::from_secs(args.connect_timeout),
+            stack: stack.clone(),
+        },
+    );
+    let cfg = ListenConfig {
+        stack,
+        max_connections: args.max_connections,
+        ..ListenConfig::default()
+    };
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = args.workers {
+        b.worker_threads(n.max(1));
+    }
+    let rt = match b.enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("strata: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    rt.block_on(async move {
+        let server = Server::new();
+        let local = match server
+            .listen_with_identity(&plan.listen, id, relay.factory(), cfg)
+            .await
+        {
+            Ok(l) => l.local,
+            Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. })) => {
+                eprintln!("strata: {}: {e}", plan.listen);
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("strata: cannot listen on {}: {e}", plan.listen);
+                return ExitCode::from(1);
+            }
+        };
+        println!(
+            "strata: relaying {} -> {}",
+            shown(&plan.listen, &local),
+            plan.connect
+        );
+        wait_for_stop().await;
+        eprintln!(
+            "strata: draining {} connection(s), up to {}s",
+            server.connections(),
+            args.drain
+        );
+        server.shutdown(Duration::from_secs(args.drain)).await;
+        let s = relay.stats();
+        eprintln!(
+            "strata: relayed {} connection(s), {} bytes up, {} bytes down, {} connect failure(s)",
+            s.started(),
+            s.bytes_up(),
+            s.bytes_down(),
+            s.connect_failures()
+        );
+        ExitCode::SUCCESS
+    })
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}

@@ -1,0 +1,236 @@
+//! [`ReliableConfig`], [`ConnError`] and [`ConnStats`].
+
+use std::time::Duration;
+
+use crate::reliable::cc::CcAlgorithm;
+use crate::reliable::wire::ErrorCode;
+
+/// The reliable mapping's settings, for one connection (and, for a
+/// listener, for each connection it accepts). Every limit that bounds
+/// memory is here.
+///
+/// ```
+/// use strata::reliable::ReliableConfig;
+/// use strata::reliable::cc::CcAlgorithm;
+/// let cfg = ReliableConfig { cc: CcAlgorithm::Cubic, ..ReliableConfig::default() };
+/// assert_eq!(cfg.mtu, 1200);
+/// assert!(cfg.validate().is_ok());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReliableConfig {
+    /// The largest datagram sent, in bytes (default 1200, which every IPv6
+    /// and nearly every IPv4 path carries). At least 1200: an Initial must
+    /// be padded to 1200.
+    pub mtu: usize,
+    /// The congestion controller (default BBR-style, which does not read
+    /// random loss as congestion).
+    pub cc: CcAlgorithm,
+    /// The receive window announced at first, in bytes (default 256 KiB).
+    pub recv_window: u64,
+    /// The largest the receive window auto-tunes to (default 16 MiB): a
+    /// window the application reads within two round trips doubles. This
+    /// bounds the memory a peer can make us hold for its data.
+    pub max_recv_window: u64,
+    /// The send buffer's high-water mark (default 4 MiB): above it the
+    /// protocol above gets `pause_writing`, and `resume_writing` below half.
+    pub send_buffer: usize,
+    /// The hard limit on the send buffer (default 4 × `send_buffer`): a
+    /// protocol that writes past it although paused is aborted.
+    pub max_send_buffer: usize,
+    /// A connection that hears nothing for this long is dead (default 30 s).
+    pub idle_timeout: Duration,
+    /// Send a PING after this much silence so that an idle connection stays
+    /// up (default 10 s; `None`: never).
+    pub keepalive: Option<Duration>,
+    /// The longest the handshake may take (default 20 s: on a link losing
+    /// 30 % each way an attempt succeeds about half the time, and attempts
+    /// are at most 2 s apart).
+    pub handshake_timeout: Duration,
+    /// The longest we hold an acknowledgement (default 25 ms).
+    pub max_ack_delay: Duration,
+    /// Listener: answer every first Initial with a Retry (stateless address
+    /// validation; default true). Without it a new connection is created on
+    /// the first Initial and sends at most 3× what it received until the
+    /// client's address is validated.
+    pub require_retry: bool,
+    /// Listener: the most connections at once (default 4096); more are
+    /// refused with CONNECTION_REFUSED, without state.
+    pub max_connections: usize,
+    /// Listener: how long a Retry token is valid (default 10 s).
+    pub cookie_lifetime: Duration,
+}
+
+impl Default for ReliableConfig {
+    fn default() -> Self {
+        let send_buffer = 4 << 20;
+        ReliableConfig {
+            mtu: crate::reliable::wire::DEFAULT_MTU,
+            cc: CcAlgorithm::default(),
+            recv_window: 256 << 10,
+            max_recv_window: 16 << 20,
+            send_buffer,
+            max_send_buffer: 4 * send_buffer,
+            idle_timeout: Duration::from_secs(30),
+            keepalive: Some(Duration::from_secs(10)),
+            handshake_timeout: Duration::from_secs(20),
+            max_ack_delay: Duration::from_millis(25),
+            require_retry: true,
+            max_connections: 4096,
+            cookie_lifetime: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A setting of [`ReliableConfig`] out of range.
+///
+/// ```
+/// use strata::reliable::{ReliableConfig, ConfigError};
+/// let cfg = ReliableConfig { mtu: 500, ..ReliableConfig::default() };
+/// assert_eq!(cfg.validate(), Err(ConfigError::Mtu(500)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `mtu` must be 1200..=65527.
+    #[error("reliable: mtu {0} is out of range (1200..=65527)")]
+    Mtu(usize),
+    /// The windows and buffers must be at least one datagram.
+    #[error("reliable: {0} must be at least one datagram and not above its maximum")]
+    Window(&'static str),
+    /// The timeouts must be non-zero, and the keepalive shorter than the idle timeout.
+    #[error("reliable: {0} must be non-zero (keepalive below the idle timeout)")]
+    Timeout(&'static str),
+}
+
+impl ReliableConfig {
+    /// Checks the settings.
+    ///
+    /// ```
+    /// assert!(strata::reliable::ReliableConfig::default().validate().is_ok());
+    /// ```
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1200..=65_527).contains(&self.mtu) {
+            return Err(ConfigError::Mtu(self.mtu));
+        }
+        let mtu = self.mtu as u64;
+        if self.recv_window < mtu || self.max_recv_window < self.recv_window {
+            return Err(ConfigError::Window("recv_window"));
+        }
+        if self.send_buffer < self.mtu || self.max_send_buffer < self.send_buffer {
+            return Err(ConfigError::Window("send_buffer"));
+        }
+        if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
+            return Err(ConfigError::Timeout("idle_timeout/handshake_timeout"));
+        }
+        if self
+            .keepalive
+            .is_some_and(|k| k.is_zero() || k >= self.idle_timeout)
+        {
+            return Err(ConfigError::Timeout("keepalive"));
+        }
+        if self.max_connections == 0 || self.cookie_lifetime.as_secs() == 0 {
+            return Err(ConfigError::Window("max_connections/cookie_lifetime"));
+        }
+        Ok(())
+    }
+}
+
+/// Why a connection ended.
+///
+/// ```
+/// use strata::reliable::ConnError;
+/// assert_eq!(ConnError::IdleTimeout.to_string(), "reliable: no packet from the peer within the idle timeout");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnError {
+    /// Nothing arrived for the idle timeout: the peer is gone.
+    #[error("reliable: no packet from the peer within the idle timeout")]
+    IdleTimeout,
+    /// The handshake did not complete in time.
+    #[error("reliable: the handshake did not complete in time")]
+    HandshakeTimeout,
+    /// The server speaks none of our versions.
+    #[error("reliable: the server does not speak version 1")]
+    VersionMismatch,
+    /// The peer closed the connection with this code.
+    #[error("reliable: the peer closed the connection: {} ({reason})", code_name(*.code))]
+    PeerClosed {
+        /// Its code.
+        code: ErrorCode,
+        /// Its reason, lossily decoded.
+        reason: String,
+    },
+    /// We closed the connection with this code (locally, or because the
+    /// peer broke the protocol: then `code` says how).
+    #[error("reliable: closed: {} ({reason})", code_name(*.code))]
+    Closed {
+        /// The code sent.
+        code: ErrorCode,
+        /// The reason sent.
+        reason: String,
+    },
+    /// The protocol above wrote past the send buffer's hard limit.
+    #[error("reliable: the send buffer passed its limit of {limit} bytes")]
+    SendBuffer {
+        /// The limit.
+        limit: usize,
+    },
+}
+
+impl ConnError {
+    /// Whether the connection ended cleanly (a NO_ERROR close by either side).
+    ///
+    /// ```
+    /// use strata::reliable::{ConnError, wire::ErrorCode};
+    /// assert!(ConnError::PeerClosed { code: ErrorCode::NO_ERROR, reason: String::new() }.is_clean());
+    /// ```
+    pub fn is_clean(&self) -> bool {
+        matches!(self, ConnError::PeerClosed { code, .. } | ConnError::Closed { code, .. } if *code == ErrorCode::NO_ERROR)
+    }
+}
+
+/// A code's name, for messages.
+pub(crate) fn code_name(code: ErrorCode) -> String {
+    let name = match code {
+        ErrorCode::NO_ERROR => "NO_ERROR",
+        ErrorCode::INTERNAL_ERROR => "INTERNAL_ERROR",
+        ErrorCode::CONNECTION_REFUSED => "CONNECTION_REFUSED",
+        ErrorCode::FLOW_CONTROL_ERROR => "FLOW_CONTROL_ERROR",
+        ErrorCode::FINAL_SIZE_ERROR => "FINAL_SIZE_ERROR",
+        ErrorCode::FRAME_ENCODING_ERROR => "FRAME_ENCODING_ERROR",
+        ErrorCode::PROTOCOL_VIOLATION => "PROTOCOL_VIOLATION",
+        ErrorCode::INVALID_TOKEN => "INVALID_TOKEN",
+        ErrorCode(c) => return format!("code {c:#x}"),
+    };
+    name.to_string()
+}
+
+/// What a connection counted.
+///
+/// ```
+/// let s = strata::reliable::ConnStats::default();
+/// assert_eq!(s.packets_sent, 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnStats {
+    /// Packets sent.
+    pub packets_sent: u64,
+    /// Packets received and processed.
+    pub packets_received: u64,
+    /// Packets declared lost.
+    pub packets_lost: u64,
+    /// Stream bytes sent again.
+    pub bytes_retransmitted: u64,
+    /// Stream bytes sent for the first time.
+    pub bytes_sent: u64,
+    /// Datagrams dropped as malformed.
+    pub dropped_malformed: u64,
+    /// Packets dropped as duplicates or replays (number already seen).
+    pub dropped_duplicate: u64,
+    /// Datagrams dropped for this connection as not fitting its state
+    /// (wrong id, wrong type, a second Retry...).
+    pub dropped_unexpected: u64,
+    /// Probe timeouts that fired.
+    pub ptos: u64,
+}

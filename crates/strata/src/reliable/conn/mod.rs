@@ -1,0 +1,564 @@
+//! [`Connection`]: the reliable mapping's connection state machine, sans-IO.
+//!
+//! One connection carries one byte stream each way over datagrams, in the
+//! native wire format of `docs/reliable-wire.md`. It owns no socket and no
+//! clock: the caller feeds it datagrams ([`Connection::handle_datagram`]),
+//! asks it for datagrams to send ([`Connection::poll_transmit`]), and calls
+//! [`Connection::handle_timeout`] at [`Connection::next_timeout`]. The
+//! layers ([`ReliableClient`](super::ReliableClient),
+//! [`ReliableListener`](super::ReliableListener)) do that for a stream
+//! protocol; tests and benchmarks may drive it directly.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::reliable::cc::{
+    new_controller, CongestionController, DeliveryRateSampler, Pacer, RttEstimator,
+};
+use crate::reliable::wire::{ConnId, ErrorCode};
+
+mod config;
+mod input;
+mod output;
+pub(crate) mod ranges;
+mod recovery;
+mod recvbuf;
+mod sendbuf;
+#[cfg(test)]
+mod tests;
+
+pub use config::{ConfigError, ConnError, ConnStats, ReliableConfig};
+use ranges::RangeSet;
+use recovery::SentPacket;
+use recvbuf::RecvStream;
+use sendbuf::SendStream;
+
+/// Which end of the connection this is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// It sent the first Initial.
+    Client,
+    /// A listener accepted it.
+    Server,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// Client: Initial sent, waiting for Retry or Handshake. Server: Handshake
+    /// sent, waiting for the client's first short packet.
+    Handshake,
+    Established,
+    /// We sent CLOSE; we answer packets with it until the deadline.
+    Closing,
+    /// The peer sent CLOSE; we send nothing until the deadline.
+    Draining,
+    Closed,
+}
+
+/// One connection of the reliable mapping (see the [module docs](self)).
+///
+/// ```
+/// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+/// let now = std::time::Instant::now();
+/// let mut client = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+/// let mut datagram = Vec::new();
+/// assert!(client.poll_transmit(now, &mut datagram));
+/// assert_eq!(datagram.len(), 1200); // the padded Initial
+/// ```
+pub struct Connection {
+    side: Side,
+    cfg: ReliableConfig,
+    state: State,
+    local_cid: ConnId,
+    remote_cid: ConnId,
+    /// Client: the token to put in Initials (from a Retry).
+    token: Vec<u8>,
+    retried: bool,
+    /// A long-header packet (Initial / Handshake) must be sent.
+    handshake_pending: bool,
+    /// The handshake completed (stays true while closing).
+    handshake_done: bool,
+    // --- packet numbers and recovery ---
+    next_pn: u64,
+    largest_acked: Option<u64>,
+    sent: VecDeque<SentPacket>,
+    bytes_in_flight: u64,
+    ack_eliciting_in_flight: usize,
+    last_ack_eliciting_sent: Option<Instant>,
+    pto_count: u32,
+    loss_time: Option<Instant>,
+    /// Probe packets to send now, beyond the congestion window.
+    probes: u8,
+    rtt: RttEstimator,
+    rate: DeliveryRateSampler,
+    cc: Box<dyn CongestionController>,
+    pacer: Pacer,
+    pacing_until: Option<Instant>,
+    // --- acknowledgements ---
+    recv_pns: RangeSet,
+    /// Packet numbers below this are too old to track: dropped as replays.
+    pn_floor: u64,
+    largest_recv: Option<(u64, Instant)>,
+    ack_eliciting_unacked: u32,
+    ack_deadline: Option<Instant>,
+    ack_now: bool,
+    // --- the stream ---
+    send: SendStream,
+    recv: RecvStream,
+    peer_max_data: u64,
+    blocked_reported: Option<u64>,
+    ping_pending: bool,
+    // --- address validation ---
+    validated: bool,
+    amp_received: u64,
+    amp_sent: u64,
+    // --- lifecycle ---
+    created: Instant,
+    last_recv: Instant,
+    last_send: Instant,
+    close_after_acked: bool,
+    close_frame: Option<(ErrorCode, Vec<u8>)>,
+    close_pending: bool,
+    closing_until: Option<Instant>,
+    /// When to send the CLOSE again unprompted, and how often more.
+    close_repeat: Option<(Instant, u8)>,
+    error: Option<ConnError>,
+    stats: ConnStats,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("side", &self.side)
+            .field("state", &self.state)
+            .field("local_cid", &self.local_cid)
+            .field("remote_cid", &self.remote_cid)
+            .field("in_flight", &self.bytes_in_flight)
+            .field("cwnd", &self.cc.window())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Connection {
+    fn new(side: Side, cfg: ReliableConfig, now: Instant, local: ConnId, remote: ConnId) -> Self {
+        let mtu = cfg.mtu as u64;
+        let mut rtt = RttEstimator::default();
+        rtt.set_max_ack_delay(cfg.max_ack_delay);
+        Connection {
+            side,
+            state: State::Handshake,
+            local_cid: local,
+            remote_cid: remote,
+            token: Vec::new(),
+            retried: false,
+            handshake_pending: true,
+            handshake_done: false,
+            next_pn: 0,
+            largest_acked: None,
+            sent: VecDeque::new(),
+            bytes_in_flight: 0,
+            ack_eliciting_in_flight: 0,
+            last_ack_eliciting_sent: None,
+            pto_count: 0,
+            loss_time: None,
+            probes: 0,
+            rtt,
+            rate: DeliveryRateSampler::new(),
+            cc: new_controller(cfg.cc, mtu),
+            pacer: Pacer::new(mtu),
+            pacing_until: None,
+            recv_pns: RangeSet::default(),
+            pn_floor: 0,
+            largest_recv: None,
+            ack_eliciting_unacked: 0,
+            ack_deadline: None,
+            ack_now: false,
+            send: SendStream::default(),
+            recv: RecvStream::new(cfg.recv_window, cfg.max_recv_window),
+            peer_max_data: crate::reliable::wire::INITIAL_MAX_DATA,
+            blocked_reported: None,
+            ping_pending: false,
+            validated: side == Side::Client,
+            amp_received: 0,
+            amp_sent: 0,
+            created: now,
+            last_recv: now,
+            last_send: now,
+            close_after_acked: false,
+            close_frame: None,
+            close_pending: false,
+            closing_until: None,
+            close_repeat: None,
+            error: None,
+            stats: ConnStats::default(),
+            cfg,
+        }
+    }
+
+    /// A client connection: `local` is our id, `initial_dst` the random id
+    /// the first Initial goes to. Both must come from a secure random
+    /// generator (the layers use one). Call [`poll_transmit`](Self::poll_transmit)
+    /// to get the Initial.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, Side, wire::ConnId};
+    /// let c = Connection::connect(ReliableConfig::default(), std::time::Instant::now(), ConnId(7), ConnId(9));
+    /// assert_eq!(c.side(), Side::Client);
+    /// assert!(!c.is_established());
+    /// ```
+    pub fn connect(cfg: ReliableConfig, now: Instant, local: ConnId, initial_dst: ConnId) -> Self {
+        Connection::new(Side::Client, cfg, now, local, initial_dst)
+    }
+
+    /// A server connection for a client whose id is `client`, with our id
+    /// `local` (random). `validated`: the client's address was proven by a
+    /// Retry token; if not, the connection sends at most three times what it
+    /// received until it is. Feed it the Initial that created it next.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, Side, wire::ConnId};
+    /// let c = Connection::accept(ReliableConfig::default(), std::time::Instant::now(), ConnId(5), ConnId(6), true);
+    /// assert_eq!(c.side(), Side::Server);
+    /// ```
+    pub fn accept(
+        cfg: ReliableConfig,
+        now: Instant,
+        local: ConnId,
+        client: ConnId,
+        validated: bool,
+    ) -> Self {
+        let mut c = Connection::new(Side::Server, cfg, now, local, client);
+        c.validated = validated;
+        c
+    }
+
+    /// Which end this is.
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    /// Our connection id (the `dst` of the packets the peer sends us).
+    pub fn local_cid(&self) -> ConnId {
+        self.local_cid
+    }
+
+    /// The peer's connection id.
+    pub fn remote_cid(&self) -> ConnId {
+        self.remote_cid
+    }
+
+    /// The handshake completed and the connection is not closing.
+    pub fn is_established(&self) -> bool {
+        self.state == State::Established
+    }
+
+    /// The connection is closing, draining or closed: no more stream data.
+    pub fn is_closing(&self) -> bool {
+        matches!(self.state, State::Closing | State::Draining | State::Closed)
+    }
+
+    /// The connection is over: nothing more to send or receive.
+    pub fn is_closed(&self) -> bool {
+        self.state == State::Closed
+    }
+
+    /// Why it ended (or is ending), once it is.
+    pub fn error(&self) -> Option<&ConnError> {
+        self.error.as_ref()
+    }
+
+    /// What it counted.
+    pub fn stats(&self) -> ConnStats {
+        self.stats
+    }
+
+    /// The RTT estimator.
+    pub fn rtt(&self) -> &RttEstimator {
+        &self.rtt
+    }
+
+    /// The congestion controller.
+    pub fn congestion(&self) -> &dyn CongestionController {
+        &*self.cc
+    }
+
+    /// Bytes in flight (sent, not acknowledged or lost).
+    pub fn bytes_in_flight(&self) -> u64 {
+        self.bytes_in_flight
+    }
+
+    /// The receive window currently announced.
+    pub fn recv_window(&self) -> u64 {
+        self.recv.window
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &ReliableConfig {
+        &self.cfg
+    }
+
+    // --- the stream ---
+
+    /// Queues bytes to send. Returns false (taking nothing) after
+    /// [`finish`](Self::finish), a reset or a close, and when the send buffer
+    /// would pass its hard limit (the connection is then closed with
+    /// [`ConnError::SendBuffer`]).
+    pub fn write(&mut self, now: Instant, data: &[u8]) -> bool {
+        if self.is_closing() {
+            return false;
+        }
+        if self.send.buffered() + data.len() > self.cfg.max_send_buffer {
+            let limit = self.cfg.max_send_buffer;
+            self.close_with(now, ErrorCode::INTERNAL_ERROR, b"send buffer limit");
+            self.error = Some(ConnError::SendBuffer { limit });
+            return false;
+        }
+        self.send.write(data)
+    }
+
+    /// No more bytes: sends FIN after what is queued (half-close).
+    pub fn finish(&mut self) {
+        self.send.finish();
+    }
+
+    /// Abandons our direction of the stream with an application `code`
+    /// (0x100 and above): nothing queued is sent; the peer gets RESET.
+    pub fn reset(&mut self, code: ErrorCode) {
+        if !self.is_closing() {
+            self.send.reset(code);
+        }
+    }
+
+    /// Finishes the stream, then closes with NO_ERROR once everything sent
+    /// (and the FIN) is acknowledged.
+    pub fn close_gracefully(&mut self, now: Instant) {
+        self.send.finish();
+        self.close_after_acked = true;
+        self.check_done(now);
+    }
+
+    /// Closes at once with `code` and `reason` (CLOSE frame; queued data is
+    /// dropped).
+    pub fn close(&mut self, now: Instant, code: ErrorCode, reason: &[u8]) {
+        self.close_with(now, code, reason);
+    }
+
+    /// Bytes held for sending: unacknowledged and unsent.
+    pub fn send_buffered(&self) -> usize {
+        self.send.buffered()
+    }
+
+    /// Bytes received in order and ready for [`read`](Self::read).
+    pub fn readable(&self) -> usize {
+        self.recv.readable()
+    }
+
+    /// Bytes held for the receive side (in order and out of order): at most
+    /// the receive window.
+    pub fn recv_buffered(&self) -> usize {
+        self.recv.buffered()
+    }
+
+    /// Takes up to `max` bytes received in order. Reading opens the flow
+    /// control window; not reading closes it, which slows the peer.
+    pub fn read(&mut self, now: Instant, max: usize) -> Option<Bytes> {
+        let srtt = self.rtt.smoothed();
+        self.recv.take(max, now, srtt)
+    }
+
+    /// The peer finished its direction and every byte was read: returns
+    /// true once (the end of the stream).
+    pub fn take_fin(&mut self, now: Instant) -> bool {
+        if self.recv.end_delivered || self.recv.reset.is_some() || !self.recv.at_fin() {
+            return false;
+        }
+        self.recv.end_delivered = true;
+        self.check_done(now);
+        true
+    }
+
+    /// The peer's direction ended (its FIN or RESET was handed over).
+    pub fn peer_finished(&self) -> bool {
+        self.recv.end_delivered
+    }
+
+    /// The peer reset its direction with this code: returns it once.
+    pub fn take_reset(&mut self) -> Option<ErrorCode> {
+        if self.recv.end_delivered {
+            return None;
+        }
+        let code = self.recv.reset?;
+        self.recv.end_delivered = true;
+        Some(code)
+    }
+
+    fn set_established(&mut self) {
+        self.state = State::Established;
+        self.handshake_done = true;
+        self.handshake_pending = false;
+    }
+
+    // --- time ---
+
+    fn pto_duration(&self) -> Duration {
+        let ack_delay = if self.state == State::Established {
+            self.cfg.max_ack_delay
+        } else {
+            Duration::ZERO
+        };
+        // During the handshake the backoff stops at 2×: a lost Initial or
+        // Retry then costs at most two seconds, not an exponential wait.
+        let cap = if self.state == State::Handshake {
+            1
+        } else {
+            16
+        };
+        (self.rtt.pto_base() + ack_delay).saturating_mul(1 << self.pto_count.min(cap))
+    }
+
+    fn pto_deadline(&self) -> Option<Instant> {
+        if self.ack_eliciting_in_flight == 0 || self.is_closing() {
+            return None;
+        }
+        if !self.validated && self.amp_sent >= 3 * self.amp_received {
+            return None;
+        }
+        Some(self.last_ack_eliciting_sent? + self.pto_duration())
+    }
+
+    fn idle_deadline(&self) -> Instant {
+        self.last_recv + self.cfg.idle_timeout
+    }
+
+    fn keepalive_deadline(&self) -> Option<Instant> {
+        let k = self.cfg.keepalive?;
+        (self.state == State::Established).then(|| self.last_recv.max(self.last_send) + k)
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        if self.state == State::Closed {
+            return None;
+        }
+        if let Some(t) = self.closing_until {
+            return Some(self.close_repeat.map_or(t, |(r, _)| r.min(t)));
+        }
+        let mut t = self.idle_deadline();
+        let mut consider = |x: Option<Instant>| {
+            if let Some(x) = x {
+                t = t.min(x);
+            }
+        };
+        if self.state == State::Handshake {
+            consider(Some(self.created + self.cfg.handshake_timeout));
+        }
+        consider(self.loss_time.or_else(|| self.pto_deadline()));
+        consider(self.ack_deadline);
+        consider(self.keepalive_deadline());
+        if self.send.has_pending(self.peer_max_data) {
+            consider(self.pacing_until);
+        }
+        Some(t)
+    }
+
+    /// Timers that are due fire: loss detection, probes, delayed ACKs,
+    /// keepalive, the idle and handshake timeouts, the end of closing.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        match self.state {
+            State::Closed => return,
+            State::Closing | State::Draining => {
+                if self.closing_until.is_some_and(|t| now >= t) {
+                    self.state = State::Closed;
+                    self.closing_until = None;
+                    self.close_repeat = None;
+                } else if let Some((at, left)) = self.close_repeat {
+                    if now >= at {
+                        self.close_pending = true;
+                        let gap = self.rtt.pto_base().saturating_mul(2);
+                        self.close_repeat = (left > 1).then(|| (now + gap, left - 1));
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
+        if now >= self.idle_deadline() {
+            self.error = Some(ConnError::IdleTimeout);
+            self.state = State::Closed;
+            return;
+        }
+        if self.state == State::Handshake && now >= self.created + self.cfg.handshake_timeout {
+            self.error = Some(ConnError::HandshakeTimeout);
+            self.state = State::Closed;
+            return;
+        }
+        if self.loss_time.is_some_and(|t| now >= t) {
+            self.detect_lost(now);
+        } else if self.pto_deadline().is_some_and(|t| now >= t) {
+            self.on_pto(now);
+        }
+        if self.ack_deadline.is_some_and(|t| now >= t) {
+            self.ack_now = true;
+        }
+        if self.keepalive_deadline().is_some_and(|t| now >= t) {
+            self.ping_pending = true;
+        }
+        if self.pacing_until.is_some_and(|t| now >= t) {
+            self.pacing_until = None;
+        }
+    }
+
+    // --- closing ---
+
+    fn close_with(&mut self, now: Instant, code: ErrorCode, reason: &[u8]) {
+        if self.is_closing() {
+            return;
+        }
+        let reason = reason[..reason.len().min(256)].to_vec();
+        self.error = Some(ConnError::Closed {
+            code,
+            reason: String::from_utf8_lossy(&reason).into_owned(),
+        });
+        self.close_frame = Some((code, reason));
+        self.close_pending = true;
+        self.state = State::Closing;
+        self.closing_until = Some(now + self.closing_period());
+        // The CLOSE may be lost, and the peer may be quiet (nothing to
+        // answer): send it twice more on a timer.
+        self.close_repeat = Some((now + self.rtt.pto_base(), 2));
+        self.release_buffers();
+    }
+
+    /// How long a closing connection answers with CLOSE (and a draining one
+    /// stays silent): three PTOs, and at least two seconds, so that a peer
+    /// still retransmitting its last data (whose ACK was lost) hears the
+    /// CLOSE (the role of TCP's TIME-WAIT).
+    fn closing_period(&self) -> Duration {
+        (self.rtt.pto_base() + self.cfg.max_ack_delay)
+            .saturating_mul(3)
+            .max(Duration::from_secs(2))
+    }
+
+    /// A closing connection keeps no stream data.
+    fn release_buffers(&mut self) {
+        self.send = SendStream::default();
+        self.sent.clear();
+        self.bytes_in_flight = 0;
+        self.ack_eliciting_in_flight = 0;
+        self.loss_time = None;
+    }
+
+    /// Closes with NO_ERROR once both directions are done (our data and FIN
+    /// acknowledged, the peer's FIN delivered), or once ours is and a
+    /// graceful close was asked for.
+    fn check_done(&mut self, now: Instant) {
+        if self.state != State::Established || !self.send.all_acked() {
+            return;
+        }
+        if self.close_after_acked || self.recv.end_delivered {
+            self.close_with(now, ErrorCode::NO_ERROR, b"");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Connection tests, driven directly (no layer) over a tiny lossy link.

@@ -1,0 +1,1 @@
+//! KCP mode as a stream layer (placeholder; being written).

@@ -1,0 +1,386 @@
+//! [`ReliableListener`]: the server side of the reliable mapping on one
+//! unconnected datagram transport (a UDP socket), for many connections.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::conn::{Connection, ReliableConfig};
+use super::cookie::CookieKey;
+use super::host::{Hosted, NAME};
+use super::layer::random_id;
+use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
+use crate::{
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, Transmit,
+    WakeRoute,
+};
+
+/// Makes the protocol for each accepted connection.
+pub type ReliableFactory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
+
+/// What a listener counted.
+///
+/// ```
+/// assert_eq!(strata::reliable::ListenerStats::default().accepted, 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ListenerStats {
+    /// Connections created.
+    pub accepted: u64,
+    /// Retry packets sent (no state kept for them).
+    pub retries: u64,
+    /// Initials with an invalid or expired token.
+    pub invalid_tokens: u64,
+    /// Initials refused because of `max_connections` or a shutdown.
+    pub refused: u64,
+    /// Version Negotiation packets sent.
+    pub version_negotiations: u64,
+    /// Datagrams that did not parse.
+    pub dropped_malformed: u64,
+    /// Datagrams for no known connection, without a source, or of a type a
+    /// server never accepts.
+    pub dropped_unknown: u64,
+}
+
+struct Child {
+    host: Hosted<Box<dyn StreamProtocol>>,
+    client: (SocketAddr, u64),
+}
+
+/// The server side of the reliable mapping: listens on one unconnected
+/// datagram transport, validates each client's address with a stateless
+/// Retry cookie, demultiplexes by connection id, and runs a new stream
+/// protocol from the factory over each connection (the `reliable` view,
+/// as [`Reliable`](super::Reliable) gives a client).
+///
+/// # Bad input and floods
+///
+/// Malformed datagrams, unknown ids and unexpected packet types are dropped
+/// and counted ([`ListenerStats`]). With `require_retry` (the default) an
+/// Initial creates state only with a valid token, which a spoofed source
+/// never receives; without it, a new connection sends at most three times
+/// what it received until the address is proven. At `max_connections`, new
+/// clients are refused with CONNECTION_REFUSED, statelessly.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::reliable::{ReliableConfig, ReliableListener};
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Echo;
+/// impl StreamProtocol for Echo {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+/// assert_eq!(listener.connections(), 0);
+/// ```
+pub struct ReliableListener {
+    cfg: ReliableConfig,
+    factory: ReliableFactory,
+    key: Option<CookieKey>,
+    rng: ring::rand::SystemRandom,
+    /// The time cookies count seconds from.
+    epoch: Option<Instant>,
+    children: HashMap<u64, Child>,
+    by_client: HashMap<(SocketAddr, u64), u64>,
+    shutting_down: bool,
+    stats: ListenerStats,
+    scratch: Vec<u8>,
+}
+
+impl ReliableListener {
+    /// A listener that runs `factory()`'s protocol over each connection.
+    pub fn new(cfg: ReliableConfig, factory: ReliableFactory) -> Self {
+        ReliableListener {
+            cfg,
+            factory,
+            key: None,
+            rng: ring::rand::SystemRandom::new(),
+            epoch: None,
+            children: HashMap::new(),
+            by_client: HashMap::new(),
+            shutting_down: false,
+            stats: ListenerStats::default(),
+            scratch: Vec::with_capacity(1500),
+        }
+    }
+
+    /// Connections open now.
+    pub fn connections(&self) -> usize {
+        self.children.len()
+    }
+
+    /// What it counted.
+    pub fn stats(&self) -> ListenerStats {
+        self.stats
+    }
+
+    /// The connection with our id `cid`, for tests and introspection.
+    pub fn connection(&self, cid: ConnId) -> Option<&Connection> {
+        self.children.get(&cid.0).map(|c| &c.host.conn)
+    }
+
+    /// The ids of the open connections.
+    pub fn connection_ids(&self) -> Vec<ConnId> {
+        self.children.keys().map(|&k| ConnId(k)).collect()
+    }
+
+    fn now_secs(&self, now: Instant) -> u64 {
+        // Offset by the lifetime so that a fresh listener never sees "from
+        // the future" tokens at second 0.
+        self.epoch
+            .map_or(0, |e| now.saturating_duration_since(e).as_secs())
+            + self.cfg.cookie_lifetime.as_secs()
+    }
+
+    fn send(&mut self, t: &mut dyn DatagramTransport, to: SocketAddr) {
+        t.send(&Transmit::to(to, &self.scratch));
+    }
+
+    /// A stateless answer with only a CLOSE, in a Handshake packet.
+    fn refuse(
+        &mut self,
+        t: &mut dyn DatagramTransport,
+        to: SocketAddr,
+        client: ConnId,
+        code: ErrorCode,
+    ) {
+        let Some(src) = random_id(&self.rng) else {
+            return;
+        };
+        self.scratch.clear();
+        let h = Header::Handshake {
+            dst: client,
+            src,
+            number: PacketNumber(0),
+        };
+        if h.encode(&mut self.scratch).is_ok()
+            && (Frame::Close { code, reason: b"" })
+                .encode(&mut self.scratch)
+                .is_ok()
+        {
+            self.send(t, to);
+        }
+    }
+
+    fn handle(&mut self, t: &mut dyn DatagramTransport, from: SocketAddr, data: &[u8]) {
+        let packet = match wire::parse_packet(data) {
+            Ok(p) => p,
+            Err(WireError::UnsupportedVersion { dst, src, .. }) => {
+                self.scratch.clear();
+                let ours = wire::VERSION.to_be_bytes();
+                let h = Header::VersionNegotiation {
+                    dst: src,
+                    src: dst,
+                    versions: match wire::VersionList::new(&ours) {
+                        Some(v) => v,
+                        None => return,
+                    },
+                };
+                if h.encode(&mut self.scratch).is_ok() {
+                    self.stats.version_negotiations += 1;
+                    self.send(t, from);
+                }
+                return;
+            }
+            Err(_) => {
+                self.stats.dropped_malformed += 1;
+                return;
+            }
+        };
+        match packet.header {
+            Header::Initial { src, token, .. } => {
+                if let Some(&cid) = self.by_client.get(&(from, src.0)) {
+                    return self.route(t, cid, from, data);
+                }
+                self.on_new_initial(t, from, src, token, data);
+            }
+            Header::Short { dst, .. } => self.route(t, dst.0, from, data),
+            _ => self.stats.dropped_unknown += 1,
+        }
+    }
+
+    fn on_new_initial(
+        &mut self,
+        t: &mut dyn DatagramTransport,
+        from: SocketAddr,
+        client: ConnId,
+        token: &[u8],
+        data: &[u8],
+    ) {
+        let now = t.now();
+        let secs = self.now_secs(now);
+        if self.shutting_down || self.children.len() >= self.cfg.max_connections {
+            self.stats.refused += 1;
+            return self.refuse(t, from, client, ErrorCode::CONNECTION_REFUSED);
+        }
+        let Some(key) = &self.key else {
+            return;
+        };
+        let validated = if token.is_empty() {
+            if self.cfg.require_retry {
+                let cookie = key.mint(secs, &from, client.0);
+                let Some(src) = random_id(&self.rng) else {
+                    return;
+                };
+                self.scratch.clear();
+                let retry = Header::Retry {
+                    dst: client,
+                    src,
+                    token: &cookie,
+                };
+                if retry.encode(&mut self.scratch).is_ok() {
+                    self.stats.retries += 1;
+                    self.send(t, from);
+                }
+                return;
+            }
+            false
+        } else {
+            if key.check(token, secs, &from, client.0).is_err() {
+                self.stats.invalid_tokens += 1;
+                return self.refuse(t, from, client, ErrorCode::INVALID_TOKEN);
+            }
+            true
+        };
+        let Some(local) = random_id(&self.rng).filter(|id| !self.children.contains_key(&id.0))
+        else {
+            return;
+        };
+        let conn = Connection::accept(self.cfg.clone(), now, local, client, validated);
+        let host = Hosted::new(conn, (self.factory)(), Some(from), Some(local.0));
+        self.children.insert(
+            local.0,
+            Child {
+                host,
+                client: (from, client.0),
+            },
+        );
+        self.by_client.insert((from, client.0), local.0);
+        self.stats.accepted += 1;
+        self.route(t, local.0, from, data);
+    }
+
+    fn route(&mut self, t: &mut dyn DatagramTransport, cid: u64, from: SocketAddr, data: &[u8]) {
+        let Some(child) = self.children.get_mut(&cid) else {
+            self.stats.dropped_unknown += 1;
+            return;
+        };
+        let before = child.host.conn.stats().packets_received;
+        child.host.input(t, data);
+        if child.host.conn.stats().packets_received > before {
+            child.host.set_dest(from);
+        }
+        self.reap(cid);
+    }
+
+    /// Forgets a connection that is over.
+    fn reap(&mut self, cid: u64) {
+        if self.children.get(&cid).is_some_and(|c| c.host.finished()) {
+            if let Some(c) = self.children.remove(&cid) {
+                self.by_client.remove(&c.client);
+            }
+        }
+    }
+
+    fn maybe_close(&mut self, t: &mut dyn DatagramTransport) {
+        if self.shutting_down && self.children.is_empty() {
+            t.close();
+        }
+    }
+}
+
+impl DatagramProtocol for ReliableListener {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        if let Err(e) = self.cfg.validate() {
+            tracing::warn!("{e}");
+            return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
+        }
+        let mut secret = [0u8; 32];
+        if ring::rand::SecureRandom::fill(&self.rng, &mut secret).is_err() {
+            let e = std::io::Error::other("no secure random numbers for the cookie key");
+            return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
+        }
+        self.key = Some(CookieKey::new(secret).with_lifetime(self.cfg.cookie_lifetime.as_secs()));
+        self.epoch = Some(t.now());
+    }
+
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        for d in batch {
+            match d.source {
+                Some(from) => self.handle(t, from, d.data),
+                None => self.stats.dropped_unknown += 1,
+            }
+        }
+        self.maybe_close(t);
+    }
+
+    fn connection_lost(&mut self, why: &Close) {
+        for (_, mut c) in self.children.drain() {
+            c.host.lost(why);
+        }
+        self.by_client.clear();
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.children
+            .values()
+            .filter_map(|c| c.host.next_deadline())
+            .min()
+    }
+
+    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
+        let now = t.now();
+        let due: Vec<u64> = self
+            .children
+            .iter()
+            .filter(|(_, c)| c.host.next_deadline().is_some_and(|d| d <= now))
+            .map(|(&k, _)| k)
+            .collect();
+        for cid in due {
+            if let Some(c) = self.children.get_mut(&cid) {
+                c.host.timeout(t);
+            }
+            self.reap(cid);
+        }
+        self.maybe_close(t);
+    }
+
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, mut route: WakeRoute<'_>) {
+        let Some(cid) = route.next_hop() else {
+            return;
+        };
+        if let Some(c) = self.children.get_mut(&cid) {
+            c.host.call(t, |p, v| p.on_wake(v, route));
+        }
+        self.reap(cid);
+    }
+
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        self.shutting_down = true;
+        let ids: Vec<u64> = self.children.keys().copied().collect();
+        for cid in ids {
+            if let Some(c) = self.children.get_mut(&cid) {
+                if c.host.st.started {
+                    c.host.call(t, |p, v| p.on_shutdown(v));
+                } else {
+                    let now = t.now();
+                    c.host
+                        .conn
+                        .close(now, ErrorCode::CONNECTION_REFUSED, b"shutting down");
+                    c.host.flush(t);
+                }
+            }
+            self.reap(cid);
+        }
+        self.maybe_close(t);
+    }
+
+    fn buffered(&self) -> usize {
+        self.children
+            .values()
+            .map(|c| c.host.conn.send_buffered())
+            .sum()
+    }
+}
