@@ -36,6 +36,10 @@ pub struct Connection {
 }
 
 impl Connection {
+    pub(crate) fn new(peer: Addr, task: JoinHandle<Close>) -> Connection {
+        Connection { peer, task }
+    }
+
     /// The peer's address.
     pub fn peer(&self) -> &Addr {
         &self.peer

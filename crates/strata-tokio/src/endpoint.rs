@@ -61,6 +61,9 @@ const STREAM_LAYERS: &[(SchemeSpec, LayerBuilder)] = &[(SchemeSpec::TLS, crate::
 /// ```
 pub fn registry() -> SchemeRegistry {
     let mut reg = SchemeRegistry::default();
+    if let Err(e) = reg.register(SchemeSpec::RELIABLE) {
+        tracing::error!("driver layer table: {e}");
+    }
     for (spec, _) in STREAM_LAYERS {
         // Invariant: the table's names are valid and distinct from the
         // transports' (checked by a unit test below).
@@ -74,7 +77,10 @@ pub fn registry() -> SchemeRegistry {
 /// The wrappers for every layer above the transport, top first.
 fn layers(cx: &mut LayerCx<'_>) -> Result<Vec<LayerWrap>, DriverError> {
     let ep = cx.ep;
-    let above = ep.layers.len().saturating_sub(1);
+    // The stream layers: all but the transport, and but the mapping that
+    // turns UDP's datagrams into a stream.
+    let adapter = usize::from(crate::reliable::is_reliable_udp(ep));
+    let above = ep.layers.len().saturating_sub(1 + adapter);
     ep.layers[..above]
         .iter()
         .map(
@@ -98,6 +104,7 @@ fn wrap(proto: Box<dyn StreamProtocol>, wraps: &[LayerWrap]) -> Box<dyn StreamPr
 fn stream_transport(ep: &Endpoint) -> Result<(), DriverError> {
     match ep.transport() {
         "tcp" | "unix" => Ok(()),
+        "udp" if crate::reliable::is_reliable_udp(ep) => Ok(()),
         "udp" => Err(DriverError::NotStream {
             endpoint: ep.to_string(),
         }),
@@ -112,7 +119,10 @@ fn bool_option(ep: &Endpoint, key: &str) -> Result<Option<bool>, DriverError> {
         .map_err(|e| bad_option(e, "true or false"))
 }
 
-fn bad_option(e: strata::endpoint::OptionValueError, expected: &'static str) -> DriverError {
+pub(crate) fn bad_option(
+    e: strata::endpoint::OptionValueError,
+    expected: &'static str,
+) -> DriverError {
     DriverError::BadOption {
         layer: e.layer,
         key: e.key,
@@ -200,6 +210,15 @@ impl Server {
         } else {
             Arc::new(move || wrap(factory(), &wraps))
         };
+        if crate::reliable::is_reliable_udp(ep) {
+            let Target::Host { host, port } = &ep.target else {
+                return Err(DriverError::NotStream {
+                    endpoint: ep.to_string(),
+                });
+            };
+            let addrs = resolve(host, *port).await?;
+            return crate::reliable::listen(&self.shared, ep, &addrs, factory, &cfg).await;
+        }
         let cfg = listen_options(ep, cfg)?;
         match &ep.target {
             Target::Path(path) => {
@@ -258,7 +277,7 @@ impl Server {
 }
 
 /// The addresses of a host: an IP as is, a name through the resolver.
-async fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, DriverError> {
+pub(crate) async fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, DriverError> {
     let name = match host {
         Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, port)]),
         Host::Name(n) => n,
@@ -305,6 +324,9 @@ pub async fn connect(
         tls: None,
     })?;
     let proto = wrap(proto, &wraps);
+    if crate::reliable::is_reliable_udp(ep) {
+        return crate::reliable::connect(ep, proto, stack).await;
+    }
     let nodelay = bool_option(ep, "nodelay")?.unwrap_or(true);
     match &ep.target {
         Target::Path(path) => crate::connect_unix(path, proto, stack)
@@ -372,7 +394,7 @@ mod tests {
         for (spec, _) in STREAM_LAYERS {
             assert_eq!(reg.get(spec.name), Some(spec));
         }
-        assert_eq!(reg.schemes().count(), 3 + STREAM_LAYERS.len());
+        assert_eq!(reg.schemes().count(), 4 + STREAM_LAYERS.len());
     }
 
     #[test]

@@ -48,6 +48,7 @@ mod connect;
 mod control;
 mod endpoint;
 mod error;
+mod reliable;
 mod server;
 mod socket;
 mod task;

@@ -82,7 +82,7 @@ pub struct Listening {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Server {
-    shared: Arc<Shared>,
+    pub(crate) shared: Arc<Shared>,
 }
 
 impl Server {

@@ -42,14 +42,15 @@ thread_local! {
     static RECV_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; RECV_BUF_SIZE]);
 }
 
-/// Binds, optionally connects, and spawns the task.
-pub(crate) async fn bind(
+/// Binds, optionally connects, and spawns the task; returns the bound
+/// address and the task, which ends with the stack's reason.
+pub(crate) async fn spawn(
     shared: &Arc<Shared>,
     addr: SocketAddr,
     connect_to: Option<SocketAddr>,
     proto: Box<dyn DatagramProtocol>,
     cfg: Arc<StackConfig>,
-) -> io::Result<SocketAddr> {
+) -> io::Result<(SocketAddr, tokio::task::JoinHandle<Close>)> {
     let sock = UdpSocket::bind(addr).await?;
     if let Some(peer) = connect_to {
         sock.connect(peer).await?;
@@ -64,8 +65,20 @@ pub(crate) async fn bind(
     };
     let stack = DatagramStack::new(proto, info, cfg, Instant::now());
     let guard = TaskGuard::new(&Group::datagram(shared));
-    tokio::spawn(drive(sock, connect_to, stack, guard));
-    Ok(local)
+    let task = tokio::spawn(drive(sock, connect_to, stack, guard));
+    Ok((local, task))
+}
+
+/// Binds, optionally connects, and spawns the task; returns the bound
+/// address.
+pub(crate) async fn bind(
+    shared: &Arc<Shared>,
+    addr: SocketAddr,
+    connect_to: Option<SocketAddr>,
+    proto: Box<dyn DatagramProtocol>,
+    cfg: Arc<StackConfig>,
+) -> io::Result<SocketAddr> {
+    Ok(spawn(shared, addr, connect_to, proto, cfg).await?.0)
 }
 
 struct Udp {

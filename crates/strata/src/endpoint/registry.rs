@@ -71,6 +71,22 @@ impl SchemeSpec {
         options: &["cert", "key", "ca", "alpn", "sni", "insecure"],
     };
 
+    /// `reliable`: the reliable mapping
+    /// ([`Reliable`](crate::reliable::Reliable) /
+    /// [`ReliableListener`](crate::reliable::ReliableListener)), a stream
+    /// over datagrams. Registered by the driver that can build it. Options:
+    /// `cc` (`bbr`, `cubic`, `newreno`), `mtu` (bytes), `window` (largest
+    /// receive window, bytes), `idle` (idle timeout, seconds), `retry`
+    /// (listener: validate addresses with Retry, `true`/`false`).
+    pub const RELIABLE: SchemeSpec = SchemeSpec {
+        name: "reliable",
+        kind: SchemeKind::Layer {
+            below: Family::Datagram,
+            above: Family::Stream,
+        },
+        options: &["cc", "mtu", "window", "idle", "retry"],
+    };
+
     /// Whether `key` is a declared option of this scheme.
     pub fn accepts_option(&self, key: &str) -> bool {
         self.options.iter().any(|o| *o == ANY_OPTION || *o == key)

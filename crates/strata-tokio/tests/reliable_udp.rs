@@ -1,0 +1,279 @@
+//! The reliable mapping over real UDP sockets on loopback, through endpoint
+//! strings: `reliable+udp://` (echo of 8 MB with half-close, IPv4 and IPv6,
+//! several clients at once), `tls+reliable+udp://` (TLS over the mapping,
+//! checked with the TLS capability), options, and a typed handshake
+//! failure when nobody listens.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{echo_factory, has_ipv6_loopback, within};
+use strata::endpoint::Endpoint;
+use strata::tls::TlsInfo;
+use strata::{Close, StackConfig, StreamProtocol, StreamTransport, Timeout};
+use strata_tokio::{registry, ListenConfig, Server};
+
+/// What the client saw.
+#[derive(Debug, Default)]
+struct Got {
+    chain: Vec<&'static str>,
+    tls: Option<TlsInfo>,
+    data: Vec<u8>,
+    eof: bool,
+    lost: Option<Close>,
+}
+
+/// Sends `msg` (respecting back-pressure), half-closes, and collects what
+/// comes back.
+struct Client {
+    msg: Arc<Vec<u8>>,
+    sent: usize,
+    got: Arc<Mutex<Got>>,
+}
+
+impl Client {
+    fn pump(&mut self, t: &mut dyn StreamTransport) {
+        while self.sent < self.msg.len() && t.writable() {
+            let end = (self.sent + 64 * 1024).min(self.msg.len());
+            t.write(&self.msg[self.sent..end]);
+            self.sent = end;
+        }
+        if self.sent == self.msg.len() {
+            self.sent += 1;
+            t.write_eof();
+        }
+    }
+}
+
+impl StreamProtocol for Client {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.got.lock().unwrap().chain = t.layer_chain();
+        self.pump(t);
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        let mut g = self.got.lock().unwrap();
+        g.data.extend_from_slice(data);
+        if g.tls.is_none() {
+            g.tls = t.get::<TlsInfo>().cloned();
+        }
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.got.lock().unwrap().eof = true;
+        t.close();
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.got.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+fn message(n: usize, seed: u8) -> Arc<Vec<u8>> {
+    Arc::new(
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 12) as u8)
+            .collect(),
+    )
+}
+
+/// Echoes `n` bytes through the endpoint the server listens on, and returns
+/// what the client saw.
+async fn echo_through(
+    listen: &str,
+    connect_host: &str,
+    n: usize,
+    opts: &str,
+) -> (Got, strata::Addr) {
+    let reg = registry();
+    let ep = Endpoint::parse_with(listen, &reg).unwrap();
+    let server = Server::new();
+    let (factory, seen) = echo_factory();
+    let bound = server
+        .listen(&ep, factory, ListenConfig::default())
+        .await
+        .unwrap();
+    let strata::Addr::Inet(local) = bound.local.clone() else {
+        panic!("not an inet address");
+    };
+    let scheme = listen.split("://").next().unwrap();
+    let url = format!("{scheme}://{connect_host}:{}{opts}", local.port());
+    let cep = Endpoint::parse_with(&url, &reg).unwrap();
+    let got = Arc::new(Mutex::new(Got::default()));
+    let msg = message(n, 7);
+    let client = Client {
+        msg: msg.clone(),
+        sent: 0,
+        got: got.clone(),
+    };
+    let conn = strata_tokio::connect(&cep, Box::new(client), Arc::new(StackConfig::default()))
+        .await
+        .unwrap();
+    let why = within("echo over the mapping", async {
+        tokio::time::timeout(Duration::from_secs(60), conn.closed())
+            .await
+            .unwrap()
+    })
+    .await;
+    assert!(why.is_clean(), "{why}");
+    let g = std::mem::take(&mut *got.lock().unwrap());
+    assert!(g.eof, "no EOF: {:?}", g.lost);
+    assert_eq!(g.data.len(), n);
+    assert!(g.data == *msg, "the echo differs");
+    assert!(
+        g.lost.as_ref().is_some_and(|l| l.is_clean()),
+        "{:?}",
+        g.lost
+    );
+    common::eventually("the server side ends", || {
+        seen.lock()
+            .unwrap()
+            .iter()
+            .all(|s| s.lock().unwrap().lost.is_some())
+    })
+    .await;
+    let peer = seen.lock().unwrap()[0]
+        .lock()
+        .unwrap()
+        .peer
+        .clone()
+        .unwrap();
+    server.shutdown(Duration::from_secs(1)).await;
+    (g, peer)
+}
+
+#[tokio::test]
+async fn echo_8_mb_over_reliable_udp_with_half_close() {
+    let (got, peer) = echo_through("reliable+udp://127.0.0.1:0", "127.0.0.1", 8 << 20, "").await;
+    assert_eq!(got.chain, ["reliable", "udp"]);
+    // The server's protocol sees the client's address through the mapping.
+    assert!(matches!(peer, strata::Addr::Inet(a) if a.ip().is_loopback()));
+}
+
+#[tokio::test]
+async fn echo_over_ipv6_loopback() {
+    if !has_ipv6_loopback() {
+        eprintln!("skipped: no IPv6 loopback");
+        return;
+    }
+    echo_through("reliable+udp://[::1]:0", "[::1]", 1 << 20, "").await;
+}
+
+#[tokio::test]
+async fn every_congestion_controller_over_real_udp() {
+    for cc in ["newreno", "cubic", "bbr"] {
+        let opts = format!("?reliable.cc={cc}");
+        echo_through("reliable+udp://127.0.0.1:0", "127.0.0.1", 2 << 20, &opts).await;
+    }
+}
+
+#[tokio::test]
+async fn tls_over_the_mapping_encrypts_and_negotiates() {
+    let (got, _) = echo_through(
+        "tls+reliable+udp://127.0.0.1:0",
+        "127.0.0.1",
+        2 << 20,
+        "?tls.insecure=true",
+    )
+    .await;
+    assert_eq!(got.chain, ["tls", "reliable", "udp"]);
+    let tls = got.tls.expect("the client sees TLS parameters");
+    assert!(format!("{:?}", tls.version).contains("1_3"), "{tls:?}");
+    assert!(tls.cipher_suite.starts_with("TLS13_"), "{tls:?}");
+}
+
+#[tokio::test]
+async fn many_clients_share_one_listener_socket() {
+    let reg = registry();
+    let ep = Endpoint::parse_with("reliable+udp://127.0.0.1:0", &reg).unwrap();
+    let server = Server::new();
+    let (factory, seen) = echo_factory();
+    let bound = server
+        .listen(&ep, factory, ListenConfig::default())
+        .await
+        .unwrap();
+    let url = format!("reliable+udp://{}", bound.local);
+    let mut runs = Vec::new();
+    for k in 0..20u8 {
+        let cep = Endpoint::parse_with(&url, &reg).unwrap();
+        let got = Arc::new(Mutex::new(Got::default()));
+        let msg = message(200_000, k);
+        let client = Client {
+            msg: msg.clone(),
+            sent: 0,
+            got: got.clone(),
+        };
+        let conn = strata_tokio::connect(&cep, Box::new(client), Arc::new(StackConfig::default()))
+            .await
+            .unwrap();
+        runs.push((conn, got, msg));
+    }
+    for (conn, got, msg) in runs {
+        let why = within("a client", conn.closed()).await;
+        assert!(why.is_clean(), "{why}");
+        assert!(got.lock().unwrap().data == *msg);
+    }
+    assert_eq!(seen.lock().unwrap().len(), 20);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
+async fn nobody_listening_is_a_typed_handshake_timeout() {
+    // A port nobody listens on: bind one and drop it.
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let reg = registry();
+    let url = format!("reliable+udp://127.0.0.1:{port}");
+    let mut ep = Endpoint::parse_with(&url, &reg).unwrap();
+    // Keep the test short: a 1 s idle timeout also bounds the handshake.
+    ep.options.push(strata::endpoint::LayerOption {
+        layer: "reliable".into(),
+        key: "idle".into(),
+        value: "1".into(),
+    });
+    let got = Arc::new(Mutex::new(Got::default()));
+    let client = Client {
+        msg: message(10, 1),
+        sent: 0,
+        got: got.clone(),
+    };
+    let conn = strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default()))
+        .await
+        .unwrap();
+    let why = within("the handshake gives up", conn.closed()).await;
+    assert!(
+        matches!(why, Close::Timeout(Timeout::Idle | Timeout::Handshake)),
+        "{why}"
+    );
+    // The protocol above never started.
+    assert!(got.lock().unwrap().lost.is_none());
+}
+
+#[tokio::test]
+async fn bad_options_are_typed_errors() {
+    let reg = registry();
+    for bad in [
+        "reliable+udp://127.0.0.1:1?reliable.cc=vegas",
+        "reliable+udp://127.0.0.1:1?reliable.mtu=100",
+    ] {
+        let ep = Endpoint::parse_with(bad, &reg).unwrap();
+        let err = strata_tokio::connect(
+            &ep,
+            Box::new(common::Echo {
+                seen: Default::default(),
+            }),
+            Arc::new(StackConfig::default()),
+        )
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(err, strata_tokio::DriverError::BadOption { .. }),
+            "{err}"
+        );
+    }
+}
