@@ -290,8 +290,10 @@ def test_strata_get_against_strata_every_way(http, tmp_path):
         assert out.stat().st_size == 2000000, (args, url)
 
 
-def test_default_serve_prints_curl_commands():
-    """`strata serve` with no arguments: the HTTP demo on 8443 (TLS) and 8080."""
+def test_default_serve_prints_curl_commands(tmp_path):
+    """`strata serve` with no arguments: the HTTP demo on 8443 (TLS), 8080,
+    and udp 8444 (HTTP/2 over TLS over the reliable mapping), which
+    `strata get --transport reliable+udp` reaches."""
     for port in (8443, 8080):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -305,12 +307,19 @@ def test_default_serve_prints_curl_commands():
             printed += line
         for _ in range(20):
             printed += p.stdout.readline()
-            if printed.count("-- get ") >= 2:
+            if printed.count("-- get ") >= 3:
                 break
         assert "curl --insecure --http2 https://127.0.0.1:8443/" in printed
         assert "curl http://127.0.0.1:8080/" in printed
+        assert "--transport reliable+udp https://127.0.0.1:8444/" in printed
         assert curl("--insecure", "--http2", "https://127.0.0.1:8443/")
         assert curl("http://127.0.0.1:8080/")
+        out = tmp_path / "over-udp"
+        r = run_strata("get", "--insecure", "--transport", "reliable+udp", "-v", "-o", str(out),
+                       "https://127.0.0.1:8444/bytes/3000000")
+        assert r.returncode == 0, r.stderr
+        assert b"HTTP/2" in r.stderr
+        assert out.stat().st_size == 3000000
     finally:
         p.send_signal(2)
         p.wait(15)

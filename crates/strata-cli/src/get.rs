@@ -178,13 +178,20 @@ impl StreamProtocol for Download {
 }
 
 /// Builds the endpoint string for a URL: `tcp://host:port` or
-/// `tls+tcp://host:port?tls.alpn=…`.
+/// `tls+tcp://host:port?tls.alpn=…`, with `transport` (`tcp`, or a chain
+/// such as `reliable+udp`) in place of `tcp`.
 pub fn endpoint_for(
     url: &http::Uri,
     choice: VersionChoice,
     insecure: bool,
     ca: Option<&str>,
+    transport: &str,
 ) -> Result<String, String> {
+    if !matches!(transport, "tcp" | "reliable+udp") {
+        return Err(format!(
+            "unsupported transport {transport:?} (use tcp or reliable+udp)"
+        ));
+    }
     let host = url.host().ok_or("the URL has no host")?;
     let tls = match url.scheme_str() {
         Some("https") => true,
@@ -203,9 +210,9 @@ pub fn endpoint_for(
         host.to_string()
     };
     if !tls {
-        return Ok(format!("tcp://{host}:{port}"));
+        return Ok(format!("{transport}://{host}:{port}"));
     }
-    let mut ep = format!("tls+tcp://{host}:{port}?tls.alpn={}", choice.alpn());
+    let mut ep = format!("tls+{transport}://{host}:{port}?tls.alpn={}", choice.alpn());
     if insecure {
         ep.push_str("&tls.insecure=true");
     }

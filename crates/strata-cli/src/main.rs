@@ -19,7 +19,12 @@ mod stdio;
 const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:7000";
 /// The endpoints of the HTTP demo when given none: h2 and http/1.1 over TLS
 /// (self-signed), and http/1.1 and h2c in cleartext.
-const DEFAULT_HTTP_ENDPOINTS: [&str; 2] = ["tls+tcp://127.0.0.1:8443", "tcp://127.0.0.1:8080"];
+/// and HTTP/2 over TLS over the reliable mapping on UDP.
+const DEFAULT_HTTP_ENDPOINTS: [&str; 3] = [
+    "tls+tcp://127.0.0.1:8443",
+    "tcp://127.0.0.1:8080",
+    "tls+reliable+udp://127.0.0.1:8444",
+];
 
 #[derive(Parser)]
 #[command(
@@ -66,6 +71,11 @@ struct GetArgs {
     /// Print the response head to stderr.
     #[arg(short, long)]
     verbose: bool,
+    /// What carries the connection below TLS (or HTTP): `tcp`, or
+    /// `reliable+udp` (the reliable mapping over UDP, as `strata serve`
+    /// offers on udp 127.0.0.1:8444).
+    #[arg(long, default_value = "tcp", value_name = "CHAIN")]
+    transport: String,
 }
 
 #[derive(Parser)]
@@ -301,7 +311,9 @@ fn serve(args: ServeArgs) -> ExitCode {
                     Some((l, hp)) => (l.contains("tls"), hp),
                     None => (false, s.as_str()),
                 };
-                if tls {
+                if s.contains("reliable") {
+                    println!("  cargo run --release -p strata-cli -- get --insecure --transport reliable+udp https://{hostport}/  # HTTP/2 over TLS over UDP");
+                } else if tls {
                     println!("  curl --insecure --http2 https://{hostport}/");
                     println!("  curl --insecure --http1.1 https://{hostport}/bytes/1000");
                     println!("  cargo run --release -p strata-cli -- get --insecure https://{hostport}/");
@@ -514,7 +526,13 @@ fn get_cmd(args: GetArgs) -> ExitCode {
     } else {
         strata::http::VersionChoice::Auto
     };
-    let raw = match get::endpoint_for(&url, choice, args.insecure, args.ca.as_deref()) {
+    let raw = match get::endpoint_for(
+        &url,
+        choice,
+        args.insecure,
+        args.ca.as_deref(),
+        &args.transport,
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("strata: {e}");

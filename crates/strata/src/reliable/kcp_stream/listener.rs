@@ -1,0 +1,407 @@
+//! [`KcpListener`]: KCP conversations on an unconnected socket, one per
+//! (source address, conv) pair.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::conn::{later, Conn};
+use super::{KcpCounters, KcpStreamConfig, KCP};
+use crate::reliable::kcp::{peek_conv, segments, Command, Kcp, KcpConfig, KcpError};
+use crate::{
+    AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, PeerAddr,
+    StreamProtocol, WakeRoute,
+};
+
+/// Makes the protocol for each new conversation.
+pub type StreamFactory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
+
+/// A conversation's key: who sent it, and its conversation id.
+type Key = (SocketAddr, u32);
+
+/// Settings of a [`KcpListener`].
+///
+/// ```
+/// use strata::reliable::kcp_stream::KcpListenerConfig;
+/// let cfg = KcpListenerConfig { max_connections: 16, ..KcpListenerConfig::default() };
+/// assert_eq!(KcpListenerConfig::default().max_connections, 1024);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KcpListenerConfig {
+    /// Settings of each conversation.
+    pub stream: KcpStreamConfig,
+    /// Most conversations at once; datagrams that would open more are
+    /// dropped and counted as refused (default 1024).
+    pub max_connections: usize,
+    /// How long a finished conversation's (address, conv) pair stays
+    /// blocked, so that the peer's late retransmissions do not open a new
+    /// one (default 30 s; at most `max_connections` pairs are remembered).
+    pub linger: Duration,
+}
+
+impl Default for KcpListenerConfig {
+    fn default() -> Self {
+        KcpListenerConfig {
+            stream: KcpStreamConfig::default(),
+            max_connections: 1024,
+            linger: Duration::from_secs(30),
+        }
+    }
+}
+
+/// KCP conversations on an unconnected datagram transport (a UDP server
+/// socket): a [`DatagramProtocol`] that demultiplexes datagrams by (source
+/// address, conversation id) and runs each conversation like a
+/// [`KcpStream`](super::KcpStream), hosting a protocol made by the factory.
+///
+/// * **Opening.** A datagram for an unknown pair opens a conversation only
+///   if it is a well-formed KCP datagram carrying data (a PUSH segment) and
+///   acknowledging nothing (every `una` is 0), as the first datagrams of a
+///   client do; anything else is counted as stray and dropped. At
+///   [`max_connections`](KcpListenerConfig::max_connections) it is refused
+///   (counted), so a flood allocates bounded state. A finished pair stays
+///   blocked for [`linger`](KcpListenerConfig::linger).
+/// * **Children** send with `Transmit::to(their address, ..)`, answer their
+///   peer's address as [`PeerAddr`], have their own watermarks and timers
+///   (kept in a heap), and get wakes routed to them alone. One that ends
+///   (close, idle, dead link, abort) is removed at once.
+/// * **The socket's** back-pressure is shared: when the transport below
+///   pauses writing, every child is paused. `on_shutdown` is forwarded to
+///   every child, no conversation is accepted any more, and the transport is
+///   closed when the last child ended.
+///
+/// See the [module documentation](super) for an example.
+pub struct KcpListener {
+    cfg: KcpListenerConfig,
+    engine: KcpConfig,
+    factory: StreamFactory,
+    counters: Arc<KcpCounters>,
+    children: HashMap<u64, Child>,
+    by_key: HashMap<Key, u64>,
+    /// Children's deadlines, with stale entries skipped on the way out.
+    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    lingering: HashMap<Key, Instant>,
+    linger_order: VecDeque<(Instant, Key)>,
+    next_id: u64,
+    below_paused: bool,
+    shutting_down: bool,
+    dead: bool,
+}
+
+struct Child {
+    key: Key,
+    conn: Conn<Box<dyn StreamProtocol>>,
+    /// The deadline this child has in the heap.
+    scheduled: Option<Instant>,
+}
+
+impl KcpListener {
+    /// A listener making a protocol with `factory` for each conversation.
+    /// Fails if `cfg.stream.kcp` is invalid.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// use strata::{StreamProtocol, StreamTransport};
+    /// struct Echo;
+    /// impl StreamProtocol for Echo {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Echo) as _)).unwrap();
+    /// assert_eq!(l.connections(), 0);
+    /// ```
+    pub fn new(cfg: KcpListenerConfig, factory: StreamFactory) -> Result<Self, KcpError> {
+        let engine = cfg.stream.engine()?;
+        Ok(KcpListener {
+            cfg,
+            engine,
+            factory,
+            counters: Arc::default(),
+            children: HashMap::new(),
+            by_key: HashMap::new(),
+            deadlines: BinaryHeap::new(),
+            lingering: HashMap::new(),
+            linger_order: VecDeque::new(),
+            next_id: 0,
+            below_paused: false,
+            shutting_down: false,
+            dead: false,
+        })
+    }
+
+    /// The counters handle (clone it before handing the listener over).
+    pub fn counters(&self) -> Arc<KcpCounters> {
+        self.counters.clone()
+    }
+
+    /// Conversations running now.
+    pub fn connections(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Routes one datagram; returns the child it went to.
+    fn route(&mut self, t: &mut dyn DatagramTransport, d: &Datagram<'_>) -> Option<u64> {
+        let (Some(src), Some(conv)) = (d.source, peek_conv(d.data)) else {
+            let c = &self.counters;
+            KcpCounters::bump(if d.source.is_none() { &c.stray } else { &c.bad });
+            return None;
+        };
+        let key = (src, conv);
+        if let Some(&id) = self.by_key.get(&key) {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.conn.input(t, d.data);
+            }
+            return Some(id);
+        }
+        let now = t.now();
+        self.expire_lingering(now);
+        if self.lingering.contains_key(&key) || !opens(d.data, conv) {
+            KcpCounters::bump(&self.counters.stray);
+            return None;
+        }
+        if self.shutting_down || self.children.len() >= self.cfg.max_connections {
+            KcpCounters::bump(&self.counters.refused);
+            return None;
+        }
+        let id = self.open(t, key)?;
+        if let Some(child) = self.children.get_mut(&id) {
+            child.conn.input(t, d.data);
+        }
+        Some(id)
+    }
+
+    /// Starts a conversation for `key`.
+    fn open(&mut self, t: &mut dyn DatagramTransport, key: Key) -> Option<u64> {
+        let kcp = match Kcp::new(key.1, self.engine.clone()) {
+            Ok(k) => k,
+            Err(e) => {
+                // The config was validated in `new`.
+                tracing::warn!("kcp: cannot open a conversation: {e}");
+                return None;
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut conn = Conn::new(
+            (self.factory)(),
+            kcp,
+            &self.cfg.stream,
+            self.counters.clone(),
+        );
+        conn.st.dest = Some(key.0);
+        conn.st.peer = Some(PeerAddr(Addr::Inet(key.0)));
+        conn.st.wake_id = Some(id);
+        conn.st.below_paused = self.below_paused;
+        KcpCounters::bump(&self.counters.accepted);
+        conn.start(t);
+        self.by_key.insert(key, id);
+        self.children.insert(
+            id,
+            Child {
+                key,
+                conn,
+                scheduled: None,
+            },
+        );
+        Some(id)
+    }
+
+    fn expire_lingering(&mut self, now: Instant) {
+        while let Some(&(at, key)) = self.linger_order.front() {
+            if at > now && self.linger_order.len() <= self.cfg.max_connections {
+                break;
+            }
+            self.linger_order.pop_front();
+            if self.lingering.get(&key) == Some(&at) {
+                self.lingering.remove(&key);
+            }
+        }
+    }
+
+    /// After a callback on child `id`: removes it if it ended, else
+    /// updates its place in the deadline heap.
+    fn after(&mut self, t: &mut dyn DatagramTransport, id: u64) {
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        if let Some(why) = child.conn.st.end.clone() {
+            if let Some(mut child) = self.children.remove(&id) {
+                self.by_key.remove(&child.key);
+                child.conn.lost(&why);
+                let until = later(t.now(), self.cfg.linger);
+                self.lingering.insert(child.key, until);
+                self.linger_order.push_back((until, child.key));
+                self.expire_lingering(t.now());
+                KcpCounters::bump(&self.counters.closed);
+            }
+            if self.shutting_down && self.children.is_empty() {
+                t.close();
+            }
+            return;
+        }
+        let next = child.conn.next_deadline();
+        if next != child.scheduled {
+            child.scheduled = next;
+            if let Some(at) = next {
+                self.deadlines.push(Reverse((at, id)));
+            }
+        }
+        if self.deadlines.len() > 2 * self.children.len() + 64 {
+            self.deadlines = self
+                .children
+                .iter()
+                .filter_map(|(&id, c)| Some(Reverse((c.scheduled?, id))))
+                .collect();
+        }
+    }
+
+    /// Runs `f` on every child, then `after` each.
+    fn each(
+        &mut self,
+        t: &mut dyn DatagramTransport,
+        mut f: impl FnMut(&mut Conn<Box<dyn StreamProtocol>>, &mut dyn DatagramTransport),
+    ) {
+        let ids: Vec<u64> = self.children.keys().copied().collect();
+        for id in ids {
+            if let Some(child) = self.children.get_mut(&id) {
+                f(&mut child.conn, t);
+            }
+            self.after(t, id);
+        }
+    }
+}
+
+/// True if `data` may open a conversation: well-formed, one conversation,
+/// carrying data, acknowledging nothing.
+fn opens(data: &[u8], conv: u32) -> bool {
+    let mut push = false;
+    for seg in segments(data) {
+        let Ok(seg) = seg else { return false };
+        if seg.conv != conv || seg.una != 0 {
+            return false;
+        }
+        push |= seg.cmd == Command::Push;
+    }
+    push
+}
+
+impl DatagramProtocol for KcpListener {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        let (mtu, max) = (self.engine.mtu, t.max_datagram_size());
+        if max < mtu {
+            tracing::warn!("kcp: datagrams of {max} bytes cannot carry the MTU of {mtu}");
+            self.dead = true;
+            let reason = AbortReason::FrameTooLarge {
+                size: mtu,
+                limit: max,
+            };
+            t.abort(Close::aborted(KCP, reason));
+        }
+    }
+
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        if self.dead {
+            return;
+        }
+        let mut touched: Vec<u64> = Vec::new();
+        for d in batch {
+            if let Some(id) = self.route(t, d) {
+                if !touched.contains(&id) {
+                    touched.push(id);
+                }
+            }
+        }
+        for id in touched {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.conn.settle(t);
+            }
+            self.after(t, id);
+        }
+    }
+
+    fn connection_lost(&mut self, why: &Close) {
+        self.dead = true;
+        for (_, mut child) in self.children.drain() {
+            child.conn.lost(why);
+        }
+        self.by_key.clear();
+        self.deadlines.clear();
+    }
+
+    fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.below_paused = true;
+        self.each(t, |c, t| {
+            c.st.below_paused = true;
+            c.settle(t);
+        });
+    }
+
+    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.below_paused = false;
+        self.each(t, |c, t| {
+            c.st.below_paused = false;
+            c.settle(t);
+        });
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
+        let now = t.now();
+        let mut due = Vec::new();
+        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop();
+            if let Some(child) = self.children.get_mut(&id) {
+                if child.scheduled == Some(at) {
+                    child.scheduled = None;
+                    due.push(id);
+                }
+            }
+        }
+        for id in due {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.conn.on_deadline(t);
+            }
+            self.after(t, id);
+        }
+    }
+
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, mut route: WakeRoute<'_>) {
+        let Some(id) = route.next_hop() else {
+            return;
+        };
+        if let Some(child) = self.children.get_mut(&id) {
+            child.conn.call(t, |p, v| p.on_wake(v, route));
+        }
+        self.after(t, id);
+    }
+
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        self.shutting_down = true;
+        if self.children.is_empty() {
+            return t.close();
+        }
+        self.each(t, |c, t| c.call(t, |p, v| p.on_shutdown(v)));
+    }
+
+    fn buffered(&self) -> usize {
+        self.children.values().map(|c| c.conn.buffered()).sum()
+    }
+}
+
+impl std::fmt::Debug for KcpListener {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KcpListener")
+            .field("connections", &self.children.len())
+            .field("lingering", &self.lingering.len())
+            .finish_non_exhaustive()
+    }
+}
