@@ -181,3 +181,45 @@ fn seed_sweep_100k() {
 fn seed_sweep_probe() {
     sweep(0..20);
 }
+
+#[test]
+#[ignore = "diagnostic: goodput timeline of a 50 MB transfer on 100 Mbit/s, 40 ms"]
+fn goodput_timeline() {
+    let loss: f64 = std::env::var("LOSS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let link = LinkConfig::default()
+        .delay(ms(20))
+        .rate_bps(100_000_000)
+        .queue_limit(500_000)
+        .loss(Loss::Random(loss));
+    let t = reliable_support::transfer_recorded(
+        1,
+        ReliableConfig::default(),
+        link,
+        50_000_000,
+        0,
+        Duration::from_secs(600),
+        true,
+    );
+    let tl = &t.server.timeline;
+    let t0 = tl[0].0;
+    let mut last = (0u128, 0u64);
+    for &(at, bytes) in tl {
+        let ms = (at - t0).as_millis();
+        if ms >= last.0 + 200 {
+            println!(
+                "{:>6} ms {:>7.2} Mbit/s",
+                ms,
+                (bytes - last.1) as f64 * 8.0 / ((ms - last.0) as f64 * 1000.0)
+            );
+            last = (ms, bytes);
+        }
+    }
+    println!(
+        "total {:?} for {} bytes",
+        tl.last().unwrap().0 - t0,
+        tl.last().unwrap().1
+    );
+}

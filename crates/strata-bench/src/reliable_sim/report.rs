@@ -163,6 +163,23 @@ pub fn targets(bulk: &[RunResult], lat: &[RunResult]) -> String {
         };
         let _ = writeln!(out, "| {name} | {} | {target} | {verdict} |", fmt_ratio(v));
     };
+    // The default controller's goodput as a fraction of the link's capacity.
+    for (loss, target, ok) in [
+        (0.0, ">= 0.90", (|v| v >= 0.90) as fn(f64) -> bool),
+        (0.01, ">= 0.85", |v| v >= 0.85),
+        (0.05, ">= 0.70", |v| v >= 0.70),
+    ] {
+        let fraction = bulk
+            .iter()
+            .find(|r| r.transport == ours && r.path.loss == loss && r.complete())
+            .map(|r| r.goodput_bps() / r.path.rate_bps as f64);
+        row(
+            format!("goodput ours / capacity at {:.0}% loss", loss * 100.0),
+            fraction,
+            target,
+            ok,
+        );
+    }
     for loss in [0.01, 0.05] {
         let pct = loss * 100.0;
         let me = goodput_of(bulk, ours, loss);

@@ -186,6 +186,15 @@ impl<P: StreamProtocol> Hosted<P> {
         }
         self.flush(t);
         if self.conn.is_closed() && self.st.started && !self.st.lost {
+            tracing::debug!(
+                side = ?self.conn.side(),
+                stats = ?self.conn.stats(),
+                srtt = ?self.conn.rtt().smoothed(),
+                recv_window = self.conn.recv_window(),
+                cwnd = self.conn.congestion().window(),
+                "reliable: connection ended: {:?}",
+                self.conn.error()
+            );
             self.st.lost = true;
             let mut why = self
                 .st

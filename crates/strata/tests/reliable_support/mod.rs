@@ -84,6 +84,9 @@ pub struct Outcome {
     pub lost: Option<String>,
     pub clean: bool,
     pub pauses: u32,
+    /// (virtual time, bytes received so far), one sample per callback.
+    pub timeline: Vec<(std::time::Instant, u64)>,
+    pub record: bool,
 }
 
 pub type Shared = Arc<Mutex<Outcome>>;
@@ -136,12 +139,16 @@ impl StreamProtocol for Bulk {
         self.out.lock().unwrap().connected = true;
         self.pump(t);
     }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, data: &[u8]) {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         let mut o = self.out.lock().unwrap();
         if o.mismatch.is_none() {
             o.mismatch = first_mismatch(self.recv_seed, o.received, data);
         }
         o.received += data.len() as u64;
+        if o.record {
+            let at = (t.now(), o.received);
+            o.timeline.push(at);
+        }
     }
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {
         self.out.lock().unwrap().eof = true;
@@ -215,8 +222,23 @@ pub fn transfer(
     down: u64,
     limit: Duration,
 ) -> Transfer {
+    transfer_recorded(seed, cfg, link, up, down, limit, false)
+}
+
+/// [`transfer`], optionally recording the receivers' timelines.
+pub fn transfer_recorded(
+    seed: u64,
+    cfg: ReliableConfig,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+    record: bool,
+) -> Transfer {
     let client_out = Shared::default();
     let server_out = Shared::default();
+    client_out.lock().unwrap().record = record;
+    server_out.lock().unwrap().record = record;
     let mut net = SimNet::new(seed);
     net.set_tracing(false);
     let server_addr = addr("10.0.0.2:4433");

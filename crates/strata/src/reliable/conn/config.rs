@@ -25,7 +25,7 @@ pub struct ReliableConfig {
     /// The congestion controller (default BBR-style, which does not read
     /// random loss as congestion).
     pub cc: CcAlgorithm,
-    /// The receive window announced at first, in bytes (default 256 KiB).
+    /// The receive window announced at first, in bytes (default 1 MiB).
     pub recv_window: u64,
     /// The largest the receive window auto-tunes to (default 16 MiB): a
     /// window the application reads within two round trips doubles. This
@@ -66,7 +66,7 @@ impl Default for ReliableConfig {
         ReliableConfig {
             mtu: crate::reliable::wire::DEFAULT_MTU,
             cc: CcAlgorithm::default(),
-            recv_window: 256 << 10,
+            recv_window: 1 << 20,
             max_recv_window: 16 << 20,
             send_buffer,
             max_send_buffer: 4 * send_buffer,
