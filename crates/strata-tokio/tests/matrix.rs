@@ -7,7 +7,10 @@
 //! reassembly back to a stream (over each of them), TLS (over each of them)
 //! and TLS over TLS, and one HTTP/2 stream made a byte tunnel by RFC 8441
 //! extended CONNECT (over the pump, TCP, TLS; and with TLS inside the
-//! tunnel). Later layers (the reliable mapping) add their rows here.
+//! tunnel), and the reliable mapping: over real UDP (`reliable+udp://`, plain
+//! and with TLS above), over the simulated network at 3% loss with
+//! reordering and duplication (plain and with TLS), and as the pass-through
+//! it is over a stream (TCP).
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -164,7 +167,17 @@ fn framed(t: Transfer) -> Box<dyn StreamProtocol> {
     Box::new(LengthPrefixed::new(StreamOverFrames::new(t)))
 }
 
+/// The reliable mapping over a stream: a pass-through (the same type is a
+/// full transport over datagrams).
+fn passthrough(t: Transfer) -> Box<dyn StreamProtocol> {
+    Box::new(strata::reliable::Reliable::new(
+        strata::reliable::ReliableConfig::default(),
+        t,
+    ))
+}
+
 const PLAIN: Wrap = (boxed, boxed);
+const RELIABLE_PASSTHROUGH: Wrap = (passthrough, passthrough);
 const FRAMED: Wrap = (framed, framed);
 const TLS: Wrap = (tls_client, tls_server);
 const TLS_IN_TLS: Wrap = (tls_in_tls_client, tls_in_tls_server);
@@ -293,6 +306,11 @@ const TLS_IN_H2: Wrap = (tls_in_h2_client, tls_in_h2_server);
 fn reset_like(why: &Option<Close>) -> bool {
     match why {
         Some(Close::Reset) => true,
+        // The mapping's CLOSE with an application code, sent by an abort.
+        Some(Close::Aborted {
+            layer: "reliable",
+            reason: AbortReason::PeerAborted,
+        }) => true,
         Some(Close::Aborted {
             reason: AbortReason::Http2(e),
             ..
@@ -306,6 +324,10 @@ enum Bottom {
     Pump,
     Tcp,
     Unix,
+    /// The reliable mapping over real UDP on loopback.
+    ReliableUdp,
+    /// The reliable mapping over the simulated network, lossy.
+    ReliableSim,
 }
 
 /// Runs one row and returns (client report, server report).
@@ -321,9 +343,10 @@ fn run_row(bottom: Bottom, wrap: Wrap, mode: Mode) -> (Report, Report) {
             assert!(p.a().finished().is_some(), "client did not finish");
             assert!(p.b().finished().is_some(), "server did not finish");
         }
-        Bottom::Tcp | Bottom::Unix => {
+        Bottom::Tcp | Bottom::Unix | Bottom::ReliableUdp => {
             real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
         }
+        Bottom::ReliableSim => simulated(wrap_client(client), wrap_server(server), &rc, &rs),
     }
     let take = |r: &Arc<Mutex<Report>>| std::mem::take(&mut *r.lock().unwrap());
     (take(&rc), take(&rs))
@@ -368,7 +391,18 @@ fn real_sockets(
                     .await
                     .unwrap()
             }
-            Bottom::Pump => unreachable!(),
+            Bottom::ReliableUdp => {
+                let reg = strata_tokio::registry();
+                let ep = Endpoint::parse_with("reliable+udp://127.0.0.1:0", &reg).unwrap();
+                let bound = srv
+                    .listen(&ep, factory, ListenConfig::default())
+                    .await
+                    .unwrap();
+                let to =
+                    Endpoint::parse_with(&format!("reliable+udp://{}", bound.local), &reg).unwrap();
+                strata_tokio::connect(&to, client, cfg).await.unwrap()
+            }
+            Bottom::Pump | Bottom::ReliableSim => unreachable!(),
         };
         let why = tokio::time::timeout(Duration::from_secs(120), conn.closed())
             .await
@@ -383,6 +417,44 @@ fn real_sockets(
         srv.shutdown(Duration::from_secs(1)).await;
         let _ = std::fs::remove_dir_all(&dir);
     });
+}
+
+/// The mapping's client and listener over a simulated link with 20 ms of
+/// delay each way, 3% loss, 2% duplication and 5% reordering.
+fn simulated(
+    client: Box<dyn StreamProtocol>,
+    server: Box<dyn StreamProtocol>,
+    rc: &Arc<Mutex<Report>>,
+    rs: &Arc<Mutex<Report>>,
+) {
+    use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    use strata::testing::{LinkConfig, Loss, SimNet};
+    let mut net = SimNet::new(0x5eed);
+    net.set_tracing(false);
+    let server_addr: std::net::SocketAddr = "10.0.0.2:443".parse().unwrap();
+    let slot = Arc::new(Mutex::new(Some(server)));
+    let factory: strata::reliable::ReliableFactory =
+        Arc::new(move || slot.lock().unwrap().take().expect("one connection per row"));
+    let cfg = ReliableConfig::default();
+    let s = net.add_node(
+        server_addr,
+        Box::new(ReliableListener::new(cfg.clone(), factory)),
+    );
+    let c = net.add_node(
+        "10.0.0.1:5000".parse().unwrap(),
+        Box::new(Reliable::connect_to(server_addr, cfg, client)),
+    );
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(20))
+        .loss(Loss::Random(0.03))
+        .duplicate(0.02)
+        .reorder(0.05, Duration::from_millis(5));
+    net.link_both(c, s, link);
+    net.run_until(Duration::from_secs(3600), |_| {
+        rc.lock().unwrap().lost.is_some() && rs.lock().unwrap().lost.is_some()
+    });
+    assert!(rc.lock().unwrap().lost.is_some(), "client did not finish");
+    assert!(rs.lock().unwrap().lost.is_some(), "server did not finish");
 }
 
 fn tempdir() -> std::path::PathBuf {
@@ -447,4 +519,9 @@ rows! {
     h2_tunnel_over_tcp: Bottom::Tcp, H2_TUNNEL;
     h2_tunnel_over_tls_over_tcp: Bottom::Tcp, H2_OVER_TLS;
     tls_in_h2_tunnel_over_tcp: Bottom::Tcp, TLS_IN_H2;
+    reliable_over_udp: Bottom::ReliableUdp, PLAIN;
+    tls_over_reliable_over_udp: Bottom::ReliableUdp, TLS;
+    reliable_over_lossy_simnet: Bottom::ReliableSim, PLAIN;
+    tls_over_reliable_over_lossy_simnet: Bottom::ReliableSim, TLS;
+    reliable_passthrough_over_tcp: Bottom::Tcp, RELIABLE_PASSTHROUGH;
 }

@@ -144,7 +144,10 @@ impl<P: StreamProtocol> Hosted<P> {
     pub(crate) fn settle(&mut self, t: &mut dyn DatagramTransport) {
         loop {
             let now = t.now();
-            if !self.st.started && self.conn.is_established() {
+            // Started once the handshake is done, even if the connection
+            // is already closing: the protocol above then sees what arrived
+            // and why it ended.
+            if !self.st.started && self.conn.handshake_done() {
                 self.st.started = true;
                 self.with_view(t, |p, v| p.connection_made(v));
                 continue;
@@ -254,6 +257,10 @@ pub(crate) fn close_of(e: Option<&ConnError>) -> Close {
         Some(e) if e.is_clean() => Close::Done,
         Some(ConnError::IdleTimeout) => Close::Timeout(Timeout::Idle),
         Some(ConnError::HandshakeTimeout) => Close::Timeout(Timeout::Handshake),
+        // The peer's protocol aborted (an application code): like a reset.
+        Some(ConnError::PeerClosed { code, .. }) if code.0 >= ErrorCode::APPLICATION_MIN.0 => {
+            Close::aborted(NAME, AbortReason::PeerAborted)
+        }
         Some(e) => Close::aborted(NAME, AbortReason::Custom(Arc::new(e.clone()))),
     }
 }

@@ -254,6 +254,11 @@ impl Connection {
         self.state == State::Established
     }
 
+    /// The handshake completed (the connection may be closing since).
+    pub fn handshake_done(&self) -> bool {
+        self.handshake_done
+    }
+
     /// The connection is closing, draining or closed: no more stream data.
     pub fn is_closing(&self) -> bool {
         matches!(self.state, State::Closing | State::Draining | State::Closed)
