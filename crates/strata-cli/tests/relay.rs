@@ -449,6 +449,49 @@ fn relays_over_tls_both_ways() {
 }
 
 #[test]
+fn tunnels_tcp_over_the_reliable_mapping_like_kcptun() {
+    // client --tcp--> relay B --reliable+udp--> relay A --tcp--> echo
+    let echo = echo_server();
+    let a = RelayProc::start(&["reliable+udp://127.0.0.1:0", &format!("tcp://{echo}")]);
+    let b = RelayProc::start(&["tcp://127.0.0.1:0", &format!("reliable+udp://{}", a.addr())]);
+    let data = Arc::new(input(MB10, 6));
+    let want = Fnv::of(&data);
+    assert_eq!(
+        round_trip(connect(b.addr()), data),
+        want,
+        "the echo through the UDP tunnel differs"
+    );
+    // Several connections share the tunnel's one UDP socket at once.
+    let runs: Vec<_> = (0..4u32)
+        .map(|k| {
+            let data = Arc::new(input(1 << 20, 10 + k));
+            let want = Fnv::of(&data);
+            let s = connect(b.addr());
+            thread::spawn(move || (round_trip(s, data), want))
+        })
+        .collect();
+    for r in runs {
+        let (got, want) = r.join().unwrap();
+        assert_eq!(got, want);
+    }
+}
+
+#[test]
+fn tls_over_the_reliable_mapping_through_relays() {
+    // client --tcp--> relay B --tls+reliable+udp--> relay A --tcp--> echo
+    let echo = echo_server();
+    let a = RelayProc::start(&["tls+reliable+udp://127.0.0.1:0", &format!("tcp://{echo}")]);
+    let b = RelayProc::start(&[
+        "tcp://127.0.0.1:0",
+        &format!("tls+reliable+udp://{}", a.addr()),
+        "--insecure",
+    ]);
+    let data = Arc::new(input(2 * 1024 * 1024, 7));
+    let want = Fnv::of(&data);
+    assert_eq!(round_trip(connect(b.addr()), data), want);
+}
+
+#[test]
 fn relays_from_a_unix_socket() {
     let echo = echo_server();
     let dir = std::env::temp_dir().join(format!("strata-relay-{}", std::process::id()));
