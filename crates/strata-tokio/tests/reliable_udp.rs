@@ -277,3 +277,76 @@ async fn bad_options_are_typed_errors() {
         );
     }
 }
+
+/// Sends `msg`, reads as many bytes back, then closes (KCP has no
+/// half-close, so the echo's length ends the exchange).
+struct KcpClient {
+    msg: Arc<Vec<u8>>,
+    sent: usize,
+    got: Arc<Mutex<Got>>,
+}
+
+impl KcpClient {
+    fn pump(&mut self, t: &mut dyn StreamTransport) {
+        while self.sent < self.msg.len() && t.writable() {
+            let end = (self.sent + 16 * 1024).min(self.msg.len());
+            t.write(&self.msg[self.sent..end]);
+            self.sent = end;
+        }
+    }
+}
+
+impl StreamProtocol for KcpClient {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.got.lock().unwrap().chain = t.layer_chain();
+        self.pump(t);
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        let mut g = self.got.lock().unwrap();
+        g.data.extend_from_slice(data);
+        if g.data.len() >= self.msg.len() {
+            t.close();
+        }
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.got.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+#[tokio::test]
+async fn the_kcp_mode_is_an_option_of_the_same_endpoint() {
+    let reg = registry();
+    let opts = "?reliable.mode=kcp&reliable.kcp=fast";
+    let ep = Endpoint::parse_with(&format!("reliable+udp://127.0.0.1:0{opts}"), &reg).unwrap();
+    let server = Server::new();
+    let (factory, seen) = echo_factory();
+    let bound = server
+        .listen(&ep, factory, ListenConfig::default())
+        .await
+        .unwrap();
+    let cep = Endpoint::parse_with(&format!("reliable+udp://{}{opts}", bound.local), &reg).unwrap();
+    let got = Arc::new(Mutex::new(Got::default()));
+    let msg = message(1 << 20, 3);
+    let client = KcpClient {
+        msg: msg.clone(),
+        sent: 0,
+        got: got.clone(),
+    };
+    let conn = strata_tokio::connect(&cep, Box::new(client), Arc::new(StackConfig::default()))
+        .await
+        .unwrap();
+    let why = within("echo over the KCP mode", conn.closed()).await;
+    assert!(why.is_clean(), "{why}");
+    let g = got.lock().unwrap();
+    assert_eq!(g.chain, ["kcp", "udp"]);
+    assert!(g.data == *msg, "the echo differs ({} bytes)", g.data.len());
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    drop(g);
+    server.shutdown(Duration::from_secs(1)).await;
+}

@@ -77,14 +77,20 @@ impl SchemeSpec {
     /// over datagrams. Registered by the driver that can build it. Options:
     /// `cc` (`bbr`, `cubic`, `newreno`), `mtu` (bytes), `window` (largest
     /// receive window, bytes), `idle` (idle timeout, seconds), `retry`
-    /// (listener: validate addresses with Retry, `true`/`false`).
+    /// (listener: validate addresses with Retry, `true`/`false`); and the
+    /// KCP-compatible mode: `mode` (`native` or `kcp`), `conv` (KCP's
+    /// conversation id; a client picks a random one by default), `kcp`
+    /// (the timer preset, `default` or `fast`), `nocc` (KCP without
+    /// congestion control, `true`/`false`; it is on by default).
     pub const RELIABLE: SchemeSpec = SchemeSpec {
         name: "reliable",
         kind: SchemeKind::Layer {
             below: Family::Datagram,
             above: Family::Stream,
         },
-        options: &["cc", "mtu", "window", "idle", "retry"],
+        options: &[
+            "cc", "mtu", "window", "idle", "retry", "mode", "conv", "kcp", "nocc",
+        ],
     };
 
     /// Whether `key` is a declared option of this scheme.
