@@ -343,10 +343,9 @@ async fn the_kcp_mode_is_an_option_of_the_same_endpoint() {
         .unwrap();
     let why = within("echo over the KCP mode", conn.closed()).await;
     assert!(why.is_clean(), "{why}");
-    let g = got.lock().unwrap();
+    let g = std::mem::take(&mut *got.lock().unwrap());
     assert_eq!(g.chain, ["kcp", "udp"]);
     assert!(g.data == *msg, "the echo differs ({} bytes)", g.data.len());
     assert_eq!(seen.lock().unwrap().len(), 1);
-    drop(g);
     server.shutdown(Duration::from_secs(1)).await;
 }
