@@ -185,22 +185,29 @@ fn seed_sweep_probe() {
 #[test]
 #[ignore = "diagnostic: goodput timeline of a 50 MB transfer on 100 Mbit/s, 40 ms"]
 fn goodput_timeline() {
-    let loss: f64 = std::env::var("LOSS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
+    let env = |k: &str, d: f64| -> f64 {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let (loss, rtt, bytes) = (
+        env("LOSS", 0.0),
+        env("RTT", 40.0) as u64,
+        env("BYTES", 50e6) as u64,
+    );
     let link = LinkConfig::default()
-        .delay(ms(20))
+        .delay(ms(rtt / 2))
         .rate_bps(100_000_000)
-        .queue_limit(500_000)
+        .queue_limit((12_500 * rtt) as usize)
         .loss(Loss::Random(loss));
     let t = reliable_support::transfer_recorded(
         1,
         ReliableConfig::default(),
         link,
-        50_000_000,
+        bytes,
         0,
-        Duration::from_secs(600),
+        Duration::from_secs(6000),
         true,
     );
     let tl = &t.server.timeline;
@@ -222,4 +229,56 @@ fn goodput_timeline() {
         tl.last().unwrap().0 - t0,
         tl.last().unwrap().1
     );
+}
+
+/// The goodput table of docs/reliable.md: 10 MB one way over a 100 Mbit/s
+/// link with a queue of one bandwidth-delay product, against random loss
+/// (both ways) and round-trip time, with the default configuration (BBR).
+/// Run with `cargo test --release -p strata --test reliable_sim goodput_table
+/// -- --ignored --nocapture`.
+#[test]
+#[ignore = "produces the goodput table of docs/reliable.md (about a minute in release)"]
+fn goodput_table() {
+    let losses = [0.0, 0.01, 0.02, 0.05, 0.10, 0.20, 0.30];
+    let rtts = [10u64, 40, 100, 200];
+    let bytes = 10_000_000u64;
+    println!(
+        "| loss \\ RTT | {} |",
+        rtts.map(|r| format!("{r} ms")).join(" | ")
+    );
+    println!("|---|{}|", rtts.map(|_| "---:").join("|"));
+    for loss in losses {
+        let mut row = format!("| {:.0}% |", loss * 100.0);
+        for rtt in rtts {
+            let bdp = (100_000_000 / 8) * rtt / 1000;
+            let link = LinkConfig::default()
+                .delay(ms(rtt / 2))
+                .rate_bps(100_000_000)
+                .queue_limit(bdp.max(30_000) as usize)
+                .loss(Loss::Random(loss));
+            let cfg = ReliableConfig {
+                handshake_timeout: Duration::from_secs(60),
+                ..ReliableConfig::default()
+            };
+            let t = reliable_support::transfer_recorded(
+                7,
+                cfg,
+                link,
+                bytes,
+                0,
+                Duration::from_secs(7200),
+                true,
+            );
+            let done = t.server.timeline.last().map(|&(at, n)| (at, n));
+            let start = strata::testing::epoch();
+            match done {
+                Some((at, n)) if n == bytes => {
+                    let secs = (at - start).as_secs_f64();
+                    row.push_str(&format!(" {:.1} |", bytes as f64 * 8.0 / secs / 1e6));
+                }
+                _ => row.push_str(" incomplete |"),
+            }
+        }
+        println!("{row}");
+    }
 }

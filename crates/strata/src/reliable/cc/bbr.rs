@@ -38,6 +38,11 @@ const QUANTA_PACKETS: u64 = 3;
 /// A round must have lost at least this many datagrams' worth before the
 /// loss rate is judged (a single loss in a short round is not a signal).
 const MIN_LOSS_PACKETS: u64 = 3;
+/// In Startup, the least datagrams a round must lose before its loss rate
+/// may end Startup (BBRv2's `full_loss_cnt`): early rounds are a few
+/// datagrams long, and random loss makes some of them look congested, which
+/// would end the search at a fraction of the path's bandwidth.
+const STARTUP_MIN_LOSS_PACKETS: u64 = 8;
 /// On a high-loss round the in-flight cap is the in-flight amount times this
 /// (BBRv2's `beta`).
 const LOSS_BETA: f64 = 0.7;
@@ -394,13 +399,31 @@ impl Bbr {
         }
         let (num, den) = BBR_LOSS_THRESHOLD;
         let total = self.round_acked.saturating_add(self.round_lost);
-        let too_high = self.round_lost >= MIN_LOSS_PACKETS * self.mtu
-            && u128::from(self.round_lost) * u128::from(den) > u128::from(total) * u128::from(num);
+        let min_lost = if self.mode == BbrMode::Startup {
+            STARTUP_MIN_LOSS_PACKETS
+        } else {
+            MIN_LOSS_PACKETS
+        };
+        // The round's loss must be significantly above the threshold, not
+        // just above it: a short round of a path with heavy random loss
+        // crosses 20% by chance, and each false reaction shrinks the next
+        // rounds (a spiral). "Significantly": by two standard deviations of
+        // the binomial count at the threshold rate, in datagrams.
+        let packets = |b: u64| b as f64 / self.mtu as f64;
+        let (lost, n) = (packets(self.round_lost), packets(total));
+        let p = num as f64 / den as f64;
+        let bound = n * p + 2.0 * (n * p * (1.0 - p)).sqrt();
+        let too_high = self.round_lost >= min_lost * self.mtu && lost > bound;
         if !too_high {
             return;
         }
         self.high_loss_round = Some(self.round_count);
-        self.inflight_hi = ((inflight_at_loss as f64 * LOSS_BETA) as u64).max(self.min_cwnd());
+        // As BBRv2: the cap comes from the larger of what was in flight and
+        // the model's BDP. In flight alone may be momentarily small (flow
+        // control, the application), and a cap from it would hold the
+        // window far below the path for many rounds.
+        let base = inflight_at_loss.max(self.bdp(1.0));
+        self.inflight_hi = ((base as f64 * LOSS_BETA) as u64).max(self.min_cwnd());
         self.cwnd = self.cwnd.min(self.inflight_hi);
         match self.mode {
             BbrMode::Startup => {

@@ -94,8 +94,9 @@ pub enum ConfigError {
     /// `mtu` must be 1200..=65527.
     #[error("reliable: mtu {0} is out of range (1200..=65527)")]
     Mtu(usize),
-    /// The windows and buffers must be at least one datagram.
-    #[error("reliable: {0} must be at least one datagram and not above its maximum")]
+    /// The windows and buffers must be at least one datagram (the receive
+    /// window at least 65 536 bytes, the wire format's default limit).
+    #[error("reliable: {0} must be at least one datagram (a receive window 65536 bytes) and not above its maximum")]
     Window(&'static str),
     /// The timeouts must be non-zero, and the keepalive shorter than the idle timeout.
     #[error("reliable: {0} must be non-zero (keepalive below the idle timeout)")]
@@ -113,7 +114,10 @@ impl ReliableConfig {
             return Err(ConfigError::Mtu(self.mtu));
         }
         let mtu = self.mtu as u64;
-        if self.recv_window < mtu || self.max_recv_window < self.recv_window {
+        // Below the spec's default limit (65 536) a peer could break it
+        // before our first MAX_DATA reaches it.
+        let floor = mtu.max(crate::reliable::wire::INITIAL_MAX_DATA);
+        if self.recv_window < floor || self.max_recv_window < self.recv_window {
             return Err(ConfigError::Window("recv_window"));
         }
         if self.send_buffer < self.mtu || self.max_send_buffer < self.send_buffer {

@@ -175,10 +175,7 @@ impl Connection {
                 Frame::MaxData { max } => {
                     self.peer_max_data = self.peer_max_data.max(max);
                 }
-                Frame::DataBlocked { .. } => {
-                    // Informational: our window update is on its way, or
-                    // the application is not reading.
-                }
+                Frame::DataBlocked { limit } => self.recv.on_blocked(limit),
                 Frame::Close { code, reason } => {
                     self.error = Some(ConnError::PeerClosed {
                         code,

@@ -427,7 +427,9 @@ impl Connection {
         if self.ack_eliciting_in_flight == 0 || self.is_closing() {
             return None;
         }
-        if !self.validated && self.amp_sent >= 3 * self.amp_received {
+        // Blocked by the anti-amplification limit: a probe could not be
+        // sent, so no timer (the client's next packet unblocks it).
+        if !self.validated && self.amp_sent + self.cfg.mtu as u64 > 3 * self.amp_received {
             return None;
         }
         Some(self.last_ack_eliciting_sent? + self.pto_duration())

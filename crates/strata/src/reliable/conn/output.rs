@@ -182,10 +182,19 @@ impl Connection {
                 may_send_data = false;
             }
         }
-        let control = self.recv.max_data_pending || self.send.reset_pending || self.ping_pending;
+        // Held at the peer's limit with data to send: say so once per limit
+        // (the peer grows its window in answer).
+        let blocked = self.send.unsent() > 0
+            && self.peer_max_data <= self.send.next_new
+            && self.blocked_reported != Some(self.peer_max_data);
+        let control =
+            self.recv.max_data_pending || self.send.reset_pending || self.ping_pending || blocked;
         let ack = self.ack_due(now);
         if !(ack || control || (may_send_data && data_waiting)) {
-            if !data_waiting && window_open {
+            // Application-limited: nothing to send at all. Held back by the
+            // peer's flow-control window is not: those samples still measure
+            // the path (BBR's full-pipe check needs them).
+            if !self.send.has_pending(u64::MAX) && window_open {
                 self.rate.on_app_limited(self.bytes_in_flight);
             }
             return false;
@@ -222,16 +231,11 @@ impl Connection {
         if may_send_data {
             stream = self.write_stream(out, mtu);
             eliciting |= stream.is_some();
-            if stream.is_none()
-                && self.send.unsent() > 0
-                && self.peer_max_data <= self.send.next_new
-            {
-                let limit = self.peer_max_data;
-                if self.blocked_reported != Some(limit) {
-                    self.blocked_reported = Some(limit);
-                    eliciting |= (Frame::DataBlocked { limit }).encode(out).is_ok();
-                }
-            }
+        }
+        if blocked && self.peer_max_data <= self.send.next_new {
+            let limit = self.peer_max_data;
+            self.blocked_reported = Some(limit);
+            eliciting |= (Frame::DataBlocked { limit }).encode(out).is_ok();
         }
         if self.ping_pending || (probing && !eliciting) {
             self.ping_pending = false;

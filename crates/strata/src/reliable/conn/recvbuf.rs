@@ -228,6 +228,21 @@ impl RecvStream {
         self.max_data_pending = true;
     }
 
+    /// The peer says it is blocked at `limit`. When that is our current
+    /// limit and the application keeps up (little is waiting for it), the
+    /// window is too small for the path: double it (up to the maximum) and
+    /// announce at once.
+    pub(crate) fn on_blocked(&mut self, limit: u64) {
+        if limit < self.max_data || self.final_size.is_some() {
+            return;
+        }
+        if (self.ready.len() as u64) < self.window / 4 && self.window < self.max_window {
+            self.window = (self.window.saturating_mul(2)).min(self.max_window);
+            self.max_data = self.read_off + self.window;
+            self.max_data_pending = true;
+        }
+    }
+
     /// The FIN (final size reached and everything handed over) is next.
     pub(crate) fn at_fin(&self) -> bool {
         self.ready.is_empty() && self.final_size == Some(self.read_off)
