@@ -714,6 +714,48 @@ fn reliable_wire_smoke() {
     }
 }
 
+/// Inputs for `reliable_conn`: the two control bytes, then up to eight
+/// records of a datagram (see `rw_datagram`) with flags that mostly aim
+/// it at the target's connection id (at the right offset for its header)
+/// and now and then write or let time pass. For a listener, half the
+/// inputs open with a well-formed Initial without a token (which opens a
+/// connection when the listener skips Retry).
+#[test]
+fn reliable_conn_smoke() {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for _ in 0..RUNS {
+        let ctl: [u8; 2] = rng.gen();
+        let mut input = ctl.to_vec();
+        let record = |input: &mut Vec<u8>, flags: u8, d: &[u8]| {
+            input.push(flags);
+            input.extend_from_slice(&(d.len() as u16).to_be_bytes());
+            input.extend_from_slice(d);
+        };
+        if ctl[0] & 1 == 1 && rng.gen_ratio(1, 2) {
+            let mut d = vec![0xc0, 0, 0, 0, 1];
+            d.extend_from_slice(&rng.gen::<[u8; 16]>());
+            d.extend_from_slice(&[0, 0, 0x04, 0x40, 0x80]);
+            d.resize(1200, 0);
+            record(&mut input, 0, &d);
+        }
+        for _ in 0..rng.gen_range(0..8) {
+            let d = rw_datagram(&mut rng);
+            let mut flags: u8 = rng.gen::<u8>() & 0xfc;
+            if rng.gen_ratio(3, 4) {
+                flags |= 1;
+            }
+            if d.first().is_some_and(|b| b & 0x80 != 0) {
+                flags |= 2;
+            }
+            if rng.gen_ratio(1, 2) {
+                flags &= 0x1f;
+            }
+            record(&mut input, flags, &d);
+        }
+        strata_fuzz::reliable_conn(&input);
+    }
+}
+
 /// `scripts/fuzz-smoke` runs every target under libFuzzer: its list must
 /// name every `[[bin]]` of this crate, and each must have a file here.
 #[test]

@@ -1,7 +1,7 @@
 //! [`ReliableListener`]: the server side of the reliable mapping on one
 //! unconnected datagram transport (a UDP socket), for many connections.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -46,6 +46,8 @@ pub struct ListenerStats {
 struct Child {
     host: Hosted<Box<dyn StreamProtocol>>,
     client: (SocketAddr, u64),
+    /// The deadline this child has in the listener's timer index.
+    armed: Option<Instant>,
 }
 
 /// The server side of the reliable mapping: listens on one unconnected
@@ -84,6 +86,10 @@ pub struct ReliableListener {
     epoch: Option<Instant>,
     children: HashMap<u64, Child>,
     by_client: HashMap<(SocketAddr, u64), u64>,
+    /// Every child's next deadline, earliest first: the listener's own
+    /// deadline is the first entry, and a timeout visits only the children
+    /// that are due (not all of them).
+    timers: BTreeSet<(Instant, u64)>,
     shutting_down: bool,
     stats: ListenerStats,
     scratch: Vec<u8>,
@@ -100,6 +106,7 @@ impl ReliableListener {
             epoch: None,
             children: HashMap::new(),
             by_client: HashMap::new(),
+            timers: BTreeSet::new(),
             shutting_down: false,
             stats: ListenerStats::default(),
             scratch: Vec::with_capacity(1500),
@@ -168,6 +175,12 @@ impl ReliableListener {
         let packet = match wire::parse_packet(data) {
             Ok(p) => p,
             Err(WireError::UnsupportedVersion { dst, src, .. }) => {
+                // Only a datagram that could open a connection is answered:
+                // a Version Negotiation must not reflect more than it got.
+                if data.len() < wire::MIN_INITIAL_SIZE {
+                    self.stats.dropped_unknown += 1;
+                    return;
+                }
                 self.scratch.clear();
                 let ours = wire::VERSION.to_be_bytes();
                 let h = Header::VersionNegotiation {
@@ -255,6 +268,7 @@ impl ReliableListener {
             Child {
                 host,
                 client: (from, client.0),
+                armed: None,
             },
         );
         self.by_client.insert((from, client.0), local.0);
@@ -275,12 +289,30 @@ impl ReliableListener {
         self.reap(cid);
     }
 
-    /// Forgets a connection that is over.
+    /// After a child was called: forgets it if it is over, or files its
+    /// next deadline in the timer index.
     fn reap(&mut self, cid: u64) {
-        if self.children.get(&cid).is_some_and(|c| c.host.finished()) {
+        let Some(c) = self.children.get_mut(&cid) else {
+            return;
+        };
+        if c.host.finished() {
+            if let Some(t) = c.armed {
+                self.timers.remove(&(t, cid));
+            }
             if let Some(c) = self.children.remove(&cid) {
                 self.by_client.remove(&c.client);
             }
+            return;
+        }
+        let next = c.host.next_deadline();
+        if next != c.armed {
+            if let Some(t) = c.armed {
+                self.timers.remove(&(t, cid));
+            }
+            if let Some(t) = next {
+                self.timers.insert((t, cid));
+            }
+            c.armed = next;
         }
     }
 
@@ -321,23 +353,26 @@ impl DatagramProtocol for ReliableListener {
             c.host.lost(why);
         }
         self.by_client.clear();
+        self.timers.clear();
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.children
-            .values()
-            .filter_map(|c| c.host.next_deadline())
-            .min()
+        self.timers.first().map(|&(t, _)| t)
     }
 
     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
         let now = t.now();
-        let due: Vec<u64> = self
-            .children
-            .iter()
-            .filter(|(_, c)| c.host.next_deadline().is_some_and(|d| d <= now))
-            .map(|(&k, _)| k)
-            .collect();
+        let mut due = Vec::new();
+        while let Some(&(at, cid)) = self.timers.first() {
+            if at > now {
+                break;
+            }
+            self.timers.pop_first();
+            if let Some(c) = self.children.get_mut(&cid) {
+                c.armed = None;
+            }
+            due.push(cid);
+        }
         for cid in due {
             if let Some(c) = self.children.get_mut(&cid) {
                 c.host.timeout(t);

@@ -182,6 +182,11 @@ impl Connection {
                         reason: String::from_utf8_lossy(&reason[..reason.len().min(256)])
                             .into_owned(),
                     });
+                    if self.side == Side::Client && self.stats.packets_received == 0 {
+                        // A CLOSE in the packet that ended the handshake is a
+                        // refusal: the connection never started.
+                        self.handshake_done = false;
+                    }
                     self.state = State::Draining;
                     self.closing_until = Some(now + self.closing_period());
                     self.release_buffers();
