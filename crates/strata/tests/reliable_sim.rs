@@ -282,3 +282,20 @@ fn goodput_table() {
         println!("{row}");
     }
 }
+
+#[test]
+fn every_configured_mtu_up_to_the_link_mtu_delivers() {
+    for mtu in [1200, 1350, 1472] {
+        let cfg = ReliableConfig {
+            mtu,
+            ..ReliableConfig::default()
+        };
+        let link = LinkConfig::default()
+            .delay(ms(10))
+            .mtu(1472)
+            .loss(Loss::Random(0.02))
+            .reorder(0.05, ms(3));
+        let t = transfer(8, cfg, link, 400_000, 400_000, Duration::from_secs(120));
+        t.check(400_000, 400_000);
+    }
+}
