@@ -1,12 +1,23 @@
-//! The stream-over-datagram mapping (work in progress): reliable, ordered
-//! byte streams over any datagram transport, and a KCP-compatible mode.
+//! The stream-over-datagram mapping: reliable, ordered byte streams over
+//! any datagram transport (UDP, or anything that carries whole messages that
+//! may be lost, duplicated or reordered), and a KCP-compatible mode.
 //!
-//! This session holds its separable parts, each tested on its own: the
-//! native wire format ([`wire`]) and stateless address validation
-//! ([`cookie`]), RTT estimation, congestion control and pacing ([`cc`]), and
-//! a KCP-compatible engine ([`kcp`]). The connection state machine that
-//! composes them into a layer comes next. The wire format is specified in
-//! `docs/reliable-wire.md`, so that a third party can implement it.
+//! * [`Reliable`]: the layer. Over a datagram transport it is the client
+//!   side of a full reliable transport; over a stream it is a pass-through,
+//!   so a stack is written once.
+//! * [`ReliableListener`]: the server side, many connections on one socket,
+//!   routed by connection id, with stateless address validation.
+//! * [`Connection`]: the sans-IO state machine under both (handshake with a
+//!   Retry cookie, SACK, loss detection and probe timeouts in the style of
+//!   RFC 9002, congestion control and pacing from [`cc`], flow control with
+//!   a self-tuning window, FIN, RESET, CLOSE, idle timeout and keepalive).
+//! * [`wire`] and [`cookie`]: the native wire format, specified for a third
+//!   party in `docs/reliable-wire.md`.
+//! * [`kcp`] and [`kcp_stream`]: the KCP-compatible engine and its layers.
+//!
+//! `docs/reliable.md` is the guide: endpoint strings (`reliable+udp://`,
+//! `tls+reliable+udp://`), options, what the protocol above sees, the
+//! goodput table.
 pub mod cc;
 mod conn;
 pub mod cookie;

@@ -5,7 +5,7 @@
 //! clock: the caller feeds it datagrams ([`Connection::handle_datagram`]),
 //! asks it for datagrams to send ([`Connection::poll_transmit`]), and calls
 //! [`Connection::handle_timeout`] at [`Connection::next_timeout`]. The
-//! layers ([`ReliableClient`](super::ReliableClient),
+//! layers ([`Reliable`](super::Reliable),
 //! [`ReliableListener`](super::ReliableListener)) do that for a stream
 //! protocol; tests and benchmarks may drive it directly.
 
@@ -57,7 +57,8 @@ enum State {
     Closed,
 }
 
-/// One connection of the reliable mapping (see the [module docs](self)).
+/// One connection of the reliable mapping: the sans-IO state machine under
+/// [`Reliable`](super::Reliable) and [`ReliableListener`](super::ReliableListener).
 ///
 /// ```
 /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
