@@ -115,13 +115,6 @@ impl<P: StreamProtocol> Hosted<P> {
         }
     }
 
-    /// A datagram for this connection.
-    pub(crate) fn input(&mut self, t: &mut dyn DatagramTransport, data: &[u8]) {
-        let now = t.now();
-        self.conn.handle_datagram(now, data);
-        self.settle(t);
-    }
-
     /// A deadline passed.
     pub(crate) fn timeout(&mut self, t: &mut dyn DatagramTransport) {
         let now = t.now();

@@ -90,6 +90,8 @@ pub struct ReliableListener {
     /// deadline is the first entry, and a timeout visits only the children
     /// that are due (not all of them).
     timers: BTreeSet<(Instant, u64)>,
+    /// Connections that received datagrams in the current batch.
+    touched: Vec<u64>,
     shutting_down: bool,
     stats: ListenerStats,
     scratch: Vec<u8>,
@@ -107,6 +109,7 @@ impl ReliableListener {
             children: HashMap::new(),
             by_client: HashMap::new(),
             timers: BTreeSet::new(),
+            touched: Vec::new(),
             shutting_down: false,
             stats: ListenerStats::default(),
             scratch: Vec::with_capacity(1500),
@@ -282,11 +285,28 @@ impl ReliableListener {
             return;
         };
         let before = child.host.conn.stats().packets_received;
-        child.host.input(t, data);
+        child.host.conn.handle_datagram(t.now(), data);
         if child.host.conn.stats().packets_received > before {
             child.host.set_dest(from);
         }
-        self.reap(cid);
+        // Settled once per batch: the protocol above sees the batch's data
+        // at once, and one ACK answers many datagrams.
+        if !self.touched.contains(&cid) {
+            self.touched.push(cid);
+        }
+    }
+
+    /// Settles the connections this batch touched.
+    fn settle_touched(&mut self, t: &mut dyn DatagramTransport) {
+        let mut touched = std::mem::take(&mut self.touched);
+        for &cid in &touched {
+            if let Some(c) = self.children.get_mut(&cid) {
+                c.host.settle(t);
+            }
+            self.reap(cid);
+        }
+        touched.clear();
+        self.touched = touched;
     }
 
     /// After a child was called: forgets it if it is over, or files its
@@ -345,6 +365,7 @@ impl DatagramProtocol for ReliableListener {
                 None => self.stats.dropped_unknown += 1,
             }
         }
+        self.settle_touched(t);
         self.maybe_close(t);
     }
 
