@@ -9,7 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use strata::endpoint::{Endpoint, Family, Host, LayerOption, SchemeRegistry, Target};
 use strata::{Addr, Close, StackConfig};
 use strata_cli::apps::{self, ChatConfig, ChatRoom};
-use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
+use strata_tokio::{DriverError, ListenConfig, Server};
 
 mod get;
 mod stdio;
@@ -352,15 +352,7 @@ fn tls_identity(ep: &Endpoint) -> Result<Option<strata_tokio::TlsIdentity>, Exit
         ExitCode::from(2)
     })?;
     if let Some(id) = &id {
-        let note = if id.is_self_signed() {
-            format!(" (self-signed for {})", SELF_SIGNED_NAMES.join(", "))
-        } else {
-            String::new()
-        };
-        println!(
-            "strata: tls certificate sha256 {}{note}",
-            id.fingerprint_hex()
-        );
+        strata_cli::relay::print_identity(id);
     }
     Ok(id)
 }

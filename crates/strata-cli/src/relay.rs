@@ -739,15 +739,7 @@ pub fn run(args: RelayArgs) -> ExitCode {
         }
     };
     if let Some(id) = &id {
-        let note = if id.is_self_signed() {
-            format!(" (self-signed for {})", SELF_SIGNED_NAMES.join(", "))
-        } else {
-            String::new()
-        };
-        println!(
-            "strata: tls certificate sha256 {}{note}",
-            id.fingerprint_hex()
-        );
+        print_identity(id);
     }
     let stack = Arc::new(StackConfig::default());
     let relay = Relay::new(
@@ -828,4 +820,18 @@ async fn wait_for_stop() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Prints the certificate a TLS listener presents: its SHA-256 fingerprint,
+/// and the names a self-signed one covers (shared with `strata serve`).
+pub fn print_identity(id: &strata_tokio::TlsIdentity) {
+    let note = if id.is_self_signed() {
+        format!(" (self-signed for {})", SELF_SIGNED_NAMES.join(", "))
+    } else {
+        String::new()
+    };
+    println!(
+        "strata: tls certificate sha256 {}{note}",
+        id.fingerprint_hex()
+    );
 }

@@ -95,14 +95,7 @@ impl<P: StreamProtocol> Hosted<P> {
         f: impl FnOnce(&mut P, &mut dyn StreamTransport),
     ) {
         if self.st.started && !self.st.lost {
-            let mut view = View {
-                conn: &mut self.conn,
-                st: &mut self.st,
-                below: t,
-                peer: self.peer_cap.as_ref(),
-                wake_id: self.wake_id,
-            };
-            f(&mut self.inner, &mut view);
+            self.with_view(t, f);
         }
         self.settle(t);
     }
