@@ -151,7 +151,15 @@ fn sweep_one(seed: u64) -> bool {
 /// last-ACK race (one side idles out after everything was delivered).
 fn sweep(seeds: std::ops::Range<u64>) {
     let n = seeds.end - seeds.start;
-    let raced: Vec<u64> = seeds.filter(|&s| sweep_one(s)).collect();
+    let raced: Vec<u64> = seeds
+        .filter(|&s| match std::panic::catch_unwind(|| sweep_one(s)) {
+            Ok(raced) => raced,
+            Err(e) => {
+                eprintln!("seed {s} failed");
+                std::panic::resume_unwind(e)
+            }
+        })
+        .collect();
     println!(
         "{} of {n} seeds ended in the last-ACK race: {raced:?}",
         raced.len()
@@ -179,7 +187,13 @@ fn seed_sweep_100k() {
 #[test]
 #[ignore = "profiling aid: 20 seeds"]
 fn seed_sweep_probe() {
-    sweep(0..20);
+    let env = |k: &str, d: u64| -> u64 {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    sweep(env("SEED_FROM", 0)..env("SEED_TO", 20));
 }
 
 #[test]

@@ -421,7 +421,12 @@ impl Connection {
         } else {
             16
         };
-        (self.rtt.pto_base() + ack_delay).saturating_mul(1 << self.pto_count.min(cap))
+        let backoff =
+            (self.rtt.pto_base() + ack_delay).saturating_mul(1 << self.pto_count.min(cap));
+        // Never back off past a quarter of the idle timeout: after a long
+        // run of lost probes (a loss burst at 30 %), a live peer must still
+        // hear a probe before either side declares the other dead.
+        backoff.min((self.cfg.idle_timeout / 4).max(self.rtt.pto_base()))
     }
 
     fn pto_deadline(&self) -> Option<Instant> {

@@ -187,8 +187,14 @@ impl Connection {
         let blocked = self.send.unsent() > 0
             && self.peer_max_data <= self.send.next_new
             && self.blocked_reported != Some(self.peer_max_data);
-        let control =
-            self.recv.max_data_pending || self.send.reset_pending || self.ping_pending || blocked;
+        // A probe always goes out (a PING if nothing else is due): the
+        // packets it probes for may hold only data acknowledged since, and
+        // a probe timer that sends nothing would fire again at once.
+        let control = self.recv.max_data_pending
+            || self.send.reset_pending
+            || self.ping_pending
+            || blocked
+            || probing;
         let ack = self.ack_due(now);
         if !(ack || control || (may_send_data && data_waiting)) {
             // Application-limited: nothing to send at all. Held back by the
