@@ -105,6 +105,8 @@ pub struct Connection {
     ack_eliciting_unacked: u32,
     ack_deadline: Option<Instant>,
     ack_now: bool,
+    /// When we last sent an ACK frame.
+    last_ack_sent: Option<Instant>,
     // --- the stream ---
     send: SendStream,
     recv: RecvStream,
@@ -176,6 +178,7 @@ impl Connection {
             ack_eliciting_unacked: 0,
             ack_deadline: None,
             ack_now: false,
+            last_ack_sent: None,
             send: SendStream::default(),
             recv: RecvStream::new(cfg.recv_window, cfg.max_recv_window),
             peer_max_data: crate::reliable::wire::INITIAL_MAX_DATA,

@@ -163,6 +163,7 @@ impl Connection {
             .unwrap_or(u64::MAX)
             .min(varint::MAX);
         if wire::encode_ack(out, &ranges, micros, room).is_ok() {
+            self.last_ack_sent = Some(now);
             self.ack_eliciting_unacked = 0;
             self.ack_deadline = None;
             self.ack_now = false;
@@ -211,8 +212,21 @@ impl Connection {
             return false;
         }
         let header_len = out.len();
+        // Data packets also repeat the ACK every quarter round trip: an
+        // ACK-only packet may be lost, and a peer that never hears one
+        // stays stuck at its initial window (seen at 28 % loss).
+        let repeat = may_send_data
+            && data_waiting
+            && self
+                .last_ack_sent
+                .is_none_or(|t| now.saturating_duration_since(t) >= self.rtt.smoothed() / 4);
         if self.ack_eliciting_unacked > 0 || ack {
             self.write_ack(now, out, mtu / 2);
+        } else if repeat {
+            // Only the newest ranges: a repeat must not take the room of
+            // the data it rides with.
+            let budget = out.len() + 32;
+            self.write_ack(now, out, budget);
         }
         let mut eliciting = false;
         let mut max_data = false;
