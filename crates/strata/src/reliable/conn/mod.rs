@@ -513,7 +513,7 @@ impl Connection {
         if self.loss_time.is_some_and(|t| now >= t) {
             self.detect_lost(now);
         } else if self.pto_deadline().is_some_and(|t| now >= t) {
-            self.on_pto(now);
+            self.on_pto();
         }
         if self.ack_deadline.is_some_and(|t| now >= t) {
             self.ack_now = true;

@@ -252,7 +252,7 @@ impl Connection {
             stream = self.write_stream(out, mtu);
             eliciting |= stream.is_some();
         }
-        if blocked && self.peer_max_data <= self.send.next_new {
+        if blocked {
             let limit = self.peer_max_data;
             self.blocked_reported = Some(limit);
             eliciting |= (Frame::DataBlocked { limit }).encode(out).is_ok();

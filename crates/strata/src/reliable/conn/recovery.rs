@@ -70,7 +70,7 @@ impl Connection {
                 if p.pn > *r.end() {
                     break;
                 }
-                if p.fate == super::recovery::Fate::Outstanding {
+                if p.fate == Fate::Outstanding {
                     newly.push(i);
                 }
                 i += 1;
@@ -229,7 +229,7 @@ impl Connection {
 
     /// The probe timeout fired (RFC 9002 §6.2): send one or two probes,
     /// carrying the oldest outstanding data again (or a PING).
-    pub(super) fn on_pto(&mut self, now: Instant) {
+    pub(super) fn on_pto(&mut self) {
         self.stats.ptos += 1;
         self.pto_count += 1;
         self.probes = if self.state == State::Handshake { 1 } else { 2 };
@@ -244,6 +244,5 @@ impl Connection {
             }
             _ => self.ping_pending = true,
         }
-        let _ = now;
     }
 }
