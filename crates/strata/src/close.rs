@@ -82,6 +82,20 @@ pub enum Timeout {
     Connect,
     /// The operating system reported a time-out.
     Io,
+    /// Nothing chose a protocol in time: no first byte arrived, or not
+    /// enough to tell which protocol the peer speaks (an HTTP version, say).
+    Detect,
+    /// A protocol's opening bytes (the HTTP/2 connection preface) did not
+    /// arrive in time.
+    Preface,
+    /// A message head (an HTTP/1.1 request head, an HTTP/2 header block)
+    /// was started and not finished in time.
+    Head,
+    /// A message body stopped arriving, or trickled in slower than the
+    /// configured minimum.
+    Body,
+    /// Draining after a graceful shutdown (a GOAWAY) did not finish in time.
+    Drain,
 }
 
 impl fmt::Display for Timeout {
@@ -93,6 +107,11 @@ impl fmt::Display for Timeout {
             Timeout::Stall => "stalled peer",
             Timeout::Connect => "connect",
             Timeout::Io => "socket operation",
+            Timeout::Detect => "protocol detection",
+            Timeout::Preface => "connection preface",
+            Timeout::Head => "message head",
+            Timeout::Body => "message body",
+            Timeout::Drain => "drain",
         })
     }
 }

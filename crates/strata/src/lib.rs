@@ -32,6 +32,7 @@
 mod close;
 pub mod datagram;
 mod datagram_stack;
+pub mod deadline;
 pub mod endpoint;
 mod forward;
 pub mod framing;
