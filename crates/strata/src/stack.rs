@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::deadline::earliest;
 use crate::outbuf::OutBuf;
 use crate::{
     AbortReason, Close, HalfClose, Introspect, LocalAddr, PeerAddr, StreamProtocol,
@@ -35,6 +36,14 @@ pub struct StackConfig {
     pub memory_budget: usize,
     /// How long a graceful `close` may take to flush (default 10 s).
     pub close_timeout: Duration,
+    /// How long queued output may wait with no byte taken by the transport
+    /// below (the peer reads nothing: its receive window and our socket
+    /// buffer are full) before the connection is aborted with
+    /// `Close::Timeout(Timeout::Stall)` (default 60 s, as nginx's
+    /// `send_timeout`). Any layer, HTTP/1.1, echo or a protocol of yours,
+    /// is covered: a peer that asks for a large response and never reads
+    /// cannot hold a connection for ever. Zero turns the rule off.
+    pub stall_timeout: Duration,
 }
 
 impl Default for StackConfig {
@@ -44,6 +53,7 @@ impl Default for StackConfig {
             low_water: 16 * 1024,
             memory_budget: 4 * 1024 * 1024,
             close_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -141,6 +151,9 @@ struct Bottom {
     eof_out_requested: bool,
     eof_out_sent: bool,
     write_paused: bool,
+    /// Since when output has been queued with no byte of it taken below
+    /// (`None` while the queue is empty). The send-stall deadline.
+    stalled_since: Option<Instant>,
     hub: OnceLock<Arc<WakeHub>>,
     /// What most connections never need, allocated on first use: an idle
     /// connection's memory is a headline number.
@@ -251,6 +264,7 @@ impl Stack {
                 eof_out_requested: false,
                 eof_out_sent: false,
                 write_paused: false,
+                stalled_since: None,
                 hub: OnceLock::new(),
                 cold: None,
             },
@@ -335,6 +349,11 @@ impl Stack {
                 return;
             }
         }
+        if self.stall_deadline().is_some_and(|d| d <= now) {
+            self.b.out.clear();
+            self.finish(Close::Timeout(Timeout::Stall));
+            return;
+        }
         if let Some(p) = self.proto.as_mut() {
             if p.next_deadline().is_some_and(|d| d <= now) {
                 p.on_deadline(&mut BottomView { b: &mut self.b });
@@ -380,16 +399,23 @@ impl Stack {
         self.b.hub.get()
     }
 
-    /// The earliest deadline of the stack: the protocol's and the close deadline.
+    /// The earliest deadline of the stack: the protocol's, the close
+    /// deadline and the send-stall deadline.
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.b.finished().is_some() {
             return None;
         }
         let p = self.proto.as_ref().and_then(|p| p.next_deadline());
-        match (p, self.b.closing()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+        earliest(earliest(p, self.b.closing()), self.stall_deadline())
+    }
+
+    /// When queued output that nothing below takes ends the connection.
+    fn stall_deadline(&self) -> Option<Instant> {
+        let d = self.b.cfg.stall_timeout;
+        if d.is_zero() || self.b.out.is_empty() {
+            return None;
         }
+        crate::deadline::after_opt(self.b.stalled_since, d)
     }
 
     /// True while the owner should read from the socket.
@@ -415,6 +441,9 @@ impl Stack {
     pub fn consume(&mut self, now: Instant, n: usize) {
         self.tick(now);
         self.b.out.consume(n);
+        if n > 0 {
+            self.b.stalled_since = (!self.b.out.is_empty()).then_some(self.b.now);
+        }
         self.settle();
     }
 
@@ -422,6 +451,7 @@ impl Stack {
     pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
         self.tick(now);
         let v = self.b.out.take_all();
+        self.b.stalled_since = None;
         self.settle();
         v
     }
@@ -685,6 +715,9 @@ impl BottomView<'_> {
                 .set_abort(Close::aborted(layer, AbortReason::MemoryBudget { limit }));
             return;
         }
+        if self.b.out.is_empty() {
+            self.b.stalled_since = Some(self.b.now);
+        }
         match owned {
             Some(b) => self.b.out.push_bytes(b),
             None => self.b.out.push(data),
@@ -736,7 +769,7 @@ impl StreamTransport for BottomView<'_> {
     }
     fn close(&mut self) {
         if self.record(Op::Close).is_some() && self.b.closing().is_none() {
-            let at = self.b.now + self.b.cfg.close_timeout;
+            let at = crate::deadline::after(self.b.now, self.b.cfg.close_timeout);
             self.b.cold().closing = Some(at);
         }
     }

@@ -175,3 +175,62 @@ fn shutdown_asks_the_protocol_and_the_default_closes() {
         vec!["r:connection_made", "r:lost:closed cleanly"]
     );
 }
+
+/// A peer that reads nothing while a response waits (issue 9: an HTTP/1.1
+/// client asked for a large body and never read it, and held the connection
+/// for ever): the stack's send-stall deadline ends it, whatever the layer.
+#[test]
+fn output_nobody_takes_ends_the_connection_at_the_stall_deadline() {
+    let log = Log::default();
+    let cfg = StackConfig {
+        stall_timeout: Duration::from_secs(5),
+        ..StackConfig::default()
+    };
+    let mut s = Stack::memory_with(
+        Box::new(script(&log, |t| {
+            t.write(b"a response the peer never reads");
+        })),
+        cfg,
+    );
+    let t0 = s.now();
+    s.handle_input(t0, b"x");
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(5)));
+    // Progress moves the deadline: part of the output was taken.
+    let t1 = t0 + Duration::from_secs(4);
+    s.consume(t1, 2);
+    assert_eq!(s.next_deadline(), Some(t1 + Duration::from_secs(5)));
+    s.handle_timeout(t1 + Duration::from_secs(4));
+    assert!(s.finished().is_none(), "not before the deadline");
+    s.handle_timeout(t1 + Duration::from_secs(5));
+    assert!(matches!(s.finished(), Some(Close::Timeout(Timeout::Stall))));
+    assert_eq!(s.pending_output(), 0);
+    assert_eq!(log.take(), vec!["lost:stalled peer timed out"]);
+}
+
+/// Output that is taken as it comes, or no output at all, never stalls;
+/// a zero `stall_timeout` turns the rule off; the largest value saturates.
+#[test]
+fn the_stall_deadline_runs_only_while_output_waits() {
+    let log = Log::default();
+    let mut s = Stack::memory(Box::new(script(&log, |t| t.write(b"hi"))));
+    let t0 = s.now();
+    assert_eq!(s.next_deadline(), None, "nothing queued: no deadline");
+    s.handle_input(t0, b"x");
+    assert!(s.next_deadline().is_some());
+    assert_eq!(s.take_output(t0), b"hi");
+    assert_eq!(s.next_deadline(), None, "all taken: no deadline");
+    for stall in [Duration::ZERO, Duration::MAX] {
+        let mut s = Stack::memory_with(
+            Box::new(script(&log, |t| t.write(b"hi"))),
+            StackConfig {
+                stall_timeout: stall,
+                ..StackConfig::default()
+            },
+        );
+        let t0 = s.now();
+        s.handle_input(t0, b"x");
+        let year = Duration::from_secs(365 * 24 * 3600);
+        s.handle_timeout(t0 + year);
+        assert!(s.finished().is_none(), "{stall:?}");
+    }
+}
