@@ -582,7 +582,7 @@ pub enum RelaySetupError {
         endpoint: String,
     },
     /// The `--buffer` value is unusable.
-    #[error("bad --buffer {0:?}: expected a byte count such as 262144, 256k or 1m")]
+    #[error("bad --buffer {0:?}: expected a byte count such as 262144, 256k or 1m, at most 1024m")]
     BadSize(String),
     /// The TLS configuration of an endpoint is unusable.
     #[error("{endpoint}: {source}")]
@@ -594,8 +594,20 @@ pub enum RelaySetupError {
     },
 }
 
+/// The largest `--buffer`: 1 GiB per direction.
+pub const MAX_BUFFER: usize = 1 << 30;
+
+/// A count flag from 1 to `MAX`.
+fn count<const MAX: usize>(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(v) if (1..=MAX).contains(&v) => Ok(v),
+        _ => Err(format!("expected a whole number from 1 to {MAX}")),
+    }
+}
+
 /// Parses a byte count: digits with an optional `k`/`kb`/`kib` or
-/// `m`/`mb`/`mib` suffix (any case; powers of 1024). Zero is refused.
+/// `m`/`mb`/`mib` suffix (any case; powers of 1024). Zero and more than
+/// [`MAX_BUFFER`] are refused.
 ///
 /// ```
 /// use strata_cli::relay::parse_size;
@@ -604,6 +616,7 @@ pub enum RelaySetupError {
 /// assert_eq!(parse_size("4096").unwrap(), 4096);
 /// assert!(parse_size("0").is_err());
 /// assert!(parse_size("lots").is_err());
+/// assert!(parse_size("2048m").is_err());
 /// ```
 pub fn parse_size(s: &str) -> Result<usize, RelaySetupError> {
     let bad = || RelaySetupError::BadSize(s.to_string());
@@ -618,7 +631,7 @@ pub fn parse_size(s: &str) -> Result<usize, RelaySetupError> {
         _ => return Err(bad()),
     };
     match n.checked_mul(mult) {
-        Some(v) if v > 0 => Ok(v),
+        Some(v) if v > 0 && v <= MAX_BUFFER => Ok(v),
         _ => Err(bad()),
     }
 }
@@ -642,18 +655,20 @@ pub struct RelayArgs {
     /// TLS towards CONNECT: trust the PEM certificates in FILE (adds tls.ca=FILE).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<String>,
-    /// Seconds connecting to CONNECT may take before the client is closed.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT.as_secs())]
+    /// Seconds connecting to CONNECT may take before the client is closed
+    /// (1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: u64,
-    /// Most relayed connections at once.
-    #[arg(long, default_value_t = 10_000)]
+    /// Most relayed connections at once (1 to 1000000).
+    #[arg(long, default_value_t = 10_000, value_parser = count::<1_000_000>)]
     pub max_connections: usize,
     /// Seconds a graceful shutdown (Ctrl-C, SIGTERM) lets relayed
-    /// connections run on before resetting them.
-    #[arg(long, default_value_t = 10)]
+    /// connections run on before resetting them (0 to 86400).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub drain: u64,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, value_parser = count::<1024>)]
     pub workers: Option<usize>,
 }
 
