@@ -734,9 +734,9 @@ fn shown(ep: &Endpoint, local: &Addr) -> String {
 }
 
 /// Runs `strata relay`: prints `strata: relaying LISTEN -> CONNECT` (with
-/// the bound address) once listening, relays until Ctrl-C or SIGTERM, then
-/// stops accepting and lets relayed connections finish for `--drain`
-/// seconds. Exit status 2 for unusable arguments, 1 when it cannot listen.
+/// the bound address) once listening, relays until Ctrl-C or SIGTERM (SIGHUP
+/// reloads the listener's certificate files and relays on), then stops
+/// accepting and lets relayed connections finish for `--drain` seconds. Exit status 2 for unusable arguments, 1 when it cannot listen.
 pub fn run(args: RelayArgs) -> ExitCode {
     let reg = strata_tokio::registry();
     let plan = match plan(&args, &reg) {
@@ -756,6 +756,11 @@ pub fn run(args: RelayArgs) -> ExitCode {
     if let Some(id) = &id {
         print_identity(id);
     }
+    // Certificates read from files are read again on SIGHUP.
+    let reload = match (&id, plan.listen.option("tls", "cert")) {
+        (Some(id), Some(_)) => Some((id.clone(), plan.listen.clone())),
+        _ => None,
+    };
     let stack = Arc::new(StackConfig::default());
     let relay = Relay::new(
         plan.connect.clone(),
@@ -802,7 +807,7 @@ pub fn run(args: RelayArgs) -> ExitCode {
             shown(&plan.listen, &local),
             plan.connect
         );
-        wait_for_stop().await;
+        wait_for_stop(reload.as_ref()).await;
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -821,20 +826,45 @@ pub fn run(args: RelayArgs) -> ExitCode {
     })
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
+/// Waits for Ctrl-C or SIGTERM. SIGHUP, as for `strata serve`, reads the
+/// listener's certificate files again (new connections get the new
+/// certificate, open ones keep theirs, a bad file keeps the old one) and
+/// keeps relaying; without files there is nothing to reload, and it says so.
+async fn wait_for_stop(reload: Option<&(strata_tokio::TlsIdentity, Endpoint)>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+        if let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => reload_certificate(reload),
+                }
             }
-            return;
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What SIGHUP does: reload the certificate files, if the listener has any.
+fn reload_certificate(reload: Option<&(strata_tokio::TlsIdentity, Endpoint)>) {
+    let Some((id, ep)) = reload else {
+        eprintln!("strata: SIGHUP: no certificate files to reload; relaying on");
+        return;
+    };
+    match id.reloader().reload_from(ep) {
+        Ok(()) => eprintln!(
+            "strata: SIGHUP: {ep}: certificate reloaded, sha256 {}",
+            id.fingerprint_hex()
+        ),
+        Err(e) => {
+            eprintln!("strata: SIGHUP: {ep}: reload failed, keeping the old certificate: {e}")
+        }
+    }
 }
 
 /// Prints the certificate a TLS listener presents: its SHA-256 fingerprint,
