@@ -227,6 +227,34 @@ struct ServeArgs {
     /// Worker threads, 1 to 1024 (default: one per core).
     #[arg(long, value_parser = bounded_usize::<1, 1024>)]
     workers: Option<usize>,
+    /// Kernel send buffer (SO_SNDBUF) of every accepted TCP connection:
+    /// bytes from 4096 to 67108864, or `auto` for the kernel's autotuning
+    /// (up to net.ipv4.tcp_wmem's maximum, 4 MiB on most systems, per client
+    /// that stops reading). Linux doubles the value. Endpoint option
+    /// tcp.sndbuf overrides it per listener. See docs/limits.md.
+    #[arg(long, value_name = "BYTES|auto", default_value = DEFAULT_SERVE_SNDBUF,
+          value_parser = kernel_buffer)]
+    sndbuf: KernelBuffer,
+}
+
+/// `strata serve --sndbuf` when not given: 256 KiB (512 KiB of kernel
+/// memory once Linux doubles it), enough for a gigabit at a few
+/// milliseconds of round trip, and a bound on what a stalled client pins.
+const DEFAULT_SERVE_SNDBUF: &str = "262144";
+
+/// A kernel socket buffer size, or `None` for the kernel's autotuning.
+#[derive(Clone, Copy, Debug)]
+struct KernelBuffer(Option<u32>);
+
+fn kernel_buffer(s: &str) -> Result<KernelBuffer, String> {
+    use strata::endpoint::{SOCKET_BUFFER_MAX, SOCKET_BUFFER_MIN};
+    if s.trim() == "auto" {
+        return Ok(KernelBuffer(None));
+    }
+    bounded::<SOCKET_BUFFER_MIN, SOCKET_BUFFER_MAX>(s)
+        .map_err(|e| format!("{e}, or auto"))
+        .and_then(|v| u32::try_from(v).map_err(|e| e.to_string()))
+        .map(|v| KernelBuffer(Some(v)))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -363,6 +391,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         stack: stack.clone(),
         max_connections: args.max_connections,
         max_accepts_per_sec: args.max_accepts_per_sec,
+        send_buffer: args.sndbuf.0,
         ..ListenConfig::default()
     };
     let rt = runtime(args.workers);

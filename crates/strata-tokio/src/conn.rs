@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use strata::deadline::after;
 use strata::{AbortReason, Close, PeerAddr, Stack, StreamTransport};
 use tokio::io::ReadBuf;
 use tokio::time::Sleep;
@@ -372,7 +373,7 @@ impl<S: Socket> Drive<S> {
         } else if !self.eof_seen {
             // The stack flushed everything before finishing cleanly.
             let _ = socket::shutdown_write(&self.sock);
-            let until = earliest(Some(Instant::now() + LINGER_TIME), self.drain_at());
+            let until = earliest(Some(after(Instant::now(), LINGER_TIME)), self.drain_at());
             arm(&mut self.timer, until);
             self.phase = Phase::Linger;
         }
