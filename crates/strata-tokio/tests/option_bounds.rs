@@ -233,3 +233,29 @@ async fn a_drain_time_past_the_clock_range_does_not_panic() {
         .unwrap();
     within("shutdown", srv.shutdown(Duration::MAX)).await;
 }
+
+#[test]
+fn an_endless_certificate_file_is_refused_not_read_into_memory() {
+    let reg = strata_tokio::registry();
+    for opts in [
+        "tls.cert=/dev/zero&tls.key=/dev/zero",
+        "tls.insecure=false&tls.ca=/dev/zero",
+    ] {
+        let ep = Endpoint::parse_with(&format!("tls+tcp://127.0.0.1:1?{opts}"), &reg).unwrap();
+        let msg = if opts.contains("ca=") {
+            strata_tokio::client_config(&ep)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        } else {
+            strata_tokio::server_identity(&ep)
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(
+            msg.contains("/dev/zero") && msg.contains("larger than"),
+            "{msg}"
+        );
+    }
+}
