@@ -8,7 +8,7 @@
 //! hanging the suite), never timing assertions.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 /// The exit statuses `strata get` and `strata connect` document.
 const EXIT_USAGE: i32 = 2;
 const EXIT_CONNECT: i32 = 3;
+const EXIT_CONNECT_TIMEOUT: i32 = 4;
 const EXIT_IDLE_TIMEOUT: i32 = 5;
 const EXIT_TIMEOUT: i32 = 6;
 
@@ -201,4 +202,42 @@ fn out_of_range_durations_are_usage_errors() {
     }
     let out = finish(strata(&["serve", "--drain", "18446744073709551615"]));
     assert_eq!(code(&out.status), Some(EXIT_USAGE));
+}
+
+/// A listener that never accepts, its queue filled: a new connect gets no
+/// answer to its SYN (Linux drops it) and hangs, as towards a black hole.
+/// Returns the listener and the connections that keep its queue full.
+fn black_hole() -> (TcpListener, Vec<TcpStream>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    let mut held = Vec::new();
+    // std's backlog is 128: the queue is full within a few hundred.
+    for _ in 0..1024 {
+        match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            Ok(s) => held.push(s),
+            Err(_) => return (l, held),
+        }
+    }
+    panic!("the listen queue never filled");
+}
+
+#[test]
+fn a_connect_that_gets_no_answer_ends_at_the_connect_timeout() {
+    let (l, _held) = black_hole();
+    let addr = l.local_addr().unwrap();
+    for args in [
+        vec!["get".to_string(), format!("http://{addr}/")],
+        vec!["connect".to_string(), format!("tcp://{addr}")],
+    ] {
+        let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
+        args.splice(1..1, ["--connect-timeout", "0.5"]);
+        let out = finish(strata(&args));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            code(&out.status),
+            Some(EXIT_CONNECT_TIMEOUT),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("--connect-timeout"), "{err}");
+    }
 }
