@@ -418,7 +418,15 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
 /// let reg = strata_tokio::registry();
 /// let ep = Endpoint::parse_with("tls+tcp://localhost:8443?tls.insecure=true", &reg).unwrap();
 /// assert!(strata_tokio::client_config(&ep).unwrap().is_client());
-/// let bad = Endpoint::parse_with("tls+tcp://localhost:8443?tls.alpn=", &reg).unwrap();
+/// // `tls.alpn=` is refused by the parser already; an endpoint built by
+/// // hand is refused here.
+/// assert!(Endpoint::parse_with("tls+tcp://localhost:8443?tls.alpn=", &reg).is_err());
+/// let mut bad = ep.clone();
+/// bad.options.push(strata::endpoint::LayerOption {
+///     layer: "tls".into(),
+///     key: "alpn".into(),
+///     value: String::new(),
+/// });
 /// assert!(strata_tokio::client_config(&bad).is_err());
 /// ```
 pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
