@@ -3,12 +3,28 @@
 use std::fs::File;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata::http::{HttpClient, HttpExchange, VersionChoice};
 use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
 use tokio::sync::oneshot;
+
+use crate::exit;
+
+/// The three timers of `strata get`, as curl has them: connecting, going
+/// without a byte, and the whole operation (none by default: a large
+/// download may take as long as it keeps moving).
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// Establishing the transport (`--connect-timeout`).
+    pub connect: Duration,
+    /// No body byte for this long ends the download (`--idle-timeout`).
+    pub idle: Duration,
+    /// The whole operation, connect included (`--timeout`, like curl's `-m`).
+    pub total: Option<Duration>,
+}
 
 /// What the download ended with.
 #[derive(Debug)]
@@ -36,6 +52,8 @@ pub struct Download {
     done: Option<oneshot::Sender<Outcome>>,
     write_error: bool,
     verbose: bool,
+    /// Body bytes so far, for the idle watchdog on the runtime's side.
+    received: Arc<AtomicU64>,
 }
 
 struct Progress {
@@ -76,6 +94,7 @@ impl Download {
                 done: Some(tx),
                 write_error: false,
                 verbose,
+                received: Arc::default(),
             },
             rx,
         ))
@@ -149,6 +168,7 @@ impl StreamProtocol for Download {
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.head(t);
         self.bytes += data.len() as u64;
+        self.received.store(self.bytes, Ordering::Relaxed);
         if !self.write_error && self.out.write_all(data).is_err() {
             // stdout closed (e.g. piped into head): stop downloading.
             self.write_error = true;
@@ -181,6 +201,7 @@ impl StreamProtocol for Download {
 /// `tls+tcp://host:port?tls.alpn=…`, with `transport` (`tcp`, or a chain
 /// such as `reliable+udp`) in place of `tcp`.
 pub fn endpoint_for(
+    raw: &str,
     url: &http::Uri,
     choice: VersionChoice,
     insecure: bool,
@@ -203,7 +224,19 @@ pub fn endpoint_for(
         }
         None => return Err("the URL needs a scheme (http:// or https://)".into()),
     };
-    let port = url.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    // `port_u16` is `None` for a port that does not fit in 16 bits too:
+    // never fall back to the default port for one that was written.
+    let auth = url.authority().map_or("", |a| a.as_str());
+    let port = match written_port(auth) {
+        Some((_, p)) => p.parse::<u16>().map_err(|_| bad_port(raw, auth))?,
+        None => {
+            if tls {
+                443
+            } else {
+                80
+            }
+        }
+    };
     let host = if host.contains(':') && !host.starts_with('[') {
         format!("[{host}]")
     } else {
@@ -223,38 +256,123 @@ pub fn endpoint_for(
     Ok(ep)
 }
 
-/// Runs one GET; returns the outcome (or an error message and exit code).
+/// The port of `url` (written as `raw`) does not fit in 16 bits: the error,
+/// with a caret under the port's first digit.
+fn bad_port(raw: &str, auth: &str) -> String {
+    let at = raw.find(auth).unwrap_or(0);
+    let pos = at + written_port(auth).map_or(0, |(i, _)| i);
+    strata::endpoint::EndpointError {
+        input: raw.to_owned(),
+        pos,
+        kind: strata::endpoint::EndpointErrorKind::BadPort,
+    }
+    .to_string()
+}
+
+/// The port as written in an authority (`user@host:port`, `[::1]:port`),
+/// with its offset: `http::Uri::port` hides one that does not fit in 16
+/// bits.
+fn written_port(auth: &str) -> Option<(usize, &str)> {
+    let start = auth.rfind('@').map_or(0, |i| i + 1);
+    let host_end = match auth[start..].strip_prefix('[') {
+        Some(rest) => start + 1 + rest.find(']')?,
+        None => start,
+    };
+    let colon = host_end + auth[host_end..].rfind(':')?;
+    let port = &auth[colon + 1..];
+    (!port.is_empty()).then_some((colon + 1, port))
+}
+
+/// Runs one GET within `timeouts`; returns the outcome (or an error message
+/// and exit code).
 pub async fn get(
     url: http::Uri,
     ep: &strata::endpoint::Endpoint,
     choice: VersionChoice,
     out: Option<PathBuf>,
     verbose: bool,
+    timeouts: Timeouts,
+) -> Result<Outcome, (String, u8)> {
+    let run = get_inner(url, ep, choice, out, verbose, timeouts);
+    match timeouts.total {
+        // tokio saturates a deadline past its range to "far future".
+        Some(total) => tokio::time::timeout(total, run).await.unwrap_or_else(|_| {
+            Err((
+                format!("timed out after {} (--timeout)", secs(total)),
+                exit::TIMEOUT,
+            ))
+        }),
+        None => run.await,
+    }
+}
+
+/// "2s", "1.5s": a duration as the flags take it.
+fn secs(d: Duration) -> String {
+    format!("{}s", d.as_secs_f64())
+}
+
+async fn get_inner(
+    url: http::Uri,
+    ep: &strata::endpoint::Endpoint,
+    choice: VersionChoice,
+    out: Option<PathBuf>,
+    verbose: bool,
+    timeouts: Timeouts,
 ) -> Result<Outcome, (String, u8)> {
     let (dl, done) = Download::new(out.clone(), verbose).map_err(|e| {
         let p = out.map(|p| p.display().to_string()).unwrap_or_default();
-        (format!("cannot write {p}: {e}"), 2)
+        (format!("cannot write {p}: {e}"), exit::USAGE)
     })?;
+    let progress = dl.received.clone();
     let req = http::Request::get(url)
         .header(
             http::header::USER_AGENT,
             concat!("strata/", env!("CARGO_PKG_VERSION")),
         )
         .body(())
-        .map_err(|e| (format!("bad request: {e}"), 2))?;
+        .map_err(|e| (format!("bad request: {e}"), exit::USAGE))?;
     let client = HttpClient::new(req, Box::new(dl), choice);
     let stack = Arc::new(StackConfig::default());
-    let conn = match strata_tokio::connect(ep, Box::new(client), stack).await {
-        Ok(c) => c,
-        Err(
-            e @ (strata_tokio::DriverError::Tls(_) | strata_tokio::DriverError::BadOption { .. }),
-        ) => return Err((format!("{ep}: {e}"), 2)),
-        Err(e) => return Err((format!("cannot connect to {ep}: {e}"), 1)),
+    let conn = crate::connect_within(ep, Box::new(client), stack, timeouts.connect).await?;
+    let mut done = done;
+    let outcome = tokio::select! {
+        o = &mut done => o,
+        () = idle_watch(&progress, timeouts.idle) => {
+            conn.abort();
+            let n = progress.load(Ordering::Relaxed);
+            return Err((
+                format!(
+                    "no data for {} after {n} bytes (--idle-timeout)",
+                    secs(timeouts.idle)
+                ),
+                exit::IDLE_TIMEOUT,
+            ));
+        }
     };
-    let outcome = done.await;
     let why = conn.closed().await;
     match outcome {
         Ok(o) => Ok(o),
-        Err(_) => Err((format!("connection ended before a response: {why}"), 1)),
+        Err(_) => Err((
+            format!("connection ended before a response: {why}"),
+            exit::FAILED,
+        )),
+    }
+}
+
+/// Returns once `progress` has not moved for `idle` (checked a few times
+/// per period, so it fires between `idle` and `idle` + a quarter of it).
+async fn idle_watch(progress: &AtomicU64, idle: Duration) {
+    let step = (idle / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut seen = progress.load(Ordering::Relaxed);
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(step).await;
+        let now = tokio::time::Instant::now();
+        let n = progress.load(Ordering::Relaxed);
+        if n != seen {
+            (seen, since) = (n, now);
+        } else if now.duration_since(since) >= idle {
+            return;
+        }
     }
 }

@@ -14,6 +14,93 @@ use strata_tokio::{DriverError, ListenConfig, Server};
 mod get;
 mod stdio;
 
+/// The exit statuses of `strata` (README and `docs/endpoints.md` list them).
+/// 0 is success.
+mod exit {
+    /// The connection failed after it was made (reset, closed before the
+    /// response was complete, an HTTP error status), or a listener could not
+    /// bind.
+    pub const FAILED: u8 = 1;
+    /// Bad arguments: an endpoint, URL, option value or flag out of range.
+    pub const USAGE: u8 = 2;
+    /// Could not connect: refused, unreachable, the name did not resolve.
+    pub const CONNECT: u8 = 3;
+    /// Connecting took longer than `--connect-timeout`.
+    pub const CONNECT_TIMEOUT: u8 = 4;
+    /// `strata get`: no byte for `--idle-timeout`.
+    pub const IDLE_TIMEOUT: u8 = 5;
+    /// `strata get`: the whole operation took longer than `--timeout`.
+    pub const TIMEOUT: u8 = 6;
+}
+
+/// `--connect-timeout` when not given (`get`, `connect`), in seconds: how
+/// long establishing the transport may take.
+const DEFAULT_CONNECT_SECS: &str = "10";
+/// `get --idle-timeout` when not given, in seconds: how long a download may
+/// go without a byte of the response body (before the first one: from the
+/// moment the connection is up).
+const DEFAULT_IDLE_SECS: &str = "30";
+
+/// The longest duration any flag takes: one week.
+const MAX_FLAG_SECS: f64 = 7.0 * 24.0 * 3600.0;
+
+/// A duration flag: seconds, fractions allowed (`1.5`), more than zero and
+/// at most a week.
+fn duration_flag(s: &str) -> Result<Duration, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("expected seconds, e.g. 10 or 0.5; got {s:?}"))?;
+    if !(v > 0.0 && v <= MAX_FLAG_SECS) {
+        return Err(format!(
+            "expected more than 0 and at most {MAX_FLAG_SECS} seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// An integer flag in `lo..=hi`.
+fn bounded<const LO: u64, const HI: u64>(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(v) if (LO..=HI).contains(&v) => Ok(v),
+        _ => Err(format!("expected a whole number from {LO} to {HI}")),
+    }
+}
+
+/// `bounded`, as a `usize`.
+fn bounded_usize<const LO: u64, const HI: u64>(s: &str) -> Result<usize, String> {
+    bounded::<LO, HI>(s).and_then(|v| usize::try_from(v).map_err(|e| e.to_string()))
+}
+
+/// `bounded`, as a `u32`.
+fn bounded_u32<const LO: u64, const HI: u64>(s: &str) -> Result<u32, String> {
+    bounded::<LO, HI>(s).and_then(|v| u32::try_from(v).map_err(|e| e.to_string()))
+}
+
+/// Connects within `limit`; a failure is an error message and the exit
+/// status that says which (usage, could not connect, connect timeout).
+pub(crate) async fn connect_within(
+    ep: &Endpoint,
+    proto: Box<dyn strata::StreamProtocol>,
+    stack: Arc<StackConfig>,
+    limit: Duration,
+) -> Result<strata_tokio::Connection, (String, u8)> {
+    match tokio::time::timeout(limit, strata_tokio::connect(ep, proto, stack)).await {
+        Ok(Ok(c)) => Ok(c),
+        Ok(Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. }))) => {
+            Err((format!("{ep}: {e}"), exit::USAGE))
+        }
+        Ok(Err(e)) => Err((format!("cannot connect to {ep}: {e}"), exit::CONNECT)),
+        Err(_) => Err((
+            format!(
+                "cannot connect to {ep}: no connection after {}s (--connect-timeout)",
+                limit.as_secs_f64()
+            ),
+            exit::CONNECT_TIMEOUT,
+        )),
+    }
+}
+
 /// The endpoint `strata serve --app echo` (or another byte app) listens on
 /// when given none.
 const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:7000";
@@ -76,6 +163,17 @@ struct GetArgs {
     /// offers on udp 127.0.0.1:8444).
     #[arg(long, default_value = "tcp", value_name = "CHAIN")]
     transport: String,
+    /// Seconds the whole operation may take, connecting included (like
+    /// curl's -m); exit status 6 past it. Default: no limit.
+    #[arg(short = 'm', long, value_name = "SECS", value_parser = duration_flag)]
+    timeout: Option<Duration>,
+    /// Seconds connecting may take; exit status 4 past it.
+    #[arg(long, value_name = "SECS", value_parser = duration_flag, default_value = DEFAULT_CONNECT_SECS)]
+    connect_timeout: Duration,
+    /// Seconds the download may go without a byte of the body; exit status
+    /// 5 past it.
+    #[arg(long, value_name = "SECS", value_parser = duration_flag, default_value = DEFAULT_IDLE_SECS)]
+    idle_timeout: Duration,
 }
 
 #[derive(Parser)]
@@ -91,6 +189,9 @@ struct ConnectArgs {
     /// (adds tls.ca=FILE).
     #[arg(long, value_name = "FILE")]
     ca: Option<String>,
+    /// Seconds connecting may take; exit status 4 past it.
+    #[arg(long, value_name = "SECS", value_parser = duration_flag, default_value = DEFAULT_CONNECT_SECS)]
+    connect_timeout: Duration,
 }
 
 #[derive(Parser)]
@@ -104,24 +205,56 @@ struct ServeArgs {
     /// http: serve the files under DIR (range requests, content types).
     #[arg(long, value_name = "DIR")]
     root: Option<std::path::PathBuf>,
-    /// Most connections per listener at once.
-    #[arg(long, default_value_t = 10_000)]
+    /// Most connections per listener at once (1 to 1000000).
+    #[arg(long, default_value_t = 10_000, value_parser = bounded_usize::<1, 1_000_000>)]
     max_connections: usize,
-    /// Most accepted connections per second per listener (unlimited when absent).
-    #[arg(long)]
+    /// Most accepted connections per second per listener, 1 to 1000000
+    /// (unlimited when absent).
+    #[arg(long, value_parser = bounded_u32::<1, 1_000_000>)]
     max_accepts_per_sec: Option<u32>,
-    /// Seconds a graceful shutdown waits for connections to finish.
-    #[arg(long, default_value_t = 10)]
+    /// Seconds a graceful shutdown waits for connections to finish (0 to 86400).
+    #[arg(long, default_value_t = 10, value_parser = bounded::<0, 86_400>)]
     drain: u64,
-    /// chat: bytes queued for one member before it misses messages.
-    #[arg(long, default_value_t = ChatConfig::default().inbox_limit)]
+    /// chat: bytes queued for one member before it misses messages (1 to 1 GiB).
+    #[arg(long, default_value_t = ChatConfig::default().inbox_limit,
+          value_parser = bounded_usize::<1, { 1 << 30 }>)]
     chat_inbox: usize,
-    /// chat: seconds a member may stay unable to drain before it is disconnected.
-    #[arg(long, default_value_t = ChatConfig::default().stall_timeout.as_secs())]
+    /// chat: seconds a member may stay unable to drain before it is
+    /// disconnected (1 to 86400).
+    #[arg(long, default_value_t = ChatConfig::default().stall_timeout.as_secs(),
+          value_parser = bounded::<1, 86_400>)]
     chat_stall: u64,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, value_parser = bounded_usize::<1, 1024>)]
     workers: Option<usize>,
+    /// Kernel send buffer (SO_SNDBUF) of every accepted TCP connection:
+    /// bytes from 4096 to 67108864, or `auto` for the kernel's autotuning
+    /// (up to net.ipv4.tcp_wmem's maximum, 4 MiB on most systems, per client
+    /// that stops reading). Linux doubles the value. Endpoint option
+    /// tcp.sndbuf overrides it per listener. See docs/limits.md.
+    #[arg(long, value_name = "BYTES|auto", default_value = DEFAULT_SERVE_SNDBUF,
+          value_parser = kernel_buffer)]
+    sndbuf: KernelBuffer,
+}
+
+/// `strata serve --sndbuf` when not given: 256 KiB (512 KiB of kernel
+/// memory once Linux doubles it), enough for a gigabit at a few
+/// milliseconds of round trip, and a bound on what a stalled client pins.
+const DEFAULT_SERVE_SNDBUF: &str = "262144";
+
+/// A kernel socket buffer size, or `None` for the kernel's autotuning.
+#[derive(Clone, Copy, Debug)]
+struct KernelBuffer(Option<u32>);
+
+fn kernel_buffer(s: &str) -> Result<KernelBuffer, String> {
+    use strata::endpoint::{SOCKET_BUFFER_MAX, SOCKET_BUFFER_MIN};
+    if s.trim() == "auto" {
+        return Ok(KernelBuffer(None));
+    }
+    bounded::<SOCKET_BUFFER_MIN, SOCKET_BUFFER_MAX>(s)
+        .map_err(|e| format!("{e}, or auto"))
+        .and_then(|v| u32::try_from(v).map_err(|e| e.to_string()))
+        .map(|v| KernelBuffer(Some(v)))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -171,7 +304,7 @@ fn parse_endpoints(raw: &[String], reg: &SchemeRegistry) -> Result<Vec<Endpoint>
         .map(|s| {
             Endpoint::parse_with(s, reg).map_err(|e| {
                 eprintln!("strata: bad endpoint: {e}");
-                ExitCode::from(2)
+                ExitCode::from(exit::USAGE)
             })
         })
         .collect()
@@ -220,7 +353,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     } else if args.root.is_some() {
         eprintln!("strata: --root is for --app http");
-        return ExitCode::from(2);
+        return ExitCode::from(exit::USAGE);
     }
     for ep in &endpoints {
         if ep.family(&reg) == Family::Datagram && apps::datagram_by_name(args.app.name()).is_none()
@@ -229,7 +362,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 "strata: the {} app needs a stream; {ep} carries datagrams (try --app echo)",
                 args.app.name()
             );
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     }
     let stack = Arc::new(StackConfig::default());
@@ -258,6 +391,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         stack: stack.clone(),
         max_connections: args.max_connections,
         max_accepts_per_sec: args.max_accepts_per_sec,
+        send_buffer: args.sndbuf.0,
         ..ListenConfig::default()
     };
     let rt = runtime(args.workers);
@@ -285,7 +419,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                         Ok(l) => Ok(l.local),
                         Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. })) => {
                             eprintln!("strata: {ep}: {e}");
-                            return ExitCode::from(2);
+                            return ExitCode::from(exit::USAGE);
                         }
                         Err(e) => Err(e.to_string()),
                     }
@@ -300,7 +434,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("strata: cannot listen on {ep}: {e}");
-                    return ExitCode::from(1);
+                    return ExitCode::from(exit::FAILED);
                 }
             }
         }
@@ -349,7 +483,7 @@ fn serve(args: ServeArgs) -> ExitCode {
 fn tls_identity(ep: &Endpoint) -> Result<Option<strata_tokio::TlsIdentity>, ExitCode> {
     let id = strata_tokio::server_identity(ep).map_err(|e| {
         eprintln!("strata: {ep}: {e}");
-        ExitCode::from(2)
+        ExitCode::from(exit::USAGE)
     })?;
     if let Some(id) = &id {
         strata_cli::relay::print_identity(id);
@@ -447,7 +581,7 @@ fn connect(args: ConnectArgs) -> ExitCode {
             eprintln!(
                 "strata: {flag} needs a tls endpoint (tls+tcp://, tls+unix://); {ep} has none"
             );
-            return Err(ExitCode::from(2));
+            return Err(ExitCode::from(exit::USAGE));
         }
         ep.options.push(LayerOption {
             layer: "tls".into(),
@@ -468,30 +602,24 @@ fn connect(args: ConnectArgs) -> ExitCode {
     }
     if ep.family(&reg) != Family::Stream {
         eprintln!("strata: connect needs a stream endpoint; {ep} carries datagrams");
-        return ExitCode::from(2);
+        return ExitCode::from(exit::USAGE);
     }
     let (proto, done, stdout) = stdio::Stdio::new();
     let rt = runtime(Some(1));
     let why = rt.block_on(async move {
         let stack = Arc::new(StackConfig::default());
-        match strata_tokio::connect(&ep, Box::new(proto), stack).await {
-            Ok(conn) => {
-                let _conn = conn;
-                Ok(done.await.unwrap_or(Close::Done))
-            }
-            Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. })) => {
-                eprintln!("strata: {ep}: {e}");
-                Err(ExitCode::from(2))
-            }
-            Err(e) => {
-                eprintln!("strata: cannot connect to {ep}: {e}");
-                Ok(Close::Io(std::io::ErrorKind::ConnectionRefused))
-            }
-        }
+        let limit = args.connect_timeout;
+        let _conn = connect_within(&ep, Box::new(proto), stack, limit).await?;
+        Ok(done.await.unwrap_or(Close::Done))
     });
     let why = match why {
         Ok(why) => why,
-        Err(code) => return code,
+        Err((msg, code)) => {
+            // The protocol never ran (or is gone): nothing is queued for
+            // stdout, and the threads were told to stop when it dropped.
+            eprintln!("strata: {msg}");
+            return ExitCode::from(code);
+        }
     };
     // Everything received is written out before exiting.
     let _ = stdout.join();
@@ -499,7 +627,7 @@ fn connect(args: ConnectArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         eprintln!("strata: connection ended: {why}");
-        ExitCode::from(1)
+        ExitCode::from(exit::FAILED)
     }
 }
 
@@ -508,7 +636,7 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         Ok(u) => u,
         Err(e) => {
             eprintln!("strata: bad URL {:?}: {e}", args.url);
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let choice = if args.http1 {
@@ -519,6 +647,7 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         strata::http::VersionChoice::Auto
     };
     let raw = match get::endpoint_for(
+        &args.url,
         &url,
         choice,
         args.insecure,
@@ -528,7 +657,7 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("strata: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(exit::USAGE);
         }
     };
     let reg = strata_tokio::registry();
@@ -537,7 +666,19 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         Err(code) => return code,
     };
     let rt = runtime(Some(1));
-    match rt.block_on(get::get(url, &ep, choice, args.output, args.verbose)) {
+    let timeouts = get::Timeouts {
+        connect: args.connect_timeout,
+        idle: args.idle_timeout,
+        total: args.timeout,
+    };
+    match rt.block_on(get::get(
+        url,
+        &ep,
+        choice,
+        args.output,
+        args.verbose,
+        timeouts,
+    )) {
         Ok(o) => {
             let status = o.status.map_or(0, |s| s.as_u16());
             if !o.complete {
@@ -545,11 +686,11 @@ fn get_cmd(args: GetArgs) -> ExitCode {
                     "strata: transfer incomplete after {} bytes: {}",
                     o.bytes, o.why
                 );
-                return ExitCode::from(1);
+                return ExitCode::from(exit::FAILED);
             }
             if status >= 400 || status == 0 {
                 eprintln!("strata: server answered {status}");
-                return ExitCode::from(1);
+                return ExitCode::from(exit::FAILED);
             }
             ExitCode::SUCCESS
         }

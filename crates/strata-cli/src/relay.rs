@@ -582,7 +582,7 @@ pub enum RelaySetupError {
         endpoint: String,
     },
     /// The `--buffer` value is unusable.
-    #[error("bad --buffer {0:?}: expected a byte count such as 262144, 256k or 1m")]
+    #[error("bad --buffer {0:?}: expected a byte count such as 262144, 256k or 1m, at most 1024m")]
     BadSize(String),
     /// The TLS configuration of an endpoint is unusable.
     #[error("{endpoint}: {source}")]
@@ -594,8 +594,20 @@ pub enum RelaySetupError {
     },
 }
 
+/// The largest `--buffer`: 1 GiB per direction.
+pub const MAX_BUFFER: usize = 1 << 30;
+
+/// A count flag from 1 to `MAX`.
+fn count<const MAX: usize>(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(v) if (1..=MAX).contains(&v) => Ok(v),
+        _ => Err(format!("expected a whole number from 1 to {MAX}")),
+    }
+}
+
 /// Parses a byte count: digits with an optional `k`/`kb`/`kib` or
-/// `m`/`mb`/`mib` suffix (any case; powers of 1024). Zero is refused.
+/// `m`/`mb`/`mib` suffix (any case; powers of 1024). Zero and more than
+/// [`MAX_BUFFER`] are refused.
 ///
 /// ```
 /// use strata_cli::relay::parse_size;
@@ -604,6 +616,7 @@ pub enum RelaySetupError {
 /// assert_eq!(parse_size("4096").unwrap(), 4096);
 /// assert!(parse_size("0").is_err());
 /// assert!(parse_size("lots").is_err());
+/// assert!(parse_size("2048m").is_err());
 /// ```
 pub fn parse_size(s: &str) -> Result<usize, RelaySetupError> {
     let bad = || RelaySetupError::BadSize(s.to_string());
@@ -618,7 +631,7 @@ pub fn parse_size(s: &str) -> Result<usize, RelaySetupError> {
         _ => return Err(bad()),
     };
     match n.checked_mul(mult) {
-        Some(v) if v > 0 => Ok(v),
+        Some(v) if v > 0 && v <= MAX_BUFFER => Ok(v),
         _ => Err(bad()),
     }
 }
@@ -642,18 +655,20 @@ pub struct RelayArgs {
     /// TLS towards CONNECT: trust the PEM certificates in FILE (adds tls.ca=FILE).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<String>,
-    /// Seconds connecting to CONNECT may take before the client is closed.
-    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT.as_secs())]
+    /// Seconds connecting to CONNECT may take before the client is closed
+    /// (1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_CONNECT_TIMEOUT.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub connect_timeout: u64,
-    /// Most relayed connections at once.
-    #[arg(long, default_value_t = 10_000)]
+    /// Most relayed connections at once (1 to 1000000).
+    #[arg(long, default_value_t = 10_000, value_parser = count::<1_000_000>)]
     pub max_connections: usize,
     /// Seconds a graceful shutdown (Ctrl-C, SIGTERM) lets relayed
-    /// connections run on before resetting them.
-    #[arg(long, default_value_t = 10)]
+    /// connections run on before resetting them (0 to 86400).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=86_400))]
     pub drain: u64,
-    /// Worker threads (default: one per core).
-    #[arg(long)]
+    /// Worker threads, 1 to 1024 (default: one per core).
+    #[arg(long, value_parser = count::<1024>)]
     pub workers: Option<usize>,
 }
 
@@ -719,9 +734,9 @@ fn shown(ep: &Endpoint, local: &Addr) -> String {
 }
 
 /// Runs `strata relay`: prints `strata: relaying LISTEN -> CONNECT` (with
-/// the bound address) once listening, relays until Ctrl-C or SIGTERM, then
-/// stops accepting and lets relayed connections finish for `--drain`
-/// seconds. Exit status 2 for unusable arguments, 1 when it cannot listen.
+/// the bound address) once listening, relays until Ctrl-C or SIGTERM (SIGHUP
+/// reloads the listener's certificate files and relays on), then stops
+/// accepting and lets relayed connections finish for `--drain` seconds. Exit status 2 for unusable arguments, 1 when it cannot listen.
 pub fn run(args: RelayArgs) -> ExitCode {
     let reg = strata_tokio::registry();
     let plan = match plan(&args, &reg) {
@@ -741,6 +756,11 @@ pub fn run(args: RelayArgs) -> ExitCode {
     if let Some(id) = &id {
         print_identity(id);
     }
+    // Certificates read from files are read again on SIGHUP.
+    let reload = match (&id, plan.listen.option("tls", "cert")) {
+        (Some(id), Some(_)) => Some((id.clone(), plan.listen.clone())),
+        _ => None,
+    };
     let stack = Arc::new(StackConfig::default());
     let relay = Relay::new(
         plan.connect.clone(),
@@ -787,7 +807,7 @@ pub fn run(args: RelayArgs) -> ExitCode {
             shown(&plan.listen, &local),
             plan.connect
         );
-        wait_for_stop().await;
+        wait_for_stop(reload.as_ref()).await;
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -806,20 +826,45 @@ pub fn run(args: RelayArgs) -> ExitCode {
     })
 }
 
-/// Waits for Ctrl-C or SIGTERM.
-async fn wait_for_stop() {
+/// Waits for Ctrl-C or SIGTERM. SIGHUP, as for `strata serve`, reads the
+/// listener's certificate files again (new connections get the new
+/// certificate, open ones keep theirs, a bad file keeps the old one) and
+/// keeps relaying; without files there is nothing to reload, and it says so.
+async fn wait_for_stop(reload: Option<&(strata_tokio::TlsIdentity, Endpoint)>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+        if let (Ok(mut term), Ok(mut hup)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::hangup()),
+        ) {
+            loop {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => return,
+                    _ = term.recv() => return,
+                    _ = hup.recv() => reload_certificate(reload),
+                }
             }
-            return;
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+/// What SIGHUP does: reload the certificate files, if the listener has any.
+fn reload_certificate(reload: Option<&(strata_tokio::TlsIdentity, Endpoint)>) {
+    let Some((id, ep)) = reload else {
+        eprintln!("strata: SIGHUP: no certificate files to reload; relaying on");
+        return;
+    };
+    match id.reloader().reload_from(ep) {
+        Ok(()) => eprintln!(
+            "strata: SIGHUP: {ep}: certificate reloaded, sha256 {}",
+            id.fingerprint_hex()
+        ),
+        Err(e) => {
+            eprintln!("strata: SIGHUP: {ep}: reload failed, keeping the old certificate: {e}")
+        }
+    }
 }
 
 /// Prints the certificate a TLS listener presents: its SHA-256 fingerprint,

@@ -143,6 +143,26 @@ fn write_stdout(q: &Shared, wake: &Mutex<Option<Wake>>) {
     }
 }
 
+impl Stdio {
+    /// Tells both threads to stop: the stdout one then ends once it has
+    /// written what is queued, so joining it never waits for a connection
+    /// that will not come.
+    fn stop_threads(&self) {
+        for s in [&self.stdin, &self.stdout] {
+            s.lock().closed = true;
+            s.cv.notify_all();
+        }
+    }
+}
+
+/// A protocol dropped without `connection_lost` (its connect failed, or it
+/// timed out) still stops the threads.
+impl Drop for Stdio {
+    fn drop(&mut self) {
+        self.stop_threads();
+    }
+}
+
 impl StreamProtocol for Stdio {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         *self.wake.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.waker());
@@ -180,10 +200,7 @@ impl StreamProtocol for Stdio {
     }
 
     fn connection_lost(&mut self, why: &Close) {
-        for s in [&self.stdin, &self.stdout] {
-            s.lock().closed = true;
-            s.cv.notify_all();
-        }
+        self.stop_threads();
         if let Some(tx) = self.done.take() {
             let _ = tx.send(why.clone());
         }

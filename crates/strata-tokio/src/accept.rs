@@ -32,10 +32,18 @@ pub(crate) enum Acceptor {
 }
 
 /// Binds a TCP listener with the configured options. An IPv6 listener is
-/// IPv6-only, so `[::]` and `0.0.0.0` can share a port.
+/// IPv6-only, so `[::]` and `0.0.0.0` can share a port. The buffer sizes are
+/// set on the listener, before `listen`: accepted connections inherit them,
+/// and the receive buffer fixes the window scale offered in the SYN-ACK.
 pub(crate) fn bind_tcp(addr: SocketAddr, cfg: &ListenConfig) -> io::Result<TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
+    if let Some(n) = cfg.send_buffer {
+        s.set_send_buffer_size(n as usize)?;
+    }
+    if let Some(n) = cfg.recv_buffer {
+        s.set_recv_buffer_size(n as usize)?;
+    }
     if cfg.reuse_port {
         s.set_reuse_port(true)?;
     }
@@ -318,5 +326,24 @@ mod tests {
             assert!(b.take(later).is_ok());
         }
         assert!(b.take(later).is_err());
+    }
+
+    /// Accepted connections inherit the listener's buffer sizes (Linux
+    /// reports twice what was set).
+    #[tokio::test]
+    async fn accepted_connections_get_the_listeners_buffer_sizes() {
+        let n = 50_000u32;
+        let cfg = ListenConfig {
+            send_buffer: Some(n),
+            recv_buffer: Some(n),
+            ..ListenConfig::default()
+        };
+        let l = bind_tcp("127.0.0.1:0".parse().unwrap(), &cfg).unwrap();
+        let _c = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (s, _) = l.accept().await.unwrap();
+        let sock = socket2::SockRef::from(&s);
+        let range = n as usize..=2 * n as usize;
+        assert!(range.contains(&sock.send_buffer_size().unwrap()));
+        assert!(range.contains(&sock.recv_buffer_size().unwrap()));
     }
 }

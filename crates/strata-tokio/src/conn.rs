@@ -17,6 +17,7 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use strata::deadline::after;
 use strata::{AbortReason, Close, PeerAddr, Stack, StreamTransport};
 use tokio::io::ReadBuf;
 use tokio::time::Sleep;
@@ -372,7 +373,7 @@ impl<S: Socket> Drive<S> {
         } else if !self.eof_seen {
             // The stack flushed everything before finishing cleanly.
             let _ = socket::shutdown_write(&self.sock);
-            let until = earliest(Some(Instant::now() + LINGER_TIME), self.drain_at());
+            let until = earliest(Some(after(Instant::now(), LINGER_TIME)), self.drain_at());
             arm(&mut self.timer, until);
             self.phase = Phase::Linger;
         }
@@ -388,13 +389,9 @@ impl<S: Socket> Drive<S> {
             .stack
             .inspect(|t: &dyn StreamTransport| t.get::<PeerAddr>().map(|p| p.0.to_string()));
         let peer = peer.as_deref().unwrap_or("?");
-        match &why {
-            Close::Aborted {
-                reason: AbortReason::Requested | AbortReason::Shutdown,
-                ..
-            } => tracing::debug!(peer, "connection closed: {why}"),
-            Close::Aborted { .. } => tracing::warn!(peer, "connection closed: {why}"),
-            Close::Timeout(_) => tracing::info!(peer, "connection closed: {why}"),
+        match log_level(&why) {
+            tracing::Level::WARN => tracing::warn!(peer, "connection closed: {why}"),
+            tracing::Level::INFO => tracing::info!(peer, "connection closed: {why}"),
             _ => tracing::debug!(peer, "connection closed: {why}"),
         }
     }
@@ -451,9 +448,51 @@ impl<S: Socket> Drive<S> {
     }
 }
 
+/// The level an unclean close is logged at: a layer's abort for bad input
+/// or a broken limit is worth a warning; a timeout is news; what peers do
+/// every day (a reset, a TLS peer that hangs up without `close_notify`, as
+/// curl and browsers do after their last response) is debug.
+fn log_level(why: &Close) -> tracing::Level {
+    match why {
+        Close::Aborted {
+            reason: AbortReason::Requested | AbortReason::Shutdown,
+            ..
+        } => tracing::Level::DEBUG,
+        Close::Aborted {
+            reason: AbortReason::Custom(e),
+            ..
+        } if e
+            .downcast_ref::<strata::tls::TlsError>()
+            .is_some_and(strata::tls::TlsError::is_routine) =>
+        {
+            tracing::Level::DEBUG
+        }
+        Close::Aborted { .. } => tracing::Level::WARN,
+        Close::Timeout(_) => tracing::Level::INFO,
+        _ => tracing::Level::DEBUG,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_tls_peer_that_hangs_up_without_close_notify_is_routine() {
+        use std::sync::Arc;
+        use strata::tls::TlsError;
+        let tls = |e: TlsError| Close::aborted("tls", AbortReason::Custom(Arc::new(e)));
+        assert_eq!(log_level(&tls(TlsError::Truncated)), tracing::Level::DEBUG);
+        let bad = tls(TlsError::from(rustls::Error::DecryptError));
+        assert_eq!(log_level(&bad), tracing::Level::WARN);
+        assert_eq!(
+            log_level(&tls(TlsError::HandshakeTruncated)),
+            tracing::Level::WARN
+        );
+        let budget = Close::aborted("stack", AbortReason::MemoryBudget { limit: 1 });
+        assert_eq!(log_level(&budget), tracing::Level::WARN);
+        assert_eq!(log_level(&Close::Reset), tracing::Level::DEBUG);
+    }
 
     struct Echo;
     impl strata::StreamProtocol for Echo {

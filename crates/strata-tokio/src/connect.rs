@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata::{AbortReason, Addr, Close, StackConfig, StreamProtocol};
-use tokio::net::{TcpStream, UnixStream};
+use tokio::net::{TcpSocket, TcpStream, UnixStream};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::socket::{tcp_info, unix_info};
@@ -106,6 +106,34 @@ pub(crate) fn run_tcp(
     }
 }
 
+/// Kernel buffer sizes for an outgoing TCP socket (`tcp.sndbuf`,
+/// `tcp.rcvbuf`); `None` leaves the kernel's default and autotuning.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Buffers {
+    pub(crate) send: Option<u32>,
+    pub(crate) recv: Option<u32>,
+}
+
+/// Connects to `addr` with `bufs` set before the handshake (the receive
+/// buffer fixes the window scale the SYN offers).
+pub(crate) async fn tcp_connect(addr: SocketAddr, bufs: Buffers) -> io::Result<TcpStream> {
+    if bufs == Buffers::default() {
+        return TcpStream::connect(addr).await;
+    }
+    let s = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    if let Some(n) = bufs.send {
+        s.set_send_buffer_size(n)?;
+    }
+    if let Some(n) = bufs.recv {
+        s.set_recv_buffer_size(n)?;
+    }
+    s.connect(addr).await
+}
+
 /// Resolves `host` and connects with Happy Eyeballs (RFC 8305): addresses
 /// interleaved by family (the resolver's first family first), a new attempt
 /// every [`CONNECTION_ATTEMPT_DELAY`] or as soon as one fails, the first to
@@ -113,6 +141,7 @@ pub(crate) fn run_tcp(
 pub(crate) async fn happy_eyeballs(
     host: &str,
     port: u16,
+    bufs: Buffers,
 ) -> Result<(TcpStream, SocketAddr), DriverError> {
     let resolved = tokio::net::lookup_host((host, port))
         .await
@@ -126,7 +155,7 @@ pub(crate) async fn happy_eyeballs(
             host: host.to_string(),
         });
     }
-    race(&addrs, CONNECTION_ATTEMPT_DELAY)
+    race(&addrs, CONNECTION_ATTEMPT_DELAY, bufs)
         .await
         .map_err(|(addr, e)| DriverError::io("connect", format!("{host} ({addr})"), e))
 }
@@ -156,6 +185,7 @@ pub(crate) fn interleave(addrs: Vec<SocketAddr>) -> Vec<SocketAddr> {
 async fn race(
     addrs: &[SocketAddr],
     delay: Duration,
+    bufs: Buffers,
 ) -> Result<(TcpStream, SocketAddr), (SocketAddr, io::Error)> {
     let mut attempts = JoinSet::new();
     let mut next = 0;
@@ -165,7 +195,7 @@ async fn race(
         if std::mem::take(&mut start_next) && next < addrs.len() {
             let a = addrs[next];
             next += 1;
-            attempts.spawn(async move { (a, TcpStream::connect(a).await) });
+            attempts.spawn(async move { (a, tcp_connect(a, bufs).await) });
         }
         let more = next < addrs.len();
         if attempts.is_empty() {
@@ -209,5 +239,23 @@ mod tests {
         );
         assert_eq!(interleave(vec![v4a, v6a, v4b]), vec![v4a, v6a, v4b]);
         assert_eq!(interleave(vec![]), vec![]);
+    }
+
+    /// Linux reports twice what was set (the kernel's bookkeeping share);
+    /// 50,000 is below the default `wmem_max`/`rmem_max` caps and far from
+    /// the defaults (16 KiB send, 128 KiB receive).
+    #[tokio::test]
+    async fn connect_sets_the_buffer_sizes_asked_for() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let n = 50_000u32;
+        let bufs = Buffers {
+            send: Some(n),
+            recv: Some(n),
+        };
+        let s = tcp_connect(l.local_addr().unwrap(), bufs).await.unwrap();
+        let sock = socket2::SockRef::from(&s);
+        let range = n as usize..=2 * n as usize;
+        assert!(range.contains(&sock.send_buffer_size().unwrap()));
+        assert!(range.contains(&sock.recv_buffer_size().unwrap()));
     }
 }

@@ -15,7 +15,7 @@ use strata::endpoint::{Endpoint, Host, SchemeRegistry, SchemeSpec, Target};
 use strata::tls::TlsConfig;
 use strata::{Addr, StackConfig, StreamProtocol};
 
-use crate::connect::{happy_eyeballs, run_tcp, Connection};
+use crate::connect::{happy_eyeballs, run_tcp, tcp_connect, Buffers, Connection};
 use crate::tls::TlsIdentity;
 use crate::{DriverError, ListenConfig, Listening, Server, StreamFactory};
 
@@ -115,8 +115,42 @@ fn stream_transport(ep: &Endpoint) -> Result<(), DriverError> {
 }
 
 fn bool_option(ep: &Endpoint, key: &str) -> Result<Option<bool>, DriverError> {
-    ep.option_as::<bool>("tcp", key)
-        .map_err(|e| bad_option(e, "true or false"))
+    tcp_option(ep, key, "true or false")
+}
+
+/// A `tcp.*` option, checked against the bounds the parser enforces (an
+/// `Endpoint` built by hand skips the parser) and parsed as `T`.
+fn tcp_option<T: std::str::FromStr>(
+    ep: &Endpoint,
+    key: &str,
+    expected: &'static str,
+) -> Result<Option<T>, DriverError> {
+    let Some(value) = ep.option("tcp", key) else {
+        return Ok(None);
+    };
+    let in_bounds = SchemeSpec::TCP
+        .value_rule(key)
+        .is_none_or(|rule| rule.check(value));
+    match value.parse::<T>() {
+        Ok(v) if in_bounds => Ok(Some(v)),
+        _ => Err(DriverError::BadOption {
+            layer: "tcp".into(),
+            key: key.into(),
+            value: value.into(),
+            expected,
+        }),
+    }
+}
+
+/// What `tcp.sndbuf` and `tcp.rcvbuf` say must be expected.
+const BUFFER_EXPECTED: &str = "a byte count from 4096 to 67108864";
+
+/// `tcp.sndbuf` and `tcp.rcvbuf`.
+fn buffers(ep: &Endpoint) -> Result<Buffers, DriverError> {
+    Ok(Buffers {
+        send: tcp_option(ep, "sndbuf", BUFFER_EXPECTED)?,
+        recv: tcp_option(ep, "rcvbuf", BUFFER_EXPECTED)?,
+    })
 }
 
 pub(crate) fn bad_option(
@@ -139,12 +173,12 @@ fn listen_options(ep: &Endpoint, mut cfg: ListenConfig) -> Result<ListenConfig, 
     if let Some(v) = bool_option(ep, "reuseport")? {
         cfg.reuse_port = v;
     }
-    if let Some(v) = ep
-        .option_as::<u32>("tcp", "backlog")
-        .map_err(|e| bad_option(e, "a number of connections"))?
-    {
+    if let Some(v) = tcp_option(ep, "backlog", "a number of connections from 1 to 65535")? {
         cfg.backlog = v;
     }
+    let bufs = buffers(ep)?;
+    cfg.send_buffer = bufs.send.or(cfg.send_buffer);
+    cfg.recv_buffer = bufs.recv.or(cfg.recv_buffer);
     Ok(cfg)
 }
 
@@ -152,7 +186,7 @@ impl Server {
     /// Listens on what `ep` describes: `tcp://` (a name is resolved and every
     /// address it gives is bound, on the same port) or `unix://`, under the
     /// layers the chain names (`tls+`). Options `tcp.nodelay`,
-    /// `tcp.reuseport` and `tcp.backlog` override `cfg`; the `tls.*` options
+    /// `tcp.reuseport`, `tcp.backlog`, `tcp.sndbuf` and `tcp.rcvbuf` override `cfg`; the `tls.*` options
     /// are in [`server_config`](crate::server_config). A `tls` layer without
     /// `tls.cert`/`tls.key` serves a fresh self-signed certificate and logs
     /// its fingerprint; use [`listen_with_identity`](Server::listen_with_identity)
@@ -300,7 +334,8 @@ pub(crate) async fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, D
 /// Connects to what `ep` describes and runs `proto` over it: `tcp://` (a name
 /// with Happy Eyeballs, RFC 8305) or `unix://`, under the layers the chain
 /// names (`tls+`, configured as [`client_config`](crate::client_config)
-/// says). Option `tcp.nodelay` (default true) applies.
+/// says). Options `tcp.nodelay` (default true), `tcp.sndbuf` and
+/// `tcp.rcvbuf` (default: the kernel's) apply.
 ///
 /// ```no_run
 /// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> Result<(), strata_tokio::DriverError> {
@@ -328,6 +363,7 @@ pub async fn connect(
         return crate::reliable::connect(ep, proto, stack).await;
     }
     let nodelay = bool_option(ep, "nodelay")?.unwrap_or(true);
+    let bufs = buffers(ep)?;
     match &ep.target {
         Target::Path(path) => crate::connect_unix(path, proto, stack)
             .await
@@ -337,7 +373,7 @@ pub async fn connect(
             port,
         } => {
             let addr = SocketAddr::new(*ip, *port);
-            let s = tokio::net::TcpStream::connect(addr)
+            let s = tcp_connect(addr, bufs)
                 .await
                 .map_err(|e| DriverError::io("connect", addr, e))?;
             Ok(run_tcp(s, addr, proto, stack, nodelay))
@@ -346,7 +382,7 @@ pub async fn connect(
             host: Host::Name(name),
             port,
         } => {
-            let (s, addr) = happy_eyeballs(name, *port).await?;
+            let (s, addr) = happy_eyeballs(name, *port, bufs).await?;
             Ok(run_tcp(s, addr, proto, stack, nodelay))
         }
     }
@@ -407,16 +443,39 @@ mod tests {
 
     #[test]
     fn endpoint_options_override_the_listen_config() {
-        let ep =
-            Endpoint::parse("tcp://127.0.0.1:1?tcp.nodelay=false&tcp.backlog=7&tcp.reuseport=true")
-                .unwrap();
-        let cfg = listen_options(&ep, ListenConfig::default()).unwrap();
+        let ep = Endpoint::parse(
+            "tcp://127.0.0.1:1?tcp.nodelay=false&tcp.backlog=7&tcp.reuseport=true&tcp.sndbuf=65536",
+        )
+        .unwrap();
+        let dflt = ListenConfig {
+            recv_buffer: Some(8192),
+            ..ListenConfig::default()
+        };
+        let cfg = listen_options(&ep, dflt).unwrap();
         assert!(!cfg.nodelay && cfg.reuse_port);
         assert_eq!(cfg.backlog, 7);
-        let bad = Endpoint::parse("tcp://127.0.0.1:1?tcp.backlog=lots").unwrap();
-        assert!(matches!(
-            listen_options(&bad, ListenConfig::default()),
-            Err(DriverError::BadOption { .. })
-        ));
+        assert_eq!(
+            (cfg.send_buffer, cfg.recv_buffer),
+            (Some(65536), Some(8192))
+        );
+        // An endpoint built by hand skips the parser: the driver checks the
+        // same bounds.
+        for (key, value) in [
+            ("backlog", "lots"),
+            ("backlog", "0"),
+            ("sndbuf", "18446744073709551615"),
+            ("rcvbuf", "1"),
+        ] {
+            let mut bad = Endpoint::parse("tcp://127.0.0.1:1").unwrap();
+            bad.options.push(strata::endpoint::LayerOption {
+                layer: "tcp".into(),
+                key: key.into(),
+                value: value.into(),
+            });
+            assert!(matches!(
+                listen_options(&bad, ListenConfig::default()),
+                Err(DriverError::BadOption { .. })
+            ));
+        }
     }
 }

@@ -62,7 +62,7 @@ pub use server::{ListenConfig, Listening, Server};
 pub use socket::{spawn_stream, DriverStream};
 pub use tls::{
     client_config, server_config, server_identity, AcceptAnyServerCert, ReloadingCert, TlsIdentity,
-    TlsSetupError, SELF_SIGNED_NAMES,
+    TlsSetupError, MAX_PEM_FILE, SELF_SIGNED_NAMES,
 };
 
 /// Builds the protocol for each accepted connection of a listener.

@@ -37,6 +37,15 @@ pub struct ListenConfig {
     pub nodelay: bool,
     /// The listen backlog (default 1024).
     pub backlog: u32,
+    /// `SO_SNDBUF` of every accepted TCP connection, in bytes (default
+    /// `None`: the kernel's autotuning, which lets one connection whose
+    /// peer does not read hold up to `net.ipv4.tcp_wmem`'s maximum, 4 MiB
+    /// on most Linux systems, outside the stack's memory budget). Linux
+    /// doubles the value for its bookkeeping. Endpoint option `tcp.sndbuf`.
+    pub send_buffer: Option<u32>,
+    /// `SO_RCVBUF` of every accepted TCP connection, in bytes (default
+    /// `None`: the kernel's autotuning). Endpoint option `tcp.rcvbuf`.
+    pub recv_buffer: Option<u32>,
 }
 
 impl Default for ListenConfig {
@@ -48,6 +57,8 @@ impl Default for ListenConfig {
             reuse_port: false,
             nodelay: true,
             backlog: 1024,
+            send_buffer: None,
+            recv_buffer: None,
         }
     }
 }
@@ -146,7 +157,8 @@ impl Server {
     /// those still running after `drain` with `AbortReason::Shutdown`, and
     /// returns once every task of this server has ended.
     pub async fn shutdown(&self, drain: Duration) {
-        self.shared.start_shutdown(Instant::now() + drain);
+        self.shared
+            .start_shutdown(strata::deadline::after(Instant::now(), drain));
         let acceptors = std::mem::take(
             &mut *self
                 .shared

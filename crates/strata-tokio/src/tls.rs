@@ -60,6 +60,10 @@ pub use reload::ReloadingCert;
 /// The names a generated self-signed certificate is valid for.
 pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
+/// The largest certificate, key or CA file read (`tls.cert`, `tls.key`,
+/// `tls.ca`): 4 MiB, well above a full CA bundle (about 220 KB).
+pub const MAX_PEM_FILE: u64 = 4 * 1024 * 1024;
+
 /// Why a TLS configuration could not be built from an endpoint's options.
 ///
 /// It reaches callers as [`DriverError::Tls`].
@@ -81,6 +85,14 @@ pub enum TlsSetupError {
         /// The operating system's error.
         #[source]
         source: std::io::Error,
+    },
+    /// A file larger than [`MAX_PEM_FILE`] (or endless, such as `/dev/zero`).
+    #[error("{}: larger than {limit} bytes: not a PEM file", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: u64,
     },
     /// A file holds PEM that does not decode (bad base64, a section cut short).
     #[error("{}: malformed PEM: {reason}", path.display())]
@@ -406,7 +418,15 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
 /// let reg = strata_tokio::registry();
 /// let ep = Endpoint::parse_with("tls+tcp://localhost:8443?tls.insecure=true", &reg).unwrap();
 /// assert!(strata_tokio::client_config(&ep).unwrap().is_client());
-/// let bad = Endpoint::parse_with("tls+tcp://localhost:8443?tls.alpn=", &reg).unwrap();
+/// // `tls.alpn=` is refused by the parser already; an endpoint built by
+/// // hand is refused here.
+/// assert!(Endpoint::parse_with("tls+tcp://localhost:8443?tls.alpn=", &reg).is_err());
+/// let mut bad = ep.clone();
+/// bad.options.push(strata::endpoint::LayerOption {
+///     layer: "tls".into(),
+///     key: "alpn".into(),
+///     value: String::new(),
+/// });
 /// assert!(strata_tokio::client_config(&bad).is_err());
 /// ```
 pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {

@@ -5,8 +5,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use strata::endpoint::{
-    Endpoint, EndpointErrorKind as K, Family, Host, LayerOption, RegistryError, SchemeKind,
-    SchemeRegistry, SchemeSpec, Target, ANY_OPTION,
+    Endpoint, EndpointErrorKind as K, Family, Host, LayerOption, OptionValue, RegistryError,
+    SchemeKind, SchemeRegistry, SchemeSpec, Target, ANY_OPTION, SOCKET_BUFFER_MAX,
+    SOCKET_BUFFER_MIN,
 };
 
 const TLS: SchemeSpec = SchemeSpec {
@@ -16,6 +17,7 @@ const TLS: SchemeSpec = SchemeSpec {
         above: Family::Stream,
     },
     options: &["alpn", "sni", "verify"],
+    values: &[],
 };
 const RELIABLE: SchemeSpec = SchemeSpec {
     name: "reliable",
@@ -24,6 +26,7 @@ const RELIABLE: SchemeSpec = SchemeSpec {
         above: Family::Stream,
     },
     options: &[ANY_OPTION],
+    values: &[],
 };
 const QUIC: SchemeSpec = SchemeSpec {
     name: "quic",
@@ -32,6 +35,7 @@ const QUIC: SchemeSpec = SchemeSpec {
         above: Family::Stream,
     },
     options: &["alpn"],
+    values: &[],
 };
 
 /// The default registry plus the layers that register later, added the way
@@ -128,10 +132,10 @@ fn every_example_parses() {
         ),
         // Case-insensitive names are canonicalised to lowercase.
         (
-            "TCP://LocalHost:80?TCP.NoDelay=True",
+            "TCP://LocalHost:80?TCP.NoDelay=true",
             &["tcp"],
             hp(name("localhost"), 80),
-            vec![opt("tcp", "nodelay", "True")],
+            vec![opt("tcp", "nodelay", "true")],
         ),
         ("tcp://0.0.0.0:0", &["tcp"], hp(ip("0.0.0.0"), 0), vec![]),
         ("tcp://[::]:65535", &["tcp"], hp(ip("::"), 65535), vec![]),
@@ -414,7 +418,7 @@ fn every_error_points_at_its_byte() {
             K::UnknownOptionKey {
                 layer: "tcp".into(),
                 key: "nodealy".into(),
-                valid: vec!["nodelay", "reuseport", "backlog"],
+                valid: vec!["nodelay", "reuseport", "backlog", "sndbuf", "rcvbuf"],
             },
         ),
         (
@@ -549,4 +553,114 @@ fn from_str_matches_parse() {
     let a: Endpoint = "tcp://localhost:80".parse().unwrap();
     assert_eq!(a, Endpoint::parse("tcp://localhost:80").unwrap());
     assert!("nope".parse::<Endpoint>().is_err());
+}
+
+// ---------------------------------------------------------------------------
+// Option values are bounded at parse time: a value the layer could not use is
+// an error with a caret under the value, never a panic when it is built.
+
+/// The error for `input`, which must fail at the value of its last option.
+fn bad_value(input: &str, reg: &SchemeRegistry) -> (usize, K) {
+    let e = Endpoint::parse_with(input, reg).unwrap_err();
+    (e.pos, e.kind)
+}
+
+#[test]
+fn tcp_option_values_out_of_bounds_point_at_the_value() {
+    let reg = SchemeRegistry::default();
+    let cases = [
+        ("tcp://127.0.0.1:1?tcp.backlog=0", "backlog"),
+        (
+            "tcp://127.0.0.1:1?tcp.backlog=99999999999999999999",
+            "backlog",
+        ),
+        ("tcp://127.0.0.1:1?tcp.backlog=-1", "backlog"),
+        ("tcp://127.0.0.1:1?tcp.nodelay=yes", "nodelay"),
+        ("tcp://127.0.0.1:1?tcp.reuseport=1", "reuseport"),
+        (
+            "tcp://127.0.0.1:1?tcp.sndbuf=18446744073709551615",
+            "sndbuf",
+        ),
+        ("tcp://127.0.0.1:1?tcp.sndbuf=4095", "sndbuf"),
+        ("tcp://127.0.0.1:1?tcp.rcvbuf=67108865", "rcvbuf"),
+        ("tcp://127.0.0.1:1?tcp.rcvbuf=", "rcvbuf"),
+        ("udp://127.0.0.1:1?udp.reuseport=on", "reuseport"),
+    ];
+    for (input, key) in cases {
+        let (pos, kind) = bad_value(input, &reg);
+        assert_eq!(pos, input.find('=').unwrap() + 1, "{input}");
+        assert!(
+            matches!(&kind, K::BadOptionValue { key: k, .. } if k == key),
+            "{input}: {kind:?}"
+        );
+    }
+    let e = Endpoint::parse("tcp://127.0.0.1:1?tcp.sndbuf=1").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "bad value for `tcp.sndbuf`: expected a whole number from 4096 to 67108864\n    \
+         tcp://127.0.0.1:1?tcp.sndbuf=1\n                                 ^"
+    );
+    for ok in [
+        format!("tcp://h:1?tcp.sndbuf={SOCKET_BUFFER_MIN}&tcp.rcvbuf={SOCKET_BUFFER_MAX}"),
+        "tcp://h:1?tcp.backlog=1&tcp.nodelay=false&tcp.reuseport=true".into(),
+    ] {
+        assert!(Endpoint::parse(&ok).is_ok(), "{ok}");
+    }
+}
+
+#[test]
+fn tls_option_values_are_bounded_at_parse_time() {
+    let mut reg = SchemeRegistry::default();
+    reg.register(SchemeSpec::TLS).unwrap();
+    let long = "x".repeat(256);
+    for input in [
+        "tls+tcp://h:1?tls.alpn=".to_string(),
+        "tls+tcp://h:1?tls.alpn=h2,,http/1.1".into(),
+        "tls+tcp://h:1?tls.alpn=h2,".into(),
+        format!("tls+tcp://h:1?tls.alpn={long}"),
+        format!("tls+tcp://h:1?tls.alpn={}", vec!["a"; 33].join(",")),
+        "tls+tcp://h:1?tls.sni=".into(),
+        format!("tls+tcp://h:1?tls.sni={}", "a".repeat(254)),
+        "tls+tcp://h:1?tls.insecure=yes".into(),
+        "tls+tcp://h:1?tls.cert=".into(),
+    ] {
+        let (pos, kind) = bad_value(&input, &reg);
+        assert_eq!(pos, input.rfind('=').unwrap() + 1, "{input}");
+        assert!(
+            matches!(kind, K::BadOptionValue { .. }),
+            "{input}: {kind:?}"
+        );
+    }
+    let ok = "tls+tcp://h:1?tls.alpn=h2,http/1.1&tls.sni=localhost&tls.insecure=true";
+    assert!(Endpoint::parse_with(ok, &reg).is_ok());
+}
+
+#[test]
+fn a_scheme_may_bound_only_the_options_it_declares() {
+    let mut reg = SchemeRegistry::default();
+    let bad = SchemeSpec {
+        name: "zz",
+        values: &[("nope", OptionValue::Bool)],
+        ..TLS
+    };
+    assert_eq!(
+        reg.register(bad),
+        Err(RegistryError::UndeclaredValue {
+            name: "zz",
+            option: "nope"
+        })
+    );
+    let words = SchemeSpec {
+        name: "zz",
+        options: &["mode"],
+        values: &[("mode", OptionValue::OneOf(&["a", "b"]))],
+        ..TLS
+    };
+    reg.register(words).unwrap();
+    assert!(Endpoint::parse_with("zz+tcp://h:1?zz.mode=b", &reg).is_ok());
+    let e = Endpoint::parse_with("zz+tcp://h:1?zz.mode=c", &reg).unwrap_err();
+    assert_eq!(e.pos, 21);
+    assert!(e
+        .to_string()
+        .starts_with("bad value for `zz.mode`: expected one of a, b"));
 }

@@ -9,7 +9,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use strata::endpoint::Endpoint;
 
-use super::{provider, TlsSetupError};
+use super::{provider, TlsSetupError, MAX_PEM_FILE};
 
 /// [`TlsIdentity::cert_key_pairs`](crate::TlsIdentity::cert_key_pairs).
 pub(super) fn cert_key_pairs(
@@ -86,11 +86,25 @@ pub(super) fn load_certified_key(
     Ok(Arc::new(ck))
 }
 
+/// Reads a PEM file of at most [`MAX_PEM_FILE`] bytes: a path to an endless
+/// file (`/dev/zero`, a FIFO fed forever) is refused, not read into memory.
 fn read(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
-    std::fs::read(path).map_err(|source| TlsSetupError::Unreadable {
+    use std::io::Read;
+    let unreadable = |source| TlsSetupError::Unreadable {
         path: path.to_owned(),
         source,
-    })
+    };
+    let mut out = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_PEM_FILE + 1).read_to_end(&mut out))
+        .map_err(unreadable)?;
+    if out.len() as u64 > MAX_PEM_FILE {
+        return Err(TlsSetupError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_PEM_FILE,
+        });
+    }
+    Ok(out)
 }
 
 fn bad_pem(path: &Path, e: rustls::pki_types::pem::Error) -> TlsSetupError {

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use super::Family;
+use super::{Family, OptionValue};
 
 /// A parse error: what went wrong and where.
 ///
@@ -221,6 +221,16 @@ pub enum EndpointErrorKind {
         key: String,
         /// The keys the layer declares.
         valid: Vec<&'static str>,
+    },
+    /// A value outside the bounds the option's scheme declares.
+    #[error("bad value for `{layer}.{key}`: expected {rule}")]
+    BadOptionValue {
+        /// The layer.
+        layer: String,
+        /// The key.
+        key: String,
+        /// What the option takes.
+        rule: OptionValue,
     },
     /// A `#fragment`: endpoints have none.
     #[error("`#` is not allowed in an endpoint (escape it as %23)")]

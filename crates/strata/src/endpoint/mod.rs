@@ -41,10 +41,15 @@ mod error;
 mod escape;
 mod grammar;
 mod registry;
+mod value;
 
 pub use error::{EndpointError, EndpointErrorKind};
 pub use grammar::{MAX_HOST_LEN, MAX_LABEL_LEN};
-pub use registry::{RegistryError, SchemeKind, SchemeRegistry, SchemeSpec, TargetKind, ANY_OPTION};
+pub use registry::{
+    RegistryError, SchemeKind, SchemeRegistry, SchemeSpec, TargetKind, ANY_OPTION, BACKLOG_MAX,
+    SOCKET_BUFFER_MAX, SOCKET_BUFFER_MIN,
+};
+pub use value::OptionValue;
 
 /// A parsed endpoint: the layer chain, the target, and the options.
 ///
@@ -186,11 +191,11 @@ impl Endpoint {
     ///
     /// ```
     /// use strata::endpoint::Endpoint;
-    /// let ep = Endpoint::parse("tcp://h:1?tcp.backlog=64&tcp.nodelay=yes").unwrap();
-    /// assert_eq!(ep.option_as::<u32>("tcp", "backlog").unwrap(), Some(64));
+    /// let ep = Endpoint::parse("tcp://h:1?tcp.backlog=300&tcp.nodelay=true").unwrap();
+    /// assert_eq!(ep.option_as::<u32>("tcp", "backlog").unwrap(), Some(300));
     /// assert_eq!(ep.option_as::<bool>("tcp", "reuseport").unwrap(), None);
-    /// let e = ep.option_as::<bool>("tcp", "nodelay").unwrap_err();
-    /// assert_eq!(e.to_string(), "option tcp.nodelay=yes: provided string was not `true` or `false`");
+    /// let e = ep.option_as::<u8>("tcp", "backlog").unwrap_err();
+    /// assert_eq!(e.to_string(), "option tcp.backlog=300: number too large to fit in target type");
     /// ```
     pub fn option_as<T>(&self, layer: &str, key: &str) -> Result<Option<T>, OptionValueError>
     where
@@ -279,8 +284,8 @@ fn path_bytes(p: &std::path::Path) -> std::borrow::Cow<'_, [u8]> {
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
-/// let ep = Endpoint::parse("tcp://h:1?tcp.backlog=-1").unwrap();
-/// assert!(ep.option_as::<u32>("tcp", "backlog").is_err());
+/// let ep = Endpoint::parse("tcp://h:1?tcp.backlog=64").unwrap();
+/// assert!(ep.option_as::<bool>("tcp", "backlog").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("option {layer}.{key}={value}: {reason}")]

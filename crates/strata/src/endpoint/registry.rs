@@ -1,6 +1,6 @@
 //! The scheme registry: which names the parser knows and how they stack.
 
-use super::Family;
+use super::{Family, OptionValue};
 
 /// Declared in [`SchemeSpec::options`], lets a layer accept every key (it
 /// then validates its own options when it is built).
@@ -10,13 +10,17 @@ pub const ANY_OPTION: &str = "*";
 ///
 /// ```
 /// use strata::endpoint::{Family, SchemeKind, SchemeSpec};
+/// use strata::endpoint::OptionValue;
 /// const TLS: SchemeSpec = SchemeSpec {
 ///     name: "tls",
 ///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
 ///     options: &["alpn", "sni"],
+///     values: &[("sni", OptionValue::Text { min_len: 1, max_len: 253 })],
 /// };
 /// assert!(TLS.accepts_option("alpn"));
 /// assert!(!TLS.accepts_option("nodelay"));
+/// assert_eq!(TLS.value_rule("sni"), Some(OptionValue::Text { min_len: 1, max_len: 253 }));
+/// assert_eq!(TLS.value_rule("alpn"), None);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SchemeSpec {
@@ -28,7 +32,30 @@ pub struct SchemeSpec {
     /// The option keys this scheme takes in the query (`tls.alpn`): an
     /// empty list means none, [`ANY_OPTION`] means any.
     pub options: &'static [&'static str],
+    /// The values each option takes, checked at parse time: an option
+    /// without a rule takes any value (its layer then checks it when it is
+    /// built, and must refuse, never panic on, what it cannot use).
+    pub values: &'static [(&'static str, OptionValue)],
 }
+
+/// The smallest `tcp.sndbuf`/`tcp.rcvbuf` accepted: 4 KiB.
+pub const SOCKET_BUFFER_MIN: u64 = 4 * 1024;
+/// The largest `tcp.sndbuf`/`tcp.rcvbuf` accepted: 64 MiB (the kernel caps
+/// the value further at `net.core.wmem_max`/`rmem_max`).
+pub const SOCKET_BUFFER_MAX: u64 = 64 * 1024 * 1024;
+/// The largest `tcp.backlog` accepted (the kernel caps it further at
+/// `net.core.somaxconn`).
+pub const BACKLOG_MAX: u64 = 65_535;
+
+const SOCKET_BUFFER: OptionValue = OptionValue::Int {
+    min: SOCKET_BUFFER_MIN,
+    max: SOCKET_BUFFER_MAX,
+};
+/// Paths: a comma-separated list of a few `PATH_MAX`-long paths at most.
+const PATHS: OptionValue = OptionValue::Text {
+    min_len: 1,
+    max_len: 16 * 1024,
+};
 
 impl SchemeSpec {
     /// `tcp`: a stream to a host and port.
@@ -38,7 +65,20 @@ impl SchemeSpec {
             family: Family::Stream,
             target: TargetKind::HostPort,
         },
-        options: &["nodelay", "reuseport", "backlog"],
+        options: &["nodelay", "reuseport", "backlog", "sndbuf", "rcvbuf"],
+        values: &[
+            ("nodelay", OptionValue::Bool),
+            ("reuseport", OptionValue::Bool),
+            (
+                "backlog",
+                OptionValue::Int {
+                    min: 1,
+                    max: BACKLOG_MAX,
+                },
+            ),
+            ("sndbuf", SOCKET_BUFFER),
+            ("rcvbuf", SOCKET_BUFFER),
+        ],
     };
     /// `udp`: datagrams to or from a host and port.
     pub const UDP: SchemeSpec = SchemeSpec {
@@ -48,6 +88,7 @@ impl SchemeSpec {
             target: TargetKind::HostPort,
         },
         options: &["reuseport"],
+        values: &[("reuseport", OptionValue::Bool)],
     };
     /// `unix`: a stream over a Unix socket path.
     pub const UNIX: SchemeSpec = SchemeSpec {
@@ -57,6 +98,7 @@ impl SchemeSpec {
             target: TargetKind::Path,
         },
         options: &[],
+        values: &[],
     };
     /// `tls`: the [`Tls`](crate::tls::Tls) layer, a stream over a stream.
     /// Not in [`SchemeRegistry::default`]: the driver that can build it
@@ -69,6 +111,26 @@ impl SchemeSpec {
             above: Family::Stream,
         },
         options: &["cert", "key", "ca", "alpn", "sni", "insecure"],
+        values: &[
+            ("cert", PATHS),
+            ("key", PATHS),
+            ("ca", PATHS),
+            (
+                "alpn",
+                OptionValue::List {
+                    item_max: 255,
+                    max_items: 32,
+                },
+            ),
+            (
+                "sni",
+                OptionValue::Text {
+                    min_len: 1,
+                    max_len: 253,
+                },
+            ),
+            ("insecure", OptionValue::Bool),
+        ],
     };
 
     /// `reliable`: the reliable mapping
@@ -91,11 +153,19 @@ impl SchemeSpec {
         options: &[
             "cc", "mtu", "window", "idle", "retry", "mode", "conv", "kcp", "nocc",
         ],
+        // Bounded where they are read, when the layer is built
+        // (`strata_tokio`'s reliable glue).
+        values: &[],
     };
 
     /// Whether `key` is a declared option of this scheme.
     pub fn accepts_option(&self, key: &str) -> bool {
         self.options.iter().any(|o| *o == ANY_OPTION || *o == key)
+    }
+
+    /// The values option `key` takes, when this scheme bounds them.
+    pub fn value_rule(&self, key: &str) -> Option<OptionValue> {
+        self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 }
 
@@ -159,6 +229,7 @@ pub enum TargetKind {
 ///     name: "tls",
 ///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
 ///     options: &["alpn"],
+///     values: &[],
 /// })
 /// .unwrap();
 /// let ep = Endpoint::parse_with("tls+tcp://localhost:443?tls.alpn=h2", &reg).unwrap();
@@ -192,6 +263,12 @@ impl SchemeRegistry {
         }
         if let Some(option) = spec.options.iter().find(|o| !valid_option_key(o)) {
             return Err(RegistryError::InvalidOption {
+                name: spec.name,
+                option,
+            });
+        }
+        if let Some((option, _)) = spec.values.iter().find(|(k, _)| !spec.accepts_option(k)) {
+            return Err(RegistryError::UndeclaredValue {
                 name: spec.name,
                 option,
             });
@@ -239,6 +316,14 @@ pub enum RegistryError {
     InvalidName {
         /// The name.
         name: &'static str,
+    },
+    /// A value rule for an option the scheme does not declare.
+    #[error("scheme `{name}` bounds the values of `{option}`, which it does not declare")]
+    UndeclaredValue {
+        /// The scheme.
+        name: &'static str,
+        /// The key.
+        option: &'static str,
     },
     /// An option key that the query grammar could not express.
     #[error("invalid option key `{option}` for scheme `{name}`: a-z, 0-9, `_`, `-`, `.`")]

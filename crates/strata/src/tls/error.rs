@@ -52,6 +52,21 @@ pub enum TlsError {
 }
 
 impl TlsError {
+    /// Whether this is what ordinary peers do, not a fault worth a warning:
+    /// [`Truncated`](TlsError::Truncated), an EOF without `close_notify`
+    /// after the handshake, which curl, browsers and most HTTP clients send
+    /// after their last response (HTTP framing, not TLS, tells them the data
+    /// is complete). A handshake cut short is not routine.
+    ///
+    /// ```
+    /// use strata::tls::TlsError;
+    /// assert!(TlsError::Truncated.is_routine());
+    /// assert!(!TlsError::HandshakeTruncated.is_routine());
+    /// ```
+    pub fn is_routine(&self) -> bool {
+        matches!(self, TlsError::Truncated)
+    }
+
     /// The rustls error behind this one, if any.
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
         match self {
