@@ -45,6 +45,8 @@ struct Block {
     /// then ignored (RFC 9113 §5.1: frames the peer sent before it saw our
     /// RST_STREAM, trailers for instance, may still arrive).
     gone: bool,
+    /// A stream the peer reset: decoded, then a stream error STREAM_CLOSED.
+    closed: bool,
 }
 
 struct Conn {
@@ -65,6 +67,10 @@ struct Conn {
     idle_since: Option<Instant>,
     stall_since: Option<Instant>,
     resets: VecDeque<Instant>,
+    /// Streams the peer reset recently (bounded by `RESET_MEMORY`): a
+    /// HEADERS on one is a stream error STREAM_CLOSED (RFC 9113 §5.1), not
+    /// a new stream with a bad id.
+    peer_reset_ids: VecDeque<u32>,
     empty_data: u32,
     pending_control: u32,
     dead: bool,
@@ -141,6 +147,7 @@ impl H2Connection {
                 idle_since: None,
                 stall_since: None,
                 resets: VecDeque::new(),
+                peer_reset_ids: VecDeque::new(),
                 empty_data: 0,
                 pending_control: 0,
                 dead: false,
@@ -157,6 +164,7 @@ impl H2Connection {
                 reset_ids: VecDeque::new(),
                 dirty: Vec::new(),
                 recv_unacked: 0,
+                reading: false,
                 cfg,
             },
             streams: BTreeMap::new(),
@@ -297,26 +305,41 @@ impl H2Connection {
                     }
                     changed = true;
                 }
-                if child.st.finished.is_none() && !child.st.read_paused && child.st.swap.is_none() {
-                    if !child.st.stash.is_empty() {
-                        let data = std::mem::take(&mut child.st.stash);
-                        let mut v = View {
-                            st: &mut child.st,
-                            sh: &mut self.sh,
-                            below: t,
-                        };
-                        child.proto.data_received(&mut v, &data);
-                        credit(&mut child.st, &mut self.sh, data.len());
-                        changed = true;
-                    }
-                    if child.st.stash.is_empty() && deliver_eof(child, &mut self.sh, t) {
-                        changed = true;
-                    }
+                // Input held while the protocol was not reading goes to it
+                // in pieces of at most one frame (what a DATA frame could
+                // deliver), so a protocol that pauses reading when its
+                // writes fill the stream (an echo) never writes back the
+                // whole window at once and passes `stream_send_limit`.
+                let piece = (self.sh.cfg.max_frame_size as usize).max(1);
+                while !child.st.stash.is_empty()
+                    && child.st.finished.is_none()
+                    && !child.st.read_paused
+                    && child.st.swap.is_none()
+                {
+                    let n = child.st.stash.len().min(piece);
+                    let data = child.st.stash.split_to(n).freeze();
+                    let mut v = View {
+                        st: &mut child.st,
+                        sh: &mut self.sh,
+                        below: t,
+                    };
+                    child.proto.data_received_bytes(&mut v, data);
+                    credit(&mut child.st, &mut self.sh, n);
+                    changed = true;
+                }
+                if child.st.finished.is_none()
+                    && !child.st.read_paused
+                    && child.st.swap.is_none()
+                    && child.st.stash.is_empty()
+                    && deliver_eof(child, &mut self.sh, t)
+                {
+                    changed = true;
                 }
                 let st = &mut child.st;
                 if st.finished.is_none() {
                     let w = stream_writable(st, &self.sh, writable_below);
-                    if w == st.write_paused {
+                    let saw_blocked = st.saw_blocked.replace(false);
+                    if w == st.write_paused || (w && saw_blocked) {
                         st.write_paused = !w;
                         let mut v = View {
                             st: &mut child.st,
@@ -451,7 +474,9 @@ impl StreamProtocol for H2Connection {
 
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.start(t);
+        self.sh.reading = true;
         self.input(t, data);
+        self.sh.reading = false;
         self.settle(t);
     }
 
@@ -542,7 +567,12 @@ impl StreamProtocol for H2Connection {
             for c in self.streams.values_mut() {
                 c.st.finished
                     .get_or_insert(Close::aborted("h2", AbortReason::Shutdown));
-                rst(&mut self.sh, c.st.id, ErrorCode::Cancel);
+                rst(
+                    &mut self.sh,
+                    c.st.id,
+                    ErrorCode::Cancel,
+                    "drain_timeout passed",
+                );
             }
         }
         if self.streams.is_empty()
@@ -566,7 +596,12 @@ impl StreamProtocol for H2Connection {
                 .stall_since
                 .is_some_and(|s| s + cfg.stall_timeout <= now)
             {
-                rst(&mut self.sh, id, ErrorCode::Cancel);
+                rst(
+                    &mut self.sh,
+                    id,
+                    ErrorCode::Cancel,
+                    "stall_timeout passed on the stream's window",
+                );
                 drop_pending(&mut child.st, &mut self.sh);
                 child.st.local = Local::Done;
                 child
