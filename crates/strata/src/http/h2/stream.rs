@@ -72,6 +72,10 @@ pub(super) struct StreamState {
     /// The peer reset this stream (RST_STREAM received): any later frame
     /// but PRIORITY on it is a stream error STREAM_CLOSED (RFC 9113 §5.1).
     pub(super) peer_reset: bool,
+    /// The request body's rate period: when it started (`None` while the
+    /// body is not being read) and the bytes that arrived in it.
+    pub(super) body_since: Option<Instant>,
+    pub(super) body_bytes: u64,
     pub(super) recv_window: i64,
     pub(super) recv_unacked: u32,
     pub(super) expect_len: Option<u64>,

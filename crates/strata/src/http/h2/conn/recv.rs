@@ -18,7 +18,7 @@ use crate::http::h2::stream::{
 };
 use crate::http::hpack::HpackError;
 use crate::http::{RequestHead, ResponseHead, Trailers};
-use crate::{StreamProtocol, StreamTransport};
+use crate::{Close, StreamProtocol, StreamTransport};
 
 impl H2Connection {
     // ---- input ------------------------------------------------------------
@@ -116,6 +116,7 @@ impl H2Connection {
                 return;
             }
             self.c.got_settings = true;
+            self.c.preface_deadline = None;
         }
         if let Some(b) = &self.c.block {
             let ok = matches!(f, Frame::Continuation { stream, .. } if stream == b.stream);
@@ -335,6 +336,7 @@ impl H2Connection {
         }
         st.recv_window -= flow_len as i64;
         st.recv_len += data.len() as u64;
+        st.body_bytes = st.body_bytes.saturating_add(data.len() as u64);
         if st
             .expect_len
             .is_some_and(|n| st.recv_len > n || (end_stream && st.recv_len != n))
@@ -412,6 +414,7 @@ impl H2Connection {
             after_end,
             gone,
             closed,
+            since: t.now(),
         });
         self.header_fragment(t, id, block, end_headers);
     }
@@ -667,6 +670,8 @@ impl H2Connection {
             read_paused: false,
             stash: BytesMut::new(),
             peer_reset: false,
+            body_since: None,
+            body_bytes: 0,
             recv_window: self.sh.cfg.initial_stream_window as i64,
             recv_unacked: 0,
             expect_len: None,
@@ -832,6 +837,18 @@ impl H2Connection {
         code: ErrorCode,
         why: &'static str,
     ) {
+        self.conn_error_as(t, code, why, h2_close(code, why, false, None));
+    }
+
+    /// A connection error whose streams' protocols get `close` (a phase
+    /// timeout, say) rather than the HTTP/2 error itself.
+    pub(super) fn conn_error_as(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        code: ErrorCode,
+        why: &'static str,
+        close: Close,
+    ) {
         if self.c.dead {
             return;
         }
@@ -844,7 +861,7 @@ impl H2Connection {
         );
         self.c.dead = true;
         self.c.block = None;
-        let why = h2_close(code, why, false, None);
+        let why = close;
         for c in self.streams.values_mut() {
             drop_pending(&mut c.st, &mut self.sh);
             if c.st.finished.is_none() {
