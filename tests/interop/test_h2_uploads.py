@@ -14,6 +14,7 @@ import subprocess
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import pytest
 
@@ -136,3 +137,34 @@ def test_h2load_w16_50mb_echo(h2c, upload_file):
     assert r.returncode == 0, r.stdout + r.stderr
     assert "2 succeeded, 0 failed, 0 errored" in r.stdout, r.stdout
     assert "status codes: 2 2xx" in r.stdout, r.stdout
+
+
+def test_every_reset_is_logged_with_its_reason(serve, monkeypatch):
+    """A stream error (a body longer than its content-length) is reset, and
+    the reset is in the server's debug log with its reason."""
+    monkeypatch.setenv("RUST_LOG", "strata::http::h2=debug")
+    srv = serve("--app", "http", "tcp://127.0.0.1:0")
+    host, port = srv.addr()
+    sock = socket.create_connection((host, port))
+    sock.settimeout(20)
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True))
+    conn.initiate_connection()
+    sid = conn.get_next_available_stream_id()
+    conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                            (":authority", "x"), (":path", "/echo"),
+                            ("content-length", "3")])
+    conn.send_data(sid, b"0123456789", end_stream=True)
+    sock.sendall(conn.data_to_send())
+    reset = None
+    while reset is None:
+        data = sock.recv(65536)
+        assert data, "server closed"
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.StreamReset):
+                reset = ev
+        sock.sendall(conn.data_to_send())
+    sock.close()
+    assert reset.error_code == h2.errors.ErrorCodes.PROTOCOL_ERROR
+    srv.stop()
+    log = srv.proc.stderr.read()
+    assert "RST_STREAM sent" in log and "body length differs from content-length" in log, log
