@@ -186,7 +186,11 @@ fn send_window_is_back_pressure() {
     let (b, end) = body(&evs, 1);
     assert_eq!(b.len(), 1000, "only the window is sent");
     assert!(!end);
-    assert_eq!(*edges.lock().unwrap(), vec!["pause"]);
+    // Paused on the window. (The stream's output waits for the end of the
+    // read, so Bulk may first see writable() turn false and true again:
+    // a resume edge, since it stopped on the level check.)
+    assert_eq!(edges.lock().unwrap().last(), Some(&"pause"));
+    let before = edges.lock().unwrap().len();
     // Open the window wide: the rest flows, with a resume edge.
     p.window_update(1, 400_000);
     p.window_update(0, 400_000);
@@ -204,7 +208,7 @@ fn send_window_is_back_pressure() {
     }
     assert!(done, "stream finished");
     assert_eq!(got, 300_000);
-    assert!(edges.lock().unwrap().contains(&"resume"));
+    assert!(edges.lock().unwrap()[before..].contains(&"resume"));
 }
 
 /// Pauses reading at once; resumes when woken by the test.

@@ -54,6 +54,9 @@ pub struct Raw {
     pub dec: Decoder,
     pub inbuf: Vec<u8>,
     pub now: Instant,
+    /// While `Some`, `send` collects bytes here instead of handing them to
+    /// the stack (see [`Raw::batch`]).
+    pub batched: Option<Vec<u8>>,
 }
 
 /// Owns the connection for the stack and lets the test look at it between
@@ -124,11 +127,27 @@ impl Raw {
             dec: Decoder::new(4096),
             inbuf: Vec::new(),
             now,
+            batched: None,
         }
     }
 
     pub fn send(&mut self, b: &[u8]) {
-        self.stack.handle_input(self.now, b);
+        match &mut self.batched {
+            Some(buf) => buf.extend_from_slice(b),
+            None => self.stack.handle_input(self.now, b),
+        }
+    }
+
+    /// Runs `f` with every frame it sends collected, then hands them to the
+    /// server in one read (`together`), or frame by frame as `f` sent them.
+    pub fn batch(&mut self, together: bool, f: impl FnOnce(&mut Raw)) {
+        if !together {
+            return f(self);
+        }
+        self.batched = Some(Vec::new());
+        f(self);
+        let b = self.batched.take().unwrap_or_default();
+        self.send(&b);
     }
 
     /// Preface and our SETTINGS, then the server's SETTINGS are acked.

@@ -70,9 +70,37 @@ pub struct H2Config {
     /// connection ends with Timeout::Stall; a single stream stuck on its own
     /// closed window this long is reset with CANCEL. Default 30 s.
     pub stall_timeout: Duration,
-    /// After a GOAWAY for shutdown, how long streams in flight may run.
-    /// Default 10 s.
+    /// After our GOAWAY (for shutdown, or when the connection was idle),
+    /// how long streams in flight may run; then they are reset with CANCEL,
+    /// their protocols get `Close::Timeout(Timeout::Drain)`, and the
+    /// connection closes. Default 10 s.
     pub drain_timeout: Duration,
+    /// From the start of the connection until the peer's preface (on a
+    /// server: the 24-byte magic and its first SETTINGS; on a client: the
+    /// server's first SETTINGS) has arrived. At expiry the connection is
+    /// dropped with `Close::Timeout(Timeout::Preface)`, without a GOAWAY
+    /// (a peer that sent no preface has not shown it speaks HTTP/2).
+    /// Default 10 s.
+    pub preface_timeout: Duration,
+    /// How long a header block (HEADERS without END_HEADERS) may wait for
+    /// its last CONTINUATION. At expiry: GOAWAY(ENHANCE_YOUR_CALM, "header
+    /// block timeout") and close; open streams' protocols get
+    /// `Close::Timeout(Timeout::Head)`. (The connection cannot go on: the
+    /// HPACK state is the unfinished block's.) Default 10 s.
+    pub header_block_timeout: Duration,
+    /// A request body's rate period. While a stream's request body is being
+    /// read (its protocol is not paused, the body has not ended, our
+    /// windows to the peer are open), at least `body_timeout ×
+    /// min_body_rate` bytes (at least one) must arrive in each period, or
+    /// the stream ends: `408` and END_STREAM (then RST_STREAM(NO_ERROR)) if
+    /// no response was started, else RST_STREAM(CANCEL); its protocol gets
+    /// `Close::Timeout(Timeout::Body)`; the other streams go on. Zero turns
+    /// the rule off. Default 30 s.
+    pub body_timeout: Duration,
+    /// The least mean rate, in bytes per second, of a request body over
+    /// each [`body_timeout`](H2Config::body_timeout) period. Zero keeps only
+    /// the idle rule (no byte at all for a whole period). Default 1024.
+    pub min_body_rate: u64,
     /// How long the peer may take to acknowledge our SETTINGS. Default 10 s.
     pub settings_timeout: Duration,
     /// Announce SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441 tunnels).
@@ -101,6 +129,10 @@ impl Default for H2Config {
             idle_timeout: Duration::from_secs(60),
             stall_timeout: Duration::from_secs(30),
             drain_timeout: Duration::from_secs(10),
+            preface_timeout: Duration::from_secs(10),
+            header_block_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            min_body_rate: 1024,
             settings_timeout: Duration::from_secs(10),
             enable_connect_protocol: true,
         }

@@ -12,11 +12,12 @@ use super::frame::{self, setting, ErrorCode};
 use super::head::HeadFields;
 use super::stream::{
     credit, deliver_eof, drop_pending, emit, rst, stream_writable, Child, HeadOut, Local, Shared,
-    View,
+    StreamState, View,
 };
 use super::H2Config;
 
 mod recv;
+use crate::deadline::{after, after_opt, earliest, expired};
 use crate::http::hpack::{Decoder, Encoder};
 use crate::http::{RequestHead, SharedService};
 use crate::{AbortReason, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
@@ -45,6 +46,10 @@ struct Block {
     /// then ignored (RFC 9113 §5.1: frames the peer sent before it saw our
     /// RST_STREAM, trailers for instance, may still arrive).
     gone: bool,
+    /// A stream the peer reset: decoded, then a stream error STREAM_CLOSED.
+    closed: bool,
+    /// When the block's first frame arrived (`header_block_timeout`).
+    since: Instant,
 }
 
 struct Conn {
@@ -62,9 +67,15 @@ struct Conn {
     goaway_recv: Option<u32>,
     drain_deadline: Option<Instant>,
     settings_deadline: Option<Instant>,
+    /// Until the peer's preface and first SETTINGS arrived.
+    preface_deadline: Option<Instant>,
     idle_since: Option<Instant>,
     stall_since: Option<Instant>,
     resets: VecDeque<Instant>,
+    /// Streams the peer reset recently (bounded by `RESET_MEMORY`): a
+    /// HEADERS on one is a stream error STREAM_CLOSED (RFC 9113 §5.1), not
+    /// a new stream with a bad id.
+    peer_reset_ids: VecDeque<u32>,
     empty_data: u32,
     pending_control: u32,
     dead: bool,
@@ -138,9 +149,11 @@ impl H2Connection {
                 goaway_recv: None,
                 drain_deadline: None,
                 settings_deadline: None,
+                preface_deadline: None,
                 idle_since: None,
                 stall_since: None,
                 resets: VecDeque::new(),
+                peer_reset_ids: VecDeque::new(),
                 empty_data: 0,
                 pending_control: 0,
                 dead: false,
@@ -157,6 +170,7 @@ impl H2Connection {
                 reset_ids: VecDeque::new(),
                 dirty: Vec::new(),
                 recv_unacked: 0,
+                reading: false,
                 cfg,
             },
             streams: BTreeMap::new(),
@@ -209,7 +223,8 @@ impl H2Connection {
             self.c.recv_window += extra;
         }
         let now = t.now();
-        self.c.settings_deadline = Some(now + cfg.settings_timeout);
+        self.c.settings_deadline = Some(after(now, cfg.settings_timeout));
+        self.c.preface_deadline = Some(after(now, cfg.preface_timeout));
         self.c.idle_since = Some(now);
         if let Role::Client(cl) = &self.c.role {
             let mut q = cl.q.lock().unwrap_or_else(|e| e.into_inner());
@@ -279,6 +294,9 @@ impl H2Connection {
             self.ids.extend(self.streams.keys().copied());
             let writable_below = t.writable();
             let now = t.now();
+            // The request-body rate rule runs while a body is being read.
+            let body_rule = self.is_server() && !self.sh.cfg.body_timeout.is_zero();
+            let conn_open = self.c.recv_window > 0;
             for i in 0..self.ids.len() {
                 let id = self.ids[i];
                 let Some(child) = self.streams.get_mut(&id) else {
@@ -297,26 +315,41 @@ impl H2Connection {
                     }
                     changed = true;
                 }
-                if child.st.finished.is_none() && !child.st.read_paused && child.st.swap.is_none() {
-                    if !child.st.stash.is_empty() {
-                        let data = std::mem::take(&mut child.st.stash);
-                        let mut v = View {
-                            st: &mut child.st,
-                            sh: &mut self.sh,
-                            below: t,
-                        };
-                        child.proto.data_received(&mut v, &data);
-                        credit(&mut child.st, &mut self.sh, data.len());
-                        changed = true;
-                    }
-                    if child.st.stash.is_empty() && deliver_eof(child, &mut self.sh, t) {
-                        changed = true;
-                    }
+                // Input held while the protocol was not reading goes to it
+                // in pieces of at most one frame (what a DATA frame could
+                // deliver), so a protocol that pauses reading when its
+                // writes fill the stream (an echo) never writes back the
+                // whole window at once and passes `stream_send_limit`.
+                let piece = (self.sh.cfg.max_frame_size as usize).max(1);
+                while !child.st.stash.is_empty()
+                    && child.st.finished.is_none()
+                    && !child.st.read_paused
+                    && child.st.swap.is_none()
+                {
+                    let n = child.st.stash.len().min(piece);
+                    let data = child.st.stash.split_to(n).freeze();
+                    let mut v = View {
+                        st: &mut child.st,
+                        sh: &mut self.sh,
+                        below: t,
+                    };
+                    child.proto.data_received_bytes(&mut v, data);
+                    credit(&mut child.st, &mut self.sh, n);
+                    changed = true;
+                }
+                if child.st.finished.is_none()
+                    && !child.st.read_paused
+                    && child.st.swap.is_none()
+                    && child.st.stash.is_empty()
+                    && deliver_eof(child, &mut self.sh, t)
+                {
+                    changed = true;
                 }
                 let st = &mut child.st;
                 if st.finished.is_none() {
                     let w = stream_writable(st, &self.sh, writable_below);
-                    if w == st.write_paused {
+                    let saw_blocked = st.saw_blocked.replace(false);
+                    if w == st.write_paused || (w && saw_blocked) {
                         st.write_paused = !w;
                         let mut v = View {
                             st: &mut child.st,
@@ -336,6 +369,14 @@ impl H2Connection {
                     st.stall_since.get_or_insert(now);
                 } else {
                     st.stall_since = None;
+                }
+                if body_rule && reading_body(st) && conn_open {
+                    if st.body_since.is_none() {
+                        st.body_since = Some(now);
+                        st.body_bytes = 0;
+                    }
+                } else {
+                    st.body_since = None;
                 }
                 if st.finished.is_none()
                     && st.local == Local::Done
@@ -424,7 +465,7 @@ impl H2Connection {
             ErrorCode::NoError,
             b"",
         );
-        self.c.drain_deadline = Some(t.now() + self.sh.cfg.drain_timeout);
+        self.c.drain_deadline = Some(after(t.now(), self.sh.cfg.drain_timeout));
     }
 }
 
@@ -433,6 +474,66 @@ struct Sink;
 impl StreamProtocol for Sink {
     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+}
+
+/// Whether the request body of `st` is being read now: the body has not
+/// ended, its protocol takes input (not paused, nothing held back, no swap
+/// pending), our stream window to the peer is open, and it is not a
+/// CONNECT tunnel (whose quiet periods are the application's).
+fn reading_body(st: &StreamState) -> bool {
+    st.finished.is_none()
+        && !st.remote_done
+        && !st.read_paused
+        && st.stash.is_empty()
+        && st.swap.is_none()
+        && st.recv_window > 0
+        && st
+            .req
+            .as_ref()
+            .is_none_or(|r| r.0.method != Method::CONNECT)
+}
+
+/// The bytes a body must bring in each `body_timeout` period: the period
+/// times `min_body_rate`, at least one (a rate of zero: only the idle rule).
+fn body_quota(cfg: &H2Config) -> u64 {
+    let q = cfg
+        .body_timeout
+        .as_millis()
+        .saturating_mul(cfg.min_body_rate as u128)
+        / 1000;
+    q.clamp(1, u64::MAX as u128) as u64
+}
+
+/// A request body trickled below the rate for a whole period: the stream
+/// ends. Without a response yet, `408` and END_STREAM (then RST_STREAM
+/// (NO_ERROR), the request being unfinished); else RST_STREAM(CANCEL). The
+/// protocol gets `Timeout::Body` either way.
+fn body_too_slow(child: &mut Child, sh: &mut Shared) {
+    let why = Close::Timeout(Timeout::Body);
+    let st = &mut child.st;
+    st.body_since = None;
+    if st.final_head_sent {
+        rst(sh, st.id, ErrorCode::Cancel, "request body too slow");
+        drop_pending(st, sh);
+        st.local = Local::Done;
+        st.finished.get_or_insert(why);
+        return;
+    }
+    tracing::debug!(stream = st.id, "HTTP/2 request body too slow: 408");
+    child.proto.connection_lost(&why);
+    child.proto = Box::new(Sink);
+    drop_pending(st, sh);
+    let (mut p, ()) = http::Response::new(()).into_parts();
+    p.status = http::StatusCode::REQUEST_TIMEOUT;
+    st.heads.push(HeadOut::Response(p));
+    st.final_head_sent = true;
+    st.local = Local::Ending;
+    st.close_requested = true;
+    st.stash.clear();
+    if !st.dirty {
+        st.dirty = true;
+        sh.dirty.push(st.id);
+    }
 }
 
 fn content_length(h: &HeaderMap) -> Option<u64> {
@@ -451,7 +552,9 @@ impl StreamProtocol for H2Connection {
 
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.start(t);
+        self.sh.reading = true;
         self.input(t, data);
+        self.sh.reading = false;
         self.settle(t);
     }
 
@@ -496,23 +599,28 @@ impl StreamProtocol for H2Connection {
 
     fn next_deadline(&self) -> Option<Instant> {
         let cfg = &self.sh.cfg;
+        let c = &self.c;
         let mut d = [
-            self.c.settings_deadline,
-            self.c.drain_deadline,
-            self.c.stall_since.map(|s| s + cfg.stall_timeout),
-            self.c
-                .idle_since
-                .filter(|_| self.streams.is_empty() && !self.c.dead)
-                .map(|s| s + cfg.idle_timeout),
+            c.settings_deadline,
+            c.drain_deadline,
+            c.preface_deadline.filter(|_| !c.dead),
+            c.block
+                .as_ref()
+                .map(|b| after(b.since, cfg.header_block_timeout)),
+            after_opt(c.stall_since, cfg.stall_timeout),
+            after_opt(
+                c.idle_since.filter(|_| self.streams.is_empty() && !c.dead),
+                cfg.idle_timeout,
+            ),
         ]
         .into_iter()
         .flatten()
         .min();
         for c in self.streams.values() {
-            let s = c.st.stall_since.map(|s| s + cfg.stall_timeout);
-            for x in [s, c.proto.next_deadline()].into_iter().flatten() {
-                d = Some(d.map_or(x, |d| d.min(x)));
-            }
+            let st = &c.st;
+            d = earliest(d, after_opt(st.stall_since, cfg.stall_timeout));
+            d = earliest(d, after_opt(st.body_since, cfg.body_timeout));
+            d = earliest(d, c.proto.next_deadline());
         }
         d
     }
@@ -520,16 +628,31 @@ impl StreamProtocol for H2Connection {
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
         let now = t.now();
         let cfg = self.sh.cfg.clone();
+        if !self.c.dead && self.c.preface_deadline.is_some_and(|d| d <= now) {
+            self.c.preface_deadline = None;
+            tracing::debug!("HTTP/2 connection preface not received in time");
+            self.c.dead = true;
+            t.abort(Close::Timeout(Timeout::Preface));
+            return;
+        }
+        if self
+            .c
+            .block
+            .as_ref()
+            .is_some_and(|b| expired(Some(b.since), cfg.header_block_timeout, now))
+        {
+            self.conn_error_as(
+                t,
+                ErrorCode::EnhanceYourCalm,
+                "header block timeout",
+                Close::Timeout(Timeout::Head),
+            );
+        }
         if self.c.settings_deadline.is_some_and(|d| d <= now) {
             self.c.settings_deadline = None;
             self.conn_error(t, ErrorCode::SettingsTimeout, "SETTINGS not acknowledged");
         }
-        if self
-            .c
-            .stall_since
-            .is_some_and(|s| s + cfg.stall_timeout <= now)
-            && !t.writable()
-        {
+        if expired(self.c.stall_since, cfg.stall_timeout, now) && !t.writable() {
             for c in self.streams.values_mut() {
                 c.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
             }
@@ -539,18 +662,22 @@ impl StreamProtocol for H2Connection {
         }
         if self.c.drain_deadline.is_some_and(|d| d <= now) {
             self.c.drain_deadline = None;
+            if !self.streams.is_empty() {
+                tracing::debug!(streams = self.streams.len(), "HTTP/2 drain timeout");
+            }
             for c in self.streams.values_mut() {
-                c.st.finished
-                    .get_or_insert(Close::aborted("h2", AbortReason::Shutdown));
-                rst(&mut self.sh, c.st.id, ErrorCode::Cancel);
+                c.st.finished.get_or_insert(Close::Timeout(Timeout::Drain));
+                rst(
+                    &mut self.sh,
+                    c.st.id,
+                    ErrorCode::Cancel,
+                    "drain_timeout passed",
+                );
             }
         }
         if self.streams.is_empty()
             && !self.c.dead
-            && self
-                .c
-                .idle_since
-                .is_some_and(|s| s + cfg.idle_timeout <= now)
+            && expired(self.c.idle_since, cfg.idle_timeout, now)
         {
             self.goaway(t);
         }
@@ -561,12 +688,22 @@ impl StreamProtocol for H2Connection {
             let Some(child) = self.streams.get_mut(&id) else {
                 continue;
             };
-            if child
-                .st
-                .stall_since
-                .is_some_and(|s| s + cfg.stall_timeout <= now)
-            {
-                rst(&mut self.sh, id, ErrorCode::Cancel);
+            if expired(child.st.body_since, cfg.body_timeout, now) {
+                if child.st.body_bytes >= body_quota(&cfg) {
+                    child.st.body_since = Some(now);
+                    child.st.body_bytes = 0;
+                } else {
+                    body_too_slow(child, &mut self.sh);
+                    continue;
+                }
+            }
+            if expired(child.st.stall_since, cfg.stall_timeout, now) {
+                rst(
+                    &mut self.sh,
+                    id,
+                    ErrorCode::Cancel,
+                    "stall_timeout passed on the stream's window",
+                );
                 drop_pending(&mut child.st, &mut self.sh);
                 child.st.local = Local::Done;
                 child

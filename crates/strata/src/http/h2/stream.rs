@@ -2,11 +2,12 @@
 //! how its queued output becomes frames.
 
 use std::any::{Any, TypeId};
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{request, response, HeaderMap, StatusCode};
 
 use super::frame::{self, flag, kind, ErrorCode};
@@ -65,12 +66,27 @@ pub(super) struct StreamState {
     pub(super) remote_done: bool,
     pub(super) eof_delivered: bool,
     pub(super) read_paused: bool,
-    pub(super) stash: Vec<u8>,
+    /// Body bytes that arrived while the protocol was not reading; handed
+    /// over in pieces of at most one frame's size (see `H2Connection::settle`).
+    pub(super) stash: BytesMut,
+    /// The peer reset this stream (RST_STREAM received): any later frame
+    /// but PRIORITY on it is a stream error STREAM_CLOSED (RFC 9113 §5.1).
+    pub(super) peer_reset: bool,
+    /// The request body's rate period: when it started (`None` while the
+    /// body is not being read) and the bytes that arrived in it.
+    pub(super) body_since: Option<Instant>,
+    pub(super) body_bytes: u64,
     pub(super) recv_window: i64,
     pub(super) recv_unacked: u32,
     pub(super) expect_len: Option<u64>,
     pub(super) recv_len: u64,
     pub(super) write_paused: bool,
+    /// The protocol saw `writable()` false since the last settle. It may
+    /// have paused on that level check alone; if the stream is writable
+    /// again by the settle step (its queue went out at once), no
+    /// `pause_writing` edge is due but `resume_writing` is, or a protocol
+    /// waiting for it (an echo that paused reading) waits forever.
+    pub(super) saw_blocked: Cell<bool>,
     pub(super) finished: Option<Close>,
     pub(super) swap: Option<(Box<dyn StreamProtocol>, Vec<u8>)>,
     pub(super) stall_since: Option<Instant>,
@@ -96,11 +112,17 @@ pub(super) struct Shared {
     pub(super) reset_ids: VecDeque<u32>,
     pub(super) dirty: Vec<u32>,
     pub(super) recv_unacked: u32,
+    /// True while the connection handles one read's frames: streams' output
+    /// then waits for the settle step, so nothing is sent on a stream a
+    /// later frame of the same read resets (RFC 9113 §5.1).
+    pub(super) reading: bool,
 }
 
 /// Sends RST_STREAM and remembers the stream for a while: frames the peer
-/// sent before it saw the reset (trailers, DATA) are then ignored.
-pub(super) fn rst(sh: &mut Shared, id: u32, code: ErrorCode) {
+/// sent before it saw the reset (trailers, DATA) are then ignored (RFC 9113
+/// §5.4.2). Every reset is logged at debug level with its reason.
+pub(super) fn rst(sh: &mut Shared, id: u32, code: ErrorCode, why: &'static str) {
+    tracing::debug!(stream = id, %code, why, "HTTP/2 RST_STREAM sent");
     frame::write_rst_stream(&mut sh.out, id, code);
     if sh.reset_ids.len() >= RESET_MEMORY {
         sh.reset_ids.pop_front();
@@ -251,7 +273,12 @@ pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTran
 pub(super) fn ended(st: &mut StreamState, sh: &mut Shared) {
     st.local = Local::Done;
     if st.close_requested && !st.remote_done {
-        rst(sh, st.id, ErrorCode::NoError);
+        rst(
+            sh,
+            st.id,
+            ErrorCode::NoError,
+            "response complete before the request",
+        );
         st.remote_done = true;
         st.eof_delivered = true;
     }
@@ -290,7 +317,12 @@ impl View<'_> {
         }
         if self.st.pending_len + data.len() > self.sh.cfg.stream_send_limit {
             let id = self.st.id;
-            rst(self.sh, id, ErrorCode::InternalError);
+            rst(
+                self.sh,
+                id,
+                ErrorCode::InternalError,
+                "stream_send_limit passed: the protocol ignored writable()",
+            );
             drop_pending(self.st, self.sh);
             self.st.local = Local::Done;
             let limit = self.sh.cfg.stream_send_limit;
@@ -303,8 +335,9 @@ impl View<'_> {
         self.st.pending_len += data.len();
         self.sh.pending_total += data.len();
         self.st.pending.push_back(data);
-        // Large writes go out now, so a bulk sender's bytes are copied once.
-        if self.st.pending_len >= 16 << 10 {
+        // Large writes go out now, so a bulk sender's bytes are copied once;
+        // not while a read's frames are handled (a later one may reset us).
+        if self.st.pending_len >= 16 << 10 && !self.sh.reading {
             emit(self.st, self.sh, self.below);
         }
         self.mark();
@@ -362,7 +395,12 @@ impl StreamTransport for View<'_> {
         }
         self.st.close_requested = true;
         if self.st.local == Local::Done && !self.st.remote_done {
-            rst(self.sh, self.st.id, ErrorCode::NoError);
+            rst(
+                self.sh,
+                self.st.id,
+                ErrorCode::NoError,
+                "response complete before the request",
+            );
             self.st.remote_done = true;
             self.st.eof_delivered = true;
         }
@@ -383,7 +421,12 @@ impl StreamTransport for View<'_> {
             } => ErrorCode::Cancel,
             _ => ErrorCode::InternalError,
         };
-        rst(self.sh, self.st.id, code);
+        rst(
+            self.sh,
+            self.st.id,
+            code,
+            "aborted by the stream's protocol",
+        );
         drop_pending(self.st, self.sh);
         self.st.local = Local::Done;
         self.st.finished = Some(why);
@@ -400,7 +443,11 @@ impl StreamTransport for View<'_> {
         self.st.pending_len + self.below.buffered()
     }
     fn writable(&self) -> bool {
-        stream_writable(self.st, self.sh, self.below.writable())
+        let w = stream_writable(self.st, self.sh, self.below.writable());
+        if !w {
+            self.st.saw_blocked.set(true);
+        }
+        w
     }
     fn now(&self) -> Instant {
         self.below.now()

@@ -1,9 +1,11 @@
 //! The receive side of the HTTP/2 connection: frames in, state changes,
 //! request heads to the service, and the errors they lead to.
 
+use std::cell::Cell;
 use std::collections::VecDeque;
 use std::time::Instant;
 
+use bytes::BytesMut;
 use http::{Method, StatusCode};
 
 use super::{content_length, Block, H2Connection, Role, Sink, MAX_WINDOW};
@@ -12,10 +14,11 @@ use crate::http::h2::frame::{self, setting, ErrorCode, Frame};
 use crate::http::h2::head::HeadFields;
 use crate::http::h2::stream::{
     credit, deliver_eof, drop_pending, rst, Child, HeadOut, Local, StreamId, StreamState, View,
+    RESET_MEMORY,
 };
 use crate::http::hpack::HpackError;
 use crate::http::{RequestHead, ResponseHead, Trailers};
-use crate::{StreamProtocol, StreamTransport};
+use crate::{Close, StreamProtocol, StreamTransport};
 
 impl H2Connection {
     // ---- input ------------------------------------------------------------
@@ -113,6 +116,7 @@ impl H2Connection {
                 return;
             }
             self.c.got_settings = true;
+            self.c.preface_deadline = None;
         }
         if let Some(b) = &self.c.block {
             let ok = matches!(f, Frame::Continuation { stream, .. } if stream == b.stream);
@@ -301,17 +305,24 @@ impl H2Connection {
         // Padding is consumed at once; the data when delivered.
         let padding = flow_len - data.len() as u32;
         self.sh.recv_unacked += padding;
+        if !self.sh.reset_ids.is_empty() && self.sh.reset_ids.contains(&id) {
+            // A stream we reset, still open or already gone: sent before
+            // the peer saw our RST_STREAM, ignored (RFC 9113 §5.4.2).
+            self.sh.recv_unacked += data.len() as u32;
+            return;
+        }
         let Some(child) = self.streams.get_mut(&id) else {
             self.sh.recv_unacked += data.len() as u32;
-            if self.sh.reset_ids.contains(&id) {
-                // Sent before the peer saw our RST_STREAM: ignored.
-                return;
-            }
-            self.send_rst(id, ErrorCode::StreamClosed);
-            // Each one owes the peer a frame: bounded like PING answers.
-            self.count_control(t);
+            self.closed_stream(t, id, "DATA on a closed stream");
             return;
         };
+        if child.st.peer_reset {
+            // In the same read as the peer's RST_STREAM (the stream is
+            // removed at the next settle): the same answer as after it.
+            self.sh.recv_unacked += data.len() as u32;
+            self.closed_stream(t, id, "DATA after the peer's RST_STREAM");
+            return;
+        }
         let st = &mut child.st;
         if st.remote_done {
             self.sh.recv_unacked += data.len() as u32;
@@ -325,6 +336,7 @@ impl H2Connection {
         }
         st.recv_window -= flow_len as i64;
         st.recv_len += data.len() as u64;
+        st.body_bytes = st.body_bytes.saturating_add(data.len() as u64);
         if st
             .expect_len
             .is_some_and(|n| st.recv_len > n || (end_stream && st.recv_len != n))
@@ -365,12 +377,16 @@ impl H2Connection {
         end_headers: bool,
         block: &[u8],
     ) {
-        let existing = self.streams.contains_key(&id);
-        let gone = !existing
-            && self.peer_initiated(id)
-            && id <= self.c.last_peer_stream
-            && self.sh.reset_ids.contains(&id);
-        if !existing && !gone {
+        let known = !self.idle(id);
+        // A stream we reset: decoded, then ignored (§5.4.2).
+        let gone = known && self.sh.reset_ids.contains(&id);
+        // A stream the peer reset: decoded, then STREAM_CLOSED (§5.1).
+        let closed = known
+            && !gone
+            && (self.streams.get(&id).is_some_and(|c| c.st.peer_reset)
+                || self.c.peer_reset_ids.contains(&id));
+        let existing = !gone && !closed && self.streams.contains_key(&id);
+        if !existing && !gone && !closed {
             if !self.peer_initiated(id) || id <= self.c.last_peer_stream {
                 if self.peer_initiated(id) || self.idle(id) {
                     self.conn_error(t, ErrorCode::ProtocolError, "HEADERS with a bad stream id");
@@ -397,6 +413,8 @@ impl H2Connection {
             existing,
             after_end,
             gone,
+            closed,
+            since: t.now(),
         });
         self.header_fragment(t, id, block, end_headers);
     }
@@ -445,6 +463,10 @@ impl H2Connection {
         if b.gone {
             return;
         }
+        if b.closed {
+            self.closed_stream(t, id, "HEADERS after the peer's RST_STREAM");
+            return;
+        }
         if b.after_end {
             self.stream_error(t, id, ErrorCode::StreamClosed, "HEADERS after END_STREAM");
             return;
@@ -455,19 +477,23 @@ impl H2Connection {
         if !self.peer_initiated(id)
             || self.c.goaway_sent && self.is_server() && id > self.c.last_peer_stream
         {
-            self.send_rst(id, ErrorCode::StreamClosed);
+            self.send_rst(id, ErrorCode::StreamClosed, "HEADERS on a closed stream");
             return;
         }
         let Role::Server(service) = &self.c.role else {
-            self.send_rst(id, ErrorCode::ProtocolError);
+            self.send_rst(id, ErrorCode::ProtocolError, "a request sent to a client");
             return;
         };
         if self.c.goaway_sent {
-            self.send_rst(id, ErrorCode::RefusedStream);
+            self.send_rst(id, ErrorCode::RefusedStream, "request after our GOAWAY");
             return;
         }
         if self.streams.len() >= self.sh.cfg.max_concurrent_streams as usize {
-            self.send_rst(id, ErrorCode::RefusedStream);
+            self.send_rst(
+                id,
+                ErrorCode::RefusedStream,
+                "past SETTINGS_MAX_CONCURRENT_STREAMS",
+            );
             self.count_reset(t);
             return;
         }
@@ -505,8 +531,7 @@ impl H2Connection {
                     // by the rapid-reset limit.
                     self.count_reset(t);
                 } else {
-                    tracing::debug!(stream = id, why, "malformed request");
-                    self.send_rst(id, ErrorCode::ProtocolError);
+                    self.send_rst(id, ErrorCode::ProtocolError, why);
                     self.count_reset(t);
                 }
                 return;
@@ -515,7 +540,11 @@ impl H2Connection {
         if b.end_stream && expect.is_some_and(|n| n != 0) {
             // Malformed (§8.1.1): refused like the others, before the
             // service sees it.
-            self.send_rst(id, ErrorCode::ProtocolError);
+            self.send_rst(
+                id,
+                ErrorCode::ProtocolError,
+                "END_STREAM with a non-zero content-length",
+            );
             self.count_reset(t);
             return;
         }
@@ -639,12 +668,16 @@ impl H2Connection {
             remote_done: false,
             eof_delivered: false,
             read_paused: false,
-            stash: Vec::new(),
+            stash: BytesMut::new(),
+            peer_reset: false,
+            body_since: None,
+            body_bytes: 0,
             recv_window: self.sh.cfg.initial_stream_window as i64,
             recv_unacked: 0,
             expect_len: None,
             recv_len: 0,
             write_paused: false,
+            saw_blocked: Cell::new(false),
             finished: None,
             swap: None,
             stall_since: None,
@@ -662,6 +695,13 @@ impl H2Connection {
             // rapid-reset limit, whatever its code: a peer resetting with
             // NO_ERROR costs us as much as with CANCEL.
             let complete = c.st.local == Local::Done;
+            if !c.st.peer_reset {
+                c.st.peer_reset = true;
+                if self.c.peer_reset_ids.len() >= RESET_MEMORY {
+                    self.c.peer_reset_ids.pop_front();
+                }
+                self.c.peer_reset_ids.push_back(id);
+            }
             drop_pending(&mut c.st, &mut self.sh);
             c.st.local = Local::Done;
             if c.st.finished.is_none() {
@@ -755,8 +795,21 @@ impl H2Connection {
 
     // ---- errors -----------------------------------------------------------
 
-    pub(super) fn send_rst(&mut self, id: u32, code: ErrorCode) {
-        rst(&mut self.sh, id, code);
+    pub(super) fn send_rst(&mut self, id: u32, code: ErrorCode, why: &'static str) {
+        rst(&mut self.sh, id, code, why);
+    }
+
+    /// A frame on a stream that is closed to the peer (RFC 9113 §5.1): a
+    /// stream error STREAM_CLOSED. Each one owes the peer a frame: bounded
+    /// like PING answers.
+    pub(super) fn closed_stream(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        id: u32,
+        why: &'static str,
+    ) {
+        self.send_rst(id, ErrorCode::StreamClosed, why);
+        self.count_control(t);
     }
 
     pub(super) fn stream_error(
@@ -766,8 +819,7 @@ impl H2Connection {
         code: ErrorCode,
         why: &'static str,
     ) {
-        tracing::debug!(stream = id, %code, why, "HTTP/2 stream error");
-        self.send_rst(id, code);
+        self.send_rst(id, code, why);
         if let Some(c) = self.streams.get_mut(&id) {
             drop_pending(&mut c.st, &mut self.sh);
             c.st.local = Local::Done;
@@ -785,6 +837,18 @@ impl H2Connection {
         code: ErrorCode,
         why: &'static str,
     ) {
+        self.conn_error_as(t, code, why, h2_close(code, why, false, None));
+    }
+
+    /// A connection error whose streams' protocols get `close` (a phase
+    /// timeout, say) rather than the HTTP/2 error itself.
+    pub(super) fn conn_error_as(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        code: ErrorCode,
+        why: &'static str,
+        close: Close,
+    ) {
         if self.c.dead {
             return;
         }
@@ -797,7 +861,7 @@ impl H2Connection {
         );
         self.c.dead = true;
         self.c.block = None;
-        let why = h2_close(code, why, false, None);
+        let why = close;
         for c in self.streams.values_mut() {
             drop_pending(&mut c.st, &mut self.sh);
             if c.st.finished.is_none() {
