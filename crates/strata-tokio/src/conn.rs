@@ -332,7 +332,9 @@ impl<S: Socket> Drive<S> {
                     self.stack.handle_lost(now, Close::from(e));
                 }
                 Ok(n) => self.stack.consume(now, n),
-                Err(e) if socket::is_transient(&e) => {}
+                // The socket took nothing: the peer is not reading. This
+                // starts the stack's send-stall clock if it is not running.
+                Err(e) if socket::is_transient(&e) => self.stack.consume(now, 0),
                 Err(e) => self.stack.handle_lost(now, Close::from(e)),
             }
         }

@@ -151,9 +151,6 @@ struct Bottom {
     eof_out_requested: bool,
     eof_out_sent: bool,
     write_paused: bool,
-    /// Since when output has been queued with no byte of it taken below
-    /// (`None` while the queue is empty). The send-stall deadline.
-    stalled_since: Option<Instant>,
     hub: OnceLock<Arc<WakeHub>>,
     /// What most connections never need, allocated on first use: an idle
     /// connection's memory is a headline number.
@@ -168,6 +165,11 @@ struct Cold {
     abort: Option<Close>,
     swap: Option<PendingSwap>,
     finished: Option<Close>,
+    /// Since when the transport below has taken no byte of the queued
+    /// output (it took part of it, or none, and output is still waiting).
+    /// The send-stall clock; kept here, not in the hot part, because only a
+    /// connection whose socket buffer is full needs it.
+    stalled_since: Option<Instant>,
 }
 
 impl Bottom {
@@ -212,6 +214,7 @@ impl Bottom {
                 && c.abort.is_none()
                 && c.swap.is_none()
                 && c.finished.is_none()
+                && c.stalled_since.is_none()
             {
                 self.cold = None;
             }
@@ -264,7 +267,6 @@ impl Stack {
                 eof_out_requested: false,
                 eof_out_sent: false,
                 write_paused: false,
-                stalled_since: None,
                 hub: OnceLock::new(),
                 cold: None,
             },
@@ -415,7 +417,8 @@ impl Stack {
         if d.is_zero() || self.b.out.is_empty() {
             return None;
         }
-        crate::deadline::after_opt(self.b.stalled_since, d)
+        let since = self.b.cold.as_ref().and_then(|c| c.stalled_since);
+        crate::deadline::after_opt(since, d)
     }
 
     /// True while the owner should read from the socket.
@@ -437,12 +440,28 @@ impl Stack {
     }
 
     /// `n` bytes of output were written; settles (a `resume_writing` edge, a
-    /// finished graceful close).
+    /// finished graceful close). Output left over (the transport below took
+    /// less than all of it, or nothing: `n == 0`, as after `WouldBlock`)
+    /// starts the send-stall clock ([`StackConfig::stall_timeout`]); every
+    /// byte taken restarts it, and an empty queue stops it.
     pub fn consume(&mut self, now: Instant, n: usize) {
         self.tick(now);
         self.b.out.consume(n);
-        if n > 0 {
-            self.b.stalled_since = (!self.b.out.is_empty()).then_some(self.b.now);
+        let waiting = !self.b.out.is_empty() && !self.b.cfg.stall_timeout.is_zero();
+        if waiting
+            && (n > 0
+                || self
+                    .b
+                    .cold
+                    .as_ref()
+                    .is_none_or(|c| c.stalled_since.is_none()))
+        {
+            let now = self.b.now;
+            self.b.cold().stalled_since = Some(now);
+        } else if !waiting {
+            if let Some(c) = self.b.cold.as_mut() {
+                c.stalled_since = None;
+            }
         }
         self.settle();
     }
@@ -451,7 +470,9 @@ impl Stack {
     pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
         self.tick(now);
         let v = self.b.out.take_all();
-        self.b.stalled_since = None;
+        if let Some(c) = self.b.cold.as_mut() {
+            c.stalled_since = None;
+        }
         self.settle();
         v
     }
@@ -714,9 +735,6 @@ impl BottomView<'_> {
             self.b
                 .set_abort(Close::aborted(layer, AbortReason::MemoryBudget { limit }));
             return;
-        }
-        if self.b.out.is_empty() {
-            self.b.stalled_since = Some(self.b.now);
         }
         match owned {
             Some(b) => self.b.out.push_bytes(b),

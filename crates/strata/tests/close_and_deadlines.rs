@@ -194,6 +194,12 @@ fn output_nobody_takes_ends_the_connection_at_the_stall_deadline() {
     );
     let t0 = s.now();
     s.handle_input(t0, b"x");
+    assert_eq!(s.next_deadline(), None, "the transport has not refused yet");
+    // The socket took nothing (WouldBlock): the clock starts.
+    s.consume(t0, 0);
+    assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(5)));
+    // Refusing again does not restart it.
+    s.consume(t0 + Duration::from_secs(1), 0);
     assert_eq!(s.next_deadline(), Some(t0 + Duration::from_secs(5)));
     // Progress moves the deadline: part of the output was taken.
     let t1 = t0 + Duration::from_secs(4);
@@ -216,6 +222,12 @@ fn the_stall_deadline_runs_only_while_output_waits() {
     let t0 = s.now();
     assert_eq!(s.next_deadline(), None, "nothing queued: no deadline");
     s.handle_input(t0, b"x");
+    s.consume(t0, 1);
+    assert!(s.next_deadline().is_some(), "one byte of two taken");
+    s.consume(t0, 1);
+    assert_eq!(s.next_deadline(), None, "all taken: no deadline");
+    s.handle_input(t0, b"x");
+    s.consume(t0, 0);
     assert!(s.next_deadline().is_some());
     assert_eq!(s.take_output(t0), b"hi");
     assert_eq!(s.next_deadline(), None, "all taken: no deadline");
@@ -229,6 +241,7 @@ fn the_stall_deadline_runs_only_while_output_waits() {
         );
         let t0 = s.now();
         s.handle_input(t0, b"x");
+        s.consume(t0, 0);
         let year = Duration::from_secs(365 * 24 * 3600);
         s.handle_timeout(t0 + year);
         assert!(s.finished().is_none(), "{stall:?}");
