@@ -68,10 +68,15 @@
 //!   reach the current request protocol; `writable()` is false once the
 //!   response has ended or the stack below is full. No new exchange starts
 //!   while the stack below is full.
-//! * **Time.** [`H1Config::head_timeout`] runs from the first byte of a head
-//!   to its end (`408`, then close); [`H1Config::keep_alive_timeout`] closes
-//!   an idle connection. `next_deadline` is the earliest of those and the
-//!   request protocol's.
+//! * **Time.** Every phase has a deadline. [`H1Config::head_timeout`] runs
+//!   from the first byte of a head to its end (`408`, then close), and for
+//!   the first request of a connection from the connection's start (no
+//!   byte by then: closed quietly); [`H1Config::keep_alive_timeout`] closes
+//!   a connection idle between requests; [`H1Config::body_timeout`] and
+//!   [`H1Config::min_body_rate`] bound a request body that stops or
+//!   trickles (`408` or an abort, `Close::Timeout(Timeout::Body)` to the
+//!   handler). `next_deadline` is the earliest of those and the request
+//!   protocol's.
 //! * **Wakes.** The view's waker routes to the exchange by its number on the
 //!   connection, so a wake from a finished exchange never reaches a later
 //!   one.
@@ -122,9 +127,9 @@ mod wire;
 
 pub use client::H1Client;
 pub use config::{
-    H1Config, DEFAULT_HEAD_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CHUNK_LINE,
-    DEFAULT_MAX_DISCARD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_MAX_PIPELINED_BYTES, DEFAULT_MAX_TRAILER_BYTES,
+    H1Config, DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
+    DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_DISCARD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
+    DEFAULT_MAX_PIPELINED_BYTES, DEFAULT_MAX_TRAILER_BYTES, DEFAULT_MIN_BODY_RATE,
 };
 pub use error::H1Error;
 pub use server::H1Server;
