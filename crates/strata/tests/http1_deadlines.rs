@@ -475,3 +475,29 @@ fn bad_chunk_framing_before_any_response_gets_400() {
         Some(H1Error::MalformedChunk)
     );
 }
+
+#[test]
+fn the_largest_timeouts_and_rates_neither_panic_nor_fire() {
+    let log = Log::default();
+    let h1cfg = H1Config {
+        head_timeout: Duration::MAX,
+        keep_alive_timeout: Duration::MAX,
+        body_timeout: Duration::MAX,
+        min_body_rate: u64::MAX,
+        ..H1Config::default()
+    };
+    let cfg = HttpConfig {
+        detect_timeout: Duration::MAX,
+        h1: Arc::new(h1cfg),
+        ..HttpConfig::default()
+    };
+    let mut s = http(&log, cfg);
+    let t0 = s.now();
+    let far = t0 + Duration::from_secs(1_000_000_000);
+    s.handle_timeout(far);
+    assert!(s.finished().is_none());
+    s.handle_input(far, POST_10);
+    s.handle_timeout(far + Duration::from_secs(1_000_000_000));
+    assert!(s.finished().is_none());
+    assert!(s.next_deadline().is_some_and(|d| d > far));
+}

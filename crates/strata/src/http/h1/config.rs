@@ -137,7 +137,11 @@ impl H1Config {
     /// assert_eq!(huge.min_body_bytes(), u64::MAX);
     /// ```
     pub fn min_body_bytes(&self) -> u64 {
-        let n = self.body_timeout.as_millis() * u128::from(self.min_body_rate) / 1000;
+        let n = self
+            .body_timeout
+            .as_millis()
+            .saturating_mul(u128::from(self.min_body_rate))
+            / 1000;
         u64::try_from(n).unwrap_or(u64::MAX).max(1)
     }
 }

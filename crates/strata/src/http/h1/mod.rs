@@ -49,7 +49,10 @@
 //!   sending sees the response rather than a reset for unread data.
 //! * **`Expect: 100-continue`.** `100 Continue` goes out when the request
 //!   protocol first wants the body: when it has neither sent a final head nor
-//!   paused reading after a callback. A final head sent first means the
+//!   paused reading after a callback, or when it sends a final `2xx` head
+//!   while the body is still to come and it is not paused (it streams its
+//!   answer from the body: the `100` goes first, the connection stays
+//!   reusable). Any other final head sent first skips the `100` and the
 //!   connection closes after the response.
 //! * **Tunnels.** A `101` to a request with `Upgrade` (once its body is in),
 //!   or a 2xx to CONNECT, turns the connection into raw bytes between the
@@ -57,11 +60,15 @@
 //!   `data_received`, writes go out unframed, `write_eof`/`close` are the
 //!   connection's, the peer's EOF is `eof_received`.
 //! * **Bad input** gets the status of its [`H1Error`] (400, 408, 413, 431,
-//!   501, 505) with `Connection: close` when no response head was sent yet
-//!   (else the connection is aborted), is logged at debug level, and the
-//!   exchange's protocol gets `Close::Aborted { layer: "http1",
-//!   reason: AbortReason::Custom(Arc<H1Error>) }`. Nothing panics on peer
-//!   input and memory stays within the [`H1Config`] bounds.
+//!   501, 505) with `Connection: close` when no response head was sent yet;
+//!   else the connection closes without ending a chunked or length-framed
+//!   response (the peer sees it cut, and no reset loses what was sent) or is
+//!   aborted (a body timeout, a close-delimited response). It is logged at
+//!   debug level, and the exchange's protocol gets `Close::Aborted { layer:
+//!   "http1", reason: AbortReason::Custom(Arc<H1Error>) }` (a body timeout:
+//!   `Close::Timeout(Timeout::Body)`). A first byte that cannot start a
+//!   method is refused at once. Nothing panics on peer input and memory
+//!   stays within the [`H1Config`] bounds.
 //! * **Read pause.** `pause_reading` on the view stops the body (or tunnel
 //!   bytes) and pauses reading below until `resume_reading`.
 //! * **Write back-pressure.** `pause_writing`/`resume_writing` from below
