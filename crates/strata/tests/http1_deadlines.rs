@@ -182,7 +182,7 @@ fn a_zero_detect_timeout_turns_the_deadline_off() {
 }
 
 #[test]
-fn over_tls_the_detect_clock_restarts_once_after_the_handshake() {
+fn over_tls_with_no_handshake_edge_seen_the_detect_clock_restarts_once() {
     // A bottom named "tls" stands for a TLS layer whose inner protocol
     // started before its handshake ended.
     let log = Log::default();

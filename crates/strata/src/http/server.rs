@@ -35,8 +35,9 @@ pub struct HttpConfig {
     /// preface, or over TLS an agreed ALPN and no request yet. Counted from
     /// `connection_made`; over TLS, whose inner protocol starts before the
     /// handshake ends (that phase has the TLS handshake timeout), the clock
-    /// starts again once at its first expiry, so a peer gets at least this
-    /// long after its handshake (at most twice as long in all).
+    /// starts again when the handshake is seen done (TLS resumes writing
+    /// then), and failing that once at its first expiry: a peer always gets
+    /// at least this long after its handshake.
     /// At expiry the connection is aborted with
     /// `Close::Timeout(Timeout::Detect)`: the peer is owed nothing.
     /// `Duration::ZERO` turns the deadline off.
@@ -83,7 +84,7 @@ pub struct HttpServer {
     inner: Chosen,
     /// When detection gives up (`None` once a version is chosen, or off).
     detect: Option<Instant>,
-    /// The detect clock was restarted after a TLS handshake.
+    /// The detect clock was restarted after a TLS handshake (once).
     restarted: bool,
 }
 
@@ -100,17 +101,22 @@ impl HttpServer {
         }
     }
 
-    /// The detect deadline ran out: over TLS whose handshake finished since
-    /// the clock started, start it once more; else give up on the peer.
-    fn detect_expired(&mut self, t: &mut dyn StreamTransport) {
-        let now = t.now();
-        let tls = t.layer_chain().contains(&"tls");
-        if tls && !self.restarted {
-            // The first expiry over TLS: the handshake (bounded by its own
-            // timer) took part of this period; the peer gets a full one
-            // from here, whatever the handshake's state.
+    /// Starts the detect clock again from now, once: the TLS handshake
+    /// below is over and the peer gets a full period from its end.
+    fn restart_after_handshake(&mut self, t: &mut dyn StreamTransport) {
+        if self.detect.is_some() && !self.restarted {
             self.restarted = true;
-            self.detect = Some(after(now, self.cfg.detect_timeout));
+            self.detect = Some(after(t.now(), self.cfg.detect_timeout));
+        }
+    }
+
+    /// The detect deadline ran out: over TLS whose handshake's end was not
+    /// seen, start it once more; else give up on the peer.
+    fn detect_expired(&mut self, t: &mut dyn StreamTransport) {
+        if !self.restarted && t.layer_chain().contains(&"tls") {
+            // The handshake (bounded by its own timer) took part of this
+            // period and its end was not seen: a full period from here.
+            self.restart_after_handshake(t);
             return;
         }
         tracing::debug!(
@@ -185,6 +191,13 @@ impl StreamProtocol for HttpServer {
         self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        if !self.inner.is_chosen() {
+            // TLS pauses writing during its handshake: this edge is its end.
+            if t.get::<TlsInfo>().is_some() {
+                self.restart_after_handshake(t);
+            }
+            return;
+        }
         self.inner.with(|p| p.resume_writing(t));
     }
     fn next_deadline(&self) -> Option<Instant> {
