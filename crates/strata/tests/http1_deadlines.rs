@@ -501,3 +501,87 @@ fn the_largest_timeouts_and_rates_neither_panic_nor_fire() {
     assert!(s.finished().is_none());
     assert!(s.next_deadline().is_some_and(|d| d > far));
 }
+
+/// Streams `left` bytes of `x`, a 16 KiB write at a time while writable;
+/// closes after the last one.
+struct Big {
+    left: usize,
+    log: Log,
+}
+
+impl Big {
+    fn fill(&mut self, t: &mut dyn StreamTransport) {
+        while self.left > 0 && t.writable() {
+            let n = self.left.min(16 * 1024);
+            t.write(&vec![b'x'; n]);
+            self.left -= n;
+        }
+        if self.left == 0 {
+            t.close();
+        }
+    }
+}
+
+impl StreamProtocol for Big {
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        let head = http::Response::builder()
+            .header("content-length", self.left)
+            .body(())
+            .unwrap();
+        t.send_response(head).unwrap();
+        self.fill(t);
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.fill(t);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.log.lock().unwrap().lost.push(why.clone());
+    }
+}
+
+fn big(log: &Log, len: usize) -> Stack {
+    let log = log.clone();
+    let svc: SharedService = Arc::new(move |_: &http::request::Parts| {
+        Box::new(Big {
+            left: len,
+            log: log.clone(),
+        }) as Box<dyn StreamProtocol>
+    });
+    Stack::memory(Box::new(H1Server::new(svc, Arc::default())))
+}
+
+#[test]
+fn a_peer_that_reads_nothing_is_cut_at_the_stall_timeout() {
+    let log = Log::default();
+    let mut s = big(&log, 1 << 20);
+    let t0 = s.now();
+    s.handle_input(t0, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(s.is_write_paused(), "the stack below is full");
+    assert_eq!(s.next_deadline(), Some(t0 + secs(30)));
+    s.handle_timeout(t0 + secs(30));
+    assert!(matches!(s.finished(), Some(Close::Timeout(Timeout::Stall))));
+    assert!(matches!(
+        log.lock().unwrap().lost[..],
+        [Close::Timeout(Timeout::Stall)]
+    ));
+}
+
+#[test]
+fn a_slow_reader_that_keeps_draining_is_not_a_stall() {
+    let log = Log::default();
+    let len = 1 << 20;
+    let mut s = big(&log, len);
+    let t0 = s.now();
+    s.handle_input(t0, b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut got = 0;
+    let mut now = t0;
+    // Drain everything every 20 s: never 30 s without a resume.
+    while got < len {
+        now += secs(20);
+        s.handle_timeout(now);
+        assert!(s.finished().is_none(), "cut at {:?}", now - t0);
+        got += s.take_output(now).len();
+    }
+    assert!(log.lock().unwrap().lost[0].is_clean());
+}

@@ -22,6 +22,10 @@ pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// second, averaged over each [`DEFAULT_BODY_TIMEOUT`] period: 1024.
 pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
 
+/// The default longest time the peer may read nothing while output waits:
+/// 30 s.
+pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The default amount of unread pipelined input held before reading below is
 /// paused: 64 KiB.
 pub const DEFAULT_MAX_PIPELINED_BYTES: usize = 64 * 1024;
@@ -84,6 +88,13 @@ pub struct H1Config {
     /// each `body_timeout` period (default [`DEFAULT_MIN_BODY_RATE`]); `0`
     /// keeps only the idle rule (one byte per period is enough).
     pub min_body_rate: u64,
+    /// How long the stack below may stay full (the peer reads none of our
+    /// output) before a server connection is aborted with
+    /// `Close::Timeout(Timeout::Stall)`, which the handler gets too
+    /// (default [`DEFAULT_STALL_TIMEOUT`], as HTTP/2's `stall_timeout`).
+    /// Any drain below the low-water mark starts it afresh.
+    /// `Duration::ZERO` turns it off.
+    pub stall_timeout: Duration,
     /// Unread pipelined input (requests after the one being answered) held
     /// before reading below is paused (default
     /// [`DEFAULT_MAX_PIPELINED_BYTES`]).
@@ -114,6 +125,7 @@ impl Default for H1Config {
             keep_alive_timeout: DEFAULT_KEEP_ALIVE_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             min_body_rate: DEFAULT_MIN_BODY_RATE,
+            stall_timeout: DEFAULT_STALL_TIMEOUT,
             max_pipelined_bytes: DEFAULT_MAX_PIPELINED_BYTES,
             max_chunk_line: DEFAULT_MAX_CHUNK_LINE,
             max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,

@@ -82,8 +82,9 @@
 //!   a connection idle between requests; [`H1Config::body_timeout`] and
 //!   [`H1Config::min_body_rate`] bound a request body that stops or
 //!   trickles (`408` or an abort, `Close::Timeout(Timeout::Body)` to the
-//!   handler). `next_deadline` is the earliest of those and the request
-//!   protocol's.
+//!   handler); [`H1Config::stall_timeout`] aborts a connection whose peer
+//!   reads none of our output (`Close::Timeout(Timeout::Stall)`).
+//!   `next_deadline` is the earliest of those and the request protocol's.
 //! * **Wakes.** The view's waker routes to the exchange by its number on the
 //!   connection, so a wake from a finished exchange never reaches a later
 //!   one.

@@ -12,7 +12,7 @@ use super::wire::{
     encode_response_head, find_head_end, leading_empty_lines, parse_request, RequestInfo,
 };
 use super::{H1Config, H1Error, H1};
-use crate::deadline::{after, earliest};
+use crate::deadline::{after, after_opt, earliest, expired};
 use crate::http::{HttpVersion, RequestHead, SharedService, Trailers};
 use crate::{AbortReason, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
 
@@ -81,6 +81,8 @@ struct Conn {
     below_read_paused: bool,
     /// The stack below delivered `pause_writing` (and no resume yet).
     below_write_paused: bool,
+    /// When the stack below became full and stayed so (the stall clock).
+    stalled_since: Option<Instant>,
     timer: Option<(Instant, Timer)>,
     /// The progress clock of a request body being read.
     body_clock: Option<BodyClock>,
@@ -175,6 +177,7 @@ impl H1Server {
                     shutdown: false,
                     below_read_paused: false,
                     below_write_paused: false,
+                    stalled_since: None,
                     timer: None,
                     body_clock: None,
                     head_scan: 0,
@@ -704,6 +707,7 @@ impl StreamProtocol for H1Server {
         c.read = Read::Closed;
         c.timer = None;
         c.body_clock = None;
+        c.stalled_since = None;
         self.buf = Vec::new();
         if let Some(mut ex) = self.core.ex.take() {
             ex.proto.connection_lost(why);
@@ -712,12 +716,16 @@ impl StreamProtocol for H1Server {
 
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.below_write_paused = true;
+        if !self.core.cfg.stall_timeout.is_zero() {
+            self.core.conn.stalled_since = Some(t.now());
+        }
         self.core.call(t, |p, v| p.pause_writing(v));
         self.settle(t);
     }
 
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.below_write_paused = false;
+        self.core.conn.stalled_since = None;
         self.core.call(t, |p, v| p.resume_writing(v));
         self.settle(t);
     }
@@ -728,8 +736,9 @@ impl StreamProtocol for H1Server {
         }
         let own = self.core.conn.timer.map(|(at, _)| at);
         let body = self.core.conn.body_clock.map(|c| c.at);
+        let stall = after_opt(self.core.conn.stalled_since, self.core.cfg.stall_timeout);
         let inner = self.core.ex.as_ref().and_then(|e| e.proto.next_deadline());
-        earliest(earliest(own, body), inner)
+        earliest(earliest(own, body), earliest(stall, inner))
     }
 
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
@@ -737,6 +746,22 @@ impl StreamProtocol for H1Server {
             return;
         }
         let now = t.now();
+        let c = &self.core.conn;
+        if expired(c.stalled_since, self.core.cfg.stall_timeout, now) {
+            // The peer read none of our output for the whole period.
+            tracing::debug!("http1: the peer stopped reading; aborting");
+            let why = Close::Timeout(Timeout::Stall);
+            let c = &mut self.core.conn;
+            c.stalled_since = None;
+            c.timer = None;
+            c.body_clock = None;
+            c.read = Read::Closed;
+            t.abort(why.clone());
+            if let Some(mut ex) = self.core.ex.take() {
+                ex.proto.connection_lost(&why);
+            }
+            return;
+        }
         if let Some((at, which)) = self.core.conn.timer {
             if at <= now {
                 self.core.conn.timer = None;
