@@ -585,3 +585,38 @@ fn a_slow_reader_that_keeps_draining_is_not_a_stall() {
     }
     assert!(log.lock().unwrap().lost[0].is_clean());
 }
+
+#[test]
+fn an_exchange_running_past_the_drain_after_shutdown_is_cut() {
+    let log = Log::default();
+    let cfg = H1Config {
+        body_timeout: Duration::ZERO,
+        ..H1Config::default()
+    };
+    let mut s = h1(&log, true, cfg);
+    let t0 = s.now();
+    s.handle_input(t0, POST_10);
+    s.handle_input(t0, b"abc");
+    s.handle_shutdown(t0 + secs(1));
+    assert!(s.finished().is_none(), "the exchange may finish");
+    assert_eq!(s.next_deadline(), Some(t0 + secs(11)));
+    s.handle_timeout(t0 + secs(11));
+    assert!(matches!(s.finished(), Some(Close::Timeout(Timeout::Drain))));
+    assert!(matches!(
+        log.lock().unwrap().lost[..],
+        [Close::Timeout(Timeout::Drain)]
+    ));
+
+    // One that finishes in time closes cleanly.
+    let log = Log::default();
+    let mut s = h1(&log, true, H1Config::default());
+    s.handle_input(t0, POST_10);
+    s.handle_shutdown(t0 + secs(1));
+    s.handle_input(t0 + secs(2), b"0123456789");
+    let text = out(&mut s);
+    assert!(text.ends_with("\r\n\r\n0123456789"), "{text}");
+    assert!(
+        s.finished().unwrap().is_clean(),
+        "closed after the exchange"
+    );
+}

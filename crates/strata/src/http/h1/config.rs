@@ -26,6 +26,10 @@ pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
 /// 30 s.
 pub const DEFAULT_STALL_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The default longest time an exchange may run on after a shutdown
+/// begins: 10 s.
+pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The default amount of unread pipelined input held before reading below is
 /// paused: 64 KiB.
 pub const DEFAULT_MAX_PIPELINED_BYTES: usize = 64 * 1024;
@@ -95,6 +99,11 @@ pub struct H1Config {
     /// Any drain below the low-water mark starts it afresh.
     /// `Duration::ZERO` turns it off.
     pub stall_timeout: Duration,
+    /// How long the exchange in progress may run on after `on_shutdown`
+    /// (default [`DEFAULT_DRAIN_TIMEOUT`], as HTTP/2's `drain_timeout`);
+    /// then the connection is aborted with `Close::Timeout(Timeout::Drain)`,
+    /// which the handler gets too. `Duration::ZERO` turns it off.
+    pub drain_timeout: Duration,
     /// Unread pipelined input (requests after the one being answered) held
     /// before reading below is paused (default
     /// [`DEFAULT_MAX_PIPELINED_BYTES`]).
@@ -126,6 +135,7 @@ impl Default for H1Config {
             body_timeout: DEFAULT_BODY_TIMEOUT,
             min_body_rate: DEFAULT_MIN_BODY_RATE,
             stall_timeout: DEFAULT_STALL_TIMEOUT,
+            drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_pipelined_bytes: DEFAULT_MAX_PIPELINED_BYTES,
             max_chunk_line: DEFAULT_MAX_CHUNK_LINE,
             max_trailer_bytes: DEFAULT_MAX_TRAILER_BYTES,

@@ -83,7 +83,9 @@
 //!   [`H1Config::min_body_rate`] bound a request body that stops or
 //!   trickles (`408` or an abort, `Close::Timeout(Timeout::Body)` to the
 //!   handler); [`H1Config::stall_timeout`] aborts a connection whose peer
-//!   reads none of our output (`Close::Timeout(Timeout::Stall)`).
+//!   reads none of our output (`Close::Timeout(Timeout::Stall)`);
+//!   [`H1Config::drain_timeout`] bounds the exchange still running after
+//!   `on_shutdown` (`Close::Timeout(Timeout::Drain)`).
 //!   `next_deadline` is the earliest of those and the request protocol's.
 //! * **Wakes.** The view's waker routes to the exchange by its number on the
 //!   connection, so a wake from a finished exchange never reaches a later
@@ -135,9 +137,10 @@ mod wire;
 
 pub use client::H1Client;
 pub use config::{
-    H1Config, DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT,
-    DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_DISCARD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_MAX_PIPELINED_BYTES, DEFAULT_MAX_TRAILER_BYTES, DEFAULT_MIN_BODY_RATE,
+    H1Config, DEFAULT_BODY_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_DISCARD_BYTES,
+    DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_PIPELINED_BYTES,
+    DEFAULT_MAX_TRAILER_BYTES, DEFAULT_MIN_BODY_RATE,
 };
 pub use error::H1Error;
 pub use server::H1Server;

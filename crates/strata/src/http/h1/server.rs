@@ -83,6 +83,8 @@ struct Conn {
     below_write_paused: bool,
     /// When the stack below became full and stayed so (the stall clock).
     stalled_since: Option<Instant>,
+    /// When the drain after `on_shutdown` gives up.
+    drain_at: Option<Instant>,
     timer: Option<(Instant, Timer)>,
     /// The progress clock of a request body being read.
     body_clock: Option<BodyClock>,
@@ -178,6 +180,7 @@ impl H1Server {
                     below_read_paused: false,
                     below_write_paused: false,
                     stalled_since: None,
+                    drain_at: None,
                     timer: None,
                     body_clock: None,
                     head_scan: 0,
@@ -547,6 +550,22 @@ impl Core {
         }
     }
 
+    /// A connection-wide deadline ran out: abort, and the exchange's
+    /// protocol (if any) gets the same typed reason.
+    fn give_up(&mut self, t: &mut dyn StreamTransport, which: Timeout) {
+        let why = Close::Timeout(which);
+        let c = &mut self.conn;
+        c.stalled_since = None;
+        c.drain_at = None;
+        c.timer = None;
+        c.body_clock = None;
+        c.read = Read::Closed;
+        t.abort(why.clone());
+        if let Some(mut ex) = self.ex.take() {
+            ex.proto.connection_lost(&why);
+        }
+    }
+
     /// Calls the current request protocol with its view.
     fn call(
         &mut self,
@@ -708,6 +727,7 @@ impl StreamProtocol for H1Server {
         c.timer = None;
         c.body_clock = None;
         c.stalled_since = None;
+        c.drain_at = None;
         self.buf = Vec::new();
         if let Some(mut ex) = self.core.ex.take() {
             ex.proto.connection_lost(why);
@@ -737,8 +757,9 @@ impl StreamProtocol for H1Server {
         let own = self.core.conn.timer.map(|(at, _)| at);
         let body = self.core.conn.body_clock.map(|c| c.at);
         let stall = after_opt(self.core.conn.stalled_since, self.core.cfg.stall_timeout);
+        let drain = self.core.conn.drain_at;
         let inner = self.core.ex.as_ref().and_then(|e| e.proto.next_deadline());
-        earliest(earliest(own, body), earliest(stall, inner))
+        earliest(earliest(earliest(own, body), earliest(stall, drain)), inner)
     }
 
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
@@ -750,16 +771,12 @@ impl StreamProtocol for H1Server {
         if expired(c.stalled_since, self.core.cfg.stall_timeout, now) {
             // The peer read none of our output for the whole period.
             tracing::debug!("http1: the peer stopped reading; aborting");
-            let why = Close::Timeout(Timeout::Stall);
-            let c = &mut self.core.conn;
-            c.stalled_since = None;
-            c.timer = None;
-            c.body_clock = None;
-            c.read = Read::Closed;
-            t.abort(why.clone());
-            if let Some(mut ex) = self.core.ex.take() {
-                ex.proto.connection_lost(&why);
-            }
+            self.core.give_up(t, Timeout::Stall);
+            return;
+        }
+        if c.drain_at.is_some_and(|d| d <= now) {
+            tracing::debug!("http1: the exchange outlived the drain; aborting");
+            self.core.give_up(t, Timeout::Drain);
             return;
         }
         if let Some((at, which)) = self.core.conn.timer {
@@ -804,6 +821,10 @@ impl StreamProtocol for H1Server {
 
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.shutdown = true;
+        let drain = self.core.cfg.drain_timeout;
+        if self.core.conn.drain_at.is_none() && !drain.is_zero() {
+            self.core.conn.drain_at = Some(after(t.now(), drain));
+        }
         let tunnel = match self.core.ex.as_mut() {
             Some(ex) => {
                 ex.st.keep_alive = false;
