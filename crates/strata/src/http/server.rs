@@ -57,7 +57,9 @@ impl Default for HttpConfig {
 /// An HTTP server connection that speaks HTTP/2 or HTTP/1.1: over TLS the
 /// ALPN result chooses (`h2`, else HTTP/1.1); in cleartext the first bytes
 /// do (the HTTP/2 preface means h2c with prior knowledge). Both versions
-/// serve the same [`Service`](super::Service).
+/// serve the same [`Service`](super::Service). Until a version is chosen
+/// the [`HttpConfig::detect_timeout`] deadline runs; from then on the chosen
+/// version's own deadlines do.
 ///
 /// ```
 /// use std::sync::Arc;
