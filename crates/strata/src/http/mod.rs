@@ -46,7 +46,7 @@ pub mod hpack;
 mod server;
 
 pub use client::{HttpClient, VersionChoice};
-pub use server::{HttpConfig, HttpServer};
+pub use server::{HttpConfig, HttpServer, DEFAULT_DETECT_TIMEOUT};
 
 pub use ::http::{
     request, response, HeaderMap, Method, Request, Response, StatusCode, Uri, Version,

@@ -1,34 +1,65 @@
 //! One server protocol for both versions: ALPN or the preface decides.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::chosen::Chosen;
 use super::h1::{H1Config, H1Server};
 use super::h2::{frame::PREFACE, H2Config, H2Connection};
 use super::SharedService;
+use crate::deadline::{after, earliest};
 use crate::tls::TlsInfo;
-use crate::{Close, StreamProtocol, StreamTransport, WakeRoute};
+use crate::{Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
+
+/// The default time a connection may take to show which HTTP version it
+/// speaks: 10 s.
+pub const DEFAULT_DETECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The configuration of both HTTP versions of a listener.
 ///
 /// ```
+/// use std::time::Duration;
 /// use strata::http::HttpConfig;
-/// let cfg = HttpConfig::default();
+/// let cfg = HttpConfig { detect_timeout: Duration::from_secs(2), ..HttpConfig::default() };
 /// assert_eq!(cfg.h2.max_concurrent_streams, 128);
+/// assert_eq!(HttpConfig::default().detect_timeout, strata::http::DEFAULT_DETECT_TIMEOUT);
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct HttpConfig {
     /// HTTP/1.1 limits.
     pub h1: Arc<H1Config>,
     /// HTTP/2 limits.
     pub h2: Arc<H2Config>,
+    /// How long a connection may stay without a chosen version (default
+    /// [`DEFAULT_DETECT_TIMEOUT`]): no byte at all, only part of the HTTP/2
+    /// preface, or over TLS an agreed ALPN and no request yet. Counted from
+    /// `connection_made`; over TLS, whose inner protocol starts before the
+    /// handshake ends (that phase has the TLS handshake timeout), the clock
+    /// starts again when the handshake is seen done (TLS resumes writing
+    /// then), and failing that once at its first expiry: a peer always gets
+    /// at least this long after its handshake.
+    /// At expiry the connection is aborted with
+    /// `Close::Timeout(Timeout::Detect)`: the peer is owed nothing.
+    /// `Duration::ZERO` turns the deadline off.
+    pub detect_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            h1: Arc::default(),
+            h2: Arc::default(),
+            detect_timeout: DEFAULT_DETECT_TIMEOUT,
+        }
+    }
 }
 
 /// An HTTP server connection that speaks HTTP/2 or HTTP/1.1: over TLS the
 /// ALPN result chooses (`h2`, else HTTP/1.1); in cleartext the first bytes
 /// do (the HTTP/2 preface means h2c with prior knowledge). Both versions
-/// serve the same [`Service`](super::Service).
+/// serve the same [`Service`](super::Service). Until a version is chosen
+/// the [`HttpConfig::detect_timeout`] deadline runs; from then on the chosen
+/// version's own deadlines do.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -53,6 +84,10 @@ pub struct HttpServer {
     /// What arrived before the version was known.
     sniffed: Vec<u8>,
     inner: Chosen,
+    /// When detection gives up (`None` once a version is chosen, or off).
+    detect: Option<Instant>,
+    /// The detect clock was restarted after a TLS handshake (once).
+    restarted: bool,
 }
 
 impl HttpServer {
@@ -63,7 +98,36 @@ impl HttpServer {
             cfg,
             sniffed: Vec::new(),
             inner: Chosen::default(),
+            detect: None,
+            restarted: false,
         }
+    }
+
+    /// Starts the detect clock again from now, once: the TLS handshake
+    /// below is over and the peer gets a full period from its end.
+    fn restart_after_handshake(&mut self, t: &mut dyn StreamTransport) {
+        if self.detect.is_some() && !self.restarted {
+            self.restarted = true;
+            self.detect = Some(after(t.now(), self.cfg.detect_timeout));
+        }
+    }
+
+    /// The detect deadline ran out: over TLS whose handshake's end was not
+    /// seen, start it once more; else give up on the peer.
+    fn detect_expired(&mut self, t: &mut dyn StreamTransport) {
+        if !self.restarted && t.layer_chain().contains(&"tls") {
+            // The handshake (bounded by its own timer) took part of this
+            // period and its end was not seen: a full period from here.
+            self.restart_after_handshake(t);
+            return;
+        }
+        tracing::debug!(
+            sniffed = self.sniffed.len(),
+            "http: no HTTP version chosen in time; aborting"
+        );
+        self.detect = None;
+        self.sniffed = Vec::new();
+        t.abort(Close::Timeout(Timeout::Detect));
     }
 
     /// Decides the version once it can: over TLS by ALPN, in cleartext by
@@ -92,6 +156,7 @@ impl HttpServer {
         } else {
             Box::new(H1Server::new(self.service.clone(), self.cfg.h1.clone()))
         };
+        self.detect = None;
         self.inner.choose(t, p);
         let buf = std::mem::take(&mut self.sniffed);
         if !buf.is_empty() {
@@ -101,6 +166,11 @@ impl HttpServer {
 }
 
 impl StreamProtocol for HttpServer {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        if !self.inner.is_chosen() && !self.cfg.detect_timeout.is_zero() {
+            self.detect = Some(after(t.now(), self.cfg.detect_timeout));
+        }
+    }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         if self.inner.is_chosen() {
             self.inner.with(|p| p.data_received(t, data));
@@ -116,18 +186,30 @@ impl StreamProtocol for HttpServer {
         self.inner.with(|p| p.eof_received(t));
     }
     fn connection_lost(&mut self, why: &Close) {
+        self.detect = None;
         self.inner.lost(why);
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
         self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        if !self.inner.is_chosen() {
+            // TLS pauses writing during its handshake: this edge is its end.
+            if t.get::<TlsInfo>().is_some() {
+                self.restart_after_handshake(t);
+            }
+            return;
+        }
         self.inner.with(|p| p.resume_writing(t));
     }
     fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
+        earliest(self.detect, self.inner.next_deadline())
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        if self.detect.is_some_and(|d| d <= t.now()) {
+            self.detect_expired(t);
+            return;
+        }
         self.inner.on_deadline(t);
     }
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {

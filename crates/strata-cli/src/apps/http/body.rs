@@ -33,8 +33,14 @@ const fn pattern() -> [u8; CHUNK] {
     p
 }
 
-/// `/echo`: answers 200 at once, then writes back every byte of the request
-/// body and closes after the request's end.
+/// `/echo`: answers 200 when the first byte of the request body arrives (or
+/// its end), writes back every byte of the body and closes after the
+/// request's end.
+///
+/// The head waits for the body so that a request refused while its body
+/// arrives (bad chunk framing, a body too slow) still gets its error status
+/// rather than a cut `200`; and an HTTP/1.1 client sending `Expect:
+/// 100-continue` gets its `100 Continue` because the echo reads the body.
 ///
 /// Back-pressure both ways: when a write leaves the transport not writable
 /// (or `pause_writing` arrives), it pauses reading the request, which the
@@ -42,7 +48,8 @@ const fn pattern() -> [u8; CHUNK] {
 /// resumes reading.
 #[derive(Debug)]
 pub(super) struct Echo {
-    headers: HeaderMap,
+    /// The response head, until sent.
+    headers: Option<HeaderMap>,
     head_only: bool,
     paused: bool,
 }
@@ -62,9 +69,23 @@ impl Echo {
             headers.insert(header::CONTENT_LENGTH, len.clone());
         }
         Echo {
-            headers,
+            headers: Some(headers),
             head_only: req.method == Method::HEAD,
             paused: false,
+        }
+    }
+
+    /// Sends the head if not yet sent; false if the transport refused it.
+    fn head(&mut self, t: &mut dyn StreamTransport) -> bool {
+        match self.headers.take() {
+            Some(mut headers) => {
+                if self.head_only {
+                    // A HEAD response has no body to echo into.
+                    headers.remove(header::CONTENT_LENGTH);
+                }
+                respond(t, StatusCode::OK, headers)
+            }
+            None => true,
         }
     }
 
@@ -77,16 +98,8 @@ impl Echo {
 }
 
 impl StreamProtocol for Echo {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        if self.head_only {
-            // A HEAD response has no body to echo into.
-            self.headers.remove(header::CONTENT_LENGTH);
-        }
-        respond(t, StatusCode::OK, std::mem::take(&mut self.headers));
-    }
-
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        if self.head_only {
+        if self.head_only || !self.head(t) {
             return;
         }
         t.write(data);
@@ -96,7 +109,9 @@ impl StreamProtocol for Echo {
     }
 
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
+        if self.head(t) {
+            t.close();
+        }
     }
 
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {

@@ -241,10 +241,11 @@ fn echo_streams_the_body_back_with_its_type() {
         &[("content-type", "text/plain"), ("content-length", "11")],
     );
     let (mut p, mut t) = exchange_with(&demo(), r, BIG);
+    assert!(t.heads.is_empty(), "the head waits for the body");
+    p.data_received(&mut t, b"hello ");
     assert_eq!(t.status(), 200);
     assert_eq!(t.header(header::CONTENT_TYPE), Some("text/plain"));
     assert_eq!(t.header(header::CONTENT_LENGTH), Some("11"));
-    p.data_received(&mut t, b"hello ");
     p.data_received(&mut t, b"world");
     assert!(!t.closed);
     p.eof_received(&mut t);
@@ -255,14 +256,25 @@ fn echo_streams_the_body_back_with_its_type() {
 #[test]
 fn echo_defaults_to_octet_stream_for_any_method() {
     let (mut p, mut t) = exchange_with(&demo(), req("PUT", "/echo", &[]), BIG);
+    p.data_received(&mut t, b"x");
     assert_eq!(
         t.header(header::CONTENT_TYPE),
         Some("application/octet-stream")
     );
     assert_eq!(t.header(header::CONTENT_LENGTH), None);
-    p.data_received(&mut t, b"x");
     p.eof_received(&mut t);
     assert_eq!(t.body, b"x");
+}
+
+#[test]
+fn echo_of_an_empty_body_answers_at_its_end() {
+    let r = req("POST", "/echo", &[("content-length", "0")]);
+    let (mut p, mut t) = exchange_with(&demo(), r, BIG);
+    assert!(t.heads.is_empty());
+    p.eof_received(&mut t);
+    assert_eq!(t.status(), 200);
+    assert_eq!(t.header(header::CONTENT_LENGTH), Some("0"));
+    assert!(t.closed && t.body.is_empty());
 }
 
 #[test]

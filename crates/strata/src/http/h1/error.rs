@@ -102,6 +102,15 @@ pub enum H1Error {
     /// A request head took longer than `H1Config::head_timeout`.
     #[error("request head timed out")]
     HeadTimeout,
+    /// A request body brought less than `H1Config::body_timeout ×
+    /// H1Config::min_body_rate` bytes in one `body_timeout` period.
+    #[error("request body too slow: under {min_bytes} bytes in {period:?}")]
+    BodyTimeout {
+        /// The bytes each period needed.
+        min_bytes: u64,
+        /// `H1Config::body_timeout`.
+        period: std::time::Duration,
+    },
     /// A response's status line or header fields are malformed (client).
     #[error("malformed response: {0}")]
     MalformedResponse(&'static str),
@@ -126,7 +135,7 @@ impl H1Error {
             H1Error::UnsupportedVersion => StatusCode::HTTP_VERSION_NOT_SUPPORTED,
             H1Error::UnsupportedTransferCoding => StatusCode::NOT_IMPLEMENTED,
             H1Error::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            H1Error::HeadTimeout => StatusCode::REQUEST_TIMEOUT,
+            H1Error::HeadTimeout | H1Error::BodyTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             H1Error::MalformedHead(_)
             | H1Error::InvalidTarget
             | H1Error::MissingHost

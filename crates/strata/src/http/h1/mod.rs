@@ -49,7 +49,10 @@
 //!   sending sees the response rather than a reset for unread data.
 //! * **`Expect: 100-continue`.** `100 Continue` goes out when the request
 //!   protocol first wants the body: when it has neither sent a final head nor
-//!   paused reading after a callback. A final head sent first means the
+//!   paused reading after a callback, or when it sends a final `2xx` head
+//!   while the body is still to come and it is not paused (it streams its
+//!   answer from the body: the `100` goes first, the connection stays
+//!   reusable). Any other final head sent first skips the `100` and the
 //!   connection closes after the response.
 //! * **Tunnels.** A `101` to a request with `Upgrade` (once its body is in),
 //!   or a 2xx to CONNECT, turns the connection into raw bytes between the
@@ -57,21 +60,33 @@
 //!   `data_received`, writes go out unframed, `write_eof`/`close` are the
 //!   connection's, the peer's EOF is `eof_received`.
 //! * **Bad input** gets the status of its [`H1Error`] (400, 408, 413, 431,
-//!   501, 505) with `Connection: close` when no response head was sent yet
-//!   (else the connection is aborted), is logged at debug level, and the
-//!   exchange's protocol gets `Close::Aborted { layer: "http1",
-//!   reason: AbortReason::Custom(Arc<H1Error>) }`. Nothing panics on peer
-//!   input and memory stays within the [`H1Config`] bounds.
+//!   501, 505) with `Connection: close` when no response head was sent yet;
+//!   else the connection closes without ending a chunked or length-framed
+//!   response (the peer sees it cut, and no reset loses what was sent) or is
+//!   aborted (a body timeout, a close-delimited response). It is logged at
+//!   debug level, and the exchange's protocol gets `Close::Aborted { layer:
+//!   "http1", reason: AbortReason::Custom(Arc<H1Error>) }` (a body timeout:
+//!   `Close::Timeout(Timeout::Body)`). A first byte that cannot start a
+//!   method is refused at once. Nothing panics on peer input and memory
+//!   stays within the [`H1Config`] bounds.
 //! * **Read pause.** `pause_reading` on the view stops the body (or tunnel
 //!   bytes) and pauses reading below until `resume_reading`.
 //! * **Write back-pressure.** `pause_writing`/`resume_writing` from below
 //!   reach the current request protocol; `writable()` is false once the
 //!   response has ended or the stack below is full. No new exchange starts
 //!   while the stack below is full.
-//! * **Time.** [`H1Config::head_timeout`] runs from the first byte of a head
-//!   to its end (`408`, then close); [`H1Config::keep_alive_timeout`] closes
-//!   an idle connection. `next_deadline` is the earliest of those and the
-//!   request protocol's.
+//! * **Time.** Every phase has a deadline. [`H1Config::head_timeout`] runs
+//!   from the first byte of a head to its end (`408`, then close), and for
+//!   the first request of a connection from the connection's start (no
+//!   byte by then: closed quietly); [`H1Config::keep_alive_timeout`] closes
+//!   a connection idle between requests; [`H1Config::body_timeout`] and
+//!   [`H1Config::min_body_rate`] bound a request body that stops or
+//!   trickles (`408` or an abort, `Close::Timeout(Timeout::Body)` to the
+//!   handler); [`H1Config::stall_timeout`] aborts a connection whose peer
+//!   reads none of our output (`Close::Timeout(Timeout::Stall)`);
+//!   [`H1Config::drain_timeout`] bounds the exchange still running after
+//!   `on_shutdown` (`Close::Timeout(Timeout::Drain)`).
+//!   `next_deadline` is the earliest of those and the request protocol's.
 //! * **Wakes.** The view's waker routes to the exchange by its number on the
 //!   connection, so a wake from a finished exchange never reaches a later
 //!   one.
@@ -122,9 +137,10 @@ mod wire;
 
 pub use client::H1Client;
 pub use config::{
-    H1Config, DEFAULT_HEAD_TIMEOUT, DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CHUNK_LINE,
-    DEFAULT_MAX_DISCARD_BYTES, DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES,
-    DEFAULT_MAX_PIPELINED_BYTES, DEFAULT_MAX_TRAILER_BYTES,
+    H1Config, DEFAULT_BODY_TIMEOUT, DEFAULT_DRAIN_TIMEOUT, DEFAULT_HEAD_TIMEOUT,
+    DEFAULT_KEEP_ALIVE_TIMEOUT, DEFAULT_MAX_CHUNK_LINE, DEFAULT_MAX_DISCARD_BYTES,
+    DEFAULT_MAX_HEADERS, DEFAULT_MAX_HEAD_BYTES, DEFAULT_MAX_PIPELINED_BYTES,
+    DEFAULT_MAX_TRAILER_BYTES, DEFAULT_MIN_BODY_RATE, DEFAULT_STALL_TIMEOUT,
 };
 pub use error::H1Error;
 pub use server::H1Server;

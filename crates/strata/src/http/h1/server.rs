@@ -7,13 +7,14 @@ use http::header::{self, HeaderValue};
 use http::HeaderMap;
 
 use super::body::{BodyReader, Event, Limits};
-use super::server_view::{ExState, ExchangeView, Expect, Resp};
+use super::server_view::{ExState, ExchangeView, Expect, Framing, Resp};
 use super::wire::{
     encode_response_head, find_head_end, leading_empty_lines, parse_request, RequestInfo,
 };
 use super::{H1Config, H1Error, H1};
+use crate::deadline::{after, after_opt, earliest, expired};
 use crate::http::{HttpVersion, RequestHead, SharedService, Trailers};
-use crate::{AbortReason, Close, StreamProtocol, StreamTransport, WakeRoute};
+use crate::{AbortReason, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
 
 /// An HTTP/1.1 server connection: a stream protocol over the connection's
 /// transport that asks a [`Service`](crate::http::Service) for a request
@@ -80,7 +81,13 @@ struct Conn {
     below_read_paused: bool,
     /// The stack below delivered `pause_writing` (and no resume yet).
     below_write_paused: bool,
+    /// When the stack below became full and stayed so (the stall clock).
+    stalled_since: Option<Instant>,
+    /// When the drain after `on_shutdown` gives up.
+    drain_at: Option<Instant>,
     timer: Option<(Instant, Timer)>,
+    /// The progress clock of a request body being read.
+    body_clock: Option<BodyClock>,
     /// How far the current partial head was scanned for its end.
     head_scan: usize,
     /// Body bytes of the current request so far (for `max_body`).
@@ -109,10 +116,21 @@ enum Read {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
+    /// The first request of the connection, not one byte of it yet: it
+    /// must arrive within the head timeout of the connection's start.
+    First,
     /// A request head started arriving and must end in time.
     Head,
     /// Idle between requests.
     KeepAlive,
+}
+
+/// One period of a request body being read: by `at`, at least
+/// `H1Config::min_body_bytes` must have arrived since the period began.
+#[derive(Clone, Copy, Debug)]
+struct BodyClock {
+    at: Instant,
+    got: u64,
 }
 
 /// What one step of the input loop did.
@@ -161,7 +179,10 @@ impl H1Server {
                     shutdown: false,
                     below_read_paused: false,
                     below_write_paused: false,
+                    stalled_since: None,
+                    drain_at: None,
                     timer: None,
+                    body_clock: None,
                     head_scan: 0,
                     body_seen: 0,
                 },
@@ -281,9 +302,13 @@ impl Core {
                 Flow::Stop
             }
             Read::Discard(r, budget) => match r.step(rest, &self.lim) {
-                Ok(Event::Skip(n)) => Flow::Advance(n),
+                Ok(Event::Skip(n)) => {
+                    self.conn.progress(n);
+                    Flow::Advance(n)
+                }
                 Ok(Event::Data(n)) if n as u64 <= *budget => {
                     *budget -= n as u64;
+                    self.conn.progress(n);
                     Flow::Advance(n)
                 }
                 Ok(Event::End(n, _)) => {
@@ -315,6 +340,12 @@ impl Core {
             if self.conn.peer_eof {
                 return self.close(t);
             }
+            return Flow::Stop;
+        }
+        if !is_tchar(rest[0]) {
+            // No method starts so (a TLS ClientHello, a stray byte): there
+            // is no point in waiting for the rest of a head.
+            self.fail(t, H1Error::MalformedHead("invalid token"));
             return Flow::Stop;
         }
         if !self.ready(t) {
@@ -367,8 +398,12 @@ impl Core {
                 }
                 Flow::Stop
             }
-            Ok(Event::Skip(n)) => Flow::Advance(n),
+            Ok(Event::Skip(n)) => {
+                self.conn.progress(n);
+                Flow::Advance(n)
+            }
             Ok(Event::Data(n)) => {
+                self.conn.progress(n);
                 self.conn.body_seen = self.conn.body_seen.saturating_add(n as u64);
                 if let Some(limit) = self.cfg.max_body.filter(|&m| self.conn.body_seen > m) {
                     self.fail(t, H1Error::BodyTooLarge { limit });
@@ -482,8 +517,14 @@ impl Core {
     /// out yet, then close; the exchange's protocol gets the typed error.
     fn fail(&mut self, t: &mut dyn StreamTransport, err: H1Error) {
         tracing::debug!(error = %err, status = %err.status(), "http1: refusing the peer's input");
-        let why = Close::aborted(H1, AbortReason::Custom(Arc::new(err.clone())));
+        let timeout = matches!(err, H1Error::BodyTimeout { .. });
+        let why = if timeout {
+            Close::Timeout(Timeout::Body)
+        } else {
+            Close::aborted(H1, AbortReason::Custom(Arc::new(err.clone())))
+        };
         self.conn.read = Read::Closed;
+        self.conn.body_clock = None;
         let resp = self.ex.as_ref().map_or(Resp::Waiting, |ex| ex.st.resp);
         match resp {
             Resp::Waiting => {
@@ -495,9 +536,31 @@ impl Core {
             }
             // The response is complete: the peer has all it needs.
             Resp::Ended { .. } => t.close(),
+            // Bad framing from the peer while a body goes out whose cut the
+            // peer can see (no last chunk, bytes short of the length): a
+            // clean close, so the response sent so far is not lost to a
+            // reset.
+            Resp::Body(Framing::Chunked) if !timeout => t.close(),
+            Resp::Body(Framing::Length(rem)) if rem > 0 && !timeout => t.close(),
             // A response is under way: the peer must see it cut.
             Resp::Body(_) | Resp::Tunnel => t.abort(why.clone()),
         }
+        if let Some(mut ex) = self.ex.take() {
+            ex.proto.connection_lost(&why);
+        }
+    }
+
+    /// A connection-wide deadline ran out: abort, and the exchange's
+    /// protocol (if any) gets the same typed reason.
+    fn give_up(&mut self, t: &mut dyn StreamTransport, which: Timeout) {
+        let why = Close::Timeout(which);
+        let c = &mut self.conn;
+        c.stalled_since = None;
+        c.drain_at = None;
+        c.timer = None;
+        c.body_clock = None;
+        c.read = Read::Closed;
+        t.abort(why.clone());
         if let Some(mut ex) = self.ex.take() {
             ex.proto.connection_lost(&why);
         }
@@ -541,14 +604,78 @@ impl Core {
         }
         let now = t.now();
         let waiting = self.ex.is_none() && ready && matches!(self.conn.read, Read::Head);
+        let first = self.conn.seq == 0;
         self.conn.timer = match (waiting, held, self.conn.timer) {
             (false, _, _) => None,
-            (true, 0, Some((at, Timer::KeepAlive))) => Some((at, Timer::KeepAlive)),
-            (true, 0, _) => Some((now + self.cfg.keep_alive_timeout, Timer::KeepAlive)),
-            (true, _, Some((at, Timer::Head))) => Some((at, Timer::Head)),
-            (true, _, _) => Some((now + self.cfg.head_timeout, Timer::Head)),
+            (true, 0, Some((at, w @ (Timer::KeepAlive | Timer::First)))) => Some((at, w)),
+            (true, 0, _) if first => Some((after(now, self.cfg.head_timeout), Timer::First)),
+            (true, 0, _) => Some((after(now, self.cfg.keep_alive_timeout), Timer::KeepAlive)),
+            // The first head is due by the first request's deadline.
+            (true, _, Some((at, Timer::Head | Timer::First))) => Some((at, Timer::Head)),
+            (true, _, _) => Some((after(now, self.cfg.head_timeout), Timer::Head)),
         };
+        // The body clock runs while a body is being read: not while the
+        // handler paused it, nor once it ended.
+        let reading = match self.conn.read {
+            Read::Body(_) => self.ex.as_ref().is_some_and(|e| !e.st.read_paused),
+            Read::Discard(..) => true,
+            _ => false,
+        };
+        if !reading || self.cfg.body_timeout.is_zero() {
+            self.conn.body_clock = None;
+        } else if self.conn.body_clock.is_none() {
+            self.conn.body_clock = Some(BodyClock {
+                at: after(now, self.cfg.body_timeout),
+                got: 0,
+            });
+        }
     }
+
+    /// The body clock's period ended at `now`: a new period if enough
+    /// arrived, else the body is too slow.
+    fn body_period(&mut self, t: &mut dyn StreamTransport, now: Instant) {
+        let Some(clock) = self.conn.body_clock else {
+            return;
+        };
+        if clock.at > now {
+            return;
+        }
+        let need = self.cfg.min_body_bytes();
+        if clock.got >= need {
+            self.conn.body_clock = Some(BodyClock {
+                at: after(now, self.cfg.body_timeout),
+                got: 0,
+            });
+            return;
+        }
+        self.conn.body_clock = None;
+        if matches!(self.conn.read, Read::Discard(..)) {
+            tracing::debug!("http1: a discarded request body stalled; closing");
+            self.close(t);
+            return;
+        }
+        self.fail(
+            t,
+            H1Error::BodyTimeout {
+                min_bytes: need,
+                period: self.cfg.body_timeout,
+            },
+        );
+    }
+}
+
+impl Conn {
+    /// `n` bytes of a request body (framing included) were read.
+    fn progress(&mut self, n: usize) {
+        if let Some(c) = self.body_clock.as_mut() {
+            c.got = c.got.saturating_add(n as u64);
+        }
+    }
+}
+
+/// Whether `b` may be part of a token (RFC 9110 §5.6.2), so start a method.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether an exchange is over: its response ended by `close`, or ended
@@ -598,6 +725,9 @@ impl StreamProtocol for H1Server {
         c.lost = true;
         c.read = Read::Closed;
         c.timer = None;
+        c.body_clock = None;
+        c.stalled_since = None;
+        c.drain_at = None;
         self.buf = Vec::new();
         if let Some(mut ex) = self.core.ex.take() {
             ex.proto.connection_lost(why);
@@ -606,12 +736,16 @@ impl StreamProtocol for H1Server {
 
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.below_write_paused = true;
+        if !self.core.cfg.stall_timeout.is_zero() {
+            self.core.conn.stalled_since = Some(t.now());
+        }
         self.core.call(t, |p, v| p.pause_writing(v));
         self.settle(t);
     }
 
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.below_write_paused = false;
+        self.core.conn.stalled_since = None;
         self.core.call(t, |p, v| p.resume_writing(v));
         self.settle(t);
     }
@@ -621,11 +755,11 @@ impl StreamProtocol for H1Server {
             return None;
         }
         let own = self.core.conn.timer.map(|(at, _)| at);
+        let body = self.core.conn.body_clock.map(|c| c.at);
+        let stall = after_opt(self.core.conn.stalled_since, self.core.cfg.stall_timeout);
+        let drain = self.core.conn.drain_at;
         let inner = self.core.ex.as_ref().and_then(|e| e.proto.next_deadline());
-        match (own, inner) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        earliest(earliest(earliest(own, body), earliest(stall, drain)), inner)
     }
 
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
@@ -633,11 +767,27 @@ impl StreamProtocol for H1Server {
             return;
         }
         let now = t.now();
+        let c = &self.core.conn;
+        if expired(c.stalled_since, self.core.cfg.stall_timeout, now) {
+            // The peer read none of our output for the whole period.
+            tracing::debug!("http1: the peer stopped reading; aborting");
+            self.core.give_up(t, Timeout::Stall);
+            return;
+        }
+        if c.drain_at.is_some_and(|d| d <= now) {
+            tracing::debug!("http1: the exchange outlived the drain; aborting");
+            self.core.give_up(t, Timeout::Drain);
+            return;
+        }
         if let Some((at, which)) = self.core.conn.timer {
             if at <= now {
                 self.core.conn.timer = None;
                 match which {
                     Timer::Head => self.core.fail(t, H1Error::HeadTimeout),
+                    Timer::First => {
+                        tracing::debug!("http1: no request on a new connection in time");
+                        self.core.close(t);
+                    }
                     Timer::KeepAlive => {
                         tracing::trace!("http1: idle connection closed");
                         self.core.close(t);
@@ -645,6 +795,7 @@ impl StreamProtocol for H1Server {
                 }
             }
         }
+        self.core.body_period(t, now);
         let due = self
             .core
             .ex
@@ -670,6 +821,10 @@ impl StreamProtocol for H1Server {
 
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.shutdown = true;
+        let drain = self.core.cfg.drain_timeout;
+        if self.core.conn.drain_at.is_none() && !drain.is_zero() {
+            self.core.conn.drain_at = Some(after(t.now(), drain));
+        }
         let tunnel = match self.core.ex.as_mut() {
             Some(ex) => {
                 ex.st.keep_alive = false;

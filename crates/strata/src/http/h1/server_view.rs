@@ -107,9 +107,16 @@ impl ExState {
             return self.informational(below, status, headers);
         }
         if self.expect == Expect::Pending && !self.body_done {
-            // The client may be holding its body back for a 100 that will
-            // never come: the connection cannot be reused.
-            self.keep_alive = false;
+            if status.is_success() && !self.read_paused && !self.is_connect {
+                // A success while the body is still to come: the handler
+                // streams its answer from the body (an echo, an upload).
+                // The client waits for this before sending it.
+                below.write(CONTINUE);
+            } else {
+                // A refusal (or a handler holding the body back): the
+                // client may never send the body, so no reuse.
+                self.keep_alive = false;
+            }
         }
         self.expect = Expect::No;
         if ConnectionTokens::of(&headers).close {
@@ -122,6 +129,7 @@ impl ExState {
             self.keep_alive = false;
             Framing::Empty
         } else if status == StatusCode::NO_CONTENT || status == StatusCode::NOT_MODIFIED {
+            normalize_length(&mut headers);
             if status == StatusCode::NO_CONTENT {
                 headers.remove(header::CONTENT_LENGTH);
             }
@@ -129,6 +137,7 @@ impl ExState {
             Framing::Empty
         } else if self.is_head {
             // The fields describe what a GET would have sent; no body follows.
+            normalize_length(&mut headers);
             Framing::Empty
         } else {
             self.body_framing(&mut headers)
@@ -164,7 +173,12 @@ impl ExState {
             headers.remove(header::TRANSFER_ENCODING);
         }
         match content_length(headers) {
-            Ok(Some(n)) => return Framing::Length(n),
+            Ok(Some(n)) => {
+                // One value, however the handler spelled it (`3, 3` copied
+                // from a request is valid to read, never sent on).
+                headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+                return Framing::Length(n);
+            }
             Ok(None) => {}
             Err(_) => {
                 tracing::debug!("http1: dropping an invalid Content-Length from a response");
@@ -324,7 +338,25 @@ impl ExState {
     pub(crate) fn send_continue(&mut self, below: &mut dyn StreamTransport) {
         if self.expect == Expect::Pending && self.resp == Resp::Waiting && !self.aborted {
             self.expect = Expect::Sent;
-            below.write(b"HTTP/1.1 100 Continue\r\n\r\n");
+            below.write(CONTINUE);
+        }
+    }
+}
+
+/// The interim response a client sending `Expect: 100-continue` waits for.
+const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Rewrites a valid `Content-Length` as one value and drops an invalid one:
+/// the encoder never sends a framing field a peer could read two ways.
+fn normalize_length(headers: &mut HeaderMap) {
+    match content_length(headers) {
+        Ok(Some(n)) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+        Ok(None) => {}
+        Err(_) => {
+            tracing::debug!("http1: dropping an invalid Content-Length from a response");
+            headers.remove(header::CONTENT_LENGTH);
         }
     }
 }

@@ -73,6 +73,36 @@ pub(crate) struct RequestInfo {
 
 /// Parses a complete request head (`head` ends with its empty line).
 pub(crate) fn parse_request(head: &[u8], max_headers: usize) -> Result<RequestInfo, H1Error> {
+    match parse_request_as_sent(head, max_headers) {
+        Err(H1Error::MalformedHead(_)) => match later_minor_version(head) {
+            // RFC 9110 §2.5: a later 1.x is handled as the highest 1.x we
+            // speak. Rare: one copy of the head.
+            Some(at) => {
+                let mut as_11 = head.to_vec();
+                as_11[at] = b'1';
+                parse_request_as_sent(&as_11, max_headers)
+            }
+            None => parse_request_as_sent(head, max_headers),
+        },
+        r => r,
+    }
+}
+
+/// Where the minor digit of an `HTTP/1.x` request line with `x` > 1 is.
+fn later_minor_version(head: &[u8]) -> Option<usize> {
+    let start = leading_empty_lines(head);
+    let len = head[start..].iter().position(|&b| b == b'\n')?;
+    let line = &head[start..start + len];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    match line {
+        [.., b' ', b'H', b'T', b'T', b'P', b'/', b'1', b'.', d] if (b'2'..=b'9').contains(d) => {
+            Some(start + line.len() - 1)
+        }
+        _ => None,
+    }
+}
+
+fn parse_request_as_sent(head: &[u8], max_headers: usize) -> Result<RequestInfo, H1Error> {
     let mut slots = vec![httparse::EMPTY_HEADER; max_headers];
     let mut req = httparse::Request::new(&mut slots);
     match req.parse(head) {
@@ -126,6 +156,12 @@ pub(crate) fn parse_request(head: &[u8], max_headers: usize) -> Result<RequestIn
     }
 
     let body = request_body(&headers, version)?;
+    if let BodyReader::Length(n) = body {
+        if headers.contains_key(header::CONTENT_LENGTH) {
+            // `3, 3` or a repeated field: the handler sees the one value.
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
+        }
+    }
     let conn = ConnectionTokens::of(&headers);
     let keep_alive = if version == Version::HTTP_11 {
         !conn.close
