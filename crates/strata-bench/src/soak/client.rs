@@ -151,10 +151,12 @@ pub async fn run(a: ClientArgs) -> io::Result<bool> {
         ));
     }
     let mut lat = Vec::with_capacity(a.conns * a.secs as usize);
+    let mut lags = Vec::with_capacity(a.conns * a.secs as usize);
     let mut errors = connect_failures * a.secs;
     while let Some(r) = window.join_next().await {
         let r = r.map_err(io::Error::other)?;
         lat.extend_from_slice(&r.latencies);
+        lags.extend_from_slice(&r.lags);
         errors += r.errors;
         if let Some(e) = r.first_error {
             first_error.get_or_insert(e);
@@ -167,10 +169,12 @@ pub async fn run(a: ClientArgs) -> io::Result<bool> {
     let slow = slow.await.map_err(io::Error::other)?;
 
     let p = Percentiles::of(&mut lat);
+    let lag = Percentiles::of(&mut lags);
     say(&format!(
         "RESULT target={} conns={} secs={} requests={} ok={} errors={errors} \
          connect_failures={connect_failures} p50_us={} p99_us={} p999_us={} max_us={} \
-         window_secs={window_secs:.2} hostile_open_end={hostile_open_end}",
+         window_secs={window_secs:.2} hostile_open_end={hostile_open_end} \
+         lag_p50_us={} lag_p99_us={}",
         a.target,
         a.conns,
         a.secs,
@@ -180,6 +184,8 @@ pub async fn run(a: ClientArgs) -> io::Result<bool> {
         p.p99,
         p.p999,
         p.max,
+        lag.p50,
+        lag.p99,
     ))?;
     say(&hostile_line("silent", silent))?;
     say(&hostile_line("slowloris", slow))?;

@@ -167,6 +167,9 @@ async fn h2_echo(h: &mut H2, msg: &[u8]) -> io::Result<Vec<u8>> {
 pub struct ConnResult {
     /// Send-to-answer time of every request that succeeded, in µs.
     pub latencies: Vec<u32>,
+    /// How late each request was sent against its schedule, in µs: the
+    /// load generator's own delay (a busy machine, a slow answer before).
+    pub lags: Vec<u32>,
     /// Requests scheduled but not answered correctly (the failed one and
     /// every one after it: a connection is not reopened).
     pub errors: u64,
@@ -188,6 +191,7 @@ pub async fn run(
 ) -> ConnResult {
     let mut r = ConnResult {
         latencies: Vec::with_capacity(reqs as usize),
+        lags: Vec::with_capacity(reqs as usize),
         ..ConnResult::default()
     };
     for k in 0..reqs {
@@ -195,15 +199,14 @@ pub async fn run(
         tokio::time::sleep_until(at.into()).await;
         let msg = message(id, k, size);
         let t0 = Instant::now();
+        r.lags.push(micros(t0.saturating_duration_since(at)));
         let outcome = match tokio::time::timeout(timeout, conn.request(&msg)).await {
             Ok(Ok(())) => Ok(t0.elapsed()),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err(format!("no answer within {timeout:?}")),
         };
         match outcome {
-            Ok(d) => r
-                .latencies
-                .push(u32::try_from(d.as_micros()).unwrap_or(u32::MAX)),
+            Ok(d) => r.latencies.push(micros(d)),
             Err(e) => {
                 r.errors = reqs - k;
                 r.first_error = Some(format!("conn {id} request {k}: {e}"));
@@ -212,6 +215,10 @@ pub async fn run(
         }
     }
     r
+}
+
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 /// The client configuration: ring, trusting only the PEM certificate in

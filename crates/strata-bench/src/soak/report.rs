@@ -34,7 +34,9 @@ pub struct Outcome {
     /// Server VmRSS before any connection, at full load, at the end, and its
     /// peak (VmHWM), in bytes.
     pub rss_before: u64,
-    /// At full load.
+    /// Right after the ramp.
+    pub rss_ready: u64,
+    /// At full load: the middle of the window.
     pub rss_full: u64,
     /// At the end of the window.
     pub rss_end: u64,
@@ -42,6 +44,14 @@ pub struct Outcome {
     pub rss_peak: u64,
     /// Server CPU over the window, in seconds.
     pub server_cpu_secs: f64,
+    /// The load generator's CPU over the window, in seconds.
+    pub client_cpu_secs: f64,
+    /// CPU every other process on the machine used over the window.
+    pub other_cpu_secs: f64,
+    /// How late the requests were sent against their schedule, µs.
+    pub lag_p50_us: u64,
+    /// 99th percentile of that.
+    pub lag_p99_us: u64,
     /// The window's length, in seconds.
     pub window_secs: f64,
     /// The client's `HOSTILE` lines.
@@ -76,10 +86,15 @@ impl Outcome {
             p999_us: 0,
             max_us: 0,
             rss_before: 0,
+            rss_ready: 0,
             rss_full: 0,
             rss_end: 0,
             rss_peak: 0,
             server_cpu_secs: 0.0,
+            client_cpu_secs: 0.0,
+            other_cpu_secs: 0.0,
+            lag_p50_us: 0,
+            lag_p99_us: 0,
             window_secs: 0.0,
             hostile: Vec::new(),
             first_error: None,
@@ -101,6 +116,8 @@ impl Outcome {
         self.p99_us = u("p99_us");
         self.p999_us = u("p999_us");
         self.max_us = u("max_us");
+        self.lag_p50_us = u("lag_p50_us");
+        self.lag_p99_us = u("lag_p99_us");
         self.window_secs = field(fs, "window_secs").unwrap_or(0.0);
     }
 
@@ -162,12 +179,19 @@ impl Report {
             a.workers.map_or(String::new(), |w| format!(" --workers {w}")),
             a.timeout,
         );
-        s.push_str("| target | good conns up | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | server RSS before → full load (peak) | RSS / conn | server CPU over window | ramp s |\n");
-        s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+        s.push_str("| target | good conns up | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | send lag p50 / p99 ms | server RSS before → after ramp → mid-window (peak) MB | RSS / conn | CPU over the window, in cores: server / load / other processes | ramp s |\n");
+        s.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
         for o in &self.outcomes {
+            let per = |c: f64| {
+                if o.window_secs > 0.0 {
+                    c / o.window_secs
+                } else {
+                    0.0
+                }
+            };
             let _ = writeln!(
                 s,
-                "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.1} → {:.1} MB ({:.1}) | {:.0} B | {:.1} s ({:.0}% of a core) | {:.1} |",
+                "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.1} | {:.2} / {:.1} | {:.1} → {:.1} → {:.1} ({:.1}) | {:.0} B | {:.2} / {:.2} / {:.2} | {:.1} |",
                 label(o.target),
                 o.good,
                 o.requests,
@@ -176,16 +200,20 @@ impl Report {
                 ms(o.p99_us),
                 ms(o.p999_us),
                 ms(o.max_us),
+                ms(o.lag_p50_us),
+                ms(o.lag_p99_us),
                 mb(o.rss_before),
+                mb(o.rss_ready),
                 mb(o.rss_full),
                 mb(o.rss_peak),
                 o.rss_per_conn(),
-                o.server_cpu_secs,
-                if o.window_secs > 0.0 { 100.0 * o.server_cpu_secs / o.window_secs } else { 0.0 },
+                per(o.server_cpu_secs),
+                per(o.client_cpu_secs),
+                per(o.other_cpu_secs),
                 o.ramp_secs,
             );
         }
-        s.push_str("\nRSS / conn = (RSS at full load − RSS before) / (good connections + hostile sockets open then).\n\n");
+        s.push_str("\nRSS / conn = (RSS mid-window − RSS before) / (good connections + hostile sockets open after the ramp). Latency is send to last byte back; send lag is how late the load generator sent each request against its schedule (its own delay: a starved load process shows here, not in the server).\n\n");
         s.push_str("| target | hostile | sockets | connects | shed by the server | lifetime of the shed min / p50 / max s | first / last shed at s | open at end | bytes from server |\n");
         s.push_str("|---|---|---|---|---|---|---|---|---|\n");
         for o in &self.outcomes {

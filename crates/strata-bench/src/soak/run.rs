@@ -210,30 +210,56 @@ fn one(a: &RunArgs, t: Target, cert: &Path, key: &Path, dir: &Path) -> io::Resul
     let until = after(Instant::now(), bound);
     let mut o = Outcome::new(t);
     o.rss_before = before.rss;
-    let mut cpu_ready = 0.0;
+    let client_pid = client.0.id();
+    // CPU (server, client, whole machine) when the window starts.
+    let mut at_ready = (0.0, 0.0, 0.0);
+    // When to read the server's RSS in the middle of the window.
+    let mut mid: Option<Instant> = None;
     loop {
-        let left = until.saturating_duration_since(Instant::now());
-        let line = match lines.recv_timeout(left) {
+        let now = Instant::now();
+        let mut wait = until.saturating_duration_since(now);
+        if let Some(m) = mid {
+            wait = wait.min(m.saturating_duration_since(now));
+        }
+        let line = match lines.recv_timeout(wait) {
             Ok(l) => l,
             Err(mpsc::RecvTimeoutError::Timeout) => {
+                if mid.is_some_and(|m| Instant::now() >= m) {
+                    o.rss_full = proc_status(pid)?.rss;
+                    mid = None;
+                    continue;
+                }
                 return Err(io::Error::other(format!(
                     "soak client ({t}) ran past {bound:?}"
-                )))
+                )));
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
         let fs = fields(&line);
         if line.starts_with("READY") {
-            std::thread::sleep(Duration::from_secs(1));
-            let full = proc_status(pid)?;
-            cpu_ready = full.cpu_secs;
-            o.rss_full = full.rss;
+            let ready = proc_status(pid)?;
+            at_ready = (
+                ready.cpu_secs,
+                proc_status(client_pid).map_or(0.0, |c| c.cpu_secs),
+                machine_busy_secs(),
+            );
+            o.rss_ready = ready.rss;
+            mid = Some(after(
+                Instant::now(),
+                Duration::from_millis(100 + a.secs * 500),
+            ));
             o.ramp_secs = field(&fs, "ramp_secs").unwrap_or(0.0);
             o.good = field(&fs, "good").unwrap_or(0);
             o.hostile_open = field(&fs, "hostile_open").unwrap_or(0);
         } else if line.starts_with("RESULT") {
             let end = proc_status(pid)?;
-            o.server_cpu_secs = end.cpu_secs - cpu_ready;
+            if mid.take().is_some() {
+                o.rss_full = end.rss;
+            }
+            o.server_cpu_secs = end.cpu_secs - at_ready.0;
+            o.client_cpu_secs = proc_status(client_pid).map_or(0.0, |c| c.cpu_secs) - at_ready.1;
+            o.other_cpu_secs =
+                (machine_busy_secs() - at_ready.2 - o.server_cpu_secs - o.client_cpu_secs).max(0.0);
             o.rss_end = end.rss;
             o.rss_peak = end.hwm;
             o.result(&fs);
@@ -254,6 +280,31 @@ fn one(a: &RunArgs, t: Target, cert: &Path, key: &Path, dir: &Path) -> io::Resul
         .map(|s| s.matches("panicked").count())
         .unwrap_or(0);
     Ok(o)
+}
+
+/// CPU seconds the whole machine spent busy (all CPUs, from `/proc/stat`:
+/// everything but idle and iowait).
+fn machine_busy_secs() -> f64 {
+    let stat = fs::read_to_string("/proc/stat").unwrap_or_default();
+    let Some(cpu) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return 0.0;
+    };
+    let v: Vec<u64> = cpu
+        .split_ascii_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    total.saturating_sub(idle) as f64 / clock_ticks()
+}
+
+fn clock_ticks() -> f64 {
+    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .ok()
+        .flatten()
+        .filter(|&h| h > 0)
+        .unwrap_or(100) as f64
 }
 
 /// A process's resident set now and at its peak, and its CPU time.
@@ -280,11 +331,7 @@ fn proc_status(pid: u32) -> io::Result<Status> {
     let mut f = rest.split_ascii_whitespace().skip(11);
     let ticks: u64 = f.next().and_then(|v| v.parse().ok()).unwrap_or(0)
         + f.next().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
-        .ok()
-        .flatten()
-        .filter(|&h| h > 0)
-        .unwrap_or(100) as f64;
+    let hz = clock_ticks();
     Ok(Status {
         rss: kb("VmRSS:"),
         hwm: kb("VmHWM:"),
