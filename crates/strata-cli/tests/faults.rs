@@ -3,7 +3,9 @@
 //!
 //! * an HTTP/2 download reset mid-stream (TCP RST via SO_LINGER 0);
 //! * a half-open HTTP/2 peer (preface and SETTINGS, then nothing: no FIN,
-//!   no RST, no reads) shed by the idle timeout;
+//!   no RST, no reads) shed by the idle timeout, and one gone in the middle
+//!   of a download (its stream reset by the stall timeout, then the
+//!   connection ended by the idle timeout);
 //! * a peer that stops reading while a large response streams, over
 //!   HTTP/2 (shed by the stall timeout) and over HTTP/1.1 (the server stops
 //!   producing: what it pushed stays bounded).
@@ -240,6 +242,16 @@ impl H2Peer {
             0,
             &(MAX_WINDOW - 65_535).to_be_bytes(),
         ));
+        s.write_all(&hello).await?;
+        Ok(H2Peer { s, next_stream: 1 })
+    }
+
+    /// Preface and an empty SETTINGS: the protocol's default 64 KiB
+    /// windows, so a large response stops on flow control, not the socket.
+    async fn open_small_windows(addr: SocketAddr) -> io::Result<H2Peer> {
+        let mut s = TcpStream::connect(addr).await?;
+        let mut hello = PREFACE.to_vec();
+        hello.extend(frame(SETTINGS, 0, 0, &[]));
         s.write_all(&hello).await?;
         Ok(H2Peer { s, next_stream: 1 })
     }
@@ -553,6 +565,55 @@ async fn h2_peer_that_stops_reading_a_large_response_is_shed_by_the_stall_timeou
         bytes < 64 << 20,
         "{bytes} bytes pushed to a peer that never read"
     );
+    good.finish().await;
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h2_peer_gone_mid_download_is_shed_by_the_stall_then_idle_timeouts() {
+    let (server, addr, watches) = serve().await;
+    let good = Good::start(addr).await;
+    // A download on the default windows, then the peer vanishes: it never
+    // sends a WINDOW_UPDATE, reads nothing, and keeps its socket open. The
+    // stream stops on its own window (64 KiB), is reset with CANCEL after
+    // the stall timeout, and the connection, with no stream left, ends by
+    // the idle timeout.
+    let mut bad = H2Peer::open_small_windows(addr).await.unwrap();
+    bad.get(&format!("/bytes/{HUGE}")).await.unwrap();
+    eventually("the vanished peer is connected", || {
+        server.connections() == 5
+    })
+    .await;
+    eventually("the server sheds it", || server.connections() == 4).await;
+    let why = ended(&watches);
+    assert!(matches!(why[..], [Close::Done]), "{why:?}");
+    good.each_completes("the good clients go on", 2).await;
+    let mut sent = Vec::new();
+    within("the server closes", bad.s.read_to_end(&mut sent))
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    let mut rest = &sent[..];
+    while rest.len() >= 9 {
+        let len = (usize::from(rest[0]) << 16) | (usize::from(rest[1]) << 8) | usize::from(rest[2]);
+        let end = (9 + len).min(rest.len());
+        frames.push((rest[3], rest[9..end].to_vec()));
+        rest = &rest[end..];
+    }
+    let data: usize = frames
+        .iter()
+        .filter(|(ty, _)| *ty == DATA)
+        .map(|(_, p)| p.len())
+        .sum();
+    assert_eq!(data, 65_535, "exactly the stream's window was sent");
+    let cancel = 8u32.to_be_bytes();
+    assert!(
+        frames
+            .iter()
+            .any(|(ty, p)| *ty == RST_STREAM && p[..] == cancel),
+        "RST_STREAM(CANCEL)"
+    );
+    assert_eq!(frames.last().map(|f| f.0), Some(GOAWAY));
     good.finish().await;
     server.shutdown(Duration::from_secs(1)).await;
 }
