@@ -4,9 +4,9 @@
 //! * **silent**: connect and never write (they read, only to see when the
 //!   server sheds them);
 //! * **slowloris**: write one byte every [`SLOWLORIS_PERIOD`] and never
-//!   finish: an HTTP/1.1 head that never ends on the cleartext HTTP port, a
-//!   TLS ClientHello that never ends on TLS ports, and bytes nobody reads
-//!   the echo of... slowly, on the TCP echo port (nothing useful).
+//!   finish a message: an HTTP/1.1 head on the cleartext HTTP port, a TLS
+//!   ClientHello on TLS ports, and stray bytes (echoed, nothing useful) on
+//!   the TCP echo port.
 //!
 //! A shed socket (EOF or error from the server) is recorded with its
 //! lifetime and reconnects after [`RECONNECT_DELAY`], so the pressure stays
