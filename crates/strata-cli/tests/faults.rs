@@ -151,13 +151,23 @@ impl StreamProtocol for Measured {
 /// The demo service with short idle and stall timers, every connection
 /// watched.
 async fn serve() -> (Server, SocketAddr, Watches) {
+    let h1 = H1Config {
+        stall_timeout: STALL,
+        ..H1Config::default()
+    };
+    serve_with(h1, StackConfig::default()).await
+}
+
+/// [`serve`] with the HTTP/1.1 and stack settings given.
+async fn serve_with(h1: H1Config, stack: StackConfig) -> (Server, SocketAddr, Watches) {
     let cfg = HttpConfig {
-        h1: Arc::new(H1Config::default()),
+        h1: Arc::new(h1),
         h2: Arc::new(H2Config {
             idle_timeout: IDLE,
             stall_timeout: STALL,
             ..H2Config::default()
         }),
+        ..HttpConfig::default()
     };
     let service = strata_cli::apps::http::service(None);
     let watches: Watches = Arc::default();
@@ -172,7 +182,14 @@ async fn serve() -> (Server, SocketAddr, Watches) {
     });
     let server = Server::new();
     let addr = server
-        .listen_tcp("127.0.0.1:0".parse().unwrap(), f, ListenConfig::default())
+        .listen_tcp(
+            "127.0.0.1:0".parse().unwrap(),
+            f,
+            ListenConfig {
+                stack: Arc::new(stack),
+                ..ListenConfig::default()
+            },
+        )
         .await
         .unwrap();
     (server, addr, watches)
@@ -651,18 +668,54 @@ async fn h1_download_never_read_stays_bounded_and_others_are_served() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "HTTP/1.1 has no deadline for a response the peer stopped reading (H1Config has no stall timeout on any branch yet), issue 9"]
 async fn h1_download_never_read_is_shed_by_a_stall_deadline() {
-    let (server, addr, _) = serve().await;
+    let (server, addr, watches) = serve().await;
     let good = Good::start(addr).await;
     let _bad = h1_never_reading(addr).await;
     eventually("the stalled peer is connected", || {
         server.connections() == 5
     })
     .await;
-    // HTTP/2's stall timeout here is 0.8 s; HTTP/1.1 should shed a peer
-    // that reads nothing within a bound of the same kind.
+    // HTTP/1.1's stall timeout here is 0.8 s, as HTTP/2's.
     eventually("the server sheds it", || server.connections() == 4).await;
+    assert!(
+        ended(&watches)
+            .iter()
+            .any(|c| matches!(c, Close::Timeout(Timeout::Stall))),
+        "{:?}",
+        ended(&watches)
+    );
+    good.finish().await;
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// The same peer with HTTP/1.1's own stall timer off: the stack's send-stall
+/// deadline, which covers every protocol, sheds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h1_download_never_read_is_shed_by_the_stacks_stall_deadline() {
+    let h1 = H1Config {
+        stall_timeout: Duration::ZERO,
+        ..H1Config::default()
+    };
+    let stack = StackConfig {
+        stall_timeout: STALL,
+        ..StackConfig::default()
+    };
+    let (server, addr, watches) = serve_with(h1, stack).await;
+    let good = Good::start(addr).await;
+    let _bad = h1_never_reading(addr).await;
+    eventually("the stalled peer is connected", || {
+        server.connections() == 5
+    })
+    .await;
+    eventually("the server sheds it", || server.connections() == 4).await;
+    assert!(
+        ended(&watches)
+            .iter()
+            .any(|c| matches!(c, Close::Timeout(Timeout::Stall))),
+        "{:?}",
+        ended(&watches)
+    );
     good.finish().await;
     server.shutdown(Duration::from_secs(1)).await;
 }
