@@ -4,3 +4,4 @@
 
 pub mod apps;
 pub mod relay;
+pub mod signals;

@@ -397,6 +397,9 @@ fn serve(args: ServeArgs) -> ExitCode {
     let rt = runtime(args.workers);
     rt.block_on(async move {
         let server = Server::new();
+        // Before the first "serving" line: a signal sent once it is read is
+        // handled, not fatal.
+        let signals = strata_cli::signals::Signals::install();
         let mut shown_eps = Vec::new();
         let mut reloadable = Vec::new();
         for ep in &endpoints {
@@ -467,7 +470,9 @@ fn serve(args: ServeArgs) -> ExitCode {
                 println!("  cargo run --release -p strata-cli -- connect {s}");
             }
         }
-        wait_for_stop(&reloadable).await;
+        signals
+            .wait_for_stop(|| reloadable.iter().for_each(Reloadable::reload))
+            .await;
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -547,27 +552,6 @@ impl Reloadable {
             ),
         }
     }
-}
-
-/// Waits for Ctrl-C or SIGTERM; reloads certificates on SIGHUP meanwhile.
-async fn wait_for_stop(reloadable: &[Reloadable]) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) {
-            loop {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => return,
-                    _ = term.recv() => return,
-                    _ = hup.recv() => reloadable.iter().for_each(Reloadable::reload),
-                }
-            }
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 fn connect(args: ConnectArgs) -> ExitCode {

@@ -802,12 +802,17 @@ pub fn run(args: RelayArgs) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        // The handlers are in place before the line that says we are up: a
+        // SIGHUP sent as soon as it is read must not kill the relay.
+        let signals = crate::signals::Signals::install();
         println!(
             "strata: relaying {} -> {}",
             shown(&plan.listen, &local),
             plan.connect
         );
-        wait_for_stop(reload.as_ref()).await;
+        signals
+            .wait_for_stop(|| reload_certificate(reload.as_ref()))
+            .await;
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -824,30 +829,6 @@ pub fn run(args: RelayArgs) -> ExitCode {
         );
         ExitCode::SUCCESS
     })
-}
-
-/// Waits for Ctrl-C or SIGTERM. SIGHUP, as for `strata serve`, reads the
-/// listener's certificate files again (new connections get the new
-/// certificate, open ones keep theirs, a bad file keeps the old one) and
-/// keeps relaying; without files there is nothing to reload, and it says so.
-async fn wait_for_stop(reload: Option<&(strata_tokio::TlsIdentity, Endpoint)>) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let (Ok(mut term), Ok(mut hup)) = (
-            signal(SignalKind::terminate()),
-            signal(SignalKind::hangup()),
-        ) {
-            loop {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => return,
-                    _ = term.recv() => return,
-                    _ = hup.recv() => reload_certificate(reload),
-                }
-            }
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// What SIGHUP does: reload the certificate files, if the listener has any.
