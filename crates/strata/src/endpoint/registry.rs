@@ -89,7 +89,16 @@ impl SchemeSpec {
             above: Family::Stream,
         },
         options: &[
-            "cc", "mtu", "window", "idle", "retry", "mode", "conv", "kcp", "nocc",
+            "cc",
+            "mtu",
+            "window",
+            "idle",
+            "retry",
+            "mode",
+            "conv",
+            "kcp",
+            "nocc",
+            "handshake",
         ],
     };
 

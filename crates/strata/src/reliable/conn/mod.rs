@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::deadline::after;
 use crate::reliable::cc::{
     new_controller, CongestionController, DeliveryRateSampler, Pacer, RttEstimator,
 };
@@ -29,7 +30,7 @@ mod sendbuf;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ConfigError, ConnError, ConnStats, ReliableConfig};
+pub use config::{ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES};
 use ranges::RangeSet;
 use recovery::SentPacket;
 use recvbuf::RecvStream;
@@ -89,6 +90,8 @@ pub struct Connection {
     ack_eliciting_in_flight: usize,
     last_ack_eliciting_sent: Option<Instant>,
     pto_count: u32,
+    /// Probe timeouts since the last packet from the peer (dead-peer rule).
+    unanswered_ptos: u32,
     loss_time: Option<Instant>,
     /// Probe packets to send now, beyond the congestion window.
     probes: u8,
@@ -165,6 +168,7 @@ impl Connection {
             ack_eliciting_in_flight: 0,
             last_ack_eliciting_sent: None,
             pto_count: 0,
+            unanswered_ptos: 0,
             loss_time: None,
             probes: 0,
             rtt,
@@ -424,8 +428,8 @@ impl Connection {
         } else {
             16
         };
-        let backoff =
-            (self.rtt.pto_base() + ack_delay).saturating_mul(1 << self.pto_count.min(cap));
+        let backoff = (self.rtt.pto_base().saturating_add(ack_delay))
+            .saturating_mul(1 << self.pto_count.min(cap));
         // Never back off past a quarter of the idle timeout: after a long
         // run of lost probes (a loss burst at 30 %), a live peer must still
         // hear a probe before either side declares the other dead.
@@ -441,16 +445,20 @@ impl Connection {
         if !self.validated && self.amp_sent + self.cfg.mtu as u64 > 3 * self.amp_received {
             return None;
         }
-        Some(self.last_ack_eliciting_sent? + self.pto_duration())
+        Some(after(self.last_ack_eliciting_sent?, self.pto_duration()))
     }
 
     fn idle_deadline(&self) -> Instant {
-        self.last_recv + self.cfg.idle_timeout
+        after(self.last_recv, self.cfg.idle_timeout)
+    }
+
+    fn handshake_deadline(&self) -> Instant {
+        after(self.created, self.cfg.handshake_timeout)
     }
 
     fn keepalive_deadline(&self) -> Option<Instant> {
         let k = self.cfg.keepalive?;
-        (self.state == State::Established).then(|| self.last_recv.max(self.last_send) + k)
+        (self.state == State::Established).then(|| after(self.last_recv.max(self.last_send), k))
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
@@ -468,7 +476,7 @@ impl Connection {
             }
         };
         if self.state == State::Handshake {
-            consider(Some(self.created + self.cfg.handshake_timeout));
+            consider(Some(self.handshake_deadline()));
         }
         consider(self.loss_time.or_else(|| self.pto_deadline()));
         consider(self.ack_deadline);
@@ -493,7 +501,7 @@ impl Connection {
                     if now >= at {
                         self.close_pending = true;
                         let gap = self.rtt.pto_base().saturating_mul(2);
-                        self.close_repeat = (left > 1).then(|| (now + gap, left - 1));
+                        self.close_repeat = (left > 1).then(|| (after(now, gap), left - 1));
                     }
                 }
                 return;
@@ -505,7 +513,7 @@ impl Connection {
             self.state = State::Closed;
             return;
         }
-        if self.state == State::Handshake && now >= self.created + self.cfg.handshake_timeout {
+        if self.state == State::Handshake && now >= self.handshake_deadline() {
             self.error = Some(ConnError::HandshakeTimeout);
             self.state = State::Closed;
             return;
@@ -540,10 +548,10 @@ impl Connection {
         self.close_frame = Some((code, reason));
         self.close_pending = true;
         self.state = State::Closing;
-        self.closing_until = Some(now + self.closing_period());
+        self.closing_until = Some(after(now, self.closing_period()));
         // The CLOSE may be lost, and the peer may be quiet (nothing to
         // answer): send it twice more on a timer.
-        self.close_repeat = Some((now + self.rtt.pto_base(), 2));
+        self.close_repeat = Some((after(now, self.rtt.pto_base()), 2));
         self.release_buffers();
     }
 
@@ -552,7 +560,9 @@ impl Connection {
     /// still retransmitting its last data (whose ACK was lost) hears the
     /// CLOSE (the role of TCP's TIME-WAIT).
     fn closing_period(&self) -> Duration {
-        (self.rtt.pto_base() + self.cfg.max_ack_delay)
+        self.rtt
+            .pto_base()
+            .saturating_add(self.cfg.max_ack_delay)
             .saturating_mul(3)
             .max(Duration::from_secs(2))
     }
