@@ -318,7 +318,21 @@ pub(crate) async fn connect(
     // the mapping's handshake is: the protocol above started. If it never
     // does (the handshake timed out, the server refused), the task ends
     // with the reason and so does the connect.
-    if started.await.is_ok() {
+    // A caller that gives up first (a relay's `--connect-timeout`) drops
+    // this future: the attempt is stopped with it, not left to finish on
+    // its own and start a protocol nobody waits for.
+    struct StopOnDrop(Option<tokio::task::AbortHandle>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            if let Some(h) = self.0.take() {
+                h.abort();
+            }
+        }
+    }
+    let mut guard = StopOnDrop(Some(task.abort_handle()));
+    let ok = started.await.is_ok();
+    guard.0 = None;
+    if ok {
         return Ok(Connection::new(Addr::Inet(peer), task));
     }
     let why = Connection::new(Addr::Inet(peer), task).closed().await;
