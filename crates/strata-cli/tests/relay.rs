@@ -473,8 +473,8 @@ fn an_unreachable_reliable_upstream_closes_the_client_within_the_connect_timeout
 
 /// Issue 9: when the far relay of a `reliable+udp` tunnel was killed, the
 /// near side noticed only at the 30 s idle timeout. A peer that answers
-/// none of 8 probe timeouts in a row is dead: about 7 s on loopback while
-/// data is outstanding (docs/limits.md).
+/// none of 8 probe timeouts in a row is dead once silent for 2/3 of the
+/// idle timeout: 20 s by default (docs/limits.md).
 #[test]
 fn killing_the_far_relay_closes_the_near_client_before_the_idle_timeout() {
     // client --tcp--> relay B --reliable+udp--> relay A --tcp--> echo
@@ -502,7 +502,7 @@ fn killing_the_far_relay_closes_the_near_client_before_the_idle_timeout() {
         }
     }
     let took = t0.elapsed();
-    assert!(took < Duration::from_secs(25), "closed only after {took:?}");
+    assert!(took < Duration::from_secs(28), "closed only after {took:?}");
     assert!(
         b.stderr_contains("ended:", Duration::from_secs(5)),
         "no log line: {}",

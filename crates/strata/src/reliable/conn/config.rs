@@ -43,11 +43,13 @@ pub struct ReliableConfig {
     /// up (default 10 s; `None`: never).
     pub keepalive: Option<Duration>,
     /// A connection whose peer answers none of this many probe timeouts in
-    /// a row is dead ([`ConnError::PeerUnresponsive`]), before the idle
-    /// timeout (default [`DEFAULT_DEAD_AFTER_PROBES`]: on loopback about
-    /// 7 s of silence while data or a keepalive PING is outstanding; probes
-    /// back off exponentially, at most a quarter of the idle timeout apart).
-    /// ICMP messages are not used: they can be forged.
+    /// a row, and has been silent for at least two thirds of the idle
+    /// timeout, is dead ([`ConnError::PeerUnresponsive`]) before the idle
+    /// timeout (default [`DEFAULT_DEAD_AFTER_PROBES`]; with the default
+    /// 30 s idle timeout, 20 s after the last packet heard, where the idle
+    /// timeout would take 30 s). Probes back off exponentially, at most a
+    /// quarter of the idle timeout apart. ICMP messages are not used: they
+    /// can be forged.
     pub dead_after_probes: u32,
     /// The longest the handshake may take (default 20 s: on a link losing
     /// 30 % each way an attempt succeeds about half the time, and attempts

@@ -237,16 +237,9 @@ impl Connection {
         self.stats.ptos += 1;
         self.pto_count += 1;
         if self.state == State::Established {
-            // The handshake has its own timeout; after it, a peer that
-            // answers nothing to this many probes in a row is gone.
+            // Counted for the dead-peer rule (`dead_deadline`); the
+            // handshake has its own timeout.
             self.unanswered_ptos += 1;
-            if self.unanswered_ptos >= self.cfg.dead_after_probes {
-                let probes = self.cfg.dead_after_probes;
-                self.error = Some(super::ConnError::PeerUnresponsive { probes });
-                self.state = State::Closed;
-                self.release_buffers();
-                return;
-            }
         }
         self.probes = if self.state == State::Handshake { 1 } else { 2 };
         let oldest = self

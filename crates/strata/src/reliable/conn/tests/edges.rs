@@ -78,8 +78,8 @@ fn a_silent_peer_is_dead_after_the_probes_before_the_idle_timeout() {
             }),
             "busy {busy}"
         );
-        // Virtual time: the keepalive (10 s) plus eight backed-off probes
-        // (on this 20 ms round trip, about 10 s), under the 30 s idle.
+        // Virtual time: eight backed-off probes and half the idle timeout
+        // of silence (after the 10 s keepalive when idle), under the 30 s.
         assert!(
             l.now - start < Duration::from_secs(30),
             "{:?}",
