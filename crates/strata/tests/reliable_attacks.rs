@@ -513,7 +513,9 @@ fn forged_misused_and_expired_tokens_are_refused_without_state() {
     refused(&mut net, a, other, server_id, &token);
     assert_eq!(net.listener.stats().invalid_tokens, 5);
     // Expired.
-    let t = net.now + cfg().cookie_lifetime + Duration::from_secs(2);
+    // A token lives as long as a handshake may: max(cookie_lifetime, handshake_timeout).
+    let lifetime = cfg().cookie_lifetime.max(cfg().handshake_timeout);
+    let t = net.now + lifetime + Duration::from_secs(2);
     net.advance_to(t);
     refused(&mut net, a, me, server_id, &token);
     assert_eq!(net.listener.stats().invalid_tokens, 6);

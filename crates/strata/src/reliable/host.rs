@@ -175,11 +175,14 @@ impl<P: StreamProtocol> Hosted<P> {
         }
         self.flush(t);
         // The protocol above learns the end as soon as the connection is
-        // closing: nothing more reaches it, and the closing period (which
-        // answers a peer's late retransmissions with CLOSE) is the
+        // closing and everything received was handed over (a paused reader
+        // keeps reading through the closing period): the closing period
+        // (which answers a peer's late retransmissions with CLOSE) is the
         // connection's business, not its. A client that closed cleanly
         // exits at once.
-        if self.conn.is_closing() && self.st.started && !self.st.lost {
+        let over =
+            self.conn.is_closed() || (self.conn.is_closing() && !self.conn.has_undelivered());
+        if over && self.st.started && !self.st.lost {
             tracing::debug!(
                 side = ?self.conn.side(),
                 stats = ?self.conn.stats(),

@@ -392,6 +392,15 @@ impl Connection {
         true
     }
 
+    /// Something received is still to be handed over: bytes to
+    /// [`read`](Self::read), or the end ([`take_fin`](Self::take_fin),
+    /// [`take_reset`](Self::take_reset)). A closing connection keeps it
+    /// until it is closed.
+    pub fn has_undelivered(&self) -> bool {
+        self.recv.readable() > 0
+            || (!self.recv.end_delivered && (self.recv.at_fin() || self.recv.reset.is_some()))
+    }
+
     /// The peer's direction ended (its FIN or RESET was handed over).
     pub fn peer_finished(&self) -> bool {
         self.recv.end_delivered
