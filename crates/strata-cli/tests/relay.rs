@@ -471,6 +471,48 @@ fn an_unreachable_reliable_upstream_closes_the_client_within_the_connect_timeout
     }
 }
 
+/// Issue 9: `strata connect reliable+udp://127.0.0.1:1` hung past 60 s (the
+/// never-started protocol kept the stdout thread waiting). A failed connect
+/// exits 1 with the reason once the handshake times out.
+#[test]
+fn connect_over_reliable_udp_to_nobody_exits_1_with_the_reason() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("connect")
+        .arg(format!(
+            "reliable+udp://127.0.0.1:{port}?reliable.handshake=1"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run strata");
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("strata connect still running after 30 s");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("handshake timed out"), "{err}");
+}
+
 /// Issue 9: when the far relay of a `reliable+udp` tunnel was killed, the
 /// near side noticed only at the 30 s idle timeout. A peer that answers
 /// none of 8 probe timeouts in a row is dead once silent for 2/3 of the
