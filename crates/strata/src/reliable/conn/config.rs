@@ -48,8 +48,9 @@ pub struct ReliableConfig {
     /// timeout (default [`DEFAULT_DEAD_AFTER_PROBES`]; with the default
     /// 30 s idle timeout, 20 s after the last packet heard, where the idle
     /// timeout would take 30 s). Probes back off exponentially, at most a
-    /// quarter of the idle timeout apart. ICMP messages are not used: they
-    /// can be forged.
+    /// quarter of the idle timeout apart, and at most a second apart from
+    /// the third unanswered one. ICMP messages are not used: they can be
+    /// forged.
     pub dead_after_probes: u32,
     /// The longest the handshake may take (default 20 s: on a link losing
     /// 30 % each way an attempt succeeds about half the time, and attempts
