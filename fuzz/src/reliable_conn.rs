@@ -39,6 +39,7 @@ fn config() -> ReliableConfig {
         send_buffer: 16 * 1024,
         max_send_buffer: 64 * 1024,
         max_connections: MAX_CONNECTIONS,
+        max_half_open: MAX_CONNECTIONS,
         ..ReliableConfig::default()
     }
 }
@@ -286,7 +287,9 @@ fn listener(no_retry: bool, rest: &[u8]) {
             assert!(tx.contents.len() <= cfg.mtu, "{} > mtu", tx.contents.len());
             assert!(tx.destination.is_some());
         }
-        assert!(l.connections() <= MAX_CONNECTIONS);
+        // Established and half-open connections are bounded apart.
+        assert!(l.connections() <= 2 * MAX_CONNECTIONS);
+        assert!(l.half_open() <= MAX_CONNECTIONS);
         for id in l.connection_ids() {
             if let Some(c) = l.connection(id) {
                 assert!(c.send_buffered() <= cfg.max_send_buffer);

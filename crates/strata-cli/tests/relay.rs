@@ -433,6 +433,125 @@ fn a_failed_connect_closes_the_client_promptly_with_a_log_line() {
     );
 }
 
+/// Issue 9: with an unreachable `reliable+udp` (or `tls+reliable+udp`)
+/// upstream the client was never closed and nothing was logged. The
+/// connect timeout applies to every upstream kind.
+#[test]
+fn an_unreachable_reliable_upstream_closes_the_client_within_the_connect_timeout() {
+    for scheme in ["reliable+udp", "tls+reliable+udp"] {
+        // A UDP port nobody listens on.
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let target = format!("{scheme}://127.0.0.1:{port}");
+        let mut args = vec!["tcp://127.0.0.1:0", &target, "--connect-timeout", "2"];
+        if scheme.starts_with("tls") {
+            args.push("--insecure");
+        }
+        let relay = RelayProc::start(&args);
+        let mut s = TcpStream::connect(relay.addr()).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+        let _ = s.write_all(b"anyone there?");
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => {}
+            other => panic!("{scheme}: the client should be closed, got {other:?}"),
+        }
+        assert!(
+            relay.stderr_contains(
+                &format!("cannot connect to {target}"),
+                Duration::from_secs(5)
+            ),
+            "{scheme}: no log line naming the endpoint: {}",
+            relay.stderr.lock().unwrap()
+        );
+    }
+}
+
+/// Issue 9: `strata connect reliable+udp://127.0.0.1:1` hung past 60 s (the
+/// never-started protocol kept the stdout thread waiting). A failed connect
+/// exits 1 with the reason once the handshake times out.
+#[test]
+fn connect_over_reliable_udp_to_nobody_exits_1_with_the_reason() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .arg("connect")
+        .arg(format!(
+            "reliable+udp://127.0.0.1:{port}?reliable.handshake=1"
+        ))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run strata");
+    let until = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > until {
+            let _ = child.kill();
+            panic!("strata connect still running after 30 s");
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("handshake timed out"), "{err}");
+}
+
+/// Issue 9: when the far relay of a `reliable+udp` tunnel was killed, the
+/// near side noticed only at the 30 s idle timeout. A peer that answers
+/// none of 8 probe timeouts in a row is dead once silent for 2/3 of the
+/// idle timeout: 20 s by default (docs/limits.md).
+#[test]
+fn killing_the_far_relay_closes_the_near_client_before_the_idle_timeout() {
+    // client --tcp--> relay B --reliable+udp--> relay A --tcp--> echo
+    let echo = echo_server();
+    let mut a = RelayProc::start(&["reliable+udp://127.0.0.1:0", &format!("tcp://{echo}")]);
+    let b = RelayProc::start(&["tcp://127.0.0.1:0", &format!("reliable+udp://{}", a.addr())]);
+    let mut s = connect(b.addr());
+    s.write_all(b"ping").unwrap();
+    let mut buf = [0u8; 4];
+    s.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"ping");
+    // kill -9 (SIGKILL): nothing more from A, not even a CLOSE.
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
+    let t0 = Instant::now();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let _ = s.write_all(&input(64 * 1024, 9));
+    let mut rest = [0u8; 4096];
+    loop {
+        match s.read(&mut rest) {
+            Ok(0) => break,
+            Ok(_) => continue,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the client should be closed, got {e}"),
+        }
+    }
+    let took = t0.elapsed();
+    assert!(took < Duration::from_secs(28), "closed only after {took:?}");
+    assert!(
+        b.stderr_contains("ended:", Duration::from_secs(5)),
+        "no log line: {}",
+        b.stderr.lock().unwrap()
+    );
+}
+
 #[test]
 fn relays_over_tls_both_ways() {
     // client --tcp--> relay B --tls--> relay A --tcp--> echo

@@ -13,7 +13,7 @@ use strata::reliable::cc::CcAlgorithm;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
 use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
-use strata::{Addr, StackConfig, StreamProtocol};
+use strata::{Addr, StackConfig, StreamProtocol, StreamTransport};
 
 use crate::connect::Connection;
 use crate::control::Shared;
@@ -69,11 +69,13 @@ fn kcp_config(ep: &Endpoint) -> Result<Option<(KcpStreamConfig, Option<u32>)>, D
         .option_as::<bool>(NAME, "nocc")
         .map_err(|e| bad_option(e, "true or false"))?
         .unwrap_or(false);
-    if let Some(mtu) = ep
-        .option_as::<usize>(NAME, "mtu")
-        .map_err(|e| bad_option(e, "a datagram size in bytes"))?
-    {
-        kcp.mtu = mtu;
+    if let Some(mtu) = ranged(
+        ep,
+        "mtu",
+        bounds::KCP_MTU,
+        "a datagram size in bytes, 50..=65507",
+    )? {
+        kcp.mtu = mtu as usize;
     }
     let conv = ep
         .option_as::<u32>(NAME, "conv")
@@ -82,10 +84,7 @@ fn kcp_config(ep: &Endpoint) -> Result<Option<(KcpStreamConfig, Option<u32>)>, D
         kcp,
         ..KcpStreamConfig::default()
     };
-    if let Some(idle) = ep
-        .option_as::<u64>(NAME, "idle")
-        .map_err(|e| bad_option(e, "seconds"))?
-    {
+    if let Some(idle) = ranged(ep, "idle", bounds::IDLE_SECS, "seconds, 1..=86400")? {
         cfg.idle_timeout = Some(Duration::from_secs(idle));
     }
     cfg.kcp.validate().map_err(|e| DriverError::BadOption {
@@ -106,7 +105,51 @@ fn kcp_error(e: strata::reliable::kcp::KcpError) -> DriverError {
     }
 }
 
-/// The mapping's settings from the endpoint's `reliable.*` options.
+/// Bounds of the numeric `reliable.*` options, checked at parse time (an
+/// option outside them is a [`DriverError::BadOption`] naming it).
+pub(crate) mod bounds {
+    use std::ops::RangeInclusive;
+
+    /// `reliable.mtu` (native mode): an Initial is padded to 1200, and 65527
+    /// is the largest UDP payload over IPv6.
+    pub const MTU: RangeInclusive<u64> = 1200..=65_527;
+    /// `reliable.mtu` in KCP mode (the engine's own limits).
+    pub const KCP_MTU: RangeInclusive<u64> = 50..=65_507;
+    /// `reliable.window`, bytes: at least the wire format's initial limit,
+    /// at most 1 GiB per connection.
+    pub const WINDOW: RangeInclusive<u64> = 65_536..=1 << 30;
+    /// `reliable.idle`, seconds: one second to one day.
+    pub const IDLE_SECS: RangeInclusive<u64> = 1..=86_400;
+    /// `reliable.handshake`, seconds: one second to ten minutes.
+    pub const HANDSHAKE_SECS: RangeInclusive<u64> = 1..=600;
+}
+
+/// A numeric option within `range`, or `None` when absent.
+fn ranged(
+    ep: &Endpoint,
+    key: &str,
+    range: std::ops::RangeInclusive<u64>,
+    expected: &'static str,
+) -> Result<Option<u64>, DriverError> {
+    let Some(v) = ep
+        .option_as::<u64>(NAME, key)
+        .map_err(|e| bad_option(e, expected))?
+    else {
+        return Ok(None);
+    };
+    if !range.contains(&v) {
+        return Err(DriverError::BadOption {
+            layer: NAME.into(),
+            key: key.into(),
+            value: v.to_string(),
+            expected,
+        });
+    }
+    Ok(Some(v))
+}
+
+/// The mapping's settings from the endpoint's `reliable.*` options. Every
+/// option is bounded here ([`bounds`]), and an error names the option.
 pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
     let mut cfg = ReliableConfig::default();
     if let Some(cc) = ep.option(NAME, "cc") {
@@ -124,25 +167,31 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
             }
         };
     }
-    if let Some(v) = ep
-        .option_as::<usize>(NAME, "mtu")
-        .map_err(|e| bad_option(e, "a datagram size in bytes"))?
-    {
-        cfg.mtu = v;
+    if !is_kcp(ep) {
+        if let Some(v) = ranged(
+            ep,
+            "mtu",
+            bounds::MTU,
+            "a datagram size in bytes, 1200..=65527",
+        )? {
+            cfg.mtu = v as usize;
+        }
     }
-    if let Some(v) = ep
-        .option_as::<u64>(NAME, "window")
-        .map_err(|e| bad_option(e, "a window in bytes"))?
-    {
+    if let Some(v) = ranged(
+        ep,
+        "window",
+        bounds::WINDOW,
+        "a window in bytes, 65536..=1073741824",
+    )? {
         cfg.max_recv_window = v;
         cfg.recv_window = cfg.recv_window.min(v);
     }
-    if let Some(v) = ep
-        .option_as::<u64>(NAME, "idle")
-        .map_err(|e| bad_option(e, "seconds"))?
-    {
+    if let Some(v) = ranged(ep, "idle", bounds::IDLE_SECS, "seconds, 1..=86400")? {
         cfg.idle_timeout = Duration::from_secs(v);
         cfg.keepalive = (v >= 3).then(|| Duration::from_secs(v / 3));
+    }
+    if let Some(v) = ranged(ep, "handshake", bounds::HANDSHAKE_SECS, "seconds, 1..=600")? {
+        cfg.handshake_timeout = Duration::from_secs(v);
     }
     if let Some(v) = ep
         .option_as::<bool>(NAME, "retry")
@@ -150,6 +199,7 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
     {
         cfg.require_retry = v;
     }
+    // The bounds above keep every combination valid; this is a backstop.
     cfg.validate().map_err(|e| DriverError::BadOption {
         layer: NAME.into(),
         key: "*".into(),
@@ -157,6 +207,12 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
         expected: "settings in range",
     })?;
     Ok(cfg)
+}
+
+/// Whether `reliable.mode=kcp` (any other value is checked by [`kcp_config`]).
+fn is_kcp(ep: &Endpoint) -> bool {
+    ep.option(NAME, "mode")
+        .is_some_and(|m| m.eq_ignore_ascii_case("kcp"))
 }
 
 /// Listens on one UDP socket per address of `addrs` (the first that binds),
@@ -242,6 +298,8 @@ pub(crate) async fn connect(
         },
         0,
     );
+    let (proto, started) = Started::new(proto);
+    let proto: Box<dyn StreamProtocol> = Box::new(proto);
     let layer: Box<dyn strata::DatagramProtocol> = match kcp {
         None => Box::new(Reliable::new(cfg, proto)),
         Some((stream, conv)) => {
@@ -256,7 +314,99 @@ pub(crate) async fn connect(
     let (_, task) = crate::udp::spawn(&shared, local, Some(peer), layer, stack)
         .await
         .map_err(|e| DriverError::io("connect", peer, e))?;
-    Ok(Connection::new(Addr::Inet(peer), task))
+    // As `tcp://` returns once the TCP handshake is done, this returns once
+    // the mapping's handshake is: the protocol above started. If it never
+    // does (the handshake timed out, the server refused), the task ends
+    // with the reason and so does the connect.
+    // A caller that gives up first (a relay's `--connect-timeout`) drops
+    // this future: the attempt is stopped with it, not left to finish on
+    // its own and start a protocol nobody waits for.
+    struct StopOnDrop(Option<tokio::task::AbortHandle>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            if let Some(h) = self.0.take() {
+                h.abort();
+            }
+        }
+    }
+    let mut guard = StopOnDrop(Some(task.abort_handle()));
+    let ok = started.await.is_ok();
+    guard.0 = None;
+    if ok {
+        return Ok(Connection::new(Addr::Inet(peer), task));
+    }
+    let why = Connection::new(Addr::Inet(peer), task).closed().await;
+    let kind = match &why {
+        strata::Close::Timeout(_) => std::io::ErrorKind::TimedOut,
+        strata::Close::Io(k) => *k,
+        _ => std::io::ErrorKind::ConnectionRefused,
+    };
+    Err(DriverError::io(
+        "connect",
+        peer,
+        std::io::Error::new(kind, why.to_string()),
+    ))
+}
+
+/// The protocol above, and a signal when it starts (the handshake is done).
+struct Started {
+    inner: Box<dyn StreamProtocol>,
+    started: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Started {
+    fn new(inner: Box<dyn StreamProtocol>) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let s = Started {
+            inner,
+            started: Some(tx),
+        };
+        (s, rx)
+    }
+}
+
+/// Forwards every method (a forgotten one would change the protocol's
+/// behaviour).
+impl StreamProtocol for Started {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(());
+        }
+        self.inner.connection_made(t)
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.inner.data_received(t, data)
+    }
+    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: bytes::Bytes) {
+        self.inner.data_received_bytes(t, data)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.eof_received(t)
+    }
+    fn connection_lost(&mut self, why: &strata::Close) {
+        self.inner.connection_lost(why)
+    }
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.pause_writing(t)
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.resume_writing(t)
+    }
+    fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.inner.next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.on_deadline(t)
+    }
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: strata::WakeRoute<'_>) {
+        self.inner.on_wake(t, route)
+    }
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.on_shutdown(t)
+    }
+    fn buffered(&self) -> usize {
+        self.inner.buffered()
+    }
 }
 
 /// A random KCP conversation id.
@@ -270,4 +420,232 @@ fn random_conv() -> Result<u32, DriverError> {
         )
     })?;
     Ok(u32::from_be_bytes(b))
+}
+
+#[cfg(test)]
+mod tests {
+    //! Every `reliable.*` option is bounded at parse time, and any value the
+    //! parser accepts runs a connection, through every timer, without a
+    //! panic (issue 9: `reliable.idle=18446744073709551615` once took a
+    //! listener down).
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use strata::endpoint::Endpoint;
+    use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream};
+    use strata::reliable::{Reliable, ReliableFactory, ReliableListener};
+    use strata::testing::{LinkConfig, SimNet};
+    use strata::{Close, StreamProtocol, StreamTransport};
+
+    use super::{config, kcp_config};
+
+    fn ep(query: &str) -> Endpoint {
+        let reg = crate::registry();
+        Endpoint::parse_with(&format!("reliable+udp://127.0.0.1:9555?{query}"), &reg)
+            .expect("the endpoint parses")
+    }
+
+    #[test]
+    fn a_bad_value_names_the_option_once() {
+        for (key, value) in [
+            ("mtu", "100"),
+            ("mtu", "70000"),
+            ("window", "1"),
+            ("window", "99999999999"),
+            ("idle", "0"),
+            ("idle", "18446744073709551615"),
+            ("idle", "soon"),
+            ("handshake", "0"),
+            ("handshake", "601"),
+        ] {
+            let e = config(&ep(&format!("reliable.{key}={value}")))
+                .expect_err("out of bounds")
+                .to_string();
+            assert!(
+                e.starts_with(&format!("option reliable.{key}: invalid value `{value}`")),
+                "{e}"
+            );
+            assert_eq!(e.matches("reliable").count(), 1, "{e}");
+        }
+        let kcp = kcp_config(&ep("reliable.mode=kcp&reliable.idle=18446744073709551615"));
+        assert!(kcp
+            .unwrap_err()
+            .to_string()
+            .starts_with("option reliable.idle:"));
+    }
+
+    /// A small deterministic generator (no dependency for one test).
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+            xs[(self.next() % xs.len() as u64) as usize]
+        }
+    }
+
+    /// Values at and around every bound, and beyond.
+    fn value(rng: &mut Rng, key: &str) -> String {
+        let (lo, hi) = match key {
+            "mtu" => (50, 65_527),
+            "window" => (65_536, 1 << 30),
+            "idle" => (1, 86_400),
+            "handshake" => (1, 600),
+            _ => (0, 1),
+        };
+        let edges = [
+            0,
+            1,
+            2,
+            lo - 1,
+            lo,
+            lo + 1,
+            1200,
+            hi - 1,
+            hi,
+            hi + 1,
+            u64::MAX,
+        ];
+        match rng.next() % 4 {
+            0 => (rng.next() % (hi + 2)).to_string(),
+            _ => edges[(rng.next() % edges.len() as u64) as usize].to_string(),
+        }
+    }
+
+    #[derive(Default)]
+    struct Seen {
+        lost: Option<Close>,
+    }
+
+    /// Writes a little, then half-closes; records the end.
+    struct Talk(Arc<Mutex<Seen>>, bool);
+    impl StreamProtocol for Talk {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            t.write(&[7; 3000]);
+            if self.1 {
+                t.write_eof();
+            }
+        }
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            t.close();
+        }
+        fn connection_lost(&mut self, why: &Close) {
+            self.0.lock().unwrap().lost = Some(why.clone());
+        }
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// Runs one connection over a simulated link with `query`'s settings:
+    /// a clean exchange (`fin`), or one side that never finishes, so that
+    /// the keepalive and idle timers (or KCP's) run; and a client with no
+    /// server, so that the handshake timer runs.
+    fn run(query: &str, fin: bool, seed: u64) {
+        let e = ep(query);
+        let (Ok(kcp), Ok(cfg)) = (kcp_config(&e), config(&e)) else {
+            return;
+        };
+        // Past every timer of the settings: three idle timeouts (the
+        // longest accepted is a day) and the handshake.
+        let idle = match &kcp {
+            None => cfg.idle_timeout,
+            Some((stream, _)) => stream.idle_timeout.unwrap_or_default(),
+        };
+        // KCP ticks every 10-100 ms: keep its runs to ten minutes (the
+        // deadlines are computed, saturating, from the first tick on).
+        let cap = if kcp.is_some() { 600 } else { 3 * 3600 };
+        let limit = (idle * 3 + cfg.handshake_timeout + Duration::from_secs(60))
+            .min(Duration::from_secs(cap));
+        let mut net = SimNet::new(seed);
+        net.set_tracing(false);
+        let server_addr = addr("10.0.0.2:9555");
+        let client_seen = Arc::new(Mutex::new(Seen::default()));
+        let factory: ReliableFactory =
+            Arc::new(move || Box::new(Talk(Arc::default(), fin)) as Box<dyn StreamProtocol>);
+        let client_proto = Talk(client_seen.clone(), fin);
+        let (server, client): (
+            Box<dyn strata::DatagramProtocol>,
+            Box<dyn strata::DatagramProtocol>,
+        ) = match kcp {
+            None => (
+                Box::new(ReliableListener::new(cfg.clone(), factory)),
+                Box::new(Reliable::connect_to(server_addr, cfg, client_proto)),
+            ),
+            Some((stream, _)) => {
+                let lc = KcpListenerConfig {
+                    stream: stream.clone(),
+                    ..KcpListenerConfig::default()
+                };
+                let Ok(listener) = KcpListener::new(lc, factory) else {
+                    return;
+                };
+                let Ok(c) = KcpStream::new(7, stream, client_proto) else {
+                    return;
+                };
+                (Box::new(listener), Box::new(c.with_peer(server_addr)))
+            }
+        };
+        let s = net.add_node(server_addr, server);
+        let c = net.add_node(addr("10.0.0.1:5000"), client);
+        net.link_both(c, s, LinkConfig::default().delay(Duration::from_millis(5)));
+        net.run_until(limit, |_| client_seen.lock().unwrap().lost.is_some());
+        // No server: the handshake (or KCP's dead link) must end it.
+        let mut net = SimNet::new(seed);
+        net.set_tracing(false);
+        let alone = Arc::new(Mutex::new(Seen::default()));
+        let e = ep(query);
+        let proto = Talk(alone.clone(), fin);
+        let client: Box<dyn strata::DatagramProtocol> = match kcp_config(&e).unwrap() {
+            None => Box::new(Reliable::connect_to(
+                server_addr,
+                config(&e).unwrap(),
+                proto,
+            )),
+            Some((stream, _)) => match KcpStream::new(7, stream, proto) {
+                Ok(c) => Box::new(c.with_peer(server_addr)),
+                Err(_) => return,
+            },
+        };
+        net.add_node(addr("10.0.0.1:5000"), client);
+        net.run(limit);
+    }
+
+    #[test]
+    fn any_accepted_option_value_runs_a_connection_without_a_panic() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut accepted = 0;
+        for i in 0..120u64 {
+            let mut opts = Vec::new();
+            for key in ["mtu", "window", "idle", "handshake"] {
+                if rng.next() % 2 == 0 {
+                    opts.push(format!("reliable.{key}={}", value(&mut rng, key)));
+                }
+            }
+            opts.push(format!(
+                "reliable.cc={}",
+                rng.pick(&["bbr", "cubic", "newreno"])
+            ));
+            opts.push(format!("reliable.retry={}", rng.pick(&["true", "false"])));
+            if rng.next() % 3 == 0 {
+                opts.push("reliable.mode=kcp".into());
+                opts.push(format!("reliable.kcp={}", rng.pick(&["default", "fast"])));
+                opts.push(format!("reliable.nocc={}", rng.pick(&["true", "false"])));
+            }
+            let query = opts.join("&");
+            let e = ep(&query);
+            if config(&e).is_ok() && kcp_config(&e).is_ok() {
+                accepted += 1;
+            }
+            run(&query, i % 2 == 0, i);
+        }
+        assert!(accepted >= 20, "only {accepted} accepted");
+    }
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::{echo_factory, has_ipv6_loopback, within};
 use strata::endpoint::Endpoint;
 use strata::tls::TlsInfo;
-use strata::{Close, StackConfig, StreamProtocol, StreamTransport, Timeout};
+use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
 use strata_tokio::{registry, ListenConfig, Server};
 
 /// What the client saw.
@@ -226,8 +226,11 @@ async fn many_clients_share_one_listener_socket() {
     server.shutdown(Duration::from_secs(1)).await;
 }
 
+/// Issue 9: `strata connect reliable+udp://127.0.0.1:1` hung past 60 s.
+/// The connect now returns once the handshake is done, and fails with the
+/// reason when it cannot be (here its timeout, `reliable.handshake=1`).
 #[tokio::test]
-async fn nobody_listening_is_a_typed_handshake_timeout() {
+async fn nobody_listening_fails_the_connect_with_a_handshake_timeout() {
     // A port nobody listens on: bind one and drop it.
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
@@ -235,14 +238,8 @@ async fn nobody_listening_is_a_typed_handshake_timeout() {
         .unwrap()
         .port();
     let reg = registry();
-    let url = format!("reliable+udp://127.0.0.1:{port}");
-    let mut ep = Endpoint::parse_with(&url, &reg).unwrap();
-    // Keep the test short: a 1 s idle timeout also bounds the handshake.
-    ep.options.push(strata::endpoint::LayerOption {
-        layer: "reliable".into(),
-        key: "idle".into(),
-        value: "1".into(),
-    });
+    let url = format!("reliable+udp://127.0.0.1:{port}?reliable.handshake=1");
+    let ep = Endpoint::parse_with(&url, &reg).unwrap();
     let got = Arc::new(Mutex::new(Got::default()));
     let client = Client {
         msg: message(10, 1),
@@ -250,14 +247,20 @@ async fn nobody_listening_is_a_typed_handshake_timeout() {
         got: got.clone(),
         half_close: true,
     };
-    let conn = strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default()))
-        .await
-        .unwrap();
-    let why = within("the handshake gives up", conn.closed()).await;
-    assert!(
-        matches!(why, Close::Timeout(Timeout::Idle | Timeout::Handshake)),
-        "{why}"
-    );
+    let res = within(
+        "the connect gives up",
+        strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default())),
+    )
+    .await;
+    let err = res.expect_err("no server: the connect fails");
+    let text = err.to_string();
+    assert!(text.contains("handshake"), "{text}");
+    match err {
+        strata_tokio::DriverError::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{source}")
+        }
+        other => panic!("{other}"),
+    }
     // The protocol above never started.
     assert!(got.lock().unwrap().lost.is_none());
 }

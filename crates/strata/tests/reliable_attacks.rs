@@ -513,7 +513,9 @@ fn forged_misused_and_expired_tokens_are_refused_without_state() {
     refused(&mut net, a, other, server_id, &token);
     assert_eq!(net.listener.stats().invalid_tokens, 5);
     // Expired.
-    let t = net.now + cfg().cookie_lifetime + Duration::from_secs(2);
+    // A token lives as long as a handshake may: max(cookie_lifetime, handshake_timeout).
+    let lifetime = cfg().cookie_lifetime.max(cfg().handshake_timeout);
+    let t = net.now + lifetime + Duration::from_secs(2);
     net.advance_to(t);
     refused(&mut net, a, me, server_id, &token);
     assert_eq!(net.listener.stats().invalid_tokens, 6);
@@ -719,6 +721,23 @@ fn malformed_datagrams_are_counted_and_never_panic() {
     net.check_transfer(UP, DOWN);
 }
 
+/// Completes the handshake of the half-open connection a spoofed `from`
+/// opened (its Handshake went to `net.elsewhere`): a short packet to the
+/// server's id.
+fn establish(net: &mut Net, from: SocketAddr) {
+    let (_, d) = net
+        .elsewhere
+        .iter()
+        .rev()
+        .find(|(a, _)| *a == from)
+        .expect("the server answered")
+        .clone();
+    let Header::Handshake { src, .. } = wire::parse_packet(&d).unwrap().header else {
+        panic!("not a Handshake");
+    };
+    net.attack(from, &short(src, 0, &[Frame::Ping]));
+}
+
 #[test]
 fn at_max_connections_new_clients_are_refused_without_state() {
     let cfg = ReliableConfig {
@@ -727,9 +746,13 @@ fn at_max_connections_new_clients_are_refused_without_state() {
         ..cfg()
     };
     let mut net = Net::new(cfg.clone(), None, 0);
-    net.attack(spoofed(1), &initial(ConnId(1), ConnId(100), &[], 0));
-    net.attack(spoofed(2), &initial(ConnId(2), ConnId(101), &[], 0));
+    for i in 1..=2u32 {
+        let id = ConnId(u64::from(i));
+        net.attack(spoofed(i), &initial(id, ConnId(100 + u64::from(i)), &[], 0));
+        establish(&mut net, spoofed(i));
+    }
     assert_eq!(net.listener.connections(), 2);
+    assert_eq!(net.listener.half_open(), 0);
     for i in 3..50u32 {
         let before = net.elsewhere.len();
         let id = ConnId(u64::from(i));
@@ -747,6 +770,120 @@ fn at_max_connections_new_clients_are_refused_without_state() {
     assert_eq!(net.listener.stats().accepted, 2);
 }
 
+/// Issue 9: with `require_retry` off, 10,000 spoofed Initials from 1,000
+/// sources once filled the 4,096-entry table and refused real clients for
+/// up to 30 s. Half-open state has its own bound and is evicted first.
+#[test]
+fn a_spoofed_initial_flood_without_retry_does_not_lock_out_a_real_client() {
+    let cfg = ReliableConfig {
+        require_retry: false,
+        ..cfg()
+    };
+    let mut net = Net::new(cfg.clone(), Some(UP), DOWN);
+    let mut rng = ChaCha8Rng::seed_from_u64(9);
+    let mut received = std::collections::HashMap::<SocketAddr, u64>::new();
+    for i in 0..10_000u32 {
+        let from = spoofed(i % 1000);
+        let d = initial(ConnId(rng.gen()), ConnId(rng.gen()), &[], 0);
+        *received.entry(from).or_default() += d.len() as u64;
+        net.attack(from, &d);
+        assert!(net.listener.half_open() <= cfg.max_half_open);
+    }
+    assert_eq!(net.listener.stats().refused, 0);
+    assert!(net.listener.stats().evicted_half_open >= 10_000 - cfg.max_half_open as u64);
+    // No spoofed source got more than three times what it sent.
+    let mut sent = std::collections::HashMap::<SocketAddr, u64>::new();
+    for (to, d) in &net.elsewhere {
+        *sent.entry(*to).or_default() += d.len() as u64;
+    }
+    for (to, n) in sent {
+        assert!(n <= 3 * received[&to], "{to}: {n} for {}", received[&to]);
+    }
+    // The real client's Initial arrives after the flood: it is served.
+    assert!(net.run_until(Duration::from_secs(120), |n| n.transfer_done(UP, DOWN)));
+    net.check_transfer(UP, DOWN);
+    // The flood's half-open state times out on its own, in 10 s.
+    let t = net.now;
+    assert!(net.run_until(Duration::from_secs(60), |n| n.listener.connections() == 0));
+    assert!(net.now - t <= Duration::from_secs(11), "{:?}", net.now - t);
+}
+
+/// Datagram floods from many source ports beside a live transfer, with and
+/// without Retry: the transfer loses nothing, no state is kept for an
+/// unvalidated source with Retry on, and no source gets more than 3× what
+/// it sent.
+#[test]
+fn a_flood_from_many_ports_beside_a_transfer_loses_nothing() {
+    for retry in [true, false] {
+        let cfg = ReliableConfig {
+            require_retry: retry,
+            ..cfg()
+        };
+        let mut net = Net::new(cfg.clone(), Some(UP), DOWN);
+        let mut rng = ChaCha8Rng::seed_from_u64(12);
+        let mut received = std::collections::HashMap::<SocketAddr, u64>::new();
+        let mut sent_flood = 0u32;
+        loop {
+            for _ in 0..20 {
+                let from = spoofed(rng.gen_range(0..5000));
+                let d = match rng.gen_range(0..4) {
+                    0 => initial(ConnId(rng.gen()), ConnId(rng.gen()), &[], 0),
+                    1 => short(ConnId(rng.gen()), rng.gen_range(0..100), &[Frame::Ping]),
+                    2 => (0..rng.gen_range(1..1400)).map(|_| rng.gen()).collect(),
+                    _ => initial(ConnId(rng.gen()), ConnId(rng.gen()), &[1; 41], 0),
+                };
+                *received.entry(from).or_default() += d.len() as u64;
+                net.attack(from, &d);
+                sent_flood += 1;
+            }
+            if retry {
+                assert!(
+                    net.listener.connections() <= 1,
+                    "state for a spoofed source"
+                );
+            }
+            if net.transfer_done(UP, DOWN) || !net.step() {
+                break;
+            }
+        }
+        assert!(sent_flood > 1000, "{sent_flood}");
+        net.check_transfer(UP, DOWN);
+        let mut sent = std::collections::HashMap::<SocketAddr, u64>::new();
+        for (to, d) in &net.elsewhere {
+            *sent.entry(*to).or_default() += d.len() as u64;
+        }
+        for (to, n) in sent {
+            assert!(n <= 3 * received[&to], "{to}: {n} for {}", received[&to]);
+        }
+    }
+}
+
+/// A client that closed cleanly is told at once; the closing period (which
+/// answers a peer's late retransmissions) goes on below it. Issue 9: every
+/// `strata connect` over `reliable+udp` took at least 2 s to exit.
+#[test]
+fn the_protocol_learns_a_clean_close_before_the_closing_period_ends() {
+    let mut net = live();
+    assert!(net.run_until(Duration::from_secs(60), |n| {
+        n.client_seen.lock().unwrap().lost.is_some()
+    }));
+    assert!(net
+        .client_seen
+        .lock()
+        .unwrap()
+        .lost
+        .as_ref()
+        .unwrap()
+        .is_clean());
+    assert!(net.conn().is_closing());
+    assert!(
+        !net.conn().is_closed(),
+        "told only after the closing period"
+    );
+    assert!(net.run_until(Duration::from_secs(60), |n| n.transfer_done(UP, DOWN)));
+    net.check_transfer(UP, DOWN);
+}
+
 /// A real client against a listener whose only slot is taken: what the
 /// client's owner (the transport's abort) or its protocol (connection_lost)
 /// was told.
@@ -761,7 +898,10 @@ fn refused_client() -> (Net, String) {
     net.attack(other, &initial(ConnId(77), ConnId(1), &[], 0));
     let (sid, token) = retry_token(&net.elsewhere[0].1, ConnId(77));
     net.attack(other, &initial(ConnId(77), sid, &token, 1));
+    // ... and finishes its handshake: half-open state would be evicted.
+    establish(&mut net, other);
     assert_eq!(net.listener.connections(), 1);
+    assert_eq!(net.listener.half_open(), 0);
     net.run_until(Duration::from_secs(5), |n| {
         n.ct.aborted().is_some() || n.client_seen.lock().unwrap().lost.is_some()
     });

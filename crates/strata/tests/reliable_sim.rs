@@ -149,37 +149,66 @@ fn sweep_one(seed: u64) -> bool {
 
 /// Runs `seeds`; every byte must arrive; at most 1 % may end in the
 /// last-ACK race (one side idles out after everything was delivered).
+/// A failing seed does not stop the sweep: every failing seed is listed at
+/// the end, so one run of a long sweep finds them all.
 fn sweep(seeds: std::ops::Range<u64>) {
     let n = seeds.end - seeds.start;
-    let raced: Vec<u64> = seeds
-        .filter(|&s| match std::panic::catch_unwind(|| sweep_one(s)) {
-            Ok(raced) => raced,
-            Err(e) => {
+    let mut raced = Vec::new();
+    let mut failed = Vec::new();
+    for s in seeds {
+        match std::panic::catch_unwind(|| sweep_one(s)) {
+            Ok(true) => raced.push(s),
+            Ok(false) => {}
+            Err(_) => {
                 eprintln!("seed {s} failed");
-                std::panic::resume_unwind(e)
+                failed.push(s);
             }
-        })
-        .collect();
+        }
+    }
     println!(
         "{} of {n} seeds ended in the last-ACK race: {raced:?}",
         raced.len()
     );
+    assert!(failed.is_empty(), "failing seeds: {failed:?}");
     assert!(raced.len() as u64 * 100 <= n, "{raced:?}");
 }
 
-// 2,000 seeds in CI, as two tests so that both cores run them.
+/// Seeds the 100,000-seed sweep once failed, kept as regression tests.
 #[test]
-fn seed_sweep_2000_first_half() {
-    sweep(0..1000);
+fn sweep_regressions() {
+    // 56432: a keepalive PING written after a STREAM frame (which runs to
+    // the end of the packet) became a byte of the stream at offset 2318.
+    sweep(56432..56433);
+    // 46850, 92766, 98269: at 26-30 % loss the handshake took over 10 s,
+    // the Retry token's lifetime, and the listener refused the client.
+    // 50290, 59099: at 25-30 % loss eight probe timeouts in a row went
+    // unanswered on a live path (59099: 17 s without a packet from the
+    // client); the dead-peer rule also needs 2/3 of the idle timeout of
+    // silence.
+    // 30599, 62571, 80612: with probes backed off to 7.5 s apart, 20 s of
+    // silence held only about three probe rounds; a suspected peer is now
+    // probed at least every second.
+    for seed in [46850, 92766, 98269, 50290, 59099, 30599, 62571, 80612] {
+        sweep(seed..seed + 1);
+    }
+}
+
+// 12,000 seeds in CI, as two tests so that both cores run them: about a
+// minute in a debug `cargo test` on two cores (the whole file: 83 s of CPU,
+// 106 s of wall time with other work on the machine). The full 100,000 are
+// `seed_sweep_100k`.
+#[test]
+fn seed_sweep_12000_first_half() {
+    sweep(0..6000);
 }
 
 #[test]
-fn seed_sweep_2000_second_half() {
-    sweep(1000..2000);
+fn seed_sweep_12000_second_half() {
+    sweep(6000..12_000);
 }
 
 #[test]
-#[ignore = "100,000 seeds: run with --ignored (about an hour)"]
+#[ignore = "100,000 seeds: run with --ignored (about 8 min of CPU in release; seed_sweep_probe with SEED_FROM/SEED_TO runs a slice)"]
 fn seed_sweep_100k() {
     sweep(0..100_000);
 }

@@ -151,7 +151,16 @@ impl SchemeSpec {
             above: Family::Stream,
         },
         options: &[
-            "cc", "mtu", "window", "idle", "retry", "mode", "conv", "kcp", "nocc",
+            "cc",
+            "mtu",
+            "window",
+            "idle",
+            "retry",
+            "mode",
+            "conv",
+            "kcp",
+            "nocc",
+            "handshake",
         ],
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).

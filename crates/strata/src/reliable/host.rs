@@ -174,7 +174,15 @@ impl<P: StreamProtocol> Hosted<P> {
             break;
         }
         self.flush(t);
-        if self.conn.is_closed() && self.st.started && !self.st.lost {
+        // The protocol above learns the end as soon as the connection is
+        // closing and everything received was handed over (a paused reader
+        // keeps reading through the closing period): the closing period
+        // (which answers a peer's late retransmissions with CLOSE) is the
+        // connection's business, not its. A client that closed cleanly
+        // exits at once.
+        let over =
+            self.conn.is_closed() || (self.conn.is_closing() && !self.conn.has_undelivered());
+        if over && self.st.started && !self.st.lost {
             tracing::debug!(
                 side = ?self.conn.side(),
                 stats = ?self.conn.stats(),
@@ -243,6 +251,7 @@ pub(crate) fn close_of(e: Option<&ConnError>) -> Close {
         Some(e) if e.is_clean() => Close::Done,
         Some(ConnError::IdleTimeout) => Close::Timeout(Timeout::Idle),
         Some(ConnError::HandshakeTimeout) => Close::Timeout(Timeout::Handshake),
+        Some(ConnError::PeerUnresponsive { .. }) => Close::Timeout(Timeout::Idle),
         // The peer's protocol aborted (an application code): like a reset.
         Some(ConnError::PeerClosed { code, .. }) if code.0 >= ErrorCode::APPLICATION_MIN.0 => {
             Close::aborted(NAME, AbortReason::PeerAborted)

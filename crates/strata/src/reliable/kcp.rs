@@ -71,6 +71,8 @@ pub use error::{KcpError, KcpStats};
 pub use segment::{peek_conv, segments, Command, Segment, Segments, HEADER_LEN};
 use send::new_send_seg;
 
+use crate::deadline::after;
+
 const RTO_DEF: u32 = 200;
 const RTO_MAX: u32 = 60_000;
 const THRESH_INIT: u32 = 2;
@@ -505,7 +507,7 @@ impl Kcp {
         let at = self.latest.map_or(now, |l| l.max(now));
         let cur = self.ms_at(at).unwrap_or(self.current);
         let wait = diff(self.ts_flush, cur).max(0).unsigned_abs();
-        Some(at + Duration::from_millis(u64::from(wait)))
+        Some(after(at, Duration::from_millis(u64::from(wait))))
     }
 
     /// Runs ikcp's `update`: on each `interval` tick, queues acks, window

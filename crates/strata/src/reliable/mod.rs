@@ -28,6 +28,8 @@ mod layer;
 mod listener;
 pub mod wire;
 
-pub use conn::{ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side};
+pub use conn::{
+    ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side, DEFAULT_DEAD_AFTER_PROBES,
+};
 pub use layer::Reliable;
 pub use listener::{ListenerStats, ReliableFactory, ReliableListener};

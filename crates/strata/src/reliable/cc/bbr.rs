@@ -7,6 +7,7 @@ use super::{
     bytes_in, bytes_per_sec, clamp_mtu, initial_window, AckedPacket, CongestionController,
     RttEstimator,
 };
+use crate::deadline::after;
 
 /// Startup's pacing and window gain, `2 / ln 2`: doubles the delivery rate
 /// each round trip.
@@ -338,7 +339,7 @@ impl Bbr {
         if self.mode == BbrMode::ProbeRtt {
             match self.probe_rtt_done {
                 None if self.inflight <= self.min_cwnd() => {
-                    self.probe_rtt_done = Some(now.checked_add(PROBE_RTT_DURATION).unwrap_or(now));
+                    self.probe_rtt_done = Some(after(now, PROBE_RTT_DURATION));
                     self.probe_rtt_round_done = false;
                     self.next_round_delivered = total_delivered;
                 }

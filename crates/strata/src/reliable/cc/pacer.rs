@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::{bytes_in, clamp_mtu};
+use crate::deadline::after;
 
 /// The bucket holds the bytes the pacing rate earns in this long ...
 pub const PACER_BURST_INTERVAL: Duration = Duration::from_millis(2);
@@ -143,7 +144,7 @@ impl Pacer {
         let missing = need - self.credit;
         let wait = missing.div_ceil(u128::from(rate));
         let wait = u64::try_from(wait).unwrap_or(u64::MAX).min(MAX_WAIT_NANOS);
-        Some(now.checked_add(Duration::from_nanos(wait)).unwrap_or(now))
+        Some(after(now, Duration::from_nanos(wait)))
     }
 
     /// `bytes` were sent at `now`.

@@ -42,6 +42,16 @@ pub struct ReliableConfig {
     /// Send a PING after this much silence so that an idle connection stays
     /// up (default 10 s; `None`: never).
     pub keepalive: Option<Duration>,
+    /// A connection whose peer answers none of this many probe timeouts in
+    /// a row, and has been silent for at least two thirds of the idle
+    /// timeout, is dead ([`ConnError::PeerUnresponsive`]) before the idle
+    /// timeout (default [`DEFAULT_DEAD_AFTER_PROBES`]; with the default
+    /// 30 s idle timeout, 20 s after the last packet heard, where the idle
+    /// timeout would take 30 s). Probes back off exponentially, at most a
+    /// quarter of the idle timeout apart, and at most a second apart from
+    /// the third unanswered one. ICMP messages are not used: they can be
+    /// forged.
+    pub dead_after_probes: u32,
     /// The longest the handshake may take (default 20 s: on a link losing
     /// 30 % each way an attempt succeeds about half the time, and attempts
     /// are at most 2 s apart).
@@ -56,6 +66,16 @@ pub struct ReliableConfig {
     /// Listener: the most connections at once (default 4096); more are
     /// refused with CONNECTION_REFUSED, without state.
     pub max_connections: usize,
+    /// Listener: the most half-open connections (created by an Initial, the
+    /// handshake not finished) at once (default 1024), apart from
+    /// `max_connections`. When full, the oldest half-open connection is
+    /// evicted for a new one: a flood of Initials from spoofed sources
+    /// (possible with `require_retry` off) cannot lock real clients out.
+    pub max_half_open: usize,
+    /// Listener: a half-open connection whose handshake has not finished
+    /// after this long is dropped (default 10 s; the client's Initials come
+    /// at most 2 s apart, and a fresh one starts over).
+    pub half_open_timeout: Duration,
     /// Listener: how long a Retry token is valid (default 10 s).
     pub cookie_lifetime: Duration,
 }
@@ -73,13 +93,22 @@ impl Default for ReliableConfig {
             idle_timeout: Duration::from_secs(30),
             keepalive: Some(Duration::from_secs(10)),
             handshake_timeout: Duration::from_secs(20),
+            dead_after_probes: DEFAULT_DEAD_AFTER_PROBES,
             max_ack_delay: Duration::from_millis(25),
             require_retry: true,
             max_connections: 4096,
+            max_half_open: 1024,
+            half_open_timeout: Duration::from_secs(10),
             cookie_lifetime: Duration::from_secs(10),
         }
     }
 }
+
+/// The default of [`ReliableConfig::dead_after_probes`]: eight probe
+/// timeouts in a row with nothing heard. At 30 % loss each way both probes
+/// of one timeout go unanswered with probability about 0.26, so a live peer
+/// is taken for dead with probability about 0.26^8 = 2e-5 per loss episode.
+pub const DEFAULT_DEAD_AFTER_PROBES: u32 = 8;
 
 /// A setting of [`ReliableConfig`] out of range.
 ///
@@ -132,6 +161,15 @@ impl ReliableConfig {
         {
             return Err(ConfigError::Timeout("keepalive"));
         }
+        if self.dead_after_probes == 0 {
+            return Err(ConfigError::Timeout("dead_after_probes"));
+        }
+        if self.half_open_timeout.is_zero() {
+            return Err(ConfigError::Timeout("half_open_timeout"));
+        }
+        if self.max_half_open == 0 {
+            return Err(ConfigError::Window("max_half_open"));
+        }
         if self.max_connections == 0 || self.cookie_lifetime.as_secs() == 0 {
             return Err(ConfigError::Window("max_connections/cookie_lifetime"));
         }
@@ -151,6 +189,13 @@ pub enum ConnError {
     /// Nothing arrived for the idle timeout: the peer is gone.
     #[error("reliable: no packet from the peer within the idle timeout")]
     IdleTimeout,
+    /// The peer answered none of [`ReliableConfig::dead_after_probes`]
+    /// probe timeouts in a row: it is gone (crashed, or the path is down).
+    #[error("reliable: the peer answered none of {probes} probes in a row")]
+    PeerUnresponsive {
+        /// The probe timeouts that went unanswered.
+        probes: u32,
+    },
     /// The handshake did not complete in time.
     #[error("reliable: the handshake did not complete in time")]
     HandshakeTimeout,

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use super::config::ConnError;
 use super::recvbuf::RecvError;
 use super::{Connection, Side, State};
+use crate::deadline::after;
 use crate::reliable::wire::{self, ErrorCode, Frame, Header, Packet, PacketType, WireError};
 
 /// Ack-eliciting packets received before an ACK goes out at once.
@@ -50,6 +51,7 @@ impl Connection {
         };
         self.stats.packets_received += 1;
         self.last_recv = now;
+        self.unanswered_ptos = 0;
         self.amp_received += datagram.len() as u64;
         self.record_pn(now, pn, ack_eliciting);
         if self.state == State::Draining {
@@ -188,7 +190,7 @@ impl Connection {
                         self.handshake_done = false;
                     }
                     self.state = State::Draining;
-                    self.closing_until = Some(now + self.closing_period());
+                    self.closing_until = Some(after(now, self.closing_period()));
                     self.release_buffers();
                     return Ok(false);
                 }
@@ -227,7 +229,7 @@ impl Connection {
             {
                 self.ack_now = true;
             } else if self.ack_deadline.is_none() {
-                self.ack_deadline = Some(now + self.cfg.max_ack_delay);
+                self.ack_deadline = Some(after(now, self.cfg.max_ack_delay));
             }
         }
         // The client answers a Handshake at once so the server is established.

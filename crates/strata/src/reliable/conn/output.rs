@@ -247,18 +247,26 @@ impl Connection {
                 eliciting |= reset;
             }
         }
-        let mut stream = None;
-        if may_send_data {
-            stream = self.write_stream(out, mtu);
-            eliciting |= stream.is_some();
-        }
+        // Every other frame goes before the STREAM frame: it has no length
+        // field and runs to the end of the packet, so a frame after it
+        // would be read as stream data (seed 56432 of the sweep: a
+        // keepalive PING became a byte of the stream).
         if blocked {
             let limit = self.peer_max_data;
             self.blocked_reported = Some(limit);
             eliciting |= (Frame::DataBlocked { limit }).encode(out).is_ok();
         }
-        if self.ping_pending || (probing && !eliciting) {
+        if self.ping_pending {
             self.ping_pending = false;
+            eliciting |= Frame::Ping.encode(out).is_ok();
+        }
+        let mut stream = None;
+        if may_send_data {
+            stream = self.write_stream(out, mtu);
+            eliciting |= stream.is_some();
+        }
+        if probing && !eliciting {
+            // Nothing else elicits an ACK (and no STREAM frame was written).
             eliciting |= Frame::Ping.encode(out).is_ok();
         }
         if out.len() == header_len {

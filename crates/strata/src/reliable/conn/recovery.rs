@@ -6,6 +6,7 @@ use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use super::{Connection, State};
+use crate::deadline::after;
 use crate::reliable::cc::SentPacketInfo;
 
 /// Packet reordering threshold (RFC 9002 §6.1.1).
@@ -171,7 +172,7 @@ impl Connection {
                 first_lost.get_or_insert((i, p.time));
                 last_lost_idx = i;
             } else {
-                let t = p.time + loss_delay;
+                let t = after(p.time, loss_delay);
                 loss_time = Some(loss_time.map_or(t, |l: Instant| l.min(t)));
             }
         }
@@ -192,7 +193,10 @@ impl Connection {
         if !self.rtt.has_sample() {
             return;
         }
-        let pc = (self.rtt.pto_base() + self.cfg.max_ack_delay)
+        let pc = self
+            .rtt
+            .pto_base()
+            .saturating_add(self.cfg.max_ack_delay)
             .saturating_mul(PERSISTENT_CONGESTION_THRESHOLD);
         if t1.saturating_duration_since(t0) <= pc {
             return;
@@ -232,6 +236,11 @@ impl Connection {
     pub(super) fn on_pto(&mut self) {
         self.stats.ptos += 1;
         self.pto_count += 1;
+        if self.state == State::Established {
+            // Counted for the dead-peer rule (`dead_deadline`); the
+            // handshake has its own timeout.
+            self.unanswered_ptos += 1;
+        }
         self.probes = if self.state == State::Handshake { 1 } else { 2 };
         let oldest = self
             .sent

@@ -995,3 +995,5 @@ fn an_amplification_limited_server_does_not_spin_its_timer() {
     }
     assert!(sent <= 3 * wire::MIN_INITIAL_SIZE as u64);
 }
+
+mod edges;

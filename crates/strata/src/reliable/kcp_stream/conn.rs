@@ -8,18 +8,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{half_close, KcpCounters, KcpStreamConfig, KCP};
+use crate::deadline::after;
 use crate::reliable::kcp::Kcp;
 use crate::{
     AbortReason, Close, DatagramTransport, HalfClose, Introspect, PeerAddr, StreamProtocol,
     StreamTransport, Timeout, Transmit, Wake,
 };
-
-/// `now + d`, saturating at a year from now for durations that would
-/// overflow an `Instant` (a configured "practically never").
-pub(super) fn later(now: Instant, d: Duration) -> Instant {
-    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
-    now.checked_add(d.min(YEAR)).unwrap_or(now)
-}
 
 /// The limits of one conversation, from [`KcpStreamConfig`].
 #[derive(Clone, Copy, Debug)]
@@ -202,7 +196,7 @@ impl<P: StreamProtocol> Conn<P> {
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
-        Some(later(self.st.heard?, self.st.limits.idle?))
+        Some(after(self.st.heard?, self.st.limits.idle?))
     }
 
     /// The earliest of the engine's, the idle, the close and the protocol's
@@ -387,7 +381,7 @@ impl StreamTransport for KcpView<'_> {
     fn close(&mut self) {
         if self.open() {
             let now = self.below.now();
-            self.st.closing = Some(later(now, self.st.limits.close));
+            self.st.closing = Some(after(now, self.st.limits.close));
         }
     }
 

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::conn::{later, Conn};
+use super::conn::Conn;
 use super::{KcpCounters, KcpStreamConfig, KCP};
+use crate::deadline::after;
 use crate::reliable::kcp::{peek_conv, segments, Command, Kcp, KcpConfig, KcpError};
 use crate::{
     AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, PeerAddr,
@@ -231,7 +232,7 @@ impl KcpListener {
             if let Some(mut child) = self.children.remove(&id) {
                 self.by_key.remove(&child.key);
                 child.conn.lost(&why);
-                let until = later(t.now(), self.cfg.linger);
+                let until = after(t.now(), self.cfg.linger);
                 self.lingering.insert(child.key, until);
                 self.linger_order.push_back((until, child.key));
                 self.expire_lingering(t.now());
