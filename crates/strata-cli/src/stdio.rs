@@ -206,15 +206,3 @@ impl StreamProtocol for Stdio {
         }
     }
 }
-
-/// A protocol dropped without `connection_lost` (its connect failed, so it
-/// never started) still ends the stdout thread, which `connect` joins:
-/// a failed `strata connect reliable+udp://` hung there after its error.
-impl Drop for Stdio {
-    fn drop(&mut self) {
-        for s in [&self.stdin, &self.stdout] {
-            s.lock().closed = true;
-            s.cv.notify_all();
-        }
-    }
-}

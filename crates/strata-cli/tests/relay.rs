@@ -473,9 +473,10 @@ fn an_unreachable_reliable_upstream_closes_the_client_within_the_connect_timeout
 
 /// Issue 9: `strata connect reliable+udp://127.0.0.1:1` hung past 60 s (the
 /// never-started protocol kept the stdout thread waiting). A failed connect
-/// exits 1 with the reason once the handshake times out.
+/// exits 3 ("could not connect", docs/endpoints.md) with the reason once the
+/// handshake times out.
 #[test]
-fn connect_over_reliable_udp_to_nobody_exits_1_with_the_reason() {
+fn connect_over_reliable_udp_to_nobody_exits_3_with_the_reason() {
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -509,7 +510,7 @@ fn connect_over_reliable_udp_to_nobody_exits_1_with_the_reason() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(status.code(), Some(3), "{err}");
     assert!(err.contains("handshake timed out"), "{err}");
 }
 
