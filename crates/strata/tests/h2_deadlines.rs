@@ -133,6 +133,36 @@ fn an_unfinished_header_block_ends_the_connection_at_header_block_timeout() {
     assert_timeout(lost(&log, 1).as_ref(), Timeout::Head);
 }
 
+/// A header block still waiting when the connection ended for another
+/// reason (here: our shutdown GOAWAY with no stream open) must not leave its
+/// deadline behind: it fired on every call, for ever, a busy timer (found
+/// by the `http_server` fuzz target).
+#[test]
+fn a_header_block_on_a_connection_that_ended_leaves_no_timer_in_the_past() {
+    let cfg = H2Config::default();
+    // A close that may take longer to flush than the block may wait.
+    let stack = strata::StackConfig {
+        close_timeout: Duration::from_secs(60),
+        ..strata::StackConfig::default()
+    };
+    let mut p = Raw::with_stack(service(|_| Box::new(Sink)), cfg.clone(), stack);
+    p.handshake(&[]);
+    let block = plain_request("GET", "/", &[]);
+    p.headers_frame(1, &block[..4], true, false);
+    // The GOAWAY ends the connection (no stream is open yet); the peer
+    // reads nothing, so the close waits for its flush.
+    p.shutdown();
+    assert!(p.finished().is_none());
+    // Past the block's own deadline: it must be gone, not due.
+    p.advance(cfg.header_block_timeout + MS);
+    let now = p.now();
+    assert!(
+        p.next_deadline().is_none_or(|d| d > now),
+        "a deadline in the past: {:?} at {now:?}",
+        p.next_deadline()
+    );
+}
+
 #[test]
 fn continuations_in_time_complete_the_block() {
     let cfg = H2Config::default();

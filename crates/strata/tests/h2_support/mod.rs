@@ -302,6 +302,21 @@ impl Raw {
         self.stack.pending_output()
     }
 
+    /// The stack's next deadline (for "no timer left in the past" checks).
+    pub fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.stack.next_deadline()
+    }
+
+    /// The virtual clock.
+    pub fn now(&self) -> std::time::Instant {
+        self.now
+    }
+
+    /// The owner drains: `on_shutdown` (our GOAWAY).
+    pub fn shutdown(&mut self) {
+        self.stack.handle_shutdown(self.now);
+    }
+
     pub fn advance(&mut self, d: Duration) {
         self.now += d;
         self.stack.handle_timeout(self.now);

@@ -652,13 +652,19 @@ impl StreamProtocol for H2Connection {
             self.c.settings_deadline = None;
             self.conn_error(t, ErrorCode::SettingsTimeout, "SETTINGS not acknowledged");
         }
-        if expired(self.c.stall_since, cfg.stall_timeout, now) && !t.writable() {
-            for c in self.streams.values_mut() {
-                c.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
+        if expired(self.c.stall_since, cfg.stall_timeout, now) {
+            if t.writable() {
+                // The transport drained meanwhile: no stall, and no timer
+                // left in the past.
+                self.c.stall_since = None;
+            } else {
+                for c in self.streams.values_mut() {
+                    c.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
+                }
+                self.c.dead = true;
+                t.abort(Close::Timeout(Timeout::Stall));
+                return;
             }
-            self.c.dead = true;
-            t.abort(Close::Timeout(Timeout::Stall));
-            return;
         }
         if self.c.drain_deadline.is_some_and(|d| d <= now) {
             self.c.drain_deadline = None;

@@ -849,6 +849,10 @@ impl H2Connection {
         why: &'static str,
         close: Close,
     ) {
+        // A header block cannot finish on a dead connection: its deadline
+        // goes too (kept, it was a timer that fired for ever: the fuzz
+        // target http_server found it after a shutdown GOAWAY).
+        self.c.block = None;
         if self.c.dead {
             return;
         }
