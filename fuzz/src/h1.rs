@@ -79,6 +79,7 @@ fn config(a: u8, b: u8) -> H1Config {
         max_trailer_bytes: 64,
         max_body: (a & 0x20 != 0).then_some(u64::from(b) * 4),
         max_discard_bytes: u64::from(b >> 4) * 8,
+        ..H1Config::default()
     }
 }
 
