@@ -667,40 +667,9 @@ async fn h1_download_never_read_stays_bounded_and_others_are_served() {
     server.shutdown(Duration::from_secs(1)).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn h1_download_never_read_is_shed_by_a_stall_deadline() {
-    let (server, addr, watches) = serve().await;
-    let good = Good::start(addr).await;
-    let _bad = h1_never_reading(addr).await;
-    eventually("the stalled peer is connected", || {
-        server.connections() == 5
-    })
-    .await;
-    // HTTP/1.1's stall timeout here is 0.8 s, as HTTP/2's.
-    eventually("the server sheds it", || server.connections() == 4).await;
-    assert!(
-        ended(&watches)
-            .iter()
-            .any(|c| matches!(c, Close::Timeout(Timeout::Stall))),
-        "{:?}",
-        ended(&watches)
-    );
-    good.finish().await;
-    server.shutdown(Duration::from_secs(1)).await;
-}
-
-/// The same peer with HTTP/1.1's own stall timer off: the stack's send-stall
-/// deadline, which covers every protocol, sheds it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn h1_download_never_read_is_shed_by_the_stacks_stall_deadline() {
-    let h1 = H1Config {
-        stall_timeout: Duration::ZERO,
-        ..H1Config::default()
-    };
-    let stack = StackConfig {
-        stall_timeout: STALL,
-        ..StackConfig::default()
-    };
+/// A peer that asks for an HTTP/1.1 download and never reads is shed with
+/// `Timeout::Stall` while the good clients beside it go on.
+async fn h1_never_reading_is_shed(h1: H1Config, stack: StackConfig) {
     let (server, addr, watches) = serve_with(h1, stack).await;
     let good = Good::start(addr).await;
     let _bad = h1_never_reading(addr).await;
@@ -718,4 +687,29 @@ async fn h1_download_never_read_is_shed_by_the_stacks_stall_deadline() {
     );
     good.finish().await;
     server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// HTTP/1.1's stall timeout here is 0.8 s, as HTTP/2's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h1_download_never_read_is_shed_by_a_stall_deadline() {
+    let h1 = H1Config {
+        stall_timeout: STALL,
+        ..H1Config::default()
+    };
+    h1_never_reading_is_shed(h1, StackConfig::default()).await;
+}
+
+/// The same peer with HTTP/1.1's own stall timer off: the stack's send-stall
+/// deadline, which covers every protocol, sheds it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn h1_download_never_read_is_shed_by_the_stacks_stall_deadline() {
+    let h1 = H1Config {
+        stall_timeout: Duration::ZERO,
+        ..H1Config::default()
+    };
+    let stack = StackConfig {
+        stall_timeout: STALL,
+        ..StackConfig::default()
+    };
+    h1_never_reading_is_shed(h1, stack).await;
 }
