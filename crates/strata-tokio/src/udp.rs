@@ -99,6 +99,7 @@ impl Udp {
     /// Sends queued datagrams until the socket buffer is full.
     fn flush(&mut self) -> Result<(), Panicked> {
         let mut done = 0;
+        let mut soft = None;
         'transmits: for t in self.stack.transmits() {
             let t = t.as_transmit();
             let Some(dest) = t.destination.or(self.peer) else {
@@ -118,6 +119,9 @@ impl Udp {
                     // EMSGSIZE...) costs this segment, not the socket.
                     Err(e) => {
                         tracing::debug!("udp: send to {dest} failed: {e}");
+                        if is_soft_error(&e) {
+                            soft = Some(e.kind());
+                        }
                         self.head_sent += 1;
                     }
                 }
@@ -128,7 +132,20 @@ impl Udp {
         if done > 0 {
             self.call(|s, now| s.consume(now, done))?;
         }
-        Ok(())
+        self.hint(soft)
+    }
+
+    /// Tells the stack of a soft error (an ICMP unreachable for an earlier
+    /// datagram), once per batch, on a connected socket only: a listener
+    /// cannot tell which peer it concerns, and a spoofer could aim it at
+    /// any. Only a hint: see `DatagramProtocol::error_received`.
+    fn hint(&mut self, soft: Option<io::ErrorKind>) -> Result<(), Panicked> {
+        match soft {
+            Some(kind) if self.peer.is_some() && kind != io::ErrorKind::Interrupted => {
+                self.call(|s, now| s.handle_error(now, kind))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Reads up to [`MAX_BATCH`] datagrams and hands them over as one batch.
@@ -143,6 +160,7 @@ impl Udp {
         let mut spans = [(None, 0, 0); MAX_BATCH];
         let (mut n, mut off, mut tries) = (0, 0, 0);
         let mut fatal = None;
+        let mut soft = None;
         while n < MAX_BATCH && buf.len() - off >= MAX_UDP_PAYLOAD && tries < 2 * MAX_BATCH {
             tries += 1;
             let res = match self.peer {
@@ -162,7 +180,7 @@ impl Udp {
                     off += len;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if is_soft_error(&e) => {}
+                Err(e) if is_soft_error(&e) => soft = Some(e.kind()),
                 Err(e) => {
                     fatal = Some(e);
                     break;
@@ -176,6 +194,7 @@ impl Udp {
             }
             self.call(|s, now| s.handle_datagrams(now, &batch[..n]))?;
         }
+        self.hint(soft)?;
         if let Some(e) = fatal {
             self.call(|s, now| s.handle_lost(now, Close::from(e)))?;
         }
