@@ -11,7 +11,7 @@
 //! `src_ip` of a transmit are ignored and received datagrams carry neither.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,6 +23,7 @@ use strata::{
     AbortReason, Addr, Close, Datagram, DatagramInfo, DatagramProtocol, DatagramStack, LocalAddr,
     PeerAddr, StackConfig,
 };
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::Sleep;
 
@@ -81,9 +82,25 @@ pub(crate) async fn bind(
     Ok(spawn(shared, addr, connect_to, proto, cfg).await?.0)
 }
 
+/// Waits until the socket has an error pending (an ICMP unreachable). A
+/// pending error does not make the socket readable for tokio, and the next
+/// send would report it in place of its datagram: it is taken as it comes.
+type ErrorWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn error_wait(sock: &Arc<UdpSocket>) -> ErrorWait {
+    let sock = Arc::clone(sock);
+    Box::pin(async move {
+        let _ = sock.ready(Interest::ERROR).await;
+    })
+}
+
 struct Udp {
-    sock: UdpSocket,
+    sock: Arc<UdpSocket>,
     peer: Option<SocketAddr>,
+    /// Connected sockets only: the wait for a pending error, and whether it
+    /// fired (the error is taken on the next read).
+    error_wait: Option<ErrorWait>,
+    error_ready: bool,
     stack: DatagramStack,
     /// Segments of the first queued transmit already sent (a GSO batch can
     /// be cut by a full socket buffer).
@@ -148,8 +165,35 @@ impl Udp {
         }
     }
 
+    /// Takes the socket's pending error (`SO_ERROR`), hands a soft one to
+    /// the stack, and waits for the next.
+    fn take_error(&mut self) -> Result<(), Panicked> {
+        self.error_ready = false;
+        let soft = match self.sock.take_error() {
+            Ok(Some(e)) if is_soft_error(&e) => Some(e.kind()),
+            Ok(Some(e)) => {
+                tracing::debug!("udp: socket error: {e}");
+                None
+            }
+            _ => None,
+        };
+        // Clears tokio's cached error readiness: the next wait sleeps until
+        // a new error.
+        let _ = self.sock.try_io(Interest::ERROR, || {
+            Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+        });
+        self.error_wait = Some(error_wait(&self.sock));
+        self.hint(soft)
+    }
+
     /// Reads up to [`MAX_BATCH`] datagrams and hands them over as one batch.
     fn recv(&mut self) -> Result<(), Panicked> {
+        if self.error_ready {
+            self.take_error()?;
+            if !self.stack.wants_read() {
+                return Ok(());
+            }
+        }
         RECV_BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => self.recv_into(&mut buf),
             Err(_) => self.recv_into(&mut vec![0; RECV_BUF_SIZE]),
@@ -211,6 +255,13 @@ impl Udp {
         if let Poll::Ready(ev) = poll_common(cx, shutdown, timer, self.stack.wake_hub()) {
             return Poll::Ready(ev);
         }
+        if let Some(w) = self.error_wait.as_mut() {
+            if w.as_mut().poll(cx).is_ready() {
+                self.error_wait = None;
+                self.error_ready = true;
+                return Poll::Ready(Event::Readable);
+            }
+        }
         if self.stack.transmits().next().is_some() && self.sock.poll_send_ready(cx).is_ready() {
             return Poll::Ready(Event::Writable);
         }
@@ -237,7 +288,10 @@ async fn drive(
     stack: DatagramStack,
     mut ctl: TaskGuard,
 ) -> Close {
+    let sock = Arc::new(sock);
     let mut udp = Udp {
+        error_wait: peer.map(|_| error_wait(&sock)),
+        error_ready: false,
         sock,
         peer,
         stack,
