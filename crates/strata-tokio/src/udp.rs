@@ -9,6 +9,11 @@
 //! (`UDP_SEGMENT`, `UDP_GRO`) and ECN marks need `sendmsg`/`recvmsg` with
 //! control messages and are a later improvement; until then `ecn` and
 //! `src_ip` of a transmit are ignored and received datagrams carry neither.
+//!
+//! A connected socket's soft errors (an ICMP port, host or network
+//! unreachable for an earlier datagram) reach the stack as
+//! `handle_error`, once per batch, as a hint; an unconnected (listener)
+//! socket ignores them, as it cannot tell which peer they concern.
 
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};

@@ -163,3 +163,43 @@ fn a_connect_to_a_closed_port_fails_early() {
     let took = l.now - t0();
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
+
+/// The layer: `error_received` of a port unreachable reaches the
+/// connection (other errors do not), and a connect that only ever hears
+/// port unreachable is aborted with `ConnError::Unreachable`.
+#[test]
+fn the_reliable_layer_takes_port_unreachable_as_a_hint() {
+    struct Quiet;
+    impl crate::StreamProtocol for Quiet {
+        fn data_received(&mut self, _: &mut dyn crate::StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, _: &mut dyn crate::StreamTransport) {}
+    }
+    for (kind, unreachable) in [
+        (std::io::ErrorKind::ConnectionRefused, true),
+        (std::io::ErrorKind::PermissionDenied, false),
+    ] {
+        let layer = crate::reliable::Reliable::new(default_cfg(), Quiet);
+        let mut s = crate::DatagramStack::memory(Box::new(layer));
+        let mut now = s.now();
+        s.start(now);
+        let end = now + Duration::from_secs(60);
+        while s.finished().is_none() && now < end {
+            // Every datagram sent is answered with the error.
+            let sent = s.take_transmits(now).len();
+            for _ in 0..sent {
+                s.handle_error(now, kind);
+            }
+            if s.transmits().next().is_some() {
+                continue;
+            }
+            let Some(next) = s.next_deadline() else { break };
+            now = now.max(next);
+            s.handle_timeout(now);
+        }
+        let why = s.finished().expect("the connect ends").to_string();
+        assert_eq!(why.contains("unreachable"), unreachable, "{kind:?}: {why}");
+        if !unreachable {
+            assert!(why.contains("handshake"), "{why}");
+        }
+    }
+}
