@@ -122,6 +122,9 @@ pub(crate) mod bounds {
     pub const IDLE_SECS: RangeInclusive<u64> = 1..=86_400;
     /// `reliable.handshake`, seconds: one second to ten minutes.
     pub const HANDSHAKE_SECS: RangeInclusive<u64> = 1..=600;
+    /// `reliable.unreachable_hints`: ICMP unreachable reports that, with
+    /// silence, make the peer dead; 0 ignores ICMP entirely.
+    pub const UNREACHABLE_HINTS: RangeInclusive<u64> = 0..=100;
 }
 
 /// A numeric option within `range`, or `None` when absent.
@@ -192,6 +195,14 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
     }
     if let Some(v) = ranged(ep, "handshake", bounds::HANDSHAKE_SECS, "seconds, 1..=600")? {
         cfg.handshake_timeout = Duration::from_secs(v);
+    }
+    if let Some(v) = ranged(
+        ep,
+        "unreachable_hints",
+        bounds::UNREACHABLE_HINTS,
+        "a count, 0..=100 (0: ignore ICMP)",
+    )? {
+        cfg.unreachable_hints = v as u32;
     }
     if let Some(v) = ep
         .option_as::<bool>(NAME, "retry")
@@ -458,6 +469,8 @@ mod tests {
             ("idle", "soon"),
             ("handshake", "0"),
             ("handshake", "601"),
+            ("unreachable_hints", "101"),
+            ("unreachable_hints", "-1"),
         ] {
             let e = config(&ep(&format!("reliable.{key}={value}")))
                 .expect_err("out of bounds")
@@ -473,6 +486,17 @@ mod tests {
             .unwrap_err()
             .to_string()
             .starts_with("option reliable.idle:"));
+    }
+
+    /// `reliable.unreachable_hints` reaches the configuration; 0 (ignore
+    /// ICMP) is a valid value.
+    #[test]
+    fn unreachable_hints_is_an_option() {
+        assert_eq!(config(&ep("reliable.cc=bbr")).unwrap().unreachable_hints, 3);
+        for v in [0, 1, 100] {
+            let cfg = config(&ep(&format!("reliable.unreachable_hints={v}"))).unwrap();
+            assert_eq!(cfg.unreachable_hints, v);
+        }
     }
 
     /// A small deterministic generator (no dependency for one test).
@@ -491,18 +515,19 @@ mod tests {
 
     /// Values at and around every bound, and beyond.
     fn value(rng: &mut Rng, key: &str) -> String {
-        let (lo, hi) = match key {
+        let (lo, hi): (u64, u64) = match key {
             "mtu" => (50, 65_527),
             "window" => (65_536, 1 << 30),
             "idle" => (1, 86_400),
             "handshake" => (1, 600),
+            "unreachable_hints" => (0, 100),
             _ => (0, 1),
         };
         let edges = [
             0,
             1,
             2,
-            lo - 1,
+            lo.saturating_sub(1),
             lo,
             lo + 1,
             1200,
@@ -624,7 +649,7 @@ mod tests {
         let mut accepted = 0;
         for i in 0..120u64 {
             let mut opts = Vec::new();
-            for key in ["mtu", "window", "idle", "handshake"] {
+            for key in ["mtu", "window", "idle", "handshake", "unreachable_hints"] {
                 if rng.next() % 2 == 0 {
                     opts.push(format!("reliable.{key}={}", value(&mut rng, key)));
                 }

@@ -9,9 +9,14 @@
 //! (`UDP_SEGMENT`, `UDP_GRO`) and ECN marks need `sendmsg`/`recvmsg` with
 //! control messages and are a later improvement; until then `ecn` and
 //! `src_ip` of a transmit are ignored and received datagrams carry neither.
+//!
+//! A connected socket's soft errors (an ICMP port, host or network
+//! unreachable for an earlier datagram) reach the stack as
+//! `handle_error`, once per batch, as a hint; an unconnected (listener)
+//! socket ignores them, as it cannot tell which peer they concern.
 
 use std::cell::RefCell;
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -23,6 +28,7 @@ use strata::{
     AbortReason, Addr, Close, Datagram, DatagramInfo, DatagramProtocol, DatagramStack, LocalAddr,
     PeerAddr, StackConfig,
 };
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
 use tokio::time::Sleep;
 
@@ -81,9 +87,25 @@ pub(crate) async fn bind(
     Ok(spawn(shared, addr, connect_to, proto, cfg).await?.0)
 }
 
+/// Waits until the socket has an error pending (an ICMP unreachable). A
+/// pending error does not make the socket readable for tokio, and the next
+/// send would report it in place of its datagram: it is taken as it comes.
+type ErrorWait = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+fn error_wait(sock: &Arc<UdpSocket>) -> ErrorWait {
+    let sock = Arc::clone(sock);
+    Box::pin(async move {
+        let _ = sock.ready(Interest::ERROR).await;
+    })
+}
+
 struct Udp {
-    sock: UdpSocket,
+    sock: Arc<UdpSocket>,
     peer: Option<SocketAddr>,
+    /// Connected sockets only: the wait for a pending error, and whether it
+    /// fired (the error is taken on the next read).
+    error_wait: Option<ErrorWait>,
+    error_ready: bool,
     stack: DatagramStack,
     /// Segments of the first queued transmit already sent (a GSO batch can
     /// be cut by a full socket buffer).
@@ -99,6 +121,7 @@ impl Udp {
     /// Sends queued datagrams until the socket buffer is full.
     fn flush(&mut self) -> Result<(), Panicked> {
         let mut done = 0;
+        let mut soft = None;
         'transmits: for t in self.stack.transmits() {
             let t = t.as_transmit();
             let Some(dest) = t.destination.or(self.peer) else {
@@ -118,6 +141,9 @@ impl Udp {
                     // EMSGSIZE...) costs this segment, not the socket.
                     Err(e) => {
                         tracing::debug!("udp: send to {dest} failed: {e}");
+                        if is_soft_error(&e) {
+                            soft = Some(e.kind());
+                        }
                         self.head_sent += 1;
                     }
                 }
@@ -128,11 +154,51 @@ impl Udp {
         if done > 0 {
             self.call(|s, now| s.consume(now, done))?;
         }
-        Ok(())
+        self.hint(soft)
+    }
+
+    /// Tells the stack of a soft error (an ICMP unreachable for an earlier
+    /// datagram), once per batch, on a connected socket only: a listener
+    /// cannot tell which peer it concerns, and a spoofer could aim it at
+    /// any. Only a hint: see `DatagramProtocol::error_received`.
+    fn hint(&mut self, soft: Option<io::ErrorKind>) -> Result<(), Panicked> {
+        match soft {
+            Some(kind) if self.peer.is_some() && kind != io::ErrorKind::Interrupted => {
+                self.call(|s, now| s.handle_error(now, kind))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Takes the socket's pending error (`SO_ERROR`), hands a soft one to
+    /// the stack, and waits for the next.
+    fn take_error(&mut self) -> Result<(), Panicked> {
+        self.error_ready = false;
+        let soft = match self.sock.take_error() {
+            Ok(Some(e)) if is_soft_error(&e) => Some(e.kind()),
+            Ok(Some(e)) => {
+                tracing::debug!("udp: socket error: {e}");
+                None
+            }
+            _ => None,
+        };
+        // Clears tokio's cached error readiness: the next wait sleeps until
+        // a new error.
+        let _ = self.sock.try_io(Interest::ERROR, || {
+            Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
+        });
+        self.error_wait = Some(error_wait(&self.sock));
+        self.hint(soft)
     }
 
     /// Reads up to [`MAX_BATCH`] datagrams and hands them over as one batch.
     fn recv(&mut self) -> Result<(), Panicked> {
+        if self.error_ready {
+            self.take_error()?;
+            if !self.stack.wants_read() {
+                return Ok(());
+            }
+        }
         RECV_BUF.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => self.recv_into(&mut buf),
             Err(_) => self.recv_into(&mut vec![0; RECV_BUF_SIZE]),
@@ -143,6 +209,7 @@ impl Udp {
         let mut spans = [(None, 0, 0); MAX_BATCH];
         let (mut n, mut off, mut tries) = (0, 0, 0);
         let mut fatal = None;
+        let mut soft = None;
         while n < MAX_BATCH && buf.len() - off >= MAX_UDP_PAYLOAD && tries < 2 * MAX_BATCH {
             tries += 1;
             let res = match self.peer {
@@ -162,7 +229,7 @@ impl Udp {
                     off += len;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if is_soft_error(&e) => {}
+                Err(e) if is_soft_error(&e) => soft = Some(e.kind()),
                 Err(e) => {
                     fatal = Some(e);
                     break;
@@ -176,6 +243,7 @@ impl Udp {
             }
             self.call(|s, now| s.handle_datagrams(now, &batch[..n]))?;
         }
+        self.hint(soft)?;
         if let Some(e) = fatal {
             self.call(|s, now| s.handle_lost(now, Close::from(e)))?;
         }
@@ -191,6 +259,13 @@ impl Udp {
     ) -> Poll<Event> {
         if let Poll::Ready(ev) = poll_common(cx, shutdown, timer, self.stack.wake_hub()) {
             return Poll::Ready(ev);
+        }
+        if let Some(w) = self.error_wait.as_mut() {
+            if w.as_mut().poll(cx).is_ready() {
+                self.error_wait = None;
+                self.error_ready = true;
+                return Poll::Ready(Event::Readable);
+            }
         }
         if self.stack.transmits().next().is_some() && self.sock.poll_send_ready(cx).is_ready() {
             return Poll::Ready(Event::Writable);
@@ -218,7 +293,10 @@ async fn drive(
     stack: DatagramStack,
     mut ctl: TaskGuard,
 ) -> Close {
+    let sock = Arc::new(sock);
     let mut udp = Udp {
+        error_wait: peer.map(|_| error_wait(&sock)),
+        error_ready: false,
         sock,
         peer,
         stack,

@@ -320,3 +320,133 @@ async fn the_kcp_mode_is_an_option_of_the_same_endpoint() {
     assert_eq!(seen.lock().unwrap().len(), 1);
     server.shutdown(Duration::from_secs(1)).await;
 }
+
+/// Issue 9: a connected client socket hears the kernel's ICMP port
+/// unreachable; three of them with no answer fail the connect with the
+/// typed reason in about 3 s (3 PTO before any RTT sample), where the
+/// handshake timeout alone took 20 s (`within` gives up at 10 s).
+#[tokio::test]
+async fn a_connect_to_a_closed_port_fails_early_as_unreachable() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let reg = registry();
+    let url = format!("reliable+udp://127.0.0.1:{port}");
+    let ep = Endpoint::parse_with(&url, &reg).unwrap();
+    let got = Arc::new(Mutex::new(Got::default()));
+    let client = Client {
+        msg: message(10, 1),
+        sent: 0,
+        got: got.clone(),
+        half_close: true,
+    };
+    let res = within(
+        "the connect gives up",
+        strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default())),
+    )
+    .await;
+    let err = res.expect_err("no server: the connect fails");
+    let text = err.to_string();
+    assert!(text.contains("unreachable"), "{text}");
+    match err {
+        strata_tokio::DriverError::Io { source, .. } => {
+            assert_eq!(
+                source.kind(),
+                std::io::ErrorKind::ConnectionRefused,
+                "{source}"
+            )
+        }
+        other => panic!("{other}"),
+    }
+    assert!(got.lock().unwrap().lost.is_none());
+}
+
+/// Writes for ever (64 KiB whenever writable) and counts the echo.
+struct Endless {
+    got: Arc<Mutex<Got>>,
+}
+
+impl Endless {
+    fn pump(&mut self, t: &mut dyn StreamTransport) {
+        let chunk = [7u8; 64 * 1024];
+        while t.writable() {
+            t.write(&chunk);
+        }
+    }
+}
+
+impl StreamProtocol for Endless {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, data: &[u8]) {
+        let mut g = self.got.lock().unwrap();
+        g.data.truncate(0);
+        g.data.push(1);
+        g.eof |= !data.is_empty();
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.got.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+/// Issue 9: the server's socket goes away without a word (its runtime is
+/// dropped: no CLOSE). The client, sending, hears ICMP port unreachable
+/// and ends as unreachable in about a second, where the probe rule took
+/// 20 s (`within` gives up at 10 s).
+#[tokio::test]
+async fn a_client_whose_server_socket_vanishes_ends_within_seconds() {
+    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+    let (kill_tx, kill_rx) = std::sync::mpsc::channel::<()>();
+    let server_thread = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = Server::new();
+        let ep = Endpoint::parse_with("reliable+udp://127.0.0.1:0", &registry()).unwrap();
+        let (factory, _seen) = echo_factory();
+        let bound = rt
+            .block_on(server.listen(&ep, factory, ListenConfig::default()))
+            .unwrap();
+        addr_tx.send(bound.local.clone()).unwrap();
+        // Serve until told to vanish.
+        rt.block_on(async {
+            loop {
+                if kill_rx.try_recv().is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        rt.shutdown_background();
+        std::mem::forget(server);
+    });
+    let strata::Addr::Inet(local) = addr_rx.recv().unwrap() else {
+        panic!("not an inet address");
+    };
+    let url = format!("reliable+udp://127.0.0.1:{}", local.port());
+    let ep = Endpoint::parse_with(&url, &registry()).unwrap();
+    let got = Arc::new(Mutex::new(Got::default()));
+    let client = Endless { got: got.clone() };
+    let conn = within(
+        "connect",
+        strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default())),
+    )
+    .await
+    .unwrap();
+    common::eventually("the echo flows", || got.lock().unwrap().eof).await;
+    kill_tx.send(()).unwrap();
+    server_thread.join().unwrap();
+    within("the client notices", conn.closed()).await;
+    let lost = got.lock().unwrap().lost.clone().expect("connection_lost");
+    assert!(lost.to_string().contains("unreachable"), "{lost}");
+}

@@ -212,6 +212,32 @@ pub trait DatagramProtocol: Send {
     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
         t.close();
     }
+    /// The socket reported an error for an earlier datagram (an ICMP
+    /// port/host/network unreachable on a connected socket): a hint, never
+    /// proof: anyone on the path can forge one. The default ignores it
+    /// (asyncio's `error_received`).
+    ///
+    /// ```
+    /// use strata::{DatagramProtocol, DatagramTransport, Datagram, DatagramStack};
+    /// use std::io::ErrorKind;
+    /// struct Count(std::sync::Arc<std::sync::atomic::AtomicU32>);
+    /// impl DatagramProtocol for Count {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    ///     fn error_received(&mut self, _: &mut dyn DatagramTransport, kind: ErrorKind) {
+    ///         assert_eq!(kind, ErrorKind::ConnectionRefused);
+    ///         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ///     }
+    /// }
+    /// let n = std::sync::Arc::default();
+    /// let mut s = DatagramStack::memory(Box::new(Count(std::sync::Arc::clone(&n))));
+    /// let now = s.now();
+    /// s.start(now);
+    /// s.handle_error(now, ErrorKind::ConnectionRefused);
+    /// assert_eq!(n.load(std::sync::atomic::Ordering::Relaxed), 1);
+    /// ```
+    fn error_received(&mut self, t: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        let _ = (t, kind);
+    }
     /// Bytes this protocol holds for output.
     fn buffered(&self) -> usize {
         0
@@ -248,6 +274,9 @@ impl<P: DatagramProtocol + ?Sized> DatagramProtocol for Box<P> {
     }
     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
         (**self).on_shutdown(t)
+    }
+    fn error_received(&mut self, t: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        (**self).error_received(t, kind)
     }
     fn buffered(&self) -> usize {
         (**self).buffered()

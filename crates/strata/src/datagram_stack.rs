@@ -199,6 +199,20 @@ impl DatagramStack {
         self.settle();
     }
 
+    /// The socket reported an error for an earlier datagram (an ICMP
+    /// unreachable on a connected socket): delivers `error_received`, then
+    /// settles. A hint only: see [`DatagramProtocol::error_received`].
+    pub fn handle_error(&mut self, now: Instant, kind: std::io::ErrorKind) {
+        self.tick(now);
+        if self.finished.is_some() {
+            return;
+        }
+        if let Some(p) = self.proto.as_mut() {
+            p.error_received(&mut DView { b: &mut self.b }, kind);
+        }
+        self.settle();
+    }
+
     /// Delivers pending wakes.
     pub fn handle_wakes(&mut self, now: Instant) {
         self.tick(now);

@@ -137,6 +137,9 @@ impl DatagramProtocol for AllD {
     fn on_shutdown(&mut self, _: &mut dyn DatagramTransport) {
         self.log.push("on_shutdown");
     }
+    fn error_received(&mut self, _: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        self.log.push(format!("error_received:{kind:?}"));
+    }
     fn buffered(&self) -> usize {
         78
     }
@@ -163,6 +166,7 @@ fn boxed_datagram_protocol_forwards_every_method() {
     p.on_deadline(&mut t);
     p.on_wake(&mut t, WakeRoute::new(&[]));
     p.on_shutdown(&mut t);
+    p.error_received(&mut t, std::io::ErrorKind::ConnectionRefused);
     assert_eq!(p.buffered(), 78);
     p.connection_lost(&Close::Done);
     assert_eq!(
@@ -176,6 +180,7 @@ fn boxed_datagram_protocol_forwards_every_method() {
             "on_deadline",
             "on_wake",
             "on_shutdown",
+            "error_received:ConnectionRefused",
             "connection_lost"
         ]
     );

@@ -139,7 +139,10 @@ impl SchemeSpec {
     /// over datagrams. Registered by the driver that can build it. Options:
     /// `cc` (`bbr`, `cubic`, `newreno`), `mtu` (bytes), `window` (largest
     /// receive window, bytes), `idle` (idle timeout, seconds), `retry`
-    /// (listener: validate addresses with Retry, `true`/`false`); and the
+    /// (listener: validate addresses with Retry, `true`/`false`),
+    /// `handshake` (handshake timeout, seconds), `unreachable_hints` (ICMP
+    /// unreachable reports that, with silence, make the peer dead; 0..=100,
+    /// 0 ignores ICMP); and the
     /// KCP-compatible mode: `mode` (`native` or `kcp`), `conv` (KCP's
     /// conversation id; a client picks a random one by default), `kcp`
     /// (the timer preset, `default` or `fast`), `nocc` (KCP without
@@ -161,6 +164,7 @@ impl SchemeSpec {
             "kcp",
             "nocc",
             "handshake",
+            "unreachable_hints",
         ],
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).

@@ -214,6 +214,26 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
         self.close_if_finished(t);
     }
 
+    /// An ICMP unreachable for a datagram we sent: a hint to the
+    /// connection ([`Connection::unreachable_hint`]), which probes and
+    /// declares the peer dead only if it stays silent.
+    fn error_received(&mut self, t: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        use std::io::ErrorKind::*;
+        // ConnectionReset: what Windows reports for a port unreachable.
+        if !matches!(
+            kind,
+            ConnectionRefused | ConnectionReset | HostUnreachable | NetworkUnreachable
+        ) {
+            return;
+        }
+        let Some(host) = self.host.as_mut() else {
+            return;
+        };
+        host.conn.unreachable_hint(t.now());
+        host.settle(t);
+        self.close_if_finished(t);
+    }
+
     fn buffered(&self) -> usize {
         self.host.as_ref().map_or(0, |h| h.conn.send_buffered())
     }

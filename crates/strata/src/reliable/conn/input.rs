@@ -52,6 +52,9 @@ impl Connection {
         self.stats.packets_received += 1;
         self.last_recv = now;
         self.unanswered_ptos = 0;
+        // The peer answers: any unreachable hint was stale or forged.
+        self.hints = 0;
+        self.first_hint = None;
         self.amp_received += datagram.len() as u64;
         self.record_pn(now, pn, ack_eliciting);
         if self.state == State::Draining {

@@ -30,7 +30,10 @@ mod sendbuf;
 #[cfg(test)]
 mod tests;
 
-pub use config::{ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES};
+pub use config::{
+    ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES,
+    DEFAULT_UNREACHABLE_HINTS,
+};
 use ranges::RangeSet;
 use recovery::SentPacket;
 use recvbuf::RecvStream;
@@ -41,6 +44,9 @@ use sendbuf::SendStream;
 const SUSPECT_AFTER_PROBES: u32 = 3;
 /// The longest gap between probes to a suspected peer.
 const DEAD_PROBE_INTERVAL: Duration = Duration::from_secs(1);
+/// The shortest silence after the first unreachable hint before the peer
+/// may be declared dead (with 3 × PTO, whichever is longer).
+const UNREACHABLE_MIN_SILENCE: Duration = Duration::from_secs(1);
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,6 +104,10 @@ pub struct Connection {
     pto_count: u32,
     /// Probe timeouts since the last packet from the peer (dead-peer rule).
     unanswered_ptos: u32,
+    /// ICMP unreachable hints since the last packet from the peer, and when
+    /// the first of them came.
+    hints: u32,
+    first_hint: Option<Instant>,
     loss_time: Option<Instant>,
     /// Probe packets to send now, beyond the congestion window.
     probes: u8,
@@ -175,6 +185,8 @@ impl Connection {
             last_ack_eliciting_sent: None,
             pto_count: 0,
             unanswered_ptos: 0,
+            hints: 0,
+            first_hint: None,
             loss_time: None,
             probes: 0,
             rtt,
@@ -486,6 +498,64 @@ impl Connection {
             .then(|| after(self.last_recv, self.cfg.idle_timeout / 3 * 2))
     }
 
+    /// The unreachable rule ([`ReliableConfig::unreachable_hints`]): enough
+    /// hints since the peer was last heard, a probe sent since the first,
+    /// and max(3 × PTO, 1 s) of silence after it.
+    fn unreachable_deadline(&self) -> Option<Instant> {
+        let first = self.first_hint?;
+        let n = self.cfg.unreachable_hints;
+        let live = matches!(self.state, State::Handshake | State::Established);
+        if n == 0 || self.hints < n || !live {
+            return None;
+        }
+        // A peer that was never asked cannot have answered.
+        if self.last_ack_eliciting_sent.is_none_or(|s| s < first) {
+            return None;
+        }
+        let silence = self
+            .rtt
+            .pto_base()
+            .saturating_mul(3)
+            .max(UNREACHABLE_MIN_SILENCE);
+        Some(after(first, silence))
+    }
+
+    /// The socket reported the peer unreachable (an ICMP port, host or
+    /// network unreachable for a datagram we sent, on a connected socket).
+    /// A hint, never proof: anyone on the path can forge one. The first
+    /// hint since the peer was last heard (or one while nothing is in
+    /// flight) sends a probe at once; the peer is dead only under the rule
+    /// of [`ReliableConfig::unreachable_hints`], so a live peer's answer
+    /// undoes any number of forged hints. Ignored when the setting is 0 and
+    /// once the connection is closing.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut d = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut d)); // the Initial
+    /// c.unreachable_hint(now);
+    /// d.clear();
+    /// assert!(c.poll_transmit(now, &mut d)); // probed again at once
+    /// ```
+    pub fn unreachable_hint(&mut self, now: Instant) {
+        let live = matches!(self.state, State::Handshake | State::Established);
+        if self.cfg.unreachable_hints == 0 || !live {
+            return;
+        }
+        self.hints = self.hints.saturating_add(1);
+        let first = self.first_hint.is_none();
+        self.first_hint.get_or_insert(now);
+        if first || self.ack_eliciting_in_flight == 0 {
+            if self.state == State::Handshake {
+                self.handshake_pending = true;
+            } else {
+                self.ping_pending = true;
+            }
+        }
+    }
+
     fn handshake_deadline(&self) -> Instant {
         after(self.created, self.cfg.handshake_timeout)
     }
@@ -515,6 +585,7 @@ impl Connection {
         consider(self.loss_time.or_else(|| self.pto_deadline()));
         consider(self.ack_deadline);
         consider(self.dead_deadline());
+        consider(self.unreachable_deadline());
         consider(self.keepalive_deadline());
         if self.send.has_pending(self.peer_max_data) {
             consider(self.pacing_until);
@@ -551,6 +622,12 @@ impl Connection {
         if self.dead_deadline().is_some_and(|t| now >= t) {
             let probes = self.cfg.dead_after_probes;
             self.error = Some(ConnError::PeerUnresponsive { probes });
+            self.state = State::Closed;
+            self.release_buffers();
+            return;
+        }
+        if self.unreachable_deadline().is_some_and(|t| now >= t) {
+            self.error = Some(ConnError::Unreachable { hints: self.hints });
             self.state = State::Closed;
             self.release_buffers();
             return;

@@ -997,3 +997,4 @@ fn an_amplification_limited_server_does_not_spin_its_timer() {
 }
 
 mod edges;
+mod unreachable;
