@@ -471,12 +471,10 @@ fn an_unreachable_reliable_upstream_closes_the_client_within_the_connect_timeout
     }
 }
 
-/// Issue 9: `strata connect reliable+udp://127.0.0.1:1` hung past 60 s (the
-/// never-started protocol kept the stdout thread waiting). A failed connect
-/// exits 3 ("could not connect", docs/endpoints.md) with the reason once the
-/// handshake times out.
-#[test]
-fn connect_over_reliable_udp_to_nobody_exits_3_with_the_reason() {
+/// Runs `strata connect` to a UDP port on loopback that nobody listens on,
+/// with `query` appended to the endpoint; fails the test if it is still
+/// running after `limit`. Returns its exit status and stderr.
+fn connect_to_a_closed_udp_port(query: &str, limit: Duration) -> (Option<i32>, String) {
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -484,22 +482,20 @@ fn connect_over_reliable_udp_to_nobody_exits_3_with_the_reason() {
         .port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
         .arg("connect")
-        .arg(format!(
-            "reliable+udp://127.0.0.1:{port}?reliable.handshake=1"
-        ))
+        .arg(format!("reliable+udp://127.0.0.1:{port}{query}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run strata");
-    let until = Instant::now() + Duration::from_secs(30);
+    let until = Instant::now() + limit;
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
             break st;
         }
         if Instant::now() > until {
             let _ = child.kill();
-            panic!("strata connect still running after 30 s");
+            panic!("strata connect still running after {limit:?}");
         }
         thread::sleep(Duration::from_millis(50));
     };
@@ -510,7 +506,18 @@ fn connect_over_reliable_udp_to_nobody_exits_3_with_the_reason() {
         .unwrap()
         .read_to_string(&mut err)
         .unwrap();
-    assert_eq!(status.code(), Some(3), "{err}");
+    (status.code(), err)
+}
+
+/// Issue 9: `strata connect reliable+udp://127.0.0.1:1` hung past 60 s (the
+/// never-started protocol kept the stdout thread waiting). A failed connect
+/// exits 3 ("could not connect", docs/endpoints.md) with the reason once the
+/// handshake times out.
+#[test]
+fn connect_over_reliable_udp_to_nobody_exits_3_with_the_reason() {
+    let (code, err) =
+        connect_to_a_closed_udp_port("?reliable.handshake=1", Duration::from_secs(30));
+    assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("handshake timed out"), "{err}");
 }
 
@@ -518,42 +525,11 @@ fn connect_over_reliable_udp_to_nobody_exits_3_with_the_reason() {
 /// UDP port on loopback now fails in about 3 s: the kernel's ICMP port
 /// unreachable is a hint, three of them and 3 PTO of silence (about 1 s
 /// each before any RTT sample) make the peer unreachable. Exit 3 with the
-/// reason.
+/// reason. (The handshake timeout alone would take 20 s.)
 #[test]
 fn connect_over_reliable_udp_to_a_closed_port_fails_early_as_unreachable() {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .arg("connect")
-        .arg(format!("reliable+udp://127.0.0.1:{port}"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run strata");
-    // The handshake timeout alone would take 20 s.
-    let until = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st;
-        }
-        if Instant::now() > until {
-            let _ = child.kill();
-            panic!("strata connect still running after 15 s");
-        }
-        thread::sleep(Duration::from_millis(50));
-    };
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    assert_eq!(status.code(), Some(3), "{err}");
+    let (code, err) = connect_to_a_closed_udp_port("", Duration::from_secs(15));
+    assert_eq!(code, Some(3), "{err}");
     assert!(err.contains("the peer is unreachable"), "{err}");
 }
 
