@@ -122,6 +122,36 @@ pub struct LocalAddr(pub Addr);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HalfClose(pub bool);
 
+/// Capability: the application protocol agreed by a layer below that
+/// negotiates one (ALPN: TLS today, QUIC next). A layer above reads this
+/// core type, never the negotiating layer's own types, so HTTP does not
+/// depend on TLS.
+///
+/// ```
+/// use strata::AppProtocol;
+/// let agreed = AppProtocol::Agreed(Some(b"h2".to_vec()));
+/// assert_eq!(agreed.alpn(), Some(&b"h2"[..]));
+/// assert_eq!(AppProtocol::Negotiating.alpn(), None);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AppProtocol {
+    /// The handshake that chooses it has not finished.
+    Negotiating,
+    /// The handshake finished: the protocol agreed, or `None` when the peers
+    /// agreed on none.
+    Agreed(Option<Vec<u8>>),
+}
+
+impl AppProtocol {
+    /// The agreed protocol's name, once there is one.
+    pub fn alpn(&self) -> Option<&[u8]> {
+        match self {
+            AppProtocol::Agreed(Some(p)) => Some(p),
+            _ => None,
+        }
+    }
+}
+
 /// Capability: the transport delivers every byte or datagram exactly once and
 /// in order (a stream, or datagrams framed over a stream).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -53,7 +53,7 @@ pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit}
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
 #[doc(hidden)]
 pub use introspect::__type_id_of;
-pub use introspect::{Addr, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
+pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
 pub use stack::{BottomInfo, Stack, StackConfig};
 pub use stream::{InsertFn, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest};
 pub use wake::{Wake, WakeHub, WakeRoute};

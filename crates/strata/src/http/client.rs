@@ -6,8 +6,7 @@ use std::time::Instant;
 use super::chosen::Chosen;
 use super::h1::{H1Client, H1Config};
 use super::h2::{H2Client, H2Config, H2Connection};
-use crate::tls::TlsInfo;
-use crate::{Close, StreamProtocol, StreamTransport, WakeRoute};
+use crate::{AppProtocol, Close, StreamProtocol, StreamTransport, WakeRoute};
 
 /// Which HTTP version a client connection speaks.
 ///
@@ -93,9 +92,9 @@ impl HttpClient {
         let h2 = match self.choice {
             VersionChoice::Http1 => false,
             VersionChoice::Http2 => true,
-            VersionChoice::Auto => match t.get::<TlsInfo>() {
-                Some(info) => info.alpn.as_deref() == Some(b"h2"),
-                None if t.layer_chain().contains(&"tls") => return,
+            VersionChoice::Auto => match t.get::<AppProtocol>() {
+                Some(AppProtocol::Negotiating) => return,
+                Some(agreed) => agreed.alpn() == Some(b"h2"),
                 None => false,
             },
         };

@@ -8,8 +8,7 @@ use super::h1::{H1Config, H1Server};
 use super::h2::{frame::PREFACE, H2Config, H2Connection};
 use super::SharedService;
 use crate::deadline::{after, earliest};
-use crate::tls::TlsInfo;
-use crate::{Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
+use crate::{AppProtocol, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
 
 /// The default time a connection may take to show which HTTP version it
 /// speaks: 10 s.
@@ -135,7 +134,10 @@ impl HttpServer {
     /// what arrived so far.
     fn decide(&mut self, t: &mut dyn StreamTransport, data: &[u8], eof: bool) {
         self.sniffed.extend_from_slice(data);
-        let alpn = t.get::<TlsInfo>().and_then(|i| i.alpn.clone());
+        let alpn = t
+            .get::<AppProtocol>()
+            .and_then(|a| a.alpn())
+            .map(<[u8]>::to_vec);
         let h2 = match alpn.as_deref() {
             Some(b"h2") => true,
             Some(_) => false,
@@ -195,7 +197,7 @@ impl StreamProtocol for HttpServer {
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         if !self.inner.is_chosen() {
             // TLS pauses writing during its handshake: this edge is its end.
-            if t.get::<TlsInfo>().is_some() {
+            if matches!(t.get::<AppProtocol>(), Some(AppProtocol::Agreed(_))) {
                 self.restart_after_handshake(t);
             }
             return;

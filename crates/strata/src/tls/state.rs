@@ -40,6 +40,8 @@ pub(crate) struct State {
     /// What the handshake agreed, once it completed.
     pub(crate) info: Option<TlsInfo>,
     pub(crate) half_close: HalfClose,
+    /// The core capability the layers above read ALPN from.
+    pub(crate) app: crate::AppProtocol,
     /// Plaintext written before the handshake completed, held by rustls.
     pub(crate) early: usize,
     /// Decrypted bytes held by rustls, not yet delivered up.
@@ -87,6 +89,7 @@ impl State {
             deadline: None,
             info: None,
             half_close: HalfClose(false),
+            app: crate::AppProtocol::Negotiating,
             early: 0,
             plain: 0,
             read_paused: false,
@@ -215,6 +218,7 @@ impl State {
             "tls: handshake complete"
         );
         self.half_close = HalfClose(info.is_tls13());
+        self.app = crate::AppProtocol::Agreed(info.alpn.clone());
         self.info = Some(info);
         self.deadline = None;
         self.early = 0;
