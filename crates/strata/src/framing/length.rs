@@ -1,11 +1,10 @@
 //! [`LengthPrefixed`]: datagrams over a stream, each behind a big-endian length.
 
 use std::any::{Any, TypeId};
-use std::time::Instant;
 
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, Reliable,
-    StreamProtocol, StreamTransport, Transmit, WakeRoute,
+    StreamProtocol, StreamTransport, Transmit,
 };
 
 /// The default largest frame payload: 1 MiB.
@@ -387,10 +386,6 @@ impl State {
 }
 
 impl<P: DatagramProtocol> StreamProtocol for LengthPrefixed<P> {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.connection_made(v));
-    }
-
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         if self.st.dead {
             return;
@@ -420,33 +415,8 @@ impl<P: DatagramProtocol> StreamProtocol for LengthPrefixed<P> {
         self.inner.connection_lost(why);
     }
 
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.pause_writing(v));
-    }
-
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.resume_writing(v));
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
-    }
-
-    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.on_deadline(v));
-    }
-
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.call(t, |p, v| p.on_wake(v, route));
-    }
-
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.on_shutdown(v));
-    }
-
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
-    }
+    // The rest reaches the inner protocol through the view, then settles.
+    crate::forward_to_inner!(inner via call, except connection_lost);
 }
 
 impl<P> std::fmt::Debug for LengthPrefixed<P> {

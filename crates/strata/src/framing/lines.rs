@@ -392,10 +392,6 @@ impl State {
 }
 
 impl<P: LineProtocol> StreamProtocol for Lines<P> {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.connection_made(v));
-    }
-
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         if self.st.dead {
             return;
@@ -434,33 +430,8 @@ impl<P: LineProtocol> StreamProtocol for Lines<P> {
         self.inner.connection_lost(why);
     }
 
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.pause_writing(v));
-    }
-
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.resume_writing(v));
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
-    }
-
-    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.on_deadline(v));
-    }
-
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.call(t, |p, v| p.on_wake(v, route));
-    }
-
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.on_shutdown(v));
-    }
-
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
-    }
+    // The rest reaches the inner protocol through the view, then settles.
+    crate::forward_to_inner!(inner via call, except connection_lost);
 }
 
 impl<P: LineProtocol> StreamLayer for Lines<P> {

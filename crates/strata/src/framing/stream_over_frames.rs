@@ -1,13 +1,12 @@
 //! [`StreamOverFrames`]: a byte stream over a reliable datagram transport.
 
 use std::any::{Any, TypeId};
-use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, Reliable,
-    StreamProtocol, StreamTransport, Transmit, WakeRoute,
+    StreamProtocol, StreamTransport, Transmit,
 };
 
 /// The layer name of [`StreamOverFrames`], as in `layer_chain()`.
@@ -195,26 +194,6 @@ impl<P: StreamProtocol> DatagramProtocol for StreamOverFrames<P> {
         }
     }
 
-    fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
-        self.call(t, |p, v| p.pause_writing(v));
-    }
-
-    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
-        self.call(t, |p, v| p.resume_writing(v));
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
-    }
-
-    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
-        self.call(t, |p, v| p.on_deadline(v));
-    }
-
-    fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
-        self.call(t, |p, v| p.on_wake(v, route));
-    }
-
     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
         if self.st.dead {
             return t.close();
@@ -222,9 +201,10 @@ impl<P: StreamProtocol> DatagramProtocol for StreamOverFrames<P> {
         self.call(t, |p, v| p.on_shutdown(v));
     }
 
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
-    }
+    // The rest reaches the inner protocol through the view, then settles. A
+    // stream protocol has no `error_received`: the default (ignore) stays.
+    crate::forward_to_inner!(datagram: inner via call,
+        except connection_made, connection_lost, on_shutdown, error_received);
 }
 
 impl<P> std::fmt::Debug for StreamOverFrames<P> {
