@@ -1,13 +1,10 @@
 //! A complete small layer: counts the bytes that pass through it both ways and
-//! answers a `ByteCounts` capability. The walkthrough is docs/first-layer.md.
-//!
-//! Run it: `cargo run -p strata --example counting_layer`.
+//! answers a `ByteCounts` capability. The walkthrough is docs/first-layer.md,
+//! whose code is this file. Run it: `cargo run -p strata --example counting_layer`.
 
 use std::any::{Any, TypeId};
-use std::time::Instant;
 
-use strata::testing::Pump;
-use strata::{Close, Introspect, StreamLayer, StreamProtocol, StreamTransport, WakeRoute};
+use strata::{Introspect, StreamLayer, StreamProtocol, StreamTransport};
 
 /// The capability this layer answers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -22,17 +19,7 @@ pub struct Counting<P> {
     counts: ByteCounts,
 }
 
-impl<P> Counting<P> {
-    pub fn new(inner: P) -> Self {
-        Counting {
-            inner,
-            counts: ByteCounts::default(),
-        }
-    }
-}
-
-/// The view: what the inner protocol sees as its transport. Built for one
-/// call, over the layer's state and the transport below.
+/// The view: the transport the inner protocol sees, built for one call.
 struct View<'a> {
     lower: &'a mut dyn StreamTransport,
     counts: &'a mut ByteCounts,
@@ -55,65 +42,32 @@ impl StreamTransport for View<'_> {
         self.counts.written += data.len() as u64;
         self.lower.write(data)
     }
-    // Everything else passes straight through to the transport below.
+    // What this layer does not change goes straight to the transport below.
     strata::forward_to_lower!(lower: write_eof, close, abort, pause_reading,
         resume_reading, buffered, writable, now, waker);
 }
 
 impl<P: StreamProtocol> Counting<P> {
-    /// Splits the borrow: the inner protocol, and a view over the rest.
-    fn parts<'a>(&'a mut self, t: &'a mut dyn StreamTransport) -> (&'a mut P, View<'a>) {
-        let view = View {
+    /// Calls the inner protocol with this layer's view over `t`.
+    fn call(&mut self, t: &mut dyn StreamTransport, f: impl FnOnce(&mut P, &mut View)) {
+        let mut view = View {
             lower: t,
             counts: &mut self.counts,
         };
-        (&mut self.inner, view)
+        f(&mut self.inner, &mut view)
     }
 }
 
 impl<P: StreamProtocol> StreamProtocol for Counting<P> {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        let (p, mut v) = self.parts(t);
-        p.connection_made(&mut v)
-    }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.counts.read += data.len() as u64;
-        let (p, mut v) = self.parts(t);
-        p.data_received(&mut v, data)
+        self.call(t, |p, v| p.data_received(v, data))
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        let (p, mut v) = self.parts(t);
-        p.eof_received(&mut v)
+        self.call(t, |p, v| p.eof_received(v))
     }
-    fn connection_lost(&mut self, why: &Close) {
-        self.inner.connection_lost(why)
-    }
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        let (p, mut v) = self.parts(t);
-        p.pause_writing(&mut v)
-    }
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        let (p, mut v) = self.parts(t);
-        p.resume_writing(&mut v)
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
-    }
-    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        let (p, mut v) = self.parts(t);
-        p.on_deadline(&mut v)
-    }
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        let (p, mut v) = self.parts(t);
-        p.on_wake(&mut v, route)
-    }
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        let (p, mut v) = self.parts(t);
-        p.on_shutdown(&mut v)
-    }
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
-    }
+    // Every other callback (on_wake, deadlines, shutdown...) goes through the view.
+    strata::forward_to_inner!(inner via call);
 }
 
 /// Lets the layer be inserted below a running protocol (`SwapRequest::insert_below`).
@@ -123,43 +77,34 @@ impl<P: StreamProtocol> StreamLayer for Counting<P> {
         t: &mut dyn StreamTransport,
         f: &mut dyn FnMut(&mut dyn StreamTransport),
     ) {
-        let (_, mut v) = self.parts(t);
-        f(&mut v)
+        self.call(t, |_, v| f(v))
     }
 }
 
-/// A protocol to put on top: echoes, and reports the counts at EOF.
-struct Echo;
+/// On both sides: say hello, half-close, and check the counts at the peer's EOF.
+struct Hello;
 
-impl StreamProtocol for Echo {
-    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        t.write(data);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        let t: &mut dyn StreamTransport = t;
-        let counts = *t.get::<ByteCounts>().expect("the layer answers it");
-        println!("server side saw {counts:?} through {:?}", t.layer_chain());
-        t.close();
-    }
-}
-
-/// A client that sends a message and half-closes.
-struct Client;
-
-impl StreamProtocol for Client {
+impl StreamProtocol for Hello {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         t.write(b"hello, layers");
         t.write_eof();
     }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, data: &[u8]) {
-        println!("client got {:?}", String::from_utf8_lossy(data));
-    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        let counts = *t.get::<ByteCounts>().expect("the layer answers it");
+        assert_eq!((counts.read, counts.written), (13, 13));
+        println!("{counts:?} through {:?}", t.layer_chain());
         t.close();
     }
 }
 
 fn main() {
-    let mut pump = Pump::new(Box::new(Client), Box::new(Counting::new(Echo)));
+    let counting = || {
+        Box::new(Counting {
+            inner: Hello,
+            counts: ByteCounts::default(),
+        })
+    };
+    let mut pump = strata::testing::Pump::new(counting(), counting());
     pump.run(std::time::Duration::from_secs(5));
 }

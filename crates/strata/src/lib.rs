@@ -57,3 +57,13 @@ pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAd
 pub use stack::{BottomInfo, Stack, StackConfig};
 pub use stream::{InsertFn, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest};
 pub use wake::{Wake, WakeHub, WakeRoute};
+
+/// The guides in `docs/` whose code blocks run as doctests, so they compile
+/// against the API they describe (`cargo test -p strata --doc`).
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../../docs/first-layer.md")]
+    struct FirstLayer;
+    #[doc = include_str!("../../../docs/http.md")]
+    struct Http;
+}

@@ -2,7 +2,7 @@
 //! the layer does not write itself reaches the inner protocol, through the
 //! layer's view (deadlines, wakes with their route, shutdown, the write
 //! edges, the end). The framing layers are built with it and checked the same
-//! way.
+//! way; the guide's code is the example file.
 
 mod common;
 
@@ -281,4 +281,24 @@ fn a_wake_handle_reaches_the_protocol_under_the_layer() {
     let now = s.now();
     s.handle_wakes(now);
     assert_eq!(log.take(), ["on_wake[]@tagged"]);
+}
+
+/// The walkthrough's code block is the example file, so the guide compiles
+/// (as a doctest) and runs (as `cargo run --example`) and cannot drift.
+#[test]
+fn the_first_layer_guide_shows_the_example_file() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let guide = std::fs::read_to_string(format!("{root}/../../docs/first-layer.md")).unwrap();
+    let example = std::fs::read_to_string(format!("{root}/examples/counting_layer.rs")).unwrap();
+    let code: String = example
+        .lines()
+        .skip_while(|l| l.starts_with("//!") || l.is_empty())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let block = guide
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|b| b.split("```\n").next())
+        .expect("a rust block in the guide");
+    assert_eq!(block, code, "docs/first-layer.md and the example differ");
 }
