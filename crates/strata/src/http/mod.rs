@@ -34,6 +34,32 @@
 //! # fn takes<S: Service>(_: S) {}
 //! takes(service);
 //! ```
+//!
+//! # Tunnels
+//!
+//! A client opens one with a `CONNECT` request: an RFC 8441 extended CONNECT
+//! carries a [`Protocol`] in the request's extensions (its `:protocol`; on
+//! HTTP/1.1 the same extension is an `Upgrade` token) and needs HTTP/2, so in
+//! cleartext give [`HttpClient::new`] [`VersionChoice::Http2`] (h2c with prior
+//! knowledge); over TLS offer [`VersionChoice::alpn`]. A classic CONNECT
+//! names only `host:port`. On the server the [`Service`] sees the method and
+//! the [`Protocol`]; the request protocol accepts with a `2xx`
+//! [`send_response`](HttpExchange::send_response) and from then on reads and
+//! writes the tunnel's bytes. The server announces extended CONNECT with
+//! [`h2::H2Config::enable_connect_protocol`] (on by default).
+//! `docs/http.md`, section "Tunnels", has a client and a server that run.
+//!
+//! ```
+//! use strata::http::{HttpClient, Protocol, VersionChoice};
+//! # struct P;
+//! # impl strata::StreamProtocol for P {
+//! #     fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+//! #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+//! # }
+//! let mut req = http::Request::connect("http://localhost/chat").body(()).unwrap();
+//! req.extensions_mut().insert(Protocol("websocket".into()));
+//! let _client = HttpClient::new(req, Box::new(P), VersionChoice::Http2);
+//! ```
 use std::sync::Arc;
 
 use crate::{StreamProtocol, StreamTransport};
@@ -133,6 +159,10 @@ pub struct HttpVersion(pub Version);
 /// Extension in a request's `extensions`: the `:protocol` pseudo-header of
 /// an RFC 8441 extended CONNECT (`websocket`, or any tunnel name), or the
 /// token of an HTTP/1.1 `Upgrade` request.
+///
+/// A client puts it in the request it gives [`HttpClient`] (see the
+/// [module docs](self#tunnels)); a server's [`Service`] finds it in
+/// `req.extensions`.
 ///
 /// ```
 /// use strata::http::Protocol;

@@ -233,6 +233,10 @@ pub(crate) struct RequestPseudo {
 }
 
 impl RequestPseudo {
+    /// The pseudo-headers of `req`: a [`Protocol`] extension becomes
+    /// `:protocol` (extended CONNECT, RFC 8441); a CONNECT without one is
+    /// the classic form, `:authority` only (documented for users in
+    /// `http/mod.rs`, section Tunnels, and `docs/http.md`).
     pub(crate) fn of(req: &request::Parts) -> RequestPseudo {
         let protocol = req.extensions.get::<Protocol>().map(|p| p.0.clone());
         let authority = req
