@@ -1,8 +1,9 @@
 //! `forward_to_inner!` writes the protocol side of a layer: every callback
 //! the layer does not write itself reaches the inner protocol, through the
 //! layer's view (deadlines, wakes with their route, shutdown, the write
-//! edges, the end). The framing layers are built with it and checked the same
-//! way; the guide's code is the example file.
+//! edges, the end), for stream and datagram layers. The framing layers are
+//! built with it and checked the same way; the guide's code is the example
+//! file.
 
 mod common;
 
@@ -11,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use common::{Log, Mux, Recorder};
 use strata::framing::{LengthPrefixed, LineProtocol, Lines, StreamOverFrames};
-use strata::testing::{epoch, MemoryTransport};
+use strata::testing::{epoch, MemoryDatagramTransport, MemoryTransport};
 use strata::{
-    Introspect, Stack, StackConfig, StreamLayer, StreamProtocol, StreamTransport, WakeRoute,
+    Datagram, DatagramProtocol, DatagramTransport, Introspect, Stack, StackConfig, StreamLayer,
+    StreamProtocol, StreamTransport, Transmit, WakeRoute,
 };
 
 /// Logs every callback with the name of the transport it was given.
@@ -281,6 +283,133 @@ fn a_wake_handle_reaches_the_protocol_under_the_layer() {
     let now = s.now();
     s.handle_wakes(now);
     assert_eq!(log.take(), ["on_wake[]@tagged"]);
+}
+
+/// Logs every datagram callback with the name of the transport it was given.
+struct DatagramProbe(Log);
+
+impl DatagramProbe {
+    fn note(&self, what: &str, t: &dyn DatagramTransport) {
+        self.0.push(format!("{what}@{}", t.layer_chain()[0]));
+    }
+}
+
+impl DatagramProtocol for DatagramProbe {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        self.note("connection_made", t);
+    }
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {
+        self.note("datagrams_received", t);
+    }
+    fn connection_lost(&mut self, why: &strata::Close) {
+        self.0.push(format!("connection_lost:{why}"));
+    }
+    fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.note("pause_writing", t);
+    }
+    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.note("resume_writing", t);
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        Some(epoch() + Duration::from_secs(1))
+    }
+    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
+        self.note("on_deadline", t);
+    }
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, mut route: WakeRoute<'_>) {
+        let hops: Vec<u64> = std::iter::from_fn(|| route.next_hop()).collect();
+        self.note(&format!("on_wake{hops:?}"), t);
+    }
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        self.note("on_shutdown", t);
+        t.close();
+    }
+    fn error_received(&mut self, t: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        self.note(&format!("error_received:{kind:?}"), t);
+    }
+    fn buffered(&self) -> usize {
+        3
+    }
+}
+
+/// A datagram layer written with `datagram:`: a view named `dtagged`.
+struct DatagramTagged<P> {
+    inner: P,
+}
+
+struct DatagramView<'a> {
+    lower: &'a mut dyn DatagramTransport,
+}
+
+impl Introspect for DatagramView<'_> {
+    fn name(&self) -> &'static str {
+        "dtagged"
+    }
+    fn below(&self) -> Option<&dyn Introspect> {
+        Some(&*self.lower)
+    }
+}
+
+impl DatagramTransport for DatagramView<'_> {
+    fn send(&mut self, tx: &Transmit<'_>) {
+        self.lower.send(tx)
+    }
+    fn max_datagram_size(&self) -> usize {
+        self.lower.max_datagram_size()
+    }
+    strata::forward_to_lower!(lower: write_eof, close, abort, pause_reading,
+        resume_reading, buffered, writable, now, waker);
+}
+
+impl<P: DatagramProtocol> DatagramTagged<P> {
+    fn call(&mut self, t: &mut dyn DatagramTransport, f: impl FnOnce(&mut P, &mut DatagramView)) {
+        f(&mut self.inner, &mut DatagramView { lower: t })
+    }
+}
+
+impl<P: DatagramProtocol> DatagramProtocol for DatagramTagged<P> {
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        self.call(t, |p, v| p.datagrams_received(v, batch))
+    }
+    strata::forward_to_inner!(datagram: inner via call);
+}
+
+#[test]
+fn a_datagram_layer_forwards_every_callback_error_received_included() {
+    let log = Log::default();
+    let mut layer = DatagramTagged {
+        inner: DatagramProbe(log.clone()),
+    };
+    let mut t = MemoryDatagramTransport::new(1200);
+    layer.connection_made(&mut t);
+    layer.pause_writing(&mut t);
+    layer.resume_writing(&mut t);
+    assert_eq!(
+        layer.next_deadline(),
+        Some(epoch() + Duration::from_secs(1))
+    );
+    layer.on_deadline(&mut t);
+    layer.on_wake(&mut t, WakeRoute::new(&[7]));
+    layer.error_received(&mut t, std::io::ErrorKind::ConnectionRefused);
+    assert_eq!(layer.buffered(), 3);
+    layer.on_shutdown(&mut t);
+    assert!(t.is_closed());
+    layer.connection_lost(&strata::Close::Done);
+    let calls = [
+        "connection_made",
+        "pause_writing",
+        "resume_writing",
+        "on_deadline",
+        "on_wake[7]",
+        "error_received:ConnectionRefused",
+        "on_shutdown",
+    ];
+    let want: Vec<String> = calls
+        .iter()
+        .map(|c| format!("{c}@dtagged"))
+        .chain([format!("connection_lost:{}", strata::Close::Done)])
+        .collect();
+    assert_eq!(log.take(), want);
 }
 
 /// The walkthrough's code block is the example file, so the guide compiles
