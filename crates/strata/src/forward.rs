@@ -125,15 +125,19 @@ macro_rules! __forward_one {
 /// `next_deadline`, `on_deadline`, `on_wake`, `on_shutdown`, `buffered`
 /// (and, for `datagram:`, `error_received`)
 ///
-/// as a call to the same method of the field `inner`, made through the
-/// layer's own view: `call` is a method of the layer with the shape
+/// as a call to the same method of the field `inner` (a name, or `0` for a
+/// tuple struct). The callbacks that take a transport go through the layer's
+/// own view: `call` is a method of the layer of the shape
+///
 /// `fn call(&mut self, t: &mut dyn StreamTransport, f: impl FnOnce(&mut Inner, &mut View))`
-/// (or `&mut dyn InnerTransport` for the view) that builds the view over `t`, calls `f` with it, and runs the layer's
-/// settle step if it has one. `on_wake` passes the [`WakeRoute`](crate::WakeRoute)
-/// on unchanged (a plain layer is not a hop), `next_deadline` and `buffered`
-/// are the inner protocol's, `connection_lost` goes straight to it. Without
-/// `via call` the transport is passed through as it is (a wrapper with no
-/// view of its own).
+///
+/// (`&mut dyn DatagramTransport` for `t` in a datagram layer; the view may be
+/// a `&mut dyn` transport too) that builds the view over `t`, calls `f` with
+/// it, and then runs the layer's settle step if it has one. `on_wake` passes
+/// the [`WakeRoute`](crate::WakeRoute) on unchanged (a plain layer is not a
+/// hop; a multiplexer writes its own), `next_deadline`, `buffered` and
+/// `connection_lost` go straight to `inner`. Without `via call` the
+/// transport is passed on as it is (a wrapper with no view of its own).
 ///
 /// The methods you write yourself go after `except`; listing one you do not
 /// write leaves the trait's default. `data_received` and `eof_received`
