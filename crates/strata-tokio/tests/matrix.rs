@@ -245,21 +245,7 @@ impl StreamProtocol for Tunnel {
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         self.0.eof_received(t)
     }
-    fn connection_lost(&mut self, why: &Close) {
-        self.0.connection_lost(why)
-    }
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.0.pause_writing(t)
-    }
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.0.resume_writing(t)
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.0.next_deadline()
-    }
-    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.0.on_deadline(t)
-    }
+    strata::forward_to_inner!(0, except connection_made);
 }
 
 fn h2_tunnel_server(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
