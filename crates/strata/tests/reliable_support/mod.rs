@@ -225,6 +225,19 @@ pub fn transfer(
     transfer_recorded(seed, cfg, link, up, down, limit, false)
 }
 
+/// [`transfer`], and a digest of every datagram the link carried (the
+/// simulated network's trace: time, ends, fate, length and payload hash).
+pub fn transfer_digest(
+    seed: u64,
+    cfg: ReliableConfig,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+) -> (Transfer, u64) {
+    run(seed, cfg, link, up, down, limit, false, true)
+}
+
 /// [`transfer`], optionally recording the receivers' timelines.
 pub fn transfer_recorded(
     seed: u64,
@@ -235,12 +248,26 @@ pub fn transfer_recorded(
     limit: Duration,
     record: bool,
 ) -> Transfer {
+    run(seed, cfg, link, up, down, limit, record, false).0
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    seed: u64,
+    cfg: ReliableConfig,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+    record: bool,
+    trace: bool,
+) -> (Transfer, u64) {
     let client_out = Shared::default();
     let server_out = Shared::default();
     client_out.lock().unwrap().record = record;
     server_out.lock().unwrap().record = record;
     let mut net = SimNet::new(seed);
-    net.set_tracing(false);
+    net.set_tracing(trace);
     let server_addr = addr("10.0.0.2:4433");
     let so = server_out.clone();
     let factory: strata::reliable::ReliableFactory =
@@ -263,10 +290,11 @@ pub fn transfer_recorded(
     let elapsed = net.elapsed();
     let client = client_out.lock().unwrap().clone();
     let server = server_out.lock().unwrap().clone();
-    Transfer {
+    let t = Transfer {
         client,
         server,
         outcome,
         elapsed,
-    }
+    };
+    (t, net.trace_digest())
 }
