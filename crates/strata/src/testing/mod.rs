@@ -5,7 +5,12 @@
 //! * [`Pump`]: joins two stream stacks in memory with a virtual clock that
 //!   jumps to the next deadline (Twisted's iosim, quinn-proto's `Pair`).
 //! * [`SimNet`]: a simulated datagram network with seeded loss, duplication,
-//!   reordering, delay, jitter, bandwidth, queue limits and MTU.
+//!   reordering, delay, jitter, bandwidth, queue limits, MTU and bit
+//!   corruption ([`Netem`] is one direction of one of its links), and a
+//!   tamper hook ([`SimNet::set_tamper`]) that sees, rewrites, drops, holds
+//!   or injects datagrams. It is the one link simulator: the mapping's
+//!   tests, the attack tests, the congestion controllers' simulation and
+//!   the `reliable_sim` benchmark all run on it.
 //!
 //! Nothing here reads the system clock except [`epoch`], taken once per
 //! process so that virtual instants are real `Instant`s.
@@ -20,6 +25,7 @@ mod pump_config;
 mod pump_wire;
 mod simnet;
 mod simtrace;
+mod tamper;
 
 pub use memory::{MemoryDatagramTransport, MemoryTransport};
 pub use netem::{Arrival, Arrivals, DropReason, LinkConfig, LinkStats, Loss, Netem};
@@ -29,6 +35,7 @@ pub use pump_config::{
 };
 pub use simnet::SimNet;
 pub use simtrace::{payload_hash, NodeId, SimEvent, SimEventKind};
+pub use tamper::{InFlight, Tamper, Verdict};
 
 /// The instant virtual time starts from (fixed for the whole process).
 pub fn epoch() -> Instant {
