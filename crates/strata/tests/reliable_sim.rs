@@ -274,56 +274,159 @@ fn goodput_timeline() {
     );
 }
 
-/// The goodput table of docs/reliable.md: 10 MB one way over a 100 Mbit/s
-/// link with a queue of one bandwidth-delay product, against random loss
-/// (both ways) and round-trip time, with the default configuration (BBR).
-/// Run with `cargo test --release -p strata --test reliable_sim goodput_table
-/// -- --ignored --nocapture`.
-#[test]
-#[ignore = "produces the goodput table of docs/reliable.md (about a minute in release)"]
-fn goodput_table() {
-    let losses = [0.0, 0.01, 0.02, 0.05, 0.10, 0.20, 0.30];
-    let rtts = [10u64, 40, 100, 200];
-    let bytes = 10_000_000u64;
-    println!(
-        "| loss \\ RTT | {} |",
-        rtts.map(|r| format!("{r} ms")).join(" | ")
+// --- the goodput table of docs/reliable.md, a checked snapshot ---
+
+/// The snapshot file, relative to this crate.
+const GOODPUT_SNAPSHOT: &str = "tests/data/reliable_goodput.txt";
+/// The document whose table is generated from the snapshot.
+const GOODPUT_DOC: &str = "../../docs/reliable.md";
+const GOODPUT_BEGIN: &str = "<!-- goodput-table: generated from crates/strata/tests/data/reliable_goodput.txt by reliable_sim::goodput_table_matches_its_snapshot; do not edit -->";
+const GOODPUT_END: &str = "<!-- goodput-table: end -->";
+const GOODPUT_LOSSES: [u32; 7] = [0, 1, 2, 5, 10, 20, 30];
+const GOODPUT_RTTS: [u64; 4] = [10, 40, 100, 200];
+const GOODPUT_BYTES: u64 = 10_000_000;
+const GOODPUT_SEED: u64 = 7;
+
+/// One cell of the table: `GOODPUT_BYTES` one way over a 100 Mbit/s link
+/// with a queue of one bandwidth-delay product (at least 30 kB), `loss` %
+/// random loss both ways, `rtt_ms` round trip, the default configuration
+/// (BBR) with a seeded RNG. One line: loss, RTT, bytes delivered, virtual
+/// time of the last byte (ns), goodput (Mbit/s), datagrams sent each way.
+fn goodput_cell(loss: u32, rtt_ms: u64) -> String {
+    let bdp = (100_000_000 / 8) * rtt_ms / 1000;
+    let link = LinkConfig::default()
+        .delay(ms(rtt_ms / 2))
+        .rate_bps(100_000_000)
+        .queue_limit(bdp.max(30_000) as usize)
+        .loss(Loss::Random(f64::from(loss) / 100.0));
+    let cfg = ReliableConfig {
+        handshake_timeout: Duration::from_secs(60),
+        rng_seed: Some([GOODPUT_SEED as u8; 32]),
+        ..ReliableConfig::default()
+    };
+    let t = reliable_support::transfer_recorded(
+        GOODPUT_SEED,
+        cfg,
+        link,
+        GOODPUT_BYTES,
+        0,
+        Duration::from_secs(7200),
+        true,
     );
-    println!("|---|{}|", rtts.map(|_| "---:").join("|"));
-    for loss in losses {
-        let mut row = format!("| {:.0}% |", loss * 100.0);
-        for rtt in rtts {
-            let bdp = (100_000_000 / 8) * rtt / 1000;
-            let link = LinkConfig::default()
-                .delay(ms(rtt / 2))
-                .rate_bps(100_000_000)
-                .queue_limit(bdp.max(30_000) as usize)
-                .loss(Loss::Random(loss));
-            let cfg = ReliableConfig {
-                handshake_timeout: Duration::from_secs(60),
-                ..ReliableConfig::default()
-            };
-            let t = reliable_support::transfer_recorded(
-                7,
-                cfg,
-                link,
-                bytes,
-                0,
-                Duration::from_secs(7200),
-                true,
-            );
-            let done = t.server.timeline.last().map(|&(at, n)| (at, n));
-            let start = strata::testing::epoch();
-            match done {
-                Some((at, n)) if n == bytes => {
-                    let secs = (at - start).as_secs_f64();
-                    row.push_str(&format!(" {:.1} |", bytes as f64 * 8.0 / secs / 1e6));
+    let (done, delivered) = t
+        .server
+        .timeline
+        .last()
+        .copied()
+        .unwrap_or((strata::testing::epoch(), 0));
+    let ns = (done - strata::testing::epoch()).as_nanos();
+    let goodput = if delivered == GOODPUT_BYTES && ns > 0 {
+        format!("{:.1}", delivered as f64 * 8.0 * 1e3 / ns as f64)
+    } else {
+        "incomplete".to_string()
+    };
+    format!(
+        "{loss:>3} {rtt_ms:>4} {delivered:>9} {ns:>14} {goodput:>10} {:>6} {:>6}",
+        t.up.sent, t.down.sent
+    )
+}
+
+/// The whole snapshot: a header and one line per cell, the cells run on
+/// every core (each is its own seeded world, so the order of work does not
+/// matter).
+fn goodput_snapshot() -> String {
+    let cells: Vec<(u32, u64)> = GOODPUT_LOSSES
+        .iter()
+        .flat_map(|&l| GOODPUT_RTTS.iter().map(move |&r| (l, r)))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cells.len());
+    let mut lines = vec![String::new(); cells.len()];
+    std::thread::scope(|s| {
+        for (k, chunk) in lines.chunks_mut(cells.len().div_ceil(threads)).enumerate() {
+            let cells = &cells;
+            let base = k * cells.len().div_ceil(threads);
+            s.spawn(move || {
+                for (i, line) in chunk.iter_mut().enumerate() {
+                    let (l, r) = cells[base + i];
+                    *line = goodput_cell(l, r);
                 }
-                _ => row.push_str(" incomplete |"),
-            }
+            });
         }
-        println!("{row}");
+    });
+    let mut out = format!(
+        "# The goodput table of docs/reliable.md (reliable_sim::goodput_table_matches_its_snapshot;\n\
+         # STRATA_BLESS=1 rewrites this file and the table). {GOODPUT_BYTES} bytes one way,\n\
+         # 100 Mbit/s, queue of one BDP (at least 30 kB), random loss both ways, BBR,\n\
+         # SimNet seed {GOODPUT_SEED}, rng_seed [{GOODPUT_SEED}; 32].\n\
+         # loss% rtt_ms delivered last_byte_ns goodput_mbit datagrams_up datagrams_down\n"
+    );
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
     }
+    out
+}
+
+/// The markdown table of the docs, from a snapshot's text.
+fn goodput_markdown(snapshot: &str) -> String {
+    let mut cell = std::collections::HashMap::new();
+    for line in snapshot.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        cell.insert((f[0].to_string(), f[1].to_string()), f[4].to_string());
+    }
+    let mut md = format!(
+        "| loss \\ RTT | {} |\n|---|{}|\n",
+        GOODPUT_RTTS.map(|r| format!("{r} ms")).join(" | "),
+        GOODPUT_RTTS.map(|_| "---:").join("|")
+    );
+    for l in GOODPUT_LOSSES {
+        md.push_str(&format!("| {l}% |"));
+        for r in GOODPUT_RTTS {
+            let v = cell.get(&(l.to_string(), r.to_string()));
+            md.push_str(&format!(" {} |", v.map_or("?", |v| v.as_str())));
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// Issue 10, point 8: the goodput table in docs/reliable.md is a snapshot
+/// this test checks. The scenarios are deterministic (seeded link, seeded
+/// mapping), so the numbers are exact; any change to the engine that moves
+/// them fails here until the snapshot is blessed again:
+/// `STRATA_BLESS=1 cargo test -p strata --test reliable_sim goodput_table`
+/// rewrites `tests/data/reliable_goodput.txt` and the table in the docs.
+#[test]
+fn goodput_table_matches_its_snapshot() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snap_path = root.join(GOODPUT_SNAPSHOT);
+    let doc_path = root.join(GOODPUT_DOC);
+    let bless = std::env::var_os("STRATA_BLESS").is_some_and(|v| v == "1");
+    let got = goodput_snapshot();
+    let doc = std::fs::read_to_string(&doc_path).expect("docs/reliable.md");
+    let (Some(b), Some(e)) = (doc.find(GOODPUT_BEGIN), doc.find(GOODPUT_END)) else {
+        panic!("docs/reliable.md has no goodput-table markers");
+    };
+    let generated = format!("{GOODPUT_BEGIN}\n{}{GOODPUT_END}", goodput_markdown(&got));
+    if bless {
+        std::fs::write(&snap_path, &got).expect("write the snapshot");
+        let doc = format!("{}{generated}{}", &doc[..b], &doc[e + GOODPUT_END.len()..]);
+        std::fs::write(&doc_path, doc).expect("write docs/reliable.md");
+        return;
+    }
+    let want = std::fs::read_to_string(&snap_path).unwrap_or_default();
+    assert!(
+        got == want,
+        "the goodput snapshot changed (STRATA_BLESS=1 rewrites it and the docs table \
+         if the change is meant):\n--- {GOODPUT_SNAPSHOT}\n{want}\n--- now\n{got}"
+    );
+    assert_eq!(
+        &doc[b..e + GOODPUT_END.len()],
+        generated,
+        "docs/reliable.md's goodput table is not the snapshot's (STRATA_BLESS=1 regenerates it)"
+    );
 }
 
 #[test]

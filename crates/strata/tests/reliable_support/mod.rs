@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
-use strata::testing::{LinkConfig, RunOutcome, SimNet};
+use strata::testing::{LinkConfig, LinkStats, RunOutcome, SimNet};
 use strata::{Close, StreamProtocol, StreamTransport};
 
 const TABLE_BITS: u32 = 16;
@@ -177,6 +177,10 @@ pub struct Transfer {
     pub server: Outcome,
     pub outcome: RunOutcome,
     pub elapsed: Duration,
+    /// Link counters client → server.
+    pub up: LinkStats,
+    /// Link counters server → client.
+    pub down: LinkStats,
 }
 
 impl Transfer {
@@ -282,6 +286,7 @@ fn run(
         Box::new(Reliable::connect_to(server_addr, cfg, client_proto)),
     );
     net.link_both(client, server, link);
+    let (client_node, server_node) = (client, server);
     let outcome = net.run_until(limit, |_| {
         let c = client_out.lock().unwrap();
         let s = server_out.lock().unwrap();
@@ -295,6 +300,14 @@ fn run(
         server,
         outcome,
         elapsed,
+        up: net
+            .link_stats(client_node, server_node)
+            .copied()
+            .unwrap_or_default(),
+        down: net
+            .link_stats(server_node, client_node)
+            .copied()
+            .unwrap_or_default(),
     };
     (t, net.trace_digest())
 }
