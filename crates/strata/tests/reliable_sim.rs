@@ -448,9 +448,11 @@ fn every_configured_mtu_up_to_the_link_mtu_delivers() {
 
 /// Issue 10, point 8: with a seed for the mapping's randomness (connection
 /// ids, the Retry key), a simulated run repeats byte for byte: every
-/// datagram on the wire, its time and its fate.
+/// datagram on the wire, its time and its ends. Another seed gives other
+/// connection ids (and another Retry token).
 #[test]
 fn a_seeded_transfer_repeats_byte_for_byte() {
+    use strata::reliable::wire::{parse_packet, Header};
     let link = LinkConfig::default()
         .delay(ms(10))
         .loss(Loss::Random(0.05))
@@ -460,11 +462,34 @@ fn a_seeded_transfer_repeats_byte_for_byte() {
             rng_seed,
             ..ReliableConfig::default()
         };
-        let (t, digest) =
-            reliable_support::transfer_digest(11, cfg, link.clone(), 100_000, 50_000, ms(60_000));
+        let (t, wire) =
+            reliable_support::transfer_wire(11, cfg, link.clone(), 100_000, 50_000, ms(60_000));
         t.check(100_000, 50_000);
-        digest
+        assert!(wire.len() > 100, "{}", wire.len());
+        wire
     };
-    assert_eq!(run(Some([1; 32])), run(Some([1; 32])));
-    assert_ne!(run(Some([1; 32])), run(Some([2; 32])));
+    // The ids each side chose: the client's Initial (its id, and the
+    // server id it made up), and the server's Retry (its id, the token).
+    let ids = |wire: &[reliable_support::OnWire]| {
+        let mut ids = Vec::new();
+        for w in wire {
+            match parse_packet(&w.data).map(|p| p.header) {
+                Ok(Header::Initial { src, dst, .. }) => ids.push((src.0, dst.0, Vec::new())),
+                Ok(Header::Retry { src, token, .. }) => ids.push((src.0, 0, token.to_vec())),
+                _ => {}
+            }
+        }
+        ids
+    };
+    let a = run(Some([1; 32]));
+    assert_eq!(a, run(Some([1; 32])), "the same seed, another run");
+    let b = run(Some([2; 32]));
+    let (ia, ib) = (ids(&a), ids(&b));
+    assert!(ia.len() >= 3, "{ia:?}");
+    assert_eq!(ia.len(), ib.len());
+    for (x, y) in ia.iter().zip(&ib) {
+        assert_ne!(x, y, "another seed, the same ids");
+    }
+    // Without a seed the ids come from the OS: two runs differ.
+    assert_ne!(ids(&run(None)), ids(&run(None)));
 }

@@ -229,17 +229,41 @@ pub fn transfer(
     transfer_recorded(seed, cfg, link, up, down, limit, false)
 }
 
-/// [`transfer`], and a digest of every datagram the link carried (the
-/// simulated network's trace: time, ends, fate, length and payload hash).
-pub fn transfer_digest(
+/// One datagram a node sent, as the tamper hook saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnWire {
+    /// Virtual time since the epoch.
+    pub at: Duration,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// [`transfer`], and every datagram the two ends sent, in order, recorded
+/// by the simulated network's tamper hook.
+pub fn transfer_wire(
     seed: u64,
     cfg: ReliableConfig,
     link: LinkConfig,
     up: u64,
     down: u64,
     limit: Duration,
-) -> (Transfer, u64) {
-    run(seed, cfg, link, up, down, limit, false, true)
+) -> (Transfer, Vec<OnWire>) {
+    let wire = Arc::new(Mutex::new(Vec::new()));
+    let w = wire.clone();
+    let t = run(seed, cfg, link, up, down, limit, false, move |net| {
+        net.set_tamper(move |d| {
+            w.lock().unwrap().push(OnWire {
+                at: d.now.saturating_duration_since(strata::testing::epoch()),
+                from: d.from,
+                to: d.to,
+                data: d.data.clone(),
+            });
+            strata::testing::Verdict::Pass
+        })
+    });
+    let wire = std::mem::take(&mut *wire.lock().unwrap());
+    (t, wire)
 }
 
 /// [`transfer`], optionally recording the receivers' timelines.
@@ -252,7 +276,7 @@ pub fn transfer_recorded(
     limit: Duration,
     record: bool,
 ) -> Transfer {
-    run(seed, cfg, link, up, down, limit, record, false).0
+    run(seed, cfg, link, up, down, limit, record, |_| {})
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -264,14 +288,15 @@ fn run(
     down: u64,
     limit: Duration,
     record: bool,
-    trace: bool,
-) -> (Transfer, u64) {
+    setup: impl FnOnce(&mut SimNet),
+) -> Transfer {
     let client_out = Shared::default();
     let server_out = Shared::default();
     client_out.lock().unwrap().record = record;
     server_out.lock().unwrap().record = record;
     let mut net = SimNet::new(seed);
-    net.set_tracing(trace);
+    net.set_tracing(false);
+    setup(&mut net);
     let server_addr = addr("10.0.0.2:4433");
     let so = server_out.clone();
     let factory: strata::reliable::ReliableFactory =
@@ -295,7 +320,7 @@ fn run(
     let elapsed = net.elapsed();
     let client = client_out.lock().unwrap().clone();
     let server = server_out.lock().unwrap().clone();
-    let t = Transfer {
+    Transfer {
         client,
         server,
         outcome,
@@ -308,6 +333,5 @@ fn run(
             .link_stats(server_node, client_node)
             .copied()
             .unwrap_or_default(),
-    };
-    (t, net.trace_digest())
+    }
 }
