@@ -493,3 +493,57 @@ fn a_seeded_transfer_repeats_byte_for_byte() {
     // Without a seed the ids come from the OS: two runs differ.
     assert_ne!(ids(&run(None)), ids(&run(None)));
 }
+
+/// The same with many connections and a listener that shuts down while
+/// they are half-open: it refuses them in a fixed order (not its hash
+/// map's), so the run still repeats byte for byte.
+#[test]
+fn a_seeded_listener_shutdown_repeats_byte_for_byte() {
+    use reliable_support::{addr, Bulk, Shared};
+    use std::sync::{Arc, Mutex};
+    use strata::reliable::{Reliable, ReliableFactory, ReliableListener};
+    use strata::testing::{SimNet, Verdict};
+    use strata::StreamProtocol;
+    let run = || {
+        let cfg = ReliableConfig {
+            rng_seed: Some([3; 32]),
+            ..ReliableConfig::default()
+        };
+        let mut net = SimNet::new(5);
+        net.set_tracing(false);
+        let server_addr = addr("10.0.0.2:4433");
+        let factory: ReliableFactory = Arc::new(|| {
+            Box::new(Bulk::new(200_000, 2, 1, Shared::default())) as Box<dyn StreamProtocol>
+        });
+        let server = net.add_node(
+            server_addr,
+            Box::new(ReliableListener::new(cfg.clone(), factory)),
+        );
+        for i in 0..6 {
+            let c = Reliable::connect_to(
+                server_addr,
+                cfg.clone(),
+                Bulk::new(50_000, 1, 2, Shared::default()),
+            );
+            let id = net.add_node(addr(&format!("10.0.1.{i}:5000")), Box::new(c));
+            net.link_both(id, server, LinkConfig::default().delay(ms(5)));
+        }
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let w = wire.clone();
+        net.set_tamper(move |d| {
+            w.lock()
+                .unwrap()
+                .push((d.now, d.from, d.to, d.data.clone()));
+            Verdict::Pass
+        });
+        net.run(ms(16));
+        let now = net.now();
+        net.stack_mut(server).unwrap().handle_shutdown(now);
+        net.run(Duration::from_secs(30));
+        let w = std::mem::take(&mut *wire.lock().unwrap());
+        w
+    };
+    let a = run();
+    assert!(a.len() > 30, "{}", a.len());
+    assert!(a == run(), "two runs of one seed differ");
+}

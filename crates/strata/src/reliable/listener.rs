@@ -488,7 +488,10 @@ impl DatagramProtocol for ReliableListener {
 
     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
         self.shutting_down = true;
-        let ids: Vec<u64> = self.children.keys().copied().collect();
+        // In id order, not the map's (random) order: with a seeded RNG a
+        // simulated shutdown repeats byte for byte.
+        let mut ids: Vec<u64> = self.children.keys().copied().collect();
+        ids.sort_unstable();
         for cid in ids {
             if let Some(c) = self.children.get_mut(&cid) {
                 if c.host.st.started {
