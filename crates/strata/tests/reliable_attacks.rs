@@ -1,7 +1,7 @@
 //! The reliable mapping under attack: a [`ReliableListener`] and a
-//! [`Reliable`] client, each on a memory datagram transport, joined by a
-//! deterministic in-test link that can record, drop, replay and inject
-//! datagrams, and send from spoofed addresses.
+//! [`Reliable`] client on the test kit's simulated network, whose tamper
+//! hook records and drops datagrams, and whose `inject` replays them and
+//! sends from spoofed addresses.
 //!
 //! Off-path attackers (wire spec §9.1-9.2): Initial floods from spoofed
 //! sources, forged and misused tokens, blind injection and CLOSE with
@@ -10,9 +10,8 @@
 
 mod reliable_support;
 
-use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
@@ -20,9 +19,10 @@ use rand_chacha::ChaCha8Rng;
 use reliable_support::{fill, first_mismatch};
 use strata::reliable::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, PacketType};
 use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
-use strata::testing::MemoryDatagramTransport;
+use strata::testing::{LinkConfig, NodeId, SimNet, Verdict};
 use strata::{
     Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport, Timeout,
+    WakeRoute,
 };
 
 fn ms(n: u64) -> Duration {
@@ -116,12 +116,21 @@ impl StreamProtocol for Peer {
     }
 }
 
-// --- the link ---
+// --- the network ---
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum To {
     Server,
     Client,
+}
+
+impl To {
+    fn addr(self) -> SocketAddr {
+        match self {
+            To::Server => addr(SERVER),
+            To::Client => addr(CLIENT),
+        }
+    }
 }
 
 /// A datagram in flight or recorded: its source, destination and bytes.
@@ -132,22 +141,66 @@ struct Wire {
     data: Vec<u8>,
 }
 
-type Rule = Box<dyn FnMut(&Wire) -> bool>;
-
-struct Net {
-    now: Instant,
-    delay: Duration,
-    listener: ReliableListener,
-    lt: MemoryDatagramTransport,
-    client: Option<Reliable<Peer>>,
-    ct: MemoryDatagramTransport,
-    queue: VecDeque<(Instant, Wire)>,
-    /// Every datagram the two ends sent.
+/// What the tamper hook saw, and whether it cuts the path.
+#[derive(Default)]
+struct Tap {
+    /// Every datagram the two ends sent to each other.
     log: Vec<Wire>,
-    /// What the listener sent to addresses other than the client's.
+    /// What the listener sent to addresses no node has (spoofed sources).
     elsewhere: Vec<(SocketAddr, Vec<u8>)>,
-    /// True: drop.
-    drop: Rule,
+    /// Drop everything between the two ends.
+    cut: bool,
+}
+
+/// A protocol the simulated network runs and the test reads between steps.
+struct Node<P>(Arc<Mutex<P>>);
+
+impl<P: DatagramProtocol> DatagramProtocol for Node<P> {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        self.0.lock().unwrap().connection_made(t)
+    }
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        self.0.lock().unwrap().datagrams_received(t, batch)
+    }
+    fn eof_received(&mut self, t: &mut dyn DatagramTransport) {
+        self.0.lock().unwrap().eof_received(t)
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.0.lock().unwrap().connection_lost(why)
+    }
+    fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.0.lock().unwrap().pause_writing(t)
+    }
+    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.0.lock().unwrap().resume_writing(t)
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.0.lock().unwrap().next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
+        self.0.lock().unwrap().on_deadline(t)
+    }
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
+        self.0.lock().unwrap().on_wake(t, route)
+    }
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        self.0.lock().unwrap().on_shutdown(t)
+    }
+    fn error_received(&mut self, t: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        self.0.lock().unwrap().error_received(t, kind)
+    }
+    fn buffered(&self) -> usize {
+        self.0.lock().unwrap().buffered()
+    }
+}
+
+/// The listener and (maybe) a client on the test kit's simulated network,
+/// joined by a 10 ms link; a tamper hook records the wire and can cut it.
+struct Net {
+    sim: SimNet,
+    listener: Arc<Mutex<ReliableListener>>,
+    client: Option<(NodeId, Arc<Mutex<Reliable<Peer>>>)>,
+    tap: Arc<Mutex<Tap>>,
     client_seen: Shared,
     server_seen: Shared,
 }
@@ -161,149 +214,110 @@ impl Net {
         let factory: ReliableFactory = Arc::new(move || {
             Box::new(Peer::new(down, 2, 1, ss.clone())) as Box<dyn StreamProtocol>
         });
-        let mut lt = MemoryDatagramTransport::new(1500);
-        let mut listener = ReliableListener::new(cfg.clone(), factory);
-        listener.connection_made(&mut lt);
+        let mut sim = SimNet::new(1);
+        sim.set_tracing(false);
+        let listener = Arc::new(Mutex::new(ReliableListener::new(cfg.clone(), factory)));
+        let server = sim.add_node(addr(SERVER), Box::new(Node(listener.clone())));
         let client_seen = Shared::default();
-        let mut ct = MemoryDatagramTransport::new(1500);
         let client = up.map(|up| {
-            let mut c =
+            let c =
                 Reliable::connect_to(addr(SERVER), cfg, Peer::new(up, 1, 2, client_seen.clone()));
-            DatagramProtocol::connection_made(&mut c, &mut ct);
-            c
+            let c = Arc::new(Mutex::new(c));
+            let id = sim.add_node(addr(CLIENT), Box::new(Node(c.clone())));
+            sim.link_both(id, server, LinkConfig::default().delay(ms(10)));
+            (id, c)
         });
-        let mut net = Net {
-            now: lt.now(),
-            delay: ms(10),
+        let tap = Arc::new(Mutex::new(Tap::default()));
+        let t = tap.clone();
+        sim.set_tamper(move |d| {
+            let mut tap = t.lock().unwrap();
+            if d.to_node.is_none() {
+                tap.elsewhere.push((d.to, d.data.clone()));
+                return Verdict::Pass;
+            }
+            let to = if d.to == addr(SERVER) {
+                To::Server
+            } else {
+                To::Client
+            };
+            tap.log.push(Wire {
+                from: d.from,
+                to,
+                data: d.data.clone(),
+            });
+            if tap.cut {
+                Verdict::Drop
+            } else {
+                Verdict::Pass
+            }
+        });
+        sim.start();
+        Net {
+            sim,
             listener,
-            lt,
             client,
-            ct,
-            queue: VecDeque::new(),
-            log: Vec::new(),
-            elsewhere: Vec::new(),
-            drop: Box::new(|_| false),
+            tap,
             client_seen,
             server_seen,
-        };
-        net.collect();
-        net
-    }
-
-    fn conn(&self) -> &strata::reliable::Connection {
-        self.client
-            .as_ref()
-            .and_then(|c| c.connection())
-            .expect("a client connection")
-    }
-
-    /// Takes what both ends sent: onto the link, or aside.
-    fn collect(&mut self) {
-        for t in self.ct.take_sent() {
-            assert_eq!(t.destination, Some(addr(SERVER)));
-            self.send(Wire {
-                from: addr(CLIENT),
-                to: To::Server,
-                data: t.contents,
-            });
-        }
-        for t in self.lt.take_sent() {
-            match t.destination {
-                Some(a) if a == addr(CLIENT) && self.client.is_some() => self.send(Wire {
-                    from: addr(SERVER),
-                    to: To::Client,
-                    data: t.contents,
-                }),
-                Some(a) => self.elsewhere.push((a, t.contents)),
-                None => panic!("a listener datagram without destination"),
-            }
         }
     }
 
-    fn send(&mut self, w: Wire) {
-        self.log.push(w.clone());
-        if !(self.drop)(&w) {
-            self.queue.push_back((self.now + self.delay, w));
-        }
+    fn listener(&self) -> MutexGuard<'_, ReliableListener> {
+        self.listener.lock().unwrap()
+    }
+
+    fn tap(&self) -> MutexGuard<'_, Tap> {
+        self.tap.lock().unwrap()
+    }
+
+    fn now(&self) -> Instant {
+        self.sim.now()
+    }
+
+    /// Reads the client's connection.
+    fn conn<R>(&self, f: impl FnOnce(&strata::reliable::Connection) -> R) -> R {
+        let c = self.client.as_ref().expect("a client").1.lock().unwrap();
+        f(c.connection().expect("a client connection"))
+    }
+
+    /// How the client's transport ended, if it did.
+    fn client_finished(&self) -> Option<Close> {
+        let id = self.client.as_ref()?.0;
+        self.sim.stack(id)?.finished().cloned()
     }
 
     /// Hands `w` to its end now (an attacker's datagram, or a replay).
     fn inject(&mut self, w: &Wire) {
-        let batch = [Datagram::new(Some(w.from), &w.data)];
-        match w.to {
-            To::Server => self.listener.datagrams_received(&mut self.lt, &batch),
-            To::Client => {
-                if let Some(c) = self.client.as_mut() {
-                    c.datagrams_received(&mut self.ct, &batch)
-                }
-            }
-        }
-        self.collect();
+        self.sim.inject(w.from, w.to.addr(), &w.data);
     }
 
     fn attack(&mut self, from: SocketAddr, data: &[u8]) {
-        self.inject(&Wire {
-            from,
-            to: To::Server,
-            data: data.to_vec(),
-        });
+        self.sim.inject(from, addr(SERVER), data);
     }
 
     fn advance_to(&mut self, t: Instant) {
-        if t > self.now {
-            let d = t - self.now;
-            self.lt.advance(d);
-            self.ct.advance(d);
-            self.now = t;
-        }
+        let d = t.saturating_duration_since(self.now());
+        self.sim.advance(d);
     }
 
     /// Delivers what is due or fires the next timer; false when nothing is
     /// left to happen.
     fn step(&mut self) -> bool {
-        let next = [
-            self.queue.front().map(|q| q.0),
-            self.listener.next_deadline(),
-            self.client
-                .as_ref()
-                .and_then(DatagramProtocol::next_deadline),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let Some(next) = next else {
-            return false;
-        };
-        self.advance_to(next);
-        while self.queue.front().is_some_and(|q| q.0 <= self.now) {
-            if let Some((_, w)) = self.queue.pop_front() {
-                self.inject(&w);
-            }
-        }
-        if self.listener.next_deadline().is_some_and(|d| d <= self.now) {
-            self.listener.on_deadline(&mut self.lt);
-        }
-        if let Some(c) = self.client.as_mut() {
-            if DatagramProtocol::next_deadline(c).is_some_and(|d| d <= self.now) {
-                DatagramProtocol::on_deadline(c, &mut self.ct);
-            }
-        }
-        self.collect();
-        true
+        self.sim.step()
     }
 
     fn run_until(&mut self, limit: Duration, mut done: impl FnMut(&Net) -> bool) -> bool {
-        let end = self.now + limit;
+        let end = self.now() + limit;
         let mut same = 0;
         for _ in 0..1_000_000 {
             if done(self) {
                 return true;
             }
-            let before = self.now;
-            if self.now > end || !self.step() {
+            let before = self.now();
+            if self.now() > end || !self.step() {
                 return done(self);
             }
-            same = if self.now == before { same + 1 } else { 0 };
+            same = if self.now() == before { same + 1 } else { 0 };
             assert!(same < 10_000, "a timer spins");
         }
         panic!("the link did not settle");
@@ -420,12 +434,12 @@ fn an_initial_flood_from_spoofed_sources_allocates_nothing() {
         );
         net.attack(spoofed(i), &d);
     }
-    assert_eq!(net.listener.connections(), 0);
-    let st = net.listener.stats();
+    assert_eq!(net.listener().connections(), 0);
+    let st = net.listener().stats();
     assert_eq!(st.retries, u64::from(N));
     assert_eq!(st.accepted, 0);
-    assert_eq!(net.elsewhere.len(), N as usize);
-    for (i, (to, d)) in net.elsewhere.iter().enumerate() {
+    assert_eq!(net.tap().elsewhere.len(), N as usize);
+    for (i, (to, d)) in net.tap().elsewhere.iter().enumerate() {
         assert_eq!(*to, spoofed(i as u32));
         assert!(
             d.len() < wire::MIN_INITIAL_SIZE,
@@ -437,7 +451,7 @@ fn an_initial_flood_from_spoofed_sources_allocates_nothing() {
             PacketType::Retry
         );
     }
-    assert_eq!(net.listener.next_deadline(), None, "no timers either");
+    assert_eq!(net.listener().next_deadline(), None, "no timers either");
 }
 
 #[test]
@@ -456,9 +470,9 @@ fn no_answer_is_bigger_than_the_datagram_that_caused_it() {
             1200 - 21
         };
         d.extend((0..extra).map(|_| rng.gen::<u8>()));
-        let before = net.elsewhere.len();
+        let before = net.tap().elsewhere.len();
         net.attack(spoofed(i), &d);
-        for (_, out) in &net.elsewhere[before..] {
+        for (_, out) in &net.tap().elsewhere[before..] {
             assert!(
                 out.len() <= d.len(),
                 "{} bytes answered with {}",
@@ -485,10 +499,11 @@ fn forged_misused_and_expired_tokens_are_refused_without_state() {
     let me = ConnId(0x1234);
     let other = ConnId(0x5678);
     let refused = |net: &mut Net, from: SocketAddr, client: ConnId, dst: ConnId, token: &[u8]| {
-        let before = net.elsewhere.len();
+        let before = net.tap().elsewhere.len();
         net.attack(from, &initial(client, dst, token, 1));
-        assert_eq!(net.listener.connections(), 0, "state for a bad token");
-        let sent = &net.elsewhere[before..];
+        assert_eq!(net.listener().connections(), 0, "state for a bad token");
+        let tap = net.tap();
+        let sent = &tap.elsewhere[before..];
         assert_eq!(sent.len(), 1);
         assert_eq!(sent[0].0, from);
         assert!(sent[0].1.len() < wire::MIN_INITIAL_SIZE);
@@ -499,7 +514,7 @@ fn forged_misused_and_expired_tokens_are_refused_without_state() {
     };
     // A real token, for `me` at `a`.
     net.attack(a, &initial(me, ConnId(9), &[], 0));
-    let (server_id, token) = retry_token(&net.elsewhere[0].1, me);
+    let (server_id, token) = retry_token(&net.tap().elsewhere[0].1, me);
     // Forged: random bytes of the right length, a flipped bit, garbage.
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     let random: Vec<u8> = (0..token.len()).map(|_| rng.gen()).collect();
@@ -511,21 +526,21 @@ fn forged_misused_and_expired_tokens_are_refused_without_state() {
     // Another address, another client id.
     refused(&mut net, b, me, server_id, &token);
     refused(&mut net, a, other, server_id, &token);
-    assert_eq!(net.listener.stats().invalid_tokens, 5);
+    assert_eq!(net.listener().stats().invalid_tokens, 5);
     // Expired.
     // A token lives as long as a handshake may: max(cookie_lifetime, handshake_timeout).
     let lifetime = cfg().cookie_lifetime.max(cfg().handshake_timeout);
-    let t = net.now + lifetime + Duration::from_secs(2);
+    let t = net.now() + lifetime + Duration::from_secs(2);
     net.advance_to(t);
     refused(&mut net, a, me, server_id, &token);
-    assert_eq!(net.listener.stats().invalid_tokens, 6);
-    assert_eq!(net.listener.stats().accepted, 0);
+    assert_eq!(net.listener().stats().invalid_tokens, 6);
+    assert_eq!(net.listener().stats().accepted, 0);
     // The control: a fresh token, used as issued, is accepted.
-    let before = net.elsewhere.len();
+    let before = net.tap().elsewhere.len();
     net.attack(a, &initial(me, ConnId(9), &[], 0));
-    let (server_id, token) = retry_token(&net.elsewhere[before].1, me);
+    let (server_id, token) = retry_token(&net.tap().elsewhere[before].1, me);
     net.attack(a, &initial(me, server_id, &token, 1));
-    assert_eq!(net.listener.connections(), 1);
+    assert_eq!(net.listener().connections(), 1);
 }
 
 // --- a live transfer under attack ---
@@ -536,7 +551,7 @@ const DOWN: u64 = 300_000;
 fn live() -> Net {
     let mut net = Net::new(cfg(), Some(UP), DOWN);
     assert!(net.run_until(Duration::from_secs(5), |n| {
-        n.client_seen.lock().unwrap().connected && n.listener.connections() == 1
+        n.client_seen.lock().unwrap().connected && n.listener().connections() == 1
     }));
     net
 }
@@ -546,14 +561,14 @@ fn the_transfer_completes_without_an_attacker() {
     let mut net = live();
     assert!(net.run_until(Duration::from_secs(60), |n| n.transfer_done(UP, DOWN)));
     net.check_transfer(UP, DOWN);
-    assert!(net.run_until(Duration::from_secs(30), |n| n.listener.connections() == 0));
+    assert!(net.run_until(Duration::from_secs(30), |n| n.listener().connections() == 0));
 }
 
 #[test]
 fn blind_injection_with_guessed_ids_changes_nothing() {
     let mut net = live();
     let mut rng = ChaCha8Rng::seed_from_u64(4);
-    let server_before = net.listener.stats().dropped_unknown;
+    let server_before = net.listener().stats().dropped_unknown;
     let mut injected = 0u64;
     // Step by hand and inject between steps.
     let mut steps = 0u64;
@@ -600,16 +615,16 @@ fn blind_injection_with_guessed_ids_changes_nothing() {
     assert!(done, "the transfer did not complete");
     net.check_transfer(UP, DOWN);
     assert!(injected > 1000);
-    assert!(net.listener.stats().dropped_unknown > server_before);
-    let cs = net.conn().stats();
+    assert!(net.listener().stats().dropped_unknown > server_before);
+    let cs = net.conn(|c| c.stats());
     assert!(cs.dropped_unexpected + cs.dropped_malformed > 0, "{cs:?}");
 }
 
 #[test]
 fn a_blind_close_with_a_wrong_id_does_not_end_the_connection() {
     let mut net = live();
-    let real = net.conn().local_cid();
-    let server_id = net.conn().remote_cid();
+    let real = net.conn(|c| c.local_cid());
+    let server_id = net.conn(|c| c.remote_cid());
     for k in 1..=64u64 {
         let close = Frame::Close {
             code: ErrorCode::NO_ERROR,
@@ -626,8 +641,8 @@ fn a_blind_close_with_a_wrong_id_does_not_end_the_connection() {
         });
         net.attack(addr(CLIENT), &to_server);
     }
-    assert!(net.conn().is_established());
-    assert_eq!(net.listener.connections(), 1);
+    assert!(net.conn(|c| c.is_established()));
+    assert_eq!(net.listener().connections(), 1);
     assert!(net.run_until(Duration::from_secs(60), |n| n.transfer_done(UP, DOWN)));
     net.check_transfer(UP, DOWN);
 }
@@ -639,9 +654,9 @@ fn replayed_packets_do_not_corrupt_the_stream() {
     assert!(net.run_until(Duration::from_secs(60), |n| {
         n.server_seen.lock().unwrap().received > UP / 3
     }));
-    let recorded: Vec<Wire> = net.log.clone();
+    let recorded: Vec<Wire> = net.tap().log.clone();
     assert!(recorded.len() > 100);
-    let dup_server = net.listener.stats();
+    let dup_server = net.listener().stats();
     // Replay everything (the handshake, data, ACKs) now and then, from
     // the original addresses and from others.
     let mut rng = ChaCha8Rng::seed_from_u64(5);
@@ -666,21 +681,21 @@ fn replayed_packets_do_not_corrupt_the_stream() {
     };
     assert!(done, "the transfer did not complete");
     net.check_transfer(UP, DOWN);
-    let cs = net.conn().stats();
+    let cs = net.conn(|c| c.stats());
     assert!(cs.dropped_duplicate > 100, "{cs:?}");
     // The replayed Initial with its token, from another address, is
     // refused; from the client's own, it is routed and dropped.
-    assert!(net.listener.stats().invalid_tokens > dup_server.invalid_tokens);
-    assert_eq!(net.listener.stats().accepted, 1);
+    assert!(net.listener().stats().invalid_tokens > dup_server.invalid_tokens);
+    assert_eq!(net.listener().stats().accepted, 1);
 }
 
 #[test]
 fn malformed_datagrams_are_counted_and_never_panic() {
     let mut net = live();
     let mut rng = ChaCha8Rng::seed_from_u64(6);
-    let samples: Vec<Vec<u8>> = net.log.iter().map(|w| w.data.clone()).collect();
-    let before = net.listener.stats().dropped_malformed;
-    let client_before = net.conn().stats().dropped_malformed;
+    let samples: Vec<Vec<u8>> = net.tap().log.iter().map(|w| w.data.clone()).collect();
+    let before = net.listener().stats().dropped_malformed;
+    let client_before = net.conn(|c| c.stats()).dropped_malformed;
     let mut sent = 0u64;
     for i in 0..3000u32 {
         let base = &samples[i as usize % samples.len()];
@@ -715,17 +730,21 @@ fn malformed_datagrams_are_counted_and_never_panic() {
         }
         sent += 1;
     }
-    assert_eq!(net.listener.stats().dropped_malformed - before, sent);
-    assert_eq!(net.conn().stats().dropped_malformed - client_before, sent);
+    assert_eq!(net.listener().stats().dropped_malformed - before, sent);
+    assert_eq!(
+        net.conn(|c| c.stats()).dropped_malformed - client_before,
+        sent
+    );
     assert!(net.run_until(Duration::from_secs(60), |n| n.transfer_done(UP, DOWN)));
     net.check_transfer(UP, DOWN);
 }
 
 /// Completes the handshake of the half-open connection a spoofed `from`
-/// opened (its Handshake went to `net.elsewhere`): a short packet to the
+/// opened (its Handshake went to `Tap::elsewhere`): a short packet to the
 /// server's id.
 fn establish(net: &mut Net, from: SocketAddr) {
     let (_, d) = net
+        .tap()
         .elsewhere
         .iter()
         .rev()
@@ -751,14 +770,15 @@ fn at_max_connections_new_clients_are_refused_without_state() {
         net.attack(spoofed(i), &initial(id, ConnId(100 + u64::from(i)), &[], 0));
         establish(&mut net, spoofed(i));
     }
-    assert_eq!(net.listener.connections(), 2);
-    assert_eq!(net.listener.half_open(), 0);
+    assert_eq!(net.listener().connections(), 2);
+    assert_eq!(net.listener().half_open(), 0);
     for i in 3..50u32 {
-        let before = net.elsewhere.len();
+        let before = net.tap().elsewhere.len();
         let id = ConnId(u64::from(i));
         net.attack(spoofed(i), &initial(id, ConnId(100 + u64::from(i)), &[], 0));
-        assert_eq!(net.listener.connections(), 2);
-        let sent = &net.elsewhere[before..];
+        assert_eq!(net.listener().connections(), 2);
+        let tap = net.tap();
+        let sent = &tap.elsewhere[before..];
         assert_eq!(sent.len(), 1);
         assert!(sent[0].1.len() < wire::MIN_INITIAL_SIZE);
         assert_eq!(
@@ -766,8 +786,8 @@ fn at_max_connections_new_clients_are_refused_without_state() {
             Some(ErrorCode::CONNECTION_REFUSED)
         );
     }
-    assert_eq!(net.listener.stats().refused, 47);
-    assert_eq!(net.listener.stats().accepted, 2);
+    assert_eq!(net.listener().stats().refused, 47);
+    assert_eq!(net.listener().stats().accepted, 2);
 }
 
 /// Issue 9: with `require_retry` off, 10,000 spoofed Initials from 1,000
@@ -787,13 +807,13 @@ fn a_spoofed_initial_flood_without_retry_does_not_lock_out_a_real_client() {
         let d = initial(ConnId(rng.gen()), ConnId(rng.gen()), &[], 0);
         *received.entry(from).or_default() += d.len() as u64;
         net.attack(from, &d);
-        assert!(net.listener.half_open() <= cfg.max_half_open);
+        assert!(net.listener().half_open() <= cfg.max_half_open);
     }
-    assert_eq!(net.listener.stats().refused, 0);
-    assert!(net.listener.stats().evicted_half_open >= 10_000 - cfg.max_half_open as u64);
+    assert_eq!(net.listener().stats().refused, 0);
+    assert!(net.listener().stats().evicted_half_open >= 10_000 - cfg.max_half_open as u64);
     // No spoofed source got more than three times what it sent.
     let mut sent = std::collections::HashMap::<SocketAddr, u64>::new();
-    for (to, d) in &net.elsewhere {
+    for (to, d) in &net.tap().elsewhere {
         *sent.entry(*to).or_default() += d.len() as u64;
     }
     for (to, n) in sent {
@@ -803,9 +823,13 @@ fn a_spoofed_initial_flood_without_retry_does_not_lock_out_a_real_client() {
     assert!(net.run_until(Duration::from_secs(120), |n| n.transfer_done(UP, DOWN)));
     net.check_transfer(UP, DOWN);
     // The flood's half-open state times out on its own, in 10 s.
-    let t = net.now;
-    assert!(net.run_until(Duration::from_secs(60), |n| n.listener.connections() == 0));
-    assert!(net.now - t <= Duration::from_secs(11), "{:?}", net.now - t);
+    let t = net.now();
+    assert!(net.run_until(Duration::from_secs(60), |n| n.listener().connections() == 0));
+    assert!(
+        net.now() - t <= Duration::from_secs(11),
+        "{:?}",
+        net.now() - t
+    );
 }
 
 /// Datagram floods from many source ports beside a live transfer, with and
@@ -838,7 +862,7 @@ fn a_flood_from_many_ports_beside_a_transfer_loses_nothing() {
             }
             if retry {
                 assert!(
-                    net.listener.connections() <= 1,
+                    net.listener().connections() <= 1,
                     "state for a spoofed source"
                 );
             }
@@ -849,7 +873,7 @@ fn a_flood_from_many_ports_beside_a_transfer_loses_nothing() {
         assert!(sent_flood > 1000, "{sent_flood}");
         net.check_transfer(UP, DOWN);
         let mut sent = std::collections::HashMap::<SocketAddr, u64>::new();
-        for (to, d) in &net.elsewhere {
+        for (to, d) in &net.tap().elsewhere {
             *sent.entry(*to).or_default() += d.len() as u64;
         }
         for (to, n) in sent {
@@ -875,9 +899,9 @@ fn the_protocol_learns_a_clean_close_before_the_closing_period_ends() {
         .as_ref()
         .unwrap()
         .is_clean());
-    assert!(net.conn().is_closing());
+    assert!(net.conn(|c| c.is_closing()));
     assert!(
-        !net.conn().is_closed(),
+        !net.conn(|c| c.is_closed()),
         "told only after the closing period"
     );
     assert!(net.run_until(Duration::from_secs(60), |n| n.transfer_done(UP, DOWN)));
@@ -896,16 +920,16 @@ fn refused_client() -> (Net, String) {
     // Someone else takes the only slot first (with a valid token).
     let other = spoofed(7);
     net.attack(other, &initial(ConnId(77), ConnId(1), &[], 0));
-    let (sid, token) = retry_token(&net.elsewhere[0].1, ConnId(77));
+    let (sid, token) = retry_token(&net.tap().elsewhere[0].1, ConnId(77));
     net.attack(other, &initial(ConnId(77), sid, &token, 1));
     // ... and finishes its handshake: half-open state would be evicted.
     establish(&mut net, other);
-    assert_eq!(net.listener.connections(), 1);
-    assert_eq!(net.listener.half_open(), 0);
+    assert_eq!(net.listener().connections(), 1);
+    assert_eq!(net.listener().half_open(), 0);
     net.run_until(Duration::from_secs(5), |n| {
-        n.ct.aborted().is_some() || n.client_seen.lock().unwrap().lost.is_some()
+        n.client_finished().is_some() || n.client_seen.lock().unwrap().lost.is_some()
     });
-    let why = match net.ct.aborted() {
+    let why = match net.client_finished() {
         Some(a) => a.to_string(),
         None => net
             .client_seen
@@ -916,8 +940,8 @@ fn refused_client() -> (Net, String) {
             .map(|l| l.to_string())
             .expect("the client was told"),
     };
-    assert_eq!(net.listener.connections(), 1);
-    assert_eq!(net.listener.stats().refused, 1);
+    assert_eq!(net.listener().connections(), 1);
+    assert_eq!(net.listener().stats().refused, 1);
     (net, why)
 }
 
@@ -934,7 +958,10 @@ fn a_refused_client_never_reports_a_connection() {
         !net.client_seen.lock().unwrap().connected,
         "connection_made for a refused attempt ({why})"
     );
-    assert!(net.ct.aborted().is_some(), "the connect fails: {why}");
+    assert!(
+        net.client_finished().is_some_and(|c| !c.is_clean()),
+        "the connect fails: {why}"
+    );
 }
 
 #[test]
@@ -949,14 +976,14 @@ fn a_silent_peer_is_declared_dead_on_both_sides_within_the_idle_timeout() {
         n.client_seen.lock().unwrap().received > 100_000
     }));
     // The path dies both ways in the middle of the transfer.
-    let cut = net.now;
-    net.drop = Box::new(|_| true);
+    let cut = net.now();
+    net.tap().cut = true;
     assert!(net.run_until(Duration::from_secs(60), |n| {
         n.client_seen.lock().unwrap().lost.is_some()
             && n.server_seen.lock().unwrap().lost.is_some()
-            && n.listener.connections() == 0
+            && n.listener().connections() == 0
     }));
-    let took = net.now - cut;
+    let took = net.now() - cut;
     assert!(took <= Duration::from_secs(6) + ms(100), "{took:?}");
     for seen in [&net.client_seen, &net.server_seen] {
         let s = seen.lock().unwrap();
@@ -966,5 +993,5 @@ fn a_silent_peer_is_declared_dead_on_both_sides_within_the_idle_timeout() {
             s.lost
         );
     }
-    assert_eq!(net.listener.next_deadline(), None);
+    assert_eq!(net.listener().next_deadline(), None);
 }

@@ -274,56 +274,159 @@ fn goodput_timeline() {
     );
 }
 
-/// The goodput table of docs/reliable.md: 10 MB one way over a 100 Mbit/s
-/// link with a queue of one bandwidth-delay product, against random loss
-/// (both ways) and round-trip time, with the default configuration (BBR).
-/// Run with `cargo test --release -p strata --test reliable_sim goodput_table
-/// -- --ignored --nocapture`.
-#[test]
-#[ignore = "produces the goodput table of docs/reliable.md (about a minute in release)"]
-fn goodput_table() {
-    let losses = [0.0, 0.01, 0.02, 0.05, 0.10, 0.20, 0.30];
-    let rtts = [10u64, 40, 100, 200];
-    let bytes = 10_000_000u64;
-    println!(
-        "| loss \\ RTT | {} |",
-        rtts.map(|r| format!("{r} ms")).join(" | ")
+// --- the goodput table of docs/reliable.md, a checked snapshot ---
+
+/// The snapshot file, relative to this crate.
+const GOODPUT_SNAPSHOT: &str = "tests/data/reliable_goodput.txt";
+/// The document whose table is generated from the snapshot.
+const GOODPUT_DOC: &str = "../../docs/reliable.md";
+const GOODPUT_BEGIN: &str = "<!-- goodput-table: generated from crates/strata/tests/data/reliable_goodput.txt by reliable_sim::goodput_table_matches_its_snapshot; do not edit -->";
+const GOODPUT_END: &str = "<!-- goodput-table: end -->";
+const GOODPUT_LOSSES: [u32; 7] = [0, 1, 2, 5, 10, 20, 30];
+const GOODPUT_RTTS: [u64; 4] = [10, 40, 100, 200];
+const GOODPUT_BYTES: u64 = 10_000_000;
+const GOODPUT_SEED: u64 = 7;
+
+/// One cell of the table: `GOODPUT_BYTES` one way over a 100 Mbit/s link
+/// with a queue of one bandwidth-delay product (at least 30 kB), `loss` %
+/// random loss both ways, `rtt_ms` round trip, the default configuration
+/// (BBR) with a seeded RNG. One line: loss, RTT, bytes delivered, virtual
+/// time of the last byte (ns), goodput (Mbit/s), datagrams sent each way.
+fn goodput_cell(loss: u32, rtt_ms: u64) -> String {
+    let bdp = (100_000_000 / 8) * rtt_ms / 1000;
+    let link = LinkConfig::default()
+        .delay(ms(rtt_ms / 2))
+        .rate_bps(100_000_000)
+        .queue_limit(bdp.max(30_000) as usize)
+        .loss(Loss::Random(f64::from(loss) / 100.0));
+    let cfg = ReliableConfig {
+        handshake_timeout: Duration::from_secs(60),
+        rng_seed: Some([GOODPUT_SEED as u8; 32]),
+        ..ReliableConfig::default()
+    };
+    let t = reliable_support::transfer_recorded(
+        GOODPUT_SEED,
+        cfg,
+        link,
+        GOODPUT_BYTES,
+        0,
+        Duration::from_secs(7200),
+        true,
     );
-    println!("|---|{}|", rtts.map(|_| "---:").join("|"));
-    for loss in losses {
-        let mut row = format!("| {:.0}% |", loss * 100.0);
-        for rtt in rtts {
-            let bdp = (100_000_000 / 8) * rtt / 1000;
-            let link = LinkConfig::default()
-                .delay(ms(rtt / 2))
-                .rate_bps(100_000_000)
-                .queue_limit(bdp.max(30_000) as usize)
-                .loss(Loss::Random(loss));
-            let cfg = ReliableConfig {
-                handshake_timeout: Duration::from_secs(60),
-                ..ReliableConfig::default()
-            };
-            let t = reliable_support::transfer_recorded(
-                7,
-                cfg,
-                link,
-                bytes,
-                0,
-                Duration::from_secs(7200),
-                true,
-            );
-            let done = t.server.timeline.last().map(|&(at, n)| (at, n));
-            let start = strata::testing::epoch();
-            match done {
-                Some((at, n)) if n == bytes => {
-                    let secs = (at - start).as_secs_f64();
-                    row.push_str(&format!(" {:.1} |", bytes as f64 * 8.0 / secs / 1e6));
+    let (done, delivered) = t
+        .server
+        .timeline
+        .last()
+        .copied()
+        .unwrap_or((strata::testing::epoch(), 0));
+    let ns = (done - strata::testing::epoch()).as_nanos();
+    let goodput = if delivered == GOODPUT_BYTES && ns > 0 {
+        format!("{:.1}", delivered as f64 * 8.0 * 1e3 / ns as f64)
+    } else {
+        "incomplete".to_string()
+    };
+    format!(
+        "{loss:>3} {rtt_ms:>4} {delivered:>9} {ns:>14} {goodput:>10} {:>6} {:>6}",
+        t.up.sent, t.down.sent
+    )
+}
+
+/// The whole snapshot: a header and one line per cell, the cells run on
+/// every core (each is its own seeded world, so the order of work does not
+/// matter).
+fn goodput_snapshot() -> String {
+    let cells: Vec<(u32, u64)> = GOODPUT_LOSSES
+        .iter()
+        .flat_map(|&l| GOODPUT_RTTS.iter().map(move |&r| (l, r)))
+        .collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(cells.len());
+    let mut lines = vec![String::new(); cells.len()];
+    std::thread::scope(|s| {
+        for (k, chunk) in lines.chunks_mut(cells.len().div_ceil(threads)).enumerate() {
+            let cells = &cells;
+            let base = k * cells.len().div_ceil(threads);
+            s.spawn(move || {
+                for (i, line) in chunk.iter_mut().enumerate() {
+                    let (l, r) = cells[base + i];
+                    *line = goodput_cell(l, r);
                 }
-                _ => row.push_str(" incomplete |"),
-            }
+            });
         }
-        println!("{row}");
+    });
+    let mut out = format!(
+        "# The goodput table of docs/reliable.md (reliable_sim::goodput_table_matches_its_snapshot;\n\
+         # STRATA_BLESS=1 rewrites this file and the table). {GOODPUT_BYTES} bytes one way,\n\
+         # 100 Mbit/s, queue of one BDP (at least 30 kB), random loss both ways, BBR,\n\
+         # SimNet seed {GOODPUT_SEED}, rng_seed [{GOODPUT_SEED}; 32].\n\
+         # loss% rtt_ms delivered last_byte_ns goodput_mbit datagrams_up datagrams_down\n"
+    );
+    for l in lines {
+        out.push_str(&l);
+        out.push('\n');
     }
+    out
+}
+
+/// The markdown table of the docs, from a snapshot's text.
+fn goodput_markdown(snapshot: &str) -> String {
+    let mut cell = std::collections::HashMap::new();
+    for line in snapshot.lines().filter(|l| !l.starts_with('#')) {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        cell.insert((f[0].to_string(), f[1].to_string()), f[4].to_string());
+    }
+    let mut md = format!(
+        "| loss \\ RTT | {} |\n|---|{}|\n",
+        GOODPUT_RTTS.map(|r| format!("{r} ms")).join(" | "),
+        GOODPUT_RTTS.map(|_| "---:").join("|")
+    );
+    for l in GOODPUT_LOSSES {
+        md.push_str(&format!("| {l}% |"));
+        for r in GOODPUT_RTTS {
+            let v = cell.get(&(l.to_string(), r.to_string()));
+            md.push_str(&format!(" {} |", v.map_or("?", |v| v.as_str())));
+        }
+        md.push('\n');
+    }
+    md
+}
+
+/// Issue 10, point 8: the goodput table in docs/reliable.md is a snapshot
+/// this test checks. The scenarios are deterministic (seeded link, seeded
+/// mapping), so the numbers are exact; any change to the engine that moves
+/// them fails here until the snapshot is blessed again:
+/// `STRATA_BLESS=1 cargo test -p strata --test reliable_sim goodput_table`
+/// rewrites `tests/data/reliable_goodput.txt` and the table in the docs.
+#[test]
+fn goodput_table_matches_its_snapshot() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let snap_path = root.join(GOODPUT_SNAPSHOT);
+    let doc_path = root.join(GOODPUT_DOC);
+    let bless = std::env::var_os("STRATA_BLESS").is_some_and(|v| v == "1");
+    let got = goodput_snapshot();
+    let doc = std::fs::read_to_string(&doc_path).expect("docs/reliable.md");
+    let (Some(b), Some(e)) = (doc.find(GOODPUT_BEGIN), doc.find(GOODPUT_END)) else {
+        panic!("docs/reliable.md has no goodput-table markers");
+    };
+    let generated = format!("{GOODPUT_BEGIN}\n{}{GOODPUT_END}", goodput_markdown(&got));
+    if bless {
+        std::fs::write(&snap_path, &got).expect("write the snapshot");
+        let doc = format!("{}{generated}{}", &doc[..b], &doc[e + GOODPUT_END.len()..]);
+        std::fs::write(&doc_path, doc).expect("write docs/reliable.md");
+        return;
+    }
+    let want = std::fs::read_to_string(&snap_path).unwrap_or_default();
+    assert!(
+        got == want,
+        "the goodput snapshot changed (STRATA_BLESS=1 rewrites it and the docs table \
+         if the change is meant):\n--- {GOODPUT_SNAPSHOT}\n{want}\n--- now\n{got}"
+    );
+    assert_eq!(
+        &doc[b..e + GOODPUT_END.len()],
+        generated,
+        "docs/reliable.md's goodput table is not the snapshot's (STRATA_BLESS=1 regenerates it)"
+    );
 }
 
 #[test]
@@ -341,4 +444,106 @@ fn every_configured_mtu_up_to_the_link_mtu_delivers() {
         let t = transfer(8, cfg, link, 400_000, 400_000, Duration::from_secs(120));
         t.check(400_000, 400_000);
     }
+}
+
+/// Issue 10, point 8: with a seed for the mapping's randomness (connection
+/// ids, the Retry key), a simulated run repeats byte for byte: every
+/// datagram on the wire, its time and its ends. Another seed gives other
+/// connection ids (and another Retry token).
+#[test]
+fn a_seeded_transfer_repeats_byte_for_byte() {
+    use strata::reliable::wire::{parse_packet, Header};
+    let link = LinkConfig::default()
+        .delay(ms(10))
+        .loss(Loss::Random(0.05))
+        .reorder(0.05, ms(3));
+    let run = |rng_seed| {
+        let cfg = ReliableConfig {
+            rng_seed,
+            ..ReliableConfig::default()
+        };
+        let (t, wire) =
+            reliable_support::transfer_wire(11, cfg, link.clone(), 100_000, 50_000, ms(60_000));
+        t.check(100_000, 50_000);
+        assert!(wire.len() > 100, "{}", wire.len());
+        wire
+    };
+    // The ids each side chose: the client's Initial (its id, and the
+    // server id it made up), and the server's Retry (its id, the token).
+    let ids = |wire: &[reliable_support::OnWire]| {
+        let mut ids = Vec::new();
+        for w in wire {
+            match parse_packet(&w.data).map(|p| p.header) {
+                Ok(Header::Initial { src, dst, .. }) => ids.push((src.0, dst.0, Vec::new())),
+                Ok(Header::Retry { src, token, .. }) => ids.push((src.0, 0, token.to_vec())),
+                _ => {}
+            }
+        }
+        ids
+    };
+    let a = run(Some([1; 32]));
+    assert_eq!(a, run(Some([1; 32])), "the same seed, another run");
+    let b = run(Some([2; 32]));
+    let (ia, ib) = (ids(&a), ids(&b));
+    assert!(ia.len() >= 3, "{ia:?}");
+    assert_eq!(ia.len(), ib.len());
+    for (x, y) in ia.iter().zip(&ib) {
+        assert_ne!(x, y, "another seed, the same ids");
+    }
+    // Without a seed the ids come from the OS: two runs differ.
+    assert_ne!(ids(&run(None)), ids(&run(None)));
+}
+
+/// The same with many connections and a listener that shuts down while
+/// they are half-open: it refuses them in a fixed order (not its hash
+/// map's), so the run still repeats byte for byte.
+#[test]
+fn a_seeded_listener_shutdown_repeats_byte_for_byte() {
+    use reliable_support::{addr, Bulk, Shared};
+    use std::sync::{Arc, Mutex};
+    use strata::reliable::{Reliable, ReliableFactory, ReliableListener};
+    use strata::testing::{SimNet, Verdict};
+    use strata::StreamProtocol;
+    let run = || {
+        let cfg = ReliableConfig {
+            rng_seed: Some([3; 32]),
+            ..ReliableConfig::default()
+        };
+        let mut net = SimNet::new(5);
+        net.set_tracing(false);
+        let server_addr = addr("10.0.0.2:4433");
+        let factory: ReliableFactory = Arc::new(|| {
+            Box::new(Bulk::new(200_000, 2, 1, Shared::default())) as Box<dyn StreamProtocol>
+        });
+        let server = net.add_node(
+            server_addr,
+            Box::new(ReliableListener::new(cfg.clone(), factory)),
+        );
+        for i in 0..6 {
+            let c = Reliable::connect_to(
+                server_addr,
+                cfg.clone(),
+                Bulk::new(50_000, 1, 2, Shared::default()),
+            );
+            let id = net.add_node(addr(&format!("10.0.1.{i}:5000")), Box::new(c));
+            net.link_both(id, server, LinkConfig::default().delay(ms(5)));
+        }
+        let wire = Arc::new(Mutex::new(Vec::new()));
+        let w = wire.clone();
+        net.set_tamper(move |d| {
+            w.lock()
+                .unwrap()
+                .push((d.now, d.from, d.to, d.data.clone()));
+            Verdict::Pass
+        });
+        net.run(ms(16));
+        let now = net.now();
+        net.stack_mut(server).unwrap().handle_shutdown(now);
+        net.run(Duration::from_secs(30));
+        let w = std::mem::take(&mut *wire.lock().unwrap());
+        w
+    };
+    let a = run();
+    assert!(a.len() > 30, "{}", a.len());
+    assert!(a == run(), "two runs of one seed differ");
 }

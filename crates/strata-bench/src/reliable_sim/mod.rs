@@ -1,6 +1,7 @@
 //! The simulated-network benchmark of the reliable mapping against KCP.
 //!
-//! Every run builds a fresh [`SimNet`] with two nodes joined by a link
+//! Every run builds a fresh [`SimNet`] (the test kit's one link simulator)
+//! with two nodes joined by a link
 //! impaired the same way in both directions (rate, one-way delay, a tail-drop
 //! queue, random loss), puts a transport's two endpoints on the nodes, runs a
 //! workload (a [`StreamProtocol`] pair from [`workload`]) over it in virtual
@@ -122,7 +123,7 @@ impl Transport {
         server: Factory,
     ) -> Result<Nodes, String> {
         match *self {
-            Transport::Ours(cc) => ours::run_ours(cc, server_addr(), client, server),
+            Transport::Ours(cc) => ours::run_ours(cc, opts.seed, server_addr(), client, server),
             Transport::Kcp(mode) => {
                 let setup = kcp_setup(opts, path, mode);
                 let c = KcpHost::new(server_addr(), setup, client);
@@ -372,6 +373,18 @@ mod tests {
             assert!(r.up.lost() > 0, "{}: the link lost nothing", t.label());
             assert!(r.goodput_bps() > 0.0);
         }
+    }
+
+    #[test]
+    fn a_run_repeats_for_a_seed() {
+        let t = Transport::Ours(CcAlgorithm::Bbr);
+        let run = || run_bulk(&opts(), t, Path::standard(0.02), 300_000);
+        let (a, b) = (run(), run());
+        assert!(a.complete(), "{a:?}");
+        assert_eq!(
+            (a.done_at, a.sim, a.up, a.down),
+            (b.done_at, b.sim, b.up, b.down)
+        );
     }
 
     #[test]

@@ -28,9 +28,12 @@ pub const OURS_MSS: usize = OURS_DATAGRAM - 20;
 /// `cc`: the client ([`Reliable`] sending every datagram to `server_addr`,
 /// hosting `client`) and the server (a [`ReliableListener`] that hosts what
 /// `server` makes for each connection). Everything else is the mapping's
-/// default configuration (receive window auto-tuned, Retry on).
+/// default configuration (receive window auto-tuned, Retry on), with its
+/// randomness (connection ids, the Retry key) seeded by `seed`, so a run
+/// repeats byte for byte.
 pub fn run_ours(
     cc: CcAlgorithm,
+    seed: u64,
     server_addr: SocketAddr,
     client: Box<dyn StreamProtocol>,
     server: Factory,
@@ -38,6 +41,7 @@ pub fn run_ours(
     let cfg = ReliableConfig {
         cc,
         mtu: OURS_DATAGRAM,
+        rng_seed: Some(rng_seed(seed)),
         ..ReliableConfig::default()
     };
     cfg.validate().map_err(|e| e.to_string())?;
@@ -84,4 +88,11 @@ pub fn run_ours_kcp(
     };
     let s = KcpListener::new(lcfg, server).map_err(|e| e.to_string())?;
     Ok((Box::new(c), Box::new(s)))
+}
+
+/// The mapping's 32-byte RNG seed for the network's seed `seed`.
+fn rng_seed(seed: u64) -> [u8; 32] {
+    let mut s = [0u8; 32];
+    s[..8].copy_from_slice(&seed.to_le_bytes());
+    s
 }

@@ -9,19 +9,11 @@ use bytes::Bytes;
 
 use super::conn::{ConnError, Connection, ReliableConfig};
 use super::host::{Hosted, NAME};
-use super::wire::ConnId;
+use super::rng::{IdRng, Role};
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol,
     StreamTransport, WakeRoute,
 };
-
-/// A fresh connection id from the operating system's secure generator
-/// (ids must be unguessable: they are what stops blind injection).
-pub(crate) fn random_id(rng: &dyn ring::rand::SecureRandom) -> Option<ConnId> {
-    let mut b = [0u8; 8];
-    rng.fill(&mut b).ok()?;
-    Some(ConnId(u64::from_be_bytes(b)))
-}
 
 /// The reliable mapping: one type, two behaviours.
 ///
@@ -157,8 +149,10 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
             tracing::warn!("{e}");
             return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
         }
-        let rng = ring::rand::SystemRandom::new();
-        let (Some(local), Some(dst)) = (random_id(&rng), random_id(&rng)) else {
+        // Ids must be unguessable (they stop blind injection): the OS
+        // generator, unless the configuration gives a seed.
+        let mut rng = IdRng::new(self.cfg.rng_seed, Role::Client);
+        let (Some(local), Some(dst)) = (rng.conn_id(), rng.conn_id()) else {
             let e = ConnError::Closed {
                 code: super::wire::ErrorCode::INTERNAL_ERROR,
                 reason: "no secure random numbers".into(),

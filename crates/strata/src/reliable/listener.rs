@@ -9,7 +9,7 @@ use std::time::Instant;
 use super::conn::{Connection, ReliableConfig};
 use super::cookie::CookieKey;
 use super::host::{Hosted, NAME};
-use super::layer::random_id;
+use super::rng::{IdRng, Role};
 use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, Transmit,
@@ -85,7 +85,8 @@ pub struct ReliableListener {
     cfg: ReliableConfig,
     factory: ReliableFactory,
     key: Option<CookieKey>,
-    rng: ring::rand::SystemRandom,
+    /// Connection ids and the cookie key ([`ReliableConfig::rng_seed`]).
+    rng: IdRng,
     /// The time cookies count seconds from.
     epoch: Option<Instant>,
     children: HashMap<u64, Child>,
@@ -110,10 +111,10 @@ impl ReliableListener {
     /// A listener that runs `factory()`'s protocol over each connection.
     pub fn new(cfg: ReliableConfig, factory: ReliableFactory) -> Self {
         ReliableListener {
+            rng: IdRng::new(cfg.rng_seed, Role::Listener),
             cfg,
             factory,
             key: None,
-            rng: ring::rand::SystemRandom::new(),
             epoch: None,
             children: HashMap::new(),
             by_client: HashMap::new(),
@@ -177,7 +178,7 @@ impl ReliableListener {
         client: ConnId,
         code: ErrorCode,
     ) {
-        let Some(src) = random_id(&self.rng) else {
+        let Some(src) = self.rng.conn_id() else {
             return;
         };
         self.scratch.clear();
@@ -259,7 +260,7 @@ impl ReliableListener {
         let validated = if token.is_empty() {
             if self.cfg.require_retry {
                 let cookie = key.mint(secs, &from, client.0);
-                let Some(src) = random_id(&self.rng) else {
+                let Some(src) = self.rng.conn_id() else {
                     return;
                 };
                 self.scratch.clear();
@@ -282,7 +283,10 @@ impl ReliableListener {
             }
             true
         };
-        let Some(local) = random_id(&self.rng).filter(|id| !self.children.contains_key(&id.0))
+        let Some(local) = self
+            .rng
+            .conn_id()
+            .filter(|id| !self.children.contains_key(&id.0))
         else {
             return;
         };
@@ -412,7 +416,7 @@ impl DatagramProtocol for ReliableListener {
             return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
         }
         let mut secret = [0u8; 32];
-        if ring::rand::SecureRandom::fill(&self.rng, &mut secret).is_err() {
+        if self.rng.fill(&mut secret).is_none() {
             let e = std::io::Error::other("no secure random numbers for the cookie key");
             return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
         }
@@ -484,7 +488,10 @@ impl DatagramProtocol for ReliableListener {
 
     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
         self.shutting_down = true;
-        let ids: Vec<u64> = self.children.keys().copied().collect();
+        // In id order, not the map's (random) order: with a seeded RNG a
+        // simulated shutdown repeats byte for byte.
+        let mut ids: Vec<u64> = self.children.keys().copied().collect();
+        ids.sort_unstable();
         for cid in ids {
             if let Some(c) = self.children.get_mut(&cid) {
                 if c.host.st.started {

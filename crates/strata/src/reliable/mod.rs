@@ -26,11 +26,12 @@ pub mod kcp;
 pub mod kcp_stream;
 mod layer;
 mod listener;
+mod rng;
 pub mod wire;
 
 pub use conn::{
     ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side, DEFAULT_DEAD_AFTER_PROBES,
-    DEFAULT_UNREACHABLE_HINTS,
+    DEFAULT_RNG_SEED, DEFAULT_UNREACHABLE_HINTS,
 };
 pub use layer::Reliable;
 pub use listener::{ListenerStats, ReliableFactory, ReliableListener};

@@ -5,7 +5,40 @@
 //! * [`Pump`]: joins two stream stacks in memory with a virtual clock that
 //!   jumps to the next deadline (Twisted's iosim, quinn-proto's `Pair`).
 //! * [`SimNet`]: a simulated datagram network with seeded loss, duplication,
-//!   reordering, delay, jitter, bandwidth, queue limits and MTU.
+//!   reordering, delay, jitter, bandwidth, queue limits, MTU and bit
+//!   corruption ([`Netem`] is one direction of one of its links), and a
+//!   tamper hook ([`SimNet::set_tamper`]) that sees, rewrites, drops, holds
+//!   or injects datagrams. It is the one link simulator: the mapping's
+//!   tests, the attack tests, the congestion controllers' simulation and
+//!   the `reliable_sim` benchmark all run on it.
+//!
+//! # Tampering and corruption
+//!
+//! A [`SimNet`] link can flip bits ([`LinkConfig::corrupt`]), and its tamper
+//! hook plays an on-path attacker: it sees each datagram a node sends, and
+//! may rewrite, drop ([`Verdict::Drop`]), hold ([`Verdict::Hold`]) or
+//! inject ([`InFlight::inject`]). Here it replays every datagram from a
+//! spoofed address, 50 ms later, and the link corrupts one in ten:
+//!
+//! ```
+//! use std::time::Duration;
+//! use strata::testing::{LinkConfig, SimNet, Verdict};
+//! let mut net = SimNet::new(7);
+//! # use strata::{DatagramProtocol, DatagramTransport, Datagram};
+//! # struct Quiet;
+//! # impl DatagramProtocol for Quiet {
+//! #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+//! # }
+//! let a = net.add_node("10.0.0.1:1000".parse().unwrap(), Box::new(Quiet));
+//! let b = net.add_node("10.0.0.2:2000".parse().unwrap(), Box::new(Quiet));
+//! net.link_both(a, b, LinkConfig::default().corrupt(0.1, 1));
+//! let attacker = "192.0.2.66:6666".parse().unwrap();
+//! net.set_tamper(move |d| {
+//!     let copy = d.data.clone();
+//!     d.inject(attacker, d.to, copy, Duration::from_millis(50));
+//!     Verdict::Pass
+//! });
+//! ```
 //!
 //! Nothing here reads the system clock except [`epoch`], taken once per
 //! process so that virtual instants are real `Instant`s.
@@ -20,6 +53,7 @@ mod pump_config;
 mod pump_wire;
 mod simnet;
 mod simtrace;
+mod tamper;
 
 pub use memory::{MemoryDatagramTransport, MemoryTransport};
 pub use netem::{Arrival, Arrivals, DropReason, LinkConfig, LinkStats, Loss, Netem};
@@ -29,6 +63,7 @@ pub use pump_config::{
 };
 pub use simnet::SimNet;
 pub use simtrace::{payload_hash, NodeId, SimEvent, SimEventKind};
+pub use tamper::{InFlight, Tamper, Verdict};
 
 /// The instant virtual time starts from (fixed for the whole process).
 pub fn epoch() -> Instant {

@@ -1,6 +1,6 @@
 //! The impairment model of one direction of a simulated link: loss (random
 //! or bursty), duplication, reordering, delay and jitter, a rate-limited
-//! bottleneck queue with tail drop, and an MTU.
+//! bottleneck queue with tail drop, an MTU, and bit corruption.
 //!
 //! [`SimNet`](super::SimNet) gives every link a [`Netem`]; it can also be used
 //! alone to impair any packet flow under virtual time.
@@ -103,6 +103,12 @@ pub struct LinkConfig {
     pub queue_limit: usize,
     /// Largest packet in bytes; larger ones are dropped (default 1500).
     pub mtu: usize,
+    /// Probability that a delivered packet is corrupted (default 0): see
+    /// [`corrupt_bits`](LinkConfig::corrupt_bits).
+    pub corrupt: f64,
+    /// How many distinct random bits of a corrupted packet flip (default
+    /// 1; at most all of them).
+    pub corrupt_bits: u32,
 }
 
 impl Default for LinkConfig {
@@ -117,6 +123,8 @@ impl Default for LinkConfig {
             rate: None,
             queue_limit: 256 * 1024,
             mtu: 1500,
+            corrupt: 0.0,
+            corrupt_bits: 1,
         }
     }
 }
@@ -170,6 +178,20 @@ impl LinkConfig {
         self.mtu = bytes;
         self
     }
+
+    /// Corrupts a fraction `p` of the packets, flipping `bits` random bits
+    /// in each.
+    ///
+    /// ```
+    /// use strata::testing::LinkConfig;
+    /// let noisy = LinkConfig::default().corrupt(0.01, 3);
+    /// assert_eq!((noisy.corrupt, noisy.corrupt_bits), (0.01, 3));
+    /// ```
+    pub fn corrupt(mut self, p: f64, bits: u32) -> Self {
+        self.corrupt = p;
+        self.corrupt_bits = bits;
+        self
+    }
 }
 
 /// Counters of one link direction.
@@ -194,6 +216,8 @@ pub struct LinkStats {
     pub dropped_queue: u64,
     /// Dropped for exceeding the MTU.
     pub dropped_mtu: u64,
+    /// Packets with bits flipped ([`Netem::corrupt`]).
+    pub corrupted: u64,
 }
 
 impl LinkStats {
@@ -270,6 +294,14 @@ impl Arrivals {
 ///    [`reorder_delay`](LinkConfig::reorder_delay) more and later packets
 ///    may overtake it; every other packet arrives no earlier than the one
 ///    before it, so jitter alone never reorders.
+/// 6. **Corruption**, for whoever holds the bytes (a [`SimNet`](super::SimNet)
+///    does): [`corrupt`](Netem::corrupt), called once per accepted packet,
+///    flips [`corrupt_bits`](LinkConfig::corrupt_bits) random bits with
+///    probability [`corrupt`](LinkConfig::corrupt); both copies of a
+///    duplicated packet carry the same bits.
+///
+/// A probability of 0 draws no random number, so turning on an impairment
+/// changes the numbers the steps after it draw, and nothing else does.
 ///
 /// ```
 /// use std::time::Duration;
@@ -371,6 +403,57 @@ impl Netem {
             self.arrival(departs, true)
         });
         Ok(Arrivals { first, second })
+    }
+
+    /// Step 6 of the path: with probability [`LinkConfig::corrupt`], flips
+    /// [`LinkConfig::corrupt_bits`] distinct random bits of `data` (all of
+    /// them if it has fewer). Returns how many flipped.
+    ///
+    /// ```
+    /// use strata::testing::{LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default().corrupt(1.0, 2), 1, 0);
+    /// let mut data = [0u8; 100];
+    /// assert_eq!(link.corrupt(&mut data), 2);
+    /// assert_eq!(data.iter().map(|b| b.count_ones()).sum::<u32>(), 2);
+    /// assert_eq!(link.stats().corrupted, 1);
+    /// ```
+    pub fn corrupt(&mut self, data: &mut [u8]) -> u32 {
+        let p = self.cfg.corrupt;
+        if p <= 0.0 || data.is_empty() || self.rng.gen::<f64>() >= p {
+            return 0;
+        }
+        let bits = data.len().saturating_mul(8);
+        let n = usize::try_from(self.cfg.corrupt_bits)
+            .unwrap_or(usize::MAX)
+            .min(bits);
+        if n == bits {
+            data.iter_mut().for_each(|b| *b = !*b);
+        } else {
+            // Distinct bits: drawn again when one comes twice. Past half of
+            // them, the bits left alone are drawn instead.
+            let (draw, invert) = if 2 * n > bits {
+                (bits - n, true)
+            } else {
+                (n, false)
+            };
+            let mut chosen = vec![0u64; bits.div_ceil(64)];
+            let mut k = 0;
+            while k < draw {
+                let bit = self.rng.gen_range(0..bits);
+                if chosen[bit / 64] & (1 << (bit % 64)) == 0 {
+                    chosen[bit / 64] |= 1 << (bit % 64);
+                    k += 1;
+                }
+            }
+            for (i, b) in data.iter_mut().enumerate() {
+                let mask = (chosen[i / 8] >> (8 * (i % 8))) as u8;
+                *b ^= if invert { !mask } else { mask };
+            }
+        }
+        if n > 0 {
+            self.stats.corrupted += 1;
+        }
+        n as u32
     }
 
     fn drain_backlog(&mut self, now: Instant) {

@@ -10,6 +10,7 @@ use super::epoch;
 use super::netem::{DropReason, LinkConfig, LinkStats, Netem};
 use super::pump_config::{RunOutcome, MAX_ROUNDS_PER_INSTANT};
 use super::simtrace::{digest, payload_hash, NodeId, SimEvent, SimEventKind};
+use super::tamper::{InFlight, Injection, Tamper, Verdict};
 use crate::{
     Addr, Datagram, DatagramInfo, DatagramProtocol, DatagramStack, Ecn, LocalAddr, OwnedTransmit,
     StackConfig,
@@ -91,6 +92,62 @@ const DEFAULT_MTU: usize = 1500;
 /// assert!(net.stack(a).unwrap().finished().is_none());
 /// assert_eq!(net.stack(a).unwrap().transmits().count(), 0);
 /// ```
+///
+/// # Tampering
+///
+/// [`set_tamper`](SimNet::set_tamper) installs a hook that sees every
+/// datagram a node sends (to a node or not), before the link: it may read
+/// it, rewrite it, drop it, hold it back, or inject datagrams of its own
+/// from any address (an on-path attacker, or a recorder of the wire).
+/// [`inject`](SimNet::inject) hands a datagram to a node at once (an
+/// off-path attacker). Links can also flip bits on their own
+/// ([`LinkConfig::corrupt`]).
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// use std::time::Duration;
+/// use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+/// use strata::testing::{LinkConfig, SimNet, Verdict};
+///
+/// struct Send3 { to: std::net::SocketAddr }
+/// impl DatagramProtocol for Send3 {
+///     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+///         for i in 0..3u8 { t.send(&Transmit::to(self.to, &[i; 10])); }
+///     }
+///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// }
+/// #[derive(Default)]
+/// struct Sink(Arc<Mutex<Vec<Vec<u8>>>>);
+/// impl DatagramProtocol for Sink {
+///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+///         self.0.lock().unwrap().extend(b.iter().map(|d| d.data.to_vec()));
+///     }
+/// }
+///
+/// let got = Arc::new(Mutex::new(Vec::new()));
+/// let wire = Arc::new(Mutex::new(Vec::new()));
+/// let mut net = SimNet::new(1);
+/// let b_addr = "127.0.0.2:1".parse().unwrap();
+/// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Send3 { to: b_addr }));
+/// let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
+/// net.link(a, b, LinkConfig::default().delay(Duration::from_millis(5)));
+/// let w = wire.clone();
+/// net.set_tamper(move |d| {
+///     w.lock().unwrap().push(d.data.clone()); // record the wire
+///     match d.data[0] {
+///         0 => Verdict::Drop,                              // drop the first
+///         1 => { d.data.push(0xff); Verdict::Pass }        // rewrite the second
+///         _ => Verdict::Hold(Duration::from_millis(20)),   // hold the third
+///     }
+/// });
+/// net.run(Duration::from_secs(1));
+/// assert_eq!(wire.lock().unwrap().len(), 3);
+/// assert_eq!(*got.lock().unwrap(), vec![[&[1u8; 10][..], &[0xff]].concat(), vec![2; 10]]);
+/// assert_eq!(net.elapsed(), Duration::from_millis(25));
+/// // An off-path datagram from an address no node has:
+/// assert!(net.inject("192.0.2.9:9".parse().unwrap(), b_addr, b"spoofed"));
+/// assert_eq!(got.lock().unwrap().last().unwrap(), b"spoofed");
+/// ```
 pub struct SimNet {
     seed: u64,
     now: Instant,
@@ -103,6 +160,7 @@ pub struct SimNet {
     trace: Vec<SimEvent>,
     tracing: bool,
     unroutable: u64,
+    tamper: Option<Tamper>,
 }
 
 struct Node {
@@ -117,10 +175,16 @@ struct Flight {
     at: Instant,
     /// Scheduling order, to break ties between equal arrival times.
     seq: u64,
+    /// The sending node ([`NodeId::EXTERNAL`] for an injection from an
+    /// address no node has).
     from: NodeId,
+    /// The source address the receiver sees.
+    source: SocketAddr,
     to: NodeId,
     ecn: Option<Ecn>,
     payload: Arc<[u8]>,
+    /// Injected: it crossed no link.
+    injected: bool,
 }
 
 impl PartialEq for Flight {
@@ -161,7 +225,48 @@ impl SimNet {
             trace: Vec::new(),
             tracing: true,
             unroutable: 0,
+            tamper: None,
         }
+    }
+
+    /// Installs the tamper hook (replacing any): it is called for every
+    /// datagram a node sends from now on, before the link. See
+    /// [`InFlight`] and [`Verdict`], and "Tampering" above.
+    pub fn set_tamper(&mut self, hook: impl FnMut(&mut InFlight<'_>) -> Verdict + Send + 'static) {
+        self.tamper = Some(Box::new(hook));
+    }
+
+    /// Removes the tamper hook.
+    pub fn clear_tamper(&mut self) {
+        self.tamper = None;
+    }
+
+    /// Hands `data` to the node at `to` now, as if sent from `from` (any
+    /// address), outside any link; then sends what the nodes queued in
+    /// answer (through the tamper hook and the links). False, and nothing
+    /// happens, if no node has `to`.
+    pub fn inject(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
+        self.start();
+        let Some(id) = self.node_at(to) else {
+            return false;
+        };
+        let sender = self.node_at(from).unwrap_or(NodeId::EXTERNAL);
+        self.record(sender, Some(id), SimEventKind::Injected, data);
+        let now = self.now;
+        let batch = [Datagram {
+            source: Some(from),
+            dst_ip: Some(to.ip()),
+            ecn: None,
+            data,
+        }];
+        if let Some(stack) = self.nodes[id.0 as usize].stack.as_mut() {
+            stack.handle_datagrams(now, &batch);
+        }
+        let mut rounds = 0;
+        while rounds < MAX_ROUNDS_PER_INSTANT && self.round() {
+            rounds += 1;
+        }
+        true
     }
 
     /// The seed.
@@ -417,13 +522,17 @@ impl SimNet {
             };
             let mut batch = Vec::with_capacity(flights.len());
             for f in &flights {
-                if let Some(link) = self.links.get_mut(&(f.from, f.to)) {
-                    link.record_delivered();
-                }
-                let kind = SimEventKind::Delivered;
+                let kind = if f.injected {
+                    SimEventKind::Injected
+                } else {
+                    if let Some(link) = self.links.get_mut(&(f.from, f.to)) {
+                        link.record_delivered();
+                    }
+                    SimEventKind::Delivered
+                };
                 self.record(f.from, Some(to), kind, &f.payload);
                 batch.push(Datagram {
-                    source: self.addr(f.from),
+                    source: Some(f.source),
                     dst_ip: Some(dst.ip()),
                     ecn: f.ecn,
                     data: &f.payload,
@@ -465,18 +574,42 @@ impl SimNet {
         progress
     }
 
-    /// Puts each segment of `tx` on the link toward its destination.
+    /// Puts each segment of `tx` on the link toward its destination,
+    /// through the tamper hook.
     fn route(&mut self, from: NodeId, tx: &OwnedTransmit) {
         let dest = tx.destination.and_then(|d| self.node_at(d));
         for seg in tx.as_transmit().segments() {
-            let route = dest.and_then(|to| Some((to, self.links.get_mut(&(from, to))?)));
+            let linked = dest.filter(|to| self.links.contains_key(&(from, *to)));
+            let mut hold = Duration::ZERO;
+            let mut tampered = None;
+            if let (Some(to), Some(_)) = (tx.destination, self.tamper.as_ref()) {
+                let mut data = seg.to_vec();
+                match self.call_tamper(from, to, linked, &mut data) {
+                    Verdict::Drop => {
+                        self.record(from, dest, SimEventKind::Tampered, &data);
+                        continue;
+                    }
+                    Verdict::Hold(d) => hold = d,
+                    Verdict::Pass => {}
+                }
+                tampered = Some(data);
+            }
+            let bytes = tampered.as_deref().unwrap_or(seg);
+            let route = linked.and_then(|to| Some((to, self.links.get_mut(&(from, to))?)));
             let Some((to, link)) = route else {
                 self.unroutable += 1;
-                self.record(from, dest, SimEventKind::Unroutable, seg);
+                self.record(from, dest, SimEventKind::Unroutable, bytes);
                 continue;
             };
-            let fate = link.offer(self.now, seg.len());
-            self.record(from, Some(to), SimEventKind::Sent, seg);
+            let fate = link.offer(self.now, bytes.len());
+            let mut corrupted = None;
+            if fate.is_ok() && link.config().corrupt > 0.0 {
+                let mut data = bytes.to_vec();
+                if link.corrupt(&mut data) > 0 {
+                    corrupted = Some(data);
+                }
+            }
+            self.record(from, Some(to), SimEventKind::Sent, bytes);
             let arrivals = match fate {
                 Ok(a) => a,
                 Err(why) => {
@@ -486,29 +619,88 @@ impl SimNet {
                         DropReason::Lost => SimEventKind::Lost,
                         DropReason::BurstLost => SimEventKind::BurstLost,
                     };
-                    self.record(from, Some(to), kind, seg);
+                    self.record(from, Some(to), kind, bytes);
                     continue;
                 }
             };
-            let payload: Arc<[u8]> = Arc::from(seg);
+            if let Some(c) = &corrupted {
+                self.record(from, Some(to), SimEventKind::Corrupted, c);
+            }
+            if !hold.is_zero() {
+                self.record(from, Some(to), SimEventKind::Held, bytes);
+            }
+            let payload: Arc<[u8]> = Arc::from(corrupted.as_deref().unwrap_or(bytes));
+            let source = self.nodes[from.0 as usize].addr;
             for a in arrivals.iter() {
                 if a.duplicate {
-                    self.record(from, Some(to), SimEventKind::Duplicated, seg);
+                    self.record(from, Some(to), SimEventKind::Duplicated, &payload);
                 }
                 if a.reordered {
-                    self.record(from, Some(to), SimEventKind::Reordered, seg);
+                    self.record(from, Some(to), SimEventKind::Reordered, &payload);
                 }
                 self.seq += 1;
                 self.flights.push(Reverse(Flight {
-                    at: a.at,
+                    at: a.at + hold,
                     seq: self.seq,
                     from,
+                    source,
                     to,
                     ecn: tx.ecn,
                     payload: payload.clone(),
+                    injected: false,
                 }));
             }
         }
+    }
+
+    /// Runs the tamper hook on one datagram and schedules what it injected.
+    fn call_tamper(
+        &mut self,
+        from: NodeId,
+        to: SocketAddr,
+        to_node: Option<NodeId>,
+        data: &mut Vec<u8>,
+    ) -> Verdict {
+        let Some(mut hook) = self.tamper.take() else {
+            return Verdict::Pass;
+        };
+        let mut injected = Vec::new();
+        let verdict = hook(&mut InFlight {
+            now: self.now,
+            from: self.nodes[from.0 as usize].addr,
+            from_node: from,
+            to,
+            to_node,
+            data,
+            injected: &mut injected,
+        });
+        // The hook may have installed a new hook: it wins.
+        if self.tamper.is_none() {
+            self.tamper = Some(hook);
+        }
+        for Injection {
+            from,
+            to,
+            data,
+            after,
+        } in injected
+        {
+            let Some(dst) = self.node_at(to) else {
+                continue;
+            };
+            self.seq += 1;
+            self.flights.push(Reverse(Flight {
+                at: self.now + after,
+                seq: self.seq,
+                from: self.node_at(from).unwrap_or(NodeId::EXTERNAL),
+                source: from,
+                to: dst,
+                ecn: None,
+                payload: Arc::from(data),
+                injected: true,
+            }));
+        }
+        verdict
     }
 
     fn record(&mut self, from: NodeId, to: Option<NodeId>, kind: SimEventKind, data: &[u8]) {

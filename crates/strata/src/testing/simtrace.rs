@@ -12,8 +12,21 @@ use std::fmt;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeId(pub u32);
 
+impl NodeId {
+    /// The sender of a datagram injected from an address no node has
+    /// ([`SimNet::inject`](super::SimNet::inject)); displayed as `ext`.
+    ///
+    /// ```
+    /// assert_eq!(strata::testing::NodeId::EXTERNAL.to_string(), "ext");
+    /// ```
+    pub const EXTERNAL: NodeId = NodeId(u32::MAX);
+}
+
 impl fmt::Display for NodeId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if *self == NodeId::EXTERNAL {
+            return f.write_str("ext");
+        }
         write!(f, "n{}", self.0)
     }
 }
@@ -39,6 +52,16 @@ pub enum SimEventKind {
     MtuDrop,
     /// No node has the destination address, or no link leads there.
     Unroutable,
+    /// The link flipped bits of it ([`LinkConfig::corrupt`](super::LinkConfig::corrupt)).
+    Corrupted,
+    /// The tamper hook dropped it ([`Verdict::Drop`](super::Verdict::Drop)).
+    Tampered,
+    /// The tamper hook held it back ([`Verdict::Hold`](super::Verdict::Hold)).
+    Held,
+    /// Injected (by [`SimNet::inject`](super::SimNet::inject) or the tamper
+    /// hook) and handed to its destination node; `len` and `hash` are the
+    /// injected bytes'.
+    Injected,
 }
 
 /// One entry of [`SimNet::trace`](super::SimNet::trace).

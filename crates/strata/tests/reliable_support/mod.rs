@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
-use strata::testing::{LinkConfig, RunOutcome, SimNet};
+use strata::testing::{LinkConfig, LinkStats, RunOutcome, SimNet};
 use strata::{Close, StreamProtocol, StreamTransport};
 
 const TABLE_BITS: u32 = 16;
@@ -177,6 +177,10 @@ pub struct Transfer {
     pub server: Outcome,
     pub outcome: RunOutcome,
     pub elapsed: Duration,
+    /// Link counters client → server.
+    pub up: LinkStats,
+    /// Link counters server → client.
+    pub down: LinkStats,
 }
 
 impl Transfer {
@@ -225,6 +229,43 @@ pub fn transfer(
     transfer_recorded(seed, cfg, link, up, down, limit, false)
 }
 
+/// One datagram a node sent, as the tamper hook saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OnWire {
+    /// Virtual time since the epoch.
+    pub at: Duration,
+    pub from: SocketAddr,
+    pub to: SocketAddr,
+    pub data: Vec<u8>,
+}
+
+/// [`transfer`], and every datagram the two ends sent, in order, recorded
+/// by the simulated network's tamper hook.
+pub fn transfer_wire(
+    seed: u64,
+    cfg: ReliableConfig,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+) -> (Transfer, Vec<OnWire>) {
+    let wire = Arc::new(Mutex::new(Vec::new()));
+    let w = wire.clone();
+    let t = run(seed, cfg, link, up, down, limit, false, move |net| {
+        net.set_tamper(move |d| {
+            w.lock().unwrap().push(OnWire {
+                at: d.now.saturating_duration_since(strata::testing::epoch()),
+                from: d.from,
+                to: d.to,
+                data: d.data.clone(),
+            });
+            strata::testing::Verdict::Pass
+        })
+    });
+    let wire = std::mem::take(&mut *wire.lock().unwrap());
+    (t, wire)
+}
+
 /// [`transfer`], optionally recording the receivers' timelines.
 pub fn transfer_recorded(
     seed: u64,
@@ -235,12 +276,27 @@ pub fn transfer_recorded(
     limit: Duration,
     record: bool,
 ) -> Transfer {
+    run(seed, cfg, link, up, down, limit, record, |_| {})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    seed: u64,
+    cfg: ReliableConfig,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+    record: bool,
+    setup: impl FnOnce(&mut SimNet),
+) -> Transfer {
     let client_out = Shared::default();
     let server_out = Shared::default();
     client_out.lock().unwrap().record = record;
     server_out.lock().unwrap().record = record;
     let mut net = SimNet::new(seed);
     net.set_tracing(false);
+    setup(&mut net);
     let server_addr = addr("10.0.0.2:4433");
     let so = server_out.clone();
     let factory: strata::reliable::ReliableFactory =
@@ -255,6 +311,7 @@ pub fn transfer_recorded(
         Box::new(Reliable::connect_to(server_addr, cfg, client_proto)),
     );
     net.link_both(client, server, link);
+    let (client_node, server_node) = (client, server);
     let outcome = net.run_until(limit, |_| {
         let c = client_out.lock().unwrap();
         let s = server_out.lock().unwrap();
@@ -268,5 +325,13 @@ pub fn transfer_recorded(
         server,
         outcome,
         elapsed,
+        up: net
+            .link_stats(client_node, server_node)
+            .copied()
+            .unwrap_or_default(),
+        down: net
+            .link_stats(server_node, client_node)
+            .copied()
+            .unwrap_or_default(),
     }
 }

@@ -1,16 +1,16 @@
 //! A small deterministic packet-level simulation for the controllers: one
 //! bulk sender (controller + pacer + RTT estimator + delivery-rate sampler,
 //! SACK-style loss detection with packet and time thresholds, and a probe
-//! timeout) over a bottleneck link (rate, one-way delay, FIFO tail-drop
-//! queue, seeded random loss after the queue). Every packet is acknowledged
-//! at once over a lossless return path.
+//! timeout) over a bottleneck link: the test kit's link model
+//! ([`Netem`]: rate, one-way delay, FIFO tail-drop queue, seeded random
+//! loss after the queue). Every packet is acknowledged at once over a
+//! lossless return path of the same delay.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::time::{Duration, Instant};
 
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
+use crate::testing::{DropReason, LinkConfig, Loss, Netem};
 
 use super::{
     bytes_in, new_controller, CcAlgorithm, CongestionController, DeliveryRateSampler, Pacer,
@@ -46,6 +46,17 @@ impl Link {
 
     pub fn rtt(&self) -> Duration {
         self.one_way * 2
+    }
+
+    /// The forward direction as the test kit's link model.
+    fn netem(&self) -> Netem {
+        let cfg = LinkConfig::default()
+            .rate_bps(self.rate.saturating_mul(8))
+            .delay(self.one_way)
+            .queue_limit(usize::try_from(self.queue).unwrap_or(usize::MAX))
+            .loss(Loss::Random(self.loss))
+            .mtu(MSS as usize);
+        Netem::new(cfg, self.seed, 0)
     }
 }
 
@@ -90,7 +101,7 @@ pub(super) fn run_with(
 ) -> Outcome {
     let t0 = Instant::now();
     let end = t0 + duration;
-    let mut rng = ChaCha8Rng::seed_from_u64(link.seed);
+    let mut wire = link.netem();
     let mut rtt = RttEstimator::default();
     let mut rate = DeliveryRateSampler::new();
     let mut pacer = Pacer::new(MSS);
@@ -105,11 +116,9 @@ pub(super) fn run_with(
     let mut largest_acked: Option<u64> = None;
     let mut last_send = t0;
     let mut backoff = 0u32;
-    // Link and receiver.
-    let mut link_free_at = t0;
+    // Receiver.
     let mut acks: BinaryHeap<Reverse<(Instant, u64)>> = BinaryHeap::new();
     let mut received: Vec<bool> = Vec::new();
-    let serialization = Duration::from_nanos(MSS * 1_000_000_000 / link.rate);
     let mut out = Outcome {
         goodput_bytes: 0,
         duration,
@@ -197,18 +206,18 @@ pub(super) fn run_with(
             inflight += MSS;
             last_send = now;
             out.packets_sent += 1;
-            // The bottleneck.
-            let backlog = bytes_in(link.rate, link_free_at.saturating_duration_since(now));
-            if backlog + MSS > link.queue {
-                out.queue_drops += 1;
-                continue;
-            }
-            link_free_at = link_free_at.max(now) + serialization;
-            if rng.gen::<f64>() < link.loss {
-                out.random_drops += 1;
-                continue;
-            }
-            let arrival = link_free_at + link.one_way;
+            // The bottleneck and the wire.
+            let arrival = match wire.offer(now, MSS as usize) {
+                Ok(a) => a.first.at,
+                Err(DropReason::QueueFull) => {
+                    out.queue_drops += 1;
+                    continue;
+                }
+                Err(_) => {
+                    out.random_drops += 1;
+                    continue;
+                }
+            };
             if arrival <= end {
                 let i = segment as usize;
                 if received.len() <= i {

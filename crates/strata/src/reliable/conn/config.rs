@@ -96,6 +96,20 @@ pub struct ReliableConfig {
     pub half_open_timeout: Duration,
     /// Listener: how long a Retry token is valid (default 10 s).
     pub cookie_lifetime: Duration,
+    /// The seed of every random choice of the endpoint (connection ids,
+    /// and a listener's Retry cookie key); `None` (the default,
+    /// [`DEFAULT_RNG_SEED`]) draws from the operating system's secure
+    /// generator. With a seed the choices come from a ChaCha20 stream keyed
+    /// by it, so a run under the test kit's simulated network repeats byte
+    /// for byte. **For tests and simulations only**: whoever knows the seed
+    /// can guess the ids and forge Retry tokens.
+    ///
+    /// ```
+    /// use strata::reliable::ReliableConfig;
+    /// let repeatable = ReliableConfig { rng_seed: Some([7; 32]), ..ReliableConfig::default() };
+    /// assert!(repeatable.validate().is_ok());
+    /// ```
+    pub rng_seed: Option<[u8; 32]>,
 }
 
 impl Default for ReliableConfig {
@@ -119,6 +133,7 @@ impl Default for ReliableConfig {
             max_half_open: 1024,
             half_open_timeout: Duration::from_secs(10),
             cookie_lifetime: Duration::from_secs(10),
+            rng_seed: DEFAULT_RNG_SEED,
         }
     }
 }
@@ -128,6 +143,10 @@ impl Default for ReliableConfig {
 /// of one timeout go unanswered with probability about 0.26, so a live peer
 /// is taken for dead with probability about 0.26^8 = 2e-5 per loss episode.
 pub const DEFAULT_DEAD_AFTER_PROBES: u32 = 8;
+
+/// The default of [`ReliableConfig::rng_seed`]: none, the operating
+/// system's secure generator.
+pub const DEFAULT_RNG_SEED: Option<[u8; 32]> = None;
 
 /// The default of [`ReliableConfig::unreachable_hints`]: three ICMP
 /// unreachable messages with nothing heard from the peer in between.

@@ -31,7 +31,7 @@ mod sendbuf;
 mod tests;
 
 pub use config::{
-    ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES,
+    ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES, DEFAULT_RNG_SEED,
     DEFAULT_UNREACHABLE_HINTS,
 };
 use ranges::RangeSet;
