@@ -4,11 +4,16 @@
 //! wake-ups is the cheapest client tokio offers (the client, not the
 //! server, is often the bottleneck on two cores).
 //!
+//! Every load is written once, generic over a [`Transport`]: plain TCP
+//! ([`Tcp`], here) or TLS over TCP (`tls_load`, a transport choice made by
+//! `--tls`). The hot loops are the same code for both, monomorphized.
+//!
 //! It speaks a small line protocol on stdout that the orchestrator reads:
 //! `START` when the measured phase begins, then `RESULT key=value ...`; the
 //! idle load prints `READY conns=N` instead and holds its sockets until stdin
 //! closes. Any failure is an error exit with the reason on stderr.
 
+use std::future::Future;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -17,7 +22,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
+
+use crate::tls::Client;
 
 /// Pattern period of the bulk payload: a prime, so chunk boundaries never
 /// line up with it and a misplaced chunk is caught.
@@ -40,9 +48,9 @@ pub struct TlsArgs {
 
 impl TlsArgs {
     /// The TLS client to load with, or `None` for plain TCP.
-    fn client(&self, resume: bool) -> io::Result<Option<crate::tls::Client>> {
+    fn client(&self, resume: bool) -> io::Result<Option<Client>> {
         match (self.tls, &self.cert) {
-            (true, Some(cert)) => crate::tls::Client::new(cert, resume).map(Some),
+            (true, Some(cert)) => Client::new(cert, resume).map(Some),
             (true, None) => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 "--tls needs --cert",
@@ -126,7 +134,67 @@ pub enum Load {
     },
 }
 
-/// Runs a load to completion on a current-thread runtime.
+/// What a load connects with. The loads are written once against it; TCP
+/// is [`Tcp`], TLS over TCP is `tls::Client` (in `tls_load`).
+pub(crate) trait Transport: Clone + Send + Sync + 'static {
+    /// A connected stream (handshake done).
+    type Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+    /// The half a bulk load reads.
+    type Reader: AsyncRead + Unpin + Send + 'static;
+    /// The half a bulk load writes, from its own task.
+    type Writer: AsyncWrite + Unpin + Send + 'static;
+    /// Names the transport in error messages (`"tls "`, or nothing).
+    const PREFIX: &'static str;
+    /// Whether a connection has a handshake whose kind is counted
+    /// (full or resumed) by [`connections`].
+    const HANDSHAKES: bool;
+
+    /// Connects (no Nagle) and completes any handshake.
+    fn connect(&self, addr: SocketAddr) -> impl Future<Output = io::Result<Self::Stream>> + Send;
+    /// Splits a stream into halves that run concurrently.
+    fn split(s: Self::Stream) -> (Self::Reader, Self::Writer);
+    /// Ends a split stream once the measurement is taken.
+    fn finish(r: Self::Reader, w: Self::Writer) -> impl Future<Output = io::Result<()>> + Send;
+    /// Whether the stream's handshake resumed a session (`false` when it
+    /// has none); an error when it should have a kind and has none.
+    fn resumed(s: &Self::Stream) -> io::Result<bool>;
+    /// Ends one connection of a connection loop, as the peer expects.
+    fn close(s: Self::Stream) -> impl Future<Output = io::Result<()>> + Send;
+}
+
+/// Plain TCP.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Tcp;
+
+impl Transport for Tcp {
+    type Stream = TcpStream;
+    type Reader = OwnedReadHalf;
+    type Writer = OwnedWriteHalf;
+    const PREFIX: &'static str = "";
+    const HANDSHAKES: bool = false;
+
+    async fn connect(&self, addr: SocketAddr) -> io::Result<TcpStream> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(s)
+    }
+    fn split(s: TcpStream) -> (OwnedReadHalf, OwnedWriteHalf) {
+        s.into_split()
+    }
+    async fn finish(r: OwnedReadHalf, w: OwnedWriteHalf) -> io::Result<()> {
+        drop(w.reunite(r).map_err(io::Error::other)?);
+        Ok(())
+    }
+    fn resumed(_: &TcpStream) -> io::Result<bool> {
+        Ok(false)
+    }
+    async fn close(s: TcpStream) -> io::Result<()> {
+        drop(s);
+        Ok(())
+    }
+}
+
+/// Runs a load to completion on a current-thread runtime, over TCP or TLS.
 pub fn run(load: Load) -> io::Result<()> {
     crate::sys::raise_nofile_limit()?;
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -142,19 +210,19 @@ pub fn run(load: Load) -> io::Result<()> {
         } => {
             let dur = secs_to_duration(secs)?;
             match tls.client(false)? {
-                Some(c) => rt.block_on(crate::tls_load::pingpong(c, addr, conns, size, dur)),
-                None => rt.block_on(pingpong(addr, conns, size, dur)),
+                Some(c) => rt.block_on(pingpong(c, addr, conns, size, dur)),
+                None => rt.block_on(pingpong(Tcp, addr, conns, size, dur)),
             }
         }
         Load::Bulk { addr, bytes, tls } => match tls.client(false)? {
-            Some(c) => rt.block_on(crate::tls_load::bulk(c, addr, bytes.unwrap_or(256 << 20))),
-            None => rt.block_on(bulk(addr, bytes.unwrap_or(1 << 30))),
+            Some(c) => rt.block_on(bulk(c, addr, bytes.unwrap_or(256 << 20))),
+            None => rt.block_on(bulk(Tcp, addr, bytes.unwrap_or(1 << 30))),
         },
         Load::Cps {
             addr,
             parallel,
             secs,
-        } => rt.block_on(cps(addr, parallel, secs_to_duration(secs)?)),
+        } => rt.block_on(connections(Tcp, addr, parallel, secs_to_duration(secs)?)),
         Load::Handshakes {
             addr,
             parallel,
@@ -169,15 +237,15 @@ pub fn run(load: Load) -> io::Result<()> {
                     "handshakes measures TLS: pass --tls --cert",
                 ));
             };
-            rt.block_on(crate::tls_load::handshakes(c, addr, parallel, dur))
+            rt.block_on(connections(c, addr, parallel, dur))
         }
         Load::Idle { addr, conns, tls } => match tls.client(false)? {
             Some(c) => {
-                let held = rt.block_on(crate::tls_load::idle_open(c, addr, conns))?;
+                let held = rt.block_on(idle_open(c, addr, conns))?;
                 hold(held.len())
             }
             None => {
-                let held = rt.block_on(idle_open(addr, conns))?;
+                let held = rt.block_on(idle_open(Tcp, addr, conns))?;
                 hold(held.len())
             }
         },
@@ -204,24 +272,26 @@ pub(crate) fn say(line: &str) -> io::Result<()> {
     out.flush()
 }
 
-async fn connect(addr: SocketAddr) -> io::Result<TcpStream> {
-    let s = TcpStream::connect(addr).await?;
-    s.set_nodelay(true)?;
-    Ok(s)
-}
-
 pub(crate) fn mismatch(what: &str) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidData, format!("{what}: echo differs"))
 }
 
-async fn pingpong(addr: SocketAddr, conns: usize, size: usize, dur: Duration) -> io::Result<()> {
+/// Many connections, each sending a message and waiting for its echo;
+/// every connection is set up (handshake and one round trip) before the
+/// measured phase.
+async fn pingpong<T: Transport>(
+    t: T,
+    addr: SocketAddr,
+    conns: usize,
+    size: usize,
+    dur: Duration,
+) -> io::Result<()> {
     let mut socks = Vec::with_capacity(conns);
-    for _ in 0..conns {
-        socks.push(connect(addr).await?);
-    }
-    // Warm up: one round trip each, so every server has set its state up.
-    for (i, s) in socks.iter_mut().enumerate() {
-        round_trip(s, &message(i, size), &mut vec![0; size]).await?;
+    for i in 0..conns {
+        let mut s = t.connect(addr).await?;
+        // Warm up: one round trip each, so every server has set its state up.
+        round_trip(&mut s, &message(i, size), &mut vec![0; size]).await?;
+        socks.push(s);
     }
     say("START")?;
     let start = Instant::now();
@@ -284,9 +354,11 @@ pub(crate) fn pattern_at(p: &[u8], offset: u64, len: usize) -> &[u8] {
     &p[start..start + len]
 }
 
-async fn bulk(addr: SocketAddr, bytes: u64) -> io::Result<()> {
-    let sock = connect(addr).await?;
-    let (mut rd, mut wr) = sock.into_split();
+/// One connection sending a large payload while reading the echo: the
+/// handshake happens before `START`; then one task writes the pattern
+/// while this one reads and checks the echo.
+async fn bulk<T: Transport>(t: T, addr: SocketAddr, bytes: u64) -> io::Result<()> {
+    let (mut rd, mut wr) = T::split(t.connect(addr).await?);
     let p = Arc::new(pattern());
     say("START")?;
     let start = Instant::now();
@@ -298,11 +370,13 @@ async fn bulk(addr: SocketAddr, bytes: u64) -> io::Result<()> {
             wr.write_all(pattern_at(&wp, sent, len)).await?;
             sent += len as u64;
         }
+        wr.flush().await?;
         // No half-close here: Twisted's textbook echo treats EOF as the end
         // of the connection and drops the echo it still buffers. The
         // connection closes once everything came back.
         io::Result::Ok(wr)
     });
+    let what = format!("{}bulk", T::PREFIX);
     let mut buf = vec![0u8; BULK_CHUNK];
     let mut got = 0u64;
     while got < bytes {
@@ -310,86 +384,125 @@ async fn bulk(addr: SocketAddr, bytes: u64) -> io::Result<()> {
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
-                format!("bulk: echo ended after {got} of {bytes} bytes"),
+                format!("{what}: echo ended after {got} of {bytes} bytes"),
             ));
         }
         if buf[..n] != *pattern_at(&p, got, n) {
-            return Err(mismatch("bulk"));
+            return Err(mismatch(&what));
         }
         got += n as u64;
     }
     let secs = start.elapsed().as_secs_f64();
     let wr = writer.await.map_err(io::Error::other)??;
-    drop(wr.reunite(rd).map_err(io::Error::other)?);
+    // The measurement is already taken (a TLS close_notify is best effort).
+    T::finish(rd, wr).await?;
     say(&format!(
         "RESULT bytes={bytes} secs={secs:.6} rate={:.1}",
         bytes as f64 / 1e6 / secs
     ))
 }
 
-async fn cps(addr: SocketAddr, parallel: usize, dur: Duration) -> io::Result<()> {
+/// What kinds of handshake a loop saw.
+#[derive(Clone, Copy, Debug, Default)]
+struct Kinds {
+    full: u64,
+    resumed: u64,
+}
+
+/// `parallel` loops of connect (and handshake), 1-byte echo, close, for
+/// `dur`: connections per second (`cps` over TCP, `handshakes` over TLS,
+/// which also counts full and resumed handshakes). A run where more than
+/// 1% of the connections fail measures the failure, not the server.
+async fn connections<T: Transport>(
+    t: T,
+    addr: SocketAddr,
+    parallel: usize,
+    dur: Duration,
+) -> io::Result<()> {
+    let what = if T::HANDSHAKES { "handshakes" } else { "cps" };
     say("START")?;
     let start = Instant::now();
     let deadline = start + dur;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..parallel {
+        let t = t.clone();
         tasks.spawn(async move {
-            let (mut ok, mut failed) = (0u64, 0u64);
+            let (mut kinds, mut failed) = (Kinds::default(), 0u64);
             while Instant::now() < deadline {
-                match one_connection(addr).await {
-                    Ok(()) => ok += 1,
+                match one_connection(&t, addr, what).await {
+                    Ok(true) => kinds.resumed += 1,
+                    Ok(false) => kinds.full += 1,
                     Err(e) => {
                         failed += 1;
                         if failed <= 3 {
-                            eprintln!("cps: {e}");
+                            eprintln!("{what}: {e}");
                         }
                     }
                 }
             }
-            (ok, failed)
+            (kinds, failed)
         });
     }
-    let (mut ok, mut failed) = (0u64, 0u64);
+    let (mut kinds, mut failed) = (Kinds::default(), 0u64);
     while let Some(r) = tasks.join_next().await {
-        let (o, f) = r.map_err(io::Error::other)?;
-        ok += o;
+        let (k, f) = r.map_err(io::Error::other)?;
+        kinds.full += k.full;
+        kinds.resumed += k.resumed;
         failed += f;
     }
     let secs = start.elapsed().as_secs_f64();
-    // A run where connections fail measures the failure, not the server.
+    let ok = kinds.full + kinds.resumed;
     if failed * 100 > ok {
         return Err(io::Error::other(format!(
-            "cps: {failed} of {} connections failed",
+            "{what}: {failed} of {} connections failed",
             ok + failed
         )));
     }
-    say(&format!(
-        "RESULT conns={ok} failed={failed} secs={secs:.6} rate={:.1}",
-        ok as f64 / secs
-    ))
+    let rate = ok as f64 / secs;
+    if T::HANDSHAKES {
+        say(&format!(
+            "RESULT conns={ok} full={} resumed={} failed={failed} secs={secs:.6} rate={rate:.1}",
+            kinds.full, kinds.resumed
+        ))
+    } else {
+        say(&format!(
+            "RESULT conns={ok} failed={failed} secs={secs:.6} rate={rate:.1}"
+        ))
+    }
 }
 
-async fn one_connection(addr: SocketAddr) -> io::Result<()> {
-    let mut s = connect(addr).await?;
+/// One connection of a loop; whether its handshake resumed a session.
+async fn one_connection<T: Transport>(t: &T, addr: SocketAddr, what: &str) -> io::Result<bool> {
+    let mut s = t.connect(addr).await?;
+    let resumed = T::resumed(&s)?;
     s.write_all(&[7]).await?;
+    s.flush().await?;
     let mut b = [0u8; 1];
     s.read_exact(&mut b).await?;
     if b != [7] {
-        return Err(mismatch("cps"));
+        return Err(mismatch(what));
     }
-    Ok(())
+    T::close(s).await?;
+    Ok(resumed)
 }
 
-async fn idle_open(addr: SocketAddr, conns: usize) -> io::Result<Vec<TcpStream>> {
+/// Opens `conns` connections (each through any handshake and one 1-byte
+/// echo), `IDLE_CONCURRENCY` at a time, and returns them to be held.
+async fn idle_open<T: Transport>(
+    t: T,
+    addr: SocketAddr,
+    conns: usize,
+) -> io::Result<Vec<T::Stream>> {
     let next = Arc::new(AtomicUsize::new(0));
     let held = Arc::new(Mutex::new(Vec::with_capacity(conns)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..IDLE_CONCURRENCY.min(conns) {
-        let (next, held) = (next.clone(), held.clone());
+        let (next, held, t) = (next.clone(), held.clone(), t.clone());
         tasks.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < conns {
-                let mut s = TcpStream::connect(addr).await?;
+                let mut s = t.connect(addr).await?;
                 s.write_all(&[1]).await?;
+                s.flush().await?;
                 let mut b = [0u8; 1];
                 s.read_exact(&mut b).await?;
                 if b != [1] {

@@ -6,8 +6,13 @@ use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::path::Path;
+
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+
+use crate::tls::anchor_server_config;
 
 /// Which echo server to run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -89,7 +94,7 @@ pub fn serve(
                     _strata = Some(server);
                     local
                 } else {
-                    crate::tls::spawn_anchor(addr, &id.cert, &id.key, id.read_buf).await?
+                    spawn_anchor(addr, &id.cert, &id.key, id.read_buf).await?
                 }
             }
         };
@@ -164,6 +169,46 @@ where
     Ok(local)
 }
 
+/// Starts the tokio-rustls anchor: the raw tokio echo behind a
+/// `TlsAcceptor`; returns the bound address.
+pub async fn spawn_anchor(
+    addr: SocketAddr,
+    cert: &Path,
+    key: &Path,
+    read_buf: usize,
+) -> io::Result<SocketAddr> {
+    if read_buf == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "--read-buf must be at least 1",
+        ));
+    }
+    let acceptor = TlsAcceptor::from(anchor_server_config(cert, key)?);
+    spawn_accept_loop(addr, move |sock| {
+        let acceptor = acceptor.clone();
+        async move { anchor_echo(acceptor.accept(sock).await?, read_buf).await }
+    })
+    .await
+}
+
+/// The anchor's connection: the raw tokio idiom (`read` then `write_all`
+/// with a `read_buf`-byte buffer), plus the `flush` a TLS stream needs,
+/// and a `close_notify` back on the peer's.
+async fn anchor_echo(
+    mut s: tokio_rustls::server::TlsStream<TcpStream>,
+    read_buf: usize,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; read_buf];
+    loop {
+        let n = s.read(&mut buf).await?;
+        if n == 0 {
+            return s.shutdown().await;
+        }
+        s.write_all(&buf[..n]).await?;
+        s.flush().await?;
+    }
+}
+
 /// The raw tokio anchor: the idiom most tokio servers are written in.
 async fn tokio_echo(mut sock: TcpStream) -> io::Result<()> {
     let mut buf = vec![0u8; TOKIO_BUF];
@@ -235,5 +280,50 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(round_trip(local).await.len(), 3000);
+    }
+
+    use crate::tls::{listen_strata, CertFiles, Client, RECORD_PLAINTEXT};
+
+    async fn tls_round_trip(files: &CertFiles, local: SocketAddr) {
+        let client = Client::new(&files.cert, false).unwrap();
+        let mut c = client.connect(local).await.unwrap();
+        let msg: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
+        c.write_all(&msg).await.unwrap();
+        c.shutdown().await.unwrap();
+        let mut back = Vec::new();
+        c.read_to_end(&mut back).await.unwrap();
+        assert_eq!(back, msg);
+    }
+
+    #[tokio::test]
+    async fn both_servers_echo_over_tls_with_the_same_certificate() {
+        let files = CertFiles::generate(&std::env::temp_dir(), "unit-both").unwrap();
+        let any = "127.0.0.1:0".parse().unwrap();
+        let (_server, strata) = listen_strata(any, 16, &files.cert, &files.key)
+            .await
+            .unwrap();
+        let anchor = spawn_anchor(any, &files.cert, &files.key, 100)
+            .await
+            .unwrap();
+        tls_round_trip(&files, strata).await;
+        tls_round_trip(&files, anchor).await;
+    }
+
+    #[test]
+    fn a_client_rejects_a_certificate_it_was_not_given() {
+        let dir = std::env::temp_dir();
+        let (a, b) = (
+            CertFiles::generate(&dir, "unit-a").unwrap(),
+            CertFiles::generate(&dir, "unit-b").unwrap(),
+        );
+        let rt = runtime(1).unwrap();
+        rt.block_on(async {
+            let any = "127.0.0.1:0".parse().unwrap();
+            let anchor = spawn_anchor(any, &a.cert, &a.key, RECORD_PLAINTEXT)
+                .await
+                .unwrap();
+            let client = Client::new(&b.cert, true).unwrap();
+            assert!(client.connect(anchor).await.is_err());
+        });
     }
 }

@@ -22,9 +22,9 @@ use strata::endpoint::Endpoint;
 use strata::tls::Tls;
 use strata::{AbortReason, Close, StreamProtocol, StreamTransport};
 use strata_tokio::{ListenConfig, Server, StreamFactory, TlsIdentity};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
 use tokio::net::TcpStream;
-use tokio_rustls::{TlsAcceptor, TlsConnector};
+use tokio_rustls::TlsConnector;
 
 use crate::echo::Echo;
 
@@ -196,96 +196,8 @@ impl StreamProtocol for Refused {
     }
 }
 
-/// Starts the tokio-rustls anchor: the raw tokio echo behind a
-/// `TlsAcceptor`; returns the bound address.
-pub async fn spawn_anchor(
-    addr: SocketAddr,
-    cert: &Path,
-    key: &Path,
-    read_buf: usize,
-) -> io::Result<SocketAddr> {
-    if read_buf == 0 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "--read-buf must be at least 1",
-        ));
-    }
-    let acceptor = TlsAcceptor::from(anchor_server_config(cert, key)?);
-    crate::server::spawn_accept_loop(addr, move |sock| {
-        let acceptor = acceptor.clone();
-        async move { anchor_echo(acceptor.accept(sock).await?, read_buf).await }
-    })
-    .await
-}
-
 /// The most plaintext one TLS record carries: the tokio-rustls anchor's
 /// default read buffer. `run` gives it the plain anchor's 64 KiB for the
 /// throughput benchmarks (fewer, larger writes) and this for the idle one
 /// (where the buffer would otherwise dominate its memory).
 pub const RECORD_PLAINTEXT: usize = 16 * 1024;
-
-/// The anchor's connection: the raw tokio idiom (`read` then `write_all`
-/// with a `read_buf`-byte buffer), plus the `flush` a TLS stream needs,
-/// and a `close_notify` back on the peer's.
-async fn anchor_echo(
-    mut s: tokio_rustls::server::TlsStream<TcpStream>,
-    read_buf: usize,
-) -> io::Result<()> {
-    let mut buf = vec![0u8; read_buf];
-    loop {
-        let n = s.read(&mut buf).await?;
-        if n == 0 {
-            return s.shutdown().await;
-        }
-        s.write_all(&buf[..n]).await?;
-        s.flush().await?;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn tls_round_trip(files: &CertFiles, local: SocketAddr) {
-        let client = Client::new(&files.cert, false).unwrap();
-        let mut c = client.connect(local).await.unwrap();
-        let msg: Vec<u8> = (0..=255u8).cycle().take(40_000).collect();
-        c.write_all(&msg).await.unwrap();
-        c.shutdown().await.unwrap();
-        let mut back = Vec::new();
-        c.read_to_end(&mut back).await.unwrap();
-        assert_eq!(back, msg);
-    }
-
-    #[tokio::test]
-    async fn both_servers_echo_over_tls_with_the_same_certificate() {
-        let files = CertFiles::generate(&std::env::temp_dir(), "unit-both").unwrap();
-        let any = "127.0.0.1:0".parse().unwrap();
-        let (_server, strata) = listen_strata(any, 16, &files.cert, &files.key)
-            .await
-            .unwrap();
-        let anchor = spawn_anchor(any, &files.cert, &files.key, 100)
-            .await
-            .unwrap();
-        tls_round_trip(&files, strata).await;
-        tls_round_trip(&files, anchor).await;
-    }
-
-    #[test]
-    fn a_client_rejects_a_certificate_it_was_not_given() {
-        let dir = std::env::temp_dir();
-        let (a, b) = (
-            CertFiles::generate(&dir, "unit-a").unwrap(),
-            CertFiles::generate(&dir, "unit-b").unwrap(),
-        );
-        let rt = crate::server::runtime(1).unwrap();
-        rt.block_on(async {
-            let any = "127.0.0.1:0".parse().unwrap();
-            let anchor = spawn_anchor(any, &a.cert, &a.key, RECORD_PLAINTEXT)
-                .await
-                .unwrap();
-            let client = Client::new(&b.cert, true).unwrap();
-            assert!(client.connect(anchor).await.is_err());
-        });
-    }
-}

@@ -524,7 +524,7 @@ async fn bind_datagram(
     server
         .bind_udp(addr, None, proto, stack)
         .await
-        .map(Addr::Inet)
+        .map(|l| l.local)
         .map_err(|e| e.to_string())
 }
 

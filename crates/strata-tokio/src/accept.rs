@@ -13,11 +13,11 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use strata::{Stack, StreamProtocol};
 use tokio::net::{TcpListener, UnixListener};
 
+use crate::config::{ListenConfig, StreamFactory};
 use crate::conn;
 use crate::control::{Group, Shared, TaskGuard};
 use crate::socket::{self, tcp_info, unix_info};
 use crate::task::{guarded, Panicked};
-use crate::{ListenConfig, StreamFactory};
 
 /// How long the accept loop backs off after a resource error (EMFILE...).
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
@@ -25,7 +25,7 @@ const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 const LOG_PERIOD: Duration = Duration::from_secs(10);
 
 /// A bound listening socket.
-pub(crate) enum Acceptor {
+enum Acceptor {
     Tcp(TcpListener),
     /// The listener and its path, removed when the listener stops.
     Unix(UnixListener, PathBuf),
@@ -35,7 +35,7 @@ pub(crate) enum Acceptor {
 /// IPv6-only, so `[::]` and `0.0.0.0` can share a port. The buffer sizes are
 /// set on the listener, before `listen`: accepted connections inherit them,
 /// and the receive buffer fixes the window scale offered in the SYN-ACK.
-pub(crate) fn bind_tcp(addr: SocketAddr, cfg: &ListenConfig) -> io::Result<TcpListener> {
+fn bind_tcp(addr: SocketAddr, cfg: &ListenConfig) -> io::Result<TcpListener> {
     let s = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     s.set_reuse_address(true)?;
     if let Some(n) = cfg.send_buffer {
@@ -57,7 +57,7 @@ pub(crate) fn bind_tcp(addr: SocketAddr, cfg: &ListenConfig) -> io::Result<TcpLi
 }
 
 /// Binds a Unix stream listener, removing a stale socket file first.
-pub(crate) fn bind_unix(path: &Path, cfg: &ListenConfig) -> io::Result<UnixListener> {
+fn bind_unix(path: &Path, cfg: &ListenConfig) -> io::Result<UnixListener> {
     remove_stale(path)?;
     let s = Socket::new(Domain::UNIX, Type::STREAM, None)?;
     s.set_nonblocking(true)?;
@@ -96,8 +96,60 @@ fn remove_stale(path: &Path) -> io::Result<()> {
     }
 }
 
+/// Listens on TCP and serves each connection with a protocol from
+/// `factory`, until the server shuts down. Returns the bound address.
+pub(crate) fn listen_tcp(
+    shared: &Arc<Shared>,
+    addr: SocketAddr,
+    factory: StreamFactory,
+    cfg: ListenConfig,
+) -> io::Result<SocketAddr> {
+    let listener = bind_tcp(addr, &cfg)?;
+    let local = listener.local_addr()?;
+    start(
+        shared,
+        Acceptor::Tcp(listener),
+        local.to_string(),
+        factory,
+        cfg,
+    );
+    Ok(local)
+}
+
+/// Listens on a Unix stream socket at `path` (see
+/// [`Server::listen_unix`](crate::Server::listen_unix)).
+pub(crate) fn listen_unix(
+    shared: &Arc<Shared>,
+    path: &Path,
+    factory: StreamFactory,
+    cfg: ListenConfig,
+) -> io::Result<()> {
+    let listener = bind_unix(path, &cfg)?;
+    let label = format!("unix:{}", path.display());
+    let acceptor = Acceptor::Unix(listener, path.to_path_buf());
+    start(shared, acceptor, label, factory, cfg);
+    Ok(())
+}
+
+/// Spawns the accept loop; the server's shutdown waits for it.
+fn start(
+    shared: &Arc<Shared>,
+    acceptor: Acceptor,
+    label: String,
+    factory: StreamFactory,
+    cfg: ListenConfig,
+) {
+    let state = Group::listener(shared);
+    let task = tokio::spawn(run(shared.clone(), state, acceptor, label, factory, cfg));
+    shared
+        .acceptors
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(task);
+}
+
 /// The accept loop of one listener; ends when the server shuts down.
-pub(crate) async fn run(
+async fn run(
     shared: Arc<Shared>,
     state: Arc<Group>,
     acceptor: Acceptor,

@@ -17,9 +17,14 @@ use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
 use strata::deadline::after;
-use strata::{AbortReason, Close, PeerAddr, Stack, StreamTransport};
+
+use strata::{
+    AbortReason, BottomInfo, Close, PeerAddr, Stack, StackConfig, StreamProtocol, StreamTransport,
+};
 use tokio::io::ReadBuf;
+use tokio::task::JoinHandle;
 use tokio::time::Sleep;
 
 use crate::control::TaskGuard;
@@ -81,6 +86,31 @@ pub(crate) fn with_read_buf<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
         Ok(mut buf) => f(&mut buf),
         Err(_) => f(&mut vec![0; READ_BUF_SIZE]),
     })
+}
+
+/// Runs `proto` over `stream` in a new tokio task and returns its handle,
+/// which yields why the connection ended. `info` is what the protocol can
+/// look up (`t.get::<PeerAddr>()`); use name `"tcp"` or `"unix"`.
+///
+/// Must be called from within a tokio runtime.
+///
+/// ```no_run
+/// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> std::io::Result<()> {
+/// use std::sync::Arc;
+/// use strata::{Addr, BottomInfo, StackConfig};
+/// let s = tokio::net::TcpStream::connect("127.0.0.1:7").await?;
+/// let info = BottomInfo::new("tcp").peer(Addr::Inet(s.peer_addr()?));
+/// let why = strata_tokio::spawn_stream(s, proto, info, Arc::new(StackConfig::default())).await;
+/// # Ok(()) }
+/// ```
+pub fn spawn_stream<S: socket::DriverStream>(
+    stream: S,
+    proto: Box<dyn StreamProtocol>,
+    info: BottomInfo,
+    stack: Arc<StackConfig>,
+) -> JoinHandle<Close> {
+    let stack = strata::Stack::new(proto, info, stack, Instant::now());
+    tokio::spawn(drive(stream, stack, None))
 }
 
 /// The connection task. `ctl` is set for connections a server owns: it

@@ -6,12 +6,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strata::endpoint::Host;
 use strata::{AbortReason, Addr, Close, StackConfig, StreamProtocol};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
 use tokio::task::{JoinHandle, JoinSet};
 
+use crate::error::DriverError;
 use crate::socket::{tcp_info, unix_info};
-use crate::DriverError;
 
 /// RFC 8305 "Connection Attempt Delay": how long an attempt gets before the
 /// next address is tried in parallel.
@@ -158,6 +159,28 @@ pub(crate) async fn happy_eyeballs(
     race(&addrs, CONNECTION_ATTEMPT_DELAY, bufs)
         .await
         .map_err(|(addr, e)| DriverError::io("connect", format!("{host} ({addr})"), e))
+}
+
+/// The addresses of a host: an IP as is, a name through the resolver
+/// (duplicates removed, the resolver's order kept).
+pub(crate) async fn resolve(host: &Host, port: u16) -> Result<Vec<SocketAddr>, DriverError> {
+    let name = match host {
+        Host::Ip(ip) => return Ok(vec![SocketAddr::new(*ip, port)]),
+        Host::Name(n) => n,
+    };
+    let mut addrs: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), port))
+        .await
+        .map_err(|source| DriverError::Resolve {
+            host: name.clone(),
+            source,
+        })?
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    addrs.retain(|a| seen.insert(*a));
+    if addrs.is_empty() {
+        return Err(DriverError::NoAddresses { host: name.clone() });
+    }
+    Ok(addrs)
 }
 
 /// Orders addresses family by family, alternating, starting with the family

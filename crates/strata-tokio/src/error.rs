@@ -72,6 +72,20 @@ pub enum DriverError {
 }
 
 impl DriverError {
+    /// An option whose value does not parse, with what would have been
+    /// accepted.
+    pub(crate) fn bad_option(
+        e: strata::endpoint::OptionValueError,
+        expected: &'static str,
+    ) -> Self {
+        DriverError::BadOption {
+            layer: e.layer,
+            key: e.key,
+            value: e.value,
+            expected,
+        }
+    }
+
     /// An I/O error with its context.
     pub fn io(op: &'static str, addr: impl ToString, source: io::Error) -> Self {
         DriverError::Io {

@@ -43,40 +43,31 @@
 #![forbid(unsafe_code)]
 
 mod accept;
+mod config;
 mod conn;
 mod connect;
 mod control;
 mod endpoint;
 mod error;
+mod layer;
+mod options;
 mod reliable;
+mod scheme;
 mod server;
 mod socket;
 mod task;
 mod tls;
 mod udp;
 
+pub use config::{ListenConfig, StreamFactory};
+pub use conn::spawn_stream;
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};
-pub use endpoint::{connect, registry};
+pub use endpoint::connect;
 pub use error::DriverError;
-pub use server::{ListenConfig, Listening, Server};
-pub use socket::{spawn_stream, DriverStream};
+pub use scheme::registry;
+pub use server::{Listening, Server};
+pub use socket::DriverStream;
 pub use tls::{
     client_config, server_config, server_identity, AcceptAnyServerCert, ReloadingCert, TlsIdentity,
     TlsSetupError, MAX_PEM_FILE, SELF_SIGNED_NAMES,
 };
-
-/// Builds the protocol for each accepted connection of a listener.
-///
-/// ```
-/// use std::sync::Arc;
-/// use strata::{StreamProtocol, StreamTransport};
-/// use strata_tokio::StreamFactory;
-/// struct Discard;
-/// impl StreamProtocol for Discard {
-///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
-///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
-/// }
-/// let f: StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
-/// let _proto = f();
-/// ```
-pub type StreamFactory = std::sync::Arc<dyn Fn() -> Box<dyn strata::StreamProtocol> + Send + Sync>;

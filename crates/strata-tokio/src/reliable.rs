@@ -1,33 +1,27 @@
-//! Endpoint glue for the reliable mapping: `reliable+udp://` (and any stream
-//! layer above it, `tls+reliable+udp://`). The listener is one UDP socket
-//! running a [`ReliableListener`]; a connection is a connected UDP socket
-//! running [`Reliable`]. With `reliable.mode=kcp` the KCP-compatible mode
-//! runs instead ([`KcpListener`], [`KcpStream`]).
+//! The `reliable` row of the scheme table: one layer, chosen by the
+//! endpoint. Over UDP (`reliable+udp://`, and any stream layer above it,
+//! `tls+reliable+udp://`) the listener is one UDP socket running a
+//! [`ReliableListener`], and a connection is a connected UDP socket running
+//! [`Reliable`]; with `reliable.mode=kcp` the KCP-compatible mode runs
+//! instead ([`KcpListener`], [`KcpStream`]). Over a stream
+//! (`reliable+tcp://`, `reliable+unix://`) [`Reliable`] is a pass-through.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use strata::endpoint::{Endpoint, Host, Target};
+use strata::endpoint::Endpoint;
 use strata::reliable::cc::CcAlgorithm;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
 use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
-use strata::{Addr, StackConfig, StreamProtocol, StreamTransport};
+use strata::{DatagramProtocol, StreamProtocol};
 
-use crate::connect::Connection;
-use crate::control::Shared;
-use crate::endpoint::bad_option;
-use crate::{DriverError, ListenConfig, Listening, StreamFactory};
+use crate::config::{ListenConfig, StreamFactory};
+use crate::error::DriverError;
+use crate::layer::{Carry, LayerCx, LayerWrap};
 
 /// The layer name in endpoint chains.
 pub(crate) const NAME: &str = "reliable";
-
-/// Whether `ep` is a reliable mapping over UDP (`…reliable+udp://`).
-pub(crate) fn is_reliable_udp(ep: &Endpoint) -> bool {
-    let n = ep.layers.len();
-    n >= 2 && ep.transport() == "udp" && ep.layers[n - 2] == NAME
-}
 
 /// The KCP mode's settings, when `reliable.mode=kcp`; `None` for the
 /// native mode. The conversation id is `reliable.conv`, if given.
@@ -67,7 +61,7 @@ fn kcp_config(ep: &Endpoint) -> Result<Option<(KcpStreamConfig, Option<u32>)>, D
     // Congestion control stays on unless asked off, in either preset.
     kcp.no_congestion_control = ep
         .option_as::<bool>(NAME, "nocc")
-        .map_err(|e| bad_option(e, "true or false"))?
+        .map_err(|e| DriverError::bad_option(e, "true or false"))?
         .unwrap_or(false);
     if let Some(mtu) = ranged(
         ep,
@@ -79,7 +73,7 @@ fn kcp_config(ep: &Endpoint) -> Result<Option<(KcpStreamConfig, Option<u32>)>, D
     }
     let conv = ep
         .option_as::<u32>(NAME, "conv")
-        .map_err(|e| bad_option(e, "a conversation id (u32)"))?;
+        .map_err(|e| DriverError::bad_option(e, "a conversation id (u32)"))?;
     let mut cfg = KcpStreamConfig {
         kcp,
         ..KcpStreamConfig::default()
@@ -136,7 +130,7 @@ fn ranged(
 ) -> Result<Option<u64>, DriverError> {
     let Some(v) = ep
         .option_as::<u64>(NAME, key)
-        .map_err(|e| bad_option(e, expected))?
+        .map_err(|e| DriverError::bad_option(e, expected))?
     else {
         return Ok(None);
     };
@@ -206,7 +200,7 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
     }
     if let Some(v) = ep
         .option_as::<bool>(NAME, "retry")
-        .map_err(|e| bad_option(e, "true or false"))?
+        .map_err(|e| DriverError::bad_option(e, "true or false"))?
     {
         cfg.require_retry = v;
     }
@@ -226,92 +220,45 @@ fn is_kcp(ep: &Endpoint) -> bool {
         .is_some_and(|m| m.eq_ignore_ascii_case("kcp"))
 }
 
-/// Listens on one UDP socket per address of `addrs` (the first that binds),
-/// running the mapping's listener with `factory`'s protocols.
-pub(crate) async fn listen(
-    shared: &Arc<Shared>,
+/// The `reliable` row of the scheme table: over datagrams, the mapping
+/// carries the streams; over a stream, it is a pass-through.
+pub(crate) const CARRY: Carry = Carry { serve, connect };
+
+/// The server side over datagrams: the listener of one socket, native
+/// ([`ReliableListener`]) or KCP ([`KcpListener`]), serving `factory`'s
+/// protocols, at most `lcfg.max_connections` at a time.
+fn serve(
     ep: &Endpoint,
-    addrs: &[SocketAddr],
-    factory: StreamFactory,
+    factory: &StreamFactory,
     lcfg: &ListenConfig,
-) -> Result<Listening, DriverError> {
+) -> Result<Box<dyn DatagramProtocol>, DriverError> {
     let kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
+    let factory = factory.clone();
     let factory: ReliableFactory = Arc::new(move || factory());
-    let mut last_err = None;
-    let mut first: Option<SocketAddr> = None;
-    for &a in addrs {
-        let mut a = a;
-        if let (0, Some(f)) = (a.port(), first) {
-            a.set_port(f.port());
+    Ok(match kcp {
+        None => Box::new(ReliableListener::new(cfg, factory)),
+        Some((stream, _)) => {
+            let lc = KcpListenerConfig {
+                stream,
+                max_connections: cfg.max_connections,
+                ..KcpListenerConfig::default()
+            };
+            Box::new(KcpListener::new(lc, factory).map_err(kcp_error)?)
         }
-        let proto: Box<dyn strata::DatagramProtocol> = match &kcp {
-            None => Box::new(ReliableListener::new(cfg.clone(), factory.clone())),
-            Some((stream, _)) => {
-                let lc = KcpListenerConfig {
-                    stream: stream.clone(),
-                    max_connections: cfg.max_connections,
-                    ..KcpListenerConfig::default()
-                };
-                Box::new(KcpListener::new(lc, factory.clone()).map_err(kcp_error)?)
-            }
-        };
-        match crate::udp::bind(shared, a, None, proto, lcfg.stack.clone()).await {
-            Ok(local) => {
-                first.get_or_insert(local);
-            }
-            Err(e) => {
-                tracing::warn!("listen udp {a}: {e}");
-                last_err.get_or_insert(DriverError::io("listen", a, e));
-            }
-        }
-    }
-    match (first, last_err) {
-        (Some(local), _) => Ok(Listening {
-            local: Addr::Inet(local),
-        }),
-        (None, Some(e)) => Err(e),
-        (None, None) => Err(DriverError::NoAddresses {
-            host: format!("{addrs:?}"),
-        }),
-    }
+    })
 }
 
-/// Connects: a UDP socket connected to the server (the first address the
-/// host resolves to), running [`Reliable`] with `proto` above.
-pub(crate) async fn connect(
+/// The client side over datagrams: [`Reliable`] (or [`KcpStream`]) with
+/// `proto` above, for a socket connected to the server.
+fn connect(
     ep: &Endpoint,
     proto: Box<dyn StreamProtocol>,
-    stack: Arc<StackConfig>,
-) -> Result<Connection, DriverError> {
+) -> Result<Box<dyn DatagramProtocol>, DriverError> {
     let kcp = kcp_config(ep)?;
     let cfg = config(ep)?;
-    let Target::Host { host, port } = &ep.target else {
-        return Err(DriverError::NotStream {
-            endpoint: ep.to_string(),
-        });
-    };
-    let peer = match host {
-        Host::Ip(ip) => SocketAddr::new(*ip, *port),
-        Host::Name(_) => *crate::endpoint::resolve(host, *port)
-            .await?
-            .first()
-            .ok_or_else(|| DriverError::NoAddresses {
-                host: host.to_string(),
-            })?,
-    };
-    let local = SocketAddr::new(
-        if peer.is_ipv4() {
-            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-        } else {
-            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-        },
-        0,
-    );
-    let (proto, started) = Started::new(proto);
-    let proto: Box<dyn StreamProtocol> = Box::new(proto);
-    let layer: Box<dyn strata::DatagramProtocol> = match kcp {
+    Ok(match kcp {
         None => Box::new(Reliable::new(cfg, proto)),
         Some((stream, conv)) => {
             let conv = match conv {
@@ -320,104 +267,18 @@ pub(crate) async fn connect(
             };
             Box::new(KcpStream::new(conv, stream, proto).map_err(kcp_error)?)
         }
-    };
-    let shared = Arc::new(Shared::default());
-    let (_, task) = crate::udp::spawn(&shared, local, Some(peer), layer, stack)
-        .await
-        .map_err(|e| DriverError::io("connect", peer, e))?;
-    // As `tcp://` returns once the TCP handshake is done, this returns once
-    // the mapping's handshake is: the protocol above started. If it never
-    // does (the handshake timed out, the server refused), the task ends
-    // with the reason and so does the connect.
-    // A caller that gives up first (a relay's `--connect-timeout`) drops
-    // this future: the attempt is stopped with it, not left to finish on
-    // its own and start a protocol nobody waits for.
-    struct StopOnDrop(Option<tokio::task::AbortHandle>);
-    impl Drop for StopOnDrop {
-        fn drop(&mut self) {
-            if let Some(h) = self.0.take() {
-                h.abort();
-            }
-        }
-    }
-    let mut guard = StopOnDrop(Some(task.abort_handle()));
-    let ok = started.await.is_ok();
-    guard.0 = None;
-    if ok {
-        return Ok(Connection::new(Addr::Inet(peer), task));
-    }
-    let why = Connection::new(Addr::Inet(peer), task).closed().await;
-    let kind = match &why {
-        strata::Close::Timeout(_) => std::io::ErrorKind::TimedOut,
-        strata::Close::Io(k) => *k,
-        _ => std::io::ErrorKind::ConnectionRefused,
-    };
-    Err(DriverError::io(
-        "connect",
-        peer,
-        std::io::Error::new(kind, why.to_string()),
-    ))
+    })
 }
 
-/// The protocol above, and a signal when it starts (the handshake is done).
-struct Started {
-    inner: Box<dyn StreamProtocol>,
-    started: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-impl Started {
-    fn new(inner: Box<dyn StreamProtocol>) -> (Self, tokio::sync::oneshot::Receiver<()>) {
-        let (tx, rx) = tokio::sync::oneshot::channel();
-        let s = Started {
-            inner,
-            started: Some(tx),
-        };
-        (s, rx)
-    }
-}
-
-/// Forwards every method (a forgotten one would change the protocol's
-/// behaviour).
-impl StreamProtocol for Started {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(tx) = self.started.take() {
-            let _ = tx.send(());
-        }
-        self.inner.connection_made(t)
-    }
-    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        self.inner.data_received(t, data)
-    }
-    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: bytes::Bytes) {
-        self.inner.data_received_bytes(t, data)
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.eof_received(t)
-    }
-    fn connection_lost(&mut self, why: &strata::Close) {
-        self.inner.connection_lost(why)
-    }
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.pause_writing(t)
-    }
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.resume_writing(t)
-    }
-    fn next_deadline(&self) -> Option<std::time::Instant> {
-        self.inner.next_deadline()
-    }
-    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.on_deadline(t)
-    }
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: strata::WakeRoute<'_>) {
-        self.inner.on_wake(t, route)
-    }
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.on_shutdown(t)
-    }
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
-    }
+/// Over a stream (`reliable+tcp`, `reliable+unix`): [`Reliable`] as the
+/// pass-through it is there, so one protocol value runs over either. The
+/// options are checked as over UDP.
+pub(crate) fn pass_through(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
+    kcp_config(cx.ep)?;
+    let cfg = config(cx.ep)?;
+    Ok(Arc::new(move |inner| {
+        Box::new(Reliable::new(cfg.clone(), inner)) as Box<dyn StreamProtocol>
+    }))
 }
 
 /// A random KCP conversation id.

@@ -1,5 +1,5 @@
 //! [`Server`]: listeners, UDP sockets and the connections they spawn, with a
-//! graceful shutdown.
+//! graceful shutdown; and [`Listening`], what a bind gives back.
 
 use std::io;
 use std::net::SocketAddr;
@@ -7,72 +7,94 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use strata::{DatagramProtocol, StackConfig};
+use strata::endpoint::{Endpoint, Host, Target};
+use strata::{Addr, DatagramProtocol, StackConfig};
 
-use crate::accept::{self, Acceptor};
-use crate::control::{Group, Shared};
-use crate::StreamFactory;
+use crate::config::{ListenConfig, StreamFactory};
+use crate::control::Shared;
+use crate::error::DriverError;
+use crate::tls::TlsIdentity;
 
-/// How a listener accepts connections.
+/// What a listener or a UDP socket bound to (port 0 resolved to the real
+/// port), and its name as an endpoint string. It ends with the server's
+/// [`shutdown`](Server::shutdown), with the connections it serves.
 ///
 /// ```
-/// use strata_tokio::ListenConfig;
-/// let cfg = ListenConfig { max_connections: 100, ..ListenConfig::default() };
-/// assert!(cfg.nodelay);
-/// assert_eq!(cfg.backlog, 1024);
-/// ```
-#[derive(Clone, Debug)]
-pub struct ListenConfig {
-    /// Limits of every connection's stack, shared by all of them.
-    pub stack: Arc<StackConfig>,
-    /// Live connections past which the listener stops accepting until one
-    /// ends (default 10 000). Waiting clients queue in the backlog.
-    pub max_connections: usize,
-    /// Accepts per second, as a token bucket with a one-second burst
-    /// (default: no limit).
-    pub max_accepts_per_sec: Option<u32>,
-    /// Sets `SO_REUSEPORT`, so several listeners can share the port (default false).
-    pub reuse_port: bool,
-    /// Sets `TCP_NODELAY` on accepted connections (default true).
-    pub nodelay: bool,
-    /// The listen backlog (default 1024).
-    pub backlog: u32,
-    /// `SO_SNDBUF` of every accepted TCP connection, in bytes (default
-    /// `None`: the kernel's autotuning, which lets one connection whose
-    /// peer does not read hold up to `net.ipv4.tcp_wmem`'s maximum, 4 MiB
-    /// on most Linux systems, outside the stack's memory budget). Linux
-    /// doubles the value for its bookkeeping. Endpoint option `tcp.sndbuf`.
-    pub send_buffer: Option<u32>,
-    /// `SO_RCVBUF` of every accepted TCP connection, in bytes (default
-    /// `None`: the kernel's autotuning). Endpoint option `tcp.rcvbuf`.
-    pub recv_buffer: Option<u32>,
-}
-
-impl Default for ListenConfig {
-    fn default() -> Self {
-        ListenConfig {
-            stack: Arc::new(StackConfig::default()),
-            max_connections: 10_000,
-            max_accepts_per_sec: None,
-            reuse_port: false,
-            nodelay: true,
-            backlog: 1024,
-            send_buffer: None,
-            recv_buffer: None,
-        }
-    }
-}
-
-/// What a listener bound to (port 0 resolved to the real port).
-///
-/// ```
-/// let l = strata_tokio::Listening { local: strata::Addr::Inet("127.0.0.1:80".parse().unwrap()) };
-/// assert_eq!(l.local.to_string(), "127.0.0.1:80");
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use strata::endpoint::Endpoint;
+/// # let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| unimplemented!());
+/// let server = strata_tokio::Server::new();
+/// let ep = Endpoint::parse("reliable+udp://127.0.0.1:0").unwrap();
+/// let l = server.listen(&ep, f, Default::default()).await.unwrap();
+/// let back = Endpoint::parse(&l.endpoint()).unwrap();
+/// assert_eq!(back.layers, ["reliable", "udp"]);
+/// assert_eq!(back.target.to_string(), l.local.to_string());
+/// server.shutdown(std::time::Duration::ZERO).await;
+/// # }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Listening {
     /// The bound address or path.
-    pub local: strata::Addr,
+    pub local: Addr,
+    /// The endpoint bound, on the bound address, with the options a client
+    /// shares with the server (the `reliable.*` ones: they choose the wire).
+    endpoint: Endpoint,
+}
+
+impl Listening {
+    /// What `ep` bound to at `local`.
+    fn bound(ep: &Endpoint, local: Addr) -> Listening {
+        let target = match &local {
+            Addr::Inet(a) => Target::Host {
+                host: Host::Ip(a.ip()),
+                port: a.port(),
+            },
+            Addr::Unix(Some(p)) => Target::Path(p.clone()),
+            // A listener always has an address or a path; keep what was asked.
+            _ => ep.target.clone(),
+        };
+        let endpoint = Endpoint {
+            layers: ep.layers.clone(),
+            target,
+            options: ep
+                .options
+                .iter()
+                .filter(|o| o.layer == "reliable")
+                .cloned()
+                .collect(),
+        };
+        Listening { local, endpoint }
+    }
+
+    /// The bound IP address and port; `None` for a Unix socket.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| unimplemented!());
+    /// let server = strata_tokio::Server::new();
+    /// let ep = "tcp://127.0.0.1:0".parse().unwrap();
+    /// let l = server.listen(&ep, f, Default::default()).await.unwrap();
+    /// assert_ne!(l.socket_addr().unwrap().port(), 0);
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
+    pub fn socket_addr(&self) -> Option<SocketAddr> {
+        match self.local {
+            Addr::Inet(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// What was bound, as an endpoint string that parses
+    /// ([`Endpoint::parse`]) and connects: the scheme chain, the bound
+    /// address or path (`tcp://127.0.0.1:40001`, `unix:///run/app.sock`,
+    /// `reliable+udp://[::1]:40002`), and the options that choose the wire
+    /// (`reliable.mode=kcp`). A server's own settings (`tls.cert`,
+    /// `tcp.backlog`) are left out: a TLS client adds how it trusts the
+    /// server (`tls.ca=` or `tls.insecure=true`).
+    pub fn endpoint(&self) -> String {
+        self.endpoint.to_string()
+    }
 }
 
 /// A handle on a set of listeners and UDP sockets and the connections they
@@ -102,6 +124,62 @@ impl Server {
         Server::default()
     }
 
+    /// Listens on what `ep` describes: `tcp://` (a name is resolved and every
+    /// address it gives is bound, on the same port), `unix://`, or
+    /// `reliable+udp://` (one UDP socket per address, running the mapping's
+    /// listener), under the layers the chain names (`tls+`; `reliable+` over
+    /// a stream is a pass-through). Options `tcp.nodelay`, `tcp.reuseport`,
+    /// `tcp.backlog`, `tcp.sndbuf` and `tcp.rcvbuf` override `cfg`; the
+    /// `tls.*` options are in [`server_config`](crate::server_config), the
+    /// `reliable.*` ones in `docs/reliable.md`. A `tls` layer without
+    /// `tls.cert`/`tls.key` serves a fresh self-signed certificate and logs
+    /// its fingerprint; use [`listen_with_identity`](Server::listen_with_identity)
+    /// to choose (or show) the certificate.
+    ///
+    /// ```no_run
+    /// # async fn run(f: strata_tokio::StreamFactory) -> Result<(), strata_tokio::DriverError> {
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::{ListenConfig, Server};
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:0?tcp.backlog=64").unwrap();
+    /// let bound = Server::new().listen(&ep, f, ListenConfig::default()).await?;
+    /// println!("listening on {}", bound.endpoint());
+    /// # Ok(()) }
+    /// ```
+    pub async fn listen(
+        &self,
+        ep: &Endpoint,
+        factory: StreamFactory,
+        cfg: ListenConfig,
+    ) -> Result<Listening, DriverError> {
+        self.listen_with_identity(ep, None, factory, cfg).await
+    }
+
+    /// [`listen`](Server::listen), with the certificate every `tls` layer
+    /// presents given by the caller (`None`: from the options, as `listen`).
+    ///
+    /// ```no_run
+    /// # async fn run(f: strata_tokio::StreamFactory) -> Result<(), strata_tokio::DriverError> {
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::{server_identity, ListenConfig, Server};
+    /// let ep = Endpoint::parse("tls+tcp://127.0.0.1:8443").unwrap();
+    /// let id = server_identity(&ep)?;
+    /// if let Some(id) = &id {
+    ///     println!("certificate sha256 {}", id.fingerprint_hex());
+    /// }
+    /// Server::new().listen_with_identity(&ep, id, f, ListenConfig::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn listen_with_identity(
+        &self,
+        ep: &Endpoint,
+        identity: Option<TlsIdentity>,
+        factory: StreamFactory,
+        cfg: ListenConfig,
+    ) -> Result<Listening, DriverError> {
+        let local = crate::endpoint::listen(&self.shared, ep, identity, factory, cfg).await?;
+        Ok(Listening::bound(ep, local))
+    }
+
     /// Listens on TCP (IPv4 or IPv6) and serves each connection with a
     /// protocol from `factory`. Returns the bound address.
     pub async fn listen_tcp(
@@ -110,10 +188,7 @@ impl Server {
         factory: StreamFactory,
         cfg: ListenConfig,
     ) -> io::Result<SocketAddr> {
-        let listener = accept::bind_tcp(addr, &cfg)?;
-        let local = listener.local_addr()?;
-        self.start(Acceptor::Tcp(listener), local.to_string(), factory, cfg);
-        Ok(local)
+        crate::accept::listen_tcp(&self.shared, addr, factory, cfg)
     }
 
     /// Listens on a Unix stream socket at `path`. A stale socket file (one
@@ -125,27 +200,42 @@ impl Server {
         factory: StreamFactory,
         cfg: ListenConfig,
     ) -> io::Result<()> {
-        let listener = accept::bind_unix(path, &cfg)?;
-        let label = format!("unix:{}", path.display());
-        self.start(
-            Acceptor::Unix(listener, path.to_path_buf()),
-            label,
-            factory,
-            cfg,
-        );
-        Ok(())
+        crate::accept::listen_unix(&self.shared, path, factory, cfg)
     }
 
     /// Binds a UDP socket and runs `proto` over it; with `connect_to`, the
-    /// socket is connected to that peer. Returns the bound address.
+    /// socket is connected to that peer. Returns what it bound, as a stream
+    /// listener does: the address, and `udp://ADDR` as its
+    /// [`endpoint`](Listening::endpoint). The socket ends with the server's
+    /// [`shutdown`](Server::shutdown) (`on_shutdown`, then the drain time).
+    ///
+    /// ```no_run
+    /// # async fn run(proto: Box<dyn strata::DatagramProtocol>) -> std::io::Result<()> {
+    /// use std::sync::Arc;
+    /// let server = strata_tokio::Server::new();
+    /// let bound = server
+    ///     .bind_udp("127.0.0.1:0".parse().unwrap(), None, proto, Arc::new(strata::StackConfig::default()))
+    ///     .await?;
+    /// println!("{}", bound.endpoint()); // udp://127.0.0.1:40123
+    /// # Ok(()) }
+    /// ```
     pub async fn bind_udp(
         &self,
         addr: SocketAddr,
         connect_to: Option<SocketAddr>,
         proto: Box<dyn DatagramProtocol>,
         stack: Arc<StackConfig>,
-    ) -> io::Result<SocketAddr> {
-        crate::udp::bind(&self.shared, addr, connect_to, proto, stack).await
+    ) -> io::Result<Listening> {
+        let local = crate::udp::bind(&self.shared, addr, connect_to, proto, stack).await?;
+        let ep = Endpoint {
+            layers: vec!["udp".into()],
+            target: Target::Host {
+                host: Host::Ip(local.ip()),
+                port: local.port(),
+            },
+            options: Vec::new(),
+        };
+        Ok(Listening::bound(&ep, Addr::Inet(local)))
     }
 
     /// Live stream connections (accepted or connected through this server).
@@ -171,22 +261,5 @@ impl Server {
             let _ = a.await;
         }
         self.shared.wait_idle().await;
-    }
-
-    fn start(&self, acceptor: Acceptor, label: String, factory: StreamFactory, cfg: ListenConfig) {
-        let state = Group::listener(&self.shared);
-        let task = tokio::spawn(accept::run(
-            self.shared.clone(),
-            state,
-            acceptor,
-            label,
-            factory,
-            cfg,
-        ));
-        self.shared
-            .acceptors
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(task);
     }
 }

@@ -5,15 +5,13 @@ use std::io::{self, IoSlice};
 use std::net::Shutdown;
 use std::os::fd::AsFd;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use socket2::SockRef;
-use strata::{Addr, BottomInfo, Close, StackConfig, StreamProtocol};
+use strata::{Addr, BottomInfo};
 use tokio::io::{AsyncRead, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
-use tokio::task::JoinHandle;
 
 /// A stream socket the driver can run a stack over: tokio's [`TcpStream`] and
 /// [`UnixStream`]. Sealed: the set may grow, but only here.
@@ -81,31 +79,6 @@ pub(crate) mod private {
     }
     socket!(TcpStream);
     socket!(UnixStream);
-}
-
-/// Runs `proto` over `stream` in a new tokio task and returns its handle,
-/// which yields why the connection ended. `info` is what the protocol can
-/// look up (`t.get::<PeerAddr>()`); use name `"tcp"` or `"unix"`.
-///
-/// Must be called from within a tokio runtime.
-///
-/// ```no_run
-/// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> std::io::Result<()> {
-/// use std::sync::Arc;
-/// use strata::{Addr, BottomInfo, StackConfig};
-/// let s = tokio::net::TcpStream::connect("127.0.0.1:7").await?;
-/// let info = BottomInfo::new("tcp").peer(Addr::Inet(s.peer_addr()?));
-/// let why = strata_tokio::spawn_stream(s, proto, info, Arc::new(StackConfig::default())).await;
-/// # Ok(()) }
-/// ```
-pub fn spawn_stream<S: DriverStream>(
-    stream: S,
-    proto: Box<dyn StreamProtocol>,
-    info: BottomInfo,
-    stack: Arc<StackConfig>,
-) -> JoinHandle<Close> {
-    let stack = strata::Stack::new(proto, info, stack, Instant::now());
-    tokio::spawn(crate::conn::drive(stream, stack, None))
 }
 
 /// The bottom info of a TCP connection; `local` saves a `getsockname` when

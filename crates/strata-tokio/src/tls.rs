@@ -43,11 +43,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{PrivateKeyDer, ServerName};
 use rustls::sign::{CertifiedKey, SingleCertAndKey};
 use strata::endpoint::{Endpoint, Host, Target};
-use strata::tls::{Tls, TlsConfig};
-use strata::{AbortReason, Close, StreamProtocol, StreamTransport};
+use strata::tls::TlsConfig;
 
-use crate::endpoint::{LayerCx, LayerWrap, Role};
-use crate::DriverError;
+use crate::error::DriverError;
 
 mod files;
 mod insecure;
@@ -473,76 +471,6 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
     config.alpn_protocols = alpn(ep)?;
     config.key_log = Arc::new(rustls::KeyLogFile::new());
     Ok(TlsConfig::client(Arc::new(config), server_name(ep)?))
-}
-
-/// The `tls` entry of the driver's layer table: one configuration per
-/// endpoint (so `tls+tls+tcp` reads its files once), one [`Tls`] per layer
-/// and connection.
-pub(crate) fn layer(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
-    let cfg = match &cx.tls {
-        Some(cfg) => cfg.clone(),
-        None => {
-            let cfg = match cx.role {
-                Role::Client => client_config(cx.ep)?,
-                Role::Server => {
-                    let id = match cx.identity.clone() {
-                        Some(id) => id,
-                        None => made_identity(cx.ep)?,
-                    };
-                    server_config(cx.ep, &id)?
-                }
-            };
-            cx.tls = Some(cfg.clone());
-            cfg
-        }
-    };
-    // rustls checks the configuration when a connection is made; try one
-    // now so that a refusal is an error here, not on every connection.
-    Tls::new(Refused::default(), &cfg).map_err(|e| {
-        let r = e.rustls_error().cloned();
-        TlsSetupError::Config(r.unwrap_or_else(|| rustls::Error::General(e.to_string())))
-    })?;
-    Ok(Arc::new(move |inner| match Tls::new(inner, &cfg) {
-        Ok(tls) => Box::new(tls) as Box<dyn StreamProtocol>,
-        Err(e) => Box::new(Refused {
-            why: Some(Close::aborted("tls", AbortReason::Custom(Arc::new(e)))),
-        }),
-    }))
-}
-
-/// The server identity when the layer builds it: the files, or a fresh
-/// self-signed certificate whose fingerprint is logged.
-fn made_identity(ep: &Endpoint) -> Result<TlsIdentity, TlsSetupError> {
-    if let Some(id) = own_identity(ep)? {
-        return Ok(id);
-    }
-    let id = TlsIdentity::self_signed()?;
-    tracing::info!(
-        "tls: serving a self-signed certificate for {}; sha256 {}",
-        SELF_SIGNED_NAMES.join(", "),
-        id.fingerprint_hex()
-    );
-    Ok(id)
-}
-
-/// Aborts the connection at once with the reason rustls gave: stands in for
-/// a `Tls` that rustls refused to create (never seen once the configuration
-/// passed the check in [`layer`]).
-#[derive(Default)]
-struct Refused {
-    why: Option<Close>,
-}
-
-impl StreamProtocol for Refused {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(why) = self.why.take() {
-            t.abort(why);
-        }
-    }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
 }
 
 fn has_tls(ep: &Endpoint) -> bool {

@@ -297,6 +297,8 @@ async fn kcp_udp_kcp_crate_client_against_our_listener_1mb_each_way() {
             Arc::new(StackConfig::default()),
         )
         .await
+        .unwrap()
+        .socket_addr()
         .unwrap();
 
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();

@@ -65,6 +65,8 @@ async fn udp_echo_unconnected_reads_a_burst_as_one_batch() {
             Arc::new(StackConfig::default()),
         )
         .await
+        .unwrap()
+        .socket_addr()
         .unwrap();
     let client = UdpSocket::bind("127.0.0.1:0").await.unwrap();
     const N: usize = 20;
@@ -113,6 +115,8 @@ async fn udp_echo_connected_talks_to_its_peer_only() {
             Arc::new(StackConfig::default()),
         )
         .await
+        .unwrap()
+        .socket_addr()
         .unwrap();
     assert_eq!(recv(&client).await, (b"hello".to_vec(), addr));
     assert_eq!(

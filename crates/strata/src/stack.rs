@@ -743,6 +743,9 @@ impl BottomView<'_> {
     }
 }
 
+/// What a stream stack's bottom answers for [`Reliable`](crate::Reliable).
+static STREAM_IS_RELIABLE: crate::Reliable = crate::Reliable(true);
+
 impl Introspect for BottomView<'_> {
     fn name(&self) -> &'static str {
         self.b.info.name
@@ -755,7 +758,8 @@ impl Introspect for BottomView<'_> {
         if id == TypeId::of::<LocalAddr>() {
             return i.local.as_ref().map(|a| a as &dyn Any);
         }
-        crate::capability!(id, i.half_close)
+        // A stream stack's bottom is a byte stream: every byte once, in order.
+        crate::capability!(id, i.half_close, STREAM_IS_RELIABLE)
     }
     fn below(&self) -> Option<&dyn Introspect> {
         None

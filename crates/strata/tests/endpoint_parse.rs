@@ -41,7 +41,7 @@ const QUIC: SchemeSpec = SchemeSpec {
 /// The default registry plus the layers that register later, added the way
 /// those layers will: without touching the parser.
 fn layered() -> SchemeRegistry {
-    let mut reg = SchemeRegistry::default();
+    let mut reg = SchemeRegistry::transports();
     for spec in [TLS, RELIABLE, QUIC] {
         reg.register(spec).unwrap();
     }
@@ -212,12 +212,12 @@ fn transport_and_family() {
     // Asked of a registry that lacks the upper layers, the answer comes
     // from the highest scheme it knows.
     let ep = Endpoint::parse_with("reliable+udp://h:1", &reg).unwrap();
-    assert_eq!(ep.family(&SchemeRegistry::default()), Family::Datagram);
+    assert_eq!(ep.family(&SchemeRegistry::transports()), Family::Datagram);
 }
 
 #[test]
 fn a_layer_registers_without_touching_the_parser() {
-    let mut reg = SchemeRegistry::default();
+    let mut reg = SchemeRegistry::transports();
     assert!(Endpoint::parse_with("tls+reliable+udp://127.0.0.1:1?tls.alpn=h2", &reg).is_err());
     reg.register(TLS).unwrap();
     reg.register(RELIABLE).unwrap();
@@ -462,12 +462,23 @@ fn error_display_has_message_input_and_caret() {
         e.to_string(),
         "invalid port: expected 0-65535\n    tcp://127.0.0.1:99999\n                    ^"
     );
-    let e = Endpoint::parse("tls+udp://h:1").unwrap_err();
+    let e = Endpoint::parse_with("tls+udp://h:1", &SchemeRegistry::transports()).unwrap_err();
     assert_eq!(
         e.to_string().lines().next(),
         Some("unknown scheme `tls` (known: tcp, udp, unix)")
     );
-    let mut reg = SchemeRegistry::default();
+    // The default parse knows every built-in scheme (issue 10, point 12).
+    let e = Endpoint::parse("tls+udp://h:1").unwrap_err();
+    assert_eq!(
+        e.to_string().lines().next(),
+        Some("tls needs a stream below, udp gives datagrams")
+    );
+    let e = Endpoint::parse("quic+udp://h:1").unwrap_err();
+    assert_eq!(
+        e.to_string().lines().next(),
+        Some("unknown scheme `quic` (known: tcp, udp, unix, tls, reliable)")
+    );
+    let mut reg = SchemeRegistry::transports();
     reg.register(TLS).unwrap();
     let e = Endpoint::parse_with("tls+udp://h:1", &reg).unwrap_err();
     assert_eq!(
@@ -610,7 +621,7 @@ fn tcp_option_values_out_of_bounds_point_at_the_value() {
 
 #[test]
 fn tls_option_values_are_bounded_at_parse_time() {
-    let mut reg = SchemeRegistry::default();
+    let mut reg = SchemeRegistry::transports();
     reg.register(SchemeSpec::TLS).unwrap();
     let long = "x".repeat(256);
     for input in [
@@ -663,4 +674,38 @@ fn a_scheme_may_bound_only_the_options_it_declares() {
     assert!(e
         .to_string()
         .starts_with("bad value for `zz.mode`: expected one of a, b"));
+}
+
+/// Issue 10, points 11 and 12: the default parse knows `tls` and
+/// `reliable`, and `reliable` runs over either family: the mapping over
+/// datagrams, a pass-through over a stream. Each gives a stream.
+#[test]
+fn the_default_parse_knows_every_built_in_scheme() {
+    let reg = SchemeRegistry::default();
+    let names: Vec<_> = reg.schemes().map(|s| s.name).collect();
+    assert_eq!(names, ["tcp", "udp", "unix", "tls", "reliable"]);
+    for s in [
+        "reliable+tcp://127.0.0.1:1",
+        "reliable+unix:///tmp/x.sock",
+        "reliable+udp://127.0.0.1:1?reliable.cc=cubic",
+        "tls+reliable+tcp://h:1?tls.alpn=h2",
+        "tls+reliable+udp://h:1",
+        "reliable+tls+tcp://h:1",
+        "tls+tls+tcp://h:1",
+    ] {
+        let ep = Endpoint::parse(s).unwrap_or_else(|e| panic!("{s}: {e}"));
+        assert_eq!(ep.family(&reg), Family::Stream, "{s}");
+        assert_eq!(ep.to_string(), s);
+    }
+    // `reliable` is still a layer: never the transport.
+    let e = Endpoint::parse("reliable://h:1").unwrap_err();
+    assert_eq!(
+        e.kind,
+        K::LayerAtBottom {
+            name: "reliable".into()
+        }
+    );
+    // Options are checked against the core's specs.
+    assert!(Endpoint::parse("reliable+tcp://h:1?reliable.nope=1").is_err());
+    assert!(Endpoint::parse("tls+tcp://h:1?tls.insecure=maybe").is_err());
 }

@@ -115,7 +115,7 @@ fn check_chain(segs: &[Segment<'_>]) -> PResult<()> {
                 let name = g.name.clone();
                 return Err((g.pos, K::TransportNotAtBottom { name }));
             }
-            SchemeKind::Layer { .. } if i == last => {
+            SchemeKind::Layer { .. } | SchemeKind::Mapping { .. } if i == last => {
                 let name = g.name.clone();
                 return Err((g.pos, K::LayerAtBottom { name }));
             }

@@ -161,7 +161,14 @@ impl fmt::Display for Family {
 }
 
 impl Endpoint {
-    /// Parses with the default registry (`tcp`, `udp`, `unix`).
+    /// Parses with the default registry: every built-in scheme (`tcp`,
+    /// `udp`, `unix`, `tls`, `reliable`).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tls+reliable+tcp://localhost:443?tls.alpn=h2").unwrap();
+    /// assert_eq!(ep.layers, ["tls", "reliable", "tcp"]);
+    /// ```
     pub fn parse(s: &str) -> Result<Endpoint, EndpointError> {
         Self::parse_with(s, &SchemeRegistry::default())
     }

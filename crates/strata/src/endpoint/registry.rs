@@ -101,9 +101,9 @@ impl SchemeSpec {
         values: &[],
     };
     /// `tls`: the [`Tls`](crate::tls::Tls) layer, a stream over a stream.
-    /// Not in [`SchemeRegistry::default`]: the driver that can build it
-    /// registers it (`strata_tokio::registry()`). Its options are documented
-    /// in `docs/endpoints.md`.
+    /// In [`SchemeRegistry::default`] (the layer lives in the core; the
+    /// driver adds only how to build it). Its options are documented in
+    /// `docs/endpoints.md`.
     pub const TLS: SchemeSpec = SchemeSpec {
         name: "tls",
         kind: SchemeKind::Layer {
@@ -135,8 +135,10 @@ impl SchemeSpec {
 
     /// `reliable`: the reliable mapping
     /// ([`Reliable`](crate::reliable::Reliable) /
-    /// [`ReliableListener`](crate::reliable::ReliableListener)), a stream
-    /// over datagrams. Registered by the driver that can build it. Options:
+    /// [`ReliableListener`](crate::reliable::ReliableListener)): a stream
+    /// over datagrams (`reliable+udp`), and a pass-through over a stream
+    /// (`reliable+tcp`, `reliable+unix`), so one endpoint string chooses.
+    /// In [`SchemeRegistry::default`]. Options:
     /// `cc` (`bbr`, `cubic`, `newreno`), `mtu` (bytes), `window` (largest
     /// receive window, bytes), `idle` (idle timeout, seconds), `retry`
     /// (listener: validate addresses with Retry, `true`/`false`),
@@ -149,8 +151,7 @@ impl SchemeSpec {
     /// congestion control, `true`/`false`; it is on by default).
     pub const RELIABLE: SchemeSpec = SchemeSpec {
         name: "reliable",
-        kind: SchemeKind::Layer {
-            below: Family::Datagram,
+        kind: SchemeKind::Mapping {
             above: Family::Stream,
         },
         options: &[
@@ -205,6 +206,21 @@ pub enum SchemeKind {
         /// What it presents upward.
         above: Family,
     },
+    /// A layer over either family that presents `above`: over `above` it
+    /// passes through, over the other family it maps. The reliable mapping:
+    /// a stream over datagrams, a pass-through over a stream.
+    ///
+    /// ```
+    /// use strata::endpoint::{Endpoint, Family, SchemeKind, SchemeSpec};
+    /// assert_eq!(SchemeSpec::RELIABLE.kind, SchemeKind::Mapping { above: Family::Stream });
+    /// for s in ["reliable+tcp://h:1", "reliable+unix:///p", "reliable+udp://h:1"] {
+    ///     assert_eq!(Endpoint::parse(s).unwrap().layers[0], "reliable");
+    /// }
+    /// ```
+    Mapping {
+        /// What it presents upward, whatever is below.
+        above: Family,
+    },
 }
 
 impl SchemeKind {
@@ -212,7 +228,7 @@ impl SchemeKind {
     pub fn above(&self) -> Family {
         match *self {
             SchemeKind::Transport { family, .. } => family,
-            SchemeKind::Layer { above, .. } => above,
+            SchemeKind::Layer { above, .. } | SchemeKind::Mapping { above } => above,
         }
     }
 }
@@ -231,13 +247,17 @@ pub enum TargetKind {
     Path,
 }
 
-/// The schemes a parser knows. [`SchemeRegistry::default`] has `tcp`, `udp`
-/// and `unix`; a layer adds its own with [`register`](SchemeRegistry::register)
-/// without touching the parser.
+/// The schemes a parser knows. [`SchemeRegistry::default`] has every
+/// built-in scheme: the transports `tcp`, `udp` and `unix`, and the layers
+/// of the core, `tls` and `reliable` (what [`Endpoint::parse`] uses). A new
+/// layer adds its own with [`register`](SchemeRegistry::register) without
+/// touching the parser.
 ///
 /// ```
 /// use strata::endpoint::{Endpoint, Family, SchemeKind, SchemeRegistry, SchemeSpec};
-/// let mut reg = SchemeRegistry::default();
+/// assert!(Endpoint::parse("tls+reliable+udp://localhost:443?tls.alpn=h2").is_ok());
+/// let mut reg = SchemeRegistry::transports();
+/// assert!(Endpoint::parse_with("tls+tcp://localhost:443", &reg).is_err());
 /// reg.register(SchemeSpec {
 ///     name: "tls",
 ///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
@@ -247,7 +267,6 @@ pub enum TargetKind {
 /// .unwrap();
 /// let ep = Endpoint::parse_with("tls+tcp://localhost:443?tls.alpn=h2", &reg).unwrap();
 /// assert_eq!(ep.layers, ["tls", "tcp"]);
-/// assert!(Endpoint::parse("tls+tcp://localhost:443").is_err());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SchemeRegistry {
@@ -255,14 +274,35 @@ pub struct SchemeRegistry {
 }
 
 impl Default for SchemeRegistry {
+    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`.
     fn default() -> Self {
         SchemeRegistry {
-            specs: vec![SchemeSpec::TCP, SchemeSpec::UDP, SchemeSpec::UNIX],
+            specs: vec![
+                SchemeSpec::TCP,
+                SchemeSpec::UDP,
+                SchemeSpec::UNIX,
+                SchemeSpec::TLS,
+                SchemeSpec::RELIABLE,
+            ],
         }
     }
 }
 
 impl SchemeRegistry {
+    /// The transports only (`tcp`, `udp`, `unix`), for a parser that must
+    /// not know the layers (or that registers its own).
+    ///
+    /// ```
+    /// use strata::endpoint::SchemeRegistry;
+    /// let names: Vec<_> = SchemeRegistry::transports().schemes().map(|s| s.name).collect();
+    /// assert_eq!(names, ["tcp", "udp", "unix"]);
+    /// ```
+    pub fn transports() -> Self {
+        SchemeRegistry {
+            specs: vec![SchemeSpec::TCP, SchemeSpec::UDP, SchemeSpec::UNIX],
+        }
+    }
+
     /// A registry that knows no scheme at all.
     pub fn empty() -> Self {
         SchemeRegistry { specs: Vec::new() }
