@@ -149,11 +149,8 @@ fn exchange(s: &mut Stack, input: &[u8]) -> String {
 }
 
 fn h1_error(why: &Close) -> Option<H1Error> {
-    match why {
-        Close::Aborted {
-            layer: "http1",
-            reason: AbortReason::Custom(e),
-        } => e.downcast_ref::<H1Error>().cloned(),
+    match why.layer() {
+        Some("http1") => why.error::<H1Error>().cloned(),
         _ => None,
     }
 }

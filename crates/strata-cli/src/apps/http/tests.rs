@@ -429,16 +429,9 @@ fn a_refused_head_aborts_with_a_typed_reason() {
     let mut t = strata::testing::MemoryTransport::new();
     p.connection_made(&mut t);
     let why = t.aborted().expect("aborted");
-    let Close::Aborted {
-        layer,
-        reason: strata::AbortReason::Custom(e),
-    } = why
-    else {
-        panic!("{why:?}");
-    };
-    assert_eq!(*layer, "http-demo");
+    assert_eq!(why.layer(), Some("http-demo"), "{why:?}");
     assert!(matches!(
-        e.downcast_ref::<DemoError>(),
+        why.error::<DemoError>(),
         Some(DemoError::Head(HttpError::NotHttp))
     ));
     assert!(t.take_written().is_empty());

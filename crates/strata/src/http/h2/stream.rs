@@ -12,7 +12,7 @@ use http::{request, response, HeaderMap, StatusCode};
 
 use super::frame::{self, flag, kind, ErrorCode};
 use super::head::{response_fields, RequestPseudo};
-use super::H2Config;
+use super::{H2Config, H2Error};
 use crate::http::hpack::Encoder;
 use crate::http::{
     take_control, HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers,
@@ -412,14 +412,12 @@ impl StreamTransport for View<'_> {
         }
         let code = match &why {
             Close::Aborted {
-                reason: AbortReason::Http2(e),
-                ..
-            } => e.code,
-            Close::Aborted {
                 reason: AbortReason::Requested,
                 ..
             } => ErrorCode::Cancel,
-            _ => ErrorCode::InternalError,
+            _ => why
+                .error::<H2Error>()
+                .map_or(ErrorCode::InternalError, |e| e.code),
         };
         rst(
             self.sh,
