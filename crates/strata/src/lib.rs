@@ -30,6 +30,7 @@
 #![warn(missing_docs)]
 
 mod close;
+pub mod control;
 pub mod datagram;
 mod datagram_stack;
 pub mod deadline;
@@ -50,6 +51,7 @@ mod wake;
 #[doc(hidden)]
 pub use bytes::Bytes as __Bytes;
 pub use close::{AbortReason, Close, Timeout};
+pub use control::{Call, Control};
 pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit};
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
 pub use fault::{Fault, LayerError};

@@ -14,11 +14,10 @@ use super::frame::{self, flag, kind, ErrorCode};
 use super::head::{response_fields, RequestPseudo};
 use super::{H2Config, H2Error};
 use crate::http::hpack::Encoder;
-use crate::http::{
-    take_control, HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers,
-};
+use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
 use crate::{
-    AbortReason, Close, Introspect, StreamProtocol, StreamTransport, SwapError, SwapRequest, Wake,
+    AbortReason, Call, Close, Introspect, StreamProtocol, StreamTransport, SwapError, SwapRequest,
+    Wake,
 };
 
 /// Capability of an HTTP/2 stream's transport: its stream id.
@@ -469,11 +468,8 @@ impl StreamTransport for View<'_> {
             SwapRequest::InsertBelow(_) => Err(SwapError::Unsupported { layer: "h2-stream" }),
         }
     }
-    fn control(&mut self, msg: &mut dyn Any) -> bool {
-        let Some((m, slot)) = take_control(msg) else {
-            return false;
-        };
-        slot.result = match m {
+    fn control(&mut self, mut call: Call<'_>) {
+        call.answer(|m: HttpControl| match m {
             HttpControl::Respond(p) => {
                 if !self.st.server {
                     Err(HttpError::NotHttp)
@@ -506,7 +502,6 @@ impl StreamTransport for View<'_> {
                     Ok(())
                 }
             }
-        };
-        true
+        });
     }
 }
