@@ -256,6 +256,20 @@ impl Control for HttpControl {
     type Reply = Result<(), HttpError>;
 }
 
+/// A refused HTTP action is this side's misuse of the exchange, so a
+/// protocol that gives up on one can abort with it as it is.
+///
+/// ```
+/// use strata::{AbortReason, Close, Fault, http::HttpError};
+/// let why = Close::aborted("app", AbortReason::layer(HttpError::HeadAlreadySent));
+/// assert_eq!(why.kind(), Some(Fault::Config));
+/// ```
+impl crate::LayerError for HttpError {
+    fn kind(&self) -> crate::Fault {
+        crate::Fault::Config
+    }
+}
+
 fn control(t: &mut dyn StreamTransport, msg: HttpControl) -> Result<(), HttpError> {
     t.ask(msg).unwrap_or(Err(HttpError::NotHttp))
 }
