@@ -7,7 +7,7 @@
 //! handler stays an ordinary stream protocol). The core knows no request
 //! type: a layer defines one, says what it answers with
 //! ([`Control::Reply`]), and answers it in
-//! [`StreamTransport::control`](crate::StreamTransport::control); the
+//! [`StreamTransport::control`]; the
 //! protocol above asks with `t.ask(req)` and gets the typed reply back, or
 //! `None` when the transport does not know the request. The one downcast
 //! happens here, not in every layer.
