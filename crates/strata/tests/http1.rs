@@ -831,6 +831,10 @@ fn a_bad_body_after_the_response_started_closes_without_the_last_chunk() {
         h1_error(&log.lock().unwrap().lost[0]),
         Some(H1Error::InvalidChunkSize)
     );
+    assert_eq!(
+        log.lock().unwrap().lost[0].kind(),
+        Some(strata::Fault::PeerMisbehaved)
+    );
 }
 
 #[test]
