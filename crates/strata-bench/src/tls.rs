@@ -165,10 +165,7 @@ pub async fn listen_strata(
     Tls::new(Echo, &cfg).map_err(io::Error::other)?;
     let factory: StreamFactory = Arc::new(move || match Tls::new(Echo, &cfg) {
         Ok(tls) => Box::new(tls) as Box<dyn StreamProtocol>,
-        Err(e) => Box::new(Refused(Some(Close::aborted(
-            "tls",
-            AbortReason::Custom(Arc::new(e)),
-        )))),
+        Err(e) => Box::new(Refused(Some(Close::aborted("tls", AbortReason::layer(e))))),
     });
     let server = Server::new();
     let listen = ListenConfig {

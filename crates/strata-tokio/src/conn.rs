@@ -490,12 +490,10 @@ fn log_level(why: &Close) -> tracing::Level {
             reason: AbortReason::Requested | AbortReason::Shutdown,
             ..
         } => tracing::Level::DEBUG,
-        Close::Aborted {
-            reason: AbortReason::Custom(e),
-            ..
-        } if e
-            .downcast_ref::<strata::tls::TlsError>()
-            .is_some_and(strata::tls::TlsError::is_routine) =>
+        Close::Aborted { .. }
+            if why
+                .error::<strata::tls::TlsError>()
+                .is_some_and(strata::tls::TlsError::is_routine) =>
         {
             tracing::Level::DEBUG
         }
@@ -511,9 +509,8 @@ mod tests {
 
     #[test]
     fn a_tls_peer_that_hangs_up_without_close_notify_is_routine() {
-        use std::sync::Arc;
         use strata::tls::TlsError;
-        let tls = |e: TlsError| Close::aborted("tls", AbortReason::Custom(Arc::new(e)));
+        let tls = |e: TlsError| Close::aborted("tls", AbortReason::layer(e));
         assert_eq!(log_level(&tls(TlsError::Truncated)), tracing::Level::DEBUG);
         let bad = tls(TlsError::from(rustls::Error::DecryptError));
         assert_eq!(log_level(&bad), tracing::Level::WARN);

@@ -322,7 +322,7 @@ fn tls_layer(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
     Ok(Arc::new(move |inner| match Tls::new(inner, &cfg) {
         Ok(tls) => Box::new(tls) as Box<dyn StreamProtocol>,
         Err(e) => Box::new(Refused {
-            why: Some(Close::aborted("tls", AbortReason::Custom(Arc::new(e)))),
+            why: Some(Close::aborted("tls", AbortReason::layer(e))),
         }),
     }))
 }

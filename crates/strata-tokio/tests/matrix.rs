@@ -297,11 +297,10 @@ fn reset_like(why: &Option<Close>) -> bool {
             layer: "reliable",
             reason: AbortReason::PeerAborted,
         }) => true,
-        Some(Close::Aborted {
-            reason: AbortReason::Http2(e),
-            ..
-        }) => e.remote && e.code == strata::http::h2::frame::ErrorCode::Cancel,
-        _ => false,
+        Some(why) => why
+            .error::<strata::http::h2::H2Error>()
+            .is_some_and(|e| e.remote && e.code == strata::http::h2::frame::ErrorCode::Cancel),
+        None => false,
     }
 }
 

@@ -13,7 +13,7 @@ use common::{sock_path, within};
 use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use strata::endpoint::Endpoint;
 use strata::tls::{TlsError, TlsInfo};
-use strata::{AbortReason, Close, StackConfig, StreamProtocol, StreamTransport};
+use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
 use strata_tokio::{
     registry, server_identity, DriverError, ListenConfig, Server, StreamFactory, TlsSetupError,
 };
@@ -194,10 +194,7 @@ async fn exchange(
 /// The `TlsError` a connection ended with, if it was one.
 fn tls_error(why: &Option<Close>) -> Option<&TlsError> {
     match why {
-        Some(Close::Aborted {
-            layer: "tls",
-            reason: AbortReason::Custom(e),
-        }) => e.downcast_ref::<TlsError>(),
+        Some(why) if why.layer() == Some("tls") => why.error::<TlsError>(),
         _ => None,
     }
 }

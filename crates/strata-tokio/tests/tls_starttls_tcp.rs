@@ -15,7 +15,7 @@ use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair};
 use strata::endpoint::Endpoint;
 use strata::framing::{send_line, LineProtocol, Lines};
 use strata::tls::{starttls, TlsConfig, TlsError, TlsInfo};
-use strata::{AbortReason, Close, StackConfig, StreamProtocol, StreamTransport};
+use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
 use strata_tokio::{registry, ListenConfig, Server, StreamFactory, TlsIdentity};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -112,10 +112,7 @@ impl LineProtocol for Smtp {
     }
     fn connection_lost(&mut self, why: &Close) {
         let entry = match why {
-            Close::Aborted {
-                layer: "tls",
-                reason: AbortReason::Custom(e),
-            } => match e.downcast_ref::<TlsError>() {
+            Close::Aborted { layer: "tls", .. } => match why.error::<TlsError>() {
                 Some(TlsError::PeerMisbehaved(r)) => format!("lost: TlsError::PeerMisbehaved({r})"),
                 Some(other) => format!("lost: TlsError {other}"),
                 None => format!("lost: {why:?}"),

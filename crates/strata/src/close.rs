@@ -4,17 +4,22 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use crate::fault::{Fault, LayerError};
+
 /// Why a connection (or one direction of it) ended.
 ///
 /// Every layer hands one of these to its inner protocol's `connection_lost`.
-/// Our own errors are enumerated; a protocol written outside this crate can
-/// carry its own typed error in [`AbortReason::Custom`] and get it back with
-/// `downcast_ref`.
+/// Reasons every layer shares are enumerated in [`AbortReason`]; a layer's
+/// own typed error (TLS's, HTTP's, the reliable mapping's, or one of a layer
+/// written outside this crate) rides in [`AbortReason::Layer`]. Either way,
+/// [`kind`](Close::kind) says who is at fault and
+/// [`error`](Close::error) gives the typed error back.
 ///
 /// ```
-/// use strata::{AbortReason, Close};
+/// use strata::{AbortReason, Close, Fault};
 /// let why = Close::aborted("lines", AbortReason::LineTooLong { limit: 1024 });
 /// assert!(!why.is_clean());
+/// assert_eq!(why.kind(), Some(Fault::LocalLimit));
 /// assert_eq!(why.to_string(), "aborted by lines: line longer than 1024 bytes");
 /// ```
 #[derive(Clone, Debug, thiserror::Error)]
@@ -52,6 +57,56 @@ impl Close {
     /// True for [`Close::Done`] only.
     pub fn is_clean(&self) -> bool {
         matches!(self, Close::Done)
+    }
+
+    /// Who is at fault, or `None` for a clean close.
+    ///
+    /// A reset is the peer's abort; a timer that ran out is a local limit,
+    /// except a connect or socket time-out (I/O).
+    ///
+    /// ```
+    /// use strata::{Close, Fault, Timeout};
+    /// assert_eq!(Close::Reset.kind(), Some(Fault::PeerAborted));
+    /// assert_eq!(Close::Timeout(Timeout::Head).kind(), Some(Fault::LocalLimit));
+    /// assert_eq!(Close::Io(std::io::ErrorKind::Other).kind(), Some(Fault::Io));
+    /// ```
+    pub fn kind(&self) -> Option<Fault> {
+        Some(match self {
+            Close::Done => return None,
+            Close::Reset => Fault::PeerAborted,
+            Close::Timeout(Timeout::Connect | Timeout::Io) | Close::Io(_) => Fault::Io,
+            Close::Timeout(_) => Fault::LocalLimit,
+            Close::Aborted { reason, .. } => reason.kind(),
+        })
+    }
+
+    /// The layer's typed error this close carries, if it is an `E`.
+    ///
+    /// ```
+    /// use strata::{AbortReason, Close};
+    /// let why = Close::aborted("x", AbortReason::layer(std::io::Error::other("gone")));
+    /// assert_eq!(why.error::<std::io::Error>().unwrap().to_string(), "gone");
+    /// assert!(Close::Done.error::<std::io::Error>().is_none());
+    /// ```
+    pub fn error<E: LayerError>(&self) -> Option<&E> {
+        match self {
+            Close::Aborted { reason, .. } => reason.error(),
+            _ => None,
+        }
+    }
+
+    /// The name of the layer that aborted, for [`Close::Aborted`].
+    ///
+    /// ```
+    /// use strata::{AbortReason, Close};
+    /// assert_eq!(Close::aborted("tls", AbortReason::SlowPeer).layer(), Some("tls"));
+    /// assert_eq!(Close::Reset.layer(), None);
+    /// ```
+    pub fn layer(&self) -> Option<&'static str> {
+        match self {
+            Close::Aborted { layer, .. } => Some(layer),
+            _ => None,
+        }
     }
 }
 
@@ -162,10 +217,63 @@ pub enum AbortReason {
     /// The peer went away while a layer was still waiting for it.
     #[error("peer aborted")]
     PeerAborted,
-    /// An HTTP/2 connection or stream error (RFC 9113 §5.4), ours or the peer's.
+    /// A layer's own typed error (TLS, HTTP/1, HTTP/2, the reliable mapping,
+    /// or a layer outside this crate). Build it with
+    /// [`AbortReason::layer`]; read it with [`AbortReason::error`].
     #[error("{0}")]
-    Http2(crate::http::h2::H2Error),
-    /// A typed error from a layer outside this crate.
-    #[error("{0}")]
-    Custom(Arc<dyn Error + Send + Sync>),
+    Layer(Arc<dyn LayerError>),
+}
+
+impl AbortReason {
+    /// Carries a layer's typed error.
+    ///
+    /// ```
+    /// use strata::{AbortReason, Fault};
+    /// let r = AbortReason::layer(std::io::Error::other("no randomness"));
+    /// assert_eq!(r.kind(), Fault::Io);
+    /// ```
+    pub fn layer(e: impl LayerError) -> AbortReason {
+        AbortReason::Layer(Arc::new(e))
+    }
+
+    /// Who is at fault: a layer error answers for itself; the shared
+    /// reasons are sorted here.
+    ///
+    /// ```
+    /// use strata::{AbortReason, Fault};
+    /// assert_eq!(AbortReason::MemoryBudget { limit: 1 }.kind(), Fault::LocalLimit);
+    /// assert_eq!(AbortReason::TruncatedFrame.kind(), Fault::PeerMisbehaved);
+    /// assert_eq!(AbortReason::Requested.kind(), Fault::Local);
+    /// ```
+    pub fn kind(&self) -> Fault {
+        match self {
+            AbortReason::Requested | AbortReason::Panicked | AbortReason::Shutdown => Fault::Local,
+            AbortReason::MemoryBudget { .. }
+            | AbortReason::LineTooLong { .. }
+            | AbortReason::FrameTooLarge { .. }
+            | AbortReason::SlowPeer => Fault::LocalLimit,
+            AbortReason::TruncatedFrame => Fault::PeerMisbehaved,
+            AbortReason::NotReliable => Fault::Config,
+            AbortReason::PeerAborted => Fault::PeerAborted,
+            AbortReason::Layer(e) => e.kind(),
+        }
+    }
+
+    /// The layer's typed error, if this reason carries an `E`.
+    ///
+    /// ```
+    /// use strata::AbortReason;
+    /// let r = AbortReason::layer(std::io::Error::other("gone"));
+    /// assert!(r.error::<std::io::Error>().is_some());
+    /// assert!(AbortReason::SlowPeer.error::<std::io::Error>().is_none());
+    /// ```
+    pub fn error<E: LayerError>(&self) -> Option<&E> {
+        match self {
+            AbortReason::Layer(e) => {
+                let e: &(dyn Error + 'static) = &**e;
+                e.downcast_ref()
+            }
+            _ => None,
+        }
+    }
 }

@@ -30,10 +30,12 @@
 #![warn(missing_docs)]
 
 mod close;
+pub mod control;
 pub mod datagram;
 mod datagram_stack;
 pub mod deadline;
 pub mod endpoint;
+pub mod fault;
 mod forward;
 pub mod framing;
 pub mod http;
@@ -49,8 +51,10 @@ mod wake;
 #[doc(hidden)]
 pub use bytes::Bytes as __Bytes;
 pub use close::{AbortReason, Close, Timeout};
+pub use control::{Call, Control};
 pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit};
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
+pub use fault::{Fault, LayerError};
 #[doc(hidden)]
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};

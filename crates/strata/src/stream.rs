@@ -84,23 +84,25 @@ pub trait StreamTransport: Introspect {
         let _ = (req, leftover);
         Err(SwapError::Unsupported { layer: self.name() })
     }
-    /// Hands a layer-specific action to the transport right below, the
-    /// mutable counterpart of a capability: an HTTP exchange takes its
-    /// response head this way, so a request handler stays an ordinary
-    /// stream protocol. `msg` is an `Option<T>`; a transport that knows `T`
-    /// takes the value out and returns true. Others return false and leave it.
-    /// Layers do not forward it: it is for the transport the protocol sits on.
+    /// Answers a typed request ([`Control`](crate::Control)) from the
+    /// protocol right above, the mutable counterpart of a capability: an
+    /// HTTP exchange takes its response head this way, so a request handler
+    /// stays an ordinary stream protocol. A transport that knows the
+    /// request's type answers it with [`Call::answer`](crate::Call::answer);
+    /// the default knows none. Layers do not forward it: it is for the
+    /// transport the protocol sits on. Protocols ask with
+    /// `t.ask(req)` (see [`control`](crate::control)).
     ///
     /// ```
-    /// use strata::{StreamTransport, testing::MemoryTransport};
+    /// use strata::{Control, StreamTransport, testing::MemoryTransport};
+    /// struct Ping;
+    /// impl Control for Ping { type Reply = (); }
     /// let mut t = MemoryTransport::new();
-    /// let mut msg = Some(42u32);
-    /// assert!(!t.control(&mut msg));
-    /// assert_eq!(msg, Some(42));
+    /// let t: &mut dyn StreamTransport = &mut t;
+    /// assert_eq!(t.ask(Ping), None);
     /// ```
-    fn control(&mut self, msg: &mut dyn std::any::Any) -> bool {
-        let _ = msg;
-        false
+    fn control(&mut self, call: crate::Call<'_>) {
+        let _ = call;
     }
 }
 

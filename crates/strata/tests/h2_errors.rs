@@ -232,6 +232,8 @@ fn settings_ack_timeout() {
         (e.code, e.remote, e.stream),
         (ErrorCode::SettingsTimeout, false, None)
     );
+    let why = lost(&log, 1).unwrap();
+    assert_eq!(why.kind(), Some(strata::Fault::LocalLimit));
 }
 
 #[test]
@@ -256,6 +258,9 @@ fn connection_window_overflow() {
         (e.code, e.remote, e.stream),
         (ErrorCode::FlowControlError, false, None)
     );
+    // The core's taxonomy, with no H2 type in sight: the peer is at fault.
+    let why = lost(&log, 1).unwrap();
+    assert_eq!(why.kind(), Some(strata::Fault::PeerMisbehaved));
 }
 
 #[test]

@@ -149,11 +149,8 @@ fn exchange(s: &mut Stack, input: &[u8]) -> String {
 }
 
 fn h1_error(why: &Close) -> Option<H1Error> {
-    match why {
-        Close::Aborted {
-            layer: "http1",
-            reason: AbortReason::Custom(e),
-        } => e.downcast_ref::<H1Error>().cloned(),
+    match why.layer() {
+        Some("http1") => why.error::<H1Error>().cloned(),
         _ => None,
     }
 }
@@ -833,6 +830,10 @@ fn a_bad_body_after_the_response_started_closes_without_the_last_chunk() {
     assert_eq!(
         h1_error(&log.lock().unwrap().lost[0]),
         Some(H1Error::InvalidChunkSize)
+    );
+    assert_eq!(
+        log.lock().unwrap().lost[0].kind(),
+        Some(strata::Fault::PeerMisbehaved)
     );
 }
 

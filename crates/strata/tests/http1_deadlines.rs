@@ -11,9 +11,7 @@ use std::time::Duration;
 
 use strata::http::h1::{H1Config, H1Error, H1Server};
 use strata::http::{HttpConfig, HttpExchange, HttpServer, SharedService};
-use strata::{
-    AbortReason, BottomInfo, Close, Stack, StackConfig, StreamProtocol, StreamTransport, Timeout,
-};
+use strata::{BottomInfo, Close, Stack, StackConfig, StreamProtocol, StreamTransport, Timeout};
 
 // ---------------------------------------------------------------- helpers
 
@@ -106,11 +104,8 @@ fn secs(n: u64) -> Duration {
 }
 
 fn h1_error(why: &Close) -> Option<H1Error> {
-    match why {
-        Close::Aborted {
-            layer: "http1",
-            reason: AbortReason::Custom(e),
-        } => e.downcast_ref::<H1Error>().cloned(),
+    match why.layer() {
+        Some("http1") => why.error::<H1Error>().cloned(),
         _ => None,
     }
 }

@@ -68,6 +68,16 @@ fn a_record_tampered_in_flight_ends_with_an_alert_and_typed_errors() {
         err_of(&crec),
         TlsError::AlertReceived(AlertDescription::BadRecordMac)
     ));
+    // Who is at fault, through the core's taxonomy: the tampered record is
+    // the peer's misbehaviour to the server; the client was rejected.
+    assert_eq!(
+        srec.lost().unwrap().kind(),
+        Some(strata::Fault::PeerMisbehaved)
+    );
+    assert_eq!(
+        crec.lost().unwrap().kind(),
+        Some(strata::Fault::PeerAborted)
+    );
 }
 
 #[test]

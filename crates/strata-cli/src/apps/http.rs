@@ -172,7 +172,7 @@ impl Service for Demo {
 }
 
 /// Why the demo aborted a response it had started; found in the
-/// [`Close`] reason (`AbortReason::Custom`) of the exchange.
+/// [`Close`] reason of the exchange (`why.error::<DemoError>()`).
 ///
 /// ```
 /// use strata_cli::apps::http::DemoError;
@@ -196,9 +196,19 @@ pub enum DemoError {
     },
 }
 
+impl strata::LayerError for DemoError {
+    /// A refused head is a misuse of the exchange; a failed read is I/O.
+    fn kind(&self) -> strata::Fault {
+        match self {
+            DemoError::Head(_) => strata::Fault::Config,
+            DemoError::Read { .. } => strata::Fault::Io,
+        }
+    }
+}
+
 /// Aborts the exchange with `e` as the typed reason.
 fn fail(t: &mut dyn StreamTransport, e: DemoError) {
-    t.abort(Close::aborted(LAYER, AbortReason::Custom(Arc::new(e))));
+    t.abort(Close::aborted(LAYER, AbortReason::layer(e)));
 }
 
 /// Sends a response head; on refusal aborts the exchange and returns false.

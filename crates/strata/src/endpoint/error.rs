@@ -3,6 +3,7 @@
 use std::fmt;
 
 use super::{Family, OptionValue};
+use crate::{Fault, LayerError};
 
 /// A parse error: what went wrong and where.
 ///
@@ -50,6 +51,19 @@ impl fmt::Display for EndpointError {
 }
 
 impl std::error::Error for EndpointError {}
+
+/// A bad endpoint string is this side's configuration.
+///
+/// ```
+/// use strata::{Fault, LayerError, endpoint::Endpoint};
+/// let e = Endpoint::parse("tcp://127.0.0.1:99999").unwrap_err();
+/// assert_eq!(e.kind(), Fault::Config);
+/// ```
+impl LayerError for EndpointError {
+    fn kind(&self) -> Fault {
+        Fault::Config
+    }
+}
 
 /// Every way an endpoint string can be wrong.
 ///

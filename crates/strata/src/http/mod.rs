@@ -62,7 +62,7 @@
 //! ```
 use std::sync::Arc;
 
-use crate::{StreamProtocol, StreamTransport};
+use crate::{Control, StreamProtocol, StreamTransport};
 
 mod chosen;
 mod client;
@@ -172,9 +172,45 @@ pub struct HttpVersion(pub Version);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Protocol(pub String);
 
-/// A control message an HTTP exchange's transport takes through
-/// [`StreamTransport::control`]. Use [`HttpExchange`] rather than sending
-/// these by hand.
+/// The control request ([`Control`]) an HTTP exchange's transport answers
+/// in [`StreamTransport::control`], with `Result<(), HttpError>`. Use
+/// [`HttpExchange`] rather than sending these by hand; a transport that
+/// stands in for an exchange (a test double) answers them with
+/// [`Call::answer`](crate::Call::answer).
+///
+/// ```
+/// use strata::http::{HttpControl, HttpError, HttpExchange};
+/// use strata::{Call, Introspect, StreamTransport, Wake, testing::MemoryTransport};
+///
+/// /// An exchange double that refuses every trailer.
+/// struct NoTrailers(MemoryTransport);
+/// impl Introspect for NoTrailers {
+///     fn name(&self) -> &'static str { "no-trailers" }
+///     fn below(&self) -> Option<&dyn Introspect> { Some(&self.0) }
+/// }
+/// impl StreamTransport for NoTrailers {
+///     fn write(&mut self, data: &[u8]) { self.0.write(data) }
+///     fn write_eof(&mut self) { self.0.write_eof() }
+///     fn close(&mut self) { self.0.close() }
+///     fn abort(&mut self, why: strata::Close) { self.0.abort(why) }
+///     fn pause_reading(&mut self) {}
+///     fn resume_reading(&mut self) {}
+///     fn buffered(&self) -> usize { 0 }
+///     fn writable(&self) -> bool { true }
+///     fn now(&self) -> std::time::Instant { self.0.now() }
+///     fn waker(&self) -> Wake { self.0.waker() }
+///     fn control(&mut self, mut call: Call<'_>) {
+///         call.answer(|m: HttpControl| match m {
+///             HttpControl::Trailers(_) => Err(HttpError::BodyEnded),
+///             _ => Ok(()),
+///         });
+///     }
+/// }
+///
+/// let mut t = NoTrailers(MemoryTransport::new());
+/// let t: &mut dyn StreamTransport = &mut t;
+/// assert_eq!(t.send_trailers(Default::default()), Err(HttpError::BodyEnded));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum HttpControl {
@@ -243,40 +279,27 @@ impl HttpExchange for dyn StreamTransport + '_ {
     }
 }
 
-/// The result an exchange's transport leaves in the message slot: the
-/// transport takes the `HttpControl` out and, when it refuses it, puts the
-/// error back in `result`.
-#[derive(Debug)]
-pub struct ControlMsg {
-    /// The message; the transport takes it.
-    pub msg: Option<HttpControl>,
-    /// What the transport said.
-    pub result: Result<(), HttpError>,
+/// The typed request behind [`HttpExchange`]: the exchange's transport
+/// answers it in [`StreamTransport::control`] with `Ok(())` or the reason it
+/// refuses.
+impl Control for HttpControl {
+    type Reply = Result<(), HttpError>;
+}
+
+/// A refused HTTP action is this side's misuse of the exchange, so a
+/// protocol that gives up on one can abort with it as it is.
+///
+/// ```
+/// use strata::{AbortReason, Close, Fault, http::HttpError};
+/// let why = Close::aborted("app", AbortReason::layer(HttpError::HeadAlreadySent));
+/// assert_eq!(why.kind(), Some(Fault::Config));
+/// ```
+impl crate::LayerError for HttpError {
+    fn kind(&self) -> crate::Fault {
+        crate::Fault::Config
+    }
 }
 
 fn control(t: &mut dyn StreamTransport, msg: HttpControl) -> Result<(), HttpError> {
-    let mut m = Some(ControlMsg {
-        msg: Some(msg),
-        result: Ok(()),
-    });
-    if !t.control(&mut m) {
-        return Err(HttpError::NotHttp);
-    }
-    m.map_or(Ok(()), |m| m.result)
-}
-
-/// Takes an [`HttpControl`] out of a `control` argument, for transports that
-/// implement an HTTP exchange: `Some((msg, slot))` where the transport writes
-/// its verdict into `slot.result`.
-///
-/// ```
-/// use strata::http::{take_control, ControlMsg, HttpControl};
-/// let mut m = Some(ControlMsg { msg: Some(HttpControl::Trailers(Default::default())), result: Ok(()) });
-/// let (msg, _slot) = take_control(&mut m).unwrap();
-/// assert!(matches!(msg, HttpControl::Trailers(_)));
-/// ```
-pub fn take_control(msg: &mut dyn std::any::Any) -> Option<(HttpControl, &mut ControlMsg)> {
-    let slot = msg.downcast_mut::<Option<ControlMsg>>()?.as_mut()?;
-    let m = slot.msg.take()?;
-    Some((m, slot))
+    t.ask(msg).unwrap_or(Err(HttpError::NotHttp))
 }

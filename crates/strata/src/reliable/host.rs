@@ -5,7 +5,6 @@
 
 use std::any::{Any, TypeId};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -256,7 +255,7 @@ pub(crate) fn close_of(e: Option<&ConnError>) -> Close {
         Some(ConnError::PeerClosed { code, .. }) if code.0 >= ErrorCode::APPLICATION_MIN.0 => {
             Close::aborted(NAME, AbortReason::PeerAborted)
         }
-        Some(e) => Close::aborted(NAME, AbortReason::Custom(Arc::new(e.clone()))),
+        Some(e) => Close::aborted(NAME, AbortReason::layer(e.clone())),
     }
 }
 

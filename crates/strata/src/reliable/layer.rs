@@ -2,7 +2,6 @@
 //! over a stream.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -23,7 +22,8 @@ use crate::{
 ///   `reliable` stream transport once the handshake is done. The protocol
 ///   above gets `connection_made` only then, and `connection_lost` with a
 ///   typed reason at the end ([`ConnError`] inside
-///   [`AbortReason::Custom`], or [`Close::Timeout`] for idle and handshake
+///   [`AbortReason::Layer`], read with `why.error::<ConnError>()`, or
+///   [`Close::Timeout`] for idle and handshake
 ///   timeouts).
 /// * Over a **stream** transport it is a plain pass-through: every call
 ///   goes to the protocol above unchanged, so a stack is written once and
@@ -147,7 +147,7 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
         };
         if let Err(e) = self.cfg.validate() {
             tracing::warn!("{e}");
-            return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
+            return t.abort(Close::aborted(NAME, AbortReason::layer(e)));
         }
         // Ids must be unguessable (they stop blind injection): the OS
         // generator, unless the configuration gives a seed.
@@ -157,7 +157,7 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
                 code: super::wire::ErrorCode::INTERNAL_ERROR,
                 reason: "no secure random numbers".into(),
             };
-            return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
+            return t.abort(Close::aborted(NAME, AbortReason::layer(e)));
         };
         let conn = Connection::connect(self.cfg.clone(), t.now(), local, dst);
         let mut host = Hosted::new(conn, inner, self.server, None);

@@ -413,12 +413,12 @@ impl DatagramProtocol for ReliableListener {
     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
         if let Err(e) = self.cfg.validate() {
             tracing::warn!("{e}");
-            return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
+            return t.abort(Close::aborted(NAME, AbortReason::layer(e)));
         }
         let mut secret = [0u8; 32];
         if self.rng.fill(&mut secret).is_none() {
             let e = std::io::Error::other("no secure random numbers for the cookie key");
-            return t.abort(Close::aborted(NAME, AbortReason::Custom(Arc::new(e))));
+            return t.abort(Close::aborted(NAME, AbortReason::layer(e)));
         }
         // A token stays valid for as long as a handshake may take: a client
         // whose Initials with it keep being lost must not be refused with

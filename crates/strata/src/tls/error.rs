@@ -1,17 +1,24 @@
 //! [`TlsError`]: why the TLS layer gave up, saying who is at fault.
 
+use crate::{Fault, LayerError};
+
 /// Why a [`Tls`](crate::tls::Tls) layer ended the connection.
 ///
 /// It reaches the inner protocol's `connection_lost` as
-/// `Close::Aborted { layer: "tls", reason: AbortReason::Custom(Arc<TlsError>) }`;
-/// get it back with `downcast_ref`. The variants group rustls' errors by who
-/// is at fault, as rustls itself does.
+/// `Close::Aborted { layer: "tls", reason: AbortReason::Layer(..) }`; get it
+/// back with `why.error::<TlsError>()`. The variants group rustls' errors by
+/// who is at fault, as rustls itself does, and [`kind`](LayerError::kind)
+/// maps them onto the core's [`Fault`].
 ///
 /// ```
 /// use strata::tls::TlsError;
+/// use strata::{AbortReason, Close, Fault};
 /// let e = TlsError::from(rustls::Error::DecryptError);
 /// assert!(matches!(e, TlsError::PeerMisbehaved(_)));
 /// assert_eq!(e.rustls_error(), Some(&rustls::Error::DecryptError));
+/// let why = Close::aborted("tls", AbortReason::layer(e));
+/// assert_eq!(why.kind(), Some(Fault::PeerMisbehaved));
+/// assert!(matches!(why.error::<TlsError>(), Some(TlsError::PeerMisbehaved(_))));
 /// ```
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -79,6 +86,27 @@ impl TlsError {
             | TlsError::HandshakeTruncated
             | TlsError::Truncated
             | TlsError::InputRefused(_) => None,
+        }
+    }
+}
+
+impl LayerError for TlsError {
+    /// ```
+    /// use strata::{Fault, LayerError, tls::TlsError};
+    /// assert_eq!(TlsError::HandshakeTruncated.kind(), Fault::PeerMisbehaved);
+    /// let e = TlsError::from(rustls::Error::NoApplicationProtocol);
+    /// assert_eq!(e.kind(), Fault::PeerIncompatible);
+    /// ```
+    fn kind(&self) -> Fault {
+        match self {
+            TlsError::PeerMisbehaved(_) | TlsError::HandshakeTruncated | TlsError::Truncated => {
+                Fault::PeerMisbehaved
+            }
+            TlsError::InputRefused(_) => Fault::LocalLimit,
+            TlsError::PeerIncompatible(_) | TlsError::Certificate(_) => Fault::PeerIncompatible,
+            TlsError::AlertReceived(_) => Fault::PeerAborted,
+            TlsError::Config(_) => Fault::Config,
+            TlsError::Other(_) => Fault::Local,
         }
     }
 }

@@ -49,7 +49,8 @@
 //!   timeout bounds both waits. `abort` passes down.
 //! * **Errors.** A rustls error sends the alert rustls queued, then ends the
 //!   connection: the inner protocol's `connection_lost` gets
-//!   `Close::Aborted { layer: "tls", reason: AbortReason::Custom(Arc<TlsError>) }`.
+//!   `Close::Aborted { layer: "tls", reason: AbortReason::Layer(..) }`;
+//!   `why.error::<TlsError>()` reads it, `why.kind()` says who is at fault.
 //!   With an alert to deliver the transport below is closed gracefully so
 //!   the alert reaches the peer; with none it is aborted with that reason.
 //!   Plaintext still queued (for the handshake, or in the protocol above)

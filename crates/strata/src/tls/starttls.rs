@@ -1,7 +1,5 @@
 //! [`starttls`]: inserting a [`Tls`] layer below a running protocol.
 
-use std::sync::Arc;
-
 use crate::tls::state::TLS;
 use crate::tls::{Tls, TlsConfig, TlsError};
 use crate::{AbortReason, Close, StreamLayer, StreamProtocol, StreamTransport, SwapRequest};
@@ -37,7 +35,7 @@ pub fn starttls(cfg: TlsConfig) -> SwapRequest {
         Ok((conn, sni)) => Box::new(Tls::with_connection(inner, conn, sni, &cfg)),
         Err(e) => Box::new(Refused {
             inner,
-            why: Close::aborted(TLS, AbortReason::Custom(Arc::new(TlsError::Config(e)))),
+            why: Close::aborted(TLS, AbortReason::layer(TlsError::Config(e))),
         }),
     })
 }

@@ -3,7 +3,6 @@
 //! that both can be borrowed at once.
 
 use std::io;
-use std::sync::Arc;
 use std::time::Instant;
 
 use crate::tls::{TlsError, TlsInfo, TlsLimits};
@@ -247,7 +246,7 @@ impl State {
         tracing::debug!(error = %err, "tls: connection failed");
         let alert = self.conn.wants_write();
         self.flush(below);
-        let why = Close::aborted(TLS, AbortReason::Custom(Arc::new(err)));
+        let why = Close::aborted(TLS, AbortReason::layer(err));
         self.failed = Some(why.clone());
         self.dead = true;
         self.early = 0;

@@ -604,13 +604,7 @@ pub fn lost(log: &LostLog, stream: u32) -> Option<Close> {
 
 /// The HTTP/2 error inside a `Close`, if it carries one.
 pub fn h2_error(c: &Close) -> Option<&strata::http::h2::H2Error> {
-    match c {
-        Close::Aborted {
-            reason: strata::AbortReason::Http2(e),
-            ..
-        } => Some(e),
-        _ => None,
-    }
+    c.error()
 }
 
 /// Never answers and never ends: holds its stream open.

@@ -17,9 +17,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use strata::tls::{TlsConfig, TlsError, TlsInfo};
-use strata::{
-    AbortReason, Close, HalfClose, Introspect, StreamProtocol, StreamTransport, WakeRoute,
-};
+use strata::{Close, HalfClose, Introspect, StreamProtocol, StreamTransport, WakeRoute};
 
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -134,11 +132,8 @@ pub fn client(cfg: ClientConfig, name: &str) -> TlsConfig {
 
 /// The TLS error a close carries, if any.
 pub fn tls_error(why: &Close) -> Option<&TlsError> {
-    match why {
-        Close::Aborted {
-            layer: "tls",
-            reason: AbortReason::Custom(e),
-        } => e.downcast_ref::<TlsError>(),
+    match why.layer() {
+        Some("tls") => why.error::<TlsError>(),
         _ => None,
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use http::header;
 use http::{response, StatusCode};
-use strata::http::{take_control, HttpControl, HttpError, RequestHead, Service};
+use strata::http::{HttpControl, HttpError, RequestHead, Service};
 use strata::{Close, Introspect, StreamProtocol, StreamTransport, Wake, WakeHub};
 
 use super::body::ALPHABET;
@@ -118,16 +118,15 @@ impl StreamTransport for Fake {
     fn waker(&self) -> Wake {
         Wake::root(self.hub.clone())
     }
-    fn control(&mut self, msg: &mut dyn Any) -> bool {
-        let Some((msg, slot)) = take_control(msg) else {
-            return false;
-        };
-        match msg {
-            HttpControl::Respond(head) if self.heads.is_empty() => self.heads.push(head),
-            HttpControl::Respond(_) => slot.result = Err(HttpError::HeadAlreadySent),
-            _ => slot.result = Err(HttpError::BodyEnded),
-        }
-        true
+    fn control(&mut self, mut call: strata::Call<'_>) {
+        call.answer(|msg: HttpControl| match msg {
+            HttpControl::Respond(head) if self.heads.is_empty() => {
+                self.heads.push(head);
+                Ok(())
+            }
+            HttpControl::Respond(_) => Err(HttpError::HeadAlreadySent),
+            _ => Err(HttpError::BodyEnded),
+        });
     }
 }
 
@@ -429,16 +428,9 @@ fn a_refused_head_aborts_with_a_typed_reason() {
     let mut t = strata::testing::MemoryTransport::new();
     p.connection_made(&mut t);
     let why = t.aborted().expect("aborted");
-    let Close::Aborted {
-        layer,
-        reason: strata::AbortReason::Custom(e),
-    } = why
-    else {
-        panic!("{why:?}");
-    };
-    assert_eq!(*layer, "http-demo");
+    assert_eq!(why.layer(), Some("http-demo"), "{why:?}");
     assert!(matches!(
-        e.downcast_ref::<DemoError>(),
+        why.error::<DemoError>(),
         Some(DemoError::Head(HttpError::NotHttp))
     ));
     assert!(t.take_written().is_empty());

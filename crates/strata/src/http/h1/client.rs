@@ -49,7 +49,7 @@ use crate::{AbortReason, Close, StreamProtocol, StreamTransport, WakeRoute};
 ///   are the connection's.
 /// * **Bad responses** (malformed head, conflicting lengths, bad chunks, a
 ///   close before the end) abort the connection with `Close::Aborted {
-///   layer: "http1", reason: AbortReason::Custom(Arc<H1Error>) }`.
+///   layer: "http1", reason: AbortReason::Layer(..) }`, read with `why.error::<H1Error>()`.
 /// * **Read pause, back-pressure, time, wakes, shutdown** pass through: a
 ///   paused protocol pauses reading below; `pause_writing`/`resume_writing`,
 ///   deadlines, wakes and `on_shutdown` reach the protocol unchanged.
@@ -497,7 +497,7 @@ impl H1Client {
 
     fn fail(&mut self, t: &mut dyn StreamTransport, err: H1Error) -> Flow {
         tracing::debug!(error = %err, "http1: refusing the server's response");
-        let why = Close::aborted(H1, AbortReason::Custom(Arc::new(err)));
+        let why = Close::aborted(H1, AbortReason::layer(err));
         self.failed = Some(why.clone());
         self.read = Read::Closed;
         t.abort(why);

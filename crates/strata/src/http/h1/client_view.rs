@@ -8,10 +8,8 @@ use http::HeaderMap;
 
 use super::body::{chunk_head, last_chunk_with, LAST_CHUNK};
 use super::H1;
-use crate::http::{
-    take_control, HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers,
-};
-use crate::{Close, Introspect, StreamTransport, Wake};
+use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
+use crate::{Call, Close, Introspect, StreamTransport, Wake};
 
 /// Where the request body stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -216,15 +214,11 @@ impl StreamTransport for ClientView<'_> {
     fn waker(&self) -> Wake {
         self.below.waker()
     }
-    fn control(&mut self, msg: &mut dyn Any) -> bool {
-        let Some((msg, slot)) = take_control(msg) else {
-            return false;
-        };
-        slot.result = match msg {
+    fn control(&mut self, mut call: Call<'_>) {
+        call.answer(|msg: HttpControl| match msg {
             // A client sends requests, not responses.
             HttpControl::Respond(_) => Err(HttpError::NotHttp),
             HttpControl::Trailers(t) => self.st.send_trailers(self.below, t),
-        };
-        true
+        });
     }
 }

@@ -2,20 +2,27 @@
 
 use http::StatusCode;
 
+use crate::{Fault, LayerError};
+
 /// Why an HTTP/1.1 layer ended a connection: every way a peer's bytes can be
 /// refused, one variant per reason.
 ///
 /// On a server, the error is answered with [`status`](H1Error::status) when
 /// no response head was sent yet, then the connection closes; the request
 /// protocol of the exchange (if any) gets it in `connection_lost` as
-/// `Close::Aborted { layer: "http1", reason: AbortReason::Custom(Arc<H1Error>) }`.
-/// A client aborts with the same reason.
+/// `Close::Aborted { layer: "http1", reason: AbortReason::Layer(..) }`: get
+/// it back with `why.error::<H1Error>()`. A client aborts with the same
+/// reason.
 ///
 /// ```
 /// use strata::http::h1::H1Error;
+/// use strata::{AbortReason, Close, Fault};
 /// let e = H1Error::HeadTooLarge { limit: 1024 };
 /// assert_eq!(e.status(), http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
 /// assert_eq!(e.to_string(), "head longer than 1024 bytes");
+/// let why = Close::aborted("http1", AbortReason::layer(e.clone()));
+/// assert_eq!(why.kind(), Some(Fault::LocalLimit));
+/// assert_eq!(why.error::<H1Error>(), Some(&e));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
@@ -153,6 +160,48 @@ impl H1Error {
             | H1Error::TruncatedBody
             | H1Error::MalformedResponse(_)
             | H1Error::TruncatedResponse => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl LayerError for H1Error {
+    /// Limits and deadlines are ours, a version or coding we do not speak is
+    /// an incompatible peer, everything else is the peer breaking RFC 9112.
+    ///
+    /// ```
+    /// use strata::{Fault, LayerError, http::h1::H1Error};
+    /// assert_eq!(H1Error::UnsupportedVersion.kind(), Fault::PeerIncompatible);
+    /// assert_eq!(H1Error::ConflictingContentLength.kind(), Fault::PeerMisbehaved);
+    /// assert_eq!(H1Error::HeadTimeout.kind(), Fault::LocalLimit);
+    /// ```
+    fn kind(&self) -> Fault {
+        match self {
+            H1Error::HeadTooLarge { .. }
+            | H1Error::TooManyHeaders { .. }
+            | H1Error::ChunkLineTooLong { .. }
+            | H1Error::TrailersTooLarge { .. }
+            | H1Error::BodyTooLarge { .. }
+            | H1Error::HeadTimeout
+            | H1Error::BodyTimeout { .. } => Fault::LocalLimit,
+            H1Error::UnsupportedVersion | H1Error::UnsupportedTransferCoding => {
+                Fault::PeerIncompatible
+            }
+            H1Error::MalformedHead(_)
+            | H1Error::InvalidTarget
+            | H1Error::MissingHost
+            | H1Error::InvalidHost
+            | H1Error::ContentLengthWithTransferEncoding
+            | H1Error::ConflictingContentLength
+            | H1Error::InvalidContentLength
+            | H1Error::ChunkedNotLast
+            | H1Error::TransferEncodingInHttp10
+            | H1Error::InvalidChunkSize
+            | H1Error::MalformedChunk
+            | H1Error::MalformedTrailers(_)
+            | H1Error::TruncatedHead
+            | H1Error::TruncatedBody
+            | H1Error::MalformedResponse(_)
+            | H1Error::TruncatedResponse => Fault::PeerMisbehaved,
         }
     }
 }

@@ -65,7 +65,7 @@
 //!   response (the peer sees it cut, and no reset loses what was sent) or is
 //!   aborted (a body timeout, a close-delimited response). It is logged at
 //!   debug level, and the exchange's protocol gets `Close::Aborted { layer:
-//!   "http1", reason: AbortReason::Custom(Arc<H1Error>) }` (a body timeout:
+//!   "http1", reason: AbortReason::Layer(H1Error) }` (a body timeout:
 //!   `Close::Timeout(Timeout::Body)`). A first byte that cannot start a
 //!   method is refused at once. Nothing panics on peer input and memory
 //!   stays within the [`H1Config`] bounds.

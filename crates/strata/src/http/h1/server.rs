@@ -521,7 +521,7 @@ impl Core {
         let why = if timeout {
             Close::Timeout(Timeout::Body)
         } else {
-            Close::aborted(H1, AbortReason::Custom(Arc::new(err.clone())))
+            Close::aborted(H1, AbortReason::layer(err.clone()))
         };
         self.conn.read = Read::Closed;
         self.conn.body_clock = None;

@@ -13,8 +13,8 @@ use super::wire::{
     content_length, encode_response_head, transfer_codings, Codings, ConnectionTokens,
 };
 use super::H1;
-use crate::http::{take_control, HttpControl, HttpError, HttpVersion, RequestHead, Trailers};
-use crate::{Close, Introspect, StreamTransport, Wake};
+use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, Trailers};
+use crate::{Call, Close, Introspect, StreamTransport, Wake};
 
 /// Where the response of an exchange stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -429,14 +429,10 @@ impl StreamTransport for ExchangeView<'_> {
     fn waker(&self) -> Wake {
         self.below.waker().child(self.ex.seq)
     }
-    fn control(&mut self, msg: &mut dyn Any) -> bool {
-        let Some((msg, slot)) = take_control(msg) else {
-            return false;
-        };
-        slot.result = match msg {
+    fn control(&mut self, mut call: Call<'_>) {
+        call.answer(|msg: HttpControl| match msg {
             HttpControl::Respond(parts) => self.ex.respond(self.below, parts),
             HttpControl::Trailers(t) => self.ex.send_trailers(self.below, t),
-        };
-        true
+        });
     }
 }

@@ -12,13 +12,12 @@ use http::{request, response, HeaderMap, StatusCode};
 
 use super::frame::{self, flag, kind, ErrorCode};
 use super::head::{response_fields, RequestPseudo};
-use super::H2Config;
+use super::{H2Config, H2Error};
 use crate::http::hpack::Encoder;
-use crate::http::{
-    take_control, HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers,
-};
+use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
 use crate::{
-    AbortReason, Close, Introspect, StreamProtocol, StreamTransport, SwapError, SwapRequest, Wake,
+    AbortReason, Call, Close, Introspect, StreamProtocol, StreamTransport, SwapError, SwapRequest,
+    Wake,
 };
 
 /// Capability of an HTTP/2 stream's transport: its stream id.
@@ -412,14 +411,12 @@ impl StreamTransport for View<'_> {
         }
         let code = match &why {
             Close::Aborted {
-                reason: AbortReason::Http2(e),
-                ..
-            } => e.code,
-            Close::Aborted {
                 reason: AbortReason::Requested,
                 ..
             } => ErrorCode::Cancel,
-            _ => ErrorCode::InternalError,
+            _ => why
+                .error::<H2Error>()
+                .map_or(ErrorCode::InternalError, |e| e.code),
         };
         rst(
             self.sh,
@@ -471,11 +468,8 @@ impl StreamTransport for View<'_> {
             SwapRequest::InsertBelow(_) => Err(SwapError::Unsupported { layer: "h2-stream" }),
         }
     }
-    fn control(&mut self, msg: &mut dyn Any) -> bool {
-        let Some((m, slot)) = take_control(msg) else {
-            return false;
-        };
-        slot.result = match m {
+    fn control(&mut self, mut call: Call<'_>) {
+        call.answer(|m: HttpControl| match m {
             HttpControl::Respond(p) => {
                 if !self.st.server {
                     Err(HttpError::NotHttp)
@@ -508,7 +502,6 @@ impl StreamTransport for View<'_> {
                     Ok(())
                 }
             }
-        };
-        true
+        });
     }
 }

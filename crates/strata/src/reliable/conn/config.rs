@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::reliable::cc::CcAlgorithm;
 use crate::reliable::wire::ErrorCode;
+use crate::{Fault, LayerError};
 
 /// The reliable mapping's settings, for one connection (and, for a
 /// listener, for each connection it accepts). Every limit that bounds
@@ -287,6 +288,46 @@ impl ConnError {
     /// ```
     pub fn is_clean(&self) -> bool {
         matches!(self, ConnError::PeerClosed { code, .. } | ConnError::Closed { code, .. } if *code == ErrorCode::NO_ERROR)
+    }
+}
+
+impl LayerError for ConnError {
+    /// A close the peer sent is its abort; a close we sent says whose fault
+    /// it is by its code.
+    ///
+    /// ```
+    /// use strata::reliable::{ConnError, wire::ErrorCode};
+    /// use strata::{Fault, LayerError};
+    /// assert_eq!(ConnError::VersionMismatch.kind(), Fault::PeerIncompatible);
+    /// let e = ConnError::Closed { code: ErrorCode::PROTOCOL_VIOLATION, reason: "bad ack".into() };
+    /// assert_eq!(e.kind(), Fault::PeerMisbehaved);
+    /// ```
+    fn kind(&self) -> Fault {
+        match self {
+            ConnError::IdleTimeout
+            | ConnError::PeerUnresponsive { .. }
+            | ConnError::HandshakeTimeout
+            | ConnError::SendBuffer { .. } => Fault::LocalLimit,
+            ConnError::Unreachable { .. } => Fault::Io,
+            ConnError::VersionMismatch => Fault::PeerIncompatible,
+            ConnError::PeerClosed { .. } => Fault::PeerAborted,
+            ConnError::Closed { code, .. } => match *code {
+                ErrorCode::FLOW_CONTROL_ERROR
+                | ErrorCode::FINAL_SIZE_ERROR
+                | ErrorCode::FRAME_ENCODING_ERROR
+                | ErrorCode::PROTOCOL_VIOLATION
+                | ErrorCode::INVALID_TOKEN => Fault::PeerMisbehaved,
+                ErrorCode::CONNECTION_REFUSED => Fault::LocalLimit,
+                _ => Fault::Local,
+            },
+        }
+    }
+}
+
+impl LayerError for ConfigError {
+    /// Always [`Fault::Config`].
+    fn kind(&self) -> Fault {
+        Fault::Config
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`KcpError`] and [`KcpStats`].
 
 use super::KcpConfigError;
+use crate::{Fault, LayerError};
 
 /// Errors of the KCP engine.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,6 +48,32 @@ pub enum KcpError {
     /// API misuse: `send_message` on a stream-mode engine.
     #[error("engine is in stream mode")]
     StreamMode,
+}
+
+impl LayerError for KcpError {
+    /// ```
+    /// use strata::reliable::kcp::KcpError;
+    /// use strata::{Fault, LayerError};
+    /// assert_eq!(KcpError::UnknownCommand(99).kind(), Fault::PeerMisbehaved);
+    /// assert_eq!(KcpError::WouldBlock.kind(), Fault::LocalLimit);
+    /// ```
+    fn kind(&self) -> Fault {
+        match self {
+            KcpError::Truncated { .. }
+            | KcpError::BadLength { .. }
+            | KcpError::UnknownCommand(_)
+            | KcpError::ConvMismatch { .. } => Fault::PeerMisbehaved,
+            KcpError::MessageTooLarge { .. } | KcpError::WouldBlock => Fault::LocalLimit,
+            KcpError::Config(_) | KcpError::StreamMode => Fault::Config,
+        }
+    }
+}
+
+impl LayerError for KcpConfigError {
+    /// Always [`Fault::Config`].
+    fn kind(&self) -> Fault {
+        Fault::Config
+    }
 }
 
 /// Counters, for tests, metrics and diagnostics.
