@@ -386,7 +386,7 @@ impl State {
     }
 }
 
-impl<P: DatagramProtocol> StreamProtocol for LengthPrefixed<P> {
+impl<P: DatagramProtocol + 'static> StreamProtocol for LengthPrefixed<P> {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         self.call(t, |p, v| p.connection_made(v));
     }

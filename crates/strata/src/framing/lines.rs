@@ -391,7 +391,7 @@ impl State {
     }
 }
 
-impl<P: LineProtocol> StreamProtocol for Lines<P> {
+impl<P: LineProtocol + 'static> StreamProtocol for Lines<P> {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         self.call(t, |p, v| p.connection_made(v));
     }
@@ -463,7 +463,7 @@ impl<P: LineProtocol> StreamProtocol for Lines<P> {
     }
 }
 
-impl<P: LineProtocol> StreamLayer for Lines<P> {
+impl<P: LineProtocol + 'static> StreamLayer for Lines<P> {
     fn with_inner_transport(
         &mut self,
         t: &mut dyn StreamTransport,
