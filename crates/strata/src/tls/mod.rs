@@ -71,28 +71,20 @@
 //!   [`SwapError::Unsupported`](crate::SwapError::Unsupported); it can itself
 //!   be inserted below a running protocol ([`starttls`]).
 //!
+//! The configurations come from the sans-IO builders of this module
+//! ([`Identity`], [`ServerTls`], [`ClientTls`], [`roots_from_pem`]), or from
+//! a rustls configuration built by hand ([`TlsConfig::server`],
+//! [`TlsConfig::client`]):
+//!
 //! ```
-//! use std::sync::Arc;
-//! use strata::tls::{Tls, TlsConfig, TlsInfo};
+//! use strata::tls::{roots_from_pem, ClientTls, Identity, ServerTls, Tls, TlsInfo};
 //! use strata::testing::Pump;
 //! use strata::{StreamProtocol, StreamTransport};
 //!
-//! let key = rcgen::generate_simple_self_signed(vec!["example.test".into()]).unwrap();
-//! let cert = key.cert.der().clone();
-//! let provider = Arc::new(rustls::crypto::ring::default_provider());
-//! let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-//!     .with_safe_default_protocol_versions()
-//!     .unwrap()
-//!     .with_no_client_auth()
-//!     .with_single_cert(vec![cert.clone()], key.key_pair.serialize_der().try_into().unwrap())
-//!     .unwrap();
-//! let mut roots = rustls::RootCertStore::empty();
-//! roots.add(cert).unwrap();
-//! let client = rustls::ClientConfig::builder_with_provider(provider)
-//!     .with_safe_default_protocol_versions()
-//!     .unwrap()
-//!     .with_root_certificates(roots)
-//!     .with_no_client_auth();
+//! let id = Identity::self_signed(&["example.test"]).unwrap();
+//! let server = ServerTls::new(&id).build().unwrap();
+//! let roots = roots_from_pem(id.certificate_pem().as_bytes()).unwrap();
+//! let client = ClientTls::new("example.test").unwrap().roots(roots).build().unwrap();
 //!
 //! struct Ping;
 //! impl StreamProtocol for Ping {
@@ -112,14 +104,14 @@
 //!     }
 //!     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
 //! }
-//! let name = "example.test".try_into().unwrap();
-//! let a = Tls::new(Ping, &TlsConfig::client(Arc::new(client), name)).unwrap();
-//! let b = Tls::new(Check, &TlsConfig::server(Arc::new(server))).unwrap();
+//! let a = Tls::new(Ping, &client).unwrap();
+//! let b = Tls::new(Check, &server).unwrap();
 //! let mut pump = Pump::new(Box::new(a), Box::new(b));
 //! pump.run(std::time::Duration::from_secs(1));
 //! assert!(pump.b().finished().unwrap().is_clean());
 //! ```
 
+mod builder;
 mod config;
 mod error;
 mod info;
@@ -128,6 +120,10 @@ mod starttls;
 mod state;
 mod view;
 
+pub use builder::{
+    certs_from_pem, key_from_pem, parse_alpn, parse_server_name, roots_from_pem,
+    AcceptAnyServerCert, ClientTls, Identity, ServerTls, TlsBuildError, SELF_SIGNED_NAMES,
+};
 pub use config::{
     TlsConfig, TlsLimits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HANDSHAKE_WRITE_LIMIT,
     DEFAULT_MAX_HELD_INPUT,
