@@ -358,7 +358,7 @@ pub struct ServerTls {
     certs: Arc<dyn ResolvesServerCert>,
     client_roots: Option<RootCertStore>,
     alpn: Vec<Vec<u8>>,
-    versions: Option<&'static [&'static SupportedProtocolVersion]>,
+    versions: Option<Vec<&'static SupportedProtocolVersion>>,
     key_log: Option<Arc<dyn rustls::KeyLog>>,
     tickets: bool,
 }
@@ -396,8 +396,8 @@ impl ServerTls {
     }
 
     /// The protocol versions (default: rustls' safe defaults, TLS 1.3 and 1.2).
-    pub fn versions(mut self, versions: &'static [&'static SupportedProtocolVersion]) -> Self {
-        self.versions = Some(versions);
+    pub fn versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
+        self.versions = Some(versions.to_vec());
         self
     }
 
@@ -420,7 +420,7 @@ impl ServerTls {
     pub fn build_rustls(self) -> Result<rustls::ServerConfig, TlsBuildError> {
         check_alpn(&self.alpn)?;
         let builder = rustls::ServerConfig::builder_with_provider(provider());
-        let builder = match self.versions {
+        let builder = match &self.versions {
             Some(v) => builder.with_protocol_versions(v),
             None => builder.with_safe_default_protocol_versions(),
         }
@@ -479,7 +479,7 @@ pub struct ClientTls {
     trust: Trust,
     identity: Option<Identity>,
     alpn: Vec<Vec<u8>>,
-    versions: Option<&'static [&'static SupportedProtocolVersion]>,
+    versions: Option<Vec<&'static SupportedProtocolVersion>>,
     key_log: Option<Arc<dyn rustls::KeyLog>>,
 }
 
@@ -528,8 +528,8 @@ impl ClientTls {
     }
 
     /// The protocol versions (default: rustls' safe defaults, TLS 1.3 and 1.2).
-    pub fn versions(mut self, versions: &'static [&'static SupportedProtocolVersion]) -> Self {
-        self.versions = Some(versions);
+    pub fn versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
+        self.versions = Some(versions.to_vec());
         self
     }
 
@@ -546,7 +546,7 @@ impl ClientTls {
     ) -> Result<(rustls::ClientConfig, ServerName<'static>), TlsBuildError> {
         check_alpn(&self.alpn)?;
         let builder = rustls::ClientConfig::builder_with_provider(provider());
-        let builder = match self.versions {
+        let builder = match &self.versions {
             Some(v) => builder.with_protocol_versions(v),
             None => builder.with_safe_default_protocol_versions(),
         }
