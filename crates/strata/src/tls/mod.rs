@@ -114,22 +114,23 @@
 mod builder;
 mod config;
 mod error;
+mod identity;
 mod info;
+mod insecure;
 mod layer;
 mod starttls;
 mod state;
 mod view;
 
-pub use builder::{
-    certs_from_pem, key_from_pem, parse_alpn, parse_server_name, roots_from_pem,
-    AcceptAnyServerCert, ClientTls, Identity, ServerTls, TlsBuildError, SELF_SIGNED_NAMES,
-};
+pub use builder::{parse_alpn, parse_server_name, ClientTls, ServerTls, TlsBuildError};
 pub use config::{
     TlsConfig, TlsLimits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HANDSHAKE_WRITE_LIMIT,
     DEFAULT_MAX_HELD_INPUT,
 };
 pub use error::TlsError;
+pub use identity::{certs_from_pem, key_from_pem, roots_from_pem, Identity, SELF_SIGNED_NAMES};
 pub use info::TlsInfo;
+pub use insecure::AcceptAnyServerCert;
 pub use layer::Tls;
 pub use starttls::starttls;
 pub use state::TLS;
