@@ -3,13 +3,13 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use strata::endpoint::Host;
 use strata::{AbortReason, Addr, Close, StackConfig, StreamProtocol};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::error::DriverError;
 use crate::socket::{tcp_info, unix_info};
@@ -21,24 +21,42 @@ pub const CONNECTION_ATTEMPT_DELAY: Duration = Duration::from_millis(250);
 /// A running outgoing connection: a protocol driven over a socket by its own
 /// task.
 ///
+/// Waiting for the end borrows the handle, so a wait that gives up leaves
+/// the connection to abort:
+///
 /// ```no_run
 /// # async fn run(proto: Box<dyn strata::StreamProtocol>) -> std::io::Result<()> {
 /// use std::sync::Arc;
+/// use std::time::Duration;
 /// let conn = strata_tokio::connect_tcp("127.0.0.1:7".parse().unwrap(), proto,
 ///     Arc::new(strata::StackConfig::default())).await?;
 /// println!("connected to {}", conn.peer());
+/// if tokio::time::timeout(Duration::from_secs(5), conn.closed()).await.is_err() {
+///     conn.abort();
+/// }
 /// let why = conn.closed().await;
 /// # Ok(()) }
 /// ```
 #[derive(Debug)]
 pub struct Connection {
     peer: Addr,
-    task: JoinHandle<Close>,
+    /// Resets the task without waiting for the lock below.
+    abort: AbortHandle,
+    /// Polled by one waiter at a time; a waiter that is dropped releases it
+    /// and leaves the task running.
+    task: tokio::sync::Mutex<JoinHandle<Close>>,
+    /// The end, once a waiter saw it (a join handle yields it only once).
+    end: OnceLock<Close>,
 }
 
 impl Connection {
     pub(crate) fn new(peer: Addr, task: JoinHandle<Close>) -> Connection {
-        Connection { peer, task }
+        Connection {
+            peer,
+            abort: task.abort_handle(),
+            task: tokio::sync::Mutex::new(task),
+            end: OnceLock::new(),
+        }
     }
 
     /// The peer's address.
@@ -46,20 +64,35 @@ impl Connection {
         &self.peer
     }
 
-    /// Waits for the connection to end and says why.
-    pub async fn closed(self) -> Close {
-        match self.task.await {
+    /// Waits for the connection to end and says why. It borrows the handle
+    /// and is cancel-safe: a wait dropped early (a `tokio::time::timeout`
+    /// that expired) changes nothing, and the handle can still
+    /// [`abort`](Connection::abort) or wait again. Every wait, and any
+    /// number of waiters at once, get the same reason. After `abort` it is
+    /// `Close::Aborted { layer: "driver", reason: AbortReason::Shutdown }`.
+    pub async fn closed(&self) -> Close {
+        if let Some(why) = self.end.get() {
+            return why.clone();
+        }
+        let mut task = self.task.lock().await;
+        // Another waiter may have seen the end while this one queued.
+        if let Some(why) = self.end.get() {
+            return why.clone();
+        }
+        let why = match (&mut *task).await {
             Ok(why) => why,
             // The driver catches protocol panics, so a failed join means
-            // the runtime cancelled the task (it is shutting down).
+            // the task was aborted, or the runtime cancelled it (it is
+            // shutting down).
             Err(e) if e.is_panic() => Close::aborted("driver", AbortReason::Panicked),
             Err(_) => Close::aborted("driver", AbortReason::Shutdown),
-        }
+        };
+        self.end.get_or_init(|| why).clone()
     }
 
     /// Resets the connection now, without calling the protocol again.
     pub fn abort(&self) {
-        self.task.abort();
+        self.abort.abort();
     }
 }
 
@@ -82,10 +115,10 @@ pub async fn connect_unix(
     let s = UnixStream::connect(path).await?;
     let info = unix_info(&s);
     let stack = strata::Stack::new(proto, info, stack, Instant::now());
-    Ok(Connection {
-        peer: Addr::Unix(Some(path.to_path_buf())),
-        task: tokio::spawn(crate::conn::drive(s, stack, None)),
-    })
+    Ok(Connection::new(
+        Addr::Unix(Some(path.to_path_buf())),
+        tokio::spawn(crate::conn::drive(s, stack, None)),
+    ))
 }
 
 pub(crate) fn run_tcp(
@@ -101,10 +134,10 @@ pub(crate) fn run_tcp(
     }
     let info = tcp_info(&s, peer, None);
     let stack = strata::Stack::new(proto, info, stack, Instant::now());
-    Connection {
-        peer: Addr::Inet(peer),
-        task: tokio::spawn(crate::conn::drive(s, stack, None)),
-    }
+    Connection::new(
+        Addr::Inet(peer),
+        tokio::spawn(crate::conn::drive(s, stack, None)),
+    )
 }
 
 /// Kernel buffer sizes for an outgoing TCP socket (`tcp.sndbuf`,

@@ -1,11 +1,14 @@
 //! TLS from endpoint options: the `tls` layer of `tls+tcp://`, `tls+unix://`
 //! and `tls+tls+tcp://`.
 //!
-//! The layer itself is [`strata::tls::Tls`], sans-IO. What lives here is the
-//! I/O it needs before the first byte: reading PEM files, generating a
-//! self-signed certificate, and turning the `tls.*` options into a rustls
-//! configuration. Every failure is a typed [`TlsSetupError`] naming the file
-//! and what is wrong with it.
+//! The layer itself is [`strata::tls::Tls`], sans-IO, and so are the
+//! builders of its configuration ([`strata::tls::ServerTls`],
+//! [`strata::tls::ClientTls`], [`strata::tls::Identity`]): an in-memory test
+//! needs no driver. What lives here is the I/O before the first byte:
+//! reading the PEM files the `tls.*` options name, the certificate reloaded
+//! in place ([`ReloadingCert`]), and the options turned into the core
+//! builders' calls. Every failure is a typed [`TlsSetupError`] naming the
+//! file and what is wrong with it.
 //!
 //! | option | side | meaning |
 //! |---|---|---|
@@ -39,24 +42,23 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::crypto::CryptoProvider;
-use rustls::pki_types::{PrivateKeyDer, ServerName};
-use rustls::sign::{CertifiedKey, SingleCertAndKey};
+use rustls::pki_types::ServerName;
 use strata::endpoint::{Endpoint, Host, Target};
-use strata::tls::TlsConfig;
+use strata::tls::{
+    parse_alpn, parse_server_name, ClientTls, Identity, ServerTls, TlsBuildError, TlsConfig,
+};
 
 use crate::error::DriverError;
 
 mod files;
-mod insecure;
 mod reload;
 
 use files::{cert_key_pairs, load_certified_key, load_pairs, read_roots};
-pub use insecure::AcceptAnyServerCert;
 pub use reload::ReloadingCert;
-
-/// The names a generated self-signed certificate is valid for.
-pub const SELF_SIGNED_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// The verifier behind `tls.insecure=true`, from the core.
+pub use strata::tls::AcceptAnyServerCert;
+/// The names a generated self-signed certificate is valid for, from the core.
+pub use strata::tls::SELF_SIGNED_NAMES;
 
 /// The largest certificate, key or CA file read (`tls.cert`, `tls.key`,
 /// `tls.ca`): 4 MiB, well above a full CA bundle (about 220 KB).
@@ -247,20 +249,28 @@ impl TlsIdentity {
     }
 
     /// A fresh self-signed certificate (ECDSA P-256) for
-    /// [`SELF_SIGNED_NAMES`]: `localhost`, `127.0.0.1` and `::1`.
+    /// [`SELF_SIGNED_NAMES`]: `localhost`, `127.0.0.1` and `::1`
+    /// ([`Identity::localhost`]).
     pub fn self_signed() -> Result<TlsIdentity, TlsSetupError> {
-        let names: Vec<String> = SELF_SIGNED_NAMES.iter().map(|s| s.to_string()).collect();
-        let made = rcgen::generate_simple_self_signed(names)
-            .map_err(|e| TlsSetupError::SelfSigned(e.to_string()))?;
-        let der = PrivateKeyDer::Pkcs8(made.key_pair.serialize_der().into());
-        let signing = provider()
-            .key_provider
-            .load_private_key(der)
-            .map_err(|e| TlsSetupError::SelfSigned(e.to_string()))?;
-        let key = Arc::new(CertifiedKey::new(vec![made.cert.der().clone()], signing));
+        let id = Identity::localhost().map_err(|e| match e {
+            TlsBuildError::SelfSigned(why) => TlsSetupError::SelfSigned(why),
+            e => TlsSetupError::SelfSigned(e.to_string()),
+        })?;
         Ok(TlsIdentity {
-            cert: Arc::new(ReloadingCert::new(key, true)),
+            cert: Arc::new(ReloadingCert::new(id.certified_key(), true)),
         })
+    }
+
+    /// The certificate and key presented now (the default one, when there
+    /// are several), as the core's [`Identity`]: what a client presents, or
+    /// what an in-memory test serves.
+    ///
+    /// ```
+    /// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// assert_eq!(id.identity().fingerprint(), id.fingerprint());
+    /// ```
+    pub fn identity(&self) -> Identity {
+        Identity::from_certified_key(self.cert.current())
     }
 
     /// The handle that replaces this identity's certificate in place, for
@@ -287,18 +297,48 @@ impl TlsIdentity {
     /// The leaf certificate presented now (by default, when there are
     /// several), DER.
     pub fn certificate_der(&self) -> Vec<u8> {
-        leaf_der(&self.cert.current()).to_vec()
+        self.identity().certificate_der().to_vec()
+    }
+
+    /// The leaf certificate presented now, PEM: what a client's `tls.ca=`
+    /// file holds to trust a self-signed server.
+    ///
+    /// ```
+    /// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// let pem = id.certificate_pem();
+    /// assert!(pem.starts_with("-----BEGIN CERTIFICATE-----"));
+    /// let roots = strata::tls::roots_from_pem(pem.as_bytes()).unwrap();
+    /// assert_eq!(roots.len(), 1);
+    /// ```
+    pub fn certificate_pem(&self) -> String {
+        self.identity().certificate_pem()
     }
 
     /// SHA-256 of the leaf certificate's DER (what `openssl x509 -fingerprint
     /// -sha256` prints).
     pub fn fingerprint(&self) -> [u8; 32] {
-        sha256(leaf_der(&self.cert.current()))
+        self.identity().fingerprint()
     }
 
     /// [`fingerprint`](TlsIdentity::fingerprint) as 64 lowercase hex digits.
     pub fn fingerprint_hex(&self) -> String {
-        sha256_hex(leaf_der(&self.cert.current()))
+        self.identity().fingerprint_hex()
+    }
+}
+
+/// A fixed identity (not self-signed) that can be reloaded like any other.
+///
+/// ```
+/// let core = strata::tls::Identity::self_signed(&["example.test"]).unwrap();
+/// let id = strata_tokio::TlsIdentity::from(core.clone());
+/// assert_eq!(id.fingerprint(), core.fingerprint());
+/// assert!(!id.is_self_signed());
+/// ```
+impl From<Identity> for TlsIdentity {
+    fn from(id: Identity) -> TlsIdentity {
+        TlsIdentity {
+            cert: Arc::new(ReloadingCert::new(id.certified_key(), false)),
+        }
     }
 }
 
@@ -309,24 +349,6 @@ impl fmt::Debug for TlsIdentity {
             .field("self_signed", &self.is_self_signed())
             .finish()
     }
-}
-
-/// The leaf certificate of a chain, DER.
-fn leaf_der(key: &CertifiedKey) -> &[u8] {
-    // Invariant: every CertifiedKey made here has at least one certificate
-    // (`read_certs` refuses an empty file; self_signed makes one).
-    key.cert.first().map_or(&[], |c| c.as_ref())
-}
-
-fn sha256(der: &[u8]) -> [u8; 32] {
-    let d = ring::digest::digest(&ring::digest::SHA256, der);
-    let mut out = [0; 32];
-    out.copy_from_slice(d.as_ref());
-    out
-}
-
-fn sha256_hex(der: &[u8]) -> String {
-    sha256(der).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The identity a listener on `ep` presents: `None` when `ep` has no `tls`
@@ -356,7 +378,10 @@ pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupErr
 ///
 /// The configuration presents whatever `id`'s [`ReloadingCert`] holds at
 /// each handshake, and resumes sessions (tickets and a session cache) for
-/// as long as it is used: build it once per listener.
+/// as long as it is used: build it once per listener. It reads the
+/// `tls.ca` file and hands the rest to the core's
+/// [`ServerTls`](strata::tls::ServerTls), which an in-memory test can use
+/// directly.
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
@@ -376,31 +401,20 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
             });
         }
     }
-    let builder = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(TlsSetupError::Config)?;
-    let builder = match ep.option("tls", "ca") {
-        Some(ca) => {
-            let path = PathBuf::from(ca);
-            let roots = Arc::new(read_roots(&path)?);
-            let verifier =
-                rustls::server::WebPkiClientVerifier::builder_with_provider(roots, provider())
-                    .build()
-                    .map_err(|e| TlsSetupError::BadCertificate {
-                        path,
-                        reason: e.to_string(),
-                    })?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let mut config = builder.with_cert_resolver(id.reloader());
-    config.alpn_protocols = alpn(ep)?;
-    // Stateless TLS 1.3 (and TLS 1.2) tickets, keys rotated every 6 hours;
-    // the default session cache still serves TLS 1.2 session IDs.
-    config.ticketer = rustls::crypto::ring::Ticketer::new().map_err(TlsSetupError::Config)?;
-    config.key_log = Arc::new(rustls::KeyLogFile::new());
-    Ok(TlsConfig::server(Arc::new(config)))
+    let mut builder = ServerTls::with_resolver(id.reloader());
+    let ca = ep.option("tls", "ca").map(PathBuf::from);
+    if let Some(path) = &ca {
+        builder = builder.client_roots(read_roots(path)?);
+    }
+    let builder = builder
+        .alpn(alpn(ep)?)
+        .key_log(Arc::new(rustls::KeyLogFile::new()));
+    let config = builder.build().map_err(|e| match (e, ca) {
+        (TlsBuildError::Config(e), _) => TlsSetupError::Config(e),
+        (e, Some(path)) => files::at(&path, e),
+        (e, None) => TlsSetupError::Config(rustls::Error::General(e.to_string())),
+    })?;
+    Ok(config)
 }
 
 /// The client configuration for `ep`'s `tls.*` options: trust roots from
@@ -410,6 +424,8 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
 /// Connections made with the same returned configuration share its session
 /// store and resume earlier sessions with the same server; a configuration
 /// built per connection (as [`connect`](crate::connect) does) never resumes.
+/// It reads the files and hands the rest to the core's
+/// [`ClientTls`](strata::tls::ClientTls).
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
@@ -438,16 +454,15 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
         })?
         .unwrap_or(false);
     let ca = ep.option("tls", "ca").map(PathBuf::from);
-    let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(TlsSetupError::Config)?;
-    let builder = match (insecure, ca) {
+    enum Trust {
+        Insecure,
+        Roots(rustls::RootCertStore),
+    }
+    let trust = match (insecure, ca) {
         (true, Some(_)) => return Err(TlsSetupError::Conflict("insecure", "ca").into()),
-        (true, None) => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AcceptAnyServerCert::new(provider()))),
-        (false, Some(path)) => builder.with_root_certificates(read_roots(&path)?),
-        (false, None) => builder.with_root_certificates(rustls::RootCertStore {
+        (true, None) => Trust::Insecure,
+        (false, Some(path)) => Trust::Roots(read_roots(&path)?),
+        (false, None) => Trust::Roots(rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         }),
     };
@@ -462,46 +477,49 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
             });
         }
     }
-    let mut config = match own {
-        Some(id) => {
-            builder.with_client_cert_resolver(Arc::new(SingleCertAndKey::from(id.cert.current())))
-        }
-        None => builder.with_no_client_auth(),
+    let alpn = alpn(ep)?;
+    let builder = ClientTls::with_name(server_name(ep)?);
+    let builder = match trust {
+        Trust::Insecure => builder.insecure(),
+        Trust::Roots(roots) => builder.roots(roots),
     };
-    config.alpn_protocols = alpn(ep)?;
-    config.key_log = Arc::new(rustls::KeyLogFile::new());
-    Ok(TlsConfig::client(Arc::new(config), server_name(ep)?))
+    let builder = match own {
+        Some(id) => builder.identity(&id.identity()),
+        None => builder,
+    };
+    let config = builder
+        .alpn(alpn)
+        .key_log(Arc::new(rustls::KeyLogFile::new()))
+        .build()
+        .map_err(|e| match e {
+            TlsBuildError::Config(e) => TlsSetupError::Config(e),
+            e => TlsSetupError::Config(rustls::Error::General(e.to_string())),
+        })?;
+    Ok(config)
 }
 
 fn has_tls(ep: &Endpoint) -> bool {
     ep.layers.iter().any(|l| l == "tls")
 }
 
-fn provider() -> Arc<CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
-}
-
-/// `tls.alpn`: comma-separated protocol names of 1 to 255 bytes.
+/// `tls.alpn`: comma-separated protocol names of 1 to 255 bytes
+/// ([`parse_alpn`]).
 fn alpn(ep: &Endpoint) -> Result<Vec<Vec<u8>>, DriverError> {
     let Some(list) = ep.option("tls", "alpn") else {
         return Ok(Vec::new());
     };
-    let names: Vec<Vec<u8>> = list.split(',').map(|s| s.as_bytes().to_vec()).collect();
-    if names.iter().any(|n| n.is_empty() || n.len() > 255) {
-        return Err(DriverError::BadOption {
-            layer: "tls".into(),
-            key: "alpn".into(),
-            value: list.into(),
-            expected: "comma-separated protocol names of 1-255 bytes (h2,http/1.1)",
-        });
-    }
-    Ok(names)
+    parse_alpn(list).map_err(|_| DriverError::BadOption {
+        layer: "tls".into(),
+        key: "alpn".into(),
+        value: list.into(),
+        expected: "comma-separated protocol names of 1-255 bytes (h2,http/1.1)",
+    })
 }
 
 /// The name a client verifies (and sends as SNI when it is a DNS name).
 fn server_name(ep: &Endpoint) -> Result<ServerName<'static>, DriverError> {
     if let Some(sni) = ep.option("tls", "sni") {
-        return ServerName::try_from(sni.to_owned()).map_err(|_| DriverError::BadOption {
+        return parse_server_name(sni).map_err(|_| DriverError::BadOption {
             layer: "tls".into(),
             key: "sni".into(),
             value: sni.into(),
@@ -518,7 +536,7 @@ fn server_name(ep: &Endpoint) -> Result<ServerName<'static>, DriverError> {
         } => n.clone(),
         Target::Path(_) => "localhost".to_owned(),
     };
-    ServerName::try_from(name.clone()).map_err(|_| DriverError::BadOption {
+    parse_server_name(&name).map_err(|_| DriverError::BadOption {
         layer: "tls".into(),
         key: "sni".into(),
         value: name,

@@ -309,6 +309,19 @@ async fn the_self_signed_default_is_accepted_only_when_insecure() {
 }
 
 #[tokio::test]
+async fn a_client_trusts_a_self_signed_server_through_its_certificate_pem() {
+    let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    let pki = Pki::new("self-signed-pem");
+    std::fs::write(pki.path("served.pem"), id.certificate_pem()).unwrap();
+    let connect = format!("tls+tcp://{{}}?tls.ca={}", pki.path("served.pem"));
+    let (c, s) = exchange("tls+tcp://127.0.0.1:0", Some(id.clone()), &connect, b"pem").await;
+    assert_eq!(c.got, b"pem", "verified, not insecure: {:?}", c.lost);
+    assert!(s.lost.unwrap().is_clean());
+    let served = &c.info.unwrap().peer_certificates[0];
+    assert_eq!(served, &id.certificate_der());
+}
+
+#[tokio::test]
 async fn a_server_with_a_ca_requires_client_certificates() {
     let pki = Pki::new("mtls");
     let listen = format!(

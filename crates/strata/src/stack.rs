@@ -152,6 +152,8 @@ struct Bottom {
     eof_out_sent: bool,
     write_paused: bool,
     hub: OnceLock<Arc<WakeHub>>,
+    /// Keep the protocol after `connection_lost` ([`Stack::keep_protocol`]).
+    keep_protocol: bool,
     /// What most connections never need, allocated on first use: an idle
     /// connection's memory is a headline number.
     cold: Option<Box<Cold>>,
@@ -170,6 +172,8 @@ struct Cold {
     /// The send-stall clock; kept here, not in the hot part, because only a
     /// connection whose socket buffer is full needs it.
     stalled_since: Option<Instant>,
+    /// The protocol after the stack finished, when it is kept.
+    retired: Option<Box<dyn StreamProtocol>>,
 }
 
 impl Bottom {
@@ -268,6 +272,7 @@ impl Stack {
                 eof_out_sent: false,
                 write_paused: false,
                 hub: OnceLock::new(),
+                keep_protocol: false,
                 cold: None,
             },
         }
@@ -513,6 +518,57 @@ impl Stack {
         self.b.info.name
     }
 
+    /// The protocol of type `T` in this stack, for inspection: the bottom
+    /// protocol, or one it wraps, found through
+    /// [`StreamProtocol::inner_protocol`] (a `Box<dyn StreamProtocol>` or
+    /// `Box<dyn StreamLayer>` held by a layer is looked into). A layer that
+    /// does not answer `inner_protocol` hides what runs above it; a
+    /// protocol held as `Box<T>` is found as `Box<T>`. After the stack
+    /// finished the protocol is gone, unless [`keep_protocol`](Stack::keep_protocol)
+    /// was called (the [`Pump`](crate::testing::Pump) does).
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Count(usize);
+    /// impl StreamProtocol for Count {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Count::default()));
+    /// s.keep_protocol();
+    /// let now = s.now();
+    /// s.handle_input(now, b"abcd");
+    /// s.handle_eof(now);
+    /// assert!(s.finished().is_some());
+    /// assert_eq!(s.protocol::<Count>().unwrap().0, 4);
+    /// ```
+    pub fn protocol<T: StreamProtocol>(&self) -> Option<&T> {
+        let retired = self.b.cold.as_ref().and_then(|c| c.retired.as_deref());
+        let mut p: &dyn StreamProtocol = self.proto.as_deref().or(retired)?;
+        // Each turn goes one layer (or one box) down: the chain is finite.
+        loop {
+            let any: &dyn Any = p;
+            if let Some(found) = any.downcast_ref::<T>() {
+                return Some(found);
+            }
+            p = if let Some(b) = any.downcast_ref::<Box<dyn StreamProtocol>>() {
+                &**b
+            } else if let Some(b) = any.downcast_ref::<Box<dyn crate::StreamLayer>>() {
+                &**b
+            } else {
+                p.inner_protocol()?
+            };
+        }
+    }
+
+    /// Keeps the protocol after the stack finishes (by default it is
+    /// dropped right after `connection_lost`), so that
+    /// [`protocol`](Stack::protocol) can still read its results.
+    pub fn keep_protocol(&mut self) {
+        self.b.keep_protocol = true;
+    }
+
     /// Runs `f` with the transport the bottom protocol sees, for inspection.
     pub fn inspect<R>(&mut self, f: impl FnOnce(&dyn StreamTransport) -> R) -> R {
         f(&BottomView { b: &mut self.b })
@@ -532,6 +588,9 @@ impl Stack {
         }
         if let Some(mut p) = self.proto.take() {
             p.connection_lost(&why);
+            if self.b.keep_protocol {
+                self.b.cold().retired = Some(p);
+            }
         }
         self.b.cold().finished = Some(why);
     }

@@ -144,7 +144,12 @@ impl<'a> dyn StreamTransport + 'a {
 /// stack.handle_input(now, b"ping");
 /// assert_eq!(stack.take_output(now), b"ping");
 /// ```
-pub trait StreamProtocol: Send {
+///
+/// Every protocol is [`Any`](std::any::Any) (so `'static`), so that a test
+/// or an owner can reach it by type once it runs in a stack:
+/// [`Stack::protocol`](crate::Stack::protocol), through the layers that
+/// answer [`inner_protocol`](StreamProtocol::inner_protocol).
+pub trait StreamProtocol: std::any::Any + Send {
     /// The transport is ready; called once, before any other callback.
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         let _ = t;
@@ -203,6 +208,34 @@ pub trait StreamProtocol: Send {
     fn buffered(&self) -> usize {
         0
     }
+    /// The protocol this one wraps, if it is a layer holding one: what
+    /// [`Stack::protocol`](crate::Stack::protocol) walks to find a protocol
+    /// by type under layers (the application under TLS). For inspection
+    /// only, never called by the stack on a hot path. The default is `None`:
+    /// a layer that does not answer hides what runs above it.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct App { seen: usize }
+    /// impl StreamProtocol for App {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.seen += d.len() }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// /// A pass-through layer (a real one presents its own view to `inner`).
+    /// struct Wrap(App);
+    /// impl StreamProtocol for Wrap {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0.data_received(t, d) }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { self.0.eof_received(t) }
+    ///     fn inner_protocol(&self) -> Option<&dyn StreamProtocol> { Some(&self.0) }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Wrap(App { seen: 0 })));
+    /// let now = s.now();
+    /// s.handle_input(now, b"abc");
+    /// assert_eq!(s.protocol::<App>().unwrap().seen, 3);
+    /// ```
+    fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
+        None
+    }
 }
 
 macro_rules! forward_stream_protocol {
@@ -243,6 +276,9 @@ macro_rules! forward_stream_protocol {
             }
             fn buffered(&self) -> usize {
                 (**self).buffered()
+            }
+            fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
+                (**self).inner_protocol()
             }
         }
     };

@@ -60,21 +60,20 @@ impl<P: StreamProtocol> StreamProtocol for Handshaking<P> {
         };
         self.inner.eof_received(&mut v)
     }
+    fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
+        Some(&self.inner)
+    }
 }
 
 /// On "?" reports the capability; on "eof" half-closes.
 struct User {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<Option<HalfClose>>>>,
+    seen: Vec<Option<HalfClose>>,
 }
 
 impl StreamProtocol for User {
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         match data {
-            b"?" => self
-                .seen
-                .lock()
-                .unwrap()
-                .push(t.get::<HalfClose>().copied()),
+            b"?" => self.seen.push(t.get::<HalfClose>().copied()),
             b"eof" => t.write_eof(),
             _ => {}
         }
@@ -82,29 +81,23 @@ impl StreamProtocol for User {
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
 }
 
-fn stack() -> (
-    Stack,
-    std::sync::Arc<std::sync::Mutex<Vec<Option<HalfClose>>>>,
-) {
-    let seen = std::sync::Arc::default();
+fn stack() -> Stack {
     let p = Handshaking {
-        inner: User {
-            seen: std::sync::Arc::clone(&seen),
-        },
+        inner: User { seen: Vec::new() },
         half_close: HalfClose(false),
     };
-    (Stack::memory(Box::new(p)), seen)
+    Stack::memory(Box::new(p))
 }
 
 #[test]
 fn the_answer_changes_after_the_handshake() {
-    let (mut s, seen) = stack();
+    let mut s = stack();
     let now = s.now();
     s.handle_input(now, b"?");
     s.handle_input(now, b"DONE");
     s.handle_input(now, b"?");
     assert_eq!(
-        *seen.lock().unwrap(),
+        s.protocol::<User>().unwrap().seen,
         vec![Some(HalfClose(false)), Some(HalfClose(true))]
     );
     s.handle_input(now, b"eof");
@@ -114,7 +107,7 @@ fn the_answer_changes_after_the_handshake() {
 
 #[test]
 fn without_half_close_write_eof_closes_instead_of_hanging() {
-    let (mut s, _) = stack();
+    let mut s = stack();
     let now = s.now();
     s.handle_input(now, b"eof");
     assert!(s.finished().unwrap().is_clean(), "closed both ways");

@@ -8,10 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use rustls::server::WebPkiClientVerifier;
 use rustls::{AlertDescription, CertificateError};
 use strata::testing::{Pump, RunOutcome};
-use strata::tls::{Tls, TlsError};
+use strata::tls::{ServerTls, Tls, TlsError};
 use strata::{Close, Stack, Timeout};
 use tls_support::*;
 
@@ -208,19 +207,11 @@ fn an_expired_certificate_is_rejected() {
 fn a_missing_client_certificate_is_rejected_when_required() {
     let ca = Ca::new("ca");
     let leaf = ca.leaf(&[NAME]);
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider())
-        .build()
-        .unwrap();
-    let scfg = rustls::ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(vec![leaf.cert.clone()], leaf.key())
-        .unwrap();
+    let scfg = ServerTls::new(&leaf.id).client_roots(ca.roots()).build();
     let (srec, crec) = (Rec::default(), Rec::default());
     let c = Probe::new(&crec).made(|t| t.write(b"let me in"));
     let c = Tls::new(c, &client(client_config(ca.roots(), &[], ALL), NAME)).unwrap();
-    let s = Tls::new(Probe::new(&srec), &server(scfg)).unwrap();
+    let s = Tls::new(Probe::new(&srec), &scfg.unwrap()).unwrap();
     run(c, s);
     assert!(matches!(
         err_of(&srec),

@@ -4,7 +4,6 @@
 
 mod tls_support;
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use strata::testing::{Pump, PumpConfig, RunOutcome};
@@ -93,24 +92,22 @@ fn writes_before_the_handshake_are_queued_in_order_with_back_pressure() {
     let leaf = ca.leaf(&[NAME]);
     let (srec, crec) = (Rec::default(), Rec::default());
     let payload: Vec<u8> = (0..40_000u32).map(|i| (i % 251) as u8).collect();
-    let sent = Arc::new(Mutex::new(0usize));
-    let writable_seen = Arc::new(Mutex::new(Vec::new()));
     struct Writer {
         payload: Vec<u8>,
-        sent: Arc<Mutex<usize>>,
-        seen: Arc<Mutex<Vec<(bool, usize)>>>,
+        sent: usize,
+        /// (writable, buffered) after each burst of writes.
+        seen: Vec<(bool, usize)>,
         rec: Rec,
     }
     impl Writer {
         fn pump(&mut self, t: &mut dyn StreamTransport) {
-            let mut sent = self.sent.lock().unwrap();
-            while *sent < self.payload.len() && t.writable() {
-                let end = (*sent + 4096).min(self.payload.len());
-                t.write(&self.payload[*sent..end]);
-                *sent = end;
+            while self.sent < self.payload.len() && t.writable() {
+                let end = (self.sent + 4096).min(self.payload.len());
+                t.write(&self.payload[self.sent..end]);
+                self.sent = end;
             }
-            self.seen.lock().unwrap().push((t.writable(), t.buffered()));
-            if *sent == self.payload.len() {
+            self.seen.push((t.writable(), t.buffered()));
+            if self.sent == self.payload.len() {
                 t.close();
             }
         }
@@ -119,7 +116,7 @@ fn writes_before_the_handshake_are_queued_in_order_with_back_pressure() {
         fn connection_made(&mut self, t: &mut dyn StreamTransport) {
             // Early writes are queued even though the handshake is a pause.
             t.write(&self.payload[..8192]);
-            *self.sent.lock().unwrap() = 8192;
+            self.sent = 8192;
             self.pump(t);
         }
         fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
@@ -136,8 +133,8 @@ fn writes_before_the_handshake_are_queued_in_order_with_back_pressure() {
     }
     let w = Writer {
         payload: payload.clone(),
-        sent: sent.clone(),
-        seen: writable_seen.clone(),
+        sent: 0,
+        seen: Vec::new(),
         rec: crec.clone(),
     };
     let c = Tls::new(w, &client(client_config(ca.roots(), &[], ALL), NAME)).unwrap();
@@ -145,7 +142,7 @@ fn writes_before_the_handshake_are_queued_in_order_with_back_pressure() {
     let mut pump = Pump::new(Box::new(c), Box::new(s));
     // Before any byte moved: the handshake is a pause (the default write
     // limit is 0), so the writer stopped after its early 8 KiB.
-    let first = writable_seen.lock().unwrap()[0];
+    let first = pump.a().protocol::<Writer>().unwrap().seen[0];
     assert!(!first.0, "not writable during the handshake");
     // 8 KiB of plaintext waits in rustls; the ClientHello waits below it.
     assert!(
@@ -163,13 +160,9 @@ fn writes_before_the_handshake_are_queued_in_order_with_back_pressure() {
     assert!(srec.lost().unwrap().is_clean());
 }
 
-/// What a [`Bulk`] saw: bytes read, whether any was wrong, pause edges, and
-/// why it ended.
-type BulkOut = Arc<Mutex<(usize, bool, usize, Option<Close>)>>;
-
 /// Writes `total` bytes of a pattern while writable; checks what it reads
 /// against the same pattern; reads slowly when `slow` (pauses after every
-/// chunk for 1 ms of virtual time).
+/// chunk for 1 ms of virtual time). What it saw is read back from the pump.
 struct Bulk {
     total: usize,
     sent: usize,
@@ -178,7 +171,7 @@ struct Bulk {
     slow: bool,
     resume_at: Option<Instant>,
     pauses: usize,
-    out: BulkOut,
+    lost: Option<Close>,
 }
 
 fn pattern(i: usize) -> u8 {
@@ -186,9 +179,8 @@ fn pattern(i: usize) -> u8 {
 }
 
 impl Bulk {
-    fn new(total: usize, slow: bool) -> (Bulk, BulkOut) {
-        let out = Arc::new(Mutex::new((0, false, 0, None)));
-        let b = Bulk {
+    fn new(total: usize, slow: bool) -> Bulk {
+        Bulk {
             total,
             sent: 0,
             got: 0,
@@ -196,9 +188,8 @@ impl Bulk {
             slow,
             resume_at: None,
             pauses: 0,
-            out: out.clone(),
-        };
-        (b, out)
+            lost: None,
+        }
     }
     fn fill(&mut self, t: &mut dyn StreamTransport) {
         while self.sent < self.total && t.writable() {
@@ -249,7 +240,7 @@ impl StreamProtocol for Bulk {
         }
     }
     fn connection_lost(&mut self, why: &Close) {
-        *self.out.lock().unwrap() = (self.got, self.bad, self.pauses, Some(why.clone()));
+        self.lost = Some(why.clone());
     }
 }
 
@@ -258,10 +249,16 @@ fn four_megabytes_both_ways_with_a_slow_reader() {
     let ca = Ca::new("ca");
     let leaf = ca.leaf(&[NAME]);
     const TOTAL: usize = 4 * 1024 * 1024;
-    let (c, cout) = Bulk::new(TOTAL, false);
-    let (s, sout) = Bulk::new(TOTAL, true);
-    let c = Tls::new(c, &client(client_config(ca.roots(), &[], ALL), NAME)).unwrap();
-    let s = Tls::new(s, &server(server_config(&leaf, &[], ALL))).unwrap();
+    let c = Tls::new(
+        Bulk::new(TOTAL, false),
+        &client(client_config(ca.roots(), &[], ALL), NAME),
+    )
+    .unwrap();
+    let s = Tls::new(
+        Bulk::new(TOTAL, true),
+        &server(server_config(&leaf, &[], ALL)),
+    )
+    .unwrap();
     let cfg = PumpConfig::default()
         .latency(Duration::from_micros(200))
         .chunk(16 * 1024)
@@ -273,12 +270,21 @@ fn four_megabytes_both_ways_with_a_slow_reader() {
         false
     });
     assert_eq!(out, RunOutcome::Finished);
-    let (cgot, cbad, cpauses, cwhy) = cout.lock().unwrap().clone();
-    let (sgot, sbad, _, swhy) = sout.lock().unwrap().clone();
-    assert_eq!((cgot, cbad), (TOTAL, false), "client got everything intact");
-    assert_eq!((sgot, sbad), (TOTAL, false), "server got everything intact");
-    assert!(cwhy.unwrap().is_clean() && swhy.unwrap().is_clean());
-    assert!(cpauses > 0, "the slow reader pushed back on the writer");
+    // The applications, found under their TLS layers.
+    let c = pump.a().protocol::<Bulk>().unwrap();
+    let s = pump.b().protocol::<Bulk>().unwrap();
+    assert_eq!(
+        (c.got, c.bad),
+        (TOTAL, false),
+        "client got everything intact"
+    );
+    assert_eq!(
+        (s.got, s.bad),
+        (TOTAL, false),
+        "server got everything intact"
+    );
+    assert!(c.lost.as_ref().unwrap().is_clean() && s.lost.as_ref().unwrap().is_clean());
+    assert!(c.pauses > 0, "the slow reader pushed back on the writer");
     // The writer's stack stayed near its high-water mark, far from 4 MB.
     assert!(peak < 200 * 1024, "peak output queue {peak}");
 }

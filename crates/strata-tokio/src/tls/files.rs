@@ -1,15 +1,16 @@
-//! Reading the PEM files of the `tls.*` options, and the `tls.cert`/`tls.key`
-//! lists of a server presenting several certificates.
+//! Reading the PEM files of the `tls.*` options (the core's builders parse
+//! what they hold), and the `tls.cert`/`tls.key` lists of a server
+//! presenting several certificates.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::sign::CertifiedKey;
 use strata::endpoint::Endpoint;
+use strata::tls::{certs_from_pem, key_from_pem, roots_from_pem, Identity, TlsBuildError};
 
-use super::{provider, TlsSetupError, MAX_PEM_FILE};
+use super::{TlsSetupError, MAX_PEM_FILE};
 
 /// [`TlsIdentity::cert_key_pairs`](crate::TlsIdentity::cert_key_pairs).
 pub(super) fn cert_key_pairs(
@@ -52,38 +53,26 @@ fn list(value: &str, option: &'static str) -> Result<Vec<PathBuf>, TlsSetupError
 }
 
 /// Reads a PEM certificate chain (leaf first) and a PEM private key, and
-/// checks that the key is the certificate's.
+/// checks that the key is the certificate's (with the core's
+/// [`Identity::from_der`]).
 pub(super) fn load_certified_key(
     cert: &Path,
     key: &Path,
 ) -> Result<Arc<CertifiedKey>, TlsSetupError> {
     let chain = read_certs(cert)?;
     let der = read_key(key)?;
-    let signing = provider()
-        .key_provider
-        .load_private_key(der)
-        .map_err(|reason| TlsSetupError::BadKey {
+    match Identity::from_der(chain, der) {
+        Ok(id) => Ok(id.certified_key()),
+        Err(TlsBuildError::BadKey(reason)) => Err(TlsSetupError::BadKey {
             path: key.to_owned(),
             reason,
-        })?;
-    let ck = CertifiedKey::new(chain, signing);
-    match ck.keys_match() {
-        // Unknown: the key cannot say its public half; rustls accepts it.
-        Ok(()) | Err(rustls::Error::InconsistentKeys(rustls::InconsistentKeys::Unknown)) => {}
-        Err(rustls::Error::InconsistentKeys(_)) => {
-            return Err(TlsSetupError::KeyMismatch {
-                cert: cert.to_owned(),
-                key: key.to_owned(),
-            })
-        }
-        Err(e) => {
-            return Err(TlsSetupError::BadCertificate {
-                path: cert.to_owned(),
-                reason: e.to_string(),
-            })
-        }
+        }),
+        Err(TlsBuildError::KeyMismatch) => Err(TlsSetupError::KeyMismatch {
+            cert: cert.to_owned(),
+            key: key.to_owned(),
+        }),
+        Err(e) => Err(at(cert, e)),
     }
-    Ok(Arc::new(ck))
 }
 
 /// Reads a PEM file of at most [`MAX_PEM_FILE`] bytes: a path to an endless
@@ -107,45 +96,33 @@ fn read(path: &Path) -> Result<Vec<u8>, TlsSetupError> {
     Ok(out)
 }
 
-fn bad_pem(path: &Path, e: rustls::pki_types::pem::Error) -> TlsSetupError {
-    TlsSetupError::BadPem {
-        path: path.to_owned(),
-        reason: e.to_string(),
+/// A core refusal of what `path` holds, reported against the file.
+pub(super) fn at(path: &Path, e: TlsBuildError) -> TlsSetupError {
+    let path = path.to_owned();
+    match e {
+        TlsBuildError::BadPem(reason) => TlsSetupError::BadPem { path, reason },
+        TlsBuildError::NoCertificate => TlsSetupError::NoCertificate { path },
+        TlsBuildError::NoKey => TlsSetupError::NoKey { path },
+        TlsBuildError::BadKey(reason) => TlsSetupError::BadKey { path, reason },
+        TlsBuildError::Config(e) => TlsSetupError::Config(e),
+        TlsBuildError::BadCertificate(reason) => TlsSetupError::BadCertificate { path, reason },
+        e => TlsSetupError::BadCertificate {
+            path,
+            reason: e.to_string(),
+        },
     }
 }
 
 pub(super) fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
-    let pem = read(path)?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad_pem(path, e))?;
-    if certs.is_empty() {
-        return Err(TlsSetupError::NoCertificate {
-            path: path.to_owned(),
-        });
-    }
-    Ok(certs)
+    certs_from_pem(&read(path)?).map_err(|e| at(path, e))
 }
 
 fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsSetupError> {
-    let pem = read(path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| match e {
-        rustls::pki_types::pem::Error::NoItemsFound => TlsSetupError::NoKey {
-            path: path.to_owned(),
-        },
-        e => bad_pem(path, e),
-    })
+    key_from_pem(&read(path)?).map_err(|e| at(path, e))
 }
 
 pub(super) fn read_roots(path: &Path) -> Result<rustls::RootCertStore, TlsSetupError> {
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in read_certs(path)? {
-        roots.add(cert).map_err(|e| TlsSetupError::BadCertificate {
-            path: path.to_owned(),
-            reason: e.to_string(),
-        })?;
-    }
-    Ok(roots)
+    roots_from_pem(&read(path)?).map_err(|e| at(path, e))
 }
 
 /// Loads every pair of `pairs` (at least one), each checked as by

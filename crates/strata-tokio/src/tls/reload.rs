@@ -257,7 +257,10 @@ impl fmt::Debug for ReloadingCert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let cur = self.get();
         f.debug_struct("ReloadingCert")
-            .field("sha256", &super::sha256_hex(super::leaf_der(&cur.first)))
+            .field(
+                "sha256",
+                &strata::tls::Identity::from_certified_key(cur.first.clone()).fingerprint_hex(),
+            )
             .field("others", &cur.others.len())
             .field("self_signed", &cur.self_signed)
             .finish()

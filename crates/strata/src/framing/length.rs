@@ -385,7 +385,7 @@ impl State {
     }
 }
 
-impl<P: DatagramProtocol> StreamProtocol for LengthPrefixed<P> {
+impl<P: DatagramProtocol + 'static> StreamProtocol for LengthPrefixed<P> {
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         if self.st.dead {
             return;

@@ -391,7 +391,7 @@ impl State {
     }
 }
 
-impl<P: LineProtocol> StreamProtocol for Lines<P> {
+impl<P: LineProtocol + 'static> StreamProtocol for Lines<P> {
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         if self.st.dead {
             return;
@@ -434,7 +434,7 @@ impl<P: LineProtocol> StreamProtocol for Lines<P> {
     crate::forward_to_inner!(inner via call, except connection_lost);
 }
 
-impl<P: LineProtocol> StreamLayer for Lines<P> {
+impl<P: LineProtocol + 'static> StreamLayer for Lines<P> {
     fn with_inner_transport(
         &mut self,
         t: &mut dyn StreamTransport,

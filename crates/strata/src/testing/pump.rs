@@ -76,6 +76,9 @@ use super::pump_config::{Dir, PumpConfig, PumpEvent, PumpEventKind, RunOutcome};
 ///   [`advance`](Pump::advance), [`next_event`](Pump::next_event);
 /// * the stacks: [`a`](Pump::a), [`b`](Pump::b), [`a_mut`](Pump::a_mut),
 ///   [`b_mut`](Pump::b_mut) (pass [`now`](Pump::now) to their `handle_*`);
+///   the protocols, by type, during the run and after it:
+///   `pump.b().protocol::<T>()` ([`Stack::protocol`], which looks under
+///   layers such as TLS), so results need no `Arc<Mutex<_>>`;
 /// * accounting: [`bytes_moved`](Pump::bytes_moved),
 ///   [`in_flight`](Pump::in_flight), [`trace`](Pump::trace).
 ///
@@ -92,6 +95,31 @@ use super::pump_config::{Dir, PumpConfig, PumpEvent, PumpEventKind, RunOutcome};
 /// pump.run_until_idle();
 /// assert_eq!(pump.bytes_moved(Dir::AtoB), 2);
 /// assert_eq!(pump.bytes_moved(Dir::BtoA), 2);
+/// ```
+///
+/// The pump keeps each side's protocol after its stack finishes
+/// ([`Stack::keep_protocol`]), so a test reads its results from it:
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::{StreamProtocol, StreamTransport};
+/// use strata::testing::Pump;
+/// struct Send3;
+/// impl StreamProtocol for Send3 {
+///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// #[derive(Default)]
+/// struct Collect(Vec<u8>);
+/// impl StreamProtocol for Collect {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+/// pump.run(Duration::from_secs(1));
+/// assert!(pump.b().finished().is_some());
+/// assert_eq!(pump.b().protocol::<Collect>().unwrap().0, b"abc");
 /// ```
 pub struct Pump {
     sides: [Stack; 2],
@@ -122,7 +150,9 @@ impl Pump {
             let info = BottomInfo::new("memory")
                 .local(Addr::Memory(me))
                 .peer(Addr::Memory(peer));
-            Stack::new(p, info, stack_cfg.clone(), now)
+            let mut s = Stack::new(p, info, stack_cfg.clone(), now);
+            s.keep_protocol();
+            s
         };
         let mut pump = Pump {
             sides: [side(a, 1, 2), side(b, 2, 1)],

@@ -348,6 +348,10 @@ impl<P: StreamProtocol> StreamProtocol for Tls<P> {
         }
         self.st.early + self.inner.buffered()
     }
+
+    fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
+        Some(&self.inner)
+    }
 }
 
 impl<P: StreamProtocol> StreamLayer for Tls<P> {

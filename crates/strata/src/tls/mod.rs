@@ -72,28 +72,20 @@
 //!   [`SwapError::Unsupported`](crate::SwapError::Unsupported); it can itself
 //!   be inserted below a running protocol ([`starttls`]).
 //!
+//! The configurations come from the sans-IO builders of this module
+//! ([`Identity`], [`ServerTls`], [`ClientTls`], [`roots_from_pem`]), or from
+//! a rustls configuration built by hand ([`TlsConfig::server`],
+//! [`TlsConfig::client`]):
+//!
 //! ```
-//! use std::sync::Arc;
-//! use strata::tls::{Tls, TlsConfig, TlsInfo};
+//! use strata::tls::{roots_from_pem, ClientTls, Identity, ServerTls, Tls, TlsInfo};
 //! use strata::testing::Pump;
 //! use strata::{StreamProtocol, StreamTransport};
 //!
-//! let key = rcgen::generate_simple_self_signed(vec!["example.test".into()]).unwrap();
-//! let cert = key.cert.der().clone();
-//! let provider = Arc::new(rustls::crypto::ring::default_provider());
-//! let server = rustls::ServerConfig::builder_with_provider(provider.clone())
-//!     .with_safe_default_protocol_versions()
-//!     .unwrap()
-//!     .with_no_client_auth()
-//!     .with_single_cert(vec![cert.clone()], key.key_pair.serialize_der().try_into().unwrap())
-//!     .unwrap();
-//! let mut roots = rustls::RootCertStore::empty();
-//! roots.add(cert).unwrap();
-//! let client = rustls::ClientConfig::builder_with_provider(provider)
-//!     .with_safe_default_protocol_versions()
-//!     .unwrap()
-//!     .with_root_certificates(roots)
-//!     .with_no_client_auth();
+//! let id = Identity::self_signed(&["example.test"]).unwrap();
+//! let server = ServerTls::new(&id).build().unwrap();
+//! let roots = roots_from_pem(id.certificate_pem().as_bytes()).unwrap();
+//! let client = ClientTls::new("example.test").unwrap().roots(roots).build().unwrap();
 //!
 //! struct Ping;
 //! impl StreamProtocol for Ping {
@@ -113,28 +105,33 @@
 //!     }
 //!     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
 //! }
-//! let name = "example.test".try_into().unwrap();
-//! let a = Tls::new(Ping, &TlsConfig::client(Arc::new(client), name)).unwrap();
-//! let b = Tls::new(Check, &TlsConfig::server(Arc::new(server))).unwrap();
+//! let a = Tls::new(Ping, &client).unwrap();
+//! let b = Tls::new(Check, &server).unwrap();
 //! let mut pump = Pump::new(Box::new(a), Box::new(b));
 //! pump.run(std::time::Duration::from_secs(1));
 //! assert!(pump.b().finished().unwrap().is_clean());
 //! ```
 
+mod builder;
 mod config;
 mod error;
+mod identity;
 mod info;
+mod insecure;
 mod layer;
 mod starttls;
 mod state;
 mod view;
 
+pub use builder::{parse_alpn, parse_server_name, ClientTls, ServerTls, TlsBuildError};
 pub use config::{
     TlsConfig, TlsLimits, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_HANDSHAKE_WRITE_LIMIT,
     DEFAULT_MAX_HELD_INPUT,
 };
 pub use error::TlsError;
+pub use identity::{certs_from_pem, key_from_pem, roots_from_pem, Identity, SELF_SIGNED_NAMES};
 pub use info::TlsInfo;
+pub use insecure::AcceptAnyServerCert;
 pub use layer::Tls;
 pub use starttls::starttls;
 pub use state::TLS;

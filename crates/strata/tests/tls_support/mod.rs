@@ -1,5 +1,6 @@
 //! Shared by the tls_* tests: certificates made with rcgen at test time,
-//! rustls configurations, a recording protocol, a record-tampering layer,
+//! configurations from the core's builders (`ServerTls`, `Identity`), a
+//! recording protocol, a record-tampering layer,
 //! and a layer that closes where its protocol aborts (a peer that answers an
 //! alert with FIN rather than RST).
 #![allow(dead_code)]
@@ -16,17 +17,18 @@ use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
-use strata::tls::{TlsConfig, TlsError, TlsInfo};
+use strata::tls::{Identity, ServerTls, TlsConfig, TlsError, TlsInfo};
 use strata::{Close, HalfClose, Introspect, StreamProtocol, StreamTransport, WakeRoute};
 
 pub fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
-/// A certificate and its key.
+/// A certificate and its key, and the identity they make.
 pub struct Leaf {
     pub cert: CertificateDer<'static>,
     key: Vec<u8>,
+    pub id: Identity,
 }
 
 impl Leaf {
@@ -82,9 +84,11 @@ impl Ca {
             .push(DnType::CommonName, "strata test leaf");
         f(&mut p);
         let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
+        let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         Leaf {
             cert: cert.der().clone(),
             key: key.serialize_der(),
+            id: Identity::from_der(vec![cert.der().clone()], der).unwrap(),
         }
     }
 }
@@ -93,19 +97,15 @@ pub const TLS12: &[&SupportedProtocolVersion] = &[&rustls::version::TLS12];
 pub const TLS13: &[&SupportedProtocolVersion] = &[&rustls::version::TLS13];
 pub const ALL: &[&SupportedProtocolVersion] = rustls::ALL_VERSIONS;
 
+/// A server presenting `leaf`; without tickets, as rustls' own default (the
+/// resumption tests turn them on).
 pub fn server_config(
     leaf: &Leaf,
     alpn: &[&[u8]],
     versions: &[&'static SupportedProtocolVersion],
 ) -> ServerConfig {
-    let mut c = ServerConfig::builder_with_provider(provider())
-        .with_protocol_versions(versions)
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![leaf.cert.clone()], leaf.key())
-        .unwrap();
-    c.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    c
+    let tls = ServerTls::new(&leaf.id).alpn(alpn).versions(versions);
+    tls.tickets(false).build_rustls().unwrap()
 }
 
 pub fn client_config(

@@ -229,7 +229,7 @@ impl<C: Chunks> Streamed<C> {
     }
 }
 
-impl<C: Chunks> StreamProtocol for Streamed<C> {
+impl<C: Chunks + 'static> StreamProtocol for Streamed<C> {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         if let Some((status, headers)) = self.head.take() {
             if !respond(t, status, headers) {

@@ -1,4 +1,5 @@
-//! [`AcceptAnyServerCert`]: the verifier behind `tls.insecure=true`.
+//! [`AcceptAnyServerCert`]: the verifier of [`ClientTls::insecure`](super::ClientTls::insecure)
+//! and `tls.insecure=true`.
 
 use std::sync::Arc;
 
@@ -9,14 +10,15 @@ use rustls::{DigitallySignedStruct, SignatureScheme};
 
 /// A [`ServerCertVerifier`] that accepts **any** server certificate: for
 /// tests and for talking to a server whose certificate you checked another
-/// way (`tls.insecure=true`, `strata connect --insecure`). It still checks
-/// the handshake signatures, so the server does hold the key of the
-/// certificate it sent, but nothing ties that certificate to a trusted root
-/// or to the name: anyone on the path can impersonate the server.
+/// way (`tls.insecure=true`, `strata connect --insecure`,
+/// [`ClientTls::insecure`](super::ClientTls::insecure)). It still checks the handshake signatures, so
+/// the server does hold the key of the certificate it sent, but nothing ties
+/// that certificate to a trusted root or to the name: anyone on the path
+/// can impersonate the server.
 ///
 /// ```
 /// use std::sync::Arc;
-/// use strata_tokio::AcceptAnyServerCert;
+/// use strata::tls::AcceptAnyServerCert;
 /// let provider = Arc::new(rustls::crypto::ring::default_provider());
 /// let config = rustls::ClientConfig::builder_with_provider(provider.clone())
 ///     .with_safe_default_protocol_versions()
