@@ -27,7 +27,7 @@ use crate::{
 /// use strata::http::h2::StreamId;
 /// assert_eq!(StreamId(1).0, 1);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct StreamId(pub u32);
 
 /// What a stream has queued to send, in order.
@@ -91,6 +91,21 @@ pub(super) struct StreamState {
     pub(super) swap: Option<(Box<dyn StreamProtocol>, Vec<u8>)>,
     pub(super) stall_since: Option<Instant>,
     pub(super) dirty: bool,
+    /// In `Shared::touched`: its deadline is to be recomputed.
+    pub(super) touched: bool,
+    /// Its entry in the connection's deadline queue.
+    pub(super) deadline: Option<Instant>,
+}
+
+impl StreamState {
+    /// Its deadline may have changed (its protocol was called, or a clock
+    /// of its own moved): recomputed at the end of the settle step.
+    pub(super) fn touch(&mut self, touched: &mut Vec<StreamId>) {
+        if !self.touched {
+            self.touched = true;
+            touched.push(self.sid);
+        }
+    }
 }
 
 pub(super) struct Child {
@@ -116,6 +131,8 @@ pub(super) struct Shared {
     /// then waits for the settle step, so nothing is sent on a stream a
     /// later frame of the same read resets (RFC 9113 §5.1).
     pub(super) reading: bool,
+    /// Streams whose deadline is to be recomputed (see `StreamState::touch`).
+    pub(super) touched: Vec<StreamId>,
 }
 
 /// Sends RST_STREAM and remembers the stream for a while: frames the peer
@@ -161,11 +178,7 @@ pub(super) fn deliver_eof(child: &mut Child, sh: &mut Shared, t: &mut dyn Stream
         return false;
     }
     child.st.eof_delivered = true;
-    let mut v = View {
-        st: &mut child.st,
-        sh,
-        below: t,
-    };
+    let mut v = View::new(&mut child.st, sh, t);
     child.proto.eof_received(&mut v);
     true
 }
@@ -291,7 +304,18 @@ pub(super) struct View<'a> {
     pub(super) below: &'a mut dyn StreamTransport,
 }
 
-impl View<'_> {
+impl<'a> View<'a> {
+    /// The view for a call into the stream's protocol, which may change its
+    /// deadline: the stream is touched.
+    pub(super) fn new(
+        st: &'a mut StreamState,
+        sh: &'a mut Shared,
+        below: &'a mut dyn StreamTransport,
+    ) -> View<'a> {
+        st.touch(&mut sh.touched);
+        View { st, sh, below }
+    }
+
     fn mark(&mut self) {
         if !self.st.dirty {
             self.st.dirty = true;

@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::BytesMut;
 use http::{Method, StatusCode};
 
-use super::{content_length, Block, H2Connection, Role, Sink, MAX_WINDOW};
+use super::{content_length, Block, ConnTimer, H2Connection, Role, Sink, MAX_WINDOW};
 use crate::http::h2::error::h2_close;
 use crate::http::h2::frame::{self, setting, ErrorCode, Frame};
 use crate::http::h2::head::HeadFields;
@@ -116,7 +116,7 @@ impl H2Connection {
                 return;
             }
             self.c.got_settings = true;
-            self.c.preface_deadline = None;
+            self.c.timers.stop(ConnTimer::Preface);
         }
         if let Some(b) = &self.c.block {
             let ok = matches!(f, Frame::Continuation { stream, .. } if stream == b.stream);
@@ -157,7 +157,7 @@ impl H2Connection {
             Frame::RstStream { stream, code } => self.on_rst(t, stream, code),
             Frame::Settings { ack, settings } => {
                 if ack {
-                    self.c.settings_deadline = None;
+                    self.c.timers.stop(ConnTimer::Settings);
                     return;
                 }
                 for (id, v) in settings.iter() {
@@ -357,11 +357,7 @@ impl H2Connection {
             st.stash.extend_from_slice(data);
         } else {
             if !data.is_empty() {
-                let mut v = View {
-                    st: &mut child.st,
-                    sh: &mut self.sh,
-                    below: t,
-                };
+                let mut v = View::new(&mut child.st, &mut self.sh, t);
                 child.proto.data_received(&mut v, data);
                 credit(&mut child.st, &mut self.sh, data.len());
             }
@@ -414,8 +410,9 @@ impl H2Connection {
             after_end,
             gone,
             closed,
-            since: t.now(),
         });
+        let d = self.sh.cfg.header_block_timeout;
+        self.c.timers.set_after(ConnTimer::HeaderBlock, t.now(), d);
         self.header_fragment(t, id, block, end_headers);
     }
 
@@ -455,6 +452,7 @@ impl H2Connection {
         let Some(b) = self.c.block.take() else {
             return;
         };
+        self.c.timers.stop(ConnTimer::HeaderBlock);
         self.end_block(t, b, too_large);
     }
 
@@ -519,6 +517,8 @@ impl H2Connection {
                     st.close_requested = true;
                     st.dirty = true;
                     self.sh.dirty.push(id);
+                    // A stream is open: not idle (as in `open`).
+                    self.c.timers.stop(ConnTimer::Idle);
                     self.streams.insert(
                         id,
                         Child {
@@ -567,13 +567,9 @@ impl H2Connection {
         st: StreamState,
         proto: Box<dyn StreamProtocol>,
     ) {
-        self.c.idle_since = None;
+        self.c.timers.stop(ConnTimer::Idle);
         let child = self.streams.entry(st.id).or_insert(Child { proto, st });
-        let mut v = View {
-            st: &mut child.st,
-            sh: &mut self.sh,
-            below: t,
-        };
+        let mut v = View::new(&mut child.st, &mut self.sh, t);
         child.proto.connection_made(&mut v);
     }
 
@@ -682,6 +678,8 @@ impl H2Connection {
             swap: None,
             stall_since: None,
             dirty: false,
+            touched: false,
+            deadline: None,
         }
     }
 
@@ -787,6 +785,7 @@ impl H2Connection {
             return;
         }
         c.st.stall_since = None;
+        c.st.touch(&mut self.sh.touched);
         if !c.st.dirty {
             c.st.dirty = true;
             self.sh.dirty.push(id);
@@ -853,6 +852,7 @@ impl H2Connection {
         // goes too (kept, it was a timer that fired for ever: the fuzz
         // target http_server found it after a shutdown GOAWAY).
         self.c.block = None;
+        self.c.timers.stop(ConnTimer::HeaderBlock);
         if self.c.dead {
             return;
         }
@@ -863,8 +863,7 @@ impl H2Connection {
             code,
             why.as_bytes(),
         );
-        self.c.dead = true;
-        self.c.block = None;
+        self.c.set_dead();
         let why = close;
         for c in self.streams.values_mut() {
             drop_pending(&mut c.st, &mut self.sh);
