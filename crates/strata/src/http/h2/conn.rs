@@ -11,8 +11,8 @@ use super::client::H2Client;
 use super::frame::{self, setting, ErrorCode};
 use super::head::HeadFields;
 use super::stream::{
-    credit, deliver_eof, drop_pending, emit, rst, stream_writable, Child, HeadOut, Local, Shared,
-    StreamId, StreamState, View,
+    credit, deliver_eof, drop_pending, emit, rst, stream_writable, Child, Event, HeadOut, Local,
+    Shared, StreamId, StreamState, View,
 };
 use super::H2Config;
 
@@ -34,7 +34,7 @@ enum Role {
 }
 
 struct Block {
-    stream: u32,
+    stream: StreamId,
     end_stream: bool,
     bytes: usize,
     fields: HeadFields,
@@ -92,18 +92,19 @@ struct Conn {
     got_settings: bool,
     dec: Decoder,
     block: Option<Block>,
-    last_peer_stream: u32,
-    next_local: u32,
+    last_peer_stream: StreamId,
+    /// The id our next stream gets.
+    next_local: StreamId,
     recv_window: i64,
     peer_max_concurrent: u32,
     goaway_sent: bool,
-    goaway_recv: Option<u32>,
+    goaway_recv: Option<StreamId>,
     timers: ConnTimers,
     resets: VecDeque<Instant>,
     /// Streams the peer reset recently (bounded by `RESET_MEMORY`): a
     /// HEADERS on one is a stream error STREAM_CLOSED (RFC 9113 §5.1), not
     /// a new stream with a bad id.
-    peer_reset_ids: VecDeque<u32>,
+    peer_reset_ids: VecDeque<StreamId>,
     empty_data: u32,
     pending_control: u32,
     dead: bool,
@@ -152,8 +153,8 @@ impl Conn {
 pub struct H2Connection {
     c: Conn,
     sh: Shared,
-    streams: BTreeMap<u32, Child>,
-    ids: Vec<u32>,
+    streams: BTreeMap<StreamId, Child>,
+    ids: Vec<StreamId>,
     /// Every stream's next deadline (its stall and body rules, its
     /// protocol's own), ordered: `next_deadline` reads the first, and
     /// `on_deadline` visits only the streams that are due.
@@ -182,8 +183,8 @@ impl H2Connection {
                 got_settings: false,
                 dec: Decoder::new(cfg.header_table_size as usize),
                 block: None,
-                last_peer_stream: 0,
-                next_local: 1,
+                last_peer_stream: StreamId::CONNECTION,
+                next_local: StreamId(1),
                 recv_window: DEFAULT_WINDOW as i64,
                 peer_max_concurrent: u32::MAX,
                 goaway_sent: false,
@@ -287,7 +288,7 @@ impl H2Connection {
             if self.streams.len() as u64 >= self.c.peer_max_concurrent as u64 {
                 break;
             }
-            if self.c.next_local > frame::MAX_STREAM_ID {
+            if self.c.next_local.0 > frame::MAX_STREAM_ID {
                 break;
             }
             let Some((req, proto)) =
@@ -299,8 +300,8 @@ impl H2Connection {
                 break;
             };
             let id = self.c.next_local;
-            self.c.next_local += 2;
-            let mut st = self.new_stream(id, t.now());
+            self.c.next_local = StreamId(id.0 + 2);
+            let mut st = self.new_stream(id, Event::SendHeaders);
             st.head_request = req.method == Method::HEAD;
             st.heads.push(HeadOut::Request(Box::new(req.clone())));
             st.req = Some(RequestHead(req));
@@ -361,22 +362,22 @@ impl H2Connection {
                 // writes fill the stream (an echo) never writes back the
                 // whole window at once and passes `stream_send_limit`.
                 let piece = (self.sh.cfg.max_frame_size as usize).max(1);
-                while !child.st.stash.is_empty()
+                while !child.st.recv.stash.is_empty()
                     && child.st.finished.is_none()
-                    && !child.st.read_paused
+                    && !child.st.recv.paused
                     && child.st.swap.is_none()
                 {
-                    let n = child.st.stash.len().min(piece);
-                    let data = child.st.stash.split_to(n).freeze();
+                    let n = child.st.recv.stash.len().min(piece);
+                    let data = child.st.recv.stash.split_to(n).freeze();
                     let mut v = View::new(&mut child.st, &mut self.sh, t);
                     child.proto.data_received_bytes(&mut v, data);
                     credit(&mut child.st, &mut self.sh, n);
                     changed = true;
                 }
                 if child.st.finished.is_none()
-                    && !child.st.read_paused
+                    && !child.st.recv.paused
                     && child.st.swap.is_none()
-                    && child.st.stash.is_empty()
+                    && child.st.recv.stash.is_empty()
                     && deliver_eof(child, &mut self.sh, t)
                 {
                     changed = true;
@@ -384,9 +385,9 @@ impl H2Connection {
                 let st = &mut child.st;
                 if st.finished.is_none() {
                     let w = stream_writable(st, &self.sh, writable_below);
-                    let saw_blocked = st.saw_blocked.replace(false);
-                    if w == st.write_paused || (w && saw_blocked) {
-                        st.write_paused = !w;
+                    let saw_blocked = st.send.saw_blocked.replace(false);
+                    if w == st.send.write_paused || (w && saw_blocked) {
+                        st.send.write_paused = !w;
                         let mut v = View::new(&mut child.st, &mut self.sh, t);
                         if w {
                             child.proto.resume_writing(&mut v);
@@ -397,34 +398,34 @@ impl H2Connection {
                     }
                 }
                 let st = &mut child.st;
-                let clocks = (st.stall_since, st.body_since);
-                if st.pending_len > 0 && st.send_window <= 0 {
-                    st.stall_since.get_or_insert(now);
+                let clocks = (st.send.stall_since, st.recv.body_since);
+                if st.send.queued > 0 && st.send.window <= 0 {
+                    st.send.stall_since.get_or_insert(now);
                 } else {
-                    st.stall_since = None;
+                    st.send.stall_since = None;
                 }
                 if body_rule && reading_body(st) && conn_open {
-                    if st.body_since.is_none() {
-                        st.body_since = Some(now);
-                        st.body_bytes = 0;
+                    if st.recv.body_since.is_none() {
+                        st.recv.body_since = Some(now);
+                        st.recv.body_bytes = 0;
                     }
                 } else {
-                    st.body_since = None;
+                    st.recv.body_since = None;
                 }
-                if clocks != (st.stall_since, st.body_since) {
+                if clocks != (st.send.stall_since, st.recv.body_since) {
                     st.touch(&mut self.sh.touched);
                 }
                 if st.finished.is_none()
-                    && st.local == Local::Done
-                    && st.remote_done
-                    && st.eof_delivered
+                    && st.local() == Local::Done
+                    && st.remote_done()
+                    && st.recv.eof_delivered
                 {
                     st.finished = Some(Close::Done);
                 }
                 if let Some(why) = st.finished.take() {
                     drop_pending(&mut child.st, &mut self.sh);
                     if let Some(mut c) = self.streams.remove(&id) {
-                        self.deadlines.remove(&mut c.st.deadline, c.st.sid);
+                        self.deadlines.remove(&mut c.st.deadline, c.st.id);
                         c.proto.connection_lost(&why);
                     }
                     changed = true;
@@ -498,14 +499,14 @@ impl H2Connection {
         let cfg = &self.sh.cfg;
         let mut touched = std::mem::take(&mut self.sh.touched);
         for id in touched.drain(..) {
-            let Some(c) = self.streams.get_mut(&id.0) else {
+            let Some(c) = self.streams.get_mut(&id) else {
                 continue;
             };
             c.st.touched = false;
             let d = earliest(
                 earliest(
-                    after_opt(c.st.stall_since, cfg.stall_timeout),
-                    after_opt(c.st.body_since, cfg.body_timeout),
+                    after_opt(c.st.send.stall_since, cfg.stall_timeout),
+                    after_opt(c.st.recv.body_since, cfg.body_timeout),
                 ),
                 c.proto.next_deadline(),
             );
@@ -531,7 +532,7 @@ impl H2Connection {
         self.c.goaway_sent = true;
         frame::write_goaway(
             &mut self.sh.out,
-            self.c.last_peer_stream,
+            self.c.last_peer_stream.0,
             ErrorCode::NoError,
             b"",
         );
@@ -571,11 +572,11 @@ impl StreamProtocol for Sink {
 /// CONNECT tunnel (whose quiet periods are the application's).
 fn reading_body(st: &StreamState) -> bool {
     st.finished.is_none()
-        && !st.remote_done
-        && !st.read_paused
-        && st.stash.is_empty()
+        && !st.remote_done()
+        && !st.recv.paused
+        && st.recv.stash.is_empty()
         && st.swap.is_none()
-        && st.recv_window > 0
+        && st.recv.window > 0
         && st
             .req
             .as_ref()
@@ -600,15 +601,15 @@ fn body_quota(cfg: &H2Config) -> u64 {
 fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     let why = Close::Timeout(Timeout::Body);
     let st = &mut child.st;
-    st.body_since = None;
+    st.recv.body_since = None;
     if st.final_head_sent {
         rst(sh, st.id, ErrorCode::Cancel, "request body too slow");
         drop_pending(st, sh);
-        st.local = Local::Done;
+        st.reset_sent();
         st.finished.get_or_insert(why);
         return;
     }
-    tracing::debug!(stream = st.id, "HTTP/2 request body too slow: 408");
+    tracing::debug!(stream = st.id.0, "HTTP/2 request body too slow: 408");
     child.proto.connection_lost(&why);
     child.proto = Box::new(Sink);
     drop_pending(st, sh);
@@ -616,9 +617,9 @@ fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     p.status = http::StatusCode::REQUEST_TIMEOUT;
     st.heads.push(HeadOut::Response(p));
     st.final_head_sent = true;
-    st.local = Local::Ending;
-    st.close_requested = true;
-    st.stash.clear();
+    st.send.ending = true;
+    st.send.close_requested = true;
+    st.recv.stash.clear();
     if !st.dirty {
         st.dirty = true;
         sh.dirty.push(st.id);
@@ -650,7 +651,7 @@ impl StreamProtocol for H2Connection {
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         if !self.c.dead {
             for c in self.streams.values_mut() {
-                if c.st.finished.is_none() && !(c.st.local == Local::Done && c.st.remote_done) {
+                if c.st.finished.is_none() && !(c.st.local() == Local::Done && c.st.remote_done()) {
                     c.st.finished = Some(Close::aborted("h2", AbortReason::PeerAborted));
                 }
             }
@@ -680,7 +681,7 @@ impl StreamProtocol for H2Connection {
         // if our next writes fill the transport again before settle ends.
         self.c.timers.stop(ConnTimer::Stall);
         for c in self.streams.values_mut() {
-            if c.st.pending_len > 0 && !c.st.dirty {
+            if c.st.send.queued > 0 && !c.st.dirty {
                 c.st.dirty = true;
                 self.sh.dirty.push(c.st.id);
             }
@@ -736,6 +737,7 @@ impl StreamProtocol for H2Connection {
                     ErrorCode::Cancel,
                     "drain_timeout passed",
                 );
+                c.st.reset_sent();
             }
         }
         if self.c.timers.take_due(ConnTimer::Idle, now) && self.streams.is_empty() && !self.c.dead {
@@ -743,23 +745,22 @@ impl StreamProtocol for H2Connection {
         }
         // The streams whose deadline came, in deadline order; each is
         // visited once, and settle puts its next deadline back.
-        while let Some(sid) = self.deadlines.pop_due(now) {
-            let id = sid.0;
+        while let Some(id) = self.deadlines.pop_due(now) {
             let Some(child) = self.streams.get_mut(&id) else {
                 continue;
             };
             child.st.deadline = None;
             child.st.touch(&mut self.sh.touched);
-            if expired(child.st.body_since, cfg.body_timeout, now) {
-                if child.st.body_bytes >= body_quota(&cfg) {
-                    child.st.body_since = Some(now);
-                    child.st.body_bytes = 0;
+            if expired(child.st.recv.body_since, cfg.body_timeout, now) {
+                if child.st.recv.body_bytes >= body_quota(&cfg) {
+                    child.st.recv.body_since = Some(now);
+                    child.st.recv.body_bytes = 0;
                 } else {
                     body_too_slow(child, &mut self.sh);
                     continue;
                 }
             }
-            if expired(child.st.stall_since, cfg.stall_timeout, now) {
+            if expired(child.st.send.stall_since, cfg.stall_timeout, now) {
                 rst(
                     &mut self.sh,
                     id,
@@ -767,7 +768,7 @@ impl StreamProtocol for H2Connection {
                     "stall_timeout passed on the stream's window",
                 );
                 drop_pending(&mut child.st, &mut self.sh);
-                child.st.local = Local::Done;
+                child.st.reset_sent();
                 child
                     .st
                     .finished
@@ -786,7 +787,7 @@ impl StreamProtocol for H2Connection {
         match route.next_hop() {
             None => self.open_client_streams(t),
             Some(id) => {
-                let Ok(id) = u32::try_from(id) else {
+                let Ok(id) = u32::try_from(id).map(StreamId) else {
                     return;
                 };
                 if let Some(child) = self.streams.get_mut(&id) {
