@@ -23,6 +23,8 @@ struct Alarm {
     delay: Duration,
     at: Option<Instant>,
     fired: Fired,
+    /// Answers and closes once the request is in, before its deadline.
+    close_at_eof: bool,
 }
 
 impl StreamProtocol for Alarm {
@@ -30,7 +32,12 @@ impl StreamProtocol for Alarm {
         self.at = Some(t.now() + self.delay);
     }
     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
-    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        if self.close_at_eof {
+            t.write(b"done");
+            t.close();
+        }
+    }
     fn next_deadline(&self) -> Option<Instant> {
         self.at
     }
@@ -49,13 +56,15 @@ impl StreamProtocol for Alarm {
 fn many_streams_deadlines_fire_in_order_and_gone_streams_never() {
     let fired = Fired::default();
     let f2 = fired.clone();
-    // The request path is the delay in milliseconds.
+    // The request path is the delay in milliseconds; `?close`: the stream
+    // ends at once, its deadline still pending.
     let svc = service(move |p| {
         let ms: u64 = p.uri.path()[1..].parse().unwrap_or(0);
         Box::new(Alarm {
             delay: Duration::from_millis(ms),
             at: None,
             fired: f2.clone(),
+            close_at_eof: p.uri.query() == Some("close"),
         }) as Box<dyn StreamProtocol>
     });
     let cfg = H2Config {
@@ -69,17 +78,23 @@ fn many_streams_deadlines_fire_in_order_and_gone_streams_never() {
     // Stream 2k+1 waits (n - k) * 10 ms + (k % 7) ms: later streams first,
     // and not in id order either.
     let delay = |k: u32| (n - k) * 10 + k % 7;
+    // Every fifth stream from the second on closes itself at once.
+    let closes = |k: u32| k % 5 == 1;
     for k in 0..n {
-        p.get(2 * k + 1, &format!("/{}", delay(k)));
+        let q = if closes(k) { "?close" } else { "" };
+        p.get(2 * k + 1, &format!("/{}{q}", delay(k)));
     }
-    assert_eq!(p.open_streams(), n as usize);
-    // Every fifth stream is reset by the peer: its deadline must never fire.
-    for k in (0..n).step_by(5) {
+    let closed = (0..n).filter(|&k| closes(k)).count();
+    assert_eq!(p.open_streams(), n as usize - closed);
+    // Every fifth stream is reset by the peer (the earliest one among
+    // them): its deadline must never fire, nor wake the connection.
+    let resets = |k: u32| k % 5 == 4;
+    for k in (0..n).filter(|&k| resets(k)) {
         p.rst(2 * k + 1, ErrorCode::Cancel);
     }
     p.read();
     let mut expect: Vec<(u32, u32)> = (0..n)
-        .filter(|k| k % 5 != 0)
+        .filter(|&k| !resets(k) && !closes(k))
         .map(|k| (delay(k), 2 * k + 1))
         .collect();
     expect.sort();
@@ -89,10 +104,13 @@ fn many_streams_deadlines_fire_in_order_and_gone_streams_never() {
         Some(t0 + expect[0].0 * MS),
         "the next deadline is the earliest live stream's"
     );
-    // Half of them, 1 ms at a time: each fires when due, in order.
+    // Half of them, 1 ms at a time: each fires when due, in order, and
+    // the next deadline is always the next live stream's.
     let half = expect.len() / 2;
     while fired.lock().unwrap().len() < half {
         p.advance(MS);
+        let next = expect[fired.lock().unwrap().len()].0;
+        assert_eq!(p.next_deadline(), Some(t0 + next * MS));
     }
     let order: Vec<u32> = expect.iter().map(|&(_, id)| id).collect();
     assert_eq!(*fired.lock().unwrap(), order[..half]);
