@@ -25,7 +25,8 @@
 //!
 //! A layer never touches a socket, a thread or the system clock: input
 //! arrives as calls, output leaves through the transport it was given, time is
-//! `t.now()`, timers are `next_deadline`/`on_deadline`.
+//! `t.now()`, timers are `next_deadline`/`on_deadline` (a layer keeps its own
+//! in a [`timer::TimerTable`], saturating by construction).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -45,6 +46,7 @@ pub mod reliable;
 mod stack;
 pub mod stream;
 pub mod testing;
+pub mod timer;
 pub mod tls;
 mod wake;
 

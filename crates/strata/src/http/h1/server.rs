@@ -12,8 +12,9 @@ use super::wire::{
     encode_response_head, find_head_end, leading_empty_lines, parse_request, RequestInfo,
 };
 use super::{H1Config, H1Error, H1};
-use crate::deadline::{after, after_opt, earliest, expired};
+use crate::deadline::{after, earliest};
 use crate::http::{HttpVersion, RequestHead, SharedService, Trailers};
+use crate::timer::{TimerName, TimerTable};
 use crate::{AbortReason, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
 
 /// An HTTP/1.1 server connection: a stream protocol over the connection's
@@ -81,13 +82,11 @@ struct Conn {
     below_read_paused: bool,
     /// The stack below delivered `pause_writing` (and no resume yet).
     below_write_paused: bool,
-    /// When the stack below became full and stayed so (the stall clock).
-    stalled_since: Option<Instant>,
-    /// When the drain after `on_shutdown` gives up.
-    drain_at: Option<Instant>,
-    timer: Option<(Instant, Timer)>,
-    /// The progress clock of a request body being read.
-    body_clock: Option<BodyClock>,
+    /// The connection's timers.
+    timers: TimerTable<Timer, 6>,
+    /// While a request body is being read: the bytes that arrived in the
+    /// current period of the body clock (`Timer::Body`).
+    body_got: Option<u64>,
     /// How far the current partial head was scanned for its end.
     head_scan: usize,
     /// Body bytes of the current request so far (for `max_body`).
@@ -114,6 +113,8 @@ enum Read {
     Closed,
 }
 
+/// The connection's timers. At most one of `First`, `Head` and `KeepAlive`
+/// (the wait for a request) runs at a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Timer {
     /// The first request of the connection, not one byte of it yet: it
@@ -123,14 +124,54 @@ enum Timer {
     Head,
     /// Idle between requests.
     KeepAlive,
+    /// The end of a period of a request body being read: by then, at least
+    /// `H1Config::min_body_bytes` must have arrived since it began.
+    Body,
+    /// The stack below became full and stayed so (`stall_timeout`).
+    Stall,
+    /// The drain after `on_shutdown` gives up (`drain_timeout`).
+    Drain,
 }
 
-/// One period of a request body being read: by `at`, at least
-/// `H1Config::min_body_bytes` must have arrived since the period began.
-#[derive(Clone, Copy, Debug)]
-struct BodyClock {
-    at: Instant,
-    got: u64,
+impl TimerName for Timer {
+    const ALL: &'static [Timer] = &[
+        Timer::First,
+        Timer::Head,
+        Timer::KeepAlive,
+        Timer::Body,
+        Timer::Stall,
+        Timer::Drain,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The timers that wait for a request.
+const WAITS: [Timer; 3] = [Timer::First, Timer::Head, Timer::KeepAlive];
+
+impl Conn {
+    /// The running wait for a request, if any.
+    fn wait(&self) -> Option<(Instant, Timer)> {
+        WAITS
+            .into_iter()
+            .find_map(|w| self.timers.get(w).map(|at| (at, w)))
+    }
+
+    fn set_wait(&mut self, wait: Option<(Instant, Timer)>) {
+        for w in WAITS {
+            self.timers.stop(w);
+        }
+        if let Some((at, w)) = wait {
+            self.timers.set(w, at);
+        }
+    }
+
+    /// The body clock stops.
+    fn stop_body_clock(&mut self) {
+        self.body_got = None;
+        self.timers.stop(Timer::Body);
+    }
 }
 
 /// What one step of the input loop did.
@@ -179,10 +220,8 @@ impl H1Server {
                     shutdown: false,
                     below_read_paused: false,
                     below_write_paused: false,
-                    stalled_since: None,
-                    drain_at: None,
-                    timer: None,
-                    body_clock: None,
+                    timers: TimerTable::new(),
+                    body_got: None,
                     head_scan: 0,
                     body_seen: 0,
                 },
@@ -445,7 +484,7 @@ impl Core {
         }
         self.conn.seq += 1;
         self.conn.body_seen = 0;
-        self.conn.timer = None;
+        self.conn.set_wait(None);
         tracing::trace!(method = %parts.method, uri = %parts.uri, "http1: request");
         let proto = self.service.call(&parts);
         let body_done = matches!(body, BodyReader::Length(0));
@@ -488,7 +527,7 @@ impl Core {
         };
         let keep = ex.st.keep_alive && !self.conn.shutdown;
         // Idle from now: the keep-alive timer starts afresh.
-        self.conn.timer = None;
+        self.conn.set_wait(None);
         let max_discard = self.cfg.max_discard_bytes;
         self.conn.read = match std::mem::replace(&mut self.conn.read, Read::Closed) {
             Read::Held if keep => Read::Head,
@@ -524,7 +563,7 @@ impl Core {
             Close::aborted(H1, AbortReason::layer(err.clone()))
         };
         self.conn.read = Read::Closed;
-        self.conn.body_clock = None;
+        self.conn.stop_body_clock();
         let resp = self.ex.as_ref().map_or(Resp::Waiting, |ex| ex.st.resp);
         match resp {
             Resp::Waiting => {
@@ -555,10 +594,8 @@ impl Core {
     fn give_up(&mut self, t: &mut dyn StreamTransport, which: Timeout) {
         let why = Close::Timeout(which);
         let c = &mut self.conn;
-        c.stalled_since = None;
-        c.drain_at = None;
-        c.timer = None;
-        c.body_clock = None;
+        c.timers.stop_all();
+        c.body_got = None;
         c.read = Read::Closed;
         t.abort(why.clone());
         if let Some(mut ex) = self.ex.take() {
@@ -605,7 +642,7 @@ impl Core {
         let now = t.now();
         let waiting = self.ex.is_none() && ready && matches!(self.conn.read, Read::Head);
         let first = self.conn.seq == 0;
-        self.conn.timer = match (waiting, held, self.conn.timer) {
+        let wait = match (waiting, held, self.conn.wait()) {
             (false, _, _) => None,
             (true, 0, Some((at, w @ (Timer::KeepAlive | Timer::First)))) => Some((at, w)),
             (true, 0, _) if first => Some((after(now, self.cfg.head_timeout), Timer::First)),
@@ -614,6 +651,7 @@ impl Core {
             (true, _, Some((at, Timer::Head | Timer::First))) => Some((at, Timer::Head)),
             (true, _, _) => Some((after(now, self.cfg.head_timeout), Timer::Head)),
         };
+        self.conn.set_wait(wait);
         // The body clock runs while a body is being read: not while the
         // handler paused it, nor once it ended.
         let reading = match self.conn.read {
@@ -622,33 +660,33 @@ impl Core {
             _ => false,
         };
         if !reading || self.cfg.body_timeout.is_zero() {
-            self.conn.body_clock = None;
-        } else if self.conn.body_clock.is_none() {
-            self.conn.body_clock = Some(BodyClock {
-                at: after(now, self.cfg.body_timeout),
-                got: 0,
-            });
+            self.conn.stop_body_clock();
+        } else if self.conn.body_got.is_none() {
+            self.conn.body_got = Some(0);
+            self.conn
+                .timers
+                .set_after(Timer::Body, now, self.cfg.body_timeout);
         }
     }
 
     /// The body clock's period ended at `now`: a new period if enough
     /// arrived, else the body is too slow.
     fn body_period(&mut self, t: &mut dyn StreamTransport, now: Instant) {
-        let Some(clock) = self.conn.body_clock else {
+        let Some(got) = self.conn.body_got else {
             return;
         };
-        if clock.at > now {
+        if !self.conn.timers.is_due(Timer::Body, now) {
             return;
         }
         let need = self.cfg.min_body_bytes();
-        if clock.got >= need {
-            self.conn.body_clock = Some(BodyClock {
-                at: after(now, self.cfg.body_timeout),
-                got: 0,
-            });
+        if got >= need {
+            self.conn.body_got = Some(0);
+            self.conn
+                .timers
+                .set_after(Timer::Body, now, self.cfg.body_timeout);
             return;
         }
-        self.conn.body_clock = None;
+        self.conn.stop_body_clock();
         if matches!(self.conn.read, Read::Discard(..)) {
             tracing::debug!("http1: a discarded request body stalled; closing");
             self.close(t);
@@ -667,8 +705,8 @@ impl Core {
 impl Conn {
     /// `n` bytes of a request body (framing included) were read.
     fn progress(&mut self, n: usize) {
-        if let Some(c) = self.body_clock.as_mut() {
-            c.got = c.got.saturating_add(n as u64);
+        if let Some(got) = self.body_got.as_mut() {
+            *got = got.saturating_add(n as u64);
         }
     }
 }
@@ -724,10 +762,8 @@ impl StreamProtocol for H1Server {
         let c = &mut self.core.conn;
         c.lost = true;
         c.read = Read::Closed;
-        c.timer = None;
-        c.body_clock = None;
-        c.stalled_since = None;
-        c.drain_at = None;
+        c.timers.stop_all();
+        c.body_got = None;
         self.buf = Vec::new();
         if let Some(mut ex) = self.core.ex.take() {
             ex.proto.connection_lost(why);
@@ -737,7 +773,8 @@ impl StreamProtocol for H1Server {
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.below_write_paused = true;
         if !self.core.cfg.stall_timeout.is_zero() {
-            self.core.conn.stalled_since = Some(t.now());
+            let d = self.core.cfg.stall_timeout;
+            self.core.conn.timers.set_after(Timer::Stall, t.now(), d);
         }
         self.core.call(t, |p, v| p.pause_writing(v));
         self.settle(t);
@@ -745,7 +782,7 @@ impl StreamProtocol for H1Server {
 
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.below_write_paused = false;
-        self.core.conn.stalled_since = None;
+        self.core.conn.timers.stop(Timer::Stall);
         self.core.call(t, |p, v| p.resume_writing(v));
         self.settle(t);
     }
@@ -754,12 +791,8 @@ impl StreamProtocol for H1Server {
         if self.core.conn.lost {
             return None;
         }
-        let own = self.core.conn.timer.map(|(at, _)| at);
-        let body = self.core.conn.body_clock.map(|c| c.at);
-        let stall = after_opt(self.core.conn.stalled_since, self.core.cfg.stall_timeout);
-        let drain = self.core.conn.drain_at;
         let inner = self.core.ex.as_ref().and_then(|e| e.proto.next_deadline());
-        earliest(earliest(earliest(own, body), earliest(stall, drain)), inner)
+        earliest(self.core.conn.timers.next_deadline(), inner)
     }
 
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
@@ -768,20 +801,20 @@ impl StreamProtocol for H1Server {
         }
         let now = t.now();
         let c = &self.core.conn;
-        if expired(c.stalled_since, self.core.cfg.stall_timeout, now) {
+        if c.timers.is_due(Timer::Stall, now) {
             // The peer read none of our output for the whole period.
             tracing::debug!("http1: the peer stopped reading; aborting");
             self.core.give_up(t, Timeout::Stall);
             return;
         }
-        if c.drain_at.is_some_and(|d| d <= now) {
+        if c.timers.is_due(Timer::Drain, now) {
             tracing::debug!("http1: the exchange outlived the drain; aborting");
             self.core.give_up(t, Timeout::Drain);
             return;
         }
-        if let Some((at, which)) = self.core.conn.timer {
+        if let Some((at, which)) = self.core.conn.wait() {
             if at <= now {
-                self.core.conn.timer = None;
+                self.core.conn.set_wait(None);
                 match which {
                     Timer::Head => self.core.fail(t, H1Error::HeadTimeout),
                     Timer::First => {
@@ -792,6 +825,7 @@ impl StreamProtocol for H1Server {
                         tracing::trace!("http1: idle connection closed");
                         self.core.close(t);
                     }
+                    Timer::Body | Timer::Stall | Timer::Drain => {}
                 }
             }
         }
@@ -822,8 +856,11 @@ impl StreamProtocol for H1Server {
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
         self.core.conn.shutdown = true;
         let drain = self.core.cfg.drain_timeout;
-        if self.core.conn.drain_at.is_none() && !drain.is_zero() {
-            self.core.conn.drain_at = Some(after(t.now(), drain));
+        if !self.core.conn.timers.is_armed(Timer::Drain) && !drain.is_zero() {
+            self.core
+                .conn
+                .timers
+                .set_after(Timer::Drain, t.now(), drain);
         }
         let tunnel = match self.core.ex.as_mut() {
             Some(ex) => {

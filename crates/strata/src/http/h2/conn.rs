@@ -11,15 +11,16 @@ use super::client::H2Client;
 use super::frame::{self, setting, ErrorCode};
 use super::head::HeadFields;
 use super::stream::{
-    credit, deliver_eof, drop_pending, emit, rst, stream_writable, Child, HeadOut, Local, Shared,
-    StreamState, View,
+    credit, deliver_eof, drop_pending, emit, rst, stream_writable, Child, Event, HeadOut, Local,
+    Shared, StreamId, StreamState, View,
 };
 use super::H2Config;
 
 mod recv;
-use crate::deadline::{after, after_opt, earliest, expired};
+use crate::deadline::{after_opt, earliest, expired};
 use crate::http::hpack::{Decoder, Encoder};
 use crate::http::{RequestHead, SharedService};
+use crate::timer::{DeadlineQueue, TimerName, TimerTable};
 use crate::{AbortReason, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
 
 /// The initial window of RFC 9113 §6.9.2.
@@ -33,7 +34,7 @@ enum Role {
 }
 
 struct Block {
-    stream: u32,
+    stream: StreamId,
     end_stream: bool,
     bytes: usize,
     fields: HeadFields,
@@ -48,9 +49,41 @@ struct Block {
     gone: bool,
     /// A stream the peer reset: decoded, then a stream error STREAM_CLOSED.
     closed: bool,
-    /// When the block's first frame arrived (`header_block_timeout`).
-    since: Instant,
 }
+
+/// The connection's own timers (RFC 9113 phases and this layer's limits).
+/// Per-stream deadlines are in [`H2Connection`]'s `deadlines` queue.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnTimer {
+    /// The peer's preface and first SETTINGS (`preface_timeout`).
+    Preface,
+    /// The peer's acknowledgement of our SETTINGS (`settings_timeout`).
+    Settings,
+    /// A header block's CONTINUATION frames (`header_block_timeout`).
+    HeaderBlock,
+    /// The transport below stayed full (`stall_timeout`).
+    Stall,
+    /// No stream open (`idle_timeout`): GOAWAY.
+    Idle,
+    /// After our GOAWAY, streams still open are cancelled (`drain_timeout`).
+    Drain,
+}
+
+impl TimerName for ConnTimer {
+    const ALL: &'static [ConnTimer] = &[
+        ConnTimer::Preface,
+        ConnTimer::Settings,
+        ConnTimer::HeaderBlock,
+        ConnTimer::Stall,
+        ConnTimer::Idle,
+        ConnTimer::Drain,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+type ConnTimers = TimerTable<ConnTimer, 6>;
 
 struct Conn {
     role: Role,
@@ -59,27 +92,32 @@ struct Conn {
     got_settings: bool,
     dec: Decoder,
     block: Option<Block>,
-    last_peer_stream: u32,
-    next_local: u32,
+    last_peer_stream: StreamId,
+    /// The id our next stream gets.
+    next_local: StreamId,
     recv_window: i64,
     peer_max_concurrent: u32,
     goaway_sent: bool,
-    goaway_recv: Option<u32>,
-    drain_deadline: Option<Instant>,
-    settings_deadline: Option<Instant>,
-    /// Until the peer's preface and first SETTINGS arrived.
-    preface_deadline: Option<Instant>,
-    idle_since: Option<Instant>,
-    stall_since: Option<Instant>,
+    goaway_recv: Option<StreamId>,
+    timers: ConnTimers,
     resets: VecDeque<Instant>,
     /// Streams the peer reset recently (bounded by `RESET_MEMORY`): a
     /// HEADERS on one is a stream error STREAM_CLOSED (RFC 9113 §5.1), not
     /// a new stream with a bad id.
-    peer_reset_ids: VecDeque<u32>,
+    peer_reset_ids: VecDeque<StreamId>,
     empty_data: u32,
     pending_control: u32,
     dead: bool,
     started: bool,
+}
+
+impl Conn {
+    /// Nothing more is read or opened: the preface and idle timers go.
+    fn set_dead(&mut self) {
+        self.dead = true;
+        self.timers.stop(ConnTimer::Preface);
+        self.timers.stop(ConnTimer::Idle);
+    }
 }
 
 /// An HTTP/2 connection (RFC 9113), server or client: a stream protocol to
@@ -115,8 +153,12 @@ struct Conn {
 pub struct H2Connection {
     c: Conn,
     sh: Shared,
-    streams: BTreeMap<u32, Child>,
-    ids: Vec<u32>,
+    streams: BTreeMap<StreamId, Child>,
+    ids: Vec<StreamId>,
+    /// Every stream's next deadline (its stall and body rules, its
+    /// protocol's own), ordered: `next_deadline` reads the first, and
+    /// `on_deadline` visits only the streams that are due.
+    deadlines: DeadlineQueue<StreamId>,
 }
 
 impl H2Connection {
@@ -141,17 +183,13 @@ impl H2Connection {
                 got_settings: false,
                 dec: Decoder::new(cfg.header_table_size as usize),
                 block: None,
-                last_peer_stream: 0,
-                next_local: 1,
+                last_peer_stream: StreamId::CONNECTION,
+                next_local: StreamId(1),
                 recv_window: DEFAULT_WINDOW as i64,
                 peer_max_concurrent: u32::MAX,
                 goaway_sent: false,
                 goaway_recv: None,
-                drain_deadline: None,
-                settings_deadline: None,
-                preface_deadline: None,
-                idle_since: None,
-                stall_since: None,
+                timers: ConnTimers::new(),
                 resets: VecDeque::new(),
                 peer_reset_ids: VecDeque::new(),
                 empty_data: 0,
@@ -171,10 +209,12 @@ impl H2Connection {
                 dirty: Vec::new(),
                 recv_unacked: 0,
                 reading: false,
+                touched: Vec::new(),
                 cfg,
             },
             streams: BTreeMap::new(),
             ids: Vec::new(),
+            deadlines: DeadlineQueue::new(),
         }
     }
 
@@ -223,9 +263,10 @@ impl H2Connection {
             self.c.recv_window += extra;
         }
         let now = t.now();
-        self.c.settings_deadline = Some(after(now, cfg.settings_timeout));
-        self.c.preface_deadline = Some(after(now, cfg.preface_timeout));
-        self.c.idle_since = Some(now);
+        let tt = &mut self.c.timers;
+        tt.set_after(ConnTimer::Settings, now, cfg.settings_timeout);
+        tt.set_after(ConnTimer::Preface, now, cfg.preface_timeout);
+        tt.set_after(ConnTimer::Idle, now, cfg.idle_timeout);
         if let Role::Client(cl) = &self.c.role {
             let mut q = cl.q.lock().unwrap_or_else(|e| e.into_inner());
             q.wake = Some(t.waker());
@@ -247,7 +288,7 @@ impl H2Connection {
             if self.streams.len() as u64 >= self.c.peer_max_concurrent as u64 {
                 break;
             }
-            if self.c.next_local > frame::MAX_STREAM_ID {
+            if self.c.next_local.0 > frame::MAX_STREAM_ID {
                 break;
             }
             let Some((req, proto)) =
@@ -259,8 +300,8 @@ impl H2Connection {
                 break;
             };
             let id = self.c.next_local;
-            self.c.next_local += 2;
-            let mut st = self.new_stream(id, t.now());
+            self.c.next_local = StreamId(id.0 + 2);
+            let mut st = self.new_stream(id, Event::SendHeaders);
             st.head_request = req.method == Method::HEAD;
             st.heads.push(HeadOut::Request(Box::new(req.clone())));
             st.req = Some(RequestHead(req));
@@ -273,8 +314,12 @@ impl H2Connection {
     // ---- settle and output ------------------------------------------------
 
     /// The settle step for the children, then the output flush.
+    ///
+    /// Runs rounds until one changes nothing (see [`SETTLE_ROUNDS`] for why
+    /// the rounds are bounded and what happens at the bound).
     fn settle(&mut self, t: &mut dyn StreamTransport) {
-        for _ in 0..64 {
+        let mut settled = false;
+        for _ in 0..SETTLE_ROUNDS {
             let mut changed = false;
             // Emit what streams queued.
             // In the order they were marked: new streams' HEADERS must go
@@ -304,11 +349,7 @@ impl H2Connection {
                 };
                 if let Some((p, leftover)) = child.st.swap.take() {
                     child.proto = p;
-                    let mut v = View {
-                        st: &mut child.st,
-                        sh: &mut self.sh,
-                        below: t,
-                    };
+                    let mut v = View::new(&mut child.st, &mut self.sh, t);
                     child.proto.connection_made(&mut v);
                     if !leftover.is_empty() {
                         child.proto.data_received(&mut v, &leftover);
@@ -321,26 +362,22 @@ impl H2Connection {
                 // writes fill the stream (an echo) never writes back the
                 // whole window at once and passes `stream_send_limit`.
                 let piece = (self.sh.cfg.max_frame_size as usize).max(1);
-                while !child.st.stash.is_empty()
+                while !child.st.recv.stash.is_empty()
                     && child.st.finished.is_none()
-                    && !child.st.read_paused
+                    && !child.st.recv.paused
                     && child.st.swap.is_none()
                 {
-                    let n = child.st.stash.len().min(piece);
-                    let data = child.st.stash.split_to(n).freeze();
-                    let mut v = View {
-                        st: &mut child.st,
-                        sh: &mut self.sh,
-                        below: t,
-                    };
+                    let n = child.st.recv.stash.len().min(piece);
+                    let data = child.st.recv.stash.split_to(n).freeze();
+                    let mut v = View::new(&mut child.st, &mut self.sh, t);
                     child.proto.data_received_bytes(&mut v, data);
                     credit(&mut child.st, &mut self.sh, n);
                     changed = true;
                 }
                 if child.st.finished.is_none()
-                    && !child.st.read_paused
+                    && !child.st.recv.paused
                     && child.st.swap.is_none()
-                    && child.st.stash.is_empty()
+                    && child.st.recv.stash.is_empty()
                     && deliver_eof(child, &mut self.sh, t)
                 {
                     changed = true;
@@ -348,14 +385,10 @@ impl H2Connection {
                 let st = &mut child.st;
                 if st.finished.is_none() {
                     let w = stream_writable(st, &self.sh, writable_below);
-                    let saw_blocked = st.saw_blocked.replace(false);
-                    if w == st.write_paused || (w && saw_blocked) {
-                        st.write_paused = !w;
-                        let mut v = View {
-                            st: &mut child.st,
-                            sh: &mut self.sh,
-                            below: t,
-                        };
+                    let saw_blocked = st.send.saw_blocked.replace(false);
+                    if w == st.send.write_paused || (w && saw_blocked) {
+                        st.send.write_paused = !w;
+                        let mut v = View::new(&mut child.st, &mut self.sh, t);
                         if w {
                             child.proto.resume_writing(&mut v);
                         } else {
@@ -365,30 +398,34 @@ impl H2Connection {
                     }
                 }
                 let st = &mut child.st;
-                if st.pending_len > 0 && st.send_window <= 0 {
-                    st.stall_since.get_or_insert(now);
+                let clocks = (st.send.stall_since, st.recv.body_since);
+                if st.send.queued > 0 && st.send.window <= 0 {
+                    st.send.stall_since.get_or_insert(now);
                 } else {
-                    st.stall_since = None;
+                    st.send.stall_since = None;
                 }
                 if body_rule && reading_body(st) && conn_open {
-                    if st.body_since.is_none() {
-                        st.body_since = Some(now);
-                        st.body_bytes = 0;
+                    if st.recv.body_since.is_none() {
+                        st.recv.body_since = Some(now);
+                        st.recv.body_bytes = 0;
                     }
                 } else {
-                    st.body_since = None;
+                    st.recv.body_since = None;
+                }
+                if clocks != (st.send.stall_since, st.recv.body_since) {
+                    st.touch(&mut self.sh.touched);
                 }
                 if st.finished.is_none()
-                    && st.local == Local::Done
-                    && st.remote_done
-                    && st.eof_delivered
+                    && st.local() == Local::Done
+                    && st.remote_done()
+                    && st.recv.eof_delivered
                 {
                     st.finished = Some(Close::Done);
                 }
                 if let Some(why) = st.finished.take() {
                     drop_pending(&mut child.st, &mut self.sh);
-                    if let Some(c) = self.streams.remove(&id) {
-                        let mut c = c;
+                    if let Some(mut c) = self.streams.remove(&id) {
+                        self.deadlines.remove(&mut c.st.deadline, c.st.id);
                         c.proto.connection_lost(&why);
                     }
                     changed = true;
@@ -398,11 +435,20 @@ impl H2Connection {
                 changed = true;
             }
             if !changed {
+                settled = true;
                 break;
             }
         }
-        if self.streams.is_empty() && self.c.idle_since.is_none() {
-            self.c.idle_since = Some(t.now());
+        if !settled {
+            // Work is left (a protocol kept making more): the next turn
+            // does it, and it comes at once.
+            tracing::debug!("HTTP/2 settle: {SETTLE_ROUNDS} rounds, more work left");
+            t.waker().wake();
+        }
+        if self.streams.is_empty() && !self.c.dead && !self.c.timers.is_armed(ConnTimer::Idle) {
+            self.c
+                .timers
+                .set_after(ConnTimer::Idle, t.now(), self.sh.cfg.idle_timeout);
         }
         if !self.c.dead {
             self.open_client_streams(t);
@@ -432,16 +478,41 @@ impl H2Connection {
             if (self.c.goaway_sent || self.c.goaway_recv.is_some()) && self.streams.is_empty() {
                 self.flush(t);
                 t.close();
-                self.c.dead = true;
+                self.c.set_dead();
             }
         }
         self.flush(t);
         if t.writable() {
-            self.c.stall_since = None;
+            self.c.timers.stop(ConnTimer::Stall);
             self.c.pending_control = 0;
-        } else if self.c.stall_since.is_none() {
-            self.c.stall_since = Some(t.now());
+        } else if !self.c.timers.is_armed(ConnTimer::Stall) {
+            self.c
+                .timers
+                .set_after(ConnTimer::Stall, t.now(), self.sh.cfg.stall_timeout);
         }
+        self.sync_deadlines();
+    }
+
+    /// Puts the deadlines of the streams touched since the last call
+    /// (called, or their stall or body clock moved) in the queue.
+    fn sync_deadlines(&mut self) {
+        let cfg = &self.sh.cfg;
+        let mut touched = std::mem::take(&mut self.sh.touched);
+        for id in touched.drain(..) {
+            let Some(c) = self.streams.get_mut(&id) else {
+                continue;
+            };
+            c.st.touched = false;
+            let d = earliest(
+                earliest(
+                    after_opt(c.st.send.stall_since, cfg.stall_timeout),
+                    after_opt(c.st.recv.body_since, cfg.body_timeout),
+                ),
+                c.proto.next_deadline(),
+            );
+            self.deadlines.set(&mut c.st.deadline, id, d);
+        }
+        self.sh.touched = touched;
     }
 
     fn flush(&mut self, t: &mut dyn StreamTransport) {
@@ -461,13 +532,32 @@ impl H2Connection {
         self.c.goaway_sent = true;
         frame::write_goaway(
             &mut self.sh.out,
-            self.c.last_peer_stream,
+            self.c.last_peer_stream.0,
             ErrorCode::NoError,
             b"",
         );
-        self.c.drain_deadline = Some(after(t.now(), self.sh.cfg.drain_timeout));
+        self.c
+            .timers
+            .set_after(ConnTimer::Drain, t.now(), self.sh.cfg.drain_timeout);
     }
 }
+
+/// The most rounds one settle step runs.
+///
+/// A round hands the streams what they are owed (queued output, held input,
+/// EOF, a swap, write-pause edges, removal); each of those calls a stream's
+/// protocol, which may create more work (a write, `resume_reading`), and
+/// the step goes on until a round changes nothing. With well-behaved
+/// protocols that comes within a few rounds: input and EOF are finite, an
+/// edge needs a change of writability, and every write spends window or
+/// buffer. But a protocol is user code, and one that answers every
+/// `resume_writing` with a write that the windows let out at once (a bulk
+/// sender under very large windows and watermarks) would keep the step, and
+/// the driver's thread, for as long as it likes. So the rounds are bounded:
+/// at the bound the work left stays queued (the marked streams, held input,
+/// the owed `resume_writing`), the connection wakes itself, and the next
+/// turn of the driver carries on after other connections had theirs.
+pub(crate) const SETTLE_ROUNDS: usize = 64;
 
 /// A protocol that ignores everything (the refused request's slot).
 struct Sink;
@@ -482,11 +572,11 @@ impl StreamProtocol for Sink {
 /// CONNECT tunnel (whose quiet periods are the application's).
 fn reading_body(st: &StreamState) -> bool {
     st.finished.is_none()
-        && !st.remote_done
-        && !st.read_paused
-        && st.stash.is_empty()
+        && !st.remote_done()
+        && !st.recv.paused
+        && st.recv.stash.is_empty()
         && st.swap.is_none()
-        && st.recv_window > 0
+        && st.recv.window > 0
         && st
             .req
             .as_ref()
@@ -511,15 +601,15 @@ fn body_quota(cfg: &H2Config) -> u64 {
 fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     let why = Close::Timeout(Timeout::Body);
     let st = &mut child.st;
-    st.body_since = None;
+    st.recv.body_since = None;
     if st.final_head_sent {
         rst(sh, st.id, ErrorCode::Cancel, "request body too slow");
         drop_pending(st, sh);
-        st.local = Local::Done;
+        st.reset_sent();
         st.finished.get_or_insert(why);
         return;
     }
-    tracing::debug!(stream = st.id, "HTTP/2 request body too slow: 408");
+    tracing::debug!(stream = st.id.0, "HTTP/2 request body too slow: 408");
     child.proto.connection_lost(&why);
     child.proto = Box::new(Sink);
     drop_pending(st, sh);
@@ -527,9 +617,9 @@ fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     p.status = http::StatusCode::REQUEST_TIMEOUT;
     st.heads.push(HeadOut::Response(p));
     st.final_head_sent = true;
-    st.local = Local::Ending;
-    st.close_requested = true;
-    st.stash.clear();
+    st.send.ending = true;
+    st.send.close_requested = true;
+    st.recv.stash.clear();
     if !st.dirty {
         st.dirty = true;
         sh.dirty.push(st.id);
@@ -561,17 +651,19 @@ impl StreamProtocol for H2Connection {
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         if !self.c.dead {
             for c in self.streams.values_mut() {
-                if c.st.finished.is_none() && !(c.st.local == Local::Done && c.st.remote_done) {
+                if c.st.finished.is_none() && !(c.st.local() == Local::Done && c.st.remote_done()) {
                     c.st.finished = Some(Close::aborted("h2", AbortReason::PeerAborted));
                 }
             }
-            self.c.dead = true;
+            self.c.set_dead();
         }
         self.settle(t);
         t.close();
     }
 
     fn connection_lost(&mut self, why: &Close) {
+        self.deadlines.clear();
+        self.c.timers.stop_all();
         for (_, mut c) in std::mem::take(&mut self.streams) {
             let w = c.st.finished.take().unwrap_or_else(|| why.clone());
             c.proto.connection_lost(&w);
@@ -587,9 +679,9 @@ impl StreamProtocol for H2Connection {
         self.c.pending_control = 0;
         // The peer read down to the low-water mark: it is not stalled, even
         // if our next writes fill the transport again before settle ends.
-        self.c.stall_since = None;
+        self.c.timers.stop(ConnTimer::Stall);
         for c in self.streams.values_mut() {
-            if c.st.pending_len > 0 && !c.st.dirty {
+            if c.st.send.queued > 0 && !c.st.dirty {
                 c.st.dirty = true;
                 self.sh.dirty.push(c.st.id);
             }
@@ -598,49 +690,22 @@ impl StreamProtocol for H2Connection {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let cfg = &self.sh.cfg;
-        let c = &self.c;
-        let mut d = [
-            c.settings_deadline,
-            c.drain_deadline,
-            c.preface_deadline.filter(|_| !c.dead),
-            c.block
-                .as_ref()
-                .map(|b| after(b.since, cfg.header_block_timeout)),
-            after_opt(c.stall_since, cfg.stall_timeout),
-            after_opt(
-                c.idle_since.filter(|_| self.streams.is_empty() && !c.dead),
-                cfg.idle_timeout,
-            ),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        for c in self.streams.values() {
-            let st = &c.st;
-            d = earliest(d, after_opt(st.stall_since, cfg.stall_timeout));
-            d = earliest(d, after_opt(st.body_since, cfg.body_timeout));
-            d = earliest(d, c.proto.next_deadline());
-        }
-        d
+        earliest(
+            self.c.timers.next_deadline(),
+            self.deadlines.next_deadline(),
+        )
     }
 
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
         let now = t.now();
         let cfg = self.sh.cfg.clone();
-        if !self.c.dead && self.c.preface_deadline.is_some_and(|d| d <= now) {
-            self.c.preface_deadline = None;
+        if self.c.timers.take_due(ConnTimer::Preface, now) {
             tracing::debug!("HTTP/2 connection preface not received in time");
-            self.c.dead = true;
+            self.c.set_dead();
             t.abort(Close::Timeout(Timeout::Preface));
             return;
         }
-        if self
-            .c
-            .block
-            .as_ref()
-            .is_some_and(|b| expired(Some(b.since), cfg.header_block_timeout, now))
-        {
+        if self.c.timers.take_due(ConnTimer::HeaderBlock, now) && self.c.block.is_some() {
             self.conn_error_as(
                 t,
                 ErrorCode::EnhanceYourCalm,
@@ -648,26 +713,19 @@ impl StreamProtocol for H2Connection {
                 Close::Timeout(Timeout::Head),
             );
         }
-        if self.c.settings_deadline.is_some_and(|d| d <= now) {
-            self.c.settings_deadline = None;
+        if self.c.timers.take_due(ConnTimer::Settings, now) {
             self.conn_error(t, ErrorCode::SettingsTimeout, "SETTINGS not acknowledged");
         }
-        if expired(self.c.stall_since, cfg.stall_timeout, now) {
-            if t.writable() {
-                // The transport drained meanwhile: no stall, and no timer
-                // left in the past.
-                self.c.stall_since = None;
-            } else {
-                for c in self.streams.values_mut() {
-                    c.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
-                }
-                self.c.dead = true;
-                t.abort(Close::Timeout(Timeout::Stall));
-                return;
+        if self.c.timers.take_due(ConnTimer::Stall, now) && !t.writable() {
+            // (Writable again: the transport drained meanwhile, no stall.)
+            for c in self.streams.values_mut() {
+                c.st.finished.get_or_insert(Close::Timeout(Timeout::Stall));
             }
+            self.c.set_dead();
+            t.abort(Close::Timeout(Timeout::Stall));
+            return;
         }
-        if self.c.drain_deadline.is_some_and(|d| d <= now) {
-            self.c.drain_deadline = None;
+        if self.c.timers.take_due(ConnTimer::Drain, now) {
             if !self.streams.is_empty() {
                 tracing::debug!(streams = self.streams.len(), "HTTP/2 drain timeout");
             }
@@ -679,31 +737,30 @@ impl StreamProtocol for H2Connection {
                     ErrorCode::Cancel,
                     "drain_timeout passed",
                 );
+                c.st.reset_sent();
             }
         }
-        if self.streams.is_empty()
-            && !self.c.dead
-            && expired(self.c.idle_since, cfg.idle_timeout, now)
-        {
+        if self.c.timers.take_due(ConnTimer::Idle, now) && self.streams.is_empty() && !self.c.dead {
             self.goaway(t);
         }
-        self.ids.clear();
-        self.ids.extend(self.streams.keys().copied());
-        for i in 0..self.ids.len() {
-            let id = self.ids[i];
+        // The streams whose deadline came, in deadline order; each is
+        // visited once, and settle puts its next deadline back.
+        while let Some(id) = self.deadlines.pop_due(now) {
             let Some(child) = self.streams.get_mut(&id) else {
                 continue;
             };
-            if expired(child.st.body_since, cfg.body_timeout, now) {
-                if child.st.body_bytes >= body_quota(&cfg) {
-                    child.st.body_since = Some(now);
-                    child.st.body_bytes = 0;
+            child.st.deadline = None;
+            child.st.touch(&mut self.sh.touched);
+            if expired(child.st.recv.body_since, cfg.body_timeout, now) {
+                if child.st.recv.body_bytes >= body_quota(&cfg) {
+                    child.st.recv.body_since = Some(now);
+                    child.st.recv.body_bytes = 0;
                 } else {
                     body_too_slow(child, &mut self.sh);
                     continue;
                 }
             }
-            if expired(child.st.stall_since, cfg.stall_timeout, now) {
+            if expired(child.st.send.stall_since, cfg.stall_timeout, now) {
                 rst(
                     &mut self.sh,
                     id,
@@ -711,7 +768,7 @@ impl StreamProtocol for H2Connection {
                     "stall_timeout passed on the stream's window",
                 );
                 drop_pending(&mut child.st, &mut self.sh);
-                child.st.local = Local::Done;
+                child.st.reset_sent();
                 child
                     .st
                     .finished
@@ -719,11 +776,7 @@ impl StreamProtocol for H2Connection {
                 continue;
             }
             if child.proto.next_deadline().is_some_and(|d| d <= now) {
-                let mut v = View {
-                    st: &mut child.st,
-                    sh: &mut self.sh,
-                    below: t,
-                };
+                let mut v = View::new(&mut child.st, &mut self.sh, t);
                 child.proto.on_deadline(&mut v);
             }
         }
@@ -734,15 +787,11 @@ impl StreamProtocol for H2Connection {
         match route.next_hop() {
             None => self.open_client_streams(t),
             Some(id) => {
-                let Ok(id) = u32::try_from(id) else {
+                let Ok(id) = u32::try_from(id).map(StreamId) else {
                     return;
                 };
                 if let Some(child) = self.streams.get_mut(&id) {
-                    let mut v = View {
-                        st: &mut child.st,
-                        sh: &mut self.sh,
-                        below: t,
-                    };
+                    let mut v = View::new(&mut child.st, &mut self.sh, t);
                     child.proto.on_wake(&mut v, route);
                 }
             }

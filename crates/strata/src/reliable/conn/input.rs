@@ -5,8 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::config::ConnError;
 use super::recvbuf::RecvError;
-use super::{Connection, Side, State};
-use crate::deadline::after;
+use super::{Connection, Side, State, Timer};
 use crate::reliable::wire::{self, ErrorCode, Frame, Header, Packet, PacketType, WireError};
 
 /// Ack-eliciting packets received before an ACK goes out at once.
@@ -142,7 +141,7 @@ impl Connection {
         self.sent.clear();
         self.bytes_in_flight = 0;
         self.ack_eliciting_in_flight = 0;
-        self.loss_time = None;
+        self.timers.stop(Timer::LossDetection);
         self.pto_count = 0;
         self.handshake_pending = true;
     }
@@ -193,7 +192,8 @@ impl Connection {
                         self.handshake_done = false;
                     }
                     self.state = State::Draining;
-                    self.closing_until = Some(after(now, self.closing_period()));
+                    let d = self.closing_period();
+                    self.timers.set_after(Timer::Close, now, d);
                     self.release_buffers();
                     return Ok(false);
                 }
@@ -231,8 +231,9 @@ impl Connection {
                 || self.state == State::Handshake
             {
                 self.ack_now = true;
-            } else if self.ack_deadline.is_none() {
-                self.ack_deadline = Some(after(now, self.cfg.max_ack_delay));
+            } else if !self.timers.is_armed(Timer::Ack) {
+                let d = self.cfg.max_ack_delay;
+                self.timers.set_after(Timer::Ack, now, d);
             }
         }
         // The client answers a Handshake at once so the server is established.

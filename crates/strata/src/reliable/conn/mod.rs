@@ -19,6 +19,7 @@ use crate::reliable::cc::{
     new_controller, CongestionController, DeliveryRateSampler, Pacer, RttEstimator,
 };
 use crate::reliable::wire::{ConnId, ErrorCode};
+use crate::timer::{TimerName, TimerTable};
 
 mod config;
 mod input;
@@ -47,6 +48,62 @@ const DEAD_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest silence after the first unreachable hint before the peer
 /// may be declared dead (with 3 × PTO, whichever is longer).
 const UNREACHABLE_MIN_SILENCE: Duration = Duration::from_secs(1);
+
+/// The connection's timers, one [`TimerTable`] slot each.
+///
+/// `LossDetection`, `Ack`, `Pacing`, `Close` and `CloseRepeat` are armed
+/// where their event happens (a packet that may still arrive, an
+/// ack-eliciting packet, the pacer, a CLOSE sent or received). The others
+/// follow from state the connection keeps anyway (when the peer was last
+/// heard, the last ack-eliciting send, the probe count, the hints): they
+/// are computed into the table in one place, [`Connection::deadlines`],
+/// which `next_timeout` and `handle_timeout` both read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Timer {
+    /// Nothing heard from the peer for `idle_timeout`.
+    Idle,
+    /// The handshake did not complete in `handshake_timeout`.
+    Handshake,
+    /// The dead-peer rule (see `dead_deadline`).
+    Dead,
+    /// The unreachable rule (see `unreachable_deadline`).
+    Unreachable,
+    /// A packet not yet acknowledged is lost by the time threshold.
+    LossDetection,
+    /// The probe timeout (considered while no loss time is armed).
+    Pto,
+    /// The delayed ACK is due.
+    Ack,
+    /// A PING to keep the path open.
+    KeepAlive,
+    /// The pacer lets the next packet go.
+    Pacing,
+    /// The closing (or draining) period ends.
+    Close,
+    /// The CLOSE is sent again unprompted.
+    CloseRepeat,
+}
+
+impl TimerName for Timer {
+    const ALL: &'static [Timer] = &[
+        Timer::Idle,
+        Timer::Handshake,
+        Timer::Dead,
+        Timer::Unreachable,
+        Timer::LossDetection,
+        Timer::Pto,
+        Timer::Ack,
+        Timer::KeepAlive,
+        Timer::Pacing,
+        Timer::Close,
+        Timer::CloseRepeat,
+    ];
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+type Timers = TimerTable<Timer, 11>;
 
 /// Which end of the connection this is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -108,21 +165,20 @@ pub struct Connection {
     /// the first of them came.
     hints: u32,
     first_hint: Option<Instant>,
-    loss_time: Option<Instant>,
+    /// The timers armed by an event (see [`Timer`]).
+    timers: Timers,
     /// Probe packets to send now, beyond the congestion window.
     probes: u8,
     rtt: RttEstimator,
     rate: DeliveryRateSampler,
     cc: Box<dyn CongestionController>,
     pacer: Pacer,
-    pacing_until: Option<Instant>,
     // --- acknowledgements ---
     recv_pns: RangeSet,
     /// Packet numbers below this are too old to track: dropped as replays.
     pn_floor: u64,
     largest_recv: Option<(u64, Instant)>,
     ack_eliciting_unacked: u32,
-    ack_deadline: Option<Instant>,
     ack_now: bool,
     /// When we last sent an ACK frame.
     last_ack_sent: Option<Instant>,
@@ -143,9 +199,8 @@ pub struct Connection {
     close_after_acked: bool,
     close_frame: Option<(ErrorCode, Vec<u8>)>,
     close_pending: bool,
-    closing_until: Option<Instant>,
-    /// When to send the CLOSE again unprompted, and how often more.
-    close_repeat: Option<(Instant, u8)>,
+    /// How often more the CLOSE is sent again unprompted (`Timer::CloseRepeat`).
+    close_repeats_left: u8,
     error: Option<ConnError>,
     stats: ConnStats,
 }
@@ -187,18 +242,16 @@ impl Connection {
             unanswered_ptos: 0,
             hints: 0,
             first_hint: None,
-            loss_time: None,
+            timers: Timers::new(),
             probes: 0,
             rtt,
             rate: DeliveryRateSampler::new(),
             cc: new_controller(cfg.cc, mtu),
             pacer: Pacer::new(mtu),
-            pacing_until: None,
             recv_pns: RangeSet::default(),
             pn_floor: 0,
             largest_recv: None,
             ack_eliciting_unacked: 0,
-            ack_deadline: None,
             ack_now: false,
             last_ack_sent: None,
             send: SendStream::default(),
@@ -215,8 +268,7 @@ impl Connection {
             close_after_acked: false,
             close_frame: None,
             close_pending: false,
-            closing_until: None,
-            close_repeat: None,
+            close_repeats_left: 0,
             error: None,
             stats: ConnStats::default(),
             cfg,
@@ -565,92 +617,107 @@ impl Connection {
         (self.state == State::Established).then(|| after(self.last_recv.max(self.last_send), k))
     }
 
+    /// Every timer's deadline now: the armed ones, and the ones that
+    /// follow from state, each under its name (see [`Timer`]). Closing or
+    /// draining, only the end of that period and the CLOSE repeat count.
+    fn deadlines(&self) -> Timers {
+        let mut t = Timers::new();
+        match self.state {
+            State::Closed => return t,
+            State::Closing | State::Draining => {
+                t.set_opt(Timer::Close, self.timers.get(Timer::Close));
+                t.set_opt(Timer::CloseRepeat, self.timers.get(Timer::CloseRepeat));
+                return t;
+            }
+            State::Handshake | State::Established => {}
+        }
+        t = self.timers;
+        t.set(Timer::Idle, self.idle_deadline());
+        if self.state == State::Handshake {
+            t.set(Timer::Handshake, self.handshake_deadline());
+        }
+        if !t.is_armed(Timer::LossDetection) {
+            t.set_opt(Timer::Pto, self.pto_deadline());
+        }
+        t.set_opt(Timer::Dead, self.dead_deadline());
+        t.set_opt(Timer::Unreachable, self.unreachable_deadline());
+        t.set_opt(Timer::KeepAlive, self.keepalive_deadline());
+        if !self.send.has_pending(self.peer_max_data) {
+            // Nothing to pace: no wake-up for it.
+            t.stop(Timer::Pacing);
+        }
+        t
+    }
+
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
     pub fn next_timeout(&self) -> Option<Instant> {
-        if self.state == State::Closed {
-            return None;
-        }
-        if let Some(t) = self.closing_until {
-            return Some(self.close_repeat.map_or(t, |(r, _)| r.min(t)));
-        }
-        let mut t = self.idle_deadline();
-        let mut consider = |x: Option<Instant>| {
-            if let Some(x) = x {
-                t = t.min(x);
-            }
-        };
-        if self.state == State::Handshake {
-            consider(Some(self.handshake_deadline()));
-        }
-        consider(self.loss_time.or_else(|| self.pto_deadline()));
-        consider(self.ack_deadline);
-        consider(self.dead_deadline());
-        consider(self.unreachable_deadline());
-        consider(self.keepalive_deadline());
-        if self.send.has_pending(self.peer_max_data) {
-            consider(self.pacing_until);
-        }
-        Some(t)
+        self.deadlines().next_deadline()
     }
 
     /// Timers that are due fire: loss detection, probes, delayed ACKs,
     /// keepalive, the idle and handshake timeouts, the end of closing.
     pub fn handle_timeout(&mut self, now: Instant) {
+        let due = self.deadlines();
         match self.state {
             State::Closed => return,
             State::Closing | State::Draining => {
-                if self.closing_until.is_some_and(|t| now >= t) {
+                if due.is_due(Timer::Close, now) {
                     self.state = State::Closed;
-                    self.closing_until = None;
-                    self.close_repeat = None;
-                } else if let Some((at, left)) = self.close_repeat {
-                    if now >= at {
-                        self.close_pending = true;
-                        let gap = self.rtt.pto_base().saturating_mul(2);
-                        self.close_repeat = (left > 1).then(|| (after(now, gap), left - 1));
+                    self.timers.stop(Timer::Close);
+                    self.timers.stop(Timer::CloseRepeat);
+                } else if due.is_due(Timer::CloseRepeat, now) {
+                    self.close_pending = true;
+                    let gap = self.rtt.pto_base().saturating_mul(2);
+                    let left = self.close_repeats_left;
+                    if left > 1 {
+                        self.timers.set_after(Timer::CloseRepeat, now, gap);
+                    } else {
+                        self.timers.stop(Timer::CloseRepeat);
                     }
+                    self.close_repeats_left = left.saturating_sub(1);
                 }
                 return;
             }
             _ => {}
         }
-        if now >= self.idle_deadline() {
+        if due.is_due(Timer::Idle, now) {
             self.error = Some(ConnError::IdleTimeout);
             self.state = State::Closed;
             return;
         }
-        if self.dead_deadline().is_some_and(|t| now >= t) {
+        if due.is_due(Timer::Dead, now) {
             let probes = self.cfg.dead_after_probes;
             self.error = Some(ConnError::PeerUnresponsive { probes });
             self.state = State::Closed;
             self.release_buffers();
             return;
         }
-        if self.unreachable_deadline().is_some_and(|t| now >= t) {
+        if due.is_due(Timer::Unreachable, now) {
             self.error = Some(ConnError::Unreachable { hints: self.hints });
             self.state = State::Closed;
             self.release_buffers();
             return;
         }
-        if self.state == State::Handshake && now >= self.handshake_deadline() {
+        if due.is_due(Timer::Handshake, now) {
             self.error = Some(ConnError::HandshakeTimeout);
             self.state = State::Closed;
             return;
         }
-        if self.loss_time.is_some_and(|t| now >= t) {
+        if due.is_due(Timer::LossDetection, now) {
             self.detect_lost(now);
         } else if self.pto_deadline().is_some_and(|t| now >= t) {
+            // (Not `due`'s Pto: that one is left out while a loss time is
+            // armed, for the wake-up; a probe timeout that passed meanwhile
+            // still fires.)
             self.on_pto();
         }
-        if self.ack_deadline.is_some_and(|t| now >= t) {
+        if due.is_due(Timer::Ack, now) {
             self.ack_now = true;
         }
-        if self.keepalive_deadline().is_some_and(|t| now >= t) {
+        if due.is_due(Timer::KeepAlive, now) {
             self.ping_pending = true;
         }
-        if self.pacing_until.is_some_and(|t| now >= t) {
-            self.pacing_until = None;
-        }
+        self.timers.take_due(Timer::Pacing, now);
     }
 
     // --- closing ---
@@ -667,10 +734,13 @@ impl Connection {
         self.close_frame = Some((code, reason));
         self.close_pending = true;
         self.state = State::Closing;
-        self.closing_until = Some(after(now, self.closing_period()));
+        let period = self.closing_period();
+        self.timers.set_after(Timer::Close, now, period);
         // The CLOSE may be lost, and the peer may be quiet (nothing to
         // answer): send it twice more on a timer.
-        self.close_repeat = Some((after(now, self.rtt.pto_base()), 2));
+        let gap = self.rtt.pto_base();
+        self.timers.set_after(Timer::CloseRepeat, now, gap);
+        self.close_repeats_left = 2;
         self.release_buffers();
     }
 
@@ -692,7 +762,7 @@ impl Connection {
         self.sent.clear();
         self.bytes_in_flight = 0;
         self.ack_eliciting_in_flight = 0;
-        self.loss_time = None;
+        self.timers.stop(Timer::LossDetection);
     }
 
     /// Closes with NO_ERROR once both directions are done (our data and FIN

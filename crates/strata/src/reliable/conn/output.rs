@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::recovery::{Fate, SentPacket};
-use super::{Connection, Side, State};
+use super::{Connection, Side, State, Timer};
 use crate::reliable::wire::{self, varint, Frame, Header, PacketNumber};
 
 /// STREAM frame type bits (wire spec §6.4).
@@ -139,8 +139,7 @@ impl Connection {
 
     /// Whether an ACK is due, or worth adding.
     fn ack_due(&self, now: Instant) -> bool {
-        self.ack_eliciting_unacked > 0
-            && (self.ack_now || self.ack_deadline.is_some_and(|t| now >= t))
+        self.ack_eliciting_unacked > 0 && (self.ack_now || self.timers.is_due(Timer::Ack, now))
     }
 
     /// Appends an ACK of what we received, if anything; resets the ACK
@@ -165,7 +164,7 @@ impl Connection {
         if wire::encode_ack(out, &ranges, micros, room).is_ok() {
             self.last_ack_sent = Some(now);
             self.ack_eliciting_unacked = 0;
-            self.ack_deadline = None;
+            self.timers.stop(Timer::Ack);
             self.ack_now = false;
         }
     }
@@ -179,7 +178,7 @@ impl Connection {
         let data_waiting = self.send.has_pending(self.peer_max_data);
         if may_send_data && data_waiting && !probing {
             if let Some(t) = self.pacer.next_send_time(now, mtu as u64) {
-                self.pacing_until = Some(t);
+                self.timers.set(Timer::Pacing, t);
                 may_send_data = false;
             }
         }

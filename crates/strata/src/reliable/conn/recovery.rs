@@ -5,7 +5,7 @@
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
-use super::{Connection, State};
+use super::{Connection, State, Timer};
 use crate::deadline::after;
 use crate::reliable::cc::SentPacketInfo;
 
@@ -144,7 +144,7 @@ impl Connection {
     /// Declares packets lost by the packet and time thresholds, and arms the
     /// loss timer for the earliest one that may still arrive.
     pub(super) fn detect_lost(&mut self, now: Instant) {
-        self.loss_time = None;
+        self.timers.stop(Timer::LossDetection);
         let Some(largest) = self.largest_acked else {
             return;
         };
@@ -176,7 +176,7 @@ impl Connection {
                 loss_time = Some(loss_time.map_or(t, |l: Instant| l.min(t)));
             }
         }
-        self.loss_time = loss_time;
+        self.timers.set_opt(Timer::LossDetection, loss_time);
         if let Some(newest) = newest_lost {
             self.cc.on_congestion_event(now, newest, lost_bytes);
             if let Some((first_idx, first_time)) = first_lost {

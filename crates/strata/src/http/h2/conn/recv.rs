@@ -1,20 +1,15 @@
 //! The receive side of the HTTP/2 connection: frames in, state changes,
 //! request heads to the service, and the errors they lead to.
 
-use std::cell::Cell;
-use std::collections::VecDeque;
-use std::time::Instant;
-
-use bytes::BytesMut;
 use http::{Method, StatusCode};
 
-use super::{content_length, Block, H2Connection, Role, Sink, MAX_WINDOW};
+use super::{content_length, Block, ConnTimer, H2Connection, Role, Sink, MAX_WINDOW};
 use crate::http::h2::error::h2_close;
 use crate::http::h2::frame::{self, setting, ErrorCode, Frame};
 use crate::http::h2::head::HeadFields;
 use crate::http::h2::stream::{
-    credit, deliver_eof, drop_pending, rst, Child, HeadOut, Local, StreamId, StreamState, View,
-    RESET_MEMORY,
+    credit, deliver_eof, drop_pending, rst, Child, Event, HeadOut, Local, StreamId, StreamState,
+    View, RESET_MEMORY,
 };
 use crate::http::hpack::HpackError;
 use crate::http::{RequestHead, ResponseHead, Trailers};
@@ -102,7 +97,7 @@ impl H2Connection {
                         return src.len();
                     }
                     pos += used;
-                    self.stream_error(t, id, e.code, e.reason);
+                    self.stream_error(t, StreamId(id), e.code, e.reason);
                 }
             }
         }
@@ -116,10 +111,10 @@ impl H2Connection {
                 return;
             }
             self.c.got_settings = true;
-            self.c.preface_deadline = None;
+            self.c.timers.stop(ConnTimer::Preface);
         }
         if let Some(b) = &self.c.block {
-            let ok = matches!(f, Frame::Continuation { stream, .. } if stream == b.stream);
+            let ok = matches!(f, Frame::Continuation { stream, .. } if stream == b.stream.0);
             if !ok {
                 self.conn_error(t, ErrorCode::ProtocolError, "header block interrupted");
                 return;
@@ -134,19 +129,20 @@ impl H2Connection {
                 end_stream,
                 data,
                 flow_len,
-            } => self.on_data(t, stream, end_stream, data, flow_len),
+            } => self.on_data(t, StreamId(stream), end_stream, data, flow_len),
             Frame::Headers {
                 stream,
                 end_stream,
                 end_headers,
                 block,
                 ..
-            } => self.on_headers(t, stream, end_stream, end_headers, block),
+            } => self.on_headers(t, StreamId(stream), end_stream, end_headers, block),
             Frame::Continuation {
                 stream,
                 end_headers,
                 block,
             } => {
+                let stream = StreamId(stream);
                 if self.c.block.is_none() {
                     self.conn_error(t, ErrorCode::ProtocolError, "CONTINUATION without HEADERS");
                     return;
@@ -154,10 +150,10 @@ impl H2Connection {
                 self.header_fragment(t, stream, block, end_headers);
             }
             Frame::Priority { .. } => {}
-            Frame::RstStream { stream, code } => self.on_rst(t, stream, code),
+            Frame::RstStream { stream, code } => self.on_rst(t, StreamId(stream), code),
             Frame::Settings { ack, settings } => {
                 if ack {
-                    self.c.settings_deadline = None;
+                    self.c.timers.stop(ConnTimer::Settings);
                     return;
                 }
                 for (id, v) in settings.iter() {
@@ -184,9 +180,9 @@ impl H2Connection {
             }
             Frame::GoAway {
                 last_stream, code, ..
-            } => self.on_goaway(t, last_stream, code),
+            } => self.on_goaway(t, StreamId(last_stream), code),
             Frame::WindowUpdate { stream, increment } => {
-                self.on_window_update(t, stream, increment)
+                self.on_window_update(t, StreamId(stream), increment)
             }
             Frame::Unknown { .. } => {}
         }
@@ -236,11 +232,11 @@ impl H2Connection {
                 let delta = v as i64 - self.sh.peer_initial_window as i64;
                 self.sh.peer_initial_window = v;
                 for c in self.streams.values_mut() {
-                    c.st.send_window += delta;
-                    if c.st.send_window > MAX_WINDOW as i64 {
+                    c.st.send.window += delta;
+                    if c.st.send.window > MAX_WINDOW as i64 {
                         return Err((ErrorCode::FlowControlError, "stream window overflow"));
                     }
-                    if delta > 0 && c.st.pending_len > 0 && !c.st.dirty {
+                    if delta > 0 && c.st.send.queued > 0 && !c.st.dirty {
                         c.st.dirty = true;
                         self.sh.dirty.push(c.st.id);
                     }
@@ -263,12 +259,12 @@ impl H2Connection {
         Ok(())
     }
 
-    pub(super) fn peer_initiated(&self, id: u32) -> bool {
-        (id % 2 == 1) == self.is_server()
+    pub(super) fn peer_initiated(&self, id: StreamId) -> bool {
+        id.is_client_initiated() == self.is_server()
     }
 
     /// Whether `id` names a stream that was never opened (RFC 9113 §5.1 idle).
-    pub(super) fn idle(&self, id: u32) -> bool {
+    pub(super) fn idle(&self, id: StreamId) -> bool {
         if self.peer_initiated(id) {
             id > self.c.last_peer_stream
         } else {
@@ -279,7 +275,7 @@ impl H2Connection {
     pub(super) fn on_data(
         &mut self,
         t: &mut dyn StreamTransport,
-        id: u32,
+        id: StreamId,
         end_stream: bool,
         data: &[u8],
         flow_len: u32,
@@ -316,7 +312,7 @@ impl H2Connection {
             self.closed_stream(t, id, "DATA on a closed stream");
             return;
         };
-        if child.st.peer_reset {
+        if child.st.peer_reset() {
             // In the same read as the peer's RST_STREAM (the stream is
             // removed at the next settle): the same answer as after it.
             self.sh.recv_unacked += data.len() as u32;
@@ -324,22 +320,23 @@ impl H2Connection {
             return;
         }
         let st = &mut child.st;
-        if st.remote_done {
+        if st.remote_done() {
             self.sh.recv_unacked += data.len() as u32;
             self.stream_error(t, id, ErrorCode::StreamClosed, "DATA after END_STREAM");
             return;
         }
-        if flow_len as i64 > st.recv_window {
+        if flow_len as i64 > st.recv.window {
             self.sh.recv_unacked += data.len() as u32;
             self.stream_error(t, id, ErrorCode::FlowControlError, "stream window exceeded");
             return;
         }
-        st.recv_window -= flow_len as i64;
-        st.recv_len += data.len() as u64;
-        st.body_bytes = st.body_bytes.saturating_add(data.len() as u64);
+        st.recv.window -= flow_len as i64;
+        st.recv.len += data.len() as u64;
+        st.recv.body_bytes = st.recv.body_bytes.saturating_add(data.len() as u64);
         if st
+            .recv
             .expect_len
-            .is_some_and(|n| st.recv_len > n || (end_stream && st.recv_len != n))
+            .is_some_and(|n| st.recv.len > n || (end_stream && st.recv.len != n))
         {
             self.sh.recv_unacked += data.len() as u32;
             self.stream_error(
@@ -351,17 +348,13 @@ impl H2Connection {
             return;
         }
         if end_stream {
-            st.remote_done = true;
+            st.apply(Event::RecvEndStream);
         }
-        if st.read_paused || !st.stash.is_empty() || st.swap.is_some() {
-            st.stash.extend_from_slice(data);
+        if st.recv.paused || !st.recv.stash.is_empty() || st.swap.is_some() {
+            st.recv.stash.extend_from_slice(data);
         } else {
             if !data.is_empty() {
-                let mut v = View {
-                    st: &mut child.st,
-                    sh: &mut self.sh,
-                    below: t,
-                };
+                let mut v = View::new(&mut child.st, &mut self.sh, t);
                 child.proto.data_received(&mut v, data);
                 credit(&mut child.st, &mut self.sh, data.len());
             }
@@ -372,7 +365,7 @@ impl H2Connection {
     pub(super) fn on_headers(
         &mut self,
         t: &mut dyn StreamTransport,
-        id: u32,
+        id: StreamId,
         end_stream: bool,
         end_headers: bool,
         block: &[u8],
@@ -383,7 +376,7 @@ impl H2Connection {
         // A stream the peer reset: decoded, then STREAM_CLOSED (§5.1).
         let closed = known
             && !gone
-            && (self.streams.get(&id).is_some_and(|c| c.st.peer_reset)
+            && (self.streams.get(&id).is_some_and(|c| c.st.peer_reset())
                 || self.c.peer_reset_ids.contains(&id));
         let existing = !gone && !closed && self.streams.contains_key(&id);
         if !existing && !gone && !closed {
@@ -399,7 +392,7 @@ impl H2Connection {
         }
         // RFC 9113 §5.1: a stream error, once the block is decoded (the HPACK
         // state is the connection's).
-        let after_end = self.streams.get(&id).is_some_and(|c| c.st.remote_done);
+        let after_end = self.streams.get(&id).is_some_and(|c| c.st.remote_done());
         let trailers = existing
             && (self.is_server() || self.streams.get(&id).is_some_and(|c| c.st.resp.is_some()));
         self.c
@@ -414,15 +407,16 @@ impl H2Connection {
             after_end,
             gone,
             closed,
-            since: t.now(),
         });
+        let d = self.sh.cfg.header_block_timeout;
+        self.c.timers.set_after(ConnTimer::HeaderBlock, t.now(), d);
         self.header_fragment(t, id, block, end_headers);
     }
 
     pub(super) fn header_fragment(
         &mut self,
         t: &mut dyn StreamTransport,
-        _id: u32,
+        _id: StreamId,
         frag: &[u8],
         end: bool,
     ) {
@@ -455,6 +449,7 @@ impl H2Connection {
         let Some(b) = self.c.block.take() else {
             return;
         };
+        self.c.timers.stop(ConnTimer::HeaderBlock);
         self.end_block(t, b, too_large);
     }
 
@@ -507,18 +502,22 @@ impl H2Connection {
         let parts = match head {
             Ok(p) => p,
             Err(why) => {
-                let mut st = self.new_stream(id, t.now());
-                st.remote_done = b.end_stream;
+                let mut st = self.new_stream(id, Event::RecvHeaders);
+                if b.end_stream {
+                    st.apply(Event::RecvEndStream);
+                }
                 if too_large {
                     // Answer 431 and end the stream; the rest of the request is refused.
                     let (mut p, ()) = http::Response::new(()).into_parts();
                     p.status = StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE;
                     st.heads.push(HeadOut::Response(p));
                     st.final_head_sent = true;
-                    st.local = Local::Ending;
-                    st.close_requested = true;
+                    st.send.ending = true;
+                    st.send.close_requested = true;
                     st.dirty = true;
                     self.sh.dirty.push(id);
+                    // A stream is open: not idle (as in `open`).
+                    self.c.timers.stop(ConnTimer::Idle);
                     self.streams.insert(
                         id,
                         Child {
@@ -549,11 +548,13 @@ impl H2Connection {
             return;
         }
         let proto = service.call(&parts);
-        let mut st = self.new_stream(id, t.now());
+        let mut st = self.new_stream(id, Event::RecvHeaders);
         st.head_request = parts.method == Method::HEAD;
-        st.expect_len = expect;
+        st.recv.expect_len = expect;
         st.req = Some(RequestHead(parts));
-        st.remote_done = b.end_stream;
+        if b.end_stream {
+            st.apply(Event::RecvEndStream);
+        }
         self.open(t, st, proto);
         if let Some(child) = self.streams.get_mut(&id) {
             deliver_eof(child, &mut self.sh, t);
@@ -567,13 +568,9 @@ impl H2Connection {
         st: StreamState,
         proto: Box<dyn StreamProtocol>,
     ) {
-        self.c.idle_since = None;
+        self.c.timers.stop(ConnTimer::Idle);
         let child = self.streams.entry(st.id).or_insert(Child { proto, st });
-        let mut v = View {
-            st: &mut child.st,
-            sh: &mut self.sh,
-            below: t,
-        };
+        let mut v = View::new(&mut child.st, &mut self.sh, t);
         child.proto.connection_made(&mut v);
     }
 
@@ -601,16 +598,16 @@ impl H2Connection {
                     }
                 }
                 Ok(p) => {
-                    child.st.expect_len = content_length(&p.headers);
+                    child.st.recv.expect_len = content_length(&p.headers);
                     if child.st.head_request
                         || p.status == StatusCode::NO_CONTENT
                         || p.status == StatusCode::NOT_MODIFIED
                     {
-                        child.st.expect_len = None;
+                        child.st.recv.expect_len = None;
                     }
                     child.st.resp = Some(ResponseHead(p));
                     if b.end_stream {
-                        child.st.remote_done = true;
+                        child.st.apply(Event::RecvEndStream);
                         deliver_eof(child, &mut self.sh, t);
                     }
                 }
@@ -629,7 +626,12 @@ impl H2Connection {
         }
         match b.fields.into_trailers() {
             Ok(h) => {
-                if child.st.expect_len.is_some_and(|n| n != child.st.recv_len) {
+                if child
+                    .st
+                    .recv
+                    .expect_len
+                    .is_some_and(|n| n != child.st.recv.len)
+                {
                     self.stream_error(
                         t,
                         id,
@@ -639,8 +641,8 @@ impl H2Connection {
                     return;
                 }
                 child.st.trailers_in = Some(Trailers(h));
-                child.st.remote_done = true;
-                if child.st.stash.is_empty() && !child.st.read_paused {
+                child.st.apply(Event::RecvEndStream);
+                if child.st.recv.stash.is_empty() && !child.st.recv.paused {
                     deliver_eof(child, &mut self.sh, t);
                 }
             }
@@ -648,44 +650,18 @@ impl H2Connection {
         }
     }
 
-    pub(super) fn new_stream(&self, id: u32, _now: Instant) -> StreamState {
-        StreamState {
+    /// A stream out of `Idle` by `ev` (the HEADERS that opened it).
+    pub(super) fn new_stream(&self, id: StreamId, ev: Event) -> StreamState {
+        StreamState::new(
             id,
-            sid: StreamId(id),
-            server: self.is_server(),
-            req: None,
-            resp: None,
-            trailers_in: None,
-            head_request: false,
-            heads: Vec::new(),
-            final_head_sent: false,
-            send_window: self.sh.peer_initial_window as i64,
-            pending: VecDeque::new(),
-            pending_len: 0,
-            local: Local::Open,
-            trailers_out: None,
-            close_requested: false,
-            remote_done: false,
-            eof_delivered: false,
-            read_paused: false,
-            stash: BytesMut::new(),
-            peer_reset: false,
-            body_since: None,
-            body_bytes: 0,
-            recv_window: self.sh.cfg.initial_stream_window as i64,
-            recv_unacked: 0,
-            expect_len: None,
-            recv_len: 0,
-            write_paused: false,
-            saw_blocked: Cell::new(false),
-            finished: None,
-            swap: None,
-            stall_since: None,
-            dirty: false,
-        }
+            self.is_server(),
+            ev,
+            self.sh.peer_initial_window,
+            self.sh.cfg.initial_stream_window,
+        )
     }
 
-    pub(super) fn on_rst(&mut self, t: &mut dyn StreamTransport, id: u32, code: ErrorCode) {
+    pub(super) fn on_rst(&mut self, t: &mut dyn StreamTransport, id: StreamId, code: ErrorCode) {
         if self.idle(id) {
             self.conn_error(t, ErrorCode::ProtocolError, "RST_STREAM on an idle stream");
             return;
@@ -694,18 +670,17 @@ impl H2Connection {
             // A reset before the response was complete counts toward the
             // rapid-reset limit, whatever its code: a peer resetting with
             // NO_ERROR costs us as much as with CANCEL.
-            let complete = c.st.local == Local::Done;
-            if !c.st.peer_reset {
-                c.st.peer_reset = true;
+            let complete = c.st.local() == Local::Done;
+            if !c.st.peer_reset() {
                 if self.c.peer_reset_ids.len() >= RESET_MEMORY {
                     self.c.peer_reset_ids.pop_front();
                 }
                 self.c.peer_reset_ids.push_back(id);
             }
+            c.st.apply(Event::RecvReset);
             drop_pending(&mut c.st, &mut self.sh);
-            c.st.local = Local::Done;
             if c.st.finished.is_none() {
-                c.st.finished = Some(h2_close(code, "stream reset", true, Some(id)));
+                c.st.finished = Some(h2_close(code, "stream reset", true, Some(id.0)));
             }
             if !complete {
                 self.count_reset(t);
@@ -730,17 +705,22 @@ impl H2Connection {
         }
     }
 
-    pub(super) fn on_goaway(&mut self, t: &mut dyn StreamTransport, last: u32, code: ErrorCode) {
+    pub(super) fn on_goaway(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        last: StreamId,
+        code: ErrorCode,
+    ) {
         self.c.goaway_recv = Some(last);
         let server = self.is_server();
         for c in self.streams.values_mut() {
-            let ours = (c.st.id % 2 == 1) != server;
+            let ours = c.st.id.is_client_initiated() != server;
             if ours && c.st.id > last && c.st.finished.is_none() {
                 c.st.finished = Some(h2_close(
                     ErrorCode::RefusedStream,
                     "not processed before GOAWAY",
                     true,
-                    Some(c.st.id),
+                    Some(c.st.id.0),
                 ));
             }
         }
@@ -755,15 +735,15 @@ impl H2Connection {
         let _ = t;
     }
 
-    pub(super) fn on_window_update(&mut self, t: &mut dyn StreamTransport, id: u32, inc: u32) {
-        if id == 0 {
+    pub(super) fn on_window_update(&mut self, t: &mut dyn StreamTransport, id: StreamId, inc: u32) {
+        if id == StreamId::CONNECTION {
             self.sh.send_window += inc as i64;
             if self.sh.send_window > MAX_WINDOW as i64 {
                 self.conn_error(t, ErrorCode::FlowControlError, "connection window overflow");
                 return;
             }
             for c in self.streams.values_mut() {
-                if c.st.pending_len > 0 && !c.st.dirty {
+                if c.st.send.queued > 0 && !c.st.dirty {
                     c.st.dirty = true;
                     self.sh.dirty.push(c.st.id);
                 }
@@ -781,12 +761,13 @@ impl H2Connection {
         let Some(c) = self.streams.get_mut(&id) else {
             return;
         };
-        c.st.send_window += inc as i64;
-        if c.st.send_window > MAX_WINDOW as i64 {
+        c.st.send.window += inc as i64;
+        if c.st.send.window > MAX_WINDOW as i64 {
             self.stream_error(t, id, ErrorCode::FlowControlError, "stream window overflow");
             return;
         }
-        c.st.stall_since = None;
+        c.st.send.stall_since = None;
+        c.st.touch(&mut self.sh.touched);
         if !c.st.dirty {
             c.st.dirty = true;
             self.sh.dirty.push(id);
@@ -795,7 +776,7 @@ impl H2Connection {
 
     // ---- errors -----------------------------------------------------------
 
-    pub(super) fn send_rst(&mut self, id: u32, code: ErrorCode, why: &'static str) {
+    pub(super) fn send_rst(&mut self, id: StreamId, code: ErrorCode, why: &'static str) {
         rst(&mut self.sh, id, code, why);
     }
 
@@ -805,7 +786,7 @@ impl H2Connection {
     pub(super) fn closed_stream(
         &mut self,
         t: &mut dyn StreamTransport,
-        id: u32,
+        id: StreamId,
         why: &'static str,
     ) {
         self.send_rst(id, ErrorCode::StreamClosed, why);
@@ -815,17 +796,16 @@ impl H2Connection {
     pub(super) fn stream_error(
         &mut self,
         t: &mut dyn StreamTransport,
-        id: u32,
+        id: StreamId,
         code: ErrorCode,
         why: &'static str,
     ) {
         self.send_rst(id, code, why);
         if let Some(c) = self.streams.get_mut(&id) {
             drop_pending(&mut c.st, &mut self.sh);
-            c.st.local = Local::Done;
-            c.st.remote_done = true;
+            c.st.reset_sent();
             if c.st.finished.is_none() {
-                c.st.finished = Some(h2_close(code, why, false, Some(id)));
+                c.st.finished = Some(h2_close(code, why, false, Some(id.0)));
             }
         }
         self.count_reset(t);
@@ -853,18 +833,18 @@ impl H2Connection {
         // goes too (kept, it was a timer that fired for ever: the fuzz
         // target http_server found it after a shutdown GOAWAY).
         self.c.block = None;
+        self.c.timers.stop(ConnTimer::HeaderBlock);
         if self.c.dead {
             return;
         }
         tracing::debug!(%code, why, "HTTP/2 connection error");
         frame::write_goaway(
             &mut self.sh.out,
-            self.c.last_peer_stream,
+            self.c.last_peer_stream.0,
             code,
             why.as_bytes(),
         );
-        self.c.dead = true;
-        self.c.block = None;
+        self.c.set_dead();
         let why = close;
         for c in self.streams.values_mut() {
             drop_pending(&mut c.st, &mut self.sh);
