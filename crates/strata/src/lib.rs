@@ -55,5 +55,7 @@ pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
 pub use stack::{BottomInfo, Stack, StackConfig};
-pub use stream::{InsertFn, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest};
+pub use stream::{
+    InsertFn, StreamFactory, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest,
+};
 pub use wake::{Wake, WakeHub, WakeRoute};
