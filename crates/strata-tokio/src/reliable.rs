@@ -122,6 +122,9 @@ pub(crate) mod bounds {
     pub const IDLE_SECS: RangeInclusive<u64> = 1..=86_400;
     /// `reliable.handshake`, seconds: one second to ten minutes.
     pub const HANDSHAKE_SECS: RangeInclusive<u64> = 1..=600;
+    /// `reliable.sndbuf`, bytes (native mode): at least the largest MTU,
+    /// at most 1 GiB per connection (the hard limit is four times it).
+    pub const SNDBUF: RangeInclusive<u64> = 65_536..=1 << 30;
     /// `reliable.unreachable_hints`: ICMP unreachable reports that, with
     /// silence, make the peer dead; 0 ignores ICMP entirely.
     pub const UNREACHABLE_HINTS: RangeInclusive<u64> = 0..=100;
@@ -189,6 +192,15 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
         cfg.max_recv_window = v;
         cfg.recv_window = cfg.recv_window.min(v);
     }
+    if let Some(v) = ranged(
+        ep,
+        "sndbuf",
+        bounds::SNDBUF,
+        "a send buffer in bytes, 65536..=1073741824",
+    )? {
+        cfg.send_buffer = v as usize;
+        cfg.max_send_buffer = cfg.send_buffer.saturating_mul(4);
+    }
     if let Some(v) = ranged(ep, "idle", bounds::IDLE_SECS, "seconds, 1..=86400")? {
         cfg.idle_timeout = Duration::from_secs(v);
         cfg.keepalive = (v >= 3).then(|| Duration::from_secs(v / 3));
@@ -220,6 +232,13 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
     Ok(cfg)
 }
 
+/// The stack's watermarks, for the protocol above the mapping: it sees the
+/// same `pause_writing`/`resume_writing` marks as over TCP.
+fn marks(stack: &StackConfig) -> (usize, usize) {
+    let high = stack.high_water.max(1);
+    (high, stack.low_water.min(high))
+}
+
 /// Whether `reliable.mode=kcp` (any other value is checked by [`kcp_config`]).
 fn is_kcp(ep: &Endpoint) -> bool {
     ep.option(NAME, "mode")
@@ -235,9 +254,13 @@ pub(crate) async fn listen(
     factory: StreamFactory,
     lcfg: &ListenConfig,
 ) -> Result<Listening, DriverError> {
-    let kcp = kcp_config(ep)?;
+    let mut kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
+    (cfg.high_water, cfg.low_water) = marks(&lcfg.stack);
+    if let Some((stream, _)) = kcp.as_mut() {
+        (stream.high_water, stream.low_water) = (cfg.high_water, cfg.low_water);
+    }
     let factory: ReliableFactory = Arc::new(move || factory());
     let mut last_err = None;
     let mut first: Option<SocketAddr> = None;
@@ -285,8 +308,12 @@ pub(crate) async fn connect(
     proto: Box<dyn StreamProtocol>,
     stack: Arc<StackConfig>,
 ) -> Result<Connection, DriverError> {
-    let kcp = kcp_config(ep)?;
-    let cfg = config(ep)?;
+    let mut kcp = kcp_config(ep)?;
+    let mut cfg = config(ep)?;
+    (cfg.high_water, cfg.low_water) = marks(&stack);
+    if let Some((stream, _)) = kcp.as_mut() {
+        (stream.high_water, stream.low_water) = (cfg.high_water, cfg.low_water);
+    }
     let Target::Host { host, port } = &ep.target else {
         return Err(DriverError::NotStream {
             endpoint: ep.to_string(),
@@ -471,6 +498,8 @@ mod tests {
             ("handshake", "601"),
             ("unreachable_hints", "101"),
             ("unreachable_hints", "-1"),
+            ("sndbuf", "65535"),
+            ("sndbuf", "1073741825"),
         ] {
             let e = config(&ep(&format!("reliable.{key}={value}")))
                 .expect_err("out of bounds")
@@ -499,6 +528,21 @@ mod tests {
         }
     }
 
+    /// `reliable.sndbuf` sets the send buffer, and the hard limit at four
+    /// times it; the watermarks stay the stack's.
+    #[test]
+    fn sndbuf_is_an_option() {
+        let cfg = config(&ep("reliable.sndbuf=262144")).unwrap();
+        assert_eq!((cfg.send_buffer, cfg.max_send_buffer), (262_144, 1 << 20));
+        assert_eq!(config(&ep("reliable.cc=bbr")).unwrap().send_buffer, 4 << 20);
+        let stack = strata::StackConfig {
+            high_water: 8192,
+            low_water: 1024,
+            ..strata::StackConfig::default()
+        };
+        assert_eq!(super::marks(&stack), (8192, 1024));
+    }
+
     /// A small deterministic generator (no dependency for one test).
     struct Rng(u64);
     impl Rng {
@@ -521,6 +565,7 @@ mod tests {
             "idle" => (1, 86_400),
             "handshake" => (1, 600),
             "unreachable_hints" => (0, 100),
+            "sndbuf" => (65_536, 1 << 30),
             _ => (0, 1),
         };
         let edges = [
@@ -649,7 +694,14 @@ mod tests {
         let mut accepted = 0;
         for i in 0..120u64 {
             let mut opts = Vec::new();
-            for key in ["mtu", "window", "idle", "handshake", "unreachable_hints"] {
+            for key in [
+                "mtu",
+                "window",
+                "idle",
+                "handshake",
+                "unreachable_hints",
+                "sndbuf",
+            ] {
                 if rng.next() % 2 == 0 {
                     opts.push(format!("reliable.{key}={}", value(&mut rng, key)));
                 }

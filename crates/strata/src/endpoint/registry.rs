@@ -165,6 +165,7 @@ impl SchemeSpec {
             "nocc",
             "handshake",
             "unreachable_hints",
+            "sndbuf",
         ],
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).

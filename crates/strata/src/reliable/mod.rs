@@ -30,7 +30,7 @@ pub mod wire;
 
 pub use conn::{
     ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side, DEFAULT_DEAD_AFTER_PROBES,
-    DEFAULT_UNREACHABLE_HINTS,
+    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_UNREACHABLE_HINTS,
 };
 pub use layer::Reliable;
 pub use listener::{ListenerStats, ReliableFactory, ReliableListener};
