@@ -87,6 +87,11 @@ fn kcp_config(ep: &Endpoint) -> Result<Option<(KcpStreamConfig, Option<u32>)>, D
     if let Some(idle) = ranged(ep, "idle", bounds::IDLE_SECS, "seconds, 1..=86400")? {
         cfg.idle_timeout = Some(Duration::from_secs(idle));
     }
+    // The end marker between strata ends (both must set it).
+    cfg.fin = ep
+        .option_as::<bool>(NAME, "kcp_fin")
+        .map_err(|e| bad_option(e, "true or false"))?
+        .unwrap_or(false);
     cfg.kcp.validate().map_err(|e| DriverError::BadOption {
         layer: NAME.into(),
         key: "kcp".into(),
@@ -510,6 +515,13 @@ mod tests {
             );
             assert_eq!(e.matches("reliable").count(), 1, "{e}");
         }
+        let fin = kcp_config(&ep("reliable.mode=kcp&reliable.kcp_fin=yes"));
+        assert!(fin
+            .unwrap_err()
+            .to_string()
+            .starts_with("option reliable.kcp_fin:"));
+        let fin = kcp_config(&ep("reliable.mode=kcp&reliable.kcp_fin=true"));
+        assert!(fin.unwrap().unwrap().0.fin);
         let kcp = kcp_config(&ep("reliable.mode=kcp&reliable.idle=18446744073709551615"));
         assert!(kcp
             .unwrap_err()

@@ -166,6 +166,7 @@ impl SchemeSpec {
             "handshake",
             "unreachable_hints",
             "sndbuf",
+            "kcp_fin",
         ],
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).

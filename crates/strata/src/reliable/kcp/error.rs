@@ -47,6 +47,13 @@ pub enum KcpError {
     /// API misuse: `send_message` on a stream-mode engine.
     #[error("engine is in stream mode")]
     StreamMode,
+    /// Local configuration: the protocol above called `write_eof` on a KCP
+    /// conversation without the end marker
+    /// ([`KcpStreamConfig::fin`](crate::reliable::kcp_stream::KcpStreamConfig::fin)):
+    /// the KCP wire cannot tell the peer, so the conversation ended after
+    /// flushing what was written.
+    #[error("KCP cannot half-close: write_eof ended the conversation (set reliable.kcp_fin=true on both ends for an end the peer sees)")]
+    NoHalfClose,
 }
 
 /// Counters, for tests, metrics and diagnostics.
