@@ -21,7 +21,8 @@
 //!   anyway, expecting to keep reading, fails fast: what it wrote is
 //!   flushed (as by `close`), then the conversation ends with
 //!   `Close::Aborted { layer: "kcp", reason: Custom(KcpError::NoHalfClose) }`,
-//!   instead of a reader waiting for an end its peer cannot see.
+//!   instead of a reader waiting for an end its peer cannot see. A `close`
+//!   after it (nothing more to read is expected) ends with [`Close::Done`].
 //! * **The end marker, between strata ends.** With
 //!   [`KcpStreamConfig::fin`] (`reliable.kcp_fin=true`) on both ends,
 //!   `write_eof` (and `close`) send a zero-byte data segment after the last

@@ -367,6 +367,16 @@ struct KcpView<'a> {
 }
 
 impl KcpView<'_> {
+    /// Flush, then end (bounded by `close_timeout`); the end marker goes
+    /// too when it is on.
+    fn start_close(&mut self) {
+        if self.st.end.is_none() && self.st.closing.is_none() {
+            let now = self.below.now();
+            self.st.closing = Some(after(now, self.st.limits.close));
+            self.st.fin_asked |= self.st.limits.fin;
+        }
+    }
+
     /// Writes are taken: not ended, not closing, no end marker asked for.
     fn open(&self) -> bool {
         self.st.end.is_none() && self.st.closing.is_none() && !self.st.fin_asked
@@ -431,16 +441,16 @@ impl StreamTransport for KcpView<'_> {
             self.st.fin_asked = true;
         } else {
             self.st.eof_refused = true;
-            self.close();
+            self.start_close();
         }
     }
 
+    /// Flushes, then ends with `Close::Done`. After a `write_eof` without
+    /// the end marker it withdraws the error: a protocol that closes does
+    /// not expect to keep reading.
     fn close(&mut self) {
-        if self.st.end.is_none() && self.st.closing.is_none() {
-            let now = self.below.now();
-            self.st.closing = Some(after(now, self.st.limits.close));
-            self.st.fin_asked |= self.st.limits.fin;
-        }
+        self.st.eof_refused = false;
+        self.start_close();
     }
 
     fn abort(&mut self, why: Close) {

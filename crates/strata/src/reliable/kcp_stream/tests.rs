@@ -13,6 +13,8 @@ struct Rec {
     chain: Vec<&'static str>,
     half_close: Option<HalfClose>,
     close_on_connect: bool,
+    /// And `close` right after that `write_eof`.
+    then_close: bool,
 }
 
 impl StreamProtocol for Rec {
@@ -23,6 +25,9 @@ impl StreamProtocol for Rec {
         if self.close_on_connect {
             t.write_eof();
             t.write(b"ignored");
+            if self.then_close {
+                t.close();
+            }
         }
     }
     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
@@ -96,11 +101,18 @@ fn kcp_stream_with_peer_drops_datagrams_from_elsewhere() {
 
 /// Without the end marker KCP cannot half-close: `write_eof` flushes what
 /// was written, then ends the conversation with a typed error instead of
-/// leaving a reader waiting for an end its peer cannot see.
+/// leaving a reader waiting for an end its peer cannot see; `write_eof`
+/// then `close` (no reading expected) ends cleanly.
 #[test]
 fn kcp_stream_write_eof_without_the_marker_flushes_then_fails_fast() {
+    write_eof_flushes(false);
+    write_eof_flushes(true);
+}
+
+fn write_eof_flushes(then_close: bool) {
     let rec = Rec {
         close_on_connect: true,
+        then_close,
         ..Rec::default()
     };
     let mut s = KcpStream::new(3, KcpStreamConfig::default(), rec).unwrap();
@@ -130,6 +142,11 @@ fn kcp_stream_write_eof_without_the_marker_flushes_then_fails_fast() {
     }
     .encode(&mut ack);
     s.datagrams_received(&mut t, &[Datagram::new(None, &ack)]);
+    if then_close {
+        assert!(t.is_closed() && t.aborted().is_none());
+        assert!(s.next_deadline().is_none());
+        return;
+    }
     let Some(Close::Aborted {
         layer: "kcp",
         reason: AbortReason::Custom(e),
