@@ -65,18 +65,20 @@ pub use tls::{
     TlsSetupError, MAX_PEM_FILE, SELF_SIGNED_NAMES,
 };
 
-/// Builds the protocol for each accepted connection of a listener.
+/// Builds the protocol for each accepted connection of a listener: the
+/// core's one factory type, [`strata::StreamFactory`], re-exported because
+/// [`Server::listen`] takes it.
 ///
 /// ```
 /// use std::sync::Arc;
 /// use strata::{StreamProtocol, StreamTransport};
-/// use strata_tokio::StreamFactory;
 /// struct Discard;
 /// impl StreamProtocol for Discard {
 ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
 ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
 /// }
-/// let f: StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
-/// let _proto = f();
+/// let f: strata::StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
+/// let same: strata_tokio::StreamFactory = f.clone();
+/// let _proto = same();
 /// ```
-pub type StreamFactory = std::sync::Arc<dyn Fn() -> Box<dyn strata::StreamProtocol> + Send + Sync>;
+pub use strata::StreamFactory;

@@ -12,7 +12,7 @@ use strata::endpoint::{Endpoint, Host, Target};
 use strata::reliable::cc::CcAlgorithm;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
-use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
+use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::{Addr, StackConfig, StreamProtocol, StreamTransport};
 
 use crate::connect::Connection;
@@ -266,7 +266,6 @@ pub(crate) async fn listen(
     if let Some((stream, _)) = kcp.as_mut() {
         (stream.high_water, stream.low_water) = (cfg.high_water, cfg.low_water);
     }
-    let factory: ReliableFactory = Arc::new(move || factory());
     let mut last_err = None;
     let mut first: Option<SocketAddr> = None;
     for &a in addrs {
@@ -477,7 +476,7 @@ mod tests {
 
     use strata::endpoint::Endpoint;
     use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream};
-    use strata::reliable::{Reliable, ReliableFactory, ReliableListener};
+    use strata::reliable::{Reliable, ReliableListener};
     use strata::testing::{LinkConfig, SimNet};
     use strata::{Close, StreamProtocol, StreamTransport};
 
@@ -650,7 +649,7 @@ mod tests {
         net.set_tracing(false);
         let server_addr = addr("10.0.0.2:9555");
         let client_seen = Arc::new(Mutex::new(Seen::default()));
-        let factory: ReliableFactory =
+        let factory: strata::StreamFactory =
             Arc::new(move || Box::new(Talk(Arc::default(), fin)) as Box<dyn StreamProtocol>);
         let client_proto = Talk(client_seen.clone(), fin);
         let (server, client): (

@@ -19,8 +19,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reliable_support::{fill, first_mismatch};
 use strata::reliable::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, PacketType};
-use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
+use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::testing::MemoryDatagramTransport;
+use strata::StreamFactory;
 use strata::{
     Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport, Timeout,
 };
@@ -158,7 +159,7 @@ impl Net {
     fn new(cfg: ReliableConfig, up: Option<u64>, down: u64) -> Net {
         let server_seen = Shared::default();
         let ss = server_seen.clone();
-        let factory: ReliableFactory = Arc::new(move || {
+        let factory: StreamFactory = Arc::new(move || {
             Box::new(Peer::new(down, 2, 1, ss.clone())) as Box<dyn StreamProtocol>
         });
         let mut lt = MemoryDatagramTransport::new(1500);

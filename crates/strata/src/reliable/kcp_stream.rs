@@ -130,7 +130,9 @@ mod listener;
 #[cfg(test)]
 mod tests;
 
-pub use listener::{KcpListener, KcpListenerConfig, StreamFactory};
+#[allow(deprecated)]
+pub use listener::StreamFactory;
+pub use listener::{KcpListener, KcpListenerConfig};
 
 use conn::Conn;
 

@@ -12,12 +12,14 @@ use super::host::{Hosted, NAME};
 use super::layer::random_id;
 use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
 use crate::{
-    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, Transmit,
-    WakeRoute,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory,
+    StreamProtocol, Transmit, WakeRoute,
 };
 
-/// Makes the protocol for each accepted connection.
-pub type ReliableFactory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
+/// Makes the protocol for each accepted connection: the core
+/// [`StreamFactory`](crate::StreamFactory), under its old name.
+#[deprecated(note = "use strata::StreamFactory, the one factory type")]
+pub type ReliableFactory = crate::StreamFactory;
 
 /// What a listener counted.
 ///
@@ -83,7 +85,7 @@ struct Child {
 /// ```
 pub struct ReliableListener {
     cfg: ReliableConfig,
-    factory: ReliableFactory,
+    factory: StreamFactory,
     key: Option<CookieKey>,
     rng: ring::rand::SystemRandom,
     /// The time cookies count seconds from.
@@ -108,7 +110,7 @@ pub struct ReliableListener {
 
 impl ReliableListener {
     /// A listener that runs `factory()`'s protocol over each connection.
-    pub fn new(cfg: ReliableConfig, factory: ReliableFactory) -> Self {
+    pub fn new(cfg: ReliableConfig, factory: StreamFactory) -> Self {
         ReliableListener {
             cfg,
             factory,

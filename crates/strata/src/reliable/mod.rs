@@ -33,4 +33,6 @@ pub use conn::{
     DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_UNREACHABLE_HINTS,
 };
 pub use layer::Reliable;
-pub use listener::{ListenerStats, ReliableFactory, ReliableListener};
+#[allow(deprecated)]
+pub use listener::ReliableFactory;
+pub use listener::{ListenerStats, ReliableListener};

@@ -16,8 +16,10 @@ use crate::{
     StreamProtocol, WakeRoute,
 };
 
-/// Makes the protocol for each new conversation.
-pub type StreamFactory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
+/// Makes the protocol for each new conversation: the core
+/// [`StreamFactory`](crate::StreamFactory), under this module's old path.
+#[deprecated(note = "use strata::StreamFactory, the one factory type")]
+pub type StreamFactory = crate::StreamFactory;
 
 /// A conversation's key: who sent it, and its conversation id.
 type Key = (SocketAddr, u32);
@@ -77,7 +79,7 @@ impl Default for KcpListenerConfig {
 pub struct KcpListener {
     cfg: KcpListenerConfig,
     engine: KcpConfig,
-    factory: StreamFactory,
+    factory: crate::StreamFactory,
     counters: Arc<KcpCounters>,
     children: HashMap<u64, Child>,
     by_key: HashMap<Key, u64>,
@@ -114,7 +116,7 @@ impl KcpListener {
     /// let l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Echo) as _)).unwrap();
     /// assert_eq!(l.connections(), 0);
     /// ```
-    pub fn new(cfg: KcpListenerConfig, factory: StreamFactory) -> Result<Self, KcpError> {
+    pub fn new(cfg: KcpListenerConfig, factory: crate::StreamFactory) -> Result<Self, KcpError> {
         let engine = cfg.stream.engine()?;
         Ok(KcpListener {
             cfg,

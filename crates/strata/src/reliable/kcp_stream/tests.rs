@@ -3,6 +3,7 @@
 use super::*;
 use crate::reliable::kcp::{Command, Segment};
 use crate::testing::MemoryDatagramTransport;
+use crate::StreamFactory;
 use crate::StreamTransport;
 
 /// Records what the layer did to it.
