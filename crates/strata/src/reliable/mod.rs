@@ -21,6 +21,7 @@
 pub mod cc;
 mod conn;
 pub mod cookie;
+pub mod engine;
 mod host;
 pub mod kcp;
 pub mod kcp_stream;
