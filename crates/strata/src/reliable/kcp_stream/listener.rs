@@ -140,6 +140,35 @@ impl KcpListener {
         self.counters.clone()
     }
 
+    /// The counters in the native listener's shape
+    /// ([`ReliableListener::stats`](crate::reliable::ReliableListener::stats)),
+    /// so that monitoring reads either listener the same way: `accepted`,
+    /// `refused`, `dropped_malformed` (the engine rejected the datagram)
+    /// and `dropped_unknown` (for no conversation); the native-only fields
+    /// (Retry, tokens, version negotiation, half-open evictions) stay 0.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # struct P;
+    /// # impl strata::StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    /// # }
+    /// let l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(P) as _)).unwrap();
+    /// assert_eq!(l.stats(), strata::reliable::ListenerStats::default());
+    /// ```
+    pub fn stats(&self) -> crate::reliable::ListenerStats {
+        let c = &self.counters;
+        crate::reliable::ListenerStats {
+            accepted: c.accepted(),
+            refused: c.refused(),
+            dropped_malformed: c.bad_datagrams(),
+            dropped_unknown: c.stray_datagrams(),
+            ..crate::reliable::ListenerStats::default()
+        }
+    }
+
     /// Conversations running now.
     pub fn connections(&self) -> usize {
         self.children.len()

@@ -396,6 +396,12 @@ fn kcp_listener_opens_only_on_a_first_data_datagram() {
     l.datagrams_received(&mut t, &[Datagram::new(Some(from), &push(6, 0, 0, b"z"))]);
     assert_eq!(l.connections(), 2);
     assert!(l.next_deadline().is_some());
+    // The same counts in the native listener's shape.
+    let s = l.stats();
+    assert_eq!(
+        (s.accepted, s.dropped_unknown, s.dropped_malformed),
+        (2, 2, 1)
+    );
 }
 
 #[test]
