@@ -23,11 +23,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata::reliable::kcp::{segments, Kcp, KcpConfig, KcpError, HEADER_LEN};
-use strata::reliable::kcp_stream::{
-    KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig, StreamFactory,
-};
+use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
 use strata::{
-    AbortReason, Close, Datagram, DatagramStack, StreamProtocol, StreamTransport, Timeout,
+    AbortReason, Close, Datagram, DatagramStack, StreamFactory, StreamProtocol, StreamTransport,
+    Timeout,
 };
 
 /// The conversation id the target's peers use.

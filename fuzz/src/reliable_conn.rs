@@ -25,7 +25,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata::reliable::wire::{ConnId, ErrorCode, Frame, Header, PacketNumber};
-use strata::reliable::{Connection, ReliableConfig, ReliableFactory, ReliableListener};
+use strata::reliable::{Connection, ReliableConfig, ReliableListener};
+use strata::StreamFactory;
 use strata::testing::{epoch, MemoryDatagramTransport};
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport};
 
@@ -254,7 +255,7 @@ fn listener(no_retry: bool, rest: &[u8]) {
         require_retry: !no_retry,
         ..config()
     };
-    let factory: ReliableFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
+    let factory: StreamFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
     let mut l = ReliableListener::new(cfg.clone(), factory);
     let mut t = MemoryDatagramTransport::new(1500);
     l.connection_made(&mut t);

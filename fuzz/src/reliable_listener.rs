@@ -31,7 +31,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use strata::reliable::wire::ConnId;
-use strata::reliable::{Connection, ReliableConfig, ReliableFactory, ReliableListener};
+use strata::reliable::{Connection, ReliableConfig, ReliableListener};
+use strata::StreamFactory;
 use strata::testing::MemoryDatagramTransport;
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport};
 
@@ -174,7 +175,7 @@ fn records(mut rest: &[u8]) -> impl Iterator<Item = (u8, &[u8])> {
 pub fn reliable_listener(data: &[u8]) {
     let ([ctl], rest) = crate::control::<1>(data);
     let cfg = config(ctl & 1 == 0);
-    let factory: ReliableFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
+    let factory: StreamFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
     let mut t = MemoryDatagramTransport::new(1500);
     let mut l = ReliableListener::new(cfg.clone(), factory);
     l.connection_made(&mut t);

@@ -68,7 +68,7 @@ use strata::{
 };
 use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
 
-use crate::apps::Factory;
+use strata::StreamFactory;
 
 /// The default bound of each direction's queue: 256 KiB.
 pub const DEFAULT_BUFFER: usize = 256 * 1024;
@@ -540,7 +540,7 @@ impl Relay {
     /// The protocol factory for the listener: each call makes a new pair and
     /// returns its client side, which connects upstream once its connection
     /// is made (on the tokio runtime it runs on).
-    pub fn factory(&self) -> Factory {
+    pub fn factory(&self) -> StreamFactory {
         let me = self.clone();
         Arc::new(move || {
             let shared = new_shared(

@@ -13,11 +13,12 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use strata::{Stack, StreamProtocol};
 use tokio::net::{TcpListener, UnixListener};
 
-use crate::config::{ListenConfig, StreamFactory};
+use crate::config::ListenConfig;
 use crate::conn;
 use crate::control::{Group, Shared, TaskGuard};
 use crate::socket::{self, tcp_info, unix_info};
 use crate::task::{guarded, Panicked};
+use strata::StreamFactory;
 
 /// How long the accept loop backs off after a resource error (EMFILE...).
 const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);

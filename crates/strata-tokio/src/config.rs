@@ -54,19 +54,3 @@ impl Default for ListenConfig {
         }
     }
 }
-
-/// Builds the protocol for each accepted connection of a listener.
-///
-/// ```
-/// use std::sync::Arc;
-/// use strata::{StreamProtocol, StreamTransport};
-/// use strata_tokio::StreamFactory;
-/// struct Discard;
-/// impl StreamProtocol for Discard {
-///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
-///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
-/// }
-/// let f: StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
-/// let _proto = f();
-/// ```
-pub type StreamFactory = Arc<dyn Fn() -> Box<dyn strata::StreamProtocol> + Send + Sync>;

@@ -14,13 +14,14 @@ use std::sync::Arc;
 use strata::endpoint::Endpoint;
 use strata::{Addr, StackConfig, StreamProtocol, StreamTransport};
 
-use crate::config::{ListenConfig, StreamFactory};
+use crate::config::ListenConfig;
 use crate::connect::Connection;
 use crate::control::Shared;
 use crate::error::DriverError;
 use crate::layer::{Carry, LayerCx, LayerWrap, Open, Role};
 use crate::scheme::find;
 use crate::tls::TlsIdentity;
+use strata::StreamFactory;
 
 /// What an endpoint's chain takes to run: the transport, the layer that
 /// carries streams over it (over datagrams), and the stream layers' wrappers.
@@ -148,7 +149,7 @@ pub async fn connect(
         (Open::Stream { connect, .. }, _) => connect(ep, proto, stack).await,
         (Open::Datagram { connect, .. }, Some(carry)) => {
             let (proto, started) = Started::new(proto);
-            let layer = (carry.connect)(ep, Box::new(proto))?;
+            let layer = (carry.connect)(ep, Box::new(proto), &stack)?;
             let (peer, task) = connect(ep, layer, stack).await?;
             until_started(peer, task, started).await
         }

@@ -16,11 +16,12 @@ use strata::tls::TlsConfig;
 use strata::{Addr, Close, DatagramProtocol, StackConfig, StreamProtocol};
 use tokio::task::JoinHandle;
 
-use crate::config::{ListenConfig, StreamFactory};
+use crate::config::ListenConfig;
 use crate::connect::Connection;
 use crate::control::Shared;
 use crate::error::DriverError;
 use crate::tls::TlsIdentity;
+use strata::StreamFactory;
 
 /// Which end of the connection a layer is built for: TLS, for one, needs it,
 /// and it is not always the end that connected.
@@ -120,5 +121,5 @@ pub(crate) struct Carry {
     pub(crate) serve: fn(&Endpoint, &StreamFactory, &ListenConfig) -> Made,
     /// The client side: the datagram protocol of one connected socket,
     /// running the protocol above once its handshake is done.
-    pub(crate) connect: fn(&Endpoint, Box<dyn StreamProtocol>) -> Made,
+    pub(crate) connect: fn(&Endpoint, Box<dyn StreamProtocol>, &StackConfig) -> Made,
 }

@@ -59,7 +59,7 @@ mod task;
 mod tls;
 mod udp;
 
-pub use config::{ListenConfig, StreamFactory};
+pub use config::ListenConfig;
 pub use conn::spawn_stream;
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};
 pub use endpoint::connect;
@@ -71,3 +71,21 @@ pub use tls::{
     client_config, server_config, server_identity, AcceptAnyServerCert, ReloadingCert, TlsIdentity,
     TlsSetupError, MAX_PEM_FILE, SELF_SIGNED_NAMES,
 };
+
+/// Builds the protocol for each accepted connection of a listener: the
+/// core's one factory type, [`strata::StreamFactory`], re-exported because
+/// [`Server::listen`] takes it.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Discard;
+/// impl StreamProtocol for Discard {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let f: strata::StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
+/// let same: strata_tokio::StreamFactory = f.clone();
+/// let _proto = same();
+/// ```
+pub use strata::StreamFactory;

@@ -13,12 +13,13 @@ use strata::endpoint::Endpoint;
 use strata::reliable::cc::CcAlgorithm;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
-use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
-use strata::{DatagramProtocol, StreamProtocol};
+use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+use strata::{DatagramProtocol, StackConfig, StreamProtocol};
 
-use crate::config::{ListenConfig, StreamFactory};
+use crate::config::ListenConfig;
 use crate::error::DriverError;
 use crate::layer::{Carry, LayerCx, LayerWrap};
+use strata::StreamFactory;
 
 /// The layer name in endpoint chains.
 pub(crate) const NAME: &str = "reliable";
@@ -81,6 +82,11 @@ fn kcp_config(ep: &Endpoint) -> Result<Option<(KcpStreamConfig, Option<u32>)>, D
     if let Some(idle) = ranged(ep, "idle", bounds::IDLE_SECS, "seconds, 1..=86400")? {
         cfg.idle_timeout = Some(Duration::from_secs(idle));
     }
+    // The end marker between strata ends (both must set it).
+    cfg.fin = ep
+        .option_as::<bool>(NAME, "kcp_fin")
+        .map_err(|e| DriverError::bad_option(e, "true or false"))?
+        .unwrap_or(false);
     cfg.kcp.validate().map_err(|e| DriverError::BadOption {
         layer: NAME.into(),
         key: "kcp".into(),
@@ -116,6 +122,9 @@ pub(crate) mod bounds {
     pub const IDLE_SECS: RangeInclusive<u64> = 1..=86_400;
     /// `reliable.handshake`, seconds: one second to ten minutes.
     pub const HANDSHAKE_SECS: RangeInclusive<u64> = 1..=600;
+    /// `reliable.sndbuf`, bytes (native mode): at least the largest MTU,
+    /// at most 1 GiB per connection (the hard limit is four times it).
+    pub const SNDBUF: RangeInclusive<u64> = 65_536..=1 << 30;
     /// `reliable.unreachable_hints`: ICMP unreachable reports that, with
     /// silence, make the peer dead; 0 ignores ICMP entirely.
     pub const UNREACHABLE_HINTS: RangeInclusive<u64> = 0..=100;
@@ -183,6 +192,15 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
         cfg.max_recv_window = v;
         cfg.recv_window = cfg.recv_window.min(v);
     }
+    if let Some(v) = ranged(
+        ep,
+        "sndbuf",
+        bounds::SNDBUF,
+        "a send buffer in bytes, 65536..=1073741824",
+    )? {
+        cfg.send_buffer = v as usize;
+        cfg.max_send_buffer = cfg.send_buffer.saturating_mul(4);
+    }
     if let Some(v) = ranged(ep, "idle", bounds::IDLE_SECS, "seconds, 1..=86400")? {
         cfg.idle_timeout = Duration::from_secs(v);
         cfg.keepalive = (v >= 3).then(|| Duration::from_secs(v / 3));
@@ -214,6 +232,13 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
     Ok(cfg)
 }
 
+/// The stack's watermarks, for the protocol above the mapping: it sees the
+/// same `pause_writing`/`resume_writing` marks as over TCP.
+fn marks(stack: &StackConfig) -> (usize, usize) {
+    let high = stack.high_water.max(1);
+    (high, stack.low_water.min(high))
+}
+
 /// Whether `reliable.mode=kcp` (any other value is checked by [`kcp_config`]).
 fn is_kcp(ep: &Endpoint) -> bool {
     ep.option(NAME, "mode")
@@ -232,11 +257,14 @@ fn serve(
     factory: &StreamFactory,
     lcfg: &ListenConfig,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
-    let kcp = kcp_config(ep)?;
+    let mut kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
+    (cfg.high_water, cfg.low_water) = marks(&lcfg.stack);
+    if let Some((stream, _)) = kcp.as_mut() {
+        (stream.high_water, stream.low_water) = (cfg.high_water, cfg.low_water);
+    }
     let factory = factory.clone();
-    let factory: ReliableFactory = Arc::new(move || factory());
     Ok(match kcp {
         None => Box::new(ReliableListener::new(cfg, factory)),
         Some((stream, _)) => {
@@ -255,9 +283,14 @@ fn serve(
 fn connect(
     ep: &Endpoint,
     proto: Box<dyn StreamProtocol>,
+    stack: &StackConfig,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
-    let kcp = kcp_config(ep)?;
-    let cfg = config(ep)?;
+    let mut kcp = kcp_config(ep)?;
+    let mut cfg = config(ep)?;
+    (cfg.high_water, cfg.low_water) = marks(stack);
+    if let Some((stream, _)) = kcp.as_mut() {
+        (stream.high_water, stream.low_water) = (cfg.high_water, cfg.low_water);
+    }
     Ok(match kcp {
         None => Box::new(Reliable::new(cfg, proto)),
         Some((stream, conv)) => {
@@ -306,7 +339,7 @@ mod tests {
 
     use strata::endpoint::Endpoint;
     use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream};
-    use strata::reliable::{Reliable, ReliableFactory, ReliableListener};
+    use strata::reliable::{Reliable, ReliableListener};
     use strata::testing::{LinkConfig, SimNet};
     use strata::{Close, StreamProtocol, StreamTransport};
 
@@ -332,6 +365,8 @@ mod tests {
             ("handshake", "601"),
             ("unreachable_hints", "101"),
             ("unreachable_hints", "-1"),
+            ("sndbuf", "65535"),
+            ("sndbuf", "1073741825"),
         ] {
             let e = config(&ep(&format!("reliable.{key}={value}")))
                 .expect_err("out of bounds")
@@ -342,6 +377,13 @@ mod tests {
             );
             assert_eq!(e.matches("reliable").count(), 1, "{e}");
         }
+        let fin = kcp_config(&ep("reliable.mode=kcp&reliable.kcp_fin=yes"));
+        assert!(fin
+            .unwrap_err()
+            .to_string()
+            .starts_with("option reliable.kcp_fin:"));
+        let fin = kcp_config(&ep("reliable.mode=kcp&reliable.kcp_fin=true"));
+        assert!(fin.unwrap().unwrap().0.fin);
         let kcp = kcp_config(&ep("reliable.mode=kcp&reliable.idle=18446744073709551615"));
         assert!(kcp
             .unwrap_err()
@@ -358,6 +400,21 @@ mod tests {
             let cfg = config(&ep(&format!("reliable.unreachable_hints={v}"))).unwrap();
             assert_eq!(cfg.unreachable_hints, v);
         }
+    }
+
+    /// `reliable.sndbuf` sets the send buffer, and the hard limit at four
+    /// times it; the watermarks stay the stack's.
+    #[test]
+    fn sndbuf_is_an_option() {
+        let cfg = config(&ep("reliable.sndbuf=262144")).unwrap();
+        assert_eq!((cfg.send_buffer, cfg.max_send_buffer), (262_144, 1 << 20));
+        assert_eq!(config(&ep("reliable.cc=bbr")).unwrap().send_buffer, 4 << 20);
+        let stack = strata::StackConfig {
+            high_water: 8192,
+            low_water: 1024,
+            ..strata::StackConfig::default()
+        };
+        assert_eq!(super::marks(&stack), (8192, 1024));
     }
 
     /// A small deterministic generator (no dependency for one test).
@@ -382,6 +439,7 @@ mod tests {
             "idle" => (1, 86_400),
             "handshake" => (1, 600),
             "unreachable_hints" => (0, 100),
+            "sndbuf" => (65_536, 1 << 30),
             _ => (0, 1),
         };
         let edges = [
@@ -454,7 +512,7 @@ mod tests {
         net.set_tracing(false);
         let server_addr = addr("10.0.0.2:9555");
         let client_seen = Arc::new(Mutex::new(Seen::default()));
-        let factory: ReliableFactory =
+        let factory: strata::StreamFactory =
             Arc::new(move || Box::new(Talk(Arc::default(), fin)) as Box<dyn StreamProtocol>);
         let client_proto = Talk(client_seen.clone(), fin);
         let (server, client): (
@@ -510,7 +568,14 @@ mod tests {
         let mut accepted = 0;
         for i in 0..120u64 {
             let mut opts = Vec::new();
-            for key in ["mtu", "window", "idle", "handshake", "unreachable_hints"] {
+            for key in [
+                "mtu",
+                "window",
+                "idle",
+                "handshake",
+                "unreachable_hints",
+                "sndbuf",
+            ] {
                 if rng.next() % 2 == 0 {
                     opts.push(format!("reliable.{key}={}", value(&mut rng, key)));
                 }

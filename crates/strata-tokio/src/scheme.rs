@@ -18,13 +18,14 @@ use strata::{
     AbortReason, Addr, Close, DatagramProtocol, StackConfig, StreamProtocol, StreamTransport,
 };
 
-use crate::config::{ListenConfig, StreamFactory};
+use crate::config::ListenConfig;
 use crate::connect::{self, happy_eyeballs, resolve, run_tcp, tcp_connect, Connection};
 use crate::control::Shared;
 use crate::error::DriverError;
 use crate::layer::{Carry, Fut, LayerCx, LayerWrap, MakeDatagram, Open, Role, WrapBuilder};
 use crate::options::{bool_option, buffers, listen_options};
 use crate::tls::{client_config, server_config, TlsIdentity, TlsSetupError, SELF_SIGNED_NAMES};
+use strata::StreamFactory;
 
 /// One row of the table: a scheme and how the driver runs it. A row has the
 /// parts its [`SchemeSpec::kind`] calls for: `open` for a transport,

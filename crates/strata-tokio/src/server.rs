@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use strata::endpoint::{Endpoint, Host, Target};
 use strata::{Addr, DatagramProtocol, StackConfig};
 
-use crate::config::{ListenConfig, StreamFactory};
+use crate::config::ListenConfig;
 use crate::control::Shared;
 use crate::error::DriverError;
 use crate::tls::TlsIdentity;
+use strata::StreamFactory;
 
 /// What a listener or a UDP socket bound to (port 0 resolved to the real
 /// port), and its name as an endpoint string. It ends with the server's

@@ -15,10 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use strata::reliable::kcp_stream::{
-    KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig, StreamFactory,
-};
-use strata::{Addr, Close, PeerAddr, StackConfig, StreamProtocol, StreamTransport};
+use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
+use strata::{Addr, Close, PeerAddr, StackConfig, StreamFactory, StreamProtocol, StreamTransport};
 use strata_tokio::Server;
 
 const MB: usize = 1 << 20;

@@ -418,7 +418,7 @@ fn simulated(
     net.set_tracing(false);
     let server_addr: std::net::SocketAddr = "10.0.0.2:443".parse().unwrap();
     let slot = Arc::new(Mutex::new(Some(server)));
-    let factory: strata::reliable::ReliableFactory =
+    let factory: strata::StreamFactory =
         Arc::new(move || slot.lock().unwrap().take().expect("one connection per row"));
     let cfg = ReliableConfig::default();
     let s = net.add_node(

@@ -321,6 +321,42 @@ async fn the_kcp_mode_is_an_option_of_the_same_endpoint() {
     server.shutdown(Duration::from_secs(1)).await;
 }
 
+/// Issue 10: with `reliable.kcp_fin=true` on both ends the KCP mode
+/// half-closes like the native one: the client's `write_eof` reaches the
+/// echo server, whose end reaches the client after the whole echo, and the
+/// client ends cleanly at once, not by the 60 s idle timeout (`within`
+/// gives up at 10 s).
+#[tokio::test]
+async fn the_kcp_mode_with_the_end_marker_half_closes_and_ends_promptly() {
+    let reg = registry();
+    let opts = "?reliable.mode=kcp&reliable.kcp=fast&reliable.kcp_fin=true";
+    let ep = Endpoint::parse_with(&format!("reliable+udp://127.0.0.1:0{opts}"), &reg).unwrap();
+    let server = Server::new();
+    let (factory, _seen) = echo_factory();
+    let bound = server
+        .listen(&ep, factory, ListenConfig::default())
+        .await
+        .unwrap();
+    let cep = Endpoint::parse_with(&format!("reliable+udp://{}{opts}", bound.local), &reg).unwrap();
+    let got = Arc::new(Mutex::new(Got::default()));
+    let msg = message(256 << 10, 5);
+    let client = Client {
+        msg: msg.clone(),
+        sent: 0,
+        got: got.clone(),
+        half_close: true,
+    };
+    let conn = strata_tokio::connect(&cep, Box::new(client), Arc::new(StackConfig::default()))
+        .await
+        .unwrap();
+    let why = within("a half-closed echo over the KCP mode", conn.closed()).await;
+    assert!(why.is_clean(), "{why}");
+    let g = std::mem::take(&mut *got.lock().unwrap());
+    assert!(g.eof, "the client saw no end");
+    assert!(g.data == *msg, "the echo differs ({} bytes)", g.data.len());
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
 /// Issue 9: a connected client socket hears the kernel's ICMP port
 /// unreachable; three of them with no answer fail the connect with the
 /// typed reason in about 3 s (3 PTO before any RTT sample), where the

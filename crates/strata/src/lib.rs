@@ -61,7 +61,9 @@ pub use fault::{Fault, LayerError};
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
 pub use stack::{BottomInfo, Stack, StackConfig};
-pub use stream::{InsertFn, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest};
+pub use stream::{
+    InsertFn, StreamFactory, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest,
+};
 pub use wake::{Wake, WakeHub, WakeRoute};
 
 /// The guides in `docs/` whose code blocks run as doctests, so they compile

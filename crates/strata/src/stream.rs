@@ -307,6 +307,24 @@ pub trait StreamLayer: StreamProtocol {
     );
 }
 
+/// Makes a fresh protocol for each accepted connection: the one factory
+/// type of every server-side owner (the reliable mapping's listener, the
+/// KCP listener, the driver's servers, the CLI's apps).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::{StreamFactory, StreamProtocol, StreamTransport};
+/// struct Echo;
+/// impl StreamProtocol for Echo {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let factory: StreamFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
+/// let _one = factory();
+/// let _two = factory();
+/// ```
+pub type StreamFactory = std::sync::Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
+
 /// Builds a layer around the protocol that asked for it.
 pub type InsertFn = Box<dyn FnOnce(Box<dyn StreamProtocol>) -> Box<dyn StreamLayer> + Send>;
 

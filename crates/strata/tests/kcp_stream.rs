@@ -12,12 +12,12 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{
-    KcpCounters, KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig, StreamFactory,
+    KcpCounters, KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig,
 };
 use strata::testing::{LinkConfig, Loss, NodeId, RunOutcome, SimNet};
 use strata::{
     AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, PeerAddr,
-    StreamProtocol, StreamTransport, Timeout, Transmit,
+    StreamFactory, StreamProtocol, StreamTransport, Timeout, Transmit,
 };
 
 const MB: usize = 1 << 20;

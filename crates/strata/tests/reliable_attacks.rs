@@ -18,8 +18,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use reliable_support::{fill, first_mismatch};
 use strata::reliable::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, PacketType};
-use strata::reliable::{Reliable, ReliableConfig, ReliableFactory, ReliableListener};
+use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::testing::{LinkConfig, NodeId, SimNet, Verdict};
+use strata::StreamFactory;
 use strata::{
     Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport, Timeout,
     WakeRoute,
@@ -211,7 +212,7 @@ impl Net {
     fn new(cfg: ReliableConfig, up: Option<u64>, down: u64) -> Net {
         let server_seen = Shared::default();
         let ss = server_seen.clone();
-        let factory: ReliableFactory = Arc::new(move || {
+        let factory: StreamFactory = Arc::new(move || {
             Box::new(Peer::new(down, 2, 1, ss.clone())) as Box<dyn StreamProtocol>
         });
         let mut sim = SimNet::new(1);

@@ -501,8 +501,9 @@ fn a_seeded_transfer_repeats_byte_for_byte() {
 fn a_seeded_listener_shutdown_repeats_byte_for_byte() {
     use reliable_support::{addr, Bulk, Shared};
     use std::sync::{Arc, Mutex};
-    use strata::reliable::{Reliable, ReliableFactory, ReliableListener};
+    use strata::reliable::{Reliable, ReliableListener};
     use strata::testing::{SimNet, Verdict};
+    use strata::StreamFactory;
     use strata::StreamProtocol;
     let run = || {
         let cfg = ReliableConfig {
@@ -512,7 +513,7 @@ fn a_seeded_listener_shutdown_repeats_byte_for_byte() {
         let mut net = SimNet::new(5);
         net.set_tracing(false);
         let server_addr = addr("10.0.0.2:4433");
-        let factory: ReliableFactory = Arc::new(|| {
+        let factory: StreamFactory = Arc::new(|| {
             Box::new(Bulk::new(200_000, 2, 1, Shared::default())) as Box<dyn StreamProtocol>
         });
         let server = net.add_node(

@@ -21,13 +21,10 @@ use std::time::{Duration, Instant};
 
 use strata::reliable::cc::CcAlgorithm;
 use strata::testing::{LinkConfig, LinkStats, Loss, RunOutcome, SimNet};
-use strata::{DatagramProtocol, StackConfig, StreamProtocol};
+use strata::{DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
 
 use kcp_host::{KcpHost, KcpMode, KcpSetup};
 use workload::{BulkSender, MsgReceiver, MsgSender, Probe, Sink};
-
-/// Makes the server side's workload, once per connection.
-pub type Factory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
 
 /// A transport's two endpoints: the client node's protocol, then the
 /// server node's.
@@ -120,7 +117,7 @@ impl Transport {
         opts: &Options,
         path: &Path,
         client: Box<dyn StreamProtocol>,
-        server: Factory,
+        server: StreamFactory,
     ) -> Result<Nodes, String> {
         match *self {
             Transport::Ours(cc) => ours::run_ours(cc, opts.seed, server_addr(), client, server),
@@ -239,7 +236,7 @@ pub fn run_bulk(opts: &Options, transport: Transport, path: Path, bytes: u64) ->
     let probe = Probe::new();
     let sender = Box::new(BulkSender::new(bytes, probe.clone()));
     let p = probe.clone();
-    let sink: Factory = Arc::new(move || Box::new(Sink::new(bytes, p.clone())));
+    let sink: StreamFactory = Arc::new(move || Box::new(Sink::new(bytes, p.clone())));
     run(opts, transport, path, sender, sink, probe, bytes)
 }
 
@@ -255,7 +252,7 @@ pub fn run_latency(
     let probe = Probe::new();
     let sender = Box::new(MsgSender::new(count, every));
     let p = probe.clone();
-    let rx: Factory = Arc::new(move || Box::new(MsgReceiver::new(count, p.clone())));
+    let rx: StreamFactory = Arc::new(move || Box::new(MsgReceiver::new(count, p.clone())));
     let expected = count * workload::MSG_SIZE as u64;
     run(opts, transport, path, sender, rx, probe, expected)
 }
@@ -265,7 +262,7 @@ fn run(
     transport: Transport,
     path: Path,
     client: Box<dyn StreamProtocol>,
-    server: Factory,
+    server: StreamFactory,
     probe: Probe,
     expected: u64,
 ) -> RunResult {

@@ -10,7 +10,8 @@ use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::StreamProtocol;
 
 use super::kcp_host::KcpSetup;
-use super::{Factory, Nodes};
+use super::Nodes;
+use strata::StreamFactory;
 
 /// The conversation id of the KCP-mode runs.
 const CONV: u32 = 0x5354_5241;
@@ -36,7 +37,7 @@ pub fn run_ours(
     seed: u64,
     server_addr: SocketAddr,
     client: Box<dyn StreamProtocol>,
-    server: Factory,
+    server: StreamFactory,
 ) -> Result<Nodes, String> {
     let cfg = ReliableConfig {
         cc,
@@ -59,7 +60,7 @@ pub fn run_ours_kcp(
     setup: &KcpSetup,
     server_addr: SocketAddr,
     client: Box<dyn StreamProtocol>,
-    server: Factory,
+    server: StreamFactory,
 ) -> Result<Nodes, String> {
     let window = usize::from(setup.wnd) * setup.mss();
     let cfg = KcpStreamConfig {

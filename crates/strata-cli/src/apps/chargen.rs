@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use strata::{StreamProtocol, StreamTransport};
 
-use super::Factory;
+use strata::StreamFactory;
 
 /// Printable characters per line, before the CRLF.
 pub const LINE_LEN: usize = 72;
@@ -54,7 +54,7 @@ impl Chargen {
     }
 
     /// A factory of chargen protocols.
-    pub fn factory() -> Factory {
+    pub fn factory() -> StreamFactory {
         Arc::new(|| Box::new(Chargen::new()))
     }
 

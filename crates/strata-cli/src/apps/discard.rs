@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use strata::{StreamProtocol, StreamTransport};
 
-use super::Factory;
+use strata::StreamFactory;
 
 /// Reads and drops every byte; closes on the peer's EOF. It never writes,
 /// so it holds no memory whatever the peer sends.
@@ -24,7 +24,7 @@ pub struct Discard;
 
 impl Discard {
     /// A factory of discard protocols.
-    pub fn factory() -> Factory {
+    pub fn factory() -> StreamFactory {
         Arc::new(|| Box::new(Discard))
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use strata::{StreamProtocol, StreamTransport};
 
-use super::Factory;
+use strata::StreamFactory;
 
 /// Writes back every byte it reads; closes once the peer has sent EOF and
 /// the echo is flushed.
@@ -38,7 +38,7 @@ impl Echo {
     }
 
     /// A factory of echo protocols.
-    pub fn factory() -> Factory {
+    pub fn factory() -> StreamFactory {
         Arc::new(|| Box::new(Echo::new()))
     }
 

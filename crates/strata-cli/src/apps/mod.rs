@@ -2,7 +2,7 @@
 //! `echo` (RFC 862), `discard` (RFC 863) and `chargen` (RFC 864), and a
 //! line-based `chat` room.
 //!
-//! Each app is a plain [`StreamProtocol`] with a [`Factory`], and each obeys
+//! Each app is a plain [`StreamProtocol`](strata::StreamProtocol) with a [`StreamFactory`], and each obeys
 //! back-pressure, so a client that never reads cannot grow the server's
 //! memory: `echo` pauses reading while its transport is not writable,
 //! `chargen` writes only while it is writable, and `chat` keeps a bounded
@@ -17,9 +17,7 @@
 //! assert_eq!(s.take_output(now), b"ping");
 //! ```
 
-use std::sync::Arc;
-
-use strata::StreamProtocol;
+use strata::StreamFactory;
 
 pub mod chargen;
 pub mod chat;
@@ -34,10 +32,6 @@ pub use datagram::{datagram_by_name, DatagramDiscard, DatagramEcho};
 pub use discard::Discard;
 pub use echo::Echo;
 
-/// Builds one protocol per accepted connection. The same type as
-/// `strata_tokio::StreamFactory`, so a factory goes straight to a listener.
-pub type Factory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
-
 /// The names [`by_name`] knows.
 pub const NAMES: &[&str] = &["echo", "discard", "chargen", "chat"];
 
@@ -48,7 +42,7 @@ pub const NAMES: &[&str] = &["echo", "discard", "chargen", "chat"];
 /// assert!(strata_cli::apps::by_name("chat").is_some());
 /// assert!(strata_cli::apps::by_name("daytime").is_none());
 /// ```
-pub fn by_name(name: &str) -> Option<Factory> {
+pub fn by_name(name: &str) -> Option<StreamFactory> {
     match name {
         "echo" => Some(Echo::factory()),
         "discard" => Some(Discard::factory()),

@@ -166,6 +166,8 @@ impl SchemeSpec {
             "nocc",
             "handshake",
             "unreachable_hints",
+            "sndbuf",
+            "kcp_fin",
         ],
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).

@@ -32,6 +32,12 @@ pub(crate) struct HostState {
     read_paused: bool,
     /// It was told `pause_writing` (and not yet `resume_writing`).
     write_paused: bool,
+    /// The bytes not yet sent reached `high_water` and have not drained to
+    /// `low_water` since.
+    over_high: bool,
+    /// The send buffer reached `send_buffer` and has not drained to half
+    /// of it since.
+    over_sndbuf: bool,
     /// Its `abort` reason, reported back to it in `connection_lost`.
     aborted: Option<Close>,
 }
@@ -128,6 +134,47 @@ impl<P: StreamProtocol> Hosted<P> {
     /// write back-pressure edges; send what is due; report the end.
     pub(crate) fn settle(&mut self, t: &mut dyn DatagramTransport) {
         loop {
+            self.settle_calls(t);
+            self.flush(t);
+            // Sending drained the bytes queued: a paused protocol may write
+            // again now rather than at the next event, which keeps the
+            // pipe full with only `high_water` queued.
+            if !self.st.write_paused || self.st.lost || self.write_edge() != Some(false) {
+                break;
+            }
+        }
+        self.report_end();
+    }
+
+    /// Updates the two write-pause sources (the watermarks on the bytes not
+    /// yet sent, and the send buffer on every byte held) and returns the
+    /// edge due: `Some(true)` pause, `Some(false)` resume.
+    fn write_edge(&mut self) -> Option<bool> {
+        let cfg = self.conn.config();
+        let (queued, held) = (self.conn.send_queued(), self.conn.send_buffered());
+        if queued >= cfg.high_water {
+            self.st.over_high = true;
+        } else if queued <= cfg.low_water {
+            self.st.over_high = false;
+        }
+        if held >= cfg.send_buffer {
+            self.st.over_sndbuf = true;
+        } else if held <= cfg.send_buffer / 2 {
+            self.st.over_sndbuf = false;
+        }
+        let pause = self.st.over_high || self.st.over_sndbuf;
+        if pause && !self.st.write_paused {
+            Some(true)
+        } else if !pause && self.st.write_paused && !self.conn.is_closing() {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// The calls into the protocol above, until none is due.
+    fn settle_calls(&mut self, t: &mut dyn DatagramTransport) {
+        loop {
             let now = t.now();
             // Started once the handshake is done, even if the connection
             // is already closing: the protocol above then sees what arrived
@@ -158,21 +205,22 @@ impl<P: StreamProtocol> Hosted<P> {
                     continue;
                 }
             }
-            let buffered = self.conn.send_buffered();
-            let high = self.conn.config().send_buffer;
-            if !self.st.write_paused && buffered >= high {
-                self.st.write_paused = true;
-                self.with_view(t, |p, v| p.pause_writing(v));
-                continue;
+            match self.write_edge() {
+                Some(true) => {
+                    self.st.write_paused = true;
+                    self.with_view(t, |p, v| p.pause_writing(v));
+                }
+                Some(false) => {
+                    self.st.write_paused = false;
+                    self.with_view(t, |p, v| p.resume_writing(v));
+                }
+                None => break,
             }
-            if self.st.write_paused && buffered <= high / 2 && !self.conn.is_closing() {
-                self.st.write_paused = false;
-                self.with_view(t, |p, v| p.resume_writing(v));
-                continue;
-            }
-            break;
         }
-        self.flush(t);
+    }
+
+    /// Tells the protocol above the end, once.
+    fn report_end(&mut self) {
         // The protocol above learns the end as soon as the connection is
         // closing and everything received was handed over (a paused reader
         // keeps reading through the closing period): the closing period
@@ -327,8 +375,13 @@ impl StreamTransport for View<'_> {
     fn buffered(&self) -> usize {
         self.conn.send_buffered() + self.below.buffered()
     }
+    /// The stack's rule: false once the bytes not yet sent reach
+    /// `high_water`, or every byte held reaches `send_buffer`.
     fn writable(&self) -> bool {
-        self.conn.send_buffered() < self.conn.config().send_buffer && !self.conn.is_closing()
+        let cfg = self.conn.config();
+        self.conn.send_queued() < cfg.high_water
+            && self.conn.send_buffered() < cfg.send_buffer
+            && !self.conn.is_closing()
     }
     fn now(&self) -> Instant {
         self.below.now()

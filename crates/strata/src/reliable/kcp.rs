@@ -149,6 +149,11 @@ pub struct Kcp {
     acks_due: bool,
     dead: bool,
     stats: KcpStats,
+    /// Stream mode: the end marker was queued ([`Kcp::send_end`]); no more
+    /// bytes are taken.
+    end_queued: bool,
+    /// Stream mode: the peer's end marker was received.
+    end_received: bool,
 }
 
 /// `later - earlier` in ikcp's wrapping u32 arithmetic.
@@ -199,6 +204,8 @@ impl Kcp {
             acks_due: false,
             dead: false,
             stats: KcpStats::default(),
+            end_queued: false,
+            end_received: false,
             cfg,
         })
     }
@@ -282,6 +289,9 @@ impl Kcp {
                 Err(_) => 0,
             };
         }
+        if self.end_queued {
+            return 0;
+        }
         let room = self.cfg.send_buffer.saturating_sub(self.snd_bytes);
         let take = data.len().min(room);
         let mut rest = &data[..take];
@@ -298,6 +308,55 @@ impl Kcp {
         }
         self.snd_bytes += take;
         take
+    }
+
+    /// Stream mode: queues the end marker, a data segment of zero bytes,
+    /// after everything sent (once; later `send`s take nothing). It is
+    /// sequenced, acknowledged and retransmitted like data. ikcp in stream
+    /// mode never sends an empty segment (its `ikcp_send` returns early on
+    /// an empty buffer), so between two strata ends that agree on it the
+    /// marker is unambiguous; a stock peer acknowledges it like any
+    /// segment. Returns false in message mode, where an empty message is
+    /// data.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let mut k = Kcp::new(1, KcpConfig::default()).unwrap();
+    /// assert_eq!(k.send(b"last"), 4);
+    /// assert!(k.send_end());
+    /// assert_eq!(k.send(b"more"), 0);
+    /// assert_eq!(k.wait_snd(), 2);
+    /// ```
+    pub fn send_end(&mut self) -> bool {
+        if !self.cfg.stream {
+            return false;
+        }
+        if !self.end_queued {
+            self.end_queued = true;
+            self.snd_queue.push_back(new_send_seg(&[], 0));
+        }
+        true
+    }
+
+    /// Stream mode: the peer's end marker ([`Kcp::send_end`]) was read by
+    /// [`Kcp::recv`] (after every byte before it).
+    pub fn end_received(&self) -> bool {
+        self.end_received
+    }
+
+    /// Makes the acknowledgements owed go out with the next
+    /// [`Kcp::poll_transmit`] instead of at the next interval tick: for a
+    /// conversation about to end, whose last acknowledgement (of the
+    /// peer's end marker) would otherwise never leave.
+    pub fn flush_acks(&mut self) {
+        if !self.acklist.is_empty() {
+            self.acks_due = true;
+        }
+    }
+
+    /// Everything queued, the end marker included, is acknowledged.
+    pub fn all_acked(&self) -> bool {
+        self.snd_queue.is_empty() && self.snd_buf.is_empty()
     }
 
     /// Message mode: queues `msg` as one message (fragmented into at most
@@ -341,8 +400,18 @@ impl Kcp {
         let recover = self.rcv_queue.len() >= usize::from(self.cfg.rcv_wnd);
         out.reserve(n);
         if self.cfg.stream {
-            for seg in self.rcv_queue.drain(..) {
-                out.extend_from_slice(&seg.data);
+            // Up to an end marker (an empty segment), which is read alone.
+            if self.rcv_queue.front().is_some_and(|s| s.data.is_empty()) {
+                self.rcv_queue.pop_front();
+                self.end_received = true;
+            }
+            while let Some(seg) = self.rcv_queue.front() {
+                if seg.data.is_empty() {
+                    break;
+                }
+                if let Some(seg) = self.rcv_queue.pop_front() {
+                    out.extend_from_slice(&seg.data);
+                }
             }
         } else {
             while let Some(seg) = self.rcv_queue.pop_front() {
@@ -363,7 +432,17 @@ impl Kcp {
     pub fn peek_size(&self) -> Option<usize> {
         let front = self.rcv_queue.front()?;
         if self.cfg.stream {
-            return Some(self.rcv_queue.iter().map(|s| s.data.len()).sum());
+            // An end marker at the front is read alone, as zero bytes.
+            let bytes = self
+                .rcv_queue
+                .iter()
+                .skip(usize::from(front.data.is_empty()));
+            return Some(
+                bytes
+                    .take_while(|s| !s.data.is_empty())
+                    .map(|s| s.data.len())
+                    .sum(),
+            );
         }
         if self.rcv_queue.len() < usize::from(front.frg) + 1 {
             return None;

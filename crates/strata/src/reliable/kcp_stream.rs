@@ -15,16 +15,33 @@
 //!
 //! # What KCP cannot say, and what this layer does instead
 //!
-//! * **No FIN.** KCP has no end-of-stream, so the protocol above never gets
-//!   `eof_received`, and `write_eof` cannot half-close: it behaves like
-//!   `close` (the [`HalfClose`] capability is `false`). Adding an EOF marker
-//!   of our own would break interop, so there is none: a protocol that needs
-//!   an end marker frames its data itself.
+//! * **No FIN.** KCP has no end-of-stream, so by default the protocol
+//!   above never gets `eof_received`, and `write_eof` cannot half-close
+//!   (the [`HalfClose`] capability is `false`). A protocol that calls it
+//!   anyway, expecting to keep reading, fails fast: what it wrote is
+//!   flushed (as by `close`), then the conversation ends with
+//!   `Close::Aborted { layer: "kcp", reason: Custom(KcpError::NoHalfClose) }`,
+//!   instead of a reader waiting for an end its peer cannot see. A `close`
+//!   after it (nothing more to read is expected) ends with [`Close::Done`].
+//! * **The end marker, between strata ends.** With
+//!   [`KcpStreamConfig::fin`] (`reliable.kcp_fin=true`) on both ends,
+//!   `write_eof` (and `close`) send a zero-byte data segment after the last
+//!   byte ([`Kcp::send_end`]): it is sequenced, acknowledged and
+//!   retransmitted like data, and ikcp in stream mode never sends one, so
+//!   it cannot be mistaken for data (a dedicated command byte would be
+//!   dropped, unacknowledged, by a stock peer's `ikcp_input`, and would need
+//!   its own retransmission). The peer's protocol gets `eof_received` after
+//!   every byte; [`HalfClose`] is `true`; the conversation ends with
+//!   [`Close::Done`] once our marker is acknowledged and the peer's
+//!   delivered. A stock peer acknowledges the marker like any segment.
+//!   The last acknowledgement is not retransmitted: if it is lost, the side
+//!   waiting for it ends by its close timeout or dead-link detection.
 //! * **No close handshake.** `close` flushes what is queued, waits until the
 //!   peer acknowledged all of it, then ends the conversation with
 //!   [`Close::Done`], bounded by [`KcpStreamConfig::close_timeout`]
-//!   (`Close::Timeout(Timeout::CloseFlush)` past it). The peer learns
-//!   nothing: it notices by its idle timer or its dead-link detection.
+//!   (`Close::Timeout(Timeout::CloseFlush)` past it). Without the end
+//!   marker the peer learns nothing: it notices by its idle timer or its
+//!   dead-link detection.
 //! * **No keep-alive.** A conversation with no valid datagram from the peer
 //!   for [`KcpStreamConfig::idle_timeout`] ends with
 //!   `Close::Timeout(Timeout::Idle)`.
@@ -113,7 +130,7 @@ mod listener;
 #[cfg(test)]
 mod tests;
 
-pub use listener::{KcpListener, KcpListenerConfig, StreamFactory};
+pub use listener::{KcpListener, KcpListenerConfig};
 
 use conn::Conn;
 
@@ -150,6 +167,16 @@ pub struct KcpStreamConfig {
     /// How long `close` may wait for the peer to acknowledge what was
     /// written (default 10 s).
     pub close_timeout: Duration,
+    /// Half-close with an end marker both strata ends agree on (default
+    /// false; endpoint option `reliable.kcp_fin=true`): `write_eof` sends a
+    /// zero-byte data segment after the last byte, the peer's protocol gets
+    /// `eof_received`, and the conversation ends with [`Close::Done`] once
+    /// both directions ended. ikcp in stream mode never sends an empty
+    /// segment, so the marker cannot be mistaken for data; a stock peer
+    /// acknowledges it like any segment, but what its API makes of an empty
+    /// segment varies. Both ends must set it. Without
+    /// it `write_eof` cannot half-close: see the module documentation.
+    pub fin: bool,
 }
 
 impl Default for KcpStreamConfig {
@@ -161,6 +188,7 @@ impl Default for KcpStreamConfig {
             memory_budget: 4 * 1024 * 1024,
             idle_timeout: Some(Duration::from_secs(60)),
             close_timeout: Duration::from_secs(10),
+            fin: false,
         }
     }
 }
@@ -434,8 +462,14 @@ impl<P> std::fmt::Debug for KcpStream<P> {
     }
 }
 
-/// What the `kcp` view answers as its own capabilities.
-fn half_close() -> &'static HalfClose {
+/// What the `kcp` view answers as its own capabilities: half-close only
+/// with the end marker ([`KcpStreamConfig::fin`]).
+fn half_close(fin: bool) -> &'static HalfClose {
     static NO: HalfClose = HalfClose(false);
-    &NO
+    static YES: HalfClose = HalfClose(true);
+    if fin {
+        &YES
+    } else {
+        &NO
+    }
 }

@@ -33,10 +33,13 @@ use crate::{
 ///
 /// # Driving contract
 ///
-/// * **Writes** are queued in the connection's send buffer. At
-///   [`ReliableConfig::send_buffer`] bytes the protocol above gets
-///   `pause_writing`, and `resume_writing` at half of it; past
-///   `max_send_buffer` the connection is closed. `write_eof` sends FIN
+/// * **Writes** are queued in the connection's send buffer. The protocol
+///   above sees the stack's watermarks: once the bytes not yet sent reach
+///   [`ReliableConfig::high_water`] (or everything held reaches
+///   [`ReliableConfig::send_buffer`]) `writable()` is false and it gets
+///   `pause_writing`, and `resume_writing` once they drain to `low_water`
+///   (and the send buffer to half); past `max_send_buffer` the connection
+///   is closed. `write_eof` sends FIN
 ///   (half-close); `close` sends FIN and closes once everything is
 ///   acknowledged; `abort` closes at once (CLOSE with code 0x100 and the
 ///   reason).

@@ -3,7 +3,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 use super::conn::{Connection, ReliableConfig};
@@ -12,12 +11,9 @@ use super::host::{Hosted, NAME};
 use super::rng::{IdRng, Role};
 use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
 use crate::{
-    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, Transmit,
-    WakeRoute,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory,
+    StreamProtocol, Transmit, WakeRoute,
 };
-
-/// Makes the protocol for each accepted connection.
-pub type ReliableFactory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
 
 /// What a listener counted.
 ///
@@ -83,7 +79,7 @@ struct Child {
 /// ```
 pub struct ReliableListener {
     cfg: ReliableConfig,
-    factory: ReliableFactory,
+    factory: StreamFactory,
     key: Option<CookieKey>,
     /// Connection ids and the cookie key ([`ReliableConfig::rng_seed`]).
     rng: IdRng,
@@ -109,7 +105,7 @@ pub struct ReliableListener {
 
 impl ReliableListener {
     /// A listener that runs `factory()`'s protocol over each connection.
-    pub fn new(cfg: ReliableConfig, factory: ReliableFactory) -> Self {
+    pub fn new(cfg: ReliableConfig, factory: StreamFactory) -> Self {
         ReliableListener {
             rng: IdRng::new(cfg.rng_seed, Role::Listener),
             cfg,

@@ -21,6 +21,7 @@
 pub mod cc;
 mod conn;
 pub mod cookie;
+pub mod engine;
 mod host;
 pub mod kcp;
 pub mod kcp_stream;
@@ -31,7 +32,7 @@ pub mod wire;
 
 pub use conn::{
     ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side, DEFAULT_DEAD_AFTER_PROBES,
-    DEFAULT_RNG_SEED, DEFAULT_UNREACHABLE_HINTS,
+    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_RNG_SEED, DEFAULT_UNREACHABLE_HINTS,
 };
 pub use layer::Reliable;
-pub use listener::{ListenerStats, ReliableFactory, ReliableListener};
+pub use listener::{ListenerStats, ReliableListener};

@@ -299,7 +299,7 @@ fn run(
     setup(&mut net);
     let server_addr = addr("10.0.0.2:4433");
     let so = server_out.clone();
-    let factory: strata::reliable::ReliableFactory =
+    let factory: strata::StreamFactory =
         Arc::new(move || Box::new(Bulk::new(down, 2, 1, so.clone())) as Box<dyn StreamProtocol>);
     let server = net.add_node(
         server_addr,

@@ -45,7 +45,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use strata::Wake;
 
-use super::Factory;
+use strata::StreamFactory;
 
 mod member;
 
@@ -141,7 +141,7 @@ impl ChatRoom {
     }
 
     /// A factory of members of this room.
-    pub fn factory(&self) -> Factory {
+    pub fn factory(&self) -> StreamFactory {
         let room = self.clone();
         Arc::new(move || Box::new(room.member()))
     }

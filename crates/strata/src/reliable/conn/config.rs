@@ -32,8 +32,22 @@ pub struct ReliableConfig {
     /// window the application reads within two round trips doubles. This
     /// bounds the memory a peer can make us hold for its data.
     pub max_recv_window: u64,
-    /// The send buffer's high-water mark (default 4 MiB): above it the
-    /// protocol above gets `pause_writing`, and `resume_writing` below half.
+    /// The watermark the protocol above sees, as over any other transport
+    /// (default [`DEFAULT_HIGH_WATER`], the stack's own default; the driver
+    /// copies its [`StackConfig`](crate::StackConfig)'s mark here): once
+    /// the bytes written and not yet sent reach it, `writable()` is false
+    /// and the protocol gets `pause_writing`.
+    pub high_water: usize,
+    /// `resume_writing` once the bytes not yet sent drain to this (default
+    /// [`DEFAULT_LOW_WATER`]), and the send buffer to half of
+    /// `send_buffer`.
+    pub low_water: usize,
+    /// The send buffer (default 4 MiB; endpoint option `reliable.sndbuf`):
+    /// every byte held for sending, those in flight and not yet
+    /// acknowledged included, like a socket's `SO_SNDBUF`. At it
+    /// `writable()` is false and the protocol above gets `pause_writing`,
+    /// and `resume_writing` below half. It bounds the memory of a protocol
+    /// that follows the watermarks, and the bytes in flight.
     pub send_buffer: usize,
     /// The hard limit on the send buffer (default 4 × `send_buffer`): a
     /// protocol that writes past it although paused is aborted.
@@ -121,6 +135,8 @@ impl Default for ReliableConfig {
             cc: CcAlgorithm::default(),
             recv_window: 1 << 20,
             max_recv_window: 16 << 20,
+            high_water: DEFAULT_HIGH_WATER,
+            low_water: DEFAULT_LOW_WATER,
             send_buffer,
             max_send_buffer: 4 * send_buffer,
             idle_timeout: Duration::from_secs(30),
@@ -138,6 +154,22 @@ impl Default for ReliableConfig {
         }
     }
 }
+
+/// The default of [`ReliableConfig::high_water`]: 64 KiB, the default of
+/// [`StackConfig::high_water`](crate::StackConfig::high_water).
+///
+/// ```
+/// assert_eq!(strata::reliable::DEFAULT_HIGH_WATER, strata::StackConfig::default().high_water);
+/// ```
+pub const DEFAULT_HIGH_WATER: usize = 64 * 1024;
+
+/// The default of [`ReliableConfig::low_water`]: 16 KiB, the default of
+/// [`StackConfig::low_water`](crate::StackConfig::low_water).
+///
+/// ```
+/// assert_eq!(strata::reliable::DEFAULT_LOW_WATER, strata::StackConfig::default().low_water);
+/// ```
+pub const DEFAULT_LOW_WATER: usize = 16 * 1024;
 
 /// The default of [`ReliableConfig::dead_after_probes`]: eight probe
 /// timeouts in a row with nothing heard. At 30 % loss each way both probes
@@ -194,6 +226,9 @@ impl ReliableConfig {
         }
         if self.send_buffer < self.mtu || self.max_send_buffer < self.send_buffer {
             return Err(ConfigError::Window("send_buffer"));
+        }
+        if self.high_water == 0 || self.low_water > self.high_water {
+            return Err(ConfigError::Window("high_water/low_water"));
         }
         if self.idle_timeout.is_zero() || self.handshake_timeout.is_zero() {
             return Err(ConfigError::Timeout("idle_timeout/handshake_timeout"));

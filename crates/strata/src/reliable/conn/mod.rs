@@ -32,8 +32,8 @@ mod sendbuf;
 mod tests;
 
 pub use config::{
-    ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES, DEFAULT_RNG_SEED,
-    DEFAULT_UNREACHABLE_HINTS,
+    ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES,
+    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_RNG_SEED, DEFAULT_UNREACHABLE_HINTS,
 };
 use ranges::RangeSet;
 use recovery::SentPacket;
@@ -431,6 +431,13 @@ impl Connection {
     /// Bytes held for sending: unacknowledged and unsent.
     pub fn send_buffered(&self) -> usize {
         self.send.buffered()
+    }
+
+    /// Bytes written and never sent yet: what the watermarks
+    /// ([`ReliableConfig::high_water`]) measure. At most
+    /// [`send_buffered`](Self::send_buffered).
+    pub fn send_queued(&self) -> usize {
+        self.send.unsent() as usize
     }
 
     /// Bytes received in order and ready for [`read`](Self::read).

@@ -48,6 +48,13 @@ pub enum KcpError {
     /// API misuse: `send_message` on a stream-mode engine.
     #[error("engine is in stream mode")]
     StreamMode,
+    /// Local configuration: the protocol above called `write_eof` on a KCP
+    /// conversation without the end marker
+    /// ([`KcpStreamConfig::fin`](crate::reliable::kcp_stream::KcpStreamConfig::fin)):
+    /// the KCP wire cannot tell the peer, so the conversation ended after
+    /// flushing what was written.
+    #[error("KCP cannot half-close: write_eof ended the conversation (set reliable.kcp_fin=true on both ends for an end the peer sees)")]
+    NoHalfClose,
 }
 
 impl LayerError for KcpError {
@@ -64,7 +71,7 @@ impl LayerError for KcpError {
             | KcpError::UnknownCommand(_)
             | KcpError::ConvMismatch { .. } => Fault::PeerMisbehaved,
             KcpError::MessageTooLarge { .. } | KcpError::WouldBlock => Fault::LocalLimit,
-            KcpError::Config(_) | KcpError::StreamMode => Fault::Config,
+            KcpError::Config(_) | KcpError::StreamMode | KcpError::NoHalfClose => Fault::Config,
         }
     }
 }

@@ -23,6 +23,8 @@ struct Limits {
     budget: usize,
     idle: Option<Duration>,
     close: Duration,
+    /// The end marker is on ([`KcpStreamConfig::fin`]).
+    fin: bool,
 }
 
 /// A conversation's state apart from the engine and the protocol (so that
@@ -57,6 +59,15 @@ pub(super) struct State {
     heard: Option<Instant>,
     /// Close asked for: the deadline to finish flushing by.
     closing: Option<Instant>,
+    /// `write_eof` (or `close`) with the end marker on: it goes after the
+    /// bytes written, once they are all in the engine.
+    fin_asked: bool,
+    /// The peer's end marker was delivered (`eof_received`).
+    peer_fin: bool,
+    /// `write_eof` without the end marker: the conversation ends with
+    /// [`KcpError::NoHalfClose`](crate::reliable::kcp::KcpError::NoHalfClose)
+    /// once flushed.
+    eof_refused: bool,
 }
 
 impl State {
@@ -94,6 +105,7 @@ impl<P: StreamProtocol> Conn<P> {
                     budget: cfg.memory_budget,
                     idle: cfg.idle_timeout,
                     close: cfg.close_timeout,
+                    fin: cfg.fin,
                 },
                 dest: None,
                 peer: None,
@@ -110,6 +122,9 @@ impl<P: StreamProtocol> Conn<P> {
                 overflow: Vec::new(),
                 heard: None,
                 closing: None,
+                fin_asked: false,
+                peer_fin: false,
+                eof_refused: false,
             },
             rx: Vec::new(),
             tx: Vec::new(),
@@ -240,7 +255,18 @@ impl<P: StreamProtocol> Conn<P> {
             if !self.st.read_paused {
                 self.rx.clear();
                 match self.kcp.recv(&mut self.rx) {
-                    Some(0) => continue,
+                    Some(0) => {
+                        if self.st.limits.fin && self.kcp.end_received() && !self.st.peer_fin {
+                            self.st.peer_fin = true;
+                            let mut view = KcpView {
+                                below: t,
+                                st: &mut self.st,
+                                kcp: &mut self.kcp,
+                            };
+                            self.inner.eof_received(&mut view);
+                        }
+                        continue;
+                    }
                     Some(_) => {
                         let mut view = KcpView {
                             below: t,
@@ -274,10 +300,26 @@ impl<P: StreamProtocol> Conn<P> {
                 }
                 continue;
             }
-            if self.st.closing.is_some() && queued == 0 {
-                self.st.set_end(Close::Done);
+            if self.st.fin_asked && self.st.peer_fin && self.st.closing.is_none() {
+                // Both ends asked for the end: waiting for our marker's
+                // acknowledgement is bounded like a close.
+                self.st.closing = self.st.now.map(|n| after(n, self.st.limits.close));
+            }
+            let flushed = queued == 0 && self.kcp.all_acked();
+            if self.st.closing.is_some() && flushed {
+                self.st.set_end(if self.st.eof_refused {
+                    let e = crate::reliable::kcp::KcpError::NoHalfClose;
+                    Close::aborted(KCP, AbortReason::layer(e))
+                } else {
+                    Close::Done
+                });
             }
             break;
+        }
+        if self.st.limits.fin && matches!(self.st.end, Some(Close::Done)) {
+            // The last acknowledgement (of the peer's end marker) leaves now:
+            // no tick comes after the end.
+            self.kcp.flush_acks();
         }
         if self.rx.capacity() > 2 * self.kcp.mss() * usize::from(self.kcp.config().rcv_wnd) {
             self.rx = Vec::new();
@@ -285,15 +327,18 @@ impl<P: StreamProtocol> Conn<P> {
         self.flush(t);
     }
 
-    /// Moves written bytes kept over the engine's send buffer into it.
+    /// Moves written bytes kept over the engine's send buffer into it,
+    /// then the end marker once they all are.
     fn pump(&mut self) {
-        if self.st.overflow.is_empty() {
-            return;
+        if !self.st.overflow.is_empty() {
+            let n = self.kcp.send(&self.st.overflow);
+            self.st.overflow.drain(..n);
+            if self.st.overflow.is_empty() {
+                self.st.overflow = Vec::new();
+            }
         }
-        let n = self.kcp.send(&self.st.overflow);
-        self.st.overflow.drain(..n);
-        if self.st.overflow.is_empty() {
-            self.st.overflow = Vec::new();
+        if self.st.fin_asked && self.st.overflow.is_empty() {
+            self.kcp.send_end();
         }
     }
 
@@ -322,8 +367,19 @@ struct KcpView<'a> {
 }
 
 impl KcpView<'_> {
+    /// Flush, then end (bounded by `close_timeout`); the end marker goes
+    /// too when it is on.
+    fn start_close(&mut self) {
+        if self.st.end.is_none() && self.st.closing.is_none() {
+            let now = self.below.now();
+            self.st.closing = Some(after(now, self.st.limits.close));
+            self.st.fin_asked |= self.st.limits.fin;
+        }
+    }
+
+    /// Writes are taken: not ended, not closing, no end marker asked for.
     fn open(&self) -> bool {
-        self.st.end.is_none() && self.st.closing.is_none()
+        self.st.end.is_none() && self.st.closing.is_none() && !self.st.fin_asked
     }
 
     fn queued(&self) -> usize {
@@ -337,7 +393,7 @@ impl Introspect for KcpView<'_> {
     }
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
         if id == TypeId::of::<HalfClose>() {
-            return Some(half_close() as &dyn Any);
+            return Some(half_close(self.st.limits.fin) as &dyn Any);
         }
         if id == TypeId::of::<PeerAddr>() {
             return self.st.peer.as_ref().map(|p| p as &dyn Any);
@@ -373,16 +429,28 @@ impl StreamTransport for KcpView<'_> {
         self.st.overflow.extend_from_slice(rest);
     }
 
-    /// KCP cannot half-close: this closes (see the module documentation).
+    /// With the end marker: sends it after what was written and keeps
+    /// reading. Without: KCP cannot half-close, so this flushes, then ends
+    /// the conversation with `KcpError::NoHalfClose` (see the module
+    /// documentation).
     fn write_eof(&mut self) {
-        self.close();
+        if !self.open() {
+            return;
+        }
+        if self.st.limits.fin {
+            self.st.fin_asked = true;
+        } else {
+            self.st.eof_refused = true;
+            self.start_close();
+        }
     }
 
+    /// Flushes, then ends with `Close::Done`. After a `write_eof` without
+    /// the end marker it withdraws the error: a protocol that closes does
+    /// not expect to keep reading.
     fn close(&mut self) {
-        if self.open() {
-            let now = self.below.now();
-            self.st.closing = Some(after(now, self.st.limits.close));
-        }
+        self.st.eof_refused = false;
+        self.start_close();
     }
 
     fn abort(&mut self, why: Close) {

@@ -16,9 +16,6 @@ use crate::{
     StreamProtocol, WakeRoute,
 };
 
-/// Makes the protocol for each new conversation.
-pub type StreamFactory = Arc<dyn Fn() -> Box<dyn StreamProtocol> + Send + Sync>;
-
 /// A conversation's key: who sent it, and its conversation id.
 type Key = (SocketAddr, u32);
 
@@ -77,7 +74,7 @@ impl Default for KcpListenerConfig {
 pub struct KcpListener {
     cfg: KcpListenerConfig,
     engine: KcpConfig,
-    factory: StreamFactory,
+    factory: crate::StreamFactory,
     counters: Arc<KcpCounters>,
     children: HashMap<u64, Child>,
     by_key: HashMap<Key, u64>,
@@ -114,7 +111,7 @@ impl KcpListener {
     /// let l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Echo) as _)).unwrap();
     /// assert_eq!(l.connections(), 0);
     /// ```
-    pub fn new(cfg: KcpListenerConfig, factory: StreamFactory) -> Result<Self, KcpError> {
+    pub fn new(cfg: KcpListenerConfig, factory: crate::StreamFactory) -> Result<Self, KcpError> {
         let engine = cfg.stream.engine()?;
         Ok(KcpListener {
             cfg,
@@ -136,6 +133,35 @@ impl KcpListener {
     /// The counters handle (clone it before handing the listener over).
     pub fn counters(&self) -> Arc<KcpCounters> {
         self.counters.clone()
+    }
+
+    /// The counters in the native listener's shape
+    /// ([`ReliableListener::stats`](crate::reliable::ReliableListener::stats)),
+    /// so that monitoring reads either listener the same way: `accepted`,
+    /// `refused`, `dropped_malformed` (the engine rejected the datagram)
+    /// and `dropped_unknown` (for no conversation); the native-only fields
+    /// (Retry, tokens, version negotiation, half-open evictions) stay 0.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # struct P;
+    /// # impl strata::StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    /// # }
+    /// let l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(P) as _)).unwrap();
+    /// assert_eq!(l.stats(), strata::reliable::ListenerStats::default());
+    /// ```
+    pub fn stats(&self) -> crate::reliable::ListenerStats {
+        let c = &self.counters;
+        crate::reliable::ListenerStats {
+            accepted: c.accepted(),
+            refused: c.refused(),
+            dropped_malformed: c.bad_datagrams(),
+            dropped_unknown: c.stray_datagrams(),
+            ..crate::reliable::ListenerStats::default()
+        }
     }
 
     /// Conversations running now.

@@ -3,6 +3,7 @@
 use super::*;
 use crate::reliable::kcp::{Command, Segment};
 use crate::testing::MemoryDatagramTransport;
+use crate::StreamFactory;
 use crate::StreamTransport;
 
 /// Records what the layer did to it.
@@ -13,6 +14,8 @@ struct Rec {
     chain: Vec<&'static str>,
     half_close: Option<HalfClose>,
     close_on_connect: bool,
+    /// And `close` right after that `write_eof`.
+    then_close: bool,
 }
 
 impl StreamProtocol for Rec {
@@ -23,6 +26,9 @@ impl StreamProtocol for Rec {
         if self.close_on_connect {
             t.write_eof();
             t.write(b"ignored");
+            if self.then_close {
+                t.close();
+            }
         }
     }
     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
@@ -94,10 +100,20 @@ fn kcp_stream_with_peer_drops_datagrams_from_elsewhere() {
     assert_eq!(s.inner().got, b"x");
 }
 
+/// Without the end marker KCP cannot half-close: `write_eof` flushes what
+/// was written, then ends the conversation with a typed error instead of
+/// leaving a reader waiting for an end its peer cannot see; `write_eof`
+/// then `close` (no reading expected) ends cleanly.
 #[test]
-fn kcp_stream_write_eof_closes_after_the_peer_acked_everything() {
+fn kcp_stream_write_eof_without_the_marker_flushes_then_fails_fast() {
+    write_eof_flushes(false);
+    write_eof_flushes(true);
+}
+
+fn write_eof_flushes(then_close: bool) {
     let rec = Rec {
         close_on_connect: true,
+        then_close,
         ..Rec::default()
     };
     let mut s = KcpStream::new(3, KcpStreamConfig::default(), rec).unwrap();
@@ -127,9 +143,186 @@ fn kcp_stream_write_eof_closes_after_the_peer_acked_everything() {
     }
     .encode(&mut ack);
     s.datagrams_received(&mut t, &[Datagram::new(None, &ack)]);
-    assert!(t.is_closed());
+    if then_close {
+        assert!(t.is_closed() && t.aborted().is_none());
+        assert!(s.next_deadline().is_none());
+        return;
+    }
+    let why = t.aborted().expect("ended by the kcp layer");
+    assert_eq!(why.layer(), Some("kcp"), "{why}");
+    let e = why.error::<KcpError>();
+    assert_eq!(e, Some(&KcpError::NoHalfClose), "{why}");
+    assert!(why.to_string().contains("reliable.kcp_fin=true"), "{why}");
     assert_eq!(s.buffered(), 0);
     assert!(s.next_deadline().is_none());
+}
+
+/// What one end of a half-close exchange saw.
+#[derive(Default)]
+struct HalfSeen {
+    got: Vec<u8>,
+    eof: bool,
+    half_close: Option<HalfClose>,
+    lost: Option<Close>,
+}
+
+type HalfShared = Arc<std::sync::Mutex<HalfSeen>>;
+
+/// The server: writes `n` bytes, then `write_eof`, and keeps reading.
+struct Sender(HalfShared, usize);
+impl StreamProtocol for Sender {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.0.lock().unwrap().half_close = t.get::<HalfClose>().copied();
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        let mut seen = self.0.lock().unwrap();
+        if seen.got.is_empty() {
+            // The request: answer it, then the end of our direction.
+            t.write(&vec![7; self.1]);
+            t.write_eof();
+            t.write(b"refused after write_eof");
+        }
+        seen.got.extend_from_slice(d);
+    }
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {
+        self.0.lock().unwrap().eof = true;
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.0.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+/// The client: a request, then reads to the end, then `write_eof` (which
+/// with the marker on ends the conversation: both directions are done).
+struct Getter(HalfShared);
+impl StreamProtocol for Getter {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.0.lock().unwrap().half_close = t.get::<HalfClose>().copied();
+        t.write(b"GET");
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
+        self.0.lock().unwrap().got.extend_from_slice(d);
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.0.lock().unwrap().eof = true;
+        t.write(b"thanks");
+        t.write_eof();
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.0.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+/// A client and a listener over a lossy simulated link, both with `fin`;
+/// runs for at most 30 s of virtual time (half the idle timeout).
+fn half_close_run(fin: bool, n: usize) -> (HalfSeen, HalfSeen) {
+    use crate::testing::{LinkConfig, Loss, SimNet};
+    let (client, server): (HalfShared, HalfShared) = (Arc::default(), Arc::default());
+    let cfg = KcpStreamConfig {
+        fin,
+        ..KcpStreamConfig::default()
+    };
+    let sv = server.clone();
+    let factory: StreamFactory = Arc::new(move || Box::new(Sender(sv.clone(), n)));
+    let lcfg = KcpListenerConfig {
+        stream: cfg.clone(),
+        ..KcpListenerConfig::default()
+    };
+    let (ca, sa): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:5000".parse().unwrap(),
+        "10.0.0.2:4000".parse().unwrap(),
+    );
+    let mut net = SimNet::new(11);
+    net.set_tracing(false);
+    let s = net.add_node(sa, Box::new(KcpListener::new(lcfg, factory).unwrap()));
+    let c = net.add_node(
+        ca,
+        Box::new(
+            KcpStream::new(5, cfg, Getter(client.clone()))
+                .unwrap()
+                .with_peer(sa),
+        ),
+    );
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(10))
+        .loss(Loss::Random(0.05));
+    net.link_both(c, s, link);
+    net.run_until(Duration::from_secs(30), |_| {
+        client.lock().unwrap().lost.is_some() && server.lock().unwrap().lost.is_some()
+    });
+    let take = |x: &HalfShared| std::mem::take(&mut *x.lock().unwrap());
+    (take(&client), take(&server))
+}
+
+/// With the end marker on both ends, the server's `write_eof` is the
+/// client's `eof_received` after every byte, the server keeps reading, and
+/// both ends close cleanly long before the idle timeout.
+#[test]
+fn kcp_stream_with_the_end_marker_half_closes_and_both_ends_finish() {
+    let n = 200_000;
+    let (client, server) = half_close_run(true, n);
+    assert_eq!(client.half_close, Some(HalfClose(true)));
+    assert_eq!(server.half_close, Some(HalfClose(true)));
+    assert_eq!((client.got.len(), client.eof), (n, true));
+    assert!(client.got.iter().all(|b| *b == 7));
+    assert_eq!((&server.got[..], server.eof), (&b"GETthanks"[..], true));
+    assert!(
+        matches!(client.lost, Some(Close::Done)),
+        "{:?}",
+        client.lost
+    );
+    assert!(
+        matches!(server.lost, Some(Close::Done)),
+        "{:?}",
+        server.lost
+    );
+}
+
+/// Without it, the server's `write_eof` fails fast with the typed error
+/// (after its bytes were acknowledged); the client has every byte but, as
+/// the KCP wire cannot say more, no end.
+#[test]
+fn kcp_stream_without_the_end_marker_write_eof_is_a_typed_error() {
+    let n = 50_000;
+    let (client, server) = half_close_run(false, n);
+    assert_eq!(server.half_close, Some(HalfClose(false)));
+    assert_eq!((client.got.len(), client.eof), (n, false));
+    let why = server.lost.as_ref().expect("the server ended");
+    assert_eq!(why.layer(), Some("kcp"), "{why}");
+    assert_eq!(why.error::<KcpError>(), Some(&KcpError::NoHalfClose));
+}
+
+/// The engine: an end marker is read alone, after every byte before it, and
+/// a stream-mode `send` after it takes nothing.
+#[test]
+fn kcp_end_marker_is_read_after_the_bytes_before_it() {
+    use crate::reliable::kcp::Kcp;
+    let mut a = Kcp::new(1, KcpConfig::default()).unwrap();
+    let mut b = Kcp::new(1, KcpConfig::default()).unwrap();
+    let now = std::time::Instant::now();
+    assert_eq!(a.send(b"abc"), 3);
+    assert!(a.send_end());
+    assert_eq!(a.send(b"late"), 0);
+    let mut tx = Vec::new();
+    let mut t = now;
+    for _ in 0..10 {
+        a.on_timeout(t);
+        while a.poll_transmit(t, &mut tx) {
+            b.input(t, &tx).unwrap();
+        }
+        b.on_timeout(t);
+        while b.poll_transmit(t, &mut tx) {
+            a.input(t, &tx).unwrap();
+        }
+        t += Duration::from_millis(100);
+    }
+    let mut out = Vec::new();
+    assert_eq!(b.recv(&mut out), Some(3));
+    assert!(!b.end_received());
+    assert_eq!(b.recv(&mut out), Some(0));
+    assert!(b.end_received());
+    assert_eq!(out, b"abc");
+    assert_eq!(b.recv(&mut out), None);
 }
 
 #[test]
@@ -190,6 +383,12 @@ fn kcp_listener_opens_only_on_a_first_data_datagram() {
     l.datagrams_received(&mut t, &[Datagram::new(Some(from), &push(6, 0, 0, b"z"))]);
     assert_eq!(l.connections(), 2);
     assert!(l.next_deadline().is_some());
+    // The same counts in the native listener's shape.
+    let s = l.stats();
+    assert_eq!(
+        (s.accepted, s.dropped_unknown, s.dropped_malformed),
+        (2, 2, 1)
+    );
 }
 
 #[test]
