@@ -40,6 +40,7 @@ pub mod http;
 mod introspect;
 mod outbuf;
 pub mod reliable;
+mod slot;
 mod stack;
 pub mod stream;
 pub mod testing;
@@ -54,6 +55,7 @@ pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
 #[doc(hidden)]
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
+pub use slot::ProtocolSlot;
 pub use stack::{BottomInfo, Stack, StackConfig};
 pub use stream::{InsertFn, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest};
 pub use wake::{Wake, WakeHub, WakeRoute};

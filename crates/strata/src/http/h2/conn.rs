@@ -303,7 +303,7 @@ impl H2Connection {
                     continue;
                 };
                 if let Some((p, leftover)) = child.st.swap.take() {
-                    child.proto = p;
+                    child.proto = p.into();
                     let mut v = View {
                         st: &mut child.st,
                         sh: &mut self.sh,
@@ -521,7 +521,7 @@ fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     }
     tracing::debug!(stream = st.id, "HTTP/2 request body too slow: 408");
     child.proto.connection_lost(&why);
-    child.proto = Box::new(Sink);
+    child.proto = crate::ProtocolSlot::new(Box::new(Sink));
     drop_pending(st, sh);
     let (mut p, ()) = http::Response::new(()).into_parts();
     p.status = http::StatusCode::REQUEST_TIMEOUT;

@@ -17,9 +17,7 @@ use crate::http::hpack::Encoder;
 use crate::http::{
     take_control, HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers,
 };
-use crate::{
-    AbortReason, Close, Introspect, StreamProtocol, StreamTransport, SwapError, SwapRequest, Wake,
-};
+use crate::{AbortReason, Close, Introspect, ProtocolSlot, StreamProtocol, StreamTransport, Wake};
 
 /// Capability of an HTTP/2 stream's transport: its stream id.
 ///
@@ -93,8 +91,11 @@ pub(super) struct StreamState {
     pub(super) dirty: bool,
 }
 
+/// A stream and its protocol. The protocol is held in a swap point: a
+/// swap it asks for (a `Replace` after a CONNECT, STARTTLS inside a tunnel)
+/// is applied here, after its callback, by the slot.
 pub(super) struct Child {
-    pub(super) proto: Box<dyn StreamProtocol>,
+    pub(super) proto: ProtocolSlot,
     pub(super) st: StreamState,
 }
 
@@ -454,22 +455,6 @@ impl StreamTransport for View<'_> {
     }
     fn waker(&self) -> Wake {
         self.below.waker().child(self.st.id as u64)
-    }
-    fn request_swap(&mut self, req: SwapRequest, leftover: Vec<u8>) -> Result<(), SwapError> {
-        if self.st.finished.is_some() {
-            return Err(SwapError::Closed);
-        }
-        if self.st.swap.is_some() {
-            return Err(SwapError::AlreadyPending);
-        }
-        match req {
-            SwapRequest::Replace(p) => {
-                self.st.swap = Some((p, leftover));
-                self.mark();
-                Ok(())
-            }
-            SwapRequest::InsertBelow(_) => Err(SwapError::Unsupported { layer: "h2-stream" }),
-        }
     }
     fn control(&mut self, msg: &mut dyn Any) -> bool {
         let Some((m, slot)) = take_control(msg) else {

@@ -522,7 +522,7 @@ impl H2Connection {
                     self.streams.insert(
                         id,
                         Child {
-                            proto: Box::new(Sink),
+                            proto: crate::ProtocolSlot::new(Box::new(Sink)),
                             st,
                         },
                     );
@@ -568,6 +568,7 @@ impl H2Connection {
         proto: Box<dyn StreamProtocol>,
     ) {
         self.c.idle_since = None;
+        let proto = proto.into();
         let child = self.streams.entry(st.id).or_insert(Child { proto, st });
         let mut v = View {
             st: &mut child.st,
