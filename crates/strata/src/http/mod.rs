@@ -38,7 +38,6 @@ use std::sync::Arc;
 
 use crate::{StreamProtocol, StreamTransport};
 
-mod chosen;
 mod client;
 pub mod h1;
 pub mod h2;
