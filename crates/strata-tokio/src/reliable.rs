@@ -309,7 +309,9 @@ pub(crate) async fn connect(
         },
         0,
     );
-    let (proto, started) = Started::new(proto);
+    // The protocol sits in a swap point: an HTTP client choosing its version
+    // (or STARTTLS) swaps above the mapping, which stays.
+    let (proto, started) = Started::new(Box::new(strata::ProtocolSlot::new(proto)));
     let proto: Box<dyn StreamProtocol> = Box::new(proto);
     let layer: Box<dyn strata::DatagramProtocol> = match kcp {
         None => Box::new(Reliable::new(cfg, proto)),
