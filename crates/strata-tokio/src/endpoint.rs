@@ -148,7 +148,10 @@ pub async fn connect(
     match (plan.open, plan.carry) {
         (Open::Stream { connect, .. }, _) => connect(ep, proto, stack).await,
         (Open::Datagram { connect, .. }, Some(carry)) => {
-            let (proto, started) = Started::new(proto);
+            // The protocol sits in a swap point: an HTTP client choosing its
+            // version (or STARTTLS) swaps above the mapping, which stays.
+            let slot = strata::ProtocolSlot::new(proto);
+            let (proto, started) = Started::new(Box::new(slot));
             let layer = (carry.connect)(ep, Box::new(proto), &stack)?;
             let (peer, task) = connect(ep, layer, stack).await?;
             until_started(peer, task, started).await

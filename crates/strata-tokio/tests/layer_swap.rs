@@ -1,22 +1,28 @@
-//! Run-time layer swaps at the driver's bottom slot, over a real TCP socket:
-//! inserting a layer below a running protocol (STARTTLS-shaped: the bytes
-//! already read and the reply written right after the request both go
-//! through the new layer), and a sniffing protocol replacing itself.
+//! Run-time layer swaps under the driver, over a real TCP socket: inserting
+//! a layer below a running protocol (STARTTLS-shaped: the bytes already read
+//! and the reply written right after the request both go through the new
+//! layer), and a sniffing protocol replacing itself. Each runs at every
+//! depth: at the driver's bottom slot, over TLS, over TLS in TLS, and inside
+//! an HTTP/2 extended CONNECT stream; the swap point right below the
+//! protocol applies the swap and the layers below it stay.
 
 mod common;
 
 use std::any::Any;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use common::{factory, within};
+use common::{eventually, within};
+use strata::endpoint::Endpoint;
+use strata::http::h2::{H2Client, H2Config, H2Connection};
+use strata::http::{HttpExchange, Protocol};
+use strata::tls::{Tls, TlsConfig};
 use strata::{
-    Close, Introspect, StreamLayer, StreamProtocol, StreamTransport, SwapRequest, Wake, WakeRoute,
+    Close, Introspect, StackConfig, StreamLayer, StreamProtocol, StreamTransport, SwapRequest,
+    Wake, WakeRoute,
 };
-use strata_tokio::{ListenConfig, Server};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use strata_tokio::{ListenConfig, Server, StreamFactory, TlsIdentity};
 
 const KEY: u8 = 0x5a;
 
@@ -164,7 +170,7 @@ impl StreamProtocol for Lines {
                 let leftover = std::mem::take(&mut self.buf);
                 let req = SwapRequest::insert_below(|inner| Box::new(XorLayer::new(inner)));
                 t.request_swap(req, leftover)
-                    .expect("the bottom slot swaps");
+                    .expect("the holder below is a swap point");
                 t.write(b"UPGRADED\r\n");
                 return;
             }
@@ -180,11 +186,210 @@ impl StreamProtocol for Lines {
     }
 }
 
+/// Where the protocol under test sits, over the driver's TCP connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Depth {
+    Tcp,
+    Tls,
+    TlsInTls,
+    H2Connect,
+}
+
+const DEPTHS: [Depth; 4] = [Depth::Tcp, Depth::Tls, Depth::TlsInTls, Depth::H2Connect];
+
+/// A self-signed identity made once; the client accepts it (verification
+/// is tested elsewhere).
+fn tls_configs() -> &'static (TlsConfig, TlsConfig) {
+    static CFG: OnceLock<(TlsConfig, TlsConfig)> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let reg = strata_tokio::registry();
+        let id = TlsIdentity::self_signed().expect("rcgen makes a certificate");
+        let srv = Endpoint::parse_with("tls+tcp://127.0.0.1:1", &reg).unwrap();
+        let cli = Endpoint::parse_with("tls+tcp://localhost:1?tls.insecure=true", &reg).unwrap();
+        (
+            strata_tokio::client_config(&cli).unwrap(),
+            strata_tokio::server_config(&srv, &id).unwrap(),
+        )
+    })
+}
+
+impl Depth {
+    /// The chain below the protocol under test, top first.
+    fn layers(self) -> Vec<&'static str> {
+        match self {
+            Depth::Tcp => vec!["tcp"],
+            Depth::Tls => vec!["tls", "tcp"],
+            Depth::TlsInTls => vec!["tls", "tls", "tcp"],
+            Depth::H2Connect => vec!["h2-stream", "tcp"],
+        }
+    }
+
+    /// `layers` with `top` above.
+    fn under(self, top: &[&'static str]) -> Vec<&'static str> {
+        let mut c = top.to_vec();
+        c.extend(self.layers());
+        c
+    }
+
+    fn client(self, p: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
+        let c = &tls_configs().0;
+        match self {
+            Depth::Tcp => p,
+            Depth::Tls => Box::new(Tls::new(p, c).unwrap()),
+            Depth::TlsInTls => Box::new(Tls::new(Tls::new(p, c).unwrap(), c).unwrap()),
+            Depth::H2Connect => {
+                let h2 = H2Client::new();
+                let mut req = http::Request::connect("https://localhost/tunnel")
+                    .body(())
+                    .unwrap();
+                req.extensions_mut().insert(Protocol("swap-test".into()));
+                h2.send(req, p);
+                Box::new(H2Connection::client(Arc::new(H2Config::default()), h2))
+            }
+        }
+    }
+
+    fn server(self, p: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
+        let s = &tls_configs().1;
+        match self {
+            Depth::Tcp => p,
+            Depth::Tls => Box::new(Tls::new(p, s).unwrap()),
+            Depth::TlsInTls => Box::new(Tls::new(Tls::new(p, s).unwrap(), s).unwrap()),
+            Depth::H2Connect => {
+                let one = Mutex::new(Some(p));
+                let svc = Arc::new(move |_: &http::request::Parts| {
+                    let p = one.lock().unwrap().take().expect("one tunnel");
+                    Box::new(Tunnel(Some(p))) as Box<dyn StreamProtocol>
+                });
+                Box::new(H2Connection::server(Arc::new(H2Config::default()), svc))
+            }
+        }
+    }
+
+    /// A factory that puts a new `make()` at this depth on each connection.
+    fn factory<P: StreamProtocol + 'static>(
+        self,
+        make: impl Fn() -> P + Send + Sync + 'static,
+    ) -> StreamFactory {
+        Arc::new(move || self.server(Box::new(make())))
+    }
+}
+
+/// Answers the CONNECT with 200, then replaces itself by the tunnelled
+/// protocol (the stream's first swap).
+struct Tunnel(Option<Box<dyn StreamProtocol>>);
+
+impl StreamProtocol for Tunnel {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        let ok = http::Response::builder().status(200).body(()).unwrap();
+        t.send_response(ok).expect("an HTTP exchange");
+        let p = self.0.take().expect("made once");
+        t.request_swap(SwapRequest::Replace(p), Vec::new())
+            .expect("an H2 stream is a swap point");
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+}
+
+/// The far end, driven from the test: writes what it is told (one write
+/// each), keeps what it receives.
+#[derive(Clone, Default)]
+struct Peer(Arc<Mutex<PeerState>>);
+
+#[derive(Default)]
+struct PeerState {
+    outbox: Vec<Vec<u8>>,
+    eof: bool,
+    got: Vec<u8>,
+    got_eof: bool,
+    wake: Option<Wake>,
+}
+
+impl Peer {
+    fn send(&self, data: &[u8]) {
+        self.push(|s| s.outbox.push(data.to_vec()));
+    }
+    fn send_eof(&self) {
+        self.push(|s| s.eof = true);
+    }
+    fn push(&self, f: impl FnOnce(&mut PeerState)) {
+        let w = {
+            let mut s = self.0.lock().unwrap();
+            f(&mut s);
+            s.wake.clone()
+        };
+        if let Some(w) = w {
+            w.wake();
+        }
+    }
+    fn got(&self) -> Vec<u8> {
+        self.0.lock().unwrap().got.clone()
+    }
+    fn got_eof(&self) -> bool {
+        self.0.lock().unwrap().got_eof
+    }
+    /// Waits until `n` bytes arrived; returns them all (and clears them).
+    async fn recv(&self, what: &str, n: usize) -> Vec<u8> {
+        eventually(what, || self.0.lock().unwrap().got.len() >= n).await;
+        std::mem::take(&mut self.0.lock().unwrap().got)
+    }
+}
+
+impl Peer {
+    fn flush(&self, t: &mut dyn StreamTransport) {
+        let mut s = self.0.lock().unwrap();
+        if s.wake.is_none() {
+            s.wake = Some(t.waker());
+        }
+        for d in s.outbox.drain(..) {
+            t.write(&d);
+        }
+        if std::mem::take(&mut s.eof) {
+            t.write_eof();
+        }
+    }
+}
+
+impl StreamProtocol for Peer {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.flush(t);
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, data: &[u8]) {
+        self.0.lock().unwrap().got.extend_from_slice(data);
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.0.lock().unwrap().got_eof = true;
+        t.close();
+    }
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, _: WakeRoute<'_>) {
+        self.flush(t);
+    }
+}
+
+/// Connects a [`Peer`] at `depth` to `addr`.
+async fn connect(depth: Depth, addr: std::net::SocketAddr) -> (Peer, strata_tokio::Connection) {
+    let peer = Peer::default();
+    let p = depth.client(Box::new(peer.clone()));
+    let conn = within(
+        "connect",
+        strata_tokio::connect_tcp(addr, p, Arc::new(StackConfig::default())),
+    )
+    .await
+    .unwrap();
+    (peer, conn)
+}
+
 #[tokio::test]
 async fn insert_below_hands_over_leftover_input_and_later_writes() {
+    for depth in DEPTHS {
+        insert_below_at(depth).await;
+    }
+}
+
+async fn insert_below_at(depth: Depth) {
     let log = Arc::new(Mutex::new(LineLog::default()));
     let l = log.clone();
-    let f = factory(move || Lines {
+    let f = depth.factory(move || Lines {
         buf: Vec::new(),
         log: l.clone(),
     });
@@ -194,37 +399,32 @@ async fn insert_below_hands_over_leftover_input_and_later_writes() {
         .await
         .unwrap();
 
-    let mut c = within("connect", TcpStream::connect(addr)).await.unwrap();
+    let (c, _conn) = connect(depth, addr).await;
     let mut msg = b"hello\r\nUPGRADE\r\n".to_vec();
     msg.extend(xor(b"after\r\n"));
-    c.write_all(&msg).await.unwrap();
+    c.send(&msg);
 
     let mut want = b"hello\r\n".to_vec();
     want.extend(xor(b"UPGRADED\r\n"));
     want.extend(xor(b"after\r\n"));
-    let mut got = vec![0; want.len()];
-    within("replies", c.read_exact(&mut got)).await.unwrap();
+    let got = c.recv("replies", want.len()).await;
     assert_eq!(
         String::from_utf8_lossy(&got[..7]),
         "hello\r\n",
-        "before the swap: plaintext"
+        "{depth:?}: before the swap: plaintext"
     );
     assert_eq!(
         got, want,
-        "after the swap every byte goes through the layer"
+        "{depth:?}: after the swap every byte goes through the layer"
     );
 
     // The connection still works both ways through the layer, then closes.
-    c.write_all(&xor(b"more\r\n")).await.unwrap();
-    let mut more = [0; 6];
-    within("echo through the layer", c.read_exact(&mut more))
-        .await
-        .unwrap();
-    assert_eq!(more.to_vec(), xor(b"more\r\n"));
-    c.shutdown().await.unwrap();
-    let mut rest = Vec::new();
-    within("close", c.read_to_end(&mut rest)).await.unwrap();
-    assert!(rest.is_empty());
+    c.send(&xor(b"more\r\n"));
+    let more = c.recv("echo through the layer", 6).await;
+    assert_eq!(more, xor(b"more\r\n"), "{depth:?}");
+    c.send_eof();
+    eventually("close", || c.got_eof()).await;
+    assert!(c.got().is_empty(), "{depth:?}");
     within(
         "server shutdown",
         server.shutdown(std::time::Duration::from_secs(5)),
@@ -234,7 +434,7 @@ async fn insert_below_hands_over_leftover_input_and_later_writes() {
     let log = log.lock().unwrap();
     assert_eq!(
         log.made, 1,
-        "an inserted layer does not restart the protocol"
+        "{depth:?}: an inserted layer does not restart the protocol"
     );
     let lines: Vec<_> = log
         .lines
@@ -244,15 +444,16 @@ async fn insert_below_hands_over_leftover_input_and_later_writes() {
     assert_eq!(
         lines,
         vec![
-            ("hello", vec!["tcp"]),
-            ("UPGRADE", vec!["tcp"]),
-            ("after", vec!["xor", "tcp"]),
-            ("more", vec!["xor", "tcp"]),
-        ]
+            ("hello", depth.under(&[])),
+            ("UPGRADE", depth.under(&[])),
+            ("after", depth.under(&["xor"])),
+            ("more", depth.under(&["xor"])),
+        ],
+        "{depth:?}"
     );
     assert!(
         log.lost.as_ref().is_some_and(Close::is_clean),
-        "{:?}",
+        "{depth:?}: {:?}",
         log.lost
     );
 }
@@ -287,7 +488,7 @@ impl StreamProtocol for Sniffer {
             });
             let read = std::mem::take(&mut self.buf);
             t.request_swap(SwapRequest::Replace(echo), read)
-                .expect("the bottom slot swaps");
+                .expect("the holder below is a swap point");
         } else {
             t.write(b"unknown preface\r\n");
             t.close();
@@ -317,9 +518,15 @@ impl StreamProtocol for Echo {
 
 #[tokio::test]
 async fn a_sniffer_replaces_itself_and_hands_over_what_it_read() {
+    for depth in DEPTHS {
+        sniffer_at(depth).await;
+    }
+}
+
+async fn sniffer_at(depth: Depth) {
     let counts = Arc::new(Counts::default());
     let c2 = counts.clone();
-    let f = factory(move || Sniffer {
+    let f = depth.factory(move || Sniffer {
         buf: Vec::new(),
         counts: c2.clone(),
     });
@@ -329,52 +536,39 @@ async fn a_sniffer_replaces_itself_and_hands_over_what_it_read() {
         .await
         .unwrap();
 
-    let mut c = within("connect", TcpStream::connect(addr)).await.unwrap();
+    let (c, _conn) = connect(depth, addr).await;
     // The preface arrives in two pieces: the sniffer must wait for all of it.
-    c.write_all(b"EC").await.unwrap();
-    c.flush().await.unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    c.write_all(b"HO first").await.unwrap();
-    let mut got = [0; 10];
-    within("echo of the preface", c.read_exact(&mut got))
-        .await
-        .unwrap();
+    c.send(b"EC");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    c.send(b"HO first");
+    let got = c.recv("echo of the preface", 10).await;
     assert_eq!(
-        &got, b"ECHO first",
-        "the bytes the sniffer read are handed over"
+        got, b"ECHO first",
+        "{depth:?}: the bytes the sniffer read are handed over"
     );
-    let mut got = [0; 6];
-    c.write_all(b" again").await.unwrap();
-    within("echo after the swap", c.read_exact(&mut got))
-        .await
-        .unwrap();
-    assert_eq!(&got, b" again");
-    c.shutdown().await.unwrap();
-    let mut rest = Vec::new();
-    within("close", c.read_to_end(&mut rest)).await.unwrap();
-    assert!(rest.is_empty());
+    c.send(b" again");
+    let got = c.recv("echo after the swap", 6).await;
+    assert_eq!(got, b" again", "{depth:?}");
+    c.send_eof();
+    eventually("close", || c.got_eof()).await;
+    assert!(c.got().is_empty(), "{depth:?}");
 
     // A client with another preface is refused by the sniffer itself.
-    let mut other = within("connect", TcpStream::connect(addr)).await.unwrap();
-    other.write_all(b"HELO").await.unwrap();
-    let mut reply = Vec::new();
-    within("refusal", other.read_to_end(&mut reply))
-        .await
-        .unwrap();
-    assert_eq!(reply, b"unknown preface\r\n");
-    // Our EOF ends the server's lingering close at once.
-    drop(other);
+    let (other, _conn) = connect(depth, addr).await;
+    other.send(b"HELO");
+    eventually("refusal", || other.got_eof()).await;
+    assert_eq!(other.got(), b"unknown preface\r\n", "{depth:?}");
 
     within(
         "server shutdown",
         server.shutdown(std::time::Duration::from_secs(5)),
     )
     .await;
-    assert_eq!(counts.sniffers.load(Ordering::SeqCst), 2);
+    assert_eq!(counts.sniffers.load(Ordering::SeqCst), 2, "{depth:?}");
     assert_eq!(
         counts.echoes.load(Ordering::SeqCst),
         1,
-        "the replacement gets connection_made once"
+        "{depth:?}: the replacement gets connection_made once"
     );
-    assert_eq!(*counts.echo_chain.lock().unwrap(), ["tcp"]);
+    assert_eq!(*counts.echo_chain.lock().unwrap(), depth.layers());
 }

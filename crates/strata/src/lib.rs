@@ -43,6 +43,7 @@ pub mod http;
 mod introspect;
 mod outbuf;
 pub mod reliable;
+mod slot;
 mod stack;
 pub mod stream;
 pub mod testing;
@@ -60,6 +61,7 @@ pub use fault::{Fault, LayerError};
 #[doc(hidden)]
 pub use introspect::__type_id_of;
 pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
+pub use slot::ProtocolSlot;
 pub use stack::{BottomInfo, Stack, StackConfig};
 pub use stream::{
     InsertFn, StreamFactory, StreamLayer, StreamProtocol, StreamTransport, SwapError, SwapRequest,

@@ -3,6 +3,13 @@
 //! The tokio driver and the test kit both drive a `Stack`; it holds the
 //! bottom protocol, the output queue, the read-pause stash and the settle
 //! step, so the driver's own logic runs (and is tested) under virtual time.
+//!
+//! The stack is the bottom swap point: its view records a swap request (and
+//! what follows an insert request) in the stack's cold part, and the settle
+//! step applies it with the rules and code of
+//! [`ProtocolSlot`](crate::ProtocolSlot), the swap point of every other
+//! holder. Built into the view, it costs the hot path one branch per write
+//! and nothing per connection until a swap is asked for.
 
 use std::any::{Any, TypeId};
 use std::io::IoSlice;
@@ -13,6 +20,7 @@ use bytes::Bytes;
 
 use crate::deadline::earliest;
 use crate::outbuf::OutBuf;
+use crate::slot::{install, Deferred as Op, PendingSwap};
 use crate::{
     AbortReason, Close, HalfClose, Introspect, LocalAddr, PeerAddr, StreamProtocol,
     StreamTransport, SwapError, SwapRequest, Timeout, Wake, WakeHub, WakeRoute,
@@ -231,23 +239,6 @@ enum EofIn {
     No,
     Pending,
     Delivered,
-}
-
-struct PendingSwap {
-    req: Option<SwapRequest>,
-    leftover: Vec<u8>,
-    /// What the requesting protocol did after an insert-below request, to be
-    /// replayed through the new layer.
-    replay: Vec<Op>,
-    insert: bool,
-}
-
-enum Op {
-    Write(Bytes),
-    WriteEof,
-    Close,
-    PauseReading,
-    ResumeReading,
 }
 
 impl Stack {
@@ -705,37 +696,23 @@ impl Stack {
         let mut stash = std::mem::take(&mut pending.leftover);
         stash.append(&mut self.b.take_stash());
         self.b.cold().stash = stash;
-        match req {
-            SwapRequest::InsertBelow(build) => {
-                let mut layer = build(old);
-                // The read pause belongs to the protocol above; re-apply it
-                // through the new layer, which decides what to do below.
-                let was_paused = std::mem::replace(&mut self.b.read_paused, false);
-                let mut replay = std::mem::take(&mut pending.replay);
-                layer.with_inner_transport(&mut BottomView { b: &mut self.b }, &mut |t| {
-                    if was_paused {
-                        t.pause_reading();
-                    }
-                    for op in replay.drain(..) {
-                        match op {
-                            Op::Write(d) => t.write_bytes(d),
-                            Op::WriteEof => t.write_eof(),
-                            Op::Close => t.close(),
-                            Op::PauseReading => t.pause_reading(),
-                            Op::ResumeReading => t.resume_reading(),
-                        }
-                    }
-                });
-                self.proto = Some(layer);
-            }
-            SwapRequest::Replace(mut new) => {
-                drop(old);
-                // The new protocol has not seen a pause edge: deliver it afresh.
+        let read_paused = match req {
+            // The read pause belongs to the protocol above; re-apply it
+            // through the new layer, which decides what to do below.
+            SwapRequest::InsertBelow(_) => std::mem::replace(&mut self.b.read_paused, false),
+            SwapRequest::Replace(_) => {
+                // The new protocol has not seen a pause edge: settle delivers
+                // it afresh. A replaced protocol that saw EOF hands it on.
                 self.b.write_paused = false;
-                new.connection_made(&mut BottomView { b: &mut self.b });
-                self.proto = Some(new);
+                if self.b.eof_in == EofIn::Delivered {
+                    self.b.eof_in = EofIn::Pending;
+                }
+                false
             }
-        }
+        };
+        let replay = std::mem::take(&mut pending.replay);
+        let v = &mut BottomView { b: &mut self.b };
+        self.proto = Some(install(old, req, replay, read_paused, false, v));
     }
 }
 
@@ -774,12 +751,7 @@ impl BottomView<'_> {
     }
 
     fn replay_len(&self) -> usize {
-        self.b.swap().map_or(0, |s| {
-            s.replay
-                .iter()
-                .map(|o| if let Op::Write(d) = o { d.len() } else { 0 })
-                .sum()
-        })
+        self.b.swap().map_or(0, PendingSwap::replay_len)
     }
 
     fn queue(&mut self, data: &[u8], owned: Option<Bytes>) {
@@ -886,13 +858,7 @@ impl StreamTransport for BottomView<'_> {
         if self.b.swap().is_some() {
             return Err(SwapError::AlreadyPending);
         }
-        let insert = matches!(req, SwapRequest::InsertBelow(_));
-        self.b.cold().swap = Some(PendingSwap {
-            req: Some(req),
-            leftover,
-            replay: Vec::new(),
-            insert,
-        });
+        self.b.cold().swap = Some(PendingSwap::new(req, leftover));
         Ok(())
     }
 }

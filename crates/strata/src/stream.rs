@@ -12,7 +12,8 @@
 //!   while it runs.
 //! * **The settle step.** After *every* callback the owner loops until nothing
 //!   changes, doing what could not be done during the callback: a requested
-//!   layer swap, input stashed while reading was paused (and a stashed EOF),
+//!   layer swap (every holder of a boxed protocol is a swap point, see
+//!   [`ProtocolSlot`](crate::ProtocolSlot)), input stashed while reading was paused (and a stashed EOF),
 //!   the `pause_writing`/`resume_writing` edges, the memory budget check, and
 //!   removal of finished children. Edges are therefore never delivered from
 //!   inside `write`; a protocol that writes in a loop checks the level
@@ -78,8 +79,12 @@ pub trait StreamTransport: Introspect {
     /// A handle that reaches this protocol's `on_wake` from any thread.
     fn waker(&self) -> Wake;
     /// Asks the owner of this protocol's slot to swap layers after the current
-    /// callback; `leftover` is input read but not consumed. Layers that hold
-    /// their inner protocol by type answer [`SwapError::Unsupported`].
+    /// callback; `leftover` is input read but not consumed. The holder right
+    /// below the requesting protocol applies it (the stack, a TLS layer, an
+    /// HTTP/2 stream: every [`ProtocolSlot`](crate::ProtocolSlot)); the
+    /// layers below it stay. Layers that hold their inner protocol by type
+    /// answer [`SwapError::Unsupported`]. See the
+    /// [`slot` rules](crate::ProtocolSlot) for what the hand-over carries.
     fn request_swap(&mut self, req: SwapRequest, leftover: Vec<u8>) -> Result<(), SwapError> {
         let _ = (req, leftover);
         Err(SwapError::Unsupported { layer: self.name() })
@@ -345,8 +350,10 @@ pub enum SwapRequest {
     /// second `connection_made`.
     InsertBelow(InsertFn),
     /// Replace the requesting protocol by another (ALPN choice, preface
-    /// sniffing). The new protocol gets `connection_made`, then the leftover.
-    /// The old one is dropped without `connection_lost`: the connection lives on.
+    /// sniffing). The new protocol gets `connection_made` (and a fresh
+    /// `pause_writing` edge if the holder is paused), then the leftover, then
+    /// EOF if the old one had seen it. The old one is dropped without
+    /// `connection_lost`: the connection lives on.
     Replace(Box<dyn StreamProtocol>),
 }
 
@@ -384,4 +391,23 @@ pub enum SwapError {
     /// The connection is closing or closed.
     #[error("connection is closed")]
     Closed,
+}
+
+impl crate::LayerError for SwapError {
+    /// A holder that cannot swap is a composition mistake
+    /// ([`Fault::Config`](crate::Fault::Config)); a swap refused because one
+    /// is pending or the connection is closing is the protocol's own doing
+    /// ([`Fault::Local`](crate::Fault::Local)).
+    ///
+    /// ```
+    /// use strata::{Fault, LayerError, SwapError};
+    /// assert_eq!(SwapError::Unsupported { layer: "x" }.kind(), Fault::Config);
+    /// assert_eq!(SwapError::Closed.kind(), Fault::Local);
+    /// ```
+    fn kind(&self) -> crate::Fault {
+        match self {
+            SwapError::Unsupported { .. } => crate::Fault::Config,
+            SwapError::AlreadyPending | SwapError::Closed => crate::Fault::Local,
+        }
+    }
 }

@@ -1,5 +1,7 @@
 //! `Box<dyn StreamProtocol>` (and the datagram twin) forward every method: a
-//! forgotten default would silently change stacks built at run time.
+//! forgotten default would silently change stacks built at run time. So
+//! does the swap point, `ProtocolSlot`, both ways: to its protocol, and from
+//! its protocol to the transport it holds it over.
 
 mod common;
 
@@ -8,8 +10,8 @@ use std::time::{Duration, Instant};
 use common::Log;
 use strata::testing::{MemoryDatagramTransport, MemoryTransport};
 use strata::{
-    Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport,
-    WakeRoute,
+    Addr, Close, Datagram, DatagramProtocol, DatagramTransport, PeerAddr, ProtocolSlot,
+    StreamProtocol, StreamTransport, WakeRoute,
 };
 
 /// Overrides every method with something observable.
@@ -57,16 +59,8 @@ impl StreamProtocol for All {
     }
 }
 
-#[test]
-fn boxed_stream_protocol_forwards_every_method() {
-    let log = Log::default();
-    let at = strata::testing::epoch() + Duration::from_secs(3);
-    let p: Box<dyn StreamProtocol> = Box::new(All {
-        log: log.clone(),
-        at,
-    });
-    // Box<Box<dyn ..>> exercises the blanket impl on top of the vtable.
-    let mut p: Box<Box<dyn StreamProtocol>> = Box::new(p);
+/// Calls every method of `p` (which holds an [`All`]) and checks each arrived.
+fn forwards_every_method(p: &mut dyn StreamProtocol, log: &Log, at: Instant) {
     let mut t = MemoryTransport::new();
     p.connection_made(&mut t);
     p.data_received(&mut t, b"x");
@@ -99,6 +93,73 @@ fn boxed_stream_protocol_forwards_every_method() {
         !t.is_closed(),
         "the default on_shutdown (close) was not used"
     );
+}
+
+#[test]
+fn boxed_stream_protocol_forwards_every_method() {
+    let log = Log::default();
+    let at = strata::testing::epoch() + Duration::from_secs(3);
+    let p: Box<dyn StreamProtocol> = Box::new(All {
+        log: log.clone(),
+        at,
+    });
+    // Box<Box<dyn ..>> exercises the blanket impl on top of the vtable.
+    let mut p: Box<Box<dyn StreamProtocol>> = Box::new(p);
+    forwards_every_method(&mut p, &log, at);
+}
+
+#[test]
+fn a_protocol_slot_forwards_every_method() {
+    let log = Log::default();
+    let at = strata::testing::epoch() + Duration::from_secs(3);
+    let mut slot = ProtocolSlot::new(Box::new(All {
+        log: log.clone(),
+        at,
+    }));
+    forwards_every_method(&mut slot, &log, at);
+}
+
+/// Uses every transport method once, in `connection_made`.
+struct UseAll;
+
+impl StreamProtocol for UseAll {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        assert_eq!(t.get::<PeerAddr>(), Some(&PeerAddr(Addr::Memory(9))));
+        assert_eq!(t.layer_chain(), ["memory"], "the slot is not a layer");
+        t.write(b"a");
+        t.write_bytes(bytes::Bytes::from_static(b"b"));
+        assert_eq!(t.buffered(), 2);
+        assert!(t.writable());
+        let _ = (t.now(), t.waker());
+        t.pause_reading();
+        t.write_eof();
+        struct Ping;
+        impl strata::Control for Ping {
+            type Reply = u8;
+        }
+        assert_eq!(t.ask(Ping), None, "control reaches the transport below");
+        t.close();
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        t.resume_reading();
+        t.abort(Close::Reset);
+    }
+}
+
+#[test]
+fn a_protocol_slot_passes_every_transport_call_below() {
+    let mut t = MemoryTransport::new().with_peer(Addr::Memory(9));
+    let mut slot = ProtocolSlot::new(Box::new(UseAll));
+    slot.connection_made(&mut t);
+    assert_eq!(t.take_written(), b"ab");
+    assert!(t.is_read_paused());
+    assert!(t.eof_written());
+    assert!(t.is_closed());
+    slot.on_shutdown(&mut t);
+    assert!(!t.is_read_paused());
+    assert!(matches!(t.aborted(), Some(Close::Reset)));
 }
 
 struct AllD {

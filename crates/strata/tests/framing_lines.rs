@@ -1,8 +1,14 @@
 //! The `Lines` layer: splitting, limits, read pause, swaps, capabilities.
+//! The upgrade tests run at every depth (memory bottom, TLS, TLS in TLS, an
+//! HTTP/2 CONNECT stream): `Lines` hands the swap to the swap point below it.
+
+mod depth;
+mod tls_support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use depth::{Depth, Rig, DEPTHS};
 use strata::framing::{send_line, Delimiter, LineProtocol, Lines, LinesConfig};
 use strata::testing::MemoryTransport;
 use strata::{
@@ -290,24 +296,45 @@ fn swap_leftover_follows_the_protocols_own_leftover() {
     assert_eq!(t.take_swaps()[0].1, b"mine|rest");
 }
 
+fn rig_with(depth: Depth) -> (Rig, Arc<Mutex<Log>>) {
+    let (r, log) = rec();
+    let lines = Lines::with_config(r, LinesConfig::default());
+    (Rig::new(depth, Box::new(lines)), log)
+}
+
 #[test]
 fn upgrade_inserts_a_layer_below_lines_and_feeds_it_the_leftover() {
-    let (mut s, log) = stack_with(LinesConfig::default());
-    let now = s.now();
-    let mut input = b"one\r\nUPGRADE\r\n".to_vec();
-    input.extend(xor(b"two\r\nECHO three\r\nthr"));
-    s.handle_input(now, &input);
-    s.handle_input(now, &xor(b"ee\r\n"));
-    assert_eq!(
-        lines_of(&log),
-        ["one", "UPGRADE", "two", "ECHO three", "three"]
-    );
-    // The echo went through the inserted layer.
-    assert_eq!(s.take_output(now), xor(b"three\r\n"));
-    assert_eq!(log.lock().unwrap().chain, ["lines", "xor", "memory"]);
-    s.handle_eof(now);
-    assert_eq!(log.lock().unwrap().eof.as_deref(), Some(&b""[..]));
-    assert!(s.finished().unwrap().is_clean());
+    for depth in DEPTHS {
+        let (mut rig, log) = rig_with(depth);
+        let mut input = b"one\r\nUPGRADE\r\n".to_vec();
+        input.extend(xor(b"two\r\nECHO three\r\nthr"));
+        rig.send(&input);
+        rig.send(&xor(b"ee\r\n"));
+        assert_eq!(
+            lines_of(&log),
+            ["one", "UPGRADE", "two", "ECHO three", "three"],
+            "{depth:?}"
+        );
+        // The echo went through the inserted layer.
+        assert_eq!(rig.output(), xor(b"three\r\n"), "{depth:?}");
+        let mut chain = vec!["lines", "xor"];
+        chain.extend(depth.layers());
+        assert_eq!(log.lock().unwrap().chain, chain, "{depth:?}");
+        rig.send_eof();
+        assert_eq!(
+            log.lock().unwrap().eof.as_deref(),
+            Some(&b""[..]),
+            "{depth:?}"
+        );
+        assert_eq!(
+            log.lock().unwrap().lost.as_deref(),
+            Some("closed cleanly"),
+            "{depth:?}"
+        );
+        if depth == Depth::Tcp {
+            assert!(rig.pump.b().finished().unwrap().is_clean());
+        }
+    }
 }
 
 #[test]
@@ -319,6 +346,21 @@ fn eof_right_after_an_upgrade_line_reaches_the_protocol_through_the_new_layer() 
     assert_eq!(log.lock().unwrap().eof.as_deref(), Some(&b""[..]));
     s.handle_input(now, b"ignored after EOF");
     assert!(s.finished().unwrap().is_clean());
+    for depth in DEPTHS {
+        let (mut rig, log) = rig_with(depth);
+        rig.send(b"UPGRADE\r\n");
+        rig.send_eof();
+        assert_eq!(
+            log.lock().unwrap().eof.as_deref(),
+            Some(&b""[..]),
+            "{depth:?}"
+        );
+        assert_eq!(
+            log.lock().unwrap().lost.as_deref(),
+            Some("closed cleanly"),
+            "{depth:?}"
+        );
+    }
 }
 
 #[test]

@@ -40,7 +40,10 @@ const STREAM: &str = "stream";
 ///   the end of that callback. It is forwarded below too.
 /// * **Back-pressure, close, abort, time, wakes, deadlines** pass through.
 ///   `request_swap` answers [`SwapError::Unsupported`](crate::SwapError):
-///   the inner protocol is held by type.
+///   the inner protocol is held by type (a dispatch per frame saved). To
+///   let the protocol above swap itself, give it in a swap point:
+///   `StreamOverFrames::new(ProtocolSlot::new(p))` (see
+///   [`ProtocolSlot`](crate::ProtocolSlot)).
 ///
 /// ```
 /// use strata::framing::{LengthPrefixed, StreamOverFrames};

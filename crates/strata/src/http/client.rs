@@ -1,12 +1,12 @@
 //! One client protocol for both versions: ALPN (or the caller) decides.
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use super::chosen::Chosen;
 use super::h1::{H1Client, H1Config};
 use super::h2::{H2Client, H2Config, H2Connection};
-use crate::{AppProtocol, Close, StreamProtocol, StreamTransport, WakeRoute};
+use crate::{
+    AbortReason, AppProtocol, Close, StreamProtocol, StreamTransport, SwapError, SwapRequest,
+};
 
 /// Which HTTP version a client connection speaks.
 ///
@@ -46,7 +46,9 @@ type Pending = (http::Request<()>, Box<dyn StreamProtocol>);
 
 /// A client connection for one request that speaks HTTP/1.1 or HTTP/2. Over
 /// TLS it waits for the handshake and follows ALPN; the request protocol
-/// sees the same [`HttpExchange`](super::HttpExchange) either way.
+/// sees the same [`HttpExchange`](super::HttpExchange) either way. The
+/// choice is a [`SwapRequest::Replace`]: the chosen version's connection
+/// takes this protocol's place in its holder (any swap point).
 ///
 /// ```
 /// use strata::http::{HttpClient, VersionChoice};
@@ -65,7 +67,6 @@ pub struct HttpClient {
     h1: Arc<H1Config>,
     h2: Arc<H2Config>,
     pending: Option<Box<Pending>>,
-    inner: Chosen,
 }
 
 impl HttpClient {
@@ -80,13 +81,14 @@ impl HttpClient {
             h1: Arc::default(),
             h2: Arc::default(),
             pending: Some(Box::new((req, proto))),
-            inner: Chosen::default(),
         }
     }
 
-    /// Decides once TLS (if any) has finished its handshake.
-    fn decide(&mut self, t: &mut dyn StreamTransport) {
-        if self.inner.is_chosen() {
+    /// Decides once TLS (if any) has finished its handshake, and asks the
+    /// holder to replace this protocol by the chosen version, with
+    /// `leftover` (input that arrived first) handed on to it.
+    fn decide(&mut self, t: &mut dyn StreamTransport, leftover: &[u8]) {
+        if self.pending.is_none() {
             return;
         }
         let h2 = match self.choice {
@@ -109,21 +111,22 @@ impl HttpClient {
         } else {
             Box::new(H1Client::new(req, proto, self.h1.clone()))
         };
-        self.inner.choose(t, p);
+        if let Err(e) = t.request_swap(SwapRequest::Replace(p), leftover.to_vec()) {
+            swap_refused(t, e);
+        }
     }
 }
 
 impl StreamProtocol for HttpClient {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.decide(t);
+        self.decide(t, &[]);
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        self.decide(t);
-        self.inner.with(|p| p.data_received(t, data));
+        self.decide(t, data);
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        self.decide(t);
-        if self.inner.with(|p| p.eof_received(t)).is_none() {
+        self.decide(t, &[]);
+        if self.pending.is_some() {
             t.close();
         }
     }
@@ -131,32 +134,16 @@ impl StreamProtocol for HttpClient {
         if let Some(mut pending) = self.pending.take() {
             pending.1.connection_lost(why);
         }
-        self.inner.lost(why);
-    }
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         // TLS lifts its own pause when the handshake is done: ALPN is known.
-        if !self.inner.is_chosen() {
-            self.decide(t);
-            return;
-        }
-        self.inner.with(|p| p.resume_writing(t));
+        self.decide(t, &[]);
     }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
-    }
-    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.on_deadline(t);
-    }
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.inner.on_wake(t, route);
-    }
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.on_shutdown(t);
-    }
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
-    }
+}
+
+/// The holder could not put the chosen version in place (it cannot swap,
+/// or the connection is closing): nothing can serve this connection.
+pub(super) fn swap_refused(t: &mut dyn StreamTransport, e: SwapError) {
+    tracing::debug!(error = %e, "http: the chosen version could not take over");
+    t.abort(Close::aborted("http", AbortReason::layer(e)));
 }

@@ -64,7 +64,6 @@ use std::sync::Arc;
 
 use crate::{Control, StreamProtocol, StreamTransport};
 
-mod chosen;
 mod client;
 pub mod h1;
 pub mod h2;

@@ -3,12 +3,11 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::chosen::Chosen;
 use super::h1::{H1Config, H1Server};
 use super::h2::{frame::PREFACE, H2Config, H2Connection};
 use super::SharedService;
-use crate::deadline::{after, earliest};
-use crate::{AppProtocol, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
+use crate::deadline::after;
+use crate::{AppProtocol, Close, StreamProtocol, StreamTransport, SwapRequest, Timeout};
 
 /// The default time a connection may take to show which HTTP version it
 /// speaks: 10 s.
@@ -60,6 +59,11 @@ impl Default for HttpConfig {
 /// the [`HttpConfig::detect_timeout`] deadline runs; from then on the chosen
 /// version's own deadlines do.
 ///
+/// The choice is a [`SwapRequest::Replace`]: this protocol asks its holder
+/// (the stack, a TLS layer, an HTTP/2 stream: any swap point) to put the
+/// chosen version in its place, with what arrived so far as the leftover.
+/// A holder that cannot swap ends the connection.
+///
 /// ```
 /// use std::sync::Arc;
 /// use strata::http::{HttpConfig, HttpServer};
@@ -82,7 +86,8 @@ pub struct HttpServer {
     cfg: HttpConfig,
     /// What arrived before the version was known.
     sniffed: Vec<u8>,
-    inner: Chosen,
+    /// The version was chosen (the swap is asked for).
+    chosen: bool,
     /// When detection gives up (`None` once a version is chosen, or off).
     detect: Option<Instant>,
     /// The detect clock was restarted after a TLS handshake (once).
@@ -96,7 +101,7 @@ impl HttpServer {
             service,
             cfg,
             sniffed: Vec::new(),
-            inner: Chosen::default(),
+            chosen: false,
             detect: None,
             restarted: false,
         }
@@ -130,8 +135,9 @@ impl HttpServer {
     }
 
     /// Decides the version once it can: over TLS by ALPN, in cleartext by
-    /// the preface (or, at `eof`, HTTP/1.1 whatever arrived). Then feeds it
-    /// what arrived so far.
+    /// the preface (or, at `eof`, HTTP/1.1 whatever arrived). Then asks the
+    /// holder to replace this protocol by it, handing on what arrived so far
+    /// (and the EOF, which a replaced protocol hands on).
     fn decide(&mut self, t: &mut dyn StreamTransport, data: &[u8], eof: bool) {
         self.sniffed.extend_from_slice(data);
         let alpn = t
@@ -159,68 +165,46 @@ impl HttpServer {
             Box::new(H1Server::new(self.service.clone(), self.cfg.h1.clone()))
         };
         self.detect = None;
-        self.inner.choose(t, p);
+        self.chosen = true;
         let buf = std::mem::take(&mut self.sniffed);
-        if !buf.is_empty() {
-            self.inner.with(|p| p.data_received(t, &buf));
+        if let Err(e) = t.request_swap(SwapRequest::Replace(p), buf) {
+            super::client::swap_refused(t, e);
         }
     }
 }
 
 impl StreamProtocol for HttpServer {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        if !self.inner.is_chosen() && !self.cfg.detect_timeout.is_zero() {
+        if !self.chosen && !self.cfg.detect_timeout.is_zero() {
             self.detect = Some(after(t.now(), self.cfg.detect_timeout));
         }
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        if self.inner.is_chosen() {
-            self.inner.with(|p| p.data_received(t, data));
-        } else {
+        if !self.chosen {
             self.decide(t, data, false);
         }
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        if !self.inner.is_chosen() {
+        if !self.chosen {
             // Whatever arrived is too short to be a request: HTTP/1.1 answers it.
             self.decide(t, &[], true);
         }
-        self.inner.with(|p| p.eof_received(t));
     }
-    fn connection_lost(&mut self, why: &Close) {
+    fn connection_lost(&mut self, _: &Close) {
         self.detect = None;
-        self.inner.lost(why);
-    }
-    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        if !self.inner.is_chosen() {
-            // TLS pauses writing during its handshake: this edge is its end.
-            if matches!(t.get::<AppProtocol>(), Some(AppProtocol::Agreed(_))) {
-                self.restart_after_handshake(t);
-            }
-            return;
+        // TLS pauses writing during its handshake: this edge is its end.
+        if !self.chosen && matches!(t.get::<AppProtocol>(), Some(AppProtocol::Agreed(_))) {
+            self.restart_after_handshake(t);
         }
-        self.inner.with(|p| p.resume_writing(t));
     }
     fn next_deadline(&self) -> Option<Instant> {
-        earliest(self.detect, self.inner.next_deadline())
+        self.detect
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
         if self.detect.is_some_and(|d| d <= t.now()) {
             self.detect_expired(t);
-            return;
         }
-        self.inner.on_deadline(t);
-    }
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.inner.on_wake(t, route);
-    }
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        self.inner.on_shutdown(t);
-    }
-    fn buffered(&self) -> usize {
-        self.inner.buffered()
     }
 }

@@ -42,7 +42,8 @@ pub struct ListenerStats {
 }
 
 struct Child {
-    host: Hosted<Box<dyn StreamProtocol>>,
+    /// The connection's protocol, in a swap point (it may swap itself).
+    host: Hosted<crate::ProtocolSlot>,
     client: (SocketAddr, u64),
     /// The deadline this child has in the listener's timer index.
     armed: Option<Instant>,
@@ -293,7 +294,8 @@ impl ReliableListener {
         let mut cfg = self.cfg.clone();
         cfg.handshake_timeout = cfg.handshake_timeout.min(cfg.half_open_timeout);
         let conn = Connection::accept(cfg, now, local, client, validated);
-        let host = Hosted::new(conn, (self.factory)(), Some(from), Some(local.0));
+        let proto = crate::ProtocolSlot::new((self.factory)());
+        let host = Hosted::new(conn, proto, Some(from), Some(local.0));
         self.children.insert(
             local.0,
             Child {

@@ -1,12 +1,13 @@
 //! [`Tls`]: the TLS layer over rustls' buffered, sans-IO API.
 
 use std::io::Read;
+use std::marker::PhantomData;
 use std::time::Instant;
 
 use crate::tls::state::State;
 use crate::tls::view::TlsView;
 use crate::tls::{TlsConfig, TlsError, TlsInfo};
-use crate::{Close, StreamLayer, StreamProtocol, StreamTransport, WakeRoute};
+use crate::{Close, ProtocolSlot, StreamLayer, StreamProtocol, StreamTransport, WakeRoute};
 
 /// The most plaintext delivered in one `data_received` (rustls keeps about
 /// this much decrypted input before it refuses more).
@@ -15,6 +16,11 @@ const READ_CHUNK: usize = 16 * 1024;
 /// A TLS layer (client or server) over any stream transport, owning the
 /// protocol above it. See the [module documentation](crate::tls) for the
 /// driving contract.
+///
+/// The protocol above is held in a [`ProtocolSlot`]: it may swap itself
+/// (an ALPN choice, STARTTLS inside TLS) and the swap is applied here, above
+/// this layer, which stays in place. `P` is the type the layer was built
+/// with; after a swap the protocol above may be another.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -42,7 +48,8 @@ const READ_CHUNK: usize = 16 * 1024;
 /// assert!(!hello.windows(5).any(|w| w == b"hello"));
 /// ```
 pub struct Tls<P> {
-    inner: P,
+    inner: ProtocolSlot,
+    built_with: PhantomData<fn() -> P>,
     st: State,
     /// Undecrypted input rustls has not taken yet (while the inner protocol's
     /// read pause holds it back).
@@ -52,7 +59,7 @@ pub struct Tls<P> {
     lost: bool,
 }
 
-impl<P: StreamProtocol> Tls<P> {
+impl<P: StreamProtocol + 'static> Tls<P> {
     /// A layer in the role `cfg` says, around `inner`. Fails only when rustls
     /// refuses the configuration.
     pub fn new(inner: P, cfg: &TlsConfig) -> Result<Self, TlsError> {
@@ -67,7 +74,8 @@ impl<P: StreamProtocol> Tls<P> {
         cfg: &TlsConfig,
     ) -> Self {
         Tls {
-            inner,
+            inner: ProtocolSlot::from_protocol(inner),
+            built_with: PhantomData,
             st: State::new(conn, sni, cfg.limits()),
             held: Vec::new(),
             scratch: Vec::new(),
@@ -75,14 +83,14 @@ impl<P: StreamProtocol> Tls<P> {
         }
     }
 
-    /// The inner protocol.
-    pub fn inner(&self) -> &P {
-        &self.inner
+    /// The protocol above (after a swap above this layer, the new one).
+    pub fn inner(&self) -> &dyn StreamProtocol {
+        self.inner.get()
     }
 
-    /// The inner protocol, mutably.
-    pub fn inner_mut(&mut self) -> &mut P {
-        &mut self.inner
+    /// The protocol above, mutably.
+    pub fn inner_mut(&mut self) -> &mut dyn StreamProtocol {
+        self.inner.get_mut()
     }
 
     /// What the handshake agreed, once it completed.
@@ -109,7 +117,7 @@ impl<P: StreamProtocol> Tls<P> {
     fn call(
         &mut self,
         t: &mut dyn StreamTransport,
-        f: impl FnOnce(&mut P, &mut dyn StreamTransport),
+        f: impl FnOnce(&mut ProtocolSlot, &mut dyn StreamTransport),
     ) {
         if !self.st.dead {
             f(&mut self.inner, &mut TlsView::new(t, &mut self.st));
@@ -265,7 +273,7 @@ impl<P: StreamProtocol> Tls<P> {
     }
 }
 
-impl<P: StreamProtocol> StreamProtocol for Tls<P> {
+impl<P: StreamProtocol + 'static> StreamProtocol for Tls<P> {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         self.start(t);
         self.call(t, |p, v| p.connection_made(v));
@@ -354,7 +362,7 @@ impl<P: StreamProtocol> StreamProtocol for Tls<P> {
     }
 }
 
-impl<P: StreamProtocol> StreamLayer for Tls<P> {
+impl<P: StreamProtocol + 'static> StreamLayer for Tls<P> {
     fn with_inner_transport(
         &mut self,
         t: &mut dyn StreamTransport,
@@ -362,7 +370,7 @@ impl<P: StreamProtocol> StreamLayer for Tls<P> {
     ) {
         // An inserted layer gets no connection_made: start here.
         self.start(t);
-        self.call(t, |_, v| f(v));
+        self.call(t, |p, v| p.with_transport(v, f));
     }
 }
 

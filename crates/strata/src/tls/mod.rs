@@ -68,9 +68,11 @@
 //! * **Capabilities.** The view answers [`TlsInfo`] once the handshake is
 //!   done and [`HalfClose`](crate::HalfClose) always; every other lookup
 //!   walks below (`layer_chain()` is `["tls", ...]`).
-//! * **Swaps.** `Tls` holds its inner protocol by type and answers
-//!   [`SwapError::Unsupported`](crate::SwapError::Unsupported); it can itself
-//!   be inserted below a running protocol ([`starttls`]).
+//! * **Swaps.** `Tls` is a swap point: it holds the protocol above in a
+//!   [`ProtocolSlot`](crate::ProtocolSlot), so a swap asked for above TLS
+//!   (an HTTP version chosen by ALPN, STARTTLS for TLS in TLS) is applied
+//!   above this layer, which stays in place. `Tls` can itself be inserted
+//!   below a running protocol ([`starttls`]).
 //!
 //! The configurations come from the sans-IO builders of this module
 //! ([`Identity`], [`ServerTls`], [`ClientTls`], [`roots_from_pem`]), or from

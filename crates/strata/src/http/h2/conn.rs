@@ -347,15 +347,6 @@ impl H2Connection {
                 let Some(child) = self.streams.get_mut(&id) else {
                     continue;
                 };
-                if let Some((p, leftover)) = child.st.swap.take() {
-                    child.proto = p;
-                    let mut v = View::new(&mut child.st, &mut self.sh, t);
-                    child.proto.connection_made(&mut v);
-                    if !leftover.is_empty() {
-                        child.proto.data_received(&mut v, &leftover);
-                    }
-                    changed = true;
-                }
                 // Input held while the protocol was not reading goes to it
                 // in pieces of at most one frame (what a DATA frame could
                 // deliver), so a protocol that pauses reading when its
@@ -365,7 +356,6 @@ impl H2Connection {
                 while !child.st.recv.stash.is_empty()
                     && child.st.finished.is_none()
                     && !child.st.recv.paused
-                    && child.st.swap.is_none()
                 {
                     let n = child.st.recv.stash.len().min(piece);
                     let data = child.st.recv.stash.split_to(n).freeze();
@@ -376,7 +366,6 @@ impl H2Connection {
                 }
                 if child.st.finished.is_none()
                     && !child.st.recv.paused
-                    && child.st.swap.is_none()
                     && child.st.recv.stash.is_empty()
                     && deliver_eof(child, &mut self.sh, t)
                 {
@@ -545,7 +534,7 @@ impl H2Connection {
 /// The most rounds one settle step runs.
 ///
 /// A round hands the streams what they are owed (queued output, held input,
-/// EOF, a swap, write-pause edges, removal); each of those calls a stream's
+/// EOF, write-pause edges, removal); each of those calls a stream's
 /// protocol, which may create more work (a write, `resume_reading`), and
 /// the step goes on until a round changes nothing. With well-behaved
 /// protocols that comes within a few rounds: input and EOF are finite, an
@@ -567,15 +556,13 @@ impl StreamProtocol for Sink {
 }
 
 /// Whether the request body of `st` is being read now: the body has not
-/// ended, its protocol takes input (not paused, nothing held back, no swap
-/// pending), our stream window to the peer is open, and it is not a
+/// ended, its protocol takes input (not paused, nothing held back), our stream window to the peer is open, and it is not a
 /// CONNECT tunnel (whose quiet periods are the application's).
 fn reading_body(st: &StreamState) -> bool {
     st.finished.is_none()
         && !st.remote_done()
         && !st.recv.paused
         && st.recv.stash.is_empty()
-        && st.swap.is_none()
         && st.recv.window > 0
         && st
             .req
@@ -611,7 +598,7 @@ fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     }
     tracing::debug!(stream = st.id.0, "HTTP/2 request body too slow: 408");
     child.proto.connection_lost(&why);
-    child.proto = Box::new(Sink);
+    child.proto = crate::ProtocolSlot::new(Box::new(Sink));
     drop_pending(st, sh);
     let (mut p, ()) = http::Response::new(()).into_parts();
     p.status = http::StatusCode::REQUEST_TIMEOUT;

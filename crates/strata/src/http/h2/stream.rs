@@ -70,8 +70,7 @@ use super::{H2Config, H2Error};
 use crate::http::hpack::Encoder;
 use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
 use crate::{
-    AbortReason, Call, Close, Introspect, StreamProtocol, StreamTransport, SwapError, SwapRequest,
-    Wake,
+    AbortReason, Call, Close, Introspect, ProtocolSlot, StreamProtocol, StreamTransport, Wake,
 };
 
 /// Capability of an HTTP/2 stream's transport: its stream id.
@@ -264,7 +263,6 @@ pub(super) struct StreamState {
     /// Why its protocol's stream ends; set, the stream is removed at the
     /// next settle.
     pub(super) finished: Option<Close>,
-    pub(super) swap: Option<(Box<dyn StreamProtocol>, Vec<u8>)>,
     /// In `Shared::dirty`: output to emit at the settle step.
     pub(super) dirty: bool,
     /// In `Shared::touched`: its deadline is to be recomputed.
@@ -315,7 +313,6 @@ impl StreamState {
             heads: Vec::new(),
             final_head_sent: false,
             finished: None,
-            swap: None,
             dirty: false,
             touched: false,
             deadline: None,
@@ -365,8 +362,11 @@ impl StreamState {
     }
 }
 
+/// A stream and its protocol. The protocol is held in a swap point: a
+/// swap it asks for (a `Replace` after a CONNECT, STARTTLS inside a tunnel)
+/// is applied here, after its callback, by the slot.
 pub(super) struct Child {
-    pub(super) proto: Box<dyn StreamProtocol>,
+    pub(super) proto: ProtocolSlot,
     pub(super) st: StreamState,
 }
 
@@ -734,22 +734,6 @@ impl StreamTransport for View<'_> {
     }
     fn waker(&self) -> Wake {
         self.below.waker().child(self.st.id.0 as u64)
-    }
-    fn request_swap(&mut self, req: SwapRequest, leftover: Vec<u8>) -> Result<(), SwapError> {
-        if self.st.finished.is_some() {
-            return Err(SwapError::Closed);
-        }
-        if self.st.swap.is_some() {
-            return Err(SwapError::AlreadyPending);
-        }
-        match req {
-            SwapRequest::Replace(p) => {
-                self.st.swap = Some((p, leftover));
-                self.mark();
-                Ok(())
-            }
-            SwapRequest::InsertBelow(_) => Err(SwapError::Unsupported { layer: "h2-stream" }),
-        }
     }
     fn control(&mut self, mut call: Call<'_>) {
         call.answer(|m: HttpControl| match m {

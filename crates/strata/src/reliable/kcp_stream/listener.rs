@@ -90,7 +90,8 @@ pub struct KcpListener {
 
 struct Child {
     key: Key,
-    conn: Conn<Box<dyn StreamProtocol>>,
+    /// The connection's protocol, in a swap point (it may swap itself).
+    conn: Conn<crate::ProtocolSlot>,
     /// The deadline this child has in the heap.
     scheduled: Option<Instant>,
 }
@@ -213,7 +214,7 @@ impl KcpListener {
         let id = self.next_id;
         self.next_id += 1;
         let mut conn = Conn::new(
-            (self.factory)(),
+            crate::ProtocolSlot::new((self.factory)()),
             kcp,
             &self.cfg.stream,
             self.counters.clone(),
@@ -289,7 +290,7 @@ impl KcpListener {
     fn each(
         &mut self,
         t: &mut dyn DatagramTransport,
-        mut f: impl FnMut(&mut Conn<Box<dyn StreamProtocol>>, &mut dyn DatagramTransport),
+        mut f: impl FnMut(&mut Conn<crate::ProtocolSlot>, &mut dyn DatagramTransport),
     ) {
         let ids: Vec<u64> = self.children.keys().copied().collect();
         for id in ids {

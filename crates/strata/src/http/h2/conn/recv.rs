@@ -350,7 +350,7 @@ impl H2Connection {
         if end_stream {
             st.apply(Event::RecvEndStream);
         }
-        if st.recv.paused || !st.recv.stash.is_empty() || st.swap.is_some() {
+        if st.recv.paused || !st.recv.stash.is_empty() {
             st.recv.stash.extend_from_slice(data);
         } else {
             if !data.is_empty() {
@@ -521,7 +521,7 @@ impl H2Connection {
                     self.streams.insert(
                         id,
                         Child {
-                            proto: Box::new(Sink),
+                            proto: crate::ProtocolSlot::new(Box::new(Sink)),
                             st,
                         },
                     );
@@ -569,6 +569,7 @@ impl H2Connection {
         proto: Box<dyn StreamProtocol>,
     ) {
         self.c.timers.stop(ConnTimer::Idle);
+        let proto = proto.into();
         let child = self.streams.entry(st.id).or_insert(Child { proto, st });
         let mut v = View::new(&mut child.st, &mut self.sh, t);
         child.proto.connection_made(&mut v);
