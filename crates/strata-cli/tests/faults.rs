@@ -88,7 +88,9 @@ type Watches = Arc<Mutex<Vec<Arc<Watch>>>>;
 /// Runs the HTTP server protocol unchanged, noting what it holds after
 /// every callback. Every method of `StreamProtocol` is forwarded.
 struct Measured {
-    inner: Box<dyn StreamProtocol>,
+    /// A swap point: `HttpServer` replaces itself by the chosen version's
+    /// connection, and that must happen here, inside the measurement.
+    inner: strata::ProtocolSlot,
     w: Arc<Watch>,
 }
 
@@ -176,7 +178,10 @@ async fn serve_with(h1: H1Config, stack: StackConfig) -> (Server, SocketAddr, Wa
         let w = Arc::new(Watch::default());
         all.lock().unwrap().push(w.clone());
         Box::new(Measured {
-            inner: Box::new(HttpServer::new(service.clone(), cfg.clone())),
+            inner: strata::ProtocolSlot::new(Box::new(HttpServer::new(
+                service.clone(),
+                cfg.clone(),
+            ))),
             w,
         }) as Box<dyn StreamProtocol>
     });

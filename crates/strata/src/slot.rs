@@ -345,6 +345,11 @@ impl StreamProtocol for ProtocolSlot {
     fn buffered(&self) -> usize {
         self.proto.buffered()
     }
+    /// The protocol in the slot now (after any swap), so that
+    /// [`Stack::protocol`](crate::Stack::protocol) sees through the slot.
+    fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
+        Some(&*self.proto)
+    }
 }
 
 impl std::fmt::Debug for ProtocolSlot {
