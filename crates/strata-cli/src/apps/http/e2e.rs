@@ -106,7 +106,8 @@ fn fetch(version: VersionChoice, method: &str, uri: &str, body: &[u8]) -> Got {
     });
     assert_eq!(outcome, RunOutcome::Reached, "{version:?} {method} {uri}");
     // The pump keeps its protocols (and their clones of `got`).
-    std::mem::take(&mut *got.lock().unwrap())
+    let seen = std::mem::take(&mut *got.lock().unwrap());
+    seen
 }
 
 const VERSIONS: [VersionChoice; 2] = [VersionChoice::Http1, VersionChoice::Http2];
