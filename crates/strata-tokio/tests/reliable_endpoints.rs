@@ -3,7 +3,7 @@
 //! Over a stream the layer is a pass-through; over UDP it is the mapping.
 //! One protocol value serves all three, and one client protocol talks to
 //! each: the bytes come back, the half-close is clean, and the protocols
-//! see the same capabilities (`Reliable(true)`, `HalfClose(true)`, a peer).
+//! see the same capabilities (`ReliableDelivery(true)`, `HalfClose(true)`, a peer).
 //!
 //! Point 12: [`Listening::endpoint`] is an endpoint string for every bind
 //! kind, which parses back to what was bound and connects.
@@ -15,13 +15,15 @@ use std::time::Duration;
 
 use common::{sock_path, within};
 use strata::endpoint::Endpoint;
-use strata::{Close, HalfClose, PeerAddr, Reliable, StackConfig, StreamProtocol, StreamTransport};
+use strata::{
+    Close, HalfClose, PeerAddr, ReliableDelivery, StackConfig, StreamProtocol, StreamTransport,
+};
 use strata_tokio::{ListenConfig, Server, StreamFactory};
 
 /// What one side saw.
 #[derive(Debug, Default, Clone)]
 struct Seen {
-    reliable: Option<Reliable>,
+    reliable: Option<ReliableDelivery>,
     half_close: Option<HalfClose>,
     peer: bool,
     data: Vec<u8>,
@@ -31,7 +33,7 @@ struct Seen {
 
 fn record_caps(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
     let mut s = seen.lock().unwrap();
-    s.reliable = t.get::<Reliable>().copied();
+    s.reliable = t.get::<ReliableDelivery>().copied();
     s.half_close = t.get::<HalfClose>().copied();
     s.peer = t.get::<PeerAddr>().is_some();
 }
@@ -107,7 +109,7 @@ async fn echo_once(ep: &Endpoint, msg: &[u8]) -> Seen {
 }
 
 fn assert_sees_a_reliable_stream(side: &str, ep: &str, s: &Seen) {
-    assert_eq!(s.reliable, Some(Reliable(true)), "{side} over {ep}");
+    assert_eq!(s.reliable, Some(ReliableDelivery(true)), "{side} over {ep}");
     assert_eq!(s.half_close, Some(HalfClose(true)), "{side} over {ep}");
     assert!(s.peer, "{side} over {ep}: no peer address");
     assert!(s.eof, "{side} over {ep}: no clean half-close");

@@ -154,5 +154,21 @@ impl AppProtocol {
 
 /// Capability: the transport delivers every byte or datagram exactly once and
 /// in order (a stream, or datagrams framed over a stream).
+///
+/// Named apart from the layer [`reliable::Reliable`](crate::reliable::Reliable)
+/// (the stream-over-datagram mapping), which answers it with `true`.
+///
+/// ```
+/// use strata::{Introspect, ReliableDelivery, Stack, StreamProtocol, StreamTransport};
+/// struct Check;
+/// impl StreamProtocol for Check {
+///     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+///         assert_eq!(t.get::<ReliableDelivery>(), Some(&ReliableDelivery(true)));
+///     }
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let _stream_stack = Stack::memory(Box::new(Check));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Reliable(pub bool);
+pub struct ReliableDelivery(pub bool);

@@ -60,7 +60,9 @@ pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
 pub use fault::{Fault, LayerError};
 #[doc(hidden)]
 pub use introspect::__type_id_of;
-pub use introspect::{Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, Reliable};
+pub use introspect::{
+    Addr, AppProtocol, HalfClose, Introspect, LocalAddr, PeerAddr, ReliableDelivery,
+};
 pub use slot::ProtocolSlot;
 pub use stack::{BottomInfo, Stack, StackConfig};
 pub use stream::{

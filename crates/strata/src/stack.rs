@@ -774,8 +774,8 @@ impl BottomView<'_> {
     }
 }
 
-/// What a stream stack's bottom answers for [`Reliable`](crate::Reliable).
-static STREAM_IS_RELIABLE: crate::Reliable = crate::Reliable(true);
+/// What a stream stack's bottom answers for [`ReliableDelivery`](crate::ReliableDelivery).
+static STREAM_IS_RELIABLE: crate::ReliableDelivery = crate::ReliableDelivery(true);
 
 impl Introspect for BottomView<'_> {
     fn name(&self) -> &'static str {

@@ -9,7 +9,7 @@ use strata::framing::{LengthConfig, LengthPrefixed, Prefix, StreamOverFrames};
 use strata::testing::{MemoryDatagramTransport, MemoryTransport};
 use strata::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramStack, DatagramTransport, HalfClose,
-    Reliable, Stack, StreamProtocol, StreamTransport, Transmit,
+    ReliableDelivery, Stack, StreamProtocol, StreamTransport, Transmit,
 };
 
 #[derive(Debug, Default)]
@@ -19,7 +19,7 @@ struct Log {
     eof: bool,
     lost: Option<Close>,
     chain: Vec<&'static str>,
-    caps: Option<(Option<Reliable>, Option<HalfClose>, usize)>,
+    caps: Option<(Option<ReliableDelivery>, Option<HalfClose>, usize)>,
 }
 
 /// Records frames; echoes each one back; pauses on a frame `PAUSE`.
@@ -30,7 +30,7 @@ impl DatagramProtocol for Collector {
         let mut log = self.0.lock().unwrap();
         log.chain = t.layer_chain();
         log.caps = Some((
-            t.get::<Reliable>().copied(),
+            t.get::<ReliableDelivery>().copied(),
             t.get::<HalfClose>().copied(),
             t.max_datagram_size(),
         ));
@@ -250,7 +250,7 @@ fn the_view_answers_reliable_and_the_streams_capabilities() {
     // max_frame is clamped to what a u16 prefix can say.
     assert_eq!(
         log.caps,
-        Some((Some(Reliable(true)), Some(HalfClose(true)), 65535))
+        Some((Some(ReliableDelivery(true)), Some(HalfClose(true)), 65535))
     );
 }
 

@@ -3,8 +3,8 @@
 use std::any::{Any, TypeId};
 
 use crate::{
-    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, Reliable,
-    StreamProtocol, StreamTransport, Transmit,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect,
+    ReliableDelivery, StreamProtocol, StreamTransport, Transmit,
 };
 
 /// The default largest frame payload: 1 MiB.
@@ -139,7 +139,7 @@ impl LengthConfig {
 /// * **Back-pressure, close, abort, time, wakes, deadlines** pass through:
 ///   the stack's `pause_writing`/`resume_writing` edges reach the inner
 ///   protocol, and `writable()`/`buffered()` are the stream's.
-/// * **Capabilities.** The view answers [`Reliable(true)`](Reliable):
+/// * **Capabilities.** The view answers [`ReliableDelivery(true)`](ReliableDelivery):
 ///   nothing is lost, duplicated or reordered; [`HalfClose`](crate::HalfClose),
 ///   addresses and the rest are the stream's. `max_datagram_size` is
 ///   `max_frame`.
@@ -461,7 +461,7 @@ impl Introspect for FramesView<'_> {
         FRAMES
     }
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
-        (id == TypeId::of::<Reliable>()).then_some(&Reliable(true) as &dyn Any)
+        (id == TypeId::of::<ReliableDelivery>()).then_some(&ReliableDelivery(true) as &dyn Any)
     }
     fn below(&self) -> Option<&dyn Introspect> {
         Some(&*self.below)

@@ -5,8 +5,8 @@ use std::any::{Any, TypeId};
 use bytes::Bytes;
 
 use crate::{
-    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, Reliable,
-    StreamProtocol, StreamTransport, Transmit,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, Introspect,
+    ReliableDelivery, StreamProtocol, StreamTransport, Transmit,
 };
 
 /// The layer name of [`StreamOverFrames`], as in `layer_chain()`.
@@ -25,8 +25,8 @@ const STREAM: &str = "stream";
 /// # Driving contract
 ///
 /// * **Reliability check.** `connection_made` looks up the
-///   [`Reliable`] capability through the transport; unless it is
-///   `Reliable(true)` the connection is aborted with
+///   [`ReliableDelivery`] capability through the transport; unless it is
+///   `ReliableDelivery(true)` the connection is aborted with
 ///   `Close::aborted("stream", AbortReason::NotReliable)` and the inner
 ///   protocol is never called (not even `connection_lost`).
 /// * **Input.** Each datagram is the next chunk of the stream: one
@@ -154,7 +154,7 @@ impl<P: StreamProtocol> StreamOverFrames<P> {
 
 impl<P: StreamProtocol> DatagramProtocol for StreamOverFrames<P> {
     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
-        if !t.get::<Reliable>().is_some_and(|r| r.0) {
+        if !t.get::<ReliableDelivery>().is_some_and(|r| r.0) {
             tracing::warn!("stream: the datagram transport below is not reliable, aborting");
             self.st.dead = true;
             t.abort(Close::aborted(STREAM, AbortReason::NotReliable));

@@ -12,8 +12,8 @@ use bytes::Bytes;
 use super::conn::{ConnError, Connection};
 use super::wire::ErrorCode;
 use crate::{
-    AbortReason, Addr, Close, DatagramTransport, HalfClose, Introspect, PeerAddr,
-    Reliable as ReliableCap, StreamProtocol, StreamTransport, Timeout, Transmit, Wake,
+    AbortReason, Addr, Close, DatagramTransport, HalfClose, Introspect, PeerAddr, ReliableDelivery,
+    StreamProtocol, StreamTransport, Timeout, Transmit, Wake,
 };
 
 /// The layer name, as in `layer_chain()` and endpoint schemes.
@@ -317,7 +317,7 @@ struct View<'a> {
 }
 
 /// Capabilities the view answers itself.
-static RELIABLE: ReliableCap = ReliableCap(true);
+static RELIABLE: ReliableDelivery = ReliableDelivery(true);
 static HALF_CLOSE: HalfClose = HalfClose(true);
 
 impl Introspect for View<'_> {
@@ -325,7 +325,7 @@ impl Introspect for View<'_> {
         NAME
     }
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
-        if id == TypeId::of::<ReliableCap>() {
+        if id == TypeId::of::<ReliableDelivery>() {
             return Some(&RELIABLE);
         }
         if id == TypeId::of::<HalfClose>() {
