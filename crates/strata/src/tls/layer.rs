@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::tls::state::State;
 use crate::tls::view::TlsView;
 use crate::tls::{TlsConfig, TlsError, TlsInfo};
-use crate::{Close, ProtocolSlot, StreamLayer, StreamProtocol, StreamTransport, WakeRoute};
+use crate::{Close, ProtocolSlot, StreamLayer, StreamProtocol, StreamTransport};
 
 /// The most plaintext delivered in one `data_received` (rustls keeps about
 /// this much decrypted input before it refuses more).
@@ -340,14 +340,6 @@ impl<P: StreamProtocol + 'static> StreamProtocol for Tls<P> {
         self.call(t, |p, v| p.on_deadline(v));
     }
 
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.call(t, |p, v| p.on_wake(v, route));
-    }
-
-    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        self.call(t, |p, v| p.on_shutdown(v));
-    }
-
     fn buffered(&self) -> usize {
         // A dead layer sends nothing more: neither its queued plaintext nor
         // what the protocol above still holds may keep a close open.
@@ -360,6 +352,11 @@ impl<P: StreamProtocol + 'static> StreamProtocol for Tls<P> {
     fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
         Some(&self.inner)
     }
+
+    // Wakes and the shutdown notice reach the protocol above through the
+    // view, then settle; the rest is TLS's own.
+    crate::forward_to_inner!(inner via call, except connection_made, connection_lost,
+        pause_writing, resume_writing, next_deadline, on_deadline, buffered);
 }
 
 impl<P: StreamProtocol + 'static> StreamLayer for Tls<P> {
