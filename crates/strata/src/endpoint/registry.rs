@@ -251,7 +251,7 @@ pub enum TargetKind {
 
 /// The schemes a parser knows. [`SchemeRegistry::default`] has every
 /// built-in scheme: the transports `tcp`, `udp` and `unix`, and the layers
-/// of the core, `tls` and `reliable` (what [`Endpoint::parse`] uses). A new
+/// of the core, `tls` and `reliable` (what [`Endpoint::parse`](crate::endpoint::Endpoint::parse) uses). A new
 /// layer adds its own with [`register`](SchemeRegistry::register) without
 /// touching the parser.
 ///
