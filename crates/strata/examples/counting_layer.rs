@@ -72,13 +72,7 @@ impl<P: StreamProtocol> StreamProtocol for Counting<P> {
 
 /// Lets the layer be inserted below a running protocol (`SwapRequest::insert_below`).
 impl<P: StreamProtocol> StreamLayer for Counting<P> {
-    fn with_inner_transport(
-        &mut self,
-        t: &mut dyn StreamTransport,
-        f: &mut dyn FnMut(&mut dyn StreamTransport),
-    ) {
-        self.call(t, |_, v| f(v))
-    }
+    strata::forward_to_inner!(layer: via call);
 }
 
 /// On both sides: say hello, half-close, and check the counts at the peer's EOF.

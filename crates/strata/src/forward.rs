@@ -175,6 +175,43 @@ macro_rules! __forward_one {
 /// assert_eq!(s.take_output(now), b"caf");
 /// ```
 ///
+/// Inside an `impl StreamLayer for Layer` block, `forward_to_inner!(layer:
+/// via call)` writes [`with_inner_transport`](crate::StreamLayer::with_inner_transport)
+/// as `self.call(t, |_, v| f(v))`: what the stack replays through a newly
+/// inserted layer goes through the same view as every callback. A layer
+/// that must do more first (TLS starts its handshake there) writes it
+/// itself.
+///
+/// ```
+/// use strata::{StreamLayer, StreamProtocol, StreamTransport};
+///
+/// /// A layer whose view is the transport below (a real one builds its own).
+/// struct Plain<P>(P);
+///
+/// impl<P: StreamProtocol> Plain<P> {
+///     fn call(&mut self, t: &mut dyn StreamTransport, f: impl FnOnce(&mut P, &mut dyn StreamTransport)) {
+///         f(&mut self.0, t)
+///     }
+/// }
+/// impl<P: StreamProtocol> StreamProtocol for Plain<P> {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0.data_received(t, d) }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { self.0.eof_received(t) }
+///     strata::forward_to_inner!(0 via call);
+/// }
+/// impl<P: StreamProtocol> StreamLayer for Plain<P> {
+///     strata::forward_to_inner!(layer: via call);
+/// }
+///
+/// struct Quiet;
+/// impl StreamProtocol for Quiet {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+/// }
+/// let mut t = strata::testing::MemoryTransport::new();
+/// Plain(Quiet).with_inner_transport(&mut t, &mut |v| v.write(b"replayed"));
+/// assert_eq!(t.take_written(), b"replayed");
+/// ```
+///
 /// `docs/first-layer.md` builds a layer with a view and `via call`, and one
 /// with a timer of its own (`except next_deadline, on_deadline`). Writing a
 /// callback without listing it does not compile:
@@ -203,6 +240,15 @@ macro_rules! __forward_one {
 /// ```
 #[macro_export]
 macro_rules! forward_to_inner {
+    (layer: via $call:ident $(,)?) => {
+        fn with_inner_transport(
+            &mut self,
+            t: &mut dyn $crate::StreamTransport,
+            f: &mut dyn ::std::ops::FnMut(&mut dyn $crate::StreamTransport),
+        ) {
+            self.$call(t, |_, v| f(v))
+        }
+    };
     (datagram: $inner:tt $(via $call:ident)? $(, except $($skip:ident),+)? $(,)?) => {
         $crate::__forward_inner!(
             (&mut dyn $crate::DatagramTransport; $inner; [$($call)?])

@@ -138,13 +138,7 @@ impl<P: StreamProtocol> StreamProtocol for Tagged<P> {
 }
 
 impl<P: StreamProtocol> StreamLayer for Tagged<P> {
-    fn with_inner_transport(
-        &mut self,
-        t: &mut dyn StreamTransport,
-        f: &mut dyn FnMut(&mut dyn StreamTransport),
-    ) {
-        self.call(t, |_, v| f(v))
-    }
+    strata::forward_to_inner!(layer: via call);
 }
 
 /// Calls every forwarded callback of `layer` over a memory transport and
@@ -195,6 +189,29 @@ fn a_macro_built_layer_forwards_every_callback_through_its_view() {
         layer.calls, 6,
         "each callback with a transport built the view"
     );
+}
+
+/// `forward_to_inner!(layer: via call)` writes `with_inner_transport`: what
+/// the stack replays through an inserted layer goes through its view.
+#[test]
+fn a_macro_built_with_inner_transport_hands_out_the_layer_view() {
+    let log = Log::default();
+    let mut layer = Tagged::new(Probe::new(&log));
+    let mut t = MemoryTransport::new();
+    let mut seen = Vec::new();
+    layer.with_inner_transport(&mut t, &mut |v| {
+        seen.push(v.name());
+        seen.push(if v.get::<u64>() == Some(&1) {
+            "calls=1"
+        } else {
+            "?"
+        });
+        v.write(b"replayed");
+    });
+    assert_eq!(seen, ["tagged", "calls=1"]);
+    assert_eq!(layer.calls, 1);
+    assert_eq!(t.take_written(), b"replayed");
+    assert!(log.take().is_empty(), "the inner protocol is not called");
 }
 
 #[test]

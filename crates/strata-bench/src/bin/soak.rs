@@ -32,7 +32,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Soak every target in turn and print the summary.
-    Run(soak::run::RunArgs),
+    Run(soak::args::RunArgs),
     /// The load generator of one target (run by `soak run`).
     Client(soak::client::ClientArgs),
 }

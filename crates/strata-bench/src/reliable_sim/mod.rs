@@ -21,14 +21,11 @@ use std::time::{Duration, Instant};
 
 use strata::reliable::cc::CcAlgorithm;
 use strata::testing::{LinkConfig, LinkStats, Loss, RunOutcome, SimNet};
-use strata::{DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
+use strata::{StackConfig, StreamFactory, StreamProtocol};
 
 use kcp_host::{KcpHost, KcpMode, KcpSetup};
+use ours::Nodes;
 use workload::{BulkSender, MsgReceiver, MsgSender, Probe, Sink};
-
-/// A transport's two endpoints: the client node's protocol, then the
-/// server node's.
-pub type Nodes = (Box<dyn DatagramProtocol>, Box<dyn DatagramProtocol>);
 
 const CLIENT: &str = "127.0.0.1:5000";
 const SERVER: &str = "127.0.0.2:6000";

@@ -7,11 +7,14 @@ use strata::reliable::cc::CcAlgorithm;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
-use strata::StreamProtocol;
+use strata::{DatagramProtocol, StreamFactory, StreamProtocol};
 
 use super::kcp_host::KcpSetup;
-use super::Nodes;
-use strata::StreamFactory;
+
+/// A transport's two endpoints: the client node's protocol, then the
+/// server node's (defined here, not in `mod.rs`, which calls this module:
+/// no import cycle).
+pub type Nodes = (Box<dyn DatagramProtocol>, Box<dyn DatagramProtocol>);
 
 /// The conversation id of the KCP-mode runs.
 const CONV: u32 = 0x5354_5241;

@@ -11,8 +11,11 @@
 //!   clients (one byte every few seconds), reconnecting when shed;
 //! * [`run`]: the orchestrator (`soak run`): starts `strata serve` per
 //!   target, samples its RSS, runs a client process, and writes the
-//!   Markdown summary.
+//!   Markdown summary ([`report`]);
+//! * [`args`]: what `soak run` is asked to do, read by [`run`] and
+//!   [`report`] (a leaf, so neither imports the other).
 
+pub mod args;
 pub mod client;
 pub mod good;
 pub mod hostile;

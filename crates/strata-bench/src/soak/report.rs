@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::run::RunArgs;
+use super::args::RunArgs;
 use super::{field, fields, Target};
 
 /// What one target's soak measured.

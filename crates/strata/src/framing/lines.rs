@@ -435,13 +435,7 @@ impl<P: LineProtocol + 'static> StreamProtocol for Lines<P> {
 }
 
 impl<P: LineProtocol + 'static> StreamLayer for Lines<P> {
-    fn with_inner_transport(
-        &mut self,
-        t: &mut dyn StreamTransport,
-        f: &mut dyn FnMut(&mut dyn StreamTransport),
-    ) {
-        self.call(t, |_, v| f(v));
-    }
+    crate::forward_to_inner!(layer: via call);
 }
 
 impl<P> std::fmt::Debug for Lines<P> {

@@ -1,17 +1,22 @@
-//! Connection tests, driven directly (no layer) over a tiny lossy link.
+//! Connection tests, driven directly (no layer) over the test kit's link.
 //!
-//! [`Link`] joins a client and a server [`Connection`] with a fixed one-way
-//! delay and a drop rule, and plays the applications: it writes a
-//! deterministic byte pattern on each side (within the send buffer's
-//! high-water mark) and, if told to, reads what arrives. Virtual time jumps
-//! to the next arrival or timer. Packets the tests forge are built with the
-//! public wire codec.
+//! [`Link`] joins a client and a server [`Connection`]: each direction is a
+//! [`Netem`] (the impairment model `SimNet` gives its links: delay,
+//! duplication, loss, corruption; by default 10 ms one way and nothing
+//! else), and a tamper hook sees every datagram first, as
+//! [`SimNet::set_tamper`](crate::testing::SimNet::set_tamper) does, to drop
+//! (or hold, or rewrite) particular ones. `Link` also plays the
+//! applications: it writes a deterministic byte pattern on each side
+//! (within the send buffer's high-water mark) and, if told to, reads what
+//! arrives. Virtual time jumps to the next arrival or timer. Packets the
+//! tests forge are built with the public wire codec.
 
-use std::collections::VecDeque;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::{ConnError, Connection, ReliableConfig, Side};
 use crate::reliable::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber};
+use crate::testing::{LinkConfig, Loss, Netem, Verdict};
 
 const CLIENT: ConnId = ConnId(0x1111_2222_3333_4444);
 const FIRST_DST: ConnId = ConnId(0x5555_6666_7777_8888);
@@ -52,22 +57,32 @@ struct App {
     max_recv_buffered: usize,
 }
 
-type DropRule = Box<dyn FnMut(Dir, &[u8]) -> bool>;
+/// The tamper hook: sees each datagram before the link, may rewrite it,
+/// and says what becomes of it.
+type TamperHook = Box<dyn FnMut(Dir, &mut Vec<u8>) -> Verdict>;
+
+/// The seed of both directions' [`Netem`] (streams 0 and 1).
+const LINK_SEED: u64 = 10;
+
+/// The link every test starts with: 10 ms one way, nothing lost.
+fn link_cfg() -> LinkConfig {
+    LinkConfig::default().delay(ms(10))
+}
 
 struct Link {
     now: Instant,
-    delay: Duration,
     c: Connection,
     s: Connection,
     ca: App,
     sa: App,
-    queue: VecDeque<(Instant, Dir, Vec<u8>)>,
-    /// True: drop the datagram.
-    drop: DropRule,
-    /// Every datagram sent, in order.
+    /// The two directions of the wire, to the server and to the client.
+    wire: [Netem; 2],
+    /// Datagrams on the wire by (arrival, send order).
+    queue: BTreeMap<(Instant, u64), (Dir, Vec<u8>)>,
+    sent: u64,
+    tamper: TamperHook,
+    /// Every datagram sent (before the tamper hook), in order.
     log: Vec<(Dir, Vec<u8>)>,
-    /// Deliver every datagram twice.
-    duplicate: bool,
     /// Bytes the server sent / received (amplification).
     server_sent: u64,
     server_received: u64,
@@ -75,9 +90,9 @@ struct Link {
 
 impl Link {
     fn new(c: Connection, s: Connection) -> Link {
+        let cfg = link_cfg();
         Link {
             now: t0(),
-            delay: ms(10),
             c,
             s,
             ca: App {
@@ -88,10 +103,14 @@ impl Link {
                 reads: true,
                 ..App::default()
             },
-            queue: VecDeque::new(),
-            drop: Box::new(|_, _| false),
+            wire: [
+                Netem::new(cfg.clone(), LINK_SEED, 0),
+                Netem::new(cfg, LINK_SEED, 1),
+            ],
+            queue: BTreeMap::new(),
+            sent: 0,
+            tamper: Box::new(|_, _| Verdict::Pass),
             log: Vec::new(),
-            duplicate: false,
             server_sent: 0,
             server_received: 0,
         }
@@ -103,6 +122,26 @@ impl Link {
         let c = Connection::connect(cfg.clone(), t0(), CLIENT, FIRST_DST);
         let s = Connection::accept(cfg, t0(), SERVER, CLIENT, validated);
         Link::new(c, s)
+    }
+
+    /// Both directions impaired by `cfg` from now on (datagrams already on
+    /// the wire keep their arrival times).
+    fn set_link(&mut self, cfg: LinkConfig) {
+        self.wire = [
+            Netem::new(cfg.clone(), LINK_SEED, 0),
+            Netem::new(cfg, LINK_SEED, 1),
+        ];
+    }
+
+    /// Drops, before the link, every datagram `drop` says true of.
+    fn drop_if(&mut self, mut drop: impl FnMut(Dir, &[u8]) -> bool + 'static) {
+        self.tamper = Box::new(move |dir, d| {
+            if drop(dir, d) {
+                Verdict::Drop
+            } else {
+                Verdict::Pass
+            }
+        });
     }
 
     fn apps(&mut self) {
@@ -155,15 +194,28 @@ impl Link {
                     self.server_sent += out.len() as u64;
                 }
                 self.log.push((dir, out.clone()));
-                if !(self.drop)(dir, &out) {
-                    self.queue
-                        .push_back((self.now + self.delay, dir, out.clone()));
-                    if self.duplicate {
-                        self.queue
-                            .push_back((self.now + self.delay, dir, out.clone()));
-                    }
-                }
+                let mut d = out.clone();
+                self.send(dir, &mut d);
             }
+        }
+    }
+
+    /// One datagram through the tamper hook and the link, as `SimNet` does.
+    fn send(&mut self, dir: Dir, d: &mut Vec<u8>) {
+        let hold = match (self.tamper)(dir, d) {
+            Verdict::Pass => Duration::ZERO,
+            Verdict::Drop => return,
+            Verdict::Hold(h) => h,
+        };
+        let wire = &mut self.wire[dir as usize];
+        let Ok(arrivals) = wire.offer(self.now, d.len()) else {
+            return;
+        };
+        wire.corrupt(d);
+        for a in arrivals.iter() {
+            self.queue
+                .insert((a.at + hold, self.sent), (dir, d.clone()));
+            self.sent += 1;
         }
     }
 
@@ -183,7 +235,7 @@ impl Link {
         self.apps();
         self.flush();
         let next = [
-            self.queue.front().map(|q| q.0),
+            self.queue.first_key_value().map(|(k, _)| k.0),
             self.c.next_timeout(),
             self.s.next_timeout(),
         ]
@@ -194,8 +246,13 @@ impl Link {
             return false;
         };
         self.now = self.now.max(next);
-        while self.queue.front().is_some_and(|q| q.0 <= self.now) {
-            if let Some((_, dir, d)) = self.queue.pop_front() {
+        while self
+            .queue
+            .first_key_value()
+            .is_some_and(|(k, _)| k.0 <= self.now)
+        {
+            if let Some((_, (dir, d))) = self.queue.pop_first() {
+                self.wire[dir as usize].record_delivered();
                 self.deliver(dir, &d);
             }
         }
@@ -486,7 +543,7 @@ fn duplicate_and_replayed_packets_are_dropped_and_counted() {
     check_pattern(1, &l.sa.received);
     // Duplicated in flight too: the stream is still exact.
     l.ca.total = 200_000;
-    l.duplicate = true;
+    l.set_link(link_cfg().duplicate(1.0));
     let dup_before = l.s.stats().dropped_duplicate;
     assert!(l.run_until(Duration::from_secs(10), |l| l.sa.received.len() == 200_000));
     check_pattern(1, &l.sa.received);
@@ -501,7 +558,7 @@ fn number(d: &[u8]) -> Option<u64> {
 fn packet_numbers_strictly_increase_across_retransmissions() {
     let mut l = Link::pair(default_cfg(), true);
     let mut k = 0u32;
-    l.drop = Box::new(move |_, _| {
+    l.drop_if(move |_, _| {
         k += 1;
         k % 4 == 0
     });
@@ -524,6 +581,46 @@ fn packet_numbers_strictly_increase_across_retransmissions() {
             .filter_map(|(_, p)| number(p))
             .collect();
         assert!(pns.windows(2).all(|w| w[0] < w[1]), "{dir:?}: {pns:?}");
+    }
+}
+
+/// Over the test kit's impairments, seeded (loss, jitter, reordering and
+/// duplication, both ways), both streams arrive exact and end cleanly, and
+/// the link's counters show it did all four.
+#[test]
+fn a_lossy_reordering_duplicating_link_delivers_both_streams_exactly() {
+    let mut l = Link::pair(default_cfg(), true);
+    l.set_link(
+        link_cfg()
+            .loss(Loss::Random(0.05))
+            .jitter(ms(4))
+            .reorder(0.05, ms(15))
+            .duplicate(0.03),
+    );
+    l.handshake();
+    (l.ca.total, l.ca.fin) = (300_000, true);
+    (l.sa.total, l.sa.fin) = (200_000, true);
+    assert!(
+        l.run_until(Duration::from_secs(60), |l| l.both_closed()),
+        "{:?} {:?}",
+        l.c,
+        l.s
+    );
+    assert_eq!(
+        (l.sa.received.len(), l.ca.received.len()),
+        (300_000, 200_000)
+    );
+    check_pattern(1, &l.sa.received);
+    check_pattern(2, &l.ca.received);
+    assert!(l.ca.eof && l.sa.eof);
+    for c in [&l.c, &l.s] {
+        assert!(c.error().is_some_and(|e| e.is_clean()), "{:?}", c.error());
+        assert!(c.stats().bytes_retransmitted > 0, "{:?}", c.stats());
+        assert!(c.stats().dropped_duplicate > 0, "{:?}", c.stats());
+    }
+    for w in &l.wire {
+        let s = w.stats();
+        assert!(s.lost() > 0 && s.reordered > 0 && s.duplicated > 0, "{s:?}");
     }
 }
 
@@ -738,7 +835,7 @@ fn a_silent_peer_is_declared_dead_at_the_idle_timeout() {
     let mut l = Link::pair(cfg, true);
     l.handshake();
     let silent_from = l.now;
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     assert!(l.run_until(Duration::from_secs(60), |l| l.c.is_closed()
         && l.s.is_closed()));
     assert_eq!(l.c.error(), Some(&ConnError::IdleTimeout));
@@ -782,7 +879,7 @@ fn the_handshake_times_out_with_a_typed_error() {
         ..default_cfg()
     };
     let mut l = Link::pair(cfg, true);
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     assert!(l.run_until(Duration::from_secs(60), |l| l.c.is_closed()));
     assert_eq!(l.c.error(), Some(&ConnError::HandshakeTimeout));
 }
@@ -818,7 +915,7 @@ fn an_unvalidated_server_sends_at_most_three_times_what_it_received() {
     let mut l = Link::pair(cfg, false);
     // The client's first Initial arrives; nothing else does.
     let mut n = 0u32;
-    l.drop = Box::new(move |dir, _| {
+    l.drop_if(move |dir, _| {
         if dir == Dir::ToServer {
             n += 1;
             n > 1
@@ -880,7 +977,7 @@ fn the_receive_window_grows_under_a_fast_reader_within_its_maximum() {
         ..default_cfg()
     };
     let mut l = Link::pair(cfg, true);
-    l.delay = ms(20);
+    l.set_link(link_cfg().delay(ms(20)));
     l.handshake();
     l.ca.total = 8 << 20;
     let mut max_window = 0;

@@ -47,7 +47,7 @@ fn the_longest_timeouts_do_not_overflow() {
     l.handshake();
     assert!(l.run_until(Duration::from_secs(60), |l| l.sa.received.len() == 10_000));
     // Everything in flight is lost from now on: the timers run far out.
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     l.ca.total = 20_000;
     // The probes back off to "practically never": an hour passes quietly.
     l.run_until(Duration::from_secs(3600), |l| l.c.is_closed());
@@ -66,7 +66,7 @@ fn a_silent_peer_is_dead_after_the_probes_before_the_idle_timeout() {
         l.sa.reads = true;
         l.handshake();
         let start = l.now;
-        l.drop = Box::new(|dir, _| dir == Dir::ToClient);
+        l.drop_if(|dir, _| dir == Dir::ToClient);
         if busy {
             l.ca.total = 50_000;
         }
@@ -97,7 +97,7 @@ fn probes_answered_now_and_then_keep_the_connection() {
     l.handshake();
     let mut n = 0u32;
     // Nine of ten datagrams to the client are lost.
-    l.drop = Box::new(move |dir, _| {
+    l.drop_if(move |dir, _| {
         n += 1;
         dir == Dir::ToClient && n % 10 != 0
     });

@@ -44,7 +44,7 @@ fn run_with_hints(
 fn a_peer_reported_unreachable_three_times_and_silent_is_dead_in_about_a_second() {
     let mut l = Link::pair(default_cfg(), true);
     l.handshake();
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     l.ca.total = 50_000;
     let start = l.now;
     assert!(run_with_hints(
@@ -97,7 +97,7 @@ fn spoofed_unreachable_hints_do_not_end_a_connection_whose_peer_answers() {
 fn fewer_hints_than_the_count_do_nothing() {
     let mut l = Link::pair(default_cfg(), true);
     l.handshake();
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     l.ca.total = 50_000;
     let start = l.now;
     assert!(run_with_hints(
@@ -123,7 +123,7 @@ fn zero_unreachable_hints_ignores_icmp() {
     };
     let mut l = Link::pair(cfg, true);
     l.handshake();
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     l.ca.total = 50_000;
     let start = l.now;
     let before = l.log.len();
@@ -148,7 +148,7 @@ fn zero_unreachable_hints_ignores_icmp() {
 #[test]
 fn a_connect_to_a_closed_port_fails_early() {
     let mut l = Link::pair(default_cfg(), true);
-    l.drop = Box::new(|_, _| true);
+    l.drop_if(|_, _| true);
     assert!(run_with_hints(
         &mut l,
         Duration::from_secs(60),
