@@ -137,7 +137,7 @@ pub fn length_prefixed(data: &[u8]) {
     assert_eq!(seen.eof, end == End::Eof);
 }
 
-fn resume<P: DatagramProtocol>(l: &mut LengthPrefixed<P>, t: &mut MemoryTransport) {
+fn resume<P: DatagramProtocol + 'static>(l: &mut LengthPrefixed<P>, t: &mut MemoryTransport) {
     while t.is_read_paused() && t.aborted().is_none() {
         l.on_wake(t, WakeRoute::new(&[]));
     }

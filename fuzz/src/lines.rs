@@ -139,7 +139,7 @@ pub fn lines(data: &[u8]) {
 
 /// Resumes while paused and feeds swap leftovers back in, until neither
 /// remains. Each round delivers at least one line, so it ends.
-fn unblock<P: LineProtocol>(l: &mut Lines<P>, t: &mut MemoryTransport) {
+fn unblock<P: LineProtocol + 'static>(l: &mut Lines<P>, t: &mut MemoryTransport) {
     loop {
         let mut swaps = t.take_swaps();
         assert!(swaps.len() <= 1, "no line after an accepted swap");
