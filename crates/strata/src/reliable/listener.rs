@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::conn::{Connection, ReliableConfig};
 use super::cookie::CookieKey;
-use super::host::{Hosted, NAME};
+use super::native_host::{NativeHosted, NAME};
 use super::rng::{IdRng, Role};
 use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
 use crate::{
@@ -43,7 +43,7 @@ pub struct ListenerStats {
 
 struct Child {
     /// The connection's protocol, in a swap point (it may swap itself).
-    host: Hosted<crate::ProtocolSlot>,
+    host: NativeHosted<crate::ProtocolSlot>,
     client: (SocketAddr, u64),
     /// The deadline this child has in the listener's timer index.
     armed: Option<Instant>,
@@ -142,7 +142,7 @@ impl ReliableListener {
 
     /// The connection with our id `cid`, for tests and introspection.
     pub fn connection(&self, cid: ConnId) -> Option<&Connection> {
-        self.children.get(&cid.0).map(|c| &c.host.conn)
+        self.children.get(&cid.0).map(|c| &c.host.engine)
     }
 
     /// The ids of the open connections.
@@ -295,7 +295,7 @@ impl ReliableListener {
         cfg.handshake_timeout = cfg.handshake_timeout.min(cfg.half_open_timeout);
         let conn = Connection::accept(cfg, now, local, client, validated);
         let proto = crate::ProtocolSlot::new((self.factory)());
-        let host = Hosted::new(conn, proto, Some(from), Some(local.0));
+        let host = NativeHosted::native(conn, proto, Some(from), Some(local.0));
         self.children.insert(
             local.0,
             Child {
@@ -324,9 +324,9 @@ impl ReliableListener {
             self.stats.dropped_unknown += 1;
             return;
         };
-        let before = child.host.conn.stats().packets_received;
-        child.host.conn.handle_datagram(t.now(), data);
-        if child.host.conn.stats().packets_received > before {
+        let before = child.host.engine.stats().packets_received;
+        child.host.engine.handle_datagram(t.now(), data);
+        if child.host.engine.stats().packets_received > before {
             child.host.set_dest(from);
         }
         // Settled once per batch: the protocol above sees the batch's data
@@ -380,7 +380,7 @@ impl ReliableListener {
         let Some(c) = self.children.get_mut(&cid) else {
             return;
         };
-        if c.half_open && c.host.conn.handshake_done() {
+        if c.half_open && c.host.engine.handshake_done() {
             c.half_open = false;
             self.half_open -= 1;
         }
@@ -497,7 +497,7 @@ impl DatagramProtocol for ReliableListener {
                 } else {
                     let now = t.now();
                     c.host
-                        .conn
+                        .engine
                         .close(now, ErrorCode::CONNECTION_REFUSED, b"shutting down");
                     c.host.flush(t);
                 }
@@ -510,7 +510,7 @@ impl DatagramProtocol for ReliableListener {
     fn buffered(&self) -> usize {
         self.children
             .values()
-            .map(|c| c.host.conn.send_buffered())
+            .map(|c| c.host.engine.send_buffered())
             .sum()
     }
 }

@@ -27,6 +27,7 @@ pub mod kcp;
 pub mod kcp_stream;
 mod layer;
 mod listener;
+mod native_host;
 mod rng;
 pub mod wire;
 

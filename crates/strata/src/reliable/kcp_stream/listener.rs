@@ -12,8 +12,7 @@ use super::{KcpCounters, KcpStreamConfig, KCP};
 use crate::deadline::after;
 use crate::reliable::kcp::{peek_conv, segments, Command, Kcp, KcpConfig, KcpError};
 use crate::{
-    AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, PeerAddr,
-    StreamProtocol, WakeRoute,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, WakeRoute,
 };
 
 /// A conversation's key: who sent it, and its conversation id.
@@ -62,7 +61,7 @@ impl Default for KcpListenerConfig {
 ///   (counted), so a flood allocates bounded state. A finished pair stays
 ///   blocked for [`linger`](KcpListenerConfig::linger).
 /// * **Children** send with `Transmit::to(their address, ..)`, answer their
-///   peer's address as [`PeerAddr`], have their own watermarks and timers
+///   peer's address as [`PeerAddr`](crate::PeerAddr), have their own watermarks and timers
 ///   (kept in a heap), and get wakes routed to them alone. One that ends
 ///   (close, idle, dead link, abort) is removed at once.
 /// * **The socket's** back-pressure is shared: when the transport below
@@ -213,16 +212,15 @@ impl KcpListener {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let mut conn = Conn::new(
+        let mut conn = Conn::kcp(
             crate::ProtocolSlot::new((self.factory)()),
             kcp,
             &self.cfg.stream,
             self.counters.clone(),
         );
-        conn.st.dest = Some(key.0);
-        conn.st.peer = Some(PeerAddr(Addr::Inet(key.0)));
-        conn.st.wake_id = Some(id);
-        conn.st.below_paused = self.below_paused;
+        conn.set_peer(key.0);
+        conn.wake_id = Some(id);
+        conn.ext.below_paused = self.below_paused;
         KcpCounters::bump(&self.counters.accepted);
         conn.start(t);
         self.by_key.insert(key, id);
@@ -255,7 +253,7 @@ impl KcpListener {
         let Some(child) = self.children.get_mut(&id) else {
             return;
         };
-        if let Some(why) = child.conn.st.end.clone() {
+        if let Some(why) = child.conn.ext.end.clone() {
             if let Some(mut child) = self.children.remove(&id) {
                 self.by_key.remove(&child.key);
                 child.conn.lost(&why);
@@ -362,7 +360,7 @@ impl DatagramProtocol for KcpListener {
     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
         self.below_paused = true;
         self.each(t, |c, t| {
-            c.st.below_paused = true;
+            c.ext.below_paused = true;
             c.settle(t);
         });
     }
@@ -370,7 +368,7 @@ impl DatagramProtocol for KcpListener {
     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
         self.below_paused = false;
         self.each(t, |c, t| {
-            c.st.below_paused = false;
+            c.ext.below_paused = false;
             c.settle(t);
         });
     }
