@@ -405,3 +405,154 @@ impl<E: HostEngine> StreamTransport for View<'_, E> {
 pub(crate) fn peer_addr(addr: SocketAddr) -> PeerAddr {
     PeerAddr(Addr::Inet(addr))
 }
+
+#[cfg(test)]
+mod tests {
+    //! The shared write-pause rule, over both engines' hosts: the edges
+    //! alternate, and `writable()` agrees with each.
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use crate::reliable::kcp::KcpConfig;
+    use crate::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
+    use crate::reliable::{Reliable, ReliableConfig, ReliableListener};
+    use crate::testing::{LinkConfig, SimNet};
+    use crate::{DatagramProtocol, StreamProtocol, StreamTransport};
+
+    #[derive(Default)]
+    struct Seen {
+        /// `true` pause, `false` resume, in order.
+        edges: Vec<bool>,
+        /// `writable()` disagreed with an edge.
+        wrong: u32,
+        received: usize,
+    }
+
+    /// Writes `total` bytes while `writable()`, then closes.
+    struct Writer {
+        total: usize,
+        sent: usize,
+        seen: Arc<Mutex<Seen>>,
+    }
+    impl Writer {
+        fn go(&mut self, t: &mut dyn StreamTransport) {
+            while self.sent < self.total && t.writable() {
+                let n = (self.total - self.sent).min(4096);
+                t.write(&vec![1; n]);
+                self.sent += n;
+            }
+            if self.sent == self.total {
+                self.sent += 1;
+                t.close();
+            }
+        }
+    }
+    impl StreamProtocol for Writer {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            self.go(t)
+        }
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+        fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+            let mut s = self.seen.lock().unwrap();
+            s.wrong += u32::from(t.writable());
+            s.edges.push(true);
+        }
+        fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+            {
+                let mut s = self.seen.lock().unwrap();
+                s.wrong += u32::from(!t.writable());
+                s.edges.push(false);
+            }
+            self.go(t)
+        }
+    }
+
+    struct Sink(Arc<Mutex<Seen>>);
+    impl StreamProtocol for Sink {
+        fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
+            self.0.lock().unwrap().received += d.len();
+        }
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            t.close()
+        }
+    }
+
+    fn run(client: Box<dyn DatagramProtocol>, server: Box<dyn DatagramProtocol>) {
+        let (ca, sa) = (
+            "127.0.0.1:1000".parse().unwrap(),
+            "127.0.0.2:2000".parse().unwrap(),
+        );
+        let mut net = SimNet::new(3);
+        let c = net.add_node(ca, client);
+        let s = net.add_node(sa, server);
+        net.link_both(c, s, LinkConfig::default().delay(Duration::from_millis(5)));
+        net.run(Duration::from_secs(30));
+    }
+
+    fn check(seen: &Seen, sink: &Seen, total: usize) {
+        assert_eq!(sink.received, total);
+        assert!(seen.edges.len() >= 2, "{:?}", seen.edges);
+        for (i, &e) in seen.edges.iter().enumerate() {
+            assert_eq!(e, i % 2 == 0, "the edges alternate: {:?}", seen.edges);
+        }
+        assert_eq!(seen.wrong, 0, "writable() agrees with each edge");
+    }
+
+    #[test]
+    fn both_hosts_deliver_alternating_write_edges_that_writable_agrees_with() {
+        let total = 400_000;
+        let sa = "127.0.0.2:2000".parse().unwrap();
+        // Native.
+        let (seen, sink) = (Arc::default(), Arc::new(Mutex::new(Seen::default())));
+        let cfg = ReliableConfig {
+            high_water: 32 * 1024,
+            low_water: 8 * 1024,
+            rng_seed: Some([7; 32]),
+            ..ReliableConfig::default()
+        };
+        let writer = Writer {
+            total,
+            sent: 0,
+            seen: Arc::clone(&seen),
+        };
+        let k = Arc::clone(&sink);
+        run(
+            Box::new(Reliable::connect_to(sa, cfg.clone(), writer)),
+            Box::new(ReliableListener::new(
+                cfg,
+                Arc::new(move || Box::new(Sink(k.clone())) as _),
+            )),
+        );
+        check(&seen.lock().unwrap(), &sink.lock().unwrap(), total);
+        // KCP.
+        let (seen, sink) = (Arc::default(), Arc::new(Mutex::new(Seen::default())));
+        let kcp = KcpConfig {
+            mtu: 1200,
+            ..KcpConfig::fast_mode()
+        };
+        let cfg = KcpStreamConfig {
+            kcp,
+            high_water: 32 * 1024,
+            low_water: 8 * 1024,
+            ..KcpStreamConfig::default()
+        };
+        let writer = Writer {
+            total,
+            sent: 0,
+            seen: Arc::clone(&seen),
+        };
+        let k = Arc::clone(&sink);
+        let lcfg = KcpListenerConfig {
+            stream: cfg.clone(),
+            ..KcpListenerConfig::default()
+        };
+        run(
+            Box::new(KcpStream::new(5, cfg, writer).unwrap().with_peer(sa)),
+            Box::new(
+                KcpListener::new(lcfg, Arc::new(move || Box::new(Sink(k.clone())) as _)).unwrap(),
+            ),
+        );
+        check(&seen.lock().unwrap(), &sink.lock().unwrap(), total);
+    }
+}
