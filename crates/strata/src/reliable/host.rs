@@ -53,11 +53,10 @@ pub(crate) trait HostEngine: Engine + Sized {
     /// One chunk read from the engine.
     type Chunk: Default + AsRef<[u8]>;
 
-    /// The time of an entry point, from the transport's `now` (KCP keeps
-    /// it monotonic).
-    fn tick(_ext: &mut Self::Ext, now: Instant) -> Instant {
-        now
-    }
+    /// At each entry point (KCP keeps its own monotonic time). The hooks
+    /// take the transport, not its time: each reads the clock only if it
+    /// needs it (no `dyn` call more per packet than before).
+    fn tick(_ext: &mut Self::Ext, _t: &dyn DatagramTransport) {}
     /// The protocol above may still be called (KCP: no end decided yet).
     fn live(_ext: &Self::Ext) -> bool {
         true
@@ -67,14 +66,19 @@ pub(crate) trait HostEngine: Engine + Sized {
     /// Before each round of calls (KCP moves its overflow into the engine).
     fn before_calls(&mut self, _ext: &mut Self::Ext) {}
     /// One read step into `rx`.
-    fn receive(&mut self, ext: &mut Self::Ext, now: Instant, rx: &mut Self::Chunk) -> Received;
+    fn receive(
+        &mut self,
+        ext: &mut Self::Ext,
+        t: &dyn DatagramTransport,
+        rx: &mut Self::Chunk,
+    ) -> Received;
     /// The write pause wanted now (`None`: keep the current one).
     fn want_pause(&mut self, ext: &mut Self::Ext) -> Option<bool>;
     /// After the calls settled, before sending.
     fn after_calls(&mut self, _ext: &mut Self::Ext, _rx: &mut Self::Chunk) {}
     /// The time to send at, or `None` when nothing may be sent.
-    fn send_time(_ext: &Self::Ext, now: Instant) -> Option<Instant> {
-        Some(now)
+    fn send_time(_ext: &Self::Ext, t: &dyn DatagramTransport) -> Option<Instant> {
+        Some(t.now())
     }
     /// The end to report to a started protocol, once (`None`: not over, or
     /// the owner reports it through [`Hosted::lost`]).
@@ -87,13 +91,13 @@ pub(crate) trait HostEngine: Engine + Sized {
     fn capability(ext: &Self::Ext, id: TypeId) -> Option<&'static dyn Any>;
 
     /// The view's `write`.
-    fn view_write(&mut self, ext: &mut Self::Ext, now: Instant, data: &[u8]);
+    fn view_write(&mut self, ext: &mut Self::Ext, below: &dyn DatagramTransport, data: &[u8]);
     /// The view's `write_eof`.
-    fn view_write_eof(&mut self, ext: &mut Self::Ext, now: Instant);
+    fn view_write_eof(&mut self, ext: &mut Self::Ext, below: &dyn DatagramTransport);
     /// The view's `close`.
-    fn view_close(&mut self, ext: &mut Self::Ext, now: Instant);
+    fn view_close(&mut self, ext: &mut Self::Ext, below: &dyn DatagramTransport);
     /// The view's `abort`.
-    fn view_abort(&mut self, ext: &mut Self::Ext, now: Instant, why: Close);
+    fn view_abort(&mut self, ext: &mut Self::Ext, below: &dyn DatagramTransport, why: Close);
     /// Bytes held for the peer (the view adds the transport's).
     fn view_buffered(&self, ext: &Self::Ext) -> usize;
     /// The view's `writable`.
@@ -175,7 +179,7 @@ impl<E: HostEngine, P: StreamProtocol> Hosted<E, P> {
         if !E::live(&self.ext) {
             return;
         }
-        E::tick(&mut self.ext, t.now());
+        E::tick(&mut self.ext, &*t);
         if self.st.started && !self.st.lost {
             self.with_view(t, f);
         }
@@ -240,7 +244,7 @@ impl<E: HostEngine, P: StreamProtocol> Hosted<E, P> {
                 break;
             }
             if !self.st.read_paused {
-                match self.engine.receive(&mut self.ext, t.now(), &mut self.rx) {
+                match self.engine.receive(&mut self.ext, &*t, &mut self.rx) {
                     Received::Data => {
                         let Hosted {
                             engine,
@@ -303,7 +307,7 @@ impl<E: HostEngine, P: StreamProtocol> Hosted<E, P> {
 
     /// Sends every datagram that is due.
     pub(crate) fn flush(&mut self, t: &mut dyn DatagramTransport) {
-        let Some(now) = E::send_time(&self.ext, t.now()) else {
+        let Some(now) = E::send_time(&self.ext, &*t) else {
             return;
         };
         while self.engine.poll_transmit(now, &mut self.tx) {
@@ -359,23 +363,19 @@ impl<E: HostEngine> StreamTransport for View<'_, E> {
         if data.is_empty() {
             return;
         }
-        let now = self.below.now();
-        self.engine.view_write(self.ext, now, data);
+        self.engine.view_write(self.ext, &*self.below, data);
     }
     fn write_bytes(&mut self, data: Bytes) {
         self.write(&data);
     }
     fn write_eof(&mut self) {
-        let now = self.below.now();
-        self.engine.view_write_eof(self.ext, now);
+        self.engine.view_write_eof(self.ext, &*self.below);
     }
     fn close(&mut self) {
-        let now = self.below.now();
-        self.engine.view_close(self.ext, now);
+        self.engine.view_close(self.ext, &*self.below);
     }
     fn abort(&mut self, why: Close) {
-        let now = self.below.now();
-        self.engine.view_abort(self.ext, now, why);
+        self.engine.view_abort(self.ext, &*self.below, why);
     }
     fn pause_reading(&mut self) {
         self.st.read_paused = true;

@@ -51,7 +51,13 @@ impl HostEngine for Connection {
         self.handshake_done()
     }
 
-    fn receive(&mut self, ext: &mut NativeExt, now: Instant, rx: &mut Bytes) -> Received {
+    fn receive(
+        &mut self,
+        ext: &mut NativeExt,
+        t: &dyn DatagramTransport,
+        rx: &mut Bytes,
+    ) -> Received {
+        let now = t.now();
         *rx = Bytes::new();
         if let Some(data) = self.read(now, READ_CHUNK) {
             *rx = data;
@@ -127,16 +133,17 @@ impl HostEngine for Connection {
         None
     }
 
-    fn view_write(&mut self, _ext: &mut NativeExt, now: Instant, data: &[u8]) {
-        Connection::write(self, now, data);
+    fn view_write(&mut self, _ext: &mut NativeExt, below: &dyn DatagramTransport, data: &[u8]) {
+        Connection::write(self, below.now(), data);
     }
-    fn view_write_eof(&mut self, _ext: &mut NativeExt, _now: Instant) {
+    fn view_write_eof(&mut self, _ext: &mut NativeExt, _below: &dyn DatagramTransport) {
         Connection::finish(self);
     }
-    fn view_close(&mut self, _ext: &mut NativeExt, now: Instant) {
-        self.close_gracefully(now);
+    fn view_close(&mut self, _ext: &mut NativeExt, below: &dyn DatagramTransport) {
+        self.close_gracefully(below.now());
     }
-    fn view_abort(&mut self, ext: &mut NativeExt, now: Instant, why: Close) {
+    fn view_abort(&mut self, ext: &mut NativeExt, below: &dyn DatagramTransport, why: Close) {
+        let now = below.now();
         let reason = why.to_string();
         ext.aborted.get_or_insert(why);
         self.close(now, ErrorCode::APPLICATION_MIN, reason.as_bytes());

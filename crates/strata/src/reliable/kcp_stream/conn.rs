@@ -59,6 +59,13 @@ pub(crate) struct KcpExt {
 }
 
 impl KcpExt {
+    /// The time of an entry point, kept monotonic.
+    fn tick(&mut self, now: Instant) -> Instant {
+        let now = self.now.map_or(now, |n| n.max(now));
+        self.now = Some(now);
+        now
+    }
+
     fn set_end(&mut self, why: Close) {
         if self.end.is_none() {
             self.end = Some(why);
@@ -91,10 +98,8 @@ impl HostEngine for Kcp {
     type Ext = KcpExt;
     type Chunk = Vec<u8>;
 
-    fn tick(ext: &mut KcpExt, now: Instant) -> Instant {
-        let now = ext.now.map_or(now, |n| n.max(now));
-        ext.now = Some(now);
-        now
+    fn tick(ext: &mut KcpExt, t: &dyn DatagramTransport) {
+        ext.tick(t.now());
     }
 
     fn live(ext: &KcpExt) -> bool {
@@ -121,7 +126,12 @@ impl HostEngine for Kcp {
         }
     }
 
-    fn receive(&mut self, ext: &mut KcpExt, _now: Instant, rx: &mut Vec<u8>) -> Received {
+    fn receive(
+        &mut self,
+        ext: &mut KcpExt,
+        _t: &dyn DatagramTransport,
+        rx: &mut Vec<u8>,
+    ) -> Received {
         rx.clear();
         match self.recv(rx) {
             Some(0) => {
@@ -174,7 +184,7 @@ impl HostEngine for Kcp {
     }
 
     /// Nothing after an abort; at the last time seen otherwise.
-    fn send_time(ext: &KcpExt, _now: Instant) -> Option<Instant> {
+    fn send_time(ext: &KcpExt, _t: &dyn DatagramTransport) -> Option<Instant> {
         if ext.end.as_ref().is_some_and(|e| !e.is_clean()) {
             return None;
         }
@@ -193,7 +203,7 @@ impl HostEngine for Kcp {
         None
     }
 
-    fn view_write(&mut self, ext: &mut KcpExt, _now: Instant, data: &[u8]) {
+    fn view_write(&mut self, ext: &mut KcpExt, _below: &dyn DatagramTransport, data: &[u8]) {
         if !ext.open() {
             return;
         }
@@ -219,7 +229,7 @@ impl HostEngine for Kcp {
     /// reading. Without: KCP cannot half-close, so this flushes, then ends
     /// the conversation with `KcpError::NoHalfClose` (see the module
     /// documentation).
-    fn view_write_eof(&mut self, ext: &mut KcpExt, now: Instant) {
+    fn view_write_eof(&mut self, ext: &mut KcpExt, below: &dyn DatagramTransport) {
         if !ext.open() {
             return;
         }
@@ -227,19 +237,19 @@ impl HostEngine for Kcp {
             ext.fin_asked = true;
         } else {
             ext.eof_refused = true;
-            ext.start_close(now);
+            ext.start_close(below.now());
         }
     }
 
     /// Flushes, then ends with `Close::Done`. After a `write_eof` without
     /// the end marker it withdraws the error: a protocol that closes does
     /// not expect to keep reading.
-    fn view_close(&mut self, ext: &mut KcpExt, now: Instant) {
+    fn view_close(&mut self, ext: &mut KcpExt, below: &dyn DatagramTransport) {
         ext.eof_refused = false;
-        ext.start_close(now);
+        ext.start_close(below.now());
     }
 
-    fn view_abort(&mut self, ext: &mut KcpExt, _now: Instant, why: Close) {
+    fn view_abort(&mut self, ext: &mut KcpExt, _below: &dyn DatagramTransport, why: Close) {
         ext.overflow = Vec::new();
         ext.set_end(why);
     }
@@ -289,7 +299,7 @@ impl<P: StreamProtocol> Hosted<Kcp, P> {
     }
 
     fn tick(&mut self, t: &dyn DatagramTransport) -> Instant {
-        <Kcp as HostEngine>::tick(&mut self.ext, t.now())
+        self.ext.tick(t.now())
     }
 
     /// Delivers `connection_made`, then settles.
