@@ -9,13 +9,15 @@
 //! dispatch: the trait is generic, so a host written against it costs no
 //! `dyn` call per packet.
 //!
-//! Today the hosts ([`Reliable`](super::Reliable) and
+//! The hosts ([`Reliable`](super::Reliable) and
 //! [`ReliableListener`](super::ReliableListener) over `Connection`,
 //! [`KcpStream`](super::kcp_stream::KcpStream) and
-//! [`KcpListener`](super::kcp_stream::KcpListener) over `Kcp`) still
-//! drive their engine directly; the next step is one generic host
-//! (`Hosted<E: Engine, P>`) for both, with the watermarks, the read pause
-//! and the end logic written once.
+//! [`KcpListener`](super::kcp_stream::KcpListener) over `Kcp`) drive their
+//! engine through one generic host (`reliable/host.rs`: the view, the
+//! watermarks, the read pause and the end, written once, with a small hook
+//! per engine) and the two listeners share one core (`reliable/children.rs`:
+//! routing by key, the deadline index, the batch, the drain). See
+//! `docs/reliable.md`, "One engine interface".
 //!
 //! ```
 //! use std::time::{Duration, Instant};

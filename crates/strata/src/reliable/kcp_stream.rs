@@ -121,8 +121,8 @@ use std::time::{Duration, Instant};
 
 use super::kcp::{Kcp, KcpConfig, KcpError};
 use crate::{
-    AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, HalfClose, PeerAddr,
-    StreamProtocol, WakeRoute,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, HalfClose, StreamProtocol,
+    WakeRoute,
 };
 
 mod conn;
@@ -310,7 +310,7 @@ impl<P: StreamProtocol> KcpStream<P> {
     pub fn new(conv: u32, cfg: KcpStreamConfig, inner: P) -> Result<Self, KcpError> {
         let kcp = Kcp::new(conv, cfg.engine()?)?;
         Ok(KcpStream {
-            conn: Conn::new(inner, kcp, &cfg, Arc::default()),
+            conn: Conn::kcp(inner, kcp, &cfg, Arc::default()),
             ended: false,
         })
     }
@@ -318,19 +318,18 @@ impl<P: StreamProtocol> KcpStream<P> {
     /// Sends to `peer` (for an unconnected transport) and drops datagrams
     /// from any other source.
     pub fn with_peer(mut self, peer: SocketAddr) -> Self {
-        self.conn.st.dest = Some(peer);
-        self.conn.st.peer = Some(PeerAddr(Addr::Inet(peer)));
+        self.conn.set_peer(peer);
         self
     }
 
     /// The counters handle (clone it before handing the layer over).
     pub fn counters(&self) -> Arc<KcpCounters> {
-        self.conn.st.counters.clone()
+        self.conn.ext.counters.clone()
     }
 
     /// The engine, for its statistics.
     pub fn engine(&self) -> &Kcp {
-        &self.conn.kcp
+        &self.conn.engine
     }
 
     /// The inner protocol.
@@ -349,7 +348,7 @@ impl<P: StreamProtocol> KcpStream<P> {
         if self.ended {
             return;
         }
-        if let Some(why) = self.conn.st.end.clone() {
+        if let Some(why) = self.conn.ext.end.clone() {
             self.ended = true;
             if why.is_clean() {
                 t.close();
@@ -362,19 +361,19 @@ impl<P: StreamProtocol> KcpStream<P> {
 
 impl<P: StreamProtocol> DatagramProtocol for KcpStream<P> {
     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
-        let mtu = self.conn.kcp.config().mtu;
+        let mtu = self.conn.engine.config().mtu;
         let max = t.max_datagram_size();
         if max < mtu {
             tracing::warn!("kcp: datagrams of {max} bytes cannot carry the MTU of {mtu}");
             self.ended = true;
-            self.conn.st.end = Some(Close::aborted(
+            self.conn.ext.end = Some(Close::aborted(
                 KCP,
                 AbortReason::FrameTooLarge {
                     size: mtu,
                     limit: max,
                 },
             ));
-            if let Some(why) = self.conn.st.end.clone() {
+            if let Some(why) = self.conn.ext.end.clone() {
                 t.abort(why);
             }
             return;
@@ -390,11 +389,10 @@ impl<P: StreamProtocol> DatagramProtocol for KcpStream<P> {
         for d in batch {
             let foreign = self
                 .conn
-                .st
                 .dest
                 .is_some_and(|peer| d.source.is_some_and(|s| s != peer));
             if foreign {
-                KcpCounters::bump(&self.conn.st.counters.stray);
+                KcpCounters::bump(&self.conn.ext.counters.stray);
                 continue;
             }
             self.conn.input(t, d.data);
@@ -408,13 +406,13 @@ impl<P: StreamProtocol> DatagramProtocol for KcpStream<P> {
     }
 
     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
-        self.conn.st.below_paused = true;
+        self.conn.ext.below_paused = true;
         self.conn.settle(t);
         self.after(t);
     }
 
     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
-        self.conn.st.below_paused = false;
+        self.conn.ext.below_paused = false;
         self.conn.settle(t);
         self.after(t);
     }
@@ -455,8 +453,8 @@ impl<P: StreamProtocol> DatagramProtocol for KcpStream<P> {
 impl<P> std::fmt::Debug for KcpStream<P> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KcpStream")
-            .field("conv", &self.conn.kcp.conv())
-            .field("buffered", &self.conn.kcp.buffered())
+            .field("conv", &self.conn.engine.conv())
+            .field("buffered", &self.conn.engine.buffered())
             .field("ended", &self.ended)
             .finish_non_exhaustive()
     }

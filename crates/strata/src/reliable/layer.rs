@@ -7,7 +7,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::conn::{ConnError, Connection, ReliableConfig};
-use super::host::{Hosted, NAME};
+use super::native_host::{close_of, NativeHosted, NAME};
 use super::rng::{IdRng, Role};
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol,
@@ -72,7 +72,7 @@ pub struct Reliable<P> {
     /// The protocol above until the connection starts (and for good in
     /// pass-through mode).
     inner: Option<P>,
-    host: Option<Hosted<P>>,
+    host: Option<NativeHosted<P>>,
 }
 
 impl<P: StreamProtocol> Reliable<P> {
@@ -109,7 +109,7 @@ impl<P: StreamProtocol> Reliable<P> {
 
     /// The connection, once started (over a datagram transport).
     pub fn connection(&self) -> Option<&Connection> {
-        self.host.as_ref().map(|h| &h.conn)
+        self.host.as_ref().map(|h| &h.engine)
     }
 
     /// The protocol above.
@@ -138,7 +138,7 @@ impl<P: StreamProtocol> Reliable<P> {
             // The handshake failed: the protocol above never started, so the
             // reason goes to whoever owns the transport (the driver's
             // connect reports it).
-            t.abort(super::host::close_of(h.conn.error()));
+            t.abort(close_of(h.engine.error()));
         }
     }
 }
@@ -163,7 +163,7 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
             return t.abort(Close::aborted(NAME, AbortReason::layer(e)));
         };
         let conn = Connection::connect(self.cfg.clone(), t.now(), local, dst);
-        let mut host = Hosted::new(conn, inner, self.server, None);
+        let mut host = NativeHosted::native(conn, inner, self.server, None);
         host.settle(t);
         self.host = Some(host);
     }
@@ -173,7 +173,7 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
             return;
         };
         for d in batch {
-            host.conn.handle_datagram(t.now(), d.data);
+            host.engine.handle_datagram(t.now(), d.data);
         }
         host.settle(t);
         self.close_if_finished(t);
@@ -226,13 +226,13 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
         let Some(host) = self.host.as_mut() else {
             return;
         };
-        host.conn.unreachable_hint(t.now());
+        host.engine.unreachable_hint(t.now());
         host.settle(t);
         self.close_if_finished(t);
     }
 
     fn buffered(&self) -> usize {
-        self.host.as_ref().map_or(0, |h| h.conn.send_buffered())
+        self.host.as_ref().map_or(0, |h| h.engine.send_buffered())
     }
 }
 

@@ -1,13 +1,13 @@
 //! [`ReliableListener`]: the server side of the reliable mapping on one
 //! unconnected datagram transport (a UDP socket), for many connections.
 
-use std::collections::{BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::time::Instant;
 
+use super::children::Children;
 use super::conn::{Connection, ReliableConfig};
 use super::cookie::CookieKey;
-use super::host::{Hosted, NAME};
+use super::native_host::{NativeHosted, NAME};
 use super::rng::{IdRng, Role};
 use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
 use crate::{
@@ -43,10 +43,7 @@ pub struct ListenerStats {
 
 struct Child {
     /// The connection's protocol, in a swap point (it may swap itself).
-    host: Hosted<crate::ProtocolSlot>,
-    client: (SocketAddr, u64),
-    /// The deadline this child has in the listener's timer index.
-    armed: Option<Instant>,
+    host: NativeHosted<crate::ProtocolSlot>,
     /// Counted in `half_open` (created, handshake not finished).
     half_open: bool,
 }
@@ -86,19 +83,14 @@ pub struct ReliableListener {
     rng: IdRng,
     /// The time cookies count seconds from.
     epoch: Option<Instant>,
-    children: HashMap<u64, Child>,
-    by_client: HashMap<(SocketAddr, u64), u64>,
-    /// Every child's next deadline, earliest first: the listener's own
-    /// deadline is the first entry, and a timeout visits only the children
-    /// that are due (not all of them).
-    timers: BTreeSet<(Instant, u64)>,
+    /// The connections by our id, routed by the client's (address, id),
+    /// with their deadline index.
+    children: Children<(SocketAddr, u64), Child>,
     /// Half-open connections, oldest first (entries that finished their
     /// handshake or are gone are skipped when met).
     half_open_order: std::collections::VecDeque<u64>,
     /// How many children are half-open.
     half_open: usize,
-    /// Connections that received datagrams in the current batch.
-    touched: Vec<u64>,
     shutting_down: bool,
     stats: ListenerStats,
     scratch: Vec<u8>,
@@ -113,12 +105,9 @@ impl ReliableListener {
             factory,
             key: None,
             epoch: None,
-            children: HashMap::new(),
-            by_client: HashMap::new(),
-            timers: BTreeSet::new(),
+            children: Children::new(),
             half_open_order: std::collections::VecDeque::new(),
             half_open: 0,
-            touched: Vec::new(),
             shutting_down: false,
             stats: ListenerStats::default(),
             scratch: Vec::with_capacity(1500),
@@ -142,12 +131,12 @@ impl ReliableListener {
 
     /// The connection with our id `cid`, for tests and introspection.
     pub fn connection(&self, cid: ConnId) -> Option<&Connection> {
-        self.children.get(&cid.0).map(|c| &c.host.conn)
+        self.children.get(cid.0).map(|c| &c.host.engine)
     }
 
     /// The ids of the open connections.
     pub fn connection_ids(&self) -> Vec<ConnId> {
-        self.children.keys().map(|&k| ConnId(k)).collect()
+        self.children.iter().map(|(k, _)| ConnId(k)).collect()
     }
 
     fn now_secs(&self, now: Instant) -> u64 {
@@ -226,7 +215,7 @@ impl ReliableListener {
         };
         match packet.header {
             Header::Initial { src, token, .. } => {
-                if let Some(&cid) = self.by_client.get(&(from, src.0)) {
+                if let Some(cid) = self.children.id_of(&(from, src.0)) {
                     return self.route(t, cid, from, data);
                 }
                 self.on_new_initial(t, from, src, token, data);
@@ -283,7 +272,7 @@ impl ReliableListener {
         let Some(local) = self
             .rng
             .conn_id()
-            .filter(|id| !self.children.contains_key(&id.0))
+            .filter(|id| !self.children.contains(id.0))
         else {
             return;
         };
@@ -295,13 +284,12 @@ impl ReliableListener {
         cfg.handshake_timeout = cfg.handshake_timeout.min(cfg.half_open_timeout);
         let conn = Connection::accept(cfg, now, local, client, validated);
         let proto = crate::ProtocolSlot::new((self.factory)());
-        let host = Hosted::new(conn, proto, Some(from), Some(local.0));
+        let host = NativeHosted::native(conn, proto, Some(from), Some(local.0));
         self.children.insert(
             local.0,
+            (from, client.0),
             Child {
                 host,
-                client: (from, client.0),
-                armed: None,
                 half_open: true,
             },
         );
@@ -312,48 +300,44 @@ impl ReliableListener {
             // index stays within twice the bound.
             let children = &self.children;
             self.half_open_order
-                .retain(|c| children.get(c).is_some_and(|c| c.half_open));
+                .retain(|&c| children.get(c).is_some_and(|c| c.half_open));
         }
-        self.by_client.insert((from, client.0), local.0);
         self.stats.accepted += 1;
         self.route(t, local.0, from, data);
     }
 
     fn route(&mut self, t: &mut dyn DatagramTransport, cid: u64, from: SocketAddr, data: &[u8]) {
-        let Some(child) = self.children.get_mut(&cid) else {
+        let Some(child) = self.children.get_mut(cid) else {
             self.stats.dropped_unknown += 1;
             return;
         };
-        let before = child.host.conn.stats().packets_received;
-        child.host.conn.handle_datagram(t.now(), data);
-        if child.host.conn.stats().packets_received > before {
+        let before = child.host.engine.stats().packets_received;
+        child.host.engine.handle_datagram(t.now(), data);
+        if child.host.engine.stats().packets_received > before {
             child.host.set_dest(from);
         }
         // Settled once per batch: the protocol above sees the batch's data
         // at once, and one ACK answers many datagrams.
-        if !self.touched.contains(&cid) {
-            self.touched.push(cid);
-        }
+        self.children.touch(cid);
     }
 
     /// Settles the connections this batch touched.
     fn settle_touched(&mut self, t: &mut dyn DatagramTransport) {
-        let mut touched = std::mem::take(&mut self.touched);
+        let touched = self.children.take_touched();
         for &cid in &touched {
-            if let Some(c) = self.children.get_mut(&cid) {
+            if let Some(c) = self.children.get_mut(cid) {
                 c.host.settle(t);
             }
             self.reap(cid);
         }
-        touched.clear();
-        self.touched = touched;
+        self.children.untouch(touched);
     }
 
     /// Drops the oldest half-open connection, silently (its protocol never
     /// started; a real client's next Initial starts over).
     fn evict_oldest_half_open(&mut self) {
         while let Some(cid) = self.half_open_order.pop_front() {
-            if self.children.get(&cid).is_some_and(|c| c.half_open) {
+            if self.children.get(cid).is_some_and(|c| c.half_open) {
                 self.stats.evicted_half_open += 1;
                 self.forget(cid);
                 return;
@@ -363,24 +347,20 @@ impl ReliableListener {
 
     /// Removes a child and every index entry of it.
     fn forget(&mut self, cid: u64) {
-        if let Some(c) = self.children.remove(&cid) {
-            if let Some(t) = c.armed {
-                self.timers.remove(&(t, cid));
-            }
+        if let Some((_, c)) = self.children.remove(cid) {
             if c.half_open {
                 self.half_open -= 1;
             }
-            self.by_client.remove(&c.client);
         }
     }
 
     /// After a child was called: forgets it if it is over, or files its
     /// next deadline in the timer index.
     fn reap(&mut self, cid: u64) {
-        let Some(c) = self.children.get_mut(&cid) else {
+        let Some(c) = self.children.get_mut(cid) else {
             return;
         };
-        if c.half_open && c.host.conn.handshake_done() {
+        if c.half_open && c.host.engine.handshake_done() {
             c.half_open = false;
             self.half_open -= 1;
         }
@@ -389,15 +369,7 @@ impl ReliableListener {
             return;
         }
         let next = c.host.next_deadline();
-        if next != c.armed {
-            if let Some(t) = c.armed {
-                self.timers.remove(&(t, cid));
-            }
-            if let Some(t) = next {
-                self.timers.insert((t, cid));
-            }
-            c.armed = next;
-        }
+        self.children.rearm(cid, next);
     }
 
     fn maybe_close(&mut self, t: &mut dyn DatagramTransport) {
@@ -439,34 +411,18 @@ impl DatagramProtocol for ReliableListener {
     }
 
     fn connection_lost(&mut self, why: &Close) {
-        for (_, mut c) in self.children.drain() {
-            c.host.lost(why);
-        }
-        self.by_client.clear();
-        self.timers.clear();
+        self.children.drain(|mut c| c.host.lost(why));
         self.half_open_order.clear();
         self.half_open = 0;
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.timers.first().map(|&(t, _)| t)
+        self.children.next_deadline()
     }
 
     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
-        let now = t.now();
-        let mut due = Vec::new();
-        while let Some(&(at, cid)) = self.timers.first() {
-            if at > now {
-                break;
-            }
-            self.timers.pop_first();
-            if let Some(c) = self.children.get_mut(&cid) {
-                c.armed = None;
-            }
-            due.push(cid);
-        }
-        for cid in due {
-            if let Some(c) = self.children.get_mut(&cid) {
+        for cid in self.children.take_due(t.now()) {
+            if let Some(c) = self.children.get_mut(cid) {
                 c.host.timeout(t);
             }
             self.reap(cid);
@@ -478,7 +434,7 @@ impl DatagramProtocol for ReliableListener {
         let Some(cid) = route.next_hop() else {
             return;
         };
-        if let Some(c) = self.children.get_mut(&cid) {
+        if let Some(c) = self.children.get_mut(cid) {
             c.host.call(t, |p, v| p.on_wake(v, route));
         }
         self.reap(cid);
@@ -488,16 +444,14 @@ impl DatagramProtocol for ReliableListener {
         self.shutting_down = true;
         // In id order, not the map's (random) order: with a seeded RNG a
         // simulated shutdown repeats byte for byte.
-        let mut ids: Vec<u64> = self.children.keys().copied().collect();
-        ids.sort_unstable();
-        for cid in ids {
-            if let Some(c) = self.children.get_mut(&cid) {
+        for cid in self.children.ids_sorted() {
+            if let Some(c) = self.children.get_mut(cid) {
                 if c.host.st.started {
                     c.host.call(t, |p, v| p.on_shutdown(v));
                 } else {
                     let now = t.now();
                     c.host
-                        .conn
+                        .engine
                         .close(now, ErrorCode::CONNECTION_REFUSED, b"shutting down");
                     c.host.flush(t);
                 }
@@ -510,7 +464,7 @@ impl DatagramProtocol for ReliableListener {
     fn buffered(&self) -> usize {
         self.children
             .values()
-            .map(|c| c.host.conn.send_buffered())
+            .map(|c| c.host.engine.send_buffered())
             .sum()
     }
 }

@@ -19,6 +19,7 @@
 //! `tls+reliable+udp://`), options, what the protocol above sees, the
 //! goodput table.
 pub mod cc;
+mod children;
 mod conn;
 pub mod cookie;
 pub mod engine;
@@ -27,6 +28,7 @@ pub mod kcp;
 pub mod kcp_stream;
 mod layer;
 mod listener;
+mod native_host;
 mod rng;
 pub mod wire;
 

@@ -1,19 +1,19 @@
-//! One conversation: the engine, the hosted protocol, the `kcp` view and
-//! the settle step. Shared by [`KcpStream`](super::KcpStream) and the
-//! children of [`KcpListener`](super::KcpListener).
+//! One conversation: the KCP engine in the generic host
+//! ([`Hosted`](crate::reliable::host::Hosted)), with KCP's hooks (the
+//! overflow over the engine's send buffer, the end marker, the close
+//! flush, the idle and close timers, the memory budget). Shared by
+//! [`KcpStream`](super::KcpStream) and the children of
+//! [`KcpListener`](super::KcpListener).
 
 use std::any::{Any, TypeId};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::{half_close, KcpCounters, KcpStreamConfig, KCP};
 use crate::deadline::after;
+use crate::reliable::host::{hysteresis, HostEngine, Hosted, Received};
 use crate::reliable::kcp::Kcp;
-use crate::{
-    AbortReason, Close, DatagramTransport, HalfClose, Introspect, PeerAddr, StreamProtocol,
-    StreamTransport, Timeout, Transmit, Wake,
-};
+use crate::{AbortReason, Close, DatagramTransport, HalfClose, StreamProtocol, Timeout};
 
 /// The limits of one conversation, from [`KcpStreamConfig`].
 #[derive(Clone, Copy, Debug)]
@@ -27,16 +27,10 @@ struct Limits {
     fin: bool,
 }
 
-/// A conversation's state apart from the engine and the protocol (so that
-/// the view can borrow the three separately).
-pub(super) struct State {
+/// A conversation's state apart from the engine, the protocol and the
+/// host's common state.
+pub(crate) struct KcpExt {
     limits: Limits,
-    /// Where datagrams go; `None`: the connected peer.
-    pub(super) dest: Option<SocketAddr>,
-    /// The peer's address, answered as a capability.
-    pub(super) peer: Option<PeerAddr>,
-    /// A listener child's hop in wake routes.
-    pub(super) wake_id: Option<u64>,
     pub(super) counters: Arc<KcpCounters>,
     /// The transport below is over its high-water mark.
     pub(super) below_paused: bool,
@@ -45,14 +39,8 @@ pub(super) struct State {
     pub(super) end: Option<Close>,
     /// The last time seen (for `next_deadline`, which gets no transport).
     now: Option<Instant>,
-    /// The protocol got `connection_made` (so it gets `connection_lost`).
-    started: bool,
-    lost: bool,
-    read_paused: bool,
     /// Our own write-pause source: over `high` until back at `low`.
     over_high: bool,
-    /// The edge last delivered to the protocol.
-    delivered_pause: bool,
     /// Bytes written while the engine's send buffer was full.
     overflow: Vec<u8>,
     /// When the last valid datagram arrived (or the conversation started).
@@ -70,138 +58,293 @@ pub(super) struct State {
     eof_refused: bool,
 }
 
-impl State {
+impl KcpExt {
+    /// The time of an entry point, kept monotonic.
+    fn tick(&mut self, now: Instant) -> Instant {
+        let now = self.now.map_or(now, |n| n.max(now));
+        self.now = Some(now);
+        now
+    }
+
     fn set_end(&mut self, why: Close) {
         if self.end.is_none() {
             self.end = Some(why);
         }
     }
+
+    /// Flush, then end (bounded by `close_timeout`); the end marker goes
+    /// too when it is on.
+    fn start_close(&mut self, now: Instant) {
+        if self.end.is_none() && self.closing.is_none() {
+            self.closing = Some(after(now, self.limits.close));
+            self.fin_asked |= self.limits.fin;
+        }
+    }
+
+    /// Writes are taken: not ended, not closing, no end marker asked for.
+    fn open(&self) -> bool {
+        self.end.is_none() && self.closing.is_none() && !self.fin_asked
+    }
+}
+
+/// Bytes written and not yet acknowledged, in the engine or over it.
+fn queued(kcp: &Kcp, ext: &KcpExt) -> usize {
+    kcp.buffered() + ext.overflow.len()
+}
+
+impl HostEngine for Kcp {
+    const NAME: &'static str = KCP;
+    const SETTLE_AFTER_SEND: bool = false;
+    type Ext = KcpExt;
+    type Chunk = Vec<u8>;
+
+    fn tick(ext: &mut KcpExt, t: &dyn DatagramTransport) {
+        ext.tick(t.now());
+    }
+
+    fn live(ext: &KcpExt) -> bool {
+        ext.end.is_none()
+    }
+
+    /// The protocol starts at once ([`Conn::start`]), not on an event.
+    fn ready(&self) -> bool {
+        false
+    }
+
+    /// Moves written bytes kept over the engine's send buffer into it,
+    /// then the end marker once they all are.
+    fn before_calls(&mut self, ext: &mut KcpExt) {
+        if !ext.overflow.is_empty() {
+            let n = self.send(&ext.overflow);
+            ext.overflow.drain(..n);
+            if ext.overflow.is_empty() {
+                ext.overflow = Vec::new();
+            }
+        }
+        if ext.fin_asked && ext.overflow.is_empty() {
+            self.send_end();
+        }
+    }
+
+    fn receive(
+        &mut self,
+        ext: &mut KcpExt,
+        _t: &dyn DatagramTransport,
+        rx: &mut Vec<u8>,
+    ) -> Received {
+        rx.clear();
+        match self.recv(rx) {
+            Some(0) => {
+                if ext.limits.fin && self.end_received() && !ext.peer_fin {
+                    ext.peer_fin = true;
+                    Received::Eof
+                } else {
+                    Received::Again
+                }
+            }
+            Some(_) => Received::Data,
+            None => Received::Nothing,
+        }
+    }
+
+    /// Paused over `high_water` (until back at `low_water`) and while the
+    /// transport below is.
+    fn want_pause(&mut self, ext: &mut KcpExt) -> Option<bool> {
+        let q = queued(self, ext);
+        hysteresis(&mut ext.over_high, q, ext.limits.high, ext.limits.low);
+        Some(ext.over_high || ext.below_paused)
+    }
+
+    /// The close: ended once everything is acknowledged.
+    fn after_calls(&mut self, ext: &mut KcpExt, rx: &mut Vec<u8>) {
+        if ext.end.is_none() {
+            if ext.fin_asked && ext.peer_fin && ext.closing.is_none() {
+                // Both ends asked for the end: waiting for our marker's
+                // acknowledgement is bounded like a close.
+                ext.closing = ext.now.map(|n| after(n, ext.limits.close));
+            }
+            let flushed = queued(self, ext) == 0 && self.all_acked();
+            if ext.closing.is_some() && flushed {
+                ext.set_end(if ext.eof_refused {
+                    let e = crate::reliable::kcp::KcpError::NoHalfClose;
+                    Close::aborted(KCP, AbortReason::layer(e))
+                } else {
+                    Close::Done
+                });
+            }
+        }
+        if ext.limits.fin && matches!(ext.end, Some(Close::Done)) {
+            // The last acknowledgement (of the peer's end marker) leaves now:
+            // no tick comes after the end.
+            self.flush_acks();
+        }
+        if rx.capacity() > 2 * self.mss() * usize::from(self.config().rcv_wnd) {
+            *rx = Vec::new();
+        }
+    }
+
+    /// Nothing after an abort; at the last time seen otherwise.
+    fn send_time(ext: &KcpExt, _t: &dyn DatagramTransport) -> Option<Instant> {
+        if ext.end.as_ref().is_some_and(|e| !e.is_clean()) {
+            return None;
+        }
+        ext.now
+    }
+
+    fn on_lost(ext: &mut KcpExt, why: &Close) {
+        ext.set_end(why.clone());
+        ext.overflow = Vec::new();
+    }
+
+    fn capability(ext: &KcpExt, id: TypeId) -> Option<&'static dyn Any> {
+        if id == TypeId::of::<HalfClose>() {
+            return Some(half_close(ext.limits.fin) as &dyn Any);
+        }
+        None
+    }
+
+    fn view_write(&mut self, ext: &mut KcpExt, _below: &dyn DatagramTransport, data: &[u8]) {
+        if !ext.open() {
+            return;
+        }
+        let rest = if ext.overflow.is_empty() {
+            let n = self.send(data);
+            data.get(n..).unwrap_or_default()
+        } else {
+            data
+        };
+        if rest.is_empty() {
+            return;
+        }
+        if queued(self, ext) + rest.len() > ext.limits.budget {
+            let limit = ext.limits.budget;
+            tracing::warn!("kcp: the protocol wrote past the memory budget of {limit} bytes");
+            ext.set_end(Close::aborted(KCP, AbortReason::MemoryBudget { limit }));
+            return;
+        }
+        ext.overflow.extend_from_slice(rest);
+    }
+
+    /// With the end marker: sends it after what was written and keeps
+    /// reading. Without: KCP cannot half-close, so this flushes, then ends
+    /// the conversation with `KcpError::NoHalfClose` (see the module
+    /// documentation).
+    fn view_write_eof(&mut self, ext: &mut KcpExt, below: &dyn DatagramTransport) {
+        if !ext.open() {
+            return;
+        }
+        if ext.limits.fin {
+            ext.fin_asked = true;
+        } else {
+            ext.eof_refused = true;
+            ext.start_close(below.now());
+        }
+    }
+
+    /// Flushes, then ends with `Close::Done`. After a `write_eof` without
+    /// the end marker it withdraws the error: a protocol that closes does
+    /// not expect to keep reading.
+    fn view_close(&mut self, ext: &mut KcpExt, below: &dyn DatagramTransport) {
+        ext.eof_refused = false;
+        ext.start_close(below.now());
+    }
+
+    fn view_abort(&mut self, ext: &mut KcpExt, _below: &dyn DatagramTransport, why: Close) {
+        ext.overflow = Vec::new();
+        ext.set_end(why);
+    }
+
+    fn view_buffered(&self, ext: &KcpExt) -> usize {
+        queued(self, ext)
+    }
+
+    fn view_writable(&self, ext: &KcpExt, below: &dyn DatagramTransport) -> bool {
+        ext.open() && queued(self, ext) < ext.limits.high && below.writable()
+    }
 }
 
 /// One conversation.
-pub(super) struct Conn<P> {
-    pub(super) inner: P,
-    pub(super) kcp: Kcp,
-    pub(super) st: State,
-    /// Reused buffers: bytes received, one datagram to send.
-    rx: Vec<u8>,
-    tx: Vec<u8>,
-}
+pub(super) type Conn<P> = Hosted<Kcp, P>;
 
-impl<P: StreamProtocol> Conn<P> {
-    pub(super) fn new(
+impl<P: StreamProtocol> Hosted<Kcp, P> {
+    /// A conversation over `kcp` hosting `inner`.
+    pub(super) fn kcp(
         inner: P,
         kcp: Kcp,
         cfg: &KcpStreamConfig,
         counters: Arc<KcpCounters>,
     ) -> Self {
-        Conn {
-            inner,
-            kcp,
-            st: State {
-                limits: Limits {
-                    high: cfg.high_water,
-                    low: cfg.low_water.min(cfg.high_water),
-                    budget: cfg.memory_budget,
-                    idle: cfg.idle_timeout,
-                    close: cfg.close_timeout,
-                    fin: cfg.fin,
-                },
-                dest: None,
-                peer: None,
-                wake_id: None,
-                counters,
-                below_paused: false,
-                end: None,
-                now: None,
-                started: false,
-                lost: false,
-                read_paused: false,
-                over_high: false,
-                delivered_pause: false,
-                overflow: Vec::new(),
-                heard: None,
-                closing: None,
-                fin_asked: false,
-                peer_fin: false,
-                eof_refused: false,
+        let ext = KcpExt {
+            limits: Limits {
+                high: cfg.high_water,
+                low: cfg.low_water.min(cfg.high_water),
+                budget: cfg.memory_budget,
+                idle: cfg.idle_timeout,
+                close: cfg.close_timeout,
+                fin: cfg.fin,
             },
-            rx: Vec::new(),
-            tx: Vec::new(),
-        }
+            counters,
+            below_paused: false,
+            end: None,
+            now: None,
+            over_high: false,
+            overflow: Vec::new(),
+            heard: None,
+            closing: None,
+            fin_asked: false,
+            peer_fin: false,
+            eof_refused: false,
+        };
+        Hosted::new(kcp, ext, inner, None, None)
     }
 
     fn tick(&mut self, t: &dyn DatagramTransport) -> Instant {
-        let now = t.now();
-        let now = self.st.now.map_or(now, |n| n.max(now));
-        self.st.now = Some(now);
-        now
+        self.ext.tick(t.now())
     }
 
     /// Delivers `connection_made`, then settles.
     pub(super) fn start(&mut self, t: &mut dyn DatagramTransport) {
         let now = self.tick(t);
-        self.st.heard = Some(now);
+        self.ext.heard = Some(now);
         self.st.started = true;
         self.call(t, |p, v| p.connection_made(v));
     }
 
     /// Feeds one datagram to the engine (the caller settles after the batch).
     pub(super) fn input(&mut self, t: &mut dyn DatagramTransport, data: &[u8]) {
-        if self.st.end.is_some() {
+        if self.ext.end.is_some() {
             return;
         }
         let now = self.tick(t);
-        match self.kcp.input(now, data) {
-            Ok(()) => self.st.heard = Some(now),
+        match self.engine.input(now, data) {
+            Ok(()) => self.ext.heard = Some(now),
             Err(e) => {
                 tracing::debug!("kcp: dropping a datagram: {e}");
-                KcpCounters::bump(&self.st.counters.bad);
+                KcpCounters::bump(&self.ext.counters.bad);
             }
         }
-    }
-
-    /// Calls the protocol with the `kcp` view, then settles.
-    pub(super) fn call(
-        &mut self,
-        t: &mut dyn DatagramTransport,
-        f: impl FnOnce(&mut P, &mut dyn StreamTransport),
-    ) {
-        if self.st.end.is_some() {
-            return;
-        }
-        self.tick(t);
-        f(
-            &mut self.inner,
-            &mut KcpView {
-                below: t,
-                st: &mut self.st,
-                kcp: &mut self.kcp,
-            },
-        );
-        self.settle(t);
     }
 
     /// Timers: the engine's tick, the dead link, idle and close deadlines,
     /// and the protocol's own; then settles.
     pub(super) fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
-        if self.st.end.is_some() {
+        if self.ext.end.is_some() {
             return;
         }
         let now = self.tick(t);
-        if self.kcp.next_timeout(now).is_some_and(|d| d <= now) {
-            self.kcp.on_timeout(now);
-            if self.kcp.is_dead_link() {
-                tracing::debug!("kcp: conversation {} has a dead link", self.kcp.conv());
-                self.st
+        if self.engine.next_timeout(now).is_some_and(|d| d <= now) {
+            self.engine.on_timeout(now);
+            if self.engine.is_dead_link() {
+                tracing::debug!("kcp: conversation {} has a dead link", self.engine.conv());
+                self.ext
                     .set_end(Close::aborted(KCP, AbortReason::PeerAborted));
             }
         }
         if self.idle_deadline().is_some_and(|d| d <= now) {
-            self.st.set_end(Close::Timeout(Timeout::Idle));
+            self.ext.set_end(Close::Timeout(Timeout::Idle));
         }
-        if self.st.closing.is_some_and(|d| d <= now) {
-            self.st.set_end(Close::Timeout(Timeout::CloseFlush));
+        if self.ext.closing.is_some_and(|d| d <= now) {
+            self.ext.set_end(Close::Timeout(Timeout::CloseFlush));
         }
         if self.inner.next_deadline().is_some_and(|d| d <= now) {
             self.call(t, |p, v| p.on_deadline(v));
@@ -211,20 +354,20 @@ impl<P: StreamProtocol> Conn<P> {
     }
 
     fn idle_deadline(&self) -> Option<Instant> {
-        Some(after(self.st.heard?, self.st.limits.idle?))
+        Some(after(self.ext.heard?, self.ext.limits.idle?))
     }
 
     /// The earliest of the engine's, the idle, the close and the protocol's
     /// deadlines; `None` once over.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
-        if self.st.end.is_some() {
+        if self.ext.end.is_some() {
             return None;
         }
-        let now = self.st.now?;
+        let now = self.ext.now?;
         [
-            self.kcp.next_timeout(now),
+            self.engine.next_timeout(now),
             self.idle_deadline(),
-            self.st.closing,
+            self.ext.closing,
             self.inner.next_deadline(),
         ]
         .into_iter()
@@ -232,257 +375,8 @@ impl<P: StreamProtocol> Conn<P> {
         .min()
     }
 
-    /// The transport below is gone: the protocol's `connection_lost`, once.
-    pub(super) fn lost(&mut self, why: &Close) {
-        self.st.set_end(why.clone());
-        self.st.overflow = Vec::new();
-        if self.st.started && !self.st.lost {
-            self.st.lost = true;
-            self.inner.connection_lost(why);
-        }
-    }
-
     /// Bytes held for output: not yet acknowledged, plus the protocol's.
     pub(super) fn buffered(&self) -> usize {
-        self.kcp.buffered() + self.st.overflow.len() + self.inner.buffered()
-    }
-
-    /// The settle step (see the module documentation), then sends what the
-    /// engine has ready.
-    pub(super) fn settle(&mut self, t: &mut dyn DatagramTransport) {
-        while self.st.end.is_none() {
-            self.pump();
-            if !self.st.read_paused {
-                self.rx.clear();
-                match self.kcp.recv(&mut self.rx) {
-                    Some(0) => {
-                        if self.st.limits.fin && self.kcp.end_received() && !self.st.peer_fin {
-                            self.st.peer_fin = true;
-                            let mut view = KcpView {
-                                below: t,
-                                st: &mut self.st,
-                                kcp: &mut self.kcp,
-                            };
-                            self.inner.eof_received(&mut view);
-                        }
-                        continue;
-                    }
-                    Some(_) => {
-                        let mut view = KcpView {
-                            below: t,
-                            st: &mut self.st,
-                            kcp: &mut self.kcp,
-                        };
-                        self.inner.data_received(&mut view, &self.rx);
-                        continue;
-                    }
-                    None => {}
-                }
-            }
-            let queued = self.kcp.buffered() + self.st.overflow.len();
-            if !self.st.over_high && queued >= self.st.limits.high {
-                self.st.over_high = true;
-            } else if self.st.over_high && queued <= self.st.limits.low {
-                self.st.over_high = false;
-            }
-            let pause = self.st.over_high || self.st.below_paused;
-            if pause != self.st.delivered_pause {
-                self.st.delivered_pause = pause;
-                let mut view = KcpView {
-                    below: t,
-                    st: &mut self.st,
-                    kcp: &mut self.kcp,
-                };
-                if pause {
-                    self.inner.pause_writing(&mut view);
-                } else {
-                    self.inner.resume_writing(&mut view);
-                }
-                continue;
-            }
-            if self.st.fin_asked && self.st.peer_fin && self.st.closing.is_none() {
-                // Both ends asked for the end: waiting for our marker's
-                // acknowledgement is bounded like a close.
-                self.st.closing = self.st.now.map(|n| after(n, self.st.limits.close));
-            }
-            let flushed = queued == 0 && self.kcp.all_acked();
-            if self.st.closing.is_some() && flushed {
-                self.st.set_end(if self.st.eof_refused {
-                    let e = crate::reliable::kcp::KcpError::NoHalfClose;
-                    Close::aborted(KCP, AbortReason::layer(e))
-                } else {
-                    Close::Done
-                });
-            }
-            break;
-        }
-        if self.st.limits.fin && matches!(self.st.end, Some(Close::Done)) {
-            // The last acknowledgement (of the peer's end marker) leaves now:
-            // no tick comes after the end.
-            self.kcp.flush_acks();
-        }
-        if self.rx.capacity() > 2 * self.kcp.mss() * usize::from(self.kcp.config().rcv_wnd) {
-            self.rx = Vec::new();
-        }
-        self.flush(t);
-    }
-
-    /// Moves written bytes kept over the engine's send buffer into it,
-    /// then the end marker once they all are.
-    fn pump(&mut self) {
-        if !self.st.overflow.is_empty() {
-            let n = self.kcp.send(&self.st.overflow);
-            self.st.overflow.drain(..n);
-            if self.st.overflow.is_empty() {
-                self.st.overflow = Vec::new();
-            }
-        }
-        if self.st.fin_asked && self.st.overflow.is_empty() {
-            self.kcp.send_end();
-        }
-    }
-
-    /// Sends every datagram the engine has ready (unless aborted).
-    fn flush(&mut self, t: &mut dyn DatagramTransport) {
-        if self.st.end.as_ref().is_some_and(|e| !e.is_clean()) {
-            return;
-        }
-        let Some(now) = self.st.now else {
-            return;
-        };
-        while self.kcp.poll_transmit(now, &mut self.tx) {
-            t.send(&Transmit {
-                destination: self.st.dest,
-                ..Transmit::connected(&self.tx)
-            });
-        }
-    }
-}
-
-/// The `kcp` view: the stream transport the hosted protocol sees.
-struct KcpView<'a> {
-    below: &'a mut dyn DatagramTransport,
-    st: &'a mut State,
-    kcp: &'a mut Kcp,
-}
-
-impl KcpView<'_> {
-    /// Flush, then end (bounded by `close_timeout`); the end marker goes
-    /// too when it is on.
-    fn start_close(&mut self) {
-        if self.st.end.is_none() && self.st.closing.is_none() {
-            let now = self.below.now();
-            self.st.closing = Some(after(now, self.st.limits.close));
-            self.st.fin_asked |= self.st.limits.fin;
-        }
-    }
-
-    /// Writes are taken: not ended, not closing, no end marker asked for.
-    fn open(&self) -> bool {
-        self.st.end.is_none() && self.st.closing.is_none() && !self.st.fin_asked
-    }
-
-    fn queued(&self) -> usize {
-        self.kcp.buffered() + self.st.overflow.len()
-    }
-}
-
-impl Introspect for KcpView<'_> {
-    fn name(&self) -> &'static str {
-        KCP
-    }
-    fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
-        if id == TypeId::of::<HalfClose>() {
-            return Some(half_close(self.st.limits.fin) as &dyn Any);
-        }
-        if id == TypeId::of::<PeerAddr>() {
-            return self.st.peer.as_ref().map(|p| p as &dyn Any);
-        }
-        None
-    }
-    fn below(&self) -> Option<&dyn Introspect> {
-        Some(&*self.below)
-    }
-}
-
-impl StreamTransport for KcpView<'_> {
-    fn write(&mut self, data: &[u8]) {
-        if data.is_empty() || !self.open() {
-            return;
-        }
-        let rest = if self.st.overflow.is_empty() {
-            let n = self.kcp.send(data);
-            data.get(n..).unwrap_or_default()
-        } else {
-            data
-        };
-        if rest.is_empty() {
-            return;
-        }
-        if self.queued() + rest.len() > self.st.limits.budget {
-            let limit = self.st.limits.budget;
-            tracing::warn!("kcp: the protocol wrote past the memory budget of {limit} bytes");
-            self.st
-                .set_end(Close::aborted(KCP, AbortReason::MemoryBudget { limit }));
-            return;
-        }
-        self.st.overflow.extend_from_slice(rest);
-    }
-
-    /// With the end marker: sends it after what was written and keeps
-    /// reading. Without: KCP cannot half-close, so this flushes, then ends
-    /// the conversation with `KcpError::NoHalfClose` (see the module
-    /// documentation).
-    fn write_eof(&mut self) {
-        if !self.open() {
-            return;
-        }
-        if self.st.limits.fin {
-            self.st.fin_asked = true;
-        } else {
-            self.st.eof_refused = true;
-            self.start_close();
-        }
-    }
-
-    /// Flushes, then ends with `Close::Done`. After a `write_eof` without
-    /// the end marker it withdraws the error: a protocol that closes does
-    /// not expect to keep reading.
-    fn close(&mut self) {
-        self.st.eof_refused = false;
-        self.start_close();
-    }
-
-    fn abort(&mut self, why: Close) {
-        self.st.overflow = Vec::new();
-        self.st.set_end(why);
-    }
-
-    fn pause_reading(&mut self) {
-        self.st.read_paused = true;
-    }
-
-    fn resume_reading(&mut self) {
-        self.st.read_paused = false;
-    }
-
-    fn buffered(&self) -> usize {
-        self.queued() + self.below.buffered()
-    }
-
-    fn writable(&self) -> bool {
-        self.open() && self.queued() < self.st.limits.high && self.below.writable()
-    }
-
-    fn now(&self) -> Instant {
-        self.below.now()
-    }
-
-    fn waker(&self) -> Wake {
-        let w = self.below.waker();
-        match self.st.wake_id {
-            Some(id) => w.child(id),
-            None => w,
-        }
+        queued(&self.engine, &self.ext) + self.inner.buffered()
     }
 }

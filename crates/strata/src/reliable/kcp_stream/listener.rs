@@ -1,8 +1,7 @@
 //! [`KcpListener`]: KCP conversations on an unconnected socket, one per
 //! (source address, conv) pair.
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -10,10 +9,10 @@ use std::time::{Duration, Instant};
 use super::conn::Conn;
 use super::{KcpCounters, KcpStreamConfig, KCP};
 use crate::deadline::after;
+use crate::reliable::children::Children;
 use crate::reliable::kcp::{peek_conv, segments, Command, Kcp, KcpConfig, KcpError};
 use crate::{
-    AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, PeerAddr,
-    StreamProtocol, WakeRoute,
+    AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, WakeRoute,
 };
 
 /// A conversation's key: who sent it, and its conversation id.
@@ -62,7 +61,7 @@ impl Default for KcpListenerConfig {
 ///   (counted), so a flood allocates bounded state. A finished pair stays
 ///   blocked for [`linger`](KcpListenerConfig::linger).
 /// * **Children** send with `Transmit::to(their address, ..)`, answer their
-///   peer's address as [`PeerAddr`], have their own watermarks and timers
+///   peer's address as [`PeerAddr`](crate::PeerAddr), have their own watermarks and timers
 ///   (kept in a heap), and get wakes routed to them alone. One that ends
 ///   (close, idle, dead link, abort) is removed at once.
 /// * **The socket's** back-pressure is shared: when the transport below
@@ -76,24 +75,15 @@ pub struct KcpListener {
     engine: KcpConfig,
     factory: crate::StreamFactory,
     counters: Arc<KcpCounters>,
-    children: HashMap<u64, Child>,
-    by_key: HashMap<Key, u64>,
-    /// Children's deadlines, with stale entries skipped on the way out.
-    deadlines: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// The conversations by id, routed by (address, conv), with their
+    /// deadline index.
+    children: Children<Key, Conn<crate::ProtocolSlot>>,
     lingering: HashMap<Key, Instant>,
     linger_order: VecDeque<(Instant, Key)>,
     next_id: u64,
     below_paused: bool,
     shutting_down: bool,
     dead: bool,
-}
-
-struct Child {
-    key: Key,
-    /// The connection's protocol, in a swap point (it may swap itself).
-    conn: Conn<crate::ProtocolSlot>,
-    /// The deadline this child has in the heap.
-    scheduled: Option<Instant>,
 }
 
 impl KcpListener {
@@ -119,9 +109,7 @@ impl KcpListener {
             engine,
             factory,
             counters: Arc::default(),
-            children: HashMap::new(),
-            by_key: HashMap::new(),
-            deadlines: BinaryHeap::new(),
+            children: Children::new(),
             lingering: HashMap::new(),
             linger_order: VecDeque::new(),
             next_id: 0,
@@ -178,9 +166,9 @@ impl KcpListener {
             return None;
         };
         let key = (src, conv);
-        if let Some(&id) = self.by_key.get(&key) {
-            if let Some(child) = self.children.get_mut(&id) {
-                child.conn.input(t, d.data);
+        if let Some(id) = self.children.id_of(&key) {
+            if let Some(conn) = self.children.get_mut(id) {
+                conn.input(t, d.data);
             }
             return Some(id);
         }
@@ -195,8 +183,8 @@ impl KcpListener {
             return None;
         }
         let id = self.open(t, key)?;
-        if let Some(child) = self.children.get_mut(&id) {
-            child.conn.input(t, d.data);
+        if let Some(conn) = self.children.get_mut(id) {
+            conn.input(t, d.data);
         }
         Some(id)
     }
@@ -213,27 +201,18 @@ impl KcpListener {
         };
         let id = self.next_id;
         self.next_id += 1;
-        let mut conn = Conn::new(
+        let mut conn = Conn::kcp(
             crate::ProtocolSlot::new((self.factory)()),
             kcp,
             &self.cfg.stream,
             self.counters.clone(),
         );
-        conn.st.dest = Some(key.0);
-        conn.st.peer = Some(PeerAddr(Addr::Inet(key.0)));
-        conn.st.wake_id = Some(id);
-        conn.st.below_paused = self.below_paused;
+        conn.set_peer(key.0);
+        conn.wake_id = Some(id);
+        conn.ext.below_paused = self.below_paused;
         KcpCounters::bump(&self.counters.accepted);
         conn.start(t);
-        self.by_key.insert(key, id);
-        self.children.insert(
-            id,
-            Child {
-                key,
-                conn,
-                scheduled: None,
-            },
-        );
+        self.children.insert(id, key, conn);
         Some(id)
     }
 
@@ -250,18 +229,17 @@ impl KcpListener {
     }
 
     /// After a callback on child `id`: removes it if it ended, else
-    /// updates its place in the deadline heap.
+    /// updates its place in the deadline index.
     fn after(&mut self, t: &mut dyn DatagramTransport, id: u64) {
-        let Some(child) = self.children.get_mut(&id) else {
+        let Some(conn) = self.children.get_mut(id) else {
             return;
         };
-        if let Some(why) = child.conn.st.end.clone() {
-            if let Some(mut child) = self.children.remove(&id) {
-                self.by_key.remove(&child.key);
-                child.conn.lost(&why);
+        if let Some(why) = conn.ext.end.clone() {
+            if let Some((key, mut conn)) = self.children.remove(id) {
+                conn.lost(&why);
                 let until = after(t.now(), self.cfg.linger);
-                self.lingering.insert(child.key, until);
-                self.linger_order.push_back((until, child.key));
+                self.lingering.insert(key, until);
+                self.linger_order.push_back((until, key));
                 self.expire_lingering(t.now());
                 KcpCounters::bump(&self.counters.closed);
             }
@@ -270,20 +248,8 @@ impl KcpListener {
             }
             return;
         }
-        let next = child.conn.next_deadline();
-        if next != child.scheduled {
-            child.scheduled = next;
-            if let Some(at) = next {
-                self.deadlines.push(Reverse((at, id)));
-            }
-        }
-        if self.deadlines.len() > 2 * self.children.len() + 64 {
-            self.deadlines = self
-                .children
-                .iter()
-                .filter_map(|(&id, c)| Some(Reverse((c.scheduled?, id))))
-                .collect();
-        }
+        let next = conn.next_deadline();
+        self.children.rearm(id, next);
     }
 
     /// Runs `f` on every child, then `after` each.
@@ -292,10 +258,9 @@ impl KcpListener {
         t: &mut dyn DatagramTransport,
         mut f: impl FnMut(&mut Conn<crate::ProtocolSlot>, &mut dyn DatagramTransport),
     ) {
-        let ids: Vec<u64> = self.children.keys().copied().collect();
-        for id in ids {
-            if let Some(child) = self.children.get_mut(&id) {
-                f(&mut child.conn, t);
+        for id in self.children.ids_sorted() {
+            if let Some(conn) = self.children.get_mut(id) {
+                f(conn, t);
             }
             self.after(t, id);
         }
@@ -334,35 +299,30 @@ impl DatagramProtocol for KcpListener {
         if self.dead {
             return;
         }
-        let mut touched: Vec<u64> = Vec::new();
         for d in batch {
             if let Some(id) = self.route(t, d) {
-                if !touched.contains(&id) {
-                    touched.push(id);
-                }
+                self.children.touch(id);
             }
         }
-        for id in touched {
-            if let Some(child) = self.children.get_mut(&id) {
-                child.conn.settle(t);
+        let touched = self.children.take_touched();
+        for &id in &touched {
+            if let Some(conn) = self.children.get_mut(id) {
+                conn.settle(t);
             }
             self.after(t, id);
         }
+        self.children.untouch(touched);
     }
 
     fn connection_lost(&mut self, why: &Close) {
         self.dead = true;
-        for (_, mut child) in self.children.drain() {
-            child.conn.lost(why);
-        }
-        self.by_key.clear();
-        self.deadlines.clear();
+        self.children.drain(|mut conn| conn.lost(why));
     }
 
     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
         self.below_paused = true;
         self.each(t, |c, t| {
-            c.st.below_paused = true;
+            c.ext.below_paused = true;
             c.settle(t);
         });
     }
@@ -370,33 +330,19 @@ impl DatagramProtocol for KcpListener {
     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
         self.below_paused = false;
         self.each(t, |c, t| {
-            c.st.below_paused = false;
+            c.ext.below_paused = false;
             c.settle(t);
         });
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        self.children.next_deadline()
     }
 
     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
-        let now = t.now();
-        let mut due = Vec::new();
-        while let Some(&Reverse((at, id))) = self.deadlines.peek() {
-            if at > now {
-                break;
-            }
-            self.deadlines.pop();
-            if let Some(child) = self.children.get_mut(&id) {
-                if child.scheduled == Some(at) {
-                    child.scheduled = None;
-                    due.push(id);
-                }
-            }
-        }
-        for id in due {
-            if let Some(child) = self.children.get_mut(&id) {
-                child.conn.on_deadline(t);
+        for id in self.children.take_due(t.now()) {
+            if let Some(conn) = self.children.get_mut(id) {
+                conn.on_deadline(t);
             }
             self.after(t, id);
         }
@@ -406,8 +352,8 @@ impl DatagramProtocol for KcpListener {
         let Some(id) = route.next_hop() else {
             return;
         };
-        if let Some(child) = self.children.get_mut(&id) {
-            child.conn.call(t, |p, v| p.on_wake(v, route));
+        if let Some(conn) = self.children.get_mut(id) {
+            conn.call(t, |p, v| p.on_wake(v, route));
         }
         self.after(t, id);
     }
@@ -421,7 +367,7 @@ impl DatagramProtocol for KcpListener {
     }
 
     fn buffered(&self) -> usize {
-        self.children.values().map(|c| c.conn.buffered()).sum()
+        self.children.values().map(|c| c.buffered()).sum()
     }
 }
 
