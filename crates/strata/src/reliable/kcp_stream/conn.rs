@@ -13,7 +13,13 @@ use super::{half_close, KcpCounters, KcpStreamConfig, KCP};
 use crate::deadline::after;
 use crate::reliable::host::{hysteresis, HostEngine, Hosted, Received};
 use crate::reliable::kcp::Kcp;
-use crate::{AbortReason, Close, DatagramTransport, HalfClose, StreamProtocol, Timeout};
+use crate::{
+    AbortReason, Close, DatagramTransport, HalfClose, ReliableDelivery, StreamProtocol, Timeout,
+};
+
+/// What a KCP conversation's view answers for [`ReliableDelivery`]: every
+/// byte once, in order.
+static RELIABLE: ReliableDelivery = ReliableDelivery(true);
 
 /// The limits of one conversation, from [`KcpStreamConfig`].
 #[derive(Clone, Copy, Debug)]
@@ -199,6 +205,9 @@ impl HostEngine for Kcp {
     fn capability(ext: &KcpExt, id: TypeId) -> Option<&'static dyn Any> {
         if id == TypeId::of::<HalfClose>() {
             return Some(half_close(ext.limits.fin) as &dyn Any);
+        }
+        if id == TypeId::of::<ReliableDelivery>() {
+            return Some(&RELIABLE as &dyn Any);
         }
         None
     }

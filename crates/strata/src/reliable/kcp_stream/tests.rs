@@ -4,7 +4,7 @@ use super::*;
 use crate::reliable::kcp::{Command, Segment};
 use crate::testing::MemoryDatagramTransport;
 use crate::StreamFactory;
-use crate::StreamTransport;
+use crate::{ReliableDelivery, StreamTransport};
 
 /// Records what the layer did to it.
 #[derive(Default)]
@@ -163,6 +163,7 @@ struct HalfSeen {
     got: Vec<u8>,
     eof: bool,
     half_close: Option<HalfClose>,
+    reliable: Option<ReliableDelivery>,
     lost: Option<Close>,
 }
 
@@ -172,7 +173,9 @@ type HalfShared = Arc<std::sync::Mutex<HalfSeen>>;
 struct Sender(HalfShared, usize);
 impl StreamProtocol for Sender {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.0.lock().unwrap().half_close = t.get::<HalfClose>().copied();
+        let mut seen = self.0.lock().unwrap();
+        seen.half_close = t.get::<HalfClose>().copied();
+        seen.reliable = t.get::<ReliableDelivery>().copied();
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
         let mut seen = self.0.lock().unwrap();
@@ -197,7 +200,9 @@ impl StreamProtocol for Sender {
 struct Getter(HalfShared);
 impl StreamProtocol for Getter {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.0.lock().unwrap().half_close = t.get::<HalfClose>().copied();
+        let mut seen = self.0.lock().unwrap();
+        seen.half_close = t.get::<HalfClose>().copied();
+        seen.reliable = t.get::<ReliableDelivery>().copied();
         t.write(b"GET");
     }
     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
@@ -263,6 +268,9 @@ fn kcp_stream_with_the_end_marker_half_closes_and_both_ends_finish() {
     let (client, server) = half_close_run(true, n);
     assert_eq!(client.half_close, Some(HalfClose(true)));
     assert_eq!(server.half_close, Some(HalfClose(true)));
+    // KCP delivers every byte once and in order, as the native mapping does.
+    assert_eq!(client.reliable, Some(ReliableDelivery(true)));
+    assert_eq!(server.reliable, Some(ReliableDelivery(true)));
     assert_eq!((client.got.len(), client.eof), (n, true));
     assert!(client.got.iter().all(|b| *b == 7));
     assert_eq!((&server.got[..], server.eof), (&b"GETthanks"[..], true));
