@@ -23,7 +23,13 @@ use strata::StreamFactory;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {
 /// use strata::endpoint::Endpoint;
-/// # let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| unimplemented!());
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Echo;
+/// impl StreamProtocol for Echo {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| Box::new(Echo));
 /// let server = strata_tokio::Server::new();
 /// let ep = Endpoint::parse("reliable+udp://127.0.0.1:0").unwrap();
 /// let l = server.listen(&ep, f, Default::default()).await.unwrap();
@@ -71,7 +77,13 @@ impl Listening {
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
-    /// # let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| unimplemented!());
+    /// use strata::{StreamProtocol, StreamTransport};
+    /// struct Discard;
+    /// impl StreamProtocol for Discard {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| Box::new(Discard));
     /// let server = strata_tokio::Server::new();
     /// let ep = "tcp://127.0.0.1:0".parse().unwrap();
     /// let l = server.listen(&ep, f, Default::default()).await.unwrap();

@@ -155,8 +155,8 @@ impl AppProtocol {
 /// Capability: the transport delivers every byte or datagram exactly once and
 /// in order (a stream, or datagrams framed over a stream).
 ///
-/// Named apart from the layer [`reliable::Reliable`](crate::reliable::Reliable)
-/// (the stream-over-datagram mapping), which answers it with `true`.
+/// A stream stack's bottom answers it with `true`, and so does any layer that
+/// carries a reliable stream over datagrams, for the protocol above it.
 ///
 /// ```
 /// use strata::{Introspect, ReliableDelivery, Stack, StreamProtocol, StreamTransport};

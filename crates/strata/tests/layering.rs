@@ -20,8 +20,10 @@
 //! not a code dependency. `lib.rs` declares every module (`pub mod http;`);
 //! only its `use` items are checked.
 //!
-//! Comments, doc comments and string literals are not read: a doc example
-//! is written as a user would and may build any stack. Paths without a
+//! Comments and string literals are not read as code: a doc example is
+//! written as a user would and may build any stack. Doc comments are read for
+//! their intra-doc links only (`[`Tls`](crate::tls::Tls)`): a core contract
+//! whose documentation links a layer names it too. Paths without a
 //! `crate`/`self`/`super` prefix are external crates (`http::StatusCode` is
 //! the `http` crate, not `crate::http`).
 //!
@@ -63,6 +65,20 @@ fn the_core_names_no_layer_and_no_layer_names_a_sibling() {
         "layering broken (the core names no layer; layers meet through core types):\n{}",
         found.join("\n")
     );
+}
+
+#[test]
+fn a_core_doc_link_to_a_layer_fails() {
+    let src = "/// Answered by [`Tls`](crate::tls::Tls).\npub struct Agreed;\n";
+    let v = violations("introspect.rs", src);
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert_eq!(
+        (v[0].line, v[0].named.as_str(), v[0].core),
+        (1, "tls", true)
+    );
+    // A link inside its own layer, or to a core item, is fine.
+    let own = "//! See [`Tls`](crate::tls::Tls) and [`Close`](crate::Close).\n";
+    assert!(violations("tls/layer.rs", own).is_empty());
 }
 
 #[test]
@@ -119,10 +135,6 @@ fn own_layer_core_comments_strings_and_external_crates_pass() {
         ),
         ("tls/error.rs", "use crate::{Fault, LayerError};"),
         ("http/h1/error.rs", "use http::StatusCode;"),
-        (
-            "close.rs",
-            "/// See [`H2Error`](crate::http::h2::H2Error).\nfn f() {}",
-        ),
         (
             "close.rs",
             "// crate::tls\n/* crate::http /* nested */ crate::reliable */ fn f() {}",
@@ -206,6 +218,20 @@ fn violations(rel: &str, text: &str) -> Vec<Violation> {
             });
         }
     };
+    // Intra-doc links: every `crate::name` in a doc comment.
+    for (n, l) in text.lines().enumerate() {
+        let l = l.trim_start();
+        if !(l.starts_with("///") || l.starts_with("//!")) {
+            continue;
+        }
+        for (at, _) in l.match_indices("crate::") {
+            let name: String = l[at + "crate::".len()..]
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            push(&name, n + 1);
+        }
+    }
     for i in 0..toks.len() {
         let (t, line) = (&toks[i].0, toks[i].1);
         let starts_path = i == 0 || toks[i - 1].0 != "::";

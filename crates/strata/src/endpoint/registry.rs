@@ -100,7 +100,7 @@ impl SchemeSpec {
         options: &[],
         values: &[],
     };
-    /// `tls`: the [`Tls`](crate::tls::Tls) layer, a stream over a stream.
+    /// `tls`: the TLS layer (`strata::tls::Tls`), a stream over a stream.
     /// In [`SchemeRegistry::default`] (the layer lives in the core; the
     /// driver adds only how to build it). Its options are documented in
     /// `docs/endpoints.md`.
@@ -134,8 +134,7 @@ impl SchemeSpec {
     };
 
     /// `reliable`: the reliable mapping
-    /// ([`Reliable`](crate::reliable::Reliable) /
-    /// [`ReliableListener`](crate::reliable::ReliableListener)): a stream
+    /// (`strata::reliable::Reliable` / `ReliableListener`): a stream
     /// over datagrams (`reliable+udp`), and a pass-through over a stream
     /// (`reliable+tcp`, `reliable+unix`), so one endpoint string chooses.
     /// In [`SchemeRegistry::default`]. Options:
