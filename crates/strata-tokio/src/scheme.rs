@@ -141,41 +141,66 @@ fn stream_listen<'a>(
     })
 }
 
-/// Binds every address; with port 0, the later ones take the port the
-/// first one got. Fails only if none can be bound.
+/// Binding each address an endpoint resolved to, in order (TCP listeners
+/// and UDP sockets alike): with port 0, the later ones take the port the
+/// first one got, and the whole fails only if none could be bound.
+#[derive(Default)]
+struct BindEach {
+    first: Option<SocketAddr>,
+    err: Option<DriverError>,
+}
+
+impl BindEach {
+    /// The address to bind for `a`.
+    fn addr(&self, mut a: SocketAddr) -> SocketAddr {
+        if let (0, Some(f)) = (a.port(), self.first) {
+            a.set_port(f.port());
+        }
+        a
+    }
+
+    /// Notes how binding `a` went.
+    fn bound(&mut self, what: &str, a: SocketAddr, r: std::io::Result<SocketAddr>) {
+        match r {
+            Ok(bound) => {
+                self.first.get_or_insert(bound);
+            }
+            Err(e) if self.first.is_some() => {
+                tracing::warn!("listen {what}{a}: {e}; serving on the other addresses");
+            }
+            Err(e) => {
+                tracing::warn!("listen {what}{a}: {e}");
+                self.err.get_or_insert(DriverError::io("listen", a, e));
+            }
+        }
+    }
+
+    /// The first bound address, or the first error.
+    fn end(self, addrs: &[SocketAddr]) -> Result<Addr, DriverError> {
+        match (self.first, self.err) {
+            (Some(local), _) => Ok(Addr::Inet(local)),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(DriverError::NoAddresses {
+                host: format!("{addrs:?}"),
+            }),
+        }
+    }
+}
+
+/// Binds a TCP listener on every address (see [`BindEach`]).
 async fn listen_all(
     shared: &Arc<Shared>,
     addrs: &[SocketAddr],
     factory: StreamFactory,
     cfg: ListenConfig,
 ) -> Result<Addr, DriverError> {
-    let mut first: Option<SocketAddr> = None;
-    let mut first_err = None;
+    let mut each = BindEach::default();
     for &a in addrs {
-        let mut a = a;
-        if let (0, Some(f)) = (a.port(), first) {
-            a.set_port(f.port());
-        }
-        match crate::accept::listen_tcp(shared, a, factory.clone(), cfg.clone()) {
-            Ok(bound) => {
-                first.get_or_insert(bound);
-            }
-            Err(e) if first.is_some() => {
-                tracing::warn!("listen {a}: {e}; serving on the other addresses");
-            }
-            Err(e) => {
-                tracing::warn!("listen {a}: {e}");
-                first_err.get_or_insert(DriverError::io("listen", a, e));
-            }
-        }
+        let a = each.addr(a);
+        let r = crate::accept::listen_tcp(shared, a, factory.clone(), cfg.clone());
+        each.bound("", a, r);
     }
-    match (first, first_err) {
-        (Some(local), _) => Ok(Addr::Inet(local)),
-        (None, Some(e)) => Err(e),
-        (None, None) => Err(DriverError::NoAddresses {
-            host: format!("{addrs:?}"),
-        }),
-    }
+    each.end(addrs)
 }
 
 /// `tcp://` (a name with Happy Eyeballs, RFC 8305) and `unix://`. Options
@@ -229,31 +254,14 @@ fn udp_bind<'a>(
             });
         };
         let addrs = resolve(host, *port).await?;
-        let mut last_err = None;
-        let mut first: Option<SocketAddr> = None;
+        let mut each = BindEach::default();
         for &a in &addrs {
-            let mut a = a;
-            if let (0, Some(f)) = (a.port(), first) {
-                a.set_port(f.port());
-            }
+            let a = each.addr(a);
             let proto = make()?;
-            match crate::udp::bind(shared, a, None, proto, stack.clone()).await {
-                Ok(local) => {
-                    first.get_or_insert(local);
-                }
-                Err(e) => {
-                    tracing::warn!("listen udp {a}: {e}");
-                    last_err.get_or_insert(DriverError::io("listen", a, e));
-                }
-            }
+            let r = crate::udp::bind(shared, a, None, proto, stack.clone()).await;
+            each.bound("udp ", a, r);
         }
-        match (first, last_err) {
-            (Some(local), _) => Ok(Addr::Inet(local)),
-            (None, Some(e)) => Err(e),
-            (None, None) => Err(DriverError::NoAddresses {
-                host: format!("{addrs:?}"),
-            }),
-        }
+        each.end(&addrs)
     })
 }
 

@@ -231,14 +231,30 @@ async fn many_clients_share_one_listener_socket() {
 /// reason when it cannot be (here its timeout, `reliable.handshake=1`).
 #[tokio::test]
 async fn nobody_listening_fails_the_connect_with_a_handshake_timeout() {
-    // A port nobody listens on: bind one and drop it.
+    let (err, got) = connect_to_a_closed_port("?reliable.handshake=1").await;
+    let text = err.to_string();
+    assert!(text.contains("handshake"), "{text}");
+    match err {
+        strata_tokio::DriverError::Io { source, .. } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{source}")
+        }
+        other => panic!("{other}"),
+    }
+    // The protocol above never started.
+    assert!(got.lock().unwrap().lost.is_none());
+}
+
+/// Connects a client to a UDP port nobody listens on (a port bound and
+/// dropped), with `query` appended to the endpoint: the connect's error, and
+/// what the client protocol saw.
+async fn connect_to_a_closed_port(query: &str) -> (strata_tokio::DriverError, Arc<Mutex<Got>>) {
     let port = std::net::UdpSocket::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let reg = registry();
-    let url = format!("reliable+udp://127.0.0.1:{port}?reliable.handshake=1");
+    let url = format!("reliable+udp://127.0.0.1:{port}{query}");
     let ep = Endpoint::parse_with(&url, &reg).unwrap();
     let got = Arc::new(Mutex::new(Got::default()));
     let client = Client {
@@ -252,17 +268,7 @@ async fn nobody_listening_fails_the_connect_with_a_handshake_timeout() {
         strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default())),
     )
     .await;
-    let err = res.expect_err("no server: the connect fails");
-    let text = err.to_string();
-    assert!(text.contains("handshake"), "{text}");
-    match err {
-        strata_tokio::DriverError::Io { source, .. } => {
-            assert_eq!(source.kind(), std::io::ErrorKind::TimedOut, "{source}")
-        }
-        other => panic!("{other}"),
-    }
-    // The protocol above never started.
-    assert!(got.lock().unwrap().lost.is_none());
+    (res.expect_err("no server: the connect fails"), got)
 }
 
 #[tokio::test]
@@ -363,27 +369,7 @@ async fn the_kcp_mode_with_the_end_marker_half_closes_and_ends_promptly() {
 /// handshake timeout alone took 20 s (`within` gives up at 10 s).
 #[tokio::test]
 async fn a_connect_to_a_closed_port_fails_early_as_unreachable() {
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let reg = registry();
-    let url = format!("reliable+udp://127.0.0.1:{port}");
-    let ep = Endpoint::parse_with(&url, &reg).unwrap();
-    let got = Arc::new(Mutex::new(Got::default()));
-    let client = Client {
-        msg: message(10, 1),
-        sent: 0,
-        got: got.clone(),
-        half_close: true,
-    };
-    let res = within(
-        "the connect gives up",
-        strata_tokio::connect(&ep, Box::new(client), Arc::new(StackConfig::default())),
-    )
-    .await;
-    let err = res.expect_err("no server: the connect fails");
+    let (err, got) = connect_to_a_closed_port("").await;
     let text = err.to_string();
     assert!(text.contains("unreachable"), "{text}");
     match err {
