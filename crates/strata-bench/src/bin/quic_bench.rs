@@ -31,6 +31,8 @@ use nix::sys::resource::{getrusage, UsageWho};
 
 #[path = "../quic_bench/quinn_side.rs"]
 mod quinn_side;
+#[path = "../quic_bench/reliable_side.rs"]
+mod reliable_side;
 #[path = "../quic_bench/strata_side.rs"]
 mod strata_side;
 
@@ -74,6 +76,8 @@ impl Transport {
 enum Imp {
     Strata,
     Quinn,
+    /// The reliable mapping (`reliable+udp://`), bulk only.
+    Reliable,
 }
 
 /// A workload.
@@ -168,6 +172,10 @@ struct RunOpts {
     /// Connection receive and send window.
     #[arg(long, default_value_t = 16 << 20)]
     conn_window: u64,
+    /// Also run the reliable mapping's bulk (`reliable+udp://`) in every
+    /// round, next to both QUIC sides.
+    #[arg(long)]
+    reliable: bool,
     /// One small round of each (a smoke run).
     #[arg(long)]
     quick: bool,
@@ -180,6 +188,7 @@ fn main() -> ExitCode {
         Cmd::Serve { imp, tr } => match imp {
             Imp::Strata => strata_side::serve(tr.transport()),
             Imp::Quinn => quinn_side::serve(tr.transport()),
+            Imp::Reliable => reliable_side::serve(),
         },
         Cmd::Client {
             imp,
@@ -189,7 +198,11 @@ fn main() -> ExitCode {
             count,
             tr,
         } => {
-            let cert = match unhex(&cert) {
+            let cert = match if cert == "-" {
+                Some(Vec::new())
+            } else {
+                unhex(&cert)
+            } {
                 Some(c) => c,
                 None => {
                     eprintln!("quic_bench: --cert is not hex");
@@ -200,6 +213,8 @@ fn main() -> ExitCode {
             let r = match imp {
                 Imp::Strata => strata_side::client(workload, addr, cert, count, tr.transport()),
                 Imp::Quinn => quinn_side::client(workload, addr, cert, count, tr.transport()),
+                Imp::Reliable if workload == Workload::Bulk => reliable_side::client(addr, count),
+                Imp::Reliable => Err(io::Error::other("the reliable mapping runs bulk only")),
             };
             r.and_then(|()| {
                 println!(
@@ -365,6 +380,7 @@ fn measure(imp: Imp, w: Workload, count: u64, tr: &Transport) -> io::Result<Samp
     let name = match imp {
         Imp::Strata => "strata",
         Imp::Quinn => "quinn",
+        Imp::Reliable => "reliable",
     };
     let mut sargs = vec!["serve".to_string(), "--impl".into(), name.into()];
     sargs.extend(transport_args(tr));
@@ -441,6 +457,7 @@ fn run(mut opts: RunOpts) -> io::Result<()> {
         opts.handshakes = opts.handshakes.min(100);
     }
     let tr = Transport::for_run(&opts);
+    let mut reliable_rows = String::new();
     let mut report = String::new();
     let cmd: Vec<String> = std::env::args().collect();
     report.push_str(&format!(
@@ -465,6 +482,8 @@ fn run(mut opts: RunOpts) -> io::Result<()> {
             "### {w:?}\n\n| round | strata {unit} | quinn {unit} | ratio | strata {cpu_unit} | quinn {cpu_unit} | ratio |\n|---|---|---|---|---|---|---|\n"
         ));
         let (mut rates, mut cpus) = (Vec::new(), Vec::new());
+        let with_reliable = opts.reliable && w == Workload::Bulk;
+        let (mut rel_q, mut rel_s) = (Vec::new(), Vec::new());
         for round in 0..opts.rounds {
             let order = if round % 2 == 0 {
                 [Imp::Strata, Imp::Quinn]
@@ -476,6 +495,22 @@ fn run(mut opts: RunOpts) -> io::Result<()> {
                 eprintln!("quic_bench: round {} {w:?} {imp:?}", round + 1);
                 let s = measure(imp, w, count, &tr)?;
                 got[(imp == Imp::Quinn) as usize] = Some(s);
+            }
+            if with_reliable {
+                eprintln!("quic_bench: round {} {w:?} Reliable", round + 1);
+                let r = measure(Imp::Reliable, w, count, &tr)?;
+                if let (Some(s), Some(q)) = (got[0], got[1]) {
+                    rel_q.push(r.rate / q.rate);
+                    rel_s.push(r.rate / s.rate);
+                    reliable_rows.push_str(&format!(
+                        "| {} | {:.1} | {:.3} | {:.3} | {:.3} |\n",
+                        round + 1,
+                        r.rate * scale,
+                        r.rate / s.rate,
+                        r.rate / q.rate,
+                        r.server_cpu_per_unit * cpu_scale,
+                    ));
+                }
             }
             let (Some(s), Some(q)) = (got[0], got[1]) else {
                 continue;
@@ -498,6 +533,13 @@ fn run(mut opts: RunOpts) -> io::Result<()> {
             median(rates),
             median(cpus)
         ));
+        if with_reliable {
+            report.push_str(&format!(
+                "The reliable mapping's bulk in the same rounds:\n\n| round | reliable MB/s | reliable / strata QUIC | reliable / quinn | reliable server CPU s/GB |\n|---|---|---|---|---|\n{reliable_rows}\nMedian: reliable / strata QUIC **{:.3}**, reliable / quinn **{:.3}**\n\n",
+                median(rel_s),
+                median(rel_q)
+            ));
+        }
     }
     print!("{report}");
     Ok(())
