@@ -67,6 +67,7 @@ use crate::{Control, StreamProtocol, StreamTransport};
 mod client;
 pub mod h1;
 pub mod h2;
+pub mod h3;
 pub mod hpack;
 mod server;
 
