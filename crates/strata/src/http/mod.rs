@@ -68,6 +68,7 @@ mod client;
 pub mod h1;
 pub mod h2;
 pub mod hpack;
+pub mod qpack;
 mod server;
 
 pub use client::{HttpClient, VersionChoice};
