@@ -153,7 +153,6 @@ impl H3Error {
     }
 
     /// This error as the `Close` a protocol sees.
-    #[allow(dead_code)] // used by the connection (next commit)
     pub(crate) fn close(self) -> Close {
         let layer = if self.stream.is_some() {
             "h3-stream"
