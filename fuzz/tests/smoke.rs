@@ -1023,7 +1023,41 @@ targets!(
     reliable_conn => reliable_conn_inputs,
     http_server => http_server_inputs,
     reliable_listener => reliable_listener_inputs,
+    h3_frames => h3_frames_inputs,
 );
+
+/// Records of HTTP/3 frames, mostly well formed: a limit byte, a piece
+/// size byte, then frames of every type (reserved and HTTP/2-only types
+/// too) with random payloads, lengths sometimes off.
+fn h3_frames_inputs() -> Vec<Vec<u8>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(17);
+    let mut all = Vec::new();
+    let kinds: [u64; 12] = [0, 1, 3, 4, 5, 7, 0xd, 2, 6, 0x21, 0x40, 0x1f * 7 + 0x21];
+    for _ in 0..RUNS {
+        let mut input = vec![rng.gen::<u8>(), rng.gen::<u8>()];
+        for _ in 0..rng.gen_range(0..6) {
+            let k = kinds[rng.gen_range(0..kinds.len())];
+            let mut payload: Vec<u8> = (0..rng.gen_range(0..24)).map(|_| rng.gen()).collect();
+            if k == 4 && rng.gen_ratio(1, 2) {
+                payload.clear();
+                for _ in 0..rng.gen_range(0..4) {
+                    strata::http::h3::varint::write(&mut payload, rng.gen_range(0..10));
+                    strata::http::h3::varint::write(&mut payload, rng.gen_range(0..3));
+                }
+            }
+            let len = if rng.gen_ratio(1, 10) {
+                rng.gen_range(0..64)
+            } else {
+                payload.len() as u64
+            };
+            strata::http::h3::varint::write(&mut input, k);
+            strata::http::h3::varint::write(&mut input, len);
+            input.extend_from_slice(&payload);
+        }
+        all.push(input);
+    }
+    all
+}
 
 /// The files of `dir` (none if it does not exist), in name order.
 fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
