@@ -317,6 +317,10 @@ fn qpack_dynamic_table_and_blocked_sections() {
     // The section may reference entries the server has not seen yet.
     h.send(id, &head);
     h.fin(id);
+    assert!(
+        !h.conn.written.contains_key(&id),
+        "the section waits for the encoder stream"
+    );
     h.flush_encoder();
     let m = h.message(id);
     assert_eq!(m.status(), Some(200));

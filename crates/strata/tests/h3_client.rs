@@ -66,7 +66,8 @@ fn a_malformed_response_is_a_message_error() {
     let (mut h, seen) = fetch(http::Request::get("https://a/").body(()).unwrap(), b"");
     let w = h.headers(0, &[(":status", "2000")]);
     h.send(0, &w);
-    assert!(h.conn.resets.contains(&(0, 0x10e)), "{:?}", h.conn.resets);
+    // The request was complete (FIN sent): STOP_SENDING carries the code.
+    assert!(h.conn.stops.contains(&(0, 0x10e)), "{:?}", h.conn.stops);
     let lost = seen.lock().unwrap().lost.clone().expect("lost");
     assert_eq!(h3_code(&lost), Some(strata::http::h3::Code::MessageError));
 }

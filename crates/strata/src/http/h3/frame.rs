@@ -220,7 +220,11 @@ impl FrameReader {
     /// Whether the reader stands between frames (nothing partial buffered):
     /// a stream that ends here ended cleanly.
     pub fn at_boundary(&self) -> bool {
-        matches!(self.state, State::Header) && self.buf.is_empty()
+        match self.state {
+            State::Header => self.buf.is_empty(),
+            State::Data { left: 0 } | State::Skip { left: 0 } => true,
+            _ => false,
+        }
     }
 
     /// Bytes buffered now (a partial header or payload).

@@ -8,7 +8,7 @@ use super::frame::{kind, Event, Frame, ReadError};
 use super::head;
 use super::stream::{stream_error, Child, RecvPhase, Shared, View, TOO_LARGE};
 use super::{Code, H3Error};
-use crate::http::qpack::{Decoded, HeaderField};
+use crate::http::qpack::{Decoded, HeaderField, QpackError};
 use crate::http::{RequestHead, ResponseHead, SharedService, Trailers};
 use crate::quic::QuicConnection;
 use crate::{ProtocolSlot, StreamProtocol};
@@ -95,31 +95,34 @@ fn body(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection, d: &[u8]
     }
 }
 
-/// Decodes a section; `None` when it is blocked (kept in the phase) or the
-/// connection failed.
+/// Decodes a section: its fields, or `Ok(None)` when it is blocked (kept
+/// in the phase) or the connection failed, or `Err(())` when it decoded
+/// over `max_field_section_size` (only this message fails).
 fn decode(
     child: &mut Child,
     sh: &mut Shared,
     section: Bytes,
     trailers: bool,
-) -> Option<Vec<HeaderField>> {
+) -> Result<Option<Vec<HeaderField>>, ()> {
     let st = &mut child.st;
     match sh.dec.decode(st.id.0, &section, &mut sh.decoder.buf) {
-        Ok(Decoded::Fields(f)) => Some(f),
+        Ok(Decoded::Fields(f)) if head::section_size(&f) > sh.cfg.max_field_section_size => Err(()),
+        Ok(Decoded::Fields(f)) => Ok(Some(f)),
         Ok(Decoded::Blocked) => {
             st.phase = if trailers {
                 RecvPhase::TrailersBlocked(section)
             } else {
                 RecvPhase::HeadBlocked(section)
             };
-            None
+            Ok(None)
         }
+        Err(QpackError::FieldSectionTooLarge { .. }) => Err(()),
         Err(e) => {
             sh.fail(H3Error::conn(
                 Code::Other(e.code()),
                 "QPACK decoding failed",
             ));
-            None
+            Ok(None)
         }
     }
 }
@@ -148,22 +151,16 @@ fn decode_head(
     c: &mut dyn QuicConnection,
     section: Bytes,
 ) {
-    let Some(fields) = decode(child, sh, section, false) else {
-        return;
+    let fields = match decode(child, sh, section, false) {
+        Ok(Some(f)) => f,
+        Ok(None) => return,
+        Err(()) if child.st.server => return too_large(child, sh, c),
+        Err(()) => {
+            let e = "response head over our limit";
+            return stream_error(&mut child.st, sh, c, Code::ExcessiveLoad, e);
+        }
     };
     let st = &mut child.st;
-    if head::section_size(&fields) > sh.cfg.max_field_section_size {
-        if st.server {
-            return too_large(child, sh, c);
-        }
-        return stream_error(
-            st,
-            sh,
-            c,
-            Code::ExcessiveLoad,
-            "response head over our limit",
-        );
-    }
     if !st.server {
         let p = match head::response(&fields) {
             Ok(p) => p,
@@ -209,13 +206,15 @@ fn decode_head(
 }
 
 fn decode_trailers(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection, section: Bytes) {
-    let Some(fields) = decode(child, sh, section, true) else {
-        return;
+    let fields = match decode(child, sh, section, true) {
+        Ok(Some(f)) => f,
+        Ok(None) => return,
+        Err(()) => {
+            let e = "trailers over our limit";
+            return stream_error(&mut child.st, sh, c, Code::ExcessiveLoad, e);
+        }
     };
     let st = &mut child.st;
-    if head::section_size(&fields) > sh.cfg.max_field_section_size {
-        return stream_error(st, sh, c, Code::ExcessiveLoad, "trailers over our limit");
-    }
     match head::trailers(&fields) {
         Ok(t) => {
             st.trailers_in = Some(Trailers(t));

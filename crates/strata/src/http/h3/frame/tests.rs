@@ -177,6 +177,22 @@ fn forbidden_and_duplicate_settings() {
 }
 
 #[test]
+fn a_frame_read_to_its_end_is_a_boundary() {
+    let mut w = Vec::new();
+    write_data_header(&mut w, 2);
+    w.extend_from_slice(b"hi");
+    let mut r = FrameReader::new(16);
+    let mut input = &w[..];
+    assert_eq!(
+        r.read(&mut input),
+        Ok(Some(Event::Frame(Frame::Data { len: 2 })))
+    );
+    assert!(!r.at_boundary());
+    assert_eq!(r.read(&mut input), Ok(Some(Event::Data(b"hi"))));
+    assert!(r.at_boundary(), "no more read call needed to see the end");
+}
+
+#[test]
 fn buffer_is_bounded_by_the_limit() {
     let mut w = Vec::new();
     write_header(&mut w, kind::HEADERS, 100);
