@@ -28,7 +28,7 @@ fn a_client_stream_is_echoed_by_the_server_and_both_close_cleanly() {
             log: client_log.clone(),
         }),
     );
-    let (mut net, c, _s) = net(7, lan(), srv, cli);
+    let (mut net, c, _s) = pair(7, lan(), srv, cli);
     run_until(&mut net, Duration::from_secs(10), || {
         client_log.lock().unwrap().lost.is_some() && server_log.lock().unwrap().lost.is_some()
     });

@@ -460,13 +460,18 @@ impl Engine {
                 break;
             }
         }
-        if c.q.is_drained() {
-            if !c.st.lost {
-                c.st.lost = true;
-                if let Some(mut app) = c.app.take() {
-                    app.connection_lost(&Close::Done);
-                }
+        if !c.st.lost && c.q.is_closed() {
+            // Closed by us: quinn-proto reports no ConnectionLost for that.
+            c.st.lost = true;
+            let why = close_of(
+                quinn_proto::ConnectionError::LocallyClosed,
+                c.st.local_close.take(),
+            );
+            if let Some(mut app) = c.app.take() {
+                app.connection_lost(&why);
             }
+        }
+        if c.q.is_drained() {
             if c.st.handshake_deadline.is_some() {
                 *half_open = half_open.saturating_sub(1);
             }
