@@ -539,7 +539,9 @@ fn on_event(
             call_app(c, t, |a, v| a.stream_writable(v, from_proto_id(id)));
         }
         Event::Stream(StreamEvent::Finished { id }) => {
-            c.st.finished.remove(&from_proto_id(id));
+            let id = from_proto_id(id);
+            c.st.finished.remove(&id);
+            call_app(c, t, |a, v| a.stream_acked(v, id));
         }
         Event::Stream(StreamEvent::Stopped { id, error_code }) => {
             let code = error_code.into_inner();
