@@ -91,14 +91,26 @@ pub fn pair(
 /// Moves `up` bytes client→server and `down` bytes server→client on one
 /// stream over a link with `link` both ways.
 pub fn transfer(seed: u64, link: LinkConfig, up: u64, down: u64, limit: Duration) -> Transfer {
+    transfer_with(seed, link, up, down, limit, config)
+}
+
+/// [`transfer`] with the configuration `cfg(seed)` on both ends.
+pub fn transfer_with(
+    seed: u64,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+    cfg: impl Fn(u64) -> QuicConfig,
+) -> Transfer {
     let client_out = Shared::default();
     let server_out = Shared::default();
     let so = server_out.clone();
     let factory: StreamFactory =
         Arc::new(move || Box::new(Bulk::new(down, 2, 1, so.clone())) as Box<dyn StreamProtocol>);
-    let srv = server(config(seed), per_stream(factory));
+    let srv = server(cfg(seed), per_stream(factory));
     let cli = client_stream(
-        config(seed ^ 0x5eed),
+        cfg(seed ^ 0x5eed),
         Box::new(Bulk::new(up, 1, 2, client_out.clone())),
     );
     let (mut net, c, s) = pair(seed, link, srv, cli);
