@@ -267,3 +267,26 @@ fn a_waker_reaches_the_app_of_its_connection_and_app_deadlines_fire() {
     let e = cev.lock().unwrap();
     assert_eq!((e.wakes, e.deadlines), (1, 1));
 }
+
+#[test]
+fn a_handshake_nobody_answers_ends_at_the_handshake_timeout() {
+    let cev = SharedEvents::default();
+    let cfg = QuicConfig {
+        handshake_timeout: Duration::from_secs(3),
+        ..config(2)
+    };
+    let mut net = strata::testing::SimNet::new(3);
+    net.set_tracing(false);
+    net.add_node(
+        addr(CLIENT),
+        Box::new(client_app(cfg, Box::new(Script::new(cev.clone())))),
+    );
+    run_until(&mut net, LIMIT, || cev.lock().unwrap().lost.is_some());
+    let lost = cev.lock().unwrap().lost.clone().unwrap();
+    assert!(matches!(lost, Close::Timeout(Timeout::Handshake)), "{lost}");
+    let at = net.elapsed();
+    assert!(
+        at >= Duration::from_secs(3) && at < Duration::from_secs(4),
+        "{at:?}"
+    );
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 use quic_support::*;
 use strata::quic::{QuicConfig, QuicError, RetryPolicy};
 use strata::testing::{LinkConfig, MemoryDatagramTransport, Verdict};
-use strata::{Datagram, DatagramProtocol, DatagramTransport, PeerAddr, StreamProtocol};
+use strata::{Datagram, DatagramProtocol, PeerAddr, StreamProtocol};
 
 /// A Retry packet (RFC 9000 §17.2.5): long header, type 3.
 fn is_retry(d: &[u8]) -> bool {

@@ -22,12 +22,12 @@ use bytes::BytesMut;
 use quinn_proto::{ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event, StreamEvent};
 
 use super::conn::{ConnState, ConnView};
+use super::table::ConnTable;
 use super::{
     from_proto_id, to_proto_id, AppFactory, Dir, QuicApp, QuicConfig, QuicError, RetryPolicy,
     StreamId,
 };
 use crate::deadline::{after, earliest};
-use crate::reliable::children::Children;
 use crate::{
     AbortReason, Addr, Close, Datagram, DatagramTransport, Ecn, Introspect, PeerAddr, Timeout,
     Transmit, WakeRoute,
@@ -98,7 +98,7 @@ pub(crate) struct Engine {
     role: Role,
     endpoint: Option<Endpoint>,
     server_config: Option<Arc<quinn_proto::ServerConfig>>,
-    conns: Children<ConnectionHandle, Conn>,
+    conns: ConnTable<Conn>,
     next_id: u64,
     half_open: usize,
     buf: Vec<u8>,
@@ -117,7 +117,7 @@ impl Engine {
             role,
             endpoint: None,
             server_config: None,
-            conns: Children::new(),
+            conns: ConnTable::new(),
             next_id: 0,
             half_open: 0,
             buf: Vec::new(),

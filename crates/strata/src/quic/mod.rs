@@ -40,6 +40,7 @@ mod error;
 mod per_stream;
 mod server;
 mod stats;
+mod table;
 
 pub use app::{AppFactory, QuicApp, QuicConnection};
 pub use client::QuicClient;
