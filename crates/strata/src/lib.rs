@@ -79,4 +79,6 @@ mod guides {
     struct FirstLayer;
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
+    #[doc = include_str!("../../../docs/quic.md")]
+    struct Quic;
 }
