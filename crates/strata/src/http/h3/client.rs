@@ -8,8 +8,8 @@ use std::time::Instant;
 use http::request;
 
 use super::conn::{Conn, Role};
+use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
 use super::H3Config;
-use crate::quic::{Dir, QuicApp, QuicConnection, StreamId};
 use crate::{Close, StreamProtocol, Wake};
 
 #[derive(Default)]

@@ -10,13 +10,13 @@ use std::time::Instant;
 use super::client::ClientQueue;
 use super::frame::{self, kind, Event, Frame, FrameReader, ReadError};
 use super::head;
+use super::quic_api::{Dir, QuicConnection, StreamId};
 use super::recv::{finish_input, pump, retry_blocked};
 use super::stream::{drop_queue, stopped, stream_error, Child, OurUni, ReqState, Shared, View};
 use super::{varint, Code, H3Config, H3Error};
 use crate::deadline::{after, earliest};
 use crate::http::qpack::{QpackDecoder, QpackEncoder};
 use crate::http::{Protocol, RequestHead, SharedService};
-use crate::quic::{Dir, QuicConnection, StreamId};
 use crate::timer::DeadlineQueue;
 use crate::{Close, ProtocolSlot, StreamProtocol, Timeout, WakeRoute};
 

@@ -1,5 +1,5 @@
 //! HTTP/3 (RFC 9114) as an application of the QUIC layer
-//! ([`crate::quic::QuicApp`]): frames ([`frame`]), varints ([`varint`]),
+//! (`strata::quic::QuicApp`): frames ([`frame`]), varints ([`varint`]),
 //! settings, the control and QPACK streams ([`crate::http::qpack`]), and
 //! one request per bidirectional stream.
 //!
@@ -20,6 +20,7 @@ mod config;
 mod conn;
 mod error;
 mod head;
+mod quic_api;
 mod recv;
 mod server;
 mod stream;

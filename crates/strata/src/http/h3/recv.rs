@@ -6,11 +6,11 @@ use bytes::Bytes;
 
 use super::frame::{kind, Event, Frame, ReadError};
 use super::head;
+use super::quic_api::QuicConnection;
 use super::stream::{stream_error, Child, RecvPhase, Shared, View, TOO_LARGE};
 use super::{Code, H3Error};
 use crate::http::qpack::{Decoded, HeaderField, QpackError};
 use crate::http::{RequestHead, ResponseHead, SharedService, Trailers};
-use crate::quic::QuicConnection;
 use crate::{ProtocolSlot, StreamProtocol};
 
 /// Parses `input` (stream bytes in order) as far as the stream may go now;

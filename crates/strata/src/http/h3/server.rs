@@ -4,9 +4,9 @@
 use std::time::Instant;
 
 use super::conn::{Conn, Role};
+use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
 use super::H3Config;
 use crate::http::SharedService;
-use crate::quic::{Dir, QuicApp, QuicConnection, StreamId};
 use crate::Close;
 
 /// The server side of an HTTP/3 connection (RFC 9114), a

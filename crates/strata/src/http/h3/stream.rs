@@ -18,10 +18,10 @@ use http::StatusCode;
 
 use super::frame::{self, FrameReader};
 use super::head;
+use super::quic_api::{QuicConnection, StreamError, StreamId};
 use super::{Code, H3Config, H3Error};
 use crate::http::qpack::{HeaderField, QpackDecoder, QpackEncoder};
 use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
-use crate::quic::{QuicConnection, StreamError, StreamId};
 use crate::{AbortReason, Call, Close, Introspect, ProtocolSlot, StreamTransport, Wake};
 
 /// Where the peer's side of a request stream is in RFC 9114 §4.1's
