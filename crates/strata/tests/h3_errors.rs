@@ -421,3 +421,115 @@ fn a_server_initiated_stream_id_in_goaway_is_an_id_error_on_a_client() {
     h.send(ctl, &w);
     closed_with(&h, 0x108);
 }
+
+#[test]
+fn a_second_qpack_encoder_stream_is_a_creation_error() {
+    let (mut h, _) = ready();
+    let id = h.next_uni_id();
+    h.send(id, &[0x02]);
+    closed_with(&h, 0x103);
+}
+
+#[test]
+fn requests_still_running_at_the_drain_deadline_are_cancelled() {
+    let (mut h, seen) = ready();
+    let id = h.next_request_id();
+    let w = h.get(id, "/slow");
+    h.send(id, &w); // no FIN: the handler waits for the body
+    let mut g = Vec::new();
+    write_varint_frame(&mut g, kind::GOAWAY, 0);
+    h.send(PEER_CONTROL, &g);
+    assert_eq!(h.close_code(), None);
+    h.advance(Duration::from_secs(9));
+    assert_eq!(h.close_code(), None, "within drain_timeout");
+    h.advance(Duration::from_secs(2));
+    assert!(h.conn.resets.contains(&(id, 0x10c)), "{:?}", h.conn.resets);
+    let lost = seen.lock().unwrap().lost.clone();
+    assert!(
+        matches!(lost, Some(Close::Timeout(Timeout::Drain))),
+        "{lost:?}"
+    );
+    closed_with(&h, 0x100);
+}
+
+/// Writes `n` bytes at once whatever `writable()` says.
+struct Flood(usize, Shared);
+impl strata::StreamProtocol for Flood {
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
+        for _ in 0..self.0 / 65_536 {
+            t.write(&[7u8; 65_536]);
+        }
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.1.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+#[test]
+fn a_handler_that_ignores_writable_is_reset_at_the_send_limit() {
+    let seen = Shared::default();
+    let s2 = seen.clone();
+    let svc: strata::http::SharedService = std::sync::Arc::new(move |_: &http::request::Parts| {
+        Box::new(Flood(4 << 20, s2.clone())) as Box<dyn strata::StreamProtocol>
+    });
+    let mut h = Harness::server(svc, H3Config::default());
+    h.peer_setup(&settings());
+    let id = h.next_request_id();
+    h.conn.credit.insert(id, 0);
+    let w = h.get(id, "/");
+    h.send(id, &w);
+    h.fin(id);
+    assert!(h.conn.resets.contains(&(id, 0x102)), "{:?}", h.conn.resets);
+    let lost = seen.lock().unwrap().lost.clone();
+    assert!(
+        matches!(
+            lost,
+            Some(Close::Aborted {
+                reason: strata::AbortReason::MemoryBudget { .. },
+                ..
+            })
+        ),
+        "{lost:?}"
+    );
+    assert_eq!(h.close_code(), None);
+}
+
+#[test]
+fn stop_sending_from_the_peer_ends_the_response_with_its_code() {
+    let seen = Shared::default();
+    let s2 = seen.clone();
+    let svc: strata::http::SharedService = std::sync::Arc::new(move |_: &http::request::Parts| {
+        Box::new(Flood(1 << 16, s2.clone())) as Box<dyn strata::StreamProtocol>
+    });
+    let mut h = Harness::server(svc, H3Config::default());
+    h.peer_setup(&settings());
+    let id = h.next_request_id();
+    h.conn.credit.insert(id, 100);
+    let w = h.get(id, "/");
+    h.send(id, &w);
+    h.fin(id);
+    h.stop(id, 0x10c);
+    assert!(h.conn.resets.contains(&(id, 0x10c)), "{:?}", h.conn.resets);
+    let lost = seen.lock().unwrap().lost.clone().expect("lost");
+    let e = lost
+        .error::<strata::http::h3::H3Error>()
+        .expect("an H3Error");
+    assert_eq!((e.code, e.remote), (Code::RequestCancelled, true));
+}
+
+#[test]
+fn a_server_shutdown_sends_goaway_and_closes_when_idle() {
+    use strata::quic::QuicApp;
+    let seen = Shared::default();
+    let mut conn = MockConn::new(true);
+    let mut srv = strata::http::h3::H3Server::new(recording(seen, b"", false), H3Config::default());
+    srv.connection_made(&mut conn);
+    srv.shutdown(&mut conn);
+    // Our control stream (the first server uni stream, 3): type, SETTINGS, GOAWAY(0).
+    let ctl = conn.written.get(&3).cloned().unwrap_or_default();
+    let mut g = Vec::new();
+    write_varint_frame(&mut g, kind::GOAWAY, 0);
+    assert!(ctl.ends_with(&g), "{ctl:?}");
+    assert_eq!(conn.closed.as_ref().map(|c| c.0), Some(0x100));
+}

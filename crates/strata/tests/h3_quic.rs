@@ -214,10 +214,20 @@ fn requests_over_quic_are_byte_exact() {
 
 #[test]
 fn requests_survive_a_lossy_reordering_link() {
-    for seed in 0..4 {
+    for seed in 0..16 {
+        let loss = if seed % 2 == 0 {
+            Loss::Random(0.02 + 0.01 * (seed % 5) as f64)
+        } else {
+            Loss::GilbertElliott {
+                p_good_to_bad: 0.02,
+                p_bad_to_good: 0.4,
+                loss_good: 0.0,
+                loss_bad: 0.8,
+            }
+        };
         let link = LinkConfig::default()
-            .delay(Duration::from_millis(10))
-            .loss(Loss::Random(0.05))
+            .delay(Duration::from_millis(2 + seed % 10))
+            .loss(loss)
             .duplicate(0.02)
             .reorder(0.05, Duration::from_millis(3));
         let sizes = [200_000, 7, 50_000];

@@ -39,7 +39,7 @@ pub struct MockConn {
 }
 
 impl MockConn {
-    fn new(server: bool) -> MockConn {
+    pub fn new(server: bool) -> MockConn {
         MockConn {
             now: Instant::now(),
             server,

@@ -56,6 +56,9 @@ pub mod setting {
 /// a larger one is H3_EXCESSIVE_LOAD.
 pub const MAX_SETTINGS_PAYLOAD: u64 = 4096;
 
+/// The most a frame header alone makes the reader reserve for its payload.
+const PAYLOAD_RESERVE: u64 = 16 << 10;
+
 /// The settings of one endpoint, as a SETTINGS frame carries them. Unknown
 /// identifiers are ignored (§7.2.4).
 ///
@@ -358,7 +361,9 @@ impl FrameReader {
             return Err(ReadError::TooLarge { kind, len });
         }
         self.state = State::Payload { kind, len };
-        self.buf.reserve_exact(len as usize);
+        // Grown as bytes arrive: a configured limit of any size (even
+        // `usize::MAX`) never makes a bare frame header allocate.
+        self.buf.reserve(len.min(PAYLOAD_RESERVE) as usize);
         Ok(None)
     }
 }

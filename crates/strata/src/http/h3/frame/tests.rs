@@ -193,6 +193,16 @@ fn a_frame_read_to_its_end_is_a_boundary() {
 }
 
 #[test]
+fn a_huge_limit_does_not_allocate_on_a_header() {
+    let mut w = Vec::new();
+    write_header(&mut w, kind::HEADERS, 1 << 60);
+    let mut r = FrameReader::new(usize::MAX);
+    let mut input = &w[..];
+    assert_eq!(r.read(&mut input), Ok(None));
+    assert!(r.buf.capacity() <= 64 << 10, "{}", r.buf.capacity());
+}
+
+#[test]
 fn buffer_is_bounded_by_the_limit() {
     let mut w = Vec::new();
     write_header(&mut w, kind::HEADERS, 100);
