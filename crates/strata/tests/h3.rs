@@ -172,11 +172,16 @@ fn a_large_body_follows_quic_flow_control() {
     );
 }
 
-/// Pauses reading on the first byte; the test resumes it from outside.
+/// Pauses reading on each piece of data; a wake (from its waker, which the
+/// test holds) resumes it.
 struct Pauser {
     seen: Shared,
+    waker: Arc<Mutex<Option<strata::Wake>>>,
 }
 impl StreamProtocol for Pauser {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        *self.waker.lock().unwrap() = Some(t.waker());
+    }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.seen.lock().unwrap().body.extend_from_slice(data);
         t.pause_reading();
@@ -194,8 +199,13 @@ impl StreamProtocol for Pauser {
 fn a_paused_request_stops_quic_delivery_and_resumes() {
     let seen = Shared::default();
     let s2 = seen.clone();
+    let waker: Arc<Mutex<Option<strata::Wake>>> = Arc::default();
+    let w2 = waker.clone();
     let svc: SharedService = Arc::new(move |_: &http::request::Parts| {
-        Box::new(Pauser { seen: s2.clone() }) as Box<dyn StreamProtocol>
+        Box::new(Pauser {
+            seen: s2.clone(),
+            waker: w2.clone(),
+        }) as Box<dyn StreamProtocol>
     });
     let mut h = Harness::server(svc, H3Config::default());
     h.peer_setup(&settings());
@@ -216,13 +226,20 @@ fn a_paused_request_stops_quic_delivery_and_resumes() {
     assert!(h.conn.paused.contains(&id), "QUIC told to stop delivering");
     h.fin(id);
     assert!(!seen.lock().unwrap().eof, "no EOF while paused");
+    // A wake of the connection itself reaches no request.
     h.app.on_wake(&mut h.conn);
+    assert_eq!(seen.lock().unwrap().body, b"abc");
+    // The request's own waker, from another thread, reaches it alone.
+    let w = waker.lock().unwrap().clone().expect("a waker");
+    std::thread::spawn(move || w.wake()).join().unwrap();
+    h.wakes();
     assert_eq!(seen.lock().unwrap().body, b"abcdef");
     assert!(
         !seen.lock().unwrap().eof,
         "paused again after the held DATA"
     );
-    h.app.on_wake(&mut h.conn);
+    waker.lock().unwrap().clone().unwrap().wake();
+    h.wakes();
     assert!(seen.lock().unwrap().eof);
     assert!(!h.conn.paused.contains(&id));
     assert!(h.conn.finished.contains(&id));

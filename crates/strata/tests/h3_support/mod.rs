@@ -414,10 +414,11 @@ impl Harness {
         }
     }
 
-    /// Delivers pending wakes.
+    /// Delivers pending wakes along their routes.
     pub fn wakes(&mut self) {
-        if !self.conn.hub.take().is_empty() {
-            self.app.on_wake(&mut self.conn);
+        for route in self.conn.hub.take() {
+            self.app
+                .on_wake_at(&mut self.conn, strata::WakeRoute::new(&route));
         }
     }
 }

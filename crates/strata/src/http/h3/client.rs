@@ -10,7 +10,7 @@ use http::request;
 use super::conn::{Conn, Role};
 use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
 use super::H3Config;
-use crate::{Close, StreamProtocol, Wake};
+use crate::{Close, StreamProtocol, Wake, WakeRoute};
 
 #[derive(Default)]
 pub(super) struct ClientQueue {
@@ -169,7 +169,10 @@ impl QuicApp for H3Client {
         self.conn.on_deadline(c);
     }
     fn on_wake(&mut self, c: &mut dyn QuicConnection) {
-        self.conn.on_wake(c);
+        self.conn.on_wake(c, WakeRoute::new(&[]));
+    }
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
+        self.conn.on_wake(c, route);
     }
     fn connection_lost(&mut self, why: &Close) {
         self.conn.lose_all(why);

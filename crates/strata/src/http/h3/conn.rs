@@ -747,18 +747,23 @@ impl Conn {
         self.settle(c);
     }
 
-    /// `QuicApp::on_wake` carries no route: new client requests are opened,
-    /// and every stream's protocol gets the wake (spurious for most).
-    pub(super) fn on_wake(&mut self, c: &mut dyn QuicConnection) {
-        self.open_client_streams(c);
-        for child in self.streams.values_mut() {
-            if let Some(p) = child.proto.as_mut() {
-                let mut v = View {
-                    st: &mut child.st,
-                    sh: &mut self.sh,
-                    c,
-                };
-                p.on_wake(&mut v, WakeRoute::new(&[]));
+    /// A wake along `route`: a stream's protocol (its waker is the
+    /// connection's with the stream id as the next hop), or, with no hop
+    /// left, the connection itself (new client requests).
+    pub(super) fn on_wake(&mut self, c: &mut dyn QuicConnection, mut route: WakeRoute<'_>) {
+        match route.next_hop() {
+            None => self.open_client_streams(c),
+            Some(id) => {
+                if let Some(child) = self.streams.get_mut(&StreamId(id)) {
+                    if let Some(p) = child.proto.as_mut() {
+                        let mut v = View {
+                            st: &mut child.st,
+                            sh: &mut self.sh,
+                            c,
+                        };
+                        p.on_wake(&mut v, route);
+                    }
+                }
             }
         }
         self.settle(c);

@@ -7,7 +7,7 @@ use super::conn::{Conn, Role};
 use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
 use super::H3Config;
 use crate::http::SharedService;
-use crate::Close;
+use crate::{Close, WakeRoute};
 
 /// The server side of an HTTP/3 connection (RFC 9114), a
 /// [`QuicApp`] for the QUIC layer's connections with ALPN `h3`.
@@ -113,7 +113,10 @@ impl QuicApp for H3Server {
         self.conn.on_deadline(c);
     }
     fn on_wake(&mut self, c: &mut dyn QuicConnection) {
-        self.conn.on_wake(c);
+        self.conn.on_wake(c, WakeRoute::new(&[]));
+    }
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
+        self.conn.on_wake(c, route);
     }
     fn connection_lost(&mut self, why: &Close) {
         self.conn.lose_all(why);

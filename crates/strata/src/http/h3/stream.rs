@@ -500,7 +500,7 @@ impl StreamTransport for View<'_> {
         self.c.now()
     }
     fn waker(&self) -> Wake {
-        self.c.waker()
+        self.c.waker().child(self.st.id.0)
     }
     fn control(&mut self, mut call: Call<'_>) {
         call.answer(|m: HttpControl| match m {
