@@ -380,3 +380,53 @@ fn graceful_shutdown_sends_goaway_and_drains() {
         "closed with H3_NO_ERROR once drained"
     );
 }
+
+/// Accepts a tunnel, then hands it to [`Upper`] with a `Replace` swap (the
+/// request stream is a swap point like any holder of a protocol).
+struct SwapToUpper;
+impl StreamProtocol for SwapToUpper {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        t.send_response(http::Response::builder().status(200).body(()).unwrap())
+            .unwrap();
+        t.request_swap(strata::SwapRequest::Replace(Box::new(Tunnel2)), Vec::new())
+            .unwrap();
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {
+        unreachable!("replaced before any data")
+    }
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+}
+
+/// Upper-cases what it reads (no head of its own: the tunnel is accepted).
+struct Tunnel2;
+impl StreamProtocol for Tunnel2 {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        t.write(&data.to_ascii_uppercase());
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close();
+    }
+}
+
+#[test]
+fn a_classic_connect_tunnel_with_a_protocol_swap() {
+    let seen = Arc::new(Mutex::new(None));
+    let s2 = seen.clone();
+    let svc: SharedService = Arc::new(move |req: &http::request::Parts| {
+        *s2.lock().unwrap() = Some((req.method.clone(), req.uri.to_string()));
+        Box::new(SwapToUpper) as Box<dyn StreamProtocol>
+    });
+    let mut h = Harness::server(svc, H3Config::default());
+    h.peer_setup(&settings());
+    let id = h.next_request_id();
+    // RFC 9114 §4.4: a CONNECT names only :authority.
+    let head = h.headers(id, &[(":method", "CONNECT"), (":authority", "echo.test:7")]);
+    h.send(id, &head);
+    assert_eq!(h.message(id).status(), Some(200));
+    h.send(id, &Harness::data(b"abc"));
+    h.fin(id);
+    assert_eq!(h.message(id).body, b"ABC");
+    assert!(h.conn.finished.contains(&id));
+    let got = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(got, (http::Method::CONNECT, "echo.test:7".to_string()));
+}
