@@ -533,3 +533,42 @@ fn a_server_shutdown_sends_goaway_and_closes_when_idle() {
     assert!(ctl.ends_with(&g), "{ctl:?}");
     assert_eq!(conn.closed.as_ref().map(|c| c.0), Some(0x100));
 }
+
+#[test]
+fn a_trickling_request_body_gets_408() {
+    let (mut h, seen) = ready();
+    let id = h.next_request_id();
+    let mut w = h.headers(
+        id,
+        &[
+            (":method", "POST"),
+            (":scheme", "https"),
+            (":authority", "a"),
+            (":path", "/"),
+        ],
+    );
+    w.extend(Harness::data(b"a"));
+    h.send(id, &w);
+    // A steady body at the minimum rate keeps the request alive...
+    for _ in 0..3 {
+        h.advance(Duration::from_secs(20));
+        h.send(id, &Harness::data(&[b'x'; 32 << 10]));
+    }
+    assert!(seen.lock().unwrap().lost.is_none());
+    assert!(h.conn.written.get(&id).is_none_or(|w| w.is_empty()));
+    // ... a trickle below it does not.
+    h.advance(Duration::from_secs(20));
+    h.send(id, &Harness::data(b"b"));
+    h.advance(Duration::from_secs(20));
+    assert!(seen.lock().unwrap().lost.is_none(), "the period with 64 KiB ended well");
+    h.advance(Duration::from_secs(20));
+    assert_eq!(h.message(id).status(), Some(408));
+    assert!(h.conn.finished.contains(&id));
+    assert!(h.conn.stops.contains(&(id, 0x100)), "{:?}", h.conn.stops);
+    let lost = seen.lock().unwrap().lost.clone();
+    assert!(
+        matches!(lost, Some(Close::Timeout(Timeout::Body))),
+        "{lost:?}"
+    );
+    assert_eq!(h.close_code(), None);
+}

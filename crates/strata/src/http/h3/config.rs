@@ -18,6 +18,10 @@ pub const DEFAULT_CONNECTION_SEND_BUFFER: usize = 1 << 20;
 pub const DEFAULT_STREAM_SEND_LIMIT: usize = 1 << 20;
 /// Default [`H3Config::head_timeout`]: 10 s.
 pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`H3Config::body_timeout`]: 30 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default [`H3Config::min_body_rate`]: 1024 bytes per second.
+pub const DEFAULT_MIN_BODY_RATE: u64 = 1024;
 /// Default [`H3Config::drain_timeout`]: 10 s.
 pub const DEFAULT_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default [`H3Config::max_control_buffer`]: 64 KiB.
@@ -68,6 +72,19 @@ pub struct H3Config {
     /// (including a section blocked on QPACK); at expiry the stream is
     /// reset with H3_REQUEST_REJECTED. Default [`DEFAULT_HEAD_TIMEOUT`].
     pub head_timeout: Duration,
+    /// A request body's rate period (server). While a request body is
+    /// being read (its protocol not paused, the body not ended, not a
+    /// CONNECT tunnel), each period must bring `body_timeout ×
+    /// min_body_rate` bytes (at least one), or the request ends: `408` and
+    /// FIN (then STOP_SENDING(H3_NO_ERROR)) if no response was started,
+    /// else RESET_STREAM(H3_REQUEST_CANCELLED); its protocol gets
+    /// `Close::Timeout(Timeout::Body)`. Zero turns the rule off. Default
+    /// [`DEFAULT_BODY_TIMEOUT`].
+    pub body_timeout: Duration,
+    /// The least mean rate, in bytes per second, of a request body over
+    /// each [`body_timeout`](H3Config::body_timeout) period. Default
+    /// [`DEFAULT_MIN_BODY_RATE`].
+    pub min_body_rate: u64,
     /// After GOAWAY (ours or the peer's), how long requests in flight may
     /// run; then they are reset with H3_REQUEST_CANCELLED, their protocols
     /// get `Close::Timeout(Timeout::Drain)`, and the connection closes with
@@ -77,6 +94,19 @@ pub struct H3Config {
     /// and the peer's, not yet parsed) may hold before the connection is
     /// closed with H3_EXCESSIVE_LOAD. Default [`DEFAULT_MAX_CONTROL_BUFFER`].
     pub max_control_buffer: usize,
+}
+
+impl H3Config {
+    /// The bytes a body must bring in each `body_timeout` period: the period
+    /// times `min_body_rate`, at least one.
+    pub(super) fn body_quota(&self) -> u64 {
+        let q = self
+            .body_timeout
+            .as_millis()
+            .saturating_mul(self.min_body_rate as u128)
+            / 1000;
+        q.clamp(1, u64::MAX as u128) as u64
+    }
 }
 
 impl Default for H3Config {
@@ -91,6 +121,8 @@ impl Default for H3Config {
             connection_send_buffer: DEFAULT_CONNECTION_SEND_BUFFER,
             stream_send_limit: DEFAULT_STREAM_SEND_LIMIT,
             head_timeout: DEFAULT_HEAD_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            min_body_rate: DEFAULT_MIN_BODY_RATE,
             drain_timeout: DEFAULT_DRAIN_TIMEOUT,
             max_control_buffer: DEFAULT_MAX_CONTROL_BUFFER,
         }

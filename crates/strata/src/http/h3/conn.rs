@@ -11,10 +11,10 @@ use super::client::ClientQueue;
 use super::frame::{self, kind, Event, Frame, FrameReader, ReadError};
 use super::head;
 use super::quic_api::{Dir, QuicConnection, StreamId};
-use super::recv::{finish_input, pump, retry_blocked};
+use super::recv::{body_too_slow, finish_input, pump, retry_blocked};
 use super::stream::{drop_queue, stopped, stream_error, Child, OurUni, ReqState, Shared, View};
 use super::{varint, Code, H3Config, H3Error};
-use crate::deadline::{after, earliest};
+use crate::deadline::{after, after_opt, earliest, expired};
 use crate::http::qpack::{QpackDecoder, QpackEncoder};
 use crate::http::{Protocol, RequestHead, SharedService};
 use crate::timer::DeadlineQueue;
@@ -583,6 +583,15 @@ impl Conn {
                     changed = true;
                 }
                 let st = &mut child.st;
+                let body_rule = !self.sh.cfg.body_timeout.is_zero();
+                if body_rule && st.reading_body() {
+                    if st.body_since.is_none() {
+                        st.body_since = Some(c.now());
+                        st.body_bytes = 0;
+                    }
+                } else {
+                    st.body_since = None;
+                }
                 let want_pause = st.paused && !st.eof_delivered && !st.reset;
                 if want_pause != st.quic_paused {
                     st.quic_paused = want_pause;
@@ -657,8 +666,9 @@ impl Conn {
 
     fn sync_deadlines(&mut self) {
         for child in self.streams.values_mut() {
+            let body = after_opt(child.st.body_since, self.sh.cfg.body_timeout);
             let d = earliest(
-                child.st.head_deadline,
+                earliest(child.st.head_deadline, body),
                 child.proto.as_ref().and_then(|p| p.next_deadline()),
             );
             self.deadlines.set(&mut child.st.deadline, child.st.id, d);
@@ -732,6 +742,16 @@ impl Conn {
                 );
                 child.st.finished = Some(Close::Timeout(Timeout::Head));
                 continue;
+            }
+            let cfg = &self.sh.cfg;
+            if expired(child.st.body_since, cfg.body_timeout, now) {
+                if child.st.body_bytes >= cfg.body_quota() {
+                    child.st.body_since = Some(now);
+                    child.st.body_bytes = 0;
+                } else {
+                    body_too_slow(child, &mut self.sh, c);
+                    continue;
+                }
             }
             if let Some(p) = child.proto.as_mut() {
                 if p.next_deadline().is_some_and(|d| d <= now) {

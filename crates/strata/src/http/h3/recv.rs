@@ -76,6 +76,7 @@ fn unexpected(detail: &'static str) -> H3Error {
 fn body(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection, d: &[u8]) {
     let st = &mut child.st;
     st.body_len += d.len() as u64;
+    st.body_bytes += d.len() as u64;
     if st.expect_len.is_some_and(|n| st.body_len > n) {
         return stream_error(
             st,
@@ -236,6 +237,31 @@ fn too_large(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection) {
     st.stash = Vec::new();
     let (mut p, ()) = http::Response::new(()).into_parts();
     p.status = TOO_LARGE;
+    let mut v = View { st, sh, c };
+    v.close_with(p);
+}
+
+/// A request body trickled below `min_body_rate` for a whole period: the
+/// request ends. Without a response yet, `408` and FIN; else
+/// RESET_STREAM(H3_REQUEST_CANCELLED). The protocol gets `Timeout::Body`.
+pub(super) fn body_too_slow(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection) {
+    let why = crate::Close::Timeout(crate::Timeout::Body);
+    let st = &mut child.st;
+    st.body_since = None;
+    if st.final_head_sent {
+        stream_error(st, sh, c, Code::RequestCancelled, "request body too slow");
+        st.finished = Some(why);
+        return;
+    }
+    tracing::debug!(stream = st.id.0, "HTTP/3 request body too slow: 408");
+    if let Some(mut p) = child.proto.take() {
+        p.connection_lost(&why);
+    }
+    let st = &mut child.st;
+    st.stash = Vec::new();
+    st.phase = RecvPhase::Done;
+    let (mut p, ()) = http::Response::new(()).into_parts();
+    p.status = http::StatusCode::REQUEST_TIMEOUT;
     let mut v = View { st, sh, c };
     v.close_with(p);
 }

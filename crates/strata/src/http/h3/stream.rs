@@ -86,6 +86,10 @@ pub(super) struct ReqState {
     pub(super) finished: Option<Close>,
     /// When the request head must be complete (server).
     pub(super) head_deadline: Option<Instant>,
+    /// The request body's rate period: its start (`None` while the body is
+    /// not being read) and the bytes that arrived in it.
+    pub(super) body_since: Option<Instant>,
+    pub(super) body_bytes: u64,
     /// Its entry in the connection's deadline queue.
     pub(super) deadline: Option<Instant>,
 }
@@ -120,6 +124,8 @@ impl ReqState {
             trailers_in: None,
             finished: None,
             head_deadline: None,
+            body_since: None,
+            body_bytes: 0,
             deadline: None,
         }
     }
@@ -131,6 +137,24 @@ impl ReqState {
                 self.phase,
                 RecvPhase::HeadBlocked(_) | RecvPhase::TrailersBlocked(_)
             )
+    }
+
+    /// Whether a server is reading this request's body now: the body has
+    /// not ended, its protocol takes input, and it is not a CONNECT tunnel
+    /// (whose quiet periods are the application's).
+    pub(super) fn reading_body(&self) -> bool {
+        self.server
+            && self.phase == RecvPhase::Body
+            && !self.fin
+            && !self.holding()
+            && self.stash.is_empty()
+            && self.finished.is_none()
+            && !self.reset
+            && !self.eof_delivered
+            && self
+                .req
+                .as_ref()
+                .is_some_and(|r| r.0.method != http::Method::CONNECT)
     }
 
     /// Whether our side may still send.
