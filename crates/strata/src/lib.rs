@@ -43,6 +43,7 @@ pub mod http;
 mod introspect;
 mod outbuf;
 pub mod reliable;
+pub mod routing;
 mod slot;
 mod stack;
 pub mod stream;
