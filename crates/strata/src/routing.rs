@@ -374,13 +374,32 @@ impl LbConfig {
         })
     }
 
-    /// The server id in a packet's destination id `cid`, or the fallback
-    /// when the id is of another rotation, unroutable, or too short to hold
-    /// a server id and a nonce. (A client's first Initial carries an id the
-    /// client chose: route it by the fallback without looking.)
+    /// The server id in a packet's destination id, or the fallback when the
+    /// id is of another rotation, unroutable, or shorter than a server id
+    /// and a nonce. `cid` is the id, or the packet's bytes from the id's
+    /// start on (a QUIC short header, whose id length only the id's first
+    /// octet tells): the length the first octet self-describes must fit in
+    /// it. (A client's first Initial carries an id the client chose: route
+    /// it by the fallback without looking.)
+    ///
+    /// ```
+    /// use strata::routing::{LbConfig, Route};
+    /// let lb = LbConfig::new(0, 2)?;
+    /// // An 8-byte id at the start of a longer packet: 0x07 says 7 more bytes.
+    /// let packet = [0x07, 0xa1, 0xb2, 1, 2, 3, 4, 5, 0xff, 0xff];
+    /// assert_eq!(lb.route(&packet), Route::Server(&[0xa1, 0xb2][..]));
+    /// // It says 9 more bytes, but the packet ends first: not an id of ours.
+    /// assert_eq!(lb.route(&[0x09, 0xa1, 0xb2, 1, 2, 3, 4, 5]), Route::Fallback);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn route<'a>(&self, cid: &'a [u8]) -> Route<'a> {
+        let Some(&first) = cid.first() else {
+            return Route::Fallback;
+        };
+        let len = usize::from(first & 0x1f) + 1;
         if RoutableIds::config_of(cid) != Some(self.config_id)
-            || cid.len() < 1 + self.server_id_len as usize + MIN_NONCE_LEN
+            || len > cid.len()
+            || len < 1 + self.server_id_len as usize + MIN_NONCE_LEN
         {
             return Route::Fallback;
         }
@@ -506,13 +525,15 @@ mod tests {
     fn a_balancer_never_reads_past_the_id() {
         let lb = LbConfig::new(0, 3).unwrap();
         for len in 0..=MAX_CID_LEN {
-            for first in [0x00, 0x07, 0x1f, 0x20, 0xe7, 0xff] {
+            for first in [0x00, 0x06, 0x07, 0x08, 0x13, 0x1f, 0x20, 0x27, 0xe7, 0xff] {
                 let mut cid = vec![0x11; len];
                 if let Some(f) = cid.first_mut() {
                     *f = first;
                 }
+                let said = usize::from(first & 0x1f) + 1;
                 let routed = matches!(lb.route(&cid), Route::Server(_));
-                assert_eq!(routed, first >> 5 == 0 && len >= 8, "{first:#x} {len}");
+                let want = first >> 5 == 0 && (8..=len).contains(&said);
+                assert_eq!(routed, want, "{first:#x} {len}");
             }
         }
     }
