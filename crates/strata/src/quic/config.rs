@@ -89,8 +89,11 @@ pub struct QuicConfig {
     /// Seeds quinn-proto's random choices (connection ids, tokens), so a run
     /// in the test kit repeats. `None`: from the system.
     pub rng_seed: Option<u64>,
-    // `server_id: Option<crate::routing::ServerId>` (routable connection ids,
-    // helper `lb`) is wired here at the merge.
+    /// Routable connection ids (QUIC-LB plaintext, `docs/routing.md`):
+    /// every id this endpoint issues carries this server id, so a stateless
+    /// balancer keeps a connection on this server through migration.
+    /// `None`: random 8-byte ids.
+    pub server_id: Option<crate::routing::ServerId>,
 }
 
 impl Default for QuicConfig {
@@ -111,6 +114,7 @@ impl Default for QuicConfig {
             high_water: DEFAULT_HIGH_WATER,
             low_water: DEFAULT_LOW_WATER,
             rng_seed: None,
+            server_id: None,
         }
     }
 }
