@@ -413,3 +413,87 @@ fn a_reader_that_pauses_stops_the_writer_through_pause_writing_and_memory_stays_
     let so = server_out.lock().unwrap();
     assert_eq!((so.received, so.mismatch), (TOTAL, None));
 }
+
+/// Inserts TLS below itself as soon as its stream is made (a swap at the
+/// QUIC stream's slot), then echoes (server) or says `msg` (client).
+struct StartTls {
+    tls: Option<strata::tls::TlsConfig>,
+    msg: Option<Vec<u8>>,
+    log: SharedLog,
+}
+
+impl StreamProtocol for StartTls {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        if let Some(tls) = self.tls.take() {
+            t.request_swap(strata::tls::starttls(tls), Vec::new())
+                .unwrap();
+            // Written after the request: goes through the new TLS layer.
+            if let Some(m) = self.msg.take() {
+                t.write(&m);
+                t.write_eof();
+            }
+        }
+    }
+    fn data_received(&mut self, t: &mut dyn strata::StreamTransport, data: &[u8]) {
+        let mut l = self.log.lock().unwrap();
+        l.data.extend_from_slice(data);
+        l.chain = t.layer_chain();
+        drop(l);
+        if t.get::<strata::tls::TlsInfo>().is_none() {
+            return t.abort(strata::Close::Reset);
+        }
+        if self.msg.is_none() && self.log.lock().unwrap().stream_id.is_none() {
+            t.write(data); // the server echoes
+        }
+    }
+    fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
+        self.log.lock().unwrap().eof = true;
+        t.close();
+    }
+    fn connection_lost(&mut self, why: &strata::Close) {
+        self.log.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+#[test]
+fn a_stream_protocol_can_insert_tls_below_itself_on_a_quic_stream() {
+    let id = identity();
+    let server_tls = strata::tls::ServerTls::new(id).build().unwrap();
+    let client_tls = strata::tls::ClientTls::new("localhost")
+        .unwrap()
+        .insecure()
+        .build()
+        .unwrap();
+    let server_log = SharedLog::default();
+    let client_log = SharedLog::default();
+    // The client's log has a stream id set only to tell the roles apart.
+    client_log.lock().unwrap().stream_id = Some(0);
+    let sl = server_log.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(StartTls {
+                tls: Some(server_tls.clone()),
+                msg: None,
+                log: sl.clone(),
+            }) as Box<dyn StreamProtocol>
+        })),
+    );
+    let cli = client_stream(
+        config(2),
+        Box::new(StartTls {
+            tls: Some(client_tls),
+            msg: Some(b"secret over tls over quic".to_vec()),
+            log: client_log.clone(),
+        }),
+    );
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some() && server_log.lock().unwrap().lost.is_some()
+    });
+    let (c, s) = (client_log.lock().unwrap(), server_log.lock().unwrap());
+    assert_eq!(s.data, b"secret over tls over quic");
+    assert_eq!(c.data, b"secret over tls over quic");
+    assert_eq!(s.chain[..3], ["tls", "quic-stream", "quic"]);
+    assert!(c.lost.as_ref().unwrap().is_clean(), "{:?}", c.lost);
+}
