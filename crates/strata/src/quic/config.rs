@@ -153,8 +153,11 @@ impl QuicConfig {
         let ceiling = max_payload.min(usize::from(u16::MAX) - 8) as u16;
         tc.initial_mtu(ceiling.min(DEFAULT_MAX_UDP_PAYLOAD as u16));
         tc.min_mtu(MIN_DATAGRAM_SIZE as u16);
+        // Discovery climbs no higher than quinn-proto's own default ceiling
+        // (1452): above it, seeds of the lossy sweep stalled mid-transfer
+        // after bursts lost full-size packets (quic_sim, seeds 5413, 11757).
         let mut mtud = MtuDiscoveryConfig::default();
-        mtud.upper_bound(ceiling);
+        mtud.upper_bound(ceiling.min(DEFAULT_MAX_UDP_PAYLOAD as u16));
         tc.mtu_discovery_config(Some(mtud));
         tc.enable_segmentation_offload(true);
         Ok(tc)
