@@ -447,7 +447,10 @@ impl StreamProtocol for StartTls {
         }
     }
     fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
-        self.log.lock().unwrap().eof = true;
+        let mut l = self.log.lock().unwrap();
+        l.eof = true;
+        l.chain = t.layer_chain();
+        drop(l);
         t.close();
     }
     fn connection_lost(&mut self, why: &strata::Close) {
