@@ -44,6 +44,7 @@ mod introspect;
 mod outbuf;
 pub mod quic;
 pub mod reliable;
+pub mod routing;
 mod slot;
 mod stack;
 pub mod stream;

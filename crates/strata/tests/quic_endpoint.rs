@@ -223,3 +223,49 @@ fn a_client_whose_source_port_changes_mid_transfer_keeps_going() {
     assert!(c.clean && s.clean, "{c:?} {s:?}");
     assert_eq!(*seen.lock().unwrap(), [addr(CLIENT), natted]);
 }
+
+#[test]
+fn with_a_server_id_every_id_the_client_sends_to_routes_to_that_server() {
+    use strata::routing::{LbConfig, Route, ServerId};
+    let client_log = SharedLog::default();
+    let srv = server(
+        QuicConfig {
+            server_id: Some(ServerId::parse_hex("0a0b").unwrap()),
+            ..config(1)
+        },
+        per_stream(Arc::new(|| {
+            Box::new(Echo(SharedLog::default())) as Box<dyn StreamProtocol>
+        })),
+    );
+    let cli = client_stream(
+        config(2),
+        Box::new(Say {
+            msg: vec![7; 100_000],
+            log: client_log.clone(),
+        }),
+    );
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    let routes = Arc::new(Mutex::new((0u32, 0u32)));
+    let r = routes.clone();
+    let lb = LbConfig::new(0, 2).unwrap();
+    net.set_tamper(move |d| {
+        // Short headers (RFC 9000 §17.3): the server's id follows the first octet.
+        if d.to == addr(SERVER) && d.data.first().is_some_and(|b| b & 0x80 == 0) {
+            let mut r = r.lock().unwrap();
+            match lb.route(&d.data[1..]) {
+                Route::Server(s) if s == [0x0a, 0x0b] => r.0 += 1,
+                _ => r.1 += 1,
+            }
+        }
+        Verdict::Pass
+    });
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some()
+    });
+    assert_eq!(client_log.lock().unwrap().data.len(), 100_000);
+    let (ours, other) = *routes.lock().unwrap();
+    assert!(
+        ours > 10 && other == 0,
+        "{ours} routed to 0a0b, {other} elsewhere"
+    );
+}

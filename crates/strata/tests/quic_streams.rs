@@ -413,3 +413,189 @@ fn a_reader_that_pauses_stops_the_writer_through_pause_writing_and_memory_stays_
     let so = server_out.lock().unwrap();
     assert_eq!((so.received, so.mismatch), (TOTAL, None));
 }
+
+/// Inserts TLS below itself as soon as its stream is made (a swap at the
+/// QUIC stream's slot), then echoes (server) or says `msg` (client).
+struct StartTls {
+    tls: Option<strata::tls::TlsConfig>,
+    msg: Option<Vec<u8>>,
+    log: SharedLog,
+}
+
+impl StreamProtocol for StartTls {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        if let Some(tls) = self.tls.take() {
+            t.request_swap(strata::tls::starttls(tls), Vec::new())
+                .unwrap();
+            // Written after the request: goes through the new TLS layer.
+            if let Some(m) = self.msg.take() {
+                t.write(&m);
+                t.write_eof();
+            }
+        }
+    }
+    fn data_received(&mut self, t: &mut dyn strata::StreamTransport, data: &[u8]) {
+        let mut l = self.log.lock().unwrap();
+        l.data.extend_from_slice(data);
+        l.chain = t.layer_chain();
+        drop(l);
+        if t.get::<strata::tls::TlsInfo>().is_none() {
+            return t.abort(strata::Close::Reset);
+        }
+        if self.msg.is_none() && self.log.lock().unwrap().stream_id.is_none() {
+            t.write(data); // the server echoes
+        }
+    }
+    fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
+        let mut l = self.log.lock().unwrap();
+        l.eof = true;
+        l.chain = t.layer_chain();
+        drop(l);
+        t.close();
+    }
+    fn connection_lost(&mut self, why: &strata::Close) {
+        self.log.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+#[test]
+fn a_stream_protocol_can_insert_tls_below_itself_on_a_quic_stream() {
+    let id = identity();
+    let server_tls = strata::tls::ServerTls::new(id).build().unwrap();
+    let client_tls = strata::tls::ClientTls::new("localhost")
+        .unwrap()
+        .insecure()
+        .build()
+        .unwrap();
+    let server_log = SharedLog::default();
+    let client_log = SharedLog::default();
+    // The client's log has a stream id set only to tell the roles apart.
+    client_log.lock().unwrap().stream_id = Some(0);
+    let sl = server_log.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(StartTls {
+                tls: Some(server_tls.clone()),
+                msg: None,
+                log: sl.clone(),
+            }) as Box<dyn StreamProtocol>
+        })),
+    );
+    let cli = client_stream(
+        config(2),
+        Box::new(StartTls {
+            tls: Some(client_tls),
+            msg: Some(b"secret over tls over quic".to_vec()),
+            log: client_log.clone(),
+        }),
+    );
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some() && server_log.lock().unwrap().lost.is_some()
+    });
+    let (c, s) = (client_log.lock().unwrap(), server_log.lock().unwrap());
+    assert_eq!(s.data, b"secret over tls over quic");
+    assert_eq!(c.data, b"secret over tls over quic");
+    assert_eq!(s.chain[..3], ["tls", "quic-stream", "quic"]);
+    assert!(c.lost.as_ref().unwrap().is_clean(), "{:?}", c.lost);
+}
+
+/// Hands its waker out when made; writes "woken" and FIN when woken.
+struct Sleeper(Arc<std::sync::Mutex<Option<strata::Wake>>>);
+
+impl StreamProtocol for Sleeper {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        *self.0.lock().unwrap() = Some(t.waker());
+    }
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    fn on_wake(&mut self, t: &mut dyn strata::StreamTransport, route: strata::WakeRoute<'_>) {
+        assert!(route.is_here());
+        t.write(b"woken");
+        t.close();
+    }
+}
+
+#[test]
+fn a_waker_from_a_quic_stream_reaches_that_streams_protocol_from_another_thread() {
+    let waker = Arc::new(std::sync::Mutex::new(None));
+    let w = waker.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(Sleeper(w.clone())) as Box<dyn StreamProtocol>
+        })),
+    );
+    let client_log = SharedLog::default();
+    let cli = client_stream(
+        config(2),
+        Box::new(Say {
+            msg: b"wake me".to_vec(),
+            log: client_log.clone(),
+        }),
+    );
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    run_until(&mut net, Duration::from_secs(10), || {
+        waker.lock().unwrap().is_some()
+    });
+    net.run(Duration::from_secs(1));
+    assert!(client_log.lock().unwrap().data.is_empty());
+    let wk = waker.lock().unwrap().clone().unwrap();
+    std::thread::spawn(move || wk.wake()).join().unwrap();
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some()
+    });
+    let l = client_log.lock().unwrap();
+    assert_eq!(l.data, b"woken");
+    assert!(l.lost.as_ref().unwrap().is_clean(), "{:?}", l.lost);
+}
+
+#[test]
+fn a_server_shutdown_closes_every_connection_with_code_0() {
+    let server_log = SharedLog::default();
+    let client_log = SharedLog::default();
+    let sl = server_log.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
+        })),
+    );
+    // Says "hi" and never finishes: only the shutdown ends it.
+    let cli = client_stream(config(2), Box::new(Hold(client_log.clone())));
+    let (mut net, _, s) = pair(3, lan(), srv, cli);
+    run_until(&mut net, Duration::from_secs(10), || {
+        !client_log.lock().unwrap().data.is_empty()
+    });
+    let now = net.now();
+    net.stack_mut(s).unwrap().handle_shutdown(now);
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some()
+    });
+    assert!(net.stack(s).unwrap().finished().is_some());
+    // The server's stream was cut by a clean close: typed, not clean.
+    let lost = client_log.lock().unwrap().lost.clone().unwrap();
+    assert_eq!(
+        lost.error::<strata::quic::StreamError>(),
+        Some(&strata::quic::StreamError::ConnectionClosed),
+        "{lost}"
+    );
+    assert!(server_log.lock().unwrap().lost.is_some());
+}
+
+/// Writes "hi" and keeps its stream open.
+struct Hold(SharedLog);
+
+impl StreamProtocol for Hold {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.write(b"hi");
+    }
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, data: &[u8]) {
+        self.0.lock().unwrap().data.extend_from_slice(data);
+    }
+    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    fn connection_lost(&mut self, why: &strata::Close) {
+        self.0.lock().unwrap().lost = Some(why.clone());
+    }
+}

@@ -168,6 +168,11 @@ impl Engine {
             None => EndpointConfig::default(),
         };
         ecfg.rng_seed(self.cfg.seed_bytes(2));
+        if let Some(sid) = &self.cfg.server_id {
+            let ids = super::RoutableCidGenerator::factory(sid.clone(), self.cfg.rng_seed)
+                .map_err(|e| QuicError::Config(format!("server_id: {e}")))?;
+            ecfg.cid_generator(move || ids());
+        }
         let max_udp = t.max_datagram_size().min(usize::from(u16::MAX) - 8) as u16;
         ecfg.max_udp_payload_size(max_udp)
             .map_err(|_| QuicError::Config("max_udp_payload_size".into()))?;
