@@ -707,7 +707,7 @@ fn errors_carry_rfc_9204_codes_and_faults() {
 
 /// Random fields: repeated names and values (so the table pays), sensitive
 /// ones, empty, binary and long values.
-fn random_fields(rng: &mut ChaCha8Rng) -> Vec<HeaderField> {
+pub(super) fn random_fields(rng: &mut ChaCha8Rng) -> Vec<HeaderField> {
     const NAMES: &[&str] = &[
         ":method",
         ":path",
