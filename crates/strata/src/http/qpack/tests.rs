@@ -388,6 +388,20 @@ fn the_encoder_never_blocks_a_peer_that_allows_no_blocked_streams() {
     assert_ne!(&s2[..2], [0, 0]);
 }
 
+#[test]
+fn an_unacknowledged_entry_is_not_inserted_twice() {
+    let (mut p, mut es) = Pair::new(4096, 4096, 0);
+    let f = fields(&[("x-a", "a value worth keeping")]);
+    let mut s = Vec::new();
+    p.enc.encode(0, &f, &mut s, &mut es).unwrap();
+    p.enc.encode(4, &f, &mut s, &mut es).unwrap();
+    assert_eq!(
+        p.enc.insert_count(),
+        1,
+        "the second section waits for the ack"
+    );
+}
+
 // --------------------------------------------------------------- eviction
 
 #[test]
