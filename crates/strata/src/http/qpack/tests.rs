@@ -149,6 +149,39 @@ fn rfc9204_appendix_b2_encoder_side() {
     assert_eq!((enc.known_received_count(), enc.unacked_sections()), (2, 0));
 }
 
+#[test]
+fn the_encoder_writes_each_insert_instruction() {
+    let (mut p, mut es) = Pair::new(4096, 4096, 16);
+    assert_eq!(es, hex("3f e1 1f"), "Set Dynamic Table Capacity=4096");
+    es.clear();
+    let mut s = Vec::new();
+    // A static name: Insert With Name Reference, T=1, index 95.
+    p.enc
+        .encode(0, &fields(&[("user-agent", "strata")]), &mut s, &mut es)
+        .unwrap();
+    let mut want = hex("ff 20");
+    put_str(&mut want, 0, 7, b"strata");
+    assert_eq!(es, want);
+    es.clear();
+    // A new name: Insert With Literal Name.
+    p.enc
+        .encode(4, &fields(&[("x-custom", "one")]), &mut s, &mut es)
+        .unwrap();
+    let mut want = Vec::new();
+    put_str(&mut want, 0x40, 5, b"x-custom");
+    put_str(&mut want, 0, 7, b"one");
+    assert_eq!(es, want);
+    es.clear();
+    // The same name again: Insert With Name Reference, T=0, relative 0.
+    p.enc
+        .encode(8, &fields(&[("x-custom", "two")]), &mut s, &mut es)
+        .unwrap();
+    let mut want = hex("80");
+    put_str(&mut want, 0, 7, b"two");
+    assert_eq!(es, want);
+    assert_eq!(p.enc.insert_count(), 3);
+}
+
 // ---------------------------------------------------------- round trips
 
 /// An encoder and a decoder joined by their instruction streams.
