@@ -268,7 +268,11 @@ impl Encoder {
                 lines.push(Line::Dynamic(abs));
                 continue;
             }
-            if !sensitive && self.try_insert_room(f, min_ref) {
+            // An equal entry not yet usable (unacknowledged, and this
+            // section may not block) is not inserted twice: a literal until
+            // the peer acknowledges it.
+            let pending = exact.is_none() && self.find_dynamic(f, u64::MAX).0.is_some();
+            if !sensitive && !pending && self.try_insert_room(f, min_ref) {
                 // The name for the insert: static, else the newest dynamic
                 // entry of that name (still held: make_room spared it or
                 // the decoder copies it before evicting, §3.2.2).

@@ -44,6 +44,8 @@ mod static_table;
 mod table;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vectors;
 mod wire;
 
 /// A suggested SETTINGS_QPACK_MAX_TABLE_CAPACITY (4096 bytes, HPACK's

@@ -149,6 +149,39 @@ fn rfc9204_appendix_b2_encoder_side() {
     assert_eq!((enc.known_received_count(), enc.unacked_sections()), (2, 0));
 }
 
+#[test]
+fn the_encoder_writes_each_insert_instruction() {
+    let (mut p, mut es) = Pair::new(4096, 4096, 16);
+    assert_eq!(es, hex("3f e1 1f"), "Set Dynamic Table Capacity=4096");
+    es.clear();
+    let mut s = Vec::new();
+    // A static name: Insert With Name Reference, T=1, index 95.
+    p.enc
+        .encode(0, &fields(&[("user-agent", "strata")]), &mut s, &mut es)
+        .unwrap();
+    let mut want = hex("ff 20");
+    put_str(&mut want, 0, 7, b"strata");
+    assert_eq!(es, want);
+    es.clear();
+    // A new name: Insert With Literal Name.
+    p.enc
+        .encode(4, &fields(&[("x-custom", "one")]), &mut s, &mut es)
+        .unwrap();
+    let mut want = Vec::new();
+    put_str(&mut want, 0x40, 5, b"x-custom");
+    put_str(&mut want, 0, 7, b"one");
+    assert_eq!(es, want);
+    es.clear();
+    // The same name again: Insert With Name Reference, T=0, relative 0.
+    p.enc
+        .encode(8, &fields(&[("x-custom", "two")]), &mut s, &mut es)
+        .unwrap();
+    let mut want = hex("80");
+    put_str(&mut want, 0, 7, b"two");
+    assert_eq!(es, want);
+    assert_eq!(p.enc.insert_count(), 3);
+}
+
 // ---------------------------------------------------------- round trips
 
 /// An encoder and a decoder joined by their instruction streams.
@@ -386,6 +419,20 @@ fn the_encoder_never_blocks_a_peer_that_allows_no_blocked_streams() {
     let s2 = p.round_trip(&mut es, 4, &f);
     assert!(s2.len() < s.len());
     assert_ne!(&s2[..2], [0, 0]);
+}
+
+#[test]
+fn an_unacknowledged_entry_is_not_inserted_twice() {
+    let (mut p, mut es) = Pair::new(4096, 4096, 0);
+    let f = fields(&[("x-a", "a value worth keeping")]);
+    let mut s = Vec::new();
+    p.enc.encode(0, &f, &mut s, &mut es).unwrap();
+    p.enc.encode(4, &f, &mut s, &mut es).unwrap();
+    assert_eq!(
+        p.enc.insert_count(),
+        1,
+        "the second section waits for the ack"
+    );
 }
 
 // --------------------------------------------------------------- eviction
@@ -707,7 +754,7 @@ fn errors_carry_rfc_9204_codes_and_faults() {
 
 /// Random fields: repeated names and values (so the table pays), sensitive
 /// ones, empty, binary and long values.
-fn random_fields(rng: &mut ChaCha8Rng) -> Vec<HeaderField> {
+pub(super) fn random_fields(rng: &mut ChaCha8Rng) -> Vec<HeaderField> {
     const NAMES: &[&str] = &[
         ":method",
         ":path",
