@@ -67,7 +67,9 @@ use crate::{Control, StreamProtocol, StreamTransport};
 mod client;
 pub mod h1;
 pub mod h2;
+pub mod h3;
 pub mod hpack;
+pub mod qpack;
 mod server;
 
 pub use client::{HttpClient, VersionChoice};

@@ -7,7 +7,7 @@ mod config;
 mod conn;
 mod error;
 pub mod frame;
-mod head;
+pub(crate) mod head;
 mod stream;
 
 pub use client::H2Client;

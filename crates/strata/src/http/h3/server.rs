@@ -1,0 +1,124 @@
+//! [`H3Server`]: HTTP/3 requests served by the same [`Service`](crate::http::Service)
+//! as HTTP/1.1 and HTTP/2.
+
+use std::time::Instant;
+
+use super::conn::{Conn, Role};
+use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
+use super::H3Config;
+use crate::http::SharedService;
+use crate::{Close, WakeRoute};
+
+/// The server side of an HTTP/3 connection (RFC 9114), a
+/// [`QuicApp`] for the QUIC layer's connections with ALPN `h3`.
+///
+/// Each request stream's head (QPACK-decoded, checked as RFC 9114 §4.3
+/// asks) goes to the [`Service`](crate::http::Service), whose protocol sees
+/// the stream as its transport, exactly as under
+/// [`HttpServer`](crate::http::HttpServer): the body arrives as
+/// `data_received`/`eof_received`, the response head goes out with
+/// [`HttpExchange::send_response`](crate::http::HttpExchange), `write`
+/// sends DATA frames, `close` ends the response (trailers with
+/// `send_trailers`), `abort` resets the stream (H3_REQUEST_CANCELLED, or
+/// the code of an [`H3Error`](super::H3Error) it carries). Extended CONNECT
+/// (RFC 9220) tunnels any stream protocol after a `2xx`.
+///
+/// Back-pressure: a protocol that pauses reading stops QUIC delivering its
+/// stream (its flow-control window closes); a stream whose queued output
+/// passes [`H3Config::stream_send_buffer`] is not `writable()` and gets
+/// `pause_writing`, then `resume_writing` once QUIC took it.
+///
+/// The driving contract is [`QuicApp`]'s: after every call the connection
+/// runs its settle step (held input, QPACK-unblocked sections, write edges,
+/// finished streams, a connection error's close).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::http::h3::{H3Config, H3Server};
+/// use strata::quic::{AppFactory, QuicApp};
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Hello;
+/// impl StreamProtocol for Hello {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hello"); t.close() }
+/// }
+/// let service = Arc::new(|_: &http::request::Parts| Box::new(Hello) as Box<dyn StreamProtocol>);
+/// let apps: AppFactory = Arc::new(move |alpn| match alpn {
+///     Some(b"h3") => Some(Box::new(H3Server::new(service.clone(), H3Config::default())) as Box<dyn QuicApp>),
+///     _ => None,
+/// });
+/// assert!(apps(Some(b"h3")).is_some());
+/// ```
+pub struct H3Server {
+    conn: Conn,
+}
+
+impl H3Server {
+    /// A server connection serving `service`.
+    pub fn new(service: SharedService, cfg: H3Config) -> H3Server {
+        H3Server {
+            conn: Conn::new(Role::Server(service), cfg),
+        }
+    }
+
+    /// Request streams open now (for tests and metrics).
+    pub fn open_streams(&self) -> usize {
+        self.conn.open_streams()
+    }
+
+    /// Starts a graceful shutdown: GOAWAY naming the first request we will
+    /// not serve; requests in flight get
+    /// [`H3Config::drain_timeout`] to finish, then the connection closes.
+    pub fn shutdown(&mut self, c: &mut dyn QuicConnection) {
+        self.conn.goaway(c);
+        self.conn.settle(c);
+    }
+}
+
+impl QuicApp for H3Server {
+    fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+        self.conn.settle(c);
+    }
+    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.conn.stream_opened(c, id);
+        self.conn.settle(c);
+    }
+    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
+        self.conn.stream_data(c, id, data);
+        self.conn.settle(c);
+    }
+    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.conn.stream_finished(c, id);
+        self.conn.settle(c);
+    }
+    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        self.conn.stream_reset(c, id, code);
+        self.conn.settle(c);
+    }
+    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        self.conn.stream_stopped(c, id, code);
+        self.conn.settle(c);
+    }
+    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.conn.stream_writable(c, id);
+        self.conn.settle(c);
+    }
+    fn streams_available(&mut self, c: &mut dyn QuicConnection, _: Dir) {
+        self.conn.streams_available(c);
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.conn.next_deadline()
+    }
+    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
+        self.conn.on_deadline(c);
+    }
+    fn on_wake(&mut self, c: &mut dyn QuicConnection) {
+        self.conn.on_wake(c, WakeRoute::new(&[]));
+    }
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
+        self.conn.on_wake(c, route);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.conn.lose_all(why);
+    }
+}
