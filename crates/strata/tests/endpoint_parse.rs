@@ -683,7 +683,7 @@ fn a_scheme_may_bound_only_the_options_it_declares() {
 fn the_default_parse_knows_every_built_in_scheme() {
     let reg = SchemeRegistry::default();
     let names: Vec<_> = reg.schemes().map(|s| s.name).collect();
-    assert_eq!(names, ["tcp", "udp", "unix", "tls", "reliable"]);
+    assert_eq!(names, ["tcp", "udp", "unix", "tls", "reliable", "quic"]);
     for s in [
         "reliable+tcp://127.0.0.1:1",
         "reliable+unix:///tmp/x.sock",

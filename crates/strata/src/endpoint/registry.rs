@@ -173,6 +173,102 @@ impl SchemeSpec {
         values: &[],
     };
 
+    /// `quic`: the QUIC layer (`strata::quic::QuicServer` / `QuicClient`):
+    /// a stream per connection over datagrams (`quic+udp`), and over a
+    /// stream through length-prefixed frames (`quic+tcp`). In
+    /// [`SchemeRegistry::default`]. Options: `alpn` (comma list), `sni`,
+    /// `cert`, `key`, `ca`, `insecure` (as `tls`), `idle` and `keepalive`
+    /// (milliseconds), `streams` (concurrent streams the peer may open),
+    /// `window` (stream receive window, bytes), `datagrams` (RFC 9221),
+    /// `retry` (`always`, `never`, `auto`), `server_id` (hex, routable
+    /// connection ids), `seed` (the RNG seed, for tests).
+    pub const QUIC: SchemeSpec = SchemeSpec {
+        name: "quic",
+        kind: SchemeKind::Mapping {
+            above: Family::Stream,
+        },
+        options: &[
+            "alpn",
+            "sni",
+            "cert",
+            "key",
+            "ca",
+            "insecure",
+            "idle",
+            "keepalive",
+            "streams",
+            "window",
+            "datagrams",
+            "retry",
+            "server_id",
+            "seed",
+        ],
+        values: &[
+            ("cert", PATHS),
+            ("key", PATHS),
+            ("ca", PATHS),
+            (
+                "alpn",
+                OptionValue::List {
+                    item_max: 255,
+                    max_items: 32,
+                },
+            ),
+            (
+                "sni",
+                OptionValue::Text {
+                    min_len: 1,
+                    max_len: 253,
+                },
+            ),
+            ("insecure", OptionValue::Bool),
+            ("datagrams", OptionValue::Bool),
+            (
+                "idle",
+                OptionValue::Int {
+                    min: 1,
+                    max: 3_600_000,
+                },
+            ),
+            (
+                "keepalive",
+                OptionValue::Int {
+                    min: 1,
+                    max: 3_600_000,
+                },
+            ),
+            (
+                "streams",
+                OptionValue::Int {
+                    min: 0,
+                    max: 1 << 20,
+                },
+            ),
+            (
+                "window",
+                OptionValue::Int {
+                    min: 1024,
+                    max: 1 << 30,
+                },
+            ),
+            ("retry", OptionValue::OneOf(&["always", "never", "auto"])),
+            (
+                "server_id",
+                OptionValue::Text {
+                    min_len: 2,
+                    max_len: 30,
+                },
+            ),
+            (
+                "seed",
+                OptionValue::Int {
+                    min: 0,
+                    max: u64::MAX,
+                },
+            ),
+        ],
+    };
+
     /// Whether `key` is a declared option of this scheme.
     pub fn accepts_option(&self, key: &str) -> bool {
         self.options.iter().any(|o| *o == ANY_OPTION || *o == key)
@@ -275,7 +371,7 @@ pub struct SchemeRegistry {
 }
 
 impl Default for SchemeRegistry {
-    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`.
+    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`, `quic`.
     fn default() -> Self {
         SchemeRegistry {
             specs: vec![
@@ -284,6 +380,7 @@ impl Default for SchemeRegistry {
                 SchemeSpec::UNIX,
                 SchemeSpec::TLS,
                 SchemeSpec::RELIABLE,
+                SchemeSpec::QUIC,
             ],
         }
     }

@@ -1,0 +1,137 @@
+//! The connection-level contract: [`QuicApp`] runs over one connection and
+//! sees it as a [`QuicConnection`].
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use super::{Dir, StreamError, StreamId};
+use crate::{Close, Introspect, Wake};
+
+/// The connection as a connection-level application (HTTP/3, [`PerStream`](super::PerStream))
+/// sees it. Writes never block: `write` takes what flow control allows and
+/// returns how much.
+///
+/// Capabilities through `get::<T>()` (`(c as &dyn Introspect).get`):
+/// [`AppProtocol`](crate::AppProtocol), [`PeerCertificates`](super::PeerCertificates),
+/// [`PathStats`](super::PathStats), [`PeerAddr`](crate::PeerAddr), and
+/// those of the datagram transport below.
+///
+/// ```
+/// use strata::quic::{Dir, QuicApp, QuicConnection, StreamId};
+/// /// Sends "hi" on a new stream once the handshake is done.
+/// struct Hello;
+/// impl QuicApp for Hello {
+///     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+///         if let Some(id) = c.open(Dir::Uni) {
+///             let _ = c.write(id, b"hi");
+///             let _ = c.finish(id);
+///         }
+///     }
+///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+/// }
+/// ```
+pub trait QuicConnection: Introspect {
+    /// The current time, from the driver.
+    fn now(&self) -> Instant;
+    /// True on the server's side of the connection.
+    fn is_server(&self) -> bool;
+    /// The negotiated ALPN protocol.
+    fn alpn(&self) -> Option<&[u8]>;
+    /// A new locally opened stream, or `None` at the peer's stream limit (then
+    /// [`QuicApp::streams_available`] follows when credit arrives).
+    fn open(&mut self, dir: Dir) -> Option<StreamId>;
+    /// Bytes accepted (0 when flow control is exhausted: `stream_writable` follows).
+    fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, StreamError>;
+    /// FIN.
+    fn finish(&mut self, id: StreamId) -> Result<(), StreamError>;
+    /// RESET_STREAM with an application code.
+    fn reset(&mut self, id: StreamId, code: u64);
+    /// STOP_SENDING with an application code.
+    fn stop_sending(&mut self, id: StreamId, code: u64);
+    /// Stop delivering `stream_data` for `id` (unread data then stops
+    /// opening the flow-control window, which slows the peer).
+    fn pause_reading(&mut self, id: StreamId);
+    /// Restart delivering `stream_data` for `id`.
+    fn resume_reading(&mut self, id: StreamId);
+    /// An unreliable DATAGRAM frame (RFC 9221); Err when the peer did not
+    /// enable them or it is too large.
+    fn send_datagram(&mut self, data: Bytes) -> Result<(), StreamError>;
+    /// The largest DATAGRAM payload the peer accepts now (`None`: disabled).
+    fn max_datagram_size(&self) -> Option<usize>;
+    /// CONNECTION_CLOSE with an application error code and reason.
+    fn close(&mut self, code: u64, reason: &[u8]);
+    /// A handle that reaches [`QuicApp::on_wake`] from any thread.
+    fn waker(&self) -> Wake;
+}
+
+/// A connection-level application over one QUIC connection. All calls come
+/// from the layer, one at a time; the default methods do nothing.
+///
+/// ```
+/// use strata::quic::{QuicApp, QuicConnection, StreamId};
+/// /// Echoes every stream back on itself.
+/// struct Echo;
+/// impl QuicApp for Echo {
+///     fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
+///         let _ = c.write(id, data); // a real app keeps what was refused
+///     }
+///     fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+///         let _ = c.finish(id);
+///     }
+/// }
+/// ```
+#[allow(unused_variables)]
+pub trait QuicApp: Send {
+    /// The handshake finished (ALPN known).
+    fn connection_made(&mut self, c: &mut dyn QuicConnection) {}
+    /// The peer opened a stream (called before its first `stream_data`).
+    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {}
+    /// Bytes arrived on a stream, in order.
+    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]);
+    /// The peer's FIN (after its last `stream_data`).
+    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {}
+    /// The peer reset its sending side (RESET_STREAM).
+    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {}
+    /// The peer asked us to stop sending (STOP_SENDING).
+    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {}
+    /// Flow-control credit came back after a short `write`.
+    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {}
+    /// The peer raised its limit: `open(dir)` may succeed again.
+    fn streams_available(&mut self, c: &mut dyn QuicConnection, dir: Dir) {}
+    /// A DATAGRAM frame arrived.
+    fn datagram_received(&mut self, c: &mut dyn QuicConnection, data: &[u8]) {}
+    /// The earliest time the app wants `on_deadline`.
+    fn next_deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// A deadline passed (spurious calls are allowed).
+    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {}
+    /// A waker from [`QuicConnection::waker`] was woken.
+    fn on_wake(&mut self, c: &mut dyn QuicConnection) {}
+    /// The connection is gone; called once, last.
+    fn connection_lost(&mut self, why: &Close) {}
+}
+
+/// Chooses the app of a new server connection by its negotiated ALPN
+/// (`None`: close the connection, no application protocol).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::quic::{AppFactory, PerStream, QuicApp};
+/// use strata::StreamFactory;
+/// # use strata::{StreamProtocol, StreamTransport};
+/// # struct Echo;
+/// # impl StreamProtocol for Echo {
+/// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+/// let apps: AppFactory = Arc::new(move |alpn| match alpn {
+///     Some(b"echo") => Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>),
+///     _ => None,
+/// });
+/// assert!(apps(Some(b"h3")).is_none());
+/// ```
+pub type AppFactory =
+    std::sync::Arc<dyn Fn(Option<&[u8]>) -> Option<Box<dyn QuicApp>> + Send + Sync>;

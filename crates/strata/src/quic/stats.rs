@@ -1,0 +1,52 @@
+//! Capabilities a QUIC connection answers.
+
+use std::time::Duration;
+
+/// The peer's certificate chain (DER, end entity first), as a capability.
+///
+/// ```
+/// use strata::quic::PeerCertificates;
+/// let p = PeerCertificates(vec![vec![0x30]]);
+/// assert_eq!(p.end_entity(), Some(&[0x30][..]));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PeerCertificates(pub Vec<Vec<u8>>);
+
+impl PeerCertificates {
+    /// The peer's own certificate.
+    pub fn end_entity(&self) -> Option<&[u8]> {
+        self.0.first().map(Vec::as_slice)
+    }
+}
+
+/// The path's state, from quinn-proto's statistics, as a capability
+/// (refreshed before every call into the app).
+///
+/// ```
+/// use strata::quic::PathStats;
+/// let s = PathStats::default();
+/// assert_eq!(s.lost_packets, 0);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PathStats {
+    /// Smoothed round-trip time.
+    pub rtt: Duration,
+    /// Congestion window, in bytes.
+    pub cwnd: u64,
+    /// Packets declared lost so far.
+    pub lost_packets: u64,
+    /// Packets sent so far.
+    pub sent_packets: u64,
+}
+
+impl PathStats {
+    pub(crate) fn of(c: &quinn_proto::Connection) -> PathStats {
+        let s = c.stats();
+        PathStats {
+            rtt: c.rtt(),
+            cwnd: s.path.cwnd,
+            lost_packets: s.path.lost_packets,
+            sent_packets: s.path.sent_packets,
+        }
+    }
+}
