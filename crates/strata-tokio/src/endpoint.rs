@@ -85,12 +85,13 @@ pub(crate) async fn listen(
     factory: StreamFactory,
     cfg: ListenConfig,
 ) -> Result<Addr, DriverError> {
-    let plan = plan(&mut LayerCx {
+    let mut cx = LayerCx {
         ep,
         role: Role::Server,
         identity,
         tls: None,
-    })?;
+    };
+    let plan = plan(&mut cx)?;
     let wraps = plan.wraps;
     let factory: StreamFactory = if wraps.is_empty() {
         factory
@@ -101,9 +102,9 @@ pub(crate) async fn listen(
         (Open::Stream { listen, .. }, _) => listen(shared, ep, factory, cfg).await,
         (Open::Datagram { bind, .. }, Some(carry)) => {
             // Checked once before binding: a bad option binds nothing.
-            drop((carry.serve)(ep, &factory, &cfg)?);
+            drop((carry.serve)(&mut cx, &factory, &cfg)?);
             let stack = cfg.stack.clone();
-            let mut make = || (carry.serve)(ep, &factory, &cfg);
+            let mut make = || (carry.serve)(&mut cx, &factory, &cfg);
             bind(shared, ep, &mut make, stack).await
         }
         (Open::Datagram { .. }, None) => Err(DriverError::NotStream {
@@ -152,14 +153,39 @@ pub async fn connect(
             // version (or STARTTLS) swaps above the mapping, which stays.
             let slot = strata::ProtocolSlot::new(proto);
             let (proto, started) = Started::new(Box::new(slot));
-            let layer = (carry.connect)(ep, Box::new(proto), &stack)?;
-            let (peer, task) = connect(ep, layer, stack).await?;
+            // The carrier is told the peer (QUIC keys its connection to it);
+            // the socket connects to that same address, resolved once.
+            let (peer, resolved) = resolve_first(ep).await?;
+            let layer = (carry.connect)(ep, Box::new(proto), &stack, peer)?;
+            let (peer, task) = connect(&resolved, layer, stack).await?;
             until_started(peer, task, started).await
         }
         (Open::Datagram { .. }, None) => Err(DriverError::NotStream {
             endpoint: ep.to_string(),
         }),
     }
+}
+
+/// The first address `ep`'s host resolves to, and `ep` with that address
+/// as its host (so that opening it resolves nothing again).
+async fn resolve_first(ep: &Endpoint) -> Result<(std::net::SocketAddr, Endpoint), DriverError> {
+    let strata::endpoint::Target::Host { host, port } = &ep.target else {
+        return Err(DriverError::NotStream {
+            endpoint: ep.to_string(),
+        });
+    };
+    let peer = *crate::connect::resolve(host, *port)
+        .await?
+        .first()
+        .ok_or_else(|| DriverError::NoAddresses {
+            host: host.to_string(),
+        })?;
+    let mut resolved = ep.clone();
+    resolved.target = strata::endpoint::Target::Host {
+        host: strata::endpoint::Host::Ip(peer.ip()),
+        port: peer.port(),
+    };
+    Ok((peer, resolved))
 }
 
 /// Waits until the protocol above the carrier started (its handshake is
