@@ -352,8 +352,8 @@ impl fmt::Debug for TlsIdentity {
 }
 
 /// The identity a listener on `ep` presents: `None` when `ep` has no `tls`
-/// layer, else the files of `tls.cert`/`tls.key`, or a fresh self-signed
-/// certificate when neither is given.
+/// (or `quic`) layer, else the files of `tls.cert`/`tls.key` (`quic.cert`/
+/// `quic.key`), or a fresh self-signed certificate when neither is given.
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
@@ -363,12 +363,18 @@ impl fmt::Debug for TlsIdentity {
 /// assert!(id.is_self_signed());
 /// let plain = Endpoint::parse_with("tcp://127.0.0.1:0", &reg).unwrap();
 /// assert!(strata_tokio::server_identity(&plain).unwrap().is_none());
+/// let quic = Endpoint::parse_with("quic+udp://127.0.0.1:0", &reg).unwrap();
+/// assert!(strata_tokio::server_identity(&quic).unwrap().is_some());
 /// ```
 pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
-    if !has_tls(ep) {
+    let layer = if has_tls(ep) {
+        "tls"
+    } else if ep.layers.iter().any(|l| l == "quic") {
+        "quic"
+    } else {
         return Ok(None);
-    }
-    own_identity(ep, "tls")?
+    };
+    own_identity(ep, layer)?
         .map_or_else(TlsIdentity::self_signed, Ok)
         .map(Some)
 }
