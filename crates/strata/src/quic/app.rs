@@ -6,7 +6,7 @@ use std::time::Instant;
 use bytes::Bytes;
 
 use super::{Dir, StreamError, StreamId};
-use crate::{Close, Introspect, Wake};
+use crate::{Close, Introspect, Wake, WakeRoute};
 
 /// The connection as a connection-level application (HTTP/3, [`PerStream`](super::PerStream))
 /// sees it. Writes never block: `write` takes what flow control allows and
@@ -109,6 +109,12 @@ pub trait QuicApp: Send {
     fn on_deadline(&mut self, c: &mut dyn QuicConnection) {}
     /// A waker from [`QuicConnection::waker`] was woken.
     fn on_wake(&mut self, c: &mut dyn QuicConnection) {}
+    /// A wake with the rest of its route (the hops below the connection,
+    /// for an app that hands wakers to its own children); the default
+    /// calls [`on_wake`](QuicApp::on_wake).
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
+        self.on_wake(c)
+    }
     /// The connection is gone; called once, last.
     fn connection_lost(&mut self, why: &Close) {}
 }

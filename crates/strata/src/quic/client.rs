@@ -2,18 +2,46 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
-use super::{QuicApp, QuicConfig, QuicError};
-use crate::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol};
+use super::engine::{Engine, Role};
+use super::{PerStream, QuicApp, QuicConfig, QuicError};
+use crate::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, WakeRoute};
 
-/// The client: a datagram protocol that connects to one server and runs one app.
+/// The client: a datagram protocol that connects to one server when its
+/// transport is ready and runs one [`QuicApp`]. When the connection is over
+/// (closed and drained), the client closes its transport.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::quic::{QuicClient, QuicConfig};
+/// use strata::tls::ClientTls;
+/// # use strata::{StreamProtocol, StreamTransport};
+/// # struct Hello;
+/// # impl StreamProtocol for Hello {
+/// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi"); t.write_eof() }
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// let (tls, _name) = ClientTls::new("localhost")?.insecure().alpn(["echo"]).build_rustls()?;
+/// let client = QuicClient::stream(
+///     QuicConfig::default(),
+///     Arc::new(tls),
+///     "localhost",
+///     "127.0.0.1:4433".parse()?,
+///     Box::new(Hello),
+/// )?;
+/// # let _ = client;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct QuicClient {
-    _cfg: QuicConfig,
+    engine: Engine,
 }
 
 impl QuicClient {
     /// A client that connects to `server` (named `server_name` for TLS) when
     /// its transport is ready, and runs `app` over the connection.
+    /// `cfg.alpn`, when not empty, replaces the ALPN list of `tls`.
     pub fn new(
         cfg: QuicConfig,
         tls: Arc<rustls::ClientConfig>,
@@ -21,8 +49,24 @@ impl QuicClient {
         server: SocketAddr,
         app: Box<dyn QuicApp>,
     ) -> Result<Self, QuicError> {
-        let _ = (cfg, tls, server_name, server, app);
-        todo!()
+        let tls = if cfg.alpn.is_empty() {
+            tls
+        } else {
+            let mut t = (*tls).clone();
+            t.alpn_protocols = cfg.alpn.clone();
+            Arc::new(t)
+        };
+        let crypto = quinn_proto::crypto::rustls::QuicClientConfig::try_from(tls)
+            .map_err(|e| QuicError::Config(format!("TLS configuration: {e}")))?;
+        let role = Role::Client {
+            crypto: Arc::new(crypto),
+            server_name: server_name.to_string(),
+            server,
+            app: Some(app),
+        };
+        Ok(QuicClient {
+            engine: Engine::new(cfg, role),
+        })
     }
 
     /// The common case: one bidirectional stream carrying `proto` (closing the
@@ -34,14 +78,42 @@ impl QuicClient {
         server: SocketAddr,
         proto: Box<dyn StreamProtocol>,
     ) -> Result<Self, QuicError> {
-        let _ = (cfg, tls, server_name, server, proto);
-        todo!()
+        let app = PerStream::client(proto);
+        Self::new(cfg, tls, server_name, server, Box::new(app))
+    }
+
+    /// True once the connection is over and the transport was closed.
+    pub fn is_done(&self) -> bool {
+        self.engine.is_done()
     }
 }
 
 impl DatagramProtocol for QuicClient {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        self.engine.start(t);
+    }
     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
-        let _ = (t, batch);
-        todo!()
+        self.engine.receive(t, batch);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.engine.lost(why);
+    }
+    fn pause_writing(&mut self, _: &mut dyn DatagramTransport) {
+        self.engine.pause_writing();
+    }
+    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.engine.resume_writing(t);
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.engine.next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
+        self.engine.on_deadline(t);
+    }
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
+        self.engine.on_wake(t, route);
+    }
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        self.engine.shutdown(t);
     }
 }

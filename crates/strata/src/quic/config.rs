@@ -114,3 +114,59 @@ impl Default for QuicConfig {
         }
     }
 }
+
+/// The smallest datagram QUIC runs over (RFC 9000 §14: 1200 bytes).
+pub const MIN_DATAGRAM_SIZE: usize = 1200;
+/// The largest UDP payload the layer sends when its transport allows more
+/// (an Ethernet MTU less the IPv6 and UDP headers, quinn's default ceiling).
+pub const DEFAULT_MAX_UDP_PAYLOAD: usize = 1452;
+
+impl QuicConfig {
+    /// quinn-proto's transport parameters for a transport whose datagrams
+    /// carry at most `max_payload` bytes.
+    pub(crate) fn transport(
+        &self,
+        max_payload: usize,
+    ) -> Result<quinn_proto::TransportConfig, super::QuicError> {
+        use quinn_proto::{IdleTimeout, MtuDiscoveryConfig, VarInt};
+        let bad = |what: &str| super::QuicError::Config(what.to_string());
+        if max_payload < MIN_DATAGRAM_SIZE {
+            return Err(bad("the transport's datagrams are under 1200 bytes"));
+        }
+        let var = |v: u64, what: &str| VarInt::from_u64(v).map_err(|_| bad(what));
+        let mut tc = quinn_proto::TransportConfig::default();
+        tc.max_idle_timeout(Some(
+            IdleTimeout::try_from(self.idle_timeout).map_err(|_| bad("idle_timeout"))?,
+        ));
+        tc.keep_alive_interval(self.keep_alive);
+        tc.max_concurrent_bidi_streams(var(self.max_bidi_streams, "max_bidi_streams")?);
+        tc.max_concurrent_uni_streams(var(self.max_uni_streams, "max_uni_streams")?);
+        tc.stream_receive_window(var(self.stream_window, "stream_window")?);
+        tc.receive_window(var(self.connection_window, "connection_window")?);
+        tc.send_window(self.send_window);
+        tc.datagram_receive_buffer_size(self.datagrams.then_some(DATAGRAM_BUFFER));
+        tc.datagram_send_buffer_size(DATAGRAM_BUFFER);
+        let ceiling = max_payload.min(usize::from(u16::MAX) - 8) as u16;
+        tc.initial_mtu(ceiling.min(DEFAULT_MAX_UDP_PAYLOAD as u16));
+        tc.min_mtu(MIN_DATAGRAM_SIZE as u16);
+        let mut mtud = MtuDiscoveryConfig::default();
+        mtud.upper_bound(ceiling);
+        tc.mtu_discovery_config(Some(mtud));
+        tc.enable_segmentation_offload(true);
+        Ok(tc)
+    }
+
+    /// The 32-byte seed of one of quinn-proto's random sources, derived from
+    /// [`rng_seed`](Self::rng_seed) and a label.
+    pub(crate) fn seed_bytes(&self, label: u8) -> Option<[u8; 32]> {
+        use rand::{RngCore, SeedableRng};
+        let seed = self.rng_seed?;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed ^ u64::from(label) << 56);
+        let mut out = [0u8; 32];
+        rng.fill_bytes(&mut out);
+        Some(out)
+    }
+}
+
+/// DATAGRAM frames (RFC 9221) buffered each way per connection: 64 KiB.
+pub const DATAGRAM_BUFFER: usize = 64 << 10;

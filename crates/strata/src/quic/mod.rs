@@ -31,12 +31,11 @@
 //! assert_eq!(StreamId(3).dir(), Dir::Uni);
 //! ```
 
-// Skeleton commit only: the helpers below are wired in the next commits.
-#![allow(dead_code)]
-
 mod app;
 mod client;
 pub mod config;
+mod conn;
+mod engine;
 mod error;
 mod per_stream;
 mod server;
@@ -45,10 +44,11 @@ mod stats;
 pub use app::{AppFactory, QuicApp, QuicConnection};
 pub use client::QuicClient;
 pub use config::{QuicConfig, RetryPolicy};
+pub use engine::{MAX_GSO_SEGMENTS, NO_APPLICATION_CODE};
 pub use error::QuicError;
-pub use per_stream::PerStream;
+pub use per_stream::{PerStream, DEFAULT_ABORT_CODE, DEFAULT_STREAM_QUEUE_BUDGET};
 pub use server::QuicServer;
-pub use stats::{PathStats, PeerCertificates};
+pub use stats::{PathStats, PeerCertificates, StreamBuffer};
 
 /// A QUIC stream id (RFC 9000 §2.1): the two low bits say who opened it and
 /// whether it is bidirectional.
@@ -122,6 +122,9 @@ pub enum StreamError {
     /// The connection is gone.
     #[error("connection closed")]
     ConnectionClosed,
+    /// A DATAGRAM frame the peer did not enable, or too large for it.
+    #[error("datagram rejected (disabled by the peer, or too large)")]
+    DatagramRejected,
 }
 
 impl crate::LayerError for StreamError {
@@ -129,7 +132,9 @@ impl crate::LayerError for StreamError {
         match self {
             StreamError::Stopped(_) => crate::Fault::PeerAborted,
             StreamError::ConnectionClosed => crate::Fault::PeerAborted,
-            StreamError::UnknownStream | StreamError::Finished => crate::Fault::Local,
+            StreamError::UnknownStream | StreamError::Finished | StreamError::DatagramRejected => {
+                crate::Fault::Local
+            }
         }
     }
 }

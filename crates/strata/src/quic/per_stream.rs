@@ -1,25 +1,519 @@
-//! [`PerStream`]: one stream protocol per QUIC stream.
+//! [`PerStream`]: one stream protocol per QUIC stream, each over a
+//! `quic-stream` [`StreamTransport`].
+//!
+//! A stream's view queues what flow control refuses (the stream's window
+//! and the connection's), so `write` never blocks; the queue crosses the
+//! watermarks of [`QuicConfig`](super::QuicConfig) (`high_water`,
+//! `low_water`) as `pause_writing`/`resume_writing` edges, delivered from
+//! the settle step after each call. `write_eof` is FIN, `close` is FIN once
+//! the queue drained (and STOP_SENDING 0 when the peer is still sending),
+//! `abort` is RESET_STREAM plus STOP_SENDING. A peer's RESET_STREAM or
+//! STOP_SENDING reaches the protocol as `connection_lost` with a
+//! [`QuicError`] carrying the code.
 
-use super::{QuicApp, QuicConnection, StreamId};
-use crate::StreamFactory;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Instant;
 
-/// The app that runs one [`StreamProtocol`](crate::StreamProtocol) per
-/// stream, from a factory, each seeing a `quic-stream`
-/// [`StreamTransport`](crate::StreamTransport).
+use bytes::Bytes;
+
+use super::{Dir, QuicApp, QuicConnection, QuicError, StreamBuffer, StreamId};
+use crate::{
+    AbortReason, Close, HalfClose, Introspect, ProtocolSlot, StreamFactory, StreamProtocol,
+    StreamTransport, Wake, WakeRoute,
+};
+
+/// The code of the RESET_STREAM and STOP_SENDING an `abort` sends, unless
+/// its reason is a [`QuicError::StreamAborted`] carrying another.
+pub const DEFAULT_ABORT_CODE: u64 = 0;
+
+/// Bytes one stream's view queues before its protocol is aborted for
+/// ignoring `pause_writing` (at least 4 × `high_water`): 4 MiB.
+pub const DEFAULT_STREAM_QUEUE_BUDGET: usize = 4 << 20;
+
+static HALF_CLOSE: HalfClose = HalfClose(true);
+
+/// The app that runs one [`StreamProtocol`] per stream, from a factory, each
+/// seeing a `quic-stream` [`StreamTransport`] (write/write_eof/close/abort,
+/// pause/resume, watermarks, capabilities incl. [`StreamId`]). Each protocol
+/// sits in a [`ProtocolSlot`], so it can swap (TLS over a QUIC stream).
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::quic::PerStream;
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Echo;
+/// impl StreamProtocol for Echo {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let app = PerStream::new(Arc::new(|| Box::new(Echo)));
+/// assert_eq!(app.streams(), 0);
+/// ```
 pub struct PerStream {
-    _factory: StreamFactory,
+    factory: Option<StreamFactory>,
+    /// The client's stream protocol, opened at `connection_made`.
+    initial: Option<Box<dyn StreamProtocol>>,
+    /// Close the connection once every stream is done (the client's case).
+    close_when_done: bool,
+    opened_any: bool,
+    buffer: Option<StreamBuffer>,
+    children: BTreeMap<StreamId, Child>,
+}
+
+struct Child {
+    slot: ProtocolSlot,
+    st: ChildState,
+}
+
+struct ChildState {
+    id: StreamId,
+    high: usize,
+    low: usize,
+    queue: VecDeque<Bytes>,
+    queued: usize,
+    /// FIN asked for, sent once the queue drains.
+    eof_pending: bool,
+    /// FIN sent (or we cannot send on this stream).
+    write_closed: bool,
+    /// The peer's FIN or reset seen (or it cannot send on this stream).
+    read_closed: bool,
+    /// `close()`: done once FIN is out.
+    closing: bool,
+    /// The last edge delivered was `pause_writing`.
+    write_paused: bool,
+    /// Ends the stream with this reason at the next settle.
+    ended: Option<Close>,
 }
 
 impl PerStream {
     /// Runs a protocol from `factory` on every stream the peer opens.
     pub fn new(factory: StreamFactory) -> Self {
-        PerStream { _factory: factory }
+        PerStream {
+            factory: Some(factory),
+            initial: None,
+            close_when_done: false,
+            opened_any: false,
+            buffer: None,
+            children: BTreeMap::new(),
+        }
+    }
+
+    /// A client's app: opens one bidirectional stream carrying `proto` when
+    /// the handshake is done, refuses streams the peer opens, and closes the
+    /// connection (code 0) when that stream is done.
+    ///
+    /// ```
+    /// use strata::quic::PerStream;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let app = PerStream::client(Box::new(Nop));
+    /// assert_eq!(app.streams(), 0);
+    /// ```
+    pub fn client(proto: Box<dyn StreamProtocol>) -> Self {
+        PerStream {
+            factory: None,
+            initial: Some(proto),
+            close_when_done: true,
+            opened_any: false,
+            buffer: None,
+            children: BTreeMap::new(),
+        }
+    }
+
+    /// Overrides the connection's watermarks for the streams' write queues.
+    ///
+    /// ```
+    /// use strata::quic::{PerStream, StreamBuffer};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let app = PerStream::client(Box::new(Nop))
+    ///     .with_buffer(StreamBuffer { high_water: 4096, low_water: 1024 });
+    /// # let _ = app;
+    /// ```
+    pub fn with_buffer(mut self, b: StreamBuffer) -> Self {
+        self.buffer = Some(b);
+        self
+    }
+
+    /// Streams running now.
+    pub fn streams(&self) -> usize {
+        self.children.len()
+    }
+
+    /// Opens a stream carrying `proto` (from an app that wraps this one);
+    /// `None` at the peer's stream limit.
+    pub fn open_stream(
+        &mut self,
+        c: &mut dyn QuicConnection,
+        dir: Dir,
+        proto: Box<dyn StreamProtocol>,
+    ) -> Option<StreamId> {
+        let id = c.open(dir)?;
+        self.start(c, id, proto);
+        Some(id)
+    }
+
+    fn start(&mut self, c: &mut dyn QuicConnection, id: StreamId, proto: Box<dyn StreamProtocol>) {
+        let b = self.buffer.unwrap_or_else(|| {
+            (c as &dyn Introspect)
+                .get::<StreamBuffer>()
+                .copied()
+                .unwrap_or_default()
+        });
+        let ours = id.is_client_initiated() != c.is_server();
+        let st = ChildState {
+            id,
+            high: b.high_water.max(1),
+            low: b.low_water.min(b.high_water),
+            queue: VecDeque::new(),
+            queued: 0,
+            eof_pending: false,
+            write_closed: !id.is_bidi() && !ours,
+            read_closed: !id.is_bidi() && ours,
+            closing: false,
+            write_paused: false,
+            ended: None,
+        };
+        self.opened_any = true;
+        let child = self.children.entry(id).or_insert(Child {
+            slot: ProtocolSlot::new(proto),
+            st,
+        });
+        child.call(c, |p, v| p.connection_made(v));
+        self.settle(c, id);
+    }
+
+    /// After a call into stream `id`: flush, FIN, edges, and the end.
+    fn settle(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        loop {
+            child.st.flush(c);
+            let st = &mut child.st;
+            if st.ended.is_none() && st.queued > (4 * st.high).max(DEFAULT_STREAM_QUEUE_BUDGET) {
+                let limit = (4 * st.high).max(DEFAULT_STREAM_QUEUE_BUDGET);
+                c.reset(id, DEFAULT_ABORT_CODE);
+                c.stop_sending(id, DEFAULT_ABORT_CODE);
+                st.ended = Some(Close::aborted(
+                    "quic-stream",
+                    AbortReason::MemoryBudget { limit },
+                ));
+            }
+            if st.ended.is_none() && st.closing && st.write_closed && !st.read_closed {
+                c.stop_sending(id, 0);
+                st.read_closed = true;
+            }
+            if st.ended.is_none() && st.write_closed && st.read_closed {
+                st.ended = Some(Close::Done);
+            }
+            if st.ended.is_some() {
+                break;
+            }
+            if !st.write_paused && st.queued >= st.high {
+                st.write_paused = true;
+                child.call(c, |p, v| p.pause_writing(v));
+                continue;
+            }
+            if st.write_paused && st.queued <= st.low {
+                st.write_paused = false;
+                child.call(c, |p, v| p.resume_writing(v));
+                continue;
+            }
+            break;
+        }
+        if let Some(why) = child.st.ended.take() {
+            let mut child = self.children.remove(&id).expect("present: looked up above");
+            child.slot.connection_lost(&why);
+            if self.close_when_done && self.children.is_empty() {
+                c.close(0, b"");
+            }
+        }
+    }
+
+    fn with_child(
+        &mut self,
+        c: &mut dyn QuicConnection,
+        id: StreamId,
+        f: impl FnOnce(&mut ProtocolSlot, &mut dyn StreamTransport),
+    ) {
+        if let Some(child) = self.children.get_mut(&id) {
+            child.call(c, f);
+            self.settle(c, id);
+        }
+    }
+
+    /// Ends stream `id` now with `why`, sending `code` both ways where open.
+    fn end(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64, why: Close) {
+        if let Some(child) = self.children.get_mut(&id) {
+            if !child.st.write_closed {
+                c.reset(id, code);
+                child.st.write_closed = true;
+            }
+            if !child.st.read_closed {
+                c.stop_sending(id, code);
+                child.st.read_closed = true;
+            }
+            child.st.ended = Some(why);
+            self.settle(c, id);
+        }
+    }
+}
+
+impl Child {
+    fn call(
+        &mut self,
+        c: &mut dyn QuicConnection,
+        f: impl FnOnce(&mut ProtocolSlot, &mut dyn StreamTransport),
+    ) {
+        if self.st.ended.is_some() {
+            return;
+        }
+        f(
+            &mut self.slot,
+            &mut StreamView {
+                c,
+                st: &mut self.st,
+            },
+        );
+    }
+}
+
+impl ChildState {
+    /// Hands the queue to quinn-proto as far as flow control allows, then
+    /// the FIN asked for.
+    fn flush(&mut self, c: &mut dyn QuicConnection) {
+        if self.ended.is_some() {
+            return;
+        }
+        while let Some(front) = self.queue.front_mut() {
+            match c.write(self.id, front) {
+                Ok(n) => {
+                    self.queued -= n;
+                    if n == front.len() {
+                        self.queue.pop_front();
+                    } else {
+                        let _ = front.split_to(n);
+                        return;
+                    }
+                }
+                Err(e) => return self.failed(e),
+            }
+        }
+        if self.eof_pending && !self.write_closed {
+            self.eof_pending = false;
+            self.write_closed = true;
+            if let Err(e) = c.finish(self.id) {
+                self.failed(e);
+            }
+        }
+    }
+
+    fn failed(&mut self, e: super::StreamError) {
+        self.queue.clear();
+        self.queued = 0;
+        self.write_closed = true;
+        if self.ended.is_none() {
+            let why = match e {
+                super::StreamError::Stopped(code) => QuicError::StreamStopped(code),
+                super::StreamError::ConnectionClosed => return self.end_quietly(),
+                _ => return,
+            };
+            self.ended = Some(Close::aborted("quic-stream", AbortReason::layer(why)));
+        }
+    }
+
+    fn end_quietly(&mut self) {
+        self.ended = Some(Close::aborted(
+            "quic-stream",
+            AbortReason::layer(super::StreamError::ConnectionClosed),
+        ));
+    }
+}
+
+/// The `quic-stream` transport a stream's protocol sees.
+struct StreamView<'a> {
+    c: &'a mut dyn QuicConnection,
+    st: &'a mut ChildState,
+}
+
+impl Introspect for StreamView<'_> {
+    fn name(&self) -> &'static str {
+        "quic-stream"
+    }
+    fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        crate::capability!(id, self.st.id, HALF_CLOSE)
+    }
+    fn below(&self) -> Option<&dyn Introspect> {
+        Some(&*self.c as &dyn Introspect)
+    }
+}
+
+impl StreamTransport for StreamView<'_> {
+    fn write(&mut self, data: &[u8]) {
+        self.write_bytes(Bytes::copy_from_slice(data));
+    }
+    fn write_bytes(&mut self, data: Bytes) {
+        let st = &mut *self.st;
+        if st.write_closed || st.eof_pending || st.ended.is_some() || data.is_empty() {
+            return;
+        }
+        st.queued += data.len();
+        st.queue.push_back(data);
+        st.flush(self.c);
+    }
+    fn write_eof(&mut self) {
+        if !self.st.write_closed {
+            self.st.eof_pending = true;
+            self.st.flush(self.c);
+        }
+    }
+    fn close(&mut self) {
+        self.st.closing = true;
+        self.write_eof();
+    }
+    fn abort(&mut self, why: Close) {
+        if self.st.ended.is_some() {
+            return;
+        }
+        let code = match why.error::<QuicError>() {
+            Some(QuicError::StreamAborted(code)) => *code,
+            _ => DEFAULT_ABORT_CODE,
+        };
+        let st = &mut *self.st;
+        if !st.write_closed {
+            self.c.reset(st.id, code);
+            st.write_closed = true;
+        }
+        if !st.read_closed {
+            self.c.stop_sending(st.id, code);
+            st.read_closed = true;
+        }
+        st.queue.clear();
+        st.queued = 0;
+        st.ended = Some(why);
+    }
+    fn pause_reading(&mut self) {
+        self.c.pause_reading(self.st.id);
+    }
+    fn resume_reading(&mut self) {
+        self.c.resume_reading(self.st.id);
+    }
+    fn buffered(&self) -> usize {
+        self.st.queued
+    }
+    fn writable(&self) -> bool {
+        self.st.queued < self.st.high
+    }
+    fn now(&self) -> Instant {
+        self.c.now()
+    }
+    fn waker(&self) -> Wake {
+        self.c.waker().child(self.st.id.0)
     }
 }
 
 impl QuicApp for PerStream {
+    fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+        if let Some(proto) = self.initial.take() {
+            match c.open(Dir::Bi) {
+                Some(id) => self.start(c, id, proto),
+                None => self.initial = Some(proto),
+            }
+        }
+    }
+    fn streams_available(&mut self, c: &mut dyn QuicConnection, dir: Dir) {
+        if dir == Dir::Bi {
+            self.connection_made(c);
+        }
+    }
+    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        match &self.factory {
+            Some(f) => {
+                let proto = f();
+                self.start(c, id, proto);
+            }
+            None => {
+                c.stop_sending(id, DEFAULT_ABORT_CODE);
+                if id.is_bidi() {
+                    c.reset(id, DEFAULT_ABORT_CODE);
+                }
+            }
+        }
+    }
     fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
-        let _ = (c, id, data);
-        todo!()
+        self.with_child(c, id, |p, v| p.data_received(v, data));
+    }
+    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        if let Some(child) = self.children.get_mut(&id) {
+            child.st.read_closed = true;
+        }
+        self.with_child(c, id, |p, v| p.eof_received(v));
+    }
+    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        if let Some(child) = self.children.get_mut(&id) {
+            child.st.read_closed = true;
+        }
+        let why = Close::aborted(
+            "quic-stream",
+            AbortReason::layer(QuicError::StreamReset(code)),
+        );
+        self.end(c, id, code, why);
+    }
+    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        if let Some(child) = self.children.get_mut(&id) {
+            child.st.write_closed = true;
+            child.st.queue.clear();
+            child.st.queued = 0;
+        }
+        let why = Close::aborted(
+            "quic-stream",
+            AbortReason::layer(QuicError::StreamStopped(code)),
+        );
+        self.end(c, id, code, why);
+    }
+    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.settle(c, id);
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.children
+            .values()
+            .filter_map(|ch| ch.slot.next_deadline())
+            .min()
+    }
+    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
+        let now = c.now();
+        let due: Vec<StreamId> = self
+            .children
+            .iter()
+            .filter(|(_, ch)| ch.slot.next_deadline().is_some_and(|d| d <= now))
+            .map(|(&id, _)| id)
+            .collect();
+        for id in due {
+            self.with_child(c, id, |p, v| p.on_deadline(v));
+        }
+    }
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, mut route: WakeRoute<'_>) {
+        match route.next_hop() {
+            Some(sid) => self.with_child(c, StreamId(sid), |p, v| p.on_wake(v, route)),
+            None => self.on_wake(c),
+        }
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        for (_, mut child) in std::mem::take(&mut self.children) {
+            child.slot.connection_lost(why);
+        }
+        if let Some(mut p) = self.initial.take() {
+            p.connection_lost(why);
+        }
     }
 }

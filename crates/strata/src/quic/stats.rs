@@ -50,3 +50,28 @@ impl PathStats {
         }
     }
 }
+
+/// The watermarks of a stream's write queue, as the connection offers them
+/// to apps such as [`PerStream`](super::PerStream) (from
+/// [`QuicConfig::high_water`](super::QuicConfig::high_water) and `low_water`).
+///
+/// ```
+/// use strata::quic::StreamBuffer;
+/// assert!(StreamBuffer::default().low_water < StreamBuffer::default().high_water);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamBuffer {
+    /// `pause_writing` at or over this many queued bytes.
+    pub high_water: usize,
+    /// `resume_writing` at or under this many.
+    pub low_water: usize,
+}
+
+impl Default for StreamBuffer {
+    fn default() -> Self {
+        StreamBuffer {
+            high_water: super::config::DEFAULT_HIGH_WATER,
+            low_water: super::config::DEFAULT_LOW_WATER,
+        }
+    }
+}

@@ -19,7 +19,7 @@
 //! `tls+reliable+udp://`), options, what the protocol above sees, the
 //! goodput table.
 pub mod cc;
-mod children;
+pub(crate) mod children;
 mod conn;
 pub mod cookie;
 pub mod engine;

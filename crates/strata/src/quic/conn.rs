@@ -1,0 +1,241 @@
+//! One QUIC connection as the app sees it: [`ConnState`] (what the layer
+//! keeps beside quinn-proto's `Connection`) and [`ConnView`], the short-lived
+//! [`QuicConnection`] built over both for each call into the app.
+
+use std::any::{Any, TypeId};
+use std::collections::{BTreeSet, HashSet};
+use std::time::Instant;
+
+use bytes::Bytes;
+use quinn_proto::{Connection, VarInt};
+
+use super::{
+    from_proto_id, to_proto_id, Dir, PathStats, PeerCertificates, QuicConnection, QuicError,
+    StreamBuffer, StreamError, StreamId,
+};
+use crate::{AppProtocol, Introspect, PeerAddr, Wake};
+
+/// What the layer keeps about one connection beside quinn-proto's state.
+pub(crate) struct ConnState {
+    pub(crate) is_server: bool,
+    pub(crate) now: Instant,
+    pub(crate) wake: Wake,
+    pub(crate) peer: PeerAddr,
+    pub(crate) app_protocol: AppProtocol,
+    pub(crate) peer_certs: Option<PeerCertificates>,
+    pub(crate) stats: PathStats,
+    pub(crate) max_datagram: Option<usize>,
+    /// Set until the handshake completes.
+    pub(crate) handshake_deadline: Option<Instant>,
+    /// quinn-proto's next timer, cached after every drive (`poll_timeout`
+    /// needs `&mut`).
+    pub(crate) timeout: Option<Instant>,
+    /// Streams whose reading the app paused.
+    pub(crate) read_paused: HashSet<StreamId>,
+    /// Streams that may have data to deliver (in id order: a seeded run repeats).
+    pub(crate) to_read: BTreeSet<StreamId>,
+    /// Streams we finished (a write after it is `StreamError::Finished`).
+    pub(crate) finished: HashSet<StreamId>,
+    /// Why we closed the connection ourselves, when we did.
+    pub(crate) local_close: Option<QuicError>,
+    /// `connection_lost` went to the app.
+    pub(crate) lost: bool,
+    pub(crate) buffer: StreamBuffer,
+}
+
+impl ConnState {
+    pub(crate) fn new(is_server: bool, now: Instant, wake: Wake, peer: PeerAddr) -> Self {
+        ConnState {
+            is_server,
+            now,
+            wake,
+            peer,
+            app_protocol: AppProtocol::Negotiating,
+            peer_certs: None,
+            stats: PathStats::default(),
+            max_datagram: None,
+            handshake_deadline: None,
+            timeout: None,
+            read_paused: HashSet::new(),
+            to_read: BTreeSet::new(),
+            finished: HashSet::new(),
+            local_close: None,
+            lost: false,
+            buffer: StreamBuffer::default(),
+        }
+    }
+
+    /// Whether we may send on `id` (bidirectional, or a uni stream we opened).
+    pub(crate) fn can_send(&self, id: StreamId) -> bool {
+        id.is_bidi() || id.is_client_initiated() != self.is_server
+    }
+
+    /// Whether we may receive on `id` (bidirectional, or a uni stream the peer opened).
+    pub(crate) fn can_recv(&self, id: StreamId) -> bool {
+        id.is_bidi() || id.is_client_initiated() == self.is_server
+    }
+
+    /// Refreshes what the app reads through `&self` methods.
+    pub(crate) fn refresh(&mut self, q: &mut Connection) {
+        self.stats = PathStats::of(q);
+        self.max_datagram = q.datagrams().max_size();
+        self.peer = PeerAddr(crate::Addr::Inet(q.remote_address()));
+    }
+
+    /// Records what the finished handshake agreed.
+    pub(crate) fn on_connected(&mut self, q: &Connection) {
+        self.handshake_deadline = None;
+        let session = q.crypto_session();
+        let alpn = session
+            .handshake_data()
+            .and_then(|d| {
+                d.downcast::<quinn_proto::crypto::rustls::HandshakeData>()
+                    .ok()
+            })
+            .and_then(|d| d.protocol);
+        self.app_protocol = AppProtocol::Agreed(alpn);
+        self.peer_certs = session
+            .peer_identity()
+            .and_then(|p| {
+                p.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
+                    .ok()
+            })
+            .map(|v| PeerCertificates(v.iter().map(|c| c.as_ref().to_vec()).collect()));
+    }
+}
+
+/// The [`QuicConnection`] an app sees during one call.
+pub(crate) struct ConnView<'a> {
+    pub(crate) q: &'a mut Connection,
+    pub(crate) st: &'a mut ConnState,
+    pub(crate) below: &'a dyn Introspect,
+}
+
+fn var(code: u64) -> VarInt {
+    VarInt::from_u64(code).unwrap_or(VarInt::MAX)
+}
+
+impl Introspect for ConnView<'_> {
+    fn name(&self) -> &'static str {
+        "quic"
+    }
+    fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        if id == TypeId::of::<PeerCertificates>() {
+            return self.st.peer_certs.as_ref().map(|p| p as &dyn Any);
+        }
+        crate::capability!(
+            id,
+            self.st.app_protocol,
+            self.st.stats,
+            self.st.peer,
+            self.st.buffer
+        )
+    }
+    fn below(&self) -> Option<&dyn Introspect> {
+        Some(self.below)
+    }
+}
+
+impl QuicConnection for ConnView<'_> {
+    fn now(&self) -> Instant {
+        self.st.now
+    }
+    fn is_server(&self) -> bool {
+        self.st.is_server
+    }
+    fn alpn(&self) -> Option<&[u8]> {
+        self.st.app_protocol.alpn()
+    }
+    fn open(&mut self, dir: Dir) -> Option<StreamId> {
+        let d = match dir {
+            Dir::Bi => quinn_proto::Dir::Bi,
+            Dir::Uni => quinn_proto::Dir::Uni,
+        };
+        self.q.streams().open(d).map(from_proto_id)
+    }
+    fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, StreamError> {
+        use quinn_proto::WriteError;
+        if self.q.is_closed() {
+            return Err(StreamError::ConnectionClosed);
+        }
+        let pid = to_proto_id(id).filter(|_| self.st.can_send(id));
+        let Some(pid) = pid else {
+            return Err(StreamError::UnknownStream);
+        };
+        if self.st.finished.contains(&id) {
+            return Err(StreamError::Finished);
+        }
+        match self.q.send_stream(pid).write(data) {
+            Ok(n) => Ok(n),
+            Err(WriteError::Blocked) => Ok(0),
+            Err(WriteError::Stopped(c)) => Err(StreamError::Stopped(c.into_inner())),
+            Err(WriteError::ClosedStream) => Err(StreamError::UnknownStream),
+        }
+    }
+    fn finish(&mut self, id: StreamId) -> Result<(), StreamError> {
+        use quinn_proto::FinishError;
+        if self.q.is_closed() {
+            return Err(StreamError::ConnectionClosed);
+        }
+        let pid = to_proto_id(id).filter(|_| self.st.can_send(id));
+        let Some(pid) = pid else {
+            return Err(StreamError::UnknownStream);
+        };
+        if self.st.finished.contains(&id) {
+            return Err(StreamError::Finished);
+        }
+        match self.q.send_stream(pid).finish() {
+            Ok(()) => {
+                self.st.finished.insert(id);
+                Ok(())
+            }
+            Err(FinishError::Stopped(c)) => Err(StreamError::Stopped(c.into_inner())),
+            Err(FinishError::ClosedStream) => Err(StreamError::UnknownStream),
+        }
+    }
+    fn reset(&mut self, id: StreamId, code: u64) {
+        if let Some(pid) = to_proto_id(id).filter(|_| self.st.can_send(id)) {
+            let _ = self.q.send_stream(pid).reset(var(code));
+            self.st.finished.remove(&id);
+        }
+    }
+    fn stop_sending(&mut self, id: StreamId, code: u64) {
+        if let Some(pid) = to_proto_id(id).filter(|_| self.st.can_recv(id)) {
+            let _ = self.q.recv_stream(pid).stop(var(code));
+            self.st.to_read.remove(&id);
+            self.st.read_paused.remove(&id);
+        }
+    }
+    fn pause_reading(&mut self, id: StreamId) {
+        if self.st.can_recv(id) {
+            self.st.read_paused.insert(id);
+        }
+    }
+    fn resume_reading(&mut self, id: StreamId) {
+        if self.st.read_paused.remove(&id) {
+            self.st.to_read.insert(id);
+        }
+    }
+    fn send_datagram(&mut self, data: Bytes) -> Result<(), StreamError> {
+        if self.q.is_closed() {
+            return Err(StreamError::ConnectionClosed);
+        }
+        self.q
+            .datagrams()
+            .send(data, true)
+            .map_err(|_| StreamError::DatagramRejected)
+    }
+    fn max_datagram_size(&self) -> Option<usize> {
+        self.st.max_datagram
+    }
+    fn close(&mut self, code: u64, reason: &[u8]) {
+        if self.st.local_close.is_none() {
+            self.st.local_close = Some(QuicError::LocallyClosed { code });
+        }
+        self.q
+            .close(self.st.now, var(code), Bytes::copy_from_slice(reason));
+    }
+    fn waker(&self) -> Wake {
+        self.st.wake.clone()
+    }
+}
