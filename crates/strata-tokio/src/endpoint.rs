@@ -190,11 +190,12 @@ async fn resolve_first(ep: &Endpoint) -> Result<(std::net::SocketAddr, Endpoint)
 
 /// Waits until the protocol above the carrier started (its handshake is
 /// done). If it never does (the handshake timed out, the server refused),
-/// the task ends with the reason, and so does the connect.
+/// the connect fails with the reason the protocol was given (a carrier that
+/// ends its socket cleanly still tells the protocol why), else the task's.
 async fn until_started(
     peer: std::net::SocketAddr,
     task: tokio::task::JoinHandle<strata::Close>,
-    started: tokio::sync::oneshot::Receiver<()>,
+    started: tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,
 ) -> Result<Connection, DriverError> {
     // A caller that gives up first (a relay's `--connect-timeout`) drops
     // this future: the attempt is stopped with it, not left to finish on
@@ -208,15 +209,18 @@ async fn until_started(
         }
     }
     let mut guard = StopOnDrop(Some(task.abort_handle()));
-    let ok = started.await.is_ok();
+    let outcome = started.await;
     guard.0 = None;
-    if ok {
-        return Ok(Connection::new(Addr::Inet(peer), task));
-    }
-    let why = Connection::new(Addr::Inet(peer), task).closed().await;
-    let kind = match &why {
-        strata::Close::Timeout(_) => std::io::ErrorKind::TimedOut,
-        strata::Close::Io(k) => *k,
+    let why = match outcome {
+        Ok(Ok(())) => return Ok(Connection::new(Addr::Inet(peer), task)),
+        Ok(Err(why)) => why,
+        Err(_) => Connection::new(Addr::Inet(peer), task).closed().await,
+    };
+    let kind = match (&why, why.kind()) {
+        (strata::Close::Timeout(_), _) => std::io::ErrorKind::TimedOut,
+        (strata::Close::Io(k), _) => *k,
+        // A local limit before the start: the handshake's deadline.
+        (_, Some(strata::Fault::LocalLimit)) => std::io::ErrorKind::TimedOut,
         _ => std::io::ErrorKind::ConnectionRefused,
     };
     Err(DriverError::io(
@@ -226,14 +230,20 @@ async fn until_started(
     ))
 }
 
-/// The protocol above, and a signal when it starts (the handshake is done).
+/// The protocol above, and a signal when it starts (the handshake is done),
+/// or why it ended before it could.
 struct Started {
     inner: Box<dyn StreamProtocol>,
-    started: Option<tokio::sync::oneshot::Sender<()>>,
+    started: Option<tokio::sync::oneshot::Sender<Result<(), strata::Close>>>,
 }
 
 impl Started {
-    fn new(inner: Box<dyn StreamProtocol>) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+    fn new(
+        inner: Box<dyn StreamProtocol>,
+    ) -> (
+        Self,
+        tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,
+    ) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let s = Started {
             inner,
@@ -248,7 +258,7 @@ impl Started {
 impl StreamProtocol for Started {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         if let Some(tx) = self.started.take() {
-            let _ = tx.send(());
+            let _ = tx.send(Ok(()));
         }
         self.inner.connection_made(t)
     }
@@ -262,6 +272,9 @@ impl StreamProtocol for Started {
         self.inner.eof_received(t)
     }
     fn connection_lost(&mut self, why: &strata::Close) {
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Err(why.clone()));
+        }
         self.inner.connection_lost(why)
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
