@@ -5,7 +5,7 @@ what it saw.
 Modes:
   echo     sends --size bytes of the pattern, then FIN, and reads the echo
            to the server's FIN: `sha256` of what came back, `bytes`;
-  read     sends FIN at once and reads --size bytes (of an endless
+  read     sends one byte (no FIN) and reads --size bytes (of an endless
            stream, such as chargen), then closes: `sha256`, `bytes`.
 `seconds` is the time from the handshake to the last byte; `alpn` the
 protocol the handshake chose. Exits 1 with `error` on a failure.
@@ -42,10 +42,13 @@ async def run(args):
         got = 0
 
         async def upload():
-            if args.mode == "echo":
-                for block in pattern(args.size):
-                    writer.write(block)
-                    await asyncio.sleep(0)
+            if args.mode == "read":
+                # A byte opens the stream; no FIN (chargen stops at EOF).
+                writer.write(b"x")
+                return
+            for block in pattern(args.size):
+                writer.write(block)
+                await asyncio.sleep(0)
             writer.write_eof()
 
         up = asyncio.ensure_future(upload())
