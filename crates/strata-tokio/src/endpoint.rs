@@ -168,7 +168,9 @@ pub async fn connect(
 
 /// The first address `ep`'s host resolves to, and `ep` with that address
 /// as its host (so that opening it resolves nothing again).
-async fn resolve_first(ep: &Endpoint) -> Result<(std::net::SocketAddr, Endpoint), DriverError> {
+pub(crate) async fn resolve_first(
+    ep: &Endpoint,
+) -> Result<(std::net::SocketAddr, Endpoint), DriverError> {
     let strata::endpoint::Target::Host { host, port } = &ep.target else {
         return Err(DriverError::NotStream {
             endpoint: ep.to_string(),
@@ -216,6 +218,13 @@ async fn until_started(
         Ok(Err(why)) => why,
         Err(_) => Connection::new(Addr::Inet(peer), task).closed().await,
     };
+    Err(not_started(peer, why))
+}
+
+/// The error of a connect whose protocol never started, from the reason:
+/// a timeout (or a local limit, the handshake's deadline) is `TimedOut`,
+/// an I/O error keeps its kind, anything else is a refusal.
+pub(crate) fn not_started(peer: std::net::SocketAddr, why: strata::Close) -> DriverError {
     let kind = match (&why, why.kind()) {
         (strata::Close::Timeout(_), _) => std::io::ErrorKind::TimedOut,
         (strata::Close::Io(k), _) => *k,
@@ -223,11 +232,7 @@ async fn until_started(
         (_, Some(strata::Fault::LocalLimit)) => std::io::ErrorKind::TimedOut,
         _ => std::io::ErrorKind::ConnectionRefused,
     };
-    Err(DriverError::io(
-        "connect",
-        peer,
-        std::io::Error::new(kind, why.to_string()),
-    ))
+    DriverError::io("connect", peer, std::io::Error::new(kind, why.to_string()))
 }
 
 /// The protocol above, and a signal when it starts (the handshake is done),

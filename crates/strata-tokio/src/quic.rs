@@ -40,6 +40,10 @@ use crate::error::DriverError;
 use crate::layer::{Carry, LayerCx, LayerWrap};
 use crate::tls::{client_rustls, own_identity, server_rustls, TlsIdentity};
 
+mod pool;
+
+pub use pool::QuicPool;
+
 /// The layer name in endpoint chains.
 pub(crate) const NAME: &str = "quic";
 
@@ -206,6 +210,18 @@ fn connect(
     peer: SocketAddr,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
     let cfg = config(ep, stack)?;
+    let (tls, name) = client_tls(ep, &cfg)?;
+    let client =
+        QuicClient::stream(cfg, tls, &name, peer, proto).map_err(|e| connect_error(peer, e))?;
+    Ok(Box::new(client))
+}
+
+/// The client's TLS 1.3 configuration from the `quic.*` options, offering
+/// `cfg`'s ALPN, and the server name it verifies.
+fn client_tls(
+    ep: &Endpoint,
+    cfg: &QuicConfig,
+) -> Result<(Arc<rustls::ClientConfig>, String), DriverError> {
     let (mut tls, name) = client_rustls(ep, NAME, Some(VERSIONS))?;
     tls.alpn_protocols = cfg.alpn.clone();
     let name = match &name {
@@ -213,14 +229,16 @@ fn connect(
         ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
         other => format!("{other:?}"),
     };
-    let client = QuicClient::stream(cfg, Arc::new(tls), &name, peer, proto).map_err(|e| {
-        DriverError::io(
-            "connect",
-            peer,
-            std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
-        )
-    })?;
-    Ok(Box::new(client))
+    Ok((Arc::new(tls), name))
+}
+
+/// A client the layer refused to make (a configuration it cannot use).
+fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> DriverError {
+    DriverError::io(
+        "connect",
+        peer,
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
+    )
 }
 
 /// Over a stream (`quic+tcp`): not built by the driver yet (the core runs

@@ -28,6 +28,7 @@ struct Seen {
     alpn: Option<Vec<u8>>,
     stream: Option<StreamId>,
     peer: bool,
+    peer_addr: Option<strata::Addr>,
     chain: Vec<&'static str>,
     data: Vec<u8>,
     eof: bool,
@@ -41,6 +42,7 @@ fn record(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
         .and_then(|a| a.alpn().map(<[u8]>::to_vec));
     s.stream = t.get::<StreamId>().copied();
     s.peer = t.get::<PeerAddr>().is_some();
+    s.peer_addr = t.get::<PeerAddr>().map(|p| p.0.clone());
     s.chain = t.layer_chain();
 }
 
@@ -576,4 +578,99 @@ async fn a_client_whose_source_port_changes_keeps_going() {
     assert_eq!(seen.data.len(), msg.len());
     assert!(seen.data == msg, "the echo differs");
     server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Echoes `msg` on a stream of `pool`'s connection to `ep`.
+async fn pooled_echo(pool: &strata_tokio::QuicPool, ep: &Endpoint, msg: Vec<u8>) -> Seen {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let conn = pool
+        .connect(
+            ep,
+            Box::new(Bulk::new(seen.clone(), msg)),
+            Arc::new(StackConfig::default()),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("pooled connect {ep}: {e}"));
+    let why = tokio::time::timeout(Duration::from_secs(20), conn.closed())
+        .await
+        .expect("the pooled stream ends");
+    assert!(why.is_clean(), "{why}");
+    let s = seen.lock().unwrap().clone();
+    s
+}
+
+/// 150 protocols connected through a pool at once share one connection (one
+/// client address at the server), a stream each: past the server's limit
+/// of 100 streams, the rest wait for credit; every echo is byte-exact.
+#[tokio::test]
+async fn a_pool_shares_one_connection_among_streams() {
+    let (server, addr, served) = echo_server("127.0.0.1", "").await;
+    let pool = strata_tokio::QuicPool::new();
+    let ep = client_ep(addr, "");
+    let runs: Vec<_> = (0..150)
+        .map(|i| {
+            let (pool, ep) = (pool.clone(), ep.clone());
+            tokio::spawn(async move {
+                let msg = message(5_000 + i * 101);
+                let seen = pooled_echo(&pool, &ep, msg.clone()).await;
+                assert!(seen.data == msg && seen.eof, "stream {i}");
+                seen.stream.expect("a stream id")
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for r in runs {
+        ids.push(within("a pooled stream", r).await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 150, "a stream each");
+    assert_eq!(pool.connections(), 1);
+    let served: Vec<Seen> = served
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|s| s.lock().unwrap().clone())
+        .collect();
+    assert_eq!(served.len(), 150);
+    let peers: std::collections::HashSet<_> = served
+        .iter()
+        .map(|s| format!("{:?}", s.peer_addr))
+        .collect();
+    assert_eq!(peers.len(), 1, "one client address: {peers:?}");
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A pool whose server is not there fails every caller in time, and holds
+/// no connection afterwards.
+#[tokio::test]
+async fn a_pool_without_a_server_fails_in_time() {
+    let hole = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let ep = client_ep(hole.local_addr().unwrap(), "&quic.idle=800");
+    let pool = strata_tokio::QuicPool::new();
+    let tries: Vec<_> = (0..3)
+        .map(|_| {
+            let (pool, ep) = (pool.clone(), ep.clone());
+            tokio::spawn(async move {
+                pool.connect(
+                    &ep,
+                    Box::new(Silent(Arc::default())),
+                    Arc::new(StackConfig::default()),
+                )
+                .await
+                .err()
+            })
+        })
+        .collect();
+    for t in tries {
+        let err = within("a refusal", t).await.unwrap().expect("an error");
+        let io: std::io::Error = err.into();
+        assert_eq!(io.kind(), std::io::ErrorKind::TimedOut, "{io}");
+    }
+    within("the pool empties", async {
+        while pool.connections() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
 }
