@@ -14,6 +14,7 @@ use strata::reliable::cc::CcAlgorithm;
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+use strata::routing::ServerId;
 use strata::{DatagramProtocol, StackConfig, StreamProtocol};
 
 use crate::config::ListenConfig;
@@ -128,6 +129,9 @@ pub(crate) mod bounds {
     /// `reliable.unreachable_hints`: ICMP unreachable reports that, with
     /// silence, make the peer dead; 0 ignores ICMP entirely.
     pub const UNREACHABLE_HINTS: RangeInclusive<u64> = 0..=100;
+    /// `reliable.server_id`, bytes: an 8-byte connection id keeps its first
+    /// octet and at least 4 random bytes (`strata::routing`).
+    pub const SERVER_ID_BYTES: usize = 3;
 }
 
 /// A numeric option within `range`, or `None` when absent.
@@ -221,6 +225,19 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
         .map_err(|e| DriverError::bad_option(e, "true or false"))?
     {
         cfg.require_retry = v;
+    }
+    if let Some(v) = ep.option(NAME, "server_id") {
+        let bad = || DriverError::BadOption {
+            layer: NAME.into(),
+            key: "server_id".into(),
+            value: v.into(),
+            expected: "a server id in hex, 1..=3 bytes",
+        };
+        let sid = ServerId::parse_hex(v).map_err(|_| bad())?;
+        if sid.len() > bounds::SERVER_ID_BYTES {
+            return Err(bad());
+        }
+        cfg.server_id = Some(sid);
     }
     // The bounds above keep every combination valid; this is a backstop.
     cfg.validate().map_err(|e| DriverError::BadOption {
@@ -369,6 +386,9 @@ mod tests {
             ("unreachable_hints", "-1"),
             ("sndbuf", "65535"),
             ("sndbuf", "1073741825"),
+            ("server_id", "01020304"),
+            ("server_id", "0g"),
+            ("server_id", "123"),
         ] {
             let e = config(&ep(&format!("reliable.{key}={value}")))
                 .expect_err("out of bounds")
@@ -417,6 +437,18 @@ mod tests {
             ..strata::StackConfig::default()
         };
         assert_eq!(super::marks(&stack), (8192, 1024));
+    }
+
+    /// `reliable.server_id` (hex) reaches the configuration: the ids a
+    /// listener issues then carry it.
+    #[test]
+    fn server_id_is_an_option() {
+        assert_eq!(config(&ep("reliable.cc=bbr")).unwrap().server_id, None);
+        for v in ["0a", "A0b1", "ffffff"] {
+            let cfg = config(&ep(&format!("reliable.server_id={v}"))).unwrap();
+            let want = strata::routing::ServerId::parse_hex(v).unwrap();
+            assert_eq!(cfg.server_id, Some(want));
+        }
     }
 
     /// A small deterministic generator (no dependency for one test).

@@ -44,6 +44,7 @@ mod introspect;
 mod outbuf;
 pub mod quic;
 pub mod reliable;
+pub mod routing;
 mod slot;
 mod stack;
 pub mod stream;
@@ -79,4 +80,6 @@ mod guides {
     struct FirstLayer;
     #[doc = include_str!("../../../docs/http.md")]
     struct Http;
+    #[doc = include_str!("../../../docs/quic.md")]
+    struct Quic;
 }

@@ -473,11 +473,13 @@ fn error_display_has_message_input_and_caret() {
         e.to_string().lines().next(),
         Some("tls needs a stream below, udp gives datagrams")
     );
-    let e = Endpoint::parse("quic+udp://h:1").unwrap_err();
+    let e = Endpoint::parse("sctp+udp://h:1").unwrap_err();
     assert_eq!(
         e.to_string().lines().next(),
-        Some("unknown scheme `quic` (known: tcp, udp, unix, tls, reliable)")
+        Some("unknown scheme `sctp` (known: tcp, udp, unix, tls, reliable, quic)")
     );
+    // `quic` is built in since issue 11.
+    assert!(Endpoint::parse("quic+udp://h:1").is_ok());
     let mut reg = SchemeRegistry::transports();
     reg.register(TLS).unwrap();
     let e = Endpoint::parse_with("tls+udp://h:1", &reg).unwrap_err();

@@ -167,6 +167,7 @@ impl SchemeSpec {
             "unreachable_hints",
             "sndbuf",
             "kcp_fin",
+            "server_id",
         ],
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).

@@ -89,8 +89,11 @@ pub struct QuicConfig {
     /// Seeds quinn-proto's random choices (connection ids, tokens), so a run
     /// in the test kit repeats. `None`: from the system.
     pub rng_seed: Option<u64>,
-    // `server_id: Option<crate::routing::ServerId>` (routable connection ids,
-    // helper `lb`) is wired here at the merge.
+    /// Routable connection ids (QUIC-LB plaintext, `docs/routing.md`):
+    /// every id this endpoint issues carries this server id, so a stateless
+    /// balancer keeps a connection on this server through migration.
+    /// `None`: random 8-byte ids.
+    pub server_id: Option<crate::routing::ServerId>,
 }
 
 impl Default for QuicConfig {
@@ -111,6 +114,7 @@ impl Default for QuicConfig {
             high_water: DEFAULT_HIGH_WATER,
             low_water: DEFAULT_LOW_WATER,
             rng_seed: None,
+            server_id: None,
         }
     }
 }
@@ -149,8 +153,11 @@ impl QuicConfig {
         let ceiling = max_payload.min(usize::from(u16::MAX) - 8) as u16;
         tc.initial_mtu(ceiling.min(DEFAULT_MAX_UDP_PAYLOAD as u16));
         tc.min_mtu(MIN_DATAGRAM_SIZE as u16);
+        // Discovery climbs no higher than quinn-proto's own default ceiling
+        // (1452): above it, seeds of the lossy sweep stalled mid-transfer
+        // after bursts lost full-size packets (quic_sim, seeds 5413, 11757).
         let mut mtud = MtuDiscoveryConfig::default();
-        mtud.upper_bound(ceiling);
+        mtud.upper_bound(ceiling.min(DEFAULT_MAX_UDP_PAYLOAD as u16));
         tc.mtu_discovery_config(Some(mtud));
         tc.enable_segmentation_offload(true);
         Ok(tc)

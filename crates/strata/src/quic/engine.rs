@@ -22,12 +22,12 @@ use bytes::BytesMut;
 use quinn_proto::{ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event, StreamEvent};
 
 use super::conn::{ConnState, ConnView};
+use super::table::ConnTable;
 use super::{
     from_proto_id, to_proto_id, AppFactory, Dir, QuicApp, QuicConfig, QuicError, RetryPolicy,
     StreamId,
 };
 use crate::deadline::{after, earliest};
-use crate::reliable::children::Children;
 use crate::{
     AbortReason, Addr, Close, Datagram, DatagramTransport, Ecn, Introspect, PeerAddr, Timeout,
     Transmit, WakeRoute,
@@ -98,7 +98,7 @@ pub(crate) struct Engine {
     role: Role,
     endpoint: Option<Endpoint>,
     server_config: Option<Arc<quinn_proto::ServerConfig>>,
-    conns: Children<ConnectionHandle, Conn>,
+    conns: ConnTable<Conn>,
     next_id: u64,
     half_open: usize,
     buf: Vec<u8>,
@@ -117,7 +117,7 @@ impl Engine {
             role,
             endpoint: None,
             server_config: None,
-            conns: Children::new(),
+            conns: ConnTable::new(),
             next_id: 0,
             half_open: 0,
             buf: Vec::new(),
@@ -168,6 +168,11 @@ impl Engine {
             None => EndpointConfig::default(),
         };
         ecfg.rng_seed(self.cfg.seed_bytes(2));
+        if let Some(sid) = &self.cfg.server_id {
+            let ids = super::RoutableCidGenerator::factory(sid.clone(), self.cfg.rng_seed)
+                .map_err(|e| QuicError::Config(format!("server_id: {e}")))?;
+            ecfg.cid_generator(move || ids());
+        }
         let max_udp = t.max_datagram_size().min(usize::from(u16::MAX) - 8) as u16;
         ecfg.max_udp_payload_size(max_udp)
             .map_err(|_| QuicError::Config("max_udp_payload_size".into()))?;
@@ -460,13 +465,18 @@ impl Engine {
                 break;
             }
         }
-        if c.q.is_drained() {
-            if !c.st.lost {
-                c.st.lost = true;
-                if let Some(mut app) = c.app.take() {
-                    app.connection_lost(&Close::Done);
-                }
+        if !c.st.lost && c.q.is_closed() {
+            // Closed by us: quinn-proto reports no ConnectionLost for that.
+            c.st.lost = true;
+            let why = close_of(
+                quinn_proto::ConnectionError::LocallyClosed,
+                c.st.local_close.take(),
+            );
+            if let Some(mut app) = c.app.take() {
+                app.connection_lost(&why);
             }
+        }
+        if c.q.is_drained() {
             if c.st.handshake_deadline.is_some() {
                 *half_open = half_open.saturating_sub(1);
             }
@@ -534,7 +544,9 @@ fn on_event(
             call_app(c, t, |a, v| a.stream_writable(v, from_proto_id(id)));
         }
         Event::Stream(StreamEvent::Finished { id }) => {
-            c.st.finished.remove(&from_proto_id(id));
+            let id = from_proto_id(id);
+            c.st.finished.remove(&id);
+            call_app(c, t, |a, v| a.stream_acked(v, id));
         }
         Event::Stream(StreamEvent::Stopped { id, error_code }) => {
             let code = error_code.into_inner();

@@ -32,6 +32,7 @@
 //! ```
 
 mod app;
+mod cid;
 mod client;
 pub mod config;
 mod conn;
@@ -40,8 +41,10 @@ mod error;
 mod per_stream;
 mod server;
 mod stats;
+mod table;
 
 pub use app::{AppFactory, QuicApp, QuicConnection};
+pub use cid::{RoutableCidGenerator, QUIC_NONCE_LEN};
 pub use client::QuicClient;
 pub use config::{QuicConfig, RetryPolicy};
 pub use engine::{MAX_GSO_SEGMENTS, NO_APPLICATION_CODE};

@@ -12,7 +12,7 @@
 //! [`QuicError`] carrying the code.
 
 use std::any::{Any, TypeId};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -59,6 +59,12 @@ pub struct PerStream {
     opened_any: bool,
     buffer: Option<StreamBuffer>,
     children: BTreeMap<StreamId, Child>,
+    /// Ended streams whose FIN the peer has not acknowledged yet.
+    unacked: BTreeSet<StreamId>,
+    /// When to close the connection (`close_when_done`): set once every
+    /// stream ended and was acknowledged, and run from `on_deadline`, so
+    /// the frames of the last call (a RESET_STREAM) leave first.
+    close_at: Option<Instant>,
 }
 
 struct Child {
@@ -76,6 +82,8 @@ struct ChildState {
     eof_pending: bool,
     /// FIN sent (or we cannot send on this stream).
     write_closed: bool,
+    /// FIN sent and not yet acknowledged.
+    fin_unacked: bool,
     /// The peer's FIN or reset seen (or it cannot send on this stream).
     read_closed: bool,
     /// `close()`: done once FIN is out.
@@ -96,6 +104,8 @@ impl PerStream {
             opened_any: false,
             buffer: None,
             children: BTreeMap::new(),
+            unacked: BTreeSet::new(),
+            close_at: None,
         }
     }
 
@@ -122,6 +132,8 @@ impl PerStream {
             opened_any: false,
             buffer: None,
             children: BTreeMap::new(),
+            unacked: BTreeSet::new(),
+            close_at: None,
         }
     }
 
@@ -149,17 +161,20 @@ impl PerStream {
         self.children.len()
     }
 
-    /// Opens a stream carrying `proto` (from an app that wraps this one);
-    /// `None` at the peer's stream limit.
+    /// Opens a stream carrying `proto` (from an app that wraps this one).
+    /// At the peer's stream limit `proto` comes back: try again at
+    /// [`QuicApp::streams_available`].
     pub fn open_stream(
         &mut self,
         c: &mut dyn QuicConnection,
         dir: Dir,
         proto: Box<dyn StreamProtocol>,
-    ) -> Option<StreamId> {
-        let id = c.open(dir)?;
+    ) -> Result<StreamId, Box<dyn StreamProtocol>> {
+        let Some(id) = c.open(dir) else {
+            return Err(proto);
+        };
         self.start(c, id, proto);
-        Some(id)
+        Ok(id)
     }
 
     fn start(&mut self, c: &mut dyn QuicConnection, id: StreamId, proto: Box<dyn StreamProtocol>) {
@@ -178,6 +193,7 @@ impl PerStream {
             queued: 0,
             eof_pending: false,
             write_closed: !id.is_bidi() && !ours,
+            fin_unacked: false,
             read_closed: !id.is_bidi() && ours,
             closing: false,
             write_paused: false,
@@ -232,11 +248,25 @@ impl PerStream {
             break;
         }
         if let Some(why) = child.st.ended.take() {
+            let fin_unacked = child.st.fin_unacked;
             let mut child = self.children.remove(&id).expect("present: looked up above");
             child.slot.connection_lost(&why);
-            if self.close_when_done && self.children.is_empty() {
-                c.close(0, b"");
+            if fin_unacked {
+                self.unacked.insert(id);
             }
+            self.maybe_close(c);
+        }
+    }
+
+    /// The client's case: every stream ended and was acknowledged.
+    fn maybe_close(&mut self, c: &mut dyn QuicConnection) {
+        if self.close_when_done
+            && self.opened_any
+            && self.children.is_empty()
+            && self.unacked.is_empty()
+            && self.close_at.is_none()
+        {
+            self.close_at = Some(c.now());
         }
     }
 
@@ -312,8 +342,9 @@ impl ChildState {
         if self.eof_pending && !self.write_closed {
             self.eof_pending = false;
             self.write_closed = true;
-            if let Err(e) = c.finish(self.id) {
-                self.failed(e);
+            match c.finish(self.id) {
+                Ok(()) => self.fin_unacked = true,
+                Err(e) => self.failed(e),
             }
         }
     }
@@ -390,9 +421,10 @@ impl StreamTransport for StreamView<'_> {
             _ => DEFAULT_ABORT_CODE,
         };
         let st = &mut *self.st;
-        if !st.write_closed {
+        if !st.write_closed || st.fin_unacked {
             self.c.reset(st.id, code);
             st.write_closed = true;
+            st.fin_unacked = false;
         }
         if !st.read_closed {
             self.c.stop_sending(st.id, code);
@@ -484,14 +516,29 @@ impl QuicApp for PerStream {
     fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
         self.settle(c, id);
     }
+    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        if let Some(child) = self.children.get_mut(&id) {
+            child.st.fin_unacked = false;
+        }
+        if self.unacked.remove(&id) {
+            self.maybe_close(c);
+        }
+    }
     fn next_deadline(&self) -> Option<Instant> {
-        self.children
+        let children = self
+            .children
             .values()
             .filter_map(|ch| ch.slot.next_deadline())
-            .min()
+            .min();
+        crate::deadline::earliest(children, self.close_at)
     }
     fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
         let now = c.now();
+        if self.close_at.is_some_and(|d| d <= now) && self.children.is_empty() {
+            self.close_at = None;
+            c.close(0, b"");
+            return;
+        }
         let due: Vec<StreamId> = self
             .children
             .iter()
@@ -509,8 +556,16 @@ impl QuicApp for PerStream {
         }
     }
     fn connection_lost(&mut self, why: &Close) {
+        // A stream cut short by a clean connection close did not end
+        // cleanly: its protocol must not take a truncation for the end.
+        let cut = Close::aborted(
+            "quic-stream",
+            AbortReason::layer(super::StreamError::ConnectionClosed),
+        );
         for (_, mut child) in std::mem::take(&mut self.children) {
-            child.slot.connection_lost(why);
+            child
+                .slot
+                .connection_lost(if why.is_clean() { &cut } else { why });
         }
         if let Some(mut p) = self.initial.take() {
             p.connection_lost(why);

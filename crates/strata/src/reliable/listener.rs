@@ -100,7 +100,7 @@ impl ReliableListener {
     /// A listener that runs `factory()`'s protocol over each connection.
     pub fn new(cfg: ReliableConfig, factory: StreamFactory) -> Self {
         ReliableListener {
-            rng: IdRng::new(cfg.rng_seed, Role::Listener),
+            rng: IdRng::new(cfg.rng_seed, Role::Listener).routable(cfg.routable_ids()),
             cfg,
             factory,
             key: None,

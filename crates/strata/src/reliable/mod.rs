@@ -19,7 +19,7 @@
 //! `tls+reliable+udp://`), options, what the protocol above sees, the
 //! goodput table.
 pub mod cc;
-pub(crate) mod children;
+mod children;
 mod conn;
 pub mod cookie;
 pub mod engine;
@@ -34,7 +34,8 @@ pub mod wire;
 
 pub use conn::{
     ConfigError, ConnError, ConnStats, Connection, ReliableConfig, Side, DEFAULT_DEAD_AFTER_PROBES,
-    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_RNG_SEED, DEFAULT_UNREACHABLE_HINTS,
+    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_RNG_SEED, DEFAULT_SERVER_ID,
+    DEFAULT_UNREACHABLE_HINTS,
 };
 pub use layer::Reliable;
 pub use listener::{ListenerStats, ReliableListener};

@@ -74,7 +74,7 @@ pub fn client_stream(cfg: QuicConfig, proto: Box<dyn StreamProtocol>) -> QuicCli
 
 /// A network with the server at [`SERVER`] and the client at [`CLIENT`],
 /// linked both ways with `link`.
-pub fn net(
+pub fn pair(
     seed: u64,
     link: LinkConfig,
     server: QuicServer,
@@ -91,17 +91,29 @@ pub fn net(
 /// Moves `up` bytes client→server and `down` bytes server→client on one
 /// stream over a link with `link` both ways.
 pub fn transfer(seed: u64, link: LinkConfig, up: u64, down: u64, limit: Duration) -> Transfer {
+    transfer_with(seed, link, up, down, limit, config)
+}
+
+/// [`transfer`] with the configuration `cfg(seed)` on both ends.
+pub fn transfer_with(
+    seed: u64,
+    link: LinkConfig,
+    up: u64,
+    down: u64,
+    limit: Duration,
+    cfg: impl Fn(u64) -> QuicConfig,
+) -> Transfer {
     let client_out = Shared::default();
     let server_out = Shared::default();
     let so = server_out.clone();
     let factory: StreamFactory =
         Arc::new(move || Box::new(Bulk::new(down, 2, 1, so.clone())) as Box<dyn StreamProtocol>);
-    let srv = server(config(seed), per_stream(factory));
+    let srv = server(cfg(seed), per_stream(factory));
     let cli = client_stream(
-        config(seed ^ 0x5eed),
+        cfg(seed ^ 0x5eed),
         Box::new(Bulk::new(up, 1, 2, client_out.clone())),
     );
-    let (mut net, c, s) = net(seed, link, srv, cli);
+    let (mut net, c, s) = pair(seed, link, srv, cli);
     let outcome = net.run_until(limit, |_| {
         let c = client_out.lock().unwrap();
         let s = server_out.lock().unwrap();
@@ -200,4 +212,203 @@ pub fn lan() -> LinkConfig {
 
 pub fn sock(s: &str) -> SocketAddr {
     addr(s)
+}
+
+/// What a [`Script`] app saw.
+#[derive(Default, Debug)]
+pub struct Events {
+    pub made: bool,
+    pub alpn: Option<Vec<u8>>,
+    pub opened: Vec<u64>,
+    pub data: std::collections::BTreeMap<u64, Vec<u8>>,
+    pub finished: Vec<u64>,
+    pub reset: Vec<(u64, u64)>,
+    pub stopped: Vec<(u64, u64)>,
+    pub writable: Vec<u64>,
+    pub available: u32,
+    pub datagrams: Vec<Vec<u8>>,
+    pub wakes: u32,
+    pub deadlines: u32,
+    pub lost: Option<Close>,
+    pub stats: Option<strata::quic::PathStats>,
+    pub certs: usize,
+}
+
+pub type SharedEvents = Arc<Mutex<Events>>;
+
+type Hook<A> = Box<dyn FnMut(&mut dyn strata::quic::QuicConnection, A) + Send>;
+
+/// A connection-level app that records every event and runs optional hooks.
+pub struct Script {
+    pub ev: SharedEvents,
+    pub on_made: Option<Hook<()>>,
+    pub on_data: Option<Hook<(strata::quic::StreamId, Vec<u8>)>>,
+    pub on_finished: Option<Hook<strata::quic::StreamId>>,
+    pub on_datagram: Option<Hook<Vec<u8>>>,
+    pub on_wake: Option<Hook<()>>,
+    pub deadline: Option<std::time::Instant>,
+}
+
+impl Script {
+    pub fn new(ev: SharedEvents) -> Script {
+        Script {
+            ev,
+            on_made: None,
+            on_data: None,
+            on_finished: None,
+            on_datagram: None,
+            on_wake: None,
+            deadline: None,
+        }
+    }
+    pub fn made(
+        mut self,
+        f: impl FnMut(&mut dyn strata::quic::QuicConnection, ()) + Send + 'static,
+    ) -> Self {
+        self.on_made = Some(Box::new(f));
+        self
+    }
+    pub fn data(
+        mut self,
+        f: impl FnMut(&mut dyn strata::quic::QuicConnection, (strata::quic::StreamId, Vec<u8>))
+            + Send
+            + 'static,
+    ) -> Self {
+        self.on_data = Some(Box::new(f));
+        self
+    }
+    pub fn finished(
+        mut self,
+        f: impl FnMut(&mut dyn strata::quic::QuicConnection, strata::quic::StreamId) + Send + 'static,
+    ) -> Self {
+        self.on_finished = Some(Box::new(f));
+        self
+    }
+    pub fn datagram(
+        mut self,
+        f: impl FnMut(&mut dyn strata::quic::QuicConnection, Vec<u8>) + Send + 'static,
+    ) -> Self {
+        self.on_datagram = Some(Box::new(f));
+        self
+    }
+    pub fn woken(
+        mut self,
+        f: impl FnMut(&mut dyn strata::quic::QuicConnection, ()) + Send + 'static,
+    ) -> Self {
+        self.on_wake = Some(Box::new(f));
+        self
+    }
+}
+
+impl QuicApp for Script {
+    fn connection_made(&mut self, c: &mut dyn strata::quic::QuicConnection) {
+        {
+            let mut e = self.ev.lock().unwrap();
+            e.made = true;
+            e.alpn = c.alpn().map(<[u8]>::to_vec);
+            let i: &dyn strata::Introspect = c;
+            e.certs = i
+                .get::<strata::quic::PeerCertificates>()
+                .map_or(0, |p| p.0.len());
+        }
+        if let Some(f) = self.on_made.as_mut() {
+            f(c, ());
+        }
+    }
+    fn stream_opened(
+        &mut self,
+        _: &mut dyn strata::quic::QuicConnection,
+        id: strata::quic::StreamId,
+    ) {
+        self.ev.lock().unwrap().opened.push(id.0);
+    }
+    fn stream_data(
+        &mut self,
+        c: &mut dyn strata::quic::QuicConnection,
+        id: strata::quic::StreamId,
+        data: &[u8],
+    ) {
+        {
+            let mut e = self.ev.lock().unwrap();
+            e.data.entry(id.0).or_default().extend_from_slice(data);
+            let i: &dyn strata::Introspect = c;
+            e.stats = i.get::<strata::quic::PathStats>().copied();
+        }
+        if let Some(f) = self.on_data.as_mut() {
+            f(c, (id, data.to_vec()));
+        }
+    }
+    fn stream_finished(
+        &mut self,
+        c: &mut dyn strata::quic::QuicConnection,
+        id: strata::quic::StreamId,
+    ) {
+        self.ev.lock().unwrap().finished.push(id.0);
+        if let Some(f) = self.on_finished.as_mut() {
+            f(c, id);
+        }
+    }
+    fn stream_reset(
+        &mut self,
+        _: &mut dyn strata::quic::QuicConnection,
+        id: strata::quic::StreamId,
+        code: u64,
+    ) {
+        self.ev.lock().unwrap().reset.push((id.0, code));
+    }
+    fn stream_stopped(
+        &mut self,
+        _: &mut dyn strata::quic::QuicConnection,
+        id: strata::quic::StreamId,
+        code: u64,
+    ) {
+        self.ev.lock().unwrap().stopped.push((id.0, code));
+    }
+    fn stream_writable(
+        &mut self,
+        _: &mut dyn strata::quic::QuicConnection,
+        id: strata::quic::StreamId,
+    ) {
+        self.ev.lock().unwrap().writable.push(id.0);
+    }
+    fn streams_available(
+        &mut self,
+        _: &mut dyn strata::quic::QuicConnection,
+        _: strata::quic::Dir,
+    ) {
+        self.ev.lock().unwrap().available += 1;
+    }
+    fn datagram_received(&mut self, c: &mut dyn strata::quic::QuicConnection, data: &[u8]) {
+        self.ev.lock().unwrap().datagrams.push(data.to_vec());
+        if let Some(f) = self.on_datagram.as_mut() {
+            f(c, data.to_vec());
+        }
+    }
+    fn next_deadline(&self) -> Option<std::time::Instant> {
+        self.deadline
+    }
+    fn on_deadline(&mut self, _: &mut dyn strata::quic::QuicConnection) {
+        self.deadline = None;
+        self.ev.lock().unwrap().deadlines += 1;
+    }
+    fn on_wake(&mut self, c: &mut dyn strata::quic::QuicConnection) {
+        self.ev.lock().unwrap().wakes += 1;
+        if let Some(f) = self.on_wake.as_mut() {
+            f(c, ());
+        }
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.ev.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+/// A server whose every connection runs a [`Script`] made by `make`.
+pub fn script_server(
+    cfg: QuicConfig,
+    make: impl Fn() -> Script + Send + Sync + 'static,
+) -> QuicServer {
+    server(
+        cfg,
+        Arc::new(move |_| Some(Box::new(make()) as Box<dyn QuicApp>)),
+    )
 }

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::reliable::cc::CcAlgorithm;
 use crate::reliable::wire::ErrorCode;
+use crate::routing::{RoutableIds, ServerId, DEFAULT_CONFIG_ID};
 use crate::{Fault, LayerError};
 
 /// The reliable mapping's settings, for one connection (and, for a
@@ -125,6 +126,24 @@ pub struct ReliableConfig {
     /// assert!(repeatable.validate().is_ok());
     /// ```
     pub rng_seed: Option<[u8; 32]>,
+    /// Listener: the server id every connection id it issues carries
+    /// (default [`DEFAULT_SERVER_ID`], none: the ids are all random; endpoint
+    /// option `reliable.server_id`, in hex). With one, the ids take the
+    /// QUIC-LB plaintext layout of [`crate::routing`]: a first octet
+    /// (config rotation 0, length 7), the server id, then random bytes, so a
+    /// stateless balancer in front of several listeners routes every packet
+    /// of a connection to this one even after the client's address changes
+    /// (`docs/routing.md`). Ids are 8 bytes and keep at least 4 random ones:
+    /// the server id is 1 to 3 bytes. A client ignores it.
+    ///
+    /// ```
+    /// use strata::reliable::ReliableConfig;
+    /// use strata::routing::ServerId;
+    /// let routable = ReliableConfig { server_id: Some(ServerId::parse_hex("0a01")?), ..ReliableConfig::default() };
+    /// assert!(routable.validate().is_ok());
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
+    pub server_id: Option<ServerId>,
 }
 
 impl Default for ReliableConfig {
@@ -151,6 +170,7 @@ impl Default for ReliableConfig {
             half_open_timeout: Duration::from_secs(10),
             cookie_lifetime: Duration::from_secs(10),
             rng_seed: DEFAULT_RNG_SEED,
+            server_id: DEFAULT_SERVER_ID,
         }
     }
 }
@@ -181,6 +201,9 @@ pub const DEFAULT_DEAD_AFTER_PROBES: u32 = 8;
 /// system's secure generator.
 pub const DEFAULT_RNG_SEED: Option<[u8; 32]> = None;
 
+/// The default of [`ReliableConfig::server_id`]: none, all-random ids.
+pub const DEFAULT_SERVER_ID: Option<ServerId> = None;
+
 /// The default of [`ReliableConfig::unreachable_hints`]: three ICMP
 /// unreachable messages with nothing heard from the peer in between.
 pub const DEFAULT_UNREACHABLE_HINTS: u32 = 3;
@@ -205,6 +228,10 @@ pub enum ConfigError {
     /// The timeouts must be non-zero, and the keepalive shorter than the idle timeout.
     #[error("reliable: {0} must be non-zero (keepalive below the idle timeout)")]
     Timeout(&'static str),
+    /// The server id must leave at least 4 random bytes in an 8-byte id:
+    /// 1 to 3 bytes.
+    #[error("reliable: a server id of {0} bytes does not fit an 8-byte connection id (1..=3)")]
+    ServerId(usize),
 }
 
 impl ReliableConfig {
@@ -251,7 +278,19 @@ impl ReliableConfig {
         if self.max_connections == 0 || self.cookie_lifetime.as_secs() == 0 {
             return Err(ConfigError::Window("max_connections/cookie_lifetime"));
         }
+        if let Some(sid) = &self.server_id {
+            if self.routable_ids().is_none() {
+                return Err(ConfigError::ServerId(sid.len()));
+            }
+        }
         Ok(())
+    }
+
+    /// The layout of a listener's ids when [`server_id`](Self::server_id)
+    /// is set and fits; `None` otherwise.
+    pub(crate) fn routable_ids(&self) -> Option<RoutableIds> {
+        let sid = self.server_id.clone()?;
+        RoutableIds::with_len(DEFAULT_CONFIG_ID, sid, crate::reliable::rng::CONN_ID_LEN).ok()
     }
 }
 

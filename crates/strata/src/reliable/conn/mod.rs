@@ -33,7 +33,8 @@ mod tests;
 
 pub use config::{
     ConfigError, ConnError, ConnStats, ReliableConfig, DEFAULT_DEAD_AFTER_PROBES,
-    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_RNG_SEED, DEFAULT_UNREACHABLE_HINTS,
+    DEFAULT_HIGH_WATER, DEFAULT_LOW_WATER, DEFAULT_RNG_SEED, DEFAULT_SERVER_ID,
+    DEFAULT_UNREACHABLE_HINTS,
 };
 use ranges::RangeSet;
 use recovery::SentPacket;

@@ -1,0 +1,412 @@
+//! Routable connection ids behind a stateless balancer (issue 11, point 6):
+//! two `reliable+udp://` listeners (two [`Server`]s in this process, on two
+//! ports) with server ids `01` and `02` behind a small UDP router written
+//! for the test. The router reads the server id from each packet's
+//! destination id (`strata::routing::LbConfig`), and routes a client's first
+//! Initial, and any id it cannot read, by a hash of the 4-tuple
+//! (`four_tuple_hash`, the draft's fallback). Each client sits behind a NAT
+//! of its own that rebinds to a new source port mid-transfer, a port the
+//! fallback would send to the *other* server.
+//!
+//! With server ids every connection stays on its server and the echo
+//! completes byte for byte; without them (the control) the fallback sends
+//! the client's packets to the other server after the rebind, which knows
+//! nothing of the connection, and the transfer dies.
+
+mod common;
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::echo_factory;
+use strata::endpoint::Endpoint;
+use strata::reliable::wire::{self, Header};
+use strata::routing::{four_tuple_hash, LbConfig, Route};
+use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
+use strata_tokio::{registry, ListenConfig, Server};
+use tokio::net::UdpSocket;
+
+/// How the router chose a packet's server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum How {
+    /// By the server id in the destination id.
+    ById,
+    /// By the 4-tuple hash.
+    Fallback,
+}
+
+/// One client→server packet the router forwarded.
+#[derive(Clone, Debug)]
+struct Forwarded {
+    /// The source the router saw (the client's NAT).
+    from: SocketAddr,
+    /// The destination id (absent in a datagram that did not parse).
+    dst: Option<u64>,
+    how: How,
+    /// Index of the server it went to.
+    server: usize,
+}
+
+/// The router's view: the server addresses by index, and their ids.
+struct Backends {
+    vip: SocketAddr,
+    addrs: Vec<SocketAddr>,
+    ids: HashMap<Vec<u8>, usize>,
+    lb: LbConfig,
+}
+
+impl Backends {
+    /// The fallback's choice for a client address.
+    fn fallback(&self, from: SocketAddr) -> usize {
+        (four_tuple_hash(from, self.vip) % self.addrs.len() as u64) as usize
+    }
+
+    /// Where a client's packet goes, and why. Stateless: a function of the
+    /// packet and its 4-tuple.
+    fn route(&self, from: SocketAddr, data: &[u8]) -> (Option<u64>, How, usize) {
+        let fallback = |dst| (dst, How::Fallback, self.fallback(from));
+        let Ok(p) = wire::parse_packet(data) else {
+            return fallback(None);
+        };
+        let dst = p.header.dst();
+        // A first Initial's destination is the client's random choice.
+        if matches!(p.header, Header::Initial { token: [], .. }) {
+            return fallback(Some(dst.0));
+        }
+        let id = dst.0.to_be_bytes();
+        match self.lb.route(&id) {
+            Route::Server(sid) => match self.ids.get(sid) {
+                Some(&i) => (Some(dst.0), How::ById, i),
+                None => fallback(Some(dst.0)),
+            },
+            Route::Fallback => fallback(Some(dst.0)),
+        }
+    }
+}
+
+/// A stateless UDP router in front of the servers: the routing decision
+/// needs no state; replies go back through one upstream socket per client
+/// address (what a NAT-ing user-space balancer needs to relay them).
+struct Router {
+    vip: SocketAddr,
+    log: Arc<Mutex<Vec<Forwarded>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Router {
+    async fn start(addrs: Vec<SocketAddr>, ids: Vec<Vec<u8>>) -> Router {
+        let front = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let vip = front.local_addr().unwrap();
+        let backends = Backends {
+            vip,
+            addrs,
+            ids: ids.into_iter().enumerate().map(|(i, id)| (id, i)).collect(),
+            lb: LbConfig::new(0, 1).unwrap(),
+        };
+        let log: Arc<Mutex<Vec<Forwarded>>> = Arc::default();
+        let l = log.clone();
+        let task = tokio::spawn(async move {
+            let mut upstream: HashMap<SocketAddr, Arc<UdpSocket>> = HashMap::new();
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let Ok((n, from)) = front.recv_from(&mut buf).await else {
+                    return;
+                };
+                let (dst, how, server) = backends.route(from, &buf[..n]);
+                l.lock().unwrap().push(Forwarded {
+                    from,
+                    dst,
+                    how,
+                    server,
+                });
+                let up = match upstream.get(&from) {
+                    Some(up) => up.clone(),
+                    None => {
+                        let up = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+                        let (up2, front2) = (up.clone(), front.clone());
+                        tokio::spawn(async move {
+                            let mut buf = vec![0u8; 65_536];
+                            while let Ok(n) = up2.recv(&mut buf).await {
+                                let _ = front2.send_to(&buf[..n], from).await;
+                            }
+                        });
+                        upstream.insert(from, up.clone());
+                        up
+                    }
+                };
+                let _ = up.send_to(&buf[..n], backends.addrs[server]).await;
+            }
+        });
+        Router { vip, log, task }
+    }
+}
+
+/// A client's NAT: the client sends to `inside`; the NAT forwards from an
+/// outside socket to the router, and relays the answers back. After
+/// `rebind_after` datagrams from the client it drops its outside socket for
+/// a new one (a new source port, as a NAT rebinding does) whose fallback
+/// hash points at another server than the first one's.
+struct Nat {
+    inside: SocketAddr,
+    /// The outside addresses, in order of use.
+    outside: Arc<Mutex<Vec<SocketAddr>>>,
+}
+
+/// An outside socket whose fallback choice is (or is not) `server`.
+async fn outside_socket(backends: &Backends, server: usize, want: bool) -> UdpSocket {
+    for _ in 0..256 {
+        let s = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        if (backends.fallback(s.local_addr().unwrap()) == server) == want {
+            return s;
+        }
+    }
+    panic!("no port hashes as wanted in 256 tries");
+}
+
+impl Nat {
+    /// A NAT whose first outside port the fallback sends to server
+    /// `first`, and its second to another one.
+    async fn start(backends: Arc<Backends>, first: usize, rebind_after: usize) -> Nat {
+        let inside_sock = Arc::new(UdpSocket::bind("127.0.0.1:0").await.unwrap());
+        let inside = inside_sock.local_addr().unwrap();
+        let outside: Arc<Mutex<Vec<SocketAddr>>> = Arc::default();
+        let o = outside.clone();
+        tokio::spawn(async move {
+            let vip = backends.vip;
+            let mut out = Arc::new(outside_socket(&backends, first, true).await);
+            o.lock().unwrap().push(out.local_addr().unwrap());
+            let mut relay: Option<tokio::task::JoinHandle<()>> = None;
+            let mut sent = 0usize;
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                let Ok((n, from)) = inside_sock.recv_from(&mut buf).await else {
+                    return;
+                };
+                sent += 1;
+                if sent == rebind_after {
+                    // The old mapping is gone: answers to it are lost.
+                    if let Some(r) = relay.take() {
+                        r.abort();
+                    }
+                    out = Arc::new(outside_socket(&backends, first, false).await);
+                    o.lock().unwrap().push(out.local_addr().unwrap());
+                }
+                if relay.is_none() {
+                    let (out2, in2, to) = (out.clone(), inside_sock.clone(), from);
+                    relay = Some(tokio::spawn(async move {
+                        let mut buf = vec![0u8; 65_536];
+                        while let Ok(n) = out2.recv(&mut buf).await {
+                            let _ = in2.send_to(&buf[..n], to).await;
+                        }
+                    }));
+                }
+                let _ = out.send_to(&buf[..n], vip).await;
+            }
+        });
+        Nat { inside, outside }
+    }
+}
+
+/// What the client saw.
+#[derive(Debug, Default)]
+struct Got {
+    data: Vec<u8>,
+    eof: bool,
+    lost: Option<Close>,
+}
+
+/// Sends `msg` (respecting back-pressure), half-closes, collects the echo.
+struct Client {
+    msg: Arc<Vec<u8>>,
+    sent: usize,
+    got: Arc<Mutex<Got>>,
+}
+
+impl Client {
+    fn pump(&mut self, t: &mut dyn StreamTransport) {
+        while self.sent < self.msg.len() && t.writable() {
+            let end = (self.sent + 16 * 1024).min(self.msg.len());
+            t.write(&self.msg[self.sent..end]);
+            self.sent = end;
+        }
+        if self.sent == self.msg.len() {
+            self.sent += 1;
+            t.write_eof();
+        }
+    }
+}
+
+impl StreamProtocol for Client {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, data: &[u8]) {
+        self.got.lock().unwrap().data.extend_from_slice(data);
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.got.lock().unwrap().eof = true;
+        t.close();
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.got.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+fn message(n: usize, seed: u8) -> Arc<Vec<u8>> {
+    Arc::new(
+        (0..n)
+            .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 12) as u8)
+            .collect(),
+    )
+}
+
+/// Bytes each client echoes.
+const SIZE: usize = 2 << 20;
+/// Client datagrams before its NAT rebinds: well inside the transfer
+/// (about 1,800 datagrams of 1,200 bytes carry `SIZE` one way).
+const REBIND_AFTER: usize = 300;
+
+/// Two servers (with `ids`, or none), the router, and one client per
+/// server behind a rebinding NAT whose first port the fallback sends to
+/// that server. Returns what each client saw, its NAT's outside ports, the
+/// router's log, and the connections each server accepted.
+async fn run(ids: Option<[&str; 2]>) -> (Vec<(Got, Vec<SocketAddr>)>, Vec<Forwarded>, [usize; 2]) {
+    let reg = registry();
+    let mut servers = Vec::new();
+    let mut addrs = Vec::new();
+    let mut seen = Vec::new();
+    for i in 0..2 {
+        let opt = ids.map_or(String::new(), |ids| {
+            format!("?reliable.server_id={}", ids[i])
+        });
+        let ep = Endpoint::parse_with(&format!("reliable+udp://127.0.0.1:0{opt}"), &reg).unwrap();
+        let server = Server::new();
+        let (factory, s) = echo_factory();
+        let bound = server
+            .listen(&ep, factory, ListenConfig::default())
+            .await
+            .unwrap();
+        let strata::Addr::Inet(a) = bound.local.clone() else {
+            panic!("not an inet address");
+        };
+        servers.push(server);
+        addrs.push(a);
+        seen.push(s);
+    }
+    let router = Router::start(addrs.clone(), vec![vec![1], vec![2]]).await;
+    let backends = Arc::new(Backends {
+        vip: router.vip,
+        addrs: addrs.clone(),
+        ids: HashMap::new(),
+        lb: LbConfig::new(0, 1).unwrap(),
+    });
+    let mut clients = Vec::new();
+    for first in 0..2 {
+        let nat = Nat::start(backends.clone(), first, REBIND_AFTER).await;
+        // A short idle timeout: a client whose packets go nowhere ends in
+        // about two seconds (dead after unanswered probes).
+        let url = format!("reliable+udp://{}?reliable.idle=3", nat.inside);
+        let cep = Endpoint::parse_with(&url, &reg).unwrap();
+        let got = Arc::new(Mutex::new(Got::default()));
+        let client = Client {
+            msg: message(SIZE, first as u8),
+            sent: 0,
+            got: got.clone(),
+        };
+        let conn = strata_tokio::connect(&cep, Box::new(client), Arc::new(StackConfig::default()))
+            .await
+            .unwrap();
+        clients.push((conn, got, nat));
+    }
+    let mut out = Vec::new();
+    for (_conn, got, nat) in clients {
+        // The protocol's end. (After an idle timeout the handle's
+        // `closed()` resolved about ten seconds later than this, which is
+        // not what this test is about.)
+        tokio::time::timeout(Duration::from_secs(60), async {
+            while got.lock().unwrap().lost.is_none() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("the connection ends");
+        let g = std::mem::take(&mut *got.lock().unwrap());
+        let ports = nat.outside.lock().unwrap().clone();
+        out.push((g, ports));
+    }
+    let accepted = [seen[0].lock().unwrap().len(), seen[1].lock().unwrap().len()];
+    for s in &servers {
+        s.shutdown(Duration::from_millis(200)).await;
+    }
+    router.task.abort();
+    let log = router.log.lock().unwrap().clone();
+    (out, log, accepted)
+}
+
+#[tokio::test]
+async fn with_server_ids_each_connection_stays_on_its_server_across_a_rebind() {
+    let (clients, log, accepted) = run(Some(["01", "02"])).await;
+    assert_eq!(accepted, [1, 1], "one connection on each server");
+    for (i, (got, ports)) in clients.iter().enumerate() {
+        let msg = message(SIZE, i as u8);
+        assert!(
+            got.lost.as_ref().is_some_and(|l| l.is_clean()),
+            "{:?}",
+            got.lost
+        );
+        assert!(got.eof);
+        assert_eq!(got.data.len(), SIZE);
+        assert!(got.data == *msg, "client {i}: the echo differs");
+        assert_eq!(ports.len(), 2, "client {i}: the NAT rebound once");
+        // After the rebind, its packets arrived from the new port and went
+        // to its first server by id, though the fallback points elsewhere.
+        let after: Vec<_> = log.iter().filter(|f| f.from == ports[1]).collect();
+        assert!(
+            after.len() > 100,
+            "client {i}: {} packets after the rebind",
+            after.len()
+        );
+        assert!(
+            after.iter().all(|f| f.how == How::ById && f.server == i),
+            "client {i}: {:?}",
+            after.iter().find(|f| f.how != How::ById || f.server != i)
+        );
+    }
+    // Each server-issued id went to one server only.
+    let mut by_id: HashMap<u64, HashSet<usize>> = HashMap::new();
+    for f in log.iter().filter(|f| f.how == How::ById) {
+        by_id.entry(f.dst.unwrap()).or_default().insert(f.server);
+    }
+    assert!(by_id.len() >= 2, "{by_id:?}");
+    assert!(by_id.values().all(|s| s.len() == 1), "{by_id:?}");
+}
+
+#[tokio::test]
+async fn without_server_ids_the_fallback_misroutes_after_a_rebind() {
+    let (clients, log, accepted) = run(None).await;
+    assert_eq!(
+        accepted,
+        [1, 1],
+        "one connection on each server, by the fallback"
+    );
+    for (i, (got, ports)) in clients.iter().enumerate() {
+        assert_eq!(ports.len(), 2, "client {i}: the NAT rebound once");
+        assert!(
+            got.lost.as_ref().is_some_and(|l| !l.is_clean()),
+            "client {i}: {:?}",
+            got.lost
+        );
+        assert!(got.data.len() < SIZE, "client {i}: the echo completed");
+        // Its packets from the new port went to the other server.
+        let after: Vec<_> = log.iter().filter(|f| f.from == ports[1]).collect();
+        assert!(!after.is_empty());
+        assert!(after
+            .iter()
+            .all(|f| f.how == How::Fallback && f.server != i));
+    }
+}
