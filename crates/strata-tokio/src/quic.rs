@@ -16,6 +16,7 @@
 //! | `quic.window=BYTES` | both | the receive window of one stream |
 //! | `quic.datagrams=BOOL` | both | accept DATAGRAM frames (RFC 9221) |
 //! | `quic.retry=always\|never\|auto` | server | address validation with Retry |
+//! | `quic.server_id=HEX` | server | routable connection ids carrying this server id (`strata::routing`) |
 //! | `quic.seed=N` | both | seeds the layer's random choices (tests) |
 //!
 //! The handshake is TLS 1.3 only (RFC 9001), with the same provider as the
@@ -32,7 +33,9 @@ use rustls::pki_types::ServerName;
 use strata::endpoint::Endpoint;
 use strata::quic::{
     AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicServer, RetryPolicy,
+    RoutableCidGenerator,
 };
+use strata::routing::ServerId;
 use strata::{DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
 
 use crate::config::ListenConfig;
@@ -124,13 +127,12 @@ pub(crate) fn config(ep: &Endpoint, stack: &StackConfig) -> Result<QuicConfig, D
         };
     }
     if let Some(v) = ep.option(NAME, "server_id") {
-        // Routable connection ids come with `strata::routing`, wired into
-        // `QuicConfig` at the merge of issue 11's branches.
-        return Err(bad(
-            "server_id",
-            v,
-            "no value: routable ids are not built yet",
-        ));
+        // Checked the way the layer will use it, so a bad id is refused
+        // here and not on every connection.
+        let expected = "a server id in hex, 1..=15 bytes";
+        let sid = ServerId::parse_hex(v).map_err(|_| bad("server_id", v, expected))?;
+        RoutableCidGenerator::new(sid.clone(), None).map_err(|_| bad("server_id", v, expected))?;
+        cfg.server_id = Some(sid);
     }
     let high = stack.high_water.max(1);
     (cfg.high_water, cfg.low_water) = (high, stack.low_water.min(high));
@@ -281,6 +283,8 @@ mod tests {
         assert_eq!(cfg.retry, RetryPolicy::Always);
         assert_eq!(cfg.rng_seed, Some(9));
         assert_eq!(cfg.high_water, stack.high_water);
+        let routed = config(&ep("quic.server_id=0a0b"), &stack).unwrap();
+        assert_eq!(routed.server_id.unwrap().as_bytes(), [0x0a, 0x0b]);
         let dflt = config(&ep("quic.seed=1"), &stack).unwrap();
         assert_eq!(dflt.alpn, [DEFAULT_ALPN.as_bytes().to_vec()]);
     }
@@ -295,6 +299,9 @@ mod tests {
             ("retry", "sometimes"),
             ("datagrams", "yes"),
             ("alpn", ""),
+            ("server_id", "0g"),
+            ("server_id", "123"),
+            ("server_id", "00112233445566778899aabbccddeeff"),
         ] {
             let mut e = ep("quic.seed=1");
             e.options.push(strata::endpoint::LayerOption {

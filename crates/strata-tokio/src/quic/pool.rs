@@ -4,7 +4,7 @@
 //! handshake).
 //!
 //! A pooled connection is a UDP socket running a [`QuicClient`] whose app
-//! ([`PoolApp`]) wraps a [`PerStream`]: callers queue their protocols and
+//! (`PoolApp`) wraps a [`PerStream`]: callers queue their protocols and
 //! wake the app, which opens a stream for each (when the peer's stream limit
 //! is reached, the rest wait for `streams_available`). When the connection
 //! ends (idle timeout, the server closed it), it leaves the pool and the
@@ -12,7 +12,7 @@
 //! reason.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -59,7 +59,7 @@ struct Shared {
 #[derive(Default)]
 struct Queue {
     /// Protocols waiting for a stream.
-    pending: VecDeque<Tracked>,
+    pending: VecDeque<Box<dyn StreamProtocol>>,
     /// Reaches the app once the handshake is done.
     wake: Option<Wake>,
     /// The connection ended (it is out of the pool).
@@ -114,18 +114,14 @@ impl QuicPool {
         let (started_tx, started) = oneshot::channel();
         let (ended_tx, ended) = oneshot::channel();
         let tracked = Tracked {
-            inner: Some(Box::new(strata::ProtocolSlot::new(proto))),
+            inner: Box::new(strata::ProtocolSlot::new(proto)),
             started: Some(started_tx),
             ended: Some(ended_tx),
-            made: false,
-            requeue: Weak::new(),
         };
         let (shared, fresh) = self.entry(&key);
-        let mut tracked = tracked;
-        tracked.requeue = Arc::downgrade(&shared);
         let wake = {
             let mut q = shared.lock();
-            q.pending.push_back(tracked);
+            q.pending.push_back(Box::new(tracked));
             q.wake.clone()
         };
         if let Some(w) = wake {
@@ -253,9 +249,10 @@ impl PoolApp {
             let Some(p) = self.shared.lock().pending.pop_front() else {
                 return;
             };
-            // At the limit, `open_stream` drops the protocol unstarted; it
-            // then puts itself back at the head of the queue (see `Drop`).
-            if self.inner.open_stream(c, Dir::Bi, Box::new(p)).is_none() {
+            // At the peer's limit the protocol comes back: it waits, first
+            // in line, for `streams_available`.
+            if let Err(p) = self.inner.open_stream(c, Dir::Bi, p) {
+                self.shared.lock().pending.push_front(p);
                 return;
             }
         }
@@ -323,112 +320,59 @@ impl QuicApp for PoolApp {
     }
 }
 
-/// A queued protocol: reports its start and its end to its caller, and,
-/// dropped before it started (no stream could be opened), goes back to
-/// the head of its connection's queue.
+/// A queued protocol: reports its start and its end to its caller.
 struct Tracked {
-    inner: Option<Box<dyn StreamProtocol>>,
+    inner: Box<dyn StreamProtocol>,
     started: Option<oneshot::Sender<Result<(), Close>>>,
     ended: Option<oneshot::Sender<Close>>,
-    made: bool,
-    requeue: Weak<Shared>,
-}
-
-impl Drop for Tracked {
-    fn drop(&mut self) {
-        if self.made || self.inner.is_none() {
-            return;
-        }
-        let Some(shared) = self.requeue.upgrade() else {
-            return;
-        };
-        let back = Tracked {
-            inner: self.inner.take(),
-            started: self.started.take(),
-            ended: self.ended.take(),
-            made: false,
-            requeue: self.requeue.clone(),
-        };
-        let mut q = shared.lock();
-        match q.dead.clone() {
-            None => q.pending.push_front(back),
-            Some(why) => {
-                drop(q);
-                let mut back = back;
-                back.connection_lost(&why);
-            }
-        }
-    }
 }
 
 /// Forwards every method (a forgotten one would change the protocol's
 /// behaviour).
 impl StreamProtocol for Tracked {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.made = true;
         if let Some(tx) = self.started.take() {
             let _ = tx.send(Ok(()));
         }
-        if let Some(p) = self.inner.as_mut() {
-            p.connection_made(t);
-        }
+        self.inner.connection_made(t);
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        if let Some(p) = self.inner.as_mut() {
-            p.data_received(t, data);
-        }
+        self.inner.data_received(t, data);
     }
     fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
-        if let Some(p) = self.inner.as_mut() {
-            p.data_received_bytes(t, data);
-        }
+        self.inner.data_received_bytes(t, data);
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(p) = self.inner.as_mut() {
-            p.eof_received(t);
-        }
+        self.inner.eof_received(t);
     }
     fn connection_lost(&mut self, why: &Close) {
-        self.made = true; // ended: never queued again
         if let Some(tx) = self.started.take() {
             let _ = tx.send(Err(why.clone()));
         }
         if let Some(tx) = self.ended.take() {
             let _ = tx.send(why.clone());
         }
-        if let Some(p) = self.inner.as_mut() {
-            p.connection_lost(why);
-        }
+        self.inner.connection_lost(why);
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(p) = self.inner.as_mut() {
-            p.pause_writing(t);
-        }
+        self.inner.pause_writing(t);
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(p) = self.inner.as_mut() {
-            p.resume_writing(t);
-        }
+        self.inner.resume_writing(t);
     }
     fn next_deadline(&self) -> Option<Instant> {
-        self.inner.as_ref().and_then(|p| p.next_deadline())
+        self.inner.next_deadline()
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(p) = self.inner.as_mut() {
-            p.on_deadline(t);
-        }
+        self.inner.on_deadline(t);
     }
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        if let Some(p) = self.inner.as_mut() {
-            p.on_wake(t, route);
-        }
+        self.inner.on_wake(t, route);
     }
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        if let Some(p) = self.inner.as_mut() {
-            p.on_shutdown(t);
-        }
+        self.inner.on_shutdown(t);
     }
     fn buffered(&self) -> usize {
-        self.inner.as_ref().map_or(0, |p| p.buffered())
+        self.inner.buffered()
     }
 }
