@@ -181,12 +181,13 @@ struct ConnectArgs {
     /// Where to connect, e.g. tcp://127.0.0.1:7000, unix:///tmp/s.sock,
     /// tls+tcp://localhost:8443?tls.alpn=h2
     endpoint: String,
-    /// TLS: accept any server certificate (adds tls.insecure=true). For
-    /// testing only: anyone on the path can impersonate the server.
+    /// TLS: accept any server certificate (adds tls.insecure=true, or
+    /// quic.insecure=true). For testing only: anyone on the path can
+    /// impersonate the server.
     #[arg(long, conflicts_with = "ca")]
     insecure: bool,
     /// TLS: trust the PEM certificates in FILE instead of the Mozilla roots
-    /// (adds tls.ca=FILE).
+    /// (adds tls.ca=FILE, or quic.ca=FILE).
     #[arg(long, value_name = "FILE")]
     ca: Option<String>,
     /// Seconds connecting may take; exit status 4 past it.
@@ -442,7 +443,8 @@ fn serve(args: ServeArgs) -> ExitCode {
             }
         }
         println!("strata: ready; try:");
-        for s in &shown_eps {
+        // One shown endpoint per endpoint, in order (a failure returned above).
+        for (s, ep) in shown_eps.iter().zip(&endpoints) {
             if matches!(args.app, App::Http) {
                 let (tls, hostport) = match s.split_once("://") {
                     Some((l, hp)) => (l.contains("tls"), hp),
@@ -461,7 +463,14 @@ fn serve(args: ServeArgs) -> ExitCode {
                 }
                 continue;
             }
-            if s.starts_with("tls") {
+            if s.starts_with("quic") {
+                // The client must offer the ALPN the listener serves.
+                let alpn = ep
+                    .option("quic", "alpn")
+                    .map(|a| format!("?quic.alpn={a}"))
+                    .unwrap_or_default();
+                println!("  cargo run --release -p strata-cli -- connect --insecure '{s}{alpn}'");
+            } else if s.starts_with("tls") {
                 println!("  cargo run --release -p strata-cli -- connect --insecure {s}");
                 println!("  openssl s_client -connect {}", s.split("://").nth(1).unwrap_or(s));
             } else if s.starts_with("udp") {
@@ -561,14 +570,20 @@ fn connect(args: ConnectArgs) -> ExitCode {
         Err(code) => return code,
     };
     let mut tls_flag = |flag: &str, key: &str, value: String| {
-        if !ep.layers.iter().any(|l| l == "tls") {
+        // The outermost layer that verifies a server: `tls`, or QUIC's handshake.
+        let Some(layer) = ep
+            .layers
+            .iter()
+            .find(|l| *l == "tls" || *l == "quic")
+            .cloned()
+        else {
             eprintln!(
-                "strata: {flag} needs a tls endpoint (tls+tcp://, tls+unix://); {ep} has none"
+                "strata: {flag} needs a tls or quic endpoint (tls+tcp://, tls+unix://, quic+udp://); {ep} has none"
             );
             return Err(ExitCode::from(exit::USAGE));
-        }
+        };
         ep.options.push(LayerOption {
-            layer: "tls".into(),
+            layer,
             key: key.into(),
             value,
         });

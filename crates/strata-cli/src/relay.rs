@@ -204,6 +204,8 @@ struct Dial {
     target: Endpoint,
     timeout: Duration,
     stack: Arc<StackConfig>,
+    /// Upstream `quic+udp://`: one connection shared, a stream per pair.
+    pool: strata_tokio::QuicPool,
 }
 
 /// One side of a relayed pair: a [`StreamProtocol`] that queues what it reads
@@ -399,7 +401,7 @@ impl RelaySide {
             let side = RelaySide::new(shared.clone(), UPSTREAM, None);
             let conn = tokio::time::timeout(
                 dial.timeout,
-                strata_tokio::connect(&dial.target, Box::new(side), dial.stack),
+                dial.pool.connect(&dial.target, Box::new(side), dial.stack),
             )
             .await;
             let err = match conn {
@@ -525,6 +527,9 @@ pub struct Relay {
     target: Endpoint,
     cfg: RelayConfig,
     stats: Arc<RelayStats>,
+    /// Relaying to `quic+udp://`, every pair is a stream of one shared
+    /// connection (other endpoints connect as `strata_tokio::connect`).
+    pool: strata_tokio::QuicPool,
 }
 
 impl Relay {
@@ -534,6 +539,7 @@ impl Relay {
             target,
             cfg,
             stats: Arc::default(),
+            pool: strata_tokio::QuicPool::new(),
         }
     }
 
@@ -552,6 +558,7 @@ impl Relay {
                 target: me.target.clone(),
                 timeout: me.cfg.connect_timeout,
                 stack: me.cfg.stack.clone(),
+                pool: me.pool.clone(),
             };
             Box::new(RelaySide::new(shared, CLIENT, Some(dial))) as Box<dyn StreamProtocol>
         })
@@ -573,8 +580,8 @@ pub enum RelaySetupError {
     /// An endpoint carries datagrams, not a stream.
     #[error("relay needs stream endpoints; {0} carries datagrams")]
     NotStream(String),
-    /// `--insecure`/`--ca` given for a CONNECT endpoint without TLS.
-    #[error("{flag} needs a tls CONNECT endpoint (tls+tcp://, tls+unix://); {endpoint} has none")]
+    /// `--insecure`/`--ca` given for a CONNECT endpoint without TLS (or QUIC).
+    #[error("{flag} needs a tls CONNECT endpoint (tls+tcp://, tls+unix://, quic+udp://); {endpoint} has none")]
     NotTls {
         /// The flag.
         flag: &'static str,
@@ -691,15 +698,21 @@ fn plan(args: &RelayArgs, reg: &SchemeRegistry) -> Result<Plan, RelaySetupError>
     let listen = parse_stream(&args.listen, reg)?;
     let mut connect = parse_stream(&args.connect, reg)?;
     let tls = connect.layers.iter().any(|l| l == "tls");
+    // The outermost layer that verifies the server: `tls`, or QUIC's handshake.
+    let verifier = connect
+        .layers
+        .iter()
+        .find(|l| *l == "tls" || *l == "quic")
+        .cloned();
     let mut add = |flag: &'static str, key: &str, value: String| {
-        if !tls {
+        let Some(layer) = verifier.clone() else {
             return Err(RelaySetupError::NotTls {
                 flag,
                 endpoint: connect.to_string(),
             });
-        }
+        };
         connect.options.push(LayerOption {
-            layer: "tls".into(),
+            layer,
             key: key.into(),
             value,
         });

@@ -85,12 +85,13 @@ pub(crate) async fn listen(
     factory: StreamFactory,
     cfg: ListenConfig,
 ) -> Result<Addr, DriverError> {
-    let plan = plan(&mut LayerCx {
+    let mut cx = LayerCx {
         ep,
         role: Role::Server,
         identity,
         tls: None,
-    })?;
+    };
+    let plan = plan(&mut cx)?;
     let wraps = plan.wraps;
     let factory: StreamFactory = if wraps.is_empty() {
         factory
@@ -101,9 +102,9 @@ pub(crate) async fn listen(
         (Open::Stream { listen, .. }, _) => listen(shared, ep, factory, cfg).await,
         (Open::Datagram { bind, .. }, Some(carry)) => {
             // Checked once before binding: a bad option binds nothing.
-            drop((carry.serve)(ep, &factory, &cfg)?);
+            drop((carry.serve)(&mut cx, &factory, &cfg)?);
             let stack = cfg.stack.clone();
-            let mut make = || (carry.serve)(ep, &factory, &cfg);
+            let mut make = || (carry.serve)(&mut cx, &factory, &cfg);
             bind(shared, ep, &mut make, stack).await
         }
         (Open::Datagram { .. }, None) => Err(DriverError::NotStream {
@@ -152,8 +153,11 @@ pub async fn connect(
             // version (or STARTTLS) swaps above the mapping, which stays.
             let slot = strata::ProtocolSlot::new(proto);
             let (proto, started) = Started::new(Box::new(slot));
-            let layer = (carry.connect)(ep, Box::new(proto), &stack)?;
-            let (peer, task) = connect(ep, layer, stack).await?;
+            // The carrier is told the peer (QUIC keys its connection to it);
+            // the socket connects to that same address, resolved once.
+            let (peer, resolved) = resolve_first(ep).await?;
+            let layer = (carry.connect)(ep, Box::new(proto), &stack, peer)?;
+            let (peer, task) = connect(&resolved, layer, stack).await?;
             until_started(peer, task, started).await
         }
         (Open::Datagram { .. }, None) => Err(DriverError::NotStream {
@@ -162,13 +166,38 @@ pub async fn connect(
     }
 }
 
+/// The first address `ep`'s host resolves to, and `ep` with that address
+/// as its host (so that opening it resolves nothing again).
+pub(crate) async fn resolve_first(
+    ep: &Endpoint,
+) -> Result<(std::net::SocketAddr, Endpoint), DriverError> {
+    let strata::endpoint::Target::Host { host, port } = &ep.target else {
+        return Err(DriverError::NotStream {
+            endpoint: ep.to_string(),
+        });
+    };
+    let peer = *crate::connect::resolve(host, *port)
+        .await?
+        .first()
+        .ok_or_else(|| DriverError::NoAddresses {
+            host: host.to_string(),
+        })?;
+    let mut resolved = ep.clone();
+    resolved.target = strata::endpoint::Target::Host {
+        host: strata::endpoint::Host::Ip(peer.ip()),
+        port: peer.port(),
+    };
+    Ok((peer, resolved))
+}
+
 /// Waits until the protocol above the carrier started (its handshake is
 /// done). If it never does (the handshake timed out, the server refused),
-/// the task ends with the reason, and so does the connect.
+/// the connect fails with the reason the protocol was given (a carrier that
+/// ends its socket cleanly still tells the protocol why), else the task's.
 async fn until_started(
     peer: std::net::SocketAddr,
     task: tokio::task::JoinHandle<strata::Close>,
-    started: tokio::sync::oneshot::Receiver<()>,
+    started: tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,
 ) -> Result<Connection, DriverError> {
     // A caller that gives up first (a relay's `--connect-timeout`) drops
     // this future: the attempt is stopped with it, not left to finish on
@@ -182,32 +211,44 @@ async fn until_started(
         }
     }
     let mut guard = StopOnDrop(Some(task.abort_handle()));
-    let ok = started.await.is_ok();
+    let outcome = started.await;
     guard.0 = None;
-    if ok {
-        return Ok(Connection::new(Addr::Inet(peer), task));
-    }
-    let why = Connection::new(Addr::Inet(peer), task).closed().await;
-    let kind = match &why {
-        strata::Close::Timeout(_) => std::io::ErrorKind::TimedOut,
-        strata::Close::Io(k) => *k,
-        _ => std::io::ErrorKind::ConnectionRefused,
+    let why = match outcome {
+        Ok(Ok(())) => return Ok(Connection::new(Addr::Inet(peer), task)),
+        Ok(Err(why)) => why,
+        Err(_) => Connection::new(Addr::Inet(peer), task).closed().await,
     };
-    Err(DriverError::io(
-        "connect",
-        peer,
-        std::io::Error::new(kind, why.to_string()),
-    ))
+    Err(not_started(peer, why))
 }
 
-/// The protocol above, and a signal when it starts (the handshake is done).
+/// The error of a connect whose protocol never started, from the reason:
+/// a timeout (or a local limit, the handshake's deadline) is `TimedOut`,
+/// an I/O error keeps its kind, anything else is a refusal.
+pub(crate) fn not_started(peer: std::net::SocketAddr, why: strata::Close) -> DriverError {
+    let kind = match (&why, why.kind()) {
+        (strata::Close::Timeout(_), _) => std::io::ErrorKind::TimedOut,
+        (strata::Close::Io(k), _) => *k,
+        // A local limit before the start: the handshake's deadline.
+        (_, Some(strata::Fault::LocalLimit)) => std::io::ErrorKind::TimedOut,
+        _ => std::io::ErrorKind::ConnectionRefused,
+    };
+    DriverError::io("connect", peer, std::io::Error::new(kind, why.to_string()))
+}
+
+/// The protocol above, and a signal when it starts (the handshake is done),
+/// or why it ended before it could.
 struct Started {
     inner: Box<dyn StreamProtocol>,
-    started: Option<tokio::sync::oneshot::Sender<()>>,
+    started: Option<tokio::sync::oneshot::Sender<Result<(), strata::Close>>>,
 }
 
 impl Started {
-    fn new(inner: Box<dyn StreamProtocol>) -> (Self, tokio::sync::oneshot::Receiver<()>) {
+    fn new(
+        inner: Box<dyn StreamProtocol>,
+    ) -> (
+        Self,
+        tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,
+    ) {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let s = Started {
             inner,
@@ -222,7 +263,7 @@ impl Started {
 impl StreamProtocol for Started {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         if let Some(tx) = self.started.take() {
-            let _ = tx.send(());
+            let _ = tx.send(Ok(()));
         }
         self.inner.connection_made(t)
     }
@@ -236,6 +277,9 @@ impl StreamProtocol for Started {
         self.inner.eof_received(t)
     }
     fn connection_lost(&mut self, why: &strata::Close) {
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Err(why.clone()));
+        }
         self.inner.connection_lost(why)
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {

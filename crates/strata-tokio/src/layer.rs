@@ -3,7 +3,7 @@
 //! driver opens ([`Open`]: `tcp`, `unix`, `udp`), a layer it wraps around
 //! the protocol above over a stream ([`WrapBuilder`]: `tls`, and `reliable`
 //! as a pass-through), or a layer that carries streams over datagrams
-//! ([`Carry`]: `reliable`; QUIC later). The table itself is in
+//! ([`Carry`]: `reliable`, `quic`). The table itself is in
 //! `scheme` module; this module names no scheme.
 
 use std::future::Future;
@@ -113,13 +113,16 @@ pub(crate) enum Open {
 }
 
 /// How a layer carries streams over a datagram transport: the reliable
-/// mapping now, QUIC later.
+/// mapping, QUIC.
 #[derive(Clone, Copy)]
 pub(crate) struct Carry {
     /// The server side: the datagram protocol of one socket, serving the
-    /// factory's protocols (made once per bound socket).
-    pub(crate) serve: fn(&Endpoint, &StreamFactory, &ListenConfig) -> Made,
-    /// The client side: the datagram protocol of one connected socket,
-    /// running the protocol above once its handshake is done.
-    pub(crate) connect: fn(&Endpoint, Box<dyn StreamProtocol>, &StackConfig) -> Made,
+    /// factory's protocols (made once per bound socket; what is worth
+    /// making once per endpoint, such as a server identity, is kept in the
+    /// context for the next socket).
+    pub(crate) serve: fn(&mut LayerCx<'_>, &StreamFactory, &ListenConfig) -> Made,
+    /// The client side: the datagram protocol of one socket connected to
+    /// the peer (the endpoint's address, resolved), running the protocol
+    /// above once its handshake is done.
+    pub(crate) connect: fn(&Endpoint, Box<dyn StreamProtocol>, &StackConfig, SocketAddr) -> Made,
 }

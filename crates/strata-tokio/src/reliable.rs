@@ -270,10 +270,11 @@ pub(crate) const CARRY: Carry = Carry { serve, connect };
 /// ([`ReliableListener`]) or KCP ([`KcpListener`]), serving `factory`'s
 /// protocols, at most `lcfg.max_connections` at a time.
 fn serve(
-    ep: &Endpoint,
+    cx: &mut LayerCx<'_>,
     factory: &StreamFactory,
     lcfg: &ListenConfig,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
+    let ep = cx.ep;
     let mut kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
@@ -301,6 +302,7 @@ fn connect(
     ep: &Endpoint,
     proto: Box<dyn StreamProtocol>,
     stack: &StackConfig,
+    _peer: std::net::SocketAddr,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
     let mut kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;

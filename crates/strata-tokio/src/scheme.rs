@@ -83,6 +83,12 @@ pub(crate) const SCHEMES: &[Scheme] = &[
         over_stream: Some(crate::reliable::pass_through),
         over_datagrams: Some(crate::reliable::CARRY),
     },
+    Scheme {
+        spec: SchemeSpec::QUIC,
+        open: None,
+        over_stream: Some(crate::quic::over_stream),
+        over_datagrams: Some(crate::quic::CARRY),
+    },
 ];
 
 /// The row of `name`.
@@ -97,7 +103,7 @@ pub(crate) fn find(name: &str) -> Result<&'static Scheme, DriverError> {
 
 /// The schemes the driver can build, for [`Endpoint::parse_with`]: every
 /// row of its table (today the same as the core's default registry:
-/// `tcp`, `udp`, `unix`, `tls`, `reliable`).
+/// `tcp`, `udp`, `unix`, `tls`, `reliable`, `quic`).
 ///
 /// ```
 /// use strata::endpoint::Endpoint;

@@ -66,7 +66,7 @@ impl Listening {
             options: ep
                 .options
                 .iter()
-                .filter(|o| o.layer == "reliable")
+                .filter(|o| o.layer == "reliable" || (o.layer == "quic" && o.key == "alpn"))
                 .cloned()
                 .collect(),
         };
@@ -102,7 +102,7 @@ impl Listening {
     /// ([`Endpoint::parse`]) and connects: the scheme chain, the bound
     /// address or path (`tcp://127.0.0.1:40001`, `unix:///run/app.sock`,
     /// `reliable+udp://[::1]:40002`), and the options that choose the wire
-    /// (`reliable.mode=kcp`). A server's own settings (`tls.cert`,
+    /// (`reliable.mode=kcp`, `quic.alpn`). A server's own settings (`tls.cert`,
     /// `tcp.backlog`) are left out: a TLS client adds how it trusts the
     /// server (`tls.ca=` or `tls.insecure=true`).
     pub fn endpoint(&self) -> String {

@@ -245,7 +245,7 @@ impl TlsIdentity {
     /// assert_eq!(pairs[1], (PathBuf::from("b.pem"), PathBuf::from("b.key")));
     /// ```
     pub fn cert_key_pairs(ep: &Endpoint) -> Result<Option<Vec<(PathBuf, PathBuf)>>, TlsSetupError> {
-        cert_key_pairs(ep)
+        cert_key_pairs(ep, "tls")
     }
 
     /// A fresh self-signed certificate (ECDSA P-256) for
@@ -352,8 +352,8 @@ impl fmt::Debug for TlsIdentity {
 }
 
 /// The identity a listener on `ep` presents: `None` when `ep` has no `tls`
-/// layer, else the files of `tls.cert`/`tls.key`, or a fresh self-signed
-/// certificate when neither is given.
+/// (or `quic`) layer, else the files of `tls.cert`/`tls.key` (`quic.cert`/
+/// `quic.key`), or a fresh self-signed certificate when neither is given.
 ///
 /// ```
 /// use strata::endpoint::Endpoint;
@@ -363,12 +363,18 @@ impl fmt::Debug for TlsIdentity {
 /// assert!(id.is_self_signed());
 /// let plain = Endpoint::parse_with("tcp://127.0.0.1:0", &reg).unwrap();
 /// assert!(strata_tokio::server_identity(&plain).unwrap().is_none());
+/// let quic = Endpoint::parse_with("quic+udp://127.0.0.1:0", &reg).unwrap();
+/// assert!(strata_tokio::server_identity(&quic).unwrap().is_some());
 /// ```
 pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
-    if !has_tls(ep) {
+    let layer = if has_tls(ep) {
+        "tls"
+    } else if ep.layers.iter().any(|l| l == "quic") {
+        "quic"
+    } else {
         return Ok(None);
-    }
-    own_identity(ep)?
+    };
+    own_identity(ep, layer)?
         .map_or_else(TlsIdentity::self_signed, Ok)
         .map(Some)
 }
@@ -391,10 +397,23 @@ pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupErr
 /// assert!(!cfg.is_client());
 /// ```
 pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, DriverError> {
+    let config = server_rustls(ep, id, "tls", None)?;
+    Ok(TlsConfig::server(Arc::new(config)))
+}
+
+/// The rustls server configuration of `layer`'s options (`tls.*`, or
+/// `quic.*` for QUIC's handshake, which asks for TLS 1.3 only through
+/// `versions`), presenting `id`: what [`server_config`] wraps.
+pub(crate) fn server_rustls(
+    ep: &Endpoint,
+    id: &TlsIdentity,
+    layer: &str,
+    versions: Option<&[&'static rustls::SupportedProtocolVersion]>,
+) -> Result<rustls::ServerConfig, DriverError> {
     for key in ["sni", "insecure"] {
-        if let Some(value) = ep.option("tls", key) {
+        if let Some(value) = ep.option(layer, key) {
             return Err(DriverError::BadOption {
-                layer: "tls".into(),
+                layer: layer.into(),
                 key: key.into(),
                 value: value.into(),
                 expected: "no value: it is a client option",
@@ -402,14 +421,17 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
         }
     }
     let mut builder = ServerTls::with_resolver(id.reloader());
-    let ca = ep.option("tls", "ca").map(PathBuf::from);
+    let ca = ep.option(layer, "ca").map(PathBuf::from);
     if let Some(path) = &ca {
         builder = builder.client_roots(read_roots(path)?);
     }
+    if let Some(v) = versions {
+        builder = builder.versions(v);
+    }
     let builder = builder
-        .alpn(alpn(ep)?)
+        .alpn(alpn(ep, layer)?)
         .key_log(Arc::new(rustls::KeyLogFile::new()));
-    let config = builder.build().map_err(|e| match (e, ca) {
+    let config = builder.build_rustls().map_err(|e| match (e, ca) {
         (TlsBuildError::Config(e), _) => TlsSetupError::Config(e),
         (e, Some(path)) => files::at(&path, e),
         (e, None) => TlsSetupError::Config(rustls::Error::General(e.to_string())),
@@ -444,8 +466,20 @@ pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, Drive
 /// assert!(strata_tokio::client_config(&bad).is_err());
 /// ```
 pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
+    let (config, name) = client_rustls(ep, "tls", None)?;
+    Ok(TlsConfig::client(Arc::new(config), name))
+}
+
+/// The rustls client configuration of `layer`'s options (`tls.*`, or
+/// `quic.*` for QUIC's handshake, which asks for TLS 1.3 only through
+/// `versions`), and the name verified: what [`client_config`] wraps.
+pub(crate) fn client_rustls(
+    ep: &Endpoint,
+    layer: &str,
+    versions: Option<&[&'static rustls::SupportedProtocolVersion]>,
+) -> Result<(rustls::ClientConfig, ServerName<'static>), DriverError> {
     let insecure = ep
-        .option_as::<bool>("tls", "insecure")
+        .option_as::<bool>(layer, "insecure")
         .map_err(|e| DriverError::BadOption {
             layer: e.layer,
             key: e.key,
@@ -453,7 +487,7 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
             expected: "true or false",
         })?
         .unwrap_or(false);
-    let ca = ep.option("tls", "ca").map(PathBuf::from);
+    let ca = ep.option(layer, "ca").map(PathBuf::from);
     enum Trust {
         Insecure,
         Roots(rustls::RootCertStore),
@@ -466,19 +500,19 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         }),
     };
-    let own = own_identity(ep)?;
+    let own = own_identity(ep, layer)?;
     if let Some(id) = &own {
         if id.cert.all().len() > 1 {
             return Err(DriverError::BadOption {
-                layer: "tls".into(),
+                layer: layer.into(),
                 key: "cert".into(),
-                value: ep.option("tls", "cert").unwrap_or_default().into(),
+                value: ep.option(layer, "cert").unwrap_or_default().into(),
                 expected: "one certificate: a client presents a single chain",
             });
         }
     }
-    let alpn = alpn(ep)?;
-    let builder = ClientTls::with_name(server_name(ep)?);
+    let alpn = alpn(ep, layer)?;
+    let builder = ClientTls::with_name(server_name(ep, layer)?);
     let builder = match trust {
         Trust::Insecure => builder.insecure(),
         Trust::Roots(roots) => builder.roots(roots),
@@ -487,10 +521,14 @@ pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
         Some(id) => builder.identity(&id.identity()),
         None => builder,
     };
+    let builder = match versions {
+        Some(v) => builder.versions(v),
+        None => builder,
+    };
     let config = builder
         .alpn(alpn)
         .key_log(Arc::new(rustls::KeyLogFile::new()))
-        .build()
+        .build_rustls()
         .map_err(|e| match e {
             TlsBuildError::Config(e) => TlsSetupError::Config(e),
             e => TlsSetupError::Config(rustls::Error::General(e.to_string())),
@@ -502,14 +540,14 @@ fn has_tls(ep: &Endpoint) -> bool {
     ep.layers.iter().any(|l| l == "tls")
 }
 
-/// `tls.alpn`: comma-separated protocol names of 1 to 255 bytes
-/// ([`parse_alpn`]).
-fn alpn(ep: &Endpoint) -> Result<Vec<Vec<u8>>, DriverError> {
-    let Some(list) = ep.option("tls", "alpn") else {
+/// `tls.alpn` (or `layer`'s): comma-separated protocol names of 1 to 255
+/// bytes ([`parse_alpn`]).
+pub(crate) fn alpn(ep: &Endpoint, layer: &str) -> Result<Vec<Vec<u8>>, DriverError> {
+    let Some(list) = ep.option(layer, "alpn") else {
         return Ok(Vec::new());
     };
     parse_alpn(list).map_err(|_| DriverError::BadOption {
-        layer: "tls".into(),
+        layer: layer.into(),
         key: "alpn".into(),
         value: list.into(),
         expected: "comma-separated protocol names of 1-255 bytes (h2,http/1.1)",
@@ -517,10 +555,10 @@ fn alpn(ep: &Endpoint) -> Result<Vec<Vec<u8>>, DriverError> {
 }
 
 /// The name a client verifies (and sends as SNI when it is a DNS name).
-fn server_name(ep: &Endpoint) -> Result<ServerName<'static>, DriverError> {
-    if let Some(sni) = ep.option("tls", "sni") {
+fn server_name(ep: &Endpoint, layer: &str) -> Result<ServerName<'static>, DriverError> {
+    if let Some(sni) = ep.option(layer, "sni") {
         return parse_server_name(sni).map_err(|_| DriverError::BadOption {
-            layer: "tls".into(),
+            layer: layer.into(),
             key: "sni".into(),
             value: sni.into(),
             expected: "a DNS name or an IP address",
@@ -537,17 +575,20 @@ fn server_name(ep: &Endpoint) -> Result<ServerName<'static>, DriverError> {
         Target::Path(_) => "localhost".to_owned(),
     };
     parse_server_name(&name).map_err(|_| DriverError::BadOption {
-        layer: "tls".into(),
+        layer: layer.into(),
         key: "sni".into(),
         value: name,
-        expected: "a DNS name (the endpoint's host is not one; give tls.sni)",
+        expected: "a DNS name (the endpoint's host is not one; give the sni option)",
     })
 }
 
-/// `tls.cert` and `tls.key`, loaded, when both are given (several pairs
-/// when they are comma-separated lists).
-fn own_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupError> {
-    cert_key_pairs(ep)?
+/// `tls.cert` and `tls.key` (or `layer`'s), loaded, when both are given
+/// (several pairs when they are comma-separated lists).
+pub(crate) fn own_identity(
+    ep: &Endpoint,
+    layer: &str,
+) -> Result<Option<TlsIdentity>, TlsSetupError> {
+    cert_key_pairs(ep, layer)?
         .map(|pairs| TlsIdentity::load_all(&pairs))
         .transpose()
 }

@@ -12,11 +12,13 @@ use strata::tls::{certs_from_pem, key_from_pem, roots_from_pem, Identity, TlsBui
 
 use super::{TlsSetupError, MAX_PEM_FILE};
 
-/// [`TlsIdentity::cert_key_pairs`](crate::TlsIdentity::cert_key_pairs).
+/// [`TlsIdentity::cert_key_pairs`](crate::TlsIdentity::cert_key_pairs), of
+/// `layer`'s options (`tls.*`, or `quic.*` for QUIC's handshake).
 pub(super) fn cert_key_pairs(
     ep: &Endpoint,
+    layer: &str,
 ) -> Result<Option<Vec<(PathBuf, PathBuf)>>, TlsSetupError> {
-    let (certs, keys) = match (ep.option("tls", "cert"), ep.option("tls", "key")) {
+    let (certs, keys) = match (ep.option(layer, "cert"), ep.option(layer, "key")) {
         (Some(c), Some(k)) => (list(c, "cert")?, list(k, "key")?),
         (Some(_), None) => {
             return Err(TlsSetupError::Incomplete {

@@ -176,7 +176,7 @@ impl ReloadingCert {
     /// # Ok(()) }
     /// ```
     pub fn reload_from(&self, ep: &Endpoint) -> Result<(), TlsSetupError> {
-        let pairs = cert_key_pairs(ep)?.unwrap_or_default();
+        let pairs = cert_key_pairs(ep, "tls")?.unwrap_or_default();
         self.reload_all(&pairs)
     }
 

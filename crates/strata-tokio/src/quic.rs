@@ -1,0 +1,327 @@
+//! The `quic` row of the scheme table: QUIC over UDP (`quic+udp://`, and any
+//! stream layer above it, `tls+quic+udp://`). The listener is one UDP socket
+//! running a [`QuicServer`] whose connections each run a [`PerStream`] app:
+//! every stream the client opens gets a protocol from the listener's
+//! factory. A client is a connected UDP socket running a
+//! [`QuicClient::stream`]: one bidirectional stream carrying the protocol.
+//!
+//! | option | side | meaning |
+//! |---|---|---|
+//! | `quic.alpn=a,b` | both | ALPN protocols (default [`DEFAULT_ALPN`]); a client offering none the server serves is refused by the handshake |
+//! | `quic.cert`, `quic.key`, `quic.ca` | both | as `tls.*`: the server's certificate files (default: self-signed), the client's trust roots (default: the Mozilla roots) |
+//! | `quic.sni`, `quic.insecure` | client | as `tls.*` |
+//! | `quic.idle=MS` | both | the idle timeout, milliseconds |
+//! | `quic.keepalive=MS` | both | a PING after this much quiet |
+//! | `quic.streams=N` | both | streams of each direction the peer may have open at once |
+//! | `quic.window=BYTES` | both | the receive window of one stream |
+//! | `quic.datagrams=BOOL` | both | accept DATAGRAM frames (RFC 9221) |
+//! | `quic.retry=always\|never\|auto` | server | address validation with Retry |
+//! | `quic.server_id=HEX` | server | routable connection ids carrying this server id (`strata::routing`) |
+//! | `quic.seed=N` | both | seeds the layer's random choices (tests) |
+//!
+//! The handshake is TLS 1.3 only (RFC 9001), with the same provider as the
+//! `tls` layer; the certificate handling is the `tls` layer's
+//! ([`server_identity`](crate::server_identity) and friends), read from the
+//! `quic.*` options. Every phase has a deadline: the handshake
+//! ([`QuicConfig::handshake_timeout`]), then the idle timeout.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::ServerName;
+use strata::endpoint::Endpoint;
+use strata::quic::{
+    AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicServer, RetryPolicy,
+    RoutableCidGenerator,
+};
+use strata::routing::ServerId;
+use strata::{DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
+
+use crate::config::ListenConfig;
+use crate::error::DriverError;
+use crate::layer::{Carry, LayerCx, LayerWrap};
+use crate::tls::{client_rustls, own_identity, server_rustls, TlsIdentity};
+
+mod pool;
+
+pub use pool::QuicPool;
+
+/// The layer name in endpoint chains.
+pub(crate) const NAME: &str = "quic";
+
+/// The ALPN protocol both ends use when `quic.alpn` is not given: QUIC
+/// requires one (RFC 9001 §8.1).
+///
+/// ```
+/// assert_eq!(strata_tokio::QUIC_DEFAULT_ALPN, "strata");
+/// ```
+pub const DEFAULT_ALPN: &str = "strata";
+
+/// QUIC's handshake is TLS 1.3 only.
+const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+
+/// The `quic` row: over datagrams, QUIC carries the streams; over a stream
+/// (`quic+tcp`, length-prefixed frames) the driver has no builder yet.
+pub(crate) const CARRY: Carry = Carry { serve, connect };
+
+/// A numeric option, or `None` when absent. The parser checks the bounds
+/// of [`SchemeSpec::QUIC`](strata::endpoint::SchemeSpec::QUIC); an endpoint
+/// built by hand skips it, so they are checked again here.
+fn number(ep: &Endpoint, key: &str, expected: &'static str) -> Result<Option<u64>, DriverError> {
+    let Some(value) = ep.option(NAME, key) else {
+        return Ok(None);
+    };
+    let in_bounds = strata::endpoint::SchemeSpec::QUIC
+        .value_rule(key)
+        .is_none_or(|rule| rule.check(value));
+    match value.parse::<u64>() {
+        Ok(v) if in_bounds => Ok(Some(v)),
+        _ => Err(bad(key, value, expected)),
+    }
+}
+
+fn bad(key: &str, value: &str, expected: &'static str) -> DriverError {
+    DriverError::BadOption {
+        layer: NAME.into(),
+        key: key.into(),
+        value: value.into(),
+        expected,
+    }
+}
+
+/// The layer's settings from the endpoint's `quic.*` options and the
+/// stack's watermarks (a stream protocol sees the same marks as over TCP).
+pub(crate) fn config(ep: &Endpoint, stack: &StackConfig) -> Result<QuicConfig, DriverError> {
+    let mut cfg = QuicConfig {
+        alpn: alpn(ep)?,
+        ..QuicConfig::default()
+    };
+    if let Some(ms) = number(ep, "idle", "milliseconds, 1..=3600000")? {
+        cfg.idle_timeout = Duration::from_millis(ms);
+    }
+    if let Some(ms) = number(ep, "keepalive", "milliseconds, 1..=3600000")? {
+        cfg.keep_alive = Some(Duration::from_millis(ms));
+    }
+    if let Some(n) = number(ep, "streams", "a stream count, 0..=1048576")? {
+        (cfg.max_bidi_streams, cfg.max_uni_streams) = (n, n);
+    }
+    if let Some(w) = number(ep, "window", "a window in bytes, 1024..=1073741824")? {
+        cfg.stream_window = w;
+        cfg.connection_window = cfg.connection_window.max(w);
+    }
+    if let Some(seed) = number(ep, "seed", "a number (u64)")? {
+        cfg.rng_seed = Some(seed);
+    }
+    if let Some(v) = ep.option(NAME, "datagrams") {
+        cfg.datagrams = v
+            .parse()
+            .map_err(|_| bad("datagrams", v, "true or false"))?;
+    }
+    if let Some(v) = ep.option(NAME, "retry") {
+        cfg.retry = match v.to_ascii_lowercase().as_str() {
+            "always" => RetryPolicy::Always,
+            "never" => RetryPolicy::Never,
+            "auto" => RetryPolicy::Auto,
+            _ => return Err(bad("retry", v, "always, never or auto")),
+        };
+    }
+    if let Some(v) = ep.option(NAME, "server_id") {
+        // Checked the way the layer will use it, so a bad id is refused
+        // here and not on every connection.
+        let expected = "a server id in hex, 1..=15 bytes";
+        let sid = ServerId::parse_hex(v).map_err(|_| bad("server_id", v, expected))?;
+        RoutableCidGenerator::new(sid.clone(), None).map_err(|_| bad("server_id", v, expected))?;
+        cfg.server_id = Some(sid);
+    }
+    let high = stack.high_water.max(1);
+    (cfg.high_water, cfg.low_water) = (high, stack.low_water.min(high));
+    Ok(cfg)
+}
+
+/// `quic.alpn`, or [`DEFAULT_ALPN`].
+fn alpn(ep: &Endpoint) -> Result<Vec<Vec<u8>>, DriverError> {
+    let list = crate::tls::alpn(ep, NAME)?;
+    Ok(if list.is_empty() {
+        vec![DEFAULT_ALPN.as_bytes().to_vec()]
+    } else {
+        list
+    })
+}
+
+/// The server side: a [`QuicServer`] for one socket, presenting the
+/// listener's identity (made once per endpoint: the files of
+/// `quic.cert`/`quic.key`, or a self-signed certificate), running a
+/// [`PerStream`] app with `factory`'s protocols on every connection whose
+/// ALPN is one of `quic.alpn`.
+fn serve(
+    cx: &mut LayerCx<'_>,
+    factory: &StreamFactory,
+    lcfg: &ListenConfig,
+) -> Result<Box<dyn DatagramProtocol>, DriverError> {
+    let ep = cx.ep;
+    let mut cfg = config(ep, &lcfg.stack)?;
+    cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
+    let id = match &cx.identity {
+        Some(id) => id.clone(),
+        None => {
+            let id = identity(ep)?;
+            cx.identity = Some(id.clone());
+            id
+        }
+    };
+    let mut tls = server_rustls(ep, &id, NAME, Some(VERSIONS))?;
+    tls.alpn_protocols = cfg.alpn.clone();
+    let served = cfg.alpn.clone();
+    let factory = factory.clone();
+    let apps: AppFactory = Arc::new(move |alpn: Option<&[u8]>| {
+        let ours = alpn.is_some_and(|a| served.iter().any(|s| s == a));
+        ours.then(|| Box::new(PerStream::new(factory.clone())) as Box<dyn QuicApp>)
+    });
+    let server = QuicServer::new(cfg, Arc::new(tls), apps).map_err(|e| DriverError::BadOption {
+        layer: NAME.into(),
+        key: "*".into(),
+        value: e.to_string(),
+        expected: "settings QUIC accepts",
+    })?;
+    Ok(Box::new(server))
+}
+
+/// The identity a QUIC listener presents: `quic.cert`/`quic.key`, or a
+/// fresh self-signed certificate whose fingerprint is logged.
+fn identity(ep: &Endpoint) -> Result<TlsIdentity, DriverError> {
+    if let Some(id) = own_identity(ep, NAME)? {
+        return Ok(id);
+    }
+    let id = TlsIdentity::self_signed()?;
+    tracing::info!(
+        "quic: serving a self-signed certificate for {}; sha256 {}",
+        crate::SELF_SIGNED_NAMES.join(", "),
+        id.fingerprint_hex()
+    );
+    Ok(id)
+}
+
+/// The client side: a [`QuicClient`] to `peer` carrying `proto` on one
+/// bidirectional stream, verifying the server as `tls+tcp://` does (from
+/// the `quic.*` options).
+fn connect(
+    ep: &Endpoint,
+    proto: Box<dyn StreamProtocol>,
+    stack: &StackConfig,
+    peer: SocketAddr,
+) -> Result<Box<dyn DatagramProtocol>, DriverError> {
+    let cfg = config(ep, stack)?;
+    let (tls, name) = client_tls(ep, &cfg)?;
+    let client =
+        QuicClient::stream(cfg, tls, &name, peer, proto).map_err(|e| connect_error(peer, e))?;
+    Ok(Box::new(client))
+}
+
+/// The client's TLS 1.3 configuration from the `quic.*` options, offering
+/// `cfg`'s ALPN, and the server name it verifies.
+fn client_tls(
+    ep: &Endpoint,
+    cfg: &QuicConfig,
+) -> Result<(Arc<rustls::ClientConfig>, String), DriverError> {
+    let (mut tls, name) = client_rustls(ep, NAME, Some(VERSIONS))?;
+    tls.alpn_protocols = cfg.alpn.clone();
+    let name = match &name {
+        ServerName::DnsName(d) => d.as_ref().to_owned(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
+    };
+    Ok((Arc::new(tls), name))
+}
+
+/// A client the layer refused to make (a configuration it cannot use).
+fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> DriverError {
+    DriverError::io(
+        "connect",
+        peer,
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()),
+    )
+}
+
+/// Over a stream (`quic+tcp`): not built by the driver yet (the core runs
+/// QUIC over length-prefixed frames; the driver's listener would need a
+/// factory per connection, not a protocol). Refused with a clear error when
+/// the endpoint is read ("the driver cannot build `quic` here"), never
+/// half-run.
+pub(crate) fn over_stream(_: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
+    Err(DriverError::Unsupported {
+        scheme: NAME.into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(query: &str) -> Endpoint {
+        Endpoint::parse_with(
+            &format!("quic+udp://127.0.0.1:4433?{query}"),
+            &crate::registry(),
+        )
+        .expect("the endpoint parses")
+    }
+
+    #[test]
+    fn options_reach_the_config() {
+        let stack = StackConfig::default();
+        let cfg = config(
+            &ep("quic.alpn=a,bc&quic.idle=1500&quic.keepalive=500&quic.streams=7&quic.window=65536&quic.datagrams=false&quic.retry=always&quic.seed=9"),
+            &stack,
+        )
+        .unwrap();
+        assert_eq!(cfg.alpn, [b"a".to_vec(), b"bc".to_vec()]);
+        assert_eq!(cfg.idle_timeout, Duration::from_millis(1500));
+        assert_eq!(cfg.keep_alive, Some(Duration::from_millis(500)));
+        assert_eq!((cfg.max_bidi_streams, cfg.max_uni_streams), (7, 7));
+        assert_eq!(cfg.stream_window, 65536);
+        assert!(!cfg.datagrams);
+        assert_eq!(cfg.retry, RetryPolicy::Always);
+        assert_eq!(cfg.rng_seed, Some(9));
+        assert_eq!(cfg.high_water, stack.high_water);
+        let routed = config(&ep("quic.server_id=0a0b"), &stack).unwrap();
+        assert_eq!(routed.server_id.unwrap().as_bytes(), [0x0a, 0x0b]);
+        let dflt = config(&ep("quic.seed=1"), &stack).unwrap();
+        assert_eq!(dflt.alpn, [DEFAULT_ALPN.as_bytes().to_vec()]);
+    }
+
+    #[test]
+    fn an_endpoint_built_by_hand_is_checked_too() {
+        for (key, value) in [
+            ("idle", "0"),
+            ("idle", "soon"),
+            ("window", "1"),
+            ("streams", "18446744073709551615"),
+            ("retry", "sometimes"),
+            ("datagrams", "yes"),
+            ("alpn", ""),
+            ("server_id", "0g"),
+            ("server_id", "123"),
+            ("server_id", "00112233445566778899aabbccddeeff"),
+        ] {
+            let mut e = ep("quic.seed=1");
+            e.options.push(strata::endpoint::LayerOption {
+                layer: NAME.into(),
+                key: key.into(),
+                value: value.into(),
+            });
+            let err = config(&e, &StackConfig::default()).expect_err(key);
+            assert!(
+                err.to_string().starts_with(&format!("option quic.{key}:")),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn client_only_options_are_refused_on_a_server() {
+        let e = ep("quic.insecure=true");
+        let id = TlsIdentity::self_signed().unwrap();
+        let err = server_rustls(&e, &id, NAME, Some(VERSIONS)).unwrap_err();
+        assert!(err.to_string().contains("quic.insecure"), "{err}");
+    }
+}
