@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use strata::http::h3::{H3Client, H3Config};
 use strata::http::{HttpClient, HttpExchange, VersionChoice};
 use strata::{Close, StackConfig, StreamProtocol, StreamTransport};
 use tokio::sync::oneshot;
@@ -24,6 +25,15 @@ pub struct Timeouts {
     pub idle: Duration,
     /// The whole operation, connect included (`--timeout`, like curl's `-m`).
     pub total: Option<Duration>,
+}
+
+/// The HTTP version `strata get` speaks.
+#[derive(Clone, Copy, Debug)]
+pub enum Version {
+    /// HTTP/1.1 or HTTP/2 over a stream (TCP, TLS, the reliable mapping).
+    Tcp(VersionChoice),
+    /// HTTP/3 over QUIC (`--http3`).
+    Http3,
 }
 
 /// What the download ended with.
@@ -208,11 +218,12 @@ pub fn endpoint_for(
     ca: Option<&str>,
     transport: &str,
 ) -> Result<String, String> {
-    if !matches!(transport, "tcp" | "reliable+udp") {
+    if !matches!(transport, "tcp" | "reliable+udp" | "quic+udp") {
         return Err(format!(
             "unsupported transport {transport:?} (use tcp or reliable+udp)"
         ));
     }
+    let quic = transport == "quic+udp";
     let host = url.host().ok_or("the URL has no host")?;
     let tls = match url.scheme_str() {
         Some("https") => true,
@@ -242,6 +253,21 @@ pub fn endpoint_for(
     } else {
         host.to_string()
     };
+    if quic {
+        // HTTP/3 runs over QUIC, whose handshake is TLS 1.3: https:// only.
+        if !tls {
+            return Err("HTTP/3 needs an https:// URL".into());
+        }
+        let mut ep = format!("quic+udp://{host}:{port}?quic.alpn=h3");
+        if insecure {
+            ep.push_str("&quic.insecure=true");
+        }
+        if let Some(ca) = ca {
+            ep.push_str("&quic.ca=");
+            ep.push_str(ca);
+        }
+        return Ok(ep);
+    }
     if !tls {
         return Ok(format!("{transport}://{host}:{port}"));
     }
@@ -288,7 +314,7 @@ fn written_port(auth: &str) -> Option<(usize, &str)> {
 pub async fn get(
     url: http::Uri,
     ep: &strata::endpoint::Endpoint,
-    choice: VersionChoice,
+    choice: Version,
     out: Option<PathBuf>,
     verbose: bool,
     timeouts: Timeouts,
@@ -314,7 +340,7 @@ fn secs(d: Duration) -> String {
 async fn get_inner(
     url: http::Uri,
     ep: &strata::endpoint::Endpoint,
-    choice: VersionChoice,
+    choice: Version,
     out: Option<PathBuf>,
     verbose: bool,
     timeouts: Timeouts,
@@ -331,9 +357,18 @@ async fn get_inner(
         )
         .body(())
         .map_err(|e| (format!("bad request: {e}"), exit::USAGE))?;
-    let client = HttpClient::new(req, Box::new(dl), choice);
     let stack = Arc::new(StackConfig::default());
-    let conn = crate::connect_within(ep, Box::new(client), stack, timeouts.connect).await?;
+    let conn = match choice {
+        Version::Tcp(choice) => {
+            let client = HttpClient::new(req, Box::new(dl), choice);
+            crate::connect_within(ep, Box::new(client), stack, timeouts.connect).await?
+        }
+        Version::Http3 => {
+            let app = H3Client::request(req, Box::new(dl), H3Config::default());
+            let connect = strata_tokio::connect_quic(ep, Box::new(app), stack);
+            crate::within(ep, connect, timeouts.connect).await?
+        }
+    };
     let mut done = done;
     let outcome = tokio::select! {
         o = &mut done => o,

@@ -85,7 +85,16 @@ pub(crate) async fn connect_within(
     stack: Arc<StackConfig>,
     limit: Duration,
 ) -> Result<strata_tokio::Connection, (String, u8)> {
-    match tokio::time::timeout(limit, strata_tokio::connect(ep, proto, stack)).await {
+    within(ep, strata_tokio::connect(ep, proto, stack), limit).await
+}
+
+/// [`connect_within`] for a connect already under way (a QUIC app's).
+pub(crate) async fn within(
+    ep: &Endpoint,
+    connect: impl std::future::Future<Output = Result<strata_tokio::Connection, DriverError>>,
+    limit: Duration,
+) -> Result<strata_tokio::Connection, (String, u8)> {
+    match tokio::time::timeout(limit, connect).await {
         Ok(Ok(c)) => Ok(c),
         Ok(Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. }))) => {
             Err((format!("{ep}: {e}"), exit::USAGE))
@@ -105,13 +114,22 @@ pub(crate) async fn connect_within(
 /// when given none.
 const DEFAULT_ENDPOINT: &str = "tcp://127.0.0.1:7000";
 /// The endpoints of the HTTP demo when given none: h2 and http/1.1 over TLS
-/// (self-signed), and http/1.1 and h2c in cleartext.
-/// and HTTP/2 over TLS over the reliable mapping on UDP.
-const DEFAULT_HTTP_ENDPOINTS: [&str; 3] = [
+/// (self-signed), http/1.1 and h2c in cleartext, HTTP/3 over QUIC on the
+/// TLS endpoint's port number (UDP), and HTTP/2 over TLS over the reliable
+/// mapping on UDP.
+const DEFAULT_HTTP_ENDPOINTS: [&str; 4] = [
     "tls+tcp://127.0.0.1:8443",
     "tcp://127.0.0.1:8080",
+    "quic+udp://127.0.0.1:8443",
     "tls+reliable+udp://127.0.0.1:8444",
 ];
+
+/// Whether the HTTP demo serves HTTP/3 on `ep` (`quic+udp://`: a QUIC
+/// connection per client, HTTP/3 on it, rather than a stream protocol per
+/// QUIC stream).
+fn is_h3(ep: &Endpoint) -> bool {
+    ep.layers.len() == 2 && ep.layers[0] == "quic" && ep.layers[1] == "udp"
+}
 
 #[derive(Parser)]
 #[command(
@@ -153,8 +171,11 @@ struct GetArgs {
     #[arg(long, conflicts_with = "http2")]
     http1: bool,
     /// Speak HTTP/2 only (h2c with prior knowledge on http://).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "http3")]
     http2: bool,
+    /// Speak HTTP/3 over QUIC (UDP to the URL's port; https:// only).
+    #[arg(long, conflicts_with_all = ["http1", "transport"])]
+    http3: bool,
     /// Print the response head to stderr.
     #[arg(short, long)]
     verbose: bool,
@@ -342,7 +363,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         Err(code) => return code,
     };
     if matches!(args.app, App::Http) {
-        // Over TLS, ALPN offers both versions unless the endpoint says otherwise.
+        // Over TLS, ALPN offers both versions unless the endpoint says otherwise;
+        // over QUIC, HTTP/3.
         for ep in &mut endpoints {
             if ep.layers.iter().any(|l| l == "tls") && ep.option("tls", "alpn").is_none() {
                 ep.options.push(LayerOption {
@@ -351,7 +373,16 @@ fn serve(args: ServeArgs) -> ExitCode {
                     value: "h2,http/1.1".into(),
                 });
             }
+            if is_h3(ep) && ep.option("quic", "alpn").is_none() {
+                ep.options.push(LayerOption {
+                    layer: "quic".into(),
+                    key: "alpn".into(),
+                    value: "h3".into(),
+                });
+            }
         }
+        // HTTP/3 listeners first: the TLS endpoints advertise the port they got.
+        endpoints.sort_by_key(|ep| !is_h3(ep));
     } else if args.root.is_some() {
         eprintln!("strata: --root is for --app http");
         return ExitCode::from(exit::USAGE);
@@ -367,16 +398,17 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     let stack = Arc::new(StackConfig::default());
+    let http_service = apps::http::service(args.root.clone());
+    let http_factory = |service: strata::http::SharedService| {
+        let cfg = strata::http::HttpConfig::default();
+        let f: strata_tokio::StreamFactory = Arc::new(move || {
+            Box::new(strata::http::HttpServer::new(service.clone(), cfg.clone()))
+                as Box<dyn strata::StreamProtocol>
+        });
+        f
+    };
     let factory = match args.app {
-        App::Http => {
-            let service = apps::http::service(args.root.clone());
-            let cfg = strata::http::HttpConfig::default();
-            let f: strata_tokio::StreamFactory = Arc::new(move || {
-                Box::new(strata::http::HttpServer::new(service.clone(), cfg.clone()))
-                    as Box<dyn strata::StreamProtocol>
-            });
-            f
-        }
+        App::Http => http_factory(http_service.clone()),
         App::Chat => ChatRoom::new(ChatConfig {
             inbox_limit: args.chat_inbox,
             stall_timeout: Duration::from_secs(args.chat_stall),
@@ -403,10 +435,50 @@ fn serve(args: ServeArgs) -> ExitCode {
         let signals = strata_cli::signals::Signals::install();
         let mut shown_eps = Vec::new();
         let mut reloadable = Vec::new();
+        // The port HTTP/3 got, advertised by the TLS endpoints (Alt-Svc).
+        let mut h3_port = None;
+        // One self-signed certificate for every endpoint given no files: a
+        // client that follows Alt-Svc from TLS to QUIC meets the same one.
+        let mut self_signed = None;
         for ep in &endpoints {
+            let is_http = matches!(args.app, App::Http);
             let bound = match ep.family(&reg) {
+                _ if is_http && is_h3(ep) => {
+                    let id = match identity_for(ep, &mut self_signed) {
+                        Ok(id) => id,
+                        Err(code) => return code,
+                    };
+                    let service = http_service.clone();
+                    let apps: strata::quic::AppFactory = Arc::new(move |alpn: Option<&[u8]>| {
+                        (alpn == Some(b"h3".as_slice())).then(|| {
+                            Box::new(strata::http::h3::H3Server::new(
+                                service.clone(),
+                                strata::http::h3::H3Config::default(),
+                            )) as Box<dyn strata::quic::QuicApp>
+                        })
+                    });
+                    match server.listen_quic(ep, id, apps, cfg.clone()).await {
+                        Ok(l) => {
+                            if let Some(a) = l.socket_addr() {
+                                h3_port.get_or_insert(a.port());
+                            }
+                            Ok(l.local)
+                        }
+                        Err(e @ (DriverError::Tls(_) | DriverError::BadOption { .. })) => {
+                            eprintln!("strata: {ep}: {e}");
+                            return ExitCode::from(exit::USAGE);
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                }
                 Family::Stream => {
-                    let id = match tls_identity(ep) {
+                    let factory = match h3_port {
+                        Some(port) if is_http && ep.layers.iter().any(|l| l == "tls") => {
+                            http_factory(Arc::new(apps::http::AltSvc::h3(http_service.clone(), port)))
+                        }
+                        _ => factory.clone(),
+                    };
+                    let id = match identity_for(ep, &mut self_signed) {
                         Ok(id) => id,
                         Err(code) => return code,
                     };
@@ -450,7 +522,9 @@ fn serve(args: ServeArgs) -> ExitCode {
                     Some((l, hp)) => (l.contains("tls"), hp),
                     None => (false, s.as_str()),
                 };
-                if s.contains("reliable") {
+                if s.starts_with("quic") {
+                    println!("  cargo run --release -p strata-cli -- get --http3 --insecure https://{hostport}/  # HTTP/3 over QUIC");
+                } else if s.contains("reliable") {
                     println!("  cargo run --release -p strata-cli -- get --insecure --transport reliable+udp https://{hostport}/  # HTTP/2 over TLS over UDP");
                 } else if tls {
                     println!("  curl --insecure --http2 https://{hostport}/");
@@ -490,6 +564,26 @@ fn serve(args: ServeArgs) -> ExitCode {
         server.shutdown(Duration::from_secs(args.drain)).await;
         ExitCode::SUCCESS
     })
+}
+
+/// The certificate a TLS or QUIC listener presents: its files, or the one
+/// self-signed certificate of this run (made at the first endpoint that
+/// needs it, its fingerprint printed once).
+fn identity_for(
+    ep: &Endpoint,
+    shared: &mut Option<strata_tokio::TlsIdentity>,
+) -> Result<Option<strata_tokio::TlsIdentity>, ExitCode> {
+    let secure = ep.layers.iter().any(|l| l == "tls" || l == "quic");
+    let files = ep.option("tls", "cert").is_some() || ep.option("quic", "cert").is_some();
+    if !secure || files {
+        return tls_identity(ep);
+    }
+    if let Some(id) = shared {
+        return Ok(Some(id.clone()));
+    }
+    let id = tls_identity(ep)?;
+    shared.clone_from(&id);
+    Ok(id)
 }
 
 /// The certificate a TLS listener presents (files or self-signed), its
@@ -651,7 +745,11 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         choice,
         args.insecure,
         args.ca.as_deref(),
-        &args.transport,
+        if args.http3 {
+            "quic+udp"
+        } else {
+            &args.transport
+        },
     ) {
         Ok(s) => s,
         Err(e) => {
@@ -670,10 +768,15 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         idle: args.idle_timeout,
         total: args.timeout,
     };
+    let version = if args.http3 {
+        get::Version::Http3
+    } else {
+        get::Version::Tcp(choice)
+    };
     match rt.block_on(get::get(
         url,
         &ep,
-        choice,
+        version,
         args.output,
         args.verbose,
         timeouts,

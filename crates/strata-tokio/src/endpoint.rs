@@ -194,7 +194,7 @@ pub(crate) async fn resolve_first(
 /// done). If it never does (the handshake timed out, the server refused),
 /// the connect fails with the reason the protocol was given (a carrier that
 /// ends its socket cleanly still tells the protocol why), else the task's.
-async fn until_started(
+pub(crate) async fn until_started(
     peer: std::net::SocketAddr,
     task: tokio::task::JoinHandle<strata::Close>,
     started: tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,

@@ -43,7 +43,10 @@ use crate::error::DriverError;
 use crate::layer::{Carry, LayerCx, LayerWrap};
 use crate::tls::{client_rustls, own_identity, server_rustls, TlsIdentity};
 
+mod apps;
 mod pool;
+
+pub use apps::connect_quic;
 
 pub use pool::QuicPool;
 
@@ -59,7 +62,7 @@ pub(crate) const NAME: &str = "quic";
 pub const DEFAULT_ALPN: &str = "strata";
 
 /// QUIC's handshake is TLS 1.3 only.
-const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
+pub(crate) const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
 /// The `quic` row: over datagrams, QUIC carries the streams; over a stream
 /// (`quic+tcp`, length-prefixed frames) the driver has no builder yet.
@@ -189,7 +192,7 @@ fn serve(
 
 /// The identity a QUIC listener presents: `quic.cert`/`quic.key`, or a
 /// fresh self-signed certificate whose fingerprint is logged.
-fn identity(ep: &Endpoint) -> Result<TlsIdentity, DriverError> {
+pub(crate) fn identity(ep: &Endpoint) -> Result<TlsIdentity, DriverError> {
     if let Some(id) = own_identity(ep, NAME)? {
         return Ok(id);
     }
@@ -220,7 +223,7 @@ fn connect(
 
 /// The client's TLS 1.3 configuration from the `quic.*` options, offering
 /// `cfg`'s ALPN, and the server name it verifies.
-fn client_tls(
+pub(crate) fn client_tls(
     ep: &Endpoint,
     cfg: &QuicConfig,
 ) -> Result<(Arc<rustls::ClientConfig>, String), DriverError> {
@@ -235,7 +238,7 @@ fn client_tls(
 }
 
 /// A client the layer refused to make (a configuration it cannot use).
-fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> DriverError {
+pub(crate) fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> DriverError {
     DriverError::io(
         "connect",
         peer,

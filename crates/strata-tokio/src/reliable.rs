@@ -610,7 +610,7 @@ mod tests {
                 "unreachable_hints",
                 "sndbuf",
             ] {
-                if rng.next() % 2 == 0 {
+                if rng.next().is_multiple_of(2) {
                     opts.push(format!("reliable.{key}={}", value(&mut rng, key)));
                 }
             }
@@ -619,7 +619,7 @@ mod tests {
                 rng.pick(&["bbr", "cubic", "newreno"])
             ));
             opts.push(format!("reliable.retry={}", rng.pick(&["true", "false"])));
-            if rng.next() % 3 == 0 {
+            if rng.next().is_multiple_of(3) {
                 opts.push("reliable.mode=kcp".into());
                 opts.push(format!("reliable.kcp={}", rng.pick(&["default", "fast"])));
                 opts.push(format!("reliable.nocc={}", rng.pick(&["true", "false"])));

@@ -50,7 +50,7 @@ pub struct Listening {
 
 impl Listening {
     /// What `ep` bound to at `local`.
-    fn bound(ep: &Endpoint, local: Addr) -> Listening {
+    pub(crate) fn bound(ep: &Endpoint, local: Addr) -> Listening {
         let target = match &local {
             Addr::Inet(a) => Target::Host {
                 host: Host::Ip(a.ip()),

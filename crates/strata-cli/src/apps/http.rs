@@ -49,12 +49,15 @@ use http::{Method, StatusCode};
 use strata::http::{request, HttpError, HttpExchange, Service, SharedService};
 use strata::{AbortReason, Close, StreamProtocol, StreamTransport};
 
+mod alt_svc;
 mod body;
 #[cfg(test)]
 mod e2e;
 mod files;
 #[cfg(test)]
 mod tests;
+
+pub use alt_svc::AltSvc;
 
 /// The largest `N` that `/bytes/N` serves: 1 TiB.
 pub const MAX_BYTES: u64 = 1 << 40;

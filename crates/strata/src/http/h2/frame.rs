@@ -926,7 +926,7 @@ fn decode(h: FrameHeader, payload: &[u8], self_dep: bool) -> Result<Frame<'_>, F
                     "SETTINGS ACK with a payload",
                 ));
             }
-            if payload.len() % 6 != 0 {
+            if !payload.len().is_multiple_of(6) {
                 return Err(conn(
                     ErrorCode::FrameSizeError,
                     "SETTINGS length is not a multiple of 6",

@@ -560,7 +560,7 @@ fn packet_numbers_strictly_increase_across_retransmissions() {
     let mut k = 0u32;
     l.drop_if(move |_, _| {
         k += 1;
-        k % 4 == 0
+        k.is_multiple_of(4)
     });
     l.handshake();
     l.ca.total = 300_000;

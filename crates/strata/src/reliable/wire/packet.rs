@@ -125,7 +125,7 @@ impl<'a> VersionList<'a> {
     /// `raw` as a version list, if it holds 1 to [`MAX_VERSIONS`] whole
     /// versions.
     pub fn new(raw: &'a [u8]) -> Option<Self> {
-        let ok = !raw.is_empty() && raw.len() % 4 == 0 && raw.len() / 4 <= MAX_VERSIONS;
+        let ok = !raw.is_empty() && raw.len().is_multiple_of(4) && raw.len() / 4 <= MAX_VERSIONS;
         ok.then_some(VersionList(raw))
     }
 

@@ -99,7 +99,7 @@ fn probes_answered_now_and_then_keep_the_connection() {
     // Nine of ten datagrams to the client are lost.
     l.drop_if(move |dir, _| {
         n += 1;
-        dir == Dir::ToClient && n % 10 != 0
+        dir == Dir::ToClient && !n.is_multiple_of(10)
     });
     l.ca.total = 200_000;
     assert!(l.run_until(Duration::from_secs(600), |l| l.sa.received.len() == 200_000));
