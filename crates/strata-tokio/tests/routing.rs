@@ -405,9 +405,10 @@ async fn run(ids: Option<[&str; 2]>) -> (Vec<(Got, Vec<SocketAddr>)>, Vec<Forwar
     let mut clients = Vec::new();
     for first in 0..2 {
         let nat = Nat::start(backends.clone(), first, REBIND_AFTER).await;
-        // A short idle timeout: a client whose packets go nowhere ends in
-        // about two seconds (dead after unanswered probes).
-        let url = format!("reliable+udp://{}?reliable.idle=3", nat.inside);
+        // The control's clients have a short idle timeout: one whose
+        // packets go nowhere ends three seconds after the last it heard.
+        let idle = if ids.is_some() { 30 } else { 3 };
+        let url = format!("reliable+udp://{}?reliable.idle={idle}", nat.inside);
         let cep = Endpoint::parse_with(&url, &reg).unwrap();
         let got = Arc::new(Mutex::new(Got::default()));
         let client = Client {
