@@ -233,6 +233,16 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
             value: v.into(),
             expected: "a server id in hex, 1..=3 bytes",
         };
+        if is_kcp(ep) {
+            // KCP's conversations carry no server id: say so rather than
+            // run unroutable.
+            return Err(DriverError::BadOption {
+                layer: NAME.into(),
+                key: "server_id".into(),
+                value: v.into(),
+                expected: "the native mode (reliable.mode=native; KCP ids carry no server id)",
+            });
+        }
         let sid = ServerId::parse_hex(v).map_err(|_| bad())?;
         if sid.len() > bounds::SERVER_ID_BYTES {
             return Err(bad());
@@ -406,6 +416,11 @@ mod tests {
             .starts_with("option reliable.kcp_fin:"));
         let fin = kcp_config(&ep("reliable.mode=kcp&reliable.kcp_fin=true"));
         assert!(fin.unwrap().unwrap().0.fin);
+        let kcp = config(&ep("reliable.mode=kcp&reliable.server_id=01"));
+        assert!(kcp
+            .unwrap_err()
+            .to_string()
+            .starts_with("option reliable.server_id: invalid value `01`"));
         let kcp = kcp_config(&ep("reliable.mode=kcp&reliable.idle=18446744073709551615"));
         assert!(kcp
             .unwrap_err()

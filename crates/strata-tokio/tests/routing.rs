@@ -1,7 +1,7 @@
 //! Routable connection ids behind a stateless balancer (issue 11, point 6):
-//! two `reliable+udp://` listeners (two [`Server`]s in this process, on two
-//! ports) with server ids `01` and `02` behind a small UDP router written
-//! for the test. The router reads the server id from each packet's
+//! two `reliable+udp://` server processes (this test binary run again, see
+//! [`ChildServer`]) with server ids `01` and `02` behind a small UDP router
+//! written for the test. The router reads the server id from each packet's
 //! destination id (`strata::routing::LbConfig`), and routes a client's first
 //! Initial, and any id it cannot read, by a hash of the 4-tuple
 //! (`four_tuple_hash`, the draft's fallback). Each client sits behind a NAT
@@ -16,7 +16,10 @@
 mod common;
 
 use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -209,6 +212,116 @@ impl Nat {
     }
 }
 
+/// The variable that makes [`routing_child_server`] serve: a server id in
+/// hex, or `none`.
+const CHILD_ENV: &str = "STRATA_ROUTING_CHILD";
+
+/// A `reliable+udp://` server in a process of its own: this test binary
+/// run again for [`routing_child_server`] alone. It reports its port, and a
+/// line per connection it accepts, on its stdout; it exits when killed or
+/// when its stdin closes (the parent is gone).
+struct ChildServer {
+    addr: SocketAddr,
+    child: Child,
+    accepted: Arc<AtomicUsize>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl ChildServer {
+    fn spawn(server_id: Option<&str>) -> ChildServer {
+        let exe = std::env::current_exe().expect("the test binary");
+        let mut child = Command::new(exe)
+            .args([
+                "--exact",
+                "routing_child_server",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD_ENV, server_id.unwrap_or("none"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("the server process starts");
+        let stdout = child.stdout.take().expect("piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let acc = accepted.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // libtest's own "test ... " may begin the line.
+                if let Some((_, port)) = line.split_once("routing-child port ") {
+                    let _ = tx.send(port.trim().parse::<u16>().expect("a port"));
+                } else if line.ends_with("routing-child accepted") {
+                    acc.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server process reports its port");
+        ChildServer {
+            addr: SocketAddr::from(([127, 0, 0, 1], port)),
+            child,
+            accepted,
+            reader: Some(reader),
+        }
+    }
+
+    /// Stops the process; the connections it accepted.
+    fn finish(mut self) -> usize {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        self.accepted.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Not a test: the server process of [`ChildServer`] (does nothing
+/// without [`CHILD_ENV`]).
+#[tokio::test]
+#[ignore = "a server process for the routing tests, started by them"]
+async fn routing_child_server() {
+    let Ok(id) = std::env::var(CHILD_ENV) else {
+        return;
+    };
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+    let opt = match id.as_str() {
+        "none" => String::new(),
+        hex => format!("?reliable.server_id={hex}"),
+    };
+    let reg = registry();
+    let ep = Endpoint::parse_with(&format!("reliable+udp://127.0.0.1:0{opt}"), &reg).unwrap();
+    let server = Server::new();
+    let (echo, _) = echo_factory();
+    let factory: strata::StreamFactory = Arc::new(move || {
+        println!("routing-child accepted");
+        echo()
+    });
+    let bound = server
+        .listen(&ep, factory, ListenConfig::default())
+        .await
+        .unwrap();
+    let strata::Addr::Inet(a) = bound.local.clone() else {
+        panic!("not an inet address");
+    };
+    println!("routing-child port {}", a.port());
+    std::future::pending::<()>().await;
+}
+
 /// What the client saw.
 #[derive(Debug, Default)]
 struct Got {
@@ -277,27 +390,11 @@ const REBIND_AFTER: usize = 300;
 /// router's log, and the connections each server accepted.
 async fn run(ids: Option<[&str; 2]>) -> (Vec<(Got, Vec<SocketAddr>)>, Vec<Forwarded>, [usize; 2]) {
     let reg = registry();
-    let mut servers = Vec::new();
-    let mut addrs = Vec::new();
-    let mut seen = Vec::new();
-    for i in 0..2 {
-        let opt = ids.map_or(String::new(), |ids| {
-            format!("?reliable.server_id={}", ids[i])
-        });
-        let ep = Endpoint::parse_with(&format!("reliable+udp://127.0.0.1:0{opt}"), &reg).unwrap();
-        let server = Server::new();
-        let (factory, s) = echo_factory();
-        let bound = server
-            .listen(&ep, factory, ListenConfig::default())
-            .await
-            .unwrap();
-        let strata::Addr::Inet(a) = bound.local.clone() else {
-            panic!("not an inet address");
-        };
-        servers.push(server);
-        addrs.push(a);
-        seen.push(s);
-    }
+    let servers = [
+        ChildServer::spawn(ids.map(|i| i[0])),
+        ChildServer::spawn(ids.map(|i| i[1])),
+    ];
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
     let router = Router::start(addrs.clone(), vec![vec![1], vec![2]]).await;
     let backends = Arc::new(Backends {
         vip: router.vip,
@@ -308,9 +405,10 @@ async fn run(ids: Option<[&str; 2]>) -> (Vec<(Got, Vec<SocketAddr>)>, Vec<Forwar
     let mut clients = Vec::new();
     for first in 0..2 {
         let nat = Nat::start(backends.clone(), first, REBIND_AFTER).await;
-        // A short idle timeout: a client whose packets go nowhere ends in
-        // about two seconds (dead after unanswered probes).
-        let url = format!("reliable+udp://{}?reliable.idle=3", nat.inside);
+        // The control's clients have a short idle timeout: one whose
+        // packets go nowhere ends three seconds after the last it heard.
+        let idle = if ids.is_some() { 30 } else { 3 };
+        let url = format!("reliable+udp://{}?reliable.idle={idle}", nat.inside);
         let cep = Endpoint::parse_with(&url, &reg).unwrap();
         let got = Arc::new(Mutex::new(Got::default()));
         let client = Client {
@@ -339,10 +437,8 @@ async fn run(ids: Option<[&str; 2]>) -> (Vec<(Got, Vec<SocketAddr>)>, Vec<Forwar
         let ports = nat.outside.lock().unwrap().clone();
         out.push((g, ports));
     }
-    let accepted = [seen[0].lock().unwrap().len(), seen[1].lock().unwrap().len()];
-    for s in &servers {
-        s.shutdown(Duration::from_millis(200)).await;
-    }
+    let [a, b] = servers;
+    let accepted = [a.finish(), b.finish()];
     router.task.abort();
     let log = router.log.lock().unwrap().clone();
     (out, log, accepted)

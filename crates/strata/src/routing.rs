@@ -82,9 +82,10 @@ pub const DEFAULT_CONFIG_ID: u8 = 0;
 /// assert_eq!(id.as_bytes(), &[0x0a, 0x0b]);
 /// assert_eq!(id.to_string(), "0a0b");
 /// assert!(ServerId::new(&[]).is_err());
+/// assert_eq!(format!("{id:?}"), "ServerId(0a0b)");
 /// # Ok::<(), strata::routing::RoutingError>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct ServerId {
     len: u8,
     /// The id in `bytes[..len]`; the rest is zero (so derived equality and
@@ -161,6 +162,12 @@ impl fmt::Display for ServerId {
         self.as_bytes()
             .iter()
             .try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for ServerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ServerId({self})")
     }
 }
 

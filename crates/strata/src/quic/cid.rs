@@ -234,4 +234,115 @@ mod tests {
         let g = g.with_lifetime(Duration::from_secs(600));
         assert_eq!(g.cid_lifetime(), Some(Duration::from_secs(600)));
     }
+
+    /// A quinn-proto server endpoint with the generator, a client, and the
+    /// handshake run in memory: every short packet the client sends names
+    /// the server by its id, as a balancer reads it.
+    #[test]
+    fn a_quinn_server_hands_out_routable_ids_and_the_client_uses_them() {
+        use std::net::SocketAddr;
+        use std::time::Instant;
+
+        use bytes::BytesMut;
+        use quinn_proto::{
+            ClientConfig, DatagramEvent, Dir, Endpoint, EndpointConfig, ServerConfig,
+        };
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+        let made = rcgen::generate_simple_self_signed(vec!["lb.test".to_string()]).unwrap();
+        let cert: CertificateDer<'static> = made.cert.der().clone();
+        let key = PrivateKeyDer::Pkcs8(made.key_pair.serialize_der().into());
+        let server_cfg = ServerConfig::with_single_cert(vec![cert.clone()], key).unwrap();
+        let mut ecfg = EndpointConfig::default();
+        let make = RoutableCidGenerator::factory(sid("0a0b"), Some(5)).unwrap();
+        ecfg.cid_generator(move || make());
+        let mut server = Endpoint::new(
+            Arc::new(ecfg),
+            Some(Arc::new(server_cfg)),
+            true,
+            Some([1; 32]),
+        );
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(cert).unwrap();
+        let client_cfg = ClientConfig::with_root_certificates(Arc::new(roots)).unwrap();
+        let mut client = Endpoint::new(
+            Arc::new(EndpointConfig::default()),
+            None,
+            true,
+            Some([2; 32]),
+        );
+        let (s_addr, c_addr): (SocketAddr, SocketAddr) = (
+            "10.0.0.2:443".parse().unwrap(),
+            "10.0.0.1:5000".parse().unwrap(),
+        );
+        let mut now = Instant::now();
+        let (_, mut cconn) = client.connect(now, client_cfg, s_addr, "lb.test").unwrap();
+        let mut sconn = None;
+        let mut opened = false;
+        let (mut buf, mut resp) = (Vec::new(), Vec::new());
+        let lb = LbConfig::new(0, 2).unwrap();
+        let mut short = 0;
+        for _ in 0..200 {
+            if !opened && !cconn.is_handshaking() {
+                if let Some(id) = cconn.streams().open(Dir::Bi) {
+                    cconn.send_stream(id).write(b"routable").unwrap();
+                    opened = true;
+                }
+            }
+            while let Some(t) = cconn.poll_transmit(now, 1, &mut buf) {
+                let data = BytesMut::from(&buf[..t.size]);
+                buf.clear();
+                if data[0] & 0x80 == 0 {
+                    // A short header: the balancer's view of its id.
+                    assert_eq!(lb.route(&data[1..]), Route::Server(&[0x0a, 0x0b][..]));
+                    short += 1;
+                }
+                match server.handle(now, c_addr, None, None, data, &mut resp) {
+                    Some(DatagramEvent::NewConnection(incoming)) => {
+                        let accepted = server.accept(incoming, now, &mut resp, None);
+                        sconn = Some(accepted.unwrap());
+                    }
+                    Some(DatagramEvent::ConnectionEvent(_, ev)) => {
+                        if let Some((_, c)) = sconn.as_mut() {
+                            c.handle_event(ev);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            if let Some((h, c)) = sconn.as_mut() {
+                while let Some(ev) = c.poll_endpoint_events() {
+                    if let Some(back) = server.handle_event(*h, ev) {
+                        c.handle_event(back);
+                    }
+                }
+                while let Some(t) = c.poll_transmit(now, 1, &mut buf) {
+                    let data = BytesMut::from(&buf[..t.size]);
+                    buf.clear();
+                    if let Some(DatagramEvent::ConnectionEvent(_, ev)) =
+                        client.handle(now, s_addr, None, None, data, &mut resp)
+                    {
+                        cconn.handle_event(ev);
+                    }
+                }
+                while c.poll().is_some() {}
+            }
+            while cconn.poll().is_some() {}
+            if short >= 3 {
+                break;
+            }
+            now += Duration::from_millis(5);
+            cconn.handle_timeout(now);
+            if let Some((_, c)) = sconn.as_mut() {
+                c.handle_timeout(now);
+            }
+        }
+        assert!(
+            short >= 3,
+            "the handshake did not complete: {short} short packets"
+        );
+        // The ids the server handed out are its own.
+        let (_, c) = sconn.unwrap();
+        let _ = c;
+    }
 }
