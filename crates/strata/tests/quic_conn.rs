@@ -291,8 +291,11 @@ fn a_handshake_nobody_answers_ends_at_the_handshake_timeout() {
     );
 }
 
+/// The datagrams a side received, and why it ended.
+type DgLog = Arc<std::sync::Mutex<(Vec<Vec<u8>>, Option<Close>)>>;
+
 /// Sends ten datagrams when made, keeps the answers, closes at ten.
-struct Pinger(Arc<std::sync::Mutex<(Vec<Vec<u8>>, Option<Close>)>>);
+struct Pinger(DgLog);
 
 impl strata::DatagramProtocol for Pinger {
     fn connection_made(&mut self, t: &mut dyn strata::DatagramTransport) {
@@ -319,7 +322,7 @@ impl strata::DatagramProtocol for Pinger {
 }
 
 /// Echoes every datagram.
-struct DgEcho(Arc<std::sync::Mutex<(Vec<Vec<u8>>, Option<Close>)>>);
+struct DgEcho(DgLog);
 
 impl strata::DatagramProtocol for DgEcho {
     fn datagrams_received(
@@ -338,8 +341,8 @@ impl strata::DatagramProtocol for DgEcho {
 
 #[test]
 fn datagram_frames_carry_a_datagram_protocol_end_to_end() {
-    let client = Arc::new(std::sync::Mutex::new((Vec::new(), None)));
-    let server = Arc::new(std::sync::Mutex::new((Vec::new(), None)));
+    let client = DgLog::default();
+    let server = DgLog::default();
     let s2 = server.clone();
     let srv = quic_support::server(
         config(1),
