@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-use super::tests::random_fields;
+use super::tests::property::random_fields;
 use super::*;
 
 fn unhex(v: &Value) -> Vec<u8> {
