@@ -592,7 +592,9 @@ impl Conn {
                 } else {
                     st.body_since = None;
                 }
-                let want_pause = st.paused && !st.eof_delivered && !st.reset;
+                // A paused protocol or a section blocked on QPACK: QUIC stops
+                // delivering, so what is held stays within its stream window.
+                let want_pause = st.holding() && !st.eof_delivered && !st.reset;
                 if want_pause != st.quic_paused {
                     st.quic_paused = want_pause;
                     if want_pause {
