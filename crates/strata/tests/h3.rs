@@ -338,7 +338,10 @@ fn qpack_dynamic_table_and_blocked_sections() {
         !h.conn.written.contains_key(&id),
         "the section waits for the encoder stream"
     );
-    assert!(h.conn.paused.contains(&id), "QUIC holds the stream meanwhile");
+    assert!(
+        h.conn.paused.contains(&id),
+        "QUIC holds the stream meanwhile"
+    );
     h.flush_encoder();
     assert!(!h.conn.paused.contains(&id));
     let m = h.message(id);
