@@ -288,12 +288,18 @@ impl Conn {
             return;
         };
         if let PeerUni::Type(buf) = state {
-            let take = (8 - buf.len()).min(data.len());
+            let before = buf.len();
+            let take = 8usize.saturating_sub(before).min(data.len());
             buf.extend_from_slice(&data[..take]);
             let Some((ty, n)) = varint::read(buf) else {
                 return;
             };
-            data = &data[take - (buf.len() - n)..];
+            // A type complete before this call belongs to a stream already
+            // refused (the connection is closing): nothing more to read.
+            let Some(used) = n.checked_sub(before) else {
+                return;
+            };
+            data = &data[used..];
             let next = match ty {
                 uni::CONTROL if self.peer_control => {
                     return self.sh.fail(H3Error::conn(
