@@ -23,23 +23,61 @@ impl Rng {
 
 #[test]
 fn random_and_mutated_input_never_panics() {
+    let (closed, served) = run(false);
+    // The mix reaches both ends: connections closed with a code, requests served.
+    assert!(
+        closed > 300 && served > 30,
+        "closed {closed}, served {served}"
+    );
+}
+
+#[test]
+fn random_and_mutated_responses_never_panic_a_client() {
+    let (closed, served) = run(true);
+    assert!(
+        closed > 300 && served > 30,
+        "closed {closed}, answered {served}"
+    );
+}
+
+/// 3000 seeds against a server (or a client with one request on stream 0);
+/// returns how many connections closed and how many requests got answers.
+fn run(client: bool) -> (usize, usize) {
     let (mut closed, mut served) = (0, 0);
     for seed in 1..=3000u64 {
         let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
         let seen = Shared::default();
-        let mut h = Harness::server(recording(seen, b"ok", true), H3Config::default());
+        let mut h = if client {
+            let req = http::Request::post("https://a/").body(()).unwrap();
+            let proto = Box::new(Fetch {
+                seen: seen.clone(),
+                body: b"up".to_vec(),
+            });
+            Harness::client(strata::http::h3::H3Client::request(
+                req,
+                proto,
+                H3Config::default(),
+            ))
+        } else {
+            Harness::server(recording(seen.clone(), b"ok", true), H3Config::default())
+        };
         if rng.below(4) > 0 {
             h.peer_setup(&settings());
         }
-        let id = h.next_request_id();
-        // A valid request to mutate.
-        let mut valid = h.get(id, "/x");
+        let id = if client { 0 } else { h.next_request_id() };
+        // A valid message to mutate.
+        let mut valid = if client {
+            h.headers(id, &[(":status", "200"), ("content-length", "4")])
+        } else {
+            h.get(id, "/x")
+        };
         valid.extend(Harness::data(b"body"));
+        let (control, encoder, decoder) = h.peer_uni_ids();
         for _ in 0..rng.below(12) + 1 {
             let stream = match rng.below(6) {
-                0 => PEER_CONTROL,
-                1 => PEER_ENCODER,
-                2 => PEER_DECODER,
+                0 => control,
+                1 => encoder,
+                2 => decoder,
                 3 => h.next_uni_id(),
                 _ => id,
             };
@@ -66,7 +104,11 @@ fn random_and_mutated_input_never_panics() {
             }
         }
         closed += usize::from(h.close_code().is_some());
-        served += usize::from(h.conn.written.get(&id).is_some_and(|w| !w.is_empty()));
+        served += if client {
+            usize::from(!seen.lock().unwrap().body.is_empty())
+        } else {
+            usize::from(h.conn.written.get(&id).is_some_and(|w| !w.is_empty()))
+        };
         if let Some(code) = h.close_code() {
             assert!(
                 (0x100..=0x110).contains(&code) || (0x200..=0x202).contains(&code),
@@ -82,9 +124,5 @@ fn random_and_mutated_input_never_panics() {
         let written: usize = h.conn.written.values().map(Vec::len).sum();
         assert!(written < 64 << 10, "seed {seed}: {written} bytes written");
     }
-    // The mix reaches both ends: connections closed with a code, requests served.
-    assert!(
-        closed > 300 && served > 30,
-        "closed {closed}, served {served}"
-    );
+    (closed, served)
 }
