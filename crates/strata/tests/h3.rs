@@ -338,7 +338,12 @@ fn qpack_dynamic_table_and_blocked_sections() {
         !h.conn.written.contains_key(&id),
         "the section waits for the encoder stream"
     );
+    assert!(
+        h.conn.paused.contains(&id),
+        "QUIC holds the stream meanwhile"
+    );
     h.flush_encoder();
+    assert!(!h.conn.paused.contains(&id));
     let m = h.message(id);
     assert_eq!(m.status(), Some(200));
     let seen = seen.lock().unwrap();

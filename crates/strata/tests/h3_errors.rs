@@ -560,7 +560,10 @@ fn a_trickling_request_body_gets_408() {
     h.advance(Duration::from_secs(20));
     h.send(id, &Harness::data(b"b"));
     h.advance(Duration::from_secs(20));
-    assert!(seen.lock().unwrap().lost.is_none(), "the period with 64 KiB ended well");
+    assert!(
+        seen.lock().unwrap().lost.is_none(),
+        "the period with 64 KiB ended well"
+    );
     h.advance(Duration::from_secs(20));
     assert_eq!(h.message(id).status(), Some(408));
     assert!(h.conn.finished.contains(&id));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use quic_support::{addr, client_tls, config, server_tls, CLIENT, SERVER};
 use strata::http::h3::{H3Client, H3Config, H3Server};
 use strata::http::{HttpExchange, Protocol, SharedService};
-use strata::quic::{AppFactory, QuicApp, QuicClient, QuicServer};
+use strata::quic::{AppFactory, QuicApp, QuicClient, QuicConfig, QuicServer};
 use strata::testing::{LinkConfig, Loss, SimNet};
 use strata::{Close, StreamProtocol, StreamTransport};
 
@@ -125,6 +125,10 @@ impl StreamProtocol for Upload {
 }
 
 fn h3_pair(seed: u64, link: LinkConfig, client: H3Client) -> SimNet {
+    h3_pair_with(seed, link, client, config(seed))
+}
+
+fn h3_pair_with(seed: u64, link: LinkConfig, client: H3Client, server_cfg: QuicConfig) -> SimNet {
     let svc = service();
     let apps: AppFactory = Arc::new(move |alpn| match alpn {
         Some(b"h3") => {
@@ -132,7 +136,7 @@ fn h3_pair(seed: u64, link: LinkConfig, client: H3Client) -> SimNet {
         }
         _ => None,
     });
-    let server = QuicServer::new(config(seed), server_tls(&[b"h3"]), apps).unwrap();
+    let server = QuicServer::new(server_cfg, server_tls(&[b"h3"]), apps).unwrap();
     let client = QuicClient::new(
         config(seed ^ 0x5eed),
         client_tls(&[b"h3"]),
@@ -276,4 +280,37 @@ fn an_extended_connect_tunnel_over_quic() {
         g.eof && g.lost.as_ref().is_some_and(Close::is_clean),
         "{g:?}"
     );
+}
+
+#[test]
+fn more_requests_than_the_stream_limit_wait_for_credit() {
+    let client = H3Client::new(H3Config::default());
+    let requests = client.requests();
+    let gots: Vec<Arc<Mutex<Got>>> = (0..40).map(|_| Arc::default()).collect();
+    for (i, got) in gots.iter().enumerate() {
+        let req = http::Request::post("https://localhost/echo")
+            .body(())
+            .unwrap();
+        requests.send(
+            req,
+            Box::new(Upload {
+                len: 1000 * i,
+                sent: 0,
+                got: got.clone(),
+            }),
+        );
+    }
+    drop(requests);
+    let server_cfg = QuicConfig {
+        max_bidi_streams: 3,
+        ..config(9)
+    };
+    let mut net = h3_pair_with(9, LinkConfig::default(), client, server_cfg);
+    let g2 = gots.clone();
+    net.run_until(Duration::from_secs(60), move |_| {
+        g2.iter().all(|g| g.lock().unwrap().lost.is_some())
+    });
+    for (i, g) in gots.iter().enumerate() {
+        check(&g.lock().unwrap(), 1000 * i);
+    }
 }

@@ -288,12 +288,18 @@ impl Conn {
             return;
         };
         if let PeerUni::Type(buf) = state {
-            let take = (8 - buf.len()).min(data.len());
+            let before = buf.len();
+            let take = 8usize.saturating_sub(before).min(data.len());
             buf.extend_from_slice(&data[..take]);
             let Some((ty, n)) = varint::read(buf) else {
                 return;
             };
-            data = &data[take - (buf.len() - n)..];
+            // A type complete before this call belongs to a stream already
+            // refused (the connection is closing): nothing more to read.
+            let Some(used) = n.checked_sub(before) else {
+                return;
+            };
+            data = &data[used..];
             let next = match ty {
                 uni::CONTROL if self.peer_control => {
                     return self.sh.fail(H3Error::conn(
@@ -592,7 +598,9 @@ impl Conn {
                 } else {
                     st.body_since = None;
                 }
-                let want_pause = st.paused && !st.eof_delivered && !st.reset;
+                // A paused protocol or a section blocked on QPACK: QUIC stops
+                // delivering, so what is held stays within its stream window.
+                let want_pause = st.holding() && !st.eof_delivered && !st.reset;
                 if want_pause != st.quic_paused {
                     st.quic_paused = want_pause;
                     if want_pause {
