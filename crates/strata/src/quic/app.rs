@@ -41,7 +41,9 @@ pub trait QuicConnection: Introspect {
     /// A new locally opened stream, or `None` at the peer's stream limit (then
     /// [`QuicApp::streams_available`] follows when credit arrives).
     fn open(&mut self, dir: Dir) -> Option<StreamId>;
-    /// Bytes accepted (0 when flow control is exhausted: `stream_writable` follows).
+    /// Bytes accepted: all of `data`, or fewer (0 when none fits) when flow
+    /// control stopped it; a short write is always followed by
+    /// [`QuicApp::stream_writable`] once credit comes back.
     fn write(&mut self, id: StreamId, data: &[u8]) -> Result<usize, StreamError>;
     /// FIN.
     fn finish(&mut self, id: StreamId) -> Result<(), StreamError>;

@@ -165,12 +165,22 @@ impl QuicConnection for ConnView<'_> {
         if self.st.finished.contains(&id) {
             return Err(StreamError::Finished);
         }
-        match self.q.send_stream(pid).write(data) {
-            Ok(n) => Ok(n),
-            Err(WriteError::Blocked) => Ok(0),
-            Err(WriteError::Stopped(c)) => Err(StreamError::Stopped(c.into_inner())),
-            Err(WriteError::ClosedStream) => Err(StreamError::UnknownStream),
+        // quinn-proto announces `Writable` only for a stream whose write
+        // was refused (`Blocked`), not for one that took part of the data:
+        // write until everything is taken or a refusal, so that a short
+        // write always has its `stream_writable` to follow (the contract).
+        let mut stream = self.q.send_stream(pid);
+        let mut taken = 0;
+        while taken < data.len() {
+            match stream.write(&data[taken..]) {
+                Ok(0) | Err(WriteError::Blocked) => break,
+                Ok(n) => taken += n,
+                Err(_) if taken > 0 => break,
+                Err(WriteError::Stopped(c)) => return Err(StreamError::Stopped(c.into_inner())),
+                Err(WriteError::ClosedStream) => return Err(StreamError::UnknownStream),
+            }
         }
+        Ok(taken)
     }
     fn finish(&mut self, id: StreamId) -> Result<(), StreamError> {
         use quinn_proto::FinishError;

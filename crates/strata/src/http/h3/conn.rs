@@ -356,7 +356,12 @@ impl Conn {
         match state {
             PeerUni::Type(_) | PeerUni::Ignored => {}
             PeerUni::Encoder => match self.sh.dec.on_encoder_stream(data) {
-                Ok(ids) => self.unblocked.extend(ids),
+                Ok(ids) => {
+                    self.unblocked.extend(ids);
+                    // Acknowledge the inserts now, not with the next
+                    // section: the peer's encoder may be waiting to evict.
+                    self.sh.dec.acknowledge_inserts(&mut self.sh.decoder.buf);
+                }
                 Err(e) => self
                     .sh
                     .fail(H3Error::conn(Code::Other(e.code()), "QPACK encoder stream")),
