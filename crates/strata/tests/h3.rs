@@ -381,6 +381,12 @@ fn graceful_shutdown_sends_goaway_and_drains() {
     assert_eq!(h.message(id).body, b"bye");
     assert_eq!(
         h.close_code(),
+        None,
+        "the response's FIN is not yet acknowledged: its bytes may be in flight"
+    );
+    h.acked(id);
+    assert_eq!(
+        h.close_code(),
         Some(0x100),
         "closed with H3_NO_ERROR once drained"
     );

@@ -55,9 +55,12 @@ fn a_request_and_its_response() {
     assert_eq!(s.trailers.as_ref().unwrap()["x-done"], "yes");
     assert!(clean(&s.lost));
     drop(s);
-    // Its only request done, the client winds down.
+    // Its only request done, the client winds down: GOAWAY, then the close
+    // once its request's FIN is acknowledged.
     h.read_app_uni();
     assert_eq!(h.goaway, Some(0));
+    assert_eq!(h.close_code(), None);
+    h.acked(0);
     assert_eq!(h.close_code(), Some(0x100));
 }
 
@@ -159,5 +162,6 @@ fn a_server_goaway_rejects_requests_it_will_not_process() {
     h.send(0, &r);
     h.fin(0);
     assert!(clean(&seen[0].lock().unwrap().lost));
+    h.acked(0);
     assert_eq!(h.close_code(), Some(0x100));
 }

@@ -314,3 +314,43 @@ fn more_requests_than_the_stream_limit_wait_for_credit() {
         check(&g.lock().unwrap(), 1000 * i);
     }
 }
+
+/// A server shutdown through the QUIC layer is HTTP/3's graceful one
+/// (`QuicApp::on_shutdown`): GOAWAY, the request in flight runs to its
+/// end, then the connection closes cleanly and the socket with it.
+#[test]
+fn a_server_shutdown_lets_the_request_in_flight_finish() {
+    let len = 1 << 20;
+    let client = H3Client::new(H3Config::default());
+    let got: Arc<Mutex<Got>> = Arc::default();
+    let req = http::Request::post("https://localhost/echo")
+        .body(())
+        .unwrap();
+    client.requests().send(
+        req,
+        Box::new(Upload {
+            len,
+            sent: 0,
+            got: got.clone(),
+        }),
+    );
+    let mut net = h3_pair(
+        7,
+        LinkConfig::default().delay(Duration::from_millis(5)),
+        client,
+    );
+    let g = got.clone();
+    net.run_until(Duration::from_secs(30), move |_| {
+        !g.lock().unwrap().body.is_empty()
+    });
+    assert!(got.lock().unwrap().body.len() < len, "still in flight");
+    // h3_pair adds the server first.
+    let server = strata::testing::NodeId(0);
+    let now = net.now();
+    net.stack_mut(server).unwrap().handle_shutdown(now);
+    let g = got.clone();
+    net.run_until(Duration::from_secs(30), move |n| {
+        g.lock().unwrap().lost.is_some() && n.stack(server).is_some_and(|s| s.finished().is_some())
+    });
+    check(&got.lock().unwrap(), len);
+}

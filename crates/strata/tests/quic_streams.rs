@@ -573,6 +573,11 @@ fn a_server_shutdown_closes_every_connection_with_code_0() {
     run_until(&mut net, Duration::from_secs(10), || {
         client_log.lock().unwrap().lost.is_some()
     });
+    // The socket closes once its last connection has drained (RFC 9000
+    // §10.2: three PTOs after the close), not before.
+    net.run_until(Duration::from_secs(10), |n| {
+        n.stack(s).is_some_and(|st| st.finished().is_some())
+    });
     assert!(net.stack(s).unwrap().finished().is_some());
     // The server's stream was cut by a clean close: typed, not clean.
     let lost = client_log.lock().unwrap().lost.clone().unwrap();

@@ -120,6 +120,13 @@ pub trait QuicApp: Send {
     fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
         self.on_wake(c)
     }
+    /// The owner is shutting down gracefully (the server's drain): the
+    /// default closes the connection with code 0 at once; an app with a
+    /// goodbye of its own (HTTP/3's GOAWAY) sends it and closes once its
+    /// streams are done. The driver's drain deadline bounds the wait.
+    fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
+        c.close(0, b"shutting down");
+    }
     /// The connection is gone; called once, last.
     fn connection_lost(&mut self, why: &Close) {}
 }

@@ -379,14 +379,22 @@ impl Engine {
         let now = t.now();
         for id in self.conns.ids_sorted() {
             if let Some(c) = self.conns.get_mut(id) {
-                if c.st.local_close.is_none() {
-                    c.st.local_close = Some(QuicError::LocallyClosed { code: 0 });
+                if c.app.is_some() && !c.q.is_closed() {
+                    // The app says goodbye its own way (HTTP/3: GOAWAY).
+                    call_app(c, t, |app, v| app.on_shutdown(v));
+                } else {
+                    if c.st.local_close.is_none() {
+                        c.st.local_close = Some(QuicError::LocallyClosed { code: 0 });
+                    }
+                    c.q.close(now, 0u32.into(), "shutting down".into());
                 }
-                c.q.close(now, 0u32.into(), "shutting down".into());
             }
             self.drive(id, t);
         }
-        t.close();
+        // The last connection to drain closes the transport (`drive`).
+        if self.conns.len() == 0 {
+            t.close();
+        }
     }
 
     /// The transport is gone: every app hears it.
@@ -422,6 +430,7 @@ impl Engine {
             half_open,
             write_blocked,
             done,
+            shutting_down,
             ..
         } = self;
         let Some(ep) = endpoint.as_mut() else {
@@ -483,6 +492,8 @@ impl Engine {
             conns.remove(id);
             if matches!(role, Role::Client { .. }) {
                 *done = true;
+                t.close();
+            } else if *shutting_down && conns.len() == 0 {
                 t.close();
             }
             return;

@@ -414,6 +414,12 @@ impl Harness {
         }
     }
 
+    /// The peer acknowledged everything we sent on `id`, FIN included.
+    pub fn acked(&mut self, id: u64) {
+        self.app
+            .stream_acked(&mut self.conn, strata::quic::StreamId(id));
+    }
+
     /// Delivers pending wakes along their routes.
     pub fn wakes(&mut self) {
         for route in self.conn.hub.take() {

@@ -147,6 +147,10 @@ impl QuicApp for H3Client {
         self.conn.stream_finished(c, id);
         self.conn.settle(c);
     }
+    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.conn.stream_acked(id);
+        self.conn.settle(c);
+    }
     fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
         self.conn.stream_reset(c, id, code);
         self.conn.settle(c);

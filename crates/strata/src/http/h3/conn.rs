@@ -92,6 +92,7 @@ impl Conn {
                 pending_total: 0,
                 error: None,
                 peer: None,
+                unacked: Default::default(),
                 cfg,
             },
             streams: BTreeMap::new(),
@@ -245,7 +246,14 @@ impl Conn {
         self.uni_closed(id);
     }
 
+    /// Everything we sent on `id`, FIN included, was acknowledged.
+    pub(super) fn stream_acked(&mut self, id: StreamId) {
+        self.sh.unacked.remove(&id);
+    }
+
     pub(super) fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        // A stopped stream's data will never all be acknowledged.
+        self.sh.unacked.remove(&id);
         if let Some(child) = self.streams.get_mut(&id) {
             stopped(&mut child.st, &mut self.sh, c, code);
             return;
@@ -669,7 +677,13 @@ impl Conn {
         if self.client_done() {
             self.goaway(c);
         }
-        if (self.goaway_sent.is_some() || self.goaway_recv.is_some()) && self.streams.is_empty() {
+        // Closing once our last FIN is acknowledged: earlier, the close
+        // would discard response bytes still in flight (the drain deadline
+        // bounds the wait).
+        if (self.goaway_sent.is_some() || self.goaway_recv.is_some())
+            && self.streams.is_empty()
+            && self.sh.unacked.is_empty()
+        {
             self.dead = true;
             c.close(Code::NoError.value(), b"");
             return;

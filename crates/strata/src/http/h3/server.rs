@@ -91,6 +91,10 @@ impl QuicApp for H3Server {
         self.conn.stream_finished(c, id);
         self.conn.settle(c);
     }
+    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.conn.stream_acked(id);
+        self.conn.settle(c);
+    }
     fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
         self.conn.stream_reset(c, id, code);
         self.conn.settle(c);
@@ -102,6 +106,11 @@ impl QuicApp for H3Server {
     fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
         self.conn.stream_writable(c, id);
         self.conn.settle(c);
+    }
+    /// GOAWAY, then a close with H3_NO_ERROR once the requests in flight
+    /// are done (or the drain deadline passes).
+    fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
+        self.shutdown(c);
     }
     fn streams_available(&mut self, c: &mut dyn QuicConnection, _: Dir) {
         self.conn.streams_available(c);

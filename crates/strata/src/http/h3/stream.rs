@@ -194,6 +194,10 @@ pub(super) struct Shared {
     pub(super) error: Option<H3Error>,
     /// The peer's settings, once its SETTINGS frame arrived.
     pub(super) peer: Option<frame::Settings>,
+    /// Request streams whose FIN we sent and the peer has not yet
+    /// acknowledged: a graceful close waits for them (closing the
+    /// connection earlier would throw away data still in flight).
+    pub(super) unacked: std::collections::BTreeSet<StreamId>,
 }
 
 impl Shared {
@@ -278,7 +282,9 @@ pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnecti
         }
     }
     if st.ending && !st.fin_sent {
-        let _ = c.finish(st.id);
+        if c.finish(st.id).is_ok() {
+            sh.unacked.insert(st.id);
+        }
         st.fin_sent = true;
         if st.close_requested && !st.fin {
             // The response is complete before the request (RFC 9114 §4.1.1).
@@ -295,6 +301,8 @@ pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnecti
 pub(super) fn stopped(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnection, code: u64) {
     drop_queue(st, sh);
     c.reset(st.id, code);
+    // A reset stream's data is never all acknowledged.
+    sh.unacked.remove(&st.id);
     if code == Code::NoError.value() && !st.server {
         st.send_stopped = true;
         return;
@@ -328,6 +336,8 @@ pub(super) fn stream_error(
     if !st.fin_sent && !st.reset {
         c.reset(st.id, code.value());
     }
+    // An exchange that failed needs no acknowledgment before the close.
+    sh.unacked.remove(&st.id);
     if !st.fin {
         c.stop_sending(st.id, code.value());
     }
