@@ -15,6 +15,8 @@
 //! transmit that is a GSO batch already is sent as one where the kernel
 //! allows. Where the kernel has no GSO, or refuses it once, it is one
 //! datagram per call. What the kernel refuses is counted and logged.
+//! Datagrams are never fragmented (quinn-udp sets don't-fragment): one
+//! larger than the interface's MTU is refused with `EMSGSIZE`.
 //!
 //! Every socket asks for [`UDP_SOCKET_BUFFER`](sock::UDP_SOCKET_BUFFER)
 //! bytes of send and receive buffer, so that bursts are not lost in the
@@ -57,6 +59,9 @@ const RECV_BUF_SIZE: usize = BATCH_SIZE * SLOT;
 
 thread_local! {
     static RECV_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; RECV_BUF_SIZE]);
+    /// Where coalesced datagrams are copied for one GSO send (at most
+    /// 64 KiB, per worker thread: a socket holds no buffer between flushes).
+    static SEND_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Binds, optionally connects, and spawns the task; returns the bound
@@ -134,7 +139,11 @@ impl Udp {
     /// Sends queued datagrams until the socket buffer is full.
     fn flush(&mut self) -> Result<(), Panicked> {
         let queue = self.stack.transmits().map(|t| t.as_transmit());
-        let f = self.sender.flush(&self.sock, self.peer, queue);
+        let (sender, sock, peer) = (&mut self.sender, &self.sock, self.peer);
+        let f = SEND_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => sender.flush(sock, peer, queue, &mut buf),
+            Err(_) => sender.flush(sock, peer, queue, &mut Vec::new()),
+        });
         if f.done > 0 {
             self.call(|s, now| s.consume(now, f.done))?;
         }

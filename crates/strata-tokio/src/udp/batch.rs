@@ -62,8 +62,6 @@ pub(crate) struct Sender {
     head_sent: usize,
     /// The kernel refused segmentation once: one datagram per send.
     gso_off: bool,
-    /// Where coalesced datagrams are copied to sit back to back.
-    scratch: Vec<u8>,
     /// Counters, for logs and tests.
     pub(crate) stats: SendStats,
 }
@@ -83,12 +81,15 @@ pub(crate) struct SendStats {
 impl Sender {
     /// Sends from `queue` (the stack's transmits, oldest first) until it is
     /// empty or the socket is full. `peer` is the connected peer, the
-    /// destination of transmits without one.
+    /// destination of transmits without one. Coalesced datagrams are copied
+    /// into `scratch` to sit back to back (the caller's, so that a socket
+    /// holds no buffer between flushes).
     pub(crate) fn flush<'a>(
         &mut self,
         sock: &impl SendSocket,
         peer: Option<SocketAddr>,
         queue: impl Iterator<Item = Transmit<'a>>,
+        scratch: &mut Vec<u8>,
     ) -> Flushed {
         let mut out = Flushed::default();
         let mut q = queue.peekable();
@@ -116,7 +117,13 @@ impl Sender {
                 }
                 None => {
                     q.next();
-                    self.send_run(sock, dest, peer, head, &mut q, max, &mut out)
+                    let run = Run {
+                        dest,
+                        peer,
+                        head,
+                        max,
+                    };
+                    self.send_run(sock, run, &mut q, scratch, &mut out)
                 }
             };
             match step {
@@ -167,21 +174,25 @@ impl Sender {
     }
 
     /// The head is a plain datagram: sends it with the run of transmits
-    /// after it that can share its send. `head` is already taken from `q`.
-    #[allow(clippy::too_many_arguments)]
+    /// after it that can share its send. `run.head` is already taken from
+    /// `q`.
     fn send_run<'a>(
         &mut self,
         sock: &impl SendSocket,
-        dest: SocketAddr,
-        peer: Option<SocketAddr>,
-        head: Transmit<'a>,
+        run: Run<'a>,
         q: &mut std::iter::Peekable<impl Iterator<Item = Transmit<'a>>>,
-        max: usize,
+        scratch: &mut Vec<u8>,
         out: &mut Flushed,
     ) -> Step {
+        let Run {
+            dest,
+            peer,
+            head,
+            max,
+        } = run;
         let size = head.contents.len();
         let mut n = 1;
-        self.scratch.clear();
+        scratch.clear();
         while n < max && size > 0 {
             let Some(next) = q.peek() else { break };
             let len = next.contents.len();
@@ -196,32 +207,28 @@ impl Sender {
                 break;
             }
             if n == 1 {
-                self.scratch.extend_from_slice(head.contents);
+                scratch.extend_from_slice(head.contents);
             }
-            self.scratch.extend_from_slice(next.contents);
+            scratch.extend_from_slice(next.contents);
             n += 1;
             q.next();
             if len < size {
                 break;
             }
         }
-        let scratch = std::mem::take(&mut self.scratch);
-        let contents = if n == 1 { head.contents } else { &scratch[..] };
         let send = Send {
             destination: dest,
             src_ip: head.src_ip,
             ecn: head.ecn,
             segment_size: (n > 1).then_some(size),
-            contents,
+            contents: if n == 1 { head.contents } else { &scratch[..] },
         };
-        let step = match self.send(sock, &send, n, out) {
+        match self.send(sock, &send, n, out) {
             Sent::Blocked => Step::Blocked,
             Sent::Yes | Sent::Dropped => Step::Done(n),
             // GSO is off now: the same datagrams, one per send.
             Sent::GsoRefused => self.send_one_by_one(sock, &send, size, out),
-        };
-        self.scratch = scratch;
-        step
+        }
     }
 
     /// After a refused GSO send of a run: its datagrams one at a time.
@@ -277,6 +284,14 @@ impl Sender {
             }
         }
     }
+}
+
+/// The head of a run of plain datagrams and what bounds the run.
+struct Run<'a> {
+    dest: SocketAddr,
+    peer: Option<SocketAddr>,
+    head: Transmit<'a>,
+    max: usize,
 }
 
 /// How one send went.

@@ -87,7 +87,7 @@ fn equal_datagrams_to_one_place_leave_in_one_send() {
     let s = Script::gso(64);
     let data: Vec<_> = (0..10).map(|i| bytes(1200, i)).collect();
     let mut tx = Sender::default();
-    let f = tx.flush(&s, None, data.iter().map(|d| to(a(), d)));
+    let f = tx.flush(&s, None, data.iter().map(|d| to(a(), d)), &mut Vec::new());
     assert_eq!(
         f,
         Flushed {
@@ -115,7 +115,7 @@ fn a_shorter_datagram_ends_a_run_and_a_longer_one_starts_the_next() {
     let sizes = [1000, 1000, 400, 1000, 1000, 1200, 1200];
     let data: Vec<_> = sizes.iter().map(|&n| bytes(n, n as u8)).collect();
     let mut tx = Sender::default();
-    tx.flush(&s, None, data.iter().map(|d| to(a(), d)));
+    tx.flush(&s, None, data.iter().map(|d| to(a(), d)), &mut Vec::new());
     let segs: Vec<_> = s.taken().iter().map(|t| (t.2, t.3.len())).collect();
     assert_eq!(
         segs,
@@ -146,7 +146,7 @@ fn destination_mark_and_source_break_a_run() {
             ..to(b(), &d)
         },
     ];
-    Sender::default().flush(&s, None, q.iter().copied());
+    Sender::default().flush(&s, None, q.iter().copied(), &mut Vec::new());
     let shape: Vec<_> = s
         .taken()
         .iter()
@@ -167,13 +167,23 @@ fn destination_mark_and_source_break_a_run() {
 fn a_run_stops_at_the_segment_limit_and_the_gso_byte_limit() {
     let s = Script::gso(4);
     let d = bytes(10, 0);
-    Sender::default().flush(&s, None, std::iter::repeat_n(to(a(), &d), 10));
+    Sender::default().flush(
+        &s,
+        None,
+        std::iter::repeat_n(to(a(), &d), 10),
+        &mut Vec::new(),
+    );
     let runs: Vec<_> = s.taken().iter().map(|t| t.3.len() / 10).collect();
     assert_eq!(runs, [4, 4, 2]);
 
     let s = Script::gso(64);
     let big = bytes(20_000, 0);
-    Sender::default().flush(&s, None, std::iter::repeat_n(to(a(), &big), 7));
+    Sender::default().flush(
+        &s,
+        None,
+        std::iter::repeat_n(to(a(), &big), 7),
+        &mut Vec::new(),
+    );
     let runs: Vec<_> = s.taken().iter().map(|t| t.3.len() / 20_000).collect();
     assert_eq!(runs, [3, 3, 1]);
     assert!(s.taken().iter().all(|t| t.3.len() <= MAX_GSO_BYTES));
@@ -183,7 +193,12 @@ fn a_run_stops_at_the_segment_limit_and_the_gso_byte_limit() {
 fn without_gso_every_datagram_is_its_own_send() {
     let s = Script::gso(1);
     let d = bytes(50, 0);
-    let f = Sender::default().flush(&s, None, std::iter::repeat_n(to(a(), &d), 5));
+    let f = Sender::default().flush(
+        &s,
+        None,
+        std::iter::repeat_n(to(a(), &d), 5),
+        &mut Vec::new(),
+    );
     assert_eq!(f.done, 5);
     assert!(s.taken().iter().all(|t| t.2.is_none() && t.3.len() == 50));
     assert_eq!(s.taken().len(), 5);
@@ -197,7 +212,7 @@ fn a_gso_transmit_longer_than_one_send_goes_in_parts() {
         segment_size: Some(100),
         ..to(a(), &data)
     };
-    let f = Sender::default().flush(&s, None, [t].into_iter());
+    let f = Sender::default().flush(&s, None, [t].into_iter(), &mut Vec::new());
     assert_eq!(f.done, 1);
     let parts: Vec<_> = s.taken().iter().map(|t| (t.2, t.3.len())).collect();
     assert_eq!(
@@ -222,11 +237,11 @@ fn a_full_socket_stops_the_flush_and_the_next_one_resumes_where_it_stopped() {
         .borrow_mut()
         .extend([Ok(()), Err(io::ErrorKind::WouldBlock.into())]);
     let mut tx = Sender::default();
-    let f = tx.flush(&s, None, q.iter().copied());
+    let f = tx.flush(&s, None, q.iter().copied(), &mut Vec::new());
     assert_eq!((f.done, f.blocked), (0, true));
     assert_eq!(s.datagrams().len(), 2);
     // Writable again: the rest of the batch, then the two plain ones.
-    let f = tx.flush(&s, None, q.iter().copied());
+    let f = tx.flush(&s, None, q.iter().copied(), &mut Vec::new());
     assert_eq!((f.done, f.blocked), (3, false));
     let mut want: Vec<Vec<u8>> = data.chunks(10).map(<[u8]>::to_vec).collect();
     want.extend([plain.clone(), plain]);
@@ -245,7 +260,7 @@ fn a_refused_gso_send_is_repeated_one_datagram_at_a_time() {
         ..to(a(), &batch)
     });
     let mut tx = Sender::default();
-    let f = tx.flush(&s, None, q.iter().copied());
+    let f = tx.flush(&s, None, q.iter().copied(), &mut Vec::new());
     assert_eq!(f.done, 7);
     let mut want = data.clone();
     want.extend(batch.chunks(300).map(<[u8]>::to_vec));
@@ -255,7 +270,7 @@ fn a_refused_gso_send_is_repeated_one_datagram_at_a_time() {
     // GSO stays off for the socket: the next run is not even tried as one.
     s.refuse_gso = false;
     let before = s.taken().len();
-    tx.flush(&s, None, data.iter().map(|d| to(a(), d)));
+    tx.flush(&s, None, data.iter().map(|d| to(a(), d)), &mut Vec::new());
     assert_eq!(s.taken().len() - before, 6);
 }
 
@@ -276,7 +291,7 @@ fn refused_datagrams_are_counted_and_the_rest_still_leave() {
         Transmit::connected(&small),
     ];
     let mut tx = Sender::default();
-    let f = tx.flush(&s, None, q.iter().copied());
+    let f = tx.flush(&s, None, q.iter().copied(), &mut Vec::new());
     assert_eq!(f.done, 5);
     assert_eq!(f.soft, Some(io::ErrorKind::ConnectionRefused));
     // The run of three to `a` is lost, the one to `b` too (refused), the
@@ -284,7 +299,12 @@ fn refused_datagrams_are_counted_and_the_rest_still_leave() {
     assert_eq!(tx.stats.dropped, 3 + 1 + 1);
     assert!(s.taken().is_empty());
     // On a connected socket it goes to the peer.
-    let f = tx.flush(&s, Some(b()), [Transmit::connected(&small)].into_iter());
+    let f = tx.flush(
+        &s,
+        Some(b()),
+        [Transmit::connected(&small)].into_iter(),
+        &mut Vec::new(),
+    );
     assert_eq!(f.done, 1);
     assert_eq!(s.taken()[0].0, b());
 }
@@ -294,7 +314,7 @@ fn an_empty_datagram_is_sent_alone() {
     let s = Script::gso(64);
     let d = bytes(10, 0);
     let q = [to(a(), &d), to(a(), &[]), to(a(), &[]), to(a(), &d)];
-    let f = Sender::default().flush(&s, None, q.iter().copied());
+    let f = Sender::default().flush(&s, None, q.iter().copied(), &mut Vec::new());
     assert_eq!(f.done, 4);
     let lens: Vec<_> = s.taken().iter().map(|t| t.3.len()).collect();
     assert_eq!(lens, [10, 0, 0, 10]);
