@@ -1,32 +1,48 @@
 //! The UDP task: runs one [`DatagramStack`] over one UDP socket, connected or
-//! not.
+//! not, with the system calls batched (quinn-udp under [`sock`], the rules
+//! in [`batch`]).
 //!
-//! Receiving is batched: on readiness, up to [`MAX_BATCH`] datagrams are read
-//! back to back into one per-worker buffer and handed to the stack in one
-//! `handle_datagrams`. Sending walks the queued transmits with one
-//! `try_send_to` per datagram; a GSO batch (`segment_size`) is split with
-//! [`Transmit::segments`](strata::Transmit::segments). Real UDP GSO/GRO
-//! (`UDP_SEGMENT`, `UDP_GRO`) and ECN marks need `sendmsg`/`recvmsg` with
-//! control messages and are a later improvement; until then `ecn` and
-//! `src_ip` of a transmit are ignored and received datagrams carry neither.
+//! Receiving: on readiness, one `recvmmsg` fills up to
+//! `quinn_udp::BATCH_SIZE` slots of a per-worker buffer; with GRO a slot
+//! holds a run of datagrams from one sender, split again at its stride. The
+//! whole call's datagrams reach the stack in one `handle_datagrams`, each
+//! with its ECN mark and the local address it was sent to (`dst_ip`).
+//!
+//! Sending: the queued transmits leave through `sendmsg` with their ECN
+//! mark and source address; a run of them to one place with one size is
+//! coalesced into one GSO send (so a protocol that sends one datagram per
+//! call, as the reliable mapping does, gets batching without asking), and a
+//! transmit that is a GSO batch already is sent as one where the kernel
+//! allows. Where the kernel has no GSO, or refuses it once, it is one
+//! datagram per call. What the kernel refuses is counted and logged.
+//! Datagrams are never fragmented (quinn-udp sets don't-fragment): one
+//! larger than the interface's MTU is refused with `EMSGSIZE`.
+//!
+//! Every socket asks for [`UDP_SOCKET_BUFFER`](sock::UDP_SOCKET_BUFFER)
+//! bytes of send and receive buffer, so that bursts are not lost in the
+//! kernel.
 //!
 //! A connected socket's soft errors (an ICMP port, host or network
 //! unreachable for an earlier datagram) reach the stack as
 //! `handle_error`, once per batch, as a hint; an unconnected (listener)
 //! socket ignores them, as it cannot tell which peer they concern.
 
+mod batch;
+mod sock;
+
 use std::cell::RefCell;
 use std::future::{poll_fn, Future};
-use std::io;
+use std::io::{self, IoSliceMut};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
+use quinn_udp::{RecvMeta, BATCH_SIZE};
 use strata::{
-    AbortReason, Addr, Close, Datagram, DatagramInfo, DatagramProtocol, DatagramStack, LocalAddr,
-    PeerAddr, StackConfig,
+    AbortReason, Addr, Close, DatagramInfo, DatagramProtocol, DatagramStack, LocalAddr, PeerAddr,
+    StackConfig,
 };
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
@@ -34,18 +50,18 @@ use tokio::time::Sleep;
 
 use crate::control::{Group, Shared, TaskGuard};
 use crate::task::{arm, earliest, guarded, poll_common, Event, Panicked};
+use batch::{is_soft_error, Sender};
+use sock::{UdpSock, SLOT};
 
-/// Most datagrams read per readiness and handed over in one batch.
-pub const MAX_BATCH: usize = 32;
-/// Room kept free in the receive buffer for one more datagram (the largest
-/// UDP payload fits).
-const MAX_UDP_PAYLOAD: usize = 64 * 1024;
-/// The per-worker receive buffer: room for [`MAX_BATCH`] small datagrams, or
-/// several of the largest.
-const RECV_BUF_SIZE: usize = 4 * MAX_UDP_PAYLOAD;
+/// The per-worker receive buffer: one [`SLOT`] per message of one
+/// `recvmmsg` (2 MiB, of which only what arrives is ever touched).
+const RECV_BUF_SIZE: usize = BATCH_SIZE * SLOT;
 
 thread_local! {
     static RECV_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; RECV_BUF_SIZE]);
+    /// Where coalesced datagrams are copied for one GSO send (at most
+    /// 64 KiB, per worker thread: a socket holds no buffer between flushes).
+    static SEND_BUF: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Binds, optionally connects, and spawns the task; returns the bound
@@ -69,6 +85,7 @@ pub(crate) async fn spawn(
         // The largest payload of one IPv4 / IPv6 UDP datagram.
         max_datagram_size: if local.is_ipv4() { 65_507 } else { 65_527 },
     };
+    let sock = UdpSock::new(sock)?;
     let stack = DatagramStack::new(proto, info, cfg, Instant::now());
     let guard = TaskGuard::new(&Group::datagram(shared));
     let task = tokio::spawn(drive(sock, connect_to, stack, guard));
@@ -100,16 +117,17 @@ fn error_wait(sock: &Arc<UdpSocket>) -> ErrorWait {
 }
 
 struct Udp {
-    sock: Arc<UdpSocket>,
+    sock: UdpSock,
     peer: Option<SocketAddr>,
     /// Connected sockets only: the wait for a pending error, and whether it
     /// fired (the error is taken on the next read).
     error_wait: Option<ErrorWait>,
     error_ready: bool,
     stack: DatagramStack,
-    /// Segments of the first queued transmit already sent (a GSO batch can
-    /// be cut by a full socket buffer).
-    head_sent: usize,
+    sender: Sender,
+    /// Datagrams received, and the `recvmmsg` calls that brought them.
+    received: u64,
+    recv_calls: u64,
 }
 
 impl Udp {
@@ -120,41 +138,16 @@ impl Udp {
 
     /// Sends queued datagrams until the socket buffer is full.
     fn flush(&mut self) -> Result<(), Panicked> {
-        let mut done = 0;
-        let mut soft = None;
-        'transmits: for t in self.stack.transmits() {
-            let t = t.as_transmit();
-            let Some(dest) = t.destination.or(self.peer) else {
-                tracing::debug!("udp: dropping a datagram without destination");
-                done += 1;
-                continue;
-            };
-            for seg in t.segments().skip(self.head_sent) {
-                let res = match (t.destination, self.peer) {
-                    (None, Some(_)) => self.sock.try_send(seg),
-                    _ => self.sock.try_send_to(seg, dest),
-                };
-                match res {
-                    Ok(_) => self.head_sent += 1,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break 'transmits,
-                    // Datagrams may be lost: an error (ICMP unreachable,
-                    // EMSGSIZE...) costs this segment, not the socket.
-                    Err(e) => {
-                        tracing::debug!("udp: send to {dest} failed: {e}");
-                        if is_soft_error(&e) {
-                            soft = Some(e.kind());
-                        }
-                        self.head_sent += 1;
-                    }
-                }
-            }
-            self.head_sent = 0;
-            done += 1;
+        let queue = self.stack.transmits().map(|t| t.as_transmit());
+        let (sender, sock, peer) = (&mut self.sender, &self.sock, self.peer);
+        let f = SEND_BUF.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => sender.flush(sock, peer, queue, &mut buf),
+            Err(_) => sender.flush(sock, peer, queue, &mut Vec::new()),
+        });
+        if f.done > 0 {
+            self.call(|s, now| s.consume(now, f.done))?;
         }
-        if done > 0 {
-            self.call(|s, now| s.consume(now, done))?;
-        }
-        self.hint(soft)
+        self.hint(f.soft)
     }
 
     /// Tells the stack of a soft error (an ICMP unreachable for an earlier
@@ -174,7 +167,7 @@ impl Udp {
     /// the stack, and waits for the next.
     fn take_error(&mut self) -> Result<(), Panicked> {
         self.error_ready = false;
-        let soft = match self.sock.take_error() {
+        let soft = match self.sock.io.take_error() {
             Ok(Some(e)) if is_soft_error(&e) => Some(e.kind()),
             Ok(Some(e)) => {
                 tracing::debug!("udp: socket error: {e}");
@@ -184,14 +177,14 @@ impl Udp {
         };
         // Clears tokio's cached error readiness: the next wait sleeps until
         // a new error.
-        let _ = self.sock.try_io(Interest::ERROR, || {
+        let _ = self.sock.io.try_io(Interest::ERROR, || {
             Err::<(), _>(io::Error::from(io::ErrorKind::WouldBlock))
         });
-        self.error_wait = Some(error_wait(&self.sock));
+        self.error_wait = Some(error_wait(&self.sock.io));
         self.hint(soft)
     }
 
-    /// Reads up to [`MAX_BATCH`] datagrams and hands them over as one batch.
+    /// Reads one `recvmmsg`'s worth and hands it over as one batch.
     fn recv(&mut self) -> Result<(), Panicked> {
         if self.error_ready {
             self.take_error()?;
@@ -206,48 +199,32 @@ impl Udp {
     }
 
     fn recv_into(&mut self, buf: &mut [u8]) -> Result<(), Panicked> {
-        let mut spans = [(None, 0, 0); MAX_BATCH];
-        let (mut n, mut off, mut tries) = (0, 0, 0);
-        let mut fatal = None;
-        let mut soft = None;
-        while n < MAX_BATCH && buf.len() - off >= MAX_UDP_PAYLOAD && tries < 2 * MAX_BATCH {
-            tries += 1;
-            let res = match self.peer {
-                Some(p) => self
-                    .sock
-                    .try_recv(&mut buf[off..])
-                    .map(|len| (len, Some(p))),
-                None => self
-                    .sock
-                    .try_recv_from(&mut buf[off..])
-                    .map(|(len, a)| (len, Some(a))),
-            };
-            match res {
-                Ok((len, src)) => {
-                    spans[n] = (src, off, len);
-                    n += 1;
-                    off += len;
+        let mut meta = [RecvMeta::default(); BATCH_SIZE];
+        let res = {
+            let mut slots = buf.chunks_mut(SLOT);
+            let mut bufs: [IoSliceMut<'_>; BATCH_SIZE] =
+                std::array::from_fn(|_| IoSliceMut::new(slots.next().unwrap_or(&mut [])));
+            // A soft error takes one call (the socket stays readable);
+            // what follows it is read by the next.
+            self.sock.recv(&mut bufs, &mut meta)
+        };
+        match res {
+            Ok(n) => {
+                self.recv_calls += 1;
+                let mut batch = Vec::with_capacity(n);
+                for (m, slot) in meta[..n].iter().zip(buf.chunks(SLOT)) {
+                    sock::datagrams(m, slot, &mut batch);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if is_soft_error(&e) => soft = Some(e.kind()),
-                Err(e) => {
-                    fatal = Some(e);
-                    break;
+                self.received += batch.len() as u64;
+                if !batch.is_empty() {
+                    self.call(|s, now| s.handle_datagrams(now, &batch))?;
                 }
+                Ok(())
             }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) if is_soft_error(&e) => self.hint(Some(e.kind())),
+            Err(e) => self.call(|s, now| s.handle_lost(now, Close::from(e))),
         }
-        if n > 0 {
-            let mut batch = [Datagram::new(None, &[]); MAX_BATCH];
-            for (d, &(src, at, len)) in batch.iter_mut().zip(&spans[..n]) {
-                *d = Datagram::new(src, &buf[at..at + len]);
-            }
-            self.call(|s, now| s.handle_datagrams(now, &batch[..n]))?;
-        }
-        self.hint(soft)?;
-        if let Some(e) = fatal {
-            self.call(|s, now| s.handle_lost(now, Close::from(e)))?;
-        }
-        Ok(())
     }
 
     // `&mut self`: a shared borrow held across the await would need `Stack: Sync`.
@@ -267,40 +244,31 @@ impl Udp {
                 return Poll::Ready(Event::Readable);
             }
         }
-        if self.stack.transmits().next().is_some() && self.sock.poll_send_ready(cx).is_ready() {
+        if self.stack.transmits().next().is_some() && self.sock.io.poll_send_ready(cx).is_ready() {
             return Poll::Ready(Event::Writable);
         }
-        if self.stack.wants_read() && self.sock.poll_recv_ready(cx).is_ready() {
+        if self.stack.wants_read() && self.sock.io.poll_recv_ready(cx).is_ready() {
             return Poll::Ready(Event::Readable);
         }
         Poll::Pending
     }
 }
 
-/// Errors a UDP socket reports for one earlier datagram (an ICMP message),
-/// after which it keeps working.
-fn is_soft_error(e: &io::Error) -> bool {
-    use io::ErrorKind::*;
-    matches!(
-        e.kind(),
-        ConnectionRefused | ConnectionReset | Interrupted | HostUnreachable | NetworkUnreachable
-    )
-}
-
 async fn drive(
-    sock: UdpSocket,
+    sock: UdpSock,
     peer: Option<SocketAddr>,
     stack: DatagramStack,
     mut ctl: TaskGuard,
 ) -> Close {
-    let sock = Arc::new(sock);
     let mut udp = Udp {
-        error_wait: peer.map(|_| error_wait(&sock)),
+        error_wait: peer.map(|_| error_wait(&sock.io)),
         error_ready: false,
         sock,
         peer,
         stack,
-        head_sent: 0,
+        sender: Sender::default(),
+        received: 0,
+        recv_calls: 0,
     };
     let mut timer: Option<Pin<Box<Sleep>>> = None;
     let mut drain_at: Option<Instant> = None;
@@ -338,10 +306,19 @@ async fn drive(
         }
     };
     let outcome: Result<(), Panicked> = run.await;
+    let st = udp.sender.stats;
+    tracing::debug!(
+        sends = st.sends,
+        sent = st.datagrams,
+        dropped = st.dropped,
+        recv_calls = udp.recv_calls,
+        received = udp.received,
+        "udp: socket done"
+    );
     match outcome {
         Ok(()) => udp.stack.finished().cloned().unwrap_or(Close::Done),
         Err(Panicked(msg)) => {
-            let local = udp.sock.local_addr().map(|a| a.to_string());
+            let local = udp.sock.io.local_addr().map(|a| a.to_string());
             tracing::error!(
                 local = local.as_deref().unwrap_or("?"),
                 "datagram protocol panicked: {msg}; closing the socket"
