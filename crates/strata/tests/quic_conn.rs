@@ -290,3 +290,83 @@ fn a_handshake_nobody_answers_ends_at_the_handshake_timeout() {
         "{at:?}"
     );
 }
+
+/// The datagrams a side received, and why it ended.
+type DgLog = Arc<std::sync::Mutex<(Vec<Vec<u8>>, Option<Close>)>>;
+
+/// Sends ten datagrams when made, keeps the answers, closes at ten.
+struct Pinger(DgLog);
+
+impl strata::DatagramProtocol for Pinger {
+    fn connection_made(&mut self, t: &mut dyn strata::DatagramTransport) {
+        assert!(t.max_datagram_size() >= 1000);
+        assert_eq!(t.layer_chain()[..2], ["quic-datagrams", "quic"]);
+        for i in 0..10 {
+            t.send(&strata::Transmit::connected(format!("ping {i}").as_bytes()));
+        }
+    }
+    fn datagrams_received(
+        &mut self,
+        t: &mut dyn strata::DatagramTransport,
+        b: &[strata::Datagram<'_>],
+    ) {
+        let mut g = self.0.lock().unwrap();
+        g.0.extend(b.iter().map(|d| d.data.to_vec()));
+        if g.0.len() == 10 {
+            t.close();
+        }
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.0.lock().unwrap().1 = Some(why.clone());
+    }
+}
+
+/// Echoes every datagram.
+struct DgEcho(DgLog);
+
+impl strata::DatagramProtocol for DgEcho {
+    fn datagrams_received(
+        &mut self,
+        t: &mut dyn strata::DatagramTransport,
+        b: &[strata::Datagram<'_>],
+    ) {
+        for d in b {
+            t.send(&strata::Transmit::connected(d.data));
+        }
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.0.lock().unwrap().1 = Some(why.clone());
+    }
+}
+
+#[test]
+fn datagram_frames_carry_a_datagram_protocol_end_to_end() {
+    let client = DgLog::default();
+    let server = DgLog::default();
+    let s2 = server.clone();
+    let srv = quic_support::server(
+        config(1),
+        Arc::new(move |_| {
+            Some(
+                Box::new(strata::quic::DatagramApp::new(Box::new(DgEcho(s2.clone()))))
+                    as Box<dyn strata::quic::QuicApp>,
+            )
+        }),
+    );
+    let cli = client_app(
+        config(2),
+        Box::new(strata::quic::DatagramApp::new(Box::new(Pinger(
+            client.clone(),
+        )))),
+    );
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    run_until(&mut net, LIMIT, || {
+        client.lock().unwrap().1.is_some() && server.lock().unwrap().1.is_some()
+    });
+    let mut got = client.lock().unwrap().0.clone();
+    got.sort();
+    let want: Vec<Vec<u8>> = (0..10).map(|i| format!("ping {i}").into_bytes()).collect();
+    assert_eq!(got, want);
+    assert!(client.lock().unwrap().1.as_ref().unwrap().is_clean());
+    assert!(server.lock().unwrap().1.as_ref().unwrap().is_clean());
+}

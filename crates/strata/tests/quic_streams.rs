@@ -447,7 +447,10 @@ impl StreamProtocol for StartTls {
         }
     }
     fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
-        self.log.lock().unwrap().eof = true;
+        let mut l = self.log.lock().unwrap();
+        l.eof = true;
+        l.chain = t.layer_chain();
+        drop(l);
         t.close();
     }
     fn connection_lost(&mut self, why: &strata::Close) {
@@ -496,4 +499,103 @@ fn a_stream_protocol_can_insert_tls_below_itself_on_a_quic_stream() {
     assert_eq!(c.data, b"secret over tls over quic");
     assert_eq!(s.chain[..3], ["tls", "quic-stream", "quic"]);
     assert!(c.lost.as_ref().unwrap().is_clean(), "{:?}", c.lost);
+}
+
+/// Hands its waker out when made; writes "woken" and FIN when woken.
+struct Sleeper(Arc<std::sync::Mutex<Option<strata::Wake>>>);
+
+impl StreamProtocol for Sleeper {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        *self.0.lock().unwrap() = Some(t.waker());
+    }
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    fn on_wake(&mut self, t: &mut dyn strata::StreamTransport, route: strata::WakeRoute<'_>) {
+        assert!(route.is_here());
+        t.write(b"woken");
+        t.close();
+    }
+}
+
+#[test]
+fn a_waker_from_a_quic_stream_reaches_that_streams_protocol_from_another_thread() {
+    let waker = Arc::new(std::sync::Mutex::new(None));
+    let w = waker.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(Sleeper(w.clone())) as Box<dyn StreamProtocol>
+        })),
+    );
+    let client_log = SharedLog::default();
+    let cli = client_stream(
+        config(2),
+        Box::new(Say {
+            msg: b"wake me".to_vec(),
+            log: client_log.clone(),
+        }),
+    );
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    run_until(&mut net, Duration::from_secs(10), || {
+        waker.lock().unwrap().is_some()
+    });
+    net.run(Duration::from_secs(1));
+    assert!(client_log.lock().unwrap().data.is_empty());
+    let wk = waker.lock().unwrap().clone().unwrap();
+    std::thread::spawn(move || wk.wake()).join().unwrap();
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some()
+    });
+    let l = client_log.lock().unwrap();
+    assert_eq!(l.data, b"woken");
+    assert!(l.lost.as_ref().unwrap().is_clean(), "{:?}", l.lost);
+}
+
+#[test]
+fn a_server_shutdown_closes_every_connection_with_code_0() {
+    let server_log = SharedLog::default();
+    let client_log = SharedLog::default();
+    let sl = server_log.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
+        })),
+    );
+    // Says "hi" and never finishes: only the shutdown ends it.
+    let cli = client_stream(config(2), Box::new(Hold(client_log.clone())));
+    let (mut net, _, s) = pair(3, lan(), srv, cli);
+    run_until(&mut net, Duration::from_secs(10), || {
+        !client_log.lock().unwrap().data.is_empty()
+    });
+    let now = net.now();
+    net.stack_mut(s).unwrap().handle_shutdown(now);
+    run_until(&mut net, Duration::from_secs(10), || {
+        client_log.lock().unwrap().lost.is_some()
+    });
+    assert!(net.stack(s).unwrap().finished().is_some());
+    // The server's stream was cut by a clean close: typed, not clean.
+    let lost = client_log.lock().unwrap().lost.clone().unwrap();
+    assert_eq!(
+        lost.error::<strata::quic::StreamError>(),
+        Some(&strata::quic::StreamError::ConnectionClosed),
+        "{lost}"
+    );
+    assert!(server_log.lock().unwrap().lost.is_some());
+}
+
+/// Writes "hi" and keeps its stream open.
+struct Hold(SharedLog);
+
+impl StreamProtocol for Hold {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.write(b"hi");
+    }
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, data: &[u8]) {
+        self.0.lock().unwrap().data.extend_from_slice(data);
+    }
+    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    fn connection_lost(&mut self, why: &strata::Close) {
+        self.0.lock().unwrap().lost = Some(why.clone());
+    }
 }

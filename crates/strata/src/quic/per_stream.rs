@@ -503,6 +503,14 @@ impl QuicApp for PerStream {
     }
     fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
         if let Some(child) = self.children.get_mut(&id) {
+            if child.st.write_closed && child.st.queue.is_empty() && !child.st.eof_pending {
+                // Everything was written, FIN included: the peer's
+                // STOP_SENDING costs us nothing, and what it still sends
+                // (its answer, its FIN) is read as usual.
+                child.st.fin_unacked = false;
+                self.settle(c, id);
+                return;
+            }
             child.st.write_closed = true;
             child.st.queue.clear();
             child.st.queued = 0;
