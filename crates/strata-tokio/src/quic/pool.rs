@@ -31,7 +31,7 @@ use crate::layer::Open;
 
 /// Shares one QUIC connection per endpoint among the stream protocols
 /// connected through it: each gets its own bidirectional stream. Endpoints
-/// that are not plain `quic+udp://` connect as [`connect`](crate::connect)
+/// that are not plain `quic+udp://` connect as [`connect`](crate::connect())
 /// does. Clones share the pool.
 ///
 /// ```no_run
@@ -99,7 +99,7 @@ impl QuicPool {
 
     /// Runs `proto` on a new stream of the pooled connection to `ep` (made
     /// on first use). Returns once the stream is open, as
-    /// [`connect`](crate::connect) returns once a connection is; fails with
+    /// [`connect`](crate::connect()) returns once a connection is; fails with
     /// the connection's reason if its handshake fails.
     pub async fn connect(
         &self,
