@@ -370,3 +370,21 @@ fn datagram_frames_carry_a_datagram_protocol_end_to_end() {
     assert!(client.lock().unwrap().1.as_ref().unwrap().is_clean());
     assert!(server.lock().unwrap().1.as_ref().unwrap().is_clean());
 }
+
+#[test]
+fn extreme_timer_values_do_not_panic() {
+    let cev = SharedEvents::default();
+    let huge = QuicConfig {
+        idle_timeout: Duration::MAX,
+        keep_alive: Some(Duration::MAX),
+        handshake_timeout: Duration::MAX,
+        ..config(2)
+    };
+    let srv = script_server(huge.clone(), || Script::new(SharedEvents::default()));
+    let cli = client_app(huge, Box::new(Script::new(cev.clone())));
+    let (mut net, _, _) = pair(3, lan(), srv, cli);
+    run_until(&mut net, LIMIT, || cev.lock().unwrap().made);
+    assert!(cev.lock().unwrap().made);
+    net.run(Duration::from_secs(60));
+    assert!(cev.lock().unwrap().lost.is_none());
+}

@@ -599,3 +599,41 @@ impl StreamProtocol for Hold {
         self.0.lock().unwrap().lost = Some(why.clone());
     }
 }
+
+#[test]
+fn a_socket_queue_over_its_high_water_mark_holds_transmits_until_it_drains() {
+    const UP: u64 = 2 << 20;
+    // A datagram stack that pauses at 4 KiB queued: every GSO batch of a
+    // bulk sender crosses it, so the layer waits for resume_writing.
+    let stack = strata::StackConfig {
+        high_water: 4 * 1024,
+        low_water: 1024,
+        ..strata::StackConfig::default()
+    };
+    let mut net = strata::testing::SimNet::with_stack_config(9, stack);
+    net.set_tracing(false);
+    let server_out = Shared::default();
+    let client_out = Shared::default();
+    let so = server_out.clone();
+    let srv = server(
+        config(1),
+        per_stream(Arc::new(move || {
+            Box::new(Bulk::new(0, 2, 1, so.clone())) as Box<dyn StreamProtocol>
+        })),
+    );
+    let cli = client_stream(config(2), Box::new(Bulk::new(UP, 1, 2, client_out.clone())));
+    let s = net.add_node(addr(SERVER), Box::new(srv));
+    let c = net.add_node(addr(CLIENT), Box::new(cli));
+    net.link_both(c, s, lan());
+    run_until(&mut net, Duration::from_secs(60), || {
+        server_out.lock().unwrap().eof && client_out.lock().unwrap().lost.is_some()
+    });
+    let so = server_out.lock().unwrap();
+    assert_eq!((so.received, so.mismatch, so.eof), (UP, None, true));
+    assert!(client_out.lock().unwrap().clean);
+    assert_eq!(
+        net.stack(c).unwrap().dropped(),
+        0,
+        "nothing sent over the budget"
+    );
+}

@@ -139,10 +139,16 @@ impl QuicConfig {
         }
         let var = |v: u64, what: &str| VarInt::from_u64(v).map_err(|_| bad(what));
         let mut tc = quinn_proto::TransportConfig::default();
+        // quinn-proto adds these to `now` unchecked: a year is "never" and
+        // keeps that sum far from the end of `Instant`.
+        let idle = self.idle_timeout.min(MAX_TIMER);
         tc.max_idle_timeout(Some(
-            IdleTimeout::try_from(self.idle_timeout).map_err(|_| bad("idle_timeout"))?,
+            IdleTimeout::try_from(idle).map_err(|_| bad("idle_timeout"))?,
         ));
-        tc.keep_alive_interval(self.keep_alive);
+        tc.keep_alive_interval(
+            self.keep_alive
+                .map(|k| k.clamp(Duration::from_millis(1), MAX_TIMER)),
+        );
         tc.max_concurrent_bidi_streams(var(self.max_bidi_streams, "max_bidi_streams")?);
         tc.max_concurrent_uni_streams(var(self.max_uni_streams, "max_uni_streams")?);
         tc.stream_receive_window(var(self.stream_window, "stream_window")?);
@@ -174,6 +180,10 @@ impl QuicConfig {
         Some(out)
     }
 }
+
+/// The longest idle timeout and keep-alive interval the layer hands
+/// quinn-proto (longer values are taken as this): one year.
+pub const MAX_TIMER: Duration = Duration::from_secs(365 * 86_400);
 
 /// DATAGRAM frames (RFC 9221) buffered each way per connection: 64 KiB.
 pub const DATAGRAM_BUFFER: usize = 64 << 10;

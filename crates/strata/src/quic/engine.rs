@@ -74,9 +74,9 @@ impl LayerClock {
 impl quinn_proto::TimeSource for LayerClock {
     fn now(&self) -> SystemTime {
         // 2024-01-01T00:00:00Z, then the layer's elapsed time.
-        SystemTime::UNIX_EPOCH
-            + Duration::from_secs(1_704_067_200)
-            + Duration::from_micros(self.micros.load(Ordering::Relaxed))
+        let base = SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200);
+        base.checked_add(Duration::from_micros(self.micros.load(Ordering::Relaxed)))
+            .unwrap_or(base)
     }
 }
 
