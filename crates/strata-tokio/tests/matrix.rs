@@ -10,7 +10,8 @@
 //! tunnel), and the reliable mapping: over real UDP (`reliable+udp://`, plain
 //! and with TLS above), over the simulated network at 3% loss with
 //! reordering and duplication (plain and with TLS), and as the pass-through
-//! it is over a stream (TCP).
+//! it is over a stream (TCP); and one QUIC stream over real UDP
+//! (`quic+udp://`, plain and with TLS above).
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -297,6 +298,18 @@ fn reset_like(why: &Option<Close>) -> bool {
             layer: "reliable",
             reason: AbortReason::PeerAborted,
         }) => true,
+        // A QUIC stream's RESET_STREAM (or STOP_SENDING), sent by an abort.
+        Some(why)
+            if matches!(
+                why.error::<strata::quic::QuicError>(),
+                Some(
+                    strata::quic::QuicError::StreamReset(_)
+                        | strata::quic::QuicError::StreamStopped(_)
+                )
+            ) =>
+        {
+            true
+        }
         Some(why) => why
             .error::<strata::http::h2::H2Error>()
             .is_some_and(|e| e.remote && e.code == strata::http::h2::frame::ErrorCode::Cancel),
@@ -313,6 +326,8 @@ enum Bottom {
     ReliableUdp,
     /// The reliable mapping over the simulated network, lossy.
     ReliableSim,
+    /// One QUIC stream over real UDP on loopback (`quic+udp://`).
+    QuicUdp,
 }
 
 /// Runs one row and returns (client report, server report).
@@ -328,7 +343,7 @@ fn run_row(bottom: Bottom, wrap: Wrap, mode: Mode) -> (Report, Report) {
             assert!(p.a().finished().is_some(), "client did not finish");
             assert!(p.b().finished().is_some(), "server did not finish");
         }
-        Bottom::Tcp | Bottom::Unix | Bottom::ReliableUdp => {
+        Bottom::Tcp | Bottom::Unix | Bottom::ReliableUdp | Bottom::QuicUdp => {
             real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
         }
         Bottom::ReliableSim => simulated(wrap_client(client), wrap_server(server), &rc, &rs),
@@ -385,6 +400,17 @@ fn real_sockets(
                     .unwrap();
                 let to =
                     Endpoint::parse_with(&format!("reliable+udp://{}", bound.local), &reg).unwrap();
+                strata_tokio::connect(&to, client, cfg).await.unwrap()
+            }
+            Bottom::QuicUdp => {
+                let reg = strata_tokio::registry();
+                let ep = Endpoint::parse_with("quic+udp://127.0.0.1:0", &reg).unwrap();
+                let bound = srv
+                    .listen(&ep, factory, ListenConfig::default())
+                    .await
+                    .unwrap();
+                let to = format!("quic+udp://{}?quic.insecure=true", bound.local);
+                let to = Endpoint::parse_with(&to, &reg).unwrap();
                 strata_tokio::connect(&to, client, cfg).await.unwrap()
             }
             Bottom::Pump | Bottom::ReliableSim => unreachable!(),
@@ -509,4 +535,6 @@ rows! {
     reliable_over_lossy_simnet: Bottom::ReliableSim, PLAIN;
     tls_over_reliable_over_lossy_simnet: Bottom::ReliableSim, TLS;
     reliable_passthrough_over_tcp: Bottom::Tcp, RELIABLE_PASSTHROUGH;
+    quic_stream_over_udp: Bottom::QuicUdp, PLAIN;
+    tls_over_quic_stream_over_udp: Bottom::QuicUdp, TLS;
 }

@@ -12,6 +12,7 @@
 //! reason.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -30,7 +31,7 @@ use crate::layer::Open;
 
 /// Shares one QUIC connection per endpoint among the stream protocols
 /// connected through it: each gets its own bidirectional stream. Endpoints
-/// that are not plain `quic+udp://` connect as [`connect`](crate::connect)
+/// that are not plain `quic+udp://` connect as [`connect`](crate::connect())
 /// does. Clones share the pool.
 ///
 /// ```no_run
@@ -59,7 +60,7 @@ struct Shared {
 #[derive(Default)]
 struct Queue {
     /// Protocols waiting for a stream.
-    pending: VecDeque<Box<dyn StreamProtocol>>,
+    pending: VecDeque<Waiting>,
     /// Reaches the app once the handshake is done.
     wake: Option<Wake>,
     /// The connection ended (it is out of the pool).
@@ -98,7 +99,7 @@ impl QuicPool {
 
     /// Runs `proto` on a new stream of the pooled connection to `ep` (made
     /// on first use). Returns once the stream is open, as
-    /// [`connect`](crate::connect) returns once a connection is; fails with
+    /// [`connect`](crate::connect()) returns once a connection is; fails with
     /// the connection's reason if its handshake fails.
     pub async fn connect(
         &self,
@@ -118,15 +119,27 @@ impl QuicPool {
             started: Some(started_tx),
             ended: Some(ended_tx),
         };
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let waiting = Waiting {
+            cancelled: cancelled.clone(),
+            proto: Box::new(tracked),
+        };
         let (shared, fresh) = self.entry(&key);
         let wake = {
             let mut q = shared.lock();
-            q.pending.push_back(Box::new(tracked));
+            if let Some(why) = q.dead.clone() {
+                // It ended between the look-up and now.
+                return Err(crate::endpoint::not_started(peer, why));
+            }
+            q.pending.push_back(waiting);
             q.wake.clone()
         };
         if let Some(w) = wake {
             w.wake();
         }
+        // A caller that gives up first (a relay's connect timeout) drops
+        // this future: its protocol is then never started, and ends.
+        let mut cancel = CancelOnDrop(Some(cancelled));
         if fresh {
             if let Err(e) = self.open(ep, &resolved, peer, &key, &shared, stack).await {
                 self.forget(&key, &shared, Close::Io(std::io::ErrorKind::Other));
@@ -134,6 +147,7 @@ impl QuicPool {
             }
         }
         let outcome = started.await;
+        cancel.0 = None;
         let task = tokio::spawn(async move { ended.await.unwrap_or(Close::Done) });
         match outcome {
             Ok(Ok(())) => Ok(Connection::new(Addr::Inet(peer), task)),
@@ -214,8 +228,26 @@ impl QuicPool {
             q.wake = None;
             std::mem::take(&mut q.pending)
         };
-        for mut p in pending {
-            p.connection_lost(&why);
+        for mut w in pending {
+            w.proto.connection_lost(&why);
+        }
+    }
+}
+
+/// A protocol waiting for a stream, and whether its caller gave up.
+struct Waiting {
+    cancelled: Arc<AtomicBool>,
+    proto: Box<dyn StreamProtocol>,
+}
+
+/// Marks a waiting protocol given up when the connect future is dropped
+/// before it started.
+struct CancelOnDrop(Option<Arc<AtomicBool>>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if let Some(c) = self.0.take() {
+            c.store(true, Ordering::Relaxed);
         }
     }
 }
@@ -246,13 +278,19 @@ impl PoolApp {
     /// Opens streams for the queued protocols until the peer's limit.
     fn open_queued(&mut self, c: &mut dyn QuicConnection) {
         loop {
-            let Some(p) = self.shared.lock().pending.pop_front() else {
+            let Some(mut w) = self.shared.lock().pending.pop_front() else {
                 return;
             };
+            if w.cancelled.load(Ordering::Relaxed) {
+                w.proto
+                    .connection_lost(&Close::aborted("quic-pool", AbortReason::Shutdown));
+                continue;
+            }
             // At the peer's limit the protocol comes back: it waits, first
             // in line, for `streams_available`.
-            if let Err(p) = self.inner.open_stream(c, Dir::Bi, p) {
-                self.shared.lock().pending.push_front(p);
+            if let Err(proto) = self.inner.open_stream(c, Dir::Bi, w.proto) {
+                w.proto = proto;
+                self.shared.lock().pending.push_front(w);
                 return;
             }
         }
@@ -314,8 +352,8 @@ impl QuicApp for PoolApp {
             std::mem::take(&mut q.pending)
         };
         self.inner.connection_lost(why);
-        for mut p in pending {
-            p.connection_lost(why);
+        for mut w in pending {
+            w.proto.connection_lost(why);
         }
     }
 }
