@@ -106,3 +106,38 @@ fn required_insert_count_decoding_follows_4_5_1_1() {
     assert_eq!(d.required_insert_count(5), Ok(10));
     assert_eq!(d.required_insert_count(3), Ok(8)); // 14 > 13: wraps back
 }
+
+/// Not a check: prints the time per section of encoding and decoding a
+/// typical request (run in release with `--ignored --nocapture`).
+#[test]
+#[ignore]
+fn speed_of_a_typical_request() {
+    for cap in [0, 4096] {
+        let (mut p, mut es) = Pair::new(cap, cap, 16);
+        let req = request("/index.html");
+        let n = 200_000u64;
+        let (mut section, mut ds) = (Vec::new(), Vec::new());
+        let (mut t_enc, mut t_dec) = (std::time::Duration::ZERO, std::time::Duration::ZERO);
+        for i in 0..n {
+            section.clear();
+            let t0 = std::time::Instant::now();
+            p.enc.encode(4 * i, &req, &mut section, &mut es).unwrap();
+            let t1 = std::time::Instant::now();
+            p.dec.on_encoder_stream(&es).unwrap();
+            es.clear();
+            let got = p.dec.decode(4 * i, &section, &mut ds).unwrap();
+            let t2 = std::time::Instant::now();
+            assert!(matches!(got, Decoded::Fields(_)));
+            p.enc.on_decoder_stream(&ds).unwrap();
+            ds.clear();
+            t_enc += t1 - t0;
+            t_dec += t2 - t1;
+        }
+        println!(
+            "capacity {cap}: {} B/section, encode {} ns, decode {} ns",
+            section.len(),
+            t_enc.as_nanos() / u128::from(n),
+            t_dec.as_nanos() / u128::from(n)
+        );
+    }
+}
