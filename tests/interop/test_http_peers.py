@@ -234,6 +234,16 @@ def test_strata_get_against_python_h2_server_h2c(tmp_path):
         r = run_strata("get", "--http2", "-o", str(out), f"http://127.0.0.1:{port}/bytes/3000000")
         assert r.returncode == 0, r.stderr
         assert out.stat().st_size == 3000000
+        assert "get --http3 --insecure https://127.0.0.1:8443/" in printed
+        head = subprocess.run(["curl", "--insecure", "-sI", "https://127.0.0.1:8443/hello"],
+                              capture_output=True, text=True, timeout=30).stdout.lower()
+        assert 'alt-svc: h3=":8443"' in head, head
+        out3 = tmp_path / "over-h3"
+        r = run_strata("get", "--http3", "--insecure", "-v", "-o", str(out3),
+                       "https://127.0.0.1:8443/bytes/3000000")
+        assert r.returncode == 0, r.stderr
+        assert b"HTTP/3" in r.stderr
+        assert out3.read_bytes() == out.read_bytes()
     finally:
         p.kill()
 
@@ -292,8 +302,9 @@ def test_strata_get_against_strata_every_way(http, tmp_path):
 
 def test_default_serve_prints_curl_commands(tmp_path):
     """`strata serve` with no arguments: the HTTP demo on 8443 (TLS), 8080,
-    and udp 8444 (HTTP/2 over TLS over the reliable mapping), which
-    `strata get --transport reliable+udp` reaches."""
+    udp 8443 (HTTP/3, advertised by Alt-Svc on the TLS endpoint, which
+    `strata get --http3` reaches) and udp 8444 (HTTP/2 over TLS over the
+    reliable mapping), which `strata get --transport reliable+udp` reaches."""
     for port in (8443, 8080):
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
@@ -307,7 +318,7 @@ def test_default_serve_prints_curl_commands(tmp_path):
             printed += line
         for _ in range(20):
             printed += p.stdout.readline()
-            if printed.count("-- get ") >= 3:
+            if printed.count("-- get ") >= 4:
                 break
         assert "curl --insecure --http2 https://127.0.0.1:8443/" in printed
         assert "curl http://127.0.0.1:8080/" in printed
