@@ -74,3 +74,19 @@ def serve():
 
 def run_strata(*args, input=None, timeout=30):
     return subprocess.run([BIN, *args], input=input, capture_output=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory):
+    """A self-signed certificate for localhost and 127.0.0.1, and its key
+    (CA:FALSE: rustls refuses a CA certificate as a server's own), for the
+    QUIC and HTTP/3 peers."""
+    d = tmp_path_factory.mktemp("quic-certs")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-addext", "basicConstraints=critical,CA:FALSE"],
+        check=True, capture_output=True)
+    return str(cert), str(key)

@@ -33,19 +33,6 @@ def demo_sha256(n):
     return h.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    d = tmp_path_factory.mktemp("h3-certs")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-addext", "basicConstraints=critical,CA:FALSE"],
-        check=True, capture_output=True)
-    return str(cert), str(key)
-
-
 def h3_client(port, path, ca=None, upload=None, timeout=600):
     args = [sys.executable, os.path.join(PEERS, "aioquic_h3.py"), "client", "--port", str(port),
             "--path", path, "--timeout", str(timeout)]

@@ -33,21 +33,6 @@ ALPN = "strata-echo"
 
 
 @pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    """A self-signed certificate for localhost and 127.0.0.1, and its key
-    (CA:FALSE: rustls refuses a CA certificate as a server's own)."""
-    d = tmp_path_factory.mktemp("quic-certs")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-         "-addext", "basicConstraints=critical,CA:FALSE"],
-        check=True, capture_output=True)
-    return str(cert), str(key)
-
-
-@pytest.fixture(scope="module")
 def upload_file(tmp_path_factory):
     """BIG bytes of the pattern, and their SHA-256."""
     path = tmp_path_factory.mktemp("quic-upload") / "body.bin"
