@@ -9,9 +9,12 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::process::ExitStatus;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod support;
+use support::{finish, strata};
 
 /// The exit statuses `strata get` and `strata connect` document.
 const EXIT_USAGE: i32 = 2;
@@ -19,39 +22,6 @@ const EXIT_CONNECT: i32 = 3;
 const EXIT_CONNECT_TIMEOUT: i32 = 4;
 const EXIT_IDLE_TIMEOUT: i32 = 5;
 const EXIT_TIMEOUT: i32 = 6;
-
-/// Longer than any timeout a test sets: past it the client is hung.
-const HUNG: Duration = Duration::from_secs(60);
-
-fn strata(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run strata")
-}
-
-/// Waits for `child` to exit, killing it (and failing) if it hangs.
-fn finish(mut child: Child) -> Output {
-    let start = Instant::now();
-    loop {
-        if let Some(_s) = child.try_wait().expect("wait") {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > HUNG {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "strata hung; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
 
 fn code(s: &ExitStatus) -> Option<i32> {
     s.code()

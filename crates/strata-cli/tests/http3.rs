@@ -3,44 +3,15 @@
 //! with `Alt-Svc` from the TLS endpoint, and `strata get --http3` fetches
 //! from it, byte for byte what HTTP/2 gives.
 
+mod support;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::Child;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// Longer than any timeout a test sets: past it a command is hung.
-const HUNG: Duration = Duration::from_secs(60);
-
-fn strata(args: &[&str]) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run strata")
-}
-
-/// Waits for `child` to exit, killing it (and failing) if it hangs.
-fn finish(mut child: Child) -> Output {
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > HUNG {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "strata hung; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+use support::{finish, strata, HUNG};
 
 /// A `strata serve --app http` on a TLS and a QUIC port; killed on drop.
 struct Serve {
