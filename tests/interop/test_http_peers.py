@@ -234,16 +234,6 @@ def test_strata_get_against_python_h2_server_h2c(tmp_path):
         r = run_strata("get", "--http2", "-o", str(out), f"http://127.0.0.1:{port}/bytes/3000000")
         assert r.returncode == 0, r.stderr
         assert out.stat().st_size == 3000000
-        assert "get --http3 --insecure https://127.0.0.1:8443/" in printed
-        head = subprocess.run(["curl", "--insecure", "-sI", "https://127.0.0.1:8443/hello"],
-                              capture_output=True, text=True, timeout=30).stdout.lower()
-        assert 'alt-svc: h3=":8443"' in head, head
-        out3 = tmp_path / "over-h3"
-        r = run_strata("get", "--http3", "--insecure", "-v", "-o", str(out3),
-                       "https://127.0.0.1:8443/bytes/3000000")
-        assert r.returncode == 0, r.stderr
-        assert b"HTTP/3" in r.stderr
-        assert out3.read_bytes() == out.read_bytes()
     finally:
         p.kill()
 
@@ -331,6 +321,16 @@ def test_default_serve_prints_curl_commands(tmp_path):
         assert r.returncode == 0, r.stderr
         assert b"HTTP/2" in r.stderr
         assert out.stat().st_size == 3000000
+        assert "get --http3 --insecure https://127.0.0.1:8443/" in printed
+        head = subprocess.run(["curl", "--insecure", "-sI", "https://127.0.0.1:8443/hello"],
+                              capture_output=True, text=True, timeout=30).stdout.lower()
+        assert 'alt-svc: h3=":8443"' in head, head
+        out3 = tmp_path / "over-h3"
+        r = run_strata("get", "--http3", "--insecure", "-v", "-o", str(out3),
+                       "https://127.0.0.1:8443/bytes/3000000")
+        assert r.returncode == 0, r.stderr
+        assert b"HTTP/3" in r.stderr
+        assert out3.read_bytes() == out.read_bytes()
     finally:
         p.send_signal(2)
         p.wait(15)
