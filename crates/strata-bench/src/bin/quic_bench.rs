@@ -57,8 +57,13 @@ pub struct Transport {
     pub conn_window: u64,
     /// Send window.
     pub send_window: u64,
-    /// Concurrent bidirectional streams the peer may open.
+    /// Concurrent bidirectional streams the peer may open (ten times the
+    /// client's lanes: a stream's slot comes back only once its close is
+    /// acknowledged, up to an ACK delay later, which would otherwise cap
+    /// both sides alike at lanes / 25 ms).
     pub max_streams: u64,
+    /// Streams the client keeps open at once.
+    pub lanes: u64,
 }
 
 impl Transport {
@@ -67,7 +72,8 @@ impl Transport {
             stream_window: opts.stream_window,
             conn_window: opts.conn_window,
             send_window: opts.conn_window,
-            max_streams: opts.concurrency.max(1) as u64,
+            max_streams: 10 * opts.concurrency.max(1) as u64,
+            lanes: opts.concurrency.max(1) as u64,
         }
     }
 }
@@ -141,7 +147,8 @@ impl TransportArgs {
             stream_window: self.stream_window,
             conn_window: self.conn_window,
             send_window: self.conn_window,
-            max_streams: self.concurrency.max(1) as u64,
+            max_streams: 10 * self.concurrency.max(1) as u64,
+            lanes: self.concurrency.max(1) as u64,
         }
     }
 }
@@ -372,7 +379,7 @@ fn transport_args(t: &Transport) -> Vec<String> {
         "--conn-window".into(),
         t.conn_window.to_string(),
         "--concurrency".into(),
-        t.max_streams.to_string(),
+        t.lanes.to_string(),
     ]
 }
 

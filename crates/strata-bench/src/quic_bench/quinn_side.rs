@@ -141,7 +141,7 @@ pub fn client(
             Workload::Streams => {
                 let conn = connect().await?;
                 let body = Bytes::from(vec![0x5a; SMALL]);
-                let lanes = t.max_streams.max(1);
+                let lanes = t.lanes.max(1);
                 let mut tasks = Vec::new();
                 for lane in 0..lanes {
                     let conn = conn.clone();

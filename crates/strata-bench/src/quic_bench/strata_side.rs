@@ -213,7 +213,7 @@ pub fn client(
         let server = Server::new();
         let (connections, each, streams, lanes) = match w {
             Workload::Bulk => (1, count, 1, 1),
-            Workload::Streams => (1, SMALL as u64, count, t.max_streams.max(1)),
+            Workload::Streams => (1, SMALL as u64, count, t.lanes.max(1)),
             Workload::Handshakes => (count, 0, 0, 0),
         };
         for _ in 0..connections {
