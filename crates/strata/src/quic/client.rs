@@ -2,11 +2,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use super::engine::{Engine, Role};
 use super::{PerStream, QuicApp, QuicConfig, QuicError};
-use crate::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, WakeRoute};
+use crate::StreamProtocol;
 
 /// The client: a datagram protocol that connects to one server when its
 /// transport is ready and runs one [`QuicApp`]. When the connection is over
@@ -88,32 +87,4 @@ impl QuicClient {
     }
 }
 
-impl DatagramProtocol for QuicClient {
-    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
-        self.engine.start(t);
-    }
-    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
-        self.engine.receive(t, batch);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.engine.lost(why);
-    }
-    fn pause_writing(&mut self, _: &mut dyn DatagramTransport) {
-        self.engine.pause_writing();
-    }
-    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
-        self.engine.resume_writing(t);
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.engine.next_deadline()
-    }
-    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
-        self.engine.on_deadline(t);
-    }
-    fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
-        self.engine.on_wake(t, route);
-    }
-    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
-        self.engine.shutdown(t);
-    }
-}
+super::engine::datagram_protocol_via_engine!(QuicClient);

@@ -49,6 +49,52 @@ const UNADDRESSED: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
     1,
 ));
 
+/// `impl DatagramProtocol` for a type whose field `engine` is an [`Engine`]:
+/// [`QuicServer`](super::QuicServer) and [`QuicClient`](super::QuicClient)
+/// differ only in their role, so their protocol is written once.
+macro_rules! datagram_protocol_via_engine {
+    ($t:ty) => {
+        impl $crate::DatagramProtocol for $t {
+            fn connection_made(&mut self, t: &mut dyn $crate::DatagramTransport) {
+                self.engine.start(t);
+            }
+            fn datagrams_received(
+                &mut self,
+                t: &mut dyn $crate::DatagramTransport,
+                batch: &[$crate::Datagram<'_>],
+            ) {
+                self.engine.receive(t, batch);
+            }
+            fn connection_lost(&mut self, why: &$crate::Close) {
+                self.engine.lost(why);
+            }
+            fn pause_writing(&mut self, _: &mut dyn $crate::DatagramTransport) {
+                self.engine.pause_writing();
+            }
+            fn resume_writing(&mut self, t: &mut dyn $crate::DatagramTransport) {
+                self.engine.resume_writing(t);
+            }
+            fn next_deadline(&self) -> Option<std::time::Instant> {
+                self.engine.next_deadline()
+            }
+            fn on_deadline(&mut self, t: &mut dyn $crate::DatagramTransport) {
+                self.engine.on_deadline(t);
+            }
+            fn on_wake(
+                &mut self,
+                t: &mut dyn $crate::DatagramTransport,
+                route: $crate::WakeRoute<'_>,
+            ) {
+                self.engine.on_wake(t, route);
+            }
+            fn on_shutdown(&mut self, t: &mut dyn $crate::DatagramTransport) {
+                self.engine.shutdown(t);
+            }
+        }
+    };
+}
+pub(crate) use datagram_protocol_via_engine;
+
 pub(crate) struct Conn {
     pub(crate) handle: ConnectionHandle,
     pub(crate) q: quinn_proto::Connection,

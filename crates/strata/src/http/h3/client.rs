@@ -3,14 +3,13 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 use http::request;
 
 use super::conn::{Conn, Role};
 use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
 use super::H3Config;
-use crate::{Close, StreamProtocol, Wake, WakeRoute};
+use crate::{StreamProtocol, Wake};
 
 #[derive(Default)]
 pub(super) struct ClientQueue {
@@ -135,50 +134,5 @@ impl QuicApp for H3Client {
         }
         self.conn.settle(c);
     }
-    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_opened(c, id);
-        self.conn.settle(c);
-    }
-    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
-        self.conn.stream_data(c, id, data);
-        self.conn.settle(c);
-    }
-    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_finished(c, id);
-        self.conn.settle(c);
-    }
-    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_acked(id);
-        self.conn.settle(c);
-    }
-    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
-        self.conn.stream_reset(c, id, code);
-        self.conn.settle(c);
-    }
-    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
-        self.conn.stream_stopped(c, id, code);
-        self.conn.settle(c);
-    }
-    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_writable(c, id);
-        self.conn.settle(c);
-    }
-    fn streams_available(&mut self, c: &mut dyn QuicConnection, _: Dir) {
-        self.conn.streams_available(c);
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.conn.next_deadline()
-    }
-    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
-        self.conn.on_deadline(c);
-    }
-    fn on_wake(&mut self, c: &mut dyn QuicConnection) {
-        self.conn.on_wake(c, WakeRoute::new(&[]));
-    }
-    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
-        self.conn.on_wake(c, route);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.conn.lose_all(why);
-    }
+    super::conn::app_events_via_conn!();
 }

@@ -52,6 +52,62 @@ enum PeerUni {
     Ignored,
 }
 
+/// The `QuicApp` methods [`H3Server`](super::H3Server) and
+/// [`H3Client`](super::H3Client) share (all but `connection_made` and
+/// `on_shutdown`): each event goes to the connection's [`Conn`], which
+/// then settles. Expanded inside each `impl QuicApp` block.
+macro_rules! app_events_via_conn {
+    () => {
+        fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+            self.conn.stream_opened(c, id);
+            self.conn.settle(c);
+        }
+        fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
+            self.conn.stream_data(c, id, data);
+            self.conn.settle(c);
+        }
+        fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+            self.conn.stream_finished(c, id);
+            self.conn.settle(c);
+        }
+        fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+            self.conn.stream_acked(id);
+            self.conn.settle(c);
+        }
+        fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+            self.conn.stream_reset(c, id, code);
+            self.conn.settle(c);
+        }
+        fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+            self.conn.stream_stopped(c, id, code);
+            self.conn.settle(c);
+        }
+        fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+            self.conn.stream_writable(c, id);
+            self.conn.settle(c);
+        }
+        fn streams_available(&mut self, c: &mut dyn QuicConnection, _: Dir) {
+            self.conn.streams_available(c);
+        }
+        fn next_deadline(&self) -> Option<std::time::Instant> {
+            self.conn.next_deadline()
+        }
+        fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
+            self.conn.on_deadline(c);
+        }
+        fn on_wake(&mut self, c: &mut dyn QuicConnection) {
+            self.conn.on_wake(c, $crate::WakeRoute::new(&[]));
+        }
+        fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: $crate::WakeRoute<'_>) {
+            self.conn.on_wake(c, route);
+        }
+        fn connection_lost(&mut self, why: &$crate::Close) {
+            self.conn.lose_all(why);
+        }
+    };
+}
+pub(super) use app_events_via_conn;
+
 pub(super) struct Conn {
     role: Role,
     sh: Shared,

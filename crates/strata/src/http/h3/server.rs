@@ -1,13 +1,10 @@
 //! [`H3Server`]: HTTP/3 requests served by the same [`Service`](crate::http::Service)
 //! as HTTP/1.1 and HTTP/2.
 
-use std::time::Instant;
-
 use super::conn::{Conn, Role};
 use super::quic_api::{Dir, QuicApp, QuicConnection, StreamId};
 use super::H3Config;
 use crate::http::SharedService;
-use crate::{Close, WakeRoute};
 
 /// The server side of an HTTP/3 connection (RFC 9114), a
 /// [`QuicApp`] for the QUIC layer's connections with ALPN `h3`.
@@ -79,55 +76,10 @@ impl QuicApp for H3Server {
     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
         self.conn.settle(c);
     }
-    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_opened(c, id);
-        self.conn.settle(c);
-    }
-    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
-        self.conn.stream_data(c, id, data);
-        self.conn.settle(c);
-    }
-    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_finished(c, id);
-        self.conn.settle(c);
-    }
-    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_acked(id);
-        self.conn.settle(c);
-    }
-    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
-        self.conn.stream_reset(c, id, code);
-        self.conn.settle(c);
-    }
-    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
-        self.conn.stream_stopped(c, id, code);
-        self.conn.settle(c);
-    }
-    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.conn.stream_writable(c, id);
-        self.conn.settle(c);
-    }
     /// GOAWAY, then a close with H3_NO_ERROR once the requests in flight
     /// are done (or the drain deadline passes).
     fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
         self.shutdown(c);
     }
-    fn streams_available(&mut self, c: &mut dyn QuicConnection, _: Dir) {
-        self.conn.streams_available(c);
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.conn.next_deadline()
-    }
-    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
-        self.conn.on_deadline(c);
-    }
-    fn on_wake(&mut self, c: &mut dyn QuicConnection) {
-        self.conn.on_wake(c, WakeRoute::new(&[]));
-    }
-    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
-        self.conn.on_wake(c, route);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.conn.lose_all(why);
-    }
+    super::conn::app_events_via_conn!();
 }
