@@ -66,18 +66,6 @@ pub struct Transport {
     pub lanes: u64,
 }
 
-impl Transport {
-    fn for_run(opts: &RunOpts) -> Transport {
-        Transport {
-            stream_window: opts.stream_window,
-            conn_window: opts.conn_window,
-            send_window: opts.conn_window,
-            max_streams: 10 * opts.concurrency.max(1) as u64,
-            lanes: opts.concurrency.max(1) as u64,
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Imp {
     Strata,
@@ -463,7 +451,13 @@ fn run(mut opts: RunOpts) -> io::Result<()> {
         opts.streams = opts.streams.min(1_000);
         opts.handshakes = opts.handshakes.min(100);
     }
-    let tr = Transport::for_run(&opts);
+    // The children get these as flags and derive the same settings.
+    let tr = TransportArgs {
+        stream_window: opts.stream_window,
+        conn_window: opts.conn_window,
+        concurrency: opts.concurrency,
+    }
+    .transport();
     let mut reliable_rows = String::new();
     let mut report = String::new();
     let cmd: Vec<String> = std::env::args().collect();
