@@ -33,9 +33,18 @@ const PROBE_RTT_CWND_PACKETS: u64 = 4;
 const FULL_BW_GROWTH: f64 = 1.25;
 /// ... for this many round trips in a row.
 const FULL_BW_ROUNDS: u32 = 3;
-/// Datagrams added to the window target for ACK aggregation and pacing
-/// quantisation.
-const QUANTA_PACKETS: u64 = 3;
+/// Send quanta added to the window target (BBR's offload budget): what a
+/// host that sends in batches and reads acknowledgements in batches holds
+/// in flight beyond the path's BDP.
+const QUANTA: u64 = 3;
+/// A send quantum is what the pacing rate earns in this long ...
+const SEND_QUANTUM_INTERVAL: Duration = Duration::from_millis(1);
+/// ... at most this much (one GSO batch of the driver, as TSO's 64 KiB is
+/// the kernel's), and at least one datagram. (The draft's quantum is two
+/// datagrams above 1.2 Mbit/s; one keeps the window of slow lossy paths
+/// where the simulated table in docs/reliable.md was tuned.)
+const MAX_SEND_QUANTUM: u64 = 64 * 1024;
+
 /// A round must have lost at least this many datagrams' worth before the
 /// loss rate is judged (a single loss in a short round is not a signal).
 const MIN_LOSS_PACKETS: u64 = 3;
@@ -375,10 +384,22 @@ impl Bbr {
         }
     }
 
+    /// The send quantum: what the pacer releases in one burst and the
+    /// driver in one batch (draft-ietf-ccwg-bbr, `BBRSetSendQuantum`).
+    fn send_quantum(&self) -> u64 {
+        bytes_in(self.pacing_rate, SEND_QUANTUM_INTERVAL)
+            .clamp(self.mtu, MAX_SEND_QUANTUM.max(self.mtu))
+    }
+
     fn set_cwnd(&mut self, acked: u64, total_delivered: u64) {
+        // The model's BDP covers the path; the quanta cover the host: on a
+        // path whose round trip is shorter than the sender's cycle of
+        // wake-ups and batched system calls (loopback, a LAN), a window of
+        // `gain x BDP` alone holds less than one cycle's worth, so the ACK
+        // clock, not the path, sets the rate, and Startup sees no growth.
         let mut target = self
             .bdp(self.cwnd_gain)
-            .saturating_add(QUANTA_PACKETS * self.mtu);
+            .saturating_add(QUANTA * self.send_quantum());
         if self.mode == BbrMode::ProbeBw && self.cycle_index == 0 {
             target = target.saturating_add(2 * self.mtu);
         }

@@ -3,8 +3,12 @@
 //! SACK-style loss detection with packet and time thresholds, and a probe
 //! timeout) over a bottleneck link: the test kit's link model
 //! ([`Netem`]: rate, one-way delay, FIFO tail-drop queue, seeded random
-//! loss after the queue). Every packet is acknowledged at once over a
-//! lossless return path of the same delay.
+//! loss after the queue). Every packet is acknowledged over a lossless
+//! return path of the same delay: at once, or, to model a user-space host
+//! (a driver that wakes, reads a batch and acknowledges it), held until the
+//! next tick of an acknowledgement clock ([`Link::ack_every`]); the pacer's
+//! wake-ups can likewise be rounded up to a timer's granularity
+//! ([`Link::timer_granularity`], tokio's is 1 ms).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
@@ -29,6 +33,12 @@ pub(super) struct Link {
     /// Random loss probability per packet, applied after the queue.
     pub loss: f64,
     pub seed: u64,
+    /// Acknowledgements leave the receiver only on this clock's ticks (all
+    /// those due since the last tick in one burst). Zero: each at once.
+    pub ack_every: Duration,
+    /// The sender's pacing timer fires only on this clock's ticks. Zero:
+    /// exactly when due.
+    pub timer_granularity: Duration,
 }
 
 impl Link {
@@ -41,6 +51,8 @@ impl Link {
             queue: bytes_in(rate, rtt),
             loss,
             seed,
+            ack_every: Duration::ZERO,
+            timer_granularity: Duration::ZERO,
         }
     }
 
@@ -225,11 +237,13 @@ pub(super) fn run_with(
                 }
                 received[i] = true;
             }
-            acks.push(Reverse((arrival + link.one_way, pn)));
+            let acked_at = on_tick(t0, arrival, link.ack_every) + link.one_way;
+            acks.push(Reverse((acked_at, pn)));
         }
 
         // Next event.
         let pto = (inflight > 0).then(|| last_send + rtt.pto_base() * 2u32.pow(backoff.min(6)));
+        let pacer_wake = pacer_wake.map(|t| on_tick(t0, t, link.timer_granularity));
         let next = [acks.peek().map(|r| r.0 .0), pacer_wake, pto]
             .into_iter()
             .flatten()
@@ -242,4 +256,17 @@ pub(super) fn run_with(
     let in_order = received.iter().position(|r| !r).unwrap_or(received.len()) as u64;
     out.goodput_bytes = in_order * MSS;
     out
+}
+
+/// `at` rounded up to the next tick of a clock started at `t0` with period
+/// `tick` (`at` itself when it falls on a tick, or when `tick` is zero).
+fn on_tick(t0: Instant, at: Instant, tick: Duration) -> Instant {
+    let tick = tick.as_nanos();
+    if tick == 0 {
+        return at;
+    }
+    let since = at.saturating_duration_since(t0).as_nanos();
+    let ticks = since.div_ceil(tick);
+    let nanos = u64::try_from(ticks.saturating_mul(tick)).unwrap_or(u64::MAX);
+    t0 + Duration::from_nanos(nanos)
 }
