@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use strata::endpoint::Host;
 use strata::{AbortReason, Addr, Close, StackConfig, StreamProtocol};
 use tokio::net::{TcpSocket, TcpStream, UnixStream};
+use tokio::sync::oneshot;
 use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 
 use crate::error::DriverError;
@@ -43,8 +44,9 @@ pub struct Connection {
     /// Resets the task without waiting for the lock below.
     abort: AbortHandle,
     /// Polled by one waiter at a time; a waiter that is dropped releases it
-    /// and leaves the task running.
-    task: tokio::sync::Mutex<JoinHandle<Close>>,
+    /// and leaves the task running. With it, when the driver can tell it,
+    /// the protocol's end ahead of the task's (see [`Connection::closed`]).
+    task: tokio::sync::Mutex<(JoinHandle<Close>, Option<oneshot::Receiver<Close>>)>,
     /// The end, once a waiter saw it (a join handle yields it only once).
     end: OnceLock<Close>,
 }
@@ -54,7 +56,24 @@ impl Connection {
         Connection {
             peer,
             abort: task.abort_handle(),
-            task: tokio::sync::Mutex::new(task),
+            task: tokio::sync::Mutex::new((task, None)),
+            end: OnceLock::new(),
+        }
+    }
+
+    /// A connection whose protocol's end (`ended`, sent with the reason it
+    /// was given in `connection_lost`) may come before its task's: a
+    /// datagram carrier's socket outlives the connection for its closing
+    /// period.
+    pub(crate) fn with_end(
+        peer: Addr,
+        task: JoinHandle<Close>,
+        ended: oneshot::Receiver<Close>,
+    ) -> Connection {
+        Connection {
+            peer,
+            abort: task.abort_handle(),
+            task: tokio::sync::Mutex::new((task, Some(ended))),
             end: OnceLock::new(),
         }
     }
@@ -70,16 +89,39 @@ impl Connection {
     /// [`abort`](Connection::abort) or wait again. Every wait, and any
     /// number of waiters at once, get the same reason. After `abort` it is
     /// `Close::Aborted { layer: "driver", reason: AbortReason::Shutdown }`.
+    ///
+    /// The connection ends when its protocol is told so (`connection_lost`),
+    /// whatever lingers below it: over `reliable+udp://` the socket stays
+    /// for the mapping's closing period (its TIME-WAIT, at least 2 s), which
+    /// this does not wait for, as a TCP close does not wait for TIME-WAIT.
     pub async fn closed(&self) -> Close {
         if let Some(why) = self.end.get() {
             return why.clone();
         }
-        let mut task = self.task.lock().await;
+        let mut guard = self.task.lock().await;
         // Another waiter may have seen the end while this one queued.
         if let Some(why) = self.end.get() {
             return why.clone();
         }
-        let why = match (&mut *task).await {
+        let (task, ended) = &mut *guard;
+        let told = match ended.as_mut() {
+            Some(rx) => tokio::select! {
+                r = &mut *task => Err(Some(r)),
+                r = rx => r.map_err(|_| None),
+            },
+            None => Err(None),
+        };
+        let joined = match told {
+            Ok(why) => return self.end.get_or_init(|| why).clone(),
+            Err(Some(joined)) => joined,
+            // No end to be told of, or the protocol was dropped untold (the
+            // task was aborted or panicked): the task says why.
+            Err(None) => {
+                *ended = None;
+                (&mut *task).await
+            }
+        };
+        let why = match joined {
             Ok(why) => why,
             // The driver catches protocol panics, so a failed join means
             // the task was aborted, or the runtime cancelled it (it is

@@ -152,13 +152,13 @@ pub async fn connect(
             // The protocol sits in a swap point: an HTTP client choosing its
             // version (or STARTTLS) swaps above the mapping, which stays.
             let slot = strata::ProtocolSlot::new(proto);
-            let (proto, started) = Started::new(Box::new(slot));
+            let (proto, started, ended) = Started::new(Box::new(slot));
             // The carrier is told the peer (QUIC keys its connection to it);
             // the socket connects to that same address, resolved once.
             let (peer, resolved) = resolve_first(ep).await?;
             let layer = (carry.connect)(ep, Box::new(proto), &stack, peer)?;
             let (peer, task) = connect(&resolved, layer, stack).await?;
-            until_started(peer, task, started).await
+            until_started(peer, task, started, Some(ended)).await
         }
         (Open::Datagram { .. }, None) => Err(DriverError::NotStream {
             endpoint: ep.to_string(),
@@ -198,6 +198,7 @@ pub(crate) async fn until_started(
     peer: std::net::SocketAddr,
     task: tokio::task::JoinHandle<strata::Close>,
     started: tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,
+    ended: Option<tokio::sync::oneshot::Receiver<strata::Close>>,
 ) -> Result<Connection, DriverError> {
     // A caller that gives up first (a relay's `--connect-timeout`) drops
     // this future: the attempt is stopped with it, not left to finish on
@@ -214,7 +215,12 @@ pub(crate) async fn until_started(
     let outcome = started.await;
     guard.0 = None;
     let why = match outcome {
-        Ok(Ok(())) => return Ok(Connection::new(Addr::Inet(peer), task)),
+        Ok(Ok(())) => {
+            return Ok(match ended {
+                Some(ended) => Connection::with_end(Addr::Inet(peer), task, ended),
+                None => Connection::new(Addr::Inet(peer), task),
+            })
+        }
         Ok(Err(why)) => why,
         Err(_) => Connection::new(Addr::Inet(peer), task).closed().await,
     };
@@ -240,6 +246,8 @@ pub(crate) fn not_started(peer: std::net::SocketAddr, why: strata::Close) -> Dri
 struct Started {
     inner: Box<dyn StreamProtocol>,
     started: Option<tokio::sync::oneshot::Sender<Result<(), strata::Close>>>,
+    /// The reason `connection_lost` gave, for [`Connection::closed`].
+    ended: Option<tokio::sync::oneshot::Sender<strata::Close>>,
 }
 
 impl Started {
@@ -248,13 +256,16 @@ impl Started {
     ) -> (
         Self,
         tokio::sync::oneshot::Receiver<Result<(), strata::Close>>,
+        tokio::sync::oneshot::Receiver<strata::Close>,
     ) {
         let (tx, rx) = tokio::sync::oneshot::channel();
+        let (end_tx, end_rx) = tokio::sync::oneshot::channel();
         let s = Started {
             inner,
             started: Some(tx),
+            ended: Some(end_tx),
         };
-        (s, rx)
+        (s, rx, end_rx)
     }
 }
 
@@ -280,7 +291,12 @@ impl StreamProtocol for Started {
         if let Some(tx) = self.started.take() {
             let _ = tx.send(Err(why.clone()));
         }
-        self.inner.connection_lost(why)
+        self.inner.connection_lost(why);
+        // After the protocol ran its last callback: a waiter woken by this
+        // finds the protocol done.
+        if let Some(tx) = self.ended.take() {
+            let _ = tx.send(why.clone());
+        }
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
         self.inner.pause_writing(t)

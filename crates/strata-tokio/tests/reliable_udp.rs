@@ -472,3 +472,73 @@ async fn a_client_whose_server_socket_vanishes_ends_within_seconds() {
     let lost = got.lock().unwrap().lost.clone().expect("connection_lost");
     assert!(lost.to_string().contains("unreachable"), "{lost}");
 }
+
+/// `Connection::closed` answers when the protocol has its end, as it does
+/// over TCP, not when the mapping's closing period (at least 2 s, its
+/// TIME-WAIT, which answers the peer's late retransmissions) is over: the
+/// socket lingers for that on its own. It used to wait the whole period, so
+/// every client of `reliable+udp://` took 2 s more to finish than its
+/// exchange (the `close` column of the `reliable_udp` bench).
+#[tokio::test]
+async fn closed_answers_at_the_end_not_after_the_closing_period() {
+    let reg = registry();
+    let ep = Endpoint::parse_with("reliable+udp://127.0.0.1:0", &reg).unwrap();
+    let server = Server::new();
+    let (factory, _seen) = echo_factory();
+    let bound = server
+        .listen(&ep, factory, ListenConfig::default())
+        .await
+        .unwrap();
+    let url = format!("reliable+udp://{}", bound.local);
+    let cep = Endpoint::parse_with(&url, &reg).unwrap();
+    let got = Arc::new(Mutex::new(Got::default()));
+    let (lost_tx, lost_rx) = tokio::sync::oneshot::channel();
+    let client = Signalled {
+        inner: Client {
+            msg: message(4096, 3),
+            sent: 0,
+            got: got.clone(),
+            half_close: true,
+        },
+        lost: Some(lost_tx),
+    };
+    let conn = strata_tokio::connect(&cep, Box::new(client), Arc::new(StackConfig::default()))
+        .await
+        .unwrap();
+    within("the exchange", async { lost_rx.await.unwrap() }).await;
+    // The closing period is at least 2 s from the close: half of it is
+    // plenty for the driver to hand over a reason it already has.
+    let why = tokio::time::timeout(Duration::from_secs(1), conn.closed())
+        .await
+        .expect("closed() waited for the closing period");
+    assert!(why.is_clean(), "{why}");
+    assert_eq!(got.lock().unwrap().data.len(), 4096);
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// A [`Client`] that says when it got `connection_lost`.
+struct Signalled {
+    inner: Client,
+    lost: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl StreamProtocol for Signalled {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.connection_made(t)
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.inner.data_received(t, data)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.eof_received(t)
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.resume_writing(t)
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.inner.connection_lost(why);
+        if let Some(tx) = self.lost.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -148,7 +148,7 @@ pub async fn connect_quic(
         });
     };
     let (peer, task) = connect(&resolved, Box::new(client), stack).await?;
-    crate::endpoint::until_started(peer, task, started).await
+    crate::endpoint::until_started(peer, task, started, None).await
 }
 
 /// Tells the connect when the app starts (or why it never did).
