@@ -268,3 +268,58 @@ def test_sighup_reloads_the_certificate_for_new_connections(tmp_path):
         assert second in line
     finally:
         s.stop()
+
+
+def line_with(stream, word, secs):
+    """The first line read from `stream` that holds `word` (past the "try:"
+    hints printed after ready), or "" after `secs` without one: a server
+    that says nothing fails the test instead of hanging it."""
+    found = queue.Queue()
+
+    def read():
+        for line in iter(stream.readline, ""):
+            if word in line:
+                found.put(line)
+                return
+        found.put("")
+
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        return found.get(timeout=secs)
+    except queue.Empty:
+        return ""
+
+
+def test_sighup_reloads_the_quic_certificate_for_new_connections(tmp_path):
+    """`quic.cert`/`quic.key` are reloaded on SIGHUP as `tls.*` are: a
+    client that trusts only the old certificate is refused afterwards, one
+    that trusts only the new one is served (OpenSSL makes both)."""
+    cert, key = make_cert(tmp_path)
+    old = tmp_path / "old.pem"
+    shutil.copy(cert, old)
+    s = Serving(f"quic+udp://127.0.0.1:0?quic.cert={cert}&quic.key={key}")
+
+    def echo(ca):
+        return run_strata("connect", f"quic+udp://127.0.0.1:{s.port}?quic.ca={ca}",
+                          input=b"over quic\n", timeout=30)
+
+    try:
+        r = echo(old)
+        assert r.returncode == 0 and r.stdout == b"over quic\n", r
+        new_cert, new_key = make_cert(tmp_path, "next")
+        new = tmp_path / "new.pem"
+        shutil.copy(new_cert, new)
+        new_cert.replace(cert)
+        new_key.replace(key)
+        s.proc.send_signal(1)
+        line = line_with(s.proc.stdout, "reload", 20)
+        assert "certificate reloaded" in line, line
+        r = echo(new)
+        assert r.returncode == 0 and r.stdout == b"over quic\n", r
+        # QUIC's handshake is its connect: a refused certificate is a failed
+        # connect (exit 3), where over TCP it fails a connection made (1).
+        r = echo(old)
+        assert r.returncode == 3 and r.stdout == b"", r
+        assert b"invalid peer certificate" in r.stderr, r.stderr
+    finally:
+        s.stop()

@@ -448,6 +448,12 @@ fn serve(args: ServeArgs) -> ExitCode {
                         Ok(id) => id,
                         Err(code) => return code,
                     };
+                    if let (Some(id), Some(_)) = (&id, ep.option("quic", "cert")) {
+                        reloadable.push(Reloadable {
+                            id: id.clone(),
+                            endpoint: ep.clone(),
+                        });
+                    }
                     let service = http_service.clone();
                     let apps: strata::quic::AppFactory = Arc::new(move |alpn: Option<&[u8]>| {
                         (alpn == Some(b"h3".as_slice())).then(|| {
@@ -482,7 +488,8 @@ fn serve(args: ServeArgs) -> ExitCode {
                         Ok(id) => id,
                         Err(code) => return code,
                     };
-                    if let (Some(id), Some(_)) = (&id, ep.option("tls", "cert")) {
+                    let files = ep.option("tls", "cert").or(ep.option("quic", "cert"));
+                    if let (Some(id), Some(_)) = (&id, files) {
                         reloadable.push(Reloadable {
                             id: id.clone(),
                             endpoint: ep.clone(),

@@ -770,7 +770,11 @@ pub fn run(args: RelayArgs) -> ExitCode {
         print_identity(id);
     }
     // Certificates read from files are read again on SIGHUP.
-    let reload = match (&id, plan.listen.option("tls", "cert")) {
+    let files = plan
+        .listen
+        .option("tls", "cert")
+        .or(plan.listen.option("quic", "cert"));
+    let reload = match (&id, files) {
         (Some(id), Some(_)) => Some((id.clone(), plan.listen.clone())),
         _ => None,
     };

@@ -162,8 +162,8 @@ impl ReloadingCert {
     }
 
     /// [`reload_all`](ReloadingCert::reload_all) with the files named by
-    /// `ep`'s `tls.cert` and `tls.key` lists (what a server re-reads on
-    /// SIGHUP); an endpoint without them is [`TlsSetupError::PairCount`]
+    /// `ep`'s `tls.cert` and `tls.key` lists, or its `quic.cert` and
+    /// `quic.key` (what a server re-reads on SIGHUP); an endpoint without them is [`TlsSetupError::PairCount`]
     /// with no files.
     ///
     /// ```
@@ -176,7 +176,13 @@ impl ReloadingCert {
     /// # Ok(()) }
     /// ```
     pub fn reload_from(&self, ep: &Endpoint) -> Result<(), TlsSetupError> {
-        let pairs = cert_key_pairs(ep, "tls")?.unwrap_or_default();
+        // A QUIC listener names its files `quic.cert`/`quic.key`.
+        let layer = if ep.option("quic", "cert").is_some() {
+            "quic"
+        } else {
+            "tls"
+        };
+        let pairs = cert_key_pairs(ep, layer)?.unwrap_or_default();
         self.reload_all(&pairs)
     }
 
