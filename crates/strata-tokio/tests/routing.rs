@@ -57,32 +57,24 @@ enum Dst {
 }
 
 impl Scheme {
-    /// The scheme's name, as the child server's variable carries it.
-    fn name(self) -> &'static str {
-        match self {
+    /// A server's endpoint, with its server id in hex (or none) and more
+    /// options (`key=value`, the layer's).
+    fn server_url(self, server_id: Option<&str>, more: &[&str]) -> String {
+        let layer = match self {
             Scheme::Reliable => "reliable",
             Scheme::Quic => "quic",
-        }
-    }
-
-    fn from_name(name: &str) -> Scheme {
-        match name {
-            "reliable" => Scheme::Reliable,
-            "quic" => Scheme::Quic,
-            other => panic!("no scheme {other}"),
-        }
-    }
-
-    /// A server's endpoint, with its server id in hex (or none).
-    fn server_url(self, server_id: Option<&str>) -> String {
-        match (self, server_id) {
-            (Scheme::Reliable, None) => "reliable+udp://127.0.0.1:0".into(),
-            (Scheme::Reliable, Some(id)) => {
-                format!("reliable+udp://127.0.0.1:0?reliable.server_id={id}")
-            }
-            (Scheme::Quic, None) => "quic+udp://127.0.0.1:0".into(),
-            (Scheme::Quic, Some(id)) => format!("quic+udp://127.0.0.1:0?quic.server_id={id}"),
-        }
+        };
+        let id = server_id.map(|id| format!("{layer}.server_id={id}"));
+        let opts: Vec<String> = id
+            .into_iter()
+            .chain(more.iter().map(|o| format!("{layer}.{o}")))
+            .collect();
+        let query = if opts.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", opts.join("&"))
+        };
+        format!("{layer}+udp://127.0.0.1:0{query}")
     }
 
     /// A client's endpoint: to `to`, ending `idle` seconds after the last
@@ -192,6 +184,8 @@ enum How {
 struct Forwarded {
     /// The source the router saw (the client's NAT).
     from: SocketAddr,
+    /// The datagram's first byte (its header's form and type).
+    first: u8,
     /// The destination id (absent in a datagram that did not parse).
     dst: Option<Vec<u8>>,
     how: How,
@@ -270,6 +264,7 @@ impl Router {
                 let (dst, how, server) = backends.route(from, &buf[..n]);
                 l.lock().unwrap().push(Forwarded {
                     from,
+                    first: buf[..n].first().copied().unwrap_or(0),
                     dst,
                     how,
                     server,
@@ -371,8 +366,8 @@ impl Nat {
     }
 }
 
-/// The variable that makes [`routing_child_server`] serve:
-/// `<scheme>:<server id in hex, or none>`.
+/// The variable that makes [`routing_child_server`] serve: the endpoint it
+/// listens on.
 const CHILD_ENV: &str = "STRATA_ROUTING_CHILD";
 
 /// An echo server of a [`Scheme`] in a process of its own: this test
@@ -388,7 +383,7 @@ struct ChildServer {
 }
 
 impl ChildServer {
-    fn spawn(scheme: Scheme, server_id: Option<&str>) -> ChildServer {
+    fn spawn(url: &str) -> ChildServer {
         let exe = std::env::current_exe().expect("the test binary");
         let mut child = Command::new(exe)
             .args([
@@ -398,10 +393,7 @@ impl ChildServer {
                 "--nocapture",
                 "--test-threads=1",
             ])
-            .env(
-                CHILD_ENV,
-                format!("{}:{}", scheme.name(), server_id.unwrap_or("none")),
-            )
+            .env(CHILD_ENV, url)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -455,17 +447,14 @@ impl Drop for ChildServer {
 #[tokio::test]
 #[ignore = "a server process for the routing tests, started by them"]
 async fn routing_child_server() {
-    let Ok(var) = std::env::var(CHILD_ENV) else {
+    let Ok(url) = std::env::var(CHILD_ENV) else {
         return;
     };
-    let (scheme, id) = var.split_once(':').expect("<scheme>:<id>");
-    let scheme = Scheme::from_name(scheme);
     std::thread::spawn(|| {
         let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
         std::process::exit(0);
     });
-    let id = (id != "none").then_some(id);
-    let ep = Endpoint::parse_with(&scheme.server_url(id), &registry()).unwrap();
+    let ep = Endpoint::parse_with(&url, &registry()).unwrap();
     let server = Server::new();
     let (echo, _) = echo_factory();
     let factory: strata::StreamFactory = Arc::new(move || {
@@ -549,11 +538,11 @@ const REBIND_AFTER: usize = 300;
 /// server behind a rebinding NAT whose first port the fallback sends to
 /// that server. Returns what each client saw, its NAT's outside ports, the
 /// router's log, and the connections each server accepted.
-async fn run(scheme: Scheme, ids: Option<[&str; 2]>) -> Run {
+async fn run(scheme: Scheme, ids: Option<[&str; 2]>, more: &[&str]) -> Run {
     let reg = registry();
     let servers = [
-        ChildServer::spawn(scheme, ids.map(|i| i[0])),
-        ChildServer::spawn(scheme, ids.map(|i| i[1])),
+        ChildServer::spawn(&scheme.server_url(ids.map(|i| i[0]), more)),
+        ChildServer::spawn(&scheme.server_url(ids.map(|i| i[1]), more)),
     ];
     let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
     let router = Router::start(scheme, addrs.clone(), vec![vec![1], vec![2]]).await;
@@ -626,8 +615,8 @@ struct Run {
 
 /// With server ids: every connection completes byte for byte on the server
 /// it started on, routed by id after the rebind.
-async fn each_connection_stays_on_its_server(scheme: Scheme) -> Run {
-    let r = run(scheme, Some(["01", "02"])).await;
+async fn each_connection_stays_on_its_server(scheme: Scheme, more: &[&str]) -> Run {
+    let r = run(scheme, Some(["01", "02"]), more).await;
     let (clients, log, accepted) = (&r.clients, &r.log, r.accepted);
     assert_eq!(accepted, [1, 1], "one connection on each server");
     for (i, (got, ports)) in clients.iter().enumerate() {
@@ -671,7 +660,7 @@ async fn each_connection_stays_on_its_server(scheme: Scheme) -> Run {
 /// Without server ids (the control): after the rebind the fallback sends
 /// every packet to the other server, and the transfer dies.
 async fn the_fallback_misroutes_after_a_rebind(scheme: Scheme) -> Run {
-    let r = run(scheme, None).await;
+    let r = run(scheme, None, &[]).await;
     let (clients, log, accepted) = (&r.clients, &r.log, r.accepted);
     assert_eq!(
         accepted,
@@ -698,7 +687,7 @@ async fn the_fallback_misroutes_after_a_rebind(scheme: Scheme) -> Run {
 
 #[tokio::test]
 async fn reliable_with_server_ids_each_connection_stays_on_its_server_across_a_rebind() {
-    each_connection_stays_on_its_server(Scheme::Reliable).await;
+    each_connection_stays_on_its_server(Scheme::Reliable, &[]).await;
 }
 
 #[tokio::test]
@@ -712,7 +701,7 @@ async fn reliable_without_server_ids_the_fallback_misroutes_after_a_rebind() {
 /// relayed its datagrams to the client's new address).
 #[tokio::test]
 async fn quic_with_server_ids_each_connection_stays_on_its_server_across_a_rebind() {
-    let r = each_connection_stays_on_its_server(Scheme::Quic).await;
+    let r = each_connection_stays_on_its_server(Scheme::Quic, &[]).await;
     let n = quic_short_cid_len();
     for f in r.log.iter().filter(|f| f.how == How::ById) {
         let id = f.dst.as_deref().unwrap();
@@ -724,6 +713,34 @@ async fn quic_with_server_ids_each_connection_stays_on_its_server_across_a_rebin
         assert!(
             answered.count() > 100,
             "client {i}: its server did not answer on the new path"
+        );
+    }
+}
+
+/// QUIC with Retry on every new connection: the client's second Initial
+/// carries the Retry's token and, as its destination, the id the Retry
+/// gave, which the server minted routable: the router sends it by id to the
+/// server that holds the token's key, and the connections go on as without
+/// Retry.
+#[tokio::test]
+async fn quic_with_server_ids_a_retried_initial_is_routed_by_id() {
+    let r = each_connection_stays_on_its_server(Scheme::Quic, &["retry=always"]).await;
+    for (i, (_, ports)) in r.clients.iter().enumerate() {
+        // Long header, fixed bit, type Initial (RFC 9000 §17.2.2).
+        let initials: Vec<_> = r
+            .log
+            .iter()
+            .filter(|f| f.from == ports[0] && f.first & 0xf0 == 0xc0)
+            .collect();
+        assert!(
+            initials.iter().any(|f| f.how == How::Fallback),
+            "client {i}: {initials:?}"
+        );
+        let retried: Vec<_> = initials.iter().filter(|f| f.how == How::ById).collect();
+        assert!(!retried.is_empty(), "client {i}: {initials:?}");
+        assert!(
+            retried.iter().all(|f| f.server == i),
+            "client {i}: {retried:?}"
         );
     }
 }
