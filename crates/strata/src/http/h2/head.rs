@@ -1,6 +1,6 @@
 //! Header blocks to `http` heads and back (RFC 9113 §8.2, §8.3).
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::{request, response, HeaderMap, Method, StatusCode, Uri, Version};
 
@@ -21,13 +21,35 @@ pub(crate) struct HeadFields {
     pub error: Option<&'static str>,
     seen_regular: bool,
     trailers: bool,
+    /// Where the block's values are copied, one after the other: each is
+    /// split off as a `Bytes` sharing this one allocation (a request's
+    /// `:authority`, `:path` and field values cost one buffer, not one
+    /// allocation each).
+    arena: BytesMut,
 }
 
-fn set_once(slot: &mut Option<Bytes>, v: &[u8], error: &mut Option<&'static str>) {
+/// The arena's first allocation: a typical request's values fit.
+const ARENA_CHUNK: usize = 512;
+
+/// `v` copied into `arena` and split off as its own `Bytes`.
+fn keep(arena: &mut BytesMut, v: &[u8]) -> Bytes {
+    if arena.capacity() - arena.len() < v.len() {
+        arena.reserve(v.len().max(ARENA_CHUNK));
+    }
+    arena.extend_from_slice(v);
+    arena.split().freeze()
+}
+
+fn set_once(
+    slot: &mut Option<Bytes>,
+    arena: &mut BytesMut,
+    v: &[u8],
+    error: &mut Option<&'static str>,
+) {
     if slot.is_some() {
         error.get_or_insert("duplicate pseudo-header");
     } else {
-        *slot = Some(Bytes::copy_from_slice(v));
+        *slot = Some(keep(arena, v));
     }
 }
 
@@ -61,10 +83,10 @@ impl HeadFields {
                         }
                     }
                 }
-                b"scheme" => set_once(&mut self.scheme, value, e),
-                b"authority" => set_once(&mut self.authority, value, e),
-                b"path" => set_once(&mut self.path, value, e),
-                b"protocol" => set_once(&mut self.protocol, value, e),
+                b"scheme" => set_once(&mut self.scheme, &mut self.arena, value, e),
+                b"authority" => set_once(&mut self.authority, &mut self.arena, value, e),
+                b"path" => set_once(&mut self.path, &mut self.arena, value, e),
+                b"protocol" => set_once(&mut self.protocol, &mut self.arena, value, e),
                 b"status" => {
                     let code = std::str::from_utf8(value)
                         .ok()
@@ -110,8 +132,13 @@ impl HeadFields {
             }
             _ => {}
         }
-        let (Ok(n), Ok(mut v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value))
-        else {
+        let Ok(n) = HeaderName::from_bytes(name) else {
+            self.error = Some("invalid field name or value");
+            return;
+        };
+        // A bad value is refused after it was kept: the block is then
+        // malformed, and the arena goes with it.
+        let Ok(mut v) = HeaderValue::from_maybe_shared(keep(&mut self.arena, value)) else {
             self.error = Some("invalid field name or value");
             return;
         };
@@ -147,8 +174,14 @@ impl HeadFields {
             if path.is_empty() {
                 return Err("empty :path");
             }
-            let path = http::uri::PathAndQuery::from_maybe_shared(path).map_err(|_| "bad :path")?;
-            let mut b = Uri::builder().scheme(&scheme[..]).path_and_query(path);
+            let mut uri = http::uri::Parts::default();
+            uri.path_and_query =
+                Some(http::uri::PathAndQuery::from_maybe_shared(path).map_err(|_| "bad :path")?);
+            uri.scheme = Some(match &scheme[..] {
+                b"https" => http::uri::Scheme::HTTPS,
+                b"http" => http::uri::Scheme::HTTP,
+                other => http::uri::Scheme::try_from(other).map_err(|_| "bad :scheme")?,
+            });
             let authority = match self.authority {
                 Some(a) => Some(a),
                 None => self
@@ -157,9 +190,13 @@ impl HeadFields {
                     .map(|h| Bytes::copy_from_slice(h.as_bytes())),
             };
             if let Some(a) = authority {
-                b = b.authority(&a[..]);
+                // Shared, not copied: `a` is a slice of the block's arena.
+                uri.authority = Some(
+                    http::uri::Authority::from_maybe_shared(a)
+                        .map_err(|_| "bad :scheme, :authority or :path")?,
+                );
             }
-            b.build().map_err(|_| "bad :scheme, :authority or :path")?
+            Uri::from_parts(uri).map_err(|_| "bad :scheme, :authority or :path")?
         };
         if let Some(p) = self.protocol {
             let p = String::from_utf8(p.to_vec()).map_err(|_| "bad :protocol")?;

@@ -520,10 +520,10 @@ impl H2Connection {
                     self.c.timers.stop(ConnTimer::Idle);
                     self.streams.insert(
                         id,
-                        Child {
+                        Box::new(Child {
                             proto: crate::ProtocolSlot::new(Box::new(Sink)),
                             st,
-                        },
+                        }),
                     );
                     // A refused request like a stream error: a flood of
                     // them (an HPACK bomb costs a few bytes each) is bounded
@@ -570,7 +570,10 @@ impl H2Connection {
     ) {
         self.c.timers.stop(ConnTimer::Idle);
         let proto = proto.into();
-        let child = self.streams.entry(st.id).or_insert(Child { proto, st });
+        let child = self
+            .streams
+            .entry(st.id)
+            .or_insert_with(|| Box::new(Child { proto, st }));
         let mut v = View::new(&mut child.st, &mut self.sh, t);
         child.proto.connection_made(&mut v);
     }
