@@ -44,7 +44,7 @@ mod server;
 mod stats;
 mod table;
 
-pub use app::{AppFactory, QuicApp, QuicConnection};
+pub use app::{AppFactory, EarlyData, QuicApp, QuicConnection};
 pub use cid::{RoutableCidGenerator, QUIC_NONCE_LEN};
 pub use client::QuicClient;
 pub use config::{QuicConfig, RetryPolicy};
