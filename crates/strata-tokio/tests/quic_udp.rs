@@ -33,6 +33,7 @@ struct Seen {
     data: Vec<u8>,
     eof: bool,
     lost: Option<Close>,
+    early: Option<bool>,
 }
 
 fn record(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
@@ -44,6 +45,7 @@ fn record(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
     s.peer = t.get::<PeerAddr>().is_some();
     s.peer_addr = t.get::<PeerAddr>().map(|p| p.0.clone());
     s.chain = t.layer_chain();
+    s.early = t.get::<strata::quic::EarlyData>().map(|e| e.0);
 }
 
 /// The server: echoes, and closes once the client has half-closed.
@@ -238,6 +240,26 @@ async fn ten_megabytes_both_ways_byte_exact() {
     eprintln!("10 MiB echoed over quic+udp in {:?}", start.elapsed());
     assert_eq!(seen.data.len(), msg.len());
     assert!(seen.data == msg, "the echo differs");
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// `quic.0rtt=true` on both ends: the second connection resumes with the
+/// first one's ticket and its stream starts in 0-RTT, on both sides.
+#[tokio::test]
+async fn a_second_connection_sends_in_zero_rtt() {
+    let (server, addr, served) = echo_server("127.0.0.1", "&quic.0rtt=true").await;
+    let ep = client_ep(addr, "&quic.0rtt=true");
+    let msg = message(3_000);
+    let first = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    assert!(first.data == msg && first.eof);
+    assert_eq!(first.early, Some(false), "no ticket yet");
+    let second = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    assert!(second.data == msg && second.eof);
+    assert_eq!(second.early, Some(true), "the client started in 0-RTT");
+    let early: Vec<_> = (served.lock().unwrap().iter())
+        .map(|s| s.lock().unwrap().early)
+        .collect();
+    assert_eq!(early, [Some(false), Some(true)], "the server saw it early");
     server.shutdown(Duration::from_secs(1)).await;
 }
 
