@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use quic_support::*;
 use strata::quic::{
-    Dir, EarlyData, PerStream, QuicApp, QuicClient, QuicConfig, QuicConnection, QuicServer,
-    StreamId,
+    AppFactory, Dir, EarlyData, PerStream, QuicApp, QuicClient, QuicConfig, QuicConnection,
+    QuicError, QuicServer, StreamId,
 };
 use strata::testing::{LinkConfig, SimNet, Verdict};
 use strata::{Close, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
@@ -167,6 +167,9 @@ impl QuicApp for Watch {
             assert!(self.inner.open_stream(c, Dir::Uni, p).is_ok());
         }
     }
+    fn early_data(&self) -> bool {
+        self.inner.early_data()
+    }
     fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {
         {
             let mut e = self.ev.lock().unwrap();
@@ -267,6 +270,8 @@ struct Opts {
     uni: bool,
     /// Called with the network before it runs (a tamper hook).
     setup: Option<Setup>,
+    /// The server's apps (default: PerStream with the echo).
+    apps: Option<AppFactory>,
 }
 
 impl Opts {
@@ -277,6 +282,7 @@ impl Opts {
             client_zero_rtt,
             uni: false,
             setup: None,
+            apps: None,
         }
     }
 }
@@ -287,10 +293,14 @@ fn connect(peers: &Peers, msg: &[u8], o: Opts) -> Run {
     let server_rec: Shared = Arc::default();
     let client_rec: Shared = Arc::default();
     let ev = Arc::new(Mutex::new(ConnEvents::default()));
+    let apps = o
+        .apps
+        .clone()
+        .unwrap_or_else(|| per_stream(echo_factory(&server_rec)));
     let server = QuicServer::new(
         cfg(o.seed, o.server_zero_rtt),
         peers.server_tls.clone(),
-        per_stream(echo_factory(&server_rec)),
+        apps,
     )
     .unwrap();
     let ask = Ask::new(msg, &client_rec);
@@ -315,7 +325,11 @@ fn connect(peers: &Peers, msg: &[u8], o: Opts) -> Run {
         f(&mut net);
     }
     let start = net.now();
-    let wanted = 1 + usize::from(o.uni);
+    let wanted = if o.apps.is_some() {
+        0
+    } else {
+        1 + usize::from(o.uni)
+    };
     let cr = client_rec.clone();
     let sr = server_rec.clone();
     net.run_until(Duration::from_secs(20), |_| {
@@ -470,4 +484,85 @@ fn replayed_first_flight_delivers_nothing_twice() {
     let server = run.server_rec.lock().unwrap();
     assert_eq!(server.len(), 1, "{server:?}");
     assert_eq!(server[0].data, b"pay once");
+}
+
+#[test]
+fn an_app_without_the_zero_rtt_contract_starts_after_the_handshake() {
+    let peers = Peers::new();
+    connect(&peers, b"hello", Opts::new(9, true, true));
+    // The server accepts 0-RTT, but its app does not say it keeps the
+    // contract (`early_data` false, the default): it starts once the
+    // handshake is done, so a replay could never reach it; the request
+    // waited in quinn-proto and the answer comes two round trips in.
+    let ev = SharedEvents::default();
+    let made_early: Arc<Mutex<Vec<bool>>> = Arc::default();
+    let (e, m) = (ev.clone(), made_early.clone());
+    let apps: AppFactory = Arc::new(move |_| {
+        let m = m.clone();
+        let app = Script::new(e.clone())
+            .made(move |c, ()| m.lock().unwrap().push(c.is_early()))
+            .data(|c, (id, d)| {
+                assert!(!c.is_early());
+                let _ = c.write(id, &d);
+            })
+            .finished(|c, id| {
+                let _ = c.finish(id);
+            });
+        Some(Box::new(app) as Box<dyn QuicApp>)
+    });
+    let mut o = Opts::new(10, true, true);
+    o.apps = Some(apps);
+    let second = connect(&peers, b"wait for it", o);
+    assert_eq!(second.ev.made_early, Some(true), "the client went early");
+    assert_eq!(second.ev.accepted, 1, "and the server took its 0-RTT");
+    assert_eq!(*made_early.lock().unwrap(), [false]);
+    assert_eq!(ev.lock().unwrap().data[&0], b"wait for it");
+    assert_eq!(second.client[0].data, b"wait for it");
+    assert!(
+        second.answer_after() >= 2 * RTT,
+        "{:?}",
+        second.answer_after()
+    );
+}
+
+#[test]
+fn a_stream_that_cannot_be_reopened_after_a_rejection_ends_typed() {
+    let peers = Peers::new();
+    connect(&peers, b"hello", Opts::new(11, true, true));
+    // The server rejects 0-RTT and now allows no bidirectional stream: the
+    // early stream cannot be sent again, its protocol hears why.
+    let server_rec: Shared = Arc::default();
+    let zero_streams = QuicConfig {
+        max_bidi_streams: 0,
+        ..cfg(12, false)
+    };
+    let server = QuicServer::new(
+        zero_streams,
+        peers.server_tls.clone(),
+        per_stream(echo_factory(&server_rec)),
+    )
+    .unwrap();
+    let rec: Shared = Arc::default();
+    let client = QuicClient::new(
+        cfg(13, true),
+        peers.client_tls.clone(),
+        "localhost",
+        addr(SERVER),
+        Box::new(PerStream::client(Ask::new(b"no room", &rec))),
+    )
+    .unwrap();
+    let (mut net, _, _) = pair(12, link(), server, client);
+    let r = rec.clone();
+    net.run_until(Duration::from_secs(20), |_| {
+        r.lock().unwrap()[0].lost.is_some()
+    });
+    let rec = rec.lock().unwrap();
+    assert_eq!(rec[0].early, Some(true));
+    let why = rec[0].lost.as_ref().expect("the stream ended");
+    assert_eq!(
+        why.error::<QuicError>(),
+        Some(&QuicError::ZeroRttRejected),
+        "{why:?}"
+    );
+    assert!(server_rec.lock().unwrap().is_empty());
 }

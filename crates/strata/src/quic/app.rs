@@ -166,6 +166,19 @@ pub trait QuicApp: Send {
     fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
         c.close(0, b"shutting down");
     }
+    /// Whether this app keeps the 0-RTT contract: it may start early
+    /// ([`QuicConnection::is_early`]), takes care of what replays can do
+    /// (on a server: [`EarlyData`]), and, on a client, handles
+    /// [`zero_rtt_rejected`](QuicApp::zero_rtt_rejected). Asked before
+    /// `connection_made`; only an app that answers true starts early, and
+    /// only with [`QuicConfig::zero_rtt`](super::QuicConfig::zero_rtt) on.
+    /// The default is false: such an app starts after the handshake, as
+    /// without 0-RTT (a server's app then never sees a replay: a replayed
+    /// hello cannot finish the handshake).
+    /// [`PerStream`](super::PerStream) answers true.
+    fn early_data(&self) -> bool {
+        false
+    }
     /// The handshake finished after [`connection_made`](QuicApp::connection_made)
     /// came early ([`QuicConnection::is_early`]). On the client the server
     /// accepted the 0-RTT data: the streams go on as they are. On the server

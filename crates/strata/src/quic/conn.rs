@@ -44,6 +44,10 @@ pub(crate) struct ConnState {
     /// The app started before the handshake finished (0-RTT): until
     /// `zero_rtt_accepted`/`zero_rtt_rejected`.
     pub(crate) early: bool,
+    /// A server's app made when the client's hello was read, which does not
+    /// start early ([`QuicApp::early_data`](super::QuicApp::early_data)
+    /// false): it starts when the handshake is done.
+    pub(crate) parked: Option<Box<dyn super::QuicApp>>,
 }
 
 impl ConnState {
@@ -66,6 +70,7 @@ impl ConnState {
             lost: false,
             buffer: StreamBuffer::default(),
             early: false,
+            parked: None,
         }
     }
 

@@ -282,7 +282,7 @@ impl Engine {
         // writes leaves in the first flight.
         if self.cfg.zero_rtt {
             if let Some(c) = self.conns.get_mut(id) {
-                if c.app.is_some() && c.q.has_0rtt() {
+                if c.app.as_ref().is_some_and(|a| a.early_data()) && c.q.has_0rtt() {
                     start_early(c, t);
                 }
             }
@@ -579,14 +579,19 @@ fn on_event(
         Event::DatagramsUnblocked => {}
         Event::HandshakeDataReady => {
             // 0-RTT on the server: the client's hello is read (ALPN known)
-            // and its early data accepted: the app starts now, so its
-            // answer leaves in our first flight (0.5-RTT data).
+            // and its early data accepted: an app that keeps the 0-RTT
+            // contract starts now, so its answer leaves in our first flight
+            // (0.5-RTT data); another waits for the handshake.
             if zero_rtt && c.app.is_none() && c.q.has_0rtt() && c.q.is_handshaking() {
                 c.st.on_handshake_data(&c.q);
                 if make_app(c, apps) {
-                    start_early(c, t);
-                    accept_streams(c, t, quinn_proto::Dir::Bi);
-                    accept_streams(c, t, quinn_proto::Dir::Uni);
+                    if c.app.as_ref().is_some_and(|a| a.early_data()) {
+                        start_early(c, t);
+                        accept_streams(c, t, quinn_proto::Dir::Bi);
+                        accept_streams(c, t, quinn_proto::Dir::Uni);
+                    } else {
+                        c.st.parked = c.app.take();
+                    }
                 }
             }
         }
@@ -655,6 +660,9 @@ fn on_event(
 /// Gives a server's connection its app, chosen by ALPN (a client's has
 /// one); false, and the connection closed, when there is none.
 fn make_app(c: &mut Conn, apps: Option<&AppFactory>) -> bool {
+    if c.app.is_none() {
+        c.app = c.st.parked.take();
+    }
     if c.app.is_none() {
         if let Some(apps) = apps {
             c.app = apps(c.st.app_protocol.alpn());

@@ -368,6 +368,7 @@ impl PerStream {
             self.children.insert(new, child);
             self.settle(c, new);
         }
+        self.maybe_close(c);
     }
 }
 
@@ -616,6 +617,9 @@ impl QuicApp for PerStream {
         if self.unacked.remove(&id) {
             self.maybe_close(c);
         }
+    }
+    fn early_data(&self) -> bool {
+        true
     }
     fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {
         let ids: Vec<StreamId> = self.children.keys().copied().collect();
