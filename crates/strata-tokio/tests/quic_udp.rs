@@ -263,6 +263,66 @@ async fn a_second_connection_sends_in_zero_rtt() {
     server.shutdown(Duration::from_secs(1)).await;
 }
 
+/// Our client against aioquic's server (tests/interop/peers), 0-RTT: the
+/// second connection resumes with the first one's ticket and the server
+/// sees its request arrive before the handshake is done. Here and not in
+/// tests/interop because it takes two connections in one process (the
+/// ticket lives in the process); it runs when ./.venv holds aioquic
+/// (`scripts/test` installs it), and says it skipped otherwise.
+#[tokio::test]
+async fn our_client_sends_in_zero_rtt_to_aioquic() {
+    use std::io::BufRead;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".venv/bin/python");
+    let has_aioquic = std::process::Command::new(&python)
+        .args(["-c", "import aioquic"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_aioquic {
+        eprintln!("no aioquic in {}: skipped", python.display());
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("strata-zrtt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    let mut peer = std::process::Command::new(&python)
+        .arg(root.join("tests/interop/peers/aioquic_server.py"))
+        .args(["--alpn", ALPN, "--mode", "early", "--tickets", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(peer.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("aioquic server: {line:?}"));
+    let ep = client_ep(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "&quic.0rtt=true&quic.sni=localhost",
+    );
+    let msg = message(2_000);
+    let first = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    let second = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    let _ = peer.kill();
+    let _ = peer.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(first.early, Some(false));
+    assert_eq!(&first.data[..5], b"late\n");
+    assert_eq!(first.data[5..], msg[..]);
+    assert_eq!(second.early, Some(true), "our client started in 0-RTT");
+    assert_eq!(&second.data[..6], b"early\n", "aioquic got it in 0-RTT");
+    assert_eq!(second.data[6..], msg[..]);
+}
+
 /// Many echo connections at once, each its own stream and connection.
 #[tokio::test]
 async fn many_connections_at_once() {
