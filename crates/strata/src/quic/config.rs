@@ -25,6 +25,19 @@ pub const DEFAULT_HIGH_WATER: usize = 256 << 10;
 pub const DEFAULT_LOW_WATER: usize = 64 << 10;
 /// Default [`QuicConfig::zero_rtt`]: off (early data is replayable).
 pub const DEFAULT_ZERO_RTT: bool = false;
+/// Bytes of stream data an app may hand the layer before the handshake is
+/// done (a client's 0-RTT data, a server's 0.5-RTT answer; see
+/// [`QuicConfig::zero_rtt`]): 6 KiB per connection. Past it `write` takes
+/// nothing until the handshake ends, then `stream_writable` follows (on the
+/// client only if the server accepted 0-RTT). Why: quinn-proto 0.11.19 arms
+/// no loss timer for data sent before the handshake completes, so when a
+/// handshake packet was lost and early data filled the congestion window
+/// (12,000 bytes at the start), the side holding it could never send its
+/// next handshake packet (the client's Finished, the server's
+/// HANDSHAKE_DONE) and both ends waited for the idle timeout
+/// (`quic_zero_rtt::over_lossy_links_zero_rtt_delivers_exactly_once`, seeds
+/// 140 and 272). Half the window leaves room.
+pub const MAX_EARLY_BYTES: usize = 6 << 10;
 /// Half-open connections above which [`RetryPolicy::Auto`] asks for Retry.
 pub const DEFAULT_RETRY_THRESHOLD: usize = 64;
 

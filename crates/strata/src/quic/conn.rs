@@ -48,6 +48,12 @@ pub(crate) struct ConnState {
     /// start early ([`QuicApp::early_data`](super::QuicApp::early_data)
     /// false): it starts when the handshake is done.
     pub(crate) parked: Option<Box<dyn super::QuicApp>>,
+    /// Stream bytes taken while early (bounded by
+    /// [`MAX_EARLY_BYTES`](super::config::MAX_EARLY_BYTES)).
+    pub(crate) early_sent: usize,
+    /// Streams whose `write` that bound cut short: `stream_writable` for
+    /// each when the handshake ends.
+    pub(crate) early_blocked: BTreeSet<StreamId>,
 }
 
 impl ConnState {
@@ -71,6 +77,8 @@ impl ConnState {
             buffer: StreamBuffer::default(),
             early: false,
             parked: None,
+            early_sent: 0,
+            early_blocked: BTreeSet::new(),
         }
     }
 
@@ -89,6 +97,7 @@ impl ConnState {
     pub(crate) fn on_zero_rtt_rejected(&mut self) {
         let ours = |id: &StreamId| id.is_client_initiated() != self.is_server;
         self.finished.retain(|id| !ours(id));
+        self.early_blocked.retain(|id| !ours(id));
         self.to_read.retain(|id| !ours(id));
         self.read_paused.retain(|id| !ours(id));
     }
@@ -197,6 +206,13 @@ impl QuicConnection for ConnView<'_> {
         if self.st.finished.contains(&id) {
             return Err(StreamError::Finished);
         }
+        let whole = data.len();
+        let data = if self.st.early {
+            let room = super::config::MAX_EARLY_BYTES.saturating_sub(self.st.early_sent);
+            &data[..whole.min(room)]
+        } else {
+            data
+        };
         // quinn-proto announces `Writable` only for a stream whose write
         // was refused (`Blocked`), not for one that took part of the data:
         // write until everything is taken or a refusal, so that a short
@@ -210,6 +226,12 @@ impl QuicConnection for ConnView<'_> {
                 Err(_) if taken > 0 => break,
                 Err(WriteError::Stopped(c)) => return Err(StreamError::Stopped(c.into_inner())),
                 Err(WriteError::ClosedStream) => return Err(StreamError::UnknownStream),
+            }
+        }
+        if self.st.early {
+            self.st.early_sent += taken;
+            if taken < whole {
+                self.st.early_blocked.insert(id);
             }
         }
         Ok(taken)

@@ -608,6 +608,11 @@ fn on_event(
                 } else {
                     call_app(c, t, |a, v| a.zero_rtt_accepted(v));
                 }
+                // Writes the early bound cut short go on (a rejected
+                // client's streams are gone: their ids were dropped).
+                for id in std::mem::take(&mut c.st.early_blocked) {
+                    call_app(c, t, |a, v| a.stream_writable(v, id));
+                }
             } else {
                 if !make_app(c, apps) {
                     return;
