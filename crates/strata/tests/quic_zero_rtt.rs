@@ -665,3 +665,50 @@ fn over_lossy_links_zero_rtt_delivers_exactly_once() {
          wedged in the handshake: {wedges:?}"
     );
 }
+
+/// Sends DATAGRAM frames of 1,000 bytes at `connection_made`, early.
+struct EarlyDatagrams(Arc<Mutex<Vec<bool>>>);
+
+impl QuicApp for EarlyDatagrams {
+    fn early_data(&self) -> bool {
+        true
+    }
+    fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+        assert!(c.is_early());
+        for _ in 0..10 {
+            let ok = c.send_datagram(bytes::Bytes::from(vec![7u8; 1000])).is_ok();
+            self.0.lock().unwrap().push(ok);
+        }
+        c.close(0, b"");
+    }
+    fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+}
+
+#[test]
+fn early_datagrams_are_bounded_too() {
+    let peers = Peers::new();
+    connect(&peers, b"hello", Opts::new(14, true, true));
+    let sent = Arc::new(Mutex::new(Vec::new()));
+    let server = QuicServer::new(
+        cfg(15, true),
+        peers.server_tls.clone(),
+        per_stream(echo_factory(&Shared::default())),
+    )
+    .unwrap();
+    let client = QuicClient::new(
+        cfg(16, true),
+        peers.client_tls.clone(),
+        "localhost",
+        addr(SERVER),
+        Box::new(EarlyDatagrams(sent.clone())),
+    )
+    .unwrap();
+    let (mut net, _, _) = pair(15, link(), server, client);
+    net.run(Duration::from_secs(1));
+    // 6 KiB: six of 1,000 bytes go, the rest is refused until the handshake.
+    let sent = sent.lock().unwrap();
+    assert_eq!(
+        *sent,
+        [true, true, true, true, true, true, false, false, false, false]
+    );
+}

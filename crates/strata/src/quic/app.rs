@@ -57,7 +57,8 @@ pub trait QuicConnection: Introspect {
     /// Restart delivering `stream_data` for `id`.
     fn resume_reading(&mut self, id: StreamId);
     /// An unreliable DATAGRAM frame (RFC 9221); Err when the peer did not
-    /// enable them or it is too large.
+    /// enable them or it is too large, or, while early, when it would pass
+    /// [`MAX_EARLY_BYTES`](super::MAX_EARLY_BYTES).
     fn send_datagram(&mut self, data: Bytes) -> Result<(), StreamError>;
     /// The largest DATAGRAM payload the peer accepts now (`None`: disabled).
     fn max_datagram_size(&self) -> Option<usize>;

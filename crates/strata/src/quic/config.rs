@@ -25,8 +25,8 @@ pub const DEFAULT_HIGH_WATER: usize = 256 << 10;
 pub const DEFAULT_LOW_WATER: usize = 64 << 10;
 /// Default [`QuicConfig::zero_rtt`]: off (early data is replayable).
 pub const DEFAULT_ZERO_RTT: bool = false;
-/// Bytes of stream data an app may hand the layer before the handshake is
-/// done (a client's 0-RTT data, a server's 0.5-RTT answer; see
+/// Bytes of stream data (and DATAGRAM frames, refused past it) an app may
+/// hand the layer before the handshake is done (a client's 0-RTT data, a server's 0.5-RTT answer; see
 /// [`QuicConfig::zero_rtt`]): 6 KiB per connection. Past it `write` takes
 /// nothing until the handshake ends, then `stream_writable` follows (on the
 /// client only if the server accepted 0-RTT). Why: quinn-proto 0.11.19 arms

@@ -48,7 +48,7 @@ pub(crate) struct ConnState {
     /// start early ([`QuicApp::early_data`](super::QuicApp::early_data)
     /// false): it starts when the handshake is done.
     pub(crate) parked: Option<Box<dyn super::QuicApp>>,
-    /// Stream bytes taken while early (bounded by
+    /// Stream and DATAGRAM bytes taken while early (bounded by
     /// [`MAX_EARLY_BYTES`](super::config::MAX_EARLY_BYTES)).
     pub(crate) early_sent: usize,
     /// Streams whose `write` that bound cut short: `stream_writable` for
@@ -284,10 +284,18 @@ impl QuicConnection for ConnView<'_> {
         if self.q.is_closed() {
             return Err(StreamError::ConnectionClosed);
         }
+        let len = data.len();
+        if self.st.early && self.st.early_sent + len > super::config::MAX_EARLY_BYTES {
+            return Err(StreamError::DatagramRejected);
+        }
         self.q
             .datagrams()
             .send(data, true)
-            .map_err(|_| StreamError::DatagramRejected)
+            .map_err(|_| StreamError::DatagramRejected)?;
+        if self.st.early {
+            self.st.early_sent += len;
+        }
+        Ok(())
     }
     fn max_datagram_size(&self) -> Option<usize> {
         self.st.max_datagram
