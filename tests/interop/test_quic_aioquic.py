@@ -73,11 +73,11 @@ def aioquic_server(certs):
         s.stop()
 
 
-def aioquic_client(port, mode, size, ca=None, alpn=ALPN, timeout=600):
+def aioquic_client(port, mode, size, ca=None, alpn=ALPN, timeout=600, extra=()):
     # A 10 s idle timeout: a stalled transfer ends in seconds, not minutes.
     args = [sys.executable, os.path.join(PEERS, "aioquic_client.py"), "--port", str(port),
             "--mode", mode, "--size", str(size), "--alpn", alpn, "--timeout", str(timeout),
-            "--idle", "10"]
+            "--idle", "10", *extra]
     if ca:
         args += ["--ca", ca]
     r = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30)
@@ -144,6 +144,32 @@ def test_aioquic_client_with_another_alpn_is_refused(serve):
     s = quic_serve(serve, "echo")
     code, out, _ = aioquic_client(s.addr()[1], "echo", SMALL, alpn="not-strata", timeout=20)
     assert code != 0 and "error" in out, out
+
+
+# 0-RTT (docs/quic.md): aioquic's client resumes with a ticket of `strata
+# serve` and sends its request in 0-RTT packets.
+
+def test_aioquic_client_zero_rtt_to_strata(serve):
+    s = quic_serve(serve, "echo", "&quic.0rtt=true")
+    code, out, err = aioquic_client(s.addr()[1], "echo", SMALL, timeout=60,
+                                    extra=["--zero-rtt"])
+    assert code == 0, (out, err[-2000:])
+    assert out["resumed"] is True, out
+    assert out["zero_rtt_stream_packets"] > 0, out
+    assert out["early_data_accepted"] is True, out
+    assert (out["bytes"], out["sha256"]) == (SMALL, pattern_sha256(SMALL))
+
+
+def test_aioquic_client_zero_rtt_needs_the_option(serve):
+    """Without quic.0rtt the server's tickets allow no early data: aioquic
+    resumes, sends nothing in 0-RTT, and the echo is whole."""
+    s = quic_serve(serve, "echo")
+    code, out, err = aioquic_client(s.addr()[1], "echo", SMALL, timeout=60,
+                                    extra=["--zero-rtt"])
+    assert code == 0, (out, err[-2000:])
+    assert out["zero_rtt_stream_packets"] == 0, out
+    assert out["early_data_accepted"] is False, out
+    assert (out["bytes"], out["sha256"]) == (SMALL, pattern_sha256(SMALL))
 
 
 # `strata connect` against aioquic's server.

@@ -18,6 +18,7 @@
 //! | `quic.retry=always\|never\|auto` | server | address validation with Retry |
 //! | `quic.server_id=HEX` | server | routable connection ids carrying this server id (`strata::routing`) |
 //! | `quic.seed=N` | both | seeds the layer's random choices (tests) |
+//! | `quic.0rtt=BOOL` | both | 0-RTT ([`QuicConfig::zero_rtt`], default off): a client resumes with a ticket from an earlier connection to the same endpoint and sends in its first flight; a server accepts it. Early data can be replayed: see `docs/quic.md` |
 //!
 //! The handshake is TLS 1.3 only (RFC 9001), with the same provider as the
 //! `tls` layer; the certificate handling is the `tls` layer's
@@ -120,6 +121,9 @@ pub(crate) fn config(ep: &Endpoint, stack: &StackConfig) -> Result<QuicConfig, D
         cfg.datagrams = v
             .parse()
             .map_err(|_| bad("datagrams", v, "true or false"))?;
+    }
+    if let Some(v) = ep.option(NAME, "0rtt") {
+        cfg.zero_rtt = v.parse().map_err(|_| bad("0rtt", v, "true or false"))?;
     }
     if let Some(v) = ep.option(NAME, "retry") {
         cfg.retry = match v.to_ascii_lowercase().as_str() {
@@ -234,7 +238,45 @@ pub(crate) fn client_tls(
         ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
         other => format!("{other:?}"),
     };
+    if cfg.zero_rtt {
+        return Ok((shared_client_tls(ep, || Ok(Arc::new(tls)))?, name));
+    }
     Ok((Arc::new(tls), name))
+}
+
+/// Most endpoints whose connections share a TLS configuration, for 0-RTT.
+pub(crate) const MAX_ZERO_RTT_ENDPOINTS: usize = 64;
+
+/// With `quic.0rtt=true`, every connection to the endpoint `ep` in this
+/// process shares one TLS configuration (made by `build` the first time),
+/// so it resumes, and sends in 0-RTT, with a ticket of an earlier one:
+/// rustls resumes only a session verified by the same configuration (its
+/// verifier and session store). Keyed by the whole endpoint string
+/// (address and trust options), so a session verified one way is never
+/// resumed by a connection configured another way. Past
+/// [`MAX_ZERO_RTT_ENDPOINTS`] endpoints a new one is not kept (a full
+/// handshake each time).
+fn shared_client_tls(
+    ep: &Endpoint,
+    build: impl FnOnce() -> Result<Arc<rustls::ClientConfig>, DriverError>,
+) -> Result<Arc<rustls::ClientConfig>, DriverError> {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Shared = Mutex<HashMap<String, Arc<rustls::ClientConfig>>>;
+    static SHARED: OnceLock<Shared> = OnceLock::new();
+    let mut shared = SHARED
+        .get_or_init(Shared::default)
+        .lock()
+        .unwrap_or_else(|p| p.into_inner());
+    let key = ep.to_string();
+    if let Some(tls) = shared.get(&key) {
+        return Ok(tls.clone());
+    }
+    let tls = build()?;
+    if shared.len() < MAX_ZERO_RTT_ENDPOINTS {
+        shared.insert(key, tls.clone());
+    }
+    Ok(tls)
 }
 
 /// A client the layer refused to make (a configuration it cannot use).
@@ -290,6 +332,24 @@ mod tests {
         assert_eq!(routed.server_id.unwrap().as_bytes(), [0x0a, 0x0b]);
         let dflt = config(&ep("quic.seed=1"), &stack).unwrap();
         assert_eq!(dflt.alpn, [DEFAULT_ALPN.as_bytes().to_vec()]);
+        assert!(!dflt.zero_rtt, "0-RTT is opt-in");
+        assert!(config(&ep("quic.0rtt=true"), &stack).unwrap().zero_rtt);
+    }
+
+    #[test]
+    fn zero_rtt_clients_of_one_endpoint_share_their_tls() {
+        let cfg = |q| config(&ep(q), &StackConfig::default()).unwrap();
+        let on = "quic.0rtt=true&quic.insecure=true";
+        let (a, _) = client_tls(&ep(on), &cfg(on)).unwrap();
+        let (b, _) = client_tls(&ep(on), &cfg(on)).unwrap();
+        assert!(Arc::ptr_eq(&a, &b), "one session store, one verifier");
+        let other = "quic.0rtt=true&quic.insecure=true&quic.alpn=x";
+        let (c, _) = client_tls(&ep(other), &cfg(other)).unwrap();
+        assert!(!Arc::ptr_eq(&a, &c), "another endpoint, another store");
+        let off = "quic.insecure=true";
+        let (d, _) = client_tls(&ep(off), &cfg(off)).unwrap();
+        let (e, _) = client_tls(&ep(off), &cfg(off)).unwrap();
+        assert!(!Arc::ptr_eq(&d, &e), "without 0-RTT nothing is kept");
     }
 
     #[test]
@@ -301,6 +361,7 @@ mod tests {
             ("streams", "18446744073709551615"),
             ("retry", "sometimes"),
             ("datagrams", "yes"),
+            ("0rtt", "1"),
             ("alpn", ""),
             ("server_id", "0g"),
             ("server_id", "123"),

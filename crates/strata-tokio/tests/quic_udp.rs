@@ -33,6 +33,7 @@ struct Seen {
     data: Vec<u8>,
     eof: bool,
     lost: Option<Close>,
+    early: Option<bool>,
 }
 
 fn record(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
@@ -44,6 +45,7 @@ fn record(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
     s.peer = t.get::<PeerAddr>().is_some();
     s.peer_addr = t.get::<PeerAddr>().map(|p| p.0.clone());
     s.chain = t.layer_chain();
+    s.early = t.get::<strata::quic::EarlyData>().map(|e| e.0);
 }
 
 /// The server: echoes, and closes once the client has half-closed.
@@ -239,6 +241,86 @@ async fn ten_megabytes_both_ways_byte_exact() {
     assert_eq!(seen.data.len(), msg.len());
     assert!(seen.data == msg, "the echo differs");
     server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// `quic.0rtt=true` on both ends: the second connection resumes with the
+/// first one's ticket and its stream starts in 0-RTT, on both sides.
+#[tokio::test]
+async fn a_second_connection_sends_in_zero_rtt() {
+    let (server, addr, served) = echo_server("127.0.0.1", "&quic.0rtt=true").await;
+    let ep = client_ep(addr, "&quic.0rtt=true");
+    let msg = message(3_000);
+    let first = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    assert!(first.data == msg && first.eof);
+    assert_eq!(first.early, Some(false), "no ticket yet");
+    let second = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    assert!(second.data == msg && second.eof);
+    assert_eq!(second.early, Some(true), "the client started in 0-RTT");
+    let early: Vec<_> = (served.lock().unwrap().iter())
+        .map(|s| s.lock().unwrap().early)
+        .collect();
+    assert_eq!(early, [Some(false), Some(true)], "the server saw it early");
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+/// Our client against aioquic's server (tests/interop/peers), 0-RTT: the
+/// second connection resumes with the first one's ticket and the server
+/// sees its request arrive before the handshake is done. Here and not in
+/// tests/interop because it takes two connections in one process (the
+/// ticket lives in the process); it runs when ./.venv holds aioquic
+/// (`scripts/test` installs it), and says it skipped otherwise.
+#[tokio::test]
+async fn our_client_sends_in_zero_rtt_to_aioquic() {
+    use std::io::BufRead;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let python = root.join(".venv/bin/python");
+    let has_aioquic = std::process::Command::new(&python)
+        .args(["-c", "import aioquic"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_aioquic {
+        eprintln!("no aioquic in {}: skipped", python.display());
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("strata-zrtt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, made.cert.pem()).unwrap();
+    std::fs::write(&key, made.key_pair.serialize_pem()).unwrap();
+    let mut peer = std::process::Command::new(&python)
+        .arg(root.join("tests/interop/peers/aioquic_server.py"))
+        .args(["--alpn", ALPN, "--mode", "early", "--tickets", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(peer.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port: u16 = line
+        .strip_prefix("LISTENING ")
+        .and_then(|p| p.trim().parse().ok())
+        .unwrap_or_else(|| panic!("aioquic server: {line:?}"));
+    let ep = client_ep(
+        format!("127.0.0.1:{port}").parse().unwrap(),
+        "&quic.0rtt=true&quic.sni=localhost",
+    );
+    let msg = message(2_000);
+    let first = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    let second = echo(&ep, msg.clone(), Duration::from_secs(10)).await;
+    let _ = peer.kill();
+    let _ = peer.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(first.early, Some(false));
+    assert_eq!(&first.data[..5], b"late\n");
+    assert_eq!(first.data[5..], msg[..]);
+    assert_eq!(second.early, Some(true), "our client started in 0-RTT");
+    assert_eq!(&second.data[..6], b"early\n", "aioquic got it in 0-RTT");
+    assert_eq!(second.data[6..], msg[..]);
 }
 
 /// Many echo connections at once, each its own stream and connection.

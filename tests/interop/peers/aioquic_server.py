@@ -6,7 +6,13 @@ Modes, per bidirectional stream the client opens:
   sink    hashes what arrives; on the client's FIN answers
           `<sha256 hex> <length>\\n` and FIN;
   source  on the stream's first frame, sends --size bytes of the pattern
-          (aioquic_common.pattern), then FIN; input is discarded.
+          (aioquic_common.pattern), then FIN; input is discarded;
+  early   as echo, but first answers `early\n` when the stream's first bytes
+          came before the handshake was done (in 0-RTT), else `late\n`.
+
+--tickets issues session tickets and resumes with them, each once (the
+store pops it), so a client may send 0-RTT data (aioquic accepts it with
+any ticket it issued).
 """
 import argparse
 import asyncio
@@ -36,7 +42,13 @@ class Peer(QuicConnectionProtocol):
         if not isinstance(event, StreamDataReceived):
             return
         sid = event.stream_id
-        if ARGS.mode == "echo":
+        if ARGS.mode == "early":
+            if sid not in self.started:
+                self.started.add(sid)
+                early = not self._quic._handshake_complete
+                self._quic.send_stream_data(sid, b"early\n" if early else b"late\n", False)
+            self._quic.send_stream_data(sid, event.data, event.end_stream)
+        elif ARGS.mode == "echo":
             self._quic.send_stream_data(sid, event.data, event.end_stream)
         elif ARGS.mode == "sink":
             h, n = self.hashes.setdefault(sid, [hashlib.sha256(), 0])
@@ -57,7 +69,13 @@ async def main():
     cfg = QuicConfiguration(is_client=False, alpn_protocols=[ARGS.alpn],
                             idle_timeout=ARGS.idle, max_datagram_frame_size=65536)
     cfg.load_cert_chain(ARGS.cert, ARGS.key)
-    server = await serve(ARGS.host, ARGS.port, configuration=cfg, create_protocol=Peer)
+    tickets = {}
+    extra = {}
+    if ARGS.tickets:
+        extra = dict(session_ticket_handler=lambda t: tickets.__setitem__(t.ticket, t),
+                     session_ticket_fetcher=lambda label: tickets.pop(label, None))
+    server = await serve(ARGS.host, ARGS.port, configuration=cfg, create_protocol=Peer,
+                         **extra)
     port = server._transport.get_extra_info("sockname")[1]
     print("LISTENING", port, flush=True)
     await asyncio.Future()
@@ -70,7 +88,8 @@ if __name__ == "__main__":
     p.add_argument("--alpn", default="strata-echo")
     p.add_argument("--cert", required=True)
     p.add_argument("--key", required=True)
-    p.add_argument("--mode", choices=["echo", "sink", "source"], default="echo")
+    p.add_argument("--mode", choices=["echo", "sink", "source", "early"], default="echo")
+    p.add_argument("--tickets", action="store_true")
     p.add_argument("--size", type=int, default=0)
     p.add_argument("--idle", type=float, default=30.0)
     ARGS = p.parse_args()

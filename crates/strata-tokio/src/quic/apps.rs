@@ -218,6 +218,15 @@ impl QuicApp for Started {
     fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
         self.inner.on_wake_at(c, route)
     }
+    fn early_data(&self) -> bool {
+        self.inner.early_data()
+    }
+    fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {
+        self.inner.zero_rtt_accepted(c)
+    }
+    fn zero_rtt_rejected(&mut self, c: &mut dyn QuicConnection) {
+        self.inner.zero_rtt_rejected(c)
+    }
     fn connection_lost(&mut self, why: &Close) {
         if let Some(tx) = self.started.take() {
             let _ = tx.send(Err(why.clone()));

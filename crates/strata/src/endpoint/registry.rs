@@ -182,7 +182,7 @@ impl SchemeSpec {
     /// (milliseconds), `streams` (concurrent streams the peer may open),
     /// `window` (stream receive window, bytes), `datagrams` (RFC 9221),
     /// `retry` (`always`, `never`, `auto`), `server_id` (hex, routable
-    /// connection ids), `seed` (the RNG seed, for tests).
+    /// connection ids), `seed` (the RNG seed, for tests), `0rtt` (0-RTT).
     pub const QUIC: SchemeSpec = SchemeSpec {
         name: "quic",
         kind: SchemeKind::Mapping {
@@ -203,6 +203,7 @@ impl SchemeSpec {
             "retry",
             "server_id",
             "seed",
+            "0rtt",
         ],
         values: &[
             ("cert", PATHS),
@@ -224,6 +225,7 @@ impl SchemeSpec {
             ),
             ("insecure", OptionValue::Bool),
             ("datagrams", OptionValue::Bool),
+            ("0rtt", OptionValue::Bool),
             (
                 "idle",
                 OptionValue::Int {

@@ -57,7 +57,8 @@ pub trait QuicConnection: Introspect {
     /// Restart delivering `stream_data` for `id`.
     fn resume_reading(&mut self, id: StreamId);
     /// An unreliable DATAGRAM frame (RFC 9221); Err when the peer did not
-    /// enable them or it is too large.
+    /// enable them or it is too large, or, while early, when it would pass
+    /// [`MAX_EARLY_BYTES`](super::MAX_EARLY_BYTES).
     fn send_datagram(&mut self, data: Bytes) -> Result<(), StreamError>;
     /// The largest DATAGRAM payload the peer accepts now (`None`: disabled).
     fn max_datagram_size(&self) -> Option<usize>;
@@ -65,7 +66,43 @@ pub trait QuicConnection: Introspect {
     fn close(&mut self, code: u64, reason: &[u8]);
     /// A handle that reaches [`QuicApp::on_wake`] from any thread.
     fn waker(&self) -> Wake;
+    /// True while the app runs ahead of the handshake, which only happens
+    /// with [`QuicConfig::zero_rtt`](super::QuicConfig::zero_rtt): on the
+    /// client what it sends now leaves in 0-RTT packets (the server may
+    /// reject them, or an attacker replay them); on the server the client
+    /// has not finished its handshake yet, so what arrived came in 0-RTT and
+    /// may be a replay. False once [`QuicApp::zero_rtt_accepted`] or
+    /// [`QuicApp::zero_rtt_rejected`] was called. See `docs/quic.md`, "0-RTT".
+    fn is_early(&self) -> bool {
+        false
+    }
 }
+
+/// A capability of a `quic-stream` transport (and of the connection, where
+/// it says whether the connection is early now): true when the stream was
+/// opened while the connection was early. On a server its first bytes came
+/// in 0-RTT and may be a replay (RFC 8446 §8): act on them only if doing it
+/// twice is harmless (an idempotent request). On a client its first bytes
+/// left in 0-RTT.
+///
+/// ```
+/// use strata::quic::EarlyData;
+/// # use strata::{StreamProtocol, StreamTransport};
+/// struct Careful;
+/// impl StreamProtocol for Careful {
+///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+///         if t.get::<EarlyData>() == Some(&EarlyData(true)) && d.starts_with(b"POST") {
+///             t.write(b"425 too early\n"); // RFC 8470's answer
+///         } else {
+///             t.write(d);
+///         }
+///     }
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// assert_eq!(EarlyData::default(), EarlyData(false));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct EarlyData(pub bool);
 
 /// A connection-level application over one QUIC connection. All calls come
 /// from the layer, one at a time; the default methods do nothing.
@@ -85,7 +122,10 @@ pub trait QuicConnection: Introspect {
 /// ```
 #[allow(unused_variables)]
 pub trait QuicApp: Send {
-    /// The handshake finished (ALPN known).
+    /// The handshake finished (ALPN known), or, with
+    /// [`QuicConfig::zero_rtt`](super::QuicConfig::zero_rtt), the app may
+    /// start early ([`QuicConnection::is_early`]): on a client as soon as
+    /// 0-RTT keys exist, on a server once the client's hello is read.
     fn connection_made(&mut self, c: &mut dyn QuicConnection) {}
     /// The peer opened a stream (called before its first `stream_data`).
     fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {}
@@ -127,6 +167,32 @@ pub trait QuicApp: Send {
     fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
         c.close(0, b"shutting down");
     }
+    /// Whether this app keeps the 0-RTT contract: it may start early
+    /// ([`QuicConnection::is_early`]), takes care of what replays can do
+    /// (on a server: [`EarlyData`]), and, on a client, handles
+    /// [`zero_rtt_rejected`](QuicApp::zero_rtt_rejected). Asked before
+    /// `connection_made`; only an app that answers true starts early, and
+    /// only with [`QuicConfig::zero_rtt`](super::QuicConfig::zero_rtt) on.
+    /// The default is false: such an app starts after the handshake, as
+    /// without 0-RTT (a server's app then never sees a replay: a replayed
+    /// hello cannot finish the handshake).
+    /// [`PerStream`](super::PerStream) answers true.
+    fn early_data(&self) -> bool {
+        false
+    }
+    /// The handshake finished after [`connection_made`](QuicApp::connection_made)
+    /// came early ([`QuicConnection::is_early`]). On the client the server
+    /// accepted the 0-RTT data: the streams go on as they are. On the server
+    /// the client finished its handshake: what arrives from now on is not
+    /// a replay.
+    fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {}
+    /// Client only, instead of [`zero_rtt_accepted`](QuicApp::zero_rtt_accepted):
+    /// the server refused the 0-RTT data. quinn-proto dropped every stream
+    /// opened while early, with what was written on it (the server never saw
+    /// any of it), and the stream ids start again from 0: an app that wants
+    /// its requests to go through sends them again on new streams.
+    /// [`PerStream`](super::PerStream) does that for its protocols.
+    fn zero_rtt_rejected(&mut self, c: &mut dyn QuicConnection) {}
     /// The connection is gone; called once, last.
     fn connection_lost(&mut self, why: &Close) {}
 }

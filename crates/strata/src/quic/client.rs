@@ -55,6 +55,7 @@ impl QuicClient {
             t.alpn_protocols = cfg.alpn.clone();
             Arc::new(t)
         };
+        let tls = cfg.client_tls(tls);
         let crypto = quinn_proto::crypto::rustls::QuicClientConfig::try_from(tls)
             .map_err(|e| QuicError::Config(format!("TLS configuration: {e}")))?;
         let role = Role::Client {

@@ -1,5 +1,6 @@
 //! [`QuicConfig`]: every knob of the layer, each with a named default.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Default [`QuicConfig::idle_timeout`]: 30 s.
@@ -22,6 +23,21 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
 pub const DEFAULT_HIGH_WATER: usize = 256 << 10;
 /// Default [`QuicConfig::low_water`] of a stream view's queue: 64 KiB.
 pub const DEFAULT_LOW_WATER: usize = 64 << 10;
+/// Default [`QuicConfig::zero_rtt`]: off (early data is replayable).
+pub const DEFAULT_ZERO_RTT: bool = false;
+/// Bytes of stream data (and DATAGRAM frames, refused past it) an app may
+/// hand the layer before the handshake is done (a client's 0-RTT data, a server's 0.5-RTT answer; see
+/// [`QuicConfig::zero_rtt`]): 6 KiB per connection. Past it `write` takes
+/// nothing until the handshake ends, then `stream_writable` follows (on the
+/// client only if the server accepted 0-RTT). Why: quinn-proto 0.11.19 arms
+/// no loss timer for data sent before the handshake completes, so when a
+/// handshake packet was lost and early data filled the congestion window
+/// (12,000 bytes at the start), the side holding it could never send its
+/// next handshake packet (the client's Finished, the server's
+/// HANDSHAKE_DONE) and both ends waited for the idle timeout
+/// (`quic_zero_rtt::over_lossy_links_zero_rtt_delivers_exactly_once`, seeds
+/// 140 and 272). Half the window leaves room.
+pub const MAX_EARLY_BYTES: usize = 6 << 10;
 /// Half-open connections above which [`RetryPolicy::Auto`] asks for Retry.
 pub const DEFAULT_RETRY_THRESHOLD: usize = 64;
 
@@ -94,6 +110,14 @@ pub struct QuicConfig {
     /// balancer keeps a connection on this server through migration.
     /// `None`: random 8-byte ids.
     pub server_id: Option<crate::routing::ServerId>,
+    /// 0-RTT (RFC 9001 §4.6), off by default because early data can be
+    /// replayed (RFC 9001 §9.2, RFC 8446 §8): see `docs/quic.md`, "0-RTT".
+    /// A client with a session ticket from an earlier connection to the same
+    /// server starts its app at once, its first flight carrying stream data;
+    /// a server accepts such data (single-use tickets: resumption becomes
+    /// stateful) and starts its app as soon as the client's hello is read,
+    /// so its answer leaves in its first flight.
+    pub zero_rtt: bool,
 }
 
 impl Default for QuicConfig {
@@ -115,6 +139,7 @@ impl Default for QuicConfig {
             low_water: DEFAULT_LOW_WATER,
             rng_seed: None,
             server_id: None,
+            zero_rtt: DEFAULT_ZERO_RTT,
         }
     }
 }
@@ -169,6 +194,34 @@ impl QuicConfig {
         Ok(tc)
     }
 
+    /// The server's TLS configuration for [`zero_rtt`](Self::zero_rtt):
+    /// early data allowed (quinn-proto takes `max_early_data_size` 0 or
+    /// `u32::MAX` only), and resumption made stateful, because rustls
+    /// accepts 0-RTT only from single-use tickets of its session cache
+    /// (RFC 8446 §8.1: a replayed hello finds its ticket gone). Unchanged
+    /// without 0-RTT.
+    pub(crate) fn server_tls(&self, tls: Arc<rustls::ServerConfig>) -> Arc<rustls::ServerConfig> {
+        if !self.zero_rtt {
+            return tls;
+        }
+        let mut t = (*tls).clone();
+        t.max_early_data_size = u32::MAX;
+        t.ticketer = Arc::new(NoTickets);
+        Arc::new(t)
+    }
+
+    /// The client's TLS configuration: early data offered exactly when
+    /// [`zero_rtt`](Self::zero_rtt) is on (the session store is shared
+    /// with `tls`, so tickets of earlier connections are found).
+    pub(crate) fn client_tls(&self, tls: Arc<rustls::ClientConfig>) -> Arc<rustls::ClientConfig> {
+        if tls.enable_early_data == self.zero_rtt {
+            return tls;
+        }
+        let mut t = (*tls).clone();
+        t.enable_early_data = self.zero_rtt;
+        Arc::new(t)
+    }
+
     /// The 32-byte seed of one of quinn-proto's random sources, derived from
     /// [`rng_seed`](Self::rng_seed) and a label.
     pub(crate) fn seed_bytes(&self, label: u8) -> Option<[u8; 32]> {
@@ -187,3 +240,23 @@ pub const MAX_TIMER: Duration = Duration::from_secs(365 * 86_400);
 
 /// DATAGRAM frames (RFC 9221) buffered each way per connection: 64 KiB.
 pub const DATAGRAM_BUFFER: usize = 64 << 10;
+
+/// A ticketer that issues none, so rustls keeps resumption state in its
+/// session cache (bounded: 256 sessions by default) and uses each entry once.
+#[derive(Debug)]
+struct NoTickets;
+
+impl rustls::server::ProducesTickets for NoTickets {
+    fn enabled(&self) -> bool {
+        false
+    }
+    fn lifetime(&self) -> u32 {
+        0
+    }
+    fn encrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+    fn decrypt(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+}

@@ -10,8 +10,8 @@ use bytes::Bytes;
 use quinn_proto::{Connection, VarInt};
 
 use super::{
-    from_proto_id, to_proto_id, Dir, PathStats, PeerCertificates, QuicConnection, QuicError,
-    StreamBuffer, StreamError, StreamId,
+    from_proto_id, to_proto_id, Dir, EarlyData, PathStats, PeerCertificates, QuicConnection,
+    QuicError, StreamBuffer, StreamError, StreamId,
 };
 use crate::{AppProtocol, Introspect, PeerAddr, Wake};
 
@@ -41,6 +41,19 @@ pub(crate) struct ConnState {
     /// `connection_lost` went to the app.
     pub(crate) lost: bool,
     pub(crate) buffer: StreamBuffer,
+    /// The app started before the handshake finished (0-RTT): until
+    /// `zero_rtt_accepted`/`zero_rtt_rejected`.
+    pub(crate) early: bool,
+    /// A server's app made when the client's hello was read, which does not
+    /// start early ([`QuicApp::early_data`](super::QuicApp::early_data)
+    /// false): it starts when the handshake is done.
+    pub(crate) parked: Option<Box<dyn super::QuicApp>>,
+    /// Stream and DATAGRAM bytes taken while early (bounded by
+    /// [`MAX_EARLY_BYTES`](super::config::MAX_EARLY_BYTES)).
+    pub(crate) early_sent: usize,
+    /// Streams whose `write` that bound cut short: `stream_writable` for
+    /// each when the handshake ends.
+    pub(crate) early_blocked: BTreeSet<StreamId>,
 }
 
 impl ConnState {
@@ -62,6 +75,10 @@ impl ConnState {
             local_close: None,
             lost: false,
             buffer: StreamBuffer::default(),
+            early: false,
+            parked: None,
+            early_sent: 0,
+            early_blocked: BTreeSet::new(),
         }
     }
 
@@ -75,6 +92,16 @@ impl ConnState {
         id.is_bidi() || id.is_client_initiated() == self.is_server
     }
 
+    /// The server refused 0-RTT: quinn-proto dropped every stream we
+    /// opened, so what we kept about them goes too (their ids are reused).
+    pub(crate) fn on_zero_rtt_rejected(&mut self) {
+        let ours = |id: &StreamId| id.is_client_initiated() != self.is_server;
+        self.finished.retain(|id| !ours(id));
+        self.early_blocked.retain(|id| !ours(id));
+        self.to_read.retain(|id| !ours(id));
+        self.read_paused.retain(|id| !ours(id));
+    }
+
     /// Refreshes what the app reads through `&self` methods.
     pub(crate) fn refresh(&mut self, q: &mut Connection) {
         self.stats = PathStats::of(q);
@@ -82,11 +109,11 @@ impl ConnState {
         self.peer = PeerAddr(crate::Addr::Inet(q.remote_address()));
     }
 
-    /// Records what the finished handshake agreed.
-    pub(crate) fn on_connected(&mut self, q: &Connection) {
-        self.handshake_deadline = None;
-        let session = q.crypto_session();
-        let alpn = session
+    /// Records the ALPN protocol, known once the handshake data is (a
+    /// server starting early reads it before the handshake is done).
+    pub(crate) fn on_handshake_data(&mut self, q: &Connection) {
+        let alpn = q
+            .crypto_session()
             .handshake_data()
             .and_then(|d| {
                 d.downcast::<quinn_proto::crypto::rustls::HandshakeData>()
@@ -94,7 +121,14 @@ impl ConnState {
             })
             .and_then(|d| d.protocol);
         self.app_protocol = AppProtocol::Agreed(alpn);
-        self.peer_certs = session
+    }
+
+    /// Records what the finished handshake agreed.
+    pub(crate) fn on_connected(&mut self, q: &Connection) {
+        self.handshake_deadline = None;
+        self.on_handshake_data(q);
+        self.peer_certs = q
+            .crypto_session()
             .peer_identity()
             .and_then(|p| {
                 p.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>()
@@ -122,6 +156,13 @@ impl Introspect for ConnView<'_> {
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
         if id == TypeId::of::<PeerCertificates>() {
             return self.st.peer_certs.as_ref().map(|p| p as &dyn Any);
+        }
+        if id == TypeId::of::<EarlyData>() {
+            return Some(if self.st.early {
+                &EarlyData(true)
+            } else {
+                &EarlyData(false)
+            });
         }
         crate::capability!(
             id,
@@ -165,6 +206,13 @@ impl QuicConnection for ConnView<'_> {
         if self.st.finished.contains(&id) {
             return Err(StreamError::Finished);
         }
+        let whole = data.len();
+        let data = if self.st.early {
+            let room = super::config::MAX_EARLY_BYTES.saturating_sub(self.st.early_sent);
+            &data[..whole.min(room)]
+        } else {
+            data
+        };
         // quinn-proto announces `Writable` only for a stream whose write
         // was refused (`Blocked`), not for one that took part of the data:
         // write until everything is taken or a refusal, so that a short
@@ -178,6 +226,12 @@ impl QuicConnection for ConnView<'_> {
                 Err(_) if taken > 0 => break,
                 Err(WriteError::Stopped(c)) => return Err(StreamError::Stopped(c.into_inner())),
                 Err(WriteError::ClosedStream) => return Err(StreamError::UnknownStream),
+            }
+        }
+        if self.st.early {
+            self.st.early_sent += taken;
+            if taken < whole {
+                self.st.early_blocked.insert(id);
             }
         }
         Ok(taken)
@@ -230,10 +284,18 @@ impl QuicConnection for ConnView<'_> {
         if self.q.is_closed() {
             return Err(StreamError::ConnectionClosed);
         }
+        let len = data.len();
+        if self.st.early && self.st.early_sent + len > super::config::MAX_EARLY_BYTES {
+            return Err(StreamError::DatagramRejected);
+        }
         self.q
             .datagrams()
             .send(data, true)
-            .map_err(|_| StreamError::DatagramRejected)
+            .map_err(|_| StreamError::DatagramRejected)?;
+        if self.st.early {
+            self.st.early_sent += len;
+        }
+        Ok(())
     }
     fn max_datagram_size(&self) -> Option<usize> {
         self.st.max_datagram
@@ -247,5 +309,8 @@ impl QuicConnection for ConnView<'_> {
     }
     fn waker(&self) -> Wake {
         self.st.wake.clone()
+    }
+    fn is_early(&self) -> bool {
+        self.st.early
     }
 }

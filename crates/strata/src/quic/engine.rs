@@ -278,6 +278,15 @@ impl Engine {
         };
         self.half_open += 1;
         self.conns.insert(id, handle, Conn { handle, q, app, st });
+        // 0-RTT: a client holding a ticket starts its app now, so what it
+        // writes leaves in the first flight.
+        if self.cfg.zero_rtt {
+            if let Some(c) = self.conns.get_mut(id) {
+                if c.app.as_ref().is_some_and(|a| a.early_data()) && c.q.has_0rtt() {
+                    start_early(c, t);
+                }
+            }
+        }
         id
     }
 
@@ -471,6 +480,7 @@ impl Engine {
     fn drive(&mut self, id: u64, t: &mut dyn DatagramTransport) {
         let now = t.now();
         let Engine {
+            cfg,
             endpoint,
             conns,
             role,
@@ -502,7 +512,7 @@ impl Engine {
             let mut progress = false;
             while let Some(ev) = c.q.poll() {
                 progress = true;
-                on_event(c, t, ev, apps, half_open);
+                on_event(c, t, ev, apps, half_open, cfg.zero_rtt);
             }
             progress |= read_streams(c, t);
             if !*write_blocked {
@@ -563,26 +573,52 @@ fn on_event(
     ev: Event,
     apps: Option<&AppFactory>,
     half_open: &mut usize,
+    zero_rtt: bool,
 ) {
     match ev {
-        Event::HandshakeDataReady | Event::DatagramsUnblocked => {}
+        Event::DatagramsUnblocked => {}
+        Event::HandshakeDataReady => {
+            // 0-RTT on the server: the client's hello is read (ALPN known)
+            // and its early data accepted: an app that keeps the 0-RTT
+            // contract starts now, so its answer leaves in our first flight
+            // (0.5-RTT data); another waits for the handshake.
+            if zero_rtt && c.app.is_none() && c.q.has_0rtt() && c.q.is_handshaking() {
+                c.st.on_handshake_data(&c.q);
+                if make_app(c, apps) {
+                    if c.app.as_ref().is_some_and(|a| a.early_data()) {
+                        start_early(c, t);
+                        accept_streams(c, t, quinn_proto::Dir::Bi);
+                        accept_streams(c, t, quinn_proto::Dir::Uni);
+                    } else {
+                        c.st.parked = c.app.take();
+                    }
+                }
+            }
+        }
         Event::Connected => {
             if c.st.handshake_deadline.is_some() {
                 *half_open = half_open.saturating_sub(1);
             }
             c.st.on_connected(&c.q);
-            if c.app.is_none() {
-                if let Some(apps) = apps {
-                    c.app = apps(c.st.app_protocol.alpn());
+            if c.st.early {
+                c.st.early = false;
+                if !c.st.is_server && !c.q.accepted_0rtt() {
+                    c.st.on_zero_rtt_rejected();
+                    call_app(c, t, |a, v| a.zero_rtt_rejected(v));
+                } else {
+                    call_app(c, t, |a, v| a.zero_rtt_accepted(v));
                 }
-                if c.app.is_none() {
-                    c.st.local_close = Some(QuicError::NoApplicationProtocol);
-                    let code = quinn_proto::VarInt::from_u32(NO_APPLICATION_CODE as u32);
-                    c.q.close(c.st.now, code, "no application protocol".into());
+                // Writes the early bound cut short go on (a rejected
+                // client's streams are gone: their ids were dropped).
+                for id in std::mem::take(&mut c.st.early_blocked) {
+                    call_app(c, t, |a, v| a.stream_writable(v, id));
+                }
+            } else {
+                if !make_app(c, apps) {
                     return;
                 }
+                call_app(c, t, |a, v| a.connection_made(v));
             }
-            call_app(c, t, |a, v| a.connection_made(v));
             accept_streams(c, t, quinn_proto::Dir::Bi);
             accept_streams(c, t, quinn_proto::Dir::Uni);
         }
@@ -624,6 +660,33 @@ fn on_event(
             }
         }
     }
+}
+
+/// Gives a server's connection its app, chosen by ALPN (a client's has
+/// one); false, and the connection closed, when there is none.
+fn make_app(c: &mut Conn, apps: Option<&AppFactory>) -> bool {
+    if c.app.is_none() {
+        c.app = c.st.parked.take();
+    }
+    if c.app.is_none() {
+        if let Some(apps) = apps {
+            c.app = apps(c.st.app_protocol.alpn());
+        }
+        if c.app.is_none() {
+            c.st.local_close = Some(QuicError::NoApplicationProtocol);
+            let code = quinn_proto::VarInt::from_u32(NO_APPLICATION_CODE as u32);
+            c.q.close(c.st.now, code, "no application protocol".into());
+            return false;
+        }
+    }
+    true
+}
+
+/// Starts the app ahead of the handshake (0-RTT, `QuicConfig::zero_rtt`):
+/// `connection_made` with `is_early()` true, until `Connected`.
+fn start_early(c: &mut Conn, t: &mut dyn DatagramTransport) {
+    c.st.early = true;
+    call_app(c, t, |a, v| a.connection_made(v));
 }
 
 /// Hands the app every stream the peer opened (once the app exists).

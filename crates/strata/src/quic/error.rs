@@ -82,6 +82,10 @@ pub enum QuicError {
     /// The connection could not be started (bad address, no connection ids).
     #[error("cannot connect: {0}")]
     Connect(String),
+    /// The server refused 0-RTT and the stream's early bytes could not be
+    /// sent again on a new stream (the server's stream limit is lower now).
+    #[error("0-RTT rejected and the stream could not be opened again")]
+    ZeroRttRejected,
 }
 
 impl QuicError {
@@ -118,7 +122,8 @@ impl LayerError for QuicError {
             QuicError::ProtocolViolation { .. } => Fault::PeerMisbehaved,
             QuicError::HandshakeFailed(_)
             | QuicError::NoApplicationProtocol
-            | QuicError::VersionMismatch => Fault::PeerIncompatible,
+            | QuicError::VersionMismatch
+            | QuicError::ZeroRttRejected => Fault::PeerIncompatible,
             QuicError::IdleTimeout | QuicError::HandshakeTimeout => Fault::LocalLimit,
             QuicError::LocallyClosed { .. } | QuicError::StreamAborted(_) => Fault::Local,
             QuicError::Config(_) => Fault::Config,

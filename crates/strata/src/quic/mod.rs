@@ -44,10 +44,10 @@ mod server;
 mod stats;
 mod table;
 
-pub use app::{AppFactory, QuicApp, QuicConnection};
+pub use app::{AppFactory, EarlyData, QuicApp, QuicConnection};
 pub use cid::{RoutableCidGenerator, QUIC_NONCE_LEN};
 pub use client::QuicClient;
-pub use config::{QuicConfig, RetryPolicy};
+pub use config::{QuicConfig, RetryPolicy, MAX_EARLY_BYTES};
 pub use datagrams::DatagramApp;
 pub use engine::{MAX_GSO_SEGMENTS, NO_APPLICATION_CODE};
 pub use error::QuicError;

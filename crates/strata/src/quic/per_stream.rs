@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use super::{Dir, QuicApp, QuicConnection, QuicError, StreamBuffer, StreamId};
+use super::{Dir, EarlyData, QuicApp, QuicConnection, QuicError, StreamBuffer, StreamId};
 use crate::{
     AbortReason, Close, HalfClose, Introspect, ProtocolSlot, StreamFactory, StreamProtocol,
     StreamTransport, Wake, WakeRoute,
@@ -92,6 +92,16 @@ struct ChildState {
     write_paused: bool,
     /// Ends the stream with this reason at the next settle.
     ended: Option<Close>,
+    /// A client's stream opened while the connection is early: what
+    /// quinn-proto took from it so far, to send again on a new stream if
+    /// the server rejects 0-RTT (bounded by `QuicConfig::send_window`:
+    /// nothing is acknowledged before the handshake ends). `None` once
+    /// 0-RTT is settled, or for a stream opened later.
+    replay: Option<Vec<Bytes>>,
+    /// Opened while the connection was early ([`EarlyData`]).
+    early: bool,
+    /// The protocol paused reading (re-applied to a stream sent again).
+    read_paused: bool,
 }
 
 impl PerStream {
@@ -198,6 +208,9 @@ impl PerStream {
             closing: false,
             write_paused: false,
             ended: None,
+            replay: (c.is_early() && !c.is_server()).then(Vec::new),
+            early: c.is_early(),
+            read_paused: false,
         };
         self.opened_any = true;
         let child = self.children.entry(id).or_insert(Child {
@@ -229,7 +242,10 @@ impl PerStream {
                 c.stop_sending(id, 0);
                 st.read_closed = true;
             }
-            if st.ended.is_none() && st.write_closed && st.read_closed {
+            // An early stream whose FIN is not acknowledged stays until
+            // 0-RTT is settled: a rejection sends it again.
+            let held = st.replay.is_some() && st.fin_unacked;
+            if st.ended.is_none() && st.write_closed && st.read_closed && !held {
                 st.ended = Some(Close::Done);
             }
             if st.ended.is_some() {
@@ -299,6 +315,63 @@ impl PerStream {
     }
 }
 
+impl PerStream {
+    /// The server refused 0-RTT: quinn-proto dropped the streams we opened
+    /// early and the server saw none of their bytes. Each one's protocol
+    /// keeps running on a new stream (in the old order, so usually with the
+    /// same id) carrying what it wrote so far, FIN included: the request
+    /// goes out again as 1-RTT data, once, and the protocol sees only a
+    /// later answer. A stream that cannot be opened again (a lower stream
+    /// limit from the server) ends with [`QuicError::ZeroRttRejected`].
+    fn resend_early(&mut self, c: &mut dyn QuicConnection) {
+        let ours: Vec<StreamId> = self
+            .children
+            .keys()
+            .copied()
+            .filter(|id| id.is_client_initiated() != c.is_server())
+            .collect();
+        self.unacked
+            .retain(|id| id.is_client_initiated() == c.is_server());
+        let mut moved = Vec::new();
+        for id in ours {
+            if let Some(child) = self.children.remove(&id) {
+                moved.push(child);
+            }
+        }
+        for mut child in moved {
+            let Some(new) = c.open(child.st.id.dir()) else {
+                let why = Close::aborted(
+                    "quic-stream",
+                    AbortReason::layer(QuicError::ZeroRttRejected),
+                );
+                child.slot.connection_lost(&why);
+                continue;
+            };
+            let st = &mut child.st;
+            let sent = st.replay.take().unwrap_or_default();
+            st.queued += sent.iter().map(Bytes::len).sum::<usize>();
+            for b in sent.into_iter().rev() {
+                st.queue.push_front(b);
+            }
+            if st.fin_unacked {
+                st.fin_unacked = false;
+                st.write_closed = false;
+                st.eof_pending = true;
+            }
+            st.id = new;
+            if st.read_paused {
+                c.pause_reading(new);
+            }
+            if st.read_closed && new.is_bidi() {
+                c.stop_sending(new, 0);
+            }
+            self.children.insert(new, child);
+            self.settle(c, new);
+        }
+        self.maybe_close(c);
+    }
+}
+
 impl Child {
     fn call(
         &mut self,
@@ -328,6 +401,9 @@ impl ChildState {
         while let Some(front) = self.queue.front_mut() {
             match c.write(self.id, front) {
                 Ok(n) => {
+                    if let (Some(rec), true) = (self.replay.as_mut(), n > 0) {
+                        rec.push(front.slice(..n));
+                    }
                     self.queued -= n;
                     if n == front.len() {
                         self.queue.pop_front();
@@ -382,6 +458,13 @@ impl Introspect for StreamView<'_> {
         "quic-stream"
     }
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        if id == TypeId::of::<EarlyData>() {
+            return Some(if self.st.early {
+                &EarlyData(true)
+            } else {
+                &EarlyData(false)
+            });
+        }
         crate::capability!(id, self.st.id, HALF_CLOSE)
     }
     fn below(&self) -> Option<&dyn Introspect> {
@@ -435,9 +518,11 @@ impl StreamTransport for StreamView<'_> {
         st.ended = Some(why);
     }
     fn pause_reading(&mut self) {
+        self.st.read_paused = true;
         self.c.pause_reading(self.st.id);
     }
     fn resume_reading(&mut self) {
+        self.st.read_paused = false;
         self.c.resume_reading(self.st.id);
     }
     fn buffered(&self) -> usize {
@@ -527,10 +612,26 @@ impl QuicApp for PerStream {
     fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
         if let Some(child) = self.children.get_mut(&id) {
             child.st.fin_unacked = false;
+            self.settle(c, id);
         }
         if self.unacked.remove(&id) {
             self.maybe_close(c);
         }
+    }
+    fn early_data(&self) -> bool {
+        true
+    }
+    fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {
+        let ids: Vec<StreamId> = self.children.keys().copied().collect();
+        for id in ids {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.st.replay = None;
+            }
+            self.settle(c, id);
+        }
+    }
+    fn zero_rtt_rejected(&mut self, c: &mut dyn QuicConnection) {
+        self.resend_early(c);
     }
     fn next_deadline(&self) -> Option<Instant> {
         let children = self

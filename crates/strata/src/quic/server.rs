@@ -53,6 +53,7 @@ impl QuicServer {
             t.alpn_protocols = cfg.alpn.clone();
             Arc::new(t)
         };
+        let tls = cfg.server_tls(tls);
         let crypto = quinn_proto::crypto::rustls::QuicServerConfig::try_from(tls)
             .map_err(|e| QuicError::Config(format!("TLS configuration: {e}")))?;
         let role = Role::Server {
