@@ -1,5 +1,13 @@
 //! `strata`: serve, connect and relay over any strata stack.
 
+/// The binary's allocator: mimalloc. A small HTTP/2 request costs about a
+/// dozen allocations (the `http` crate's heads and maps, a protocol per
+/// stream); under glibc's malloc they were 30 % of the server's
+/// instructions (callgrind, BENCHMARKS.md). The library allocates through
+/// whatever allocator its user's binary chooses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
