@@ -7,7 +7,10 @@
 //! * `GET /hello` (and `GET /`): `hello, world\n`, 13 bytes, `text/plain`;
 //! * `GET /bytes/N` (`N` ≤ 2^40): `N` bytes of the demo's repeating
 //!   pattern, streamed as 64 KiB frames that are slices of one static buffer
-//!   (no copy, no allocation per frame), with `content-length: N`.
+//!   (no copy, no allocation per frame), with `content-length: N`;
+//! * `/sink` (any method): reads the request body frame by frame and drops
+//!   it, then answers `200` with an empty body (`content-length: 0`), as
+//!   the demo's `/sink` does (the upload benchmark).
 //!
 //! ```text
 //! hyper_h2 --listen 127.0.0.1:PORT [--workers N] [--tls-cert F --tls-key F]
@@ -37,7 +40,7 @@ use clap::Parser;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
-use http_body_util::{Either, Full};
+use http_body_util::{BodyExt, Either, Full};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -184,6 +187,9 @@ async fn serve_tls(acceptor: TlsAcceptor, sock: TcpStream) -> Result<(), String>
 type Reply = Response<Either<Full<Bytes>, PatternBody>>;
 
 async fn handle(req: Request<Incoming>) -> Result<Reply, Infallible> {
+    if req.uri().path() == "/sink" {
+        return Ok(sink(req.into_body()).await);
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let mut r = text(StatusCode::METHOD_NOT_ALLOWED, b"405 Method Not Allowed\n");
         r.headers_mut()
@@ -214,6 +220,20 @@ async fn handle(req: Request<Incoming>) -> Result<Reply, Infallible> {
         });
     }
     Ok(text(StatusCode::NOT_FOUND, b"404 Not Found\n"))
+}
+
+/// `/sink`: every frame of the body read and dropped, then an empty `200`;
+/// a body that fails (the client reset the stream) answers `400`.
+async fn sink(mut body: Incoming) -> Reply {
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            return text(StatusCode::BAD_REQUEST, b"400 Bad Request\n");
+        }
+    }
+    let mut r = Response::new(Either::Left(Full::new(Bytes::new())));
+    r.headers_mut()
+        .insert(header::CONTENT_LENGTH, HeaderValue::from(0u32));
+    r
 }
 
 fn text(status: StatusCode, body: &'static [u8]) -> Reply {

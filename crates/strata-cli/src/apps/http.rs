@@ -6,6 +6,7 @@
 //! | `/` | GET, HEAD | an HTML page listing these routes and curl commands (and the files at the root, with `--root`) |
 //! | `/hello` | GET, HEAD | `hello, world\n` (13 bytes, the benchmarks' small response) |
 //! | `/echo` | any | the request body, streamed back (content type copied from the request) |
+//! | `/sink` | any | reads and drops the request body, then an empty `200` (the upload benchmark's target) |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (`N` ≤ [`MAX_BYTES`]) of a repeating pattern, with `content-length: N` |
 //! | `/status/CODE` | GET, HEAD | an empty response with status `CODE` (200 to 599) |
 //! | any other path | GET, HEAD | with `--root DIR`: the file under `DIR` (see below); else 404 |
@@ -128,6 +129,9 @@ impl Demo {
         let path = req.uri.path();
         if path == "/echo" {
             return Box::new(body::Echo::new(req));
+        }
+        if path == "/sink" {
+            return Box::new(body::Sink);
         }
         let known = matches!(path, "/" | "/hello")
             || path.starts_with("/bytes/")
@@ -346,6 +350,7 @@ fn index_page(req: &request::Parts, root: Option<&Path>) -> Fixed {
          <h1>strata http demo</h1>\n<p>One handler, served over HTTP/1.1 and HTTP/2.</p>\n<ul>\n\
          <li><code>GET /hello</code>: 13 bytes of text</li>\n\
          <li><code>/echo</code> (any method): streams the request body back</li>\n\
+         <li><code>/sink</code> (any method): reads and drops the request body, answers 200</li>\n\
          <li><code>GET /bytes/N</code>: N bytes (up to 2<sup>40</sup>), streamed</li>\n\
          <li><code>GET /status/CODE</code>: an empty response with that status</li>\n\
          </ul>\n<p>Try:</p>\n<pre>\n\

@@ -1,4 +1,4 @@
-//! The streamed responses: `/echo`, and bodies of a known length produced a
+//! The streamed responses: `/echo`, `/sink`, and bodies of a known length produced a
 //! chunk at a time (`/bytes/N`, files), each written only while the
 //! transport is writable.
 
@@ -122,6 +122,24 @@ impl StreamProtocol for Echo {
         if self.paused {
             self.paused = false;
             t.resume_reading();
+        }
+    }
+}
+
+/// `/sink`: reads the request body and drops it, then answers `200` with an
+/// empty body at the request's end (the upload benchmark's target: every
+/// byte is read, none is kept or sent back).
+#[derive(Debug, Default)]
+pub(super) struct Sink;
+
+impl StreamProtocol for Sink {
+    fn data_received(&mut self, _t: &mut dyn StreamTransport, _data: &[u8]) {}
+
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(0u32));
+        if respond(t, StatusCode::OK, headers) {
+            t.close();
         }
     }
 }

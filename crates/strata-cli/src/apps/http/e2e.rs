@@ -154,6 +154,20 @@ fn a_large_echo_comes_back_whole() {
 }
 
 #[test]
+fn a_large_upload_to_the_sink_is_read_to_its_end() {
+    // 1 MiB: more than HTTP/2's initial stream and connection windows, so
+    // the upload ends only if the sink's reads give the client credit back.
+    let body = vec![7u8; 1 << 20];
+    for v in VERSIONS {
+        let got = fetch(v, "POST", "/sink", &body);
+        assert_eq!(got.status, Some(200), "{v:?}");
+        assert_eq!(got.lost, None, "{v:?}");
+        assert!(got.body.is_empty(), "{v:?}");
+        assert_eq!(got.headers.get(header::CONTENT_LENGTH).unwrap(), "0");
+    }
+}
+
+#[test]
 fn status_head_and_errors_over_both_versions() {
     for v in VERSIONS {
         let got = fetch(v, "GET", "/status/404", b"");

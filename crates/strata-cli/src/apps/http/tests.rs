@@ -295,6 +295,25 @@ fn echo_pauses_reading_while_not_writable() {
     assert_eq!(t.body, b"0123456789");
 }
 
+#[test]
+fn sink_discards_the_body_and_answers_at_its_end() {
+    let r = req("POST", "/sink", &[("content-length", "10")]);
+    let (mut p, mut t) = exchange_with(&demo(), r, BIG);
+    p.data_received(&mut t, b"01234");
+    p.data_received(&mut t, b"56789");
+    assert!(t.heads.is_empty(), "no answer before the request's end");
+    assert!(!t.read_paused && !t.closed);
+    p.eof_received(&mut t);
+    assert_eq!(t.status(), 200);
+    assert_eq!(t.header(header::CONTENT_LENGTH), Some("0"));
+    assert!(t.body.is_empty(), "nothing echoed");
+    assert!(t.closed && t.aborted.is_none());
+    // Any method; a GET without a body answers at once at its end.
+    let t = get(&demo(), "/sink", &[]);
+    assert_eq!(t.status(), 200);
+    assert!(t.body.is_empty() && t.closed);
+}
+
 fn assert_pattern(body: &[u8]) {
     for (i, b) in body.iter().enumerate() {
         assert_eq!(*b, ALPHABET[i % ALPHABET.len()], "byte {i}");
