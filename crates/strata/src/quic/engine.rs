@@ -159,8 +159,7 @@ pub(crate) struct Engine {
     /// Transmits wait: the transport is over its high-water mark.
     write_blocked: bool,
     shutting_down: bool,
-    /// The client's connection is over (its transport was closed), or a
-    /// client endpoint's transport is gone.
+    /// The client's connection is over (its transport was closed).
     done: bool,
 }
 
