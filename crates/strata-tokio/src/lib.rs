@@ -65,7 +65,7 @@ pub use conn::spawn_stream;
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};
 pub use endpoint::connect;
 pub use error::DriverError;
-pub use quic::{connect_quic, QuicPool, DEFAULT_ALPN as QUIC_DEFAULT_ALPN};
+pub use quic::{connect_quic, QuicEndpoint, QuicPool, DEFAULT_ALPN as QUIC_DEFAULT_ALPN};
 pub use scheme::registry;
 pub use server::{Listening, Server};
 pub use socket::DriverStream;

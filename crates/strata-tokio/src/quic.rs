@@ -45,9 +45,11 @@ use crate::layer::{Carry, LayerCx, LayerWrap};
 use crate::tls::{client_rustls, own_identity, server_rustls, TlsIdentity};
 
 mod apps;
+mod endpoint;
 mod pool;
 
 pub use apps::connect_quic;
+pub use endpoint::QuicEndpoint;
 
 pub use pool::QuicPool;
 

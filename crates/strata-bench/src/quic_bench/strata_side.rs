@@ -1,6 +1,7 @@
 //! strata's side: `strata::quic::{QuicServer, QuicClient}` as datagram
 //! protocols on UDP sockets of the tokio driver (`Server::bind_udp`), with
-//! connection-level apps written against `QuicApp`.
+//! connection-level apps written against `QuicApp`; the handshakes run on
+//! one `strata_tokio::QuicEndpoint` (one socket), as quinn's do.
 
 use std::collections::HashMap;
 use std::io;
@@ -11,7 +12,7 @@ use strata::quic::{
     AppFactory, Dir, QuicApp, QuicClient, QuicConfig, QuicConnection, QuicServer, StreamId,
 };
 use strata::{Close, StackConfig};
-use strata_tokio::Server;
+use strata_tokio::{QuicEndpoint, Server};
 use tokio::sync::mpsc;
 
 use crate::{announce, count_reply, runtime, self_signed, Transport, Workload, ALPN, CHUNK, SMALL};
@@ -214,8 +215,11 @@ pub fn client(
         let (connections, each, streams, lanes) = match w {
             Workload::Bulk => (1, count, 1, 1),
             Workload::Streams => (1, SMALL as u64, count, t.lanes.max(1)),
-            Workload::Handshakes => (count, 0, 0, 0),
+            Workload::Handshakes => (0, 0, 0, 0),
         };
+        if let Workload::Handshakes = w {
+            return handshakes(&tls, addr, count, &t).await;
+        }
         for _ in 0..connections {
             let (tx, mut rx) = mpsc::unbounded_channel();
             let app = Driver {
@@ -252,4 +256,47 @@ pub fn client(
         server.shutdown(std::time::Duration::from_secs(1)).await;
         Ok(())
     })
+}
+
+/// `count` connections one after the other on one client endpoint (one
+/// socket, as quinn's `Endpoint`), each closed by its app once its
+/// handshake is done.
+async fn handshakes(
+    tls: &Arc<rustls::ClientConfig>,
+    addr: SocketAddr,
+    count: u64,
+    t: &Transport,
+) -> io::Result<()> {
+    let ep = QuicEndpoint::bind(
+        "127.0.0.1:0".parse().map_err(io::Error::other)?,
+        config(t),
+        Arc::clone(tls),
+        Arc::new(StackConfig::default()),
+    )
+    .await
+    .map_err(io::Error::other)?;
+    for _ in 0..count {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let app = Driver {
+            each: 0,
+            to_open: 0,
+            lanes: 0,
+            open: HashMap::new(),
+            body: Vec::new(),
+            done: Some(tx),
+        };
+        let connect = ep.connect(addr, "localhost", Box::new(app));
+        match tokio::time::timeout(crate::CLIENT_DEADLINE, connect).await {
+            Ok(Ok(_conn)) => {}
+            Ok(Err(e)) => return Err(io::Error::other(e)),
+            Err(_) => return Err(io::Error::other("the handshake did not finish in time")),
+        }
+        match rx.try_recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(io::Error::other(e)),
+            Err(_) => return Err(io::Error::other("the client app ended without a result")),
+        }
+    }
+    ep.shutdown(std::time::Duration::from_secs(1)).await;
+    Ok(())
 }

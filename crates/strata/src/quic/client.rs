@@ -1,11 +1,14 @@
-//! [`QuicClient`]: one connection to one server.
+//! The client side: [`QuicClient`], one connection to one server, and
+//! [`QuicClientEndpoint`], any number of connections on one transport.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use quinn_proto::crypto::rustls::QuicClientConfig;
+
 use super::engine::{Engine, Role};
 use super::{PerStream, QuicApp, QuicConfig, QuicError};
-use crate::StreamProtocol;
+use crate::{DatagramTransport, StreamProtocol};
 
 /// The client: a datagram protocol that connects to one server when its
 /// transport is ready and runs one [`QuicApp`]. When the connection is over
@@ -48,18 +51,8 @@ impl QuicClient {
         server: SocketAddr,
         app: Box<dyn QuicApp>,
     ) -> Result<Self, QuicError> {
-        let tls = if cfg.alpn.is_empty() {
-            tls
-        } else {
-            let mut t = (*tls).clone();
-            t.alpn_protocols = cfg.alpn.clone();
-            Arc::new(t)
-        };
-        let tls = cfg.client_tls(tls);
-        let crypto = quinn_proto::crypto::rustls::QuicClientConfig::try_from(tls)
-            .map_err(|e| QuicError::Config(format!("TLS configuration: {e}")))?;
         let role = Role::Client {
-            crypto: Arc::new(crypto),
+            crypto: client_crypto(&cfg, tls)?,
             server_name: server_name.to_string(),
             server,
             app: Some(app),
@@ -89,3 +82,191 @@ impl QuicClient {
 }
 
 super::engine::datagram_protocol_via_engine!(QuicClient);
+
+/// quinn-proto's client crypto from `tls`, with `cfg.alpn` (when not empty)
+/// in place of its ALPN list.
+fn client_crypto(
+    cfg: &QuicConfig,
+    tls: Arc<rustls::ClientConfig>,
+) -> Result<Arc<QuicClientConfig>, QuicError> {
+    let tls = if cfg.alpn.is_empty() {
+        tls
+    } else {
+        let mut t = (*tls).clone();
+        t.alpn_protocols = cfg.alpn.clone();
+        Arc::new(t)
+    };
+    // 0-RTT (`cfg.zero_rtt`) is the client TLS config's `enable_early_data`.
+    let tls = cfg.client_tls(tls);
+    let crypto = QuicClientConfig::try_from(tls)
+        .map_err(|e| QuicError::Config(format!("TLS configuration: {e}")))?;
+    Ok(Arc::new(crypto))
+}
+
+/// A client endpoint: a datagram protocol that holds any number of client
+/// connections on one transport (one UDP socket), as quinn's `Endpoint`
+/// does. Each connection goes to its own server with its own [`QuicApp`];
+/// connection ids route the datagrams; a connection that ends leaves the
+/// endpoint, which keeps its transport open for the next one.
+///
+/// Connections are opened with [`connect`](Self::connect), called with the
+/// transport in hand: from the callback of a protocol that owns the
+/// endpoint (typically `on_wake`, after another thread queued a request and
+/// woke the stack; the tokio driver's `QuicEndpoint` does exactly that).
+/// Every connection has its own handshake deadline
+/// ([`QuicConfig::handshake_timeout`]) and idle timeout; at most
+/// [`QuicConfig::max_connections`] are open at once. `on_shutdown` closes
+/// them all (each app says goodbye its own way), and the transport is closed
+/// once the last has drained.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::quic::{ConnectError, QuicClientEndpoint, QuicConfig};
+/// use strata::testing::MemoryDatagramTransport;
+/// use strata::tls::ClientTls;
+/// use strata::DatagramProtocol;
+/// # use strata::{StreamProtocol, StreamTransport};
+/// # struct Hello;
+/// # impl StreamProtocol for Hello {
+/// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi"); t.write_eof() }
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// let (tls, _name) = ClientTls::new("localhost")?.insecure().alpn(["echo"]).build_rustls()?;
+/// let mut ep = QuicClientEndpoint::new(QuicConfig::default(), Arc::new(tls))?;
+/// let mut t = MemoryDatagramTransport::new(1500);
+/// ep.connection_made(&mut t);
+/// ep.connect_stream(&mut t, "127.0.0.1:4433".parse()?, "localhost", Box::new(Hello))?;
+/// ep.connect_stream(&mut t, "127.0.0.1:4434".parse()?, "localhost", Box::new(Hello))?;
+/// assert_eq!(ep.connections(), 2);
+/// assert_eq!(t.take_sent().len(), 2, "one Initial to each server");
+/// let bad = ep.connect_stream(&mut t, "127.0.0.1:4433".parse()?, "no such name!", Box::new(Hello));
+/// assert!(matches!(bad, Err(ConnectError::InvalidServerName(_))));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct QuicClientEndpoint {
+    engine: Engine,
+    crypto: Arc<QuicClientConfig>,
+}
+
+impl QuicClientEndpoint {
+    /// An endpoint whose connections verify their servers with `tls` (TLS
+    /// 1.3). `cfg.alpn`, when not empty, replaces the ALPN list of `tls`.
+    /// No connection is opened until [`connect`](Self::connect).
+    pub fn new(cfg: QuicConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, QuicError> {
+        let crypto = client_crypto(&cfg, tls)?;
+        Ok(QuicClientEndpoint {
+            engine: Engine::new(cfg, Role::Clients),
+            crypto,
+        })
+    }
+
+    /// Opens a connection to `server`, verified as `server_name`, running
+    /// `app`; the handshake starts at once (its first flight is sent
+    /// through `t`, which must be the transport this endpoint runs on).
+    /// `app.connection_made` follows when the handshake is done.
+    ///
+    /// A refused connection returns the reason, and `app` hears it once,
+    /// as its `connection_lost` (the app is always told how it ended).
+    pub fn connect(
+        &mut self,
+        t: &mut dyn DatagramTransport,
+        server: SocketAddr,
+        server_name: &str,
+        app: Box<dyn QuicApp>,
+    ) -> Result<(), ConnectError> {
+        self.engine
+            .connect(t, self.crypto.clone(), server, server_name, app)
+    }
+
+    /// [`connect`](Self::connect) with one bidirectional stream carrying
+    /// `proto` (the connection closes when that stream's protocol is done),
+    /// as [`QuicClient::stream`].
+    pub fn connect_stream(
+        &mut self,
+        t: &mut dyn DatagramTransport,
+        server: SocketAddr,
+        server_name: &str,
+        proto: Box<dyn StreamProtocol>,
+    ) -> Result<(), ConnectError> {
+        let app = PerStream::client(proto);
+        self.connect(t, server, server_name, Box::new(app))
+    }
+
+    /// Connections open now (handshaking, established or closing).
+    pub fn connections(&self) -> usize {
+        self.engine.connections()
+    }
+}
+
+super::engine::datagram_protocol_via_engine!(QuicClientEndpoint);
+
+/// Why [`QuicClientEndpoint::connect`] refused a connection. No packet was
+/// sent for it.
+///
+/// ```
+/// use strata::quic::ConnectError;
+/// use strata::{Fault, LayerError};
+/// let e = ConnectError::InvalidServerName("a b".into());
+/// assert_eq!(e.kind(), Fault::Config);
+/// assert_eq!(ConnectError::ConnectionLimit(2).kind(), Fault::LocalLimit);
+/// ```
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// Not a DNS name or an IP address TLS can verify.
+    #[error("invalid server name: {0}")]
+    InvalidServerName(String),
+    /// An address nothing can be sent to (port 0, unspecified).
+    #[error("invalid server address: {0}")]
+    InvalidServerAddress(SocketAddr),
+    /// The endpoint's transport has not started yet (`connection_made`).
+    #[error("the endpoint has not started")]
+    NotStarted,
+    /// The endpoint is shutting down, or its transport is gone.
+    #[error("the endpoint is closed")]
+    Closed,
+    /// [`QuicConfig::max_connections`] connections are open.
+    #[error("the endpoint holds its limit of {0} connections")]
+    ConnectionLimit(usize),
+    /// The endpoint's configuration cannot open this connection.
+    #[error("configuration refused: {0}")]
+    Config(String),
+}
+
+impl crate::LayerError for ConnectError {
+    fn kind(&self) -> crate::Fault {
+        match self {
+            ConnectError::InvalidServerName(_)
+            | ConnectError::InvalidServerAddress(_)
+            | ConnectError::Config(_) => crate::Fault::Config,
+            ConnectError::NotStarted | ConnectError::Closed => crate::Fault::Local,
+            ConnectError::ConnectionLimit(_) => crate::Fault::LocalLimit,
+        }
+    }
+}
+
+impl From<quinn_proto::ConnectError> for ConnectError {
+    fn from(e: quinn_proto::ConnectError) -> Self {
+        use quinn_proto::ConnectError as E;
+        match e {
+            E::InvalidServerName(n) => ConnectError::InvalidServerName(n),
+            E::InvalidRemoteAddress(a) => ConnectError::InvalidServerAddress(a),
+            E::EndpointStopping => ConnectError::Closed,
+            e @ (E::CidsExhausted | E::NoDefaultClientConfig | E::UnsupportedVersion) => {
+                ConnectError::Config(e.to_string())
+            }
+        }
+    }
+}
+
+/// [`QuicClient`] reports a refused start as [`QuicError::Connect`] (or
+/// [`QuicError::Config`]), as it did before the endpoint existed.
+impl From<ConnectError> for QuicError {
+    fn from(e: ConnectError) -> Self {
+        match e {
+            ConnectError::Config(c) => QuicError::Config(c),
+            e => QuicError::Connect(e.to_string()),
+        }
+    }
+}

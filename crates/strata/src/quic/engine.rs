@@ -24,8 +24,8 @@ use quinn_proto::{ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Eve
 use super::conn::{ConnState, ConnView};
 use super::table::ConnTable;
 use super::{
-    from_proto_id, to_proto_id, AppFactory, Dir, QuicApp, QuicConfig, QuicError, RetryPolicy,
-    StreamId,
+    from_proto_id, to_proto_id, AppFactory, ConnectError, Dir, QuicApp, QuicConfig, QuicError,
+    RetryPolicy, StreamId,
 };
 use crate::deadline::{after, earliest};
 use crate::{
@@ -139,6 +139,9 @@ pub(crate) enum Role {
         server: SocketAddr,
         app: Option<Box<dyn QuicApp>>,
     },
+    /// A client endpoint: connections opened by [`Engine::connect`], any
+    /// number, to any servers; the transport outlives its last connection.
+    Clients,
 }
 
 pub(crate) struct Engine {
@@ -146,6 +149,8 @@ pub(crate) struct Engine {
     role: Role,
     endpoint: Option<Endpoint>,
     server_config: Option<Arc<quinn_proto::ServerConfig>>,
+    /// The transport parameters of connections a client opens (set at start).
+    transport: Option<Arc<quinn_proto::TransportConfig>>,
     conns: ConnTable<Conn>,
     next_id: u64,
     half_open: usize,
@@ -165,6 +170,7 @@ impl Engine {
             role,
             endpoint: None,
             server_config: None,
+            transport: None,
             conns: ConnTable::new(),
             next_id: 0,
             half_open: 0,
@@ -244,19 +250,61 @@ impl Engine {
                 server,
                 app,
             } => {
-                let mut ep = Endpoint::new(Arc::new(ecfg), None, true, None);
-                let mut cc = quinn_proto::ClientConfig::new(crypto.clone());
-                cc.transport_config(transport);
-                let (handle, q) = ep
-                    .connect(now, cc, *server, server_name)
-                    .map_err(|e| QuicError::Connect(e.to_string()))?;
-                self.endpoint = Some(ep);
+                let (crypto, name, server) = (crypto.clone(), server_name.clone(), *server);
                 let app = app.take();
-                let id = self.insert(t, handle, q, app);
-                self.drive(id, t);
+                self.transport = Some(transport);
+                self.endpoint = Some(Endpoint::new(Arc::new(ecfg), None, true, None));
+                if let Some(app) = app {
+                    self.connect(t, crypto, server, &name, app)?;
+                }
+            }
+            Role::Clients => {
+                self.transport = Some(transport);
+                self.endpoint = Some(Endpoint::new(Arc::new(ecfg), None, true, None));
             }
         }
         Ok(())
+    }
+
+    /// Opens a client connection to `server` (named `server_name` for TLS)
+    /// running `app`, and sends its first flight. Refused (and `app` told
+    /// so through `connection_lost`) before the transport started, while
+    /// shutting down, at [`QuicConfig::max_connections`], or for input
+    /// quinn-proto rejects (a bad name or address).
+    pub(crate) fn connect(
+        &mut self,
+        t: &mut dyn DatagramTransport,
+        crypto: Arc<quinn_proto::crypto::rustls::QuicClientConfig>,
+        server: SocketAddr,
+        server_name: &str,
+        mut app: Box<dyn QuicApp>,
+    ) -> Result<(), ConnectError> {
+        let now = t.now();
+        self.tick(now);
+        let opened = match (self.endpoint.as_mut(), &self.transport) {
+            _ if self.done || self.shutting_down => Err(ConnectError::Closed),
+            (Some(_), _) if self.conns.len() >= self.cfg.max_connections => {
+                Err(ConnectError::ConnectionLimit(self.cfg.max_connections))
+            }
+            (Some(ep), Some(transport)) => {
+                let mut cc = quinn_proto::ClientConfig::new(crypto);
+                cc.transport_config(transport.clone());
+                ep.connect(now, cc, server, server_name)
+                    .map_err(ConnectError::from)
+            }
+            _ => Err(ConnectError::NotStarted),
+        };
+        match opened {
+            Ok((handle, q)) => {
+                let id = self.insert(t, handle, q, Some(app));
+                self.drive(id, t);
+                Ok(())
+            }
+            Err(e) => {
+                app.connection_lost(&Close::aborted("quic", AbortReason::layer(e.clone())));
+                Err(e)
+            }
+        }
     }
 
     fn insert(
@@ -297,7 +345,7 @@ impl Engine {
         self.tick(now);
         let fallback = match &self.role {
             Role::Client { server, .. } => *server,
-            Role::Server { .. } => match t.get::<PeerAddr>() {
+            Role::Server { .. } | Role::Clients => match t.get::<PeerAddr>() {
                 Some(PeerAddr(Addr::Inet(a))) => *a,
                 _ => UNADDRESSED,
             },
@@ -456,6 +504,8 @@ impl Engine {
 
     /// The transport is gone: every app hears it.
     pub(crate) fn lost(&mut self, why: &Close) {
+        // Nothing new starts on a transport that is gone.
+        self.shutting_down = true;
         self.conns.drain(|mut c| {
             if let Some(mut app) = c.app.take() {
                 if !c.st.lost {
@@ -499,7 +549,7 @@ impl Engine {
         };
         let apps = match role {
             Role::Server { apps, .. } => Some(&*apps),
-            Role::Client { .. } => None,
+            Role::Client { .. } | Role::Clients => None,
         };
         c.st.now = now;
         loop {

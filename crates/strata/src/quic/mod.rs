@@ -11,6 +11,8 @@
 //! * [`QuicServer`] and [`QuicClient`] are the two
 //!   [`DatagramProtocol`](crate::DatagramProtocol)s: put them on any datagram
 //!   stack (UDP, the simulated network, length-prefixed frames on a stream).
+//!   [`QuicClientEndpoint`] is the client for many connections on one
+//!   transport (one socket), opened at any time, to any servers.
 //! * A [`QuicApp`] is what runs over one connection; it sees the connection
 //!   as a [`QuicConnection`]. HTTP/3 is one.
 //! * [`PerStream`] is the app that runs one [`StreamProtocol`](crate::StreamProtocol)
@@ -46,7 +48,7 @@ mod table;
 
 pub use app::{AppFactory, EarlyData, QuicApp, QuicConnection};
 pub use cid::{RoutableCidGenerator, QUIC_NONCE_LEN};
-pub use client::QuicClient;
+pub use client::{ConnectError, QuicClient, QuicClientEndpoint};
 pub use config::{QuicConfig, RetryPolicy, MAX_EARLY_BYTES};
 pub use datagrams::DatagramApp;
 pub use engine::{MAX_GSO_SEGMENTS, NO_APPLICATION_CODE};

@@ -1,0 +1,434 @@
+//! [`QuicEndpoint`]: one UDP socket running a
+//! [`QuicClientEndpoint`], and a handle async code connects through, as
+//! through quinn's `Endpoint`.
+//!
+//! `connect` queues its request (server, name, app) and wakes the socket's
+//! task through the stack's root [`Wake`]; the protocol on the socket
+//! (`Opener`) takes the queue on that wake and opens each connection with
+//! the transport in hand. The request's app reports when its handshake is
+//! done (the connect returns) and when it ends (the returned
+//! [`Connection`] says why), as [`QuicPool`](super::QuicPool) does for
+//! its streams. When the last handle is dropped the endpoint takes no more
+//! connections and closes its socket once the last one has ended;
+//! [`QuicEndpoint::shutdown`] closes them first.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use strata::quic::{
+    ConnectError, Dir, PerStream, QuicApp, QuicClientEndpoint, QuicConfig, QuicConnection, StreamId,
+};
+use strata::{
+    AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, StackConfig,
+    StreamProtocol, Wake, WakeRoute,
+};
+use tokio::sync::oneshot;
+
+use crate::connect::Connection;
+use crate::control::Shared as Control;
+use crate::error::DriverError;
+
+/// A QUIC client endpoint on one UDP socket: any number of connections, to
+/// any servers, opened one after another or at once, each running its own
+/// [`QuicApp`]. Clones share the endpoint.
+///
+/// ```no_run
+/// # async fn run(app: Box<dyn strata::quic::QuicApp>, proto: Box<dyn strata::StreamProtocol>) -> Result<(), strata_tokio::DriverError> {
+/// use std::sync::Arc;
+/// use strata::quic::QuicConfig;
+/// use strata::tls::ClientTls;
+/// let (tls, _) = ClientTls::new("localhost").unwrap().alpn(["echo"]).build_rustls().unwrap();
+/// let ep = strata_tokio::QuicEndpoint::bind(
+///     "0.0.0.0:0".parse().unwrap(),
+///     QuicConfig::default(),
+///     Arc::new(tls),
+///     Arc::new(strata::StackConfig::default()),
+/// )
+/// .await?;
+/// let server = "127.0.0.1:4433".parse().unwrap();
+/// let first = ep.connect(server, "localhost", app).await?; // the handshake is done
+/// let second = ep.connect_stream(server, "localhost", proto).await?; // same socket
+/// println!("{}", second.closed().await);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct QuicEndpoint {
+    inner: Arc<Inner>,
+}
+
+/// What the handles share; its drop (the last handle's) lets the socket
+/// close once its connections are over.
+struct Inner {
+    shared: Arc<Shared>,
+    local: SocketAddr,
+    control: Arc<Control>,
+    task: tokio::sync::Mutex<Option<tokio::task::JoinHandle<Close>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        let wake = {
+            let mut q = self.shared.lock();
+            q.released = true;
+            q.wake.clone()
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+    }
+}
+
+/// The queue between the handles and the protocol on the socket.
+#[derive(Default)]
+struct Shared {
+    q: Mutex<Queue>,
+    /// Connections open now (as the protocol last saw them).
+    conns: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: VecDeque<Request>,
+    /// The socket task's root wake, once it started.
+    wake: Option<Wake>,
+    /// The socket is gone.
+    dead: Option<Close>,
+    /// Every handle was dropped.
+    released: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        self.q.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+struct Request {
+    server: SocketAddr,
+    name: String,
+    app: Box<dyn QuicApp>,
+}
+
+impl std::fmt::Debug for QuicEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuicEndpoint")
+            .field("local", &self.inner.local)
+            .field("connections", &self.connections())
+            .finish()
+    }
+}
+
+impl QuicEndpoint {
+    /// Binds one UDP socket at `local` (port 0: any) and starts the
+    /// endpoint on it: connections verify their servers with `tls`
+    /// (TLS 1.3; `cfg.alpn`, when not empty, replaces its ALPN list), with
+    /// the limits and deadlines of `cfg` each.
+    pub async fn bind(
+        local: SocketAddr,
+        cfg: QuicConfig,
+        tls: Arc<rustls::ClientConfig>,
+        stack: Arc<StackConfig>,
+    ) -> Result<QuicEndpoint, DriverError> {
+        let ep = QuicClientEndpoint::new(cfg, tls).map_err(|e| DriverError::BadOption {
+            layer: super::NAME.into(),
+            key: "*".into(),
+            value: e.to_string(),
+            expected: "settings QUIC accepts",
+        })?;
+        let shared = Arc::new(Shared::default());
+        let opener = Opener {
+            ep,
+            shared: shared.clone(),
+        };
+        let control = Arc::new(Control::default());
+        let (local, task) = crate::udp::spawn(&control, local, None, Box::new(opener), stack)
+            .await
+            .map_err(|e| DriverError::io("bind", local, e))?;
+        Ok(QuicEndpoint {
+            inner: Arc::new(Inner {
+                shared,
+                local,
+                control,
+                task: tokio::sync::Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// The socket's address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.inner.local
+    }
+
+    /// Connections open now (handshaking, established or closing).
+    pub fn connections(&self) -> usize {
+        self.inner.shared.conns.load(Ordering::Relaxed)
+    }
+
+    /// Connects to `server`, verified as `server_name`, and runs `app` on
+    /// the connection; returns once the handshake is done (the app got
+    /// `connection_made`), or fails with the reason it could not be (bad
+    /// input, the endpoint closed, nobody answers: the handshake deadline
+    /// bounds the wait). The connection ends when the app closes it, the
+    /// peer does, or it idles out; the returned [`Connection`] says why.
+    pub async fn connect(
+        &self,
+        server: SocketAddr,
+        server_name: &str,
+        app: Box<dyn QuicApp>,
+    ) -> Result<Connection, DriverError> {
+        if server.is_ipv4() != self.inner.local.is_ipv4() {
+            let why = ConnectError::InvalidServerAddress(server);
+            return Err(refused(
+                server,
+                Close::aborted("quic", AbortReason::layer(why)),
+            ));
+        }
+        let (started_tx, started) = oneshot::channel();
+        let (ended_tx, ended) = oneshot::channel();
+        let tracked = Tracked {
+            inner: app,
+            started: Some(started_tx),
+            ended: Some(ended_tx),
+        };
+        let request = Request {
+            server,
+            name: server_name.to_owned(),
+            app: Box::new(tracked),
+        };
+        let wake = {
+            let mut q = self.inner.shared.lock();
+            if let Some(why) = q.dead.clone() {
+                return Err(crate::endpoint::not_started(server, why));
+            }
+            q.pending.push_back(request);
+            q.wake.clone()
+        };
+        if let Some(w) = wake {
+            w.wake();
+        }
+        let outcome = started.await;
+        let task = tokio::spawn(async move { ended.await.unwrap_or(Close::Done) });
+        match outcome {
+            Ok(Ok(())) => Ok(Connection::new(Addr::Inet(server), task)),
+            Ok(Err(why)) => Err(refused(server, why)),
+            Err(_) => Err(crate::endpoint::not_started(
+                server,
+                Close::aborted("quic", AbortReason::Shutdown),
+            )),
+        }
+    }
+
+    /// [`connect`](Self::connect) with one bidirectional stream carrying
+    /// `proto` (the connection closes when that stream's protocol is done).
+    pub async fn connect_stream(
+        &self,
+        server: SocketAddr,
+        server_name: &str,
+        proto: Box<dyn StreamProtocol>,
+    ) -> Result<Connection, DriverError> {
+        let app = PerStream::client(proto);
+        self.connect(server, server_name, Box::new(app)).await
+    }
+
+    /// Closes every connection (each app says goodbye its own way, as on a
+    /// server's drain), aborts those still open after `drain`, closes the
+    /// socket, and returns why the socket's task ended.
+    pub async fn shutdown(&self, drain: Duration) -> Close {
+        self.inner
+            .control
+            .start_shutdown(strata::deadline::after(Instant::now(), drain));
+        let mut task = self.inner.task.lock().await;
+        match task.take() {
+            Some(t) => t.await.unwrap_or(Close::Done),
+            None => Close::Done,
+        }
+    }
+}
+
+/// A connect the endpoint refused or whose handshake failed: a refusal
+/// for bad input is `InvalidInput`, the rest as a failed start.
+fn refused(server: SocketAddr, why: Close) -> DriverError {
+    let bad_input = why
+        .error::<ConnectError>()
+        .is_some_and(|e| !matches!(e, ConnectError::Closed | ConnectError::NotStarted));
+    if bad_input {
+        DriverError::io(
+            "connect",
+            server,
+            std::io::Error::new(std::io::ErrorKind::InvalidInput, why.to_string()),
+        )
+    } else {
+        crate::endpoint::not_started(server, why)
+    }
+}
+
+/// The protocol on the socket: the endpoint, and the queue it opens
+/// connections from on its own wake.
+struct Opener {
+    ep: QuicClientEndpoint,
+    shared: Arc<Shared>,
+}
+
+impl Opener {
+    fn open_queued(&mut self, t: &mut dyn DatagramTransport) {
+        loop {
+            let Some(r) = self.shared.lock().pending.pop_front() else {
+                return;
+            };
+            // A refusal reaches the request's app (and so its caller).
+            let _ = self.ep.connect(t, r.server, &r.name, r.app);
+        }
+    }
+
+    /// After every callback: the count the handles read, and the socket
+    /// closed once released and empty.
+    fn settle(&mut self, t: &mut dyn DatagramTransport) {
+        let n = self.ep.connections();
+        self.shared.conns.store(n, Ordering::Relaxed);
+        if n == 0 && self.shared.lock().released {
+            t.close();
+        }
+    }
+
+    fn end(&mut self, why: &Close) {
+        let pending = {
+            let mut q = self.shared.lock();
+            q.dead.get_or_insert(why.clone());
+            q.wake = None;
+            std::mem::take(&mut q.pending)
+        };
+        for mut r in pending {
+            r.app.connection_lost(why);
+        }
+        self.shared.conns.store(0, Ordering::Relaxed);
+    }
+}
+
+impl DatagramProtocol for Opener {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        self.ep.connection_made(t);
+        self.shared.lock().wake = Some(t.waker());
+        self.open_queued(t);
+        self.settle(t);
+    }
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        self.ep.datagrams_received(t, batch);
+        self.settle(t);
+    }
+    fn eof_received(&mut self, t: &mut dyn DatagramTransport) {
+        self.ep.eof_received(t);
+        self.settle(t);
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.ep.connection_lost(why);
+        self.end(why);
+    }
+    fn pause_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.ep.pause_writing(t);
+    }
+    fn resume_writing(&mut self, t: &mut dyn DatagramTransport) {
+        self.ep.resume_writing(t);
+        self.settle(t);
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.ep.next_deadline()
+    }
+    fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
+        self.ep.on_deadline(t);
+        self.settle(t);
+    }
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, route: WakeRoute<'_>) {
+        if route.is_here() {
+            self.open_queued(t);
+        } else {
+            self.ep.on_wake(t, route);
+        }
+        self.settle(t);
+    }
+    fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) {
+        // Nothing new opens: what waits is refused by the endpoint.
+        self.ep.on_shutdown(t);
+        self.open_queued(t);
+        self.settle(t);
+    }
+    fn error_received(&mut self, t: &mut dyn DatagramTransport, kind: std::io::ErrorKind) {
+        self.ep.error_received(t, kind);
+        self.settle(t);
+    }
+    fn buffered(&self) -> usize {
+        self.ep.buffered()
+    }
+}
+
+/// A requested connection's app: reports its start and its end to the
+/// caller of `connect`.
+struct Tracked {
+    inner: Box<dyn QuicApp>,
+    started: Option<oneshot::Sender<Result<(), Close>>>,
+    ended: Option<oneshot::Sender<Close>>,
+}
+
+/// Forwards every method (a forgotten one would change the app's
+/// behaviour).
+impl QuicApp for Tracked {
+    fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Ok(()));
+        }
+        self.inner.connection_made(c)
+    }
+    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.inner.stream_opened(c, id)
+    }
+    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
+        self.inner.stream_data(c, id, data)
+    }
+    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.inner.stream_finished(c, id)
+    }
+    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        self.inner.stream_reset(c, id, code)
+    }
+    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        self.inner.stream_stopped(c, id, code)
+    }
+    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.inner.stream_acked(c, id)
+    }
+    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        self.inner.stream_writable(c, id)
+    }
+    fn streams_available(&mut self, c: &mut dyn QuicConnection, dir: Dir) {
+        self.inner.streams_available(c, dir)
+    }
+    fn datagram_received(&mut self, c: &mut dyn QuicConnection, data: &[u8]) {
+        self.inner.datagram_received(c, data)
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.inner.next_deadline()
+    }
+    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
+        self.inner.on_deadline(c)
+    }
+    fn on_wake(&mut self, c: &mut dyn QuicConnection) {
+        self.inner.on_wake(c)
+    }
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
+        self.inner.on_wake_at(c, route)
+    }
+    fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
+        self.inner.on_shutdown(c)
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Err(why.clone()));
+        }
+        if let Some(tx) = self.ended.take() {
+            let _ = tx.send(why.clone());
+        }
+        self.inner.connection_lost(why)
+    }
+}
