@@ -11,7 +11,8 @@
 //! * `streams`: `--streams` bidirectional streams, at most `--concurrency`
 //!   open at once, each carrying 32 bytes up and the 8-byte count back.
 //! * `handshakes`: `--handshakes` connections one after the other, each
-//!   closed by the client once its handshake is done.
+//!   closed by the client once its handshake is done. Both clients do a
+//!   full TLS handshake every time (session resumption off on both).
 //!
 //! Both sides use the same transport settings (windows, stream limits,
 //! GSO where the driver has it); the certificate is made by the server

@@ -118,6 +118,10 @@ pub fn client(
         .with_root_certificates(roots)
         .with_no_client_auth();
     tls.alpn_protocols = vec![ALPN.to_vec()];
+    // Every handshake a full one, on both sides (strata_side does the
+    // same): quinn's client otherwise resumes whenever the server's ticket
+    // came before its close, so the two would not do the same TLS work.
+    tls.resumption = rustls::client::Resumption::disabled();
     let crypto = QuicClientConfig::try_from(tls).map_err(io::Error::other)?;
     let mut cfg = ClientConfig::new(Arc::new(crypto));
     cfg.transport_config(transport(&t)?);

@@ -200,7 +200,7 @@ pub fn client(
 ) -> io::Result<()> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(cert.into()).map_err(io::Error::other)?;
-    let tls = strata::tls::ClientTls::new("localhost")
+    let mut tls = strata::tls::ClientTls::new("localhost")
         .map_err(io::Error::other)?
         .roots(roots)
         .alpn([ALPN])
@@ -208,6 +208,8 @@ pub fn client(
         .build_rustls()
         .map_err(io::Error::other)?
         .0;
+    // Full handshakes only, as quinn_side's client (see there).
+    tls.resumption = rustls::client::Resumption::disabled();
     let tls = Arc::new(tls);
     let rt = runtime()?;
     rt.block_on(async move {
