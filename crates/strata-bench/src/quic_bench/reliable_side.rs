@@ -128,6 +128,9 @@ pub fn client(addr: SocketAddr, count: u64) -> io::Result<()> {
         .await
         .map_err(io::Error::other)?;
         tokio::select! {
+            // `done` is sent before the close that ends the connection, so
+            // when both are ready the reply's end wins.
+            biased;
             _ = done => {}
             why = conn.closed() => {
                 let why: Close = why;
