@@ -138,7 +138,7 @@ pub async fn connect_quic(
     check(ep)?;
     let cfg = config(ep, &stack)?;
     let (tls, name) = client_tls(ep, &cfg)?;
-    let (app, started) = Started::new(app);
+    let (app, (started, ended)) = Started::new(app);
     let (peer, resolved) = crate::endpoint::resolve_first(ep).await?;
     let client = QuicClient::new(cfg, tls, &name, peer, Box::new(app))
         .map_err(|e| super::connect_error(peer, e))?;
@@ -148,24 +148,35 @@ pub async fn connect_quic(
         });
     };
     let (peer, task) = connect(&resolved, Box::new(client), stack).await?;
-    crate::endpoint::until_started(peer, task, started, None).await
+    crate::endpoint::until_started(peer, task, started, Some(ended)).await
 }
 
-/// Tells the connect when the app starts (or why it never did).
-struct Started {
+/// Tells the connect when the app starts (or why it never did), and the
+/// connection's handle when it ended (for `Connection::closed`). Used by
+/// `connect_quic` and by `QuicEndpoint::connect`.
+pub(super) struct Started {
     inner: Box<dyn QuicApp>,
     started: Option<oneshot::Sender<Result<(), Close>>>,
+    ended: Option<oneshot::Sender<Close>>,
 }
 
+/// What a [`Started`] reports: the start (or why not), then the end.
+pub(super) type StartedRx = (
+    oneshot::Receiver<Result<(), Close>>,
+    oneshot::Receiver<Close>,
+);
+
 impl Started {
-    fn new(inner: Box<dyn QuicApp>) -> (Started, oneshot::Receiver<Result<(), Close>>) {
+    pub(super) fn new(inner: Box<dyn QuicApp>) -> (Started, StartedRx) {
         let (tx, rx) = oneshot::channel();
+        let (end_tx, end_rx) = oneshot::channel();
         (
             Started {
                 inner,
                 started: Some(tx),
+                ended: Some(end_tx),
             },
-            rx,
+            (rx, end_rx),
         )
     }
 }
@@ -231,6 +242,11 @@ impl QuicApp for Started {
         if let Some(tx) = self.started.take() {
             let _ = tx.send(Err(why.clone()));
         }
-        self.inner.connection_lost(why)
+        self.inner.connection_lost(why);
+        // After the app's last callback: a waiter woken by this finds the
+        // app done.
+        if let Some(tx) = self.ended.take() {
+            let _ = tx.send(why.clone());
+        }
     }
 }

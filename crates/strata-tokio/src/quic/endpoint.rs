@@ -18,14 +18,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use strata::quic::{
-    ConnectError, Dir, PerStream, QuicApp, QuicClientEndpoint, QuicConfig, QuicConnection, StreamId,
-};
+use strata::quic::{ConnectError, PerStream, QuicApp, QuicClientEndpoint, QuicConfig};
 use strata::{
     AbortReason, Addr, Close, Datagram, DatagramProtocol, DatagramTransport, StackConfig,
     StreamProtocol, Wake, WakeRoute,
 };
-use tokio::sync::oneshot;
 
 use crate::connect::Connection;
 use crate::control::Shared as Control;
@@ -186,13 +183,7 @@ impl QuicEndpoint {
                 Close::aborted("quic", AbortReason::layer(why)),
             ));
         }
-        let (started_tx, started) = oneshot::channel();
-        let (ended_tx, ended) = oneshot::channel();
-        let tracked = Tracked {
-            inner: app,
-            started: Some(started_tx),
-            ended: Some(ended_tx),
-        };
+        let (tracked, (started, ended)) = super::apps::Started::new(app);
         let request = Request {
             server,
             name: server_name.to_owned(),
@@ -360,75 +351,5 @@ impl DatagramProtocol for Opener {
     }
     fn buffered(&self) -> usize {
         self.ep.buffered()
-    }
-}
-
-/// A requested connection's app: reports its start and its end to the
-/// caller of `connect`.
-struct Tracked {
-    inner: Box<dyn QuicApp>,
-    started: Option<oneshot::Sender<Result<(), Close>>>,
-    ended: Option<oneshot::Sender<Close>>,
-}
-
-/// Forwards every method (a forgotten one would change the app's
-/// behaviour).
-impl QuicApp for Tracked {
-    fn connection_made(&mut self, c: &mut dyn QuicConnection) {
-        if let Some(tx) = self.started.take() {
-            let _ = tx.send(Ok(()));
-        }
-        self.inner.connection_made(c)
-    }
-    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.inner.stream_opened(c, id)
-    }
-    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
-        self.inner.stream_data(c, id, data)
-    }
-    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.inner.stream_finished(c, id)
-    }
-    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
-        self.inner.stream_reset(c, id, code)
-    }
-    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
-        self.inner.stream_stopped(c, id, code)
-    }
-    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.inner.stream_acked(c, id)
-    }
-    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
-        self.inner.stream_writable(c, id)
-    }
-    fn streams_available(&mut self, c: &mut dyn QuicConnection, dir: Dir) {
-        self.inner.streams_available(c, dir)
-    }
-    fn datagram_received(&mut self, c: &mut dyn QuicConnection, data: &[u8]) {
-        self.inner.datagram_received(c, data)
-    }
-    fn next_deadline(&self) -> Option<Instant> {
-        self.inner.next_deadline()
-    }
-    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
-        self.inner.on_deadline(c)
-    }
-    fn on_wake(&mut self, c: &mut dyn QuicConnection) {
-        self.inner.on_wake(c)
-    }
-    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
-        self.inner.on_wake_at(c, route)
-    }
-    fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
-        self.inner.on_shutdown(c)
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        if let Some(tx) = self.started.take() {
-            let _ = tx.send(Err(why.clone()));
-        }
-        if let Some(tx) = self.ended.take() {
-            let _ = tx.send(why.clone());
-        }
-        self.inner.connection_lost(why)
     }
 }
