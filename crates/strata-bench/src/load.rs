@@ -114,6 +114,20 @@ pub enum Load {
         #[command(flatten)]
         tls: TlsArgs,
     },
+    /// Opens many HTTP/2 connections (cleartext with prior knowledge, or
+    /// TLS with ALPN `h2`), completes each one's preface and SETTINGS
+    /// exchange, then holds them idle: what an idle HTTP/2 connection costs
+    /// the server, whichever server it is.
+    H2Idle {
+        /// Server address.
+        #[arg(long)]
+        addr: SocketAddr,
+        /// Connections to open and hold.
+        #[arg(long, default_value_t = 10_000)]
+        conns: usize,
+        #[command(flatten)]
+        tls: TlsArgs,
+    },
     /// Parallel loops of connect, TLS handshake, 1-byte echo, close
     /// (needs `--tls`).
     Handshakes {
@@ -238,6 +252,28 @@ pub fn run(load: Load) -> io::Result<()> {
                 ));
             };
             rt.block_on(connections(c, addr, parallel, dur))
+        }
+        Load::H2Idle { addr, conns, tls } => {
+            let held = match (tls.tls, &tls.cert) {
+                (true, Some(cert)) => rt
+                    .block_on(idle_open_with(
+                        crate::tls::Client::h2(cert)?,
+                        addr,
+                        conns,
+                        Greeting::H2,
+                    ))?
+                    .len(),
+                (true, None) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidInput,
+                        "--tls needs --cert",
+                    ))
+                }
+                (false, _) => rt
+                    .block_on(idle_open_with(Tcp, addr, conns, Greeting::H2))?
+                    .len(),
+            };
+            hold(held)
         }
         Load::Idle { addr, conns, tls } => match tls.client(false)? {
             Some(c) => {
@@ -493,6 +529,64 @@ async fn idle_open<T: Transport>(
     addr: SocketAddr,
     conns: usize,
 ) -> io::Result<Vec<T::Stream>> {
+    idle_open_with(t, addr, conns, Greeting::Echo).await
+}
+
+/// What an idle load does on each connection before holding it.
+#[derive(Clone, Copy, Debug)]
+enum Greeting {
+    /// [`echo_one`].
+    Echo,
+    /// [`h2_hello`].
+    H2,
+}
+
+/// The idle load's greeting: one byte, echoed.
+async fn echo_one<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> io::Result<()> {
+    s.write_all(&[1]).await?;
+    s.flush().await?;
+    let mut b = [0u8; 1];
+    s.read_exact(&mut b).await?;
+    if b != [1] {
+        return Err(mismatch("idle"));
+    }
+    Ok(())
+}
+
+/// The HTTP/2 idle load's greeting (RFC 9113 §3.4): the client preface and
+/// an empty SETTINGS; then the server's first frame, which must be its
+/// SETTINGS, is read whole and acknowledged. The connection is then open
+/// and idle: no stream was opened.
+async fn h2_hello<S: AsyncRead + AsyncWrite + Unpin>(s: &mut S) -> io::Result<()> {
+    const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    const SETTINGS: [u8; 9] = [0, 0, 0, 4, 0, 0, 0, 0, 0];
+    const SETTINGS_ACK: [u8; 9] = [0, 0, 0, 4, 1, 0, 0, 0, 0];
+    let mut hello = PREFACE.to_vec();
+    hello.extend_from_slice(&SETTINGS);
+    s.write_all(&hello).await?;
+    s.flush().await?;
+    let mut head = [0u8; 9];
+    s.read_exact(&mut head).await?;
+    let len = u32::from_be_bytes([0, head[0], head[1], head[2]]) as usize;
+    if head[3] != 4 || head[4] & 1 != 0 || len > 16_384 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("h2 idle: the server's first frame is not SETTINGS: {head:?}"),
+        ));
+    }
+    let mut payload = vec![0u8; len];
+    s.read_exact(&mut payload).await?;
+    s.write_all(&SETTINGS_ACK).await?;
+    s.flush().await
+}
+
+/// Opens `conns` connections, greets on each, and returns them held.
+async fn idle_open_with<T: Transport>(
+    t: T,
+    addr: SocketAddr,
+    conns: usize,
+    greeting: Greeting,
+) -> io::Result<Vec<T::Stream>> {
     let next = Arc::new(AtomicUsize::new(0));
     let held = Arc::new(Mutex::new(Vec::with_capacity(conns)));
     let mut tasks = tokio::task::JoinSet::new();
@@ -501,12 +595,9 @@ async fn idle_open<T: Transport>(
         tasks.spawn(async move {
             while next.fetch_add(1, Ordering::Relaxed) < conns {
                 let mut s = t.connect(addr).await?;
-                s.write_all(&[1]).await?;
-                s.flush().await?;
-                let mut b = [0u8; 1];
-                s.read_exact(&mut b).await?;
-                if b != [1] {
-                    return Err(mismatch("idle"));
+                match greeting {
+                    Greeting::Echo => echo_one(&mut s).await?,
+                    Greeting::H2 => h2_hello(&mut s).await?,
                 }
                 // The lock is never held across an await, so it cannot be poisoned
                 // by a cancelled task; a poisoned one still holds valid sockets.

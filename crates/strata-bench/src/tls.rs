@@ -140,6 +140,17 @@ impl Client {
         })
     }
 
+    /// The same client offering ALPN `h2` (for HTTP/2 servers).
+    pub fn h2(cert: &Path) -> io::Result<Client> {
+        let name = ServerName::try_from(SERVER_NAME).map_err(io::Error::other)?;
+        let mut cfg = (*client_config(cert, false)?).clone();
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        Ok(Client {
+            connector: TlsConnector::from(Arc::new(cfg)),
+            name,
+        })
+    }
+
     /// Connects over TCP (no Nagle) and completes the handshake.
     pub async fn connect(&self, addr: SocketAddr) -> io::Result<ClientStream> {
         let sock = TcpStream::connect(addr).await?;
