@@ -505,6 +505,7 @@ impl Engine {
                 on_event(c, t, ev, apps, half_open);
             }
             progress |= read_streams(c, t);
+            progress |= resets_acked(c, t);
             if !*write_blocked {
                 loop {
                     buf.clear();
@@ -718,6 +719,26 @@ fn close_of(reason: quinn_proto::ConnectionError, local: Option<QuicError>) -> C
 }
 
 /// Calls the app of `c`, if it has one, with a view over `c`.
+/// Reports `stream_acked` for each stream we reset whose RESET_STREAM
+/// the peer acknowledged: quinn-proto then forgets the send side (and has
+/// no event for it). True if any was reported.
+fn resets_acked(c: &mut Conn, t: &dyn DatagramTransport) -> bool {
+    if c.st.resets_unacked.is_empty() {
+        return false;
+    }
+    let acked: Vec<StreamId> =
+        c.st.resets_unacked
+            .iter()
+            .copied()
+            .filter(|&id| to_proto_id(id).is_none_or(|pid| c.q.send_stream(pid).stopped().is_err()))
+            .collect();
+    for &id in &acked {
+        c.st.resets_unacked.remove(&id);
+        call_app(c, t, |a, v| a.stream_acked(v, id));
+    }
+    !acked.is_empty()
+}
+
 fn call_app(
     c: &mut Conn,
     t: &dyn DatagramTransport,
