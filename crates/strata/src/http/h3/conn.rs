@@ -302,7 +302,8 @@ impl Conn {
         self.uni_closed(id);
     }
 
-    /// Everything we sent on `id`, FIN included, was acknowledged.
+    /// Everything we sent on `id`, FIN included, was acknowledged (or the
+    /// RESET_STREAM that ended it was).
     pub(super) fn stream_acked(&mut self, id: StreamId) {
         self.sh.unacked.remove(&id);
     }
@@ -808,6 +809,8 @@ impl Conn {
                 );
                 child.st.finished = Some(Close::Timeout(Timeout::Drain));
             }
+            // The drain is over: the close waits for no acknowledgment.
+            self.sh.unacked.clear();
         }
         while let Some(id) = self.deadlines.pop_due(now) {
             let Some(child) = self.streams.get_mut(&id) else {

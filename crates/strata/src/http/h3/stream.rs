@@ -335,9 +335,14 @@ pub(super) fn stream_error(
     tracing::debug!(stream = st.id.0, %code, detail, "HTTP/3 stream error");
     if !st.fin_sent && !st.reset {
         c.reset(st.id, code.value());
+        // The close waits for the RESET_STREAM's acknowledgment: earlier,
+        // it would discard the reset or overtake it, and the peer would
+        // never hear the stream's code.
+        sh.unacked.insert(st.id);
+    } else {
+        // An exchange that failed needs no other acknowledgment.
+        sh.unacked.remove(&st.id);
     }
-    // An exchange that failed needs no acknowledgment before the close.
-    sh.unacked.remove(&st.id);
     if !st.fin {
         c.stop_sending(st.id, code.value());
     }
