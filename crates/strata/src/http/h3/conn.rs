@@ -587,6 +587,9 @@ impl Conn {
             if let Some(f) = self.sh.headers_frame(id, &fields) {
                 child.st.queued += f.len();
                 self.sh.pending_total += f.len();
+                if child.st.req.as_ref().map(|r| &r.0.method) == Some(&http::Method::CONNECT) {
+                    child.st.head_only = Some(f.len());
+                }
                 child.st.q.push_back(f);
             }
             self.sh.flush_uni(c);

@@ -76,6 +76,12 @@ pub(super) struct ReqState {
     pub(super) write_paused: bool,
     pub(super) saw_blocked: Cell<bool>,
     pub(super) final_head_sent: bool,
+    /// A client's CONNECT tunnel before its final response: the bytes of
+    /// the request head not yet handed to QUIC; the protocol's bytes wait
+    /// behind them. A tunnel's data sent with its head could be discarded
+    /// with it by an abort (RESET_STREAM drops what has not left), and the
+    /// server would never hear of the tunnel.
+    pub(super) head_only: Option<usize>,
     /// A message without a body (HEAD, 204, 304): body writes are dropped.
     pub(super) no_body: bool,
     // --- the exchange ---
@@ -118,6 +124,7 @@ impl ReqState {
             write_paused: false,
             saw_blocked: Cell::new(false),
             final_head_sent: false,
+            head_only: None,
             no_body: false,
             req: None,
             resp: None,
@@ -257,15 +264,26 @@ pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnecti
         return;
     }
     while let Some(front) = st.q.front_mut() {
-        match c.write(st.id, front) {
+        let allowed = st
+            .head_only
+            .map_or(front.len(), |left| left.min(front.len()));
+        if allowed == 0 {
+            return; // a tunnel's bytes wait for its response
+        }
+        match c.write(st.id, &front[..allowed]) {
             Ok(n) => {
                 st.queued -= n;
                 sh.pending_total -= n;
+                if let Some(left) = st.head_only.as_mut() {
+                    *left -= n;
+                }
                 if n == front.len() {
                     st.q.pop_front();
                 } else {
                     front.advance(n);
-                    return;
+                    if n < allowed {
+                        return;
+                    }
                 }
             }
             Err(StreamError::Stopped(code)) => {
