@@ -22,7 +22,7 @@ use super::quic_api::{QuicConnection, StreamError, StreamId};
 use super::{Code, H3Config, H3Error};
 use crate::http::qpack::{HeaderField, QpackDecoder, QpackEncoder};
 use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
-use crate::{AbortReason, Call, Close, Introspect, ProtocolSlot, StreamTransport, Wake};
+use crate::{AbortReason, Call, Close, HalfClose, Introspect, ProtocolSlot, StreamTransport, Wake};
 
 /// Where the peer's side of a request stream is in RFC 9114 §4.1's
 /// sequence: HEADERS, DATA*, HEADERS (trailers)?, FIN.
@@ -315,13 +315,16 @@ pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnecti
 
 /// The peer sent STOP_SENDING with `code`. H3_NO_ERROR on a client's
 /// request means "the response is complete, stop the body": the request
-/// stops quietly; any other code ends the exchange.
+/// stops quietly; so does a server's whose response is all sent (FIN
+/// included: the peer read what it wanted, and what it still sends is read
+/// as usual). Any other code ends the exchange.
 pub(super) fn stopped(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnection, code: u64) {
+    let all_sent = st.fin_sent && st.q.is_empty();
     drop_queue(st, sh);
     c.reset(st.id, code);
     // A reset stream's data is never all acknowledged.
     sh.unacked.remove(&st.id);
-    if code == Code::NoError.value() && !st.server {
+    if code == Code::NoError.value() && (!st.server || all_sent) {
         st.send_stopped = true;
         return;
     }
@@ -477,6 +480,10 @@ impl Introspect for View<'_> {
         }
         if id == TypeId::of::<StreamId>() {
             return Some(&self.st.id);
+        }
+        if id == TypeId::of::<HalfClose>() {
+            // `write_eof` is FIN; the peer's side stays open.
+            return Some(&HalfClose(true));
         }
         None
     }
