@@ -13,7 +13,7 @@
 //! it is over a stream (TCP); and one QUIC stream over real UDP
 //! (`quic+udp://`), over the simulated network at the same loss, reordering
 //! and duplication, and over length-prefixed frames on a real TCP connection
-//! (each plain and with TLS above); and one HTTP/3 stream made a byte tunnel
+//! (`quic+tcp://`), each plain and with TLS above; and one HTTP/3 stream made a byte tunnel
 //! by RFC 9220 extended CONNECT, TLS-free inside (over QUIC over real UDP and
 //! over the lossy simulated network), and with TLS inside the tunnel (over
 //! real UDP).
@@ -394,9 +394,7 @@ fn quic_client_app(over: OverQuic, client: Box<dyn StreamProtocol>) -> Box<dyn Q
     }
 }
 
-/// A QUIC client and server for the rows that build their own (over the
-/// simulated network, over frames on TCP); the client names the server
-/// `server_addr` (over a stream, where frames carry no address, any).
+/// A QUIC client and server for the rows over the simulated network.
 fn quic_pair(
     over: OverQuic,
     client: Box<dyn StreamProtocol>,
@@ -416,20 +414,6 @@ fn quic_pair(
     )
     .unwrap();
     (c, s)
-}
-
-/// QUIC over length-prefixed frames on a stream: the datagram-over-stream
-/// mapping below, one QUIC stream carrying the protocol above.
-fn quic_over_frames(
-    client: Box<dyn StreamProtocol>,
-    server: Box<dyn StreamProtocol>,
-) -> (Box<dyn StreamProtocol>, Box<dyn StreamProtocol>) {
-    let placeholder = "192.0.2.1:443".parse().unwrap();
-    let (c, s) = quic_pair(OverQuic::Stream, client, server, placeholder);
-    (
-        Box::new(LengthPrefixed::new(c)),
-        Box::new(LengthPrefixed::new(s)),
-    )
 }
 
 /// What the server side of an aborted row sees: a reset, or, through an
@@ -479,8 +463,9 @@ enum Bottom {
     QuicUdp,
     /// One QUIC stream over the simulated network, lossy.
     QuicSim,
-    /// One QUIC stream over length-prefixed frames on real TCP on loopback.
-    QuicFramesTcp,
+    /// One QUIC stream over length-prefixed frames on real TCP on loopback
+    /// (`quic+tcp://`).
+    QuicTcp,
     /// An HTTP/3 extended-CONNECT tunnel over QUIC over real UDP on
     /// loopback (`quic+udp://…?quic.alpn=h3`); the row's wrap runs inside it.
     H3Udp,
@@ -501,13 +486,12 @@ fn run_row(bottom: Bottom, wrap: Wrap, mode: Mode) -> (Report, Report) {
             assert!(p.a().finished().is_some(), "client did not finish");
             assert!(p.b().finished().is_some(), "server did not finish");
         }
-        Bottom::Tcp | Bottom::Unix | Bottom::ReliableUdp | Bottom::QuicUdp | Bottom::H3Udp => {
-            real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
-        }
-        Bottom::QuicFramesTcp => {
-            let (c, s) = quic_over_frames(wrap_client(client), wrap_server(server));
-            real_sockets(Bottom::Tcp, c, s, &rc, &rs)
-        }
+        Bottom::Tcp
+        | Bottom::Unix
+        | Bottom::ReliableUdp
+        | Bottom::QuicUdp
+        | Bottom::QuicTcp
+        | Bottom::H3Udp => real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs),
         Bottom::ReliableSim | Bottom::QuicSim | Bottom::H3Sim => {
             simulated(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
         }
@@ -575,6 +559,17 @@ fn real_sockets(
                 let to = Endpoint::parse_with(&to, &reg).unwrap();
                 strata_tokio::connect(&to, client, cfg).await.unwrap()
             }
+            Bottom::QuicTcp => {
+                let reg = strata_tokio::registry();
+                let ep = Endpoint::parse_with("quic+tcp://127.0.0.1:0", &reg).unwrap();
+                let bound = srv
+                    .listen(&ep, factory, ListenConfig::default())
+                    .await
+                    .unwrap();
+                let to = format!("quic+tcp://{}?quic.insecure=true", bound.local);
+                let to = Endpoint::parse_with(&to, &reg).unwrap();
+                strata_tokio::connect(&to, client, cfg).await.unwrap()
+            }
             Bottom::H3Udp => {
                 let reg = strata_tokio::registry();
                 let alpn = OverQuic::H3Tunnel.alpn();
@@ -593,11 +588,7 @@ fn real_sockets(
                 let app = quic_client_app(OverQuic::H3Tunnel, client);
                 strata_tokio::connect_quic(&to, app, cfg).await.unwrap()
             }
-            Bottom::Pump
-            | Bottom::ReliableSim
-            | Bottom::QuicSim
-            | Bottom::QuicFramesTcp
-            | Bottom::H3Sim => unreachable!(),
+            Bottom::Pump | Bottom::ReliableSim | Bottom::QuicSim | Bottom::H3Sim => unreachable!(),
         };
         let why = tokio::time::timeout(Duration::from_secs(120), conn.closed())
             .await
@@ -734,8 +725,8 @@ rows! {
     tls_over_quic_stream_over_udp: Bottom::QuicUdp, TLS;
     quic_stream_over_lossy_simnet: Bottom::QuicSim, PLAIN;
     tls_over_quic_stream_over_lossy_simnet: Bottom::QuicSim, TLS;
-    quic_stream_over_frames_over_tcp: Bottom::QuicFramesTcp, PLAIN;
-    tls_over_quic_stream_over_frames_over_tcp: Bottom::QuicFramesTcp, TLS;
+    quic_stream_over_frames_over_tcp: Bottom::QuicTcp, PLAIN;
+    tls_over_quic_stream_over_frames_over_tcp: Bottom::QuicTcp, TLS;
     h3_tunnel_over_quic_over_udp: Bottom::H3Udp, PLAIN;
     h3_tunnel_over_lossy_simnet: Bottom::H3Sim, PLAIN;
     tls_in_h3_tunnel_over_quic_over_udp: Bottom::H3Udp, TLS;
