@@ -65,6 +65,9 @@ macro_rules! datagram_protocol_via_engine {
             ) {
                 self.engine.receive(t, batch);
             }
+            fn eof_received(&mut self, t: &mut dyn $crate::DatagramTransport) {
+                self.engine.input_ended(t);
+            }
             fn connection_lost(&mut self, why: &$crate::Close) {
                 self.engine.lost(why);
             }
@@ -154,6 +157,9 @@ pub(crate) struct Engine {
     /// Transmits wait: the transport is over its high-water mark.
     write_blocked: bool,
     shutting_down: bool,
+    /// Only over a stream: the peer sent EOF, no datagram will come; the
+    /// transport is closed once no connection is left.
+    input_ended: bool,
     /// The client's connection is over (its transport was closed).
     done: bool,
 }
@@ -172,6 +178,7 @@ impl Engine {
             clock: None,
             write_blocked: false,
             shutting_down: false,
+            input_ended: false,
             done: false,
         }
     }
@@ -446,6 +453,16 @@ impl Engine {
     }
 
     /// The transport is gone: every app hears it.
+    /// Only over a stream: the peer will send no more datagrams. A server
+    /// with no connection left closes the transport (the peer lingers for
+    /// that EOF); otherwise once its last connection is gone.
+    pub(crate) fn input_ended(&mut self, t: &mut dyn DatagramTransport) {
+        self.input_ended = true;
+        if self.is_server() && self.conns.len() == 0 {
+            t.close();
+        }
+    }
+
     pub(crate) fn lost(&mut self, why: &Close) {
         self.conns.drain(|mut c| {
             if let Some(mut app) = c.app.take() {
@@ -479,6 +496,7 @@ impl Engine {
             write_blocked,
             done,
             shutting_down,
+            input_ended,
             ..
         } = self;
         let Some(ep) = endpoint.as_mut() else {
@@ -542,7 +560,7 @@ impl Engine {
             if matches!(role, Role::Client { .. }) {
                 *done = true;
                 t.close();
-            } else if *shutting_down && conns.len() == 0 {
+            } else if (*shutting_down || *input_ended) && conns.len() == 0 {
                 t.close();
             }
             return;
