@@ -342,8 +342,9 @@ mod tests {
 
     #[test]
     fn layers_not_in_the_table_are_unsupported() {
+        // (`quic+tcp` was the example until the driver built it.)
         let ep = Endpoint {
-            layers: vec!["quic".into(), "tcp".into()],
+            layers: vec!["frames".into(), "tcp".into()],
             target: Target::Host {
                 host: Host::Name("localhost".into()),
                 port: 1,
@@ -351,7 +352,7 @@ mod tests {
             options: vec![],
         };
         match wraps(&ep, Role::Client) {
-            Err(DriverError::Unsupported { scheme }) => assert_eq!(scheme, "quic"),
+            Err(DriverError::Unsupported { scheme }) => assert_eq!(scheme, "frames"),
             other => panic!("expected Unsupported, got {other:?}"),
         }
         let plain = Endpoint::parse("tcp://127.0.0.1:1").unwrap();

@@ -4,6 +4,9 @@
 //! every stream the client opens gets a protocol from the listener's
 //! factory. A client is a connected UDP socket running a
 //! [`QuicClient::stream`]: one bidirectional stream carrying the protocol.
+//! Over a stream (`quic+tcp://`, for networks that block UDP), QUIC runs
+//! over length-prefixed frames, one stream per stream connection
+//! ([`over_stream`]).
 //!
 //! | option | side | meaning |
 //! |---|---|---|
@@ -26,22 +29,24 @@
 //! `quic.*` options. Every phase has a deadline: the handshake
 //! ([`QuicConfig::handshake_timeout`]), then the idle timeout.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rustls::pki_types::ServerName;
-use strata::endpoint::Endpoint;
+use strata::endpoint::{Endpoint, Host, Target};
+use strata::framing::LengthPrefixed;
 use strata::quic::{
-    AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicServer, RetryPolicy,
+    AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicError, QuicServer, RetryPolicy,
     RoutableCidGenerator,
 };
 use strata::routing::ServerId;
-use strata::{DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
+use strata::{AbortReason, Close, DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
 
 use crate::config::ListenConfig;
 use crate::error::DriverError;
-use crate::layer::{Carry, LayerCx, LayerWrap};
+use crate::layer::{Carry, LayerCx, LayerWrap, Role};
+use crate::scheme::Refused;
 use crate::tls::{client_rustls, own_identity, server_rustls, TlsIdentity};
 
 mod apps;
@@ -68,7 +73,7 @@ pub const DEFAULT_ALPN: &str = "strata";
 pub(crate) const VERSIONS: &[&rustls::SupportedProtocolVersion] = &[&rustls::version::TLS13];
 
 /// The `quic` row: over datagrams, QUIC carries the streams; over a stream
-/// (`quic+tcp`, length-prefixed frames) the driver has no builder yet.
+/// (`quic+tcp`, length-prefixed frames) see [`over_stream`].
 pub(crate) const CARRY: Carry = Carry { serve, connect };
 
 /// A numeric option, or `None` when absent. The parser checks the bounds
@@ -290,15 +295,108 @@ pub(crate) fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> Dri
     )
 }
 
-/// Over a stream (`quic+tcp`): not built by the driver yet (the core runs
-/// QUIC over length-prefixed frames; the driver's listener would need a
-/// factory per connection, not a protocol). Refused with a clear error when
-/// the endpoint is read ("the driver cannot build `quic` here"), never
-/// half-run.
-pub(crate) fn over_stream(_: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
-    Err(DriverError::Unsupported {
-        scheme: NAME.into(),
+/// Over a stream (`quic+tcp://`, for networks that block UDP): QUIC over
+/// length-prefixed frames, the datagram-over-stream mapping. Each stream
+/// connection carries one QUIC connection, and that one stream: the client
+/// opens it for its protocol; the server runs the protocol the listener
+/// made for the connection on the client's first bidirectional stream (the
+/// peer may open only one at a time; a later one is reset, code
+/// [`DEFAULT_ABORT_CODE`](strata::quic::DEFAULT_ABORT_CODE)). Options as
+/// for `quic+udp://` (watermarks: the stack's defaults); the configuration
+/// is checked here, once.
+pub(crate) fn over_stream(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
+    let ep = cx.ep;
+    let mut cfg = config(ep, &StackConfig::default())?;
+    match cx.role {
+        Role::Client => {
+            let (tls, name) = client_tls(ep, &cfg)?;
+            let peer = framed_peer(ep);
+            let made =
+                move |inner| QuicClient::stream(cfg.clone(), tls.clone(), &name, peer, inner);
+            made(Box::<Refused>::default()).map_err(|e| connect_error(peer, e))?;
+            Ok(Arc::new(move |inner| match made(inner) {
+                Ok(client) => Box::new(LengthPrefixed::new(client)) as Box<dyn StreamProtocol>,
+                Err(e) => refused(e),
+            }))
+        }
+        Role::Server => {
+            let id = match &cx.identity {
+                Some(id) => id.clone(),
+                None => {
+                    let id = identity(ep)?;
+                    cx.identity = Some(id.clone());
+                    id
+                }
+            };
+            let mut tls = server_rustls(ep, &id, NAME, Some(VERSIONS))?;
+            tls.alpn_protocols = cfg.alpn.clone();
+            let tls = Arc::new(tls);
+            (cfg.max_bidi_streams, cfg.max_uni_streams) = (1, 0);
+            let made = move |inner: Box<dyn StreamProtocol>| {
+                let served = cfg.alpn.clone();
+                let one = one_stream(inner);
+                let apps: AppFactory = Arc::new(move |alpn: Option<&[u8]>| {
+                    let ours = alpn.is_some_and(|a| served.iter().any(|s| s == a));
+                    ours.then(|| Box::new(PerStream::new(one.clone())) as Box<dyn QuicApp>)
+                });
+                QuicServer::new(cfg.clone(), tls.clone(), apps)
+            };
+            made(Box::<Refused>::default()).map_err(|e| DriverError::BadOption {
+                layer: NAME.into(),
+                key: "*".into(),
+                value: e.to_string(),
+                expected: "settings QUIC accepts",
+            })?;
+            Ok(Arc::new(move |inner| match made(inner) {
+                Ok(server) => Box::new(LengthPrefixed::new(server)) as Box<dyn StreamProtocol>,
+                Err(e) => refused(e),
+            }))
+        }
+    }
+}
+
+/// The address a client over a stream names its server by (frames carry
+/// none; the stream below knows the real one): the endpoint's own when it
+/// is an address, else [`FRAMED_PLACEHOLDER`] (quinn-proto refuses an
+/// unspecified address or port 0).
+fn framed_peer(ep: &Endpoint) -> SocketAddr {
+    match &ep.target {
+        Target::Host {
+            host: Host::Ip(ip),
+            port,
+        } if !ip.is_unspecified() && *port != 0 => SocketAddr::new(*ip, *port),
+        _ => FRAMED_PLACEHOLDER,
+    }
+}
+
+/// The server address a `quic+tcp://` client to a name uses inside QUIC:
+/// an RFC 5737 documentation address, never routed.
+const FRAMED_PLACEHOLDER: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 443);
+
+/// A stream factory that hands out `proto` once, then refuses: one
+/// protocol per stream connection.
+fn one_stream(proto: Box<dyn StreamProtocol>) -> StreamFactory {
+    let slot = Mutex::new(Some(proto));
+    Arc::new(move || {
+        let taken = slot.lock().unwrap_or_else(|e| e.into_inner()).take();
+        taken.unwrap_or_else(|| {
+            let why = QuicError::StreamAborted(strata::quic::DEFAULT_ABORT_CODE);
+            Box::new(Refused::because(Close::aborted(
+                NAME,
+                AbortReason::layer(why),
+            )))
+        })
     })
+}
+
+/// Stands in for a layer QUIC refused to make (never seen once the
+/// configuration passed the check in [`over_stream`]).
+fn refused(e: QuicError) -> Box<dyn StreamProtocol> {
+    Box::new(Refused::because(Close::aborted(
+        NAME,
+        AbortReason::layer(e),
+    )))
 }
 
 #[cfg(test)]
@@ -381,6 +479,47 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn over_a_stream_a_connection_serves_one_stream() {
+        struct Quiet;
+        impl StreamProtocol for Quiet {
+            fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+            fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+        }
+        let one = one_stream(Box::new(Quiet));
+        let mut first = strata::testing::MemoryTransport::new();
+        one().connection_made(&mut first);
+        assert!(first.aborted().is_none());
+        let mut second = strata::testing::MemoryTransport::new();
+        one().connection_made(&mut second);
+        let why = second.aborted().expect("a second stream is refused");
+        assert_eq!(
+            why.error::<QuicError>(),
+            Some(&QuicError::StreamAborted(strata::quic::DEFAULT_ABORT_CODE))
+        );
+    }
+
+    #[test]
+    fn over_a_stream_a_client_names_its_server_by_the_endpoint() {
+        let tcp = |s: &str| Endpoint::parse_with(s, &crate::registry()).unwrap();
+        assert_eq!(
+            framed_peer(&tcp("quic+tcp://10.1.2.3:4433")),
+            "10.1.2.3:4433".parse().unwrap()
+        );
+        assert_eq!(
+            framed_peer(&tcp("quic+tcp://[::1]:4433")),
+            "[::1]:4433".parse().unwrap()
+        );
+        assert_eq!(
+            framed_peer(&tcp("quic+tcp://localhost:4433")),
+            FRAMED_PLACEHOLDER
+        );
+        assert_eq!(
+            framed_peer(&tcp("quic+tcp://0.0.0.0:4433")),
+            FRAMED_PLACEHOLDER
+        );
     }
 
     #[test]

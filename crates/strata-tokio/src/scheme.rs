@@ -362,10 +362,18 @@ fn made_identity(ep: &Endpoint) -> Result<TlsIdentity, TlsSetupError> {
 
 /// Aborts the connection at once with the reason rustls gave: stands in for
 /// a `Tls` that rustls refused to create (never seen once the configuration
-/// passed the check in [`tls_layer`]).
+/// passed the check in [`tls_layer`]); `quic+tcp` uses it the same way.
 #[derive(Default)]
-struct Refused {
+pub(crate) struct Refused {
     why: Option<Close>,
+}
+
+impl Refused {
+    /// Aborts at `connection_made` with `why` (a layer the driver could not
+    /// make, a stream it does not serve).
+    pub(crate) fn because(why: Close) -> Refused {
+        Refused { why: Some(why) }
+    }
 }
 
 impl StreamProtocol for Refused {

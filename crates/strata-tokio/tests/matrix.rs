@@ -11,7 +11,12 @@
 //! and with TLS above), over the simulated network at 3% loss with
 //! reordering and duplication (plain and with TLS), and as the pass-through
 //! it is over a stream (TCP); and one QUIC stream over real UDP
-//! (`quic+udp://`, plain and with TLS above).
+//! (`quic+udp://`), over the simulated network at the same loss, reordering
+//! and duplication, and over length-prefixed frames on a real TCP connection
+//! (`quic+tcp://`), each plain and with TLS above; and one HTTP/3 stream made a byte tunnel
+//! by RFC 9220 extended CONNECT, TLS-free inside (over QUIC over real UDP and
+//! over the lossy simulated network), and with TLS inside the tunnel (over
+//! real UDP).
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,10 +24,15 @@ use std::time::{Duration, Instant};
 use strata::endpoint::Endpoint;
 use strata::framing::{LengthPrefixed, StreamOverFrames};
 use strata::http::h2::{H2Client, H2Config, H2Connection};
-use strata::http::{HttpExchange, Protocol};
+use strata::http::h3::{H3Client, H3Config, H3Server};
+use strata::http::{HttpExchange, Protocol, SharedService};
+use strata::quic::{AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicServer};
 use strata::testing::Pump;
 use strata::tls::{Tls, TlsConfig};
-use strata::{AbortReason, Close, StackConfig, StreamProtocol, StreamTransport};
+use strata::{
+    AbortReason, Close, DatagramProtocol, StackConfig, StreamFactory, StreamProtocol,
+    StreamTransport,
+};
 use strata_tokio::{ListenConfig, Server, TlsIdentity};
 
 const SIZE: usize = 4 << 20;
@@ -218,16 +228,22 @@ fn tls_in_tls_server(t: Transfer) -> Box<dyn StreamProtocol> {
     Box::new(Tls::new(inner, &tls_configs().1).unwrap())
 }
 
-/// RFC 8441 extended CONNECT: the transfer runs inside one HTTP/2 stream,
-/// the client's `:protocol` tunnel answered `200` by the server's service.
-fn h2_tunnel_client(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
-    let client = H2Client::new();
+/// The extended CONNECT (RFC 8441 over HTTP/2, RFC 9220 over HTTP/3) that
+/// opens a row's tunnel.
+fn tunnel_request() -> http::Request<()> {
     let mut req = http::Request::connect("https://localhost/tunnel")
         .body(())
         .unwrap();
     req.extensions_mut()
         .insert(Protocol("strata-matrix".into()));
-    client.send(req, t);
+    req
+}
+
+/// RFC 8441 extended CONNECT: the transfer runs inside one HTTP/2 stream,
+/// the client's `:protocol` tunnel answered `200` by the server's service.
+fn h2_tunnel_client(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
+    let client = H2Client::new();
+    client.send(tunnel_request(), t);
     // The handle is dropped: the connection ends once the tunnel does.
     Box::new(H2Connection::client(Arc::new(H2Config::default()), client))
 }
@@ -249,17 +265,28 @@ impl StreamProtocol for Tunnel {
     strata::forward_to_inner!(0, except connection_made);
 }
 
-fn h2_tunnel_server(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
-    let slot = Mutex::new(Some(t));
-    let service = Arc::new(move |req: &http::request::Parts| {
+/// The server's service for either HTTP version: the row's one tunnel,
+/// its protocol from `inner`.
+fn tunnel_service(inner: StreamFactory) -> SharedService {
+    Arc::new(move |req: &http::request::Parts| {
         assert_eq!(req.method, http::Method::CONNECT);
         assert_eq!(
             req.extensions.get::<Protocol>().map(|p| p.0.as_str()),
             Some("strata-matrix")
         );
-        let inner = slot.lock().unwrap().take().expect("one tunnel per row");
-        Box::new(Tunnel(inner)) as Box<dyn StreamProtocol>
-    });
+        Box::new(Tunnel(inner())) as Box<dyn StreamProtocol>
+    })
+}
+
+/// A factory that hands out `p` once: each row has one connection (or one
+/// stream, or one tunnel) per side.
+fn once(p: Box<dyn StreamProtocol>) -> StreamFactory {
+    let slot = Mutex::new(Some(p));
+    Arc::new(move || slot.lock().unwrap().take().expect("one per row"))
+}
+
+fn h2_tunnel_server(t: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
+    let service = tunnel_service(once(t));
     Box::new(H2Connection::server(Arc::new(H2Config::default()), service))
 }
 
@@ -288,8 +315,110 @@ const H2_TUNNEL: Wrap = (h2_client, h2_server);
 const H2_OVER_TLS: Wrap = (h2_over_tls_client, h2_over_tls_server);
 const TLS_IN_H2: Wrap = (tls_in_h2_client, tls_in_h2_server);
 
+/// What runs over a row's QUIC connection.
+#[derive(Clone, Copy, Debug)]
+enum OverQuic {
+    /// One bidirectional stream carries the transfer (`PerStream`).
+    Stream,
+    /// HTTP/3: one request stream made a byte tunnel by RFC 9220 extended
+    /// CONNECT carries it.
+    H3Tunnel,
+}
+
+impl OverQuic {
+    fn alpn(self) -> &'static str {
+        match self {
+            OverQuic::Stream => "strata-matrix",
+            OverQuic::H3Tunnel => "h3",
+        }
+    }
+}
+
+/// The rustls configurations of the QUIC rows built here (TLS 1.3 is what
+/// QUIC runs; each row's `QuicConfig` sets the ALPN): a self-signed
+/// identity made once per process, which the client accepts.
+fn quic_tls() -> &'static (Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>) {
+    static CFG: OnceLock<(Arc<rustls::ClientConfig>, Arc<rustls::ServerConfig>)> = OnceLock::new();
+    CFG.get_or_init(|| {
+        let id = strata::tls::Identity::localhost().expect("rcgen makes a certificate");
+        let server = strata::tls::ServerTls::new(&id).build_rustls().unwrap();
+        let (client, _) = strata::tls::ClientTls::new("localhost")
+            .unwrap()
+            .insecure()
+            .build_rustls()
+            .unwrap();
+        (Arc::new(client), Arc::new(server))
+    })
+}
+
+/// The layer's settings, as the driver makes them from an endpoint: the
+/// stack's watermarks, the row's ALPN, a seed (a simulated run repeats).
+fn quic_config(seed: u64, over: OverQuic) -> QuicConfig {
+    let stack = StackConfig::default();
+    QuicConfig {
+        alpn: vec![over.alpn().as_bytes().to_vec()],
+        rng_seed: Some(seed),
+        high_water: stack.high_water,
+        low_water: stack.low_water,
+        ..QuicConfig::default()
+    }
+}
+
+/// The server's app on each connection: the transfer on the client's
+/// stream, or HTTP/3 serving the transfer in the client's tunnel.
+fn quic_apps(over: OverQuic, server: StreamFactory) -> AppFactory {
+    match over {
+        OverQuic::Stream => Arc::new(move |_: Option<&[u8]>| {
+            Some(Box::new(PerStream::new(server.clone())) as Box<dyn QuicApp>)
+        }),
+        OverQuic::H3Tunnel => {
+            let service = tunnel_service(server);
+            Arc::new(move |_: Option<&[u8]>| {
+                let h3 = H3Server::new(service.clone(), H3Config::default());
+                Some(Box::new(h3) as Box<dyn QuicApp>)
+            })
+        }
+    }
+}
+
+/// The client's app: the transfer on one stream it opens, or in the
+/// tunnel of one extended CONNECT (the connection ends with the tunnel).
+fn quic_client_app(over: OverQuic, client: Box<dyn StreamProtocol>) -> Box<dyn QuicApp> {
+    match over {
+        OverQuic::Stream => Box::new(PerStream::client(client)),
+        OverQuic::H3Tunnel => Box::new(H3Client::request(
+            tunnel_request(),
+            client,
+            H3Config::default(),
+        )),
+    }
+}
+
+/// A QUIC client and server for the rows over the simulated network.
+fn quic_pair(
+    over: OverQuic,
+    client: Box<dyn StreamProtocol>,
+    server: Box<dyn StreamProtocol>,
+    server_addr: std::net::SocketAddr,
+) -> (QuicClient, QuicServer) {
+    let (client_tls, server_tls) = quic_tls();
+    let apps = quic_apps(over, once(server));
+    let s = QuicServer::new(quic_config(2, over), server_tls.clone(), apps).unwrap();
+    let app = quic_client_app(over, client);
+    let c = QuicClient::new(
+        quic_config(1, over),
+        client_tls.clone(),
+        "localhost",
+        server_addr,
+        app,
+    )
+    .unwrap();
+    (c, s)
+}
+
 /// What the server side of an aborted row sees: a reset, or, through an
-/// HTTP/2 tunnel, the peer's RST_STREAM(CANCEL).
+/// HTTP/2 tunnel, the peer's RST_STREAM(CANCEL), through an HTTP/3 one,
+/// its RESET_STREAM(H3_REQUEST_CANCELLED).
 fn reset_like(why: &Option<Close>) -> bool {
     match why {
         Some(Close::Reset) => true,
@@ -310,6 +439,10 @@ fn reset_like(why: &Option<Close>) -> bool {
         {
             true
         }
+        // An HTTP/3 tunnel's RESET_STREAM(H3_REQUEST_CANCELLED).
+        Some(why) if why.error::<strata::http::h3::H3Error>().is_some() => why
+            .error::<strata::http::h3::H3Error>()
+            .is_some_and(|e| e.remote && e.code == strata::http::h3::Code::RequestCancelled),
         Some(why) => why
             .error::<strata::http::h2::H2Error>()
             .is_some_and(|e| e.remote && e.code == strata::http::h2::frame::ErrorCode::Cancel),
@@ -328,6 +461,16 @@ enum Bottom {
     ReliableSim,
     /// One QUIC stream over real UDP on loopback (`quic+udp://`).
     QuicUdp,
+    /// One QUIC stream over the simulated network, lossy.
+    QuicSim,
+    /// One QUIC stream over length-prefixed frames on real TCP on loopback
+    /// (`quic+tcp://`).
+    QuicTcp,
+    /// An HTTP/3 extended-CONNECT tunnel over QUIC over real UDP on
+    /// loopback (`quic+udp://…?quic.alpn=h3`); the row's wrap runs inside it.
+    H3Udp,
+    /// An HTTP/3 extended-CONNECT tunnel over the simulated network, lossy.
+    H3Sim,
 }
 
 /// Runs one row and returns (client report, server report).
@@ -343,10 +486,15 @@ fn run_row(bottom: Bottom, wrap: Wrap, mode: Mode) -> (Report, Report) {
             assert!(p.a().finished().is_some(), "client did not finish");
             assert!(p.b().finished().is_some(), "server did not finish");
         }
-        Bottom::Tcp | Bottom::Unix | Bottom::ReliableUdp | Bottom::QuicUdp => {
-            real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
+        Bottom::Tcp
+        | Bottom::Unix
+        | Bottom::ReliableUdp
+        | Bottom::QuicUdp
+        | Bottom::QuicTcp
+        | Bottom::H3Udp => real_sockets(bottom, wrap_client(client), wrap_server(server), &rc, &rs),
+        Bottom::ReliableSim | Bottom::QuicSim | Bottom::H3Sim => {
+            simulated(bottom, wrap_client(client), wrap_server(server), &rc, &rs)
         }
-        Bottom::ReliableSim => simulated(wrap_client(client), wrap_server(server), &rc, &rs),
     }
     let take = |r: &Arc<Mutex<Report>>| std::mem::take(&mut *r.lock().unwrap());
     (take(&rc), take(&rs))
@@ -365,9 +513,7 @@ fn real_sockets(
         .unwrap();
     rt.block_on(async {
         let srv = Server::new();
-        let slot = Arc::new(Mutex::new(Some(server)));
-        let factory: strata_tokio::StreamFactory =
-            Arc::new(move || slot.lock().unwrap().take().expect("one connection per row"));
+        let factory = once(server);
         let cfg = Arc::new(StackConfig::default());
         let dir = tempdir();
         let conn = match bottom {
@@ -413,7 +559,36 @@ fn real_sockets(
                 let to = Endpoint::parse_with(&to, &reg).unwrap();
                 strata_tokio::connect(&to, client, cfg).await.unwrap()
             }
-            Bottom::Pump | Bottom::ReliableSim => unreachable!(),
+            Bottom::QuicTcp => {
+                let reg = strata_tokio::registry();
+                let ep = Endpoint::parse_with("quic+tcp://127.0.0.1:0", &reg).unwrap();
+                let bound = srv
+                    .listen(&ep, factory, ListenConfig::default())
+                    .await
+                    .unwrap();
+                let to = format!("quic+tcp://{}?quic.insecure=true", bound.local);
+                let to = Endpoint::parse_with(&to, &reg).unwrap();
+                strata_tokio::connect(&to, client, cfg).await.unwrap()
+            }
+            Bottom::H3Udp => {
+                let reg = strata_tokio::registry();
+                let alpn = OverQuic::H3Tunnel.alpn();
+                let ep = format!("quic+udp://127.0.0.1:0?quic.alpn={alpn}");
+                let ep = Endpoint::parse_with(&ep, &reg).unwrap();
+                let apps = quic_apps(OverQuic::H3Tunnel, factory);
+                let bound = srv
+                    .listen_quic(&ep, None, apps, ListenConfig::default())
+                    .await
+                    .unwrap();
+                let to = format!(
+                    "quic+udp://{}?quic.alpn={alpn}&quic.insecure=true",
+                    bound.local
+                );
+                let to = Endpoint::parse_with(&to, &reg).unwrap();
+                let app = quic_client_app(OverQuic::H3Tunnel, client);
+                strata_tokio::connect_quic(&to, app, cfg).await.unwrap()
+            }
+            Bottom::Pump | Bottom::ReliableSim | Bottom::QuicSim | Bottom::H3Sim => unreachable!(),
         };
         let why = tokio::time::timeout(Duration::from_secs(120), conn.closed())
             .await
@@ -430,9 +605,11 @@ fn real_sockets(
     });
 }
 
-/// The mapping's client and listener over a simulated link with 20 ms of
-/// delay each way, 3% loss, 2% duplication and 5% reordering.
+/// The client and server of `bottom` (the mapping's, or QUIC's with a
+/// stream or an HTTP/3 tunnel) over a simulated link with 20 ms of delay
+/// each way, 3% loss, 2% duplication and 5% reordering.
 fn simulated(
+    bottom: Bottom,
     client: Box<dyn StreamProtocol>,
     server: Box<dyn StreamProtocol>,
     rc: &Arc<Mutex<Report>>,
@@ -443,18 +620,27 @@ fn simulated(
     let mut net = SimNet::new(0x5eed);
     net.set_tracing(false);
     let server_addr: std::net::SocketAddr = "10.0.0.2:443".parse().unwrap();
-    let slot = Arc::new(Mutex::new(Some(server)));
-    let factory: strata::StreamFactory =
-        Arc::new(move || slot.lock().unwrap().take().expect("one connection per row"));
-    let cfg = ReliableConfig::default();
-    let s = net.add_node(
-        server_addr,
-        Box::new(ReliableListener::new(cfg.clone(), factory)),
-    );
-    let c = net.add_node(
-        "10.0.0.1:5000".parse().unwrap(),
-        Box::new(Reliable::connect_to(server_addr, cfg, client)),
-    );
+    let over = match bottom {
+        Bottom::ReliableSim => None,
+        Bottom::QuicSim => Some(OverQuic::Stream),
+        Bottom::H3Sim => Some(OverQuic::H3Tunnel),
+        _ => unreachable!("not a simulated row"),
+    };
+    let (client, server): (Box<dyn DatagramProtocol>, Box<dyn DatagramProtocol>) = match over {
+        None => {
+            let cfg = ReliableConfig::default();
+            (
+                Box::new(Reliable::connect_to(server_addr, cfg.clone(), client)),
+                Box::new(ReliableListener::new(cfg, once(server))),
+            )
+        }
+        Some(over) => {
+            let (c, s) = quic_pair(over, client, server, server_addr);
+            (Box::new(c), Box::new(s))
+        }
+    };
+    let s = net.add_node(server_addr, server);
+    let c = net.add_node("10.0.0.1:5000".parse().unwrap(), client);
     let link = LinkConfig::default()
         .delay(Duration::from_millis(20))
         .loss(Loss::Random(0.03))
@@ -537,4 +723,11 @@ rows! {
     reliable_passthrough_over_tcp: Bottom::Tcp, RELIABLE_PASSTHROUGH;
     quic_stream_over_udp: Bottom::QuicUdp, PLAIN;
     tls_over_quic_stream_over_udp: Bottom::QuicUdp, TLS;
+    quic_stream_over_lossy_simnet: Bottom::QuicSim, PLAIN;
+    tls_over_quic_stream_over_lossy_simnet: Bottom::QuicSim, TLS;
+    quic_stream_over_frames_over_tcp: Bottom::QuicTcp, PLAIN;
+    tls_over_quic_stream_over_frames_over_tcp: Bottom::QuicTcp, TLS;
+    h3_tunnel_over_quic_over_udp: Bottom::H3Udp, PLAIN;
+    h3_tunnel_over_lossy_simnet: Bottom::H3Sim, PLAIN;
+    tls_in_h3_tunnel_over_quic_over_udp: Bottom::H3Udp, TLS;
 }

@@ -138,7 +138,8 @@ pub trait QuicApp: Send {
     /// The peer asked us to stop sending (STOP_SENDING).
     fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {}
     /// Everything we sent on the stream, FIN included, was acknowledged (or
-    /// the peer stopped it): closing the connection now loses nothing of it.
+    /// the peer stopped it), or the RESET_STREAM that ended it was: closing
+    /// the connection now loses nothing of it.
     fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {}
     /// Flow-control credit came back after a short `write`.
     fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {}

@@ -36,6 +36,10 @@ pub(crate) struct ConnState {
     pub(crate) to_read: BTreeSet<StreamId>,
     /// Streams we finished (a write after it is `StreamError::Finished`).
     pub(crate) finished: HashSet<StreamId>,
+    /// Streams we reset whose RESET_STREAM the peer has not acknowledged
+    /// yet (quinn-proto has no event for that: the engine polls them, in
+    /// id order, and reports each with `stream_acked`).
+    pub(crate) resets_unacked: BTreeSet<StreamId>,
     /// Why we closed the connection ourselves, when we did.
     pub(crate) local_close: Option<QuicError>,
     /// `connection_lost` went to the app.
@@ -72,6 +76,7 @@ impl ConnState {
             read_paused: HashSet::new(),
             to_read: BTreeSet::new(),
             finished: HashSet::new(),
+            resets_unacked: BTreeSet::new(),
             local_close: None,
             lost: false,
             buffer: StreamBuffer::default(),
@@ -261,6 +266,9 @@ impl QuicConnection for ConnView<'_> {
         if let Some(pid) = to_proto_id(id).filter(|_| self.st.can_send(id)) {
             let _ = self.q.send_stream(pid).reset(var(code));
             self.st.finished.remove(&id);
+            // Reported once the send side is gone (a refused reset: the
+            // stream had already ended, at the next drive).
+            self.st.resets_unacked.insert(id);
         }
     }
     fn stop_sending(&mut self, id: StreamId, code: u64) {

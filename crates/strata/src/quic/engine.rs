@@ -65,6 +65,9 @@ macro_rules! datagram_protocol_via_engine {
             ) {
                 self.engine.receive(t, batch);
             }
+            fn eof_received(&mut self, t: &mut dyn $crate::DatagramTransport) {
+                self.engine.input_ended(t);
+            }
             fn connection_lost(&mut self, why: &$crate::Close) {
                 self.engine.lost(why);
             }
@@ -159,6 +162,9 @@ pub(crate) struct Engine {
     /// Transmits wait: the transport is over its high-water mark.
     write_blocked: bool,
     shutting_down: bool,
+    /// Only over a stream: the peer sent EOF, no datagram will come; the
+    /// transport is closed once no connection is left.
+    input_ended: bool,
     /// The client's connection is over (its transport was closed).
     done: bool,
 }
@@ -178,6 +184,7 @@ impl Engine {
             clock: None,
             write_blocked: false,
             shutting_down: false,
+            input_ended: false,
             done: false,
         }
     }
@@ -503,6 +510,16 @@ impl Engine {
     }
 
     /// The transport is gone: every app hears it.
+    /// Only over a stream: the peer will send no more datagrams. A server
+    /// with no connection left closes the transport (the peer lingers for
+    /// that EOF); otherwise once its last connection is gone.
+    pub(crate) fn input_ended(&mut self, t: &mut dyn DatagramTransport) {
+        self.input_ended = true;
+        if self.is_server() && self.conns.len() == 0 {
+            t.close();
+        }
+    }
+
     pub(crate) fn lost(&mut self, why: &Close) {
         // Nothing new starts on a transport that is gone.
         self.shutting_down = true;
@@ -539,6 +556,7 @@ impl Engine {
             write_blocked,
             done,
             shutting_down,
+            input_ended,
             ..
         } = self;
         let Some(ep) = endpoint.as_mut() else {
@@ -565,6 +583,7 @@ impl Engine {
                 on_event(c, t, ev, apps, half_open, cfg.zero_rtt);
             }
             progress |= read_streams(c, t);
+            progress |= resets_acked(c, t);
             if !*write_blocked {
                 loop {
                     buf.clear();
@@ -601,7 +620,7 @@ impl Engine {
             if matches!(role, Role::Client { .. }) {
                 *done = true;
                 t.close();
-            } else if *shutting_down && conns.len() == 0 {
+            } else if (*shutting_down || *input_ended) && conns.len() == 0 {
                 t.close();
             }
             return;
@@ -831,6 +850,26 @@ fn close_of(reason: quinn_proto::ConnectionError, local: Option<QuicError>) -> C
 }
 
 /// Calls the app of `c`, if it has one, with a view over `c`.
+/// Reports `stream_acked` for each stream we reset whose RESET_STREAM
+/// the peer acknowledged: quinn-proto then forgets the send side (and has
+/// no event for it). True if any was reported.
+fn resets_acked(c: &mut Conn, t: &dyn DatagramTransport) -> bool {
+    if c.st.resets_unacked.is_empty() {
+        return false;
+    }
+    let acked: Vec<StreamId> =
+        c.st.resets_unacked
+            .iter()
+            .copied()
+            .filter(|&id| to_proto_id(id).is_none_or(|pid| c.q.send_stream(pid).stopped().is_err()))
+            .collect();
+    for &id in &acked {
+        c.st.resets_unacked.remove(&id);
+        call_app(c, t, |a, v| a.stream_acked(v, id));
+    }
+    !acked.is_empty()
+}
+
 fn call_app(
     c: &mut Conn,
     t: &dyn DatagramTransport,

@@ -59,7 +59,8 @@ pub struct PerStream {
     opened_any: bool,
     buffer: Option<StreamBuffer>,
     children: BTreeMap<StreamId, Child>,
-    /// Ended streams whose FIN the peer has not acknowledged yet.
+    /// Ended streams whose FIN or RESET_STREAM the peer has not
+    /// acknowledged yet.
     unacked: BTreeSet<StreamId>,
     /// When to close the connection (`close_when_done`): set once every
     /// stream ended and was acknowledged, and run from `on_deadline`, so
@@ -82,7 +83,8 @@ struct ChildState {
     eof_pending: bool,
     /// FIN sent (or we cannot send on this stream).
     write_closed: bool,
-    /// FIN sent and not yet acknowledged.
+    /// FIN (or, after an abort, RESET_STREAM) sent and not yet
+    /// acknowledged: a client closes its connection only after.
     fin_unacked: bool,
     /// The peer's FIN or reset seen (or it cannot send on this stream).
     read_closed: bool,
@@ -507,7 +509,9 @@ impl StreamTransport for StreamView<'_> {
         if !st.write_closed || st.fin_unacked {
             self.c.reset(st.id, code);
             st.write_closed = true;
-            st.fin_unacked = false;
+            // A close right after would discard the RESET_STREAM, or
+            // overtake it: the peer's protocol would never hear the code.
+            st.fin_unacked = true;
         }
         if !st.read_closed {
             self.c.stop_sending(st.id, code);

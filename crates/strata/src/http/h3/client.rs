@@ -47,7 +47,10 @@ impl H3Requests {
     /// before the first `data_received` (or `eof_received`). An extended
     /// CONNECT ([`Protocol`](crate::http::Protocol) extension) waits for the
     /// server's SETTINGS and fails with H3_REQUEST_REJECTED if it did not
-    /// enable it.
+    /// enable it. A CONNECT's tunnel bytes (what `proto` writes) leave only
+    /// after the final response: until then the stream queues them (and
+    /// stops being `writable()` past [`H3Config::stream_send_buffer`]), so
+    /// an abort can never discard the request head together with them.
     pub fn send(&self, req: http::Request<()>, proto: Box<dyn StreamProtocol>) {
         let wake = {
             let mut q = self.q.lock().unwrap_or_else(|e| e.into_inner());

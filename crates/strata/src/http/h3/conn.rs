@@ -302,7 +302,8 @@ impl Conn {
         self.uni_closed(id);
     }
 
-    /// Everything we sent on `id`, FIN included, was acknowledged.
+    /// Everything we sent on `id`, FIN included, was acknowledged (or the
+    /// RESET_STREAM that ended it was).
     pub(super) fn stream_acked(&mut self, id: StreamId) {
         self.sh.unacked.remove(&id);
     }
@@ -586,6 +587,9 @@ impl Conn {
             if let Some(f) = self.sh.headers_frame(id, &fields) {
                 child.st.queued += f.len();
                 self.sh.pending_total += f.len();
+                if child.st.req.as_ref().map(|r| &r.0.method) == Some(&http::Method::CONNECT) {
+                    child.st.head_only = Some(f.len());
+                }
                 child.st.q.push_back(f);
             }
             self.sh.flush_uni(c);
@@ -808,6 +812,8 @@ impl Conn {
                 );
                 child.st.finished = Some(Close::Timeout(Timeout::Drain));
             }
+            // The drain is over: the close waits for no acknowledgment.
+            self.sh.unacked.clear();
         }
         while let Some(id) = self.deadlines.pop_due(now) {
             let Some(child) = self.streams.get_mut(&id) else {

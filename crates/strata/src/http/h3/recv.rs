@@ -181,6 +181,10 @@ fn decode_head(
         }
         st.resp = Some(ResponseHead(p));
         st.phase = RecvPhase::Body;
+        if st.head_only.take().is_some() {
+            // The tunnel exists (or was refused): what waited goes out.
+            super::stream::flush(st, sh, c);
+        }
         return;
     }
     let connect = sh.cfg.enable_connect_protocol;

@@ -22,7 +22,7 @@ use super::quic_api::{QuicConnection, StreamError, StreamId};
 use super::{Code, H3Config, H3Error};
 use crate::http::qpack::{HeaderField, QpackDecoder, QpackEncoder};
 use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
-use crate::{AbortReason, Call, Close, Introspect, ProtocolSlot, StreamTransport, Wake};
+use crate::{AbortReason, Call, Close, HalfClose, Introspect, ProtocolSlot, StreamTransport, Wake};
 
 /// Where the peer's side of a request stream is in RFC 9114 §4.1's
 /// sequence: HEADERS, DATA*, HEADERS (trailers)?, FIN.
@@ -76,6 +76,12 @@ pub(super) struct ReqState {
     pub(super) write_paused: bool,
     pub(super) saw_blocked: Cell<bool>,
     pub(super) final_head_sent: bool,
+    /// A client's CONNECT tunnel before its final response: the bytes of
+    /// the request head not yet handed to QUIC; the protocol's bytes wait
+    /// behind them. A tunnel's data sent with its head could be discarded
+    /// with it by an abort (RESET_STREAM drops what has not left), and the
+    /// server would never hear of the tunnel.
+    pub(super) head_only: Option<usize>,
     /// A message without a body (HEAD, 204, 304): body writes are dropped.
     pub(super) no_body: bool,
     // --- the exchange ---
@@ -118,6 +124,7 @@ impl ReqState {
             write_paused: false,
             saw_blocked: Cell::new(false),
             final_head_sent: false,
+            head_only: None,
             no_body: false,
             req: None,
             resp: None,
@@ -257,15 +264,26 @@ pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnecti
         return;
     }
     while let Some(front) = st.q.front_mut() {
-        match c.write(st.id, front) {
+        let allowed = st
+            .head_only
+            .map_or(front.len(), |left| left.min(front.len()));
+        if allowed == 0 {
+            return; // a tunnel's bytes wait for its response
+        }
+        match c.write(st.id, &front[..allowed]) {
             Ok(n) => {
                 st.queued -= n;
                 sh.pending_total -= n;
+                if let Some(left) = st.head_only.as_mut() {
+                    *left -= n;
+                }
                 if n == front.len() {
                     st.q.pop_front();
                 } else {
                     front.advance(n);
-                    return;
+                    if n < allowed {
+                        return;
+                    }
                 }
             }
             Err(StreamError::Stopped(code)) => {
@@ -297,13 +315,16 @@ pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnecti
 
 /// The peer sent STOP_SENDING with `code`. H3_NO_ERROR on a client's
 /// request means "the response is complete, stop the body": the request
-/// stops quietly; any other code ends the exchange.
+/// stops quietly; so does a server's whose response is all sent (FIN
+/// included: the peer read what it wanted, and what it still sends is read
+/// as usual). Any other code ends the exchange.
 pub(super) fn stopped(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnection, code: u64) {
+    let all_sent = st.fin_sent && st.q.is_empty();
     drop_queue(st, sh);
     c.reset(st.id, code);
     // A reset stream's data is never all acknowledged.
     sh.unacked.remove(&st.id);
-    if code == Code::NoError.value() && !st.server {
+    if code == Code::NoError.value() && (!st.server || all_sent) {
         st.send_stopped = true;
         return;
     }
@@ -335,9 +356,14 @@ pub(super) fn stream_error(
     tracing::debug!(stream = st.id.0, %code, detail, "HTTP/3 stream error");
     if !st.fin_sent && !st.reset {
         c.reset(st.id, code.value());
+        // The close waits for the RESET_STREAM's acknowledgment: earlier,
+        // it would discard the reset or overtake it, and the peer would
+        // never hear the stream's code.
+        sh.unacked.insert(st.id);
+    } else {
+        // An exchange that failed needs no other acknowledgment.
+        sh.unacked.remove(&st.id);
     }
-    // An exchange that failed needs no acknowledgment before the close.
-    sh.unacked.remove(&st.id);
     if !st.fin {
         c.stop_sending(st.id, code.value());
     }
@@ -454,6 +480,10 @@ impl Introspect for View<'_> {
         }
         if id == TypeId::of::<StreamId>() {
             return Some(&self.st.id);
+        }
+        if id == TypeId::of::<HalfClose>() {
+            // `write_eof` is FIN; the peer's side stays open.
+            return Some(&HalfClose(true));
         }
         None
     }
