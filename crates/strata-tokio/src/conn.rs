@@ -67,8 +67,23 @@ impl<S: Socket> tokio::io::AsyncRead for AsRead<'_, S> {
 }
 
 /// The least spare room a read is attempted with; below it the buffer is
-/// renewed (reusing its memory when no `Bytes` split from it is alive).
+/// renewed (reusing its memory when no `Bytes` split from it is alive, else
+/// allocating a fresh one).
 const MIN_READ: usize = 4096;
+
+/// Gives the owned read buffer room for the next read: a full
+/// [`READ_BUF_SIZE`] whenever that costs no allocation (no `Bytes` split
+/// from it is alive any more: the protocol borrowed them, or its echo was
+/// written), else whatever is left, and a fresh buffer only below
+/// [`MIN_READ`]. Reading into the leftover of a buffer that a short read
+/// split from, while the whole of it is free, would cut the next read short
+/// and cost a read and a write more per 64 KiB on a bulk echo.
+fn prepare_read_buf(buf: &mut BytesMut) {
+    let spare = buf.capacity() - buf.len();
+    if spare < READ_BUF_SIZE && !buf.try_reclaim(READ_BUF_SIZE) && spare < MIN_READ {
+        buf.reserve(READ_BUF_SIZE);
+    }
+}
 
 /// Runs `f` with this worker thread's owned read buffer (a fresh one if it is
 /// already borrowed).
@@ -324,16 +339,14 @@ impl<S: Socket> Drive<S> {
 
     /// One read into the worker's owned buffer, handed to the stack as
     /// `Bytes`: a protocol that keeps them (an echo, a relay) writes them on
-    /// without a copy. Reads go into the buffer's spare room until less than
-    /// `MIN_READ` is left; then `reserve` takes the memory back if no piece
-    /// of it is still held, or allocates a fresh buffer. Nothing is kept per
-    /// connection.
+    /// without a copy. Each read gets the whole buffer back when no piece of
+    /// it is still held, else its spare room until less than `MIN_READ` is
+    /// left, then a fresh buffer (see [`prepare_read_buf`]). Nothing is kept
+    /// per connection.
     fn poll_input(&mut self, cx: &mut Context<'_>, clock: &mut Clock) -> Poll<()> {
         let (sock, stack) = (&mut self.sock, &mut self.stack);
         with_owned_read_buf(|buf| {
-            if buf.capacity() - buf.len() < MIN_READ {
-                buf.reserve(READ_BUF_SIZE);
-            }
+            prepare_read_buf(buf);
             let res = ready!(tokio_util::io::poll_read_buf(
                 Pin::new(&mut AsRead(&mut *sock)),
                 cx,
@@ -521,6 +534,37 @@ mod tests {
         let budget = Close::aborted("stack", AbortReason::MemoryBudget { limit: 1 });
         assert_eq!(log_level(&budget), tracing::Level::WARN);
         assert_eq!(log_level(&Close::Reset), tracing::Level::DEBUG);
+    }
+
+    /// Room for a read: the whole buffer again once every piece split from
+    /// it is dropped (no allocation), the leftover while a piece is held,
+    /// and a fresh buffer only when the leftover is below `MIN_READ`.
+    #[test]
+    fn the_read_buffer_is_reused_whole_when_free_and_its_leftover_while_held() {
+        let mut buf = BytesMut::new();
+        prepare_read_buf(&mut buf);
+        assert!(buf.capacity() >= READ_BUF_SIZE);
+        let base = buf.as_ptr();
+        // A short read whose piece is dropped: the whole buffer is back.
+        buf.extend_from_slice(&[1; 1000]);
+        drop(buf.split().freeze());
+        prepare_read_buf(&mut buf);
+        assert!(buf.capacity() >= READ_BUF_SIZE);
+        assert_eq!(buf.as_ptr(), base, "reclaimed, not reallocated");
+        // A piece still held: the next read takes the leftover, no new buffer.
+        buf.extend_from_slice(&[2; 1000]);
+        let held = buf.split().freeze();
+        prepare_read_buf(&mut buf);
+        assert_eq!(buf.as_ptr(), base.wrapping_add(1000));
+        assert!(buf.capacity() >= MIN_READ);
+        // Held and nearly full: a fresh buffer, the held piece untouched.
+        let fill = buf.capacity() - MIN_READ + 1;
+        buf.extend_from_slice(&vec![3; fill]);
+        let held2 = buf.split().freeze();
+        prepare_read_buf(&mut buf);
+        assert!(buf.capacity() >= READ_BUF_SIZE);
+        assert_eq!(held[..], [2; 1000][..]);
+        assert!(held2.iter().all(|&b| b == 3));
     }
 
     struct Echo;
