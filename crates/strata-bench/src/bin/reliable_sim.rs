@@ -71,7 +71,8 @@ struct Cli {
     no_latency: bool,
     /// Print one tab-separated line per bulk run instead of the report:
     /// `bulk`, transport, loss %, bytes delivered, bytes expected, goodput
-    /// bit/s, goodput / rate, `ok` or `incomplete`.
+    /// bit/s, goodput / rate, `ok` or `incomplete`, then client → server
+    /// datagrams sent, lost at random, dropped by the queue.
     #[arg(long)]
     tsv: bool,
     /// Only these transports (comma list of: bbr, newreno, cubic,
@@ -161,7 +162,7 @@ fn main() -> ExitCode {
     if cli.tsv {
         for r in &bulk {
             println!(
-                "bulk\t{}\t{}\t{}\t{}\t{:.0}\t{:.4}\t{}",
+                "bulk\t{}\t{}\t{}\t{}\t{:.0}\t{:.4}\t{}\t{}\t{}\t{}",
                 r.transport.label(),
                 r.path.loss * 100.0,
                 r.delivered,
@@ -169,6 +170,9 @@ fn main() -> ExitCode {
                 r.goodput_bps(),
                 r.goodput_bps() / r.path.rate_bps as f64,
                 if r.complete() { "ok" } else { "incomplete" },
+                r.up.sent,
+                r.up.lost(),
+                r.up.dropped_queue,
             );
         }
     } else {
