@@ -55,6 +55,26 @@ struct Cli {
     /// Virtual seconds after which a run is given up (reported incomplete).
     #[arg(long, default_value_t = 4000)]
     max_sim_secs: u64,
+    /// Bottleneck rate of the path each way, bits per second (of
+    /// datagram bytes: the simulator counts no UDP/IP headers).
+    #[arg(long, default_value_t = Path::standard(0.0).rate_bps)]
+    rate_bps: u64,
+    /// One-way delay of the path, microseconds.
+    #[arg(long, default_value_t = Path::standard(0.0).one_way.as_micros() as u64)]
+    one_way_us: u64,
+    /// Bottleneck queue each way, bytes of datagrams (default: one
+    /// bandwidth-delay product of the path).
+    #[arg(long)]
+    queue_bytes: Option<usize>,
+    /// Leave the latency run out (bulk runs only).
+    #[arg(long)]
+    no_latency: bool,
+    /// Print one tab-separated line per bulk run instead of the report:
+    /// `bulk`, transport, loss %, bytes delivered, bytes expected, goodput
+    /// bit/s, goodput / rate, `ok` or `incomplete`, then client → server
+    /// datagrams sent, lost at random, dropped by the queue.
+    #[arg(long)]
+    tsv: bool,
     /// Only these transports (comma list of: bbr, newreno, cubic,
     /// kcp-fast, kcp-default, strata-kcp).
     #[arg(long, value_delimiter = ',')]
@@ -94,46 +114,75 @@ fn main() -> ExitCode {
     };
     let started = Instant::now();
     let command: Vec<String> = std::env::args().collect();
-    println!("# Reliable mapping vs KCP, simulated\n");
-    println!("Command: `{}`\n", command.join(" "));
-    let path0 = Path::standard(0.0);
+    if !cli.tsv {
+        println!("# Reliable mapping vs KCP, simulated\n");
+        println!("Command: `{}`\n", command.join(" "));
+    }
+    let path_at = |loss: f64| {
+        let mut p = Path::custom(cli.rate_bps, Duration::from_micros(cli.one_way_us), 0, loss);
+        p.queue = cli.queue_bytes.unwrap_or_else(|| p.bdp());
+        p
+    };
+    let path0 = path_at(0.0);
     let kcp = sim::kcp_setup(&opts, &path0, KcpMode::Fast);
-    println!(
-        "Path: {} Mbit/s, {} ms RTT, queue {} bytes each way, random loss both ways; seed {}; \
+    if !cli.tsv {
+        println!(
+            "Path: {} Mbit/s, {} µs RTT, queue {} bytes each way, random loss both ways; seed {}; \
          datagrams of {} bytes (KCP mss {}, wnd {} segments).\n",
-        path0.rate_bps / 1_000_000,
-        path0.rtt().as_millis(),
-        path0.queue,
-        opts.seed,
-        opts.datagram,
-        kcp.mss(),
-        kcp.wnd,
-    );
+            path0.rate_bps as f64 / 1e6,
+            path0.rtt().as_micros(),
+            path0.queue,
+            opts.seed,
+            opts.datagram,
+            kcp.mss(),
+            kcp.wnd,
+        );
+    }
 
     let mut bulk = Vec::new();
     for &loss in &cli.loss {
         for &t in &transports {
-            let r = sim::run_bulk(&opts, t, Path::standard(loss / 100.0), cli.bytes);
+            let r = sim::run_bulk(&opts, t, path_at(loss / 100.0), cli.bytes);
             eprintln!("{}", progress(&r));
             bulk.push(r);
         }
     }
     let count = cli.latency_secs * 100;
     let mut lat = Vec::new();
-    for &t in &transports {
+    for &t in transports.iter().filter(|_| !cli.no_latency) {
         if matches!(t, Transport::Ours(cc) if cc != CcAlgorithm::Bbr) {
             continue;
         }
-        let path = Path::standard(cli.latency_loss / 100.0);
+        let path = path_at(cli.latency_loss / 100.0);
         let r = sim::run_latency(&opts, t, path, count, Duration::from_millis(10));
         eprintln!("{}", progress(&r));
         lat.push(r);
     }
 
-    println!("## Goodput\n\n{}", report::bulk_table(&bulk));
-    println!("## Latency\n\n{}", report::latency_table(&lat));
-    println!("## Targets\n\n{}", report::targets(&bulk, &lat));
-    println!("Total wall time: {:.1} s", started.elapsed().as_secs_f64());
+    if cli.tsv {
+        for r in &bulk {
+            println!(
+                "bulk\t{}\t{}\t{}\t{}\t{:.0}\t{:.4}\t{}\t{}\t{}\t{}",
+                r.transport.label(),
+                r.path.loss * 100.0,
+                r.delivered,
+                r.expected,
+                r.goodput_bps(),
+                r.goodput_bps() / r.path.rate_bps as f64,
+                if r.complete() { "ok" } else { "incomplete" },
+                r.up.sent,
+                r.up.lost(),
+                r.up.dropped_queue,
+            );
+        }
+    } else {
+        println!("## Goodput\n\n{}", report::bulk_table(&bulk));
+        if !cli.no_latency {
+            println!("## Latency\n\n{}", report::latency_table(&lat));
+        }
+        println!("## Targets\n\n{}", report::targets(&bulk, &lat));
+        println!("Total wall time: {:.1} s", started.elapsed().as_secs_f64());
+    }
 
     // What arrived must be right; in the quick run, everything must arrive.
     let failed: Vec<&RunResult> = bulk

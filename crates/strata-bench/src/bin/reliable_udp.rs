@@ -78,6 +78,9 @@ enum Cmd {
         /// `reliable.cc` of the endpoint.
         #[arg(long, default_value = "bbr")]
         cc: String,
+        /// Address to listen on (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: SocketAddr,
     },
     /// Child: send `--bytes` bytes, half-close, wait for the close, print
     /// `SENT ...`.
@@ -157,7 +160,9 @@ struct RunOpts {
 fn main() -> ExitCode {
     let result = match Cli::parse().cmd {
         Cmd::Run(opts) => run(opts),
-        Cmd::Server { mtu, cc } => endpoint("127.0.0.1:0", mtu, &cc).and_then(|ep| serve(&ep)),
+        Cmd::Server { mtu, cc, bind } => {
+            endpoint(&bind.to_string(), mtu, &cc).and_then(|ep| serve(&ep))
+        }
         Cmd::Client {
             addr,
             bytes,

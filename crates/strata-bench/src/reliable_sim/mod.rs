@@ -57,6 +57,17 @@ impl Path {
         p
     }
 
+    /// A path of `rate_bps` with `one_way` delay and a `queue` of bytes
+    /// (of datagrams, without UDP/IP headers) each way, `loss` at random.
+    pub fn custom(rate_bps: u64, one_way: Duration, queue: usize, loss: f64) -> Path {
+        Path {
+            rate_bps,
+            one_way,
+            queue,
+            loss,
+        }
+    }
+
     /// Round-trip propagation time.
     pub fn rtt(&self) -> Duration {
         2 * self.one_way
@@ -345,6 +356,14 @@ mod tests {
         assert_eq!(p.bdp(), 500_000);
         assert_eq!(p.queue, 500_000);
         assert_eq!(p.rtt(), Duration::from_millis(40));
+    }
+
+    #[test]
+    fn a_custom_path_keeps_its_numbers() {
+        let p = Path::custom(96_618_357, Duration::from_micros(50), 483_091, 0.05);
+        assert_eq!(p.rtt(), Duration::from_micros(100));
+        assert_eq!((p.rate_bps, p.queue, p.loss), (96_618_357, 483_091, 0.05));
+        assert_eq!(p.bdp(), 1207);
     }
 
     #[test]
