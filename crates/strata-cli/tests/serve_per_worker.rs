@@ -87,3 +87,131 @@ fn listener_per_worker_answers_http_on_every_connection_and_stops_on_sigint() {
         "nothing listens after the exit"
     );
 }
+
+/// A self-signed P-256 certificate for localhost made by OpenSSL (CA:FALSE:
+/// rustls refuses a CA certificate as a server's own), at `dir/NAME.pem`
+/// and `dir/NAME.key`; `None` when `openssl` is not installed.
+fn make_cert(
+    dir: &std::path::Path,
+    name: &str,
+) -> Option<(std::path::PathBuf, std::path::PathBuf)> {
+    let (cert, key) = (
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    );
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-subj", "/CN=localhost", "-days", "2"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .ok()?
+        .status
+        .success();
+    ok.then_some((cert, key))
+}
+
+/// The certificate (PEM) the server on `port` presents to a new connection.
+fn served_cert(port: u16) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args(["-servername", "localhost"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let begin = text
+        .find("-----BEGIN CERTIFICATE-----")
+        .unwrap_or_else(|| panic!("no certificate from s_client: {text}"));
+    let end = text[begin..].find("-----END CERTIFICATE-----").unwrap() + begin;
+    text[begin..end + "-----END CERTIFICATE-----".len()].to_string()
+}
+
+fn pem(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
+#[test]
+fn listener_per_worker_reloads_the_certificate_of_every_worker_on_sighup() {
+    let dir = std::env::temp_dir().join(format!("strata-per-worker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let Some((cert, key)) = make_cert(&dir, "server") else {
+        eprintln!("skipped: no openssl");
+        return;
+    };
+    let ep = format!(
+        "tls+tcp://127.0.0.1:0?tls.cert={}&tls.key={}",
+        cert.display(),
+        key.display()
+    );
+    let mut child = strata(&[
+        "serve",
+        "--app",
+        "echo",
+        "--workers",
+        "2",
+        "--listener-per-worker",
+        &ep,
+    ]);
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    std::thread::spawn(move || {
+        for l in out.lines() {
+            let Ok(l) = l else { return };
+            if lines_tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    let line_with = |word: &str| loop {
+        match lines.recv_timeout(support::HUNG) {
+            Ok(l) if l.contains(word) => return l,
+            Ok(_) => {}
+            Err(e) => panic!("no line with {word:?}: {e:?}"),
+        }
+    };
+    // "strata: serving echo on tls+tcp://127.0.0.1:PORT"
+    let serving = line_with("serving");
+    let port: u16 = serving.rsplit(':').next().unwrap().parse().unwrap();
+
+    let first = pem(&cert);
+    for _ in 0..8 {
+        assert_eq!(served_cert(port), first);
+    }
+    let (next_cert, next_key) = make_cert(&dir, "next").unwrap();
+    std::fs::rename(&next_cert, &cert).unwrap();
+    std::fs::rename(&next_key, &key).unwrap();
+    let second = pem(&cert);
+    assert_ne!(first, second);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    line_with("certificate reloaded");
+    // The kernel spreads the 16 connections over both workers (all on one:
+    // odds of 2^-15); each must present the new certificate.
+    for i in 0..16 {
+        assert_eq!(served_cert(port), second, "connection {i} after the reload");
+    }
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let done = finish(child);
+    assert!(done.status.success(), "exit {:?}", done.status);
+    let _ = std::fs::remove_dir_all(&dir);
+}
