@@ -215,3 +215,41 @@ fn listener_per_worker_reloads_the_certificate_of_every_worker_on_sighup() {
     assert!(done.status.success(), "exit {:?}", done.status);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn listener_per_worker_serves_a_udp_endpoint_and_stops_on_sigint() {
+    let mut child = strata(&[
+        "serve",
+        "--app",
+        "echo",
+        "--workers",
+        "2",
+        "--listener-per-worker",
+        "udp://127.0.0.1:0",
+    ]);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // "strata: serving echo on udp://127.0.0.1:PORT"
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(support::HUNG)).unwrap();
+    s.send_to(b"hi", ("127.0.0.1", port)).unwrap();
+    let mut buf = [0u8; 16];
+    let n = s.recv(&mut buf).unwrap();
+    assert_eq!(&buf[..n], b"hi");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let done = finish(child);
+    assert!(done.status.success(), "exit {:?}", done.status);
+}
