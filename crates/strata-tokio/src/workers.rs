@@ -163,7 +163,8 @@ impl Workers {
     /// each with its own socket (`SO_REUSEPORT` is set whatever `cfg` or
     /// `tcp.reuseport` say); port 0 is bound by worker 0, the others bind the
     /// port it got. Anything else is bound on worker 0 only. `identity` is
-    /// shared by all workers: a reload reaches them all.
+    /// shared by all workers: a reload reaches them all. On an error, the
+    /// workers that had bound keep their listener until the shutdown.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
