@@ -257,6 +257,14 @@ struct ServeArgs {
     /// Worker threads, 1 to 1024 (default: one per core).
     #[arg(long, value_parser = bounded_usize::<1, 1024>)]
     workers: Option<usize>,
+    /// One thread per worker, each with its own runtime and its own listening
+    /// socket per TCP endpoint (SO_REUSEPORT: the kernel spreads the
+    /// connections), so a connection stays on one thread and workers share
+    /// no lock or queue. UDP and Unix endpoints are served by worker 0.
+    /// --max-connections and --max-accepts-per-sec then apply per worker.
+    /// See docs/endpoints.md.
+    #[arg(long)]
+    listener_per_worker: bool,
     /// Kernel send buffer (SO_SNDBUF) of every accepted TCP connection:
     /// bytes from 4096 to 67108864, or `auto` for the kernel's autotuning
     /// (up to net.ipv4.tcp_wmem's maximum, 4 MiB on most systems, per client
@@ -435,9 +443,27 @@ fn serve(args: ServeArgs) -> ExitCode {
         send_buffer: args.sndbuf.0,
         ..ListenConfig::default()
     };
-    let rt = runtime(args.workers);
+    let (rt, server) = if args.listener_per_worker {
+        let n = args
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+        let workers = match strata_tokio::Workers::start(n) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("strata: cannot start {n} workers: {e}");
+                return ExitCode::from(exit::FAILED);
+            }
+        };
+        // This thread only waits for signals; the workers serve.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("cannot start the tokio runtime");
+        (rt, Serving::PerWorker(workers))
+    } else {
+        (runtime(args.workers), Serving::Shared(Server::new()))
+    };
     rt.block_on(async move {
-        let server = Server::new();
         // Before the first "serving" line: a signal sent once it is read is
         // handled, not fatal.
         let signals = strata_cli::signals::Signals::install();
@@ -515,7 +541,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                         Err(e) => Err(e.to_string()),
                     }
                 }
-                Family::Datagram => bind_datagram(&server, ep, args.app, stack.clone()).await,
+                Family::Datagram => server.bind_datagram(ep, args.app, stack.clone()).await,
             };
             match bound {
                 Ok(local) => {
@@ -644,6 +670,91 @@ async fn bind_datagram(
         .await
         .map(|l| l.local)
         .map_err(|e| e.to_string())
+}
+
+/// Where `strata serve` binds: one [`Server`] on the multi-thread runtime,
+/// or one per worker thread (`--listener-per-worker`: TCP endpoints on every
+/// worker, the others on worker 0).
+enum Serving {
+    Shared(Server),
+    PerWorker(strata_tokio::Workers),
+}
+
+/// What a stopped worker makes of a bind.
+fn worker_stopped() -> DriverError {
+    DriverError::Io {
+        op: "listen",
+        addr: "worker 0".into(),
+        source: std::io::Error::other("the worker has stopped"),
+    }
+}
+
+impl Serving {
+    async fn listen_with_identity(
+        &self,
+        ep: &Endpoint,
+        id: Option<strata_tokio::TlsIdentity>,
+        factory: strata_tokio::StreamFactory,
+        cfg: ListenConfig,
+    ) -> Result<strata_tokio::Listening, DriverError> {
+        match self {
+            Serving::Shared(s) => s.listen_with_identity(ep, id, factory, cfg).await,
+            Serving::PerWorker(w) => w.listen(ep, id, factory, cfg).await,
+        }
+    }
+
+    async fn listen_quic(
+        &self,
+        ep: &Endpoint,
+        id: Option<strata_tokio::TlsIdentity>,
+        apps: strata::quic::AppFactory,
+        cfg: ListenConfig,
+    ) -> Result<strata_tokio::Listening, DriverError> {
+        match self {
+            Serving::Shared(s) => s.listen_quic(ep, id, apps, cfg).await,
+            Serving::PerWorker(w) => {
+                let ep = ep.clone();
+                w.run_on(0, move |s| async move {
+                    s.listen_quic(&ep, id, apps, cfg).await
+                })
+                .await
+                .unwrap_or_else(|| Err(worker_stopped()))
+            }
+        }
+    }
+
+    async fn bind_datagram(
+        &self,
+        ep: &Endpoint,
+        app: App,
+        stack: Arc<StackConfig>,
+    ) -> Result<Addr, String> {
+        match self {
+            Serving::Shared(s) => bind_datagram(s, ep, app, stack).await,
+            Serving::PerWorker(w) => {
+                let ep = ep.clone();
+                w.run_on(0, move |s| async move {
+                    bind_datagram(&s, &ep, app, stack).await
+                })
+                .await
+                .unwrap_or_else(|| Err(worker_stopped().to_string()))
+            }
+        }
+    }
+
+    fn connections(&self) -> usize {
+        match self {
+            Serving::Shared(s) => s.connections(),
+            Serving::PerWorker(w) => w.connections(),
+        }
+    }
+
+    async fn shutdown(self, drain: Duration) {
+        match self {
+            Serving::Shared(s) => s.shutdown(drain).await,
+            Serving::PerWorker(w) => w.shutdown(drain).await,
+        }
+    }
 }
 
 /// A TLS listener whose certificate files are read again on SIGHUP.

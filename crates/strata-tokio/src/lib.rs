@@ -59,6 +59,7 @@ mod socket;
 mod task;
 mod tls;
 mod udp;
+mod workers;
 
 pub use config::ListenConfig;
 pub use conn::spawn_stream;
@@ -73,6 +74,7 @@ pub use tls::{
     client_config, server_config, server_identity, AcceptAnyServerCert, ReloadingCert, TlsIdentity,
     TlsSetupError, MAX_PEM_FILE, SELF_SIGNED_NAMES,
 };
+pub use workers::Workers;
 
 /// Builds the protocol for each accepted connection of a listener: the
 /// core's one factory type, [`strata::StreamFactory`], re-exported because
