@@ -154,6 +154,15 @@ fn endpoint(cfg: QuicConfig) -> QuicClientEndpoint {
 /// Echo servers at [`SERVER`] and [`SERVER_B`], the endpoint at [`CLIENT`]
 /// with `first` queued for its start.
 fn net_with(cfg: QuicConfig, first: Vec<Request>) -> (SimNet, Handle, strata::testing::NodeId) {
+    net_over(cfg, first, lan())
+}
+
+/// [`net_with`] over links of `link`.
+fn net_over(
+    cfg: QuicConfig,
+    first: Vec<Request>,
+    link: strata::testing::LinkConfig,
+) -> (SimNet, Handle, strata::testing::NodeId) {
     let h = Handle::default();
     for r in first {
         h.queue.lock().unwrap().push_back(r);
@@ -168,8 +177,8 @@ fn net_with(cfg: QuicConfig, first: Vec<Request>) -> (SimNet, Handle, strata::te
         h: h.clone(),
     };
     let c = net.add_node(addr(CLIENT), Box::new(opener));
-    net.link_both(c, a, lan());
-    net.link_both(c, b, lan());
+    net.link_both(c, a, link.clone());
+    net.link_both(c, b, link);
     (net, h, c)
 }
 
@@ -373,4 +382,65 @@ impl Named for Request {
         self.name = name.into();
         self
     }
+}
+
+/// A connection-level app that closes its connection as soon as the
+/// handshake is done, and says when it ended.
+struct CloseAtOnce(Arc<AtomicUsize>);
+
+impl QuicApp for CloseAtOnce {
+    fn connection_made(&mut self, c: &mut dyn strata::quic::QuicConnection) {
+        c.close(0, b"done");
+    }
+    fn stream_data(
+        &mut self,
+        _c: &mut dyn strata::quic::QuicConnection,
+        _id: strata::quic::StreamId,
+        _data: &[u8],
+    ) {
+    }
+    fn connection_lost(&mut self, _why: &Close) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A server with Retry on `Auto` validates addresses only while more than
+/// `DEFAULT_RETRY_THRESHOLD` (64) handshakes are half-open. Connections
+/// that close right after their handshake (a client that only checks the
+/// server, a load balancer's health probe, the handshakes benchmark) must
+/// not count as half-open once done: they once did, so after 64 of them the
+/// server sent a Retry to every later client, for ever, a round trip more
+/// each (the handshakes row of BENCHMARKS.md read 0.88x quinn's because of
+/// it).
+#[test]
+fn connections_that_close_at_once_do_not_push_the_server_into_retry() {
+    let retries = Arc::new(AtomicUsize::new(0));
+    let ended = Arc::new(AtomicUsize::new(0));
+    // Loopback-like: 50 us each way, so hundreds of handshakes end within
+    // one closing period of the first.
+    let fast = strata::testing::LinkConfig {
+        delay: Duration::from_micros(50),
+        ..strata::testing::LinkConfig::default()
+    };
+    let first = vec![app(SERVER, CloseAtOnce(ended.clone()))];
+    let (mut net, h, _) = net_over(config(4), first, fast);
+    let r = retries.clone();
+    net.set_tamper(move |d| {
+        if d.from == addr(SERVER) && d.data.first().is_some_and(|b| b & 0xf0 == 0xf0) {
+            r.fetch_add(1, Ordering::Relaxed);
+        }
+        strata::testing::Verdict::Pass
+    });
+    const N: usize = 150;
+    for i in 1..N {
+        run_until(&mut net, LIMIT, || ended.load(Ordering::Relaxed) >= i);
+        h.connect(app(SERVER, CloseAtOnce(ended.clone())));
+    }
+    run_until(&mut net, LIMIT, || ended.load(Ordering::Relaxed) >= N);
+    assert!(h.results().iter().all(|r| r.is_ok()), "{:?}", h.results());
+    assert_eq!(
+        retries.load(Ordering::Relaxed),
+        0,
+        "Retry packets the server sent"
+    );
 }

@@ -27,6 +27,10 @@ pub(crate) struct ConnState {
     pub(crate) max_datagram: Option<usize>,
     /// Set until the handshake completes.
     pub(crate) handshake_deadline: Option<Instant>,
+    /// Counted in the engine's half-open connections (Retry's `Auto`
+    /// threshold): from its creation until its handshake completes or it
+    /// ends, whichever comes first (see `Engine`'s `leave_half_open`).
+    pub(crate) half_open: bool,
     /// quinn-proto's next timer, cached after every drive (`poll_timeout`
     /// needs `&mut`).
     pub(crate) timeout: Option<Instant>,
@@ -72,6 +76,7 @@ impl ConnState {
             stats: PathStats::default(),
             max_datagram: None,
             handshake_deadline: None,
+            half_open: false,
             timeout: None,
             read_paused: HashSet::new(),
             to_read: BTreeSet::new(),

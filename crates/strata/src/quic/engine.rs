@@ -332,6 +332,7 @@ impl Engine {
             low_water: self.cfg.low_water,
         };
         self.half_open += 1;
+        st.half_open = true;
         self.conns.insert(id, handle, Conn { handle, q, app, st });
         // 0-RTT: a client holding a ticket starts its app now, so what it
         // writes leaves in the first flight.
@@ -444,6 +445,7 @@ impl Engine {
                 }
                 if c.st.handshake_deadline.is_some_and(|d| d <= now) && c.q.is_handshaking() {
                     c.st.handshake_deadline = None;
+                    leave_half_open(&mut c.st, &mut self.half_open);
                     c.st.local_close = Some(QuicError::HandshakeTimeout);
                     c.q.close(now, 0u32.into(), "handshake timeout".into());
                 }
@@ -601,6 +603,12 @@ impl Engine {
                 break;
             }
         }
+        if c.q.is_closed() {
+            // Closing or draining is not half-open: a connection that ends
+            // right after its handshake must not hold a place toward Retry
+            // for its whole closing period (3 PTOs).
+            leave_half_open(&mut c.st, half_open);
+        }
         if !c.st.lost && c.q.is_closed() {
             // Closed by us: quinn-proto reports no ConnectionLost for that.
             c.st.lost = true;
@@ -613,9 +621,7 @@ impl Engine {
             }
         }
         if c.q.is_drained() {
-            if c.st.handshake_deadline.is_some() {
-                *half_open = half_open.saturating_sub(1);
-            }
+            leave_half_open(&mut c.st, half_open);
             conns.remove(id);
             if matches!(role, Role::Client { .. }) {
                 *done = true;
@@ -632,6 +638,15 @@ impl Engine {
             earliest(c.st.handshake_deadline, app_deadline),
         );
         conns.rearm(id, next);
+    }
+}
+
+/// A connection stops counting as half-open (toward Retry's `Auto`
+/// threshold) once: when its handshake completes, when it times out, or
+/// when it closes, whichever comes first.
+fn leave_half_open(st: &mut ConnState, half_open: &mut usize) {
+    if std::mem::take(&mut st.half_open) {
+        *half_open = half_open.saturating_sub(1);
     }
 }
 
@@ -665,9 +680,7 @@ fn on_event(
             }
         }
         Event::Connected => {
-            if c.st.handshake_deadline.is_some() {
-                *half_open = half_open.saturating_sub(1);
-            }
+            leave_half_open(&mut c.st, half_open);
             c.st.on_connected(&c.q);
             if c.st.early {
                 c.st.early = false;
