@@ -176,16 +176,7 @@ fn serve(
     let ep = cx.ep;
     let mut cfg = config(ep, &lcfg.stack)?;
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
-    let id = match &cx.identity {
-        Some(id) => id.clone(),
-        None => {
-            let id = identity(ep)?;
-            cx.identity = Some(id.clone());
-            id
-        }
-    };
-    let mut tls = server_rustls(ep, &id, NAME, Some(VERSIONS))?;
-    tls.alpn_protocols = cfg.alpn.clone();
+    let tls = server_tls(cx, &cfg)?;
     let served = cfg.alpn.clone();
     let factory = factory.clone();
     let apps: AppFactory = Arc::new(move |alpn: Option<&[u8]>| {
@@ -295,6 +286,23 @@ pub(crate) fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> Dri
     )
 }
 
+/// The server's TLS configuration: the listener's identity (made once per
+/// endpoint and kept in `cx`: the files of `quic.cert`/`quic.key`, or one
+/// self-signed certificate), TLS 1.3, and the endpoint's ALPN list.
+fn server_tls(cx: &mut LayerCx<'_>, cfg: &QuicConfig) -> Result<rustls::ServerConfig, DriverError> {
+    let id = match &cx.identity {
+        Some(id) => id.clone(),
+        None => {
+            let id = identity(cx.ep)?;
+            cx.identity = Some(id.clone());
+            id
+        }
+    };
+    let mut tls = server_rustls(cx.ep, &id, NAME, Some(VERSIONS))?;
+    tls.alpn_protocols = cfg.alpn.clone();
+    Ok(tls)
+}
+
 /// Over a stream (`quic+tcp://`, for networks that block UDP): QUIC over
 /// length-prefixed frames, the datagram-over-stream mapping. Each stream
 /// connection carries one QUIC connection, and that one stream: the client
@@ -320,17 +328,7 @@ pub(crate) fn over_stream(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError
             }))
         }
         Role::Server => {
-            let id = match &cx.identity {
-                Some(id) => id.clone(),
-                None => {
-                    let id = identity(ep)?;
-                    cx.identity = Some(id.clone());
-                    id
-                }
-            };
-            let mut tls = server_rustls(ep, &id, NAME, Some(VERSIONS))?;
-            tls.alpn_protocols = cfg.alpn.clone();
-            let tls = Arc::new(tls);
+            let tls = Arc::new(server_tls(cx, &cfg)?);
             (cfg.max_bidi_streams, cfg.max_uni_streams) = (1, 0);
             let made = move |inner: Box<dyn StreamProtocol>| {
                 let served = cfg.alpn.clone();
