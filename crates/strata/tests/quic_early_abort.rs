@@ -50,13 +50,7 @@ fn aborted_early_with(
 ) -> Option<Close> {
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
-    let srv = server(
-        config(1),
-        per_stream(std::sync::Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
-    );
+    let srv = server(config(1), echo_apps(&server_log));
     let cli = client_stream(
         config(2),
         Box::new(WriteThenAbort(written, client_log.clone())),

@@ -24,15 +24,12 @@ fn with_retry_always_the_client_proves_its_address_first_and_then_talks() {
     let r = retries.clone();
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
     let srv = server(
         QuicConfig {
             retry: RetryPolicy::Always,
             ..config(1)
         },
-        per_stream(Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
+        echo_apps(&server_log),
     );
     let cli = client_stream(
         config(2),

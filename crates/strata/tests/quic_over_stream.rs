@@ -6,25 +6,17 @@
 
 mod quic_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use quic_support::*;
 use strata::framing::LengthPrefixed;
 use strata::testing::Pump;
-use strata::StreamProtocol;
 
 #[test]
 fn a_quic_stream_runs_over_length_prefixed_frames_on_a_memory_stream() {
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
-    let srv = server(
-        config(1),
-        per_stream(Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
-    );
+    let srv = server(config(1), echo_apps(&server_log));
     let msg: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
     let cli = client_stream(
         config(2),

@@ -6,25 +6,17 @@
 
 mod quic_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use quic_support::*;
 use strata::framing::LengthPrefixed;
 use strata::testing::Pump;
-use strata::StreamProtocol;
 
 #[test]
 fn the_server_closes_the_stream_after_the_clients_eof() {
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
-    let srv = server(
-        config(1),
-        per_stream(Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
-    );
+    let srv = server(config(1), echo_apps(&server_log));
     let cli = client_stream(
         config(2),
         Box::new(Say {

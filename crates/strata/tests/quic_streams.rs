@@ -14,13 +14,7 @@ use strata::StreamProtocol;
 fn a_client_stream_is_echoed_by_the_server_and_both_close_cleanly() {
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
-    let srv = server(
-        config(1),
-        per_stream(Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
-    );
+    let srv = server(config(1), echo_apps(&server_log));
     let cli = client_stream(
         config(2),
         Box::new(Say {
@@ -279,13 +273,7 @@ fn an_abort_reaches_the_peer_protocol_as_a_typed_reset_or_stop_with_its_code() {
     // The client aborts: the server's protocol sees code 42.
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
-    let srv = server(
-        config(1),
-        per_stream(Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
-    );
+    let srv = server(config(1), echo_apps(&server_log));
     let cli = client_stream(config(2), Box::new(AbortWith(42, client_log.clone())));
     let (mut net, _, _) = pair(3, lan(), srv, cli);
     run_until(&mut net, Duration::from_secs(10), || {
@@ -555,13 +543,7 @@ fn a_waker_from_a_quic_stream_reaches_that_streams_protocol_from_another_thread(
 fn a_server_shutdown_closes_every_connection_with_code_0() {
     let server_log = SharedLog::default();
     let client_log = SharedLog::default();
-    let sl = server_log.clone();
-    let srv = server(
-        config(1),
-        per_stream(Arc::new(move || {
-            Box::new(Echo(sl.clone())) as Box<dyn StreamProtocol>
-        })),
-    );
+    let srv = server(config(1), echo_apps(&server_log));
     // Says "hi" and never finishes: only the shutdown ends it.
     let cli = client_stream(config(2), Box::new(Hold(client_log.clone())));
     let (mut net, _, s) = pair(3, lan(), srv, cli);

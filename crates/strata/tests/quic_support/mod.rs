@@ -60,6 +60,14 @@ pub fn per_stream(factory: StreamFactory) -> AppFactory {
     Arc::new(move |_| Some(Box::new(PerStream::new(factory.clone())) as Box<dyn QuicApp>))
 }
 
+/// Apps that run an [`Echo`] logging to `log` on every stream.
+pub fn echo_apps(log: &SharedLog) -> AppFactory {
+    let log = log.clone();
+    per_stream(Arc::new(move || {
+        Box::new(Echo(log.clone())) as Box<dyn StreamProtocol>
+    }))
+}
+
 pub fn server(cfg: QuicConfig, apps: AppFactory) -> QuicServer {
     QuicServer::new(cfg, server_tls(&[ALPN]), apps).unwrap()
 }
