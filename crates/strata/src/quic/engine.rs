@@ -862,7 +862,6 @@ fn close_of(reason: quinn_proto::ConnectionError, local: Option<QuicError>) -> C
     }
 }
 
-/// Calls the app of `c`, if it has one, with a view over `c`.
 /// Reports `stream_acked` for each stream we reset whose RESET_STREAM
 /// the peer acknowledged: quinn-proto then forgets the send side (and has
 /// no event for it). True if any was reported.
@@ -883,6 +882,7 @@ fn resets_acked(c: &mut Conn, t: &dyn DatagramTransport) -> bool {
     !acked.is_empty()
 }
 
+/// Calls the app of `c`, if it has one, with a view over `c`.
 fn call_app(
     c: &mut Conn,
     t: &dyn DatagramTransport,
