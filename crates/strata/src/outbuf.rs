@@ -8,8 +8,9 @@ use bytes::{Buf, Bytes};
 /// Writes at least this long are kept as their own chunk instead of copied.
 const OWN_CHUNK_MIN: usize = 4096;
 
-/// A drained tail buffer up to this capacity is kept for the next write.
-const KEEP_CAPACITY: usize = 2048;
+/// The first allocation of an empty tail: a burst of small writes (a
+/// batch of HTTP/2 responses) grows it a few times at most.
+const FIRST_TAIL: usize = 1024;
 
 /// Small on purpose: it lives in every connection, so the chunk list (only
 /// used by large owned writes) is boxed and allocated on first use.
@@ -33,6 +34,9 @@ impl OutBuf {
     }
 
     pub(crate) fn push(&mut self, data: &[u8]) {
+        if self.tail.capacity() == 0 {
+            self.tail.reserve(data.len().max(FIRST_TAIL));
+        }
         self.tail.extend_from_slice(data);
         self.len += data.len();
     }
@@ -110,17 +114,13 @@ impl OutBuf {
         }
     }
 
-    /// Empties the tail once all of it was written.
+    /// Empties the tail once all of it was written, and frees it: an idle
+    /// connection then holds no output buffer at all (the write that drained
+    /// it was a system call; one allocation beside it is noise, while a kept
+    /// buffer costs every idle connection its size).
     fn reset_tail(&mut self) {
         self.tail_off = 0;
-        if self.tail.capacity() > KEEP_CAPACITY {
-            // Release big buffers: an idle connection holds little.
-            self.tail = Vec::new();
-        } else {
-            // Keep a small one: a request/response connection would
-            // otherwise allocate and free on every message.
-            self.tail.clear();
-        }
+        self.tail = Vec::new();
     }
 
     pub(crate) fn clear(&mut self) {
@@ -155,6 +155,19 @@ mod tests {
         assert_eq!(all.len(), 5001);
         assert_eq!(&all[..4999], &[b'x'; 4999][..]);
         assert_eq!(&all[4999..], b"cd");
+    }
+
+    #[test]
+    fn a_drained_queue_holds_no_memory() {
+        let mut b = OutBuf::default();
+        b.push(b"SETTINGS and its ACK");
+        assert!(b.tail.capacity() >= FIRST_TAIL);
+        b.consume(5);
+        assert!(b.tail.capacity() > 0, "a partly written tail stays");
+        b.consume(b.len());
+        assert!(b.is_empty());
+        assert_eq!(b.tail.capacity(), 0, "a drained tail is freed");
+        assert!(b.chunks.is_none());
     }
 
     #[test]

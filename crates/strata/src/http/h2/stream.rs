@@ -373,7 +373,9 @@ pub(super) struct Child {
 /// What the stream views share with the connection.
 pub(super) struct Shared {
     pub(super) cfg: Arc<H2Config>,
-    pub(super) enc: Encoder,
+    /// The HPACK encoder, boxed and made when first needed
+    /// ([`lazy_encoder`]): an idle connection holds 8 bytes here, not 72.
+    pub(super) encoder: Option<Box<Encoder>>,
     pub(super) hbuf: Vec<u8>,
     pub(super) out: Vec<u8>,
     pub(super) send_window: i64,
@@ -390,6 +392,11 @@ pub(super) struct Shared {
     pub(super) reading: bool,
     /// Streams whose deadline is to be recomputed (see `StreamState::touch`).
     pub(super) touched: Vec<StreamId>,
+}
+
+/// The HPACK encoder in `slot` (`Shared::encoder`), made on first use.
+pub(super) fn lazy_encoder(slot: &mut Option<Box<Encoder>>) -> &mut Encoder {
+    slot.get_or_insert_with(Box::default)
 }
 
 /// Sends RST_STREAM and remembers the stream for a while: frames the peer
@@ -469,12 +476,13 @@ pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTran
         let end = end && !matches!(&h, HeadOut::Response(p) if p.status.is_informational());
         sh.hbuf.clear();
         match &h {
-            HeadOut::Response(p) => sh
-                .enc
-                .encode(response_fields(&p.status, &p.headers), &mut sh.hbuf),
+            HeadOut::Response(p) => {
+                let fields = response_fields(&p.status, &p.headers);
+                lazy_encoder(&mut sh.encoder).encode(fields, &mut sh.hbuf)
+            }
             HeadOut::Request(p) => {
                 let ps = RequestPseudo::of(p);
-                sh.enc.encode(ps.fields(&p.headers), &mut sh.hbuf);
+                lazy_encoder(&mut sh.encoder).encode(ps.fields(&p.headers), &mut sh.hbuf);
             }
         }
         frame::write_headers(&mut sh.out, st.id.0, &sh.hbuf, end, sh.peer_max_frame);
@@ -529,7 +537,8 @@ pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTran
         match st.send.trailers.take() {
             Some(tr) => {
                 sh.hbuf.clear();
-                sh.enc.encode(super::head::regular(&tr), &mut sh.hbuf);
+                let fields = super::head::regular(&tr);
+                lazy_encoder(&mut sh.encoder).encode(fields, &mut sh.hbuf);
                 frame::write_headers(&mut sh.out, st.id.0, &sh.hbuf, true, sh.peer_max_frame);
             }
             None => frame::write_header(&mut sh.out, 0, kind::DATA, flag::END_STREAM, st.id.0),

@@ -3,15 +3,15 @@
 
 use http::{Method, StatusCode};
 
-use super::{content_length, Block, ConnTimer, H2Connection, Role, Sink, MAX_WINDOW};
+use super::{content_length, Block, ConnTimer, H2Connection, HeaderState, Role, Sink, MAX_WINDOW};
 use crate::http::h2::error::h2_close;
 use crate::http::h2::frame::{self, setting, ErrorCode, Frame};
 use crate::http::h2::head::HeadFields;
 use crate::http::h2::stream::{
-    credit, deliver_eof, drop_pending, rst, Child, Event, HeadOut, Local, StreamId, StreamState,
-    View, RESET_MEMORY,
+    credit, deliver_eof, drop_pending, lazy_encoder, rst, Child, Event, HeadOut, Local, StreamId,
+    StreamState, View, RESET_MEMORY,
 };
-use crate::http::hpack::HpackError;
+use crate::http::hpack::{Decoder, HpackError};
 use crate::http::{RequestHead, ResponseHead, Trailers};
 use crate::{Close, StreamProtocol, StreamTransport};
 
@@ -85,7 +85,7 @@ impl H2Connection {
                         if self.c.dead {
                             return src.len();
                         }
-                    } else if !self.c.got_settings || self.c.block.is_some() {
+                    } else if !self.c.got_settings || self.c.block().is_some() {
                         // Still a frame: it cannot be the first one, nor come
                         // between a HEADERS and its CONTINUATION (§6.10).
                         let why = if self.c.got_settings {
@@ -113,7 +113,7 @@ impl H2Connection {
             self.c.got_settings = true;
             self.c.timers.stop(ConnTimer::Preface);
         }
-        if let Some(b) = &self.c.block {
+        if let Some(b) = self.c.block() {
             let ok = matches!(f, Frame::Continuation { stream, .. } if stream == b.stream.0);
             if !ok {
                 self.conn_error(t, ErrorCode::ProtocolError, "header block interrupted");
@@ -143,7 +143,7 @@ impl H2Connection {
                 block,
             } => {
                 let stream = StreamId(stream);
-                if self.c.block.is_none() {
+                if self.c.block().is_none() {
                     self.conn_error(t, ErrorCode::ProtocolError, "CONTINUATION without HEADERS");
                     return;
                 }
@@ -211,7 +211,7 @@ impl H2Connection {
         match id {
             setting::HEADER_TABLE_SIZE => {
                 let cap = self.sh.cfg.max_encoder_table_size;
-                self.sh.enc.set_max_table_size(v.min(cap) as usize);
+                lazy_encoder(&mut self.sh.encoder).set_max_table_size(v.min(cap) as usize);
             }
             setting::ENABLE_PUSH => {
                 if v > 1 {
@@ -395,10 +395,15 @@ impl H2Connection {
         let after_end = self.streams.get(&id).is_some_and(|c| c.st.remote_done());
         let trailers = existing
             && (self.is_server() || self.streams.get(&id).is_some_and(|c| c.st.resp.is_some()));
-        self.c
-            .dec
-            .begin_block(self.sh.cfg.max_header_list_size as usize);
-        self.c.block = Some(Block {
+        let table_size = self.sh.cfg.header_table_size as usize;
+        let h = self.c.hdr.get_or_insert_with(|| {
+            Box::new(HeaderState {
+                dec: Decoder::new(table_size),
+                block: None,
+            })
+        });
+        h.dec.begin_block(self.sh.cfg.max_header_list_size as usize);
+        h.block = Some(Block {
             stream: id,
             end_stream,
             bytes: 0,
@@ -420,7 +425,11 @@ impl H2Connection {
         frag: &[u8],
         end: bool,
     ) {
-        let Some(b) = self.c.block.as_mut() else {
+        let Some(HeaderState {
+            dec,
+            block: Some(b),
+        }) = self.c.hdr.as_deref_mut()
+        else {
             return;
         };
         // Frame headers count too: a flood of empty CONTINUATION frames adds
@@ -431,10 +440,7 @@ impl H2Connection {
             return;
         }
         let fields = &mut b.fields;
-        let r = self
-            .c
-            .dec
-            .decode_fragment(frag, end, &mut |n, v, s| fields.add(n, v, s));
+        let r = dec.decode_fragment(frag, end, &mut |n, v, s| fields.add(n, v, s));
         let too_large = match r {
             Ok(()) => false,
             Err(HpackError::HeaderListTooLarge { .. }) => true,
@@ -446,7 +452,7 @@ impl H2Connection {
         if !end {
             return;
         }
-        let Some(b) = self.c.block.take() else {
+        let Some(b) = self.c.hdr.as_mut().and_then(|h| h.block.take()) else {
             return;
         };
         self.c.timers.stop(ConnTimer::HeaderBlock);
@@ -836,7 +842,7 @@ impl H2Connection {
         // A header block cannot finish on a dead connection: its deadline
         // goes too (kept, it was a timer that fired for ever: the fuzz
         // target http_server found it after a shutdown GOAWAY).
-        self.c.block = None;
+        self.c.drop_block();
         self.c.timers.stop(ConnTimer::HeaderBlock);
         if self.c.dead {
             return;
