@@ -862,3 +862,45 @@ impl StreamTransport for BottomView<'_> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::http::{HttpConfig, HttpServer, SharedService};
+
+    struct Nothing;
+    impl StreamProtocol for Nothing {
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    }
+
+    /// An idle connection holds no cold part: the swap from the version
+    /// detector to HTTP/2 used it, and it is freed once the swap is done.
+    #[test]
+    fn the_cold_part_is_freed_after_a_swap() {
+        let svc: SharedService =
+            Arc::new(|_: &http::request::Parts| Box::new(Nothing) as Box<dyn StreamProtocol>);
+        let mut s = Stack::memory(Box::new(HttpServer::new(svc, HttpConfig::default())));
+        let now = s.now();
+        let preface = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+        s.handle_input_bytes(now, bytes::Bytes::from_static(preface));
+        let n = s.pending_output();
+        assert!(n > 0, "the server's SETTINGS");
+        s.consume(now, n);
+        s.handle_input_bytes(now, bytes::Bytes::from_static(b"\0\0\0\x04\x01\0\0\0\0"));
+        let n = s.pending_output();
+        s.consume(now, n);
+        assert!(
+            s.b.cold.is_none(),
+            "the cold part is kept: {:?}",
+            s.b.cold.as_ref().map(|c| (
+                c.stash.len(),
+                c.closing,
+                c.swap.is_some(),
+                c.stalled_since
+            ))
+        );
+    }
+}

@@ -530,8 +530,14 @@ impl H2Connection {
         if !self.sh.out.is_empty() {
             t.write(&self.sh.out);
             self.sh.out.clear();
-            if self.sh.out.capacity() > 256 << 10 {
+            // Kept for the next flush while streams are open (a busy
+            // connection reuses one buffer); freed when none is, so an
+            // idle connection holds no frame buffer (or header buffer).
+            if self.streams.is_empty() || self.sh.out.capacity() > 256 << 10 {
                 self.sh.out = Vec::new();
+            }
+            if self.streams.is_empty() {
+                self.sh.hbuf = Vec::new();
             }
         }
     }
