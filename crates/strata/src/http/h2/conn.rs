@@ -530,15 +530,9 @@ impl H2Connection {
         if !self.sh.out.is_empty() {
             t.write(&self.sh.out);
             self.sh.out.clear();
-            // Kept for the next flush while streams are open (a busy
-            // connection reuses one buffer); freed when none is, so an
-            // idle connection holds no frame buffer (or header buffer).
-            if self.streams.is_empty() || self.sh.out.capacity() > 256 << 10 {
-                self.sh.out = Vec::new();
-            }
-            if self.streams.is_empty() {
-                self.sh.hbuf = Vec::new();
-            }
+        }
+        if self.sh.out.capacity() > 256 << 10 {
+            self.sh.out = Vec::new();
         }
     }
 
@@ -657,10 +651,21 @@ impl StreamProtocol for H2Connection {
 
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         self.start(t);
+        let streams_before = (self.c.last_peer_stream, self.c.next_local);
         self.sh.reading = true;
         self.input(t, data);
         self.sh.reading = false;
         self.settle(t);
+        // A read that opened no stream, on a connection with none open: the
+        // connection is idle (its SETTINGS ACK, a PING, a WINDOW_UPDATE), and
+        // its frame and header buffers go. A busy connection opens streams
+        // in most reads and keeps them (freeing them there cost 0.6 % of a
+        // small request's instructions).
+        if self.streams.is_empty() && streams_before == (self.c.last_peer_stream, self.c.next_local)
+        {
+            self.sh.out = Vec::new();
+            self.sh.hbuf = Vec::new();
+        }
     }
 
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
