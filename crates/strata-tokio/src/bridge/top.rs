@@ -353,7 +353,8 @@ impl Drop for BridgeProtocol {
 /// * `poll_flush` is ready at once, as a socket's is: what was written is
 ///   handed down in order, and a close flushes it.
 /// * `poll_shutdown` half-closes (`write_eof`) once the written bytes are
-///   handed down; the stack closes when both sides have ended.
+///   handed down; the stack closes when both sides have ended. On a stack
+///   that already ended cleanly it is `Ok`.
 /// * Dropping the handle closes the stack gracefully; [`abort`](Self::abort)
 ///   aborts it.
 ///
@@ -540,8 +541,11 @@ impl AsyncWrite for BridgeStream {
         if st.eof_out_sent {
             return Poll::Ready(Ok(()));
         }
-        if let Some(why) = &st.end {
-            return Poll::Ready(Err(close_to_io(why)));
+        match &st.end {
+            // Ended cleanly: nothing is left to shut down.
+            Some(why) if why.is_clean() => return Poll::Ready(Ok(())),
+            Some(why) => return Poll::Ready(Err(close_to_io(why))),
+            None => {}
         }
         st.shutdown_requested = true;
         st.writer = Some(cx.waker().clone());
