@@ -353,3 +353,33 @@ async fn deadlines_and_wakes_reach_a_protocol_over_an_async_stream() {
     assert_eq!(rest, b"woken");
     assert!(within("the stack ends", task).await.unwrap().is_clean());
 }
+
+/// Vectored writes (hyper's and h2's frame head and body) are taken in
+/// order, up to the buffer's room, and arrive whole.
+#[tokio::test(flavor = "current_thread")]
+async fn vectored_writes_fill_the_buffer_in_order() {
+    use std::io::IoSlice;
+    let cfg = BridgeConfig {
+        write_buffer: 10,
+        ..BridgeConfig::default()
+    };
+    let (mut s, mut peer, _task) = bridged(cfg);
+    assert!(s.is_write_vectored());
+    let bufs = [
+        IoSlice::new(b"head"),
+        IoSlice::new(b""),
+        IoSlice::new(b"body-body"),
+    ];
+    let n = match Pin::new(&mut s)
+        .poll_write_vectored(&mut Context::from_waker(Waker::noop()), &bufs)
+    {
+        Poll::Ready(Ok(n)) => n,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(n, 10, "as much as the buffer has room for");
+    s.write_all(b"-body").await.unwrap();
+    s.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    within("read", peer.read_to_end(&mut got)).await.unwrap();
+    assert_eq!(got, b"headbody-b-body");
+}

@@ -504,6 +504,16 @@ impl AsyncWrite for BridgeStream {
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(data)])
+    }
+
+    /// The slices are copied into the one buffer in one go (hyper and h2
+    /// write a frame head and its body as two slices).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         let cap = self.shared.write_cap;
         let mut st = self.shared.lock();
         if let Some(why) = &st.end {
@@ -513,19 +523,31 @@ impl AsyncWrite for BridgeStream {
             let e = io::Error::new(io::ErrorKind::BrokenPipe, "write after shutdown");
             return Poll::Ready(Err(e));
         }
-        if data.is_empty() {
+        if bufs.iter().all(|b| b.is_empty()) {
             return Poll::Ready(Ok(0));
         }
-        let room = cap.saturating_sub(st.wbuf.len());
+        let mut room = cap.saturating_sub(st.wbuf.len());
         if room == 0 {
             st.writer = Some(cx.waker().clone());
             st.wake_stack();
             return Poll::Pending;
         }
-        let n = room.min(data.len());
-        st.wbuf.extend_from_slice(&data[..n]);
+        let mut n = 0;
+        for b in bufs {
+            let take = room.min(b.len());
+            st.wbuf.extend_from_slice(&b[..take]);
+            n += take;
+            room -= take;
+            if room == 0 {
+                break;
+            }
+        }
         st.wake_stack();
         Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<io::Result<()>> {
