@@ -383,3 +383,36 @@ async fn vectored_writes_fill_the_buffer_in_order() {
     within("read", peer.read_to_end(&mut got)).await.unwrap();
     assert_eq!(got, b"headbody-b-body");
 }
+
+/// The send-stall rule holds over an async stream as over the driver's TCP:
+/// output that the stream never takes (the peer reads nothing) ends the
+/// stack with `Timeout::Stall`.
+#[tokio::test(flavor = "current_thread")]
+async fn output_the_stream_never_takes_ends_the_stack_at_the_stall_deadline() {
+    struct Flood;
+    impl StreamProtocol for Flood {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            t.write(&[0; 64 * 1024]);
+        }
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            t.close()
+        }
+    }
+    let (ours, _peer) = tokio::io::duplex(PIPE);
+    let cfg = StackConfig {
+        stall_timeout: std::time::Duration::from_millis(50),
+        ..StackConfig::default()
+    };
+    let task = spawn_async(
+        ours,
+        Box::new(Flood),
+        BottomInfo::new("duplex"),
+        Arc::new(cfg),
+    );
+    let why = within("the stall deadline", task).await.unwrap();
+    assert!(
+        matches!(why, Close::Timeout(strata::Timeout::Stall)),
+        "{why:?}"
+    );
+}

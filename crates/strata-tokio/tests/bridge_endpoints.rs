@@ -211,3 +211,43 @@ async fn a_tls_handshake_that_fails_fails_the_first_read() {
     assert!(e.to_string().contains("tls"), "{e}");
     server.shutdown(Duration::ZERO).await;
 }
+
+/// strata's `tls` layer over a tokio `TcpStream` that tokio accepted
+/// (`spawn_async_layers`), against a strata client connecting by endpoint:
+/// the async stream at the bottom, a bridge at the top.
+#[tokio::test]
+async fn strata_tls_over_a_tokio_tcp_stream() {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = l.accept().await.unwrap();
+        let (proto, mut s) = strata_tokio::bridge(Default::default());
+        let ep = parse("tls+tcp://localhost:0");
+        strata_tokio::spawn_async_layers(
+            tcp,
+            &ep,
+            strata_tokio::Side::Server,
+            proto,
+            Default::default(),
+        )
+        .unwrap();
+        let mut got = Vec::new();
+        s.read_to_end(&mut got).await.unwrap();
+        s.write_all(&got).await.unwrap();
+        s.shutdown().await.unwrap();
+        s.layer_chain()
+    });
+    let to = parse(&format!("tls+tcp://{addr}?tls.insecure=true"));
+    let mut c = within(
+        "connect",
+        connect_bridged(&to, Default::default(), Default::default()),
+    )
+    .await
+    .unwrap();
+    c.write_all(b"over tokio's socket").await.unwrap();
+    c.shutdown().await.unwrap();
+    let mut back = Vec::new();
+    within("echo", c.read_to_end(&mut back)).await.unwrap();
+    assert_eq!(back, b"over tokio's socket");
+    assert_eq!(server.await.unwrap(), ["tls", "async"]);
+}

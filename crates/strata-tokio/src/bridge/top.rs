@@ -458,6 +458,13 @@ pub fn close_to_io(why: &Close) -> io::Error {
     io::Error::new(kind, why.to_string())
 }
 
+/// Keeps `cx`'s waker in `slot`, without a clone when it is the same task's.
+fn set_waker(slot: &mut Option<Waker>, cx: &Context<'_>) {
+    if !slot.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+        *slot = Some(cx.waker().clone());
+    }
+}
+
 impl AsyncRead for BridgeStream {
     fn poll_read(
         self: Pin<&mut Self>,
@@ -491,7 +498,7 @@ impl AsyncRead for BridgeStream {
             Some(why) if why.is_clean() => Poll::Ready(Ok(())),
             Some(why) => Poll::Ready(Err(close_to_io(why))),
             None => {
-                st.reader = Some(cx.waker().clone());
+                set_waker(&mut st.reader, cx);
                 Poll::Pending
             }
         }
@@ -528,7 +535,7 @@ impl AsyncWrite for BridgeStream {
         }
         let mut room = cap.saturating_sub(st.wbuf.len());
         if room == 0 {
-            st.writer = Some(cx.waker().clone());
+            set_waker(&mut st.writer, cx);
             st.wake_stack();
             return Poll::Pending;
         }
@@ -570,7 +577,7 @@ impl AsyncWrite for BridgeStream {
             None => {}
         }
         st.shutdown_requested = true;
-        st.writer = Some(cx.waker().clone());
+        set_waker(&mut st.writer, cx);
         st.wake_stack();
         Poll::Pending
     }
