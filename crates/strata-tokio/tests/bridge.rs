@@ -416,3 +416,12 @@ async fn output_the_stream_never_takes_ends_the_stack_at_the_stall_deadline() {
         "{why:?}"
     );
 }
+
+/// The handle is what async code needs: `Send`, `Sync`, `Unpin`, `'static`.
+#[test]
+fn the_handle_is_send_sync_unpin_and_static() {
+    fn check<T: AsyncRead + AsyncWrite + Send + Sync + Unpin + 'static>() {}
+    check::<BridgeStream>();
+    fn halves<T: AsyncRead + Send + Unpin + 'static>() {}
+    halves::<tokio::io::ReadHalf<BridgeStream>>();
+}

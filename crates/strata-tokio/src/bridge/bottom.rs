@@ -42,7 +42,7 @@ const MAX_IOV: usize = 32;
 /// Runs `proto` over `io` in a new tokio task, as [`spawn_stream`](crate::spawn_stream)
 /// does over a socket, and returns its handle, which yields why the
 /// connection ended. `info` is what the protocol can look up (its name is
-/// the bottom of [`layer_chain`](strata::StreamTransport::layer_chain)).
+/// the bottom of the layer chain, `t.layer_chain()`).
 ///
 /// Must be called from within a tokio runtime.
 ///
