@@ -13,7 +13,7 @@
 //! succeeded. The target: the bridge adds at most 5% per request.
 //!
 //! ```text
-//! bridge_bench [--requests 100000] [--clients 10] [--streams 10] [--runs 3] [--workers 1]
+//! bridge_bench [--requests 100000] [--clients 10] [--streams 10] [--runs 3] [--workers 1] [--h1]
 //! bridge_bench serve --mode tcp|bridge [--workers 1]   # the child
 //! ```
 #![forbid(unsafe_code)]
@@ -51,6 +51,10 @@ struct Args {
     /// Worker threads of each server's runtime.
     #[arg(long, default_value_t = 1)]
     workers: usize,
+    /// Load with HTTP/1.1 (h2load --h1; `--streams` is then the pipelining
+    /// depth) instead of cleartext HTTP/2.
+    #[arg(long)]
+    h1: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -204,18 +208,20 @@ impl Drop for Server {
 }
 
 /// Runs h2load; returns the requests that succeeded.
-fn h2load(addr: &str, n: u64, c: u32, m: u32) -> io::Result<u64> {
-    let out = Command::new("h2load")
-        .args([
-            "-n",
-            &n.to_string(),
-            "-c",
-            &c.to_string(),
-            "-m",
-            &m.to_string(),
-        ])
-        .arg(format!("http://{addr}/hello"))
-        .output()?;
+fn h2load(addr: &str, n: u64, c: u32, m: u32, h1: bool) -> io::Result<u64> {
+    let mut cmd = Command::new("h2load");
+    cmd.args([
+        "-n",
+        &n.to_string(),
+        "-c",
+        &c.to_string(),
+        "-m",
+        &m.to_string(),
+    ]);
+    if h1 {
+        cmd.arg("--h1");
+    }
+    let out = cmd.arg(format!("http://{addr}/hello")).output()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // "requests: N total, N started, N done, N succeeded, N failed, ..."
     let line = text
@@ -241,10 +247,16 @@ fn bench(args: &Args) -> io::Result<()> {
     for run in 0..args.runs.max(1) {
         for (i, mode) in [Mode::Tcp, Mode::Bridge].into_iter().enumerate() {
             let s = Server::start(mode, args.workers)?;
-            h2load(&s.addr, args.requests / 10, args.clients, args.streams)?;
+            h2load(
+                &s.addr,
+                args.requests / 10,
+                args.clients,
+                args.streams,
+                args.h1,
+            )?;
             let t0 = s.cpu()?;
             let start = std::time::Instant::now();
-            let ok = h2load(&s.addr, args.requests, args.clients, args.streams)?;
+            let ok = h2load(&s.addr, args.requests, args.clients, args.streams, args.h1)?;
             let wall = start.elapsed().as_secs_f64();
             let cpu = s.cpu()? - t0;
             if ok != args.requests {
