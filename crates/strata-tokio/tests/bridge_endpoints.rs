@@ -251,3 +251,48 @@ async fn strata_tls_over_a_tokio_tcp_stream() {
     assert_eq!(back, b"over tokio's socket");
     assert_eq!(server.await.unwrap(), ["tls", "async"]);
 }
+
+/// A listener holds at most `BridgeConfig::backlog` started connections
+/// that nobody accepted: the ones past it are aborted (a reset), the
+/// queued ones are served.
+#[tokio::test]
+async fn connections_past_the_accept_backlog_are_reset() {
+    let server = Server::new();
+    let cfg = BridgeConfig {
+        backlog: 2,
+        ..BridgeConfig::default()
+    };
+    let mut l = BridgeListener::bind(
+        &server,
+        &parse("tcp://127.0.0.1:0"),
+        Default::default(),
+        cfg,
+    )
+    .await
+    .unwrap();
+    let addr = l.listening().socket_addr().unwrap();
+    let is_reset = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionReset;
+    let (mut eof, mut reset) = (0, 0);
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        // The reset can come before the connect returns: it says so.
+        match tokio::net::TcpStream::connect(addr).await {
+            Ok(c) => clients.push(c),
+            Err(e) if is_reset(&e) => reset += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    // Each accepted stream is closed at once: its client reads EOF.
+    for _ in 0..2 {
+        drop(within("accept", l.accept()).await.unwrap());
+    }
+    for c in &mut clients {
+        match within("the client sees its end", c.read(&mut [0; 8])).await {
+            Ok(0) => eof += 1,
+            Err(e) if is_reset(&e) => reset += 1,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!((eof, reset), (2, 2));
+    server.shutdown(Duration::ZERO).await;
+}

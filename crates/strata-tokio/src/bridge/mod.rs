@@ -35,8 +35,9 @@ use crate::layer::{LayerCx, Role};
 use crate::server::{Listening, Server};
 use top::BridgeProtocol;
 
-/// Default of the accept queue of a [`BridgeListener`]: started connections
-/// not yet accepted, past which a new one is aborted.
+/// Default of [`BridgeConfig::backlog`], the accept queue of a
+/// [`BridgeListener`]: started connections not yet accepted, past which a
+/// new one is aborted.
 ///
 /// ```
 /// assert_eq!(strata_tokio::DEFAULT_BRIDGE_BACKLOG, 128);
@@ -97,8 +98,7 @@ pub async fn connect_bridged(
 /// [`Server::listen`] takes works; the server's
 /// [`shutdown`](Server::shutdown) ends it.
 ///
-/// A connection is queued once its stack has started (over `tls+`, when
-/// the handshake is done); at most [`DEFAULT_BRIDGE_BACKLOG`] wait, more
+/// A connection is queued once its stack has started; at most [`BridgeConfig::backlog`] wait, more
 /// are aborted.
 ///
 /// ```
@@ -135,7 +135,7 @@ impl BridgeListener {
         cfg: ListenConfig,
         bridge: BridgeConfig,
     ) -> Result<BridgeListener, DriverError> {
-        let (tx, rx) = mpsc::channel(DEFAULT_BRIDGE_BACKLOG);
+        let (tx, rx) = mpsc::channel(bridge.backlog.max(1));
         let factory: StreamFactory = Arc::new(move || {
             let tx = tx.clone();
             let on_start = Box::new(move |s: BridgeStream| tx.try_send(s).is_ok());

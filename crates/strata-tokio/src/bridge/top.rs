@@ -52,6 +52,7 @@ pub const DEFAULT_BRIDGE_WRITE_BUFFER: usize = 64 * 1024;
 /// use strata_tokio::BridgeConfig;
 /// let cfg = BridgeConfig { write_buffer: 16 * 1024, ..BridgeConfig::default() };
 /// assert_eq!(cfg.read_buffer, strata_tokio::DEFAULT_BRIDGE_READ_BUFFER);
+/// assert_eq!(cfg.backlog, strata_tokio::DEFAULT_BRIDGE_BACKLOG);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BridgeConfig {
@@ -65,6 +66,11 @@ pub struct BridgeConfig {
     /// `poll_write` is `Pending` (default [`DEFAULT_BRIDGE_WRITE_BUFFER`]).
     /// Zero is taken as one byte.
     pub write_buffer: usize,
+    /// A [`BridgeListener`](crate::BridgeListener)'s accept queue: started
+    /// connections not yet accepted, past which a new one is aborted
+    /// (default [`DEFAULT_BRIDGE_BACKLOG`](crate::DEFAULT_BRIDGE_BACKLOG)).
+    /// Zero is taken as one. Unused by a connect.
+    pub backlog: usize,
 }
 
 impl Default for BridgeConfig {
@@ -72,6 +78,7 @@ impl Default for BridgeConfig {
         BridgeConfig {
             read_buffer: DEFAULT_BRIDGE_READ_BUFFER,
             write_buffer: DEFAULT_BRIDGE_WRITE_BUFFER,
+            backlog: crate::DEFAULT_BRIDGE_BACKLOG,
         }
     }
 }
