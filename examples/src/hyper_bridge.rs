@@ -29,13 +29,25 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 }
 
 /// Serves every connection of `l` with hyper (HTTP/1.1 or HTTP/2), until
-/// the listener ends.
+/// the listener ends. When the strata server shuts down, each connection
+/// is told (`shutdown_signal`) and finishes gracefully (hyper's
+/// `graceful_shutdown`: HTTP/2 GOAWAY, HTTP/1.1 closes after the response
+/// in flight).
 pub async fn serve(mut l: BridgeListener) {
     while let Some(stream) = l.accept().await {
         tokio::spawn(async move {
+            let signal = stream.shutdown_signal();
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let conn = builder.serve_connection(TokioIo::new(stream), service_fn(hello));
-            if let Err(e) = conn.await {
+            let mut conn = std::pin::pin!(conn);
+            let res = tokio::select! {
+                res = conn.as_mut() => res,
+                () = signal => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = res {
                 eprintln!("connection ended: {e}");
             }
         });

@@ -296,3 +296,34 @@ async fn connections_past_the_accept_backlog_are_reset() {
     assert_eq!((eof, reset), (2, 2));
     server.shutdown(Duration::ZERO).await;
 }
+
+/// The server's graceful shutdown reaches the async side: each bridged
+/// stream's `shutdown_signal` resolves (hyper's cue for
+/// `graceful_shutdown`), and a stream that then ends lets the shutdown
+/// finish before its drain time.
+#[tokio::test]
+async fn a_server_shutdown_resolves_each_streams_shutdown_signal() {
+    let server = Server::new();
+    let mut l = BridgeListener::bind(
+        &server,
+        &parse("tcp://127.0.0.1:0"),
+        Default::default(),
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    let to = parse(&l.listening().endpoint());
+    let mut c = connect_bridged(&to, Default::default(), Default::default())
+        .await
+        .unwrap();
+    let s = within("accept", l.accept()).await.unwrap();
+    let signal = s.shutdown_signal();
+    let sv = server.clone();
+    let shutting = tokio::spawn(async move { sv.shutdown(Duration::from_secs(3600)).await });
+    within("the signal", signal).await;
+    drop(s);
+    within("the shutdown ends with the last stream", shutting)
+        .await
+        .unwrap();
+    assert_eq!(c.read(&mut [0; 4]).await.unwrap(), 0, "a clean close");
+}

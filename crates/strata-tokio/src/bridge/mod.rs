@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 pub use bottom::{spawn_async, CLOSE_SHUTDOWN_TIME};
 pub use top::{
-    bridge, close_to_io, BridgeConfig, BridgeStream, DEFAULT_BRIDGE_READ_BUFFER,
+    bridge, close_to_io, BridgeConfig, BridgeStream, ShutdownSignal, DEFAULT_BRIDGE_READ_BUFFER,
     DEFAULT_BRIDGE_WRITE_BUFFER,
 };
 

@@ -158,6 +158,9 @@ struct State {
     abort_requested: bool,
     peer: Option<Addr>,
     chain: Vec<&'static str>,
+    /// The owner of the stack is shutting down (`on_shutdown`).
+    shutting_down: bool,
+    signal: Option<Waker>,
 }
 
 impl State {
@@ -172,10 +175,10 @@ impl State {
     }
 
     fn wake_handle(&mut self) {
-        if let Some(w) = self.reader.take() {
-            w.wake();
-        }
-        if let Some(w) = self.writer.take() {
+        for w in [self.reader.take(), self.writer.take(), self.signal.take()]
+            .into_iter()
+            .flatten()
+        {
             w.wake();
         }
     }
@@ -329,6 +332,17 @@ impl StreamProtocol for BridgeProtocol {
         self.pump(t)
     }
 
+    /// The server drains: the async side learns it through
+    /// [`BridgeStream::shutdown_signal`]; the stack goes on until the
+    /// handle ends it (or the drain time does).
+    fn on_shutdown(&mut self, _t: &mut dyn StreamTransport) {
+        let mut st = self.shared.lock();
+        st.shutting_down = true;
+        if let Some(w) = st.signal.take() {
+            w.wake();
+        }
+    }
+
     // `buffered` stays 0: the bridge's two buffers are bounded by its
     // `BridgeConfig`, and counting them in the stack's would make an
     // unread read side (or the bridge's own write buffer) close the stack's
@@ -430,6 +444,28 @@ impl BridgeStream {
         st.wake_stack();
     }
 
+    /// A future that resolves when the owner of the stack starts a graceful
+    /// shutdown ([`Server::shutdown`](crate::Server::shutdown) delivers
+    /// `on_shutdown`), or when the stack has ended: the cue for an async
+    /// server to finish (hyper's `graceful_shutdown`). It does not hold the
+    /// stream open, and is `Clone`, `Send` and `Unpin`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let (a, _peer) = tokio::io::duplex(64);
+    /// let (proto, s) = strata_tokio::bridge(Default::default());
+    /// strata_tokio::spawn_async(a, proto, strata::BottomInfo::new("duplex"), Default::default());
+    /// let signal = s.shutdown_signal();
+    /// drop(s); // closes the stack: its end resolves the signal too
+    /// signal.await;
+    /// # }
+    /// ```
+    pub fn shutdown_signal(&self) -> ShutdownSignal {
+        ShutdownSignal {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Why the stack ended, once it has.
     ///
     /// ```
@@ -438,6 +474,35 @@ impl BridgeStream {
     /// ```
     pub fn end(&self) -> Option<Close> {
         self.shared.lock().end.clone()
+    }
+}
+
+/// Resolves when the owner of a bridged stack starts a graceful shutdown,
+/// or the stack ends ([`BridgeStream::shutdown_signal`]).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (proto, s) = strata_tokio::bridge(Default::default());
+/// let signal = s.shutdown_signal();
+/// drop(proto); // a stack dropped unstarted has ended
+/// signal.await;
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct ShutdownSignal {
+    shared: Arc<Shared>,
+}
+
+impl std::future::Future for ShutdownSignal {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let mut st = self.shared.lock();
+        if st.shutting_down || st.end.is_some() {
+            return Poll::Ready(());
+        }
+        set_waker(&mut st.signal, cx);
+        Poll::Pending
     }
 }
 
