@@ -212,6 +212,9 @@ impl BridgeProtocol {
     /// the stack is writable, the half-close after them, resumes reading,
     /// closes or aborts.
     fn pump(&mut self, t: &mut dyn StreamTransport) {
+        // One lock for the whole step: the transport never calls back into
+        // the handle, so holding it across `t`'s calls cannot deadlock, and
+        // the async side waits at most for one hand-down.
         let mut st = self.shared.lock();
         st.stack_woken = false;
         if st.end.is_some() {
@@ -223,26 +226,20 @@ impl BridgeProtocol {
             return;
         }
         if !st.wbuf.is_empty() && t.writable() {
-            let chunk = st.wbuf.split().freeze();
+            t.write_bytes(st.wbuf.split().freeze());
             if let Some(w) = st.writer.take() {
                 w.wake();
             }
-            drop(st);
-            t.write_bytes(chunk);
-            st = self.shared.lock();
         }
         if st.wbuf.is_empty() && st.shutdown_requested && !st.eof_out_sent {
             st.eof_out_sent = true;
             if let Some(w) = st.writer.take() {
                 w.wake();
             }
-            let both = st.eof_in;
-            drop(st);
             t.write_eof();
-            if both {
+            if st.eof_in {
                 t.close();
             }
-            st = self.shared.lock();
         }
         if st.dropped {
             st.rbuf.clear();
@@ -250,14 +247,12 @@ impl BridgeProtocol {
             // `close` flushes what was handed down; the rest of the
             // buffer goes first.
             if st.wbuf.is_empty() {
-                drop(st);
                 t.close();
             }
             return;
         }
         if st.read_paused && st.rlen <= self.shared.read_cap / 2 {
             st.read_paused = false;
-            drop(st);
             t.resume_reading();
         }
     }
