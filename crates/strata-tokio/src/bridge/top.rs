@@ -152,7 +152,6 @@ struct State {
     wake: Option<Wake>,
     /// A wake is on its way: the next ones would be merged anyway.
     stack_woken: bool,
-    started: bool,
     end: Option<Close>,
     dropped: bool,
     abort_requested: bool,
@@ -263,7 +262,6 @@ impl StreamProtocol for BridgeProtocol {
         {
             let mut st = self.shared.lock();
             st.wake = Some(t.waker());
-            st.started = true;
             st.peer = t.get::<PeerAddr>().map(|p| p.0.clone());
             st.chain = t.layer_chain();
         }
