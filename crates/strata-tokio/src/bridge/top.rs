@@ -657,3 +657,7 @@ impl Drop for BridgeStream {
         st.wake_stack();
     }
 }
+
+#[cfg(test)]
+#[path = "top_tests.rs"]
+mod tests;
