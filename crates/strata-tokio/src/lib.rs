@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod accept;
+mod bridge;
 mod config;
 mod conn;
 mod connect;
@@ -61,6 +62,11 @@ mod tls;
 mod udp;
 mod workers;
 
+pub use bridge::{
+    bridge, close_to_io, connect_bridged, spawn_async, spawn_async_layers, BridgeConfig,
+    BridgeListener, BridgeStream, ShutdownSignal, Side, CLOSE_SHUTDOWN_TIME,
+    DEFAULT_BRIDGE_BACKLOG, DEFAULT_BRIDGE_READ_BUFFER, DEFAULT_BRIDGE_WRITE_BUFFER,
+};
 pub use config::ListenConfig;
 pub use conn::spawn_stream;
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};

@@ -1,0 +1,238 @@
+//! Bridges between strata stacks and tokio's `AsyncRead`/`AsyncWrite`, both
+//! ways (see `docs/bridges.md`).
+//!
+//! * **Top of a stack to async**: [`connect_bridged`] and
+//!   [`BridgeListener`] open any stream endpoint (`tcp://`,
+//!   `tls+reliable+udp://`, a stream of `quic+udp://`) with a bridge at the
+//!   top of its stack, and give a [`BridgeStream`]: hyper, tonic or a
+//!   tokio-util codec run on it unchanged. Back-pressure holds both ways
+//!   ([`BridgeConfig`]). [`bridge`] makes the pair by hand.
+//! * **Async into a stack**: [`spawn_async`] runs a stack over any
+//!   `AsyncRead + AsyncWrite + Unpin + Send` (a `DuplexStream`, a
+//!   tokio-rustls stream, a `TcpStream`), and [`spawn_async_layers`] puts
+//!   an endpoint's stream layers (`tls+`, `reliable+`, `quic+`) above it.
+
+mod bottom;
+mod top;
+
+use std::sync::Arc;
+
+use strata::endpoint::Endpoint;
+use strata::{BottomInfo, Close, StackConfig, StreamFactory, StreamProtocol};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+pub use bottom::{spawn_async, CLOSE_SHUTDOWN_TIME};
+pub use top::{
+    bridge, close_to_io, BridgeConfig, BridgeStream, ShutdownSignal, DEFAULT_BRIDGE_READ_BUFFER,
+    DEFAULT_BRIDGE_WRITE_BUFFER,
+};
+
+use crate::config::ListenConfig;
+use crate::error::DriverError;
+use crate::layer::{LayerCx, Role};
+use crate::server::{Listening, Server};
+use top::BridgeProtocol;
+
+/// Default of [`BridgeConfig::backlog`], the accept queue of a
+/// [`BridgeListener`]: started connections not yet accepted, past which a
+/// new one is aborted.
+///
+/// ```
+/// assert_eq!(strata_tokio::DEFAULT_BRIDGE_BACKLOG, 128);
+/// ```
+pub const DEFAULT_BRIDGE_BACKLOG: usize = 128;
+
+/// Connects to `ep` (any stream endpoint [`connect`](crate::connect)
+/// takes) with a bridge at the top of the stack, and returns its async
+/// handle once the stack has started: the transport's and the carrier's
+/// handshakes (TCP, the mapping's, QUIC's) are done, and
+/// [`BridgeStream::peer_addr`] and [`BridgeStream::layer_chain`] answer. A
+/// stack that ends before it starts fails the connect with the reason
+/// ([`close_to_io`]'s kind). A `tls` layer starts the protocol above it at
+/// once: its handshake completes before the first byte written is sent,
+/// and its failure is the first read's or write's error.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use strata::endpoint::Endpoint;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let server = strata_tokio::Server::new();
+/// let ep = Endpoint::parse("reliable+udp://127.0.0.1:0").unwrap();
+/// let mut l = strata_tokio::BridgeListener::bind(&server, &ep, Default::default(), Default::default())
+///     .await.unwrap();
+/// let to = Endpoint::parse(&l.listening().endpoint()).unwrap();
+/// let mut c = strata_tokio::connect_bridged(&to, Default::default(), Default::default())
+///     .await.unwrap();
+/// c.write_all(b"over udp").await.unwrap();
+/// let mut s = l.accept().await.unwrap();
+/// let mut buf = [0; 8];
+/// s.read_exact(&mut buf).await.unwrap();
+/// assert_eq!(&buf, b"over udp");
+/// assert_eq!(s.layer_chain(), ["reliable", "udp"]);
+/// # }
+/// ```
+pub async fn connect_bridged(
+    ep: &Endpoint,
+    stack: Arc<StackConfig>,
+    cfg: BridgeConfig,
+) -> Result<BridgeStream, DriverError> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let on_start = Box::new(move |s: BridgeStream| tx.send(s).is_ok());
+    let proto = BridgeProtocol::new(cfg, Some(on_start));
+    // The connection's task runs on its own; the handle ends it (drop,
+    // `abort`), as a socket's owner does.
+    let conn = crate::endpoint::connect(ep, Box::new(proto), stack).await?;
+    match rx.await {
+        Ok(stream) => Ok(stream),
+        Err(_) => {
+            let why = conn.closed().await;
+            Err(DriverError::io("connect", conn.peer(), close_to_io(&why)))
+        }
+    }
+}
+
+/// A listener whose connections are [`BridgeStream`]s, for an async server
+/// loop (hyper's `serve_connection`, tonic). Every stream endpoint
+/// [`Server::listen`] takes works; the server's
+/// [`shutdown`](Server::shutdown) ends it.
+///
+/// A connection is queued once its stack has started; at most [`BridgeConfig::backlog`] wait, more
+/// are aborted.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use strata::endpoint::Endpoint;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let server = strata_tokio::Server::new();
+/// let ep = Endpoint::parse("tcp://127.0.0.1:0").unwrap();
+/// let mut l = strata_tokio::BridgeListener::bind(&server, &ep, Default::default(), Default::default())
+///     .await.unwrap();
+/// let addr = l.listening().socket_addr().unwrap();
+/// let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+/// let mut s = l.accept().await.unwrap();
+/// s.write_all(b"hello").await.unwrap();
+/// drop(s); // a graceful close
+/// let mut got = String::new();
+/// c.read_to_string(&mut got).await.unwrap();
+/// assert_eq!(got, "hello");
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct BridgeListener {
+    rx: mpsc::Receiver<BridgeStream>,
+    listening: Listening,
+}
+
+impl BridgeListener {
+    /// Listens on `ep` with `server` (see [`Server::listen`] for the
+    /// endpoints and options); every connection gets a bridge configured
+    /// by `bridge`. The example of [`BridgeListener`] shows it in use.
+    pub async fn bind(
+        server: &Server,
+        ep: &Endpoint,
+        cfg: ListenConfig,
+        bridge: BridgeConfig,
+    ) -> Result<BridgeListener, DriverError> {
+        let (tx, rx) = mpsc::channel(bridge.backlog.max(1));
+        let factory: StreamFactory = Arc::new(move || {
+            let tx = tx.clone();
+            let on_start = Box::new(move |s: BridgeStream| tx.try_send(s).is_ok());
+            Box::new(BridgeProtocol::new(bridge, Some(on_start))) as Box<dyn StreamProtocol>
+        });
+        let listening = server.listen(ep, factory, cfg).await?;
+        Ok(BridgeListener { rx, listening })
+    }
+
+    /// The next connection; `None` once the listener is gone (the server
+    /// shut down). See the example of [`BridgeListener`].
+    pub async fn accept(&mut self) -> Option<BridgeStream> {
+        self.rx.recv().await
+    }
+
+    /// What the listener bound: its address, and its name as an endpoint
+    /// a client connects to. See the example of [`BridgeListener`].
+    pub fn listening(&self) -> &Listening {
+        &self.listening
+    }
+}
+
+/// Which end a stack over an async stream plays, for the layers that need
+/// it (TLS): not always the end that connected.
+///
+/// ```
+/// use strata_tokio::Side;
+/// assert_ne!(Side::Client, Side::Server);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// The client end (a TLS client).
+    Client,
+    /// The server end (a TLS server).
+    Server,
+}
+
+/// [`spawn_async`] with the stream layers of `ep` between `io` and
+/// `proto`: every scheme of its chain but the last (the transport, which
+/// `io` replaces), with their options (`tls.sni`, `tls.insecure`,
+/// `tls.cert`, ...). `tls+tcp://example.com:443` puts a TLS client for
+/// `example.com` over `io`; the address is otherwise unused (and
+/// `reliable+` over a stream is a pass-through, as everywhere).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use strata::endpoint::Endpoint;
+/// use strata_tokio::Side;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// // TLS over an in-memory pipe: a strata server and a strata client.
+/// let (a, b) = tokio::io::duplex(64 * 1024);
+/// let server_ep = Endpoint::parse("tls+tcp://localhost:0").unwrap();
+/// let client_ep = Endpoint::parse("tls+tcp://localhost:0?tls.insecure=true").unwrap();
+/// let (ps, mut s) = strata_tokio::bridge(Default::default());
+/// let (pc, mut c) = strata_tokio::bridge(Default::default());
+/// strata_tokio::spawn_async_layers(a, &server_ep, Side::Server, ps, Default::default()).unwrap();
+/// strata_tokio::spawn_async_layers(b, &client_ep, Side::Client, pc, Default::default()).unwrap();
+/// c.write_all(b"secret").await.unwrap();
+/// let mut buf = [0; 6];
+/// s.read_exact(&mut buf).await.unwrap();
+/// assert_eq!(&buf, b"secret");
+/// assert_eq!(s.layer_chain(), ["tls", "async"]);
+/// # }
+/// ```
+pub fn spawn_async_layers<S>(
+    io: S,
+    ep: &Endpoint,
+    side: Side,
+    proto: Box<dyn StreamProtocol>,
+    stack: Arc<StackConfig>,
+) -> Result<JoinHandle<Close>, DriverError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let mut cx = LayerCx {
+        ep,
+        role: match side {
+            Side::Client => Role::Client,
+            Side::Server => Role::Server,
+        },
+        identity: None,
+        tls: None,
+    };
+    let Some((_, above)) = ep.layers.split_last() else {
+        return Err(DriverError::Unsupported {
+            scheme: String::new(),
+        });
+    };
+    let mut proto = proto;
+    for name in above {
+        let build =
+            crate::scheme::find(name)?
+                .over_stream
+                .ok_or_else(|| DriverError::NotStream {
+                    endpoint: ep.to_string(),
+                })?;
+        proto = build(&mut cx)?(proto);
+    }
+    Ok(spawn_async(io, proto, BottomInfo::new("async"), stack))
+}
