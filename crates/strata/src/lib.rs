@@ -42,6 +42,7 @@ pub mod framing;
 pub mod http;
 mod introspect;
 mod outbuf;
+pub mod proxy_protocol;
 pub mod quic;
 pub mod reliable;
 pub mod routing;
