@@ -272,6 +272,48 @@ impl SchemeSpec {
         ],
     };
 
+    /// `proxy`: the PROXY protocol (`strata::proxy_protocol`), a stream over
+    /// a stream (`proxy+tcp://`). In [`SchemeRegistry::default`]. A
+    /// listener reads a v1 or v2 header first and reports the client's
+    /// address it carries; a client sends one with its own addresses.
+    /// Options: `versions` (accepted: `1`, `2`, `1,2`), `timeout` (for the
+    /// header to arrive, milliseconds), `max_header` (the longest v2
+    /// variable part, bytes), `send` (the version a client sends, `1` or
+    /// `2`).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("proxy+tcp://0.0.0.0:8080?proxy.versions=2&proxy.timeout=3000").unwrap();
+    /// assert_eq!(ep.layers, ["proxy", "tcp"]);
+    /// assert!(Endpoint::parse("proxy+tcp://h:1?proxy.versions=3").is_err());
+    /// ```
+    pub const PROXY: SchemeSpec = SchemeSpec {
+        name: "proxy",
+        kind: SchemeKind::Layer {
+            below: Family::Stream,
+            above: Family::Stream,
+        },
+        options: &["versions", "timeout", "max_header", "send"],
+        values: &[
+            ("versions", OptionValue::OneOf(&["1", "2", "1,2", "2,1"])),
+            (
+                "timeout",
+                OptionValue::Int {
+                    min: 1,
+                    max: 3_600_000,
+                },
+            ),
+            (
+                "max_header",
+                OptionValue::Int {
+                    min: 216,
+                    max: 65_535,
+                },
+            ),
+            ("send", OptionValue::OneOf(&["1", "2"])),
+        ],
+    };
+
     /// Whether `key` is a declared option of this scheme.
     pub fn accepts_option(&self, key: &str) -> bool {
         self.options.iter().any(|o| *o == ANY_OPTION || *o == key)
@@ -374,7 +416,8 @@ pub struct SchemeRegistry {
 }
 
 impl Default for SchemeRegistry {
-    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`, `quic`.
+    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`,
+    /// `quic`, `proxy`.
     fn default() -> Self {
         SchemeRegistry {
             specs: vec![
@@ -384,6 +427,7 @@ impl Default for SchemeRegistry {
                 SchemeSpec::TLS,
                 SchemeSpec::RELIABLE,
                 SchemeSpec::QUIC,
+                SchemeSpec::PROXY,
             ],
         }
     }
