@@ -34,6 +34,13 @@
 //!   the same bound). If connecting fails (or takes longer than
 //!   [`RelayConfig::connect_timeout`]) the client's connection is closed and
 //!   the error is logged with the endpoint.
+//! * **PROXY protocol.** When CONNECT's top layer is `proxy`
+//!   (`proxy+tcp://haproxy:8080?proxy.send=1`), the relay writes a PROXY
+//!   header (v2 unless `proxy.send=1`) first on every upstream connection,
+//!   carrying the client's address and the address it connected to, so the
+//!   server behind (HAProxy with `accept-proxy`, or `strata serve
+//!   proxy+tcp://`) sees the real client. Behind a `proxy+tcp://` listener
+//!   those are the addresses of the header the relay itself received.
 //!
 //! The pair can be driven without sockets, with [`pair`]:
 //!
@@ -55,6 +62,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,9 +70,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use strata::endpoint::{Endpoint, Family, LayerOption, SchemeRegistry};
+use strata::proxy_protocol::{ProxySender, ProxyVersion};
 use strata::{
-    AbortReason, Addr, Close, PeerAddr, StackConfig, StreamProtocol, StreamTransport, Wake,
-    WakeRoute,
+    AbortReason, Addr, Close, LocalAddr, PeerAddr, StackConfig, StreamProtocol, StreamTransport,
+    Wake, WakeRoute,
 };
 use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
 
@@ -206,6 +215,10 @@ struct Dial {
     stack: Arc<StackConfig>,
     /// Upstream `quic+udp://`: one connection shared, a stream per pair.
     pool: strata_tokio::QuicPool,
+    /// Write a PROXY header of this version first upstream.
+    proxy: Option<ProxyVersion>,
+    /// The client's address and the one it connected to, for that header.
+    client: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// One side of a relayed pair: a [`StreamProtocol`] that queues what it reads
@@ -399,9 +412,13 @@ impl RelaySide {
         let shared = self.shared.clone();
         rt.spawn(async move {
             let side = RelaySide::new(shared.clone(), UPSTREAM, None);
+            let proto: Box<dyn StreamProtocol> = match dial.proxy {
+                Some(v) => Box::new(ProxySender::with_header(side, v, dial.client)),
+                None => Box::new(side),
+            };
             let conn = tokio::time::timeout(
                 dial.timeout,
-                dial.pool.connect(&dial.target, Box::new(side), dial.stack),
+                dial.pool.connect(&dial.target, proto, dial.stack),
             )
             .await;
             let err = match conn {
@@ -438,7 +455,12 @@ impl StreamProtocol for RelaySide {
                 }
             }
         }
-        if let Some(dial) = self.dial.take() {
+        if let Some(mut dial) = self.dial.take() {
+            if let (Some(PeerAddr(Addr::Inet(c))), Some(LocalAddr(Addr::Inet(l)))) =
+                (t.get::<PeerAddr>(), t.get::<LocalAddr>())
+            {
+                dial.client = Some((*c, *l));
+            }
             self.start_dial(dial);
         }
         self.step(t);
@@ -525,6 +547,8 @@ fn peer_label(a: &Addr) -> String {
 #[derive(Debug, Clone)]
 pub struct Relay {
     target: Endpoint,
+    /// CONNECT's top layer was `proxy`: the relay writes the header.
+    proxy: Option<ProxyVersion>,
     cfg: RelayConfig,
     stats: Arc<RelayStats>,
     /// Relaying to `quic+udp://`, every pair is a stream of one shared
@@ -533,10 +557,35 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay to `target` (any stream endpoint `strata_tokio::connect` knows).
-    pub fn new(target: Endpoint, cfg: RelayConfig) -> Relay {
+    /// A relay to `target` (any stream endpoint `strata_tokio::connect`
+    /// knows). When its top layer is `proxy`, the relay writes a PROXY
+    /// header with each client's addresses first (see the
+    /// [module documentation](self)).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// use strata_cli::relay::{Relay, RelayConfig};
+    /// let reg = strata_tokio::registry();
+    /// let to = Endpoint::parse_with("proxy+tcp://127.0.0.1:9000?proxy.send=1", &reg).unwrap();
+    /// let relay = Relay::new(to, RelayConfig::default());
+    /// assert_eq!(relay.target().to_string(), "tcp://127.0.0.1:9000");
+    /// assert_eq!(relay.sends_proxy_header(), Some(strata::proxy_protocol::ProxyVersion::V1));
+    /// ```
+    pub fn new(mut target: Endpoint, cfg: RelayConfig) -> Relay {
+        let proxy = (target.layers.len() > 1 && target.layers[0] == "proxy").then(|| {
+            let v = match target.option("proxy", "send") {
+                Some("1") => ProxyVersion::V1,
+                _ => ProxyVersion::V2,
+            };
+            target.layers.remove(0);
+            if !target.layers.iter().any(|l| l == "proxy") {
+                target.options.retain(|o| o.layer != "proxy");
+            }
+            v
+        });
         Relay {
             target,
+            proxy,
             cfg,
             stats: Arc::default(),
             pool: strata_tokio::QuicPool::new(),
@@ -559,9 +608,22 @@ impl Relay {
                 timeout: me.cfg.connect_timeout,
                 stack: me.cfg.stack.clone(),
                 pool: me.pool.clone(),
+                proxy: me.proxy,
+                client: None,
             };
             Box::new(RelaySide::new(shared, CLIENT, Some(dial))) as Box<dyn StreamProtocol>
         })
+    }
+
+    /// Where it connects (without a `proxy` top layer, which the relay
+    /// writes itself).
+    pub fn target(&self) -> &Endpoint {
+        &self.target
+    }
+
+    /// The PROXY header version written first upstream, if any.
+    pub fn sends_proxy_header(&self) -> Option<ProxyVersion> {
+        self.proxy
     }
 
     /// The counters of every pair this relay made.
@@ -649,7 +711,9 @@ pub struct RelayArgs {
     /// Where to accept connections, e.g. tcp://127.0.0.1:7001,
     /// tls+tcp://0.0.0.0:8443 (self-signed unless tls.cert/tls.key), unix:///tmp/r.sock
     pub listen: String,
-    /// Where to relay each of them, e.g. tcp://127.0.0.1:7000, tls+tcp://host:443
+    /// Where to relay each of them, e.g. tcp://127.0.0.1:7000, tls+tcp://host:443;
+    /// proxy+tcp://host:8080?proxy.send=1 first writes a PROXY header (v1 here,
+    /// v2 by default) with the client's address
     pub connect: String,
     /// Bytes queued per direction and connection before the sending side is
     /// paused (suffixes k and m allowed).
