@@ -18,6 +18,7 @@ const TLS: SchemeSpec = SchemeSpec {
     },
     options: &["alpn", "sni", "verify"],
     values: &[],
+    help: &[],
 };
 const RELIABLE: SchemeSpec = SchemeSpec {
     name: "reliable",
@@ -27,6 +28,7 @@ const RELIABLE: SchemeSpec = SchemeSpec {
     },
     options: &[ANY_OPTION],
     values: &[],
+    help: &[],
 };
 const QUIC: SchemeSpec = SchemeSpec {
     name: "quic",
@@ -36,6 +38,7 @@ const QUIC: SchemeSpec = SchemeSpec {
     },
     options: &["alpn"],
     values: &[],
+    help: &[],
 };
 
 /// The default registry plus the layers that register later, added the way
