@@ -100,6 +100,15 @@ mod tests {
         assert_eq!(cfg.timeout, Duration::from_millis(250));
         assert_eq!(cfg.max_v2_len, 300);
         assert_eq!(send_version(&ep).unwrap(), ProxyVersion::V2);
+        // The defaults `strata endpoints` prints are the layer's.
+        let plain = Endpoint::parse("proxy+tcp://127.0.0.1:1").unwrap();
+        let dflt = receive_config(&plain).unwrap();
+        assert_eq!(dflt, ProxyConfig::default());
+        let help = |k| SchemeSpec::PROXY.help_for(k).unwrap().default;
+        assert_eq!(help("timeout"), dflt.timeout.as_millis().to_string());
+        assert_eq!(help("max_header"), dflt.max_v2_len.to_string());
+        assert_eq!(help("versions").parse::<Versions>(), Ok(dflt.versions));
+        assert_eq!(help("send"), "2");
         for (key, value) in [
             ("versions", "3"),
             ("timeout", "0"),
