@@ -571,3 +571,27 @@ fn sender_and_receiver_agree_on_both_versions_and_families() {
     assert_eq!(encode_v1(mixed), b"PROXY UNKNOWN\r\n");
     assert_eq!(encode_v2(mixed, &[])[12], 0x20);
 }
+
+/// Found by the `proxy_header` fuzz target: a control byte early in a v1
+/// line used to give `V1TooLong` when the whole line arrived at once and
+/// the control-character error when it arrived byte by byte.
+#[test]
+fn a_v1_error_does_not_depend_on_how_the_bytes_are_cut() {
+    let mut input = b"PROXY \x01".to_vec();
+    input.resize(200, b'1');
+    let whole = parse(&input, Versions::ANY, 4096);
+    for k in 7..input.len() {
+        assert_eq!(parse(&input[..k], Versions::ANY, 4096), whole, "prefix {k}");
+    }
+    let cr = b"PROXY TCP4 1.2.3.4\r5.6.7.8 1 2\r\n";
+    assert_eq!(
+        parse(cr, Versions::ANY, 4096),
+        Err(ProxyError::V1Malformed {
+            why: "control character in the line"
+        })
+    );
+    assert_eq!(
+        parse(&cr[..19], Versions::ANY, 4096),
+        Ok(Parsed::Incomplete)
+    );
+}

@@ -351,18 +351,23 @@ fn starts(buf: &[u8], sig: &[u8]) -> Start {
 
 fn parse_v1(buf: &[u8]) -> Result<Parsed, ProxyError> {
     let window = &buf[..buf.len().min(V1_MAX_LEN)];
-    let Some(end) = window.windows(2).position(|w| w == b"\r\n") else {
+    let crlf = window.windows(2).position(|w| w == b"\r\n");
+    // A control byte (a `\r` not followed by `\n` included) can never
+    // become part of a valid line: refused as soon as it arrives, so the
+    // answer does not depend on how the bytes are cut.
+    let line = &window[..crlf.unwrap_or(window.len())];
+    let control = line.iter().enumerate().any(|(i, &c)| match c {
+        b'\r' => line.get(i + 1).is_some() || crlf.is_some(),
+        c => c < 0x20 || c == 0x7f,
+    });
+    if control {
+        return Err(ProxyError::V1Malformed {
+            why: "control character in the line",
+        });
+    }
+    let Some(end) = crlf else {
         if window.len() == V1_MAX_LEN {
             return Err(ProxyError::V1TooLong);
-        }
-        // A bare `\n` or a control byte can never become a valid line.
-        if window
-            .iter()
-            .any(|&c| c == b'\n' || (c < 0x20 && c != b'\r'))
-        {
-            return Err(ProxyError::V1Malformed {
-                why: "control character in the line",
-            });
         }
         return Ok(Parsed::Incomplete);
     };
