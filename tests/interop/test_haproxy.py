@@ -85,7 +85,8 @@ def test_haproxy_in_front_of_strata_gives_the_real_client_address(
     front = free_port()
     hp = haproxy(
         f"frontend fe\n    mode tcp\n    bind 127.0.0.1:{front}\n    default_backend be\n"
-        f"backend be\n    mode tcp\n    server s1 127.0.0.1:{sport} {send_proxy}\n")
+        f"backend be\n    mode tcp\n"
+        f"    server s1 127.0.0.1:{sport} {send_proxy} check check-send-proxy inter 200\n")
     wait_port(front, hp, "haproxy")
     c = socket.create_connection(("127.0.0.1", front), timeout=10)
     me = "127.0.0.1:%d" % c.getsockname()[1]
@@ -93,8 +94,13 @@ def test_haproxy_in_front_of_strata_gives_the_real_client_address(
     assert welcome.startswith(f"*** welcome {me},"), (welcome, me)
     c.sendall(b"hello\n")
     c.close()
+    time.sleep(0.5)  # a few health checks (every 200 ms), which send a header too
     s.stop()
     log = s.proc.stderr.read()
+    assert "aborted by proxy" not in log, log
+    if send_proxy == "send-proxy-v2":
+        # HAProxy's health checks send a v2 LOCAL header: the TCP addresses stand.
+        assert "PROXY v2 header read client=local" in log, log
     version = "v1" if send_proxy == "send-proxy" else "v2"
     assert re.search(rf"PROXY {version} header read client={re.escape(me)}\b", log), log
 
