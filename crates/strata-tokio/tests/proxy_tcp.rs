@@ -138,3 +138,73 @@ async fn a_silent_client_times_out() {
         "{why}"
     );
 }
+
+/// Records the source of the PROXY header its transport answers.
+struct HeaderSource(Arc<Mutex<Option<Option<std::net::SocketAddr>>>>);
+
+impl strata::StreamProtocol for HeaderSource {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        let h = t.get::<strata::proxy_protocol::ProxyHeader>();
+        *self.0.lock().unwrap() = Some(h.and_then(|h| h.source()));
+    }
+    fn data_received(&mut self, t: &mut dyn strata::StreamTransport, d: &[u8]) {
+        t.write(d);
+    }
+    fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.close();
+    }
+}
+
+/// The `proxy` layer nests like any other: under TLS (the header comes
+/// before the handshake, as HAProxy sends it in TCP mode), over TLS, and
+/// over the reliable mapping. A client endpoint with the same chain sends
+/// the header with its own address, and the server's protocol sees it
+/// through every layer above.
+#[tokio::test]
+async fn proxy_nests_under_tls_and_over_the_reliable_mapping() {
+    for (at, connect) in [
+        (
+            "tls+proxy+tcp://127.0.0.1:0",
+            "tls+proxy+tcp://{addr}?tls.insecure=true",
+        ),
+        (
+            "proxy+tls+tcp://127.0.0.1:0",
+            "proxy+tls+tcp://{addr}?tls.insecure=true",
+        ),
+        (
+            "proxy+reliable+udp://127.0.0.1:0",
+            "proxy+reliable+udp://{addr}",
+        ),
+    ] {
+        let slot = Arc::new(Mutex::new(None));
+        let s2 = slot.clone();
+        let f = common::factory(move || HeaderSource(s2.clone()));
+        let server = Server::new();
+        let l = server
+            .listen(&ep(at), f, ListenConfig::default())
+            .await
+            .unwrap();
+        let Addr::Inet(addr) = l.local else {
+            panic!("{:?}", l.local)
+        };
+        let target = ep(&connect.replace("{addr}", &addr.to_string()));
+        let (f, _) = echo_factory();
+        let conn = within(
+            "connect",
+            strata_tokio::connect(&target, f(), Arc::new(StackConfig::default())),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{connect}: {e}"));
+        eventually("the server's protocol started", || {
+            slot.lock().unwrap().is_some()
+        })
+        .await;
+        let source = slot.lock().unwrap().unwrap();
+        let Some(source) = source else {
+            panic!("{at}: no PROXY header with a source")
+        };
+        assert_eq!(source.ip(), addr.ip(), "{at}");
+        assert_ne!(source.port(), addr.port(), "{at}: the client's own port");
+        drop(conn);
+    }
+}
