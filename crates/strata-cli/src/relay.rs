@@ -34,12 +34,14 @@
 //!   the same bound). If connecting fails (or takes longer than
 //!   [`RelayConfig::connect_timeout`]) the client's connection is closed and
 //!   the error is logged with the endpoint.
-//! * **PROXY protocol.** When CONNECT's top layer is `proxy`
-//!   (`proxy+tcp://haproxy:8080?proxy.send=1`), the relay writes a PROXY
-//!   header (v2 unless `proxy.send=1`) first on every upstream connection,
-//!   carrying the client's address and the address it connected to, so the
-//!   server behind (HAProxy with `accept-proxy`, or `strata serve
-//!   proxy+tcp://`) sees the real client. Behind a `proxy+tcp://` listener
+//! * **PROXY protocol.** When CONNECT's chain holds `proxy`
+//!   (`proxy+tcp://haproxy:8080?proxy.send=1`, or `tls+proxy+tcp://` for
+//!   the header before TLS), every upstream connection starts with a PROXY
+//!   header (v2 unless `proxy.send=1`) carrying the client's address and
+//!   the address it connected to, so the server behind (HAProxy with
+//!   `accept-proxy`, or `strata serve proxy+tcp://`) sees the real client:
+//!   the upstream side runs in a [`ProxySource`] naming them, which the
+//!   chain's `proxy` layer announces. Behind a `proxy+tcp://` listener
 //!   those are the addresses of the header the relay itself received.
 //!
 //! The pair can be driven without sockets, with [`pair`]:
@@ -70,7 +72,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use strata::endpoint::{Endpoint, Family, LayerOption, SchemeRegistry};
-use strata::proxy_protocol::{ProxySender, ProxyVersion};
+use strata::proxy_protocol::{ProxySource, ProxyVersion};
 use strata::{
     AbortReason, Addr, Close, LocalAddr, PeerAddr, StackConfig, StreamProtocol, StreamTransport,
     Wake, WakeRoute,
@@ -215,8 +217,8 @@ struct Dial {
     stack: Arc<StackConfig>,
     /// Upstream `quic+udp://`: one connection shared, a stream per pair.
     pool: strata_tokio::QuicPool,
-    /// Write a PROXY header of this version first upstream.
-    proxy: Option<ProxyVersion>,
+    /// CONNECT's chain has a `proxy` layer: tell it the client's addresses.
+    proxy: bool,
     /// The client's address and the one it connected to, for that header.
     client: Option<(SocketAddr, SocketAddr)>,
 }
@@ -412,9 +414,10 @@ impl RelaySide {
         let shared = self.shared.clone();
         rt.spawn(async move {
             let side = RelaySide::new(shared.clone(), UPSTREAM, None);
-            let proto: Box<dyn StreamProtocol> = match dial.proxy {
-                Some(v) => Box::new(ProxySender::with_header(side, v, dial.client)),
-                None => Box::new(side),
+            let proto: Box<dyn StreamProtocol> = if dial.proxy {
+                Box::new(ProxySource::new(Box::new(side), dial.client))
+            } else {
+                Box::new(side)
             };
             let conn = tokio::time::timeout(
                 dial.timeout,
@@ -547,8 +550,6 @@ fn peer_label(a: &Addr) -> String {
 #[derive(Debug, Clone)]
 pub struct Relay {
     target: Endpoint,
-    /// CONNECT's top layer was `proxy`: the relay writes the header.
-    proxy: Option<ProxyVersion>,
     cfg: RelayConfig,
     stats: Arc<RelayStats>,
     /// Relaying to `quic+udp://`, every pair is a stream of one shared
@@ -558,34 +559,21 @@ pub struct Relay {
 
 impl Relay {
     /// A relay to `target` (any stream endpoint `strata_tokio::connect`
-    /// knows). When its top layer is `proxy`, the relay writes a PROXY
-    /// header with each client's addresses first (see the
+    /// knows). When its chain holds `proxy`, each upstream connection
+    /// starts with a PROXY header naming the client (see the
     /// [module documentation](self)).
     ///
     /// ```
     /// use strata::endpoint::Endpoint;
     /// use strata_cli::relay::{Relay, RelayConfig};
     /// let reg = strata_tokio::registry();
-    /// let to = Endpoint::parse_with("proxy+tcp://127.0.0.1:9000?proxy.send=1", &reg).unwrap();
+    /// let to = Endpoint::parse_with("tls+proxy+tcp://127.0.0.1:9000?proxy.send=1", &reg).unwrap();
     /// let relay = Relay::new(to, RelayConfig::default());
-    /// assert_eq!(relay.target().to_string(), "tcp://127.0.0.1:9000");
     /// assert_eq!(relay.sends_proxy_header(), Some(strata::proxy_protocol::ProxyVersion::V1));
     /// ```
-    pub fn new(mut target: Endpoint, cfg: RelayConfig) -> Relay {
-        let proxy = (target.layers.len() > 1 && target.layers[0] == "proxy").then(|| {
-            let v = match target.option("proxy", "send") {
-                Some("1") => ProxyVersion::V1,
-                _ => ProxyVersion::V2,
-            };
-            target.layers.remove(0);
-            if !target.layers.iter().any(|l| l == "proxy") {
-                target.options.retain(|o| o.layer != "proxy");
-            }
-            v
-        });
+    pub fn new(target: Endpoint, cfg: RelayConfig) -> Relay {
         Relay {
             target,
-            proxy,
             cfg,
             stats: Arc::default(),
             pool: strata_tokio::QuicPool::new(),
@@ -608,22 +596,23 @@ impl Relay {
                 timeout: me.cfg.connect_timeout,
                 stack: me.cfg.stack.clone(),
                 pool: me.pool.clone(),
-                proxy: me.proxy,
+                proxy: me.sends_proxy_header().is_some(),
                 client: None,
             };
             Box::new(RelaySide::new(shared, CLIENT, Some(dial))) as Box<dyn StreamProtocol>
         })
     }
 
-    /// Where it connects (without a `proxy` top layer, which the relay
-    /// writes itself).
-    pub fn target(&self) -> &Endpoint {
-        &self.target
-    }
-
-    /// The PROXY header version written first upstream, if any.
+    /// The PROXY header version each upstream connection starts with
+    /// (`proxy.send`), if CONNECT's chain holds `proxy`.
     pub fn sends_proxy_header(&self) -> Option<ProxyVersion> {
-        self.proxy
+        if !self.target.layers.iter().any(|l| l == "proxy") {
+            return None;
+        }
+        Some(match self.target.option("proxy", "send") {
+            Some("1") => ProxyVersion::V1,
+            _ => ProxyVersion::V2,
+        })
     }
 
     /// The counters of every pair this relay made.
@@ -712,8 +701,8 @@ pub struct RelayArgs {
     /// tls+tcp://0.0.0.0:8443 (self-signed unless tls.cert/tls.key), unix:///tmp/r.sock
     pub listen: String,
     /// Where to relay each of them, e.g. tcp://127.0.0.1:7000, tls+tcp://host:443;
-    /// proxy+tcp://host:8080?proxy.send=1 first writes a PROXY header (v1 here,
-    /// v2 by default) with the client's address
+    /// proxy+tcp://host:8080?proxy.send=1 (or tls+proxy+tcp://) first sends a
+    /// PROXY header (v1 here, v2 by default) with the client's address
     pub connect: String,
     /// Bytes queued per direction and connection before the sending side is
     /// paused (suffixes k and m allowed).

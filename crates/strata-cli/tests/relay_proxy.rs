@@ -99,3 +99,23 @@ async fn behind_a_proxy_listener_the_relay_passes_the_received_client_on() {
     assert_eq!(header.destination(), Some(lb));
     assert_eq!(rest, b"abc");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proxy_layer_below_tls_upstream_carries_the_client_before_the_handshake() {
+    let server = Server::new();
+    let up = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upa = up.local_addr().unwrap();
+    let at = relay(
+        &server,
+        "tcp://127.0.0.1:0",
+        &format!("tls+proxy+tcp://{upa}?tls.insecure=true&proxy.send=1"),
+    )
+    .await;
+    let c = within("connect", TcpStream::connect(at)).await.unwrap();
+    // The header, then the client's TLS handshake (a handshake record).
+    let (header, rest) = upstream_reads(&up, 1).await;
+    assert_eq!(header.version, ProxyVersion::V1);
+    assert_eq!(header.source(), Some(c.local_addr().unwrap()));
+    assert_eq!(header.destination(), Some(at));
+    assert_eq!(rest[0], 0x16, "a TLS record follows the header");
+}

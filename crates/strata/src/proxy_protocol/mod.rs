@@ -469,9 +469,11 @@ impl StreamTransport for ProxyView<'_> {
 /// The sending side: writes a PROXY header before anything the protocol
 /// above writes, then passes every call through.
 ///
-/// The header is given ([`ProxySender::with_header`]: a relay's, with its
-/// client's addresses) or made at `connection_made` from the connection's
-/// own addresses ([`ProxySender::own_addresses`]: a client announcing
+/// The header is given ([`ProxySender::with_header`]) or made at
+/// `connection_made` ([`ProxySender::own_addresses`], what a `proxy` scheme
+/// on a connecting endpoint builds): with the addresses of a
+/// [`ProxySource`] among the protocols above it (a relay's, naming the
+/// client it relays), else with the connection's own (a client announcing
 /// itself, its local address as the source).
 ///
 /// ```
@@ -512,8 +514,11 @@ impl<P: StreamProtocol> ProxySender<P> {
         }
     }
 
-    /// Sends a header with the connection's own addresses (`LocalAddr` as
-    /// the source, `PeerAddr` as the destination).
+    /// Sends a header with the addresses of the first [`ProxySource`] among
+    /// the protocols above it (found through
+    /// [`inner_protocol`](StreamProtocol::inner_protocol)), or else the
+    /// connection's own (`LocalAddr` as the source, `PeerAddr` as the
+    /// destination).
     pub fn own_addresses(inner: P, version: ProxyVersion) -> Self {
         ProxySender {
             inner,
@@ -533,7 +538,13 @@ fn inet_pair(t: &dyn StreamTransport) -> Option<(SocketAddr, SocketAddr)> {
 
 impl<P: StreamProtocol> StreamProtocol for ProxySender<P> {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        let addrs = self.given.unwrap_or_else(|| inet_pair(t));
+        let addrs = match self.given {
+            Some(given) => given,
+            None => match find_source(&self.inner) {
+                Some(src) => src.addrs,
+                None => inet_pair(t),
+            },
+        };
         let header = match self.version {
             ProxyVersion::V1 => encode_v1(addrs),
             ProxyVersion::V2 => encode_v2(addrs, &[]),
@@ -554,6 +565,78 @@ impl<P: StreamProtocol> StreamProtocol for ProxySender<P> {
         Some(&self.inner)
     }
     crate::forward_to_inner!(inner, except connection_made);
+}
+
+/// Names, for a [`ProxySender`] below it, the addresses its header is to
+/// carry: a relay wraps its upstream side in one with the client's
+/// addresses, so every `proxy` layer of the upstream chain, above or below
+/// TLS, announces the client rather than the relay. Otherwise a
+/// pass-through.
+///
+/// ```
+/// use strata::proxy_protocol::{ProxySender, ProxySource, ProxyVersion};
+/// use strata::{Stack, StreamProtocol, StreamTransport};
+/// struct Quiet;
+/// impl StreamProtocol for Quiet {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let client = "203.0.113.5:4000".parse().unwrap();
+/// let seen_at = "198.51.100.1:443".parse().unwrap();
+/// let above: Box<dyn StreamProtocol> = Box::new(ProxySource::new(Box::new(Quiet), Some((client, seen_at))));
+/// let mut s = Stack::memory(Box::new(ProxySender::own_addresses(above, ProxyVersion::V1)));
+/// let now = s.now();
+/// assert_eq!(s.take_output(now), b"PROXY TCP4 203.0.113.5 198.51.100.1 4000 443\r\n");
+/// ```
+pub struct ProxySource {
+    inner: Box<dyn StreamProtocol>,
+    addrs: Option<(SocketAddr, SocketAddr)>,
+}
+
+impl ProxySource {
+    /// `inner`, announcing `addrs` (the client, then the address it
+    /// connected to; `None`: no addresses, v1 `UNKNOWN` / v2 `LOCAL`).
+    pub fn new(inner: Box<dyn StreamProtocol>, addrs: Option<(SocketAddr, SocketAddr)>) -> Self {
+        ProxySource { inner, addrs }
+    }
+
+    /// The addresses it announces.
+    pub fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
+        self.addrs
+    }
+}
+
+impl StreamProtocol for ProxySource {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.inner.data_received(t, data)
+    }
+    fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
+        self.inner.data_received_bytes(t, data)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.inner.eof_received(t)
+    }
+    fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
+        Some(&*self.inner)
+    }
+    crate::forward_to_inner!(inner);
+}
+
+/// The first [`ProxySource`] in `p` or the protocols it wraps (the walk of
+/// `Stack::protocol`: through boxes and `inner_protocol`).
+fn find_source(p: &dyn StreamProtocol) -> Option<&ProxySource> {
+    let mut p = p;
+    // Each turn goes one layer (or one box) down: the chain is finite.
+    loop {
+        let any: &dyn Any = p;
+        if let Some(found) = any.downcast_ref::<ProxySource>() {
+            return Some(found);
+        }
+        p = match any.downcast_ref::<Box<dyn StreamProtocol>>() {
+            Some(b) => &**b,
+            None => p.inner_protocol()?,
+        };
+    }
 }
 
 /// The header's client, for a log line: its address, `local` for a v2
