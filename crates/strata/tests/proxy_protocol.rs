@@ -352,6 +352,16 @@ fn errors_are_found_as_early_as_the_bytes_allow() {
 }
 
 #[test]
+fn an_eof_before_any_byte_closes_quietly() {
+    // A load balancer's plain TCP health check: connect, close.
+    let (mut s, seen, now) = stack();
+    s.handle_eof(now);
+    let why = s.finished().expect("closed");
+    assert!(why.is_clean(), "{why}");
+    assert!(!seen.lock().unwrap().made);
+}
+
+#[test]
 fn an_eof_inside_the_header_is_truncated() {
     let (mut s, seen, now) = stack();
     s.handle_input(now, b"PROXY TCP4 1.2.3.4 ");

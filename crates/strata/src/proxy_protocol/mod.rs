@@ -110,11 +110,12 @@ impl Default for ProxyConfig {
 ///   after the header in the same read go to it at once (or when it
 ///   resumes reading, if it paused in `connection_made`).
 /// * **Bad headers.** Input that cannot start a header, a header that does
-///   not parse, one over the bounds, an EOF before its end, or a header
+///   not parse, one over the bounds, an EOF inside it, or a header
 ///   still incomplete after [`ProxyConfig::timeout`] abort the connection
 ///   with `Close::aborted("proxy", AbortReason::layer(ProxyError::..))`: a
 ///   typed error, a log line from the driver, and nothing reaches the
-///   inner protocol but `connection_lost`.
+///   inner protocol but `connection_lost`. An EOF before any byte (a load
+///   balancer's plain TCP health check) closes quietly.
 /// * **Then transparent.** Every call passes through; the view answers
 ///   [`PeerAddr`] (the header's source), [`LocalAddr`] (its destination)
 ///   and [`ProxyHeader`] (TLVs: ALPN, authority, SSL), and every other
@@ -348,6 +349,12 @@ impl<P: StreamProtocol> StreamProtocol for ProxyProtocol<P> {
 
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         match &self.phase {
+            // A connection closed before its first byte (a load balancer's
+            // plain TCP health check) ends quietly.
+            Phase::Header { buf, .. } if buf.is_empty() => {
+                self.phase = Phase::Failed;
+                t.close();
+            }
             Phase::Header { buf, .. } => {
                 let got = buf.len();
                 self.fail(t, ProxyError::Truncated { got });
