@@ -105,6 +105,41 @@ def test_haproxy_in_front_of_strata_gives_the_real_client_address(
     assert re.search(rf"PROXY {version} header read client={re.escape(me)}\b", log), log
 
 
+def test_haproxy_terminating_tls_sends_its_tlvs(serve, haproxy, monkeypatch, certs, tmp_path):
+    """HAProxy terminates TLS and sends the SSL and authority TLVs with
+    `send-proxy-v2-ssl`: strata reads them (its log shows the TLS version
+    and the SNI the client sent), and the client's address still stands."""
+    import ssl
+    cert, key = certs
+    pem = tmp_path / "haproxy.pem"
+    pem.write_text(open(cert).read() + open(key).read())
+    monkeypatch.setenv("RUST_LOG", "info,strata::proxy_protocol=debug")
+    s = serve("proxy+tcp://127.0.0.1:0", "--app", "chat")
+    _, sport = s.addr()
+    front = free_port()
+    hp = haproxy(
+        f"frontend fe\n    mode tcp\n    bind 127.0.0.1:{front} ssl crt {pem}\n    default_backend be\n"
+        f"backend be\n    mode tcp\n"
+        f"    server s1 127.0.0.1:{sport} send-proxy-v2-ssl proxy-v2-options authority\n")
+    wait_port(front, hp, "haproxy")
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    raw = socket.create_connection(("127.0.0.1", front), timeout=10)
+    me = "127.0.0.1:%d" % raw.getsockname()[1]
+    c = ctx.wrap_socket(raw, server_hostname="localhost")
+    version = c.version()
+    welcome = recv_line(c)
+    assert welcome.startswith(f"*** welcome {me},"), (welcome, me)
+    c.close()
+    s.stop()
+    log = s.proc.stderr.read()
+    line = [l for l in log.splitlines() if f"client={me}" in l]
+    assert line, log
+    assert "authority=localhost" in line[0], line[0]
+    assert f"ssl={version}" in line[0], (line[0], version)
+
+
 @pytest.mark.parametrize("send", ["1", "2"])
 def test_strata_relay_in_front_of_haproxy_accept_proxy(haproxy, send, tmp_path):
     back = free_port()

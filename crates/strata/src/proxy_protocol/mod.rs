@@ -295,6 +295,7 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
             tracing::debug!(
                 client = %client_label(&header),
                 via = via.as_deref().unwrap_or("?"),
+                tlvs = %tlv_summary(&header),
                 "proxy: PROXY {} header read",
                 header.version
             );
@@ -572,6 +573,33 @@ impl<P: StreamProtocol> StreamProtocol for ProxySender<P> {
         Some(&self.inner)
     }
     crate::forward_to_inner!(inner, except connection_made);
+}
+
+/// The TLVs a log line shows: ALPN, authority, the client's TLS version
+/// and certificate CN, and how many others.
+fn tlv_summary(h: &ProxyHeader) -> String {
+    let mut parts = Vec::new();
+    if let Some(a) = h.alpn() {
+        parts.push(format!("alpn={}", String::from_utf8_lossy(a)));
+    }
+    if let Some(a) = h.authority() {
+        parts.push(format!("authority={a}"));
+    }
+    if let Some(ssl) = h.ssl() {
+        parts.push(format!("ssl={}", ssl.version.as_deref().unwrap_or("?")));
+        if let Some(cn) = ssl.cn {
+            parts.push(format!("cn={cn}"));
+        }
+    }
+    let known = [Tlv::ALPN, Tlv::AUTHORITY, Tlv::SSL];
+    let others = h.tlvs.iter().filter(|t| !known.contains(&t.kind)).count();
+    if others > 0 {
+        parts.push(format!("+{others}"));
+    }
+    if parts.is_empty() {
+        parts.push("none".into());
+    }
+    parts.join(" ")
 }
 
 /// Names, for a [`ProxySender`] below it, the addresses its header is to
