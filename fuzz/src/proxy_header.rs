@@ -125,7 +125,10 @@ pub fn proxy_header(data: &[u8]) {
             assert!(!made);
             let why = s.finished().expect("an EOF inside the header ends it");
             if input.is_empty() {
-                assert!(why.is_clean(), "an EOF before any byte closes quietly: {why}");
+                assert!(
+                    why.is_clean(),
+                    "an EOF before any byte closes quietly: {why}"
+                );
             } else {
                 assert!(
                     matches!(layer_error(why), Some(ProxyError::Truncated { .. })),
