@@ -59,6 +59,49 @@ fn stack_lines_inputs() -> Vec<Vec<u8>> {
     all
 }
 
+fn proxy_header_inputs() -> Vec<Vec<u8>> {
+    use strata::proxy_protocol::{encode_v1, encode_v2, Tlv, V2_SIGNATURE};
+    let mut all = Vec::new();
+    // Text around the v1 grammar.
+    for input in inputs(17, b"PROXY TCP46UNKNOW 0123456789.:abcdef\r\n", 140) {
+        all.push([&b"\x03\x00PROXY "[..], &input[..]].concat());
+        all.push(input);
+    }
+    // Mutated v2 headers: valid ones with a few bytes changed.
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    let a = "192.0.2.1:5000".parse().unwrap();
+    let b = "[2001:db8::1]:443".parse().unwrap();
+    let c = "[2001:db8::2]:80".parse().unwrap();
+    let tlvs = [Tlv {
+        kind: Tlv::ALPN,
+        value: b"h2".to_vec(),
+    }];
+    let bases = [
+        encode_v2(Some((a, a)), &[]),
+        encode_v2(Some((b, c)), &tlvs),
+        encode_v2(None, &[]),
+        encode_v1(Some((b, c))),
+        V2_SIGNATURE.to_vec(),
+    ];
+    for _ in 0..RUNS / 2 {
+        let mut v = bases[rng.gen_range(0..bases.len())].clone();
+        for _ in 0..rng.gen_range(0..4) {
+            if v.is_empty() {
+                break;
+            }
+            let i = rng.gen_range(0..v.len());
+            match rng.gen_range(0..3) {
+                0 => v[i] = rng.gen(),
+                1 => v.truncate(i),
+                _ => v.extend((0..rng.gen_range(1..40)).map(|_| rng.gen::<u8>())),
+            }
+        }
+        let ctl: [u8; 2] = rng.gen();
+        all.push([&ctl[..], &v].concat());
+    }
+    all
+}
+
 fn endpoint_inputs() -> Vec<Vec<u8>> {
     let mut all = Vec::new();
     const PARTS: &[&str] = &[
@@ -1124,6 +1167,7 @@ targets!(
     reliable_listener => reliable_listener_inputs,
     qpack => qpack_inputs,
     h3_frames => h3_frames_inputs,
+    proxy_header => proxy_header_inputs,
 );
 
 /// Records of HTTP/3 frames, mostly well formed: a limit byte, a piece

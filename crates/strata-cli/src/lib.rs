@@ -3,5 +3,6 @@
 #![warn(missing_docs)]
 
 pub mod apps;
+pub mod endpoints;
 pub mod relay;
 pub mod signals;

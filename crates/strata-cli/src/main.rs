@@ -160,6 +160,8 @@ enum Cmd {
     Get(GetArgs),
     /// Relay every connection accepted on LISTEN to a new connection to CONNECT.
     Relay(strata_cli::relay::RelayArgs),
+    /// List every endpoint scheme with its options, defaults and bounds.
+    Endpoints(strata_cli::endpoints::EndpointsArgs),
 }
 
 #[derive(Parser)]
@@ -332,6 +334,7 @@ fn main() -> ExitCode {
         Cmd::Connect(args) => connect(args),
         Cmd::Get(args) => get_cmd(args),
         Cmd::Relay(args) => strata_cli::relay::run(args),
+        Cmd::Endpoints(args) => strata_cli::endpoints::run(args),
     }
 }
 

@@ -34,6 +34,15 @@
 //!   the same bound). If connecting fails (or takes longer than
 //!   [`RelayConfig::connect_timeout`]) the client's connection is closed and
 //!   the error is logged with the endpoint.
+//! * **PROXY protocol.** When CONNECT's chain holds `proxy`
+//!   (`proxy+tcp://haproxy:8080?proxy.send=1`, or `tls+proxy+tcp://` for
+//!   the header before TLS), every upstream connection starts with a PROXY
+//!   header (v2 unless `proxy.send=1`) carrying the client's address and
+//!   the address it connected to, so the server behind (HAProxy with
+//!   `accept-proxy`, or `strata serve proxy+tcp://`) sees the real client:
+//!   the upstream side runs in a [`ProxySource`] naming them, which the
+//!   chain's `proxy` layer announces. Behind a `proxy+tcp://` listener
+//!   those are the addresses of the header the relay itself received.
 //!
 //! The pair can be driven without sockets, with [`pair`]:
 //!
@@ -55,6 +64,7 @@
 //! ```
 
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -62,9 +72,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use strata::endpoint::{Endpoint, Family, LayerOption, SchemeRegistry};
+use strata::proxy_protocol::{ProxySource, ProxyVersion};
 use strata::{
-    AbortReason, Addr, Close, PeerAddr, StackConfig, StreamProtocol, StreamTransport, Wake,
-    WakeRoute,
+    AbortReason, Addr, Close, LocalAddr, PeerAddr, StackConfig, StreamProtocol, StreamTransport,
+    Wake, WakeRoute,
 };
 use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
 
@@ -206,6 +217,10 @@ struct Dial {
     stack: Arc<StackConfig>,
     /// Upstream `quic+udp://`: one connection shared, a stream per pair.
     pool: strata_tokio::QuicPool,
+    /// CONNECT's chain has a `proxy` layer: tell it the client's addresses.
+    proxy: bool,
+    /// The client's address and the one it connected to, for that header.
+    client: Option<(SocketAddr, SocketAddr)>,
 }
 
 /// One side of a relayed pair: a [`StreamProtocol`] that queues what it reads
@@ -399,9 +414,14 @@ impl RelaySide {
         let shared = self.shared.clone();
         rt.spawn(async move {
             let side = RelaySide::new(shared.clone(), UPSTREAM, None);
+            let proto: Box<dyn StreamProtocol> = if dial.proxy {
+                Box::new(ProxySource::new(Box::new(side), dial.client))
+            } else {
+                Box::new(side)
+            };
             let conn = tokio::time::timeout(
                 dial.timeout,
-                dial.pool.connect(&dial.target, Box::new(side), dial.stack),
+                dial.pool.connect(&dial.target, proto, dial.stack),
             )
             .await;
             let err = match conn {
@@ -438,7 +458,12 @@ impl StreamProtocol for RelaySide {
                 }
             }
         }
-        if let Some(dial) = self.dial.take() {
+        if let Some(mut dial) = self.dial.take() {
+            if let (Some(PeerAddr(Addr::Inet(c))), Some(LocalAddr(Addr::Inet(l)))) =
+                (t.get::<PeerAddr>(), t.get::<LocalAddr>())
+            {
+                dial.client = Some((*c, *l));
+            }
             self.start_dial(dial);
         }
         self.step(t);
@@ -533,7 +558,19 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// A relay to `target` (any stream endpoint `strata_tokio::connect` knows).
+    /// A relay to `target` (any stream endpoint `strata_tokio::connect`
+    /// knows). When its chain holds `proxy`, each upstream connection
+    /// starts with a PROXY header naming the client (see the
+    /// [module documentation](self)).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// use strata_cli::relay::{Relay, RelayConfig};
+    /// let reg = strata_tokio::registry();
+    /// let to = Endpoint::parse_with("tls+proxy+tcp://127.0.0.1:9000?proxy.send=1", &reg).unwrap();
+    /// let relay = Relay::new(to, RelayConfig::default());
+    /// assert_eq!(relay.sends_proxy_header(), Some(strata::proxy_protocol::ProxyVersion::V1));
+    /// ```
     pub fn new(target: Endpoint, cfg: RelayConfig) -> Relay {
         Relay {
             target,
@@ -559,8 +596,22 @@ impl Relay {
                 timeout: me.cfg.connect_timeout,
                 stack: me.cfg.stack.clone(),
                 pool: me.pool.clone(),
+                proxy: me.sends_proxy_header().is_some(),
+                client: None,
             };
             Box::new(RelaySide::new(shared, CLIENT, Some(dial))) as Box<dyn StreamProtocol>
+        })
+    }
+
+    /// The PROXY header version each upstream connection starts with
+    /// (`proxy.send`), if CONNECT's chain holds `proxy`.
+    pub fn sends_proxy_header(&self) -> Option<ProxyVersion> {
+        if !self.target.layers.iter().any(|l| l == "proxy") {
+            return None;
+        }
+        Some(match self.target.option("proxy", "send") {
+            Some("1") => ProxyVersion::V1,
+            _ => ProxyVersion::V2,
         })
     }
 
@@ -649,7 +700,9 @@ pub struct RelayArgs {
     /// Where to accept connections, e.g. tcp://127.0.0.1:7001,
     /// tls+tcp://0.0.0.0:8443 (self-signed unless tls.cert/tls.key), unix:///tmp/r.sock
     pub listen: String,
-    /// Where to relay each of them, e.g. tcp://127.0.0.1:7000, tls+tcp://host:443
+    /// Where to relay each of them, e.g. tcp://127.0.0.1:7000, tls+tcp://host:443;
+    /// proxy+tcp://host:8080?proxy.send=1 (or tls+proxy+tcp://) first sends a
+    /// PROXY header (v1 here, v2 by default) with the client's address
     pub connect: String,
     /// Bytes queued per direction and connection before the sending side is
     /// paused (suffixes k and m allowed).

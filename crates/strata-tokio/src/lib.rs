@@ -52,6 +52,7 @@ mod endpoint;
 mod error;
 mod layer;
 mod options;
+mod proxy;
 mod quic;
 mod reliable;
 mod scheme;

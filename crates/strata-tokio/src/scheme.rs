@@ -89,6 +89,12 @@ pub(crate) const SCHEMES: &[Scheme] = &[
         over_stream: Some(crate::quic::over_stream),
         over_datagrams: Some(crate::quic::CARRY),
     },
+    Scheme {
+        spec: SchemeSpec::PROXY,
+        open: None,
+        over_stream: Some(crate::proxy::over_stream),
+        over_datagrams: None,
+    },
 ];
 
 /// The row of `name`.
@@ -103,7 +109,7 @@ pub(crate) fn find(name: &str) -> Result<&'static Scheme, DriverError> {
 
 /// The schemes the driver can build, for [`Endpoint::parse_with`]: every
 /// row of its table (today the same as the core's default registry:
-/// `tcp`, `udp`, `unix`, `tls`, `reliable`, `quic`).
+/// `tcp`, `udp`, `unix`, `tls`, `reliable`, `quic`, `proxy`).
 ///
 /// ```
 /// use strata::endpoint::Endpoint;

@@ -42,6 +42,7 @@ pub mod framing;
 pub mod http;
 mod introspect;
 mod outbuf;
+pub mod proxy_protocol;
 pub mod quic;
 pub mod reliable;
 pub mod routing;
@@ -82,4 +83,6 @@ mod guides {
     struct Http;
     #[doc = include_str!("../../../docs/quic.md")]
     struct Quic;
+    #[doc = include_str!("../../../docs/proxy.md")]
+    struct Proxy;
 }

@@ -18,6 +18,7 @@ const TLS: SchemeSpec = SchemeSpec {
     },
     options: &["alpn", "sni", "verify"],
     values: &[],
+    help: &[],
 };
 const RELIABLE: SchemeSpec = SchemeSpec {
     name: "reliable",
@@ -27,6 +28,7 @@ const RELIABLE: SchemeSpec = SchemeSpec {
     },
     options: &[ANY_OPTION],
     values: &[],
+    help: &[],
 };
 const QUIC: SchemeSpec = SchemeSpec {
     name: "quic",
@@ -36,6 +38,7 @@ const QUIC: SchemeSpec = SchemeSpec {
     },
     options: &["alpn"],
     values: &[],
+    help: &[],
 };
 
 /// The default registry plus the layers that register later, added the way
@@ -476,7 +479,7 @@ fn error_display_has_message_input_and_caret() {
     let e = Endpoint::parse("sctp+udp://h:1").unwrap_err();
     assert_eq!(
         e.to_string().lines().next(),
-        Some("unknown scheme `sctp` (known: tcp, udp, unix, tls, reliable, quic)")
+        Some("unknown scheme `sctp` (known: tcp, udp, unix, tls, reliable, quic, proxy)")
     );
     // `quic` is built in since issue 11.
     assert!(Endpoint::parse("quic+udp://h:1").is_ok());
@@ -685,7 +688,10 @@ fn a_scheme_may_bound_only_the_options_it_declares() {
 fn the_default_parse_knows_every_built_in_scheme() {
     let reg = SchemeRegistry::default();
     let names: Vec<_> = reg.schemes().map(|s| s.name).collect();
-    assert_eq!(names, ["tcp", "udp", "unix", "tls", "reliable", "quic"]);
+    assert_eq!(
+        names,
+        ["tcp", "udp", "unix", "tls", "reliable", "quic", "proxy"]
+    );
     for s in [
         "reliable+tcp://127.0.0.1:1",
         "reliable+unix:///tmp/x.sock",

@@ -32,7 +32,14 @@
 use std::path::{Path, PathBuf};
 
 /// The layer folders.
-const LAYERS: &[&str] = &["framing", "tls", "http", "reliable", "quic"];
+const LAYERS: &[&str] = &[
+    "framing",
+    "tls",
+    "http",
+    "reliable",
+    "quic",
+    "proxy_protocol",
+];
 
 /// Known debts: (file path relative to `src/`, layer it may name, the issue
 /// point that removes it). Keep it as short as it is.

@@ -46,8 +46,8 @@ mod value;
 pub use error::{EndpointError, EndpointErrorKind};
 pub use grammar::{MAX_HOST_LEN, MAX_LABEL_LEN};
 pub use registry::{
-    RegistryError, SchemeKind, SchemeRegistry, SchemeSpec, TargetKind, ANY_OPTION, BACKLOG_MAX,
-    SOCKET_BUFFER_MAX, SOCKET_BUFFER_MIN,
+    OptionHelp, RegistryError, SchemeKind, SchemeRegistry, SchemeSpec, TargetKind, ANY_OPTION,
+    BACKLOG_MAX, SOCKET_BUFFER_MAX, SOCKET_BUFFER_MIN,
 };
 pub use value::OptionValue;
 

@@ -16,6 +16,7 @@ pub const ANY_OPTION: &str = "*";
 ///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
 ///     options: &["alpn", "sni"],
 ///     values: &[("sni", OptionValue::Text { min_len: 1, max_len: 253 })],
+///     help: &[],
 /// };
 /// assert!(TLS.accepts_option("alpn"));
 /// assert!(!TLS.accepts_option("nodelay"));
@@ -36,6 +37,51 @@ pub struct SchemeSpec {
     /// without a rule takes any value (its layer then checks it when it is
     /// built, and must refuse, never panic on, what it cannot use).
     pub values: &'static [(&'static str, OptionValue)],
+    /// What each option does and its default, for `strata endpoints` and
+    /// error messages: one [`OptionHelp`] per declared key (the built-in
+    /// schemes document every one; a test checks it).
+    pub help: &'static [OptionHelp],
+}
+
+/// What one option does, its default, and (for an option without a value
+/// rule, whose layer checks it when built) its bounds in words.
+///
+/// ```
+/// use strata::endpoint::{OptionHelp, SchemeSpec};
+/// let h = SchemeSpec::TCP.help_for("nodelay").unwrap();
+/// assert_eq!(h.default, "true");
+/// const MTU: OptionHelp = OptionHelp::new("mtu", "1200", "largest datagram sent, bytes")
+///     .bounded("1200 to 65527");
+/// assert_eq!(MTU.bounds, "1200 to 65527");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OptionHelp {
+    /// The option key, as in [`SchemeSpec::options`].
+    pub key: &'static str,
+    /// Its default, in words (`true`, `1024`, `none`, `the endpoint's host`).
+    pub default: &'static str,
+    /// What it does, one line.
+    pub about: &'static str,
+    /// Its bounds in words when [`SchemeSpec::values`] has no rule for it
+    /// (empty otherwise: the rule says it).
+    pub bounds: &'static str,
+}
+
+impl OptionHelp {
+    /// Help for `key`: its default and what it does.
+    pub const fn new(key: &'static str, default: &'static str, about: &'static str) -> Self {
+        OptionHelp {
+            key,
+            default,
+            about,
+            bounds: "",
+        }
+    }
+
+    /// The same, with its bounds in words (for an option without a value rule).
+    pub const fn bounded(self, bounds: &'static str) -> Self {
+        OptionHelp { bounds, ..self }
+    }
 }
 
 /// The smallest `tcp.sndbuf`/`tcp.rcvbuf` accepted: 4 KiB.
@@ -79,6 +125,25 @@ impl SchemeSpec {
             ("sndbuf", SOCKET_BUFFER),
             ("rcvbuf", SOCKET_BUFFER),
         ],
+        help: &[
+            OptionHelp::new(
+                "nodelay",
+                "true",
+                "TCP_NODELAY (writes are already coalesced per wake-up)",
+            ),
+            OptionHelp::new("reuseport", "false", "SO_REUSEPORT on the listening socket"),
+            OptionHelp::new(
+                "backlog",
+                "1024",
+                "listen backlog (the kernel caps it at somaxconn)",
+            ),
+            OptionHelp::new(
+                "sndbuf",
+                "kernel autotuning (strata serve: 262144)",
+                "SO_SNDBUF, bytes (Linux doubles it)",
+            ),
+            OptionHelp::new("rcvbuf", "kernel autotuning", "SO_RCVBUF, bytes"),
+        ],
     };
     /// `udp`: datagrams to or from a host and port.
     pub const UDP: SchemeSpec = SchemeSpec {
@@ -89,6 +154,11 @@ impl SchemeSpec {
         },
         options: &["reuseport"],
         values: &[("reuseport", OptionValue::Bool)],
+        help: &[OptionHelp::new(
+            "reuseport",
+            "false",
+            "SO_REUSEPORT on the UDP socket",
+        )],
     };
     /// `unix`: a stream over a Unix socket path.
     pub const UNIX: SchemeSpec = SchemeSpec {
@@ -99,6 +169,7 @@ impl SchemeSpec {
         },
         options: &[],
         values: &[],
+        help: &[],
     };
     /// `tls`: the TLS layer (`strata::tls::Tls`), a stream over a stream.
     /// In [`SchemeRegistry::default`] (the layer lives in the core; the
@@ -130,6 +201,34 @@ impl SchemeSpec {
                 },
             ),
             ("insecure", OptionValue::Bool),
+        ],
+        help: &[
+            OptionHelp::new(
+                "cert",
+                "server: a self-signed certificate",
+                "PEM certificate chain(s), comma-separated (several: chosen by SNI)",
+            ),
+            OptionHelp::new(
+                "key",
+                "none",
+                "PEM private key(s) of tls.cert, paired in order",
+            ),
+            OptionHelp::new(
+                "ca",
+                "client: the Mozilla roots",
+                "PEM trust roots (on a server: client certificates required)",
+            ),
+            OptionHelp::new("alpn", "none", "ALPN protocols, in preference order"),
+            OptionHelp::new(
+                "sni",
+                "the endpoint's host",
+                "client: the name sent and verified",
+            ),
+            OptionHelp::new(
+                "insecure",
+                "false",
+                "client: accept any certificate (testing only)",
+            ),
         ],
     };
 
@@ -172,6 +271,48 @@ impl SchemeSpec {
         // Bounded where they are read, when the layer is built
         // (`strata_tokio`'s reliable glue).
         values: &[],
+        help: &[
+            OptionHelp::new("cc", "bbr", "congestion controller").bounded("bbr, cubic or newreno"),
+            OptionHelp::new("mtu", "1200", "largest datagram sent, bytes")
+                .bounded("1200 to 65527 (kcp mode: 50 to 65507)"),
+            OptionHelp::new("window", "16777216", "largest receive window, bytes")
+                .bounded("65536 to 1073741824"),
+            OptionHelp::new("idle", "30", "idle timeout, seconds").bounded("1 to 86400"),
+            OptionHelp::new(
+                "retry",
+                "true",
+                "listener: validate client addresses with Retry",
+            )
+            .bounded("true or false"),
+            OptionHelp::new("mode", "native", "wire format").bounded("native or kcp"),
+            OptionHelp::new("conv", "client: random", "kcp mode: the conversation id")
+                .bounded("a 32-bit number"),
+            OptionHelp::new("kcp", "default", "kcp mode: the timer preset")
+                .bounded("default or fast"),
+            OptionHelp::new("nocc", "true", "kcp mode: no congestion control")
+                .bounded("true or false"),
+            OptionHelp::new("handshake", "20", "handshake timeout, seconds").bounded("1 to 600"),
+            OptionHelp::new(
+                "unreachable_hints",
+                "3",
+                "ICMP unreachable reports that, with silence, make the peer dead (0: ignore ICMP)",
+            )
+            .bounded("0 to 100"),
+            OptionHelp::new(
+                "sndbuf",
+                "4194304",
+                "bytes held for sending, in flight included",
+            )
+            .bounded("65536 to 1073741824"),
+            OptionHelp::new("kcp_fin", "false", "kcp mode: the end marker (half-close)")
+                .bounded("true or false"),
+            OptionHelp::new(
+                "server_id",
+                "none",
+                "listener: server id in connection ids, hex",
+            )
+            .bounded("1 to 3 bytes in hex"),
+        ],
     };
 
     /// `quic`: the QUIC layer (`strata::quic::QuicServer` / `QuicClient`):
@@ -270,6 +411,107 @@ impl SchemeSpec {
                 },
             ),
         ],
+        help: &[
+            OptionHelp::new("alpn", "strata", "ALPN protocols (QUIC requires one)"),
+            OptionHelp::new(
+                "sni",
+                "the endpoint's host",
+                "client: the name sent and verified",
+            ),
+            OptionHelp::new("cert", "server: a self-signed certificate", "as tls.cert"),
+            OptionHelp::new("key", "none", "as tls.key"),
+            OptionHelp::new("ca", "client: the Mozilla roots", "as tls.ca"),
+            OptionHelp::new(
+                "insecure",
+                "false",
+                "client: accept any certificate (testing only)",
+            ),
+            OptionHelp::new(
+                "idle",
+                "30000",
+                "idle timeout, milliseconds (bounds the handshake)",
+            ),
+            OptionHelp::new(
+                "keepalive",
+                "off",
+                "a PING after this many quiet milliseconds",
+            ),
+            OptionHelp::new(
+                "streams",
+                "100",
+                "streams of each direction the peer may open",
+            ),
+            OptionHelp::new("window", "1048576", "receive window of one stream, bytes"),
+            OptionHelp::new("datagrams", "true", "accept DATAGRAM frames (RFC 9221)"),
+            OptionHelp::new("retry", "auto", "server: address validation with Retry"),
+            OptionHelp::new(
+                "server_id",
+                "none",
+                "server: server id in connection ids, hex",
+            ),
+            OptionHelp::new(
+                "seed",
+                "the system's generator",
+                "seeds the layer's random choices (tests)",
+            ),
+            OptionHelp::new("0rtt", "false", "0-RTT (early data can be replayed)"),
+        ],
+    };
+
+    /// `proxy`: the PROXY protocol (`strata::proxy_protocol`), a stream over
+    /// a stream (`proxy+tcp://`). In [`SchemeRegistry::default`]. A
+    /// listener reads a v1 or v2 header first and reports the client's
+    /// address it carries; a client sends one with its own addresses.
+    /// Options: `versions` (accepted: `1`, `2`, `1,2`), `timeout` (for the
+    /// header to arrive, milliseconds), `max_header` (the longest v2
+    /// variable part, bytes), `send` (the version a client sends, `1` or
+    /// `2`).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("proxy+tcp://0.0.0.0:8080?proxy.versions=2&proxy.timeout=3000").unwrap();
+    /// assert_eq!(ep.layers, ["proxy", "tcp"]);
+    /// assert!(Endpoint::parse("proxy+tcp://h:1?proxy.versions=3").is_err());
+    /// ```
+    pub const PROXY: SchemeSpec = SchemeSpec {
+        name: "proxy",
+        kind: SchemeKind::Layer {
+            below: Family::Stream,
+            above: Family::Stream,
+        },
+        options: &["versions", "timeout", "max_header", "send"],
+        values: &[
+            ("versions", OptionValue::OneOf(&["1", "2", "1,2", "2,1"])),
+            (
+                "timeout",
+                OptionValue::Int {
+                    min: 1,
+                    max: 3_600_000,
+                },
+            ),
+            (
+                "max_header",
+                OptionValue::Int {
+                    min: 216,
+                    max: 65_535,
+                },
+            ),
+            ("send", OptionValue::OneOf(&["1", "2"])),
+        ],
+        help: &[
+            OptionHelp::new("versions", "1,2", "listener: the header versions accepted"),
+            OptionHelp::new(
+                "timeout",
+                "10000",
+                "listener: milliseconds for the header to arrive whole",
+            ),
+            OptionHelp::new(
+                "max_header",
+                "4096",
+                "listener: the longest v2 header after its 16 fixed bytes",
+            ),
+            OptionHelp::new("send", "2", "client: the version of the header it sends"),
+        ],
     };
 
     /// Whether `key` is a declared option of this scheme.
@@ -280,6 +522,11 @@ impl SchemeSpec {
     /// The values option `key` takes, when this scheme bounds them.
     pub fn value_rule(&self, key: &str) -> Option<OptionValue> {
         self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
+    }
+
+    /// What option `key` does and its default, when documented.
+    pub fn help_for(&self, key: &str) -> Option<OptionHelp> {
+        self.help.iter().find(|h| h.key == key).copied()
     }
 }
 
@@ -363,6 +610,7 @@ pub enum TargetKind {
 ///     kind: SchemeKind::Layer { below: Family::Stream, above: Family::Stream },
 ///     options: &["alpn"],
 ///     values: &[],
+///     help: &[],
 /// })
 /// .unwrap();
 /// let ep = Endpoint::parse_with("tls+tcp://localhost:443?tls.alpn=h2", &reg).unwrap();
@@ -374,7 +622,8 @@ pub struct SchemeRegistry {
 }
 
 impl Default for SchemeRegistry {
-    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`, `quic`.
+    /// Every built-in scheme: `tcp`, `udp`, `unix`, `tls`, `reliable`,
+    /// `quic`, `proxy`.
     fn default() -> Self {
         SchemeRegistry {
             specs: vec![
@@ -384,6 +633,7 @@ impl Default for SchemeRegistry {
                 SchemeSpec::TLS,
                 SchemeSpec::RELIABLE,
                 SchemeSpec::QUIC,
+                SchemeSpec::PROXY,
             ],
         }
     }
@@ -425,6 +675,12 @@ impl SchemeRegistry {
             return Err(RegistryError::UndeclaredValue {
                 name: spec.name,
                 option,
+            });
+        }
+        if let Some(h) = spec.help.iter().find(|h| !spec.accepts_option(h.key)) {
+            return Err(RegistryError::UndeclaredHelp {
+                name: spec.name,
+                option: h.key,
             });
         }
         if self.get(spec.name).is_some() {
@@ -474,6 +730,14 @@ pub enum RegistryError {
     /// A value rule for an option the scheme does not declare.
     #[error("scheme `{name}` bounds the values of `{option}`, which it does not declare")]
     UndeclaredValue {
+        /// The scheme.
+        name: &'static str,
+        /// The key.
+        option: &'static str,
+    },
+    /// Help for an option the scheme does not declare.
+    #[error("scheme `{name}` documents `{option}`, which it does not declare")]
+    UndeclaredHelp {
         /// The scheme.
         name: &'static str,
         /// The key.
