@@ -748,13 +748,19 @@ fn peer_close<P: DatagramProtocol>(
     st.close_received = true;
     st.dead = true;
     if st.outcome.is_none() {
-        if let Some(c) = code.filter(|c| !matches!(c, 1000 | 1001)) {
-            let e = WsError::PeerClosed {
-                code: c,
-                reason: reason.to_owned(),
-            };
-            st.outcome = Some(Close::aborted(WS, AbortReason::layer(e)));
-        }
+        // The close handshake is what ends a WebSocket cleanly: what the
+        // stream below does after it (an HTTP/2 server's RST_STREAM
+        // NO_ERROR once its response is over) no longer matters.
+        st.outcome = Some(match code.filter(|c| !matches!(c, 1000 | 1001)) {
+            Some(c) => {
+                let e = WsError::PeerClosed {
+                    code: c,
+                    reason: reason.to_owned(),
+                };
+                Close::aborted(WS, AbortReason::layer(e))
+            }
+            None => Close::Done,
+        });
     }
     if st.started {
         inner.eof_received(&mut WsView::new(t, st));
