@@ -436,3 +436,62 @@ fn an_extended_connect_for_another_protocol_is_400() {
     assert_eq!(h.message(id).status(), Some(400));
     assert!(log.lock().unwrap().chain.is_empty());
 }
+
+#[test]
+fn a_client_over_http3_sends_an_extended_connect_and_talks_after_200() {
+    use h3_support::{Harness, MockConn};
+    use strata::http::h3::frame::Settings;
+    use strata::http::h3::H3Client;
+    let _ = MockConn::new;
+    let log = Shared::default();
+    let uri = "wss://example.test/chat".parse().unwrap();
+    let cfg = WsConfig {
+        rng_seed: Some([5; 32]),
+        ..WsConfig::default()
+    };
+    let (req, ws) =
+        WebSocket::client(&uri, HandshakeVersion::Http3, Talk(log.clone()), cfg).unwrap();
+    let mut h = Harness::client(H3Client::request(req, Box::new(ws), H3Config::default()));
+    h.peer_setup(&Settings {
+        enable_connect_protocol: true,
+        ..Settings::default()
+    });
+    let m = h.message(0);
+    assert_eq!(m.field(":method"), Some("CONNECT"));
+    assert_eq!(m.field(":protocol"), Some("websocket"));
+    assert_eq!(m.field(":scheme"), Some("https"));
+    assert_eq!(m.field(":path"), Some("/chat"));
+    assert_eq!(m.field("sec-websocket-version"), Some("13"));
+    // Its messages wait for the answer (HTTP/3 holds a CONNECT's bytes
+    // until a 2xx); the server accepts and echoes both.
+    assert!(m.body.is_empty(), "{:?}", m.body);
+    let mut w = h.headers(0, &[(":status", "200")]);
+    w.extend(Harness::data(&[
+        0x81, 5, b'h', b'e', b'l', b'l', b'o', 0x82, 3, 1, 2, 3,
+    ]));
+    h.send(0, &w);
+    let want = vec![
+        (Some(MessageKind::Text), b"hello".to_vec()),
+        (Some(MessageKind::Binary), vec![1, 2, 3]),
+    ];
+    assert_eq!(log.lock().unwrap().messages, want);
+    // What it sent: both messages, masked, then its close once both came back.
+    let m = h.message(0);
+    let mut body = &m.body[..];
+    let mut sent = Vec::new();
+    while let Some((hdr, used)) = ws::parse_header(body).unwrap() {
+        let mut p = body[used..used + hdr.len as usize].to_vec();
+        ws::apply_mask(&mut p, hdr.mask.expect("a client masks"), 0);
+        sent.push((hdr.opcode, p));
+        body = &body[used + hdr.len as usize..];
+    }
+    let close = 1000u16.to_be_bytes().to_vec();
+    assert_eq!(
+        sent,
+        vec![
+            (Opcode::Text, b"hello".to_vec()),
+            (Opcode::Binary, vec![1, 2, 3]),
+            (Opcode::Close, close)
+        ]
+    );
+}
