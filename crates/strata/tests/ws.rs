@@ -674,3 +674,79 @@ fn masking_keys_come_from_the_seeded_generator() {
     assert!(f.mask.is_some(), "a client masks");
     assert_ne!(&a[6..], b"same");
 }
+
+#[test]
+fn a_shutdown_closes_with_1001_going_away() {
+    let (mut s, _log) = server(false);
+    let now = s.now();
+    s.handle_shutdown(now);
+    assert_eq!(
+        frames(&s.take_output(now)),
+        vec![(true, Opcode::Close, close_payload(1001, "going away"))]
+    );
+}
+
+/// Pauses after each message; a wake resumes it.
+struct PauseEach {
+    log: Shared,
+    wake: Arc<Mutex<Option<strata::Wake>>>,
+}
+
+impl DatagramProtocol for PauseEach {
+    fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+        *self.wake.lock().unwrap() = Some(t.waker());
+    }
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        for d in batch {
+            self.log
+                .lock()
+                .unwrap()
+                .messages
+                .push((ws::message_kind(t), d.data.to_vec()));
+        }
+        t.pause_reading();
+    }
+    fn on_wake(&mut self, t: &mut dyn DatagramTransport, _: strata::WakeRoute<'_>) {
+        t.resume_reading();
+    }
+    fn eof_received(&mut self, _: &mut dyn DatagramTransport) {
+        self.log.lock().unwrap().eof = true;
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.log.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+#[test]
+fn an_eof_while_paused_still_delivers_the_messages_before_it() {
+    let log = Shared::default();
+    let wake = Arc::default();
+    let p = PauseEach {
+        log: log.clone(),
+        wake: Arc::clone(&wake),
+    };
+    let mut s = Stack::memory(Box::new(WebSocket::new(
+        Role::Server,
+        p,
+        WsConfig::default(),
+    )));
+    let now = s.now();
+    let mut input = [
+        c(true, Opcode::Binary, b"one"),
+        c(true, Opcode::Binary, b"two"),
+    ]
+    .concat();
+    input.extend_from_slice(&c(true, Opcode::Binary, b"cut")[..4]); // a partial frame
+    s.handle_input(now, &input);
+    s.handle_eof(now);
+    assert_eq!(log.lock().unwrap().messages.len(), 1, "paused");
+    assert!(!log.lock().unwrap().eof);
+    for _ in 0..2 {
+        wake.lock().unwrap().as_ref().unwrap().wake();
+        s.handle_wakes(now);
+    }
+    let l = log.lock().unwrap();
+    assert_eq!(l.messages.len(), 2, "the held message is delivered");
+    assert!(l.eof, "then the end");
+    assert_eq!(ws_error(&l.lost), Some(WsError::NoCloseFrame));
+}

@@ -80,8 +80,9 @@ pub(crate) const WS: &str = "websocket";
 ///   was made elsewhere, or in tests).
 /// * **Read pause** takes effect between messages and is forwarded below;
 ///   input that arrives meanwhile is kept and parsed on resume.
-///   Back-pressure, wakes and shutdown pass through (`on_shutdown` reaches
-///   the inner protocol, whose default closes with 1000).
+///   Back-pressure and wakes pass through; `on_shutdown` reaches the inner
+///   protocol with 1001 (going away) as the close code, unless it gives
+///   another with [`close_with`](super::close_with).
 ///
 /// ```
 /// use strata::ws::{Role, WebSocket};
@@ -811,9 +812,6 @@ impl<P: DatagramProtocol + 'static> StreamProtocol for WebSocket<P> {
             return;
         }
         self.st.eof = Eof::Pending;
-        if self.rx.frame.is_some() || !self.rx.hdr.is_empty() {
-            self.held.clear();
-        }
         self.settle(t);
     }
 
@@ -872,9 +870,24 @@ impl<P: DatagramProtocol + 'static> StreamProtocol for WebSocket<P> {
         }
     }
 
+    /// A server going down closes with 1001 (going away), unless the inner
+    /// protocol chooses another code.
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        if !self.st.started || self.st.dead {
+            return t.close();
+        }
+        self.st
+            .caps
+            .close_with
+            .0
+            .borrow_mut()
+            .get_or_insert_with(|| (1001, "going away".to_owned()));
+        self.call(t, |p, v| p.on_shutdown(v));
+    }
+
     // The rest reaches the inner protocol through the view, then settles.
     crate::forward_to_inner!(inner via call,
-        except connection_made, connection_lost, next_deadline, on_deadline);
+        except connection_made, connection_lost, next_deadline, on_deadline, on_shutdown);
 }
 
 impl<P> std::fmt::Debug for WebSocket<P> {
