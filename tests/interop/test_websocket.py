@@ -35,6 +35,9 @@ def test_websockets_client_against_strata_echo(serve):
     s = http_server(serve)
     host, port = s.addr()
     with ws_connect(f"ws://{host}:{port}/ws", open_timeout=TIMEOUT, close_timeout=TIMEOUT) as ws:
+        # websockets offers permessage-deflate; strata's demo accepts it, so
+        # every message below is compressed both ways (RFC 7692).
+        assert ws.response.headers["Sec-WebSocket-Extensions"] == "permessage-deflate"
         ws.send("héllo")
         assert ws.recv(TIMEOUT) == "héllo"  # text stays text (str)
         ws.send(b"\x00\x01\xff")
@@ -73,6 +76,10 @@ def test_strata_client_against_websockets_server():
     closed = []
 
     def handler(ws):
+        # strata offers permessage-deflate and websockets accepts it.
+        assert ws.request.headers["Sec-WebSocket-Extensions"] == "permessage-deflate"
+        assert ws.response.headers["Sec-WebSocket-Extensions"].startswith("permessage-deflate")
+        seen.append("deflate")
         for msg in ws:
             seen.append(msg)
             ws.send(msg)
@@ -98,7 +105,7 @@ def test_strata_client_against_websockets_server():
     assert p.returncode == 0, err.decode()
     assert lines == ["one\n".encode(), "twö\n".encode(), b"\n", b"three\n"]
     assert rest == b""
-    assert seen == ["one", "twö", "", "three"], "lines arrive as text messages"
+    assert seen == ["deflate", "one", "twö", "", "three"], "lines arrive as text messages"
     assert closed == [1000], "the end of stdin closes with 1000"
 
 

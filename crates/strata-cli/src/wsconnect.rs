@@ -203,7 +203,11 @@ pub fn run(raw: &str, h2: bool, insecure: bool, ca: Option<&str>, connect_timeou
     };
     let (stdio, done, stdout) = crate::stdio::Stdio::new();
     let lines = MessageLines::new(stdio);
-    let (req, ws) = match WebSocket::client(&uri, version, lines, WsConfig::default()) {
+    let cfg = WsConfig {
+        deflate: true,
+        ..WsConfig::default()
+    };
+    let (req, ws) = match WebSocket::client(&uri, version, lines, cfg) {
         Ok(v) => v,
         Err(e) => {
             eprintln!("strata: {e}");

@@ -750,3 +750,113 @@ fn an_eof_while_paused_still_delivers_the_messages_before_it() {
     assert!(l.eof, "then the end");
     assert_eq!(ws_error(&l.lost), Some(WsError::NoCloseFrame));
 }
+
+// --- permessage-deflate (RFC 7692) ---------------------------------------
+
+/// A compressed frame as a client sends it: RSV1 on, masked.
+fn deflated(op: Opcode, fin: bool, compressed: &[u8]) -> Vec<u8> {
+    let mut f = c(fin, op, compressed);
+    f[0] |= 0x40;
+    f
+}
+
+fn deflate_server(echo: bool) -> (Stack, Shared) {
+    let (r, log) = rec(echo);
+    let ws = WebSocket::new(Role::Server, r, WsConfig::default()).with_deflate(Default::default());
+    (Stack::memory(Box::new(ws)), log)
+}
+
+#[test]
+fn deflated_messages_inflate_and_echoes_go_out_compressed() {
+    let (mut s, log) = deflate_server(true);
+    let now = s.now();
+    // RFC 7692 §7.2.3.1: "Hello", compressed, in one frame; then in two
+    // fragments (§7.2.3.3: RSV1 on the first only).
+    let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let mut input = deflated(Opcode::Text, true, &hello);
+    input.extend(deflated(Opcode::Text, false, &hello[..3]));
+    input.extend(c(true, Opcode::Continuation, &hello[3..]));
+    s.handle_input(now, &input);
+    let l = log.lock().unwrap();
+    assert_eq!(l.messages.len(), 2, "{:?}", l.messages);
+    assert_eq!(l.messages[0], (Some(MessageKind::Text), b"Hello".to_vec()));
+    assert_eq!(l.messages[1].1, b"Hello");
+    drop(l);
+    let out = s.take_output(now);
+    assert_eq!(out[0], 0xC1, "FIN, RSV1, text");
+}
+
+#[test]
+fn a_deflate_pair_in_memory_compresses_repetitive_messages() {
+    let client_log = Shared::default();
+    let text = "strata ".repeat(2000);
+    let talk = Talk {
+        send: vec![
+            (MessageKind::Text, text.clone().into_bytes()),
+            (MessageKind::Text, text.clone().into_bytes()),
+        ],
+        log: client_log.clone(),
+    };
+    let cfg = WsConfig {
+        rng_seed: Some([9; 32]),
+        ..WsConfig::default()
+    };
+    let client = WebSocket::new(Role::Client, talk, cfg).with_deflate(Default::default());
+    let (r, server_log) = rec(true);
+    let server =
+        WebSocket::new(Role::Server, r, WsConfig::default()).with_deflate(Default::default());
+    let mut pump = Pump::new(Box::new(client), Box::new(server));
+    pump.run(Duration::from_secs(10));
+    let c = client_log.lock().unwrap();
+    assert_eq!(c.messages.len(), 2);
+    assert!(c.messages.iter().all(|m| m.1 == text.as_bytes()));
+    assert!(matches!(c.lost, Some(Close::Done)), "{:?}", c.lost);
+    assert_eq!(server_log.lock().unwrap().messages.len(), 2);
+    let moved = pump.bytes_moved(strata::testing::Dir::AtoB);
+    assert!(moved < 1000, "28,000 bytes of text went as {moved} bytes");
+}
+
+#[test]
+fn deflate_refusals_rsv1_on_a_continuation_bad_data_and_a_bomb() {
+    // RSV1 on a continuation frame.
+    let (mut s, log) = deflate_server(false);
+    let now = s.now();
+    let mut input = c(false, Opcode::Binary, b"a");
+    input.extend(deflated(Opcode::Continuation, true, b"b"));
+    s.handle_input(now, &input);
+    assert_eq!(frames(&s.take_output(now))[0].2, 1002u16.to_be_bytes());
+    s.handle_eof(now);
+    assert_eq!(
+        ws_error(&log.lock().unwrap().lost),
+        Some(WsError::ReservedBits)
+    );
+    // Data that does not inflate (a reserved block type).
+    let (mut s, log) = deflate_server(false);
+    s.handle_input(now, &deflated(Opcode::Binary, true, &[0xff, 0xff, 0xff]));
+    assert_eq!(frames(&s.take_output(now))[0].2, 1007u16.to_be_bytes());
+    s.handle_eof(now);
+    assert_eq!(
+        ws_error(&log.lock().unwrap().lost),
+        Some(WsError::BadCompression)
+    );
+    // A small message that inflates past max_message: 1009.
+    let (r, log) = rec(false);
+    let cfg = WsConfig {
+        max_message: 4096,
+        ..WsConfig::default()
+    };
+    let ws = WebSocket::new(Role::Server, r, cfg).with_deflate(Default::default());
+    let mut s = Stack::memory(Box::new(ws));
+    let mut z = flate2::Compress::new(flate2::Compression::best(), false);
+    let mut bomb = Vec::with_capacity(1 << 16);
+    z.compress_vec(&vec![0u8; 1 << 20], &mut bomb, flate2::FlushCompress::Sync)
+        .unwrap();
+    assert!(bomb.len() < 4096, "{}", bomb.len());
+    s.handle_input(now, &deflated(Opcode::Binary, true, &bomb));
+    assert_eq!(frames(&s.take_output(now))[0].2, 1009u16.to_be_bytes());
+    s.handle_eof(now);
+    assert_eq!(
+        ws_error(&log.lock().unwrap().lost),
+        Some(WsError::MessageTooBig { limit: 4096 })
+    );
+}

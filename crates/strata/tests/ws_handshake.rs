@@ -495,3 +495,63 @@ fn a_client_over_http3_sends_an_extended_connect_and_talks_after_200() {
         ]
     );
 }
+
+#[test]
+fn permessage_deflate_is_negotiated_when_both_sides_want_it() {
+    let offer = GOOD.replace(
+        "\r\n\r\n",
+        "\r\nSec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+    );
+    let on = WsConfig {
+        deflate: true,
+        ..WsConfig::default()
+    };
+    let server = HttpServer::new(
+        ws_service(Shared::default(), on.clone()),
+        HttpConfig::default(),
+    );
+    let mut s = Stack::memory(Box::new(server));
+    let now = s.now();
+    s.handle_input(now, offer.as_bytes());
+    let out = String::from_utf8_lossy(&s.take_output(now)).to_ascii_lowercase();
+    assert!(
+        out.contains("sec-websocket-extensions: permessage-deflate\r\n"),
+        "{out}"
+    );
+    // Off by default: the offer is ignored.
+    let (out, _) = raw_h1(&offer);
+    assert!(
+        !out.to_ascii_lowercase()
+            .contains("sec-websocket-extensions"),
+        "{out}"
+    );
+    // Both ends of a real exchange, over HTTP/1.1 and HTTP/2.
+    for (version, choice) in [
+        (HandshakeVersion::Http1, VersionChoice::Http1),
+        (HandshakeVersion::Http2, VersionChoice::Http2),
+    ] {
+        let (client_log, server_log) = (Shared::default(), Shared::default());
+        let uri = "ws://localhost/chat".parse().unwrap();
+        let (req, ws) =
+            WebSocket::client(&uri, version, Talk(client_log.clone()), on.clone()).unwrap();
+        assert_eq!(
+            req.headers()["sec-websocket-extensions"],
+            "permessage-deflate"
+        );
+        let client = HttpClient::new(req, Box::new(ws), choice);
+        let server = HttpServer::new(
+            ws_service(server_log.clone(), on.clone()),
+            HttpConfig::default(),
+        );
+        let mut pump = Pump::new(Box::new(client), Box::new(server));
+        pump.run(Duration::from_secs(10));
+        let (c, s) = (client_log.lock().unwrap(), server_log.lock().unwrap());
+        assert_eq!(c.messages.len(), 2, "{version:?}");
+        assert_eq!(c.messages, s.messages, "{version:?}");
+        assert!(
+            matches!(c.lost, Some(Close::Done)),
+            "{version:?}: {:?}",
+            c.lost
+        );
+    }
+}

@@ -48,6 +48,11 @@ pub struct WsConfig {
     /// (`Sec-WebSocket-Protocol`); a server picks the first of its own list
     /// that the client offered. Default empty.
     pub subprotocols: Vec<String>,
+    /// Offer (client) or accept (server) permessage-deflate (RFC 7692):
+    /// messages compressed with a 32 KiB window; context takeover as the
+    /// peer asks. Incoming messages inflate up to `max_message` (over it:
+    /// close 1009). Default `false`.
+    pub deflate: bool,
     /// Seeds the generator of masking keys and handshake keys (ChaCha20),
     /// so that a simulated run repeats byte for byte. Default `None`: a
     /// generator seeded once per connection from the operating system.
@@ -63,6 +68,7 @@ impl Default for WsConfig {
             close_timeout: DEFAULT_CLOSE_TIMEOUT,
             ping_interval: None,
             subprotocols: Vec::new(),
+            deflate: false,
             rng_seed: None,
         }
     }

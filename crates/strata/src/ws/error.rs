@@ -51,6 +51,9 @@ pub enum WsError {
     /// A close frame with a one-byte payload, or a code no endpoint may send (1002).
     #[error("invalid close frame (code {0:?})")]
     InvalidClose(Option<u16>),
+    /// A compressed message that does not inflate (permessage-deflate, 1007).
+    #[error("a compressed message that does not inflate")]
+    BadCompression,
     /// A text message or close reason that is not UTF-8 (1007).
     #[error("invalid UTF-8 in a text message or close reason")]
     InvalidUtf8,
@@ -116,7 +119,7 @@ impl WsError {
             | UnexpectedContinuation
             | UnfinishedMessage
             | InvalidClose(_) => Some(1002),
-            InvalidUtf8 => Some(1007),
+            InvalidUtf8 | BadCompression => Some(1007),
             MessageTooBig { .. } => Some(1009),
             PingTimeout => Some(1011),
             PeerClosed { .. }

@@ -4,6 +4,7 @@
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, StatusCode, Version};
 
+use super::deflate::{self, DeflateParams};
 use super::error::WsError;
 use crate::http::{request, response, Protocol};
 
@@ -15,6 +16,7 @@ const KEY: &str = "sec-websocket-key";
 const ACCEPT: &str = "sec-websocket-accept";
 const VERSION: &str = "sec-websocket-version";
 const PROTOCOL: &str = "sec-websocket-protocol";
+const EXTENSIONS: &str = "sec-websocket-extensions";
 
 /// The `Sec-WebSocket-Accept` value for a client's `Sec-WebSocket-Key`.
 ///
@@ -85,6 +87,14 @@ fn offered(h: &HeaderMap) -> impl Iterator<Item = &str> {
 pub(crate) struct Accepted {
     pub(crate) head: http::Response<()>,
     pub(crate) subprotocol: Option<String>,
+    pub(crate) deflate: Option<DeflateParams>,
+}
+
+/// What a client's handshake agreed on.
+#[derive(Debug)]
+pub(crate) struct Agreed {
+    pub(crate) subprotocol: Option<String>,
+    pub(crate) deflate: Option<DeflateParams>,
 }
 
 /// Checks a client's opening handshake, on any HTTP version: HTTP/1.1 `GET`
@@ -96,6 +106,7 @@ pub(crate) struct Accepted {
 pub(crate) fn server_accept(
     req: &request::Parts,
     subprotocols: &[String],
+    deflate: bool,
 ) -> Result<Accepted, WsError> {
     let protocol = req.extensions.get::<Protocol>().map(|p| p.0.as_str());
     let websocket = protocol.is_some_and(|p| p.eq_ignore_ascii_case("websocket"));
@@ -146,8 +157,20 @@ pub(crate) fn server_accept(
     if let Some(p) = &subprotocol {
         head = head.header(PROTOCOL, p.as_str());
     }
+    let deflate = if deflate {
+        deflate::server_negotiate(&req.headers)
+    } else {
+        None
+    };
+    if let Some(d) = &deflate {
+        head = head.header(EXTENSIONS, d.header());
+    }
     match head.body(()) {
-        Ok(head) => Ok(Accepted { head, subprotocol }),
+        Ok(head) => Ok(Accepted {
+            head,
+            subprotocol,
+            deflate,
+        }),
         Err(_) => bad(400, "a subprotocol that cannot be a header value"),
     }
 }
@@ -188,6 +211,7 @@ pub(crate) struct ClientHandshake {
     /// The expected `Sec-WebSocket-Accept` (HTTP/1.1 only).
     pub(crate) accept: Option<String>,
     pub(crate) offered: Vec<String>,
+    pub(crate) deflate: bool,
 }
 
 /// Builds the request of a client handshake for `uri` (`ws://`, `wss://`,
@@ -197,6 +221,7 @@ pub(crate) fn client_request(
     version: HandshakeVersion,
     key: [u8; 16],
     subprotocols: &[String],
+    deflate: bool,
 ) -> Result<(http::Request<()>, ClientHandshake), WsError> {
     let scheme = match uri.scheme_str() {
         Some("ws" | "http") | None => "http",
@@ -229,6 +254,9 @@ pub(crate) fn client_request(
     if !subprotocols.is_empty() {
         b = b.header(PROTOCOL, subprotocols.join(", "));
     }
+    if deflate {
+        b = b.header(EXTENSIONS, deflate::CLIENT_OFFER);
+    }
     let mut req = b
         .body(())
         .map_err(|_| WsError::HandshakeFailed("a subprotocol that cannot be a header".into()))?;
@@ -240,13 +268,14 @@ pub(crate) fn client_request(
         ClientHandshake {
             accept,
             offered: subprotocols.to_vec(),
+            deflate,
         },
     ))
 }
 
 impl ClientHandshake {
     /// Checks the server's answer; returns the subprotocol it chose.
-    pub(crate) fn check(&self, resp: &response::Parts) -> Result<Option<String>, WsError> {
+    pub(crate) fn check(&self, resp: &response::Parts) -> Result<Agreed, WsError> {
         let fail = |s: String| Err(WsError::HandshakeFailed(s));
         match &self.accept {
             Some(want) => {
@@ -267,11 +296,16 @@ impl ClientHandshake {
             }
         }
         let chosen: Vec<&str> = offered(&resp.headers).collect();
-        match chosen.as_slice() {
-            [] => Ok(None),
-            [one] if self.offered.iter().any(|o| o == one) => Ok(Some((*one).to_owned())),
-            _ => fail("a subprotocol that was not offered".into()),
-        }
+        let subprotocol = match chosen.as_slice() {
+            [] => None,
+            [one] if self.offered.iter().any(|o| o == one) => Some((*one).to_owned()),
+            _ => return fail("a subprotocol that was not offered".into()),
+        };
+        let deflate = deflate::client_accept(&resp.headers, self.deflate)?;
+        Ok(Agreed {
+            subprotocol,
+            deflate,
+        })
     }
 }
 

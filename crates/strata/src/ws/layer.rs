@@ -8,6 +8,7 @@ use rand_chacha::ChaCha20Rng;
 use ring::rand::SecureRandom;
 
 use super::config::WsConfig;
+use super::deflate::{Deflate, DeflateParams};
 use super::error::WsError;
 use super::frame::{apply_mask, encode_header, parse_header, FrameHeader, Opcode, MAX_HEADER};
 use super::handshake::{self, ClientHandshake, HandshakeVersion};
@@ -120,6 +121,8 @@ struct Rx {
     utf8_ok: usize,
     /// The control frame being read.
     ctl: Vec<u8>,
+    /// The message in progress is compressed (RSV1 on its first frame).
+    compressed: bool,
 }
 
 #[derive(Clone, Copy)]
@@ -163,6 +166,8 @@ pub(super) struct State {
     pub(super) role: Role,
     pub(super) cfg: WsConfig,
     rng: Option<ChaCha20Rng>,
+    /// permessage-deflate, once agreed.
+    deflate: Option<Deflate>,
     hs: Hs,
     timers: TimerTable<Timer, 3>,
     /// The inner protocol got `connection_made` (so it gets `connection_lost`).
@@ -215,6 +220,7 @@ impl<P: DatagramProtocol> WebSocket<P> {
                     r
                 }),
                 cfg,
+                deflate: None,
                 hs: Hs::Done,
                 timers: TimerTable::new(),
                 started: false,
@@ -287,9 +293,29 @@ impl<P: DatagramProtocol> WebSocket<P> {
         let mut ws = Self::new(Role::Client, inner, cfg);
         let mut key = [0u8; 16];
         ws.st.fill(&mut key)?;
-        let (req, hs) = handshake::client_request(uri, version, key, &ws.st.cfg.subprotocols)?;
+        let cfg = &ws.st.cfg;
+        let (req, hs) =
+            handshake::client_request(uri, version, key, &cfg.subprotocols, cfg.deflate)?;
         ws.st.hs = Hs::Client(hs);
         Ok((req, ws))
+    }
+
+    /// Compresses messages with permessage-deflate (RFC 7692) as agreed in
+    /// a handshake made elsewhere (the constructors over HTTP negotiate it
+    /// themselves when [`WsConfig::deflate`] is set).
+    ///
+    /// ```
+    /// use strata::ws::{DeflateParams, Role, WebSocket};
+    /// # struct P;
+    /// # impl strata::DatagramProtocol for P {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn strata::DatagramTransport, _: &[strata::Datagram<'_>]) {}
+    /// # }
+    /// let ws = WebSocket::new(Role::Server, P, Default::default()).with_deflate(DeflateParams::default());
+    /// # let _ = ws;
+    /// ```
+    pub fn with_deflate(mut self, params: DeflateParams) -> Self {
+        self.st.deflate = Some(Deflate::new(params, self.st.role));
+        self
     }
 
     /// This side's role.
@@ -374,10 +400,12 @@ impl<P: DatagramProtocol> WebSocket<P> {
             return;
         };
         match hs.check(head) {
-            Ok(sub) => {
+            Ok(agreed) => {
                 self.st.hs = Hs::Done;
                 self.st.timers.stop(Timer::Handshake);
-                self.st.caps.subprotocol = sub.map(Subprotocol);
+                self.st.caps.subprotocol = agreed.subprotocol.map(Subprotocol);
+                let role = self.st.role;
+                self.st.deflate = agreed.deflate.map(|p| Deflate::new(p, role));
             }
             Err(e) => {
                 self.st.hs = Hs::Done;
@@ -397,13 +425,14 @@ impl<P: DatagramProtocol> WebSocket<P> {
             self.st.dead = true;
             return t.abort(Close::aborted(WS, AbortReason::layer(WsError::NotHttp)));
         };
-        match handshake::server_accept(req, &self.st.cfg.subprotocols) {
+        match handshake::server_accept(req, &self.st.cfg.subprotocols, self.st.cfg.deflate) {
             Ok(ok) => {
                 if t.send_response(ok.head).is_err() {
                     self.st.dead = true;
                     return t.abort(Close::aborted(WS, AbortReason::layer(WsError::NotHttp)));
                 }
                 self.st.caps.subprotocol = ok.subprotocol.map(Subprotocol);
+                self.st.deflate = ok.deflate.map(|p| Deflate::new(p, Role::Server));
                 self.start(t);
             }
             Err(e) => {
@@ -444,6 +473,19 @@ impl State {
         op: Opcode,
         payload: &[u8],
     ) {
+        self.send_frame_rsv(t, fin, false, op, payload);
+    }
+
+    /// [`send_frame`](Self::send_frame), with RSV1 (a compressed message's
+    /// first frame) when `rsv1`.
+    fn send_frame_rsv(
+        &mut self,
+        t: &mut dyn StreamTransport,
+        fin: bool,
+        rsv1: bool,
+        op: Opcode,
+        payload: &[u8],
+    ) {
         let mask = if self.role == Role::Client {
             let mut k = [0u8; 4];
             if let Err(e) = self.fill(&mut k) {
@@ -455,7 +497,11 @@ impl State {
             None
         };
         let mut hdr = [0u8; MAX_HEADER];
-        t.write(encode_header(&mut hdr, fin, op, payload.len(), mask));
+        let n = encode_header(&mut hdr, fin, op, payload.len(), mask).len();
+        if rsv1 {
+            hdr[0] |= 0x40;
+        }
+        t.write(&hdr[..n]);
         match mask {
             None => t.write(payload),
             Some(k) => {
@@ -481,13 +527,16 @@ impl State {
             MessageKind::Text => Opcode::Text,
             MessageKind::Binary => Opcode::Binary,
         };
+        let compressed = self.deflate.as_mut().map(|d| d.compress(data));
+        let rsv1 = compressed.is_some();
+        let data = compressed.as_deref().unwrap_or(data);
         if data.len() <= size {
-            return self.send_frame(t, true, first, data);
+            return self.send_frame_rsv(t, true, rsv1, first, data);
         }
         let n = data.len().div_ceil(size);
         for (i, chunk) in data.chunks(size).enumerate() {
             let op = if i == 0 { first } else { Opcode::Continuation };
-            self.send_frame(t, i + 1 == n, op, chunk);
+            self.send_frame_rsv(t, i + 1 == n, rsv1 && i == 0, op, chunk);
         }
     }
 
@@ -610,7 +659,7 @@ fn feed<P: DatagramProtocol>(
         cur.offset += n;
         cur.remaining -= n as u64;
         pos += n;
-        if rx.kind == Some(MessageKind::Text) && !cur.opcode.is_control() {
+        if rx.kind == Some(MessageKind::Text) && !rx.compressed && !cur.opcode.is_control() {
             if let Err(e) = check_utf8(rx) {
                 st.fail(t, e);
                 return pos;
@@ -625,7 +674,9 @@ fn feed<P: DatagramProtocol>(
 
 /// Checks a frame header against the role and the message in progress.
 fn on_header(rx: &mut Rx, st: &State, h: FrameHeader) -> Result<(), WsError> {
-    if h.rsv1 {
+    // RSV1 marks a compressed message, on its first frame only.
+    let first_data = matches!(h.opcode, Opcode::Text | Opcode::Binary);
+    if h.rsv1 && (st.deflate.is_none() || !first_data) {
         return Err(WsError::ReservedBits);
     }
     match (st.role, h.mask.is_some()) {
@@ -640,8 +691,12 @@ fn on_header(rx: &mut Rx, st: &State, h: FrameHeader) -> Result<(), WsError> {
         Opcode::Text => {
             rx.kind = Some(MessageKind::Text);
             rx.utf8_ok = 0;
+            rx.compressed = h.rsv1;
         }
-        Opcode::Binary => rx.kind = Some(MessageKind::Binary),
+        Opcode::Binary => {
+            rx.kind = Some(MessageKind::Binary);
+            rx.compressed = h.rsv1;
+        }
         Opcode::Continuation if rx.kind.is_none() => return Err(WsError::UnexpectedContinuation),
         _ => {}
     }
@@ -705,6 +760,19 @@ fn end_frame<P: DatagramProtocol>(
             let Some(kind) = rx.kind.take() else {
                 return;
             };
+            if std::mem::take(&mut rx.compressed) {
+                let limit = st.cfg.max_message;
+                let inflated = match st.deflate.as_mut().map(|d| d.decompress(&rx.msg, limit)) {
+                    Some(Ok(m)) => m,
+                    Some(Err(e)) => return st.fail(t, e),
+                    None => return st.fail(t, WsError::ReservedBits),
+                };
+                rx.msg = inflated;
+                rx.utf8_ok = match (kind, std::str::from_utf8(&rx.msg)) {
+                    (MessageKind::Text, Err(_)) => 0,
+                    _ => rx.msg.len(),
+                };
+            }
             if kind == MessageKind::Text && rx.utf8_ok != rx.msg.len() {
                 return st.fail(t, WsError::InvalidUtf8);
             }

@@ -42,6 +42,7 @@
 //! ```
 
 mod config;
+mod deflate;
 mod error;
 mod frame;
 mod handshake;
@@ -52,6 +53,7 @@ pub use config::{
     WsConfig, DEFAULT_CLOSE_TIMEOUT, DEFAULT_FRAGMENT_SIZE, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_MESSAGE,
 };
+pub use deflate::DeflateParams;
 pub use error::WsError;
 pub use frame::{
     apply_mask, encode_header, parse_header, FrameHeader, Opcode, MAX_CONTROL_PAYLOAD, MAX_HEADER,

@@ -4,9 +4,14 @@
 use strata::ws::{self, MessageKind, WebSocket, WsConfig};
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol};
 
-/// The `/ws` route's protocol: the WebSocket handshake, then [`WsEcho`].
+/// The `/ws` route's protocol: the WebSocket handshake (permessage-deflate
+/// accepted when offered), then [`WsEcho`].
 pub fn route() -> Box<dyn StreamProtocol> {
-    Box::new(WebSocket::server(WsEcho::default(), WsConfig::default()))
+    let cfg = WsConfig {
+        deflate: true,
+        ..WsConfig::default()
+    };
+    Box::new(WebSocket::server(WsEcho::default(), cfg))
 }
 
 /// Echoes every message, text as text and binary as binary. While the
