@@ -4,7 +4,7 @@
 //! [`WebSocket`] runs over any byte stream: the connection after an
 //! HTTP/1.1 `Upgrade`, an HTTP/2 extended CONNECT stream (RFC 8441) or an
 //! HTTP/3 one (RFC 9220), or a plain stream when the handshake was made
-//! elsewhere. Above it runs an ordinary [`DatagramProtocol`]: one datagram
+//! elsewhere. Above it runs an ordinary [`DatagramProtocol`](crate::DatagramProtocol): one datagram
 //! per message, so a message protocol written for
 //! [`LengthPrefixed`](crate::framing::LengthPrefixed) runs over WebSocket
 //! unchanged. What WebSocket adds is typed through capabilities and helpers
