@@ -860,3 +860,26 @@ fn deflate_refusals_rsv1_on_a_continuation_bad_data_and_a_bomb() {
         Some(WsError::MessageTooBig { limit: 4096 })
     );
 }
+
+/// One message protocol, two message transports: the same `Rec` echo runs
+/// over `LengthPrefixed` and over `WebSocket`, unchanged.
+#[test]
+fn the_same_message_protocol_runs_over_length_prefixed_and_websocket() {
+    use strata::framing::LengthPrefixed;
+    let (r, framed_log) = rec(true);
+    let mut framed = Stack::memory(Box::new(LengthPrefixed::new(r)));
+    let now = framed.now();
+    framed.handle_input(now, &[0, 0, 0, 3, b'a', b'b', b'c']);
+    assert_eq!(framed.take_output(now), [0, 0, 0, 3, b'a', b'b', b'c']);
+    let (mut ws_stack, ws_log) = server(true);
+    ws_stack.handle_input(now, &c(true, Opcode::Binary, b"abc"));
+    assert_eq!(
+        frames(&ws_stack.take_output(now)),
+        vec![(true, Opcode::Binary, b"abc".to_vec())]
+    );
+    let (f, w) = (framed_log.lock().unwrap(), ws_log.lock().unwrap());
+    assert_eq!(f.messages[0].1, w.messages[0].1);
+    assert_eq!(f.messages[0].0, None, "no kinds over plain frames");
+    assert_eq!(w.messages[0].0, Some(MessageKind::Binary));
+    assert_eq!((f.chain[0], w.chain[0]), ("frames", "websocket"));
+}
