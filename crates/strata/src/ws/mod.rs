@@ -47,6 +47,7 @@ mod error;
 mod frame;
 mod handshake;
 mod layer;
+mod recv;
 mod view;
 
 pub use config::{
