@@ -2,8 +2,10 @@
 
 use std::time::Duration;
 
-/// The default largest message received, reassembled: 16 MiB.
-pub const DEFAULT_MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// The default largest message received, reassembled: 1 MiB (as
+/// [`DEFAULT_MAX_FRAME`](crate::framing::DEFAULT_MAX_FRAME) and Python
+/// websockets' `max_size`).
+pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
 /// The default largest frame payload sent: 64 KiB (larger messages go out
 /// in fragments of this size).
 pub const DEFAULT_FRAGMENT_SIZE: usize = 64 * 1024;
