@@ -358,6 +358,7 @@ fn index_page(req: &request::Parts, root: Option<&Path>) -> Fixed {
          <li><code>/sink</code> (any method): reads and drops the request body, answers 200</li>\n\
          <li><code>GET /bytes/N</code>: N bytes (up to 2<sup>40</sup>), streamed</li>\n\
          <li><code>GET /status/CODE</code>: an empty response with that status</li>\n\
+         <li><code>/ws</code>: a WebSocket echo (<code>strata connect ws://{host}/ws</code>)</li>\n\
          </ul>\n<p>Try:</p>\n<pre>\n\
          curl -i {base}/hello\n\
          curl --http2-prior-knowledge -i {base}/hello\n\
