@@ -4,7 +4,7 @@
 use std::sync::{Arc, Mutex};
 
 use strata::testing::MemoryTransport;
-use strata::ws::{self, MessageKind, Role, WebSocket, WsConfig};
+use strata::http::ws::{self, MessageKind, Role, WebSocket, WsConfig};
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, WakeRoute};
 
 use crate::{control, Chunks, MAX_CHUNK};

@@ -10,8 +10,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use strata::http::ws::{self, HandshakeVersion, WebSocket, WsConfig};
 use strata::http::{HttpClient, VersionChoice};
-use strata::ws::{self, HandshakeVersion, WebSocket, WsConfig};
 use strata::{
     Close, Datagram, DatagramProtocol, DatagramTransport, Introspect, StackConfig, StreamProtocol,
     StreamTransport, WakeRoute,

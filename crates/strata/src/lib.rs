@@ -52,7 +52,6 @@ pub mod testing;
 pub mod timer;
 pub mod tls;
 mod wake;
-pub mod ws;
 
 #[doc(hidden)]
 pub use bytes::Bytes as __Bytes;

@@ -5,8 +5,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use strata::http::ws::{self, MessageKind, Opcode, Role, WebSocket, WsConfig, WsError};
 use strata::testing::Pump;
-use strata::ws::{self, MessageKind, Opcode, Role, WebSocket, WsConfig, WsError};
 use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, Stack, Timeout, Transmit};
 
 /// What the protocol above saw.

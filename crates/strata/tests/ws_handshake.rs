@@ -8,11 +8,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata::http::h3::H3Config;
-use strata::http::{HttpClient, HttpConfig, HttpServer, SharedService, VersionChoice};
-use strata::testing::Pump;
-use strata::ws::{
+use strata::http::ws::{
     self, HandshakeVersion, MessageKind, Opcode, Subprotocol, WebSocket, WsConfig, WsError,
 };
+use strata::http::{HttpClient, HttpConfig, HttpServer, SharedService, VersionChoice};
+use strata::testing::Pump;
 use strata::{
     Close, Datagram, DatagramProtocol, DatagramTransport, Stack, StreamProtocol, Timeout,
 };

@@ -1,7 +1,7 @@
 //! `/ws`: a WebSocket echo (RFC 6455 over HTTP/1.1 `Upgrade`, RFC 8441 over
 //! HTTP/2, RFC 9220 over HTTP/3): every message comes back in its kind.
 
-use strata::ws::{self, MessageKind, WebSocket, WsConfig};
+use strata::http::ws::{self, MessageKind, WebSocket, WsConfig};
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol};
 
 /// The `/ws` route's protocol: the WebSocket handshake (permessage-deflate

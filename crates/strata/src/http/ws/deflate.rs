@@ -20,7 +20,7 @@ const STEP: usize = 16 * 1024;
 /// window, so only the context-takeover flags matter to it.
 ///
 /// ```
-/// use strata::ws::DeflateParams;
+/// use strata::http::ws::DeflateParams;
 /// let p = DeflateParams { server_no_context_takeover: true, ..DeflateParams::default() };
 /// assert!(!p.client_no_context_takeover);
 /// ```

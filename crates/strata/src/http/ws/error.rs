@@ -9,7 +9,7 @@ use crate::{Fault, LayerError};
 /// reason: AbortReason::Layer(..) }`, read with `why.error::<WsError>()`.
 ///
 /// ```
-/// use strata::ws::WsError;
+/// use strata::http::ws::WsError;
 /// use strata::{Fault, LayerError};
 /// assert_eq!(WsError::InvalidUtf8.close_code(), Some(1007));
 /// assert_eq!(WsError::MessageTooBig { limit: 10 }.kind(), Fault::LocalLimit);
@@ -101,7 +101,7 @@ impl WsError {
     /// The close code sent to the peer for this error, if any.
     ///
     /// ```
-    /// use strata::ws::WsError;
+    /// use strata::http::ws::WsError;
     /// assert_eq!(WsError::ReservedBits.close_code(), Some(1002));
     /// assert_eq!(WsError::NoCloseFrame.close_code(), None);
     /// ```

@@ -6,7 +6,7 @@
 //! HTTP/3 one (RFC 9220), or a plain stream when the handshake was made
 //! elsewhere. Above it runs an ordinary [`DatagramProtocol`](crate::DatagramProtocol): one datagram
 //! per message, so a message protocol written for
-//! [`LengthPrefixed`](crate::framing::LengthPrefixed) runs over WebSocket
+//! `framing::LengthPrefixed` runs over WebSocket
 //! unchanged. What WebSocket adds is typed through capabilities and helpers
 //! on the transport:
 //!
@@ -23,7 +23,7 @@
 //! through a server and a client.
 //!
 //! ```
-//! use strata::ws::{self, MessageKind, Role, WebSocket};
+//! use strata::http::ws::{self, MessageKind, Role, WebSocket};
 //! use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
 //!
 //! /// Answers every text message with its length, as text.
@@ -69,7 +69,7 @@ use crate::{DatagramTransport, Transmit};
 /// server requires masked frames.
 ///
 /// ```
-/// use strata::ws::Role;
+/// use strata::http::ws::Role;
 /// assert_ne!(Role::Client, Role::Server);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -85,7 +85,7 @@ pub enum Role {
 /// `datagrams_received`); [`message_kind`] reads it.
 ///
 /// ```
-/// use strata::ws::MessageKind;
+/// use strata::http::ws::MessageKind;
 /// assert_ne!(MessageKind::Text, MessageKind::Binary);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -100,7 +100,7 @@ pub enum MessageKind {
 /// (`Sec-WebSocket-Protocol`), when there is one.
 ///
 /// ```
-/// use strata::ws::Subprotocol;
+/// use strata::http::ws::Subprotocol;
 /// assert_eq!(Subprotocol("chat".into()).0, "chat");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -112,7 +112,7 @@ pub struct Subprotocol(pub String);
 /// ```
 /// use strata::{DatagramTransport, testing::MemoryDatagramTransport};
 /// let mut t = MemoryDatagramTransport::new(1200);
-/// assert_eq!(strata::ws::message_kind(&mut t), None);
+/// assert_eq!(strata::http::ws::message_kind(&mut t), None);
 /// ```
 pub fn message_kind(t: &dyn DatagramTransport) -> Option<MessageKind> {
     t.get::<MessageKind>().copied()
@@ -124,7 +124,7 @@ pub fn message_kind(t: &dyn DatagramTransport) -> Option<MessageKind> {
 /// ```
 /// use strata::testing::MemoryDatagramTransport;
 /// let mut t = MemoryDatagramTransport::new(1200);
-/// assert!(!strata::ws::send_text(&mut t, "hi"));
+/// assert!(!strata::http::ws::send_text(&mut t, "hi"));
 /// assert_eq!(t.take_sent()[0].contents, b"hi");
 /// ```
 pub fn send_text(t: &mut dyn DatagramTransport, text: &str) -> bool {
@@ -144,7 +144,7 @@ pub fn send_text(t: &mut dyn DatagramTransport, text: &str) -> bool {
 /// ```
 /// use strata::testing::MemoryDatagramTransport;
 /// let mut t = MemoryDatagramTransport::new(1200);
-/// strata::ws::send_binary(&mut t, b"\x00\x01");
+/// strata::http::ws::send_binary(&mut t, b"\x00\x01");
 /// assert_eq!(t.take_sent()[0].contents, b"\x00\x01");
 /// ```
 pub fn send_binary(t: &mut dyn DatagramTransport, data: &[u8]) {
@@ -161,7 +161,7 @@ pub fn send_binary(t: &mut dyn DatagramTransport, data: &[u8]) {
 /// ```
 /// use strata::testing::MemoryDatagramTransport;
 /// let mut t = MemoryDatagramTransport::new(1200);
-/// assert!(!strata::ws::close_with(&mut t, 4000, "bye"));
+/// assert!(!strata::http::ws::close_with(&mut t, 4000, "bye"));
 /// assert!(t.is_closed());
 /// ```
 pub fn close_with(t: &mut dyn DatagramTransport, code: u16, reason: &str) -> bool {

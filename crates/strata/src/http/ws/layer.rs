@@ -31,7 +31,7 @@ pub(crate) const WS: &str = "websocket";
 /// HTTP/2 or HTTP/3 extended CONNECT stream) that presents a
 /// [`DatagramTransport`] named `websocket` to a [`DatagramProtocol`] above:
 /// each datagram is one whole message. So a message protocol written for
-/// [`LengthPrefixed`](crate::framing::LengthPrefixed) runs over WebSocket
+/// `framing::LengthPrefixed` runs over WebSocket
 /// unchanged.
 ///
 /// # Driving contract
@@ -87,7 +87,7 @@ pub(crate) const WS: &str = "websocket";
 ///   another with [`close_with`](super::close_with).
 ///
 /// ```
-/// use strata::ws::{Role, WebSocket};
+/// use strata::http::ws::{Role, WebSocket};
 /// use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack, Transmit};
 /// struct Echo;
 /// impl DatagramProtocol for Echo {
@@ -174,7 +174,7 @@ impl<P: DatagramProtocol> WebSocket<P> {
     /// once, in `role`.
     ///
     /// ```
-    /// use strata::ws::{Role, WebSocket, WsConfig};
+    /// use strata::http::ws::{Role, WebSocket, WsConfig};
     /// # struct P;
     /// # impl strata::DatagramProtocol for P {
     /// #     fn datagrams_received(&mut self, _: &mut dyn strata::DatagramTransport, _: &[strata::Datagram<'_>]) {}
@@ -219,7 +219,7 @@ impl<P: DatagramProtocol> WebSocket<P> {
     /// ```
     /// use std::sync::Arc;
     /// use strata::http::{HttpConfig, HttpServer};
-    /// use strata::ws::{WebSocket, WsConfig};
+    /// use strata::http::ws::{WebSocket, WsConfig};
     /// use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack, StreamProtocol};
     /// struct Quiet;
     /// impl DatagramProtocol for Quiet {
@@ -249,7 +249,7 @@ impl<P: DatagramProtocol> WebSocket<P> {
     ///
     /// ```
     /// use strata::http::{HttpClient, VersionChoice};
-    /// use strata::ws::{HandshakeVersion, WebSocket, WsConfig};
+    /// use strata::http::ws::{HandshakeVersion, WebSocket, WsConfig};
     /// # struct P;
     /// # impl strata::DatagramProtocol for P {
     /// #     fn datagrams_received(&mut self, _: &mut dyn strata::DatagramTransport, _: &[strata::Datagram<'_>]) {}
@@ -280,7 +280,7 @@ impl<P: DatagramProtocol> WebSocket<P> {
     /// themselves when [`WsConfig::deflate`] is set).
     ///
     /// ```
-    /// use strata::ws::{DeflateParams, Role, WebSocket};
+    /// use strata::http::ws::{DeflateParams, Role, WebSocket};
     /// # struct P;
     /// # impl strata::DatagramProtocol for P {
     /// #     fn datagrams_received(&mut self, _: &mut dyn strata::DatagramTransport, _: &[strata::Datagram<'_>]) {}

@@ -7,7 +7,7 @@ use super::error::WsError;
 /// [`parse_header`] with [`WsError::ReservedOpcode`].
 ///
 /// ```
-/// use strata::ws::Opcode;
+/// use strata::http::ws::Opcode;
 /// assert!(Opcode::Ping.is_control());
 /// assert!(!Opcode::Text.is_control());
 /// assert_eq!(Opcode::Close.bits(), 0x8);
@@ -68,7 +68,7 @@ pub const MAX_HEADER: usize = 14;
 /// A parsed frame header.
 ///
 /// ```
-/// use strata::ws::{parse_header, Opcode};
+/// use strata::http::ws::{parse_header, Opcode};
 /// // A masked text frame "Hi" as a client sends it (RFC 6455 §5.7).
 /// let wire = [0x81, 0x82, 1, 2, 3, 4, b'H' ^ 1, b'i' ^ 2];
 /// let (h, used) = parse_header(&wire).unwrap().unwrap();
@@ -96,7 +96,7 @@ pub struct FrameHeader {
 /// judge (no extension is negotiated, so the layer refuses it).
 ///
 /// ```
-/// use strata::ws::{parse_header, WsError};
+/// use strata::http::ws::{parse_header, WsError};
 /// assert_eq!(parse_header(&[0x81]), Ok(None));
 /// assert_eq!(parse_header(&[0xA1, 0x00]), Err(WsError::ReservedBits));
 /// assert_eq!(parse_header(&[0x83, 0x00]), Err(WsError::ReservedOpcode(3)));
@@ -176,7 +176,7 @@ pub fn parse_header(b: &[u8]) -> Result<Option<(FrameHeader, usize)>, WsError> {
 /// Writes a frame header into `out` and returns its bytes.
 ///
 /// ```
-/// use strata::ws::{encode_header, Opcode};
+/// use strata::http::ws::{encode_header, Opcode};
 /// let mut buf = [0u8; 14];
 /// assert_eq!(encode_header(&mut buf, true, Opcode::Binary, 300, None), [0x82, 126, 1, 44]);
 /// ```
@@ -213,7 +213,7 @@ pub fn encode_header(
 ///
 /// ```
 /// let mut d = *b"Hello";
-/// strata::ws::apply_mask(&mut d, [0x37, 0xfa, 0x21, 0x3d], 0);
+/// strata::http::ws::apply_mask(&mut d, [0x37, 0xfa, 0x21, 0x3d], 0);
 /// assert_eq!(d, [0x7f, 0x9f, 0x4d, 0x51, 0x58]); // RFC 6455 §5.7
 /// ```
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: usize) {

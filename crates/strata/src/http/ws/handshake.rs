@@ -22,7 +22,7 @@ const EXTENSIONS: &str = "sec-websocket-extensions";
 ///
 /// ```
 /// // RFC 6455 §1.3's example.
-/// assert_eq!(strata::ws::accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+/// assert_eq!(strata::http::ws::accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &str) -> String {
     let mut ctx = ring::digest::Context::new(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY);
@@ -190,7 +190,7 @@ pub(crate) fn refusal(status: u16) -> http::Response<()> {
 /// Which HTTP version carries a client's handshake.
 ///
 /// ```
-/// use strata::ws::HandshakeVersion;
+/// use strata::http::ws::HandshakeVersion;
 /// assert_ne!(HandshakeVersion::Http1, HandshakeVersion::Http2);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// The default largest message received, reassembled: 1 MiB (as
-/// [`DEFAULT_MAX_FRAME`](crate::framing::DEFAULT_MAX_FRAME) and Python
+/// `framing::DEFAULT_MAX_FRAME` and Python
 /// websockets' `max_size`).
 pub const DEFAULT_MAX_MESSAGE: usize = 1024 * 1024;
 /// The default largest frame payload sent: 64 KiB (larger messages go out
@@ -19,7 +19,7 @@ pub const DEFAULT_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 ///
 /// ```
 /// use std::time::Duration;
-/// use strata::ws::{WsConfig, DEFAULT_MAX_MESSAGE};
+/// use strata::http::ws::{WsConfig, DEFAULT_MAX_MESSAGE};
 /// let cfg = WsConfig { ping_interval: Some(Duration::from_secs(20)), ..WsConfig::default() };
 /// assert_eq!(cfg.max_message, DEFAULT_MAX_MESSAGE);
 /// ```
