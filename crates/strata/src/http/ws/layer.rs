@@ -37,7 +37,7 @@ pub(crate) const WS: &str = "websocket";
 /// # Driving contract
 ///
 /// * **Messages up.** Each complete message is one `datagrams_received`
-///   batch of one [`Datagram`] (source `None`); during that call the view
+///   batch of one [`Datagram`](crate::Datagram) (source `None`); during that call the view
 ///   answers the [`MessageKind`] capability (text or binary, see
 ///   [`message_kind`](super::message_kind)). Fragments are reassembled up
 ///   to [`WsConfig::max_message`] (over it: close 1009, checked on each
