@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use strata::testing::MemoryTransport;
 use strata::http::ws::{self, MessageKind, Role, WebSocket, WsConfig};
+use strata::testing::MemoryTransport;
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, WakeRoute};
 
 use crate::{control, Chunks, MAX_CHUNK};
@@ -118,7 +118,11 @@ fn reference(wire: &[u8], max: usize) -> Reference {
         let complete = avail as u64 == len;
         if !control {
             let m = msg.get_or_insert_with(|| {
-                let kind = if op == 1 { MessageKind::Text } else { MessageKind::Binary };
+                let kind = if op == 1 {
+                    MessageKind::Text
+                } else {
+                    MessageKind::Binary
+                };
                 (kind, Vec::new())
             });
             m.1.extend_from_slice(&payload);
