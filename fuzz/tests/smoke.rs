@@ -1140,7 +1140,11 @@ fn ws_frame_inputs() -> Vec<Vec<u8>> {
         for _ in 0..rng.gen_range(0..6) {
             let op = ops[rng.gen_range(0..ops.len())];
             let fin = rng.gen_ratio(3, 4);
-            let rsv = if rng.gen_ratio(1, 20) { 0x10 << rng.gen_range(0..3) } else { 0 };
+            let rsv = if rng.gen_ratio(1, 20) {
+                0x10 << rng.gen_range(0..3)
+            } else {
+                0
+            };
             let mut payload: Vec<u8> = match rng.gen_range(0..4) {
                 0 => (0..rng.gen_range(0..40)).map(|_| rng.gen()).collect(),
                 1 => "héllo wörld P".as_bytes()[..rng.gen_range(0..14)].to_vec(),
