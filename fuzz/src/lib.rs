@@ -25,6 +25,7 @@ mod reliable_listener;
 mod reliable_wire;
 mod stack;
 mod tls;
+mod ws;
 
 pub use endpoint::endpoint;
 pub use h1::h1_server;
@@ -43,6 +44,7 @@ pub use reliable_listener::reliable_listener;
 pub use reliable_wire::reliable_wire;
 pub use stack::stack_lines;
 pub use tls::tls_server;
+pub use ws::ws_frame;
 
 /// The largest chunk [`Chunks`] cuts.
 pub const MAX_CHUNK: usize = 67;

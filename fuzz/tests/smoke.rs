@@ -1168,7 +1168,72 @@ targets!(
     qpack => qpack_inputs,
     h3_frames => h3_frames_inputs,
     proxy_header => proxy_header_inputs,
+    ws_frame => ws_frame_inputs,
 );
+
+/// WebSocket frames as a client sends them, mostly well formed: a limit
+/// byte, a chunking byte, then frames of every opcode (reserved ones too)
+/// with FIN, RSV and mask bits sometimes off, lengths in every form (some
+/// not minimal), text sometimes not UTF-8, close frames with any code.
+fn ws_frame_inputs() -> Vec<Vec<u8>> {
+    let mut rng = ChaCha8Rng::seed_from_u64(18);
+    let mut all = Vec::new();
+    let ops = [0u8, 1, 2, 8, 9, 10, 1, 2, 0, 3, 0xB];
+    for _ in 0..RUNS {
+        let mut input = vec![rng.gen::<u8>(), rng.gen::<u8>()];
+        for _ in 0..rng.gen_range(0..6) {
+            let op = ops[rng.gen_range(0..ops.len())];
+            let fin = rng.gen_ratio(3, 4);
+            let rsv = if rng.gen_ratio(1, 20) {
+                0x10 << rng.gen_range(0..3)
+            } else {
+                0
+            };
+            let mut payload: Vec<u8> = match rng.gen_range(0..4) {
+                0 => (0..rng.gen_range(0..40)).map(|_| rng.gen()).collect(),
+                1 => "héllo wörld P".as_bytes()[..rng.gen_range(0..14)].to_vec(),
+                2 if op == 8 => {
+                    let code: u16 = [1000, 1001, 1002, 1005, 1006, 1015, 3000, 4999, 999, 5000]
+                        [rng.gen_range(0..10)];
+                    let mut p = code.to_be_bytes().to_vec();
+                    p.extend_from_slice(&b"bye\xff"[..rng.gen_range(0..5)]);
+                    p
+                }
+                _ => vec![b'P'; rng.gen_range(0..300)],
+            };
+            if rng.gen_ratio(1, 30) {
+                payload.truncate(1);
+            }
+            input.push(if fin { 0x80 } else { 0 } | rsv | op);
+            let masked = !rng.gen_ratio(1, 20);
+            let m = if masked { 0x80 } else { 0 };
+            let n = payload.len();
+            match rng.gen_range(0..10) {
+                0 => input.extend_from_slice(&[m | 126, (n >> 8) as u8, n as u8]),
+                1 => {
+                    input.push(m | 127);
+                    input.extend_from_slice(&(n as u64).to_be_bytes());
+                }
+                _ if n < 126 => input.push(m | n as u8),
+                _ => input.extend_from_slice(&[m | 126, (n >> 8) as u8, n as u8]),
+            }
+            if masked {
+                let key: [u8; 4] = rng.gen();
+                input.extend_from_slice(&key);
+                for (i, b) in payload.iter_mut().enumerate() {
+                    *b ^= key[i & 3];
+                }
+            }
+            input.extend_from_slice(&payload);
+        }
+        if rng.gen_ratio(1, 5) {
+            let cut = rng.gen_range(2..=input.len().max(2));
+            input.truncate(cut);
+        }
+        all.push(input);
+    }
+    all
+}
 
 /// Records of HTTP/3 frames, mostly well formed: a limit byte, a piece
 /// size byte, then frames of every type (reserved and HTTP/2-only types

@@ -21,6 +21,7 @@ use strata_tokio::{DriverError, ListenConfig, Server};
 
 mod get;
 mod stdio;
+mod wsconnect;
 
 /// The exit statuses of `strata` (README and `docs/endpoints.md` list them).
 /// 0 is success.
@@ -210,8 +211,14 @@ struct GetArgs {
 #[derive(Parser)]
 struct ConnectArgs {
     /// Where to connect, e.g. tcp://127.0.0.1:7000, unix:///tmp/s.sock,
-    /// tls+tcp://localhost:8443?tls.alpn=h2
+    /// tls+tcp://localhost:8443?tls.alpn=h2, or a WebSocket URL
+    /// (ws://host:port/path, wss://...): stdin lines go out as text
+    /// messages, messages come back as lines, the end of stdin closes.
     endpoint: String,
+    /// ws:// and wss://: make the handshake over HTTP/2 extended CONNECT
+    /// (RFC 8441) instead of an HTTP/1.1 Upgrade.
+    #[arg(long)]
+    h2: bool,
     /// TLS: accept any server certificate (adds tls.insecure=true, or
     /// quic.insecure=true). For testing only: anyone on the path can
     /// impersonate the server.
@@ -787,6 +794,15 @@ impl Reloadable {
 }
 
 fn connect(args: ConnectArgs) -> ExitCode {
+    if args.endpoint.starts_with("ws://") || args.endpoint.starts_with("wss://") {
+        let (ep, ca) = (&args.endpoint, args.ca.as_deref());
+        let limit = args.connect_timeout;
+        return ExitCode::from(wsconnect::run(ep, args.h2, args.insecure, ca, limit));
+    }
+    if args.h2 {
+        eprintln!("strata: --h2 is for ws:// and wss:// URLs");
+        return ExitCode::from(exit::USAGE);
+    }
     let reg = strata_tokio::registry();
     let mut ep = match parse_endpoints(&[args.endpoint], &reg) {
         Ok(mut v) => v.remove(0),

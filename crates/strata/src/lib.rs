@@ -85,4 +85,6 @@ mod guides {
     struct Quic;
     #[doc = include_str!("../../../docs/proxy.md")]
     struct Proxy;
+    #[doc = include_str!("../../../docs/websocket.md")]
+    struct WebSocket;
 }

@@ -9,6 +9,7 @@
 //! | `/sink` | any | reads and drops the request body, then an empty `200` (the upload benchmark's target) |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (`N` ≤ [`MAX_BYTES`]) of a repeating pattern, with `content-length: N` |
 //! | `/status/CODE` | GET, HEAD | an empty response with status `CODE` (200 to 599) |
+//! | `/ws` | WebSocket handshake (HTTP/1.1 `Upgrade`, extended CONNECT) | a WebSocket echo: every message back, text as text ([`ws::WsEcho`]) |
 //! | any other path | GET, HEAD | with `--root DIR`: the file under `DIR` (see below); else 404 |
 //!
 //! A known path with another method answers 405 with `Allow: GET, HEAD`; a
@@ -57,6 +58,7 @@ mod e2e;
 mod files;
 #[cfg(test)]
 mod tests;
+pub mod ws;
 
 pub use alt_svc::AltSvc;
 
@@ -132,6 +134,9 @@ impl Demo {
         }
         if path == "/sink" {
             return Box::new(body::Sink);
+        }
+        if path == "/ws" {
+            return ws::route();
         }
         let known = matches!(path, "/" | "/hello")
             || path.starts_with("/bytes/")
@@ -353,6 +358,7 @@ fn index_page(req: &request::Parts, root: Option<&Path>) -> Fixed {
          <li><code>/sink</code> (any method): reads and drops the request body, answers 200</li>\n\
          <li><code>GET /bytes/N</code>: N bytes (up to 2<sup>40</sup>), streamed</li>\n\
          <li><code>GET /status/CODE</code>: an empty response with that status</li>\n\
+         <li><code>/ws</code>: a WebSocket echo (<code>strata connect ws://{host}/ws</code>)</li>\n\
          </ul>\n<p>Try:</p>\n<pre>\n\
          curl -i {base}/hello\n\
          curl --http2-prior-knowledge -i {base}/hello\n\

@@ -71,6 +71,7 @@ pub mod h3;
 pub mod hpack;
 pub mod qpack;
 mod server;
+pub mod ws;
 
 pub use client::{HttpClient, VersionChoice};
 pub use server::{HttpConfig, HttpServer, DEFAULT_DETECT_TIMEOUT};
