@@ -47,6 +47,7 @@ pub mod reliable;
 pub mod routing;
 mod slot;
 mod stack;
+pub mod stats;
 pub mod stream;
 pub mod testing;
 pub mod timer;

@@ -1,0 +1,204 @@
+//! Per-layer statistics: exact counters after a known exchange, in memory,
+//! and the walk that collects every layer's figures in chain order.
+
+use std::any::{Any, TypeId};
+use std::time::Instant;
+
+use strata::stats::{Counters, LayerStats, PathStats};
+use strata::{Close, Introspect, Stack, StreamProtocol, StreamTransport, Wake};
+
+struct Echo;
+impl StreamProtocol for Echo {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        t.write(d)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close()
+    }
+}
+
+fn bottom(s: &mut Stack) -> Counters {
+    let all = s.inspect(|t| t.layer_stats());
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].layer, "memory");
+    all[0].counters.expect("the bottom counts")
+}
+
+/// The bottom counts what arrived, what the transport below took (not what
+/// was queued), and what is still queued.
+#[test]
+fn the_bottom_counts_input_output_taken_and_queued() {
+    let mut s = Stack::memory(Box::new(Echo));
+    let now = s.now();
+    s.handle_input(now, b"hello");
+    s.handle_input_bytes(now, bytes::Bytes::from_static(b", world"));
+    let c = bottom(&mut s);
+    assert_eq!(c.bytes_in, 12);
+    assert_eq!(c.bytes_out, 0, "nothing was taken yet");
+    assert_eq!(c.buffered, 12);
+    // The transport below takes 5 bytes, then the rest.
+    s.consume(now, 5);
+    let c = bottom(&mut s);
+    assert_eq!((c.bytes_out, c.buffered), (5, 7));
+    assert_eq!(s.take_output(now), b", world");
+    let c = bottom(&mut s);
+    assert_eq!((c.bytes_in, c.bytes_out, c.buffered), (12, 12, 0));
+    assert_eq!(
+        (c.frames_in, c.frames_out),
+        (0, 0),
+        "a byte stream has no frames"
+    );
+}
+
+/// Input stashed while reading is paused counts when it arrives (it is in).
+#[test]
+fn stashed_input_counts_once() {
+    struct Pauser(usize);
+    impl StreamProtocol for Pauser {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            t.pause_reading();
+        }
+        fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
+            self.0 += d.len();
+        }
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            t.close()
+        }
+    }
+    let mut s = Stack::memory(Box::new(Pauser(0)));
+    let now = s.now();
+    s.handle_input(now, b"abc");
+    s.handle_input(now, b"de");
+    assert_eq!(bottom(&mut s).bytes_in, 5);
+}
+
+/// A test layer: counts what passes through it and answers path figures.
+struct Layer<P> {
+    inner: P,
+    counters: Counters,
+    path: PathStats,
+}
+
+struct LayerView<'a> {
+    below: &'a mut dyn StreamTransport,
+    counters: &'a mut Counters,
+    path: &'a PathStats,
+}
+
+impl Introspect for LayerView<'_> {
+    fn name(&self) -> &'static str {
+        "counting"
+    }
+    fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        if id == TypeId::of::<Counters>() {
+            return Some(&*self.counters);
+        }
+        (id == TypeId::of::<PathStats>()).then_some(self.path as &dyn Any)
+    }
+    fn below(&self) -> Option<&dyn Introspect> {
+        Some(&*self.below)
+    }
+}
+
+impl StreamTransport for LayerView<'_> {
+    fn write(&mut self, d: &[u8]) {
+        self.counters.sent(d.len());
+        self.counters.frame_sent();
+        self.below.write(d)
+    }
+    fn write_eof(&mut self) {
+        self.below.write_eof()
+    }
+    fn close(&mut self) {
+        self.below.close()
+    }
+    fn abort(&mut self, why: Close) {
+        self.below.abort(why)
+    }
+    fn pause_reading(&mut self) {
+        self.below.pause_reading()
+    }
+    fn resume_reading(&mut self) {
+        self.below.resume_reading()
+    }
+    fn buffered(&self) -> usize {
+        self.below.buffered()
+    }
+    fn writable(&self) -> bool {
+        self.below.writable()
+    }
+    fn now(&self) -> Instant {
+        self.below.now()
+    }
+    fn waker(&self) -> Wake {
+        self.below.waker()
+    }
+}
+
+impl<P: StreamProtocol> StreamProtocol for Layer<P> {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        self.counters.received(d.len());
+        self.counters.frame_received();
+        let mut v = LayerView {
+            below: t,
+            counters: &mut self.counters,
+            path: &self.path,
+        };
+        self.inner.data_received(&mut v, d)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        let mut v = LayerView {
+            below: t,
+            counters: &mut self.counters,
+            path: &self.path,
+        };
+        self.inner.eof_received(&mut v)
+    }
+}
+
+/// Records what the top of the stack sees.
+#[derive(Default)]
+struct Seen(Vec<Vec<LayerStats>>);
+impl StreamProtocol for Seen {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        t.write(d);
+        t.write(d);
+        self.0.push(t.layer_stats());
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close()
+    }
+}
+
+#[test]
+fn the_walk_collects_every_layer_top_first_each_for_itself() {
+    let path = PathStats {
+        rtt: std::time::Duration::from_millis(7),
+        cwnd: 12_000,
+        lost_packets: 1,
+        sent_packets: 9,
+    };
+    let layer = Layer {
+        inner: Seen::default(),
+        counters: Counters::default(),
+        path,
+    };
+    let mut s = Stack::memory(Box::new(layer));
+    s.keep_protocol();
+    let now = s.now();
+    s.handle_input(now, b"abc");
+    let seen = &s.protocol::<Layer<Seen>>().unwrap().inner.0;
+    let top = &seen[0];
+    let names: Vec<_> = top.iter().map(|l| l.layer).collect();
+    assert_eq!(names, ["counting", "memory"]);
+    // Each layer's own figures: the layer's path is not the bottom's.
+    let l = top[0].counters.unwrap();
+    assert_eq!(
+        (l.bytes_in, l.bytes_out, l.frames_in, l.frames_out),
+        (3, 6, 1, 2)
+    );
+    assert_eq!(top[0].path, Some(path));
+    let b = top[1].counters.unwrap();
+    assert_eq!((b.bytes_in, b.buffered), (3, 6));
+    assert_eq!(top[1].path, None);
+}
