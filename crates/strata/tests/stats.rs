@@ -202,3 +202,132 @@ fn the_walk_collects_every_layer_top_first_each_for_itself() {
     assert_eq!((b.bytes_in, b.buffered), (3, 6));
     assert_eq!(top[1].path, None);
 }
+
+/// TLS counts the record bytes it reads and writes below (handshake and
+/// records, with their overhead): exactly what crossed the wire, or waits
+/// below, by the time the server reads the client's `close_notify`.
+#[test]
+fn tls_counts_the_record_bytes_that_crossed_the_wire() {
+    use strata::testing::{Pump, RunOutcome};
+    use strata::tls::{roots_from_pem, ClientTls, Identity, ServerTls, Tls};
+
+    struct Hello;
+    impl StreamProtocol for Hello {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            t.write(b"hello");
+            t.close();
+        }
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            t.close()
+        }
+    }
+    #[derive(Default)]
+    struct AtEof(Vec<LayerStats>);
+    impl StreamProtocol for AtEof {
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            self.0 = t.layer_stats();
+            t.close()
+        }
+    }
+    let id = Identity::self_signed(&["example.test"]).unwrap();
+    let server = ServerTls::new(&id).build().unwrap();
+    let roots = roots_from_pem(id.certificate_pem().as_bytes()).unwrap();
+    let client = ClientTls::new("example.test")
+        .unwrap()
+        .roots(roots)
+        .build()
+        .unwrap();
+    let a = Tls::new(Hello, &client).unwrap();
+    let b = Tls::new(AtEof::default(), &server).unwrap();
+    let mut pump = Pump::new(Box::new(a), Box::new(b));
+    pump.b_mut().keep_protocol();
+    pump.b_mut().count_bytes();
+    assert_eq!(
+        pump.run(std::time::Duration::from_secs(5)),
+        RunOutcome::Finished
+    );
+    let seen = &pump.b().protocol::<AtEof>().unwrap().0;
+    assert_eq!(seen[0].layer, "tls");
+    let tls = seen[0].counters.expect("tls counts");
+    assert_eq!(tls.bytes_in, pump.bytes_moved(strata::testing::Dir::AtoB));
+    // The server's own close_notify went out after the EOF.
+    // Every record handed below was taken by the pump or is still queued.
+    let below = seen[1].counters.expect("the bottom counts");
+    assert_eq!(below.bytes_in, tls.bytes_in);
+    assert!(tls.bytes_out > 0);
+    assert_eq!(tls.bytes_out, below.bytes_out + below.buffered);
+    assert_eq!(tls.buffered, 0);
+}
+
+/// The reliable mapping answers the path's figures: the round-trip time of
+/// the simulated link, a congestion window, and packets sent as the link
+/// saw them leave, none lost on a perfect link.
+#[test]
+fn the_reliable_mapping_reports_its_path() {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    use strata::testing::{LinkConfig, SimNet};
+
+    type Seen = Arc<Mutex<Option<Vec<LayerStats>>>>;
+    /// Sends 50 kB, then records the stack's figures once the echo is back.
+    struct Client(Seen, usize);
+    impl StreamProtocol for Client {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            t.write(&[1; 50_000]);
+        }
+        fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+            self.1 += d.len();
+            if self.1 == 50_000 {
+                *self.0.lock().unwrap() = Some(t.layer_stats());
+                t.close();
+            }
+        }
+        fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+            t.close()
+        }
+    }
+    let seen: Seen = Arc::default();
+    let mut net = SimNet::new(7);
+    net.set_tracing(false);
+    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
+    let echo: strata::StreamFactory = Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>);
+    let cfg = ReliableConfig::default();
+    let server = net.add_node(
+        server_addr,
+        Box::new(ReliableListener::new(cfg.clone(), echo)),
+    );
+    let client = net.add_node(
+        "10.0.0.1:5000".parse().unwrap(),
+        Box::new(Reliable::connect_to(
+            server_addr,
+            cfg,
+            Client(seen.clone(), 0),
+        )),
+    );
+    let link = LinkConfig {
+        delay: Duration::from_millis(20),
+        ..LinkConfig::default()
+    };
+    net.link_both(client, server, link);
+    net.run_until(Duration::from_secs(30), |_| seen.lock().unwrap().is_some());
+    let stats = seen.lock().unwrap().clone().expect("the echo came back");
+    assert_eq!(stats[0].layer, "reliable");
+    let path = stats[0].path.expect("the mapping measures its path");
+    // 20 ms each way.
+    assert!(
+        path.rtt >= Duration::from_millis(40) && path.rtt < Duration::from_millis(60),
+        "{path:?}"
+    );
+    assert!(path.cwnd > 0);
+    assert_eq!(path.lost_packets, 0);
+    let up = net.link_stats(client, server).unwrap().sent;
+    assert!(
+        path.sent_packets > 0 && path.sent_packets <= up,
+        "{path:?} {up}"
+    );
+    assert_eq!(stats.iter().filter(|l| l.path.is_some()).count(), 1);
+}
