@@ -21,10 +21,13 @@
 //! | `strata::conn` | INFO | span `conn` (`peer`, `local`, `chain`); events `accepted`, `closed` (clean), `aborted` / `timed out` (with the reason) |
 //! | `strata::layer` | DEBUG | span `layer` (`name`) per layer, with one event of that layer's counters when the connection reads EOF |
 //!
-//! Per-layer figures are refreshed at most every [`REFRESH`] of the
-//! connection's time, at every EOF, and when it starts; what a layer counts
-//! after the connection's last event seen from above (a final flush, a TLS
-//! `close_notify`) is not added.
+//! After every callback it looks at each layer's counters (a walk down the
+//! chain, no allocation, no lock) and keeps the change; the changes go into
+//! the listener's totals at most every [`REFRESH`] of the connection's time
+//! and when it ends. A layer counts what it handed below when it handed
+//! it, so the totals are exact for everything done in a callback; what a
+//! layer does after the connection's last callback seen from above (a TLS
+//! `close_notify` sent when the peer's arrives) is not added.
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -34,7 +37,9 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use strata::stats::{Counters, LayerStats, PathStats};
-use strata::{Close, PeerAddr, ProtocolSlot, StreamProtocol, StreamTransport, WakeRoute};
+use strata::{
+    Close, Introspect, PeerAddr, ProtocolSlot, StreamProtocol, StreamTransport, WakeRoute,
+};
 
 /// The tracing target of connection spans and lifecycle events.
 pub const CONN_TARGET: &str = "strata::conn";
@@ -446,16 +451,19 @@ pub(crate) fn observe(
 /// s.handle_eof(now);
 /// let snap = stack.snapshot();
 /// assert_eq!((snap.open, snap.total), (0, 1));
-/// assert_eq!(snap.layers[0].counters.bytes_in, 2);
+/// let c = snap.layers[0].counters;
+/// assert_eq!((c.bytes_in, c.bytes_out), (2, 2));
 /// ```
 pub struct Observed {
     inner: ProtocolSlot,
     stack: Arc<StackStats>,
     span: tracing::Span,
-    /// Each layer's counters when last added to the totals, top first.
+    /// Each layer's counters at the last look, top first.
     last: Vec<Counters>,
-    /// When the totals are next refreshed (`None`: not started).
-    refresh_at: Option<Instant>,
+    /// What the layers counted since the last flush into the totals.
+    pending: Vec<LayerStats>,
+    /// When the pending figures are next added to the totals.
+    flush_at: Option<Instant>,
     /// Counted in `open`, not yet taken out.
     open: bool,
 }
@@ -468,45 +476,65 @@ impl Observed {
             stack,
             span: tracing::Span::none(),
             last: Vec::new(),
-            refresh_at: None,
+            pending: Vec::new(),
+            flush_at: None,
             open: false,
         }
     }
 
-    /// Adds what every layer counted since the last refresh into the totals.
-    fn refresh(&mut self, t: &dyn StreamTransport) {
-        let now_stats = t.layer_stats();
-        let deltas: Vec<LayerStats> = now_stats
-            .iter()
-            .enumerate()
-            .map(|(i, l)| {
-                let before = self.last.get(i).copied().unwrap_or_default();
-                LayerStats {
-                    layer: l.layer,
-                    counters: l.counters.map(|c| {
-                        let mut d = c.since(&before);
-                        // The totals' `buffered` is a sum over live
-                        // connections: add the change.
-                        d.buffered = c.buffered.wrapping_sub(before.buffered);
-                        d
-                    }),
-                    path: l.path,
-                }
-            })
-            .collect();
-        self.stack.add(&deltas);
-        self.last = now_stats
-            .iter()
-            .map(|l| l.counters.unwrap_or_default())
-            .collect();
-        self.refresh_at = Some(strata::deadline::after(t.now(), REFRESH));
+    /// After every callback: what each layer counted since the last look
+    /// goes into `pending` (no allocation once the chain is known, no
+    /// lock), and `pending` into the totals every [`REFRESH`].
+    fn look(&mut self, t: &dyn StreamTransport) {
+        let mut cur: Option<&dyn Introspect> = Some(t);
+        let mut i = 0;
+        while let Some(l) = cur {
+            if i == self.last.len() {
+                self.last.push(Counters::default());
+                self.pending.push(LayerStats {
+                    layer: l.name(),
+                    counters: None,
+                    path: None,
+                });
+            }
+            if let Some(c) = local::<Counters>(l) {
+                let before = self.last[i];
+                let p = self.pending[i]
+                    .counters
+                    .get_or_insert_with(Counters::default);
+                let d = c.since(&before);
+                p.bytes_in = p.bytes_in.wrapping_add(d.bytes_in);
+                p.bytes_out = p.bytes_out.wrapping_add(d.bytes_out);
+                p.frames_in = p.frames_in.wrapping_add(d.frames_in);
+                p.frames_out = p.frames_out.wrapping_add(d.frames_out);
+                // The totals' `buffered` sums the live connections': add the change.
+                p.buffered = p
+                    .buffered
+                    .wrapping_add(c.buffered.wrapping_sub(before.buffered));
+                self.last[i] = c;
+            }
+            if let Some(path) = local::<PathStats>(l) {
+                self.pending[i].path = Some(path);
+            }
+            cur = l.below();
+            i += 1;
+        }
+        let now = t.now();
+        if self.flush_at.is_none_or(|at| now >= at) {
+            self.flush();
+            self.flush_at = Some(strata::deadline::after(now, REFRESH));
+        }
     }
 
-    /// Refreshes the totals if [`REFRESH`] has passed.
-    #[inline]
-    fn maybe_refresh(&mut self, t: &dyn StreamTransport) {
-        if self.refresh_at.is_some_and(|at| t.now() >= at) {
-            self.refresh(t);
+    /// Adds the pending figures into the stack's totals.
+    fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        self.stack.add(&self.pending);
+        for p in &mut self.pending {
+            p.counters = p.counters.map(|_| Counters::default());
+            p.path = None;
         }
     }
 
@@ -545,11 +573,13 @@ impl Observed {
         }
     }
 
+    /// The connection is over: its figures go into the totals, and what it
+    /// held (`buffered`) and its place in `open` leave them.
     fn close_open(&mut self) {
+        self.flush();
         if std::mem::take(&mut self.open) {
             self.stack.open.fetch_sub(1, Ordering::Relaxed);
         }
-        // The live connections' `buffered` leaves the totals with them.
         let mut layers = lock(&self.stack.layers);
         for (t, c) in layers.iter_mut().zip(self.last.iter_mut()) {
             t.counters.buffered = t.counters.buffered.wrapping_sub(c.buffered);
@@ -558,10 +588,29 @@ impl Observed {
     }
 }
 
+/// What `t` itself answers for `T`, not a layer below it.
+fn local<T: std::any::Any + Copy>(t: &dyn Introspect) -> Option<T> {
+    t.local_capability(std::any::TypeId::of::<T>())
+        .and_then(|v| v.downcast_ref::<T>())
+        .copied()
+}
+
 impl Drop for Observed {
     fn drop(&mut self) {
         self.close_open();
     }
+}
+
+/// Runs one call into the observed protocol inside the connection's span,
+/// then looks at the stack.
+macro_rules! observed {
+    ($self:ident, $t:ident, $call:expr) => {{
+        {
+            let _g = $self.span.enter();
+            $call;
+        }
+        $self.look($t);
+    }};
 }
 
 impl StreamProtocol for Observed {
@@ -585,25 +634,17 @@ impl StreamProtocol for Observed {
             );
             tracing::info!(target: "strata::conn", parent: &self.span, "accepted");
         }
-        self.refresh(t);
-        let _g = self.span.enter();
-        self.inner.connection_made(t);
+        observed!(self, t, self.inner.connection_made(t));
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
-        self.maybe_refresh(t);
-        let _g = self.span.enter();
-        self.inner.data_received(t, data);
+        observed!(self, t, self.inner.data_received(t, data));
     }
     fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
-        self.maybe_refresh(t);
-        let _g = self.span.enter();
-        self.inner.data_received_bytes(t, data);
+        observed!(self, t, self.inner.data_received_bytes(t, data));
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        self.refresh(t);
         self.log_layers(t);
-        let _g = self.span.enter();
-        self.inner.eof_received(t);
+        observed!(self, t, self.inner.eof_received(t));
     }
     fn connection_lost(&mut self, why: &Close) {
         {
@@ -626,30 +667,22 @@ impl StreamProtocol for Observed {
         }
     }
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
-        let _g = self.span.enter();
-        self.inner.pause_writing(t);
+        observed!(self, t, self.inner.pause_writing(t));
     }
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.maybe_refresh(t);
-        let _g = self.span.enter();
-        self.inner.resume_writing(t);
+        observed!(self, t, self.inner.resume_writing(t));
     }
     fn next_deadline(&self) -> Option<Instant> {
         self.inner.next_deadline()
     }
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
-        self.maybe_refresh(t);
-        let _g = self.span.enter();
-        self.inner.on_deadline(t);
+        observed!(self, t, self.inner.on_deadline(t));
     }
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
-        self.maybe_refresh(t);
-        let _g = self.span.enter();
-        self.inner.on_wake(t, route);
+        observed!(self, t, self.inner.on_wake(t, route));
     }
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
-        let _g = self.span.enter();
-        self.inner.on_shutdown(t);
+        observed!(self, t, self.inner.on_shutdown(t));
     }
     fn buffered(&self) -> usize {
         self.inner.buffered()

@@ -304,8 +304,9 @@ impl Stack {
         self.settle();
     }
 
-    /// Starts counting bytes: what arrives, what the transport below takes
-    /// and what is queued, answered as the bottom layer's
+    /// Starts counting bytes: what arrives, what the protocol queued for
+    /// the transport below (as every layer counts what it hands below), and
+    /// what of it is still queued, answered as the bottom layer's
     /// [`Counters`] (`t.layer_stats()`). Off by default: an idle stack
     /// nobody observes holds no counters (they live beside the other
     /// rarely used state), and the hot path pays one branch.
@@ -501,9 +502,6 @@ impl Stack {
     pub fn consume(&mut self, now: Instant, n: usize) {
         self.tick(now);
         self.b.out.consume(n);
-        if let Some(c) = self.b.counters() {
-            c.sent(n);
-        }
         self.b.note_buffered();
         let waiting = !self.b.out.is_empty() && !self.b.cfg.stall_timeout.is_zero();
         if waiting
@@ -528,9 +526,6 @@ impl Stack {
     pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
         self.tick(now);
         let v = self.b.out.take_all();
-        if let Some(c) = self.b.counters() {
-            c.sent(v.len());
-        }
         self.b.note_buffered();
         if let Some(c) = self.b.cold.as_mut() {
             c.stalled_since = None;
@@ -837,6 +832,9 @@ impl BottomView<'_> {
         match owned {
             Some(b) => self.b.out.push_bytes(b),
             None => self.b.out.push(data),
+        }
+        if let Some(c) = self.b.counters() {
+            c.sent(data.len());
         }
         self.b.note_buffered();
     }

@@ -26,7 +26,7 @@
 //! let stats = s.inspect(|t| t.layer_stats());
 //! assert_eq!(stats[0].layer, "memory");
 //! let c = stats[0].counters.unwrap();
-//! assert_eq!((c.bytes_in, c.bytes_out, c.buffered), (4, 0, 4));
+//! assert_eq!((c.bytes_in, c.bytes_out, c.buffered), (4, 4, 4));
 //! ```
 
 use std::time::Duration;
@@ -36,7 +36,8 @@ use crate::{Introspect, StreamTransport};
 /// Capability: what one layer counted. Bytes are counted where the layer
 /// meets the transport below it: `bytes_in` it received from below,
 /// `bytes_out` it handed below (so a TLS layer counts records, with their
-/// overhead, and the bottom counts what the socket took). Frames are the
+/// overhead; the bottom counts what was queued for the socket, and what of
+/// it the socket has not taken yet is `buffered`). Frames are the
 /// layer's own units where it has any (TLS records, HTTP/2 frames,
 /// datagrams); zero where it has none. `buffered` is what the layer holds
 /// for output at the last event, as far as it knows it.
@@ -53,7 +54,7 @@ use crate::{Introspect, StreamTransport};
 pub struct Counters {
     /// Bytes received from the transport below.
     pub bytes_in: u64,
-    /// Bytes handed to the transport below (for the bottom: taken by the socket).
+    /// Bytes handed to the transport below (for the bottom: queued for the socket).
     pub bytes_out: u64,
     /// Frames (the layer's units) received.
     pub frames_in: u64,
