@@ -9,6 +9,7 @@
 //! | `/sink` | any | reads and drops the request body, then an empty `200` (the upload benchmark's target) |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (`N` ≤ [`MAX_BYTES`]) of a repeating pattern, with `content-length: N` |
 //! | `/status/CODE` | GET, HEAD | an empty response with status `CODE` (200 to 599) |
+//! | `/stats`, `/stats.json` | GET, HEAD | with statistics on ([`StatsPage`]): the live page, and its figures as JSON |
 //! | any other path | GET, HEAD | with `--root DIR`: the file under `DIR` (see below); else 404 |
 //!
 //! A known path with another method answers 405 with `Allow: GET, HEAD`; a
@@ -55,10 +56,12 @@ mod body;
 #[cfg(test)]
 mod e2e;
 mod files;
+mod stats_page;
 #[cfg(test)]
 mod tests;
 
 pub use alt_svc::AltSvc;
+pub use stats_page::StatsPage;
 
 /// The largest `N` that `/bytes/N` serves: 1 TiB.
 pub const MAX_BYTES: u64 = 1 << 40;
