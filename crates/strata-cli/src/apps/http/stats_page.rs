@@ -92,6 +92,7 @@ const PAGE: &str = r##"<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>strata: live statistics</title>
+<link rel="icon" href="data:,">
 <style>
   body { font: 15px/1.4 system-ui, sans-serif; margin: 24px; color: #1d2330; background: #f6f7fa; }
   h1 { font-size: 22px; margin: 0 0 4px; }
@@ -113,7 +114,7 @@ const PAGE: &str = r##"<!doctype html>
 </head>
 <body data-updates="0">
 <h1>strata: live statistics</h1>
-<div class="muted">Polls <code>/stats.json</code> every second. <span id="status">waiting for the first figures</span></div>
+<div class="muted">Polls <code>/stats.json</code> every second · status: <span id="status">waiting for the first figures</span></div>
 <div class="cards">
   <div class="card"><div class="k">requests</div><div class="v" id="requests">-</div></div>
   <div class="card"><div class="k">requests / s</div><div class="v" id="rps">-</div></div>
