@@ -83,4 +83,6 @@ mod guides {
     struct Http;
     #[doc = include_str!("../../../docs/quic.md")]
     struct Quic;
+    #[doc = include_str!("../../../docs/observability.md")]
+    struct Observability;
 }
