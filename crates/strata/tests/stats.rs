@@ -333,3 +333,37 @@ fn the_reliable_mapping_reports_its_path() {
     );
     assert_eq!(stats.iter().filter(|l| l.path.is_some()).count(), 1);
 }
+
+/// Length-prefixed framing counts its frames each way, and the bytes with
+/// their prefixes.
+#[test]
+fn length_prefixed_framing_counts_frames_and_bytes() {
+    use strata::framing::LengthPrefixed;
+    use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+
+    /// Echoes every datagram, then records the stack's figures.
+    #[derive(Default)]
+    struct Reply(Vec<LayerStats>);
+    impl DatagramProtocol for Reply {
+        fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+            for d in batch {
+                t.send(&Transmit::connected(d.data));
+            }
+            self.0 = (&*t as &dyn Introspect).layer_stats();
+        }
+    }
+    let mut s = Stack::memory(Box::new(LengthPrefixed::new(Reply::default())));
+    s.keep_protocol();
+    let now = s.now();
+    // Two frames of 2 and 3 bytes, then half of a third.
+    s.handle_input(
+        now,
+        &[0, 0, 0, 2, b'h', b'i', 0, 0, 0, 3, b'a', b'b', b'c', 0, 0],
+    );
+    let seen = &s.protocol::<LengthPrefixed<Reply>>().unwrap().inner().0;
+    assert_eq!(seen[0].layer, "frames");
+    let c = seen[0].counters.unwrap();
+    assert_eq!((c.frames_in, c.bytes_in), (2, 15));
+    assert_eq!((c.frames_out, c.bytes_out), (2, 13));
+    assert_eq!(seen[1].counters.unwrap().bytes_out, 13);
+}
