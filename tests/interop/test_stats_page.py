@@ -170,3 +170,38 @@ def test_the_stats_page_renders_the_servers_figures(page_server, tmp_path):
     assert colours > 16, f"a blank screenshot ({colours} distinct byte values)"
     if os.environ.get("STATS_PAGE_SHOT"):
         shutil.copy(shot, os.environ["STATS_PAGE_SHOT"])
+
+
+def test_serve_v_logs_lifecycles_and_stats_prints_totals(serve):
+    """`-v` logs each connection's lifecycle with its peer and chain;
+    `--stats` prints one line of totals a second, and once more when the
+    server stops. Without them the same exchange logs no lifecycle."""
+    import socket
+
+    def one_exchange(srv):
+        host, port = srv.addr()
+        with socket.create_connection((host, port), timeout=10) as s:
+            s.sendall(b"ping\n")
+            assert s.recv(16) == b"ping\n"
+            s.shutdown(socket.SHUT_WR)
+            assert s.recv(16) == b""
+        return port
+
+    loud = serve("--app", "echo", "-v", "--stats=1", "tcp://127.0.0.1:0")
+    port = one_exchange(loud)
+    loud.stop()
+    err = loud.proc.stderr.read()
+    lines = err.splitlines()
+    accepted = [l for l in lines if "strata::conn: accepted" in l]
+    assert len(accepted) == 1, err[-3000:]
+    assert 'chain="tcp"' in accepted[0] and "peer=" in accepted[0]
+    assert any("strata::conn: closed" in l for l in lines), err[-3000:]
+    stats = [l for l in lines if l.startswith("strata: stats uptime=")]
+    assert stats, err[-3000:]
+    assert stats[-1].endswith(f"| tcp://127.0.0.1:{port} open=0 total=1 tcp=in:5,out:5,buf:0"), stats[-1]
+
+    quiet = serve("--app", "echo", "tcp://127.0.0.1:0")
+    one_exchange(quiet)
+    quiet.stop()
+    err = quiet.proc.stderr.read()
+    assert "strata::conn" not in err and "stats uptime=" not in err, err[-3000:]

@@ -610,6 +610,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         signals
             .wait_for_stop(|| reloadable.iter().for_each(Reloadable::reload))
             .await;
+        observe::report_final(&stats, args.stats);
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -668,6 +669,13 @@ mod observe {
         match stats {
             Some(s) => strata_cli::apps::http::StatsPage::shared(service, s.clone()),
             None => service,
+        }
+    }
+
+    /// With `--stats`, the totals once more when the server stops.
+    pub(super) fn report_final(stats: &Option<Arc<ServerStats>>, every: Option<u64>) {
+        if let (Some(stats), Some(_)) = (stats, every) {
+            eprintln!("strata: {}", stats.snapshot().line());
         }
     }
 
