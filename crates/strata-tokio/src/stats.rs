@@ -433,7 +433,8 @@ pub(crate) fn observe(
 
 /// The observer under a connection's application protocol: opens the
 /// connection's span, logs its lifecycle, and adds its layers' counters
-/// into its stack's totals. See the [module documentation](self).
+/// into its stack's totals. See `docs/observability.md` for what it logs
+/// and when it adds the counters into the totals.
 ///
 /// ```
 /// use strata::{Stack, StreamProtocol, StreamTransport};

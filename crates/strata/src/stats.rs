@@ -8,8 +8,8 @@
 //! threads here: the owner of a stack (the driver) reads the counters when
 //! it wants them and aggregates them itself.
 //!
-//! `layer_stats()` (on `dyn` [`Introspect`](crate::Introspect) and `dyn`
-//! [`StreamTransport`](crate::StreamTransport)) walks the stack top-down and
+//! `layer_stats()` (on `dyn` [`Introspect`] and `dyn`
+//! [`StreamTransport`]) walks the stack top-down and
 //! collects every layer's figures, in chain order (the same order as
 //! `layer_chain()`):
 //!
@@ -174,7 +174,7 @@ pub struct LayerStats {
 
 impl<'a> dyn Introspect + 'a {
     /// Every layer's figures, top first, one entry per layer of
-    /// [`layer_chain`](Self::layer_chain) (a layer that counts nothing has
+    /// `layer_chain()` (a layer that counts nothing has
     /// `counters: None`). Each layer answers for itself only: this is a walk
     /// of `local_capability`, not a lookup that stops at the first answer.
     ///
