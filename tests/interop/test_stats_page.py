@@ -107,7 +107,7 @@ def png_size_and_colours(data):
 def page_server(serve):
     if browser() is None:
         pytest.skip("chromium is not installed (scripts/test installs Debian's chromium)")
-    srv = serve("--app", "http", "tcp://127.0.0.1:0")
+    srv = serve("--app", "http", "--stats", "tcp://127.0.0.1:0")
     return srv
 
 

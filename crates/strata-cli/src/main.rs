@@ -278,8 +278,10 @@ struct ServeArgs {
     /// every layer's counters. RUST_LOG, when set, decides instead.
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     verbose: u8,
-    /// Print the server's totals to stderr every SECS seconds (1 to 86400;
-    /// 10 when SECS is left out), one line each (see docs/observability.md).
+    /// Keep statistics (the HTTP demo then serves /stats and /stats.json)
+    /// and print the totals to stderr every SECS seconds (1 to 86400; 10
+    /// when SECS is left out), one line each, and once more at exit (see
+    /// docs/observability.md).
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true,
           default_missing_value = "10", value_parser = bounded::<1, 86_400>)]
     stats: Option<u64>,
@@ -629,7 +631,7 @@ mod observe {
 
     use strata_tokio::ServerStats;
 
-    use super::{App, ServeArgs};
+    use super::ServeArgs;
 
     /// The log filter when RUST_LOG is not set: connection lifecycles and
     /// per-layer events stay quiet by default, `-v` shows lifecycles
@@ -654,11 +656,13 @@ mod observe {
             .init();
     }
 
-    /// Statistics are kept for `--stats`, for `-v` (the lifecycle events
-    /// come from the same observer) and for the HTTP demo's `/stats` page.
+    /// Statistics are kept for `--stats` and for `-v` (the lifecycle
+    /// events come from the same observer); the HTTP demo then serves its
+    /// `/stats` page. Off by default: the benchmarks run `strata serve`, and
+    /// an observed connection costs a little per callback and per idle
+    /// connection (docs/observability.md).
     pub(super) fn server_stats(args: &ServeArgs) -> Option<Arc<ServerStats>> {
-        (args.stats.is_some() || args.verbose > 0 || matches!(args.app, App::Http))
-            .then(ServerStats::new)
+        (args.stats.is_some() || args.verbose > 0).then(ServerStats::new)
     }
 
     /// The HTTP demo, with `/stats` and `/stats.json` when statistics are kept.

@@ -9,7 +9,7 @@
 //! | `/sink` | any | reads and drops the request body, then an empty `200` (the upload benchmark's target) |
 //! | `/bytes/N` | GET, HEAD | `N` bytes (`N` ≤ [`MAX_BYTES`]) of a repeating pattern, with `content-length: N` |
 //! | `/status/CODE` | GET, HEAD | an empty response with status `CODE` (200 to 599) |
-//! | `/stats`, `/stats.json` | GET, HEAD | with statistics on ([`StatsPage`]): the live page, and its figures as JSON |
+//! | `/stats`, `/stats.json` | GET, HEAD | with statistics on (`strata serve --stats` or `-v`, [`StatsPage`]): the live page, and its figures as JSON |
 //! | any other path | GET, HEAD | with `--root DIR`: the file under `DIR` (see below); else 404 |
 //!
 //! A known path with another method answers 405 with `Allow: GET, HEAD`; a
