@@ -282,6 +282,18 @@ struct ServeArgs {
     #[arg(long, value_name = "BYTES|auto", default_value = DEFAULT_SERVE_SNDBUF,
           value_parser = kernel_buffer)]
     sndbuf: KernelBuffer,
+    /// Log to stderr: -v each connection's lifecycle (accepted, closed,
+    /// aborted, timed out, with the peer and the layer chain), -vv also
+    /// every layer's counters. RUST_LOG, when set, decides instead.
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Keep statistics (the HTTP demo then serves /stats and /stats.json)
+    /// and print the totals to stderr every SECS seconds (1 to 86400; 10
+    /// when SECS is left out), one line each, and once more at exit (see
+    /// docs/observability.md).
+    #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true,
+          default_missing_value = "10", value_parser = bounded::<1, 86_400>)]
+    stats: Option<u64>,
 }
 
 /// `strata serve --sndbuf` when not given: 256 KiB (512 KiB of kernel
@@ -327,15 +339,12 @@ impl App {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
     let cli = Cli::parse();
+    let verbose = match &cli.cmd {
+        Cmd::Serve(a) => a.verbose,
+        _ => 0,
+    };
+    observe::init_tracing(verbose);
     match cli.cmd {
         Cmd::Serve(args) => serve(args),
         Cmd::Connect(args) => connect(args),
@@ -424,7 +433,8 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     }
     let stack = Arc::new(StackConfig::default());
-    let http_service = apps::http::service(args.root.clone());
+    let stats = observe::server_stats(&args);
+    let http_service = observe::with_stats_page(apps::http::service(args.root.clone()), &stats);
     let http_factory = |service: strata::http::SharedService| {
         let cfg = strata::http::HttpConfig::default();
         let f: strata_tokio::StreamFactory = Arc::new(move || {
@@ -471,12 +481,17 @@ fn serve(args: ServeArgs) -> ExitCode {
             .expect("cannot start the tokio runtime");
         (rt, Serving::PerWorker(workers))
     } else {
-        (runtime(args.workers), Serving::Shared(Server::new()))
+        let server = match &stats {
+            Some(s) => Server::with_stats(s.clone()),
+            None => Server::new(),
+        };
+        (runtime(args.workers), Serving::Shared(server))
     };
     rt.block_on(async move {
         // Before the first "serving" line: a signal sent once it is read is
         // handled, not fatal.
         let signals = strata_cli::signals::Signals::install();
+        observe::spawn_reporting(stats.clone(), args.stats);
         let mut shown_eps = Vec::new();
         let mut reloadable = Vec::new();
         // The port HTTP/3 got, advertised by the TLS endpoints (Alt-Svc).
@@ -607,6 +622,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         signals
             .wait_for_stop(|| reloadable.iter().for_each(Reloadable::reload))
             .await;
+        observe::report_final(&stats, args.stats);
         eprintln!(
             "strata: draining {} connection(s), up to {}s",
             server.connections(),
@@ -615,6 +631,89 @@ fn serve(args: ServeArgs) -> ExitCode {
         server.shutdown(Duration::from_secs(args.drain)).await;
         ExitCode::SUCCESS
     })
+}
+
+/// `strata serve`'s observability: the tracing filter of `-v`/`-vv`, the
+/// statistics behind `--stats` and the demo's `/stats` page.
+mod observe {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use strata_tokio::ServerStats;
+
+    use super::ServeArgs;
+
+    /// The log filter when RUST_LOG is not set: connection lifecycles and
+    /// per-layer events stay quiet by default, `-v` shows lifecycles
+    /// (INFO on `strata::conn`), `-vv` per-layer events and every debug
+    /// event of the strata crates.
+    pub(super) fn filter(verbose: u8) -> &'static str {
+        match verbose {
+            0 => "info,strata::conn=warn,strata::layer=warn",
+            1 => "info,strata::layer=warn",
+            _ => "info,strata=debug,strata_tokio=debug,strata_cli=debug",
+        }
+    }
+
+    pub(super) fn init_tracing(verbose: u8) {
+        tracing_subscriber::fmt()
+            .with_env_filter(
+                tracing_subscriber::EnvFilter::try_from_default_env()
+                    .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter(verbose))),
+            )
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
+
+    /// Statistics are kept for `--stats` and for `-v` (the lifecycle
+    /// events come from the same observer); the HTTP demo then serves its
+    /// `/stats` page. Off by default: the benchmarks run `strata serve`, and
+    /// an observed connection costs a little per callback and per idle
+    /// connection (docs/observability.md).
+    pub(super) fn server_stats(args: &ServeArgs) -> Option<Arc<ServerStats>> {
+        (args.stats.is_some() || args.verbose > 0).then(ServerStats::new)
+    }
+
+    /// The HTTP demo, with `/stats` and `/stats.json` when statistics are kept.
+    pub(super) fn with_stats_page(
+        service: strata::http::SharedService,
+        stats: &Option<Arc<ServerStats>>,
+    ) -> strata::http::SharedService {
+        match stats {
+            Some(s) => strata_cli::apps::http::StatsPage::shared(service, s.clone()),
+            None => service,
+        }
+    }
+
+    /// With `--stats`, the totals once more when the server stops.
+    pub(super) fn report_final(stats: &Option<Arc<ServerStats>>, every: Option<u64>) {
+        if let (Some(stats), Some(_)) = (stats, every) {
+            eprintln!("strata: {}", stats.snapshot().line());
+        }
+    }
+
+    /// Samples the request rate once a second and, with `--stats=SECS`,
+    /// prints the totals every SECS seconds. Must run inside the runtime.
+    pub(super) fn spawn_reporting(stats: Option<Arc<ServerStats>>, every: Option<u64>) {
+        let Some(stats) = stats else {
+            return;
+        };
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            let mut secs = 0u64;
+            loop {
+                tick.tick().await;
+                stats.sample();
+                secs += 1;
+                if every.is_some_and(|n| secs.is_multiple_of(n)) {
+                    eprintln!("strata: {}", stats.snapshot().line());
+                }
+            }
+        });
+    }
 }
 
 /// The certificate a TLS or QUIC listener presents: its files, or the one

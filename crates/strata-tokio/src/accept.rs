@@ -278,7 +278,10 @@ fn spawn(
         }
     };
     let guard = TaskGuard::new(state);
-    let stack = Stack::new(proto, info, cfg.stack.clone(), Instant::now());
+    let mut stack = Stack::new(proto, info, cfg.stack.clone(), Instant::now());
+    if guard.shared().counts_bytes() {
+        stack.count_bytes();
+    }
     match sock {
         Accepted::Tcp(s) => drop(tokio::spawn(conn::drive(s, stack, Some(guard)))),
         Accepted::Unix(s) => drop(tokio::spawn(conn::drive(s, stack, Some(guard)))),

@@ -34,9 +34,25 @@ pub(crate) struct Shared {
     idle: Notify,
     /// The accept loops, to await on shutdown.
     pub(crate) acceptors: Mutex<Vec<JoinHandle<()>>>,
+    /// Whether the stacks count bytes (the server keeps statistics).
+    count_bytes: bool,
 }
 
 impl Shared {
+    /// The state of a server whose stacks count bytes
+    /// ([`Stack::count_bytes`](strata::Stack::count_bytes)).
+    pub(crate) fn counting() -> Shared {
+        Shared {
+            count_bytes: true,
+            ..Shared::default()
+        }
+    }
+
+    /// Whether the stacks count bytes.
+    pub(crate) fn counts_bytes(&self) -> bool {
+        self.count_bytes
+    }
+
     /// A future that completes once the shutdown has started (also when it
     /// started after this call but before the first poll). For the accept
     /// loops; a task uses [`TaskGuard::shutdown_started`].

@@ -58,6 +58,7 @@ mod reliable;
 mod scheme;
 mod server;
 mod socket;
+mod stats;
 mod task;
 mod tls;
 mod udp;
@@ -77,6 +78,10 @@ pub use quic::{connect_quic, QuicEndpoint, QuicPool, DEFAULT_ALPN as QUIC_DEFAUL
 pub use scheme::registry;
 pub use server::{Listening, Server};
 pub use socket::DriverStream;
+pub use stats::{
+    LayerTotals, Observed, ServerStats, Snapshot, StackSnapshot, StackStats, CONN_TARGET, HISTORY,
+    LAYER_TARGET, REFRESH,
+};
 pub use tls::{
     client_config, server_config, server_identity, AcceptAnyServerCert, ReloadingCert, TlsIdentity,
     TlsSetupError, MAX_PEM_FILE, SELF_SIGNED_NAMES,

@@ -13,6 +13,7 @@ use strata::{Addr, DatagramProtocol, StackConfig};
 use crate::config::ListenConfig;
 use crate::control::Shared;
 use crate::error::DriverError;
+use crate::stats::{ServerStats, StackStats};
 use crate::tls::TlsIdentity;
 use strata::StreamFactory;
 
@@ -129,12 +130,53 @@ impl Listening {
 #[derive(Clone, Debug, Default)]
 pub struct Server {
     pub(crate) shared: Arc<Shared>,
+    /// Where the listeners count, when the server keeps statistics.
+    stats: Option<Arc<ServerStats>>,
 }
 
 impl Server {
     /// A server with nothing bound yet.
     pub fn new() -> Server {
         Server::default()
+    }
+
+    /// A server that keeps statistics in `stats`: each stream listener
+    /// bound from now on ([`listen`](Server::listen)) registers its stack
+    /// there, and every connection it serves runs under an
+    /// [`Observed`](crate::Observed) that counts into it. Without it a
+    /// listener observes its connections only when a tracing subscriber
+    /// listens to [`CONN_TARGET`](crate::CONN_TARGET) at `INFO`.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use strata::{StreamProtocol, StreamTransport};
+    /// struct Discard;
+    /// impl StreamProtocol for Discard {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let stats = strata_tokio::ServerStats::new();
+    /// let server = strata_tokio::Server::with_stats(stats.clone());
+    /// let f: strata_tokio::StreamFactory = std::sync::Arc::new(|| Box::new(Discard));
+    /// let l = server.listen(&"tcp://127.0.0.1:0".parse().unwrap(), f, Default::default()).await.unwrap();
+    /// assert_eq!(stats.snapshot().stacks[0].endpoint, l.endpoint());
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
+    pub fn with_stats(stats: Arc<ServerStats>) -> Server {
+        Server {
+            shared: Arc::new(Shared::counting()),
+            stats: Some(stats),
+        }
+    }
+
+    /// The statistics this server keeps, if it keeps any.
+    ///
+    /// ```
+    /// assert!(strata_tokio::Server::new().stats().is_none());
+    /// ```
+    pub fn stats(&self) -> Option<&Arc<ServerStats>> {
+        self.stats.as_ref()
     }
 
     /// Listens on what `ep` describes: `tcp://` (a name is resolved and every
@@ -189,8 +231,21 @@ impl Server {
         factory: StreamFactory,
         cfg: ListenConfig,
     ) -> Result<Listening, DriverError> {
+        let observed = (self.stats.is_some() || crate::stats::lifecycle_enabled())
+            .then(|| StackStats::new(&ep.to_string()));
+        let factory = match &observed {
+            Some(s) => crate::stats::observe(factory, s.clone()),
+            None => factory,
+        };
         let local = crate::endpoint::listen(&self.shared, ep, identity, factory, cfg).await?;
-        Ok(Listening::bound(ep, local))
+        let bound = Listening::bound(ep, local);
+        if let Some(s) = observed {
+            s.set_endpoint(&bound.endpoint());
+            if let Some(stats) = &self.stats {
+                stats.adopt(s);
+            }
+        }
+        Ok(bound)
     }
 
     /// Listens on TCP (IPv4 or IPv6) and serves each connection with a

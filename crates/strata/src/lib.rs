@@ -48,6 +48,7 @@ pub mod reliable;
 pub mod routing;
 mod slot;
 mod stack;
+pub mod stats;
 pub mod stream;
 pub mod testing;
 pub mod timer;
@@ -87,4 +88,6 @@ mod guides {
     struct Proxy;
     #[doc = include_str!("../../../docs/websocket.md")]
     struct WebSocket;
+    #[doc = include_str!("../../../docs/observability.md")]
+    struct Observability;
 }

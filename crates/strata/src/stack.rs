@@ -21,6 +21,7 @@ use bytes::Bytes;
 use crate::deadline::earliest;
 use crate::outbuf::OutBuf;
 use crate::slot::{install, Deferred as Op, PendingSwap};
+use crate::stats::Counters;
 use crate::{
     AbortReason, Close, HalfClose, Introspect, LocalAddr, PeerAddr, StreamProtocol,
     StreamTransport, SwapError, SwapRequest, Timeout, Wake, WakeHub, WakeRoute,
@@ -162,6 +163,10 @@ struct Bottom {
     hub: OnceLock<Arc<WakeHub>>,
     /// Keep the protocol after `connection_lost` ([`Stack::keep_protocol`]).
     keep_protocol: bool,
+    /// Whether the bottom counts bytes ([`Stack::count_bytes`]); the
+    /// counters are in the cold part, so a stack nobody observes holds
+    /// nothing more than this flag.
+    counting: bool,
     /// What most connections never need, allocated on first use: an idle
     /// connection's memory is a headline number.
     cold: Option<Box<Cold>>,
@@ -182,11 +187,30 @@ struct Cold {
     stalled_since: Option<Instant>,
     /// The protocol after the stack finished, when it is kept.
     retired: Option<Box<dyn StreamProtocol>>,
+    /// What the bottom counted, while [`Bottom::counting`].
+    counters: Counters,
 }
 
 impl Bottom {
     fn cold(&mut self) -> &mut Cold {
         self.cold.get_or_insert_with(Box::default)
+    }
+    /// The counters, when the stack counts (one branch when it does not).
+    #[inline]
+    fn counters(&mut self) -> Option<&mut Counters> {
+        if self.counting {
+            Some(&mut self.cold().counters)
+        } else {
+            None
+        }
+    }
+    /// Records what is queued now, when the stack counts.
+    #[inline]
+    fn note_buffered(&mut self) {
+        let n = self.out.len() as u64;
+        if let Some(c) = self.counters() {
+            c.buffered = n;
+        }
     }
     fn stash_len(&self) -> usize {
         self.cold.as_ref().map_or(0, |c| c.stash.len())
@@ -221,7 +245,8 @@ impl Bottom {
     /// Frees the cold part once nothing in it is in use.
     fn tidy(&mut self) {
         if let Some(c) = &self.cold {
-            if c.stash.is_empty()
+            if !self.counting
+                && c.stash.is_empty()
                 && c.closing.is_none()
                 && c.abort.is_none()
                 && c.swap.is_none()
@@ -264,6 +289,7 @@ impl Stack {
                 write_paused: false,
                 hub: OnceLock::new(),
                 keep_protocol: false,
+                counting: false,
                 cold: None,
             },
         }
@@ -276,6 +302,33 @@ impl Stack {
             p.connection_made(&mut BottomView { b: &mut self.b });
         }
         self.settle();
+    }
+
+    /// Starts counting bytes: what arrives, what the protocol queued for
+    /// the transport below (as every layer counts what it hands below), and
+    /// what of it is still queued, answered as the bottom layer's
+    /// [`Counters`] (`t.layer_stats()`). Off by default: an idle stack
+    /// nobody observes holds no counters (they live beside the other
+    /// rarely used state), and the hot path pays one branch.
+    ///
+    /// ```
+    /// use strata::{BottomInfo, Stack, StreamProtocol, StreamTransport};
+    /// struct Sink;
+    /// impl StreamProtocol for Sink {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let now = std::time::Instant::now();
+    /// let mut s = Stack::new(Box::new(Sink), BottomInfo::new("tcp"), Default::default(), now);
+    /// s.count_bytes();
+    /// s.start(now);
+    /// s.handle_input(now, b"abc");
+    /// let c = s.inspect(|t| t.layer_stats()[0].counters);
+    /// assert_eq!(c.unwrap().bytes_in, 3);
+    /// ```
+    pub fn count_bytes(&mut self) {
+        self.b.counting = true;
+        self.b.cold();
     }
 
     /// The time of the last event.
@@ -295,6 +348,9 @@ impl Stack {
         if self.b.finished().is_some() || data.is_empty() {
             return;
         }
+        if let Some(c) = self.b.counters() {
+            c.received(data.len());
+        }
         if self.b.read_paused || self.b.stash_len() > 0 || self.b.swap().is_some() {
             self.b.cold().stash.extend_from_slice(data);
         } else if let Some(p) = self.proto.as_mut() {
@@ -309,6 +365,9 @@ impl Stack {
         self.tick(now);
         if self.b.finished().is_some() || data.is_empty() {
             return;
+        }
+        if let Some(c) = self.b.counters() {
+            c.received(data.len());
         }
         if self.b.read_paused || self.b.stash_len() > 0 || self.b.swap().is_some() {
             self.b.cold().stash.extend_from_slice(&data);
@@ -443,6 +502,7 @@ impl Stack {
     pub fn consume(&mut self, now: Instant, n: usize) {
         self.tick(now);
         self.b.out.consume(n);
+        self.b.note_buffered();
         let waiting = !self.b.out.is_empty() && !self.b.cfg.stall_timeout.is_zero();
         if waiting
             && (n > 0
@@ -466,6 +526,7 @@ impl Stack {
     pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
         self.tick(now);
         let v = self.b.out.take_all();
+        self.b.note_buffered();
         if let Some(c) = self.b.cold.as_mut() {
             c.stalled_since = None;
         }
@@ -583,6 +644,7 @@ impl Stack {
                 self.b.cold().retired = Some(p);
             }
         }
+        self.b.note_buffered();
         self.b.cold().finished = Some(why);
     }
 
@@ -771,6 +833,10 @@ impl BottomView<'_> {
             Some(b) => self.b.out.push_bytes(b),
             None => self.b.out.push(data),
         }
+        if let Some(c) = self.b.counters() {
+            c.sent(data.len());
+        }
+        self.b.note_buffered();
     }
 }
 
@@ -790,6 +856,10 @@ impl Introspect for BottomView<'_> {
             return i.local.as_ref().map(|a| a as &dyn Any);
         }
         // A stream stack's bottom is a byte stream: every byte once, in order.
+        if id == TypeId::of::<Counters>() {
+            let c = self.b.cold.as_ref().filter(|_| self.b.counting);
+            return c.map(|c| &c.counters as &dyn Any);
+        }
         crate::capability!(id, i.half_close, STREAM_IS_RELIABLE)
     }
     fn below(&self) -> Option<&dyn Introspect> {

@@ -10,6 +10,7 @@
 //! | `/bytes/N` | GET, HEAD | `N` bytes (`N` ≤ [`MAX_BYTES`]) of a repeating pattern, with `content-length: N` |
 //! | `/status/CODE` | GET, HEAD | an empty response with status `CODE` (200 to 599) |
 //! | `/ws` | WebSocket handshake (HTTP/1.1 `Upgrade`, extended CONNECT) | a WebSocket echo: every message back, text as text ([`ws::WsEcho`]) |
+//! | `/stats`, `/stats.json` | GET, HEAD | with statistics on (`strata serve --stats` or `-v`, [`StatsPage`]): the live page, and its figures as JSON |
 //! | any other path | GET, HEAD | with `--root DIR`: the file under `DIR` (see below); else 404 |
 //!
 //! A known path with another method answers 405 with `Allow: GET, HEAD`; a
@@ -56,11 +57,13 @@ mod body;
 #[cfg(test)]
 mod e2e;
 mod files;
+mod stats_page;
 #[cfg(test)]
 mod tests;
 pub mod ws;
 
 pub use alt_svc::AltSvc;
+pub use stats_page::StatsPage;
 
 /// The largest `N` that `/bytes/N` serves: 1 TiB.
 pub const MAX_BYTES: u64 = 1 << 40;

@@ -175,6 +175,8 @@ struct State {
     dead: bool,
     eof: Eof,
     dropped: u64,
+    /// Bytes and frames in and out: a capability of the `frames` view.
+    counters: crate::stats::Counters,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,6 +215,7 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
                 dead: false,
                 eof: Eof::No,
                 dropped: 0,
+                counters: crate::stats::Counters::default(),
             },
         }
     }
@@ -355,6 +358,7 @@ fn feed<P: DatagramProtocol>(
             pos += h + size;
         }
         if !batch.is_empty() {
+            st.counters.frames_in += batch.len() as u64;
             inner.datagrams_received(&mut FramesView { below: t, st }, &batch);
             drop(batch);
             if rx_done {
@@ -390,6 +394,7 @@ impl<P: DatagramProtocol + 'static> StreamProtocol for LengthPrefixed<P> {
         if self.st.dead {
             return;
         }
+        self.st.counters.received(data.len());
         if self.held.is_empty() && !self.st.paused {
             let pos = feed(&mut self.inner, &mut self.st, &mut self.rx, t, data);
             if !self.st.dead {
@@ -450,8 +455,10 @@ impl FramesView<'_> {
         }
         let mut hdr = [0u8; 4];
         // `max_frame` is clamped to the prefix's range, so the length fits.
-        self.below
-            .write(self.st.prefix.write(payload.len(), &mut hdr));
+        let hdr = self.st.prefix.write(payload.len(), &mut hdr);
+        self.st.counters.sent(hdr.len() + payload.len());
+        self.st.counters.frame_sent();
+        self.below.write(hdr);
         self.below.write(payload);
     }
 }
@@ -461,6 +468,9 @@ impl Introspect for FramesView<'_> {
         FRAMES
     }
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+        if id == TypeId::of::<crate::stats::Counters>() {
+            return Some(&self.st.counters);
+        }
         (id == TypeId::of::<ReliableDelivery>()).then_some(&ReliableDelivery(true) as &dyn Any)
     }
     fn below(&self) -> Option<&dyn Introspect> {

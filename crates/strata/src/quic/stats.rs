@@ -1,7 +1,5 @@
 //! Capabilities a QUIC connection answers.
 
-use std::time::Duration;
-
 /// The peer's certificate chain (DER, end entity first), as a capability.
 ///
 /// ```
@@ -20,24 +18,16 @@ impl PeerCertificates {
 }
 
 /// The path's state, from quinn-proto's statistics, as a capability
-/// (refreshed before every call into the app).
+/// (refreshed before every call into the app): the core's
+/// [`stats::PathStats`](crate::stats::PathStats), which the reliable mapping
+/// answers too.
 ///
 /// ```
 /// use strata::quic::PathStats;
 /// let s = PathStats::default();
 /// assert_eq!(s.lost_packets, 0);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PathStats {
-    /// Smoothed round-trip time.
-    pub rtt: Duration,
-    /// Congestion window, in bytes.
-    pub cwnd: u64,
-    /// Packets declared lost so far.
-    pub lost_packets: u64,
-    /// Packets sent so far.
-    pub sent_packets: u64,
-}
+pub use crate::stats::PathStats;
 
 impl PathStats {
     pub(crate) fn of(c: &quinn_proto::Connection) -> PathStats {

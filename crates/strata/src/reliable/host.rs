@@ -88,7 +88,7 @@ pub(crate) trait HostEngine: Engine + Sized {
     /// The transport below is gone.
     fn on_lost(_ext: &mut Self::Ext, _why: &Close) {}
     /// A capability the view answers for this engine (before `PeerAddr`).
-    fn capability(ext: &Self::Ext, id: TypeId) -> Option<&'static dyn Any>;
+    fn capability(ext: &Self::Ext, id: TypeId) -> Option<&dyn Any>;
 
     /// The view's `write`.
     fn view_write(&mut self, ext: &mut Self::Ext, below: &dyn DatagramTransport, data: &[u8]);

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::conn::{ConnError, Connection};
 use super::host::{hysteresis, HostEngine, Hosted, Received};
 use super::wire::ErrorCode;
+use crate::stats::PathStats;
 use crate::{
     AbortReason, Close, DatagramTransport, HalfClose, ReliableDelivery, StreamProtocol, Timeout,
 };
@@ -35,6 +36,9 @@ pub(crate) struct NativeExt {
     /// The protocol's `abort` reason, reported back to it in
     /// `connection_lost`.
     aborted: Option<Close>,
+    /// The path's figures, a capability of the view: refreshed before each
+    /// round of calls into the protocol above.
+    path: PathStats,
 }
 
 /// Capabilities the view answers itself.
@@ -123,7 +127,20 @@ impl HostEngine for Connection {
         Some(why)
     }
 
-    fn capability(_ext: &NativeExt, id: TypeId) -> Option<&'static dyn Any> {
+    fn before_calls(&mut self, ext: &mut NativeExt) {
+        let s = self.stats();
+        ext.path = PathStats {
+            rtt: self.rtt().smoothed(),
+            cwnd: self.congestion().window(),
+            lost_packets: s.packets_lost,
+            sent_packets: s.packets_sent,
+        };
+    }
+
+    fn capability(ext: &NativeExt, id: TypeId) -> Option<&dyn Any> {
+        if id == TypeId::of::<PathStats>() {
+            return Some(&ext.path);
+        }
         if id == TypeId::of::<ReliableDelivery>() {
             return Some(&RELIABLE);
         }

@@ -232,6 +232,7 @@ impl<P: StreamProtocol + 'static> Tls<P> {
             return src.len();
         }
         let n = src.len() - rd.len();
+        self.st.counters.received(n);
         match self.st.conn.process_new_packets() {
             Ok(io) => {
                 self.st.plain = io.plaintext_bytes_to_read();

@@ -67,6 +67,8 @@ pub(crate) struct State {
     pub(crate) failed: Option<Close>,
     /// Failed, aborted or lost: the layer does no more work.
     pub(crate) dead: bool,
+    /// Record bytes in and out, plaintext held: a capability of the view.
+    pub(crate) counters: crate::stats::Counters,
 }
 
 impl State {
@@ -102,6 +104,7 @@ impl State {
             below_eof: false,
             failed: None,
             dead: false,
+            counters: crate::stats::Counters::default(),
         }
     }
 
@@ -126,7 +129,7 @@ impl State {
             // The sink takes everything and never fails.
             match self.conn.write_tls(&mut sink) {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {}
+                Ok(n) => self.counters.sent(n),
             }
         }
     }
@@ -145,6 +148,7 @@ impl State {
         }
         if self.handshaking() {
             self.early += data.len();
+            self.counters.buffered = self.early as u64;
         }
         self.flush(below);
     }
@@ -221,6 +225,7 @@ impl State {
         self.info = Some(info);
         self.deadline = None;
         self.early = 0;
+        self.counters.buffered = 0;
         self.flush(below);
         match self.write {
             WriteSide::CloseWhenReady => self.close(below),
@@ -250,6 +255,7 @@ impl State {
         self.failed = Some(why.clone());
         self.dead = true;
         self.early = 0;
+        self.counters.buffered = 0;
         self.write = WriteSide::Shut;
         if alert {
             self.closed_below = true;
@@ -269,6 +275,7 @@ impl State {
         self.failed = Some(why.clone());
         self.dead = true;
         self.early = 0;
+        self.counters.buffered = 0;
         below.abort(why);
     }
 }

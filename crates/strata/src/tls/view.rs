@@ -30,7 +30,7 @@ impl Introspect for TlsView<'_> {
         if id == TypeId::of::<TlsInfo>() {
             return self.st.info.as_ref().map(|i| i as &dyn Any);
         }
-        crate::capability!(id, self.st.half_close, self.st.app)
+        crate::capability!(id, self.st.half_close, self.st.app, self.st.counters)
     }
     fn below(&self) -> Option<&dyn Introspect> {
         Some(&*self.below)

@@ -202,7 +202,7 @@ impl HostEngine for Kcp {
         ext.overflow = Vec::new();
     }
 
-    fn capability(ext: &KcpExt, id: TypeId) -> Option<&'static dyn Any> {
+    fn capability(ext: &KcpExt, id: TypeId) -> Option<&dyn Any> {
         if id == TypeId::of::<HalfClose>() {
             return Some(half_close(ext.limits.fin) as &dyn Any);
         }
