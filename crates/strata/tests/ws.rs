@@ -883,3 +883,39 @@ fn the_same_message_protocol_runs_over_length_prefixed_and_websocket() {
     assert_eq!(w.messages[0].0, Some(MessageKind::Binary));
     assert_eq!((f.chain[0], w.chain[0]), ("frames", "websocket"));
 }
+
+/// Records the WebSocket layer's counters each time messages arrive.
+struct Counting(Arc<Mutex<Option<strata::stats::Counters>>>);
+impl DatagramProtocol for Counting {
+    fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+        for d in batch {
+            t.send(&Transmit::connected(d.data));
+        }
+        let i: &dyn strata::Introspect = t;
+        let ws = i.layer_stats().into_iter().find(|l| l.layer == "websocket");
+        *self.0.lock().unwrap() = ws.and_then(|l| l.counters);
+    }
+}
+
+#[test]
+fn the_layer_counts_its_bytes_and_frames_both_ways() {
+    let seen = Arc::new(Mutex::new(None));
+    let ws = WebSocket::new(Role::Server, Counting(seen.clone()), WsConfig::default());
+    let mut s = Stack::memory(Box::new(ws));
+    let now = s.now();
+    // A ping (answered by the layer) and a two-fragment binary message.
+    let mut input = c(true, Opcode::Ping, b"p");
+    input.extend(c(false, Opcode::Binary, b"abc"));
+    input.extend(c(true, Opcode::Continuation, b"de"));
+    s.handle_input(now, &input);
+    let out = s.take_output(now);
+    let got = frames(&out);
+    assert_eq!(got.len(), 2, "the pong and the echo: {got:?}");
+    let c = seen.lock().unwrap().expect("the ws layer answers Counters");
+    assert_eq!(c.bytes_in, input.len() as u64);
+    assert_eq!(c.frames_in, 3);
+    // At the time of the callback: the pong went out before the message
+    // arrived, the echo inside the callback.
+    assert_eq!(c.frames_out, 2);
+    assert_eq!(c.bytes_out, out.len() as u64);
+}

@@ -160,6 +160,8 @@ pub(super) struct State {
     pub(super) eof: Eof,
     /// Capabilities the view answers.
     pub(super) caps: Caps,
+    /// Bytes and frames through this layer (the `Counters` capability).
+    pub(super) counters: crate::stats::Counters,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -207,6 +209,7 @@ impl<P: DatagramProtocol> WebSocket<P> {
                 outcome: None,
                 eof: Eof::No,
                 caps: Caps::default(),
+                counters: crate::stats::Counters::default(),
             },
         }
     }
@@ -476,6 +479,8 @@ impl State {
         if rsv1 {
             hdr[0] |= 0x40;
         }
+        self.counters.sent(n + payload.len());
+        self.counters.frame_sent();
         t.write(&hdr[..n]);
         match mask {
             None => t.write(payload),
@@ -592,6 +597,7 @@ impl<P: DatagramProtocol + 'static> StreamProtocol for WebSocket<P> {
         if self.st.dead {
             return;
         }
+        self.st.counters.received(data.len());
         if let Some(every) = self.st.cfg.ping_interval {
             self.st.ping_outstanding = false;
             self.st.timers.set_after(Timer::Ping, t.now(), every);

@@ -63,6 +63,7 @@ pub(super) fn feed<P: DatagramProtocol>(
                 Ok(Some((h, used))) => {
                     pos += used - before;
                     rx.hdr.clear();
+                    st.counters.frame_received();
                     if let Err(e) = on_header(rx, st, h) {
                         st.fail(t, e);
                         return pos;

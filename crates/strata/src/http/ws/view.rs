@@ -77,6 +77,9 @@ impl Introspect for WsView<'_> {
         if id == TypeId::of::<Subprotocol>() {
             return c.subprotocol.as_ref().map(|s| s as &dyn Any);
         }
+        if id == TypeId::of::<crate::stats::Counters>() {
+            return Some(&self.st.counters);
+        }
         crate::capability!(id, c.next, c.close_with)
     }
     fn below(&self) -> Option<&dyn Introspect> {
