@@ -274,3 +274,129 @@ async fn relay_cleartext_tcp_to_a_tls_echo() {
         back.len()
     );
 }
+
+// ---- file transfer, in memory (the test kit: no sockets, virtual time) ----
+
+mod in_memory {
+    use bytes::Bytes;
+    use strata::testing::Pump;
+    use strata::{Close, Stack};
+    use strata_examples::file_transfer::{
+        Checksum, Receiver, ReceiverConfig, Sender, TransferError, MAX_HEADER,
+    };
+    use tokio::sync::mpsc;
+
+    /// The layer error a stack ended with.
+    fn error_of(why: Option<&Close>) -> TransferError {
+        let why = why.expect("the stack ended");
+        match why {
+            Close::Aborted { reason, .. } => reason
+                .error::<TransferError>()
+                .cloned()
+                .unwrap_or_else(|| panic!("not a transfer error: {why}")),
+            other => panic!("not an abort: {other}"),
+        }
+    }
+
+    fn receiver(
+        max_size: u64,
+    ) -> (
+        Stack,
+        mpsc::UnboundedReceiver<strata_examples::file_transfer::Received>,
+    ) {
+        let (inbox, files) = mpsc::unbounded_channel();
+        let r = Receiver::new(ReceiverConfig { max_size }, inbox);
+        (Stack::memory(Box::new(r)), files)
+    }
+
+    #[test]
+    fn sender_and_receiver_over_the_pump() {
+        let data: Bytes = (0..300_000u32)
+            .map(|i| (i % 253) as u8)
+            .collect::<Vec<u8>>()
+            .into();
+        let (sender, mut acked) = Sender::new("a.bin", data.clone());
+        let (inbox, mut files) = mpsc::unbounded_channel();
+        let receiver = Receiver::new(ReceiverConfig::default(), inbox);
+        let mut pump = Pump::new(Box::new(sender), Box::new(receiver));
+        pump.run(std::time::Duration::from_secs(5));
+        let file = files.try_recv().expect("a file");
+        assert_eq!(file.name, "a.bin");
+        assert!(file.data == data);
+        let ack = acked.try_recv().expect("an answer").expect("acknowledged");
+        assert_eq!(ack, Checksum::of(&data));
+        assert!(pump.a().finished().is_some_and(Close::is_clean));
+        assert!(pump.b().finished().is_some_and(Close::is_clean));
+    }
+
+    #[test]
+    fn a_header_over_the_limit_is_refused_before_it_arrives() {
+        let (mut s, _files) = receiver(1000);
+        let now = s.now();
+        s.handle_input(now, &(MAX_HEADER as u32 + 1).to_be_bytes());
+        assert_eq!(
+            error_of(s.finished()),
+            TransferError::HeaderTooLarge(MAX_HEADER + 1)
+        );
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_at_its_header() {
+        let (mut s, mut files) = receiver(1000);
+        let now = s.now();
+        let mut wire = 10u32.to_be_bytes().to_vec();
+        wire.extend_from_slice(&0u16.to_be_bytes());
+        wire.extend_from_slice(&1001u64.to_be_bytes());
+        s.handle_input(now, &wire);
+        assert_eq!(
+            error_of(s.finished()),
+            TransferError::TooLarge {
+                size: 1001,
+                limit: 1000
+            }
+        );
+        assert!(files.try_recv().is_err());
+    }
+
+    #[test]
+    fn a_malformed_header_is_refused() {
+        let (mut s, _files) = receiver(1000);
+        let now = s.now();
+        // The name's length says 5, the header holds 1 byte of name.
+        let mut wire = 11u32.to_be_bytes().to_vec();
+        wire.extend_from_slice(&5u16.to_be_bytes());
+        wire.push(b'x');
+        wire.extend_from_slice(&3u64.to_be_bytes());
+        s.handle_input(now, &wire);
+        assert_eq!(error_of(s.finished()), TransferError::BadHeader);
+    }
+
+    #[test]
+    fn a_truncated_file_is_refused_at_eof() {
+        let (mut s, mut files) = receiver(1000);
+        let now = s.now();
+        let mut wire = 11u32.to_be_bytes().to_vec();
+        wire.extend_from_slice(&1u16.to_be_bytes());
+        wire.push(b'x');
+        wire.extend_from_slice(&3u64.to_be_bytes());
+        wire.extend_from_slice(b"ab");
+        s.handle_input(now, &wire);
+        assert!(s.finished().is_none());
+        s.handle_eof(now);
+        assert_eq!(error_of(s.finished()), TransferError::Truncated);
+        assert!(files.try_recv().is_err());
+    }
+
+    #[test]
+    fn bytes_after_the_file_are_refused() {
+        let (mut s, _files) = receiver(1000);
+        let now = s.now();
+        let mut wire = 11u32.to_be_bytes().to_vec();
+        wire.extend_from_slice(&1u16.to_be_bytes());
+        wire.push(b'x');
+        wire.extend_from_slice(&3u64.to_be_bytes());
+        wire.extend_from_slice(b"abcd");
+        s.handle_input(now, &wire);
+        assert_eq!(error_of(s.finished()), TransferError::Trailing);
+    }
+}
