@@ -14,8 +14,10 @@
 //! [`Room`] (a mutex around each member's outbox and its [`Wake`] handle).
 //! To send to Bob, Alice's connection pushes the line on Bob's outbox and
 //! wakes Bob: the driver then calls Bob's `on_wake`, which writes the
-//! outbox to Bob's transport. No locks are held across a callback, and no
-//! connection ever touches another's transport.
+//! outbox to Bob's transport, as much as it takes (`writable()`); the rest
+//! waits for `resume_writing`. No connection ever touches another's
+//! transport, and a member who stops reading is dropped once
+//! [`MAX_BACKLOG`] lines wait for it, so memory stays bounded.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), strata_examples::Error> {
@@ -146,6 +148,28 @@ impl Member {
         Box::new(Lines::with_config(Member { room, id: None }, cfg))
     }
 
+    /// Moves this member's outbox to its transport while the transport
+    /// takes more (`writable()`): a member that does not read keeps its
+    /// lines in the outbox, where [`MAX_BACKLOG`] bounds them.
+    fn flush(&mut self, t: &mut dyn StreamTransport) {
+        let Some(id) = self.id else { return };
+        let mut m = self.room.lock();
+        let Some(seat) = m.by_id.get_mut(&id) else {
+            return;
+        };
+        if seat.overflowed {
+            drop(m);
+            self.leave();
+            return t.abort(Close::aborted("chat", AbortReason::SlowPeer));
+        }
+        while t.writable() {
+            let Some(line) = seat.outbox.pop_front() else {
+                break;
+            };
+            send_line(t, &line);
+        }
+    }
+
     fn leave(&mut self) {
         if let Some(name) = self.id.take().and_then(|id| self.room.leave(id)) {
             // Sent from no one: `u64::MAX` is never an id.
@@ -192,21 +216,12 @@ impl LineProtocol for Member {
     }
 
     fn on_wake(&mut self, t: &mut dyn StreamTransport, _route: WakeRoute<'_>) {
-        let Some(id) = self.id else { return };
-        let (lines, overflowed) = {
-            let mut m = self.room.lock();
-            let Some(seat) = m.by_id.get_mut(&id) else {
-                return;
-            };
-            (std::mem::take(&mut seat.outbox), seat.overflowed)
-        };
-        if overflowed {
-            self.leave();
-            return t.abort(Close::aborted("chat", AbortReason::SlowPeer));
-        }
-        for line in lines {
-            send_line(t, &line);
-        }
+        self.flush(t);
+    }
+
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        // The transport drained below its low mark: write what waited.
+        self.flush(t);
     }
 
     fn eof_received(&mut self, t: &mut dyn StreamTransport, _unterminated: &[u8]) {

@@ -121,6 +121,55 @@ async fn chat_drops_a_member_whose_line_is_too_long() {
     .await;
 }
 
+#[tokio::test]
+async fn chat_drops_a_member_who_stops_reading() {
+    within("chat", async {
+        let server = Server::new();
+        let room = chat::Room::new();
+        let ep = endpoint("tcp://127.0.0.1:0").unwrap();
+        let l = chat::serve(&server, &ep, room.clone()).await.unwrap();
+        let addr = l.socket_addr().unwrap();
+
+        // Small kernel buffers on the slow side, so its backlog fills soon.
+        let sock = tokio::net::TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let (r, write) = sock.connect(addr).await.unwrap().into_split();
+        let mut slow = Client {
+            lines: BufReader::new(r).lines(),
+            write,
+        };
+        assert_eq!(slow.next().await, "* welcome! your name?");
+        slow.say("slow").await;
+        assert_eq!(slow.next().await, "* hello slow");
+        // From here on, `slow` reads nothing.
+
+        let mut watcher = Client::join(addr, "watcher").await;
+        let mut talker = Client::join(addr, "talker").await;
+        assert_eq!(watcher.next().await, "* talker joined");
+        let line = "x".repeat(chat::MAX_LINE - 10);
+        let talking = tokio::spawn(async move {
+            for _ in 0..100_000 {
+                talker.say(&line).await;
+            }
+        });
+        let mut heard = 0;
+        loop {
+            let l = watcher.next().await;
+            if l == "* slow left" {
+                break;
+            }
+            assert!(l.starts_with("talker: xxx"), "{l}");
+            heard += 1;
+        }
+        talking.abort();
+        // The slow member was dropped after its backlog filled, not before.
+        assert!(heard > chat::MAX_BACKLOG, "{heard}");
+        assert_eq!(room.names(), ["talker", "watcher"]);
+        server.shutdown(Duration::from_secs(1)).await;
+    })
+    .await;
+}
+
 // ---- file transfer ----
 
 /// 1 MiB of bytes that differ by position, so a reordering shows.
