@@ -268,6 +268,9 @@ pub struct Received {
     pub name: String,
     /// The bytes.
     pub data: Bytes,
+    /// The layers it came through, top first (`["tls", "reliable", "udp"]`):
+    /// the protocol did not need to know them, but it can ask.
+    pub chain: Vec<&'static str>,
 }
 
 /// A receiver's settings.
@@ -312,6 +315,8 @@ pub struct Receiver {
     state: State,
     /// Input not yet parsed (the header), or the file so far (the body).
     buf: BytesMut,
+    /// The layer chain below, from `connection_made`.
+    chain: Vec<&'static str>,
     inbox: mpsc::UnboundedSender<Received>,
 }
 
@@ -322,6 +327,7 @@ impl Receiver {
             cfg,
             state: State::Header,
             buf: BytesMut::new(),
+            chain: Vec::new(),
             inbox,
         }
     }
@@ -365,6 +371,9 @@ impl Receiver {
 }
 
 impl StreamProtocol for Receiver {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.chain = t.layer_chain();
+    }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         if let State::Answered = self.state {
             return fail(t, TransferError::Trailing);
@@ -398,6 +407,7 @@ impl StreamProtocol for Receiver {
         let file = Received {
             name: std::mem::take(name),
             data: std::mem::take(&mut self.buf).freeze(),
+            chain: std::mem::take(&mut self.chain),
         };
         self.state = State::Answered;
         let _ = self.inbox.send(file);

@@ -180,7 +180,7 @@ fn one_mib() -> Bytes {
         .into()
 }
 
-async fn transfer_over(listen: &str) {
+async fn transfer_over(listen: &str, chain: &[&str]) {
     let data = one_mib();
     let got = within(
         listen,
@@ -191,31 +191,36 @@ async fn transfer_over(listen: &str) {
     assert_eq!(got.name, "one-mib.bin");
     assert_eq!(got.data.len(), data.len());
     assert!(got.data == data, "{listen}: the bytes differ");
+    assert_eq!(got.chain, chain, "{listen}");
 }
 
 #[tokio::test]
 async fn file_transfer_over_tcp() {
-    transfer_over("tcp://127.0.0.1:0").await;
+    transfer_over("tcp://127.0.0.1:0", &["tcp"]).await;
 }
 
 #[tokio::test]
 async fn file_transfer_over_tls_tcp() {
-    transfer_over("tls+tcp://127.0.0.1:0").await;
+    transfer_over("tls+tcp://127.0.0.1:0", &["tls", "tcp"]).await;
 }
 
 #[tokio::test]
 async fn file_transfer_over_reliable_udp() {
-    transfer_over("reliable+udp://127.0.0.1:0").await;
+    transfer_over("reliable+udp://127.0.0.1:0", &["reliable", "udp"]).await;
 }
 
 #[tokio::test]
 async fn file_transfer_over_tls_reliable_udp() {
-    transfer_over("tls+reliable+udp://127.0.0.1:0").await;
+    transfer_over(
+        "tls+reliable+udp://127.0.0.1:0",
+        &["tls", "reliable", "udp"],
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn file_transfer_over_a_quic_stream() {
-    transfer_over("quic+udp://127.0.0.1:0").await;
+    transfer_over("quic+udp://127.0.0.1:0", &["quic-stream", "quic", "udp"]).await;
 }
 
 #[tokio::test]
