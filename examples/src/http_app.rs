@@ -258,6 +258,8 @@ pub async fn fetch(
     let conn =
         strata_tokio::connect(to, Box::new(client), Arc::new(StackConfig::default())).await?;
     let fetched = rx.await.map_err(|_| "the client was dropped")?;
-    conn.abort(); // one request per connection here
+    // One request per connection here: the request protocol's `close`
+    // ends the exchange, and the client connection closes after it.
+    conn.closed().await;
     Ok(fetched?)
 }
