@@ -12,9 +12,15 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod chat;
 pub mod codec;
+pub mod echo;
+pub mod file_transfer;
 pub mod grpc;
+pub mod http_app;
 pub mod hyper_bridge;
+pub mod reach;
+pub mod relay;
 pub mod rustls_bottom;
 
 /// The error type of the examples.
