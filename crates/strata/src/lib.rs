@@ -90,4 +90,6 @@ mod guides {
     struct WebSocket;
     #[doc = include_str!("../../../docs/observability.md")]
     struct Observability;
+    #[doc = include_str!("../../../docs/guide.md")]
+    struct Guide;
 }
