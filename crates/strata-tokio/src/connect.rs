@@ -79,6 +79,35 @@ impl Connection {
     }
 
     /// The peer's address.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata::Addr;
+    /// let server = strata_tokio::Server::new();
+    /// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, Default::default()).await.unwrap();
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let conn = strata_tokio::connect_tcp(addr, Box::new(Ping(got)), stack).await.unwrap();
+    /// assert_eq!(conn.peer(), &Addr::Inet(addr));
+    /// conn.closed().await;
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn peer(&self) -> &Addr {
         &self.peer
     }
@@ -94,6 +123,35 @@ impl Connection {
     /// whatever lingers below it: over `reliable+udp://` the socket stays
     /// for the mapping's closing period (its TIME-WAIT, at least 2 s), which
     /// this does not wait for, as a TCP close does not wait for TIME-WAIT.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// let server = strata_tokio::Server::new();
+    /// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, Default::default()).await.unwrap();
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let conn = strata_tokio::connect_tcp(addr, Box::new(Ping(got)), stack).await.unwrap();
+    /// let (a, b) = tokio::join!(conn.closed(), conn.closed()); // two waiters, one reason
+    /// assert!(a.is_clean() && b.is_clean());
+    /// assert!(conn.closed().await.is_clean()); // and again, after the end
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn closed(&self) -> Close {
         if let Some(why) = self.end.get() {
             return why.clone();
@@ -133,12 +191,75 @@ impl Connection {
     }
 
     /// Resets the connection now, without calling the protocol again.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata::Close;
+    /// /// Never closes on its own.
+    /// struct Wait;
+    /// impl StreamProtocol for Wait {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// }
+    /// let server = strata_tokio::Server::new();
+    /// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, Default::default()).await.unwrap();
+    /// let conn = strata_tokio::connect_tcp(addr, Box::new(Wait), stack).await.unwrap();
+    /// conn.abort();
+    /// let why = conn.closed().await;
+    /// assert!(matches!(why, Close::Aborted { layer: "driver", .. }));
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn abort(&self) {
         self.abort.abort();
     }
 }
 
 /// Connects over TCP (`TCP_NODELAY` on) and runs `proto` over the connection.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # use std::sync::{Arc, Mutex};
+/// # use strata::{StreamProtocol, StreamTransport};
+/// # struct Echo;
+/// # impl StreamProtocol for Echo {
+/// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// # /// Sends "ping", half-closes, and keeps what comes back.
+/// # struct Ping(Arc<Mutex<Vec<u8>>>);
+/// # impl StreamProtocol for Ping {
+/// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+/// # let stack = Arc::new(strata::StackConfig::default());
+/// let server = strata_tokio::Server::new();
+/// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, Default::default()).await.unwrap();
+/// let got = Arc::new(Mutex::new(Vec::new()));
+/// let conn = strata_tokio::connect_tcp(addr, Box::new(Ping(got.clone())), stack).await.unwrap();
+/// assert!(conn.closed().await.is_clean());
+/// assert_eq!(*got.lock().unwrap(), b"ping");
+/// server.shutdown(std::time::Duration::ZERO).await;
+/// # }
+/// ```
 pub async fn connect_tcp(
     addr: SocketAddr,
     proto: Box<dyn StreamProtocol>,
@@ -149,6 +270,35 @@ pub async fn connect_tcp(
 }
 
 /// Connects to a Unix stream socket and runs `proto` over the connection.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # use std::sync::{Arc, Mutex};
+/// # use strata::{StreamProtocol, StreamTransport};
+/// # struct Echo;
+/// # impl StreamProtocol for Echo {
+/// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// # /// Sends "ping", half-closes, and keeps what comes back.
+/// # struct Ping(Arc<Mutex<Vec<u8>>>);
+/// # impl StreamProtocol for Ping {
+/// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+/// # let stack = Arc::new(strata::StackConfig::default());
+/// let path = std::env::temp_dir().join(format!("strata-doc-connect-{}.sock", std::process::id()));
+/// let server = strata_tokio::Server::new();
+/// server.listen_unix(&path, echo, Default::default()).await.unwrap();
+/// let got = Arc::new(Mutex::new(Vec::new()));
+/// let conn = strata_tokio::connect_unix(&path, Box::new(Ping(got.clone())), stack).await.unwrap();
+/// assert!(conn.closed().await.is_clean());
+/// assert_eq!(*got.lock().unwrap(), b"ping");
+/// server.shutdown(std::time::Duration::ZERO).await;
+/// # }
+/// ```
 pub async fn connect_unix(
     path: &Path,
     proto: Box<dyn StreamProtocol>,

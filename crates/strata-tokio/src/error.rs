@@ -87,6 +87,14 @@ impl DriverError {
     }
 
     /// An I/O error with its context.
+    ///
+    /// ```
+    /// use std::io;
+    /// use strata_tokio::DriverError;
+    /// let e = DriverError::io("bind", "127.0.0.1:80", io::Error::from(io::ErrorKind::PermissionDenied));
+    /// assert!(e.to_string().starts_with("bind 127.0.0.1:80: "));
+    /// assert_eq!(io::Error::from(e).kind(), io::ErrorKind::PermissionDenied);
+    /// ```
     pub fn io(op: &'static str, addr: impl ToString, source: io::Error) -> Self {
         DriverError::Io {
             op,

@@ -106,6 +106,35 @@ impl Listening {
     /// (`reliable.mode=kcp`, `quic.alpn`). A server's own settings (`tls.cert`,
     /// `tcp.backlog`) are left out: a TLS client adds how it trusts the
     /// server (`tls.ca=` or `tls.insecure=true`).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::Server;
+    /// let server = Server::new();
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:0").unwrap();
+    /// let bound = server.listen(&ep, echo, Default::default()).await.unwrap();
+    /// let port = bound.socket_addr().unwrap().port();
+    /// assert_eq!(bound.endpoint(), format!("tcp://127.0.0.1:{port}"));
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn endpoint(&self) -> String {
         self.endpoint.to_string()
     }
@@ -136,6 +165,13 @@ pub struct Server {
 
 impl Server {
     /// A server with nothing bound yet.
+    ///
+    /// ```
+    /// use strata_tokio::Server;
+    /// let server = Server::new();
+    /// assert_eq!(server.connections(), 0);
+    /// assert!(server.stats().is_none());
+    /// ```
     pub fn new() -> Server {
         Server::default()
     }
@@ -250,6 +286,36 @@ impl Server {
 
     /// Listens on TCP (IPv4 or IPv6) and serves each connection with a
     /// protocol from `factory`. Returns the bound address.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata_tokio::{connect_tcp, ListenConfig, Server};
+    /// let server = Server::new();
+    /// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, ListenConfig::default()).await.unwrap();
+    /// assert_ne!(addr.port(), 0); // port 0 resolved to the real port
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let conn = connect_tcp(addr, Box::new(Ping(got.clone())), stack).await.unwrap();
+    /// assert!(conn.closed().await.is_clean());
+    /// assert_eq!(*got.lock().unwrap(), b"ping");
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn listen_tcp(
         &self,
         addr: SocketAddr,
@@ -262,6 +328,37 @@ impl Server {
     /// Listens on a Unix stream socket at `path`. A stale socket file (one
     /// nobody accepts on) is removed first; a live one is an `AddrInUse`
     /// error. The file is removed again when the listener stops.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata_tokio::{connect_unix, ListenConfig, Server};
+    /// let path = std::env::temp_dir().join(format!("strata-doc-listen-{}.sock", std::process::id()));
+    /// let server = Server::new();
+    /// server.listen_unix(&path, echo, ListenConfig::default()).await.unwrap();
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let conn = connect_unix(&path, Box::new(Ping(got.clone())), stack).await.unwrap();
+    /// assert!(conn.closed().await.is_clean());
+    /// assert_eq!(*got.lock().unwrap(), b"ping");
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// assert!(!path.exists()); // removed when the listener stopped
+    /// # }
+    /// ```
     pub async fn listen_unix(
         &self,
         path: &Path,
@@ -307,6 +404,35 @@ impl Server {
     }
 
     /// Live stream connections (accepted or connected through this server).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata_tokio::{connect_tcp, Server};
+    /// let server = Server::new();
+    /// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, Default::default()).await.unwrap();
+    /// assert_eq!(server.connections(), 0);
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// connect_tcp(addr, Box::new(Ping(got)), stack).await.unwrap().closed().await;
+    /// server.shutdown(std::time::Duration::from_secs(1)).await;
+    /// assert_eq!(server.connections(), 0); // every task has ended
+    /// # }
+    /// ```
     pub fn connections(&self) -> usize {
         self.shared.connections()
     }
@@ -314,6 +440,34 @@ impl Server {
     /// Stops accepting, asks every stack to finish (`on_shutdown`), aborts
     /// those still running after `drain` with `AbortReason::Shutdown`, and
     /// returns once every task of this server has ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// use strata_tokio::{connect_tcp, Server};
+    /// let server = Server::new();
+    /// let addr = server.listen_tcp("127.0.0.1:0".parse().unwrap(), echo, Default::default()).await.unwrap();
+    /// server.shutdown(std::time::Duration::from_secs(1)).await;
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// // The listener is gone: nobody accepts any more.
+    /// assert!(connect_tcp(addr, Box::new(Ping(got)), stack).await.is_err());
+    /// # }
+    /// ```
     pub async fn shutdown(&self, drain: Duration) {
         self.shared
             .start_shutdown(strata::deadline::after(Instant::now(), drain));

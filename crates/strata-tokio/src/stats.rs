@@ -86,6 +86,13 @@ struct History {
 
 impl ServerStats {
     /// Empty statistics, shared with [`Server::with_stats`](crate::Server::with_stats).
+    ///
+    /// ```
+    /// let stats = strata_tokio::ServerStats::new();
+    /// let snap = stats.snapshot();
+    /// assert_eq!(snap.requests, 0);
+    /// assert!(snap.stacks.is_empty());
+    /// ```
     pub fn new() -> Arc<ServerStats> {
         let now = Instant::now();
         let mut history = History::default();
@@ -99,6 +106,13 @@ impl ServerStats {
     }
 
     /// Counts one request (the application calls it: the HTTP demo does).
+    ///
+    /// ```
+    /// let stats = strata_tokio::ServerStats::new();
+    /// stats.count_request();
+    /// stats.count_request();
+    /// assert_eq!(stats.snapshot().requests, 2);
+    /// ```
     pub fn count_request(&self) {
         self.requests.fetch_add(1, Ordering::Relaxed);
     }
@@ -141,6 +155,14 @@ impl ServerStats {
     }
 
     /// A consistent-enough copy of every figure, for printing or serving.
+    ///
+    /// ```
+    /// let stats = strata_tokio::ServerStats::new();
+    /// stats.register("tcp://127.0.0.1:7000");
+    /// let snap = stats.snapshot();
+    /// assert_eq!(snap.stacks.len(), 1);
+    /// assert_eq!(snap.stacks[0].endpoint, "tcp://127.0.0.1:7000");
+    /// ```
     pub fn snapshot(&self) -> Snapshot {
         let stacks = lock(&self.stacks).iter().map(|s| s.snapshot()).collect();
         let h = lock(&self.history);
@@ -186,6 +208,13 @@ pub struct StackStats {
 
 impl StackStats {
     /// Statistics for a stack named `endpoint`, not registered anywhere.
+    ///
+    /// ```
+    /// let s = strata_tokio::StackStats::new("tcp://127.0.0.1:0");
+    /// let snap = s.snapshot();
+    /// assert_eq!(snap.endpoint, "tcp://127.0.0.1:0");
+    /// assert_eq!((snap.open, snap.total), (0, 0));
+    /// ```
     pub fn new(endpoint: &str) -> Arc<StackStats> {
         Arc::new(StackStats {
             endpoint: Mutex::new(endpoint.to_string()),
@@ -197,11 +226,35 @@ impl StackStats {
     }
 
     /// Renames the stack (once the listener knows its port).
+    ///
+    /// ```
+    /// let s = strata_tokio::StackStats::new("tcp://127.0.0.1:0");
+    /// s.set_endpoint("tcp://127.0.0.1:40001"); // the port is known now
+    /// assert_eq!(s.snapshot().endpoint, "tcp://127.0.0.1:40001");
+    /// ```
     pub fn set_endpoint(&self, endpoint: &str) {
         *lock(&self.endpoint) = endpoint.to_string();
     }
 
     /// A copy of its figures.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata_tokio::{Observed, StackStats};
+    /// let stack = StackStats::new("memory");
+    /// let mut s = Stack::memory(Box::new(Observed::new(Box::new(Echo), stack.clone())));
+    /// assert_eq!(stack.snapshot().open, 1);
+    /// let now = s.now();
+    /// s.handle_eof(now);
+    /// let snap = stack.snapshot();
+    /// assert_eq!((snap.open, snap.total), (0, 1));
+    /// assert_eq!(snap.chain, vec!["memory"]);
+    /// ```
     pub fn snapshot(&self) -> StackSnapshot {
         StackSnapshot {
             endpoint: lock(&self.endpoint).clone(),
@@ -237,6 +290,26 @@ impl StackStats {
 /// One layer's figures summed over a stack's connections. `buffered` is the
 /// sum of what the live connections held at their last refresh; `path` is
 /// the most recent connection's.
+///
+/// ```
+/// # use strata::{Stack, StreamProtocol, StreamTransport};
+/// # struct Echo;
+/// # impl StreamProtocol for Echo {
+/// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// use strata_tokio::{Observed, StackStats};
+/// let stack = StackStats::new("memory");
+/// let mut s = Stack::memory(Box::new(Observed::new(Box::new(Echo), stack.clone())));
+/// let now = s.now();
+/// s.handle_input(now, b"abc");
+/// s.take_output(now);
+/// s.handle_eof(now);
+/// let bottom = stack.snapshot().layers[0];
+/// assert_eq!(bottom.layer, "memory");
+/// assert_eq!((bottom.counters.bytes_in, bottom.counters.bytes_out), (3, 3));
+/// assert!(bottom.path.is_none()); // a memory pipe measures no path
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LayerTotals {
     /// The layer's name.
@@ -248,6 +321,14 @@ pub struct LayerTotals {
 }
 
 /// A copy of a [`StackStats`].
+///
+/// ```
+/// let stats = strata_tokio::ServerStats::new();
+/// let s = stats.register("unix:///run/app.sock");
+/// let snap = s.snapshot();
+/// assert_eq!(snap.endpoint, "unix:///run/app.sock");
+/// assert!(snap.chain.is_empty()); // no connection yet
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct StackSnapshot {
     /// The listener's endpoint.
@@ -263,6 +344,14 @@ pub struct StackSnapshot {
 }
 
 /// A copy of a [`ServerStats`].
+///
+/// ```
+/// let stats = strata_tokio::ServerStats::new();
+/// stats.count_request();
+/// let snap = stats.snapshot();
+/// assert_eq!(snap.requests, 1);
+/// assert!(snap.rps >= 0.0);
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct Snapshot {
     /// Since the statistics were made.
@@ -471,6 +560,20 @@ pub struct Observed {
 
 impl Observed {
     /// Observes `inner`, counting into `stack`.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata_tokio::{Observed, StackStats};
+    /// let stack = StackStats::new("memory");
+    /// let s = Stack::memory(Box::new(Observed::new(Box::new(Echo), stack.clone())));
+    /// assert_eq!((stack.snapshot().open, stack.snapshot().total), (1, 1));
+    /// assert!(s.protocol::<Echo>().is_some()); // found through the observer
+    /// ```
     pub fn new(inner: Box<dyn StreamProtocol>, stack: Arc<StackStats>) -> Observed {
         Observed {
             inner: ProtocolSlot::new(inner),

@@ -201,6 +201,13 @@ pub struct TlsIdentity {
 impl TlsIdentity {
     /// Reads a PEM certificate chain (leaf first) and a PEM private key, and
     /// checks that the key is the certificate's.
+    ///
+    /// ```
+    /// use std::path::Path;
+    /// use strata_tokio::{TlsIdentity, TlsSetupError};
+    /// let missing = TlsIdentity::load(Path::new("/nonexistent/cert.pem"), Path::new("/nonexistent/key.pem"));
+    /// assert!(matches!(missing, Err(TlsSetupError::Unreadable { .. })));
+    /// ```
     pub fn load(cert: &Path, key: &Path) -> Result<TlsIdentity, TlsSetupError> {
         let key = load_certified_key(cert, key)?;
         Ok(TlsIdentity {
@@ -251,6 +258,13 @@ impl TlsIdentity {
     /// A fresh self-signed certificate (ECDSA P-256) for
     /// [`SELF_SIGNED_NAMES`]: `localhost`, `127.0.0.1` and `::1`
     /// ([`Identity::localhost`]).
+    ///
+    /// ```
+    /// let a = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// let b = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// assert!(a.is_self_signed());
+    /// assert_ne!(a.fingerprint(), b.fingerprint()); // fresh each time
+    /// ```
     pub fn self_signed() -> Result<TlsIdentity, TlsSetupError> {
         let id = Identity::localhost().map_err(|e| match e {
             TlsBuildError::SelfSigned(why) => TlsSetupError::SelfSigned(why),
@@ -290,12 +304,24 @@ impl TlsIdentity {
 
     /// True while the certificate is one made by
     /// [`self_signed`](TlsIdentity::self_signed).
+    ///
+    /// ```
+    /// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// assert!(id.is_self_signed());
+    /// ```
     pub fn is_self_signed(&self) -> bool {
         self.cert.is_self_signed()
     }
 
     /// The leaf certificate presented now (by default, when there are
     /// several), DER.
+    ///
+    /// ```
+    /// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// let der = id.certificate_der();
+    /// assert_eq!(der[0], 0x30); // a DER SEQUENCE
+    /// assert_eq!(der, id.identity().certificate_der());
+    /// ```
     pub fn certificate_der(&self) -> Vec<u8> {
         self.identity().certificate_der().to_vec()
     }
@@ -316,11 +342,24 @@ impl TlsIdentity {
 
     /// SHA-256 of the leaf certificate's DER (what `openssl x509 -fingerprint
     /// -sha256` prints).
+    ///
+    /// ```
+    /// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// let hex: String = id.fingerprint().iter().map(|b| format!("{b:02x}")).collect();
+    /// assert_eq!(hex, id.fingerprint_hex());
+    /// ```
     pub fn fingerprint(&self) -> [u8; 32] {
         self.identity().fingerprint()
     }
 
     /// [`fingerprint`](TlsIdentity::fingerprint) as 64 lowercase hex digits.
+    ///
+    /// ```
+    /// let id = strata_tokio::TlsIdentity::self_signed().unwrap();
+    /// let hex = id.fingerprint_hex();
+    /// assert_eq!(hex.len(), 64);
+    /// assert!(hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    /// ```
     pub fn fingerprint_hex(&self) -> String {
         self.identity().fingerprint_hex()
     }

@@ -118,11 +118,22 @@ impl Workers {
     }
 
     /// How many workers there are.
+    ///
+    /// ```
+    /// let w = strata_tokio::Workers::start(2).unwrap();
+    /// assert_eq!(w.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.workers.len()
     }
 
     /// Never true: there is always at least one worker.
+    ///
+    /// ```
+    /// let w = strata_tokio::Workers::start(0).unwrap(); // at least one worker
+    /// assert!(!w.is_empty());
+    /// assert_eq!(w.len(), 1);
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.workers.is_empty()
     }
@@ -250,6 +261,11 @@ impl Workers {
 
     /// Live stream connections of each worker, in worker order (each a
     /// relaxed read of that worker's own counter).
+    ///
+    /// ```
+    /// let w = strata_tokio::Workers::start(2).unwrap();
+    /// assert_eq!(w.connections_per_worker(), vec![0, 0]);
+    /// ```
     pub fn connections_per_worker(&self) -> Vec<usize> {
         self.workers
             .iter()
@@ -258,6 +274,11 @@ impl Workers {
     }
 
     /// Live stream connections of all workers.
+    ///
+    /// ```
+    /// let w = strata_tokio::Workers::start(2).unwrap();
+    /// assert_eq!(w.connections(), 0);
+    /// ```
     pub fn connections(&self) -> usize {
         self.connections_per_worker().iter().sum()
     }
@@ -265,6 +286,14 @@ impl Workers {
     /// Shuts every worker's server down at once, as [`Server::shutdown`]
     /// (stop accepting, `on_shutdown`, abort after `drain`), waits until all
     /// have ended, then until their threads have exited.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let w = strata_tokio::Workers::start(2).unwrap();
+    /// assert_eq!(w.connections(), 0);
+    /// w.shutdown(std::time::Duration::ZERO).await; // every worker thread has exited
+    /// # }
+    /// ```
     pub async fn shutdown(mut self, drain: Duration) {
         let mut waits = Vec::with_capacity(self.workers.len());
         for w in &self.workers {

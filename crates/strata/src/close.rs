@@ -50,11 +50,24 @@ pub enum Close {
 
 impl Close {
     /// Shorthand for [`Close::Aborted`].
+    ///
+    /// ```
+    /// use strata::{AbortReason, Close};
+    /// let c = Close::aborted("lines", AbortReason::LineTooLong { limit: 8192 });
+    /// assert_eq!(c.layer(), Some("lines"));
+    /// assert!(!c.is_clean());
+    /// ```
     pub fn aborted(layer: &'static str, reason: AbortReason) -> Close {
         Close::Aborted { layer, reason }
     }
 
     /// True for [`Close::Done`] only.
+    ///
+    /// ```
+    /// use strata::{Close, Timeout};
+    /// assert!(Close::Done.is_clean());
+    /// assert!(!Close::Timeout(Timeout::Idle).is_clean());
+    /// ```
     pub fn is_clean(&self) -> bool {
         matches!(self, Close::Done)
     }
@@ -122,6 +135,13 @@ impl From<std::io::Error> for Close {
 }
 
 /// Which timer ran out.
+///
+/// ```
+/// use strata::{Close, Fault, Timeout};
+/// let c = Close::Timeout(Timeout::Handshake);
+/// assert!(matches!(c, Close::Timeout(Timeout::Handshake)));
+/// assert!(c.kind().is_some());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Timeout {
@@ -172,6 +192,13 @@ impl fmt::Display for Timeout {
 }
 
 /// Why a layer aborted.
+///
+/// ```
+/// use strata::{AbortReason, Close, Fault};
+/// let c = Close::aborted("framing", AbortReason::FrameTooLarge { size: 70_000, limit: 65_536 });
+/// assert_eq!(c.kind(), Some(Fault::LocalLimit)); // one of our limits, hit by the peer
+/// assert!(c.to_string().contains("framing"));
+/// ```
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AbortReason {

@@ -12,6 +12,13 @@ use crate::{
 };
 
 /// A datagram queued for sending, owning its bytes.
+///
+/// ```
+/// use strata::{OwnedTransmit, Transmit};
+/// let owned = OwnedTransmit::from_transmit(&Transmit::connected(b"kept"));
+/// assert_eq!(owned.contents, b"kept");
+/// assert_eq!(owned.as_transmit(), Transmit::connected(b"kept"));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedTransmit {
     /// See [`Transmit::destination`].
@@ -28,6 +35,13 @@ pub struct OwnedTransmit {
 
 impl OwnedTransmit {
     /// Copies a borrowed transmit.
+    ///
+    /// ```
+    /// use strata::{OwnedTransmit, Transmit};
+    /// let to = "127.0.0.1:53".parse().unwrap();
+    /// let owned = OwnedTransmit::from_transmit(&Transmit::to(to, b"q"));
+    /// assert_eq!(owned.destination, Some(to));
+    /// ```
     pub fn from_transmit(t: &Transmit<'_>) -> Self {
         OwnedTransmit {
             destination: t.destination,
@@ -39,6 +53,14 @@ impl OwnedTransmit {
     }
 
     /// Borrows it back.
+    ///
+    /// ```
+    /// use strata::{OwnedTransmit, Transmit};
+    /// let t = Transmit { segment_size: Some(2), ..Transmit::connected(b"aabb") };
+    /// let owned = OwnedTransmit::from_transmit(&t);
+    /// assert_eq!(owned.as_transmit(), t);
+    /// assert_eq!(owned.as_transmit().segments().count(), 2);
+    /// ```
     pub fn as_transmit(&self) -> Transmit<'_> {
         Transmit {
             destination: self.destination,
@@ -51,6 +73,21 @@ impl OwnedTransmit {
 }
 
 /// What a datagram bottom transport says about itself.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::{Addr, DatagramInfo, DatagramStack, LocalAddr, StackConfig};
+/// # use strata::{Datagram, DatagramProtocol, DatagramTransport};
+/// # struct Quiet;
+/// # impl DatagramProtocol for Quiet {
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// # }
+/// let info = DatagramInfo { name: "udp", local: Some(LocalAddr(Addr::Memory(1))), peer: None, max_datagram_size: 1472 };
+/// let now = std::time::Instant::now();
+/// let mut s = DatagramStack::new(Box::new(Quiet), info, Arc::new(StackConfig::default()), now);
+/// s.start(now);
+/// assert!(s.finished().is_none());
+/// ```
 #[derive(Clone, Debug)]
 pub struct DatagramInfo {
     /// Layer name (`udp`, `sim`, `memory`).
@@ -107,6 +144,25 @@ struct DBottom {
 
 impl DatagramStack {
     /// A stack over a datagram bottom described by `info`; call `start` first.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// use std::sync::Arc;
+    /// use strata::{DatagramInfo, StackConfig};
+    /// let info = DatagramInfo { name: "udp", local: None, peer: None, max_datagram_size: 1200 };
+    /// let now = std::time::Instant::now();
+    /// let mut s = DatagramStack::new(Box::new(Echo), info, Arc::new(StackConfig::default()), now);
+    /// s.start(now);
+    /// s.handle_datagrams(now, &[Datagram::new(Some(from), b"x")]);
+    /// assert_eq!(s.take_transmits(now).len(), 1);
+    /// ```
     pub fn new(
         proto: Box<dyn DatagramProtocol>,
         info: DatagramInfo,
@@ -133,6 +189,25 @@ impl DatagramStack {
     }
 
     /// Calls `connection_made`, then settles.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::{DatagramInfo, DatagramStack, StackConfig, Transmit};
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport};
+    /// struct Hello;
+    /// impl DatagramProtocol for Hello {
+    ///     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+    ///         t.send(&Transmit::to("127.0.0.1:7".parse().unwrap(), b"hello"))
+    ///     }
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let info = DatagramInfo { name: "udp", local: None, peer: None, max_datagram_size: 1200 };
+    /// let now = std::time::Instant::now();
+    /// let mut s = DatagramStack::new(Box::new(Hello), info, Arc::new(StackConfig::default()), now);
+    /// assert_eq!(s.transmits().count(), 0);
+    /// s.start(now);
+    /// assert_eq!(s.transmits().count(), 1);
+    /// ```
     pub fn start(&mut self, now: Instant) {
         self.tick(now);
         if let Some(p) = self.proto.as_mut() {
@@ -148,12 +223,42 @@ impl DatagramStack {
     }
 
     /// The time of the last event.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let t0 = s.now();
+    /// s.handle_timeout(t0 + std::time::Duration::from_secs(1));
+    /// assert_eq!(s.now() - t0, std::time::Duration::from_secs(1));
+    /// ```
     pub fn now(&self) -> Instant {
         self.b.now
     }
 
     /// A batch of datagrams arrived. While reading is paused they are dropped
     /// (the owner should not read then; datagrams may be lost).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_datagrams(now, &[Datagram::new(Some(from), b"a"), Datagram::new(Some(from), b"b")]);
+    /// assert_eq!(s.transmits().count(), 2);
+    /// ```
     pub fn handle_datagrams(&mut self, now: Instant, batch: &[Datagram<'_>]) {
         self.tick(now);
         if self.finished.is_some() || batch.is_empty() {
@@ -170,6 +275,21 @@ impl DatagramStack {
     }
 
     /// Time passed.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_timeout(now); // nothing is due: nothing happens
+    /// assert!(s.finished().is_none());
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
         if self.finished.is_some() {
@@ -188,6 +308,21 @@ impl DatagramStack {
     }
 
     /// The owner is draining: delivers `on_shutdown`, then settles.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_shutdown(now);
+    /// assert!(s.finished().unwrap().is_clean());
+    /// ```
     pub fn handle_shutdown(&mut self, now: Instant) {
         self.tick(now);
         if self.finished.is_some() || self.b.closing.is_some() {
@@ -214,6 +349,21 @@ impl DatagramStack {
     }
 
     /// Delivers pending wakes.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_wakes(now); // no waker handed out: nothing to deliver
+    /// assert!(s.wake_hub().is_none());
+    /// ```
     pub fn handle_wakes(&mut self, now: Instant) {
         self.tick(now);
         let Some(hub) = self.b.hub.get().cloned() else {
@@ -228,17 +378,59 @@ impl DatagramStack {
     }
 
     /// The socket failed.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// use strata::Close;
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_lost(now, Close::Io(std::io::ErrorKind::NetworkDown));
+    /// assert!(matches!(s.finished(), Some(Close::Io(std::io::ErrorKind::NetworkDown))));
+    /// ```
     pub fn handle_lost(&mut self, now: Instant, why: Close) {
         self.tick(now);
         self.finish(why);
     }
 
     /// The wake hub, once a waker was handed out.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let s = DatagramStack::memory(Box::new(Echo));
+    /// assert!(s.wake_hub().is_none());
+    /// ```
     pub fn wake_hub(&self) -> Option<&Arc<WakeHub>> {
         self.b.hub.get()
     }
 
     /// Earliest deadline.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let s = DatagramStack::memory(Box::new(Echo));
+    /// assert_eq!(s.next_deadline(), None); // Echo sets no timer
+    /// ```
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.finished.is_some() {
             return None;
@@ -251,16 +443,61 @@ impl DatagramStack {
     }
 
     /// True while the owner should read.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let s = DatagramStack::memory(Box::new(Echo));
+    /// assert!(s.wants_read());
+    /// ```
     pub fn wants_read(&self) -> bool {
         self.finished.is_none() && !self.b.read_paused
     }
 
     /// The queued datagrams, oldest first.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_datagrams(now, &[Datagram::new(Some(from), b"one")]);
+    /// let queued: Vec<&[u8]> = s.transmits().map(|t| &t.contents[..]).collect();
+    /// assert_eq!(queued, [&b"one"[..]]);
+    /// ```
     pub fn transmits(&self) -> impl Iterator<Item = &OwnedTransmit> {
         self.b.out.iter()
     }
 
     /// The first `n` queued datagrams were sent (or dropped by the OS).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_datagrams(now, &[Datagram::new(Some(from), b"1"), Datagram::new(Some(from), b"2")]);
+    /// s.consume(now, 1); // the socket took the first
+    /// assert_eq!(s.take_transmits(now)[0].contents, b"2");
+    /// ```
     pub fn consume(&mut self, now: Instant, n: usize) {
         self.tick(now);
         for _ in 0..n {
@@ -272,6 +509,22 @@ impl DatagramStack {
     }
 
     /// Takes every queued datagram.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_datagrams(now, &[Datagram::new(Some(from), b"x")]);
+    /// assert_eq!(s.take_transmits(now).len(), 1);
+    /// assert_eq!(s.transmits().count(), 0);
+    /// ```
     pub fn take_transmits(&mut self, now: Instant) -> Vec<OwnedTransmit> {
         self.tick(now);
         self.b.out_bytes = 0;
@@ -281,11 +534,43 @@ impl DatagramStack {
     }
 
     /// Datagrams dropped so far (over budget, oversized, or paused input).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo)); // 1200-byte datagrams
+    /// let now = s.now();
+    /// let big = vec![0u8; 1500];
+    /// s.handle_datagrams(now, &[Datagram::new(Some(from), &big)]); // its echo is too big
+    /// assert_eq!(s.dropped(), 1);
+    /// ```
     pub fn dropped(&self) -> u64 {
         self.b.dropped
     }
 
     /// `Some` once over; `connection_lost` has run.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport, Transmit};
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit { destination: d.source, ..Transmit::connected(d.data) }) }
+    /// #     }
+    /// # }
+    /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
+    /// let mut s = DatagramStack::memory(Box::new(Echo));
+    /// assert!(s.finished().is_none());
+    /// let now = s.now();
+    /// s.handle_shutdown(now);
+    /// assert!(s.finished().unwrap().is_clean());
+    /// ```
     pub fn finished(&self) -> Option<&Close> {
         self.finished.as_ref()
     }

@@ -43,6 +43,15 @@ pub trait Introspect {
 
 impl<'a> dyn Introspect + 'a {
     /// Looks a capability up through the stack, top layer first.
+    ///
+    /// ```
+    /// use strata::{Addr, HalfClose, Introspect, PeerAddr, StreamTransport, testing::MemoryTransport};
+    /// let t = MemoryTransport::new().with_peer(Addr::Memory(4));
+    /// let t: &dyn Introspect = &t;
+    /// assert_eq!(t.get::<PeerAddr>(), Some(&PeerAddr(Addr::Memory(4))));
+    /// assert_eq!(t.get::<HalfClose>(), Some(&HalfClose(true)));
+    /// assert_eq!(t.get::<String>(), None); // nobody answers that type
+    /// ```
     pub fn get<T: Any>(&self) -> Option<&T> {
         let mut cur: Option<&dyn Introspect> = Some(self);
         while let Some(t) = cur {
@@ -55,6 +64,13 @@ impl<'a> dyn Introspect + 'a {
     }
 
     /// The names of the layers, top first (`["lines", "tls", "tcp"]`).
+    ///
+    /// ```
+    /// use strata::{Introspect, testing::MemoryTransport};
+    /// let t = MemoryTransport::new();
+    /// let t: &dyn Introspect = &t;
+    /// assert_eq!(t.layer_chain(), vec!["memory"]);
+    /// ```
     pub fn layer_chain(&self) -> Vec<&'static str> {
         let mut out = Vec::new();
         let mut cur: Option<&dyn Introspect> = Some(self);
@@ -67,6 +83,23 @@ impl<'a> dyn Introspect + 'a {
 }
 
 /// Answers `local_capability` for a list of fields: `capability!(id, self.peer, self.local)`.
+///
+/// ```
+/// use std::any::{Any, TypeId};
+/// use strata::{capability, Addr, Introspect, LocalAddr, PeerAddr};
+/// struct Sock { peer: PeerAddr, local: LocalAddr }
+/// impl Introspect for Sock {
+///     fn name(&self) -> &'static str { "sock" }
+///     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
+///         capability!(id, self.peer, self.local)
+///     }
+///     fn below(&self) -> Option<&dyn Introspect> { None }
+/// }
+/// let s = Sock { peer: PeerAddr(Addr::Memory(2)), local: LocalAddr(Addr::Memory(1)) };
+/// let s: &dyn Introspect = &s;
+/// assert_eq!(s.get::<LocalAddr>(), Some(&LocalAddr(Addr::Memory(1))));
+/// assert_eq!(s.get::<PeerAddr>(), Some(&PeerAddr(Addr::Memory(2))));
+/// ```
 #[macro_export]
 macro_rules! capability {
     ($id:expr $(, $field:expr)* $(,)?) => {{
@@ -86,6 +119,14 @@ pub fn __type_id_of<T: Any>(_: &T) -> TypeId {
 }
 
 /// An address at either end of a connection.
+///
+/// ```
+/// use strata::Addr;
+/// let a = Addr::Inet("[2001:db8::1]:443".parse().unwrap());
+/// assert_eq!(a.to_string(), "[2001:db8::1]:443");
+/// assert_eq!(Addr::Unix(Some("/run/app.sock".into())).to_string(), "unix:/run/app.sock");
+/// assert_eq!(Addr::Memory(3).to_string(), "memory:3");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Addr {
@@ -109,16 +150,48 @@ impl fmt::Display for Addr {
 }
 
 /// Capability: the peer's address.
+///
+/// ```
+/// use strata::{Addr, PeerAddr, Stack, StreamProtocol, StreamTransport};
+/// #[derive(Default)]
+/// struct Who(Option<PeerAddr>);
+/// impl StreamProtocol for Who {
+///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { self.0 = t.get::<PeerAddr>().cloned() }
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let s = Stack::memory(Box::new(Who::default()));
+/// assert_eq!(s.protocol::<Who>().unwrap().0, Some(PeerAddr(Addr::Memory(2))));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PeerAddr(pub Addr);
 
 /// Capability: our own address.
+///
+/// ```
+/// use strata::{Addr, LocalAddr, Stack, StreamProtocol, StreamTransport};
+/// # struct Idle;
+/// # impl StreamProtocol for Idle {
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// let mut s = Stack::memory(Box::new(Idle));
+/// let local = s.inspect(|t| t.get::<LocalAddr>().cloned());
+/// assert_eq!(local, Some(LocalAddr(Addr::Memory(1))));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LocalAddr(pub Addr);
 
 /// Capability: whether `write_eof` really half-closes (the peer sees EOF while
 /// we keep reading). It may change during a connection, e.g. once a TLS
 /// handshake has chosen a version. When false, `write_eof` closes both ways.
+///
+/// ```
+/// use strata::{BottomInfo, HalfClose};
+/// let mut info = BottomInfo::new("tls");
+/// info.half_close = HalfClose(false); // write_eof closes both ways here
+/// assert!(!info.half_close.0);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HalfClose(pub bool);
 
@@ -144,6 +217,12 @@ pub enum AppProtocol {
 
 impl AppProtocol {
     /// The agreed protocol's name, once there is one.
+    ///
+    /// ```
+    /// use strata::AppProtocol;
+    /// assert_eq!(AppProtocol::Agreed(Some(b"http/1.1".to_vec())).alpn(), Some(&b"http/1.1"[..]));
+    /// assert_eq!(AppProtocol::Agreed(None).alpn(), None);
+    /// ```
     pub fn alpn(&self) -> Option<&[u8]> {
         match self {
             AppProtocol::Agreed(Some(p)) => Some(p),

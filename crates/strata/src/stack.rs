@@ -88,6 +88,13 @@ pub struct BottomInfo {
 
 impl BottomInfo {
     /// Info with a name, no addresses, and half-close supported.
+    ///
+    /// ```
+    /// use strata::{BottomInfo, HalfClose};
+    /// let info = BottomInfo::new("unix");
+    /// assert!(info.peer.is_none() && info.local.is_none());
+    /// assert_eq!(info.half_close, HalfClose(true));
+    /// ```
     pub fn new(name: &'static str) -> Self {
         BottomInfo {
             name,
@@ -98,12 +105,24 @@ impl BottomInfo {
     }
 
     /// Sets the peer address.
+    ///
+    /// ```
+    /// use strata::{Addr, BottomInfo, PeerAddr};
+    /// let info = BottomInfo::new("tcp").peer(Addr::Inet("192.0.2.1:443".parse().unwrap()));
+    /// assert_eq!(info.peer.unwrap().0.to_string(), "192.0.2.1:443");
+    /// ```
     pub fn peer(mut self, a: crate::Addr) -> Self {
         self.peer = Some(PeerAddr(a));
         self
     }
 
     /// Sets the local address.
+    ///
+    /// ```
+    /// use strata::{Addr, BottomInfo, LocalAddr};
+    /// let info = BottomInfo::new("memory").local(Addr::Memory(1));
+    /// assert_eq!(info.local, Some(LocalAddr(Addr::Memory(1))));
+    /// ```
     pub fn local(mut self, a: crate::Addr) -> Self {
         self.local = Some(LocalAddr(a));
         self
@@ -269,6 +288,23 @@ enum EofIn {
 impl Stack {
     /// A stack over a bottom transport described by `info`. Call
     /// [`start`](Stack::start) before anything else.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::time::Instant;
+    /// use strata::{BottomInfo, Stack, StackConfig, StreamProtocol, StreamTransport};
+    /// struct Greet;
+    /// impl StreamProtocol for Greet {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let now = Instant::now();
+    /// let mut s = Stack::new(Box::new(Greet), BottomInfo::new("tcp"), Arc::new(StackConfig::default()), now);
+    /// assert_eq!(s.pending_output(), 0); // nothing runs before `start`
+    /// s.start(now);
+    /// assert_eq!(s.take_output(now), b"hi");
+    /// ```
     pub fn new(
         proto: Box<dyn StreamProtocol>,
         info: BottomInfo,
@@ -296,6 +332,21 @@ impl Stack {
     }
 
     /// Calls `connection_made`, then settles.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::{BottomInfo, Stack, StreamProtocol, StreamTransport};
+    /// struct Greet;
+    /// impl StreamProtocol for Greet {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"220 ready\r\n") }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let now = Instant::now();
+    /// let mut s = Stack::new(Box::new(Greet), BottomInfo::new("tcp"), Default::default(), now);
+    /// s.start(now);
+    /// assert_eq!(s.pending_output(), 11);
+    /// ```
     pub fn start(&mut self, now: Instant) {
         self.tick(now);
         if let Some(p) = self.proto.as_mut() {
@@ -332,6 +383,20 @@ impl Stack {
     }
 
     /// The time of the last event.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Idle;
+    /// # impl StreamProtocol for Idle {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut s = strata::Stack::memory(Box::new(Idle));
+    /// let t0 = s.now();
+    /// s.handle_timeout(t0 + Duration::from_secs(1));
+    /// assert_eq!(s.now() - t0, Duration::from_secs(1));
+    /// ```
     pub fn now(&self) -> Instant {
         self.b.now
     }
@@ -343,6 +408,19 @@ impl Stack {
     }
 
     /// Bytes arrived from the peer.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Echo;
+    /// impl StreamProtocol for Echo {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_input(now, b"ping");
+    /// assert_eq!(s.take_output(now), b"ping");
+    /// ```
     pub fn handle_input(&mut self, now: Instant, data: &[u8]) {
         self.tick(now);
         if self.b.finished().is_some() || data.is_empty() {
@@ -361,6 +439,22 @@ impl Stack {
 
     /// Bytes arrived from the peer, in an owned buffer: the protocol gets
     /// them through `data_received_bytes`, so it may keep them without a copy.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Echo;
+    /// impl StreamProtocol for Echo {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    ///     // Forwards the owned buffer: no copy.
+    ///     fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, d: Bytes) { t.write_bytes(d) }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_input_bytes(now, Bytes::from_static(b"ping"));
+    /// assert_eq!(s.take_output(now), b"ping");
+    /// ```
     pub fn handle_input_bytes(&mut self, now: Instant, data: Bytes) {
         self.tick(now);
         if self.b.finished().is_some() || data.is_empty() {
@@ -378,6 +472,21 @@ impl Stack {
     }
 
     /// The peer half-closed (EOF).
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Bye;
+    /// impl StreamProtocol for Bye {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"bye"); t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Bye));
+    /// let now = s.now();
+    /// s.handle_eof(now);
+    /// assert!(s.finished().is_none()); // "bye" is not flushed yet
+    /// assert_eq!(s.take_output(now), b"bye");
+    /// assert!(s.finished().unwrap().is_clean());
+    /// ```
     pub fn handle_eof(&mut self, now: Instant) {
         self.tick(now);
         if self.b.eof_in == EofIn::No {
@@ -387,6 +496,25 @@ impl Stack {
     }
 
     /// The connection failed below (reset, I/O error).
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use strata::{Close, Stack, StreamProtocol, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Note(Option<Close>);
+    /// impl StreamProtocol for Note {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    ///     fn connection_lost(&mut self, why: &Close) { self.0 = Some(why.clone()) }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Note::default()));
+    /// s.keep_protocol();
+    /// let now = s.now();
+    /// s.handle_lost(now, Close::Io(ErrorKind::ConnectionReset));
+    /// assert!(matches!(s.finished(), Some(Close::Io(ErrorKind::ConnectionReset))));
+    /// let seen = &s.protocol::<Note>().unwrap().0;
+    /// assert!(matches!(seen, Some(Close::Io(ErrorKind::ConnectionReset))));
+    /// ```
     pub fn handle_lost(&mut self, now: Instant, why: Close) {
         self.tick(now);
         self.b.out.clear();
@@ -394,6 +522,31 @@ impl Stack {
     }
 
     /// Time passed: fires the close deadline and the protocol's deadline.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Tick(Option<Instant>);
+    /// impl StreamProtocol for Tick {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+    ///         self.0 = Some(t.now() + Duration::from_secs(5));
+    ///     }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    ///     fn next_deadline(&self) -> Option<Instant> { self.0 }
+    ///     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+    ///         if self.0.is_some_and(|d| t.now() >= d) {
+    ///             self.0 = None;
+    ///             t.write(b"tick");
+    ///         }
+    ///     }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Tick(None)));
+    /// let due = s.next_deadline().unwrap();
+    /// s.handle_timeout(due);
+    /// assert_eq!(s.take_output(due), b"tick");
+    /// assert_eq!(s.next_deadline(), None);
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
         if self.b.finished().is_some() {
@@ -422,6 +575,19 @@ impl Stack {
     /// The owner is draining: delivers `on_shutdown` (once), then settles.
     /// The owner aborts with [`AbortReason::Shutdown`] if the stack has not
     /// finished by its drain deadline.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Idle;
+    /// impl StreamProtocol for Idle {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Idle));
+    /// let now = s.now();
+    /// s.handle_shutdown(now); // the default `on_shutdown` closes
+    /// assert!(s.finished().unwrap().is_clean());
+    /// ```
     pub fn handle_shutdown(&mut self, now: Instant) {
         self.tick(now);
         if self.b.finished().is_some() || self.b.closing().is_some() {
@@ -434,6 +600,25 @@ impl Stack {
     }
 
     /// Delivers every pending wake along its route.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport, Wake, WakeRoute};
+    /// #[derive(Default)]
+    /// struct Woken { waker: Option<Wake>, wakes: usize }
+    /// impl StreamProtocol for Woken {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { self.waker = Some(t.waker()) }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    ///     fn on_wake(&mut self, _: &mut dyn StreamTransport, _: WakeRoute<'_>) { self.wakes += 1 }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Woken::default()));
+    /// let w = s.protocol::<Woken>().unwrap().waker.clone().unwrap();
+    /// std::thread::spawn(move || w.wake()).join().unwrap();
+    /// assert!(s.wake_hub().unwrap().is_pending());
+    /// let now = s.now();
+    /// s.handle_wakes(now);
+    /// assert_eq!(s.protocol::<Woken>().unwrap().wakes, 1);
+    /// ```
     pub fn handle_wakes(&mut self, now: Instant) {
         self.tick(now);
         let Some(hub) = self.b.hub.get().cloned() else {
@@ -452,12 +637,38 @@ impl Stack {
 
     /// The wake hub, once any protocol asked for a waker (an idle stack that
     /// never did holds none).
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Idle;
+    /// impl StreamProtocol for Idle {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let s = Stack::memory(Box::new(Idle));
+    /// assert!(s.wake_hub().is_none()); // nobody asked for a waker
+    /// ```
     pub fn wake_hub(&self) -> Option<&Arc<WakeHub>> {
         self.b.hub.get()
     }
 
     /// The earliest deadline of the stack: the protocol's, the close
     /// deadline and the send-stall deadline.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::{Stack, StackConfig, StreamProtocol, StreamTransport};
+    /// struct Close1;
+    /// impl StreamProtocol for Close1 {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"x"); t.close() }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let cfg = StackConfig { close_timeout: Duration::from_secs(3), ..StackConfig::default() };
+    /// let s = Stack::memory_with(Box::new(Close1), cfg);
+    /// // A graceful close waiting for its flush is bounded by the close deadline.
+    /// assert_eq!(s.next_deadline(), Some(s.now() + Duration::from_secs(3)));
+    /// ```
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.b.finished().is_some() {
             return None;
@@ -477,6 +688,21 @@ impl Stack {
     }
 
     /// True while the owner should read from the socket.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Slow;
+    /// impl StreamProtocol for Slow {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.pause_reading() }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Slow));
+    /// assert!(s.wants_read());
+    /// let now = s.now();
+    /// s.handle_input(now, b"a");
+    /// assert!(!s.wants_read());
+    /// assert!(s.is_read_paused());
+    /// ```
     pub fn wants_read(&self) -> bool {
         self.b.finished().is_none()
             && !self.b.read_paused
@@ -485,11 +711,42 @@ impl Stack {
     }
 
     /// Bytes queued for the socket.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut s = Stack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_input(now, b"abc");
+    /// assert_eq!(s.pending_output(), 3);
+    /// ```
     pub fn pending_output(&self) -> usize {
         self.b.out.len()
     }
 
     /// Fills `dst` with the queued output, for one vectored write.
+    ///
+    /// ```
+    /// use std::io::IoSlice;
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut s = Stack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_input(now, b"ab");
+    /// s.handle_input(now, b"cd");
+    /// let mut bufs = [IoSlice::new(&[]); 8];
+    /// let n = s.io_slices(&mut bufs);
+    /// let queued: Vec<u8> = bufs[..n].iter().flat_map(|b| b.iter().copied()).collect();
+    /// assert_eq!(queued, b"abcd");
+    /// ```
     pub fn io_slices<'a>(&'a self, dst: &mut [IoSlice<'a>]) -> usize {
         self.b.out.io_slices(dst)
     }
@@ -499,6 +756,20 @@ impl Stack {
     /// less than all of it, or nothing: `n == 0`, as after `WouldBlock`)
     /// starts the send-stall clock ([`StackConfig::stall_timeout`]); every
     /// byte taken restarts it, and an empty queue stops it.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut s = Stack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_input(now, b"abcd");
+    /// s.consume(now, 3); // the socket took three bytes
+    /// assert_eq!(s.take_output(now), b"d");
+    /// ```
     pub fn consume(&mut self, now: Instant, n: usize) {
         self.tick(now);
         self.b.out.consume(n);
@@ -523,6 +794,20 @@ impl Stack {
     }
 
     /// Takes all queued output as if it had been written (test kit and docs).
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut s = Stack::memory(Box::new(Echo));
+    /// let now = s.now();
+    /// s.handle_input(now, b"abc");
+    /// assert_eq!(s.take_output(now), b"abc");
+    /// assert_eq!(s.pending_output(), 0);
+    /// ```
     pub fn take_output(&mut self, now: Instant) -> Vec<u8> {
         self.tick(now);
         let v = self.b.out.take_all();
@@ -536,6 +821,23 @@ impl Stack {
 
     /// True when the owner should half-close the socket now (EOF requested
     /// and everything before it flushed).
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Last;
+    /// impl StreamProtocol for Last {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"end"); t.write_eof() }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Last));
+    /// assert!(!s.should_shutdown_write()); // "end" goes first
+    /// let now = s.now();
+    /// assert_eq!(s.take_output(now), b"end");
+    /// assert!(s.should_shutdown_write());
+    /// s.write_shutdown_done(now);
+    /// assert!(!s.should_shutdown_write());
+    /// ```
     pub fn should_shutdown_write(&self) -> bool {
         self.b.finished().is_none()
             && self.b.eof_out_requested
@@ -544,6 +846,22 @@ impl Stack {
     }
 
     /// The owner half-closed the socket.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Half;
+    /// impl StreamProtocol for Half {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write_eof() }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Half));
+    /// let now = s.now();
+    /// assert!(s.should_shutdown_write());
+    /// s.write_shutdown_done(now);
+    /// s.handle_eof(now); // the peer finishes too
+    /// assert!(s.finished().unwrap().is_clean());
+    /// ```
     pub fn write_shutdown_done(&mut self, now: Instant) {
         self.tick(now);
         self.b.eof_out_sent = true;
@@ -551,21 +869,78 @@ impl Stack {
     }
 
     /// `Some` once the connection is over; `connection_lost` has then run.
+    ///
+    /// ```
+    /// use strata::{AbortReason, Close, Stack, StreamProtocol, StreamTransport};
+    /// struct Refuse;
+    /// impl StreamProtocol for Refuse {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) {
+    ///         t.abort(Close::aborted("refuse", AbortReason::Requested))
+    ///     }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Refuse));
+    /// assert!(s.finished().is_none());
+    /// let now = s.now();
+    /// s.handle_input(now, b"x");
+    /// assert_eq!(s.finished().unwrap().layer(), Some("refuse"));
+    /// ```
     pub fn finished(&self) -> Option<&Close> {
         self.b.finished()
     }
 
     /// Whether the read side is paused (for the owner's bookkeeping and tests).
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct OneAtATime;
+    /// impl StreamProtocol for OneAtATime {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.pause_reading() }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(OneAtATime));
+    /// let now = s.now();
+    /// assert!(!s.is_read_paused());
+    /// s.handle_input(now, b"a");
+    /// assert!(s.is_read_paused());
+    /// ```
     pub fn is_read_paused(&self) -> bool {
         self.b.read_paused
     }
 
     /// Whether the stack has delivered `pause_writing` without `resume_writing`.
+    ///
+    /// ```
+    /// use strata::{Stack, StackConfig, StreamProtocol, StreamTransport};
+    /// struct Flood;
+    /// impl StreamProtocol for Flood {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(&[7; 100]) }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let cfg = StackConfig { high_water: 64, low_water: 16, ..StackConfig::default() };
+    /// let mut s = Stack::memory_with(Box::new(Flood), cfg);
+    /// assert!(s.is_write_paused());
+    /// let now = s.now();
+    /// s.take_output(now);
+    /// assert!(!s.is_write_paused());
+    /// ```
     pub fn is_write_paused(&self) -> bool {
         self.b.write_paused
     }
 
     /// The layer chain of the protocol's transport (just the bottom's name).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Idle;
+    /// # impl StreamProtocol for Idle {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let s = strata::Stack::memory(Box::new(Idle));
+    /// assert_eq!(s.bottom_name(), "memory");
+    /// ```
     pub fn bottom_name(&self) -> &'static str {
         self.b.info.name
     }
@@ -617,11 +992,39 @@ impl Stack {
     /// Keeps the protocol after the stack finishes (by default it is
     /// dropped right after `connection_lost`), so that
     /// [`protocol`](Stack::protocol) can still read its results.
+    ///
+    /// ```
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Quit;
+    /// impl StreamProtocol for Quit {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Quit));
+    /// s.keep_protocol();
+    /// let now = s.now();
+    /// s.handle_eof(now);
+    /// assert!(s.finished().is_some());
+    /// assert!(s.protocol::<Quit>().is_some());
+    /// ```
     pub fn keep_protocol(&mut self) {
         self.b.keep_protocol = true;
     }
 
     /// Runs `f` with the transport the bottom protocol sees, for inspection.
+    ///
+    /// ```
+    /// use strata::{PeerAddr, Addr, Stack, StreamProtocol, StreamTransport};
+    /// struct Idle;
+    /// impl StreamProtocol for Idle {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Idle));
+    /// let peer = s.inspect(|t| t.get::<PeerAddr>().cloned());
+    /// assert_eq!(peer, Some(PeerAddr(Addr::Memory(2))));
+    /// assert_eq!(s.inspect(|t| t.layer_chain()), vec!["memory"]);
+    /// ```
     pub fn inspect<R>(&mut self, f: impl FnOnce(&dyn StreamTransport) -> R) -> R {
         f(&BottomView { b: &mut self.b })
     }

@@ -174,17 +174,37 @@ impl Endpoint {
     }
 
     /// Parses with the schemes of `reg`.
+    ///
+    /// ```
+    /// use strata::endpoint::{Endpoint, SchemeRegistry};
+    /// let reg = SchemeRegistry::transports(); // tcp, udp and unix only
+    /// assert!(Endpoint::parse_with("tcp://127.0.0.1:80", &reg).is_ok());
+    /// assert!(Endpoint::parse_with("tls+tcp://127.0.0.1:443", &reg).is_err());
+    /// ```
     pub fn parse_with(s: &str, reg: &SchemeRegistry) -> Result<Endpoint, EndpointError> {
         grammar::parse(s, reg)
     }
 
     /// The bottom scheme, the one the driver opens: `"tcp"`, `"udp"`, `"unix"`.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tls+tcp://example.com:443").unwrap();
+    /// assert_eq!(ep.transport(), "tcp");
+    /// ```
     pub fn transport(&self) -> &str {
         self.layers.last().map_or("", String::as_str)
     }
 
     /// The value of `layer.key`; when given more than once, the last one wins.
     /// Names compare case-insensitively.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tcp://h:1?tcp.backlog=100&TCP.Backlog=200").unwrap();
+    /// assert_eq!(ep.option("tcp", "backlog"), Some("200")); // the last one wins
+    /// assert_eq!(ep.option("tcp", "nodelay"), None);
+    /// ```
     pub fn option(&self, layer: &str, key: &str) -> Option<&str> {
         self.options
             .iter()
@@ -224,6 +244,13 @@ impl Endpoint {
     /// datagrams, `reliable+udp` a stream. Schemes `reg` does not know are
     /// taken as pass-through (a chain of unknown schemes counts as a stream);
     /// use the registry the endpoint was parsed with.
+    ///
+    /// ```
+    /// use strata::endpoint::{Endpoint, Family, SchemeRegistry};
+    /// let reg = SchemeRegistry::default();
+    /// assert_eq!(Endpoint::parse("udp://h:1").unwrap().family(&reg), Family::Datagram);
+    /// assert_eq!(Endpoint::parse("reliable+udp://h:1").unwrap().family(&reg), Family::Stream);
+    /// ```
     pub fn family(&self, reg: &SchemeRegistry) -> Family {
         self.layers
             .iter()

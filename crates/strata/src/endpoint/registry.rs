@@ -69,6 +69,12 @@ pub struct OptionHelp {
 
 impl OptionHelp {
     /// Help for `key`: its default and what it does.
+    ///
+    /// ```
+    /// use strata::endpoint::OptionHelp;
+    /// let h = OptionHelp::new("window", "64", "packets in flight");
+    /// assert_eq!((h.key, h.default, h.bounds), ("window", "64", ""));
+    /// ```
     pub const fn new(key: &'static str, default: &'static str, about: &'static str) -> Self {
         OptionHelp {
             key,
@@ -79,6 +85,12 @@ impl OptionHelp {
     }
 
     /// The same, with its bounds in words (for an option without a value rule).
+    ///
+    /// ```
+    /// use strata::endpoint::OptionHelp;
+    /// let h = OptionHelp::new("alpn", "h2", "protocols offered").bounded("1 to 8 names");
+    /// assert_eq!(h.bounds, "1 to 8 names");
+    /// ```
     pub const fn bounded(self, bounds: &'static str) -> Self {
         OptionHelp { bounds, ..self }
     }
@@ -515,16 +527,34 @@ impl SchemeSpec {
     };
 
     /// Whether `key` is a declared option of this scheme.
+    ///
+    /// ```
+    /// use strata::endpoint::SchemeSpec;
+    /// assert!(SchemeSpec::UDP.accepts_option("reuseport"));
+    /// assert!(!SchemeSpec::UDP.accepts_option("nodelay"));
+    /// ```
     pub fn accepts_option(&self, key: &str) -> bool {
         self.options.iter().any(|o| *o == ANY_OPTION || *o == key)
     }
 
     /// The values option `key` takes, when this scheme bounds them.
+    ///
+    /// ```
+    /// use strata::endpoint::{OptionValue, SchemeSpec};
+    /// assert_eq!(SchemeSpec::UDP.value_rule("reuseport"), Some(OptionValue::Bool));
+    /// assert_eq!(SchemeSpec::UDP.value_rule("nodelay"), None);
+    /// ```
     pub fn value_rule(&self, key: &str) -> Option<OptionValue> {
         self.values.iter().find(|(k, _)| *k == key).map(|(_, v)| *v)
     }
 
     /// What option `key` does and its default, when documented.
+    ///
+    /// ```
+    /// use strata::endpoint::SchemeSpec;
+    /// let h = SchemeSpec::UDP.help_for("reuseport").unwrap();
+    /// assert_eq!(h.default, "false");
+    /// ```
     pub fn help_for(&self, key: &str) -> Option<OptionHelp> {
         self.help.iter().find(|h| h.key == key).copied()
     }
@@ -572,6 +602,12 @@ pub enum SchemeKind {
 
 impl SchemeKind {
     /// The family this scheme presents to what is above it.
+    ///
+    /// ```
+    /// use strata::endpoint::{Family, SchemeSpec};
+    /// assert_eq!(SchemeSpec::UDP.kind.above(), Family::Datagram);
+    /// assert_eq!(SchemeSpec::RELIABLE.kind.above(), Family::Stream);
+    /// ```
     pub fn above(&self) -> Family {
         match *self {
             SchemeKind::Transport { family, .. } => family,
@@ -655,12 +691,27 @@ impl SchemeRegistry {
     }
 
     /// A registry that knows no scheme at all.
+    ///
+    /// ```
+    /// use strata::endpoint::{Endpoint, SchemeRegistry};
+    /// let reg = SchemeRegistry::empty();
+    /// assert_eq!(reg.schemes().count(), 0);
+    /// assert!(Endpoint::parse_with("tcp://h:1", &reg).is_err());
+    /// ```
     pub fn empty() -> Self {
         SchemeRegistry { specs: Vec::new() }
     }
 
     /// Adds a scheme. Names are unique; names and option keys must be
     /// lowercase (`a-z`, digits, `-`; keys may also hold `_` and `.`).
+    ///
+    /// ```
+    /// use strata::endpoint::{RegistryError, SchemeRegistry, SchemeSpec};
+    /// let mut reg = SchemeRegistry::empty();
+    /// reg.register(SchemeSpec::TCP).unwrap();
+    /// let again = reg.register(SchemeSpec::TCP);
+    /// assert!(matches!(again, Err(RegistryError::Duplicate { name: "tcp" })));
+    /// ```
     pub fn register(&mut self, spec: SchemeSpec) -> Result<(), RegistryError> {
         if !valid_scheme_name(spec.name) {
             return Err(RegistryError::InvalidName { name: spec.name });
@@ -691,11 +742,24 @@ impl SchemeRegistry {
     }
 
     /// The scheme called `name`, if registered.
+    ///
+    /// ```
+    /// use strata::endpoint::SchemeRegistry;
+    /// let reg = SchemeRegistry::default();
+    /// assert_eq!(reg.get("tls").unwrap().name, "tls");
+    /// assert!(reg.get("gopher").is_none());
+    /// ```
     pub fn get(&self, name: &str) -> Option<&SchemeSpec> {
         self.specs.iter().find(|s| s.name == name)
     }
 
     /// Every registered scheme, in registration order.
+    ///
+    /// ```
+    /// use strata::endpoint::SchemeRegistry;
+    /// let names: Vec<&str> = SchemeRegistry::transports().schemes().map(|s| s.name).collect();
+    /// assert_eq!(names, ["tcp", "udp", "unix"]);
+    /// ```
     pub fn schemes(&self) -> impl Iterator<Item = &SchemeSpec> {
         self.specs.iter()
     }

@@ -68,11 +68,45 @@ pub trait LineProtocol: Send {
         let _ = t;
     }
     /// A complete line arrived, its delimiter stripped.
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Seen::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, b"one\r\ntw");
+    /// s.handle_input(now, b"o\r\n");
+    /// assert_eq!(s.protocol::<Lines<Seen>>().unwrap().inner().0, [b"one".to_vec(), b"two".to_vec()]);
+    /// ```
     fn line_received(&mut self, t: &mut dyn StreamTransport, line: &[u8]);
     /// The peer will send nothing more. `unterminated` holds the bytes after
     /// the last delimiter (usually empty): they never form a line, so they are
     /// handed over here rather than dropped silently. No default: a protocol
     /// that answers after EOF must not forget to.
+    ///
+    /// ```
+    /// use strata::framing::{send_line, LineProtocol, Lines};
+    /// use strata::{Stack, StreamTransport};
+    /// struct Tail;
+    /// impl LineProtocol for Tail {
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, rest: &[u8]) {
+    ///         send_line(t, rest); // the bytes after the last delimiter
+    ///         t.close();
+    ///     }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Tail)));
+    /// let now = s.now();
+    /// s.handle_input(now, b"a\r\nunfinished");
+    /// s.handle_eof(now);
+    /// assert_eq!(s.take_output(now), b"unfinished\r\n");
+    /// ```
     fn eof_received(&mut self, t: &mut dyn StreamTransport, unterminated: &[u8]);
     /// The connection is gone; called once, last.
     fn connection_lost(&mut self, why: &Close) {
@@ -224,6 +258,19 @@ enum Eof {
 
 impl<P: LineProtocol> Lines<P> {
     /// A layer with the default configuration (`\r\n`, 16 KiB lines).
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let lines = Lines::new(Seen::default());
+    /// assert_eq!(lines.config().max_line, 16 * 1024);
+    /// ```
     pub fn new(inner: P) -> Self {
         Self::with_config(inner, LinesConfig::default())
     }
@@ -258,6 +305,19 @@ impl<P: LineProtocol> Lines<P> {
     }
 
     /// The configuration in force.
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let lines = Lines::new(Seen::default());
+    /// assert_eq!(lines.config(), strata::framing::LinesConfig::default());
+    /// ```
     pub fn config(&self) -> LinesConfig {
         LinesConfig {
             delimiter: self.st.delim.clone(),
@@ -266,21 +326,76 @@ impl<P: LineProtocol> Lines<P> {
     }
 
     /// The inner protocol.
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let lines = Lines::new(Seen::default());
+    /// assert!(lines.inner().0.is_empty());
+    /// ```
     pub fn inner(&self) -> &P {
         &self.inner
     }
 
     /// The inner protocol, mutably.
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let mut lines = Lines::new(Seen::default());
+    /// lines.inner_mut().0.push(b"seeded".to_vec());
+    /// assert_eq!(lines.inner().0.len(), 1);
+    /// ```
     pub fn inner_mut(&mut self) -> &mut P {
         &mut self.inner
     }
 
     /// Unwraps the inner protocol.
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let lines = Lines::new(Seen(vec![b"x".to_vec()]));
+    /// assert_eq!(lines.into_inner().0, [b"x".to_vec()]);
+    /// ```
     pub fn into_inner(self) -> P {
         self.inner
     }
 
     /// Bytes received but not yet delivered as lines.
+    ///
+    /// ```
+    /// # use strata::framing::{LineProtocol, Lines};
+    /// # use strata::{Stack, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Vec<Vec<u8>>);
+    /// # impl LineProtocol for Seen {
+    /// #     fn line_received(&mut self, _: &mut dyn StreamTransport, l: &[u8]) { self.0.push(l.to_vec()) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// # }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Seen::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, b"partial");
+    /// assert_eq!(s.protocol::<Lines<Seen>>().unwrap().pending_input(), 7);
+    /// ```
     pub fn pending_input(&self) -> usize {
         self.buf.len()
     }

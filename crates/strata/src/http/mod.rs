@@ -101,6 +101,20 @@ pub use ::http::{
 pub trait Service: Send + Sync + 'static {
     /// A new request arrived; `req` is its head. The returned protocol gets
     /// `connection_made` at once, with the request's transport.
+    ///
+    /// ```
+    /// use strata::http::Service;
+    /// use strata::{StreamProtocol, StreamTransport};
+    /// struct Path(String);
+    /// impl StreamProtocol for Path {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let svc = |req: &http::request::Parts| Box::new(Path(req.uri.path().into())) as Box<dyn StreamProtocol>;
+    /// let req = http::Request::get("/a").body(()).unwrap().into_parts().0;
+    /// let _one = svc.call(&req); // one protocol per request
+    /// let _two = svc.call(&req);
+    /// ```
     fn call(&self, req: &request::Parts) -> Box<dyn StreamProtocol>;
 }
 
@@ -114,6 +128,20 @@ where
 }
 
 /// A service shared between connections.
+///
+/// ```
+/// use std::sync::Arc;
+/// use strata::http::{Service, SharedService};
+/// use strata::{StreamProtocol, StreamTransport};
+/// struct Nop;
+/// impl StreamProtocol for Nop {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let svc: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Nop) as Box<dyn StreamProtocol>);
+/// let for_another_connection = svc.clone();
+/// assert_eq!(Arc::strong_count(&for_another_connection), 2);
+/// ```
 pub type SharedService = Arc<dyn Service>;
 
 /// Capability: the head of the request this exchange serves (on a server)
@@ -225,6 +253,11 @@ pub enum HttpControl {
 }
 
 /// Why an HTTP action on a transport was refused.
+///
+/// ```
+/// use strata::http::HttpError;
+/// assert_eq!(HttpError::HeadAlreadySent.to_string(), "the response head was already sent");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum HttpError {
@@ -257,12 +290,98 @@ pub enum HttpError {
 /// ```
 pub trait HttpExchange {
     /// Sends a response head (a final one, or an informational 1xx).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::http::{HttpConfig, HttpServer};
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # fn serve(p: fn() -> Box<dyn StreamProtocol>, req: &[u8]) -> String {
+    /// #     let svc = Arc::new(move |_: &http::request::Parts| p());
+    /// #     let mut s = Stack::memory(Box::new(HttpServer::new(svc, HttpConfig::default())));
+    /// #     let now = s.now();
+    /// #     s.handle_input(now, req);
+    /// #     String::from_utf8(s.take_output(now)).unwrap()
+    /// # }
+    /// use strata::http::HttpExchange;
+    /// struct NoContent;
+    /// impl StreamProtocol for NoContent {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+    ///         t.send_response(http::Response::builder().status(204).body(()).unwrap()).unwrap();
+    ///         t.close();
+    ///     }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let out = serve(|| Box::new(NoContent), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// assert!(out.starts_with("HTTP/1.1 204"), "{out}");
+    /// ```
     fn send_response(&mut self, head: Response<()>) -> Result<(), HttpError>;
     /// Sends trailers, which end the body.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::http::{HttpConfig, HttpServer};
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # fn serve(p: fn() -> Box<dyn StreamProtocol>, req: &[u8]) -> String {
+    /// #     let svc = Arc::new(move |_: &http::request::Parts| p());
+    /// #     let mut s = Stack::memory(Box::new(HttpServer::new(svc, HttpConfig::default())));
+    /// #     let now = s.now();
+    /// #     s.handle_input(now, req);
+    /// #     String::from_utf8(s.take_output(now)).unwrap()
+    /// # }
+    /// use strata::http::{HeaderMap, HttpExchange};
+    /// struct WithTrailer;
+    /// impl StreamProtocol for WithTrailer {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    ///         t.write(b"body");
+    ///         let mut trailers = HeaderMap::new();
+    ///         trailers.insert("x-checksum", "42".parse().unwrap());
+    ///         t.send_trailers(trailers).unwrap();
+    ///         t.close();
+    ///     }
+    /// }
+    /// let out = serve(|| Box::new(WithTrailer), b"GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n");
+    /// assert!(out.contains("x-checksum: 42"), "{out}");
+    /// ```
     fn send_trailers(&mut self, trailers: HeaderMap) -> Result<(), HttpError>;
     /// The request head of this exchange.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::http::{HttpConfig, HttpServer};
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # fn serve(p: fn() -> Box<dyn StreamProtocol>, req: &[u8]) -> String {
+    /// #     let svc = Arc::new(move |_: &http::request::Parts| p());
+    /// #     let mut s = Stack::memory(Box::new(HttpServer::new(svc, HttpConfig::default())));
+    /// #     let now = s.now();
+    /// #     s.handle_input(now, req);
+    /// #     String::from_utf8(s.take_output(now)).unwrap()
+    /// # }
+    /// use strata::http::HttpExchange;
+    /// struct EchoPath;
+    /// impl StreamProtocol for EchoPath {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+    ///         let path = t.request_head().unwrap().uri.path().to_owned();
+    ///         t.write(path.as_bytes());
+    ///         t.close();
+    ///     }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let out = serve(|| Box::new(EchoPath), b"GET /hello HTTP/1.1\r\nHost: x\r\n\r\n");
+    /// assert!(out.contains("/hello"), "{out}");
+    /// ```
     fn request_head(&self) -> Option<&request::Parts>;
     /// The response head, on a client exchange, once it has arrived.
+    ///
+    /// ```
+    /// use strata::http::HttpExchange;
+    /// use strata::{StreamTransport, testing::MemoryTransport};
+    /// let mut t = MemoryTransport::new();
+    /// let t: &mut dyn StreamTransport = &mut t;
+    /// assert!(t.response_head().is_none()); // not an HTTP client exchange
+    /// ```
     fn response_head(&self) -> Option<&response::Parts>;
 }
 

@@ -66,6 +66,12 @@ pub use simtrace::{payload_hash, NodeId, SimEvent, SimEventKind};
 pub use tamper::{InFlight, Tamper, Verdict};
 
 /// The instant virtual time starts from (fixed for the whole process).
+///
+/// ```
+/// use strata::{StreamTransport, testing::{epoch, MemoryTransport}};
+/// assert_eq!(epoch(), epoch()); // fixed for the whole process
+/// assert_eq!(MemoryTransport::new().now(), epoch());
+/// ```
 pub fn epoch() -> Instant {
     static EPOCH: OnceLock<Instant> = OnceLock::new();
     *EPOCH.get_or_init(Instant::now)

@@ -132,6 +132,26 @@ pub struct Pump {
 
 impl Pump {
     /// Joins `a` and `b` with the default [`PumpConfig`] and starts both.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// assert_eq!(pump.run(Duration::from_secs(1)), RunOutcome::Finished);
+    /// ```
     pub fn new(a: Box<dyn StreamProtocol>, b: Box<dyn StreamProtocol>) -> Pump {
         Pump::with_config(a, b, PumpConfig::default())
     }
@@ -139,6 +159,28 @@ impl Pump {
     /// Joins `a` and `b` with `cfg` and starts both (`a` first). Side `a`
     /// is `Addr::Memory(1)` and sees `Addr::Memory(2)` as its peer; `b` the
     /// reverse. Both bottoms are named `memory`.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(10));
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run(Duration::from_secs(1));
+    /// assert!(pump.elapsed() >= Duration::from_millis(10));
+    /// ```
     pub fn with_config(
         a: Box<dyn StreamProtocol>,
         b: Box<dyn StreamProtocol>,
@@ -168,52 +210,277 @@ impl Pump {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let cfg = PumpConfig::default().chunk(1);
+    /// let pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// assert_eq!(pump.config().chunk, 1);
+    /// ```
     pub fn config(&self) -> &PumpConfig {
         &self.cfg
     }
 
     /// The virtual time.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// assert_eq!(pump.now(), strata::testing::epoch());
+    /// pump.advance(Duration::from_secs(2));
+    /// assert_eq!(pump.now(), strata::testing::epoch() + Duration::from_secs(2));
+    /// ```
     pub fn now(&self) -> Instant {
         self.now
     }
 
     /// Virtual time since [`epoch`].
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// pump.advance(Duration::from_millis(300));
+    /// assert_eq!(pump.elapsed(), Duration::from_millis(300));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.now.saturating_duration_since(epoch())
     }
 
     /// Side `a`'s stack.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// pump.run(Duration::from_secs(1));
+    /// assert!(pump.a().finished().unwrap().is_clean());
+    /// ```
     pub fn a(&self) -> &Stack {
         &self.sides[0]
     }
 
     /// Side `b`'s stack.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(pump.b().protocol::<Collect>().unwrap().0, b"abc");
+    /// ```
     pub fn b(&self) -> &Stack {
         &self.sides[1]
     }
 
     /// Side `a`'s stack, to feed it events (pass [`now`](Pump::now)).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// struct Echo;
+    /// impl StreamProtocol for Echo {
+    ///     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut pump = Pump::new(Box::new(Echo), Box::new(Collect::default()));
+    /// let now = pump.now();
+    /// pump.a_mut().handle_input(now, b"hi"); // as if `a` had read it
+    /// pump.run_until_idle();
+    /// assert_eq!(pump.b().protocol::<Collect>().unwrap().0, b"hi");
+    /// ```
     pub fn a_mut(&mut self) -> &mut Stack {
         &mut self.sides[0]
     }
 
     /// Side `b`'s stack, to feed it events (pass [`now`](Pump::now)).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Collect::default()), Box::new(Collect::default()));
+    /// let now = pump.now();
+    /// pump.b_mut().handle_shutdown(now); // drain b: it closes
+    /// pump.run(Duration::from_secs(1));
+    /// assert!(pump.b().finished().is_some());
+    /// ```
     pub fn b_mut(&mut self) -> &mut Stack {
         &mut self.sides[1]
     }
 
     /// Payload bytes handed to the receiver's `handle_input` so far.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(pump.bytes_moved(Dir::AtoB), 3);
+    /// assert_eq!(pump.bytes_moved(Dir::BtoA), 0);
+    /// ```
     pub fn bytes_moved(&self, dir: Dir) -> u64 {
         self.wires[dir.sender()].moved
     }
 
     /// Payload bytes sent but not yet delivered (on the wire, or arrived and
     /// waiting for the receiver to read).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(50));
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run_until_idle(); // sent at once, delivered 50 ms later
+    /// assert_eq!(pump.in_flight(Dir::AtoB), 3);
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(pump.in_flight(Dir::AtoB), 0);
+    /// ```
     pub fn in_flight(&self, dir: Dir) -> usize {
         self.wires[dir.sender()].in_flight
     }
 
     /// Everything that happened, oldest first (empty when the trace is off).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// pump.run(Duration::from_secs(1));
+    /// let delivered = pump.trace().iter().find(|e| e.kind == PumpEventKind::Delivered).unwrap();
+    /// assert_eq!((delivered.dir, delivered.bytes), (Dir::AtoB, 3));
+    /// ```
     pub fn trace(&self) -> &[PumpEvent] {
         &self.trace
     }
@@ -222,6 +489,27 @@ impl Pump {
     /// anything can move now, otherwise jumps the clock to the next event,
     /// fires due deadlines there and does one round. Returns false when
     /// nothing can happen any more (the pump is idle for good).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// while pump.step() {}
+    /// assert!(pump.a().finished().is_some() && pump.b().finished().is_some());
+    /// ```
     pub fn step(&mut self) -> bool {
         if self.round() {
             return true;
@@ -240,6 +528,28 @@ impl Pump {
     /// instant. The clock does not move and no deadline fires. Returns
     /// [`RunOutcome::Idle`], or [`RunOutcome::Spinning`] if the stacks never
     /// went quiet.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// pump.run_until_idle();
+    /// assert_eq!(pump.elapsed(), Duration::ZERO); // the clock did not move
+    /// assert_eq!(pump.b().protocol::<Collect>().unwrap().0, b"abc");
+    /// ```
     pub fn run_until_idle(&mut self) -> RunOutcome {
         for _ in 0..MAX_ROUNDS_PER_INSTANT {
             if !self.round() {
@@ -253,6 +563,29 @@ impl Pump {
     /// instant, then jumps to the earliest of both stacks' deadlines and the
     /// next delivery, and fires the deadlines due. Stops when both stacks
     /// finished, when nothing can happen any more, or at the limit.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// // Two protocols that wait for each other stop with nothing to do.
+    /// let mut pump = Pump::new(Box::new(Collect::default()), Box::new(Collect::default()));
+    /// assert_eq!(pump.run(Duration::from_secs(5)), RunOutcome::Idle);
+    /// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+    /// assert_eq!(pump.run(Duration::from_secs(5)), RunOutcome::Finished);
+    /// ```
     pub fn run(&mut self, limit: Duration) -> RunOutcome {
         let target = self.now + limit;
         self.run_to(target, true, &mut |_| false)
@@ -261,6 +594,29 @@ impl Pump {
     /// Like [`run`](Pump::run), and also stops (with
     /// [`RunOutcome::Reached`]) as soon as `pred` holds after an instant's
     /// work.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(10));
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// let got = pump.run_until(Duration::from_secs(1), |p| p.bytes_moved(Dir::AtoB) == 3);
+    /// assert_eq!(got, RunOutcome::Reached);
+    /// assert_eq!(pump.elapsed(), Duration::from_millis(10));
+    /// ```
     pub fn run_until(
         &mut self,
         limit: Duration,
@@ -273,6 +629,30 @@ impl Pump {
     /// Moves the clock forward by exactly `d`, doing everything that falls
     /// due on the way, in time order. Returns [`RunOutcome::Limit`] (or
     /// [`RunOutcome::Spinning`]).
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(10));
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// assert_eq!(pump.advance(Duration::from_millis(5)), RunOutcome::Limit);
+    /// assert_eq!(pump.bytes_moved(Dir::AtoB), 0); // still on the wire
+    /// pump.advance(Duration::from_millis(5));
+    /// assert_eq!(pump.bytes_moved(Dir::AtoB), 3);
+    /// ```
     pub fn advance(&mut self, d: Duration) -> RunOutcome {
         let target = self.now + d;
         self.run_to(target, false, &mut |_| false)
@@ -280,6 +660,28 @@ impl Pump {
 
     /// The next time something can happen: a stack deadline, an arrival, or
     /// the wire becoming free for queued output. `None` when nothing can.
+    ///
+    /// ```
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind, RunOutcome};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # use std::time::Duration;
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(10));
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run_until_idle();
+    /// assert_eq!(pump.next_event(), Some(pump.now() + Duration::from_millis(10)));
+    /// ```
     pub fn next_event(&self) -> Option<Instant> {
         let mut next = None;
         let mut consider = |t: Option<Instant>| {

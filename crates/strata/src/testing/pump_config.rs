@@ -57,36 +57,158 @@ impl Default for PumpConfig {
 
 impl PumpConfig {
     /// Sets the stack limits used by both sides.
+    ///
+    /// ```
+    /// use strata::{StackConfig, testing::PumpConfig};
+    /// let cfg = PumpConfig::default().stack(StackConfig { high_water: 1024, low_water: 256, ..StackConfig::default() });
+    /// assert_eq!(cfg.stack.high_water, 1024);
+    /// ```
     pub fn stack(mut self, cfg: StackConfig) -> Self {
         self.stack = cfg;
         self
     }
 
     /// Sets the one-way latency.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(40));
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run(Duration::from_secs(1));
+    /// let at = pump.trace().iter().find(|e| e.kind == PumpEventKind::Delivered).unwrap().at;
+    /// assert_eq!(at, Duration::from_millis(40));
+    /// ```
     pub fn latency(mut self, d: Duration) -> Self {
         self.latency = d;
         self
     }
 
     /// Limits each direction to `bytes_per_sec`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let cfg = PumpConfig::default().rate(3); // three bytes a second
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run(Duration::from_secs(10));
+    /// let at = pump.trace().iter().find(|e| e.kind == PumpEventKind::Delivered).unwrap().at;
+    /// assert_eq!(at, Duration::from_secs(1));
+    /// ```
     pub fn rate(mut self, bytes_per_sec: u64) -> Self {
         self.rate = Some(bytes_per_sec);
         self
     }
 
     /// Sets the largest delivery (at least 1 byte).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let cfg = PumpConfig::default().chunk(1);
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run(Duration::from_secs(1));
+    /// let deliveries = pump.trace().iter().filter(|e| e.kind == PumpEventKind::Delivered).count();
+    /// assert_eq!(deliveries, 3); // one byte per data_received
+    /// ```
     pub fn chunk(mut self, bytes: usize) -> Self {
         self.chunk = bytes.max(1);
         self
     }
 
     /// Sets the most bytes in flight per direction (at least 1 byte).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let cfg = PumpConfig::default().latency(Duration::from_millis(10)).window(2);
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run_until_idle();
+    /// assert_eq!(pump.in_flight(Dir::AtoB), 2); // the third byte waits at the sender
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(pump.b().protocol::<Collect>().unwrap().0, b"abc");
+    /// ```
     pub fn window(mut self, bytes: usize) -> Self {
         self.window = bytes.max(1);
         self
     }
 
     /// Turns the trace on or off.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind};
+    /// # struct Send3;
+    /// # impl StreamProtocol for Send3 {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # #[derive(Default)]
+    /// # struct Collect(Vec<u8>);
+    /// # impl StreamProtocol for Collect {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let cfg = PumpConfig::default().trace(false);
+    /// let mut pump = Pump::with_config(Box::new(Send3), Box::new(Collect::default()), cfg);
+    /// pump.run(Duration::from_secs(1));
+    /// assert!(pump.trace().is_empty());
+    /// assert_eq!(pump.bytes_moved(Dir::AtoB), 3);
+    /// ```
     pub fn trace(mut self, on: bool) -> Self {
         self.trace = on;
         self
@@ -153,6 +275,29 @@ pub enum RunOutcome {
 pub const MAX_ROUNDS_PER_INSTANT: usize = 100_000;
 
 /// What happened in one [`PumpEvent`].
+///
+/// ```
+/// # use std::time::Duration;
+/// # use strata::{StreamProtocol, StreamTransport};
+/// # use strata::testing::{Dir, Pump, PumpConfig, PumpEventKind};
+/// # struct Send3;
+/// # impl StreamProtocol for Send3 {
+/// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"abc"); t.close() }
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// # #[derive(Default)]
+/// # struct Collect(Vec<u8>);
+/// # impl StreamProtocol for Collect {
+/// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// let mut pump = Pump::new(Box::new(Send3), Box::new(Collect::default()));
+/// pump.run(Duration::from_secs(1));
+/// let kinds: Vec<PumpEventKind> = pump.trace().iter().filter(|e| e.dir == Dir::AtoB).map(|e| e.kind).collect();
+/// assert!(kinds.contains(&PumpEventKind::Sent));
+/// assert!(kinds.contains(&PumpEventKind::EofDelivered));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PumpEventKind {
     /// Bytes left the sender's output queue onto the wire.

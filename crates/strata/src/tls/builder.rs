@@ -157,6 +157,13 @@ pub struct ServerTls {
 
 impl ServerTls {
     /// A server presenting `id`.
+    ///
+    /// ```
+    /// use strata::tls::{Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// let cfg = ServerTls::new(&id).build_rustls().unwrap();
+    /// assert!(cfg.alpn_protocols.is_empty()); // no ALPN unless asked
+    /// ```
     pub fn new(id: &Identity) -> ServerTls {
         ServerTls::with_resolver(Arc::new(SingleCertAndKey::from(id.certified_key())))
     }
@@ -176,6 +183,14 @@ impl ServerTls {
 
     /// The ALPN protocols, in preference order (each 1 to 255 bytes; see
     /// [`parse_alpn`] for the option form).
+    ///
+    /// ```
+    /// use strata::tls::{Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// let cfg = ServerTls::new(&id).alpn(["h2", "http/1.1"]).build_rustls().unwrap();
+    /// assert_eq!(cfg.alpn_protocols, [b"h2".to_vec(), b"http/1.1".to_vec()]);
+    /// assert!(ServerTls::new(&id).alpn([""]).build().is_err()); // 1 to 255 bytes each
+    /// ```
     pub fn alpn<I: IntoIterator<Item = P>, P: AsRef<[u8]>>(mut self, protocols: I) -> Self {
         self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
         self
@@ -195,6 +210,22 @@ impl ServerTls {
 
     /// Where session secrets are logged (`rustls::KeyLogFile` for
     /// `SSLKEYLOGFILE`); by default nowhere.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::{Identity, ServerTls};
+    /// #[derive(Debug)]
+    /// struct Log;
+    /// impl rustls::KeyLog for Log {
+    ///     fn log(&self, _: &str, _: &[u8], _: &[u8]) {}
+    ///     fn will_log(&self, _: &str) -> bool { true }
+    /// }
+    /// let id = Identity::localhost().unwrap();
+    /// let quiet = ServerTls::new(&id).build_rustls().unwrap();
+    /// assert!(!quiet.key_log.will_log("CLIENT_RANDOM")); // nowhere by default
+    /// let logged = ServerTls::new(&id).key_log(Arc::new(Log)).build_rustls().unwrap();
+    /// assert!(logged.key_log.will_log("CLIENT_RANDOM"));
+    /// ```
     pub fn key_log(mut self, log: Arc<dyn rustls::KeyLog>) -> Self {
         self.key_log = Some(log);
         self
@@ -202,6 +233,15 @@ impl ServerTls {
 
     /// Whether session tickets are issued (default true); without them only
     /// the session cache resumes.
+    ///
+    /// ```
+    /// use strata::tls::{Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// let with = ServerTls::new(&id).build_rustls().unwrap();
+    /// let without = ServerTls::new(&id).tickets(false).build_rustls().unwrap();
+    /// assert!(with.ticketer.enabled());
+    /// assert!(!without.ticketer.enabled());
+    /// ```
     pub fn tickets(mut self, on: bool) -> Self {
         self.tickets = on;
         self
@@ -242,6 +282,12 @@ impl ServerTls {
     }
 
     /// The server configuration.
+    ///
+    /// ```
+    /// use strata::tls::{Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// assert!(ServerTls::new(&id).alpn(["h2"]).build().is_ok());
+    /// ```
     pub fn build(self) -> Result<TlsConfig, TlsBuildError> {
         Ok(TlsConfig::server(Arc::new(self.build_rustls()?)))
     }
@@ -278,11 +324,26 @@ pub struct ClientTls {
 impl ClientTls {
     /// A client that checks the server's certificate against `server_name`
     /// (a DNS name, also sent as SNI, or an IP address).
+    ///
+    /// ```
+    /// use strata::tls::ClientTls;
+    /// assert!(ClientTls::new("example.com").is_ok());
+    /// assert!(ClientTls::new("127.0.0.1").is_ok());
+    /// assert!(ClientTls::new("not a name!").is_err());
+    /// ```
     pub fn new(server_name: &str) -> Result<ClientTls, TlsBuildError> {
         Ok(ClientTls::with_name(parse_server_name(server_name)?))
     }
 
     /// [`new`](ClientTls::new) with a name already parsed.
+    ///
+    /// ```
+    /// use rustls::pki_types::ServerName;
+    /// use strata::tls::ClientTls;
+    /// let name = ServerName::try_from("example.com").unwrap();
+    /// let (_, sni) = ClientTls::with_name(name.clone()).insecure().build_rustls().unwrap();
+    /// assert_eq!(sni, name);
+    /// ```
     pub fn with_name(name: ServerName<'static>) -> ClientTls {
         ClientTls {
             name,
@@ -302,6 +363,12 @@ impl ClientTls {
 
     /// Accepts **any** server certificate ([`AcceptAnyServerCert`]): for
     /// tests, never in production. Replaces [`roots`](ClientTls::roots).
+    ///
+    /// ```
+    /// use strata::tls::ClientTls;
+    /// // Tests only: no trust store needed, any certificate passes.
+    /// assert!(ClientTls::new("localhost").unwrap().insecure().build().is_ok());
+    /// ```
     pub fn insecure(mut self) -> Self {
         self.trust = Trust::Insecure;
         self
@@ -314,6 +381,12 @@ impl ClientTls {
     }
 
     /// The ALPN protocols offered, in preference order (each 1 to 255 bytes).
+    ///
+    /// ```
+    /// use strata::tls::ClientTls;
+    /// let (cfg, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["h2"]).build_rustls().unwrap();
+    /// assert_eq!(cfg.alpn_protocols, [b"h2".to_vec()]);
+    /// ```
     pub fn alpn<I: IntoIterator<Item = P>, P: AsRef<[u8]>>(mut self, protocols: I) -> Self {
         self.alpn = protocols.into_iter().map(|p| p.as_ref().to_vec()).collect();
         self
@@ -326,6 +399,22 @@ impl ClientTls {
     }
 
     /// Where session secrets are logged; by default nowhere.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::ClientTls;
+    /// #[derive(Debug)]
+    /// struct Log;
+    /// impl rustls::KeyLog for Log {
+    ///     fn log(&self, _: &str, _: &[u8], _: &[u8]) {}
+    ///     fn will_log(&self, _: &str) -> bool { true }
+    /// }
+    /// let client = || ClientTls::new("localhost").unwrap().insecure();
+    /// let (quiet, _) = client().build_rustls().unwrap();
+    /// assert!(!quiet.key_log.will_log("CLIENT_RANDOM")); // nowhere by default
+    /// let (logged, _) = client().key_log(Arc::new(Log)).build_rustls().unwrap();
+    /// assert!(logged.key_log.will_log("CLIENT_RANDOM"));
+    /// ```
     pub fn key_log(mut self, log: Arc<dyn rustls::KeyLog>) -> Self {
         self.key_log = Some(log);
         self

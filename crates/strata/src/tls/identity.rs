@@ -84,6 +84,11 @@ pub struct Identity {
 
 impl Identity {
     /// A PEM certificate chain (leaf first) and a PEM private key.
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// assert!(Identity::from_pem(b"not PEM", b"not PEM").is_err());
+    /// ```
     pub fn from_pem(cert_pem: &[u8], key_pem: &[u8]) -> Result<Identity, TlsBuildError> {
         let chain = certs_from_pem(cert_pem)?;
         Identity::from_der(chain, key_from_pem(key_pem)?)
@@ -91,6 +96,13 @@ impl Identity {
 
     /// A DER certificate chain (leaf first, not empty) and its private key,
     /// checked to match.
+    ///
+    /// ```
+    /// use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    /// use strata::tls::{Identity, TlsBuildError};
+    /// let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(vec![0u8; 8]));
+    /// assert!(matches!(Identity::from_der(Vec::new(), key), Err(TlsBuildError::NoCertificate)));
+    /// ```
     pub fn from_der(
         chain: Vec<CertificateDer<'static>>,
         key: PrivateKeyDer<'static>,
@@ -114,6 +126,12 @@ impl Identity {
 
     /// A fresh self-signed certificate (ECDSA P-256) for `names` (DNS names
     /// or IP addresses).
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// let id = Identity::self_signed(&["app.test", "10.0.0.1"]).unwrap();
+    /// assert!(id.certificate_pem().starts_with("-----BEGIN CERTIFICATE-----"));
+    /// ```
     pub fn self_signed(names: &[&str]) -> Result<Identity, TlsBuildError> {
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let made = rcgen::generate_simple_self_signed(names)
@@ -129,21 +147,48 @@ impl Identity {
 
     /// [`self_signed`](Identity::self_signed) for [`SELF_SIGNED_NAMES`]:
     /// `localhost`, `127.0.0.1` and `::1`.
+    ///
+    /// ```
+    /// use strata::tls::{Identity, SELF_SIGNED_NAMES};
+    /// let id = Identity::localhost().unwrap();
+    /// assert_eq!(SELF_SIGNED_NAMES, ["localhost", "127.0.0.1", "::1"]);
+    /// assert_eq!(id.fingerprint_hex().len(), 64);
+    /// ```
     pub fn localhost() -> Result<Identity, TlsBuildError> {
         Identity::self_signed(&SELF_SIGNED_NAMES)
     }
 
     /// An identity over a chain and signing key rustls already holds.
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// let id = Identity::localhost().unwrap();
+    /// let same = Identity::from_certified_key(id.certified_key());
+    /// assert_eq!(same.fingerprint(), id.fingerprint());
+    /// ```
     pub fn from_certified_key(key: Arc<CertifiedKey>) -> Identity {
         Identity { key }
     }
 
     /// The chain and signing key, for rustls.
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// let id = Identity::localhost().unwrap();
+    /// let ck = id.certified_key();
+    /// assert_eq!(ck.cert[0].as_ref(), id.certificate_der());
+    /// ```
     pub fn certified_key(&self) -> Arc<CertifiedKey> {
         self.key.clone()
     }
 
     /// The leaf certificate, DER.
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// let id = Identity::localhost().unwrap();
+    /// assert_eq!(id.certificate_der()[0], 0x30); // a DER SEQUENCE
+    /// ```
     pub fn certificate_der(&self) -> &[u8] {
         leaf_der(&self.key)
     }
@@ -151,17 +196,38 @@ impl Identity {
     /// The leaf certificate as PEM (one `CERTIFICATE` section): for a
     /// self-signed identity, what a peer trusts with `tls.ca=` or
     /// [`roots_from_pem`].
+    ///
+    /// ```
+    /// use strata::tls::{roots_from_pem, Identity};
+    /// let id = Identity::localhost().unwrap();
+    /// let roots = roots_from_pem(id.certificate_pem().as_bytes()).unwrap();
+    /// assert_eq!(roots.len(), 1);
+    /// ```
     pub fn certificate_pem(&self) -> String {
         der_to_pem("CERTIFICATE", self.certificate_der())
     }
 
     /// SHA-256 of the leaf certificate's DER (what `openssl x509
     /// -fingerprint -sha256` prints).
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// let a = Identity::localhost().unwrap();
+    /// let b = Identity::localhost().unwrap();
+    /// assert_ne!(a.fingerprint(), b.fingerprint()); // each call makes a fresh one
+    /// ```
     pub fn fingerprint(&self) -> [u8; 32] {
         sha256(self.certificate_der())
     }
 
     /// [`fingerprint`](Identity::fingerprint) as 64 lowercase hex digits.
+    ///
+    /// ```
+    /// use strata::tls::Identity;
+    /// let id = Identity::localhost().unwrap();
+    /// let hex: String = id.fingerprint().iter().map(|b| format!("{b:02x}")).collect();
+    /// assert_eq!(id.fingerprint_hex(), hex);
+    /// ```
     pub fn fingerprint_hex(&self) -> String {
         self.fingerprint()
             .iter()
