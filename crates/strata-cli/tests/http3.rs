@@ -5,64 +5,12 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::process::Child;
-use std::sync::mpsc;
-use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{finish, strata, HUNG};
-
-/// A `strata serve --app http` on a TLS and a QUIC port; killed on drop.
-struct Serve {
-    child: Child,
-    tls: String,
-    quic: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{finish, serve_http, strata, Serve};
 
 fn serve() -> Serve {
-    let mut child = strata(&[
-        "serve",
-        "--app",
-        "http",
-        "tls+tcp://127.0.0.1:0",
-        "quic+udp://127.0.0.1:0",
-    ]);
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut tls, mut quic) = (None, None);
-    while tls.is_none() || quic.is_none() {
-        let line = rx
-            .recv_timeout(HUNG)
-            .expect("strata serve prints its endpoints");
-        if let Some(ep) = line.strip_prefix("strata: serving http on ") {
-            let hostport = ep.split("://").nth(1).expect("an endpoint").to_string();
-            if ep.starts_with("quic+udp://") {
-                quic = Some(hostport);
-            } else if ep.starts_with("tls+tcp://") {
-                tls = Some(hostport);
-            }
-        }
-    }
-    Serve {
-        child,
-        tls: tls.unwrap(),
-        quic: quic.unwrap(),
-    }
+    serve_http(&["tls+tcp://127.0.0.1:0", "quic+udp://127.0.0.1:0"])
 }
 
 fn port(hostport: &str) -> &str {
@@ -83,7 +31,7 @@ fn get_http3_fetches_what_http2_fetches() {
         "--insecure",
         "-o",
         h3.to_str().unwrap(),
-        &url(&s.quic),
+        &url(s.addr("quic+udp")),
     ]));
     assert!(
         out.status.success(),
@@ -96,7 +44,7 @@ fn get_http3_fetches_what_http2_fetches() {
         "--insecure",
         "-o",
         h2.to_str().unwrap(),
-        &url(&s.tls),
+        &url(s.addr("tls+tcp")),
     ]));
     assert!(
         out.status.success(),
@@ -116,18 +64,18 @@ fn the_tls_endpoint_advertises_http3_and_get_speaks_it() {
         "get",
         "--insecure",
         "-v",
-        &format!("https://{}/hello", s.tls),
+        &format!("https://{}/hello", s.addr("tls+tcp")),
     ]));
     assert!(out.status.success());
     let head = String::from_utf8_lossy(&out.stderr);
-    let want = format!("< alt-svc: h3=\":{}\"", port(&s.quic));
+    let want = format!("< alt-svc: h3=\":{}\"", port(s.addr("quic+udp")));
     assert!(head.contains(&want), "no {want} in {head}");
     let out = finish(strata(&[
         "get",
         "--http3",
         "--insecure",
         "-v",
-        &format!("https://{}/hello", s.quic),
+        &format!("https://{}/hello", s.addr("quic+udp")),
     ]));
     assert!(
         out.status.success(),

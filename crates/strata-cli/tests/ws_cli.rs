@@ -4,64 +4,13 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::io::Write;
+use std::process::{Command, Stdio};
 
-use support::{finish, strata, HUNG};
-
-/// A `strata serve --app http` on a TCP and a TLS port; killed on drop.
-struct Serve {
-    child: Child,
-    tcp: String,
-    tls: String,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use support::{finish, serve_http, Serve};
 
 fn serve() -> Serve {
-    let mut child = strata(&[
-        "serve",
-        "--app",
-        "http",
-        "tcp://127.0.0.1:0",
-        "tls+tcp://127.0.0.1:0",
-    ]);
-    let out = child.stdout.take().expect("stdout");
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let (mut tcp, mut tls) = (None, None);
-    while tcp.is_none() || tls.is_none() {
-        let line = rx
-            .recv_timeout(HUNG)
-            .expect("strata serve prints its endpoints");
-        if let Some(ep) = line.strip_prefix("strata: serving http on ") {
-            let hostport = ep.split("://").nth(1).expect("an endpoint");
-            let hostport = hostport.split('?').next().unwrap().to_string();
-            if ep.starts_with("tls+tcp://") {
-                tls = Some(hostport);
-            } else if ep.starts_with("tcp://") {
-                tcp = Some(hostport);
-            }
-        }
-    }
-    Serve {
-        child,
-        tcp: tcp.unwrap(),
-        tls: tls.unwrap(),
-    }
+    serve_http(&["tcp://127.0.0.1:0", "tls+tcp://127.0.0.1:0"])
 }
 
 /// Runs `strata connect ARGS` with `input` on stdin; returns its output.
@@ -87,7 +36,7 @@ const ECHO: &[u8] = "hello\nwörld\n\nlast line without a newline\n".as_bytes();
 #[test]
 fn connect_ws_echoes_lines_over_http1_and_http2() {
     let s = serve();
-    let url = format!("ws://{}/ws", s.tcp);
+    let url = format!("ws://{}/ws", s.addr("tcp"));
     for extra in [&[][..], &["--h2"][..]] {
         let mut args = extra.to_vec();
         args.push(&url);
@@ -105,7 +54,7 @@ fn connect_ws_echoes_lines_over_http1_and_http2() {
 #[test]
 fn connect_wss_echoes_over_tls() {
     let s = serve();
-    let url = format!("wss://{}/ws", s.tls);
+    let url = format!("wss://{}/ws", s.addr("tls+tcp"));
     for extra in [&["--insecure"][..], &["--insecure", "--h2"][..]] {
         let mut args = extra.to_vec();
         args.push(&url);
@@ -119,7 +68,7 @@ fn connect_wss_echoes_over_tls() {
 #[test]
 fn a_route_that_is_not_a_websocket_fails_the_handshake_with_status_1() {
     let s = serve();
-    let out = connect(&[&format!("ws://{}/hello", s.tcp)], b"hi\n");
+    let out = connect(&[&format!("ws://{}/hello", s.addr("tcp"))], b"hi\n");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("handshake refused: status 200"), "{err}");

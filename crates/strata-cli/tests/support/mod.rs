@@ -40,3 +40,64 @@ pub fn finish(mut child: Child) -> Output {
         thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A `strata serve --app http` on the given endpoints, killed on drop.
+// Used by some of the test binaries that include this module only.
+#[allow(dead_code)]
+pub struct Serve {
+    child: Child,
+    /// Each endpoint as printed: the full endpoint and its `host:port`.
+    served: Vec<(String, String)>,
+}
+
+#[allow(dead_code)]
+impl Serve {
+    /// The `host:port` of the served endpoint whose scheme is `scheme`
+    /// (`"tcp"`, `"tls+tcp"`, `"quic+udp"`).
+    pub fn addr(&self, scheme: &str) -> &str {
+        let prefix = format!("{scheme}://");
+        self.served
+            .iter()
+            .find(|(ep, _)| ep.starts_with(&prefix))
+            .map(|(_, hostport)| hostport.as_str())
+            .unwrap_or_else(|| panic!("no {scheme} endpoint served"))
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `strata serve --app http ENDPOINTS` and returns once it has
+/// printed every endpoint it serves.
+#[allow(dead_code)]
+pub fn serve_http(endpoints: &[&str]) -> Serve {
+    use std::io::{BufRead, BufReader};
+    let mut args = vec!["serve", "--app", "http"];
+    args.extend_from_slice(endpoints);
+    let mut child = strata(&args);
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut served = Vec::new();
+    while served.len() < endpoints.len() {
+        let line = rx
+            .recv_timeout(HUNG)
+            .expect("strata serve prints its endpoints");
+        if let Some(ep) = line.strip_prefix("strata: serving http on ") {
+            let hostport = ep.split("://").nth(1).expect("an endpoint");
+            let hostport = hostport.split('?').next().unwrap().to_string();
+            served.push((ep.to_string(), hostport));
+        }
+    }
+    Serve { child, served }
+}
