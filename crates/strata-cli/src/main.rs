@@ -927,15 +927,15 @@ fn connect(args: ConnectArgs) -> ExitCode {
         });
         Ok(())
     };
-    if args.insecure {
-        if let Err(code) = tls_flag("--insecure", "insecure", "true".into()) {
-            return code;
-        }
+    if args.insecure
+        && let Err(code) = tls_flag("--insecure", "insecure", "true".into())
+    {
+        return code;
     }
-    if let Some(ca) = args.ca {
-        if let Err(code) = tls_flag("--ca", "ca", ca) {
-            return code;
-        }
+    if let Some(ca) = args.ca
+        && let Err(code) = tls_flag("--ca", "ca", ca)
+    {
+        return code;
     }
     if ep.family(&reg) != Family::Stream {
         eprintln!("strata: connect needs a stream endpoint; {ep} carries datagrams");

@@ -452,10 +452,10 @@ impl StreamProtocol for RelaySide {
         {
             let mut g = lock(&self.shared);
             g.wakes[self.side] = Some(t.waker());
-            if self.side == CLIENT {
-                if let Some(PeerAddr(a)) = t.get::<PeerAddr>() {
-                    g.labels[CLIENT] = format!("client {}", peer_label(a));
-                }
+            if self.side == CLIENT
+                && let Some(PeerAddr(a)) = t.get::<PeerAddr>()
+            {
+                g.labels[CLIENT] = format!("client {}", peer_label(a));
             }
         }
         if let Some(mut dial) = self.dial.take() {

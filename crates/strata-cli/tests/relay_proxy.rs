@@ -46,10 +46,10 @@ async fn upstream_reads(up: &TcpListener, n: usize) -> (ProxyHeader, Vec<u8>) {
         let k = within("read", s.read(&mut chunk)).await.unwrap();
         assert!(k > 0, "EOF before the header and {n} bytes: {buf:?}");
         buf.extend_from_slice(&chunk[..k]);
-        if let Ok(Parsed::Complete { header, len }) = parse(&buf, Versions::ANY, 4096) {
-            if buf.len() >= len + n {
-                return (header, buf[len..].to_vec());
-            }
+        if let Ok(Parsed::Complete { header, len }) = parse(&buf, Versions::ANY, 4096)
+            && buf.len() >= len + n
+        {
+            return (header, buf[len..].to_vec());
         }
     }
 }

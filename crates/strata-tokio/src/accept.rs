@@ -187,20 +187,20 @@ async fn run(
             tracing::debug!("listener {label}: below the connection cap, accepting again");
             continue;
         }
-        if let Some(b) = bucket.as_mut() {
-            if let Err(wait) = b.take(Instant::now()) {
-                if rate_log.allow() {
-                    tracing::warn!(
-                        "listener {label}: accept rate limit of {}/s reached, delaying accepts",
-                        b.rate
-                    );
-                }
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(wait) => {}
-                }
-                continue;
+        if let Some(b) = bucket.as_mut()
+            && let Err(wait) = b.take(Instant::now())
+        {
+            if rate_log.allow() {
+                tracing::warn!(
+                    "listener {label}: accept rate limit of {}/s reached, delaying accepts",
+                    b.rate
+                );
             }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = tokio::time::sleep(wait) => {}
+            }
+            continue;
         }
         let res = tokio::select! {
             _ = &mut shutdown => break,

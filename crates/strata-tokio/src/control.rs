@@ -120,10 +120,10 @@ impl WakerTable {
     }
 
     fn remove(&mut self, i: u32) {
-        if let Some(slot) = self.slots.get_mut(i as usize) {
-            if slot.take().is_some() {
-                self.free.push(i);
-            }
+        if let Some(slot) = self.slots.get_mut(i as usize)
+            && slot.take().is_some()
+        {
+            self.free.push(i);
         }
     }
 }

@@ -177,15 +177,15 @@ pub(crate) fn config(ep: &Endpoint) -> Result<ReliableConfig, DriverError> {
             }
         };
     }
-    if !is_kcp(ep) {
-        if let Some(v) = ranged(
+    if !is_kcp(ep)
+        && let Some(v) = ranged(
             ep,
             "mtu",
             bounds::MTU,
             "a datagram size in bytes, 1200..=65527",
-        )? {
-            cfg.mtu = v as usize;
-        }
+        )?
+    {
+        cfg.mtu = v as usize;
     }
     if let Some(v) = ranged(
         ep,

@@ -708,7 +708,7 @@ impl Drop for Observed {
 /// Runs one call into the observed protocol inside the connection's span,
 /// then looks at the stack.
 macro_rules! observed {
-    ($self:ident, $t:ident, $call:expr) => {{
+    ($self:ident, $t:ident, $call:expr_2021) => {{
         {
             let _g = $self.span.enter();
             $call;

@@ -540,15 +540,15 @@ pub(crate) fn client_rustls(
         }),
     };
     let own = own_identity(ep, layer)?;
-    if let Some(id) = &own {
-        if id.cert.all().len() > 1 {
-            return Err(DriverError::BadOption {
-                layer: layer.into(),
-                key: "cert".into(),
-                value: ep.option(layer, "cert").unwrap_or_default().into(),
-                expected: "one certificate: a client presents a single chain",
-            });
-        }
+    if let Some(id) = &own
+        && id.cert.all().len() > 1
+    {
+        return Err(DriverError::BadOption {
+            layer: layer.into(),
+            key: "cert".into(),
+            value: ep.option(layer, "cert").unwrap_or_default().into(),
+            expected: "one certificate: a client presents a single chain",
+        });
     }
     let alpn = alpn(ep, layer)?;
     let builder = ClientTls::with_name(server_name(ep, layer)?);

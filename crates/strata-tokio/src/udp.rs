@@ -237,12 +237,12 @@ impl Udp {
         if let Poll::Ready(ev) = poll_common(cx, shutdown, timer, self.stack.wake_hub()) {
             return Poll::Ready(ev);
         }
-        if let Some(w) = self.error_wait.as_mut() {
-            if w.as_mut().poll(cx).is_ready() {
-                self.error_wait = None;
-                self.error_ready = true;
-                return Poll::Ready(Event::Readable);
-            }
+        if let Some(w) = self.error_wait.as_mut()
+            && w.as_mut().poll(cx).is_ready()
+        {
+            self.error_wait = None;
+            self.error_ready = true;
+            return Poll::Ready(Event::Readable);
         }
         if self.stack.transmits().next().is_some() && self.sock.io.poll_send_ready(cx).is_ready() {
             return Poll::Ready(Event::Writable);
@@ -275,11 +275,11 @@ async fn drive(
     let run = async {
         udp.call(|s, now| s.start(now))?;
         loop {
-            if drain_at.is_none() {
-                if let Some(d) = ctl.shared().drain_deadline() {
-                    drain_at = Some(d);
-                    udp.call(|s, now| s.handle_shutdown(now))?;
-                }
+            if drain_at.is_none()
+                && let Some(d) = ctl.shared().drain_deadline()
+            {
+                drain_at = Some(d);
+                udp.call(|s, now| s.handle_shutdown(now))?;
             }
             udp.flush()?;
             if udp.stack.finished().is_some() {

@@ -117,14 +117,13 @@ impl StreamProtocol for Transfer {
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
         let mut r = self.report.lock().unwrap();
-        if r.corrupt_at.is_none() {
-            if let Some(k) = data
+        if r.corrupt_at.is_none()
+            && let Some(k) = data
                 .iter()
                 .enumerate()
                 .position(|(k, b)| *b != byte(self.peer_seed, r.received + k))
-            {
-                r.corrupt_at = Some(r.received + k);
-            }
+        {
+            r.corrupt_at = Some(r.received + k);
         }
         r.received += data.len();
         drop(r);
@@ -678,7 +677,7 @@ fn check_full(c: &Report, s: &Report, row: &str) {
 }
 
 macro_rules! rows {
-    ($($name:ident: $bottom:expr, $wrap:expr;)*) => {
+    ($($name:ident: $bottom:expr_2021, $wrap:expr_2021;)*) => {
         mod full { use super::*; $(#[test] fn $name() {
             let (c, s) = run_row($bottom, $wrap, Mode::Full);
             check_full(&c, &s, stringify!($name));

@@ -184,8 +184,8 @@ async fn echo(ep: &Endpoint, msg: Vec<u8>, limit: Duration) -> Seen {
             seen.lock().unwrap().data.len()
         ),
     }
-    let s = seen.lock().unwrap().clone();
-    s
+
+    seen.lock().unwrap().clone()
 }
 
 #[tokio::test]
@@ -677,8 +677,8 @@ async fn pooled_echo(pool: &strata_tokio::QuicPool, ep: &Endpoint, msg: Vec<u8>)
         .await
         .expect("the pooled stream ends");
     assert!(why.is_clean(), "{why}");
-    let s = seen.lock().unwrap().clone();
-    s
+
+    seen.lock().unwrap().clone()
 }
 
 /// 150 protocols connected through a pool at once share one connection (one
@@ -770,8 +770,8 @@ async fn endpoint_echo(
         .unwrap_or_else(|e| panic!("connect {server}: {e}"));
     let why = within("the echo", conn.closed()).await;
     assert!(why.is_clean(), "{why}");
-    let data = seen.lock().unwrap().data.clone();
-    data
+
+    seen.lock().unwrap().data.clone()
 }
 
 /// The driver's client endpoint: one UDP socket carries 10 sequential and

@@ -104,8 +104,8 @@ async fn echo_once(ep: &Endpoint, msg: &[u8]) -> Seen {
         .unwrap_or_else(|e| panic!("connect {ep}: {e}"));
     let why = within("the echo", conn.closed()).await;
     assert!(why.is_clean(), "{ep}: {why}");
-    let s = seen.lock().unwrap().clone();
-    s
+
+    seen.lock().unwrap().clone()
 }
 
 fn assert_sees_a_reliable_stream(side: &str, ep: &str, s: &Seen) {

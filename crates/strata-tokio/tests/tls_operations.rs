@@ -111,13 +111,15 @@ async fn key_log_file_gets_the_session_secrets() {
     let log = dir.join("keys.log");
     // KeyLogFile reads the variable when a configuration is built, so it is
     // set before the listener and the client build theirs.
-    std::env::set_var("SSLKEYLOGFILE", &log);
+    // TODO: Audit that the environment access only happens in single-threaded code.
+    unsafe { std::env::set_var("SSLKEYLOGFILE", &log) };
     let (server, addr) = serve("tls+tcp://127.0.0.1:0", None).await;
     let seen = Shared::default();
     let connect = format!("tls+tcp://{addr}?tls.insecure=true");
     let info = ask(&connect, Talk::new(&seen, b"hello", b""), &seen).await;
     server.shutdown(std::time::Duration::from_secs(1)).await;
-    std::env::remove_var("SSLKEYLOGFILE");
+    // TODO: Audit that the environment access only happens in single-threaded code.
+    unsafe { std::env::remove_var("SSLKEYLOGFILE") };
     assert!(info.is_tls13());
 
     let text = std::fs::read_to_string(&log).expect("the key log file was written");

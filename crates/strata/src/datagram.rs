@@ -110,7 +110,7 @@ impl<'a> Transmit<'a> {
     /// assert_eq!(parts, [&b"aaaa"[..], b"bbbb", b"cc"]);
     /// assert_eq!(Transmit::connected(b"one").segments().count(), 1);
     /// ```
-    pub fn segments(&self) -> impl Iterator<Item = &'a [u8]> {
+    pub fn segments(&self) -> impl Iterator<Item = &'a [u8]> + use<'a> {
         let size = self.segment_size.unwrap_or(self.contents.len()).max(1);
         self.contents.chunks(size)
     }

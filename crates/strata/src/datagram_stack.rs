@@ -299,10 +299,10 @@ impl DatagramStack {
             self.finish(Close::Timeout(Timeout::CloseFlush));
             return;
         }
-        if let Some(p) = self.proto.as_mut() {
-            if p.next_deadline().is_some_and(|d| d <= now) {
-                p.on_deadline(&mut DView { b: &mut self.b });
-            }
+        if let Some(p) = self.proto.as_mut()
+            && p.next_deadline().is_some_and(|d| d <= now)
+        {
+            p.on_deadline(&mut DView { b: &mut self.b });
         }
         self.settle();
     }

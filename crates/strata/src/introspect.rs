@@ -102,7 +102,7 @@ impl<'a> dyn Introspect + 'a {
 /// ```
 #[macro_export]
 macro_rules! capability {
-    ($id:expr $(, $field:expr)* $(,)?) => {{
+    ($id:expr_2021 $(, $field:expr_2021)* $(,)?) => {{
         let id: ::std::any::TypeId = $id;
         $(
             if id == $crate::__type_id_of(&$field) {

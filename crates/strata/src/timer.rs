@@ -352,10 +352,10 @@ impl<T: TimerName, const N: usize> TimerTable<T, N> {
     pub fn next(&self) -> Option<(T, Instant)> {
         let mut best: Option<(T, Instant)> = None;
         for (i, at) in self.at.iter().enumerate() {
-            if let Some(at) = *at {
-                if best.is_none_or(|(_, b)| at < b) {
-                    best = Some((T::ALL[i], at));
-                }
+            if let Some(at) = *at
+                && best.is_none_or(|(_, b)| at < b)
+            {
+                best = Some((T::ALL[i], at));
             }
         }
         best

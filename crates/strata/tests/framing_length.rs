@@ -91,7 +91,7 @@ fn random_frames_split_at_random_points_round_trip() {
                     1..=6 => rng.gen_range(1..40),
                     _ => rng.gen_range(40..3000),
                 };
-                (0..len).map(|_| rng.gen()).collect()
+                (0..len).map(|_| rng.r#gen()).collect()
             })
             .collect();
         let wire = encode(prefix, &frames);
@@ -334,7 +334,7 @@ fn transfer(from: &mut Stack, to: &mut Stack) {
 #[test]
 fn stream_over_frames_round_trips_a_megabyte_with_half_close() {
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let data: Arc<Vec<u8>> = Arc::new((0..1_000_000).map(|_| rng.gen()).collect());
+    let data: Arc<Vec<u8>> = Arc::new((0..1_000_000).map(|_| rng.r#gen()).collect());
     let mk = |data: Arc<Vec<u8>>, echo: bool| {
         let got = Arc::new(Mutex::new(Vec::new()));
         let eof = Arc::new(Mutex::new(false));

@@ -23,7 +23,7 @@ const SLACK: usize = 512;
 fn counted_hold(
     calls: &Calls,
     log: &LostLog,
-) -> impl Fn(&http::request::Parts) -> Box<dyn StreamProtocol> + Send + Sync + 'static {
+) -> impl Fn(&http::request::Parts) -> Box<dyn StreamProtocol> + Send + Sync + 'static + use<> {
     let (calls, log) = (calls.clone(), log.clone());
     move |_| {
         calls.hit();

@@ -109,7 +109,7 @@ impl Link {
 
 fn pattern(n: usize, seed: u64) -> Vec<u8> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    (0..n).map(|_| rng.gen()).collect()
+    (0..n).map(|_| rng.r#gen()).collect()
 }
 
 struct Outcome {

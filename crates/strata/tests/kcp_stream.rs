@@ -34,7 +34,7 @@ fn server_addr() -> SocketAddr {
 
 fn pattern(n: usize, seed: u64) -> Arc<Vec<u8>> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    Arc::new((0..n).map(|_| rng.gen()).collect())
+    Arc::new((0..n).map(|_| rng.r#gen()).collect())
 }
 
 /// What one side did and saw.
@@ -343,7 +343,7 @@ impl DatagramProtocol for Spammer {
     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) {
         // (SimNet does not carry empty datagrams.)
         let len = self.rng.gen_range(1..100);
-        let mut junk: Vec<u8> = (0..len).map(|_| self.rng.gen()).collect();
+        let mut junk: Vec<u8> = (0..len).map(|_| self.rng.r#gen()).collect();
         if self.rng.gen_ratio(1, 2) && junk.len() >= 4 {
             // Our conversation's id, so that it looks like ours.
             junk[..4].copy_from_slice(&CONV.to_le_bytes());

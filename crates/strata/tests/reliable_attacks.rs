@@ -428,8 +428,8 @@ fn an_initial_flood_from_spoofed_sources_allocates_nothing() {
     const N: u32 = 10_000;
     for i in 0..N {
         let d = initial(
-            ConnId(rng.gen()),
-            ConnId(rng.gen()),
+            ConnId(rng.r#gen()),
+            ConnId(rng.r#gen()),
             &[],
             rng.gen_range(0..4),
         );
@@ -462,15 +462,15 @@ fn no_answer_is_bigger_than_the_datagram_that_caused_it() {
     let mut answered_big = 0;
     for i in 0..2000u32 {
         // Long headers of other versions, small and Initial-sized.
-        let mut d = vec![0xc0 | (rng.gen::<u8>() & 0x3f)];
+        let mut d = vec![0xc0 | (rng.r#gen::<u8>() & 0x3f)];
         d.extend_from_slice(&rng.gen_range(2u32..u32::MAX).to_be_bytes());
-        d.extend_from_slice(&rng.gen::<[u8; 16]>());
+        d.extend_from_slice(&rng.r#gen::<[u8; 16]>());
         let extra = if i % 2 == 0 {
             rng.gen_range(0..40)
         } else {
             1200 - 21
         };
-        d.extend((0..extra).map(|_| rng.gen::<u8>()));
+        d.extend((0..extra).map(|_| rng.r#gen::<u8>()));
         let before = net.tap().elsewhere.len();
         net.attack(spoofed(i), &d);
         for (_, out) in &net.tap().elsewhere[before..] {
@@ -518,7 +518,7 @@ fn forged_misused_and_expired_tokens_are_refused_without_state() {
     let (server_id, token) = retry_token(&net.tap().elsewhere[0].1, me);
     // Forged: random bytes of the right length, a flipped bit, garbage.
     let mut rng = ChaCha8Rng::seed_from_u64(3);
-    let random: Vec<u8> = (0..token.len()).map(|_| rng.gen()).collect();
+    let random: Vec<u8> = (0..token.len()).map(|_| rng.r#gen()).collect();
     refused(&mut net, a, me, server_id, &random);
     let mut flipped = token.clone();
     flipped[20] ^= 1;
@@ -582,11 +582,11 @@ fn blind_injection_with_guessed_ids_changes_nothing() {
         }
         steps += 1;
         for _ in 0..3 {
-            let dst = ConnId(rng.gen());
+            let dst = ConnId(rng.r#gen());
             let mut d = short(dst, rng.gen_range(0..1 << 20), &[]);
             match rng.gen_range(0..4) {
                 0 => {
-                    let data: Vec<u8> = (0..rng.gen_range(1..200)).map(|_| rng.gen()).collect();
+                    let data: Vec<u8> = (0..rng.gen_range(1..200)).map(|_| rng.r#gen()).collect();
                     wire::encode_stream(&mut d, rng.gen_range(0..UP), &data, false, true).unwrap();
                 }
                 1 => Frame::Close {
@@ -601,10 +601,10 @@ fn blind_injection_with_guessed_ids_changes_nothing() {
                 }
                 .encode(&mut d)
                 .unwrap(),
-                _ => d.extend((0..rng.gen_range(1..100)).map(|_| rng.gen::<u8>())),
+                _ => d.extend((0..rng.gen_range(1..100)).map(|_| rng.r#gen::<u8>())),
             }
-            let to = if rng.gen() { To::Server } else { To::Client };
-            let from = if rng.gen() {
+            let to = if rng.r#gen() { To::Server } else { To::Client };
+            let from = if rng.r#gen() {
                 addr(CLIENT)
             } else {
                 spoofed(rng.gen_range(0..100))
@@ -717,7 +717,7 @@ fn malformed_datagrams_are_counted_and_never_panic() {
             }
             // Garbage.
             3 => (0..rng.gen_range(1..1500))
-                .map(|_| rng.gen::<u8>() & !0x40)
+                .map(|_| rng.r#gen::<u8>() & !0x40)
                 .collect(),
             // Empty.
             _ => Vec::new(),
@@ -805,7 +805,7 @@ fn a_spoofed_initial_flood_without_retry_does_not_lock_out_a_real_client() {
     let mut received = std::collections::HashMap::<SocketAddr, u64>::new();
     for i in 0..10_000u32 {
         let from = spoofed(i % 1000);
-        let d = initial(ConnId(rng.gen()), ConnId(rng.gen()), &[], 0);
+        let d = initial(ConnId(rng.r#gen()), ConnId(rng.r#gen()), &[], 0);
         *received.entry(from).or_default() += d.len() as u64;
         net.attack(from, &d);
         assert!(net.listener().half_open() <= cfg.max_half_open);
@@ -852,10 +852,10 @@ fn a_flood_from_many_ports_beside_a_transfer_loses_nothing() {
             for _ in 0..20 {
                 let from = spoofed(rng.gen_range(0..5000));
                 let d = match rng.gen_range(0..4) {
-                    0 => initial(ConnId(rng.gen()), ConnId(rng.gen()), &[], 0),
-                    1 => short(ConnId(rng.gen()), rng.gen_range(0..100), &[Frame::Ping]),
-                    2 => (0..rng.gen_range(1..1400)).map(|_| rng.gen()).collect(),
-                    _ => initial(ConnId(rng.gen()), ConnId(rng.gen()), &[1; 41], 0),
+                    0 => initial(ConnId(rng.r#gen()), ConnId(rng.r#gen()), &[], 0),
+                    1 => short(ConnId(rng.r#gen()), rng.gen_range(0..100), &[Frame::Ping]),
+                    2 => (0..rng.gen_range(1..1400)).map(|_| rng.r#gen()).collect(),
+                    _ => initial(ConnId(rng.r#gen()), ConnId(rng.r#gen()), &[1; 41], 0),
                 };
                 *received.entry(from).or_default() += d.len() as u64;
                 net.attack(from, &d);

@@ -541,8 +541,8 @@ fn a_seeded_listener_shutdown_repeats_byte_for_byte() {
         let now = net.now();
         net.stack_mut(server).unwrap().handle_shutdown(now);
         net.run(Duration::from_secs(30));
-        let w = std::mem::take(&mut *wire.lock().unwrap());
-        w
+
+        std::mem::take(&mut *wire.lock().unwrap())
     };
     let a = run();
     assert!(a.len() > 30, "{}", a.len());

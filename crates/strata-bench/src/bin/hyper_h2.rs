@@ -157,10 +157,10 @@ async fn serve(addr: SocketAddr, tls: Option<TlsAcceptor>) -> io::Result<()> {
                 Some(acceptor) => serve_tls(acceptor, sock).await,
             };
             // Clients that drop connections mid-request are normal under load.
-            if let Err(e) = served {
-                if std::env::var_os("HYPER_H2_DEBUG").is_some() {
-                    eprintln!("hyper_h2: connection: {e}");
-                }
+            if let Err(e) = served
+                && std::env::var_os("HYPER_H2_DEBUG").is_some()
+            {
+                eprintln!("hyper_h2: connection: {e}");
             }
         });
     }

@@ -44,11 +44,11 @@ fn main() -> ExitCode {
             match soak::run::run(a) {
                 Ok((md, clean)) => {
                     println!("{md}");
-                    if let Some(path) = out {
-                        if let Err(e) = std::fs::write(&path, &md) {
-                            eprintln!("soak: cannot write {}: {e}", path.display());
-                            return ExitCode::FAILURE;
-                        }
+                    if let Some(path) = out
+                        && let Err(e) = std::fs::write(&path, &md)
+                    {
+                        eprintln!("soak: cannot write {}: {e}", path.display());
+                        return ExitCode::FAILURE;
                     }
                     if clean {
                         ExitCode::SUCCESS

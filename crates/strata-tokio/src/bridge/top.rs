@@ -165,11 +165,11 @@ struct State {
 impl State {
     /// Asks the protocol to run (`on_wake`) unless it already will.
     fn wake_stack(&mut self) {
-        if !self.stack_woken {
-            if let Some(w) = &self.wake {
-                self.stack_woken = true;
-                w.wake();
-            }
+        if !self.stack_woken
+            && let Some(w) = &self.wake
+        {
+            self.stack_woken = true;
+            w.wake();
         }
     }
 

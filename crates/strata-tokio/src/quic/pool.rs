@@ -140,11 +140,9 @@ impl QuicPool {
         // A caller that gives up first (a relay's connect timeout) drops
         // this future: its protocol is then never started, and ends.
         let mut cancel = CancelOnDrop(Some(cancelled));
-        if fresh {
-            if let Err(e) = self.open(ep, &resolved, peer, &key, &shared, stack).await {
-                self.forget(&key, &shared, Close::Io(std::io::ErrorKind::Other));
-                return Err(e);
-            }
+        if fresh && let Err(e) = self.open(ep, &resolved, peer, &key, &shared, stack).await {
+            self.forget(&key, &shared, Close::Io(std::io::ErrorKind::Other));
+            return Err(e);
         }
         let outcome = started.await;
         cancel.0 = None;
@@ -162,10 +160,10 @@ impl QuicPool {
     /// The live pooled connection of `key`, or a new entry (`true`).
     fn entry(&self, key: &str) -> (Arc<Shared>, bool) {
         let mut conns = self.conns.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(s) = conns.get(key) {
-            if s.lock().dead.is_none() {
-                return (s.clone(), false);
-            }
+        if let Some(s) = conns.get(key)
+            && s.lock().dead.is_none()
+        {
+            return (s.clone(), false);
         }
         let s = Arc::new(Shared::default());
         conns.insert(key.to_owned(), s.clone());

@@ -42,15 +42,15 @@ impl UdpSock {
         // Linux reports twice what was asked for (its bookkeeping), so a
         // buffer set here reads as larger and is left alone next time.
         let sock = || (&io).into();
-        if state.send_buffer_size(sock()).unwrap_or(0) < UDP_SOCKET_BUFFER {
-            if let Err(e) = state.set_send_buffer_size(sock(), UDP_SOCKET_BUFFER) {
-                tracing::debug!("udp: cannot set SO_SNDBUF: {e}");
-            }
+        if state.send_buffer_size(sock()).unwrap_or(0) < UDP_SOCKET_BUFFER
+            && let Err(e) = state.set_send_buffer_size(sock(), UDP_SOCKET_BUFFER)
+        {
+            tracing::debug!("udp: cannot set SO_SNDBUF: {e}");
         }
-        if state.recv_buffer_size(sock()).unwrap_or(0) < UDP_SOCKET_BUFFER {
-            if let Err(e) = state.set_recv_buffer_size(sock(), UDP_SOCKET_BUFFER) {
-                tracing::debug!("udp: cannot set SO_RCVBUF: {e}");
-            }
+        if state.recv_buffer_size(sock()).unwrap_or(0) < UDP_SOCKET_BUFFER
+            && let Err(e) = state.set_recv_buffer_size(sock(), UDP_SOCKET_BUFFER)
+        {
+            tracing::debug!("udp: cannot set SO_RCVBUF: {e}");
         }
         Ok(UdpSock {
             io: Arc::new(io),

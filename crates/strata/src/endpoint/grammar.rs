@@ -324,10 +324,10 @@ fn pair(s: &str, p: usize, pe: usize, segs: &[Segment<'_>]) -> PResult<LayerOpti
         let idx = e.utf8_error().valid_up_to();
         (source_pos(s, eq + 1, idx), K::ValueNotUtf8)
     })?;
-    if let Some(rule) = seg.spec.value_rule(&key) {
-        if !rule.check(&value) {
-            return Err((eq + 1, K::BadOptionValue { layer, key, rule }));
-        }
+    if let Some(rule) = seg.spec.value_rule(&key)
+        && !rule.check(&value)
+    {
+        return Err((eq + 1, K::BadOptionValue { layer, key, rule }));
     }
     Ok(LayerOption { layer, key, value })
 }

@@ -283,11 +283,12 @@ mod tests {
         let lb = LbConfig::new(0, 2).unwrap();
         let mut short = 0;
         for _ in 0..200 {
-            if !opened && !cconn.is_handshaking() {
-                if let Some(id) = cconn.streams().open(Dir::Bi) {
-                    cconn.send_stream(id).write(b"routable").unwrap();
-                    opened = true;
-                }
+            if !opened
+                && !cconn.is_handshaking()
+                && let Some(id) = cconn.streams().open(Dir::Bi)
+            {
+                cconn.send_stream(id).write(b"routable").unwrap();
+                opened = true;
             }
             while let Some(t) = cconn.poll_transmit(now, 1, &mut buf) {
                 let data = BytesMut::from(&buf[..t.size]);

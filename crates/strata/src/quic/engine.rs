@@ -205,10 +205,10 @@ impl Engine {
     /// size bounds the MTU) and, for a client, connect.
     pub(crate) fn start(&mut self, t: &mut dyn DatagramTransport) {
         if let Err(e) = self.try_start(t) {
-            if let Role::Client { app, .. } = &mut self.role {
-                if let Some(mut app) = app.take() {
-                    app.connection_lost(&abort(e.clone()));
-                }
+            if let Role::Client { app, .. } = &mut self.role
+                && let Some(mut app) = app.take()
+            {
+                app.connection_lost(&abort(e.clone()));
             }
             t.abort(abort(e));
         }
@@ -336,12 +336,12 @@ impl Engine {
         self.conns.insert(id, handle, Conn { handle, q, app, st });
         // 0-RTT: a client holding a ticket starts its app now, so what it
         // writes leaves in the first flight.
-        if self.cfg.zero_rtt {
-            if let Some(c) = self.conns.get_mut(id) {
-                if c.app.as_ref().is_some_and(|a| a.early_data()) && c.q.has_0rtt() {
-                    start_early(c, t);
-                }
-            }
+        if self.cfg.zero_rtt
+            && let Some(c) = self.conns.get_mut(id)
+            && c.app.as_ref().is_some_and(|a| a.early_data())
+            && c.q.has_0rtt()
+        {
+            start_early(c, t);
         }
         id
     }
@@ -526,16 +526,16 @@ impl Engine {
         // Nothing new starts on a transport that is gone.
         self.shutting_down = true;
         self.conns.drain(|mut c| {
-            if let Some(mut app) = c.app.take() {
-                if !c.st.lost {
-                    app.connection_lost(why);
-                }
-            }
-        });
-        if let Role::Client { app, .. } = &mut self.role {
-            if let Some(mut app) = app.take() {
+            if let Some(mut app) = c.app.take()
+                && !c.st.lost
+            {
                 app.connection_lost(why);
             }
+        });
+        if let Role::Client { app, .. } = &mut self.role
+            && let Some(mut app) = app.take()
+        {
+            app.connection_lost(why);
         }
     }
 

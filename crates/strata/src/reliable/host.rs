@@ -206,11 +206,12 @@ impl<E: HostEngine, P: StreamProtocol> Hosted<E, P> {
                 break;
             }
         }
-        if self.st.started && !self.st.lost {
-            if let Some(why) = self.engine.ended(&mut self.ext) {
-                self.st.lost = true;
-                self.inner.connection_lost(&why);
-            }
+        if self.st.started
+            && !self.st.lost
+            && let Some(why) = self.engine.ended(&mut self.ext)
+        {
+            self.st.lost = true;
+            self.inner.connection_lost(&why);
         }
     }
 

@@ -347,10 +347,10 @@ impl ReliableListener {
 
     /// Removes a child and every index entry of it.
     fn forget(&mut self, cid: u64) {
-        if let Some((_, c)) = self.children.remove(cid) {
-            if c.half_open {
-                self.half_open -= 1;
-            }
+        if let Some((_, c)) = self.children.remove(cid)
+            && c.half_open
+        {
+            self.half_open -= 1;
         }
     }
 

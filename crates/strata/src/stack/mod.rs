@@ -263,17 +263,16 @@ impl Bottom {
     }
     /// Frees the cold part once nothing in it is in use.
     fn tidy(&mut self) {
-        if let Some(c) = &self.cold {
-            if !self.counting
-                && c.stash.is_empty()
-                && c.closing.is_none()
-                && c.abort.is_none()
-                && c.swap.is_none()
-                && c.finished.is_none()
-                && c.stalled_since.is_none()
-            {
-                self.cold = None;
-            }
+        if let Some(c) = &self.cold
+            && !self.counting
+            && c.stash.is_empty()
+            && c.closing.is_none()
+            && c.abort.is_none()
+            && c.swap.is_none()
+            && c.finished.is_none()
+            && c.stalled_since.is_none()
+        {
+            self.cold = None;
         }
     }
 }
@@ -552,22 +551,22 @@ impl Stack {
         if self.b.finished().is_some() {
             return;
         }
-        if let Some(d) = self.b.closing() {
-            if d <= now {
-                self.b.out.clear();
-                self.finish(Close::Timeout(Timeout::CloseFlush));
-                return;
-            }
+        if let Some(d) = self.b.closing()
+            && d <= now
+        {
+            self.b.out.clear();
+            self.finish(Close::Timeout(Timeout::CloseFlush));
+            return;
         }
         if self.stall_deadline().is_some_and(|d| d <= now) {
             self.b.out.clear();
             self.finish(Close::Timeout(Timeout::Stall));
             return;
         }
-        if let Some(p) = self.proto.as_mut() {
-            if p.next_deadline().is_some_and(|d| d <= now) {
-                p.on_deadline(&mut BottomView { b: &mut self.b });
-            }
+        if let Some(p) = self.proto.as_mut()
+            && p.next_deadline().is_some_and(|d| d <= now)
+        {
+            p.on_deadline(&mut BottomView { b: &mut self.b });
         }
         self.settle();
     }
@@ -785,10 +784,8 @@ impl Stack {
         {
             let now = self.b.now;
             self.b.cold().stalled_since = Some(now);
-        } else if !waiting {
-            if let Some(c) = self.b.cold.as_mut() {
-                c.stalled_since = None;
-            }
+        } else if !waiting && let Some(c) = self.b.cold.as_mut() {
+            c.stalled_since = None;
         }
         self.settle();
     }

@@ -262,7 +262,7 @@ pub struct Arrivals {
 
 impl Arrivals {
     /// Both copies, the original first.
-    pub fn iter(&self) -> impl Iterator<Item = Arrival> {
+    pub fn iter(&self) -> impl Iterator<Item = Arrival> + use<> {
         std::iter::once(self.first).chain(self.second)
     }
 }
@@ -396,7 +396,7 @@ impl Netem {
         if let Some(why) = self.lose() {
             return Err(why);
         }
-        let duplicate = self.cfg.duplicate > 0.0 && self.rng.gen::<f64>() < self.cfg.duplicate;
+        let duplicate = self.cfg.duplicate > 0.0 && self.rng.r#gen::<f64>() < self.cfg.duplicate;
         let first = self.arrival(departs, false);
         let second = duplicate.then(|| {
             self.stats.duplicated += 1;
@@ -419,7 +419,7 @@ impl Netem {
     /// ```
     pub fn corrupt(&mut self, data: &mut [u8]) -> u32 {
         let p = self.cfg.corrupt;
-        if p <= 0.0 || data.is_empty() || self.rng.gen::<f64>() >= p {
+        if p <= 0.0 || data.is_empty() || self.rng.r#gen::<f64>() >= p {
             return 0;
         }
         let bits = data.len().saturating_mul(8);
@@ -469,7 +469,7 @@ impl Netem {
     fn lose(&mut self) -> Option<DropReason> {
         match self.cfg.loss {
             Loss::None => None,
-            Loss::Random(p) => (self.rng.gen::<f64>() < p).then(|| {
+            Loss::Random(p) => (self.rng.r#gen::<f64>() < p).then(|| {
                 self.stats.lost_random += 1;
                 DropReason::Lost
             }),
@@ -479,14 +479,14 @@ impl Netem {
                 loss_good,
                 loss_bad,
             } => {
-                let flip = self.rng.gen::<f64>();
+                let flip = self.rng.r#gen::<f64>();
                 if self.bad && flip < p_bad_to_good {
                     self.bad = false;
                 } else if !self.bad && flip < p_good_to_bad {
                     self.bad = true;
                 }
                 let p = if self.bad { loss_bad } else { loss_good };
-                if self.rng.gen::<f64>() >= p {
+                if self.rng.r#gen::<f64>() >= p {
                     return None;
                 }
                 if self.bad {
@@ -513,7 +513,7 @@ impl Netem {
                     .map_or(departs, |t| t.max(departs))
             };
         }
-        let reordered = self.cfg.reorder > 0.0 && self.rng.gen::<f64>() < self.cfg.reorder;
+        let reordered = self.cfg.reorder > 0.0 && self.rng.r#gen::<f64>() < self.cfg.reorder;
         if reordered {
             self.stats.reordered += 1;
             at += self.cfg.reorder_delay;

@@ -356,6 +356,72 @@ impl SimNet {
         self.now.saturating_duration_since(epoch())
     }
 
+    /// Removes node `id`, as a host that restarts loses its sockets: its
+    /// protocol is dropped without a callback, its address is free for a
+    /// new node, and datagrams still in flight to it are discarded on
+    /// arrival. Returns its stack, if it had started.
+    ///
+    /// ```
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport};
+    /// use strata::testing::SimNet;
+    /// struct Sink;
+    /// impl DatagramProtocol for Sink {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let mut net = SimNet::new(1);
+    /// let addr = "10.0.0.1:53".parse().unwrap();
+    /// let a = net.add_node(addr, Box::new(Sink));
+    /// net.start();
+    /// assert!(net.remove_node(a).is_some());
+    /// assert_eq!(net.node_at(addr), None);
+    /// let again = net.add_node(addr, Box::new(Sink)); // the address is free
+    /// assert_ne!(again, a);
+    /// ```
+    pub fn remove_node(&mut self, id: NodeId) -> Option<DatagramStack> {
+        let node = self.nodes.get_mut(id.0 as usize)?;
+        if self.by_addr.get(&node.addr) == Some(&id) {
+            self.by_addr.remove(&node.addr);
+        }
+        node.pending = None;
+        node.stack.take()
+    }
+
+    /// Moves node `id` to `addr` (a NAT rebinding, a client whose address
+    /// changes): what it sends from now on comes from `addr`, and datagrams
+    /// to its old address are unroutable. False, and nothing changes, if
+    /// another node has `addr` or `id` was removed.
+    ///
+    /// ```
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport};
+    /// use strata::testing::SimNet;
+    /// struct Sink;
+    /// impl DatagramProtocol for Sink {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let mut net = SimNet::new(1);
+    /// let a = net.add_node("10.0.0.1:4000".parse().unwrap(), Box::new(Sink));
+    /// let b = net.add_node("10.0.0.2:53".parse().unwrap(), Box::new(Sink));
+    /// assert!(net.rebind(a, "10.0.0.9:4001".parse().unwrap()));
+    /// assert_eq!(net.node_at("10.0.0.9:4001".parse().unwrap()), Some(a));
+    /// assert!(!net.rebind(a, "10.0.0.2:53".parse().unwrap())); // b's
+    /// # let _ = b;
+    /// ```
+    pub fn rebind(&mut self, id: NodeId, addr: SocketAddr) -> bool {
+        if self.by_addr.contains_key(&addr) {
+            return false;
+        }
+        let Some(node) = self.nodes.get_mut(id.0 as usize) else {
+            return false;
+        };
+        if self.by_addr.get(&node.addr) != Some(&id) {
+            return false;
+        }
+        self.by_addr.remove(&node.addr);
+        node.addr = addr;
+        self.by_addr.insert(addr, id);
+        true
+    }
+
     /// A node's address.
     pub fn addr(&self, id: NodeId) -> Option<SocketAddr> {
         self.nodes.get(id.0 as usize).map(|n| n.addr)
@@ -543,10 +609,10 @@ impl SimNet {
             }
         }
         for node in &mut self.nodes {
-            if let Some(s) = node.stack.as_mut() {
-                if s.next_deadline().is_some_and(|d| d <= now) {
-                    s.handle_timeout(now);
-                }
+            if let Some(s) = node.stack.as_mut()
+                && s.next_deadline().is_some_and(|d| d <= now)
+            {
+                s.handle_timeout(now);
             }
         }
     }

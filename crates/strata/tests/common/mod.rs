@@ -89,7 +89,7 @@ impl<P: StreamProtocol> Xor<P> {
 }
 
 macro_rules! with_view {
-    ($self:ident, $t:ident, |$v:ident, $inner:ident| $body:expr) => {{
+    ($self:ident, $t:ident, |$v:ident, $inner:ident| $body:expr_2021) => {{
         let mut $v = XorView {
             lower: $t,
             key: $self.key,

@@ -249,11 +249,11 @@ impl<C: Chunks> Streamed<C> {
 
 impl<C: Chunks + 'static> StreamProtocol for Streamed<C> {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        if let Some((status, headers)) = self.head.take() {
-            if !respond(t, status, headers) {
-                self.done = true;
-                return;
-            }
+        if let Some((status, headers)) = self.head.take()
+            && !respond(t, status, headers)
+        {
+            self.done = true;
+            return;
         }
         self.fill(t);
     }

@@ -49,11 +49,11 @@ impl Collector {
 
     fn record_head(&self, t: &mut dyn StreamTransport) {
         let mut got = self.got.lock().unwrap();
-        if got.status.is_none() {
-            if let Some(head) = t.response_head() {
-                got.status = Some(head.status.as_u16());
-                got.headers = head.headers.clone();
-            }
+        if got.status.is_none()
+            && let Some(head) = t.response_head()
+        {
+            got.status = Some(head.status.as_u16());
+            got.headers = head.headers.clone();
         }
     }
 }
@@ -106,8 +106,8 @@ fn fetch(version: VersionChoice, method: &str, uri: &str, body: &[u8]) -> Got {
     });
     assert_eq!(outcome, RunOutcome::Reached, "{version:?} {method} {uri}");
     // The pump keeps its protocols (and their clones of `got`).
-    let seen = std::mem::take(&mut *got.lock().unwrap());
-    seen
+
+    std::mem::take(&mut *got.lock().unwrap())
 }
 
 const VERSIONS: [VersionChoice; 2] = [VersionChoice::Http1, VersionChoice::Http2];

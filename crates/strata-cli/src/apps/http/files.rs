@@ -205,10 +205,10 @@ fn requested_range(req: &request::Parts, len: u64, modified: Option<&str>) -> By
     if req.method != Method::GET {
         return ByteRange::Full;
     }
-    if let Some(cond) = req.headers.get(header::IF_RANGE) {
-        if Some(cond.as_bytes()) != modified.map(str::as_bytes) {
-            return ByteRange::Full;
-        }
+    if let Some(cond) = req.headers.get(header::IF_RANGE)
+        && Some(cond.as_bytes()) != modified.map(str::as_bytes)
+    {
+        return ByteRange::Full;
     }
     let mut fields = req.headers.get_all(header::RANGE).iter();
     match (fields.next(), fields.next()) {

@@ -476,11 +476,11 @@ impl Core {
             expect_continue,
             upgrade,
         } = info;
-        if let (Some(limit), BodyReader::Length(n)) = (self.cfg.max_body, &body) {
-            if *n > limit {
-                self.fail(t, H1Error::BodyTooLarge { limit });
-                return;
-            }
+        if let (Some(limit), BodyReader::Length(n)) = (self.cfg.max_body, &body)
+            && *n > limit
+        {
+            self.fail(t, H1Error::BodyTooLarge { limit });
+            return;
         }
         self.conn.seq += 1;
         self.conn.body_seen = 0;
@@ -609,10 +609,10 @@ impl Core {
         t: &mut dyn StreamTransport,
         f: impl FnOnce(&mut dyn StreamProtocol, &mut dyn StreamTransport),
     ) {
-        if let Some(ex) = self.ex.as_mut() {
-            if !ex.st.aborted {
-                f(&mut *ex.proto, &mut ExchangeView::new(t, &mut ex.st));
-            }
+        if let Some(ex) = self.ex.as_mut()
+            && !ex.st.aborted
+        {
+            f(&mut *ex.proto, &mut ExchangeView::new(t, &mut ex.st));
         }
     }
 
@@ -812,21 +812,21 @@ impl StreamProtocol for H1Server {
             self.core.give_up(t, Timeout::Drain);
             return;
         }
-        if let Some((at, which)) = self.core.conn.wait() {
-            if at <= now {
-                self.core.conn.set_wait(None);
-                match which {
-                    Timer::Head => self.core.fail(t, H1Error::HeadTimeout),
-                    Timer::First => {
-                        tracing::debug!("http1: no request on a new connection in time");
-                        self.core.close(t);
-                    }
-                    Timer::KeepAlive => {
-                        tracing::trace!("http1: idle connection closed");
-                        self.core.close(t);
-                    }
-                    Timer::Body | Timer::Stall | Timer::Drain => {}
+        if let Some((at, which)) = self.core.conn.wait()
+            && at <= now
+        {
+            self.core.conn.set_wait(None);
+            match which {
+                Timer::Head => self.core.fail(t, H1Error::HeadTimeout),
+                Timer::First => {
+                    tracing::debug!("http1: no request on a new connection in time");
+                    self.core.close(t);
                 }
+                Timer::KeepAlive => {
+                    tracing::trace!("http1: idle connection closed");
+                    self.core.close(t);
+                }
+                Timer::Body | Timer::Stall | Timer::Drain => {}
             }
         }
         self.core.body_period(t, now);

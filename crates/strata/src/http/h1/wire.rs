@@ -156,11 +156,11 @@ fn parse_request_as_sent(head: &[u8], max_headers: usize) -> Result<RequestInfo,
     }
 
     let body = request_body(&headers, version)?;
-    if let BodyReader::Length(n) = body {
-        if headers.contains_key(header::CONTENT_LENGTH) {
-            // `3, 3` or a repeated field: the handler sees the one value.
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
-        }
+    if let BodyReader::Length(n) = body
+        && headers.contains_key(header::CONTENT_LENGTH)
+    {
+        // `3, 3` or a repeated field: the handler sees the one value.
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(n));
     }
     let conn = ConnectionTokens::of(&headers);
     let keep_alive = if version == Version::HTTP_11 {

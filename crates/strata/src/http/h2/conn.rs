@@ -473,18 +473,17 @@ impl H2Connection {
                 self.sh.recv_unacked = 0;
             }
             // A client whose every handle is gone closes once its streams end.
-            if let Role::Client(cl) = &self.c.role {
-                if self.streams.is_empty()
-                    && Arc::strong_count(&cl.q) == 1
-                    && cl
-                        .q
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .pending
-                        .is_empty()
-                {
-                    self.goaway(t);
-                }
+            if let Role::Client(cl) = &self.c.role
+                && self.streams.is_empty()
+                && Arc::strong_count(&cl.q) == 1
+                && cl
+                    .q
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pending
+                    .is_empty()
+            {
+                self.goaway(t);
             }
             if (self.c.goaway_sent || self.c.goaway_recv.is_some()) && self.streams.is_empty() {
                 self.flush(t);

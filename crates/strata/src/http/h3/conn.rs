@@ -682,27 +682,27 @@ impl Conn {
                         c.resume_reading(id);
                     }
                 }
-                if st.finished.is_none() {
-                    if let Some(p) = child.proto.as_mut() {
-                        let open = st.send_open();
-                        let w = open
-                            && st.queued < self.sh.cfg.stream_send_buffer
-                            && self.sh.pending_total < self.sh.cfg.connection_send_buffer;
-                        let saw = st.saw_blocked.replace(false);
-                        if open && (w == st.write_paused || (w && saw)) {
-                            st.write_paused = !w;
-                            let mut v = View {
-                                st: &mut child.st,
-                                sh: &mut self.sh,
-                                c,
-                            };
-                            if w {
-                                p.resume_writing(&mut v);
-                            } else {
-                                p.pause_writing(&mut v);
-                            }
-                            changed = true;
+                if st.finished.is_none()
+                    && let Some(p) = child.proto.as_mut()
+                {
+                    let open = st.send_open();
+                    let w = open
+                        && st.queued < self.sh.cfg.stream_send_buffer
+                        && self.sh.pending_total < self.sh.cfg.connection_send_buffer;
+                    let saw = st.saw_blocked.replace(false);
+                    if open && (w == st.write_paused || (w && saw)) {
+                        st.write_paused = !w;
+                        let mut v = View {
+                            st: &mut child.st,
+                            sh: &mut self.sh,
+                            c,
+                        };
+                        if w {
+                            p.resume_writing(&mut v);
+                        } else {
+                            p.pause_writing(&mut v);
                         }
+                        changed = true;
                     }
                 }
                 let st = &child.st;
@@ -842,15 +842,15 @@ impl Conn {
                     continue;
                 }
             }
-            if let Some(p) = child.proto.as_mut() {
-                if p.next_deadline().is_some_and(|d| d <= now) {
-                    let mut v = View {
-                        st: &mut child.st,
-                        sh: &mut self.sh,
-                        c,
-                    };
-                    p.on_deadline(&mut v);
-                }
+            if let Some(p) = child.proto.as_mut()
+                && p.next_deadline().is_some_and(|d| d <= now)
+            {
+                let mut v = View {
+                    st: &mut child.st,
+                    sh: &mut self.sh,
+                    c,
+                };
+                p.on_deadline(&mut v);
             }
         }
         self.settle(c);
@@ -863,15 +863,15 @@ impl Conn {
         match route.next_hop() {
             None => self.open_client_streams(c),
             Some(id) => {
-                if let Some(child) = self.streams.get_mut(&StreamId(id)) {
-                    if let Some(p) = child.proto.as_mut() {
-                        let mut v = View {
-                            st: &mut child.st,
-                            sh: &mut self.sh,
-                            c,
-                        };
-                        p.on_wake(&mut v, route);
-                    }
+                if let Some(child) = self.streams.get_mut(&StreamId(id))
+                    && let Some(p) = child.proto.as_mut()
+                {
+                    let mut v = View {
+                        st: &mut child.st,
+                        sh: &mut self.sh,
+                        c,
+                    };
+                    p.on_wake(&mut v, route);
                 }
             }
         }

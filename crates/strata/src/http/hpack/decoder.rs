@@ -530,13 +530,13 @@ impl Decoder {
             }
         }
         // A name borrowed from this fragment must outlive it: copy it.
-        if let Step::StrLen { field, .. } | Step::Str { field, .. } = &mut self.step {
-            if let Loc::Input(start, end) = field.name {
-                self.name_buf.clear();
-                self.name_buf
-                    .extend_from_slice(frag.get(start..end).unwrap_or_default());
-                field.name = Loc::Buf;
-            }
+        if let Step::StrLen { field, .. } | Step::Str { field, .. } = &mut self.step
+            && let Loc::Input(start, end) = field.name
+        {
+            self.name_buf.clear();
+            self.name_buf
+                .extend_from_slice(frag.get(start..end).unwrap_or_default());
+            field.name = Loc::Buf;
         }
         Ok(())
     }

@@ -96,11 +96,13 @@ pub(super) fn feed<P: DatagramProtocol>(
         cur.offset += n;
         cur.remaining -= n as u64;
         pos += n;
-        if rx.kind == Some(MessageKind::Text) && !rx.compressed && !cur.opcode.is_control() {
-            if let Err(e) = check_utf8(rx) {
-                st.fail(t, e);
-                return pos;
-            }
+        if rx.kind == Some(MessageKind::Text)
+            && !rx.compressed
+            && !cur.opcode.is_control()
+            && let Err(e) = check_utf8(rx)
+        {
+            st.fail(t, e);
+            return pos;
         }
         if rx.frame.is_some_and(|c| c.remaining == 0) {
             end_frame(inner, rx, st, t);

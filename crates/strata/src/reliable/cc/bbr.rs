@@ -481,10 +481,10 @@ impl CongestionController for Bbr {
         }
         self.round_acked = self.round_acked.saturating_add(acked.bytes);
         let sample_app_limited = acked.rate_sample.is_some_and(|s| s.app_limited);
-        if let Some(sample) = acked.rate_sample {
-            if !sample.app_limited || sample.delivery_rate >= self.bandwidth() {
-                self.update_bw(sample.delivery_rate);
-            }
+        if let Some(sample) = acked.rate_sample
+            && (!sample.app_limited || sample.delivery_rate >= self.bandwidth())
+        {
+            self.update_bw(sample.delivery_rate);
         }
         self.update_cycle_phase(now);
         self.check_full_pipe(sample_app_limited);

@@ -451,13 +451,13 @@ fn controllers_survive_arbitrary_call_sequences() {
             for i in 0..3000u64 {
                 let now = t0 + Duration::from_micros(rng.gen_range(0..i * 1000 + 1));
                 let bytes = if rng.gen_bool(0.05) {
-                    rng.gen()
+                    rng.r#gen()
                 } else {
                     rng.gen_range(0..2000)
                 };
                 match rng.gen_range(0..6) {
                     0 | 1 => {
-                        let inflight = rng.gen();
+                        let inflight = rng.r#gen();
                         infos.push(rate.on_packet_sent(now, bytes, inflight));
                         cc.on_packet_sent(now, bytes, inflight);
                         pacer.on_sent(now, bytes);
@@ -466,10 +466,10 @@ fn controllers_survive_arbitrary_call_sequences() {
                         if let Some(info) = infos.pop() {
                             rtt.update(
                                 Duration::from_micros(rng.gen_range(0..u64::from(u32::MAX))),
-                                Duration::from_micros(rng.gen()),
+                                Duration::from_micros(rng.r#gen()),
                             );
                             let acked = rate.on_packet_acked(now, &info, rtt.min_rtt());
-                            cc.on_ack(now, &acked, &rtt, rng.gen());
+                            cc.on_ack(now, &acked, &rtt, rng.r#gen());
                         }
                     }
                     4 => cc.on_congestion_event(
@@ -481,7 +481,7 @@ fn controllers_survive_arbitrary_call_sequences() {
                         if rng.gen_bool(0.1) {
                             cc.on_persistent_congestion();
                         }
-                        rate.on_app_limited(rng.gen());
+                        rate.on_app_limited(rng.r#gen());
                     }
                 }
                 assert!(

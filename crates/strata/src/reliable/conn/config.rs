@@ -278,10 +278,10 @@ impl ReliableConfig {
         if self.max_connections == 0 || self.cookie_lifetime.as_secs() == 0 {
             return Err(ConfigError::Window("max_connections/cookie_lifetime"));
         }
-        if let Some(sid) = &self.server_id {
-            if self.routable_ids().is_none() {
-                return Err(ConfigError::ServerId(sid.len()));
-            }
+        if let Some(sid) = &self.server_id
+            && self.routable_ids().is_none()
+        {
+            return Err(ConfigError::ServerId(sid.len()));
         }
         Ok(())
     }

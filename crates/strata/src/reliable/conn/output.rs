@@ -176,11 +176,13 @@ impl Connection {
         let probing = self.probes > 0;
         let mut may_send_data = probing || window_open;
         let data_waiting = self.send.has_pending(self.peer_max_data);
-        if may_send_data && data_waiting && !probing {
-            if let Some(t) = self.pacer.next_send_time(now, mtu as u64) {
-                self.timers.set(Timer::Pacing, t);
-                may_send_data = false;
-            }
+        if may_send_data
+            && data_waiting
+            && !probing
+            && let Some(t) = self.pacer.next_send_time(now, mtu as u64)
+        {
+            self.timers.set(Timer::Pacing, t);
+            may_send_data = false;
         }
         // Held at the peer's limit with data to send: say so once per limit
         // (the peer grows its window in answer).
@@ -239,12 +241,12 @@ impl Connection {
             .is_ok();
             eliciting |= max_data;
         }
-        if self.send.reset_pending {
-            if let Some((code, final_size)) = self.send.reset {
-                self.send.reset_pending = false;
-                reset = (Frame::Reset { code, final_size }).encode(out).is_ok();
-                eliciting |= reset;
-            }
+        if self.send.reset_pending
+            && let Some((code, final_size)) = self.send.reset
+        {
+            self.send.reset_pending = false;
+            reset = (Frame::Reset { code, final_size }).encode(out).is_ok();
+            eliciting |= reset;
         }
         // Every other frame goes before the STREAM frame: it has no length
         // field and runs to the end of the packet, so a frame after it

@@ -107,10 +107,10 @@ impl RecvStream {
         if end > self.max_data {
             return Err(RecvError::FlowControl);
         }
-        if let Some(f) = self.final_size {
-            if end > f || (fin && end != f) {
-                return Err(RecvError::FinalSize);
-            }
+        if let Some(f) = self.final_size
+            && (end > f || (fin && end != f))
+        {
+            return Err(RecvError::FinalSize);
         }
         if fin {
             if end
@@ -178,10 +178,10 @@ impl RecvStream {
         if final_size > self.max_data {
             return Err(RecvError::FlowControl);
         }
-        if let Some(f) = self.final_size {
-            if f != final_size {
-                return Err(RecvError::FinalSize);
-            }
+        if let Some(f) = self.final_size
+            && f != final_size
+        {
+            return Err(RecvError::FinalSize);
         }
         let highest = self
             .contiguous_end()
@@ -218,10 +218,10 @@ impl RecvStream {
         if self.final_size.is_some() || credit >= self.window / 2 {
             return;
         }
-        if let Some(last) = self.last_update {
-            if now.saturating_duration_since(last) < srtt.saturating_mul(2) {
-                self.window = (self.window.saturating_mul(2)).min(self.max_window);
-            }
+        if let Some(last) = self.last_update
+            && now.saturating_duration_since(last) < srtt.saturating_mul(2)
+        {
+            self.window = (self.window.saturating_mul(2)).min(self.max_window);
         }
         self.last_update = Some(now);
         self.max_data = self.read_off + self.window;

@@ -179,14 +179,14 @@ impl SendStream {
         let r = r.start.max(self.base)..r.end;
         self.acked.insert(r.clone());
         self.lost.remove(r);
-        if let Some(first) = self.acked.first() {
-            if first.start <= self.base {
-                let upto = first.end;
-                let n = (upto - self.base) as usize;
-                self.buf.drain(..n.min(self.buf.len()));
-                self.base = upto;
-                self.acked.remove_below(upto);
-            }
+        if let Some(first) = self.acked.first()
+            && first.start <= self.base
+        {
+            let upto = first.end;
+            let n = (upto - self.base) as usize;
+            self.buf.drain(..n.min(self.buf.len()));
+            self.base = upto;
+            self.acked.remove_below(upto);
         }
     }
 

@@ -295,7 +295,7 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
         for _ in 0..2000 {
             let n = rng.gen_range(0..200);
-            let g: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
+            let g: Vec<u8> = (0..n).map(|_| rng.r#gen()).collect();
             for s in segments(&g) {
                 let _ = s;
             }

@@ -43,10 +43,10 @@ impl Kcp {
         if diff(sn, self.snd_una) < 0 || diff(sn, self.snd_nxt) >= 0 {
             return;
         }
-        if let Some(i) = self.snd_buf.iter().position(|s| s.sn == sn) {
-            if let Some(seg) = self.snd_buf.remove(i) {
-                self.release(&seg);
-            }
+        if let Some(i) = self.snd_buf.iter().position(|s| s.sn == sn)
+            && let Some(seg) = self.snd_buf.remove(i)
+        {
+            self.release(&seg);
         }
         self.shrink_buf();
     }

@@ -283,7 +283,7 @@ fn kcp_malformed_datagrams_are_dropped_whole_and_counted() {
     let mut rng = ChaCha8Rng::seed_from_u64(3);
     for _ in 0..5000 {
         let n = rng.gen_range(0..300);
-        let mut g: Vec<u8> = (0..n).map(|_| rng.gen()).collect();
+        let mut g: Vec<u8> = (0..n).map(|_| rng.r#gen()).collect();
         if g.len() >= 4 && rng.gen_bool(0.5) {
             g[..4].copy_from_slice(&CONV.to_le_bytes());
         }
@@ -585,7 +585,7 @@ fn kcp_hostile_well_formed_segments_keep_memory_bounded() {
                     if rng.gen_bool(0.5) {
                         base.wrapping_add(rng.gen_range(0..300)).wrapping_sub(100)
                     } else {
-                        rng.gen()
+                        rng.r#gen()
                     }
                 };
                 let len = rng.gen_range(0..1500);
@@ -593,8 +593,8 @@ fn kcp_hostile_well_formed_segments_keep_memory_bounded() {
                 Segment {
                     conv: CONV,
                     cmd,
-                    frg: rng.gen(),
-                    wnd: rng.gen(),
+                    frg: rng.r#gen(),
+                    wnd: rng.r#gen(),
                     ts: near(&mut rng, k.current),
                     sn: near(&mut rng, k.rcv_nxt),
                     una: near(&mut rng, k.snd_una),

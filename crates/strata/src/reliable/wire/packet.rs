@@ -130,7 +130,7 @@ impl<'a> VersionList<'a> {
     }
 
     /// The versions, in order.
-    pub fn iter(&self) -> impl Iterator<Item = u32> + 'a {
+    pub fn iter(&self) -> impl Iterator<Item = u32> + 'a + use<'a> {
         self.0
             .chunks_exact(4)
             .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
@@ -243,10 +243,10 @@ impl<'a> Header<'a> {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn encode(&self, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        if let Some(n) = self.number() {
-            if n.0 > varint::MAX {
-                return Err(EncodeError::VarintTooLarge(n.0));
-            }
+        if let Some(n) = self.number()
+            && n.0 > varint::MAX
+        {
+            return Err(EncodeError::VarintTooLarge(n.0));
         }
         match *self {
             Header::Initial { token, .. } if token.len() > MAX_TOKEN_LEN => {

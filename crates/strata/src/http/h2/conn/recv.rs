@@ -24,10 +24,10 @@ impl H2Connection {
         }
         if self.c.inbuf.is_empty() {
             let used = self.frames(t, data);
-            if !self.c.dead {
-                if let Some(rest) = data.get(used..) {
-                    self.c.inbuf.extend_from_slice(rest);
-                }
+            if !self.c.dead
+                && let Some(rest) = data.get(used..)
+            {
+                self.c.inbuf.extend_from_slice(rest);
             }
             return;
         }

@@ -56,7 +56,7 @@ pub(in crate::http::qpack) fn random_fields(rng: &mut ChaCha8Rng) -> Vec<HeaderF
             let value: Vec<u8> = match rng.gen_range(0..20) {
                 0..=11 => VALUES[rng.gen_range(0..VALUES.len())].as_bytes().to_vec(),
                 12..=16 => format!("v{}", rng.gen_range(0..40)).into_bytes(),
-                17 => (0..rng.gen_range(0..40)).map(|_| rng.gen()).collect(),
+                17 => (0..rng.gen_range(0..40)).map(|_| rng.r#gen()).collect(),
                 18 => vec![b'L'; rng.gen_range(50..3000)],
                 _ => (0..rng.gen_range(0..60))
                     .map(|_| rng.gen_range(b' '..=b'~'))
