@@ -8,67 +8,36 @@ use strata::testing::NodeId;
 use strata::{Addr, Close, DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
 
 use crate::error::SimError;
-use crate::stream::LayerWrap;
 use crate::world::{pair, HostId, ListenKey, Listener, Sim};
 use crate::ConnId;
+use strata_tokio::{ListenConfig, StackPlan};
 
-/// Builds the layers an endpoint names above its transport (`tls` in
-/// `tls+tcp://`), for one end. The simulator opens the transports itself
-/// (`tcp`, `unix`, `udp`); the layers are the same code the real driver
-/// runs, given to the simulator by whoever can build them.
+/// What a connect opened: a simulated stream connection, or a UDP socket
+/// whose layer carries the stream (`reliable+udp://`, `quic+udp://`).
 ///
 /// ```
-/// use strata::endpoint::Endpoint;
-/// use strata_sim::{LayerWrap, Layers, SimError};
-/// struct NoLayers;
-/// impl Layers for NoLayers {
-///     fn stream(&self, ep: &Endpoint, _server: bool) -> Result<Option<LayerWrap>, SimError> {
-///         match ep.layers.len() {
-///             1 => Ok(None),
-///             _ => Err(SimError::Unsupported { what: ep.layers[0].clone() }),
-///         }
-///     }
-/// }
-/// let ep = Endpoint::parse("tls+tcp://a:1").unwrap();
-/// assert!(NoLayers.stream(&ep, true).is_err());
+/// use strata_sim::{ConnId, Opened};
+/// assert_eq!(Opened::Stream(ConnId(1)).conn(), Some(ConnId(1)));
 /// ```
-pub trait Layers {
-    /// The wrapper of every layer of `ep` above its transport, outermost
-    /// first, for a server (`true`) or a client; `None` when `ep` names
-    /// only a transport.
-    fn stream(&self, ep: &Endpoint, server: bool) -> Result<Option<LayerWrap>, SimError>;
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opened {
+    /// A TCP-like connection (or a Unix socket's).
+    Stream(ConnId),
+    /// A UDP socket, by its node in [`Sim::datagrams`].
+    Datagram(NodeId),
 }
 
-/// What the simulator builds without help: transports only.
-struct TransportsOnly;
-
-impl Layers for TransportsOnly {
-    fn stream(&self, ep: &Endpoint, _server: bool) -> Result<Option<LayerWrap>, SimError> {
-        if ep.layers.len() <= 1 {
-            return Ok(None);
+impl Opened {
+    /// The stream connection, if it is one.
+    pub fn conn(self) -> Option<ConnId> {
+        match self {
+            Opened::Stream(c) => Some(c),
+            Opened::Datagram(_) => None,
         }
-        Err(SimError::Unsupported {
-            what: format!(
-                "the `{}` layer (give the simulator a layer builder with Sim::set_layers)",
-                ep.layers[0]
-            ),
-        })
     }
 }
 
 impl Sim {
-    /// Gives the simulator what builds layers above transports.
-    pub fn set_layers(&mut self, layers: impl Layers + 'static) {
-        self.layers = Some(Box::new(layers));
-    }
-
-    fn wrap(&self, ep: &Endpoint, server: bool) -> Result<Option<LayerWrap>, SimError> {
-        match &self.layers {
-            Some(l) => l.stream(ep, server),
-            None => TransportsOnly.stream(ep, server),
-        }
-    }
-
     /// Listens on `host` at `endpoint` (`tcp://10.0.0.2:80`,
     /// `tcp://0.0.0.0:0`, `unix:///run/app.sock`, with layers above if a
     /// [`Layers`] builder was given); each accepted connection runs a
@@ -108,10 +77,32 @@ impl Sim {
         factory: StreamFactory,
         cfg: Option<Arc<StackConfig>>,
     ) -> Result<Addr, SimError> {
-        let ep = Endpoint::parse(endpoint)?;
-        let wrap = self.wrap(&ep, true)?;
-        let transport = ep.layers.last().map(String::as_str).unwrap_or_default();
-        let (key, addr) = match (transport, &ep.target) {
+        let ep = Endpoint::parse_with(endpoint, &strata_tokio::registry())?;
+        let mut plan = StackPlan::server(&ep, None)?;
+        let cfg = cfg.unwrap_or_else(|| self.stack_cfg.clone());
+        if plan.carries_streams() {
+            let Target::Host { host: name, port } = &ep.target else {
+                return Err(SimError::Unsupported {
+                    what: format!("{endpoint}: a datagram transport needs a host and port"),
+                });
+            };
+            let ip = self.resolve(name)?;
+            let listen = ListenConfig {
+                stack: cfg,
+                ..ListenConfig::default()
+            };
+            let proto = plan.serve_datagrams(factory, &listen)?;
+            let node = self.bind_udp(host, SocketAddr::new(ip, *port), proto)?;
+            let addr = self
+                .udp
+                .addr(node)
+                .map(Addr::Inet)
+                .unwrap_or(Addr::Memory(0));
+            return Ok(addr);
+        }
+        let wrap = plan.wrapper();
+        let transport = plan.transport().to_string();
+        let (key, addr) = match (transport.as_str(), &ep.target) {
             ("tcp", Target::Host { host: name, port }) => {
                 let ip = self.resolve(name)?;
                 self.own_address(host, ip)?;
@@ -136,7 +127,6 @@ impl Sim {
                 what: addr.to_string(),
             });
         }
-        let cfg = cfg.unwrap_or_else(|| self.stack_cfg.clone());
         h.listeners.insert(key, Listener { factory, wrap, cfg });
         self.trace_line(format_args!("{host} listen {addr}"));
         Ok(addr)
@@ -164,7 +154,7 @@ impl Sim {
         host: HostId,
         endpoint: &str,
         proto: Box<dyn StreamProtocol>,
-    ) -> Result<ConnId, SimError> {
+    ) -> Result<Opened, SimError> {
         self.connect_with(host, endpoint, proto, None)
     }
 
@@ -175,10 +165,29 @@ impl Sim {
         endpoint: &str,
         proto: Box<dyn StreamProtocol>,
         cfg: Option<Arc<StackConfig>>,
-    ) -> Result<ConnId, SimError> {
-        let ep = Endpoint::parse(endpoint)?;
-        let transport = ep.layers.last().map(String::as_str).unwrap_or_default();
-        let (dst, key) = match (transport, &ep.target) {
+    ) -> Result<Opened, SimError> {
+        let ep = Endpoint::parse_with(endpoint, &strata_tokio::registry())?;
+        let plan = StackPlan::client(&ep)?;
+        if plan.carries_streams() {
+            let Target::Host { host: name, port } = &ep.target else {
+                return Err(SimError::Unsupported {
+                    what: format!("{endpoint}: a datagram transport needs a host and port"),
+                });
+            };
+            let ip = self.resolve(name)?;
+            let dst = self.host_at(ip).ok_or_else(|| SimError::NoSuchHost {
+                name: ip.to_string(),
+            })?;
+            self.route(host, dst)?;
+            let stack = cfg.unwrap_or_else(|| self.stack_cfg.clone());
+            let proto = plan.connect_datagrams(proto, &stack, SocketAddr::new(ip, *port))?;
+            let local = SocketAddr::new(self.host_ip(host), 0);
+            let node = self.bind_udp(host, local, proto)?;
+            self.udp.connect_node(node, SocketAddr::new(ip, *port));
+            return Ok(Opened::Datagram(node));
+        }
+        let transport = plan.transport().to_string();
+        let (dst, key) = match (transport.as_str(), &ep.target) {
             ("tcp", Target::Host { host: name, port }) => {
                 let ip = self.resolve(name)?;
                 let dst = self.host_at(ip).ok_or_else(|| SimError::NoSuchHost {
@@ -193,17 +202,20 @@ impl Sim {
                 })
             }
         };
-        if !self.links.contains_key(&pair(host, dst)) {
-            return Err(SimError::NoRoute {
-                from: self.hosts[host.0 as usize].name.clone(),
-                to: self.hosts[dst.0 as usize].name.clone(),
-            });
+        self.route(host, dst)?;
+        let proto = plan.wrap(proto);
+        Ok(Opened::Stream(self.open_stream(host, dst, key, proto, cfg)))
+    }
+
+    /// Checks that a link leads from `host` to `dst`.
+    fn route(&self, host: HostId, dst: HostId) -> Result<(), SimError> {
+        if self.links.contains_key(&pair(host, dst)) {
+            return Ok(());
         }
-        let proto = match self.wrap(&ep, false)? {
-            Some(w) => w(proto),
-            None => proto,
-        };
-        Ok(self.open_stream(host, dst, key, proto, cfg))
+        Err(SimError::NoRoute {
+            from: self.hosts[host.0 as usize].name.clone(),
+            to: self.hosts[dst.0 as usize].name.clone(),
+        })
     }
 
     /// Binds a UDP socket of `host` at `addr` (its own address; port 0

@@ -60,14 +60,10 @@ pub enum SimError {
         /// What.
         what: String,
     },
-    /// A layer of the endpoint could not be built.
-    #[error("layer {layer}: {why}")]
-    Layer {
-        /// The layer's scheme name.
-        layer: String,
-        /// Why.
-        why: String,
-    },
+    /// A layer of the endpoint could not be built (a bad option, a
+    /// certificate that does not load): the driver's own error.
+    #[error(transparent)]
+    Layer(#[from] strata_tokio::DriverError),
     /// A line of a fault script is wrong.
     #[error("fault script line {line}: {why}")]
     Script {

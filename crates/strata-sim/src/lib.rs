@@ -67,7 +67,7 @@ mod stream;
 mod trace;
 mod world;
 
-pub use api::Layers;
+pub use api::Opened;
 pub use error::SimError;
 pub use fault::{Fault, Script, ScriptLine};
 pub use link::{

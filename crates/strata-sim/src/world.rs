@@ -191,8 +191,6 @@ pub struct Sim {
     pub(crate) pending_listen: BTreeMap<u64, ListenKey>,
     /// Every side that closed, with its reason, in order.
     pub(crate) closed: Vec<(crate::ConnId, usize, strata::Close)>,
-    /// Builds the layers above a transport.
-    pub(crate) layers: Option<Box<dyn crate::api::Layers>>,
 }
 
 impl Sim {
@@ -235,7 +233,6 @@ impl Sim {
             stack_cfg: Arc::new(StackConfig::default()),
             pending_listen: BTreeMap::new(),
             closed: Vec::new(),
-            layers: None,
         }
     }
 

@@ -272,7 +272,7 @@ fn a_reader_that_stalls_stops_its_sender_within_the_window_and_buffers() {
     });
     sim.listen(s, "tcp://10.0.0.2:9", f).unwrap();
     let (p, seen) = client(b"", false);
-    let conn = sim.connect(c, "tcp://server:9", p).unwrap();
+    let conn = sim.connect(c, "tcp://server:9", p).unwrap().conn().unwrap();
     sim.run(Duration::from_millis(50));
     sim.apply(Fault::Stall(c));
     sim.run(Duration::from_millis(500));

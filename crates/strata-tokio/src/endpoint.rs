@@ -25,16 +25,16 @@ use strata::StreamFactory;
 
 /// What an endpoint's chain takes to run: the transport, the layer that
 /// carries streams over it (over datagrams), and the stream layers' wrappers.
-struct Plan {
-    open: Open,
-    carry: Option<Carry>,
+pub(crate) struct Plan {
+    pub(crate) open: Open,
+    pub(crate) carry: Option<Carry>,
     /// The stream layers' wrappers, top first.
-    wraps: Vec<LayerWrap>,
+    pub(crate) wraps: Vec<LayerWrap>,
 }
 
 /// Reads the chain against the table; each layer's builder checks its
 /// options now (and `tls` makes its configuration once).
-fn plan(cx: &mut LayerCx<'_>) -> Result<Plan, DriverError> {
+pub(crate) fn plan(cx: &mut LayerCx<'_>) -> Result<Plan, DriverError> {
     let ep = cx.ep;
     let not_stream = || DriverError::NotStream {
         endpoint: ep.to_string(),
@@ -72,7 +72,7 @@ fn plan(cx: &mut LayerCx<'_>) -> Result<Plan, DriverError> {
 }
 
 /// Wraps `proto` in the layers, top first, so the transport's layer is outermost.
-fn wrap(proto: Box<dyn StreamProtocol>, wraps: &[LayerWrap]) -> Box<dyn StreamProtocol> {
+pub(crate) fn wrap(proto: Box<dyn StreamProtocol>, wraps: &[LayerWrap]) -> Box<dyn StreamProtocol> {
     wraps.iter().fold(proto, |p, w| w(p))
 }
 

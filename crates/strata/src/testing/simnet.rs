@@ -165,6 +165,9 @@ pub struct SimNet {
 
 struct Node {
     addr: SocketAddr,
+    /// The peer of a connected socket: where a transmit with no
+    /// destination goes.
+    peer: Option<SocketAddr>,
     /// The protocol until the node starts.
     pending: Option<Box<dyn DatagramProtocol>>,
     stack: Option<DatagramStack>,
@@ -290,6 +293,7 @@ impl SimNet {
         assert!(clash.is_none(), "two SimNet nodes at {addr}");
         self.nodes.push(Node {
             addr,
+            peer: None,
             pending: Some(proto),
             stack: None,
         });
@@ -337,7 +341,7 @@ impl SimNet {
             let info = DatagramInfo {
                 name: "sim",
                 local: Some(LocalAddr(Addr::Inet(node.addr))),
-                peer: None,
+                peer: node.peer.map(|p| crate::PeerAddr(Addr::Inet(p))),
                 max_datagram_size: mtu,
             };
             let mut stack = DatagramStack::new(proto, info, self.stack_cfg.clone(), now);
@@ -354,6 +358,44 @@ impl SimNet {
     /// Virtual time since [`epoch`].
     pub fn elapsed(&self) -> Duration {
         self.now.saturating_duration_since(epoch())
+    }
+
+    /// Connects node `id` to `peer`, as `connect` does a UDP socket: its
+    /// transmits that name no destination go to `peer`, and its stack's
+    /// [`PeerAddr`](crate::PeerAddr) is `peer` (when set before the node
+    /// starts). False if there is no such node.
+    ///
+    /// ```
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// use strata::testing::{LinkConfig, SimNet};
+    /// struct Hello;
+    /// impl DatagramProtocol for Hello {
+    ///     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+    ///         t.send(&Transmit { destination: None, ..Transmit::to("0.0.0.0:0".parse().unwrap(), b"hi") });
+    ///     }
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// struct Sink;
+    /// impl DatagramProtocol for Sink {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let mut net = SimNet::new(1);
+    /// let server = "10.0.0.2:53".parse().unwrap();
+    /// let a = net.add_node("10.0.0.1:4000".parse().unwrap(), Box::new(Hello));
+    /// let b = net.add_node(server, Box::new(Sink));
+    /// net.link_both(a, b, LinkConfig::default());
+    /// assert!(net.connect_node(a, server));
+    /// net.run(std::time::Duration::from_secs(1));
+    /// assert_eq!(net.link_stats(a, b).unwrap().delivered, 1);
+    /// ```
+    pub fn connect_node(&mut self, id: NodeId, peer: SocketAddr) -> bool {
+        match self.nodes.get_mut(id.0 as usize) {
+            Some(n) => {
+                n.peer = Some(peer);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes node `id`, as a host that restarts loses its sockets: its
@@ -643,12 +685,14 @@ impl SimNet {
     /// Puts each segment of `tx` on the link toward its destination,
     /// through the tamper hook.
     fn route(&mut self, from: NodeId, tx: &OwnedTransmit) {
-        let dest = tx.destination.and_then(|d| self.node_at(d));
+        // A connected socket's transmit may leave the destination out.
+        let destination = tx.destination.or(self.nodes[from.0 as usize].peer);
+        let dest = destination.and_then(|d| self.node_at(d));
         for seg in tx.as_transmit().segments() {
             let linked = dest.filter(|to| self.links.contains_key(&(from, *to)));
             let mut hold = Duration::ZERO;
             let mut tampered = None;
-            if let (Some(to), Some(_)) = (tx.destination, self.tamper.as_ref()) {
+            if let (Some(to), Some(_)) = (destination, self.tamper.as_ref()) {
                 let mut data = seg.to_vec();
                 match self.call_tamper(from, to, linked, &mut data) {
                     Verdict::Drop => {

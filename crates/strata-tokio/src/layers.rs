@@ -1,0 +1,206 @@
+//! The layers an endpoint names above its transport, built as the driver
+//! builds them, for any driver: [`StackPlan`].
+//!
+//! The driver opens transports (`tcp`, `unix`, `udp`) with sockets; what
+//! sits above them (`tls`, `proxy`, `reliable`, `quic`, with their
+//! options, certificates and checks) is plain sans-IO protocols. Another
+//! driver (the simulator, `strata-sim`) opens its own transports and takes
+//! the layers from here, so an endpoint string means the same thing on
+//! both.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use strata::endpoint::Endpoint;
+use strata::tls::TlsConfig;
+use strata::{DatagramProtocol, StackConfig, StreamFactory, StreamProtocol};
+
+use crate::config::ListenConfig;
+use crate::endpoint::{plan, wrap};
+use crate::error::DriverError;
+use crate::layer::{Carry, LayerCx, LayerWrap, Open, Role};
+use crate::tls::TlsIdentity;
+
+/// What an endpoint's chain builds above its transport, for one end: the
+/// stream layers (outermost first: `tls` in `tls+tcp://`), and over a
+/// datagram transport the layer that carries streams (`reliable` in
+/// `tls+reliable+udp://`, `quic` in `quic+udp://`). Each layer's options
+/// are checked when the plan is made; a TLS configuration is made once per
+/// plan, as the driver does per endpoint.
+///
+/// ```
+/// use strata::endpoint::Endpoint;
+/// use strata_tokio::StackPlan;
+/// let ep = Endpoint::parse_with("tls+reliable+udp://127.0.0.1:9000", &strata_tokio::registry()).unwrap();
+/// let plan = StackPlan::client(&ep).unwrap();
+/// assert_eq!(plan.transport(), "udp");
+/// assert!(plan.carries_streams());
+/// assert_eq!(plan.layers(), 1); // tls, above the mapping
+///
+/// let bad = Endpoint::parse_with("tls+tcp://127.0.0.1:1?tls.alpn=", &strata_tokio::registry()).unwrap();
+/// assert!(StackPlan::client(&bad).is_err());
+/// ```
+pub struct StackPlan {
+    ep: Endpoint,
+    role: Role,
+    identity: Option<TlsIdentity>,
+    tls: Option<TlsConfig>,
+    datagrams: bool,
+    carry: Option<Carry>,
+    wraps: Vec<LayerWrap>,
+}
+
+impl StackPlan {
+    /// The plan of a server (a listener) at `ep`; a `tls` layer presents
+    /// `identity`, or the endpoint's files, or a fresh self-signed
+    /// certificate.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tls+tcp://127.0.0.1:8443").unwrap();
+    /// let plan = strata_tokio::StackPlan::server(&ep, None).unwrap();
+    /// assert_eq!(plan.layers(), 1);
+    /// assert!(!plan.carries_streams());
+    /// ```
+    pub fn server(ep: &Endpoint, identity: Option<TlsIdentity>) -> Result<StackPlan, DriverError> {
+        StackPlan::make(ep, Role::Server, identity)
+    }
+
+    /// The plan of a client connecting to `ep`.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:80").unwrap();
+    /// let plan = strata_tokio::StackPlan::client(&ep).unwrap();
+    /// assert_eq!((plan.transport(), plan.layers()), ("tcp", 0));
+    /// ```
+    pub fn client(ep: &Endpoint) -> Result<StackPlan, DriverError> {
+        StackPlan::make(ep, Role::Client, None)
+    }
+
+    fn make(
+        ep: &Endpoint,
+        role: Role,
+        identity: Option<TlsIdentity>,
+    ) -> Result<StackPlan, DriverError> {
+        let mut cx = LayerCx {
+            ep,
+            role,
+            identity,
+            tls: None,
+        };
+        let p = plan(&mut cx)?;
+        Ok(StackPlan {
+            ep: ep.clone(),
+            role,
+            identity: cx.identity,
+            tls: cx.tls,
+            datagrams: matches!(p.open, Open::Datagram { .. }),
+            carry: p.carry,
+            wraps: p.wraps,
+        })
+    }
+
+    /// The transport's scheme (`tcp`, `unix`, `udp`).
+    pub fn transport(&self) -> &str {
+        self.ep
+            .layers
+            .last()
+            .map(String::as_str)
+            .unwrap_or_default()
+    }
+
+    /// True when the transport carries datagrams and a layer carries
+    /// streams over it ([`serve_datagrams`](StackPlan::serve_datagrams),
+    /// [`connect_datagrams`](StackPlan::connect_datagrams)).
+    pub fn carries_streams(&self) -> bool {
+        self.datagrams && self.carry.is_some()
+    }
+
+    /// How many stream layers wrap the protocol (above the transport, or
+    /// above the layer that carries streams).
+    pub fn layers(&self) -> usize {
+        self.wraps.len()
+    }
+
+    /// `proto` inside the stream layers (the transport's neighbour
+    /// outermost).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Nop;
+    /// impl StreamProtocol for Nop {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let ep = Endpoint::parse("tls+tcp://example.com:443").unwrap();
+    /// let plan = strata_tokio::StackPlan::client(&ep).unwrap();
+    /// let mut stack = Stack::memory(plan.wrap(Box::new(Nop)));
+    /// let now = stack.now();
+    /// // The TLS layer speaks first: a ClientHello record.
+    /// assert_eq!(stack.take_output(now)[0], 0x16);
+    /// ```
+    pub fn wrap(&self, proto: Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> {
+        wrap(proto, &self.wraps)
+    }
+
+    /// The stream layers as one function, for a factory: `None` when there
+    /// are none.
+    pub fn wrapper(&self) -> Option<LayerWrap> {
+        if self.wraps.is_empty() {
+            return None;
+        }
+        let wraps = self.wraps.clone();
+        Some(Arc::new(move |p| wrap(p, &wraps)))
+    }
+
+    /// The datagram protocol of one server socket: the layer that carries
+    /// streams, serving `factory`'s protocols inside the stream layers.
+    /// Errors when the chain has no such layer.
+    pub fn serve_datagrams(
+        &mut self,
+        factory: StreamFactory,
+        cfg: &ListenConfig,
+    ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
+        let carry = self.carry_or_err()?;
+        let factory: StreamFactory = match self.wrapper() {
+            None => factory,
+            Some(w) => Arc::new(move || w(factory())),
+        };
+        let mut cx = LayerCx {
+            ep: &self.ep,
+            role: self.role,
+            identity: self.identity.take(),
+            tls: self.tls.take(),
+        };
+        let made = (carry.serve)(&mut cx, &factory, cfg);
+        self.identity = cx.identity;
+        self.tls = cx.tls;
+        made
+    }
+
+    /// The datagram protocol of a client socket talking to `peer`: the
+    /// layer that carries streams, running `proto` inside the stream layers
+    /// (in a swap point, as the driver's connect does) once its handshake
+    /// is done. A handshake that fails reaches `proto` as
+    /// `connection_lost`.
+    pub fn connect_datagrams(
+        &self,
+        proto: Box<dyn StreamProtocol>,
+        stack: &StackConfig,
+        peer: SocketAddr,
+    ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
+        let carry = self.carry_or_err()?;
+        let slot = strata::ProtocolSlot::new(self.wrap(proto));
+        (carry.connect)(&self.ep, Box::new(slot), stack, peer)
+    }
+
+    fn carry_or_err(&self) -> Result<Carry, DriverError> {
+        self.carry
+            .filter(|_| self.datagrams)
+            .ok_or_else(|| DriverError::NotStream {
+                endpoint: self.ep.to_string(),
+            })
+    }
+}
