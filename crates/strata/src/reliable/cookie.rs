@@ -99,6 +99,16 @@ impl fmt::Debug for CookieKey {
 impl CookieKey {
     /// A key from 32 secret random bytes, with the default lifetime
     /// ([`DEFAULT_LIFETIME_SECS`]).
+    ///
+    /// ```
+    /// use strata::reliable::cookie::{CookieError, CookieKey, DEFAULT_LIFETIME_SECS};
+    /// let peer = "10.0.0.1:1".parse().unwrap();
+    /// let (key, other) = (CookieKey::new([1; 32]), CookieKey::new([2; 32]));
+    /// assert_eq!(key.lifetime_secs(), DEFAULT_LIFETIME_SECS);
+    /// let cookie = key.mint(0, &peer, 7);
+    /// assert_eq!(key.check(&cookie, 1, &peer, 7), Ok(()));
+    /// assert_eq!(other.check(&cookie, 1, &peer, 7), Err(CookieError::Invalid)); // another secret
+    /// ```
     pub fn new(secret: [u8; 32]) -> Self {
         CookieKey {
             key: hmac::Key::new(hmac::HMAC_SHA256, &secret),
@@ -107,12 +117,26 @@ impl CookieKey {
     }
 
     /// The same key with cookies valid for `secs` seconds.
+    ///
+    /// ```
+    /// use strata::reliable::cookie::{CookieError, CookieKey};
+    /// let peer = "10.0.0.1:1".parse().unwrap();
+    /// let key = CookieKey::new([1; 32]).with_lifetime(10);
+    /// let cookie = key.mint(100, &peer, 7);
+    /// assert_eq!(key.check(&cookie, 110, &peer, 7), Ok(())); // inclusive
+    /// assert_eq!(key.check(&cookie, 111, &peer, 7), Err(CookieError::Expired));
+    /// ```
     pub fn with_lifetime(mut self, secs: u64) -> Self {
         self.lifetime_secs = secs;
         self
     }
 
     /// How long a cookie stays valid, in seconds.
+    ///
+    /// ```
+    /// use strata::reliable::cookie::CookieKey;
+    /// assert_eq!(CookieKey::new([1; 32]).with_lifetime(5).lifetime_secs(), 5);
+    /// ```
     pub fn lifetime_secs(&self) -> u64 {
         self.lifetime_secs
     }

@@ -77,33 +77,242 @@ pub struct EngineStats {
 /// host drives. Every method takes the time from the caller (sans-IO).
 ///
 /// See the [module documentation](self) for an example.
+///
+/// ```
+/// use std::time::Instant;
+/// use strata::reliable::engine::Engine;
+/// use strata::reliable::kcp::{Kcp, KcpConfig};
+/// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+///
+/// /// Takes every datagram due now from any engine.
+/// fn drain<E: Engine>(e: &mut E, now: Instant) -> Vec<Vec<u8>> {
+///     let (mut out, mut buf) = (Vec::new(), Vec::new());
+///     e.on_deadline(now);
+///     while e.poll_transmit(now, &mut buf) {
+///         out.push(buf.clone());
+///     }
+///     out
+/// }
+/// let now = Instant::now();
+/// let mut native = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+/// let mut kcp = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+/// assert_eq!(Engine::write(&mut kcp, now, b"hi"), 2);
+/// assert_eq!(drain(&mut native, now).len(), 1); // the Initial
+/// assert_eq!(drain(&mut kcp, now)[0].len(), 24 + 2); // one segment
+/// ```
 pub trait Engine {
     /// Feeds one datagram from the peer. Returns false when it was dropped
     /// whole (malformed, or not for this engine); it never ends the
     /// engine by itself.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::engine::Engine;
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let now = Instant::now();
+    /// let (mut a, mut b) = (Kcp::new(1, KcpConfig::fast_mode()).unwrap(), Kcp::new(1, KcpConfig::fast_mode()).unwrap());
+    /// Engine::write(&mut a, now, b"hi");
+    /// a.on_deadline(now);
+    /// let mut d = Vec::new();
+    /// assert!(Engine::poll_transmit(&mut a, now, &mut d));
+    /// assert!(Engine::handle_datagram(&mut b, now, &d));
+    /// assert!(!Engine::handle_datagram(&mut b, now, b"garbage")); // dropped whole
+    /// ```
     fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) -> bool;
     /// Writes the next datagram due into `out` (cleared first); false when
     /// nothing is due now.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::engine::Engine;
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut out = vec![0xff; 3]; // cleared first
+    /// assert!(Engine::poll_transmit(&mut c, now, &mut out));
+    /// assert_eq!(out.len(), 1200);
+    /// assert!(!Engine::poll_transmit(&mut c, now, &mut out));
+    /// ```
     fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool;
     /// When [`on_deadline`](Self::on_deadline) is due next.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::engine::Engine;
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let now = Instant::now();
+    /// let mut k = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert_eq!(Engine::next_deadline(&k, now), None); // idle
+    /// Engine::write(&mut k, now, b"hi");
+    /// assert_eq!(Engine::next_deadline(&k, now), Some(now));
+    /// ```
     fn next_deadline(&self, now: Instant) -> Option<Instant>;
     /// Runs the timers due at `now`.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::engine::Engine;
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut d = Vec::new();
+    /// assert!(Engine::poll_transmit(&mut c, now, &mut d)); // the Initial, never answered
+    /// Engine::on_deadline(&mut c, now); // nothing due yet: nothing happens
+    /// assert!(!Engine::poll_transmit(&mut c, now, &mut d));
+    /// let due = Engine::next_deadline(&c, now).unwrap();
+    /// Engine::on_deadline(&mut c, due); // the probe timeout
+    /// assert!(Engine::poll_transmit(&mut c, due, &mut d));
+    /// ```
     fn on_deadline(&mut self, now: Instant);
     /// Takes as much of `data` as the send buffer has room for; returns
     /// the bytes taken (0 when full, ended or finished).
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::engine::Engine;
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = Instant::now();
+    /// let cfg = ReliableConfig { send_buffer: 4096, ..ReliableConfig::default() };
+    /// let mut c = Connection::connect(cfg, now, ConnId(1), ConnId(2));
+    /// assert_eq!(Engine::write(&mut c, now, &[0; 10_000]), 4096); // what fits
+    /// assert_eq!(Engine::write(&mut c, now, b"more"), 0); // full
+    /// ```
     fn write(&mut self, now: Instant, data: &[u8]) -> usize;
     /// Ends our direction after what was written. False when the engine
     /// cannot say it to its peer.
+    ///
+    /// ```
+    /// use strata::reliable::engine::Engine;
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let mut stream = Kcp::new(1, KcpConfig::default()).unwrap();
+    /// assert!(Engine::finish(&mut stream)); // the end marker
+    /// let mut messages = Kcp::new(1, KcpConfig { stream: false, ..KcpConfig::default() }).unwrap();
+    /// assert!(!Engine::finish(&mut messages)); // no end marker in message mode
+    /// ```
     fn finish(&mut self) -> bool;
     /// Appends the bytes received in order to `out`; the count, `None`
     /// when nothing is ready. The peer's end of stream, after every byte,
     /// reads as `Some(0)` once; then [`peer_finished`](Self::peer_finished).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// use strata::reliable::engine::Engine;
+    /// Engine::write(&mut a, now, b"hello");
+    /// Engine::finish(&mut a);
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// let mut got = Vec::new();
+    /// assert_eq!(Engine::read(&mut b, now, &mut got), Some(5));
+    /// assert_eq!(got, b"hello");
+    /// assert_eq!(Engine::read(&mut b, now, &mut got), Some(0)); // the end, once
+    /// assert_eq!(Engine::read(&mut b, now, &mut got), None);
+    /// ```
     fn read(&mut self, now: Instant, out: &mut Vec<u8>) -> Option<usize>;
     /// The peer's end of stream was read (after every byte before it).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// use strata::reliable::engine::Engine;
+    /// Engine::finish(&mut a);
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert!(!Engine::peer_finished(&b)); // arrived, not read yet
+    /// Engine::read(&mut b, now, &mut Vec::new());
+    /// assert!(Engine::peer_finished(&b));
+    /// ```
     fn peer_finished(&self) -> bool;
     /// Bytes held for sending: not yet acknowledged.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// use strata::reliable::engine::Engine;
+    /// Engine::write(&mut a, now, b"hello");
+    /// assert_eq!(Engine::send_buffered(&a), 5);
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert_eq!(Engine::send_buffered(&a), 0); // acknowledged
+    /// ```
     fn send_buffered(&self) -> usize;
     /// The counters, in the common shape.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// use strata::reliable::engine::Engine;
+    /// Engine::write(&mut a, now, b"hello");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// let (sa, sb) = (Engine::stats(&a), Engine::stats(&b));
+    /// assert_eq!(sa.datagrams_sent, sb.datagrams_received);
+    /// assert_eq!(sa.retransmits + sb.datagrams_dropped, 0);
+    /// ```
     fn stats(&self) -> EngineStats;
 }
 

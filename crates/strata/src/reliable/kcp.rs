@@ -110,6 +110,25 @@ struct RecvSeg {
 
 /// The KCP engine for one conversation. See the [module docs](self) for the
 /// driving contract and an example.
+///
+/// ```
+/// use std::time::Instant;
+/// use strata::reliable::kcp::{Kcp, KcpConfig};
+/// // Message mode: each message arrives whole, boundaries kept.
+/// let cfg = KcpConfig { stream: false, ..KcpConfig::fast_mode() };
+/// let (mut a, mut b) = (Kcp::new(3, cfg.clone()).unwrap(), Kcp::new(3, cfg).unwrap());
+/// a.send_message(b"one").unwrap();
+/// a.send_message(b"two").unwrap();
+/// let (now, mut d) = (Instant::now(), Vec::new());
+/// a.on_timeout(now);
+/// while a.poll_transmit(now, &mut d) { b.input(now, &d).unwrap() }
+/// let mut msg = Vec::new();
+/// assert_eq!(b.recv(&mut msg), Some(3));
+/// assert_eq!(msg, b"one");
+/// msg.clear();
+/// assert_eq!(b.recv(&mut msg), Some(3));
+/// assert_eq!(msg, b"two");
+/// ```
 #[derive(Debug)]
 pub struct Kcp {
     conv: u32,
@@ -211,62 +230,270 @@ impl Kcp {
     }
 
     /// The conversation id.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let k = Kcp::new(0x1234, KcpConfig::default()).unwrap();
+    /// assert_eq!(k.conv(), 0x1234);
+    /// ```
     pub fn conv(&self) -> u32 {
         self.conv
     }
 
     /// The configuration in use.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let k = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert!(k.config().nodelay);
+    /// assert_eq!(k.config(), &KcpConfig::fast_mode());
+    /// ```
     pub fn config(&self) -> &KcpConfig {
         &self.cfg
     }
 
     /// Maximum data bytes per segment (MTU minus the 24-byte header).
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let k = Kcp::new(1, KcpConfig { mtu: 1200, ..KcpConfig::default() }).unwrap();
+    /// assert_eq!(k.mss(), 1200 - 24);
+    /// ```
     pub fn mss(&self) -> usize {
         self.mss
     }
 
     /// Counters.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// a.send(b"hello");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert_eq!(a.stats().segments_sent, 1);
+    /// assert_eq!(a.stats().datagrams_out, b.stats().datagrams_in);
+    /// assert_eq!(a.stats().timeout_retransmits, 0);
+    /// ```
     pub fn stats(&self) -> KcpStats {
         self.stats
     }
 
     /// Smoothed RTT estimate in milliseconds (0 before the first sample).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert_eq!(a.srtt_ms(), 0); // no sample yet
+    /// a.send(b"hello");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert!(a.srtt_ms() >= 20); // 10 ms each way
+    /// ```
     pub fn srtt_ms(&self) -> u32 {
         self.rx_srtt
     }
 
     /// Current retransmission timeout in milliseconds.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert_eq!(a.rto_ms(), 200); // ikcp's initial RTO
+    /// a.send(b"hello");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert!(a.rto_ms() < 200); // from the measured RTT, at least 30 ms in nodelay mode
+    /// assert!(a.rto_ms() >= 30);
+    /// ```
     pub fn rto_ms(&self) -> u32 {
         self.rx_rto
     }
 
     /// Congestion window in segments (ignored when `no_congestion_control`).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let _ = (&mut a, &mut b);
+    /// let cfg = KcpConfig::default_mode(); // congestion control on
+    /// let (mut a, mut b) = (Kcp::new(1, cfg.clone()).unwrap(), Kcp::new(1, cfg).unwrap());
+    /// a.send(&[7; 50_000]);
+    /// run(&mut now, &mut a, &mut b, 100);
+    /// assert!(a.cwnd() > 1); // it grew with the acks (slow start)
+    /// ```
     pub fn cwnd(&self) -> u32 {
         self.cwnd
     }
 
     /// The peer's last advertised free receive window, in segments.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// a.send(b"hello");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// // b holds one segment unread: it announces one less than its window.
+    /// assert_eq!(a.remote_window(), b.config().rcv_wnd - 1);
+    /// ```
     pub fn remote_window(&self) -> u16 {
         self.rmt_wnd
     }
 
     /// True once a segment was transmitted `dead_link` times without an ack
     /// (ikcp's `state == -1`): the caller should give the conversation up.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let mut k = Kcp::new(1, KcpConfig { dead_link: 3, ..KcpConfig::fast_mode() }).unwrap();
+    /// k.send(b"anyone?");
+    /// let (mut now, mut d) = (Instant::now(), Vec::new());
+    /// while !k.is_dead_link() {
+    ///     k.on_timeout(now);
+    ///     while k.poll_transmit(now, &mut d) {} // every datagram lost
+    ///     now = k.next_timeout(now).unwrap();
+    /// }
+    /// assert_eq!(k.stats().timeout_retransmits, 2); // sent 3 times in all
+    /// ```
     pub fn is_dead_link(&self) -> bool {
         self.dead
     }
 
     /// Bytes accepted by `send` and not yet acknowledged by the peer.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// a.send(b"hello");
+    /// assert_eq!(a.buffered(), 5);
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert_eq!(a.buffered(), 0); // acknowledged
+    /// ```
     pub fn buffered(&self) -> usize {
         self.snd_bytes
     }
 
     /// True while the send buffer has room.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let mut k = Kcp::new(1, KcpConfig { send_buffer: 2000, ..KcpConfig::default() }).unwrap();
+    /// assert!(k.writable());
+    /// k.send(&[0; 2000]);
+    /// assert!(!k.writable());
+    /// ```
     pub fn writable(&self) -> bool {
         self.snd_bytes < self.cfg.send_buffer
     }
 
     /// Segments queued or in flight (ikcp's `waitsnd`).
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let mut k = Kcp::new(1, KcpConfig::default()).unwrap(); // MSS 1376
+    /// k.send(&[0; 3000]);
+    /// assert_eq!(k.wait_snd(), 3);
+    /// ```
     pub fn wait_snd(&self) -> usize {
         self.snd_queue.len() + self.snd_buf.len()
     }
@@ -340,6 +567,36 @@ impl Kcp {
 
     /// Stream mode: the peer's end marker ([`Kcp::send_end`]) was read by
     /// [`Kcp::recv`] (after every byte before it).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// a.send(b"bye");
+    /// a.send_end();
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// let mut got = Vec::new();
+    /// assert_eq!(b.recv(&mut got), Some(3));
+    /// assert!(!b.end_received()); // the bytes before it first
+    /// assert_eq!(b.recv(&mut got), Some(0));
+    /// assert!(b.end_received());
+    /// ```
     pub fn end_received(&self) -> bool {
         self.end_received
     }
@@ -348,6 +605,38 @@ impl Kcp {
     /// [`Kcp::poll_transmit`] instead of at the next interval tick: for a
     /// conversation about to end, whose last acknowledgement (of the
     /// peer's end marker) would otherwise never leave.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert!(!b.config().ack_nodelay); // acks wait for the next tick
+    /// a.send(b"hello");
+    /// a.on_timeout(now);
+    /// let mut d = Vec::new();
+    /// assert!(a.poll_transmit(now, &mut d));
+    /// b.input(now, &d).unwrap();
+    /// assert!(!b.poll_transmit(now, &mut d)); // the ack is owed, not due
+    /// b.flush_acks();
+    /// assert!(b.poll_transmit(now, &mut d));
+    /// # let _ = run;
+    /// ```
     pub fn flush_acks(&mut self) {
         if !self.acklist.is_empty() {
             self.acks_due = true;
@@ -355,6 +644,34 @@ impl Kcp {
     }
 
     /// Everything queued, the end marker included, is acknowledged.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert!(a.all_acked());
+    /// a.send(b"hello");
+    /// a.send_end();
+    /// assert!(!a.all_acked());
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert!(a.all_acked());
+    /// ```
     pub fn all_acked(&self) -> bool {
         self.snd_queue.is_empty() && self.snd_buf.is_empty()
     }
@@ -395,6 +712,35 @@ impl Kcp {
     /// ready. Message mode: exactly one complete message. Returns `None`
     /// when nothing is ready, else the number of bytes appended (a message
     /// may be empty).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// let mut got = Vec::new();
+    /// assert_eq!(b.recv(&mut got), None);
+    /// a.send(b"hello, ");
+    /// a.send(b"world");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert_eq!(b.recv(&mut got), Some(12)); // stream mode: all that is ready
+    /// assert_eq!(got, b"hello, world");
+    /// ```
     pub fn recv(&mut self, out: &mut Vec<u8>) -> Option<usize> {
         let n = self.peek_size()?;
         let recover = self.rcv_queue.len() >= usize::from(self.cfg.rcv_wnd);
@@ -429,6 +775,33 @@ impl Kcp {
     }
 
     /// Size of what [`Kcp::recv`] would return now (`None`: nothing ready).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// # /// `ticks` rounds of 10 ms: timers, then each datagram arrives 10 ms later.
+    /// # fn run(now: &mut Instant, a: &mut Kcp, b: &mut Kcp, ticks: usize) {
+    /// #     let mut d = Vec::new();
+    /// #     for _ in 0..ticks {
+    /// #         a.on_timeout(*now);
+    /// #         b.on_timeout(*now);
+    /// #         let (mut ab, mut ba) = (Vec::new(), Vec::new());
+    /// #         while a.poll_transmit(*now, &mut d) { ab.push(d.clone()) }
+    /// #         while b.poll_transmit(*now, &mut d) { ba.push(d.clone()) }
+    /// #         *now += Duration::from_millis(10);
+    /// #         for d in ab { b.input(*now, &d).unwrap() }
+    /// #         for d in ba { a.input(*now, &d).unwrap() }
+    /// #     }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// # let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// a.send(b"hello");
+    /// run(&mut now, &mut a, &mut b, 3);
+    /// assert_eq!(b.peek_size(), Some(5));
+    /// b.recv(&mut Vec::new());
+    /// assert_eq!(b.peek_size(), None);
+    /// ```
     pub fn peek_size(&self) -> Option<usize> {
         let front = self.rcv_queue.front()?;
         if self.cfg.stream {
@@ -459,6 +832,23 @@ impl Kcp {
 
     /// Processes one datagram from the peer. A malformed datagram, or one
     /// for another conversation, is dropped whole (counted) and reported.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::kcp::{Kcp, KcpConfig, KcpError};
+    /// let now = Instant::now();
+    /// let mut a = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// let mut b = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// let mut other = Kcp::new(2, KcpConfig::fast_mode()).unwrap();
+    /// a.send(b"hi");
+    /// a.on_timeout(now);
+    /// let mut d = Vec::new();
+    /// assert!(a.poll_transmit(now, &mut d));
+    /// assert!(b.input(now, &d).is_ok());
+    /// assert_eq!(other.input(now, &d), Err(KcpError::ConvMismatch { expected: 2, found: 1 }));
+    /// assert!(matches!(b.input(now, &d[..10]), Err(KcpError::Truncated { .. })));
+    /// assert_eq!(b.stats().datagrams_dropped, 1);
+    /// ```
     pub fn input(&mut self, now: Instant, datagram: &[u8]) -> Result<(), KcpError> {
         self.advance(now);
         self.stats.datagrams_in += 1;
@@ -510,6 +900,20 @@ impl Kcp {
 
     /// Writes the next datagram into `out` (cleared first) and returns
     /// `true`, or returns `false` when there is nothing to send now.
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::kcp::{peek_conv, Kcp, KcpConfig};
+    /// let now = Instant::now();
+    /// let mut k = Kcp::new(9, KcpConfig::fast_mode()).unwrap();
+    /// let mut out = Vec::new();
+    /// assert!(!k.poll_transmit(now, &mut out)); // nothing to send
+    /// k.send(b"hello");
+    /// k.on_timeout(now); // the tick that flushes
+    /// assert!(k.poll_transmit(now, &mut out));
+    /// assert_eq!(out.len(), 24 + 5); // one segment: header and data
+    /// assert_eq!(peek_conv(&out), Some(9));
+    /// ```
     pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         self.advance(now);
         out.clear();
@@ -572,6 +976,18 @@ impl Kcp {
 
     /// When [`Kcp::on_timeout`] should next be called; `None` when idle
     /// (nothing queued, in flight, to ack or to probe).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let now = Instant::now();
+    /// let mut k = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// assert_eq!(k.next_timeout(now), None); // idle
+    /// k.send(b"hello");
+    /// assert_eq!(k.next_timeout(now), Some(now)); // the first tick is due at once
+    /// k.on_timeout(now);
+    /// assert_eq!(k.next_timeout(now), Some(now + Duration::from_millis(10))); // the interval
+    /// ```
     pub fn next_timeout(&self, now: Instant) -> Option<Instant> {
         let idle = self.snd_queue.is_empty()
             && self.snd_buf.is_empty()
@@ -592,6 +1008,18 @@ impl Kcp {
     /// Runs ikcp's `update`: on each `interval` tick, queues acks, window
     /// probes, new data allowed by the windows and due retransmissions for
     /// [`Kcp::poll_transmit`].
+    ///
+    /// ```
+    /// use std::time::Instant;
+    /// use strata::reliable::kcp::{Kcp, KcpConfig};
+    /// let now = Instant::now();
+    /// let mut k = Kcp::new(1, KcpConfig::fast_mode()).unwrap();
+    /// k.send(b"hello");
+    /// let mut d = Vec::new();
+    /// assert!(!k.poll_transmit(now, &mut d)); // data leaves on a tick
+    /// k.on_timeout(now);
+    /// assert!(k.poll_transmit(now, &mut d));
+    /// ```
     pub fn on_timeout(&mut self, now: Instant) {
         self.advance(now);
         if !self.updated {

@@ -230,28 +230,165 @@ pub struct KcpCounters {
 
 impl KcpCounters {
     /// Datagrams the engine rejected: malformed, or for another conversation.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// let mut layer = KcpStream::new(1, cfg, P).unwrap().with_peer(peer);
+    /// let counters = layer.counters();
+    /// DatagramProtocol::connection_made(&mut layer, &mut t);
+    /// DatagramProtocol::datagrams_received(&mut layer, &mut t, &[Datagram::new(Some(peer), b"not kcp")]);
+    /// assert_eq!(counters.bad_datagrams(), 1);
+    /// ```
     pub fn bad_datagrams(&self) -> u64 {
         self.bad.load(Ordering::Relaxed)
     }
 
     /// Datagrams that belong to no conversation: from an address other than
     /// the peer's, without a source, or (listener) not opening a new one.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// let mut layer = KcpStream::new(1, cfg, P).unwrap().with_peer(peer);
+    /// let counters = layer.counters();
+    /// DatagramProtocol::connection_made(&mut layer, &mut t);
+    /// let stranger = "192.0.2.99:4000".parse().unwrap();
+    /// DatagramProtocol::datagrams_received(&mut layer, &mut t, &[Datagram::new(Some(stranger), b"hello?")]);
+    /// assert_eq!((counters.stray_datagrams(), counters.bad_datagrams()), (1, 0));
+    /// ```
     pub fn stray_datagrams(&self) -> u64 {
         self.stray.load(Ordering::Relaxed)
     }
 
     /// Listener: new conversations refused (at the connection limit, or
     /// shutting down).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::kcp::{Command, Segment};
+    /// # use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Quit;
+    /// # impl StreamProtocol for Quit {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # /// A client's first datagram: one PUSH of `data`, acknowledging nothing.
+    /// # fn first(conv: u32, data: &[u8]) -> Vec<u8> {
+    /// #     let mut d = Vec::new();
+    /// #     Segment { conv, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data }.encode(&mut d);
+    /// #     d
+    /// # }
+    /// # let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+    /// # let mut t = MemoryDatagramTransport::new(1500);
+    /// # use strata::DatagramTransport;
+    /// # struct Hold;
+    /// # impl StreamProtocol for Hold {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let _ = Quit;
+    /// let cfg = KcpListenerConfig { max_connections: 1, ..KcpListenerConfig::default() };
+    /// let mut l = KcpListener::new(cfg, Arc::new(|| Box::new(Hold) as _)).unwrap();
+    /// let counters = l.counters();
+    /// l.connection_made(&mut t);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(1, b"x"))]);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(b), &first(1, b"x"))]); // one too many
+    /// assert_eq!((counters.accepted(), counters.refused()), (1, 1));
+    /// ```
     pub fn refused(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }
 
     /// Listener: conversations accepted.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::kcp::{Command, Segment};
+    /// # use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Quit;
+    /// # impl StreamProtocol for Quit {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # /// A client's first datagram: one PUSH of `data`, acknowledging nothing.
+    /// # fn first(conv: u32, data: &[u8]) -> Vec<u8> {
+    /// #     let mut d = Vec::new();
+    /// #     Segment { conv, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data }.encode(&mut d);
+    /// #     d
+    /// # }
+    /// # let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+    /// # let mut t = MemoryDatagramTransport::new(1500);
+    /// # use strata::DatagramTransport;
+    /// let mut l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Quit) as _)).unwrap();
+    /// let counters = l.counters();
+    /// l.connection_made(&mut t);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(1, b"x"))]);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(b), &first(1, b"x"))]);
+    /// assert_eq!(counters.accepted(), 2); // one conversation per (address, conv)
+    /// ```
     pub fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
     }
 
     /// Listener: conversations ended (any reason).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::kcp::{Command, Segment};
+    /// # use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Quit;
+    /// # impl StreamProtocol for Quit {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # /// A client's first datagram: one PUSH of `data`, acknowledging nothing.
+    /// # fn first(conv: u32, data: &[u8]) -> Vec<u8> {
+    /// #     let mut d = Vec::new();
+    /// #     Segment { conv, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data }.encode(&mut d);
+    /// #     d
+    /// # }
+    /// # let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+    /// # let mut t = MemoryDatagramTransport::new(1500);
+    /// # use strata::DatagramTransport;
+    /// let mut l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Quit) as _)).unwrap();
+    /// let counters = l.counters();
+    /// l.connection_made(&mut t);
+    /// // The conversation's protocol closes on its first bytes: nothing to wait for.
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(1, b"x"))]);
+    /// assert_eq!((counters.accepted(), counters.closed()), (1, 1));
+    /// assert_eq!(l.connections(), 0);
+    /// ```
     pub fn closed(&self) -> u64 {
         self.closed.load(Ordering::Relaxed)
     }
@@ -307,6 +444,27 @@ pub struct KcpStream<P> {
 
 impl<P: StreamProtocol> KcpStream<P> {
     /// A conversation `conv` hosting `inner`. Fails if `cfg.kcp` is invalid.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// # let _ = (&peer, &mut t);
+    /// assert!(KcpStream::new(1, cfg.clone(), P).is_ok());
+    /// let bad = KcpStreamConfig { kcp: KcpConfig { mtu: 10, ..KcpConfig::default() }, ..cfg };
+    /// assert!(KcpStream::new(1, bad, P).is_err()); // the engine's settings are checked
+    /// ```
     pub fn new(conv: u32, cfg: KcpStreamConfig, inner: P) -> Result<Self, KcpError> {
         let kcp = Kcp::new(conv, cfg.engine()?)?;
         Ok(KcpStream {
@@ -317,27 +475,159 @@ impl<P: StreamProtocol> KcpStream<P> {
 
     /// Sends to `peer` (for an unconnected transport) and drops datagrams
     /// from any other source.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// let mut layer = KcpStream::new(1, cfg, Hi).unwrap().with_peer(peer);
+    /// DatagramProtocol::connection_made(&mut layer, &mut t);
+    /// let sent = loop {
+    ///     // Congestion control: the first tick opens the window, the next sends.
+    ///     t.advance(DatagramProtocol::next_deadline(&layer).unwrap() - t.now());
+    ///     DatagramProtocol::on_deadline(&mut layer, &mut t);
+    ///     let sent = t.take_sent();
+    ///     if !sent.is_empty() {
+    ///         break sent;
+    ///     }
+    /// };
+    /// assert_eq!(sent[0].destination, Some(peer));
+    /// # let _ = Datagram::new(None, b"");
+    /// ```
     pub fn with_peer(mut self, peer: SocketAddr) -> Self {
         self.conn.set_peer(peer);
         self
     }
 
     /// The counters handle (clone it before handing the layer over).
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// let mut layer = KcpStream::new(1, cfg, P).unwrap();
+    /// let counters = layer.counters(); // a handle that outlives handing the layer over
+    /// DatagramProtocol::connection_made(&mut layer, &mut t);
+    /// DatagramProtocol::datagrams_received(&mut layer, &mut t, &[Datagram::new(None, &[0; 30])]);
+    /// assert_eq!(counters.bad_datagrams(), 1);
+    /// # let _ = peer;
+    /// ```
     pub fn counters(&self) -> Arc<KcpCounters> {
         self.conn.ext.counters.clone()
     }
 
     /// The engine, for its statistics.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// # let _ = (&peer, &mut t);
+    /// let no_stream = KcpStreamConfig { kcp: KcpConfig { stream: false, ..cfg.kcp.clone() }, ..cfg };
+    /// let layer = KcpStream::new(7, no_stream, P).unwrap();
+    /// assert_eq!(layer.engine().conv(), 7);
+    /// assert!(layer.engine().config().stream); // forced on: the layer carries a byte stream
+    /// ```
     pub fn engine(&self) -> &Kcp {
         &self.conn.engine
     }
 
     /// The inner protocol.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// # let _ = (&peer, &mut t);
+    /// # struct Named(&'static str);
+    /// # impl StreamProtocol for Named {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// let layer = KcpStream::new(1, cfg, Named("app")).unwrap();
+    /// assert_eq!(layer.inner().0, "app");
+    /// ```
     pub fn inner(&self) -> &P {
         &self.conn.inner
     }
 
     /// The inner protocol, mutably.
+    ///
+    /// ```
+    /// # use strata::reliable::kcp::KcpConfig;
+    /// # use strata::reliable::kcp_stream::{KcpStream, KcpStreamConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct P;
+    /// # impl StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let kcp = KcpConfig { mtu: 1200, ..KcpConfig::default() };
+    /// # let cfg = KcpStreamConfig { kcp, ..KcpStreamConfig::default() };
+    /// # let peer: std::net::SocketAddr = "192.0.2.1:4000".parse().unwrap();
+    /// # let mut t = MemoryDatagramTransport::new(1200);
+    /// # use strata::DatagramTransport;
+    /// # let _ = (&peer, &mut t);
+    /// # struct Count(u32);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// let mut layer = KcpStream::new(1, cfg, Count(0)).unwrap();
+    /// layer.inner_mut().0 = 5;
+    /// assert_eq!(layer.inner().0, 5);
+    /// ```
     pub fn inner_mut(&mut self) -> &mut P {
         &mut self.conn.inner
     }

@@ -78,6 +78,21 @@ pub struct Reliable<P> {
 impl<P: StreamProtocol> Reliable<P> {
     /// The layer for a connected transport (a connected UDP socket), or for
     /// pass-through over a stream.
+    ///
+    /// ```
+    /// use strata::reliable::{Reliable, ReliableConfig};
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Hello;
+    /// impl StreamProtocol for Hello {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hello") }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// // Over a stream it is a pass-through: the bytes go out unchanged.
+    /// let mut stack = Stack::memory(Box::new(Reliable::new(ReliableConfig::default(), Hello)));
+    /// let now = stack.now();
+    /// assert_eq!(stack.take_output(now), b"hello");
+    /// ```
     pub fn new(cfg: ReliableConfig, inner: P) -> Self {
         Reliable {
             cfg,
@@ -108,11 +123,41 @@ impl<P: StreamProtocol> Reliable<P> {
     }
 
     /// The connection, once started (over a datagram transport).
+    ///
+    /// ```
+    /// use strata::reliable::{Reliable, ReliableConfig, Side};
+    /// use strata::testing::MemoryDatagramTransport;
+    /// use strata::DatagramProtocol;
+    /// # struct P;
+    /// # impl strata::StreamProtocol for P {
+    /// #     fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    /// # }
+    /// let mut layer = Reliable::new(ReliableConfig::default(), P);
+    /// assert!(layer.connection().is_none());
+    /// let mut t = MemoryDatagramTransport::new(1200);
+    /// DatagramProtocol::connection_made(&mut layer, &mut t); // over a datagram transport
+    /// let conn = layer.connection().unwrap();
+    /// assert_eq!(conn.side(), Side::Client);
+    /// assert!(!conn.is_established()); // its Initial is out
+    /// assert_eq!(t.take_sent().len(), 1);
+    /// ```
     pub fn connection(&self) -> Option<&Connection> {
         self.host.as_ref().map(|h| &h.engine)
     }
 
     /// The protocol above.
+    ///
+    /// ```
+    /// use strata::reliable::{Reliable, ReliableConfig};
+    /// # struct Named(&'static str);
+    /// # impl strata::StreamProtocol for Named {
+    /// #     fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    /// # }
+    /// let layer = Reliable::new(ReliableConfig::default(), Named("app"));
+    /// assert_eq!(layer.inner().unwrap().0, "app");
+    /// ```
     pub fn inner(&self) -> Option<&P> {
         match &self.host {
             Some(h) => Some(&h.inner),
@@ -121,6 +166,18 @@ impl<P: StreamProtocol> Reliable<P> {
     }
 
     /// The protocol above, mutably.
+    ///
+    /// ```
+    /// use strata::reliable::{Reliable, ReliableConfig};
+    /// # struct Count(u32);
+    /// # impl strata::StreamProtocol for Count {
+    /// #     fn data_received(&mut self, _: &mut dyn strata::StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+    /// # }
+    /// let mut layer = Reliable::new(ReliableConfig::default(), Count(0));
+    /// layer.inner_mut().unwrap().0 += 1;
+    /// assert_eq!(layer.inner().unwrap().0, 1);
+    /// ```
     pub fn inner_mut(&mut self) -> Option<&mut P> {
         match &mut self.host {
             Some(h) => Some(&mut h.inner),

@@ -98,6 +98,47 @@ pub struct ReliableListener {
 
 impl ReliableListener {
     /// A listener that runs `factory()`'s protocol over each connection.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Carries what each side sent to the other, `rounds` times.
+    /// # fn exchange(
+    /// #     client: &mut Reliable<Hi>, ct: &mut MemoryDatagramTransport,
+    /// #     listener: &mut ReliableListener, lt: &mut MemoryDatagramTransport, rounds: usize,
+    /// # ) {
+    /// #     let from = "192.0.2.1:5000".parse().unwrap();
+    /// #     for _ in 0..rounds {
+    /// #         for d in ct.take_sent() { listener.datagrams_received(lt, &[Datagram::new(Some(from), &d.contents)]) }
+    /// #         for d in lt.take_sent() { DatagramProtocol::datagrams_received(client, ct, &[Datagram::new(None, &d.contents)]) }
+    /// #     }
+    /// # }
+    /// # let (mut ct, mut lt) = (MemoryDatagramTransport::new(1200), MemoryDatagramTransport::new(1200));
+    /// # let mut client = Reliable::new(ReliableConfig::default(), Hi);
+    /// # let mut listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+    /// # DatagramProtocol::connection_made(&mut listener, &mut lt);
+    /// # DatagramProtocol::connection_made(&mut client, &mut ct);
+    /// // The client's first Initial gets a stateless Retry: no connection yet.
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 1);
+    /// assert_eq!(listener.stats().retries, 1);
+    /// assert_eq!(listener.connections(), 0);
+    /// // Its second Initial carries the token: the listener accepts it.
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 1);
+    /// assert_eq!(listener.connections(), 1);
+    /// ```
     pub fn new(cfg: ReliableConfig, factory: StreamFactory) -> Self {
         ReliableListener {
             rng: IdRng::new(cfg.rng_seed, Role::Listener).routable(cfg.routable_ids()),
@@ -115,26 +156,221 @@ impl ReliableListener {
     }
 
     /// Connections open now.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Carries what each side sent to the other, `rounds` times.
+    /// # fn exchange(
+    /// #     client: &mut Reliable<Hi>, ct: &mut MemoryDatagramTransport,
+    /// #     listener: &mut ReliableListener, lt: &mut MemoryDatagramTransport, rounds: usize,
+    /// # ) {
+    /// #     let from = "192.0.2.1:5000".parse().unwrap();
+    /// #     for _ in 0..rounds {
+    /// #         for d in ct.take_sent() { listener.datagrams_received(lt, &[Datagram::new(Some(from), &d.contents)]) }
+    /// #         for d in lt.take_sent() { DatagramProtocol::datagrams_received(client, ct, &[Datagram::new(None, &d.contents)]) }
+    /// #     }
+    /// # }
+    /// # let (mut ct, mut lt) = (MemoryDatagramTransport::new(1200), MemoryDatagramTransport::new(1200));
+    /// # let mut client = Reliable::new(ReliableConfig::default(), Hi);
+    /// # let mut listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+    /// # DatagramProtocol::connection_made(&mut listener, &mut lt);
+    /// # DatagramProtocol::connection_made(&mut client, &mut ct);
+    /// assert_eq!(listener.connections(), 0);
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 3);
+    /// assert_eq!(listener.connections(), 1);
+    /// ```
     pub fn connections(&self) -> usize {
         self.children.len()
     }
 
     /// What it counted.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Carries what each side sent to the other, `rounds` times.
+    /// # fn exchange(
+    /// #     client: &mut Reliable<Hi>, ct: &mut MemoryDatagramTransport,
+    /// #     listener: &mut ReliableListener, lt: &mut MemoryDatagramTransport, rounds: usize,
+    /// # ) {
+    /// #     let from = "192.0.2.1:5000".parse().unwrap();
+    /// #     for _ in 0..rounds {
+    /// #         for d in ct.take_sent() { listener.datagrams_received(lt, &[Datagram::new(Some(from), &d.contents)]) }
+    /// #         for d in lt.take_sent() { DatagramProtocol::datagrams_received(client, ct, &[Datagram::new(None, &d.contents)]) }
+    /// #     }
+    /// # }
+    /// # let (mut ct, mut lt) = (MemoryDatagramTransport::new(1200), MemoryDatagramTransport::new(1200));
+    /// # let mut client = Reliable::new(ReliableConfig::default(), Hi);
+    /// # let mut listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+    /// # DatagramProtocol::connection_made(&mut listener, &mut lt);
+    /// # DatagramProtocol::connection_made(&mut client, &mut ct);
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 3);
+    /// listener.datagrams_received(&mut lt, &[Datagram::new(Some("192.0.2.9:9".parse().unwrap()), b"junk")]);
+    /// let stats = listener.stats();
+    /// assert_eq!((stats.retries, stats.accepted), (1, 1));
+    /// assert_eq!(stats.dropped_malformed, 1);
+    /// ```
     pub fn stats(&self) -> ListenerStats {
         self.stats
     }
 
     /// Half-open connections now (created, handshake not finished).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Carries what each side sent to the other, `rounds` times.
+    /// # fn exchange(
+    /// #     client: &mut Reliable<Hi>, ct: &mut MemoryDatagramTransport,
+    /// #     listener: &mut ReliableListener, lt: &mut MemoryDatagramTransport, rounds: usize,
+    /// # ) {
+    /// #     let from = "192.0.2.1:5000".parse().unwrap();
+    /// #     for _ in 0..rounds {
+    /// #         for d in ct.take_sent() { listener.datagrams_received(lt, &[Datagram::new(Some(from), &d.contents)]) }
+    /// #         for d in lt.take_sent() { DatagramProtocol::datagrams_received(client, ct, &[Datagram::new(None, &d.contents)]) }
+    /// #     }
+    /// # }
+    /// # let (mut ct, mut lt) = (MemoryDatagramTransport::new(1200), MemoryDatagramTransport::new(1200));
+    /// # let mut client = Reliable::new(ReliableConfig::default(), Hi);
+    /// # let mut listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+    /// # DatagramProtocol::connection_made(&mut listener, &mut lt);
+    /// # DatagramProtocol::connection_made(&mut client, &mut ct);
+    /// // Initial, Retry, Initial with the token: created, handshake not done.
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 2);
+    /// assert_eq!(listener.half_open(), 1);
+    /// // The client's first short packet completes it.
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 1);
+    /// assert_eq!(listener.half_open(), 0);
+    /// assert_eq!(listener.connections(), 1);
+    /// ```
     pub fn half_open(&self) -> usize {
         self.half_open
     }
 
     /// The connection with our id `cid`, for tests and introspection.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Carries what each side sent to the other, `rounds` times.
+    /// # fn exchange(
+    /// #     client: &mut Reliable<Hi>, ct: &mut MemoryDatagramTransport,
+    /// #     listener: &mut ReliableListener, lt: &mut MemoryDatagramTransport, rounds: usize,
+    /// # ) {
+    /// #     let from = "192.0.2.1:5000".parse().unwrap();
+    /// #     for _ in 0..rounds {
+    /// #         for d in ct.take_sent() { listener.datagrams_received(lt, &[Datagram::new(Some(from), &d.contents)]) }
+    /// #         for d in lt.take_sent() { DatagramProtocol::datagrams_received(client, ct, &[Datagram::new(None, &d.contents)]) }
+    /// #     }
+    /// # }
+    /// # let (mut ct, mut lt) = (MemoryDatagramTransport::new(1200), MemoryDatagramTransport::new(1200));
+    /// # let mut client = Reliable::new(ReliableConfig::default(), Hi);
+    /// # let mut listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+    /// # DatagramProtocol::connection_made(&mut listener, &mut lt);
+    /// # DatagramProtocol::connection_made(&mut client, &mut ct);
+    /// # use strata::reliable::{Side, wire::ConnId};
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 3);
+    /// let id = client.connection().unwrap().remote_cid();
+    /// let conn = listener.connection(id).unwrap();
+    /// assert_eq!(conn.side(), Side::Server);
+    /// assert!(conn.is_established());
+    /// assert!(listener.connection(ConnId(id.0 ^ 1)).is_none());
+    /// ```
     pub fn connection(&self, cid: ConnId) -> Option<&Connection> {
         self.children.get(cid.0).map(|c| &c.host.engine)
     }
 
     /// The ids of the open connections.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi") }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Carries what each side sent to the other, `rounds` times.
+    /// # fn exchange(
+    /// #     client: &mut Reliable<Hi>, ct: &mut MemoryDatagramTransport,
+    /// #     listener: &mut ReliableListener, lt: &mut MemoryDatagramTransport, rounds: usize,
+    /// # ) {
+    /// #     let from = "192.0.2.1:5000".parse().unwrap();
+    /// #     for _ in 0..rounds {
+    /// #         for d in ct.take_sent() { listener.datagrams_received(lt, &[Datagram::new(Some(from), &d.contents)]) }
+    /// #         for d in lt.take_sent() { DatagramProtocol::datagrams_received(client, ct, &[Datagram::new(None, &d.contents)]) }
+    /// #     }
+    /// # }
+    /// # let (mut ct, mut lt) = (MemoryDatagramTransport::new(1200), MemoryDatagramTransport::new(1200));
+    /// # let mut client = Reliable::new(ReliableConfig::default(), Hi);
+    /// # let mut listener = ReliableListener::new(ReliableConfig::default(), Arc::new(|| Box::new(Echo) as _));
+    /// # DatagramProtocol::connection_made(&mut listener, &mut lt);
+    /// # DatagramProtocol::connection_made(&mut client, &mut ct);
+    /// exchange(&mut client, &mut ct, &mut listener, &mut lt, 3);
+    /// let ours = client.connection().unwrap().remote_cid();
+    /// assert_eq!(listener.connection_ids(), vec![ours]);
+    /// ```
     pub fn connection_ids(&self) -> Vec<ConnId> {
         self.children.iter().map(|(k, _)| ConnId(k)).collect()
     }

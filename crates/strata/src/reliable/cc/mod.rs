@@ -139,31 +139,106 @@ pub fn minimum_window(mtu: u64) -> u64 {
 pub trait CongestionController: Send + Debug {
     /// A packet of `bytes` that counts toward bytes in flight was sent;
     /// `bytes_in_flight` is the amount in flight *before* it.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use strata::reliable::cc::{new_controller, CcAlgorithm, DeliveryRateSampler, RttEstimator};
+    /// let (t0, mut rate, mut rtt) = (Instant::now(), DeliveryRateSampler::new(), RttEstimator::default());
+    /// let mut cc = new_controller(CcAlgorithm::NewReno, 1200);
+    /// // Sent: recorded with the rate sampler and the controller, before the packet leaves.
+    /// let info = rate.on_packet_sent(t0, 1200, 0);
+    /// cc.on_packet_sent(t0, 1200, 0);
+    /// let t1 = t0 + Duration::from_millis(40);
+    /// rtt.update(Duration::from_millis(40), Duration::ZERO);
+    /// cc.on_ack(t1, &rate.on_packet_acked(t1, &info, rtt.min_rtt()), &rtt, false);
+    /// assert_eq!(cc.window(), 12_000 + 1200); // slow start: grows by what was acknowledged
+    /// ```
     fn on_packet_sent(&mut self, now: Instant, bytes: u64, bytes_in_flight: u64);
 
     /// A packet was newly acknowledged. `rtt` has already been updated for
     /// this ACK. `app_limited` is true when the sender did not fill the
     /// window since this packet was sent (the window then does not grow,
     /// RFC 9002 §7.8).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use strata::reliable::cc::{new_controller, CcAlgorithm, DeliveryRateSampler, RttEstimator};
+    /// let (t0, mut rate, mut rtt) = (Instant::now(), DeliveryRateSampler::new(), RttEstimator::default());
+    /// let mut cc = new_controller(CcAlgorithm::NewReno, 1200);
+    /// let (a, b) = (rate.on_packet_sent(t0, 1200, 0), rate.on_packet_sent(t0, 1200, 1200));
+    /// let t1 = t0 + Duration::from_millis(40);
+    /// rtt.update(Duration::from_millis(40), Duration::ZERO);
+    /// // An application-limited sender did not fill the window: no growth.
+    /// cc.on_ack(t1, &rate.on_packet_acked(t1, &a, rtt.min_rtt()), &rtt, true);
+    /// assert_eq!(cc.window(), 12_000);
+    /// cc.on_ack(t1, &rate.on_packet_acked(t1, &b, rtt.min_rtt()), &rtt, false);
+    /// assert_eq!(cc.window(), 13_200);
+    /// ```
     fn on_ack(&mut self, now: Instant, acked: &AckedPacket, rtt: &RttEstimator, app_limited: bool);
 
     /// Loss detection declared packets lost: `lost_bytes` in total, the
     /// newest of them sent at `lost_sent_time`. Call once per ACK or timeout
     /// that found losses; controllers reduce at most once per recovery
     /// period.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use strata::reliable::cc::{new_controller, CcAlgorithm};
+    /// let t0 = Instant::now();
+    /// let mut cc = new_controller(CcAlgorithm::NewReno, 1200);
+    /// let t1 = t0 + Duration::from_millis(100);
+    /// cc.on_congestion_event(t1, t0, 1200);
+    /// assert_eq!(cc.window(), 6000); // halved
+    /// cc.on_congestion_event(t1, t0, 1200); // a loss sent before recovery began
+    /// assert_eq!(cc.window(), 6000); // at most once per recovery period
+    /// ```
     fn on_congestion_event(&mut self, now: Instant, lost_sent_time: Instant, lost_bytes: u64);
 
     /// Persistent congestion was declared (RFC 9002 §7.6): collapse to the
     /// minimum window.
+    ///
+    /// ```
+    /// use strata::reliable::cc::{minimum_window, new_controller, CcAlgorithm};
+    /// for alg in [CcAlgorithm::NewReno, CcAlgorithm::Cubic] {
+    ///     let mut cc = new_controller(alg, 1200);
+    ///     cc.on_persistent_congestion();
+    ///     assert_eq!(cc.window(), minimum_window(1200));
+    /// }
+    /// ```
     fn on_persistent_congestion(&mut self);
 
     /// The congestion window in bytes.
+    ///
+    /// ```
+    /// use strata::reliable::cc::{initial_window, new_controller, CcAlgorithm};
+    /// let cc = new_controller(CcAlgorithm::Cubic, 1500);
+    /// assert_eq!(cc.window(), initial_window(1500));
+    /// ```
     fn window(&self) -> u64;
 
     /// The pacing rate in bytes per second, or `None` for no pacing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::reliable::cc::{new_controller, CcAlgorithm, RttEstimator};
+    /// let cc = new_controller(CcAlgorithm::NewReno, 1200);
+    /// let mut rtt = RttEstimator::default();
+    /// rtt.update(Duration::from_millis(100), Duration::ZERO);
+    /// // 1.25 windows per smoothed RTT: 1.25 × 12000 bytes / 0.1 s.
+    /// assert_eq!(cc.pacing_rate(&rtt), Some(150_000));
+    /// ```
     fn pacing_rate(&self, rtt: &RttEstimator) -> Option<u64>;
 
     /// A short lowercase name for logs ("newreno", "cubic", "bbr").
+    ///
+    /// ```
+    /// use strata::reliable::cc::{new_controller, CcAlgorithm};
+    /// let names: Vec<_> = [CcAlgorithm::NewReno, CcAlgorithm::Cubic, CcAlgorithm::Bbr]
+    ///     .into_iter()
+    ///     .map(|alg| new_controller(alg, 1200).name())
+    ///     .collect();
+    /// assert_eq!(names, ["newreno", "cubic", "bbr"]);
+    /// ```
     fn name(&self) -> &'static str;
 }
 

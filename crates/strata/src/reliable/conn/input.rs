@@ -16,6 +16,20 @@ impl Connection {
     /// replayed ones are dropped and counted ([`stats`](Self::stats)); a
     /// packet that breaks the protocol closes the connection with the code
     /// the wire spec gives.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// let mut initial = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut initial));
+    /// s.handle_datagram(now, &initial);
+    /// s.handle_datagram(now, &initial); // a duplicate
+    /// s.handle_datagram(now, &[0xff; 3]); // garbage
+    /// let st = s.stats();
+    /// assert_eq!((st.packets_received, st.dropped_duplicate, st.dropped_malformed), (1, 1, 1));
+    /// ```
     pub fn handle_datagram(&mut self, now: Instant, datagram: &[u8]) {
         if matches!(self.state, State::Closed | State::Draining) {
             return;

@@ -107,6 +107,15 @@ impl TimerName for Timer {
 type Timers = TimerTable<Timer, 11>;
 
 /// Which end of the connection this is.
+///
+/// ```
+/// use strata::reliable::{Connection, ReliableConfig, Side, wire::ConnId};
+/// let now = std::time::Instant::now();
+/// let cfg = ReliableConfig::default();
+/// let c = Connection::connect(cfg.clone(), now, ConnId(1), ConnId(2));
+/// let s = Connection::accept(cfg, now, ConnId(3), ConnId(1), true);
+/// assert_eq!((c.side(), s.side()), (Side::Client, Side::Server));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Side {
     /// It sent the first Initial.
@@ -314,71 +323,293 @@ impl Connection {
     }
 
     /// Which end this is.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, Side, wire::ConnId};
+    /// let s = Connection::accept(ReliableConfig::default(), std::time::Instant::now(), ConnId(3), ConnId(1), true);
+    /// assert_eq!(s.side(), Side::Server);
+    /// ```
     pub fn side(&self) -> Side {
         self.side
     }
 
     /// Our connection id (the `dst` of the packets the peer sends us).
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let c = Connection::connect(ReliableConfig::default(), std::time::Instant::now(), ConnId(7), ConnId(9));
+    /// assert_eq!(c.local_cid(), ConnId(7));
+    /// ```
     pub fn local_cid(&self) -> ConnId {
         self.local_cid
     }
 
     /// The peer's connection id.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// // Before the handshake, the random id the Initial went to; after it, the
+    /// // id the server chose.
+    /// assert_eq!(Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2)).remote_cid(), ConnId(2));
+    /// assert_eq!(c.remote_cid(), ConnId(3));
+    /// assert_eq!(s.remote_cid(), ConnId(1));
+    /// ```
     pub fn remote_cid(&self) -> ConnId {
         self.remote_cid
     }
 
     /// The handshake completed and the connection is not closing.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// assert!(c.is_established() && s.is_established());
+    /// c.close(now, ErrorCode::NO_ERROR, b"");
+    /// assert!(!c.is_established());
+    /// # use strata::reliable::wire::ErrorCode;
+    /// ```
     pub fn is_established(&self) -> bool {
         self.state == State::Established
     }
 
     /// The handshake completed (the connection may be closing since).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::wire::ErrorCode;
+    /// assert!(c.handshake_done());
+    /// c.close(now, ErrorCode::NO_ERROR, b"");
+    /// assert!(c.handshake_done()); // still true while closing
+    /// ```
     pub fn handshake_done(&self) -> bool {
         self.handshake_done
     }
 
     /// The connection is closing, draining or closed: no more stream data.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::wire::ErrorCode;
+    /// assert!(!c.is_closing());
+    /// c.close(now, ErrorCode::NO_ERROR, b"done");
+    /// assert!(c.is_closing());
+    /// assert!(!c.write(now, b"late")); // no more stream data
+    /// ```
     pub fn is_closing(&self) -> bool {
         matches!(self.state, State::Closing | State::Draining | State::Closed)
     }
 
     /// The connection is over: nothing more to send or receive.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::wire::ErrorCode;
+    /// c.close(now, ErrorCode::NO_ERROR, b"done");
+    /// assert!(!c.is_closed()); // closing: it answers with CLOSE for a while
+    /// while let Some(t) = c.next_timeout() {
+    ///     c.handle_timeout(t);
+    /// }
+    /// assert!(c.is_closed());
+    /// ```
     pub fn is_closed(&self) -> bool {
         self.state == State::Closed
     }
 
     /// Why it ended (or is ending), once it is.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::{ConnError, wire::ErrorCode};
+    /// assert!(c.error().is_none());
+    /// c.close(now, ErrorCode::APPLICATION_MIN, b"bye");
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert!(matches!(c.error(), Some(ConnError::Closed { .. })));
+    /// assert!(matches!(s.error(), Some(ConnError::PeerClosed { code, .. }) if *code == ErrorCode::APPLICATION_MIN));
+    /// ```
     pub fn error(&self) -> Option<&ConnError> {
         self.error.as_ref()
     }
 
     /// What it counted.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut d = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut d));
+    /// c.handle_datagram(now, b"not a packet");
+    /// assert_eq!(c.stats().packets_sent, 1);
+    /// assert_eq!(c.stats().dropped_malformed, 1);
+    /// ```
     pub fn stats(&self) -> ConnStats {
         self.stats
     }
 
     /// The RTT estimator.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// // The handshake gave samples: each hop of `pump` takes 10 ms.
+    /// assert!(c.rtt().has_sample());
+    /// assert!(c.rtt().smoothed() >= Duration::from_millis(20));
+    /// ```
     pub fn rtt(&self) -> &RttEstimator {
         &self.rtt
     }
 
     /// The congestion controller.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, cc::CcAlgorithm, wire::ConnId};
+    /// let cfg = ReliableConfig { cc: CcAlgorithm::Cubic, ..ReliableConfig::default() };
+    /// let c = Connection::connect(cfg, std::time::Instant::now(), ConnId(1), ConnId(2));
+    /// assert_eq!(c.congestion().name(), "cubic");
+    /// assert_eq!(c.congestion().window(), 12_000); // ten 1200-byte datagrams
+    /// ```
     pub fn congestion(&self) -> &dyn CongestionController {
         &*self.cc
     }
 
     /// Bytes in flight (sent, not acknowledged or lost).
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// assert_eq!(c.bytes_in_flight(), 0);
+    /// let mut d = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut d)); // the Initial, not yet acknowledged
+    /// assert_eq!(c.bytes_in_flight(), d.len() as u64);
+    /// ```
     pub fn bytes_in_flight(&self) -> u64 {
         self.bytes_in_flight
     }
 
     /// The receive window currently announced.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let cfg = ReliableConfig::default();
+    /// let c = Connection::connect(cfg.clone(), std::time::Instant::now(), ConnId(1), ConnId(2));
+    /// assert_eq!(c.recv_window(), cfg.recv_window);
+    /// ```
     pub fn recv_window(&self) -> u64 {
         self.recv.window
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let cfg = ReliableConfig { mtu: 1400, ..ReliableConfig::default() };
+    /// let c = Connection::connect(cfg, std::time::Instant::now(), ConnId(1), ConnId(2));
+    /// assert_eq!(c.config().mtu, 1400);
+    /// ```
     pub fn config(&self) -> &ReliableConfig {
         &self.cfg
     }
@@ -389,6 +620,30 @@ impl Connection {
     /// [`finish`](Self::finish), a reset or a close, and when the send buffer
     /// would pass its hard limit (the connection is then closed with
     /// [`ConnError::SendBuffer`]).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// assert!(c.write(now, b"hello"));
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(&s.read(now, 100).unwrap()[..], b"hello");
+    /// c.finish();
+    /// assert!(!c.write(now, b"more")); // nothing after FIN
+    /// ```
     pub fn write(&mut self, now: Instant, data: &[u8]) -> bool {
         if self.is_closing() {
             return false;
@@ -403,12 +658,61 @@ impl Connection {
     }
 
     /// No more bytes: sends FIN after what is queued (half-close).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"last words");
+    /// c.finish();
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(s.read(now, 100).unwrap().len(), 10);
+    /// assert!(s.take_fin(now)); // the end of the client's direction
+    /// assert!(s.write(now, b"reply")); // the other direction stays open
+    /// ```
     pub fn finish(&mut self) {
         self.send.finish();
     }
 
     /// Abandons our direction of the stream with an application `code`
     /// (0x100 and above): nothing queued is sent; the peer gets RESET.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::wire::ErrorCode;
+    /// c.write(now, b"never mind");
+    /// c.reset(ErrorCode(0x101));
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(s.take_reset(), Some(ErrorCode(0x101)));
+    /// ```
     pub fn reset(&mut self, code: ErrorCode) {
         if !self.is_closing() {
             self.send.reset(code);
@@ -417,6 +721,31 @@ impl Connection {
 
     /// Finishes the stream, then closes with NO_ERROR once everything sent
     /// (and the FIN) is acknowledged.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"bye");
+    /// c.close_gracefully(now);
+    /// assert!(!c.is_closing()); // not before the data is acknowledged
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert!(c.is_closing());
+    /// assert_eq!(&s.read(now, 100).unwrap()[..], b"bye");
+    /// ```
     pub fn close_gracefully(&mut self, now: Instant) {
         self.send.finish();
         self.close_after_acked = true;
@@ -425,11 +754,61 @@ impl Connection {
 
     /// Closes at once with `code` and `reason` (CLOSE frame; queued data is
     /// dropped).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::{ConnError, wire::ErrorCode};
+    /// c.close(now, ErrorCode::APPLICATION_MIN, b"shutting down");
+    /// assert!(c.is_closing());
+    /// pump(&mut now, &mut c, &mut s);
+    /// match s.error() {
+    ///     Some(ConnError::PeerClosed { reason, .. }) => assert_eq!(reason, "shutting down"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// ```
     pub fn close(&mut self, now: Instant, code: ErrorCode, reason: &[u8]) {
         self.close_with(now, code, reason);
     }
 
     /// Bytes held for sending: unacknowledged and unsent.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"hello");
+    /// assert_eq!(c.send_buffered(), 5);
+    /// pump(&mut now, &mut c, &mut s); // sent and acknowledged
+    /// assert_eq!(c.send_buffered(), 0);
+    /// ```
     pub fn send_buffered(&self) -> usize {
         self.send.buffered()
     }
@@ -437,23 +816,119 @@ impl Connection {
     /// Bytes written and never sent yet: what the watermarks
     /// ([`ReliableConfig::high_water`]) measure. At most
     /// [`send_buffered`](Self::send_buffered).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"hello");
+    /// assert_eq!((c.send_queued(), c.send_buffered()), (5, 5));
+    /// let mut d = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut d)); // sent, not yet acknowledged
+    /// assert_eq!((c.send_queued(), c.send_buffered()), (0, 5));
+    /// ```
     pub fn send_queued(&self) -> usize {
         self.send.unsent() as usize
     }
 
     /// Bytes received in order and ready for [`read`](Self::read).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"hello");
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(s.readable(), 5);
+    /// s.read(now, 2);
+    /// assert_eq!(s.readable(), 3);
+    /// ```
     pub fn readable(&self) -> usize {
         self.recv.readable()
     }
 
     /// Bytes held for the receive side (in order and out of order): at most
     /// the receive window.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"hello");
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(s.recv_buffered(), 5);
+    /// s.read(now, 100);
+    /// assert_eq!(s.recv_buffered(), 0);
+    /// ```
     pub fn recv_buffered(&self) -> usize {
         self.recv.buffered()
     }
 
     /// Takes up to `max` bytes received in order. Reading opens the flow
     /// control window; not reading closes it, which slows the peer.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"hello");
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(&s.read(now, 4).unwrap()[..], b"hell");
+    /// assert_eq!(&s.read(now, 4).unwrap()[..], b"o");
+    /// assert!(s.read(now, 4).is_none());
+    /// ```
     pub fn read(&mut self, now: Instant, max: usize) -> Option<Bytes> {
         let srtt = self.rtt.smoothed();
         self.recv.take(max, now, srtt)
@@ -461,6 +936,32 @@ impl Connection {
 
     /// The peer finished its direction and every byte was read: returns
     /// true once (the end of the stream).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"x");
+    /// c.finish();
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert!(!s.take_fin(now)); // a byte is still to read
+    /// s.read(now, 100);
+    /// assert!(s.take_fin(now));
+    /// assert!(!s.take_fin(now)); // once
+    /// ```
     pub fn take_fin(&mut self, now: Instant) -> bool {
         if self.recv.end_delivered || self.recv.reset.is_some() || !self.recv.at_fin() {
             return false;
@@ -474,17 +975,93 @@ impl Connection {
     /// [`read`](Self::read), or the end ([`take_fin`](Self::take_fin),
     /// [`take_reset`](Self::take_reset)). A closing connection keeps it
     /// until it is closed.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.write(now, b"x");
+    /// c.finish();
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert!(s.has_undelivered());
+    /// s.read(now, 100);
+    /// assert!(s.has_undelivered()); // the FIN
+    /// s.take_fin(now);
+    /// assert!(!s.has_undelivered());
+    /// ```
     pub fn has_undelivered(&self) -> bool {
         self.recv.readable() > 0
             || (!self.recv.end_delivered && (self.recv.at_fin() || self.recv.reset.is_some()))
     }
 
     /// The peer's direction ended (its FIN or RESET was handed over).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// c.finish();
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert!(!s.peer_finished()); // not handed over yet
+    /// assert!(s.take_fin(now));
+    /// assert!(s.peer_finished());
+    /// ```
     pub fn peer_finished(&self) -> bool {
         self.recv.end_delivered
     }
 
     /// The peer reset its direction with this code: returns it once.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
+    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
+    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
+    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
+    /// #     *now += Duration::from_millis(10);
+    /// #     for d in &out { to.handle_datagram(*now, d) }
+    /// # }
+    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
+    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
+    /// # }
+    /// # let mut now = Instant::now();
+    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
+    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::reliable::wire::ErrorCode;
+    /// c.reset(ErrorCode::APPLICATION_MIN);
+    /// pump(&mut now, &mut c, &mut s);
+    /// assert_eq!(s.take_reset(), Some(ErrorCode::APPLICATION_MIN));
+    /// assert_eq!(s.take_reset(), None); // once
+    /// assert!(s.peer_finished());
+    /// ```
     pub fn take_reset(&mut self) -> Option<ErrorCode> {
         if self.recv.end_delivered {
             return None;
@@ -658,12 +1235,34 @@ impl Connection {
     }
 
     /// When [`handle_timeout`](Self::handle_timeout) should next be called.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut d = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut d)); // the Initial
+    /// // Its probe timeout (or the handshake timeout) is ahead.
+    /// assert!(c.next_timeout().is_some_and(|t| t > now));
+    /// ```
     pub fn next_timeout(&self) -> Option<Instant> {
         self.deadlines().next_deadline()
     }
 
     /// Timers that are due fire: loss detection, probes, delayed ACKs,
     /// keepalive, the idle and handshake timeouts, the end of closing.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut d = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut d)); // the Initial, which nobody answers
+    /// assert!(!c.poll_transmit(now, &mut d));
+    /// let t = c.next_timeout().unwrap();
+    /// c.handle_timeout(t);
+    /// assert!(c.poll_transmit(t, &mut d)); // the Initial again, as a probe
+    /// ```
     pub fn handle_timeout(&mut self, now: Instant) {
         let due = self.deadlines();
         match self.state {

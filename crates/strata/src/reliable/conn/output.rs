@@ -18,6 +18,17 @@ impl Connection {
     /// returns true, or returns false when nothing is due now (see
     /// [`next_timeout`](Self::next_timeout)). Call it until it returns false
     /// after every input and timeout.
+    ///
+    /// ```
+    /// use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
+    /// let now = std::time::Instant::now();
+    /// let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
+    /// let mut out = Vec::new();
+    /// assert!(c.poll_transmit(now, &mut out));
+    /// assert_eq!(out.len(), 1200); // the padded Initial
+    /// assert!(!c.poll_transmit(now, &mut out)); // nothing more until an answer or a timeout
+    /// assert!(out.is_empty());
+    /// ```
     pub fn poll_transmit(&mut self, now: Instant, out: &mut Vec<u8>) -> bool {
         out.clear();
         let sent = match self.state {

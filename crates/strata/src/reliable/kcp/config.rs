@@ -57,6 +57,13 @@ pub struct KcpConfig {
 }
 
 /// Why a [`KcpConfig`] was rejected.
+///
+/// ```
+/// use strata::reliable::kcp::{KcpConfig, KcpConfigError};
+/// let cfg = KcpConfig { rcv_wnd: 16, ..KcpConfig::default() };
+/// assert_eq!(cfg.validate(), Err(KcpConfigError::ReceiveWindow(16)));
+/// assert_eq!(KcpConfigError::Mtu(10).to_string(), "mtu 10 outside 50..=65507");
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KcpConfigError {
@@ -90,6 +97,15 @@ impl KcpConfig {
     /// ikcp's default mode (`ikcp_nodelay(kcp, 0, 100, 0, 0)`): 100 ms tick,
     /// no fast retransmit, congestion control on; windows 32/128, MTU 1400,
     /// stream mode, 256 KiB send buffer.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::reliable::kcp::KcpConfig;
+    /// let cfg = KcpConfig::default_mode();
+    /// assert_eq!(cfg, KcpConfig::default());
+    /// assert_eq!((cfg.interval, cfg.snd_wnd, cfg.rcv_wnd), (Duration::from_millis(100), 32, 128));
+    /// assert!(cfg.stream && !cfg.nodelay && !cfg.no_congestion_control);
+    /// ```
     pub fn default_mode() -> KcpConfig {
         KcpConfig {
             nodelay: false,
@@ -110,6 +126,14 @@ impl KcpConfig {
     /// ikcp's documented fast mode (`ikcp_nodelay(kcp, 1, 10, 2, 1)`):
     /// nodelay, 10 ms tick, fast retransmit after 2 ACKs, no congestion
     /// control; windows 128/128.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::KcpConfig;
+    /// let cfg = KcpConfig::fast_mode();
+    /// assert!(cfg.nodelay && cfg.no_congestion_control);
+    /// assert_eq!((cfg.fast_resend, cfg.snd_wnd), (2, 128));
+    /// assert_eq!(cfg.mtu, KcpConfig::default_mode().mtu); // the rest as in default mode
+    /// ```
     pub fn fast_mode() -> KcpConfig {
         KcpConfig {
             nodelay: true,
@@ -123,6 +147,16 @@ impl KcpConfig {
     }
 
     /// Checks the bounds documented on each field.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::reliable::kcp::{KcpConfig, KcpConfigError};
+    /// assert_eq!(KcpConfig::default().validate(), Ok(()));
+    /// let slow = KcpConfig { interval: Duration::from_secs(10), ..KcpConfig::default() };
+    /// assert_eq!(slow.validate(), Err(KcpConfigError::Interval(Duration::from_secs(10))));
+    /// let tiny = KcpConfig { send_buffer: 100, ..KcpConfig::default() };
+    /// assert_eq!(tiny.validate(), Err(KcpConfigError::SendBuffer(100)));
+    /// ```
     pub fn validate(&self) -> Result<(), KcpConfigError> {
         if !(MIN_MTU..=MAX_MTU).contains(&self.mtu) {
             return Err(KcpConfigError::Mtu(self.mtu));

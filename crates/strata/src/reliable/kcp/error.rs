@@ -4,6 +4,15 @@ use super::KcpConfigError;
 use crate::{Fault, LayerError};
 
 /// Errors of the KCP engine.
+///
+/// ```
+/// use strata::reliable::kcp::{Kcp, KcpConfig, KcpError};
+/// let mut k = Kcp::new(1, KcpConfig::default()).unwrap();
+/// let err = k.input(std::time::Instant::now(), &[0; 5]).unwrap_err();
+/// assert_eq!(err, KcpError::Truncated { len: 5 });
+/// assert_eq!(err.to_string(), "truncated KCP segment (5 bytes left, header needs 24)");
+/// assert!(matches!(Kcp::new(1, KcpConfig { mtu: 1, ..KcpConfig::default() }), Err(KcpError::Config(_))));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KcpError {
@@ -84,6 +93,22 @@ impl LayerError for KcpConfigError {
 }
 
 /// Counters, for tests, metrics and diagnostics.
+///
+/// ```
+/// use std::time::Instant;
+/// use strata::reliable::kcp::{Kcp, KcpConfig};
+/// let now = Instant::now();
+/// let (mut a, mut b) = (Kcp::new(1, KcpConfig::fast_mode()).unwrap(), Kcp::new(1, KcpConfig::fast_mode()).unwrap());
+/// a.send(b"hello");
+/// a.on_timeout(now);
+/// let mut d = Vec::new();
+/// assert!(a.poll_transmit(now, &mut d));
+/// b.input(now, &d).unwrap();
+/// b.input(now, &d).unwrap(); // the same datagram again
+/// let (sa, sb) = (a.stats(), b.stats());
+/// assert_eq!((sa.segments_sent, sa.datagrams_out), (1, 1));
+/// assert_eq!((sb.datagrams_in, sb.duplicate_segments), (2, 1));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct KcpStats {

@@ -33,6 +33,13 @@ pub enum Command {
 
 impl Command {
     /// The command's byte on the wire.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::Command;
+    /// assert_eq!(Command::Push.byte(), 81);
+    /// assert_eq!(Command::WindowTell.byte(), 84);
+    /// assert_eq!(Command::from_byte(Command::WindowAsk.byte()), Some(Command::WindowAsk));
+    /// ```
     pub fn byte(self) -> u8 {
         match self {
             Command::Push => 81,
@@ -43,6 +50,12 @@ impl Command {
     }
 
     /// Parses a command byte; `None` for anything ikcp does not define.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::Command;
+    /// assert_eq!(Command::from_byte(82), Some(Command::Ack));
+    /// assert_eq!(Command::from_byte(85), None); // not an ikcp command
+    /// ```
     pub fn from_byte(b: u8) -> Option<Command> {
         match b {
             81 => Some(Command::Push),
@@ -90,6 +103,16 @@ impl Segment<'_> {
     ///
     /// The data length must fit a `u32`; the engine only encodes segments
     /// bounded by its MTU.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{peek_conv, Command, Segment};
+    /// let seg = Segment { conv: 0x0102_0304, cmd: Command::Ack, frg: 0, wnd: 32, ts: 9, sn: 4, una: 5, data: &[] };
+    /// let mut out = vec![0xaa]; // appended to what is there
+    /// seg.encode(&mut out);
+    /// assert_eq!(out.len(), 1 + 24);
+    /// assert_eq!(&out[1..5], &[4, 3, 2, 1]); // little-endian
+    /// assert_eq!(peek_conv(&out[1..]), Some(0x0102_0304));
+    /// ```
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.conv.to_le_bytes());
         out.push(self.cmd.byte());
@@ -104,6 +127,15 @@ impl Segment<'_> {
     }
 
     /// Encoded size of this segment.
+    ///
+    /// ```
+    /// use strata::reliable::kcp::{Command, Segment, HEADER_LEN};
+    /// let seg = Segment { conv: 1, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data: b"hello" };
+    /// assert_eq!(seg.encoded_len(), HEADER_LEN + 5);
+    /// let mut out = Vec::new();
+    /// seg.encode(&mut out);
+    /// assert_eq!(out.len(), seg.encoded_len());
+    /// ```
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN + self.data.len()
     }
@@ -145,6 +177,16 @@ pub fn peek_conv(datagram: &[u8]) -> Option<u32> {
 }
 
 /// Iterator returned by [`segments`].
+///
+/// ```
+/// use strata::reliable::kcp::{segments, Command, Segment};
+/// let mut datagram = Vec::new();
+/// for sn in 0..3 {
+///     Segment { conv: 1, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn, una: 0, data: b"ab" }.encode(&mut datagram);
+/// }
+/// let sns: Vec<u32> = segments(&datagram).map(|s| s.unwrap().sn).collect();
+/// assert_eq!(sns, [0, 1, 2]);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Segments<'a> {
     rest: &'a [u8],

@@ -70,6 +70,50 @@ impl Default for KcpListenerConfig {
 ///   closed when the last child ended.
 ///
 /// See the [module documentation](super) for an example.
+///
+/// ```
+/// # use std::sync::Arc;
+/// # use strata::reliable::kcp::{Command, Segment};
+/// # use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+/// # use strata::testing::MemoryDatagramTransport;
+/// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+/// # struct Quit;
+/// # impl StreamProtocol for Quit {
+/// #     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+/// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+/// # }
+/// # /// A client's first datagram: one PUSH of `data`, acknowledging nothing.
+/// # fn first(conv: u32, data: &[u8]) -> Vec<u8> {
+/// #     let mut d = Vec::new();
+/// #     Segment { conv, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data }.encode(&mut d);
+/// #     d
+/// # }
+/// # let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+/// # let mut t = MemoryDatagramTransport::new(1500);
+/// # use strata::DatagramTransport;
+/// # struct Echo;
+/// # impl StreamProtocol for Echo {
+/// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+/// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// # }
+/// # let _ = b;
+/// let mut l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Echo) as _)).unwrap();
+/// l.connection_made(&mut t);
+/// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(7, b"ping"))]);
+/// assert_eq!(l.connections(), 1);
+/// let mut echoed = Vec::new();
+/// while echoed.is_empty() {
+///     t.advance(l.next_deadline().unwrap() - t.now());
+///     l.on_deadline(&mut t);
+///     for tx in t.take_sent() {
+///         assert_eq!(tx.destination, Some(a));
+///         let segs = strata::reliable::kcp::segments(&tx.contents);
+///         echoed.extend(segs.flatten().filter(|s| s.cmd == Command::Push).flat_map(|s| s.data.to_vec()));
+///     }
+/// }
+/// assert_eq!(echoed, b"ping");
+/// # let _ = Quit;
+/// ```
 pub struct KcpListener {
     cfg: KcpListenerConfig,
     engine: KcpConfig,
@@ -120,6 +164,34 @@ impl KcpListener {
     }
 
     /// The counters handle (clone it before handing the listener over).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::kcp::{Command, Segment};
+    /// # use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Quit;
+    /// # impl StreamProtocol for Quit {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # /// A client's first datagram: one PUSH of `data`, acknowledging nothing.
+    /// # fn first(conv: u32, data: &[u8]) -> Vec<u8> {
+    /// #     let mut d = Vec::new();
+    /// #     Segment { conv, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data }.encode(&mut d);
+    /// #     d
+    /// # }
+    /// # let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+    /// # let mut t = MemoryDatagramTransport::new(1500);
+    /// # use strata::DatagramTransport;
+    /// let mut l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Quit) as _)).unwrap();
+    /// let counters = l.counters();
+    /// l.connection_made(&mut t);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(b), b"junk")]);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(1, b"x"))]);
+    /// assert_eq!((counters.bad_datagrams(), counters.accepted()), (1, 1));
+    /// ```
     pub fn counters(&self) -> Arc<KcpCounters> {
         self.counters.clone()
     }
@@ -154,6 +226,40 @@ impl KcpListener {
     }
 
     /// Conversations running now.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::reliable::kcp::{Command, Segment};
+    /// # use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig};
+    /// # use strata::testing::MemoryDatagramTransport;
+    /// # use strata::{Datagram, DatagramProtocol, StreamProtocol, StreamTransport};
+    /// # struct Quit;
+    /// # impl StreamProtocol for Quit {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # /// A client's first datagram: one PUSH of `data`, acknowledging nothing.
+    /// # fn first(conv: u32, data: &[u8]) -> Vec<u8> {
+    /// #     let mut d = Vec::new();
+    /// #     Segment { conv, cmd: Command::Push, frg: 0, wnd: 128, ts: 0, sn: 0, una: 0, data }.encode(&mut d);
+    /// #     d
+    /// # }
+    /// # let (a, b): (std::net::SocketAddr, std::net::SocketAddr) = ("192.0.2.1:4000".parse().unwrap(), "192.0.2.2:4000".parse().unwrap());
+    /// # let mut t = MemoryDatagramTransport::new(1500);
+    /// # use strata::DatagramTransport;
+    /// # struct Sink;
+    /// # impl StreamProtocol for Sink {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # let _ = Quit;
+    /// let mut l = KcpListener::new(KcpListenerConfig::default(), Arc::new(|| Box::new(Sink) as _)).unwrap();
+    /// l.connection_made(&mut t);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(1, b"x"))]);
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(a), &first(2, b"x"))]); // another conv
+    /// l.datagrams_received(&mut t, &[Datagram::new(Some(b), &first(1, b"x"))]); // another address
+    /// assert_eq!(l.connections(), 3);
+    /// ```
     pub fn connections(&self) -> usize {
         self.children.len()
     }

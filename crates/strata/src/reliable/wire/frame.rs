@@ -126,6 +126,15 @@ impl<'a> Frame<'a> {
     }
 
     /// The bytes [`Frame::encode`] writes.
+    ///
+    /// ```
+    /// use strata::reliable::wire::Frame;
+    /// let frame = Frame::Stream { offset: 1000, fin: true, data: b"hello" };
+    /// let mut out = Vec::new();
+    /// frame.encode(&mut out).unwrap();
+    /// assert_eq!(frame.encoded_len(), out.len());
+    /// assert_eq!(Frame::Ping.encoded_len(), 1);
+    /// ```
     pub fn encoded_len(&self) -> usize {
         match *self {
             Frame::Padding { len } => len,
@@ -329,17 +338,47 @@ impl Eq for Ack<'_> {}
 
 impl<'a> Ack<'a> {
     /// The largest packet number acknowledged.
+    ///
+    /// ```
+    /// # use strata::reliable::wire::{self, Frame, PacketNumber, PacketType};
+    /// # let mut out = Vec::new();
+    /// # wire::encode_ack(&mut out, &[10..=12, 3..=5, 0..=0], 250, 1200).unwrap();
+    /// # let Some(Ok(Frame::Ack(ack))) = wire::Frames::new(&out, PacketType::Short).next() else { panic!() };
+    /// // Ranges 10..=12, 3..=5 and 0..=0, sent 250 µs after 12 arrived.
+    /// assert_eq!(ack.largest(), PacketNumber(12));
+    /// ```
     pub fn largest(&self) -> PacketNumber {
         self.largest
     }
 
     /// Microseconds between receiving [`Ack::largest`] and sending the ACK.
+    ///
+    /// ```
+    /// # use strata::reliable::wire::{self, Frame, PacketNumber, PacketType};
+    /// # let mut out = Vec::new();
+    /// # wire::encode_ack(&mut out, &[10..=12, 3..=5, 0..=0], 250, 1200).unwrap();
+    /// # let Some(Ok(Frame::Ack(ack))) = wire::Frames::new(&out, PacketType::Short).next() else { panic!() };
+    /// // Ranges 10..=12, 3..=5 and 0..=0, sent 250 µs after 12 arrived.
+    /// assert_eq!(ack.delay_micros(), 250);
+    /// ```
     pub fn delay_micros(&self) -> u64 {
         self.delay_micros
     }
 
     /// The acknowledged ranges, highest first, each inclusive, disjoint and
     /// not adjacent.
+    ///
+    /// ```
+    /// # use strata::reliable::wire::{self, Frame, PacketNumber, PacketType};
+    /// # let mut out = Vec::new();
+    /// # wire::encode_ack(&mut out, &[10..=12, 3..=5, 0..=0], 250, 1200).unwrap();
+    /// # let Some(Ok(Frame::Ack(ack))) = wire::Frames::new(&out, PacketType::Short).next() else { panic!() };
+    /// let mut ranges = ack.ranges();
+    /// assert_eq!(ranges.next(), Some(10..=12)); // highest first
+    /// assert_eq!(ranges.next(), Some(3..=5));
+    /// assert_eq!(ranges.next(), Some(0..=0));
+    /// assert_eq!(ranges.next(), None);
+    /// ```
     pub fn ranges(&self) -> AckRanges<'a> {
         AckRanges {
             next: self
@@ -353,12 +392,31 @@ impl<'a> Ack<'a> {
     }
 
     /// The number of ranges (at least 1).
+    ///
+    /// ```
+    /// # use strata::reliable::wire::{self, Frame, PacketNumber, PacketType};
+    /// # let mut out = Vec::new();
+    /// # wire::encode_ack(&mut out, &[10..=12, 3..=5, 0..=0], 250, 1200).unwrap();
+    /// # let Some(Ok(Frame::Ack(ack))) = wire::Frames::new(&out, PacketType::Short).next() else { panic!() };
+    /// // Ranges 10..=12, 3..=5 and 0..=0.
+    /// assert_eq!(ack.range_count(), 3);
+    /// assert_eq!(ack.range_count(), ack.ranges().count());
+    /// ```
     pub fn range_count(&self) -> usize {
         // At most MAX_ACK_RANGES + 1, checked at parse time.
         usize::try_from(self.count).map_or(usize::MAX, |c| c.saturating_add(1))
     }
 
     /// The smallest packet number acknowledged.
+    ///
+    /// ```
+    /// # use strata::reliable::wire::{self, Frame, PacketNumber, PacketType};
+    /// # let mut out = Vec::new();
+    /// # wire::encode_ack(&mut out, &[10..=12, 3..=5, 0..=0], 250, 1200).unwrap();
+    /// # let Some(Ok(Frame::Ack(ack))) = wire::Frames::new(&out, PacketType::Short).next() else { panic!() };
+    /// // Ranges 10..=12, 3..=5 and 0..=0.
+    /// assert_eq!(ack.smallest(), PacketNumber(0));
+    /// ```
     pub fn smallest(&self) -> PacketNumber {
         PacketNumber(self.ranges().last().map_or(0, |r| *r.start()))
     }
@@ -423,6 +481,15 @@ fn next_range(smallest: u64, gap: u64, len: u64) -> Option<(u64, u64)> {
 }
 
 /// The ranges of an [`Ack`], highest first.
+///
+/// ```
+/// use strata::reliable::wire::{self, Frame, PacketType};
+/// let mut out = Vec::new();
+/// wire::encode_ack(&mut out, &[100..=100, 90..=95], 0, 1200).unwrap();
+/// let Some(Ok(Frame::Ack(ack))) = wire::Frames::new(&out, PacketType::Short).next() else { panic!() };
+/// let acked: u64 = ack.ranges().map(|r| r.end() - r.start() + 1).sum();
+/// assert_eq!(acked, 1 + 6);
+/// ```
 #[derive(Clone, Debug)]
 pub struct AckRanges<'a> {
     next: Option<RangeInclusive<u64>>,
@@ -536,6 +603,19 @@ pub struct Frames<'a> {
 
 impl<'a> Frames<'a> {
     /// The frames of `payload`, in a packet of type `packet`.
+    ///
+    /// ```
+    /// use strata::reliable::wire::{Frame, Frames, PacketType, WireError};
+    /// let payload = [0x01]; // PING
+    /// assert_eq!(Frames::new(&payload, PacketType::Initial).next(), Some(Ok(Frame::Ping)));
+    /// // A STREAM frame is not allowed in an Initial.
+    /// let mut stream = Vec::new();
+    /// Frame::Stream { offset: 0, fin: false, data: b"x" }.encode(&mut stream).unwrap();
+    /// assert!(matches!(
+    ///     Frames::new(&stream, PacketType::Initial).next(),
+    ///     Some(Err(WireError::FrameNotAllowed { .. }))
+    /// ));
+    /// ```
     pub fn new(payload: &'a [u8], packet: PacketType) -> Self {
         Frames {
             rest: payload,

@@ -124,12 +124,26 @@ pub struct VersionList<'a>(&'a [u8]);
 impl<'a> VersionList<'a> {
     /// `raw` as a version list, if it holds 1 to [`MAX_VERSIONS`] whole
     /// versions.
+    ///
+    /// ```
+    /// use strata::reliable::wire::VersionList;
+    /// assert!(VersionList::new(&[0, 0, 0, 1]).is_some());
+    /// assert!(VersionList::new(&[]).is_none()); // at least one version
+    /// assert!(VersionList::new(&[0, 0, 1]).is_none()); // whole versions only
+    /// ```
     pub fn new(raw: &'a [u8]) -> Option<Self> {
         let ok = !raw.is_empty() && raw.len().is_multiple_of(4) && raw.len() / 4 <= MAX_VERSIONS;
         ok.then_some(VersionList(raw))
     }
 
     /// The versions, in order.
+    ///
+    /// ```
+    /// use strata::reliable::wire::VersionList;
+    /// let list = VersionList::new(&[0, 0, 0, 1, 0, 0, 0, 7]).unwrap();
+    /// assert_eq!(list.iter().max(), Some(7));
+    /// assert!(list.iter().any(|v| v == strata::reliable::wire::VERSION));
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = u32> + 'a + use<'a> {
         self.0
             .chunks_exact(4)
@@ -137,6 +151,12 @@ impl<'a> VersionList<'a> {
     }
 
     /// The raw bytes.
+    ///
+    /// ```
+    /// use strata::reliable::wire::VersionList;
+    /// let raw = [0, 0, 0, 1];
+    /// assert_eq!(VersionList::new(&raw).unwrap().as_bytes(), &raw);
+    /// ```
     pub fn as_bytes(&self) -> &'a [u8] {
         self.0
     }
@@ -163,6 +183,16 @@ impl<'a> VersionList<'a> {
 
 impl<'a> Header<'a> {
     /// The packet's kind.
+    ///
+    /// ```
+    /// use strata::reliable::wire::{self, ConnId, Header, PacketNumber, PacketType};
+    /// let h = Header::Short { dst: ConnId(1), number: PacketNumber(5) };
+    /// assert_eq!(h.packet_type(), PacketType::Short);
+    /// let mut out = Vec::new();
+    /// h.encode(&mut out).unwrap();
+    /// out.push(0x01); // PING
+    /// assert_eq!(wire::parse_packet(&out).unwrap().header.packet_type(), PacketType::Short);
+    /// ```
     pub fn packet_type(&self) -> PacketType {
         match self {
             Header::Initial { .. } => PacketType::Initial,
@@ -335,6 +365,17 @@ pub struct Packet<'a> {
 impl<'a> Packet<'a> {
     /// The frame bytes after the header (empty for Retry and Version
     /// Negotiation).
+    ///
+    /// ```
+    /// use strata::reliable::wire::{self, ConnId, Frame, Header, PacketNumber};
+    /// let mut out = Vec::new();
+    /// Header::Short { dst: ConnId(1), number: PacketNumber(0) }.encode(&mut out).unwrap();
+    /// let header_len = out.len();
+    /// Frame::Ping.encode(&mut out).unwrap();
+    /// let packet = wire::parse_packet(&out).unwrap();
+    /// assert_eq!(packet.payload(), &out[header_len..]);
+    /// assert_eq!(packet.payload(), [0x01]);
+    /// ```
     pub fn payload(&self) -> &'a [u8] {
         self.payload
     }
@@ -342,6 +383,17 @@ impl<'a> Packet<'a> {
     /// The frames, decoded lazily; after the first error the iterator ends.
     /// A frame not allowed in this packet type is an error
     /// ([`WireError::FrameNotAllowed`]).
+    ///
+    /// ```
+    /// use strata::reliable::wire::{self, ConnId, Frame, Header, PacketNumber};
+    /// let mut out = Vec::new();
+    /// Header::Short { dst: ConnId(1), number: PacketNumber(0) }.encode(&mut out).unwrap();
+    /// Frame::Ping.encode(&mut out).unwrap();
+    /// Frame::Stream { offset: 0, fin: true, data: b"hi" }.encode(&mut out).unwrap();
+    /// let packet = wire::parse_packet(&out).unwrap();
+    /// let frames: Vec<_> = packet.frames().collect::<Result<_, _>>().unwrap();
+    /// assert_eq!(frames, [Frame::Ping, Frame::Stream { offset: 0, fin: true, data: b"hi" }]);
+    /// ```
     pub fn frames(&self) -> Frames<'a> {
         Frames::new(self.payload, self.header.packet_type())
     }
