@@ -131,7 +131,6 @@ impl ProtocolSlot {
     /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// // Count echoes what it reads; the slot is transparent until it swaps.
     /// let mut s = Stack::memory(Box::new(ProtocolSlot::new(Box::new(Count::default()))));
     /// let now = s.now();
@@ -183,7 +182,6 @@ impl ProtocolSlot {
     /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use std::any::Any;
     /// let slot = ProtocolSlot::new(Box::new(Count(3)));
     /// let held: &dyn Any = slot.get();
@@ -203,7 +201,6 @@ impl ProtocolSlot {
     /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use std::any::Any;
     /// let mut slot = ProtocolSlot::new(Box::new(Count(0)));
     /// let held: &mut dyn Any = slot.get_mut();
@@ -226,7 +223,6 @@ impl ProtocolSlot {
     /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::testing::MemoryTransport;
     /// let mut slot = ProtocolSlot::new(Box::new(Count::default()));
     /// let mut t = MemoryTransport::new();

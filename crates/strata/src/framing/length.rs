@@ -216,7 +216,6 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     /// # impl DatagramProtocol for Count {
     /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
     /// # }
-    ///
     /// use strata::framing::{LengthPrefixed, Prefix, DEFAULT_MAX_FRAME};
     /// let l = LengthPrefixed::new(Count::default());
     /// assert_eq!(l.config().prefix, Prefix::U32);
@@ -263,7 +262,6 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     /// # impl DatagramProtocol for Count {
     /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
     /// # }
-    ///
     /// use strata::framing::{LengthConfig, LengthPrefixed, Prefix};
     /// let cfg = LengthConfig { prefix: Prefix::U16, max_frame: 100_000 };
     /// let l = LengthPrefixed::with_config(Count::default(), cfg);
@@ -285,7 +283,6 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     /// # impl DatagramProtocol for Count {
     /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
     /// # }
-    ///
     /// use strata::framing::LengthPrefixed;
     /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(Count::default())));
     /// let now = s.now();
@@ -305,7 +302,6 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     /// # impl DatagramProtocol for Count {
     /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
     /// # }
-    ///
     /// use strata::framing::LengthPrefixed;
     /// let mut l = LengthPrefixed::new(Count::default());
     /// l.inner_mut().0 = 5;
@@ -325,7 +321,6 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     /// # impl DatagramProtocol for Count {
     /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
     /// # }
-    ///
     /// use strata::framing::LengthPrefixed;
     /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(Count::default())));
     /// let now = s.now();

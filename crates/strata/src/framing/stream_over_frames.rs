@@ -92,7 +92,6 @@ impl<P: StreamProtocol> StreamOverFrames<P> {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::framing::{LengthPrefixed, StreamOverFrames};
     /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(StreamOverFrames::new(Count::default()))));
     /// let now = s.now();
@@ -122,7 +121,6 @@ impl<P: StreamProtocol> StreamOverFrames<P> {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::framing::{LengthPrefixed, StreamOverFrames};
     /// type Framed = LengthPrefixed<StreamOverFrames<Count>>;
     /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(StreamOverFrames::new(Count::default()))));
@@ -144,7 +142,6 @@ impl<P: StreamProtocol> StreamOverFrames<P> {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::framing::StreamOverFrames;
     /// let mut l = StreamOverFrames::new(Count::default());
     /// l.inner_mut().0 = 10;

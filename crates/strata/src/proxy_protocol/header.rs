@@ -202,7 +202,6 @@ impl ProxyHeader {
     ///
     /// ```
     /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
-    ///
     /// let mut h = ProxyHeader {
     ///     version: ProxyVersion::V2,
     ///     command: ProxyCommand::Proxy,
@@ -243,7 +242,6 @@ impl ProxyHeader {
     ///
     /// ```
     /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
-    ///
     /// let h = ProxyHeader {
     ///     version: ProxyVersion::V2,
     ///     command: ProxyCommand::Proxy,
@@ -299,7 +297,6 @@ impl ProxyHeader {
     ///
     /// ```
     /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
-    ///
     /// // client bit 1 (TLS), verify 0, then a PP2_SUBTYPE_SSL_VERSION sub-TLV.
     /// let mut ssl = vec![1, 0, 0, 0, 0, Tlv::SSL_VERSION, 0, 7];
     /// ssl.extend_from_slice(b"TLSv1.3");

@@ -181,7 +181,6 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::proxy_protocol::{ProxyConfig, ProxyProtocol, Versions};
     /// let v2_only = ProxyConfig { versions: Versions::V2_ONLY, ..ProxyConfig::default() };
     /// let mut s = Stack::memory(Box::new(ProxyProtocol::new(Quiet, v2_only)));
@@ -549,7 +548,6 @@ impl<P: StreamProtocol> ProxySender<P> {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::proxy_protocol::{parse, Parsed, ProxySender, ProxyVersion, Versions};
     /// let (src, dst) = ("192.0.2.1:5000".parse().unwrap(), "192.0.2.2:80".parse().unwrap());
     /// let mut s = Stack::memory(Box::new(ProxySender::with_header(Quiet, ProxyVersion::V2, Some((src, dst)))));
@@ -583,7 +581,6 @@ impl<P: StreamProtocol> ProxySender<P> {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::proxy_protocol::{ProxySender, ProxyVersion};
     /// // An in-memory connection has no IP addresses, and no ProxySource is above:
     /// // the header says UNKNOWN.
@@ -703,7 +700,6 @@ impl ProxySource {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::proxy_protocol::ProxySource;
     /// let client = "203.0.113.5:4000".parse().unwrap();
     /// let at = "198.51.100.1:443".parse().unwrap();
@@ -723,7 +719,6 @@ impl ProxySource {
     /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
     /// # }
-    ///
     /// use strata::proxy_protocol::ProxySource;
     /// let none = ProxySource::new(Box::new(Quiet), None); // v1 UNKNOWN / v2 LOCAL
     /// assert_eq!(none.addresses(), None);

@@ -916,6 +916,7 @@ impl SimNet {
     ///     net.trace_digest()
     /// };
     /// assert_eq!(run(3), run(3)); // same seed, same run
+    /// assert_ne!(run(3), run(4)); // another seed: other delays, another trace
     /// ```
     pub fn trace_digest(&self) -> u64 {
         digest(&self.trace)

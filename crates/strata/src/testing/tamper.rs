@@ -30,7 +30,6 @@ use super::simtrace::NodeId;
 /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
 /// # let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
 /// # net.link(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
-///
 /// // Hold every datagram 5 ms past what the link decides.
 /// net.set_tamper(|_| Verdict::Hold(Duration::from_millis(5)));
 /// net.run(Duration::from_secs(1));
@@ -113,7 +112,6 @@ impl InFlight<'_> {
     /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
     /// # let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
     /// # net.link(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
-    ///
     /// // Replay each datagram from a spoofed source, 50 ms later.
     /// let spoofed: std::net::SocketAddr = "192.0.2.1:53".parse().unwrap();
     /// net.set_tamper(move |d| {
@@ -169,7 +167,6 @@ pub(crate) struct Injection {
 /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
 /// # let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
 /// # net.link(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
-///
 /// use strata::testing::{InFlight, Tamper};
 /// // A hook kept as a value, installed later: it drops every "ping".
 /// let hook: Tamper = Box::new(|d: &mut InFlight<'_>| {
