@@ -33,19 +33,142 @@ pub(crate) mod private {
     /// future (so an idle task stays small), non-blocking I/O, and the file
     /// descriptor for `shutdown` and `SO_LINGER`. `Unpin`, so the
     /// connection future needs no pinning.
+    ///
+    /// The implementations forward to tokio's methods of the same names.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::future::poll_fn;
+    /// # use std::io::IoSlice;
+    /// # use std::pin::Pin;
+    /// # use tokio::io::{AsyncRead, ReadBuf};
+    /// let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+    /// // The pattern the connection task follows (here with tokio's own methods,
+    /// // which the implementations call): wait for readiness, then non-blocking I/O.
+    /// poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+    /// assert_eq!(a.try_write(b"hello").unwrap(), 5);
+    /// poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+    /// let mut buf = [0; 16];
+    /// assert_eq!(b.try_read(&mut buf).unwrap(), 5);
+    /// # }
+    /// ```
     pub trait Socket: AsFd + Send + Sync + Unpin + 'static {
+        /// Ready once the socket may be read (data, EOF or an error).
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// # use std::future::poll_fn;
+        /// # use std::io::IoSlice;
+        /// # use std::pin::Pin;
+        /// # use tokio::io::{AsyncRead, ReadBuf};
+        /// # let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        /// # poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+        /// a.try_write(b"x").unwrap();
+        /// poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap(); // ready: a byte waits
+        /// assert_eq!(b.try_read(&mut [0; 4]).unwrap(), 1);
+        /// # }
+        /// ```
         fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+        /// Ready once the socket may take bytes.
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// # use std::future::poll_fn;
+        /// # use std::io::IoSlice;
+        /// # use std::pin::Pin;
+        /// # use tokio::io::{AsyncRead, ReadBuf};
+        /// # let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        /// # poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+        /// poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap(); // an empty send buffer
+        /// assert_eq!(a.try_write(b"x").unwrap(), 1);
+        /// # }
+        /// ```
         fn poll_write_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
         /// Readiness and a read in one: a short read marks the socket
         /// drained (tokio's `AsyncRead`), so the next poll waits instead of
         /// reading only to hear "would block".
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// # use std::future::poll_fn;
+        /// # use std::io::IoSlice;
+        /// # use std::pin::Pin;
+        /// # use tokio::io::{AsyncRead, ReadBuf};
+        /// # let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        /// # poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+        /// a.try_write(b"abc").unwrap();
+        /// let mut storage = [0u8; 64];
+        /// let mut rb = ReadBuf::new(&mut storage);
+        /// poll_fn(|cx| Pin::new(&mut b).poll_read(cx, &mut rb)).await.unwrap();
+        /// assert_eq!(rb.filled(), b"abc"); // a short read: the socket is drained
+        /// # }
+        /// ```
         fn poll_read(
             &mut self,
             cx: &mut Context<'_>,
             buf: &mut ReadBuf<'_>,
         ) -> Poll<io::Result<()>>;
+        /// Reads what the socket holds now, without waiting: `WouldBlock` when
+        /// nothing is there, `Ok(0)` at EOF.
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// # use std::future::poll_fn;
+        /// # use std::io::IoSlice;
+        /// # use std::pin::Pin;
+        /// # use tokio::io::{AsyncRead, ReadBuf};
+        /// # let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        /// # poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+        /// let mut buf = [0; 8];
+        /// // Nothing sent yet: "would block", never a wait.
+        /// assert_eq!(b.try_read(&mut buf).unwrap_err().kind(), std::io::ErrorKind::WouldBlock);
+        /// a.try_write(b"hi").unwrap();
+        /// poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+        /// assert_eq!(b.try_read(&mut buf).unwrap(), 2);
+        /// drop(a);
+        /// poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+        /// assert_eq!(b.try_read(&mut buf).unwrap(), 0); // EOF
+        /// # }
+        /// ```
         fn try_read(&self, buf: &mut [u8]) -> io::Result<usize>;
+        /// Writes what the socket takes now, without waiting: the count taken, or
+        /// `WouldBlock` when its send buffer is full.
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// # use std::future::poll_fn;
+        /// # use std::io::IoSlice;
+        /// # use std::pin::Pin;
+        /// # use tokio::io::{AsyncRead, ReadBuf};
+        /// # let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        /// # poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+        /// assert_eq!(a.try_write(b"ping").unwrap(), 4);
+        /// poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+        /// let mut buf = [0; 8];
+        /// let n = b.try_read(&mut buf).unwrap();
+        /// assert_eq!(&buf[..n], b"ping");
+        /// # }
+        /// ```
         fn try_write(&self, buf: &[u8]) -> io::Result<usize>;
+        /// [`try_write`](Socket::try_write) from several buffers at once (the
+        /// driver writes its output queue this way).
+        ///
+        /// ```
+        /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+        /// # use std::future::poll_fn;
+        /// # use std::io::IoSlice;
+        /// # use std::pin::Pin;
+        /// # use tokio::io::{AsyncRead, ReadBuf};
+        /// # let (a, mut b) = tokio::net::UnixStream::pair().unwrap();
+        /// # poll_fn(|cx| a.poll_write_ready(cx)).await.unwrap();
+        /// let n = a.try_write_vectored(&[IoSlice::new(b"GET "), IoSlice::new(b"/\r\n")]).unwrap();
+        /// assert_eq!(n, 7); // both slices, one system call
+        /// poll_fn(|cx| b.poll_read_ready(cx)).await.unwrap();
+        /// let mut buf = [0; 16];
+        /// let n = b.try_read(&mut buf).unwrap();
+        /// assert_eq!(&buf[..n], b"GET /\r\n");
+        /// # }
+        /// ```
         fn try_write_vectored(&self, bufs: &[IoSlice<'_>]) -> io::Result<usize>;
     }
 

@@ -337,6 +337,22 @@ impl DatagramStack {
     /// The socket reported an error for an earlier datagram (an ICMP
     /// unreachable on a connected socket): delivers `error_received`, then
     /// settles. A hint only: see [`DatagramProtocol::error_received`].
+    ///
+    /// ```
+    /// use std::io::ErrorKind;
+    /// use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport};
+    /// #[derive(Default)]
+    /// struct Errors(Vec<ErrorKind>);
+    /// impl DatagramProtocol for Errors {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    ///     fn error_received(&mut self, _: &mut dyn DatagramTransport, kind: ErrorKind) { self.0.push(kind) }
+    ///     fn connection_lost(&mut self, _: &strata::Close) {}
+    /// }
+    /// let mut s = DatagramStack::memory(Box::new(Errors::default()));
+    /// let now = s.now();
+    /// s.handle_error(now, ErrorKind::ConnectionRefused); // an ICMP port unreachable
+    /// assert!(s.finished().is_none()); // a hint: the stack carries on
+    /// ```
     pub fn handle_error(&mut self, now: Instant, kind: std::io::ErrorKind) {
         self.tick(now);
         if self.finished.is_some() {

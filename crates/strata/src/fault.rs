@@ -131,6 +131,21 @@ impl fmt::Display for Fault {
 /// ```
 pub trait LayerError: Error + Send + Sync + 'static {
     /// Who is at fault.
+    ///
+    /// ```
+    /// use std::fmt;
+    /// use strata::{Fault, LayerError};
+    /// #[derive(Debug)]
+    /// struct BadMagic;
+    /// impl fmt::Display for BadMagic {
+    ///     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str("bad magic number") }
+    /// }
+    /// impl std::error::Error for BadMagic {}
+    /// impl LayerError for BadMagic {
+    ///     fn kind(&self) -> Fault { Fault::PeerMisbehaved } // the peer sent it
+    /// }
+    /// assert!(BadMagic.kind().is_peer());
+    /// ```
     fn kind(&self) -> Fault;
 }
 

@@ -31,13 +31,44 @@ use std::path::PathBuf;
 /// ```
 pub trait Introspect {
     /// The layer's short name, as used in endpoint schemes (`tcp`, `tls`, `lines`).
+    ///
+    /// ```
+    /// use strata::{Introspect, testing::MemoryTransport};
+    /// assert_eq!(MemoryTransport::new().name(), "memory");
+    /// ```
     fn name(&self) -> &'static str;
     /// A capability this layer itself answers, by type id.
+    ///
+    /// ```
+    /// use std::any::TypeId;
+    /// use strata::{Addr, Introspect, PeerAddr, testing::MemoryTransport};
+    /// let t = MemoryTransport::new().with_peer(Addr::Memory(4));
+    /// let peer = t.local_capability(TypeId::of::<PeerAddr>()).and_then(|a| a.downcast_ref::<PeerAddr>());
+    /// assert_eq!(peer, Some(&PeerAddr(Addr::Memory(4))));
+    /// assert!(t.local_capability(TypeId::of::<String>()).is_none());
+    /// ```
     fn local_capability(&self, id: TypeId) -> Option<&dyn Any> {
         let _ = id;
         None
     }
     /// The transport below this one, if any.
+    ///
+    /// ```
+    /// use strata::framing::{LineProtocol, Lines};
+    /// use strata::{Stack, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Names(Vec<&'static str>);
+    /// impl LineProtocol for Names {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+    ///         // The lines layer's view, then the transport below it.
+    ///         self.0 = vec![t.name(), t.below().unwrap().name()];
+    ///     }
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// }
+    /// let s = Stack::memory(Box::new(Lines::new(Names::default())));
+    /// assert_eq!(s.protocol::<Lines<Names>>().unwrap().inner().0, ["lines", "memory"]);
+    /// ```
     fn below(&self) -> Option<&dyn Introspect>;
 }
 

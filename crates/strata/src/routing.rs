@@ -141,6 +141,12 @@ impl ServerId {
     }
 
     /// The id's bytes.
+    ///
+    /// ```
+    /// use strata::routing::ServerId;
+    /// assert_eq!(ServerId::parse_hex("c0ffee")?.as_bytes(), &[0xc0, 0xff, 0xee]);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..self.len as usize]
     }
@@ -261,28 +267,64 @@ impl RoutableIds {
     }
 
     /// The length of the ids, in bytes: 1 + server id + nonce.
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// let ids = RoutableIds::new(0, ServerId::new(&[1, 2, 3])?, 8)?;
+    /// assert_eq!(ids.len(), 1 + 3 + 8);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     #[allow(clippy::len_without_is_empty)] // never empty, by construction
     pub fn len(&self) -> usize {
         1 + self.server_id.len() + self.nonce_len as usize
     }
 
     /// The config rotation (0 to 6).
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// let ids = RoutableIds::new(3, ServerId::new(&[1])?, 4)?;
+    /// assert_eq!(ids.config_id(), 3);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn config_id(&self) -> u8 {
         self.config_id
     }
 
     /// The server id the ids carry.
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// let ids = RoutableIds::new(0, ServerId::parse_hex("0102")?, 4)?;
+    /// assert_eq!(ids.server_id().to_string(), "0102");
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn server_id(&self) -> &ServerId {
         &self.server_id
     }
 
     /// How many nonce bytes follow the server id.
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// let ids = RoutableIds::new(0, ServerId::new(&[1, 2])?, 6)?;
+    /// assert_eq!(ids.nonce_len(), 6);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn nonce_len(&self) -> usize {
         self.nonce_len as usize
     }
 
     /// The first octet of every id: the config rotation, then the length
     /// after the first octet.
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// // Rotation 1, then 7 bytes after the first octet (2 of server id, 5 of nonce).
+    /// let ids = RoutableIds::new(1, ServerId::new(&[1, 2])?, 5)?;
+    /// assert_eq!(ids.first_octet(), 0b001_00111);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn first_octet(&self) -> u8 {
         self.config_id << 5 | (self.len() - 1) as u8
     }
@@ -295,6 +337,15 @@ impl RoutableIds {
     ///
     /// When `out` is shorter than [`len`](Self::len) or `nonce` shorter than
     /// [`nonce_len`](Self::nonce_len): a caller's bug, never input.
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// let ids = RoutableIds::new(0, ServerId::new(&[0xaa])?, 4)?;
+    /// let mut cid = [0u8; 6];
+    /// ids.write(&[1, 2, 3, 4], &mut cid);
+    /// assert_eq!(cid, [0x05, 0xaa, 1, 2, 3, 4]);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn write(&self, nonce: &[u8], out: &mut [u8]) {
         let sid = self.server_id.len();
         let n = self.nonce_len as usize;
@@ -306,6 +357,17 @@ impl RoutableIds {
     /// Whether `cid` is an id of this configuration and server (the check a
     /// server makes before answering an unknown id, e.g. with a stateless
     /// reset: another server's ids are not its to answer).
+    ///
+    /// ```
+    /// use strata::routing::{RoutableIds, ServerId};
+    /// let mine = RoutableIds::new(0, ServerId::new(&[1])?, 4)?;
+    /// let theirs = RoutableIds::new(0, ServerId::new(&[2])?, 4)?;
+    /// let mut cid = [0u8; 6];
+    /// theirs.write(&[9; 4], &mut cid);
+    /// assert!(theirs.is_ours(&cid));
+    /// assert!(!mine.is_ours(&cid)); // another server's id: not ours to reset
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn is_ours(&self, cid: &[u8]) -> bool {
         cid.len() == self.len()
             && RoutableIds::config_of(cid) == Some(self.config_id)
@@ -333,6 +395,13 @@ impl RoutableIds {
 
     /// The config rotation of `cid`, `None` when it is empty or marked
     /// unroutable.
+    ///
+    /// ```
+    /// use strata::routing::RoutableIds;
+    /// assert_eq!(RoutableIds::config_of(&[0b010_00101, 1, 2, 3, 4, 5]), Some(2));
+    /// assert_eq!(RoutableIds::config_of(&[0b111_00101, 1, 2, 3, 4, 5]), None); // unroutable
+    /// assert_eq!(RoutableIds::config_of(&[]), None);
+    /// ```
     pub fn config_of(cid: &[u8]) -> Option<u8> {
         let rotation = cid.first()? >> 5;
         (rotation != UNROUTABLE_CONFIG).then_some(rotation)
@@ -357,6 +426,17 @@ pub struct LbConfig {
 }
 
 /// Where a balancer sends a packet ([`LbConfig::route`]).
+///
+/// ```
+/// use strata::routing::{LbConfig, Route};
+/// let lb = LbConfig::new(0, 1)?;
+/// match lb.route(&[0x05, 0x42, 1, 2, 3, 4]) {
+///     Route::Server(id) => assert_eq!(id, [0x42]),
+///     Route::Fallback => unreachable!("a routable id of rotation 0"),
+/// }
+/// assert_eq!(lb.route(&[0xe5, 0x42, 1, 2, 3, 4]), Route::Fallback);
+/// # Ok::<(), strata::routing::RoutingError>(())
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route<'a> {
     /// To the server with this id.
@@ -368,6 +448,13 @@ pub enum Route<'a> {
 impl LbConfig {
     /// A configuration of rotation `config_id` (0 to 6) and server ids of
     /// `server_id_len` bytes (1 to [`MAX_SERVER_ID_LEN`]).
+    ///
+    /// ```
+    /// use strata::routing::{LbConfig, RoutingError};
+    /// assert!(LbConfig::new(6, 15).is_ok());
+    /// assert_eq!(LbConfig::new(7, 2), Err(RoutingError::ConfigId(7)));
+    /// assert_eq!(LbConfig::new(0, 16), Err(RoutingError::ServerIdLength(16)));
+    /// ```
     pub fn new(config_id: u8, server_id_len: usize) -> Result<Self, RoutingError> {
         if config_id >= UNROUTABLE_CONFIG {
             return Err(RoutingError::ConfigId(config_id));

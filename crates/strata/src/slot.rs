@@ -122,6 +122,21 @@ impl Ctl {
 
 impl ProtocolSlot {
     /// A slot holding `proto`.
+    ///
+    /// ```
+    /// # use strata::{ProtocolSlot, Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// // Count echoes what it reads; the slot is transparent until it swaps.
+    /// let mut s = Stack::memory(Box::new(ProtocolSlot::new(Box::new(Count::default()))));
+    /// let now = s.now();
+    /// s.handle_input(now, b"abc");
+    /// assert_eq!(s.take_output(now), b"abc");
+    /// ```
     pub fn new(proto: Box<dyn StreamProtocol>) -> Self {
         ProtocolSlot {
             proto,
@@ -158,11 +173,40 @@ impl ProtocolSlot {
     }
 
     /// The protocol held now (after a swap, the new one).
+    ///
+    /// ```
+    /// # use strata::{ProtocolSlot, Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use std::any::Any;
+    /// let slot = ProtocolSlot::new(Box::new(Count(3)));
+    /// let held: &dyn Any = slot.get();
+    /// assert_eq!(held.downcast_ref::<Count>().map(|c| c.0), Some(3));
+    /// ```
     pub fn get(&self) -> &dyn StreamProtocol {
         &*self.proto
     }
 
     /// The protocol held now, mutably.
+    ///
+    /// ```
+    /// # use strata::{ProtocolSlot, Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use std::any::Any;
+    /// let mut slot = ProtocolSlot::new(Box::new(Count(0)));
+    /// let held: &mut dyn Any = slot.get_mut();
+    /// held.downcast_mut::<Count>().unwrap().0 = 9;
+    /// assert_eq!((slot.get() as &dyn Any).downcast_ref::<Count>().unwrap().0, 9);
+    /// ```
     pub fn get_mut(&mut self) -> &mut dyn StreamProtocol {
         &mut *self.proto
     }
@@ -170,6 +214,21 @@ impl ProtocolSlot {
     /// Runs `f` with the transport the held protocol sees, built over `t`,
     /// then applies what it asked for: a layer uses it for
     /// [`StreamLayer::with_inner_transport`](crate::StreamLayer::with_inner_transport).
+    ///
+    /// ```
+    /// # use strata::{ProtocolSlot, Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len(); t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::testing::MemoryTransport;
+    /// let mut slot = ProtocolSlot::new(Box::new(Count::default()));
+    /// let mut t = MemoryTransport::new();
+    /// slot.with_transport(&mut t, &mut |view| view.write(b"through the slot"));
+    /// assert_eq!(t.take_written(), b"through the slot");
+    /// ```
     pub fn with_transport(
         &mut self,
         t: &mut dyn StreamTransport,

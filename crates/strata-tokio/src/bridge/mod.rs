@@ -129,6 +129,19 @@ impl BridgeListener {
     /// Listens on `ep` with `server` (see [`Server::listen`] for the
     /// endpoints and options); every connection gets a bridge configured
     /// by `bridge`. The example of [`BridgeListener`] shows it in use.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::BridgeListener;
+    /// let server = strata_tokio::Server::new();
+    ///
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:0").unwrap();
+    /// let l = BridgeListener::bind(&server, &ep, Default::default(), Default::default()).await.unwrap();
+    /// assert_ne!(l.listening().socket_addr().unwrap().port(), 0);
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn bind(
         server: &Server,
         ep: &Endpoint,
@@ -147,12 +160,46 @@ impl BridgeListener {
 
     /// The next connection; `None` once the listener is gone (the server
     /// shut down). See the example of [`BridgeListener`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::BridgeListener;
+    /// let server = strata_tokio::Server::new();
+    ///
+    /// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:0").unwrap();
+    /// let mut l = BridgeListener::bind(&server, &ep, Default::default(), Default::default()).await.unwrap();
+    /// let mut c = tokio::net::TcpStream::connect(l.listening().socket_addr().unwrap()).await.unwrap();
+    /// c.write_all(b"hi").await.unwrap();
+    /// let mut s = l.accept().await.unwrap(); // an AsyncRead + AsyncWrite
+    /// let mut buf = [0; 2];
+    /// s.read_exact(&mut buf).await.unwrap();
+    /// assert_eq!(&buf, b"hi");
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn accept(&mut self) -> Option<BridgeStream> {
         self.rx.recv().await
     }
 
     /// What the listener bound: its address, and its name as an endpoint
     /// a client connects to. See the example of [`BridgeListener`].
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use strata::endpoint::Endpoint;
+    /// use strata_tokio::BridgeListener;
+    /// let server = strata_tokio::Server::new();
+    ///
+    /// let ep = Endpoint::parse("tcp://127.0.0.1:0").unwrap();
+    /// let l = BridgeListener::bind(&server, &ep, Default::default(), Default::default()).await.unwrap();
+    /// let bound = l.listening();
+    /// assert!(matches!(bound.local, strata::Addr::Inet(a) if a.port() != 0));
+    /// assert_eq!(bound.socket_addr().unwrap().ip(), std::net::Ipv4Addr::LOCALHOST);
+    /// server.shutdown(std::time::Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn listening(&self) -> &Listening {
         &self.listening
     }

@@ -123,6 +123,54 @@ impl QuicEndpoint {
     /// endpoint on it: connections verify their servers with `tls`
     /// (TLS 1.3; `cfg.alpn`, when not empty, replaces its ALPN list), with
     /// the limits and deadlines of `cfg` each.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// use strata::quic::QuicConfig;
+    /// use strata::tls::ClientTls;
+    /// // Tests only: `insecure` accepts the server's self-signed certificate.
+    /// let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["echo"]).build_rustls().unwrap();
+    /// let ep = strata_tokio::QuicEndpoint::bind(
+    ///     "127.0.0.1:0".parse().unwrap(),
+    ///     QuicConfig::default(),
+    ///     Arc::new(tls),
+    ///     Arc::new(strata::StackConfig::default()),
+    /// )
+    /// .await
+    /// .unwrap();
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let conn = ep.connect_stream(addr, "localhost", Box::new(Ping(got.clone()))).await.unwrap();
+    /// assert!(conn.closed().await.is_clean());
+    /// assert_eq!(*got.lock().unwrap(), b"ping");
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn bind(
         local: SocketAddr,
         cfg: QuicConfig,
@@ -155,11 +203,103 @@ impl QuicEndpoint {
     }
 
     /// The socket's address.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let (tls, _) = strata::tls::ClientTls::new("localhost").unwrap().insecure().alpn(["echo"]).build_rustls().unwrap();
+    /// # let ep = strata_tokio::QuicEndpoint::bind(
+    /// #     "127.0.0.1:0".parse().unwrap(),
+    /// #     strata::quic::QuicConfig::default(),
+    /// #     Arc::new(tls),
+    /// #     Arc::new(strata::StackConfig::default()),
+    /// # )
+    /// # .await
+    /// # .unwrap();
+    /// // `ep` was bound at 127.0.0.1:0: the system chose the port.
+    /// assert!(ep.local_addr().ip().is_loopback());
+    /// assert_ne!(ep.local_addr().port(), 0);
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn local_addr(&self) -> SocketAddr {
         self.inner.local
     }
 
     /// Connections open now (handshaking, established or closing).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let (tls, _) = strata::tls::ClientTls::new("localhost").unwrap().insecure().alpn(["echo"]).build_rustls().unwrap();
+    /// # let ep = strata_tokio::QuicEndpoint::bind(
+    /// #     "127.0.0.1:0".parse().unwrap(),
+    /// #     strata::quic::QuicConfig::default(),
+    /// #     Arc::new(tls),
+    /// #     Arc::new(strata::StackConfig::default()),
+    /// # )
+    /// # .await
+    /// # .unwrap();
+    /// use strata::quic::PerStream;
+    /// assert_eq!(ep.connections(), 0);
+    /// let conn = ep.connect(addr, "localhost", Box::new(PerStream::client(Box::new(Wait)))).await.unwrap();
+    /// assert_eq!(ep.connections(), 1); // handshake done, still open
+    /// ep.shutdown(Duration::ZERO).await;
+    /// assert_eq!(ep.connections(), 0);
+    /// # let _ = conn;
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn connections(&self) -> usize {
         self.inner.shared.conns.load(Ordering::Relaxed)
     }
@@ -170,6 +310,56 @@ impl QuicEndpoint {
     /// input, the endpoint closed, nobody answers: the handshake deadline
     /// bounds the wait). The connection ends when the app closes it, the
     /// peer does, or it idles out; the returned [`Connection`] says why.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let (tls, _) = strata::tls::ClientTls::new("localhost").unwrap().insecure().alpn(["echo"]).build_rustls().unwrap();
+    /// # let ep = strata_tokio::QuicEndpoint::bind(
+    /// #     "127.0.0.1:0".parse().unwrap(),
+    /// #     strata::quic::QuicConfig::default(),
+    /// #     Arc::new(tls),
+    /// #     Arc::new(strata::StackConfig::default()),
+    /// # )
+    /// # .await
+    /// # .unwrap();
+    /// use strata::quic::PerStream;
+    /// // Any QuicApp; here one client stream carrying Ping.
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let app = PerStream::client(Box::new(Ping(got.clone())));
+    /// let conn = ep.connect(addr, "localhost", Box::new(app)).await.unwrap(); // the handshake is done
+    /// assert!(conn.closed().await.is_clean());
+    /// assert_eq!(*got.lock().unwrap(), b"ping");
+    /// // An IPv6 server from an IPv4 socket: refused at once.
+    /// assert!(ep.connect("[::1]:4433".parse().unwrap(), "localhost", Box::new(PerStream::client(Box::new(Wait)))).await.is_err());
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn connect(
         &self,
         server: SocketAddr,
@@ -214,6 +404,54 @@ impl QuicEndpoint {
 
     /// [`connect`](Self::connect) with one bidirectional stream carrying
     /// `proto` (the connection closes when that stream's protocol is done).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let (tls, _) = strata::tls::ClientTls::new("localhost").unwrap().insecure().alpn(["echo"]).build_rustls().unwrap();
+    /// # let ep = strata_tokio::QuicEndpoint::bind(
+    /// #     "127.0.0.1:0".parse().unwrap(),
+    /// #     strata::quic::QuicConfig::default(),
+    /// #     Arc::new(tls),
+    /// #     Arc::new(strata::StackConfig::default()),
+    /// # )
+    /// # .await
+    /// # .unwrap();
+    /// // Two connections, one after the other, from the same socket.
+    /// for _ in 0..2 {
+    ///     let got = Arc::new(Mutex::new(Vec::new()));
+    ///     let conn = ep.connect_stream(addr, "localhost", Box::new(Ping(got.clone()))).await.unwrap();
+    ///     assert!(conn.closed().await.is_clean());
+    ///     assert_eq!(*got.lock().unwrap(), b"ping");
+    /// }
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn connect_stream(
         &self,
         server: SocketAddr,
@@ -227,6 +465,52 @@ impl QuicEndpoint {
     /// Closes every connection (each app says goodbye its own way, as on a
     /// server's drain), aborts those still open after `drain`, closes the
     /// socket, and returns why the socket's task ended.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let (tls, _) = strata::tls::ClientTls::new("localhost").unwrap().insecure().alpn(["echo"]).build_rustls().unwrap();
+    /// # let ep = strata_tokio::QuicEndpoint::bind(
+    /// #     "127.0.0.1:0".parse().unwrap(),
+    /// #     strata::quic::QuicConfig::default(),
+    /// #     Arc::new(tls),
+    /// #     Arc::new(strata::StackConfig::default()),
+    /// # )
+    /// # .await
+    /// # .unwrap();
+    /// let conn = ep.connect_stream(addr, "localhost", Box::new(Wait)).await.unwrap();
+    /// let why = ep.shutdown(Duration::from_millis(200)).await;
+    /// assert!(why.is_clean(), "{why}");
+    /// assert!(conn.closed().await.is_clean()); // closed by us, gracefully
+    /// assert!(ep.connect_stream(addr, "localhost", Box::new(Wait)).await.is_err()); // no more
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn shutdown(&self, drain: Duration) -> Close {
         self.inner
             .control

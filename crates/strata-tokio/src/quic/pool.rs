@@ -83,11 +83,62 @@ impl std::fmt::Debug for QuicPool {
 
 impl QuicPool {
     /// An empty pool.
+    ///
+    /// ```
+    /// let pool = strata_tokio::QuicPool::new();
+    /// assert_eq!(pool.connections(), 0); // connections are made on first use
+    /// let shared = pool.clone(); // clones share the pool
+    /// assert_eq!(shared.connections(), 0);
+    /// ```
     pub fn new() -> Self {
         QuicPool::default()
     }
 
     /// Pooled connections alive now.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let ep = strata::endpoint::Endpoint::parse_with(
+    /// #     &format!("quic+udp://{addr}?quic.alpn=echo&quic.insecure=true"),
+    /// #     &strata_tokio::registry(),
+    /// # )
+    /// # .unwrap();
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// // `ep` names a QUIC echo server on loopback.
+    /// let pool = strata_tokio::QuicPool::new();
+    /// let a = pool.connect(&ep, Box::new(Wait), stack.clone()).await.unwrap();
+    /// let b = pool.connect(&ep, Box::new(Wait), stack).await.unwrap();
+    /// assert_eq!(pool.connections(), 1); // two streams, one connection
+    /// # let _ = (a, b);
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub fn connections(&self) -> usize {
         self.conns
             .lock()
@@ -101,6 +152,50 @@ impl QuicPool {
     /// on first use). Returns once the stream is open, as
     /// [`connect`](crate::connect()) returns once a connection is; fails with
     /// the connection's reason if its handshake fails.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// # use std::sync::{Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Sends "ping", half-closes, and keeps what comes back.
+    /// # struct Ping(Arc<Mutex<Vec<u8>>>);
+    /// # impl StreamProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(b"ping"); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.lock().unwrap().extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # /// Never closes on its own.
+    /// # struct Wait;
+    /// # impl StreamProtocol for Wait {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// # }
+    /// # // A QUIC echo server on loopback (a self-signed certificate, ALPN "echo").
+    /// # let echo: strata_tokio::StreamFactory = Arc::new(|| Box::new(Echo));
+    /// # let server = strata_tokio::Server::new();
+    /// # let listen = strata::endpoint::Endpoint::parse_with("quic+udp://127.0.0.1:0?quic.alpn=echo", &strata_tokio::registry()).unwrap();
+    /// # let addr = server.listen(&listen, echo, Default::default()).await.unwrap().socket_addr().unwrap();
+    /// # let ep = strata::endpoint::Endpoint::parse_with(
+    /// #     &format!("quic+udp://{addr}?quic.alpn=echo&quic.insecure=true"),
+    /// #     &strata_tokio::registry(),
+    /// # )
+    /// # .unwrap();
+    /// # let stack = Arc::new(strata::StackConfig::default());
+    /// // `ep` names a QUIC echo server on loopback.
+    /// let pool = strata_tokio::QuicPool::new();
+    /// let got = Arc::new(Mutex::new(Vec::new()));
+    /// let conn = pool.connect(&ep, Box::new(Ping(got.clone())), stack).await.unwrap();
+    /// assert!(conn.closed().await.is_clean()); // the stream ended; the connection stays pooled
+    /// assert_eq!(*got.lock().unwrap(), b"ping");
+    /// # server.shutdown(Duration::ZERO).await;
+    /// # }
+    /// ```
     pub async fn connect(
         &self,
         ep: &Endpoint,

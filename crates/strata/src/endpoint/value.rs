@@ -51,6 +51,17 @@ pub enum OptionValue {
 
 impl OptionValue {
     /// Whether `value` (decoded) is within this rule.
+    ///
+    /// ```
+    /// use strata::endpoint::OptionValue;
+    /// let port = OptionValue::Int { min: 1, max: 65535 };
+    /// assert!(port.check("443"));
+    /// assert!(!port.check("0") && !port.check("+1") && !port.check("70000"));
+    /// let alpn = OptionValue::List { item_max: 255, max_items: 8 };
+    /// assert!(alpn.check("h2,http/1.1"));
+    /// assert!(!alpn.check("h2,,http/1.1")); // an empty item
+    /// assert!(OptionValue::OneOf(&["v1", "v2"]).check("v2"));
+    /// ```
     pub fn check(&self, value: &str) -> bool {
         match *self {
             OptionValue::Bool => matches!(value, "true" | "false"),

@@ -35,6 +35,13 @@ impl Delimiter {
     pub const LF: Delimiter = Delimiter(Bytes::from_static(b"\n"));
 
     /// A delimiter made of `bytes`, which must not be empty.
+    ///
+    /// ```
+    /// use strata::framing::{Delimiter, EmptyDelimiter};
+    /// let d = Delimiter::new("\r\n\r\n").unwrap();
+    /// assert_eq!(d.len(), 4);
+    /// assert_eq!(Delimiter::new(&b""[..]), Err(EmptyDelimiter));
+    /// ```
     pub fn new(bytes: impl Into<Bytes>) -> Result<Delimiter, EmptyDelimiter> {
         let bytes = bytes.into();
         if bytes.is_empty() {
@@ -44,11 +51,23 @@ impl Delimiter {
     }
 
     /// The delimiter's bytes.
+    ///
+    /// ```
+    /// use strata::framing::Delimiter;
+    /// assert_eq!(Delimiter::LF.as_bytes(), b"\n");
+    /// assert_eq!(Delimiter::new(&b"\0"[..]).unwrap().as_bytes(), b"\0");
+    /// ```
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
     }
 
     /// Its length in bytes (at least 1).
+    ///
+    /// ```
+    /// use strata::framing::Delimiter;
+    /// assert_eq!(Delimiter::CRLF.len(), 2);
+    /// assert_eq!(Delimiter::LF.len(), 1);
+    /// ```
     #[allow(clippy::len_without_is_empty)] // never empty, by construction
     pub fn len(&self) -> usize {
         self.0.len()

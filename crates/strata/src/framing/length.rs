@@ -35,6 +35,12 @@ pub enum Prefix {
 
 impl Prefix {
     /// The prefix's size in bytes.
+    ///
+    /// ```
+    /// use strata::framing::Prefix;
+    /// assert_eq!(Prefix::U16.len(), 2);
+    /// assert_eq!(Prefix::U32.len(), 4);
+    /// ```
     #[allow(clippy::len_without_is_empty)] // a width, not a container
     pub fn len(self) -> usize {
         match self {
@@ -44,6 +50,12 @@ impl Prefix {
     }
 
     /// The largest length the prefix can express.
+    ///
+    /// ```
+    /// use strata::framing::Prefix;
+    /// assert_eq!(Prefix::U16.max_len(), 65_535);
+    /// assert_eq!(Prefix::U32.max_len() as u64, u64::from(u32::MAX));
+    /// ```
     pub fn max_len(self) -> usize {
         match self {
             Prefix::U16 => u16::MAX as usize,
@@ -105,6 +117,14 @@ impl Default for LengthConfig {
 
 impl LengthConfig {
     /// `max_frame`, clamped to the prefix's range: the limit in force.
+    ///
+    /// ```
+    /// use strata::framing::{LengthConfig, Prefix};
+    /// let cfg = LengthConfig { prefix: Prefix::U32, max_frame: 4096 };
+    /// assert_eq!(cfg.effective_max_frame(), 4096);
+    /// let wide = LengthConfig { prefix: Prefix::U16, max_frame: 1 << 20 };
+    /// assert_eq!(wide.effective_max_frame(), 65_535);
+    /// ```
     pub fn effective_max_frame(&self) -> usize {
         self.max_frame.min(self.prefix.max_len())
     }
@@ -188,6 +208,19 @@ enum Eof {
 
 impl<P: DatagramProtocol> LengthPrefixed<P> {
     /// A layer with the default configuration (u32 prefix, 1 MiB frames).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl DatagramProtocol for Count {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
+    /// # }
+    /// use strata::framing::{LengthPrefixed, Prefix, DEFAULT_MAX_FRAME};
+    /// let l = LengthPrefixed::new(Count::default());
+    /// assert_eq!(l.config().prefix, Prefix::U32);
+    /// assert_eq!(l.config().max_frame, DEFAULT_MAX_FRAME);
+    /// ```
     pub fn new(inner: P) -> Self {
         Self::with_config(inner, LengthConfig::default())
     }
@@ -221,6 +254,19 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     }
 
     /// The configuration in force (`max_frame` already clamped).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl DatagramProtocol for Count {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
+    /// # }
+    /// use strata::framing::{LengthConfig, LengthPrefixed, Prefix};
+    /// let cfg = LengthConfig { prefix: Prefix::U16, max_frame: 100_000 };
+    /// let l = LengthPrefixed::with_config(Count::default(), cfg);
+    /// assert_eq!(l.config().max_frame, 65_535); // clamped to the u16 prefix
+    /// ```
     pub fn config(&self) -> LengthConfig {
         LengthConfig {
             prefix: self.st.prefix,
@@ -229,22 +275,81 @@ impl<P: DatagramProtocol> LengthPrefixed<P> {
     }
 
     /// The inner protocol.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl DatagramProtocol for Count {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
+    /// # }
+    /// use strata::framing::LengthPrefixed;
+    /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(Count::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, &[0, 0, 0, 1, b'a', 0, 0, 0, 1, b'b']);
+    /// assert_eq!(s.protocol::<LengthPrefixed<Count>>().unwrap().inner().0, 2);
+    /// ```
     pub fn inner(&self) -> &P {
         &self.inner
     }
 
     /// The inner protocol, mutably.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl DatagramProtocol for Count {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
+    /// # }
+    /// use strata::framing::LengthPrefixed;
+    /// let mut l = LengthPrefixed::new(Count::default());
+    /// l.inner_mut().0 = 5;
+    /// assert_eq!(l.inner().0, 5);
+    /// ```
     pub fn inner_mut(&mut self) -> &mut P {
         &mut self.inner
     }
 
     /// Input bytes held and not yet delivered: the partial frame (at most
     /// the prefix plus `max_frame`) and, while paused, the unparsed rest.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl DatagramProtocol for Count {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) { self.0 += b.len() }
+    /// # }
+    /// use strata::framing::LengthPrefixed;
+    /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(Count::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, &[0, 0, 0, 5, b'h', b'e']); // a prefix and 2 of 5 bytes
+    /// assert_eq!(s.protocol::<LengthPrefixed<Count>>().unwrap().pending_input(), 6);
+    /// ```
     pub fn pending_input(&self) -> usize {
         self.rx.len() + self.held.len()
     }
 
     /// Datagrams the inner protocol sent over `max_frame`, dropped.
+    ///
+    /// ```
+    /// use strata::framing::{LengthConfig, LengthPrefixed, Prefix};
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack, Transmit};
+    /// struct Big;
+    /// impl DatagramProtocol for Big {
+    ///     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+    ///         t.send(&Transmit::connected(&[0; 200])); // over max_frame: dropped
+    ///         t.send(&Transmit::connected(&[1; 2]));
+    ///     }
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let cfg = LengthConfig { prefix: Prefix::U16, max_frame: 100 };
+    /// let mut s = Stack::memory(Box::new(LengthPrefixed::with_config(Big, cfg)));
+    /// let now = s.now();
+    /// assert_eq!(s.take_output(now), [0, 2, 1, 1]);
+    /// assert_eq!(s.protocol::<LengthPrefixed<Big>>().unwrap().dropped_sends(), 1);
+    /// ```
     pub fn dropped_sends(&self) -> u64 {
         self.st.dropped
     }

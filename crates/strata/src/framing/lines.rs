@@ -64,6 +64,21 @@ impl Default for LinesConfig {
 /// ```
 pub trait LineProtocol: Send {
     /// The transport is ready; called once, first.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// struct Banner;
+    /// impl LineProtocol for Banner {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { send_line(t, b"220 ready") }
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Banner)));
+    /// let now = s.now();
+    /// assert_eq!(s.take_output(now), b"220 ready\r\n");
+    /// ```
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
         let _ = t;
     }
@@ -109,34 +124,188 @@ pub trait LineProtocol: Send {
     /// ```
     fn eof_received(&mut self, t: &mut dyn StreamTransport, unterminated: &[u8]);
     /// The connection is gone; called once, last.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Seen { clean: Option<bool> }
+    /// impl LineProtocol for Seen {
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn connection_lost(&mut self, why: &Close) { self.clean = Some(why.is_clean()) }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Seen::default())));
+    /// s.keep_protocol();
+    /// let now = s.now();
+    /// s.handle_eof(now);
+    /// assert_eq!(s.protocol::<Lines<Seen>>().unwrap().inner().clean, Some(true));
+    /// ```
     fn connection_lost(&mut self, why: &Close) {
         let _ = why;
     }
     /// Edge: the stack crossed its high-water mark.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Chatty { paused: bool }
+    /// impl LineProtocol for Chatty {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { send_line(t, &[b'x'; 30]) }
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn pause_writing(&mut self, _: &mut dyn StreamTransport) { self.paused = true }
+    /// }
+    /// let cfg = StackConfig { high_water: 16, low_water: 4, ..StackConfig::default() };
+    /// let s = Stack::memory_with(Box::new(Lines::new(Chatty::default())), cfg);
+    /// assert!(s.protocol::<Lines<Chatty>>().unwrap().inner().paused);
+    /// ```
     fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
         let _ = t;
     }
     /// Edge: the stack drained to its low-water mark.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Chatty { paused: bool }
+    /// impl LineProtocol for Chatty {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { send_line(t, &[b'x'; 30]) }
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn pause_writing(&mut self, _: &mut dyn StreamTransport) { self.paused = true }
+    ///     fn resume_writing(&mut self, _: &mut dyn StreamTransport) { self.paused = false }
+    /// }
+    /// let cfg = StackConfig { high_water: 16, low_water: 4, ..StackConfig::default() };
+    /// let mut s = Stack::memory_with(Box::new(Lines::new(Chatty::default())), cfg);
+    /// let now = s.now();
+    /// assert!(s.protocol::<Lines<Chatty>>().unwrap().inner().paused);
+    /// s.take_output(now); // the bottom drains
+    /// assert!(!s.protocol::<Lines<Chatty>>().unwrap().inner().paused);
+    /// ```
     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
         let _ = t;
     }
     /// When this protocol next wants `on_deadline`.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// struct Idle(Option<Instant>);
+    /// impl LineProtocol for Idle {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { self.0 = Some(t.now() + Duration::from_secs(30)) }
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn next_deadline(&self) -> Option<Instant> { self.0 }
+    /// }
+    /// let s = Stack::memory(Box::new(Lines::new(Idle(None))));
+    /// assert_eq!(s.next_deadline(), Some(s.now() + Duration::from_secs(30)));
+    /// ```
     fn next_deadline(&self) -> Option<Instant> {
         None
     }
     /// A deadline passed (spurious calls are allowed).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// struct Idle(Option<Instant>);
+    /// impl LineProtocol for Idle {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { self.0 = Some(t.now() + Duration::from_secs(30)) }
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn next_deadline(&self) -> Option<Instant> { self.0 }
+    ///     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+    ///         if self.0.is_some_and(|d| t.now() >= d) {
+    ///             send_line(t, b"421 idle");
+    ///             t.close();
+    ///         }
+    ///     }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Idle(None))));
+    /// let t0 = s.now();
+    /// s.handle_timeout(t0 + Duration::from_secs(30));
+    /// assert_eq!(s.take_output(t0 + Duration::from_secs(30)), b"421 idle\r\n");
+    /// ```
     fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
         let _ = t;
     }
     /// A [`Wake`](crate::Wake) handle was woken.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// use strata::WakeRoute;
+    /// #[derive(Default)]
+    /// struct Notified { woken: usize }
+    /// impl LineProtocol for Notified {
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn on_wake(&mut self, t: &mut dyn StreamTransport, _: WakeRoute<'_>) {
+    ///         self.woken += 1;
+    ///         send_line(t, b"* news");
+    ///     }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Notified::default())));
+    /// s.inspect(|t| t.waker()).wake(); // from another task, say
+    /// let now = s.now();
+    /// s.handle_wakes(now);
+    /// assert_eq!(s.protocol::<Lines<Notified>>().unwrap().inner().woken, 1);
+    /// assert_eq!(s.take_output(now), b"* news\r\n");
+    /// ```
     fn on_wake(&mut self, t: &mut dyn StreamTransport, route: WakeRoute<'_>) {
         let _ = (t, route);
     }
     /// The owner is shutting down gracefully; the default closes.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// struct Polite;
+    /// impl LineProtocol for Polite {
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+    ///         send_line(t, b"421 shutting down");
+    ///         t.close();
+    ///     }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Lines::new(Polite)));
+    /// let now = s.now();
+    /// s.handle_shutdown(now);
+    /// assert_eq!(s.take_output(now), b"421 shutting down\r\n");
+    /// assert!(s.finished().unwrap().is_clean());
+    /// ```
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
         t.close();
     }
     /// Bytes this protocol holds for output.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use strata::framing::{send_line, LineProtocol, Lines};
+    /// # use strata::{Close, Stack, StackConfig, StreamTransport};
+    /// // A protocol that holds 100 bytes of output of its own.
+    /// struct Holding;
+    /// impl LineProtocol for Holding {
+    ///     fn line_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport, _: &[u8]) { t.close() }
+    ///     fn buffered(&self) -> usize { 100 }
+    /// }
+    /// // They count against the stack's watermarks.
+    /// let cfg = StackConfig { high_water: 64, low_water: 16, ..StackConfig::default() };
+    /// let s = Stack::memory_with(Box::new(Lines::new(Holding)), cfg);
+    /// assert!(s.is_write_paused());
+    /// ```
     fn buffered(&self) -> usize {
         0
     }

@@ -83,6 +83,21 @@ enum Eof {
 
 impl<P: StreamProtocol> StreamOverFrames<P> {
     /// Wraps a stream protocol.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::framing::{LengthPrefixed, StreamOverFrames};
+    /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(StreamOverFrames::new(Count::default()))));
+    /// let now = s.now();
+    /// s.handle_input(now, &[0, 0, 0, 3, b'a', b'b', b'c']); // one frame: 3 stream bytes
+    /// assert!(s.finished().is_none()); // LengthPrefixed is reliable: accepted
+    /// ```
     pub fn new(inner: P) -> Self {
         StreamOverFrames {
             inner,
@@ -97,11 +112,41 @@ impl<P: StreamProtocol> StreamOverFrames<P> {
     }
 
     /// The inner protocol.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::framing::{LengthPrefixed, StreamOverFrames};
+    /// type Framed = LengthPrefixed<StreamOverFrames<Count>>;
+    /// let mut s = Stack::memory(Box::new(LengthPrefixed::new(StreamOverFrames::new(Count::default()))));
+    /// let now = s.now();
+    /// s.handle_input(now, &[0, 0, 0, 2, b'h', b'i', 0, 0, 0, 1, b'!']);
+    /// assert_eq!(s.protocol::<Framed>().unwrap().inner().inner().0, 3);
+    /// ```
     pub fn inner(&self) -> &P {
         &self.inner
     }
 
     /// The inner protocol, mutably.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Count(usize);
+    /// # impl StreamProtocol for Count {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::framing::StreamOverFrames;
+    /// let mut l = StreamOverFrames::new(Count::default());
+    /// l.inner_mut().0 = 10;
+    /// assert_eq!(l.inner().0, 10);
+    /// ```
     pub fn inner_mut(&mut self) -> &mut P {
         &mut self.inner
     }

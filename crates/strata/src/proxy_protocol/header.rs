@@ -64,6 +64,18 @@ pub enum ProxyCommand {
 }
 
 /// The addresses a header carries.
+///
+/// ```
+/// use strata::proxy_protocol::{parse, Parsed, ProxyAddresses, Versions};
+/// let Ok(Parsed::Complete { header, .. }) =
+///     parse(b"PROXY TCP6 2001:db8::1 2001:db8::2 5000 443\r\n", Versions::ANY, 4096) else { panic!() };
+/// assert_eq!(header.addresses, ProxyAddresses::Inet {
+///     source: "[2001:db8::1]:5000".parse().unwrap(),
+///     destination: "[2001:db8::2]:443".parse().unwrap(),
+/// });
+/// let Ok(Parsed::Complete { header, .. }) = parse(b"PROXY UNKNOWN\r\n", Versions::ANY, 4096) else { panic!() };
+/// assert_eq!(header.addresses, ProxyAddresses::Unspecified);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ProxyAddresses {
     /// None (v1 `UNKNOWN`, v2 `UNSPEC`, or a `LOCAL` command): the
@@ -172,6 +184,14 @@ pub struct SslInfo {
 
 impl SslInfo {
     /// Whether the client connected over TLS.
+    ///
+    /// ```
+    /// use strata::proxy_protocol::SslInfo;
+    /// let plain = SslInfo { client: 0, verify: 0, version: None, cn: None, cipher: None };
+    /// assert!(!plain.client_ssl());
+    /// let tls = SslInfo { client: 1 | 2, ..plain }; // PP2_CLIENT_SSL | PP2_CLIENT_CERT_CONN
+    /// assert!(tls.client_ssl());
+    /// ```
     pub fn client_ssl(&self) -> bool {
         self.client & 1 != 0
     }
@@ -179,6 +199,22 @@ impl SslInfo {
 
 impl ProxyHeader {
     /// The client's address, when the header relays an IP connection.
+    ///
+    /// ```
+    /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
+    /// let mut h = ProxyHeader {
+    ///     version: ProxyVersion::V2,
+    ///     command: ProxyCommand::Proxy,
+    ///     addresses: ProxyAddresses::Inet {
+    ///         source: "192.0.2.1:5000".parse().unwrap(),
+    ///         destination: "198.51.100.2:443".parse().unwrap(),
+    ///     },
+    ///     tlvs: vec![],
+    /// };
+    /// assert_eq!(h.source(), Some("192.0.2.1:5000".parse().unwrap()));
+    /// h.command = ProxyCommand::Local; // a health check: the addresses do not apply
+    /// assert_eq!(h.source(), None);
+    /// ```
     pub fn source(&self) -> Option<SocketAddr> {
         match (&self.command, &self.addresses) {
             (ProxyCommand::Proxy, ProxyAddresses::Inet { source, .. }) => Some(*source),
@@ -188,6 +224,13 @@ impl ProxyHeader {
 
     /// Where the client connected to, when the header relays an IP
     /// connection.
+    ///
+    /// ```
+    /// use strata::proxy_protocol::{parse, Parsed, Versions};
+    /// let Ok(Parsed::Complete { header, .. }) =
+    ///     parse(b"PROXY TCP4 192.0.2.1 198.51.100.2 5000 443\r\n", Versions::ANY, 4096) else { panic!() };
+    /// assert_eq!(header.destination(), Some("198.51.100.2:443".parse().unwrap()));
+    /// ```
     pub fn destination(&self) -> Option<SocketAddr> {
         match (&self.command, &self.addresses) {
             (ProxyCommand::Proxy, ProxyAddresses::Inet { destination, .. }) => Some(*destination),
@@ -196,6 +239,18 @@ impl ProxyHeader {
     }
 
     /// The value of the first TLV of type `kind`.
+    ///
+    /// ```
+    /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
+    /// let h = ProxyHeader {
+    ///     version: ProxyVersion::V2,
+    ///     command: ProxyCommand::Proxy,
+    ///     addresses: ProxyAddresses::Unspecified,
+    ///     tlvs: vec![Tlv { kind: Tlv::UNIQUE_ID, value: b"conn-42".to_vec() }],
+    /// };
+    /// assert_eq!(h.tlv(Tlv::UNIQUE_ID), Some(&b"conn-42"[..]));
+    /// assert_eq!(h.tlv(Tlv::NETNS), None);
+    /// ```
     pub fn tlv(&self, kind: u8) -> Option<&[u8]> {
         self.tlvs
             .iter()
@@ -204,17 +259,58 @@ impl ProxyHeader {
     }
 
     /// The ALPN TLV: the protocol the client chose with the proxy.
+    ///
+    /// ```
+    /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
+    /// # let h = ProxyHeader {
+    /// #     version: ProxyVersion::V2,
+    /// #     command: ProxyCommand::Proxy,
+    /// #     addresses: ProxyAddresses::Unspecified,
+    /// #     tlvs: vec![Tlv { kind: Tlv::ALPN, value: b"h2".to_vec() }],
+    /// # };
+    /// // h carries an ALPN TLV of "h2"
+    /// assert_eq!(h.alpn(), Some(&b"h2"[..]));
+    /// ```
     pub fn alpn(&self) -> Option<&[u8]> {
         self.tlv(Tlv::ALPN)
     }
 
     /// The authority TLV (the SNI the client sent), when it is UTF-8.
+    ///
+    /// ```
+    /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
+    /// # let h = ProxyHeader {
+    /// #     version: ProxyVersion::V2,
+    /// #     command: ProxyCommand::Proxy,
+    /// #     addresses: ProxyAddresses::Unspecified,
+    /// #     tlvs: vec![Tlv { kind: Tlv::AUTHORITY, value: b"example.com".to_vec() }],
+    /// # };
+    /// // h carries an authority TLV of "example.com"
+    /// assert_eq!(h.authority(), Some("example.com"));
+    /// ```
     pub fn authority(&self) -> Option<&str> {
         self.tlv(Tlv::AUTHORITY)
             .and_then(|v| std::str::from_utf8(v).ok())
     }
 
     /// The SSL TLV, decoded (its sub-TLVs were checked when parsed).
+    ///
+    /// ```
+    /// # use strata::proxy_protocol::{ProxyAddresses, ProxyCommand, ProxyHeader, ProxyVersion, Tlv};
+    /// // client bit 1 (TLS), verify 0, then a PP2_SUBTYPE_SSL_VERSION sub-TLV.
+    /// let mut ssl = vec![1, 0, 0, 0, 0, Tlv::SSL_VERSION, 0, 7];
+    /// ssl.extend_from_slice(b"TLSv1.3");
+    /// let h = ProxyHeader {
+    ///     version: ProxyVersion::V2,
+    ///     command: ProxyCommand::Proxy,
+    ///     addresses: ProxyAddresses::Unspecified,
+    ///     tlvs: vec![Tlv { kind: Tlv::SSL, value: ssl }],
+    /// };
+    /// let info = h.ssl().unwrap();
+    /// assert!(info.client_ssl());
+    /// assert_eq!(info.version.as_deref(), Some("TLSv1.3"));
+    /// assert_eq!(info.cn, None);
+    /// ```
     pub fn ssl(&self) -> Option<SslInfo> {
         let v = self.tlv(Tlv::SSL)?;
         let client = *v.first()?;
@@ -291,6 +387,16 @@ impl std::str::FromStr for Versions {
 }
 
 /// What [`parse`] found in a prefix of the input.
+///
+/// ```
+/// use strata::proxy_protocol::{parse, Parsed, Versions};
+/// let input = b"PROXY TCP4 192.0.2.1 198.51.100.2 5000 443\r\nGET / HTTP/1.1\r\n";
+/// assert_eq!(parse(&input[..10], Versions::ANY, 4096), Ok(Parsed::Incomplete));
+/// match parse(input, Versions::ANY, 4096) {
+///     Ok(Parsed::Complete { len, .. }) => assert_eq!(&input[len..], b"GET / HTTP/1.1\r\n"),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Parsed {
     /// Not enough bytes yet, and nothing wrong so far.

@@ -173,6 +173,21 @@ struct Caps {
 
 impl<P: StreamProtocol> ProxyProtocol<P> {
     /// A layer that reads a header with `cfg`, then runs `inner`.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::proxy_protocol::{ProxyConfig, ProxyProtocol, Versions};
+    /// let v2_only = ProxyConfig { versions: Versions::V2_ONLY, ..ProxyConfig::default() };
+    /// let mut s = Stack::memory(Box::new(ProxyProtocol::new(Quiet, v2_only)));
+    /// let now = s.now();
+    /// s.handle_input(now, b"PROXY TCP4 192.0.2.1 198.51.100.2 5000 443\r\n"); // a v1 header
+    /// assert!(!s.finished().unwrap().is_clean()); // refused
+    /// ```
     pub fn new(inner: P, cfg: ProxyConfig) -> Self {
         ProxyProtocol {
             inner,
@@ -205,6 +220,21 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
     }
 
     /// The inner protocol.
+    ///
+    /// ```
+    /// use strata::proxy_protocol::{ProxyConfig, ProxyProtocol};
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// #[derive(Default)]
+    /// struct Count(usize);
+    /// impl StreamProtocol for Count {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0 += d.len() }
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(ProxyProtocol::new(Count::default(), ProxyConfig::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, b"PROXY UNKNOWN\r\nabc");
+    /// assert_eq!(s.protocol::<ProxyProtocol<Count>>().unwrap().inner().0, 3); // the header is not its
+    /// ```
     pub fn inner(&self) -> &P {
         &self.inner
     }
@@ -510,6 +540,22 @@ pub struct ProxySender<P> {
 impl<P: StreamProtocol> ProxySender<P> {
     /// Sends a header with these addresses (client, then the address it
     /// connected to; `None` sends v1 `UNKNOWN` / v2 `LOCAL`).
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::proxy_protocol::{parse, Parsed, ProxySender, ProxyVersion, Versions};
+    /// let (src, dst) = ("192.0.2.1:5000".parse().unwrap(), "192.0.2.2:80".parse().unwrap());
+    /// let mut s = Stack::memory(Box::new(ProxySender::with_header(Quiet, ProxyVersion::V2, Some((src, dst)))));
+    /// let now = s.now();
+    /// let out = s.take_output(now);
+    /// let Ok(Parsed::Complete { header, len }) = parse(&out, Versions::V2_ONLY, 4096) else { panic!() };
+    /// assert_eq!((len, header.source(), header.destination()), (out.len(), Some(src), Some(dst)));
+    /// ```
     pub fn with_header(
         inner: P,
         version: ProxyVersion,
@@ -527,6 +573,21 @@ impl<P: StreamProtocol> ProxySender<P> {
     /// [`inner_protocol`](StreamProtocol::inner_protocol)), or else the
     /// connection's own (`LocalAddr` as the source, `PeerAddr` as the
     /// destination).
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::proxy_protocol::{ProxySender, ProxyVersion};
+    /// // An in-memory connection has no IP addresses, and no ProxySource is above:
+    /// // the header says UNKNOWN.
+    /// let mut s = Stack::memory(Box::new(ProxySender::own_addresses(Quiet, ProxyVersion::V1)));
+    /// let now = s.now();
+    /// assert_eq!(s.take_output(now), b"PROXY UNKNOWN\r\n");
+    /// ```
     pub fn own_addresses(inner: P, version: ProxyVersion) -> Self {
         ProxySender {
             inner,
@@ -631,11 +692,37 @@ pub struct ProxySource {
 impl ProxySource {
     /// `inner`, announcing `addrs` (the client, then the address it
     /// connected to; `None`: no addresses, v1 `UNKNOWN` / v2 `LOCAL`).
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::proxy_protocol::ProxySource;
+    /// let client = "203.0.113.5:4000".parse().unwrap();
+    /// let at = "198.51.100.1:443".parse().unwrap();
+    /// let src = ProxySource::new(Box::new(Quiet), Some((client, at)));
+    /// assert_eq!(src.addresses(), Some((client, at)));
+    /// ```
     pub fn new(inner: Box<dyn StreamProtocol>, addrs: Option<(SocketAddr, SocketAddr)>) -> Self {
         ProxySource { inner, addrs }
     }
 
     /// The addresses it announces.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata::proxy_protocol::ProxySource;
+    /// let none = ProxySource::new(Box::new(Quiet), None); // v1 UNKNOWN / v2 LOCAL
+    /// assert_eq!(none.addresses(), None);
+    /// ```
     pub fn addresses(&self) -> Option<(SocketAddr, SocketAddr)> {
         self.addrs
     }

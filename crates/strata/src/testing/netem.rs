@@ -45,6 +45,12 @@ pub enum Loss {
 
 impl Loss {
     /// The long-run fraction of packets lost.
+    ///
+    /// ```
+    /// use strata::testing::Loss;
+    /// assert_eq!(Loss::None.mean_rate(), 0.0);
+    /// assert_eq!(Loss::Random(0.05).mean_rate(), 0.05);
+    /// ```
     pub fn mean_rate(&self) -> f64 {
         match *self {
             Loss::None => 0.0,
@@ -131,18 +137,42 @@ impl Default for LinkConfig {
 
 impl LinkConfig {
     /// Sets the loss model.
+    ///
+    /// ```
+    /// use strata::testing::{LinkConfig, Loss};
+    /// let lossy = LinkConfig::default().loss(Loss::Random(0.02));
+    /// assert_eq!(lossy.loss, Loss::Random(0.02));
+    /// ```
     pub fn loss(mut self, loss: Loss) -> Self {
         self.loss = loss;
         self
     }
 
     /// Sets the duplication probability.
+    ///
+    /// ```
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default().duplicate(1.0), 1, 0);
+    /// let copies = link.offer(epoch(), 100).unwrap();
+    /// assert!(copies.second.is_some_and(|c| c.duplicate));
+    /// assert_eq!(link.stats().duplicated, 1);
+    /// ```
     pub fn duplicate(mut self, p: f64) -> Self {
         self.duplicate = p;
         self
     }
 
     /// Holds back a fraction `p` of the packets by `extra`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let cfg = LinkConfig::default().reorder(1.0, Duration::from_millis(15));
+    /// let mut link = Netem::new(cfg, 1, 0);
+    /// let a = link.offer(epoch(), 100).unwrap();
+    /// assert!(a.first.reordered);
+    /// assert_eq!(a.first.at, epoch() + Duration::from_millis(15));
+    /// ```
     pub fn reorder(mut self, p: f64, extra: Duration) -> Self {
         self.reorder = p;
         self.reorder_delay = extra;
@@ -150,30 +180,77 @@ impl LinkConfig {
     }
 
     /// Sets the one-way delay.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default().delay(Duration::from_millis(50)), 1, 0);
+    /// let a = link.offer(epoch(), 100).unwrap();
+    /// assert_eq!(a.first.at - epoch(), Duration::from_millis(50));
+    /// ```
     pub fn delay(mut self, d: Duration) -> Self {
         self.delay = d;
         self
     }
 
     /// Sets the jitter (uniform, `±d`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let ms = Duration::from_millis;
+    /// let cfg = LinkConfig::default().delay(ms(40)).jitter(ms(10));
+    /// let mut link = Netem::new(cfg, 3, 0);
+    /// for _ in 0..20 {
+    ///     let at = link.offer(epoch(), 100).unwrap().first.at - epoch();
+    ///     assert!(at >= ms(30) && at <= ms(50));
+    /// }
+    /// ```
     pub fn jitter(mut self, d: Duration) -> Self {
         self.jitter = d;
         self
     }
 
     /// Sets the bottleneck bandwidth in bits per second.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// // 1000 bytes at 8 Mbit/s take 1 ms to serialize.
+    /// let mut link = Netem::new(LinkConfig::default().rate_bps(8_000_000), 1, 0);
+    /// let a = link.offer(epoch(), 1000).unwrap();
+    /// assert_eq!(a.first.at - epoch(), Duration::from_millis(1));
+    /// let b = link.offer(epoch(), 1000).unwrap(); // queued behind the first
+    /// assert_eq!(b.first.at - epoch(), Duration::from_millis(2));
+    /// ```
     pub fn rate_bps(mut self, bits_per_sec: u64) -> Self {
         self.rate = Some(bits_per_sec);
         self
     }
 
     /// Sets the bottleneck queue size in bytes.
+    ///
+    /// ```
+    /// use strata::testing::{epoch, DropReason, LinkConfig, Netem};
+    /// let cfg = LinkConfig::default().rate_bps(1_000_000).queue_limit(2000);
+    /// let mut link = Netem::new(cfg, 1, 0);
+    /// assert!(link.offer(epoch(), 1000).is_ok());
+    /// assert!(link.offer(epoch(), 1000).is_ok());
+    /// assert_eq!(link.offer(epoch(), 1000), Err(DropReason::QueueFull));
+    /// ```
     pub fn queue_limit(mut self, bytes: usize) -> Self {
         self.queue_limit = bytes;
         self
     }
 
     /// Sets the MTU in bytes.
+    ///
+    /// ```
+    /// use strata::testing::{epoch, DropReason, LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default().mtu(1280), 1, 0);
+    /// assert!(link.offer(epoch(), 1280).is_ok());
+    /// assert_eq!(link.offer(epoch(), 1281), Err(DropReason::Mtu));
+    /// ```
     pub fn mtu(mut self, bytes: usize) -> Self {
         self.mtu = bytes;
         self
@@ -198,6 +275,21 @@ impl LinkConfig {
 ///
 /// `delivered = sent - lost() - dropped_queue - dropped_mtu + duplicated`
 /// once nothing is in flight.
+///
+/// ```
+/// use strata::testing::{epoch, LinkConfig, Loss, Netem};
+/// let cfg = LinkConfig::default().loss(Loss::Random(0.5)).mtu(1000);
+/// let mut link = Netem::new(cfg, 9, 0);
+/// for _ in 0..100 {
+///     if link.offer(epoch(), 500).is_ok() {
+///         link.record_delivered();
+///     }
+/// }
+/// let _ = link.offer(epoch(), 2000);
+/// let s = link.stats();
+/// assert_eq!((s.sent, s.dropped_mtu), (101, 1));
+/// assert_eq!(s.delivered, s.sent - s.lost() - s.dropped_queue - s.dropped_mtu + s.duplicated);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkStats {
     /// Packets offered to the link.
@@ -222,12 +314,25 @@ pub struct LinkStats {
 
 impl LinkStats {
     /// All packets lost on the wire.
+    ///
+    /// ```
+    /// use strata::testing::LinkStats;
+    /// let s = LinkStats { lost_random: 3, lost_burst: 4, ..LinkStats::default() };
+    /// assert_eq!(s.lost(), 7);
+    /// ```
     pub fn lost(&self) -> u64 {
         self.lost_random + self.lost_burst
     }
 }
 
 /// Why [`Netem::offer`] dropped a packet.
+///
+/// ```
+/// use strata::testing::{epoch, DropReason, LinkConfig, Loss, Netem};
+/// let mut link = Netem::new(LinkConfig::default().loss(Loss::Random(1.0)), 1, 0);
+/// assert_eq!(link.offer(epoch(), 100), Err(DropReason::Lost));
+/// assert_eq!(link.offer(epoch(), 9000), Err(DropReason::Mtu));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// Larger than the MTU.
@@ -241,6 +346,15 @@ pub enum DropReason {
 }
 
 /// One copy of a packet that will arrive.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::testing::{epoch, LinkConfig, Netem};
+/// let mut link = Netem::new(LinkConfig::default().delay(Duration::from_millis(5)), 1, 0);
+/// let first = link.offer(epoch(), 100).unwrap().first;
+/// assert_eq!(first.at, epoch() + Duration::from_millis(5));
+/// assert!(!first.reordered && !first.duplicate);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arrival {
     /// When it arrives.
@@ -252,6 +366,14 @@ pub struct Arrival {
 }
 
 /// The copies of an accepted packet: the packet, and maybe a duplicate.
+///
+/// ```
+/// use strata::testing::{epoch, LinkConfig, Netem};
+/// let mut link = Netem::new(LinkConfig::default(), 1, 0);
+/// let a = link.offer(epoch(), 100).unwrap();
+/// assert!(a.second.is_none()); // no duplication configured
+/// assert_eq!(a.first.at, epoch());
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arrivals {
     /// The packet itself.
@@ -262,6 +384,14 @@ pub struct Arrivals {
 
 impl Arrivals {
     /// Both copies, the original first.
+    ///
+    /// ```
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default().duplicate(1.0), 1, 0);
+    /// let copies: Vec<_> = link.offer(epoch(), 100).unwrap().iter().collect();
+    /// assert_eq!(copies.len(), 2);
+    /// assert!(!copies[0].duplicate && copies[1].duplicate);
+    /// ```
     pub fn iter(&self) -> impl Iterator<Item = Arrival> + use<> {
         std::iter::once(self.first).chain(self.second)
     }
@@ -332,6 +462,17 @@ pub struct Netem {
 
 impl Netem {
     /// A link direction with `cfg`, its RNG keyed by `seed` on `stream`.
+    ///
+    /// ```
+    /// use strata::testing::{epoch, LinkConfig, Loss, Netem};
+    /// let cfg = LinkConfig::default().loss(Loss::Random(0.5));
+    /// let fates = |stream| {
+    ///     let mut link = Netem::new(cfg.clone(), 42, stream);
+    ///     (0..32).map(|_| link.offer(epoch(), 100).is_ok()).collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(fates(0), fates(0)); // same seed and stream: same fates
+    /// assert_ne!(fates(0), fates(1)); // another stream draws other numbers
+    /// ```
     pub fn new(cfg: LinkConfig, seed: u64, stream: u64) -> Netem {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
@@ -348,21 +489,54 @@ impl Netem {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// use strata::testing::{LinkConfig, Netem};
+    /// let link = Netem::new(LinkConfig::default().mtu(1280), 1, 0);
+    /// assert_eq!(link.config().mtu, 1280);
+    /// ```
     pub fn config(&self) -> &LinkConfig {
         &self.cfg
     }
 
     /// The counters.
+    ///
+    /// ```
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default(), 1, 0);
+    /// link.offer(epoch(), 100).unwrap();
+    /// assert_eq!((link.stats().sent, link.stats().delivered), (1, 0));
+    /// ```
     pub fn stats(&self) -> &LinkStats {
         &self.stats
     }
 
     /// Counts a delivered copy (the owner of the link calls it on arrival).
+    ///
+    /// ```
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// let mut link = Netem::new(LinkConfig::default(), 1, 0);
+    /// link.offer(epoch(), 100).unwrap();
+    /// link.record_delivered(); // the packet reached its Arrival::at
+    /// assert_eq!(link.stats().delivered, 1);
+    /// ```
     pub fn record_delivered(&mut self) {
         self.stats.delivered += 1;
     }
 
     /// Bytes waiting in (or being serialized by) the bottleneck at `now`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::{epoch, LinkConfig, Netem};
+    /// // 1000 bytes take 1 ms at 8 Mbit/s.
+    /// let mut link = Netem::new(LinkConfig::default().rate_bps(8_000_000), 1, 0);
+    /// link.offer(epoch(), 1000).unwrap();
+    /// link.offer(epoch(), 1000).unwrap();
+    /// assert_eq!(link.queued_bytes(epoch()), 2000);
+    /// assert_eq!(link.queued_bytes(epoch() + Duration::from_millis(1)), 1000);
+    /// assert_eq!(link.queued_bytes(epoch() + Duration::from_millis(2)), 0);
+    /// ```
     pub fn queued_bytes(&mut self, now: Instant) -> usize {
         self.drain_backlog(now);
         self.backlog_bytes
@@ -371,6 +545,17 @@ impl Netem {
     /// Sends a packet of `len` bytes at `now` (times must not go backwards):
     /// the times its copies arrive, or why it was dropped. See
     /// [`Netem`] for the order of the steps.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::{epoch, DropReason, LinkConfig, Loss, Netem};
+    /// let cfg = LinkConfig::default().delay(Duration::from_millis(10)).loss(Loss::Random(1.0));
+    /// let mut link = Netem::new(cfg, 1, 0);
+    /// assert_eq!(link.offer(epoch(), 100), Err(DropReason::Lost));
+    /// let mut perfect = Netem::new(LinkConfig::default().delay(Duration::from_millis(10)), 1, 0);
+    /// let a = perfect.offer(epoch(), 100).unwrap();
+    /// assert_eq!(a.first.at, epoch() + Duration::from_millis(10));
+    /// ```
     pub fn offer(&mut self, now: Instant, len: usize) -> Result<Arrivals, DropReason> {
         self.stats.sent += 1;
         if len > self.cfg.mtu {

@@ -231,6 +231,12 @@ pub enum Dir {
 
 impl Dir {
     /// The other direction.
+    ///
+    /// ```
+    /// use strata::testing::Dir;
+    /// assert_eq!(Dir::BtoA.reverse(), Dir::AtoB);
+    /// assert_eq!(Dir::AtoB.reverse().reverse(), Dir::AtoB);
+    /// ```
     pub fn reverse(self) -> Dir {
         match self {
             Dir::AtoB => Dir::BtoA,

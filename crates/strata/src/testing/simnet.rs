@@ -210,11 +210,38 @@ impl Ord for Flight {
 impl SimNet {
     /// An empty network whose links draw from `seed`; nodes use the default
     /// [`StackConfig`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::SimNet;
+    /// let net = SimNet::new(42);
+    /// assert_eq!(net.seed(), 42);
+    /// assert_eq!(net.elapsed(), Duration::ZERO);
+    /// assert_eq!(net.in_flight(), 0);
+    /// ```
     pub fn new(seed: u64) -> SimNet {
         SimNet::with_stack_config(seed, StackConfig::default())
     }
 
     /// An empty network whose nodes use `cfg`.
+    ///
+    /// ```
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport, StackConfig, Transmit};
+    /// use strata::testing::SimNet;
+    /// struct Burst(std::net::SocketAddr);
+    /// impl DatagramProtocol for Burst {
+    ///     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {
+    ///         for _ in 0..10 { t.send(&Transmit::to(self.0, &[0; 100])) }
+    ///     }
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// // Each node may hold 250 bytes of unsent datagrams: 2 of the 10 fit.
+    /// let cfg = StackConfig { memory_budget: 250, ..StackConfig::default() };
+    /// let mut net = SimNet::with_stack_config(1, cfg);
+    /// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Burst("127.0.0.2:1".parse().unwrap())));
+    /// net.start();
+    /// assert_eq!(net.stack(a).unwrap().dropped(), 8);
+    /// ```
     pub fn with_stack_config(seed: u64, cfg: StackConfig) -> SimNet {
         SimNet {
             seed,
@@ -235,11 +262,65 @@ impl SimNet {
     /// Installs the tamper hook (replacing any): it is called for every
     /// datagram a node sends from now on, before the link. See
     /// [`InFlight`] and [`Verdict`], and "Tampering" above.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// use strata::testing::Verdict;
+    /// net.set_tamper(|d| if d.data.as_slice() == b"ping" { Verdict::Drop } else { Verdict::Pass });
+    /// assert_eq!(net.run(Duration::from_secs(1)), RunOutcome::Idle);
+    /// assert_eq!(net.link_stats(a, b).unwrap().sent, 0); // dropped before the link
+    /// assert_eq!(net.link_stats(b, a).unwrap().sent, 0); // so no echo
+    /// ```
     pub fn set_tamper(&mut self, hook: impl FnMut(&mut InFlight<'_>) -> Verdict + Send + 'static) {
         self.tamper = Some(Box::new(hook));
     }
 
     /// Removes the tamper hook.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// use strata::testing::Verdict;
+    /// net.set_tamper(|_| Verdict::Drop);
+    /// net.clear_tamper();
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.link_stats(b, a).unwrap().delivered, 1); // the echo came back
+    /// ```
     pub fn clear_tamper(&mut self) {
         self.tamper = None;
     }
@@ -248,6 +329,33 @@ impl SimNet {
     /// address), outside any link; then sends what the nodes queued in
     /// answer (through the tamper hook and the links). False, and nothing
     /// happens, if no node has `to`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// let spoofed = "192.0.2.7:7".parse().unwrap();
+    /// assert!(net.inject(spoofed, b_addr, b"hello"));
+    /// // The echo answered the spoofed address, which no node has.
+    /// assert_eq!(net.unroutable(), 1);
+    /// assert!(!net.inject(spoofed, "127.0.0.9:1".parse().unwrap(), b"nobody"));
+    /// ```
     pub fn inject(&mut self, from: SocketAddr, to: SocketAddr, data: &[u8]) -> bool {
         self.start();
         let Some(id) = self.node_at(to) else {
@@ -273,11 +381,42 @@ impl SimNet {
     }
 
     /// The seed.
+    ///
+    /// ```
+    /// let net = strata::testing::SimNet::new(7);
+    /// assert_eq!(net.seed(), 7);
+    /// ```
     pub fn seed(&self) -> u64 {
         self.seed
     }
 
     /// Turns the trace on (the default) or off, for long runs.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.set_tracing(false);
+    /// net.run(Duration::from_secs(1));
+    /// assert!(net.trace().is_empty());
+    /// assert_eq!(net.link_stats(a, b).unwrap().delivered, 1); // the counters still count
+    /// ```
     pub fn set_tracing(&mut self, on: bool) {
         self.tracing = on;
     }
@@ -287,6 +426,29 @@ impl SimNet {
     /// # Panics
     ///
     /// If a node already has `addr`: that is a mistake in the test.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// let mut net = SimNet::new(1);
+    /// let b_addr = "127.0.0.2:1".parse().unwrap();
+    /// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Ping(b_addr)));
+    /// let b = net.add_node(b_addr, Box::new(Echo));
+    /// assert_eq!((a.0, b.0), (0, 1)); // numbered in the order added
+    /// assert_eq!(net.node_at(b_addr), Some(b));
+    /// ```
     pub fn add_node(&mut self, addr: SocketAddr, proto: Box<dyn DatagramProtocol>) -> NodeId {
         let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
         let clash = self.by_addr.insert(addr, id);
@@ -308,6 +470,32 @@ impl SimNet {
     /// # Panics
     ///
     /// If `a` or `b` is not a node of this network.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// let mut net = SimNet::new(1);
+    /// let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// let b = net.add_node(b_addr, Box::new(Echo));
+    /// net.link(a, b, LinkConfig::default().delay(Duration::from_millis(30)));
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.link_stats(a, b).unwrap().delivered, 1);
+    /// assert_eq!(net.unroutable(), 1); // no link back from b to a: the echo is dropped
+    /// assert_eq!(net.elapsed(), Duration::from_millis(30));
+    /// ```
     pub fn link(&mut self, a: NodeId, b: NodeId, cfg: LinkConfig) {
         let n = self.nodes.len();
         assert!((a.0 as usize) < n && (b.0 as usize) < n, "no such node");
@@ -318,12 +506,63 @@ impl SimNet {
 
     /// Sets the links `a`→`b` and `b`→`a`, both with `cfg` (each with its
     /// own RNG stream).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// let mut net = SimNet::new(1);
+    /// let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// let b = net.add_node(b_addr, Box::new(Echo));
+    /// net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(30)));
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.link_stats(b, a).unwrap().delivered, 1); // the echo came back
+    /// assert_eq!(net.elapsed(), Duration::from_millis(60));
+    /// ```
     pub fn link_both(&mut self, a: NodeId, b: NodeId, cfg: LinkConfig) {
         self.link(a, b, cfg.clone());
         self.link(b, a, cfg);
     }
 
     /// Starts the nodes not started yet (each gets `connection_made`).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// assert!(net.stack(a).is_none()); // not started yet
+    /// net.start();
+    /// assert_eq!(net.stack(a).unwrap().transmits().count(), 1); // the ping, queued
+    /// assert_eq!(net.elapsed(), Duration::ZERO);
+    /// ```
     pub fn start(&mut self) {
         let now = self.now;
         for (i, node) in self.nodes.iter_mut().enumerate() {
@@ -351,11 +590,61 @@ impl SimNet {
     }
 
     /// The virtual time.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// use strata::testing::epoch;
+    /// assert_eq!(net.now(), epoch());
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.now(), epoch() + Duration::from_millis(20)); // ping and echo
+    /// ```
     pub fn now(&self) -> Instant {
         self.now
     }
 
     /// Virtual time since [`epoch`].
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.advance(Duration::from_millis(15));
+    /// assert_eq!(net.elapsed(), Duration::from_millis(15));
+    /// ```
     pub fn elapsed(&self) -> Duration {
         self.now.saturating_duration_since(epoch())
     }
@@ -465,46 +754,278 @@ impl SimNet {
     }
 
     /// A node's address.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// use strata::testing::NodeId;
+    /// assert_eq!(net.addr(b), Some(b_addr));
+    /// assert_eq!(net.addr(NodeId(9)), None);
+    /// ```
     pub fn addr(&self, id: NodeId) -> Option<SocketAddr> {
         self.nodes.get(id.0 as usize).map(|n| n.addr)
     }
 
     /// The node at `addr`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// assert_eq!(net.node_at(a_addr), Some(a));
+    /// assert_eq!(net.node_at("127.0.0.9:1".parse().unwrap()), None);
+    /// ```
     pub fn node_at(&self, addr: SocketAddr) -> Option<NodeId> {
         self.by_addr.get(&addr).copied()
     }
 
     /// A node's stack, once started.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.run(Duration::from_secs(1));
+    /// let stack = net.stack(b).unwrap();
+    /// assert!(stack.finished().is_none());
+    /// assert_eq!(stack.transmits().count(), 0); // the echo went out
+    /// ```
     pub fn stack(&self, id: NodeId) -> Option<&DatagramStack> {
         self.nodes.get(id.0 as usize)?.stack.as_ref()
     }
 
     /// A node's stack, to feed it events (pass [`now`](SimNet::now)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.run(Duration::from_secs(1));
+    /// let now = net.now();
+    /// net.stack_mut(b).unwrap().handle_shutdown(now);
+    /// assert!(net.stack(b).unwrap().finished().unwrap().is_clean());
+    /// ```
     pub fn stack_mut(&mut self, id: NodeId) -> Option<&mut DatagramStack> {
         self.nodes.get_mut(id.0 as usize)?.stack.as_mut()
     }
 
     /// The counters of the link from `a` to `b`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.run(Duration::from_secs(1));
+    /// let s = net.link_stats(a, b).unwrap();
+    /// assert_eq!((s.sent, s.delivered, s.lost()), (1, 1, 0));
+    /// assert!(net.link_stats(a, a).is_none()); // no such link
+    /// ```
     pub fn link_stats(&self, a: NodeId, b: NodeId) -> Option<&LinkStats> {
         self.links.get(&(a, b)).map(|l| l.stats())
     }
 
     /// Datagrams dropped for lack of a route (unknown address, no link).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// let mut net = SimNet::new(1);
+    /// // Nobody at 127.0.0.2: the ping has nowhere to go.
+    /// net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Ping("127.0.0.2:1".parse().unwrap())));
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.unroutable(), 1);
+    /// ```
     pub fn unroutable(&self) -> u64 {
         self.unroutable
     }
 
     /// Datagram copies on their way.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.advance(Duration::from_millis(5));
+    /// assert_eq!(net.in_flight(), 1); // the ping, halfway
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.in_flight(), 0);
+    /// ```
     pub fn in_flight(&self) -> usize {
         self.flights.len()
     }
 
     /// Every event so far, oldest first.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// use strata::testing::SimEventKind::{Delivered, Sent};
+    /// net.run(Duration::from_secs(1));
+    /// let kinds: Vec<_> = net.trace().iter().map(|e| (e.from, e.kind)).collect();
+    /// assert_eq!(kinds, [(a, Sent), (a, Delivered), (b, Sent), (b, Delivered)]);
+    /// assert_eq!(net.trace()[3].at_ns, 20_000_000);
+    /// ```
     pub fn trace(&self) -> &[SimEvent] {
         &self.trace
     }
 
     /// A hash of the whole trace (of its text form): equal for equal traces.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// use strata::testing::Loss;
+    /// let run = |seed| {
+    ///     let mut net = SimNet::new(seed);
+    ///     let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    ///     let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    ///     let b = net.add_node(b_addr, Box::new(Echo));
+    ///     let jittery = LinkConfig::default().delay(Duration::from_millis(10)).jitter(Duration::from_millis(5));
+    ///     net.link_both(a, b, jittery.loss(Loss::Random(0.2)));
+    ///     net.run(Duration::from_secs(1));
+    ///     net.trace_digest()
+    /// };
+    /// assert_eq!(run(3), run(3)); // same seed, same run
+    /// assert_ne!(run(3), run(4)); // another seed: other delays, another trace
+    /// ```
     pub fn trace_digest(&self) -> u64 {
         digest(&self.trace)
     }
@@ -512,6 +1033,34 @@ impl SimNet {
     /// Does the work of the next instant: sends what nodes queued now, or
     /// else jumps to the next event and delivers its arrivals (one batch per
     /// node) and fires the deadlines due. False when nothing can happen.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// assert!(net.step()); // a sends the ping (at 0 ms)
+    /// assert!(net.step()); // it arrives at b, which queues the echo (10 ms)
+    /// assert_eq!(net.elapsed(), Duration::from_millis(10));
+    /// while net.step() {}
+    /// assert_eq!(net.elapsed(), Duration::from_millis(20));
+    /// assert!(!net.step()); // nothing can happen any more
+    /// ```
     pub fn step(&mut self) -> bool {
         self.start();
         if self.round() {
@@ -529,6 +1078,32 @@ impl SimNet {
 
     /// Runs for at most `limit` of virtual time. Stops when every node
     /// finished, when nothing can happen any more, or at the limit.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// assert_eq!(net.run(Duration::from_millis(15)), RunOutcome::Limit);
+    /// assert_eq!(net.elapsed(), Duration::from_millis(15));
+    /// assert_eq!(net.run(Duration::from_secs(1)), RunOutcome::Idle);
+    /// assert_eq!(net.elapsed(), Duration::from_millis(20));
+    /// ```
     pub fn run(&mut self, limit: Duration) -> RunOutcome {
         let target = self.now + limit;
         self.run_to(target, true, &mut |_| false)
@@ -536,6 +1111,32 @@ impl SimNet {
 
     /// Like [`run`](SimNet::run), and also stops (with
     /// [`RunOutcome::Reached`]) as soon as `pred` holds after an instant.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// let out = net.run_until(Duration::from_secs(1), |n| n.link_stats(a, b).unwrap().delivered == 1);
+    /// assert_eq!(out, RunOutcome::Reached);
+    /// assert_eq!(net.elapsed(), Duration::from_millis(10)); // the echo is still on its way
+    /// assert_eq!(net.in_flight(), 1);
+    /// ```
     pub fn run_until(
         &mut self,
         limit: Duration,
@@ -547,12 +1148,64 @@ impl SimNet {
 
     /// Moves the clock forward by exactly `d`, doing everything due on the
     /// way. Returns [`RunOutcome::Limit`] (or [`RunOutcome::Spinning`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// assert_eq!(net.advance(Duration::from_secs(1)), RunOutcome::Limit);
+    /// assert_eq!(net.elapsed(), Duration::from_secs(1)); // past the last event, to the end
+    /// assert_eq!(net.link_stats(b, a).unwrap().delivered, 1);
+    /// ```
     pub fn advance(&mut self, d: Duration) -> RunOutcome {
         let target = self.now + d;
         self.run_to(target, false, &mut |_| false)
     }
 
     /// The next time something happens: an arrival or a node's deadline.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Echo;
+    /// # impl DatagramProtocol for Echo {
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
+    /// #     }
+    /// # }
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Echo));
+    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// net.start();
+    /// assert!(net.step()); // the ping is sent
+    /// assert_eq!(net.next_event(), Some(net.now() + Duration::from_millis(10)));
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(net.next_event(), None);
+    /// ```
     pub fn next_event(&self) -> Option<Instant> {
         let arrival = self.flights.peek().map(|f| f.0.at);
         let deadline = self

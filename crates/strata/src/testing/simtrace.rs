@@ -32,6 +32,32 @@ impl fmt::Display for NodeId {
 }
 
 /// What happened to a packet.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+/// # struct Ping(std::net::SocketAddr);
+/// # impl DatagramProtocol for Ping {
+/// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, &[0; 1400])) }
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// # }
+/// # struct Quiet;
+/// # impl DatagramProtocol for Quiet {
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// # }
+/// use strata::testing::{LinkConfig, SimEventKind, SimNet};
+/// let mut net = SimNet::new(1);
+/// let b_addr = "127.0.0.2:1".parse().unwrap();
+/// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Ping(b_addr)));
+/// let b = net.add_node(b_addr, Box::new(Quiet));
+/// let c = net.add_node("127.0.0.3:1".parse().unwrap(), Box::new(Quiet));
+/// // a's interface takes 1500 bytes (its link to c), the path to b only 1280:
+/// net.link(a, b, LinkConfig::default().mtu(1280));
+/// net.link(a, c, LinkConfig::default());
+/// net.run(Duration::from_secs(1));
+/// let kinds: Vec<_> = net.trace().iter().map(|e| e.kind).collect();
+/// assert_eq!(kinds, [SimEventKind::Sent, SimEventKind::MtuDrop]); // the 1400 bytes
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SimEventKind {
     /// A node sent it onto a link.

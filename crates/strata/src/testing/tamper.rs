@@ -7,6 +7,35 @@ use std::time::{Duration, Instant};
 use super::simtrace::NodeId;
 
 /// What the tamper hook decides for one datagram.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use std::sync::{Arc, Mutex};
+/// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+/// # use strata::testing::{LinkConfig, SimNet, Verdict};
+/// # struct Ping(std::net::SocketAddr);
+/// # impl DatagramProtocol for Ping {
+/// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// # }
+/// # struct Sink(Arc<Mutex<Vec<(std::net::SocketAddr, Vec<u8>)>>>);
+/// # impl DatagramProtocol for Sink {
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+/// #         self.0.lock().unwrap().extend(b.iter().map(|d| (d.source.unwrap(), d.data.to_vec())));
+/// #     }
+/// # }
+/// # let got = Arc::new(Mutex::new(Vec::new()));
+/// # let mut net = SimNet::new(1);
+/// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+/// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+/// # let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
+/// # net.link(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+/// // Hold every datagram 5 ms past what the link decides.
+/// net.set_tamper(|_| Verdict::Hold(Duration::from_millis(5)));
+/// net.run(Duration::from_secs(1));
+/// assert_eq!(got.lock().unwrap().len(), 1);
+/// assert_eq!(net.elapsed(), Duration::from_millis(15));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Verdict {
     /// On to the link, as the hook left it (possibly rewritten).
@@ -60,6 +89,40 @@ impl InFlight<'_> {
     /// link (no loss, no counters); traced as
     /// [`SimEventKind::Injected`](super::SimEventKind::Injected) when it
     /// arrives. Nothing happens if no node has `to`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use std::sync::{Arc, Mutex};
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+    /// # use strata::testing::{LinkConfig, SimNet, Verdict};
+    /// # struct Ping(std::net::SocketAddr);
+    /// # impl DatagramProtocol for Ping {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// # struct Sink(Arc<Mutex<Vec<(std::net::SocketAddr, Vec<u8>)>>>);
+    /// # impl DatagramProtocol for Sink {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().extend(b.iter().map(|d| (d.source.unwrap(), d.data.to_vec())));
+    /// #     }
+    /// # }
+    /// # let got = Arc::new(Mutex::new(Vec::new()));
+    /// # let mut net = SimNet::new(1);
+    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+    /// # let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
+    /// # net.link(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// // Replay each datagram from a spoofed source, 50 ms later.
+    /// let spoofed: std::net::SocketAddr = "192.0.2.1:53".parse().unwrap();
+    /// net.set_tamper(move |d| {
+    ///     let copy = d.data.clone();
+    ///     d.inject(spoofed, d.to, copy, Duration::from_millis(50));
+    ///     Verdict::Pass
+    /// });
+    /// net.run(Duration::from_secs(1));
+    /// assert_eq!(*got.lock().unwrap(), [(a_addr, b"ping".to_vec()), (spoofed, b"ping".to_vec())]);
+    /// assert_eq!(net.elapsed(), Duration::from_millis(50));
+    /// ```
     pub fn inject(&mut self, from: SocketAddr, to: SocketAddr, data: Vec<u8>, after: Duration) {
         self.injected.push(Injection {
             from,
@@ -81,4 +144,36 @@ pub(crate) struct Injection {
 
 /// The hook: called once per datagram (per segment of a GSO batch) a node
 /// sends, in send order, before the link draws its fate.
+///
+/// ```
+/// # use std::time::Duration;
+/// # use std::sync::{Arc, Mutex};
+/// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
+/// # use strata::testing::{LinkConfig, SimNet, Verdict};
+/// # struct Ping(std::net::SocketAddr);
+/// # impl DatagramProtocol for Ping {
+/// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+/// # }
+/// # struct Sink(Arc<Mutex<Vec<(std::net::SocketAddr, Vec<u8>)>>>);
+/// # impl DatagramProtocol for Sink {
+/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+/// #         self.0.lock().unwrap().extend(b.iter().map(|d| (d.source.unwrap(), d.data.to_vec())));
+/// #     }
+/// # }
+/// # let got = Arc::new(Mutex::new(Vec::new()));
+/// # let mut net = SimNet::new(1);
+/// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
+/// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
+/// # let b = net.add_node(b_addr, Box::new(Sink(got.clone())));
+/// # net.link(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+/// use strata::testing::{InFlight, Tamper};
+/// // A hook kept as a value, installed later: it drops every "ping".
+/// let hook: Tamper = Box::new(|d: &mut InFlight<'_>| {
+///     if d.data.as_slice() == b"ping" { Verdict::Drop } else { Verdict::Pass }
+/// });
+/// net.set_tamper(hook);
+/// net.run(Duration::from_secs(1));
+/// assert!(got.lock().unwrap().is_empty());
+/// ```
 pub type Tamper = Box<dyn FnMut(&mut InFlight<'_>) -> Verdict + Send>;
