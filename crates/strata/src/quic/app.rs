@@ -2657,6 +2657,104 @@ pub trait QuicApp: Send {
     /// accepted the 0-RTT data: the streams go on as they are. On the server
     /// the client finished its handshake: what arrives from now on is not
     /// a replay.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::Close;
+    /// # // What a `Recorder` saw, one line per callback.
+    /// # #[derive(Clone, Default)]
+    /// # struct Log(Arc<Mutex<Vec<String>>>);
+    /// # impl Log {
+    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
+    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
+    /// # }
+    /// # // A server app that logs its callbacks.
+    /// # struct Recorder(Log);
+    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
+    /// #     let log = log.clone();
+    /// #     move || Recorder(log.clone())
+    /// # }
+    /// # impl QuicApp for Recorder {
+    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
+    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
+    /// #     }
+    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
+    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
+    /// #         self.0.push(format!("reset {} {code}", id.0))
+    /// #     }
+    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
+    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
+    /// #     }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
+    /// # }
+    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
+    /// # struct OnStart<F>(F);
+    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
+    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
+    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // One connection with 0-RTT on at the client (and at the server when
+    /// # // `server_zero_rtt`), the TLS configurations shared between connections
+    /// # // (they keep the tickets), over a 10 ms link, for 5 simulated seconds.
+    /// # fn connect(
+    /// #     tls: &(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>),
+    /// #     server_zero_rtt: bool,
+    /// #     log: &Log,
+    /// #     client: impl QuicApp + 'static,
+    /// # ) {
+    /// #     let cfg = |zero_rtt| QuicConfig { zero_rtt, ..QuicConfig::default() };
+    /// #     let server = recorder(log);
+    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
+    /// #     let srv = QuicServer::new(cfg(server_zero_rtt), tls.0.clone(), apps).unwrap();
+    /// #     let at = SERVER.parse().unwrap();
+    /// #     let cli = QuicClient::new(cfg(true), tls.1.clone(), "localhost", at, Box::new(client)).unwrap();
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(at, Box::new(srv));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net.run(Duration::from_secs(5));
+    /// # }
+    /// # let tls = (
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap()),
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0),
+    /// # );
+    /// /// Sends its request as early as it may, and says how 0-RTT went.
+    /// struct Eager(mpsc::Sender<&'static str>);
+    /// impl Eager {
+    ///     fn ask(&mut self, c: &mut dyn QuicConnection) {
+    ///         let id = c.open(Dir::Uni).unwrap();
+    ///         let _ = c.write(id, b"GET /");
+    ///         let _ = c.finish(id);
+    ///     }
+    /// }
+    /// impl QuicApp for Eager {
+    ///     fn early_data(&self) -> bool {
+    ///         true // it only sends an idempotent request early
+    ///     }
+    ///     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+    ///         self.0.send(if c.is_early() { "early" } else { "after the handshake" }).unwrap();
+    ///         self.ask(c);
+    ///     }
+    ///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    ///     fn zero_rtt_accepted(&mut self, _: &mut dyn QuicConnection) {
+    ///         self.0.send("accepted").unwrap(); // the early request stands
+    ///     }
+    /// }
+    /// let (tx, rx) = mpsc::channel();
+    /// let (first, second) = (Log::default(), Log::default());
+    /// connect(&tls, true, &first, Eager(tx.clone())); // a full handshake leaves a ticket
+    /// connect(&tls, true, &second, Eager(tx)); // which the next connection resumes with
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["after the handshake", "early", "accepted"]);
+    /// assert_eq!(second.lines()[..2], ["opened 2", "data 2 GET /"]);
+    /// ```
     fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {}
     /// Client only, instead of [`zero_rtt_accepted`](QuicApp::zero_rtt_accepted):
     /// the server refused the 0-RTT data. quinn-proto dropped every stream
@@ -2664,6 +2762,107 @@ pub trait QuicApp: Send {
     /// any of it), and the stream ids start again from 0: an app that wants
     /// its requests to go through sends them again on new streams.
     /// [`PerStream`](super::PerStream) does that for its protocols.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::Close;
+    /// # // What a `Recorder` saw, one line per callback.
+    /// # #[derive(Clone, Default)]
+    /// # struct Log(Arc<Mutex<Vec<String>>>);
+    /// # impl Log {
+    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
+    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
+    /// # }
+    /// # // A server app that logs its callbacks.
+    /// # struct Recorder(Log);
+    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
+    /// #     let log = log.clone();
+    /// #     move || Recorder(log.clone())
+    /// # }
+    /// # impl QuicApp for Recorder {
+    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
+    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
+    /// #     }
+    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
+    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
+    /// #         self.0.push(format!("reset {} {code}", id.0))
+    /// #     }
+    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
+    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
+    /// #     }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
+    /// # }
+    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
+    /// # struct OnStart<F>(F);
+    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
+    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
+    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // One connection with 0-RTT on at the client (and at the server when
+    /// # // `server_zero_rtt`), the TLS configurations shared between connections
+    /// # // (they keep the tickets), over a 10 ms link, for 5 simulated seconds.
+    /// # fn connect(
+    /// #     tls: &(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>),
+    /// #     server_zero_rtt: bool,
+    /// #     log: &Log,
+    /// #     client: impl QuicApp + 'static,
+    /// # ) {
+    /// #     let cfg = |zero_rtt| QuicConfig { zero_rtt, ..QuicConfig::default() };
+    /// #     let server = recorder(log);
+    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
+    /// #     let srv = QuicServer::new(cfg(server_zero_rtt), tls.0.clone(), apps).unwrap();
+    /// #     let at = SERVER.parse().unwrap();
+    /// #     let cli = QuicClient::new(cfg(true), tls.1.clone(), "localhost", at, Box::new(client)).unwrap();
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(at, Box::new(srv));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net.run(Duration::from_secs(5));
+    /// # }
+    /// # let tls = (
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap()),
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0),
+    /// # );
+    /// /// Sends its request as early as it may, and says how 0-RTT went.
+    /// struct Eager(mpsc::Sender<&'static str>);
+    /// impl Eager {
+    ///     fn ask(&mut self, c: &mut dyn QuicConnection) {
+    ///         let id = c.open(Dir::Uni).unwrap();
+    ///         let _ = c.write(id, b"GET /");
+    ///         let _ = c.finish(id);
+    ///     }
+    /// }
+    /// impl QuicApp for Eager {
+    ///     fn early_data(&self) -> bool {
+    ///         true // it only sends an idempotent request early
+    ///     }
+    ///     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+    ///         self.0.send(if c.is_early() { "early" } else { "after the handshake" }).unwrap();
+    ///         self.ask(c);
+    ///     }
+    ///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    ///     fn zero_rtt_rejected(&mut self, c: &mut dyn QuicConnection) {
+    ///         self.0.send("rejected").unwrap();
+    ///         self.ask(c); // the early stream is gone: ask again
+    ///     }
+    /// }
+    /// let (tx, rx) = mpsc::channel();
+    /// let (first, second) = (Log::default(), Log::default());
+    /// connect(&tls, true, &first, Eager(tx.clone()));
+    /// connect(&tls, false, &second, Eager(tx)); // this time the server refuses early data
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["after the handshake", "early", "rejected"]);
+    /// // The request arrived once, on stream 2 again (the ids start over).
+    /// let data: Vec<_> = second.lines().into_iter().filter(|l| l.starts_with("data")).collect();
+    /// assert_eq!(data, ["data 2 GET /"]);
+    /// ```
     fn zero_rtt_rejected(&mut self, c: &mut dyn QuicConnection) {}
     /// The connection is gone; called once, last.
     ///
