@@ -71,6 +71,45 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// A client that sends `req` and hands the response to `proto`.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc};
+    /// # use std::time::Duration;
+    /// # use strata::http::{HttpConfig, HttpServer, ResponseHead, SharedService};
+    /// # use strata::testing::Pump;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # // Answers every request with its version.
+    /// # struct Which;
+    /// # impl StreamProtocol for Which {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    /// #         let v = t.get::<strata::http::RequestHead>().map(|h| format!("{:?}", h.0.version));
+    /// #         t.write(v.unwrap_or_default().as_bytes());
+    /// #         t.close()
+    /// #     }
+    /// # }
+    /// # // Sends a request without a body; reports the status and the body at its end.
+    /// # struct Get(mpsc::Sender<(u16, String)>, Vec<u8>);
+    /// # impl StreamProtocol for Get {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    /// #         let status = t.get::<ResponseHead>().map_or(0, |h| h.0.status.as_u16());
+    /// #         self.0.send((status, String::from_utf8_lossy(&self.1).into_owned())).unwrap();
+    /// #         t.close();
+    /// #     }
+    /// # }
+    /// # let which: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Which) as Box<dyn StreamProtocol>);
+    /// use strata::http::{HttpClient, VersionChoice};
+    /// let (tx, rx) = mpsc::channel();
+    /// for choice in [VersionChoice::Http1, VersionChoice::Http2] {
+    ///     let req = http::Request::get("http://localhost/").body(()).unwrap();
+    ///     let client = HttpClient::new(req, Box::new(Get(tx.clone(), Vec::new())), choice);
+    ///     let server = HttpServer::new(which.clone(), HttpConfig::default());
+    ///     Pump::new(Box::new(client), Box::new(server)).run(Duration::from_secs(1));
+    /// }
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), [(200, "HTTP/1.1".into()), (200, "HTTP/2.0".into())]);
+    /// ```
     pub fn new(
         req: http::Request<()>,
         proto: Box<dyn StreamProtocol>,

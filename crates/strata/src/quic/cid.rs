@@ -67,11 +67,36 @@ impl RoutableCidGenerator {
     /// Ids of config rotation 0 carrying `server_id`, with
     /// [`QUIC_NONCE_LEN`] random bytes (or what 20 bytes leave), from the
     /// OS generator or, with `rng_seed`, a ChaCha20 stream keyed by it.
+    ///
+    /// ```
+    /// use quinn_proto::ConnectionIdGenerator;
+    /// use strata::quic::RoutableCidGenerator;
+    /// use strata::routing::ServerId;
+    /// let sid = ServerId::parse_hex("c0ffee")?;
+    /// let mut a = RoutableCidGenerator::new(sid.clone(), Some(7))?;
+    /// let mut b = RoutableCidGenerator::new(sid, Some(7))?;
+    /// let id = a.generate_cid();
+    /// assert_eq!(id.len(), 1 + 3 + 8); // first octet, server id, nonce
+    /// assert_eq!(&id[1..4], &[0xc0, 0xff, 0xee]);
+    /// assert_eq!(id, b.generate_cid(), "the same seed, the same ids");
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn new(server_id: ServerId, rng_seed: Option<u64>) -> Result<Self, RoutingError> {
         RoutableCidGenerator::with_config(DEFAULT_CONFIG_ID, server_id, rng_seed)
     }
 
     /// As [`new`](Self::new), with config rotation `config_id` (0 to 6).
+    ///
+    /// ```
+    /// use quinn_proto::ConnectionIdGenerator;
+    /// use strata::quic::RoutableCidGenerator;
+    /// use strata::routing::{RoutableIds, RoutingError, ServerId};
+    /// let sid = ServerId::parse_hex("0a0b")?;
+    /// let mut ids = RoutableCidGenerator::with_config(3, sid.clone(), None)?;
+    /// assert_eq!(RoutableIds::config_of(&ids.generate_cid()), Some(3));
+    /// assert!(matches!(RoutableCidGenerator::with_config(7, sid, None), Err(RoutingError::ConfigId(7))));
+    /// # Ok::<(), RoutingError>(())
+    /// ```
     pub fn with_config(
         config_id: u8,
         server_id: ServerId,
@@ -96,12 +121,34 @@ impl RoutableCidGenerator {
 
     /// Retires each id after `lifetime` (quinn-proto then issues new ones,
     /// with the same server id). Default: never.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use quinn_proto::ConnectionIdGenerator;
+    /// use strata::quic::RoutableCidGenerator;
+    /// use strata::routing::ServerId;
+    /// let ids = RoutableCidGenerator::new(ServerId::parse_hex("0a")?, None)?;
+    /// assert_eq!(ids.cid_lifetime(), None);
+    /// let ids = ids.with_lifetime(Duration::from_secs(600));
+    /// assert_eq!(ids.cid_lifetime(), Some(Duration::from_secs(600)));
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn with_lifetime(mut self, lifetime: Duration) -> Self {
         self.lifetime = Some(lifetime);
         self
     }
 
     /// The layout of the ids.
+    ///
+    /// ```
+    /// use strata::quic::{RoutableCidGenerator, QUIC_NONCE_LEN};
+    /// use strata::routing::ServerId;
+    /// let ids = RoutableCidGenerator::new(ServerId::parse_hex("0a0b")?, None)?;
+    /// let layout = ids.layout();
+    /// assert_eq!((layout.config_id(), layout.server_id().as_bytes()), (0, &[0x0a, 0x0b][..]));
+    /// assert_eq!(layout.nonce_len(), QUIC_NONCE_LEN);
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn layout(&self) -> &RoutableIds {
         &self.layout
     }
@@ -109,6 +156,21 @@ impl RoutableCidGenerator {
     /// A factory for `quinn_proto::EndpointConfig::cid_generator`: each
     /// endpoint gets its own generator (the same sequence of ids, with a
     /// seed).
+    ///
+    /// ```
+    /// use strata::quic::RoutableCidGenerator;
+    /// use strata::routing::{LbConfig, Route, ServerId};
+    /// let factory = RoutableCidGenerator::factory(ServerId::parse_hex("0a0b")?, Some(1))?;
+    /// let mut config = quinn_proto::EndpointConfig::default();
+    /// let f = factory.clone();
+    /// config.cid_generator(move || f());
+    /// // Each endpoint gets a generator of its own; with a seed, the same ids.
+    /// let (mut a, mut b) = (factory(), factory());
+    /// let id = a.generate_cid();
+    /// assert_eq!(id, b.generate_cid());
+    /// assert_eq!(LbConfig::new(0, 2)?.route(&id), Route::Server(&[0x0a, 0x0b][..]));
+    /// # Ok::<(), strata::routing::RoutingError>(())
+    /// ```
     pub fn factory(
         server_id: ServerId,
         rng_seed: Option<u64>,

@@ -44,6 +44,97 @@ impl QuicClient {
     /// A client that connects to `server` (named `server_name` for TLS) when
     /// its transport is ready, and runs `app` over the connection.
     /// `cfg.alpn`, when not empty, replaces the ALPN list of `tls`.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// /// Asks on one stream, and closes the connection with the answer.
+    /// struct Ask(mpsc::Sender<Vec<u8>>);
+    /// impl QuicApp for Ask {
+    ///     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+    ///         let id = c.open(Dir::Bi).unwrap();
+    ///         let _ = c.write(id, b"ping");
+    ///         let _ = c.finish(id);
+    ///     }
+    ///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, d: &[u8]) {
+    ///         self.0.send(d.to_vec()).unwrap();
+    ///     }
+    ///     fn stream_finished(&mut self, c: &mut dyn QuicConnection, _: StreamId) {
+    ///         c.close(0, b"");
+    ///     }
+    /// }
+    /// let (tx, rx) = mpsc::channel();
+    /// let at = SERVER.parse().unwrap();
+    /// let client = QuicClient::new(QuicConfig::default(), client_tls(), "localhost", at, Box::new(Ask(tx))).unwrap();
+    /// net(echo_server(), client).run(Duration::from_secs(5));
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>().concat(), b"ping");
+    /// ```
     pub fn new(
         cfg: QuicConfig,
         tls: Arc<rustls::ClientConfig>,
@@ -64,6 +155,83 @@ impl QuicClient {
 
     /// The common case: one bidirectional stream carrying `proto` (closing the
     /// connection when that stream's protocol is done).
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// let (tx, rx) = mpsc::channel();
+    /// let at = SERVER.parse().unwrap();
+    /// let say = Box::new(Say(b"hello", tx));
+    /// let client = QuicClient::stream(QuicConfig::default(), client_tls(), "localhost", at, say).unwrap();
+    /// net(echo_server(), client).run(Duration::from_secs(5));
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>().concat(), b"hello");
+    /// ```
     pub fn stream(
         cfg: QuicConfig,
         tls: Arc<rustls::ClientConfig>,
@@ -76,6 +244,85 @@ impl QuicClient {
     }
 
     /// True once the connection is over and the transport was closed.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// let (tx, _rx) = mpsc::channel();
+    /// let at = SERVER.parse().unwrap();
+    /// let say = Box::new(Say(b"hello", tx));
+    /// let (client, handle) = shared(QuicClient::stream(QuicConfig::default(), client_tls(), "localhost", at, say).unwrap());
+    /// assert!(!client.lock().unwrap().is_done());
+    /// // The stream's protocol finishes, the connection closes and drains.
+    /// net(echo_server(), handle).run(Duration::from_secs(5));
+    /// assert!(client.lock().unwrap().is_done());
+    /// ```
     pub fn is_done(&self) -> bool {
         self.engine.is_done()
     }
@@ -153,6 +400,83 @@ impl QuicClientEndpoint {
     /// An endpoint whose connections verify their servers with `tls` (TLS
     /// 1.3). `cfg.alpn`, when not empty, replaces the ALPN list of `tls`.
     /// No connection is opened until [`connect`](Self::connect).
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// use strata::testing::MemoryDatagramTransport;
+    /// let mut ep = QuicClientEndpoint::new(QuicConfig::default(), client_tls()).unwrap();
+    /// let mut t = MemoryDatagramTransport::new(1500);
+    /// ep.connection_made(&mut t);
+    /// assert_eq!(ep.connections(), 0);
+    /// assert!(t.take_sent().is_empty(), "nothing is sent before a connect");
+    /// ```
     pub fn new(cfg: QuicConfig, tls: Arc<rustls::ClientConfig>) -> Result<Self, QuicError> {
         let crypto = client_crypto(&cfg, tls)?;
         Ok(QuicClientEndpoint {
@@ -168,6 +492,87 @@ impl QuicClientEndpoint {
     ///
     /// A refused connection returns the reason, and `app` hears it once,
     /// as its `connection_lost` (the app is always told how it ended).
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// use strata::testing::MemoryDatagramTransport;
+    /// let mut ep = QuicClientEndpoint::new(QuicConfig::default(), client_tls()).unwrap();
+    /// let mut t = MemoryDatagramTransport::new(1500);
+    /// let at = SERVER.parse().unwrap();
+    /// let early = ep.connect(&mut t, at, "localhost", Box::new(Idle));
+    /// assert_eq!(early, Err(ConnectError::NotStarted)); // the app heard it as its connection_lost
+    /// ep.connection_made(&mut t);
+    /// ep.connect(&mut t, at, "localhost", Box::new(Idle)).unwrap();
+    /// assert_eq!(ep.connections(), 1);
+    /// assert_eq!(t.take_sent().len(), 1, "the client's Initial");
+    /// ```
     pub fn connect(
         &mut self,
         t: &mut dyn DatagramTransport,
@@ -182,6 +587,88 @@ impl QuicClientEndpoint {
     /// [`connect`](Self::connect) with one bidirectional stream carrying
     /// `proto` (the connection closes when that stream's protocol is done),
     /// as [`QuicClient::stream`].
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// use strata::testing::MemoryDatagramTransport;
+    /// let mut ep = QuicClientEndpoint::new(QuicConfig::default(), client_tls()).unwrap();
+    /// let mut t = MemoryDatagramTransport::new(1500);
+    /// ep.connection_made(&mut t);
+    /// let (tx, _rx) = mpsc::channel();
+    /// let say = |tx: &mpsc::Sender<_>| Box::new(Say(b"hi", tx.clone()));
+    /// ep.connect_stream(&mut t, SERVER.parse().unwrap(), "localhost", say(&tx)).unwrap();
+    /// let nowhere = "10.0.0.2:0".parse().unwrap();
+    /// let bad = ep.connect_stream(&mut t, nowhere, "localhost", say(&tx));
+    /// assert_eq!(bad, Err(ConnectError::InvalidServerAddress(nowhere)));
+    /// assert_eq!(ep.connections(), 1);
+    /// ```
     pub fn connect_stream(
         &mut self,
         t: &mut dyn DatagramTransport,
@@ -194,6 +681,87 @@ impl QuicClientEndpoint {
     }
 
     /// Connections open now (handshaking, established or closing).
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// use strata::testing::MemoryDatagramTransport;
+    /// let cfg = QuicConfig { max_connections: 2, ..QuicConfig::default() };
+    /// let mut ep = QuicClientEndpoint::new(cfg, client_tls()).unwrap();
+    /// let mut t = MemoryDatagramTransport::new(1500);
+    /// ep.connection_made(&mut t);
+    /// for port in [4433, 4434, 4435] {
+    ///     let at = std::net::SocketAddr::from(([10, 0, 0, 2], port));
+    ///     let _ = ep.connect(&mut t, at, "localhost", Box::new(Idle));
+    /// }
+    /// assert_eq!(ep.connections(), 2); // the third was refused: ConnectionLimit(2)
+    /// ```
     pub fn connections(&self) -> usize {
         self.engine.connections()
     }

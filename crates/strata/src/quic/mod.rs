@@ -70,16 +70,34 @@ pub struct StreamId(pub u64);
 
 impl StreamId {
     /// Bidirectional (bit 1 clear).
+    ///
+    /// ```
+    /// use strata::quic::StreamId;
+    /// assert!(StreamId(0).is_bidi() && StreamId(5).is_bidi());
+    /// assert!(!StreamId(2).is_bidi() && !StreamId(7).is_bidi());
+    /// ```
     pub fn is_bidi(self) -> bool {
         self.0 & 0x2 == 0
     }
 
     /// Opened by the client (bit 0 clear).
+    ///
+    /// ```
+    /// use strata::quic::StreamId;
+    /// assert!(StreamId(0).is_client_initiated() && StreamId(2).is_client_initiated());
+    /// assert!(!StreamId(1).is_client_initiated()); // the server's first bidirectional stream
+    /// ```
     pub fn is_client_initiated(self) -> bool {
         self.0 & 0x1 == 0
     }
 
     /// Which kind of stream.
+    ///
+    /// ```
+    /// use strata::quic::{Dir, StreamId};
+    /// assert_eq!(StreamId(4).dir(), Dir::Bi);
+    /// assert_eq!(StreamId(3).dir(), Dir::Uni);
+    /// ```
     pub fn dir(self) -> Dir {
         if self.is_bidi() {
             Dir::Bi

@@ -108,6 +108,88 @@ struct ChildState {
 
 impl PerStream {
     /// Runs a protocol from `factory` on every stream the peer opens.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// let server = QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    ///     Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// }))
+    /// .unwrap();
+    /// let (tx, rx) = mpsc::channel();
+    /// let at = SERVER.parse().unwrap();
+    /// let say = Box::new(Say(b"one stream, one Echo", tx));
+    /// let client = QuicClient::stream(QuicConfig::default(), client_tls(), "localhost", at, say).unwrap();
+    /// net(server, client).run(Duration::from_secs(5));
+    /// assert_eq!(rx.try_iter().collect::<Vec<_>>().concat(), b"one stream, one Echo");
+    /// ```
     pub fn new(factory: StreamFactory) -> Self {
         PerStream {
             factory: Some(factory),
@@ -169,6 +251,109 @@ impl PerStream {
     }
 
     /// Streams running now.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// /// A client app around a PerStream: opens two streams, notes how many run.
+    /// struct Outer { ps: PerStream, running: mpsc::Sender<usize>, answers: mpsc::Sender<Vec<u8>> }
+    /// impl Outer {
+    ///     fn start(&mut self, c: &mut dyn QuicConnection) {
+    ///         self.running.send(self.ps.streams()).unwrap(); // 0
+    ///         for msg in [&b"one"[..], b"two"] {
+    ///             let _ = self.ps.open_stream(c, Dir::Bi, Box::new(Say(msg, self.answers.clone())));
+    ///         }
+    ///         self.running.send(self.ps.streams()).unwrap(); // 2
+    ///     }
+    /// }
+    /// # impl QuicApp for Outer {
+    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { self.start(c) }
+    /// #     fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_opened(c, id) }
+    /// #     fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, d: &[u8]) { self.ps.stream_data(c, id, d) }
+    /// #     fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_finished(c, id) }
+    /// #     fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, e: u64) { self.ps.stream_reset(c, id, e) }
+    /// #     fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, e: u64) { self.ps.stream_stopped(c, id, e) }
+    /// #     fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_acked(c, id) }
+    /// #     fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_writable(c, id) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.ps.next_deadline() }
+    /// #     fn on_deadline(&mut self, c: &mut dyn QuicConnection) { self.ps.on_deadline(c) }
+    /// #     fn on_wake_at(&mut self, c: &mut dyn QuicConnection, r: WakeRoute<'_>) { self.ps.on_wake_at(c, r) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.ps.connection_lost(why) }
+    /// # }
+    /// let (running, counts) = mpsc::channel();
+    /// let (answers, _got) = mpsc::channel();
+    /// let app = Outer { ps: PerStream::new(Arc::new(|| Box::new(Echo))), running, answers };
+    /// let at = SERVER.parse().unwrap();
+    /// let client = QuicClient::new(QuicConfig::default(), client_tls(), "localhost", at, Box::new(app)).unwrap();
+    /// net(echo_server(), client).run(Duration::from_secs(1));
+    /// assert_eq!(counts.try_iter().collect::<Vec<_>>(), [0, 2]);
+    /// ```
     pub fn streams(&self) -> usize {
         self.children.len()
     }
@@ -176,6 +361,110 @@ impl PerStream {
     /// Opens a stream carrying `proto` (from an app that wraps this one).
     /// At the peer's stream limit `proto` comes back: try again at
     /// [`QuicApp::streams_available`].
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc, Mutex};
+    /// # use std::time::Duration;
+    /// # use bytes::Bytes;
+    /// # use strata::quic::*;
+    /// # use strata::testing::{LinkConfig, SimNet};
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory, StreamProtocol, StreamTransport, WakeRoute};
+    /// # // A datagram protocol that the test keeps a handle on while a SimNet runs it.
+    /// # struct Handle<P>(Arc<Mutex<P>>);
+    /// # fn shared<P: DatagramProtocol>(p: P) -> (Arc<Mutex<P>>, Handle<P>) {
+    /// #     let p = Arc::new(Mutex::new(p));
+    /// #     (p.clone(), Handle(p))
+    /// # }
+    /// # impl<P: DatagramProtocol> DatagramProtocol for Handle<P> {
+    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().connection_made(t) }
+    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
+    /// #         self.0.lock().unwrap().datagrams_received(t, b)
+    /// #     }
+    /// #     fn eof_received(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().eof_received(t) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.0.lock().unwrap().connection_lost(why) }
+    /// #     fn pause_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().pause_writing(t) }
+    /// #     fn resume_writing(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().resume_writing(t) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.0.lock().unwrap().next_deadline() }
+    /// #     fn on_deadline(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_deadline(t) }
+    /// #     fn on_wake(&mut self, t: &mut dyn DatagramTransport, r: WakeRoute<'_>) { self.0.lock().unwrap().on_wake(t, r) }
+    /// #     fn on_shutdown(&mut self, t: &mut dyn DatagramTransport) { self.0.lock().unwrap().on_shutdown(t) }
+    /// # }
+    /// # // Echoes a stream back.
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // Says its message, then FIN, and reports what comes back.
+    /// # struct Say(&'static [u8], mpsc::Sender<Vec<u8>>);
+    /// # impl StreamProtocol for Say {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(self.0); t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.send(d.to_vec()).unwrap() }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // A client app that does nothing: the connection stays up.
+    /// # struct Idle;
+    /// # impl QuicApp for Idle {
+    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
+    /// # }
+    /// # fn server_tls() -> Arc<rustls::ServerConfig> {
+    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap())
+    /// # }
+    /// # fn client_tls() -> Arc<rustls::ClientConfig> {
+    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0)
+    /// # }
+    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # // A server that echoes every stream.
+    /// # fn echo_server() -> QuicServer {
+    /// #     let echo: StreamFactory = Arc::new(|| Box::new(Echo));
+    /// #     QuicServer::new(QuicConfig::default(), server_tls(), Arc::new(move |_| {
+    /// #         Some(Box::new(PerStream::new(echo.clone())) as Box<dyn QuicApp>)
+    /// #     }))
+    /// #     .unwrap()
+    /// # }
+    /// # // `server` at SERVER and `client` at 10.0.0.1:5000, 10 ms apart.
+    /// # fn net(server: impl DatagramProtocol + 'static, client: impl DatagramProtocol + 'static) -> SimNet {
+    /// #     let mut net = SimNet::new(1);
+    /// #     let s = net.add_node(SERVER.parse().unwrap(), Box::new(server));
+    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(client));
+    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
+    /// #     net
+    /// # }
+    /// /// A client app that opens its streams through a PerStream.
+    /// struct Outer { ps: PerStream, ids: mpsc::Sender<StreamId>, answers: mpsc::Sender<Vec<u8>> }
+    /// impl Outer {
+    ///     fn start(&mut self, c: &mut dyn QuicConnection) {
+    ///         let proto = Box::new(Say(b"over a stream of mine", self.answers.clone()));
+    ///         match self.ps.open_stream(c, Dir::Bi, proto) {
+    ///             Ok(id) => self.ids.send(id).unwrap(),
+    ///             Err(_proto) => {} // at the peer's limit: keep it for streams_available
+    ///         }
+    ///     }
+    /// }
+    /// # impl QuicApp for Outer {
+    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { self.start(c) }
+    /// #     fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_opened(c, id) }
+    /// #     fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, d: &[u8]) { self.ps.stream_data(c, id, d) }
+    /// #     fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_finished(c, id) }
+    /// #     fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, e: u64) { self.ps.stream_reset(c, id, e) }
+    /// #     fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, e: u64) { self.ps.stream_stopped(c, id, e) }
+    /// #     fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_acked(c, id) }
+    /// #     fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) { self.ps.stream_writable(c, id) }
+    /// #     fn next_deadline(&self) -> Option<std::time::Instant> { self.ps.next_deadline() }
+    /// #     fn on_deadline(&mut self, c: &mut dyn QuicConnection) { self.ps.on_deadline(c) }
+    /// #     fn on_wake_at(&mut self, c: &mut dyn QuicConnection, r: WakeRoute<'_>) { self.ps.on_wake_at(c, r) }
+    /// #     fn connection_lost(&mut self, why: &Close) { self.ps.connection_lost(why) }
+    /// # }
+    /// let (ids, opened) = mpsc::channel();
+    /// let (answers, got) = mpsc::channel();
+    /// let app = Outer { ps: PerStream::new(Arc::new(|| Box::new(Echo))), ids, answers };
+    /// let at = SERVER.parse().unwrap();
+    /// let client = QuicClient::new(QuicConfig::default(), client_tls(), "localhost", at, Box::new(app)).unwrap();
+    /// net(echo_server(), client).run(Duration::from_secs(1));
+    /// assert_eq!(opened.try_recv(), Ok(StreamId(0)));
+    /// assert_eq!(got.try_iter().collect::<Vec<_>>().concat(), b"over a stream of mine");
+    /// ```
     pub fn open_stream(
         &mut self,
         c: &mut dyn QuicConnection,

@@ -12,6 +12,13 @@ pub struct PeerCertificates(pub Vec<Vec<u8>>);
 
 impl PeerCertificates {
     /// The peer's own certificate.
+    ///
+    /// ```
+    /// use strata::quic::PeerCertificates;
+    /// let chain = PeerCertificates(vec![b"leaf".to_vec(), b"intermediate".to_vec()]);
+    /// assert_eq!(chain.end_entity(), Some(&b"leaf"[..]));
+    /// assert_eq!(PeerCertificates::default().end_entity(), None); // a client sent none
+    /// ```
     pub fn end_entity(&self) -> Option<&[u8]> {
         self.0.first().map(Vec::as_slice)
     }

@@ -170,6 +170,16 @@ impl ServerTls {
 
     /// A server whose certificate `certs` picks at each handshake (by SNI,
     /// or one replaced on reload, as the driver's `ReloadingCert` does).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rustls::sign::SingleCertAndKey;
+    /// use strata::tls::{Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// let resolver = Arc::new(SingleCertAndKey::from(id.certified_key()));
+    /// let cfg = ServerTls::with_resolver(resolver).alpn(["h2"]).build_rustls().unwrap();
+    /// assert_eq!(cfg.alpn_protocols, [b"h2".to_vec()]);
+    /// ```
     pub fn with_resolver(certs: Arc<dyn ResolvesServerCert>) -> ServerTls {
         ServerTls {
             certs,
@@ -197,12 +207,81 @@ impl ServerTls {
     }
 
     /// Requires a client certificate, checked against `roots`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{Tls, TlsConfig, TlsInfo};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Option<TlsInfo>);
+    /// # impl StreamProtocol for Seen {
+    /// #     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+    /// #         self.0 = t.get::<TlsInfo>().cloned();
+    /// #         t.close();
+    /// #     }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // What each side's TlsInfo says after a handshake (None: it failed).
+    /// # fn handshake(client: &TlsConfig, server: &TlsConfig) -> (Option<TlsInfo>, Option<TlsInfo>) {
+    /// #     let a = Tls::new(Seen::default(), client).unwrap();
+    /// #     let b = Tls::new(Seen::default(), server).unwrap();
+    /// #     let mut pump = Pump::new(Box::new(a), Box::new(b));
+    /// #     pump.run(Duration::from_secs(1));
+    /// #     let seen = |s: &strata::Stack| s.protocol::<Seen>().and_then(|p| p.0.clone());
+    /// #     (seen(pump.a()), seen(pump.b()))
+    /// # }
+    /// use strata::tls::{roots_from_pem, ClientTls, Identity, ServerTls};
+    /// let server_id = Identity::localhost().unwrap();
+    /// let client_id = Identity::self_signed(&["client.test"]).unwrap();
+    /// let trusted = roots_from_pem(client_id.certificate_pem().as_bytes()).unwrap();
+    /// let server = ServerTls::new(&server_id).client_roots(trusted).build().unwrap();
+    /// let client = |c: ClientTls| c.build().unwrap();
+    /// let anonymous = client(ClientTls::new("localhost").unwrap().insecure());
+    /// let known = client(ClientTls::new("localhost").unwrap().insecure().identity(&client_id));
+    /// assert!(handshake(&anonymous, &server).1.is_none(), "no certificate: refused");
+    /// let (_, on_server) = handshake(&known, &server);
+    /// assert_eq!(on_server.unwrap().peer_certificates[0], client_id.certificate_der());
+    /// ```
     pub fn client_roots(mut self, roots: RootCertStore) -> Self {
         self.client_roots = Some(roots);
         self
     }
 
     /// The protocol versions (default: rustls' safe defaults, TLS 1.3 and 1.2).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{Tls, TlsConfig, TlsInfo};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Option<TlsInfo>);
+    /// # impl StreamProtocol for Seen {
+    /// #     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+    /// #         self.0 = t.get::<TlsInfo>().cloned();
+    /// #         t.close();
+    /// #     }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // What each side's TlsInfo says after a handshake (None: it failed).
+    /// # fn handshake(client: &TlsConfig, server: &TlsConfig) -> (Option<TlsInfo>, Option<TlsInfo>) {
+    /// #     let a = Tls::new(Seen::default(), client).unwrap();
+    /// #     let b = Tls::new(Seen::default(), server).unwrap();
+    /// #     let mut pump = Pump::new(Box::new(a), Box::new(b));
+    /// #     pump.run(Duration::from_secs(1));
+    /// #     let seen = |s: &strata::Stack| s.protocol::<Seen>().and_then(|p| p.0.clone());
+    /// #     (seen(pump.a()), seen(pump.b()))
+    /// # }
+    /// use strata::tls::{ClientTls, Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// let server = ServerTls::new(&id).versions(&[&rustls::version::TLS12]).build().unwrap();
+    /// let client = ClientTls::new("localhost").unwrap().insecure().build().unwrap();
+    /// let (on_client, _) = handshake(&client, &server);
+    /// assert_eq!(on_client.unwrap().version, rustls::ProtocolVersion::TLSv1_2);
+    /// ```
     pub fn versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
         self.versions = Some(versions.to_vec());
         self
@@ -249,6 +328,16 @@ impl ServerTls {
 
     /// The rustls configuration, to adjust before wrapping it with
     /// [`TlsConfig::server`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::{Identity, ServerTls, TlsConfig};
+    /// let id = Identity::localhost().unwrap();
+    /// let mut rustls_cfg = ServerTls::new(&id).alpn(["h2"]).build_rustls().unwrap();
+    /// rustls_cfg.max_early_data_size = 16 << 10; // an adjustment the builder does not offer
+    /// let cfg = TlsConfig::server(Arc::new(rustls_cfg));
+    /// assert!(!cfg.is_client());
+    /// ```
     pub fn build_rustls(self) -> Result<rustls::ServerConfig, TlsBuildError> {
         check_alpn(&self.alpn)?;
         let builder = rustls::ServerConfig::builder_with_provider(provider());
@@ -356,6 +445,42 @@ impl ClientTls {
     }
 
     /// Trusts the certificates issued by `roots` (see [`roots_from_pem`](super::roots_from_pem)).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{Tls, TlsConfig, TlsInfo};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Option<TlsInfo>);
+    /// # impl StreamProtocol for Seen {
+    /// #     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+    /// #         self.0 = t.get::<TlsInfo>().cloned();
+    /// #         t.close();
+    /// #     }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // What each side's TlsInfo says after a handshake (None: it failed).
+    /// # fn handshake(client: &TlsConfig, server: &TlsConfig) -> (Option<TlsInfo>, Option<TlsInfo>) {
+    /// #     let a = Tls::new(Seen::default(), client).unwrap();
+    /// #     let b = Tls::new(Seen::default(), server).unwrap();
+    /// #     let mut pump = Pump::new(Box::new(a), Box::new(b));
+    /// #     pump.run(Duration::from_secs(1));
+    /// #     let seen = |s: &strata::Stack| s.protocol::<Seen>().and_then(|p| p.0.clone());
+    /// #     (seen(pump.a()), seen(pump.b()))
+    /// # }
+    /// use strata::tls::{roots_from_pem, ClientTls, Identity, ServerTls};
+    /// let id = Identity::self_signed(&["example.test"]).unwrap();
+    /// let server = ServerTls::new(&id).build().unwrap();
+    /// let trusts = |pem: &str| {
+    ///     let roots = roots_from_pem(pem.as_bytes()).unwrap();
+    ///     ClientTls::new("example.test").unwrap().roots(roots).build().unwrap()
+    /// };
+    /// let other = Identity::self_signed(&["example.test"]).unwrap();
+    /// assert!(handshake(&trusts(&id.certificate_pem()), &server).0.is_some());
+    /// assert!(handshake(&trusts(&other.certificate_pem()), &server).0.is_none(), "untrusted issuer");
+    /// ```
     pub fn roots(mut self, roots: RootCertStore) -> Self {
         self.trust = Trust::Roots(roots);
         self
@@ -375,6 +500,39 @@ impl ClientTls {
     }
 
     /// Presents `id` when the server asks for a client certificate.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{Tls, TlsConfig, TlsInfo};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Option<TlsInfo>);
+    /// # impl StreamProtocol for Seen {
+    /// #     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+    /// #         self.0 = t.get::<TlsInfo>().cloned();
+    /// #         t.close();
+    /// #     }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // What each side's TlsInfo says after a handshake (None: it failed).
+    /// # fn handshake(client: &TlsConfig, server: &TlsConfig) -> (Option<TlsInfo>, Option<TlsInfo>) {
+    /// #     let a = Tls::new(Seen::default(), client).unwrap();
+    /// #     let b = Tls::new(Seen::default(), server).unwrap();
+    /// #     let mut pump = Pump::new(Box::new(a), Box::new(b));
+    /// #     pump.run(Duration::from_secs(1));
+    /// #     let seen = |s: &strata::Stack| s.protocol::<Seen>().and_then(|p| p.0.clone());
+    /// #     (seen(pump.a()), seen(pump.b()))
+    /// # }
+    /// use strata::tls::{roots_from_pem, ClientTls, Identity, ServerTls};
+    /// let me = Identity::self_signed(&["client.test"]).unwrap();
+    /// let roots = roots_from_pem(me.certificate_pem().as_bytes()).unwrap();
+    /// let server = ServerTls::new(&Identity::localhost().unwrap()).client_roots(roots).build().unwrap();
+    /// let client = ClientTls::new("localhost").unwrap().insecure().identity(&me).build().unwrap();
+    /// let (_, on_server) = handshake(&client, &server);
+    /// assert_eq!(on_server.unwrap().peer_certificates[0], me.certificate_der());
+    /// ```
     pub fn identity(mut self, id: &Identity) -> Self {
         self.identity = Some(id.clone());
         self
@@ -393,6 +551,39 @@ impl ClientTls {
     }
 
     /// The protocol versions (default: rustls' safe defaults, TLS 1.3 and 1.2).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{Tls, TlsConfig, TlsInfo};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Seen(Option<TlsInfo>);
+    /// # impl StreamProtocol for Seen {
+    /// #     fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+    /// #         self.0 = t.get::<TlsInfo>().cloned();
+    /// #         t.close();
+    /// #     }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # // What each side's TlsInfo says after a handshake (None: it failed).
+    /// # fn handshake(client: &TlsConfig, server: &TlsConfig) -> (Option<TlsInfo>, Option<TlsInfo>) {
+    /// #     let a = Tls::new(Seen::default(), client).unwrap();
+    /// #     let b = Tls::new(Seen::default(), server).unwrap();
+    /// #     let mut pump = Pump::new(Box::new(a), Box::new(b));
+    /// #     pump.run(Duration::from_secs(1));
+    /// #     let seen = |s: &strata::Stack| s.protocol::<Seen>().and_then(|p| p.0.clone());
+    /// #     (seen(pump.a()), seen(pump.b()))
+    /// # }
+    /// use strata::tls::{ClientTls, Identity, ServerTls};
+    /// let server = ServerTls::new(&Identity::localhost().unwrap()).build().unwrap();
+    /// let client = ClientTls::new("localhost").unwrap().insecure();
+    /// let client = client.versions(&[&rustls::version::TLS12]).build().unwrap();
+    /// let (on_client, on_server) = handshake(&client, &server);
+    /// assert!(!on_client.unwrap().is_tls13());
+    /// assert_eq!(on_server.unwrap().version, rustls::ProtocolVersion::TLSv1_2);
+    /// ```
     pub fn versions(mut self, versions: &[&'static SupportedProtocolVersion]) -> Self {
         self.versions = Some(versions.to_vec());
         self
@@ -422,6 +613,16 @@ impl ClientTls {
 
     /// The rustls configuration and the server name, to adjust before
     /// wrapping them with [`TlsConfig::client`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::{ClientTls, TlsConfig};
+    /// let (mut rustls_cfg, name) = ClientTls::new("localhost").unwrap().insecure().build_rustls().unwrap();
+    /// assert_eq!(name, "localhost".try_into().unwrap());
+    /// rustls_cfg.enable_sni = false; // an adjustment the builder does not offer
+    /// let cfg = TlsConfig::client(Arc::new(rustls_cfg), name);
+    /// assert!(cfg.is_client());
+    /// ```
     pub fn build_rustls(
         self,
     ) -> Result<(rustls::ClientConfig, ServerName<'static>), TlsBuildError> {
@@ -452,6 +653,14 @@ impl ClientTls {
     }
 
     /// The client configuration.
+    ///
+    /// ```
+    /// use strata::tls::{ClientTls, TlsBuildError};
+    /// let cfg = ClientTls::new("localhost").unwrap().insecure().alpn(["h2"]).build().unwrap();
+    /// assert!(cfg.is_client());
+    /// let bad = ClientTls::new("localhost").unwrap().insecure().alpn([[0u8; 256]]).build();
+    /// assert!(matches!(bad, Err(TlsBuildError::BadAlpn)));
+    /// ```
     pub fn build(self) -> Result<TlsConfig, TlsBuildError> {
         let (config, name) = self.build_rustls()?;
         Ok(TlsConfig::client(Arc::new(config), name))

@@ -91,6 +91,15 @@ impl Default for TlsLimits {
 impl TlsConfig {
     /// The server role, with rustls' server configuration (certificates,
     /// ALPN protocols, client verifier, versions).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::{Identity, ServerTls, TlsConfig};
+    /// let id = Identity::localhost().unwrap();
+    /// let rustls_cfg = ServerTls::new(&id).build_rustls().unwrap();
+    /// let cfg = TlsConfig::server(Arc::new(rustls_cfg));
+    /// assert!(!cfg.is_client());
+    /// ```
     pub fn server(config: Arc<rustls::ServerConfig>) -> Self {
         TlsConfig {
             role: Role::Server { config },
@@ -100,6 +109,14 @@ impl TlsConfig {
 
     /// The client role: `name` is the name the server's certificate is
     /// checked against and, for a DNS name, the SNI sent.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::{ClientTls, TlsConfig};
+    /// let (rustls_cfg, _) = ClientTls::new("localhost").unwrap().insecure().build_rustls().unwrap();
+    /// let cfg = TlsConfig::client(Arc::new(rustls_cfg), "example.test".try_into().unwrap());
+    /// assert!(cfg.is_client());
+    /// ```
     pub fn client(config: Arc<rustls::ClientConfig>, name: ServerName<'static>) -> Self {
         TlsConfig {
             role: Role::Client { config, name },
@@ -108,23 +125,51 @@ impl TlsConfig {
     }
 
     /// Sets the handshake timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::tls::{ClientTls, DEFAULT_HANDSHAKE_TIMEOUT};
+    /// let cfg = ClientTls::new("localhost").unwrap().insecure().build().unwrap();
+    /// assert_eq!(cfg.limits().handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
+    /// let cfg = cfg.handshake_timeout(Duration::from_secs(2));
+    /// assert_eq!(cfg.limits().handshake_timeout, Duration::from_secs(2));
+    /// ```
     pub fn handshake_timeout(mut self, d: Duration) -> Self {
         self.limits.handshake_timeout = d;
         self
     }
 
     /// Replaces all limits.
+    ///
+    /// ```
+    /// use strata::tls::{ClientTls, TlsLimits};
+    /// let limits = TlsLimits { max_held_input: 16 << 10, ..TlsLimits::default() };
+    /// let cfg = ClientTls::new("localhost").unwrap().insecure().build().unwrap();
+    /// assert_eq!(cfg.with_limits(limits).limits(), limits);
+    /// ```
     pub fn with_limits(mut self, limits: TlsLimits) -> Self {
         self.limits = limits;
         self
     }
 
     /// The limits in force.
+    ///
+    /// ```
+    /// use strata::tls::{ClientTls, TlsLimits};
+    /// let cfg = ClientTls::new("localhost").unwrap().insecure().build().unwrap();
+    /// assert_eq!(cfg.limits(), TlsLimits::default());
+    /// ```
     pub fn limits(&self) -> TlsLimits {
         self.limits
     }
 
     /// True for the client role.
+    ///
+    /// ```
+    /// use strata::tls::{ClientTls, Identity, ServerTls};
+    /// assert!(ClientTls::new("localhost").unwrap().insecure().build().unwrap().is_client());
+    /// assert!(!ServerTls::new(&Identity::localhost().unwrap()).build().unwrap().is_client());
+    /// ```
     pub fn is_client(&self) -> bool {
         matches!(self.role, Role::Client { .. })
     }

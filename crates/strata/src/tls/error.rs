@@ -75,6 +75,13 @@ impl TlsError {
     }
 
     /// The rustls error behind this one, if any.
+    ///
+    /// ```
+    /// use strata::tls::TlsError;
+    /// let e = TlsError::from(rustls::Error::DecryptError);
+    /// assert_eq!(e.rustls_error(), Some(&rustls::Error::DecryptError));
+    /// assert_eq!(TlsError::Truncated.rustls_error(), None); // an EOF, not rustls
+    /// ```
     pub fn rustls_error(&self) -> Option<&rustls::Error> {
         match self {
             TlsError::PeerMisbehaved(e)

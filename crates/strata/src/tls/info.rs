@@ -37,6 +37,29 @@ pub struct TlsInfo {
 
 impl TlsInfo {
     /// True when TLS 1.3 was negotiated.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// use strata::tls::{ClientTls, Identity, ServerTls, Tls, TlsInfo};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let info = |versions: &[&'static rustls::SupportedProtocolVersion]| -> TlsInfo {
+    ///     let client = ClientTls::new("localhost").unwrap().insecure().versions(versions);
+    ///     let server = ServerTls::new(&Identity::localhost().unwrap()).build().unwrap();
+    ///     let a = Tls::new(Quiet, &client.build().unwrap()).unwrap();
+    ///     let b = Tls::new(Quiet, &server).unwrap();
+    ///     let mut pump = Pump::new(Box::new(a), Box::new(b));
+    ///     pump.run(Duration::from_secs(1));
+    ///     pump.a().protocol::<Tls<Quiet>>().unwrap().info().unwrap().clone()
+    /// };
+    /// assert!(info(&[&rustls::version::TLS13]).is_tls13());
+    /// assert!(!info(&[&rustls::version::TLS12]).is_tls13());
+    /// ```
     pub fn is_tls13(&self) -> bool {
         self.version == rustls::ProtocolVersion::TLSv1_3
     }

@@ -35,6 +35,17 @@ pub struct AcceptAnyServerCert {
 
 impl AcceptAnyServerCert {
     /// A verifier that checks signatures with `provider`'s algorithms.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use rustls::client::danger::ServerCertVerifier;
+    /// use strata::tls::AcceptAnyServerCert;
+    /// let provider = Arc::new(rustls::crypto::ring::default_provider());
+    /// let v = AcceptAnyServerCert::new(provider.clone());
+    /// // It checks signatures with the provider's schemes.
+    /// let schemes = provider.signature_verification_algorithms.supported_schemes();
+    /// assert_eq!(v.supported_verify_schemes(), schemes);
+    /// ```
     pub fn new(provider: Arc<CryptoProvider>) -> Self {
         AcceptAnyServerCert { provider }
     }

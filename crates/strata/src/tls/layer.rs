@@ -62,6 +62,19 @@ pub struct Tls<P> {
 impl<P: StreamProtocol + 'static> Tls<P> {
     /// A layer in the role `cfg` says, around `inner`. Fails only when rustls
     /// refuses the configuration.
+    ///
+    /// ```
+    /// use strata::tls::{ClientTls, Tls};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let cfg = ClientTls::new("localhost").unwrap().insecure().build().unwrap();
+    /// let tls = Tls::new(Quiet, &cfg).unwrap();
+    /// assert!(tls.is_handshaking() && tls.info().is_none());
+    /// ```
     pub fn new(inner: P, cfg: &TlsConfig) -> Result<Self, TlsError> {
         let (conn, sni) = cfg.connect().map_err(TlsError::Config)?;
         Ok(Self::with_connection(inner, conn, sni, cfg))
@@ -84,21 +97,105 @@ impl<P: StreamProtocol + 'static> Tls<P> {
     }
 
     /// The protocol above (after a swap above this layer, the new one).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Quiet(Vec<u8>);
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let client_cfg = ClientTls::new("localhost").unwrap().insecure().alpn(["h2"]).build().unwrap();
+    /// # let server_cfg = ServerTls::new(&Identity::localhost().unwrap()).alpn(["h2"]).build().unwrap();
+    /// use strata::tls::Tls;
+    /// let tls = Tls::new(Quiet(b"kept".to_vec()), &client_cfg).unwrap();
+    /// let inner = tls.inner() as &dyn std::any::Any;
+    /// assert_eq!(inner.downcast_ref::<Quiet>().unwrap().0, b"kept");
+    /// ```
     pub fn inner(&self) -> &dyn StreamProtocol {
         self.inner.get()
     }
 
     /// The protocol above, mutably.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Quiet(Vec<u8>);
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let client_cfg = ClientTls::new("localhost").unwrap().insecure().alpn(["h2"]).build().unwrap();
+    /// # let server_cfg = ServerTls::new(&Identity::localhost().unwrap()).alpn(["h2"]).build().unwrap();
+    /// use strata::tls::Tls;
+    /// let mut tls = Tls::new(Quiet::default(), &client_cfg).unwrap();
+    /// let inner = tls.inner_mut() as &mut dyn std::any::Any;
+    /// inner.downcast_mut::<Quiet>().unwrap().0.push(1);
+    /// assert_eq!((tls.inner() as &dyn std::any::Any).downcast_ref::<Quiet>().unwrap().0, [1]);
+    /// ```
     pub fn inner_mut(&mut self) -> &mut dyn StreamProtocol {
         self.inner.get_mut()
     }
 
     /// What the handshake agreed, once it completed.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Quiet(Vec<u8>);
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let client_cfg = ClientTls::new("localhost").unwrap().insecure().alpn(["h2"]).build().unwrap();
+    /// # let server_cfg = ServerTls::new(&Identity::localhost().unwrap()).alpn(["h2"]).build().unwrap();
+    /// use strata::tls::Tls;
+    /// let client = Tls::new(Quiet::default(), &client_cfg).unwrap();
+    /// let server = Tls::new(Quiet::default(), &server_cfg).unwrap();
+    /// assert!(client.info().is_none(), "before the handshake");
+    /// let mut pump = Pump::new(Box::new(client), Box::new(server));
+    /// pump.run(Duration::from_secs(1));
+    /// let info = pump.a().protocol::<Tls<Quiet>>().unwrap().info().unwrap();
+    /// assert_eq!(info.alpn.as_deref(), Some(&b"h2"[..]));
+    /// ```
     pub fn info(&self) -> Option<&TlsInfo> {
         self.st.info.as_ref()
     }
 
     /// True until the handshake completes.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata::testing::Pump;
+    /// # use strata::tls::{ClientTls, Identity, ServerTls};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # #[derive(Default)]
+    /// # struct Quiet(Vec<u8>);
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.0.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let client_cfg = ClientTls::new("localhost").unwrap().insecure().alpn(["h2"]).build().unwrap();
+    /// # let server_cfg = ServerTls::new(&Identity::localhost().unwrap()).alpn(["h2"]).build().unwrap();
+    /// use strata::tls::Tls;
+    /// let client = Tls::new(Quiet::default(), &client_cfg).unwrap();
+    /// let server = Tls::new(Quiet::default(), &server_cfg).unwrap();
+    /// assert!(client.is_handshaking());
+    /// let mut pump = Pump::new(Box::new(client), Box::new(server));
+    /// pump.run(Duration::from_secs(1));
+    /// assert!(!pump.a().protocol::<Tls<Quiet>>().unwrap().is_handshaking());
+    /// ```
     pub fn is_handshaking(&self) -> bool {
         self.st.handshaking()
     }

@@ -232,11 +232,46 @@ impl H1Server {
     }
 
     /// The configuration in force.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::http::h1::{H1Config, H1Server};
+    /// # use strata::http::SharedService;
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi"); t.close() }
+    /// # }
+    /// # let service: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Hi) as Box<dyn StreamProtocol>);
+    /// let cfg = H1Config { max_headers: 20, ..H1Config::default() };
+    /// let server = H1Server::new(service, Arc::new(cfg));
+    /// assert_eq!(server.config().max_headers, 20);
+    /// ```
     pub fn config(&self) -> &H1Config {
         &self.core.cfg
     }
 
     /// Input held and not yet consumed (bounded by the configuration).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::http::h1::{H1Config, H1Server};
+    /// # use strata::http::SharedService;
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Hi;
+    /// # impl StreamProtocol for Hi {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hi"); t.close() }
+    /// # }
+    /// # let service: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Hi) as Box<dyn StreamProtocol>);
+    /// let mut s = Stack::memory(Box::new(H1Server::new(service, Arc::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, b"GET / HTTP/1.1\r\nHost: a"); // a head cut short: held
+    /// assert_eq!(s.protocol::<H1Server>().unwrap().pending_input(), 23);
+    /// s.handle_input(now, b"\r\n\r\n");
+    /// assert_eq!(s.protocol::<H1Server>().unwrap().pending_input(), 0);
+    /// ```
     pub fn pending_input(&self) -> usize {
         self.buf.len()
     }

@@ -186,12 +186,95 @@ pub struct H2Connection {
 
 impl H2Connection {
     /// A server connection: expects the client preface, then requests.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc};
+    /// # use std::time::Duration;
+    /// # use strata::http::h2::{H2Client, H2Config, H2Connection};
+    /// # use strata::http::{ResponseHead, SharedService};
+    /// # use strata::testing::Pump;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # // Answers every request with "hello".
+    /// # struct Hello;
+    /// # impl StreamProtocol for Hello {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hello"); t.close() }
+    /// # }
+    /// # fn hello() -> SharedService {
+    /// #     Arc::new(|_: &http::request::Parts| Box::new(Hello) as Box<dyn StreamProtocol>)
+    /// # }
+    /// # // Sends a request without a body; reports the status and the body at its end.
+    /// # struct Get(mpsc::Sender<(u16, String)>, Vec<u8>);
+    /// # fn get(tx: &mpsc::Sender<(u16, String)>) -> Box<dyn StreamProtocol> { Box::new(Get(tx.clone(), Vec::new())) }
+    /// # impl StreamProtocol for Get {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    /// #         let status = t.get::<ResponseHead>().map_or(0, |h| h.0.status.as_u16());
+    /// #         self.0.send((status, String::from_utf8_lossy(&self.1).into_owned())).unwrap();
+    /// #         t.close();
+    /// #     }
+    /// # }
+    /// # fn req(path: &str) -> http::Request<()> {
+    /// #     http::Request::get(format!("http://localhost{path}")).body(()).unwrap()
+    /// # }
+    /// let server = H2Connection::server(Arc::new(H2Config::default()), hello());
+    /// let (tx, rx) = mpsc::channel();
+    /// let requests = H2Client::new();
+    /// requests.send(req("/"), get(&tx));
+    /// let client = H2Connection::client(Arc::default(), requests);
+    /// let mut pump = Pump::new(Box::new(client), Box::new(server));
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(rx.try_recv(), Ok((200, "hello".into())));
+    /// ```
     pub fn server(cfg: Arc<H2Config>, service: SharedService) -> H2Connection {
         H2Connection::new(cfg, Role::Server(service))
     }
 
     /// A client connection (prior knowledge, or after ALPN `h2`): sends the
     /// preface, then the requests queued on `client`.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc};
+    /// # use std::time::Duration;
+    /// # use strata::http::h2::{H2Client, H2Config, H2Connection};
+    /// # use strata::http::{ResponseHead, SharedService};
+    /// # use strata::testing::Pump;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # // Answers every request with "hello".
+    /// # struct Hello;
+    /// # impl StreamProtocol for Hello {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hello"); t.close() }
+    /// # }
+    /// # fn hello() -> SharedService {
+    /// #     Arc::new(|_: &http::request::Parts| Box::new(Hello) as Box<dyn StreamProtocol>)
+    /// # }
+    /// # // Sends a request without a body; reports the status and the body at its end.
+    /// # struct Get(mpsc::Sender<(u16, String)>, Vec<u8>);
+    /// # fn get(tx: &mpsc::Sender<(u16, String)>) -> Box<dyn StreamProtocol> { Box::new(Get(tx.clone(), Vec::new())) }
+    /// # impl StreamProtocol for Get {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    /// #         let status = t.get::<ResponseHead>().map_or(0, |h| h.0.status.as_u16());
+    /// #         self.0.send((status, String::from_utf8_lossy(&self.1).into_owned())).unwrap();
+    /// #         t.close();
+    /// #     }
+    /// # }
+    /// # fn req(path: &str) -> http::Request<()> {
+    /// #     http::Request::get(format!("http://localhost{path}")).body(()).unwrap()
+    /// # }
+    /// let (tx, rx) = mpsc::channel();
+    /// let requests = H2Client::new();
+    /// requests.send(req("/a"), get(&tx));
+    /// requests.send(req("/b"), get(&tx)); // a second stream on the same connection
+    /// let client = H2Connection::client(Arc::new(H2Config::default()), requests);
+    /// let server = H2Connection::server(Arc::default(), hello());
+    /// let mut pump = Pump::new(Box::new(client), Box::new(server));
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(rx.try_iter().count(), 2);
+    /// ```
     pub fn client(cfg: Arc<H2Config>, client: H2Client) -> H2Connection {
         H2Connection::new(cfg, Role::Client(client))
     }
@@ -245,6 +328,54 @@ impl H2Connection {
     }
 
     /// Streams open now (for tests and metrics).
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc};
+    /// # use std::time::Duration;
+    /// # use strata::http::h2::{H2Client, H2Config, H2Connection};
+    /// # use strata::http::{ResponseHead, SharedService};
+    /// # use strata::testing::Pump;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # // Answers every request with "hello".
+    /// # struct Hello;
+    /// # impl StreamProtocol for Hello {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hello"); t.close() }
+    /// # }
+    /// # fn hello() -> SharedService {
+    /// #     Arc::new(|_: &http::request::Parts| Box::new(Hello) as Box<dyn StreamProtocol>)
+    /// # }
+    /// # // Sends a request without a body; reports the status and the body at its end.
+    /// # struct Get(mpsc::Sender<(u16, String)>, Vec<u8>);
+    /// # fn get(tx: &mpsc::Sender<(u16, String)>) -> Box<dyn StreamProtocol> { Box::new(Get(tx.clone(), Vec::new())) }
+    /// # impl StreamProtocol for Get {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    /// #         let status = t.get::<ResponseHead>().map_or(0, |h| h.0.status.as_u16());
+    /// #         self.0.send((status, String::from_utf8_lossy(&self.1).into_owned())).unwrap();
+    /// #         t.close();
+    /// #     }
+    /// # }
+    /// # fn req(path: &str) -> http::Request<()> {
+    /// #     http::Request::get(format!("http://localhost{path}")).body(()).unwrap()
+    /// # }
+    /// /// Reads the request and never answers.
+    /// struct Mute;
+    /// impl StreamProtocol for Mute {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// }
+    /// let mute: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Mute) as Box<dyn StreamProtocol>);
+    /// let (tx, _rx) = mpsc::channel();
+    /// let requests = H2Client::new();
+    /// requests.send(req("/"), get(&tx));
+    /// let server = H2Connection::server(Arc::default(), mute);
+    /// assert_eq!(server.open_streams(), 0);
+    /// let mut pump = Pump::new(Box::new(H2Connection::client(Arc::default(), requests)), Box::new(server));
+    /// pump.run(Duration::from_secs(1));
+    /// assert_eq!(pump.b().protocol::<H2Connection>().unwrap().open_streams(), 1);
+    /// ```
     pub fn open_streams(&self) -> usize {
         self.streams.len()
     }
@@ -252,6 +383,62 @@ impl H2Connection {
     /// Response bytes the streams hold, waiting for the peer's flow-control
     /// windows (for tests and metrics). At most `stream_send_limit` per
     /// stream, and a stream stuck on its window for `stall_timeout` is reset.
+    ///
+    /// ```
+    /// # use std::sync::{mpsc, Arc};
+    /// # use std::time::Duration;
+    /// # use strata::http::h2::{H2Client, H2Config, H2Connection};
+    /// # use strata::http::{ResponseHead, SharedService};
+    /// # use strata::testing::Pump;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # // Answers every request with "hello".
+    /// # struct Hello;
+    /// # impl StreamProtocol for Hello {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(b"hello"); t.close() }
+    /// # }
+    /// # fn hello() -> SharedService {
+    /// #     Arc::new(|_: &http::request::Parts| Box::new(Hello) as Box<dyn StreamProtocol>)
+    /// # }
+    /// # // Sends a request without a body; reports the status and the body at its end.
+    /// # struct Get(mpsc::Sender<(u16, String)>, Vec<u8>);
+    /// # fn get(tx: &mpsc::Sender<(u16, String)>) -> Box<dyn StreamProtocol> { Box::new(Get(tx.clone(), Vec::new())) }
+    /// # impl StreamProtocol for Get {
+    /// #     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write_eof() }
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) { self.1.extend_from_slice(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+    /// #         let status = t.get::<ResponseHead>().map_or(0, |h| h.0.status.as_u16());
+    /// #         self.0.send((status, String::from_utf8_lossy(&self.1).into_owned())).unwrap();
+    /// #         t.close();
+    /// #     }
+    /// # }
+    /// # fn req(path: &str) -> http::Request<()> {
+    /// #     http::Request::get(format!("http://localhost{path}")).body(()).unwrap()
+    /// # }
+    /// /// Answers with 200,000 bytes at once.
+    /// struct Big;
+    /// impl StreamProtocol for Big {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.write(&[b'x'; 200_000]); t.close() }
+    /// }
+    /// /// Asks, and never reads the answer: no WINDOW_UPDATE goes back.
+    /// struct Stuck;
+    /// impl StreamProtocol for Stuck {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.pause_reading(); t.write_eof() }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    /// }
+    /// let big: SharedService = Arc::new(|_: &http::request::Parts| Box::new(Big) as Box<dyn StreamProtocol>);
+    /// let requests = H2Client::new();
+    /// requests.send(req("/"), Box::new(Stuck));
+    /// let server = H2Connection::server(Arc::default(), big);
+    /// let small = H2Config { initial_stream_window: 65_535, ..H2Config::default() };
+    /// let client = H2Connection::client(Arc::new(small), requests);
+    /// let mut pump = Pump::new(Box::new(client), Box::new(server));
+    /// pump.run(Duration::from_secs(1));
+    /// let queued = pump.b().protocol::<H2Connection>().unwrap().queued();
+    /// assert_eq!(queued, 200_000 - 65_535, "what the client's window did not take");
+    /// ```
     pub fn queued(&self) -> usize {
         self.sh.pending_total
     }

@@ -151,6 +151,12 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// The code for a value read from the wire.
+    ///
+    /// ```
+    /// use strata::http::h2::frame::ErrorCode;
+    /// assert_eq!(ErrorCode::from_u32(0x8), ErrorCode::Cancel);
+    /// assert_eq!(ErrorCode::from_u32(0x42), ErrorCode::Unknown(0x42));
+    /// ```
     pub fn from_u32(v: u32) -> Self {
         match v {
             0x0 => ErrorCode::NoError,
@@ -172,6 +178,12 @@ impl ErrorCode {
     }
 
     /// The value written on the wire.
+    ///
+    /// ```
+    /// use strata::http::h2::frame::ErrorCode;
+    /// assert_eq!(ErrorCode::EnhanceYourCalm.to_u32(), 0xb);
+    /// assert_eq!(ErrorCode::Unknown(0x42).to_u32(), 0x42); // as received
+    /// ```
     pub fn to_u32(self) -> u32 {
         match self {
             ErrorCode::NoError => 0x0,
@@ -318,6 +330,15 @@ pub struct Settings<'a> {
 
 impl<'a> Settings<'a> {
     /// The pairs, in the order sent.
+    ///
+    /// ```
+    /// use strata::http::h2::frame::{self, setting, Frame};
+    /// let mut wire = Vec::new();
+    /// frame::write_settings(&mut wire, &[(setting::MAX_CONCURRENT_STREAMS, 100), (setting::ENABLE_PUSH, 0)]);
+    /// let Some((Frame::Settings { settings, .. }, _)) = frame::parse(&wire, 16_384).unwrap() else { panic!() };
+    /// let pairs: Vec<(u16, u32)> = settings.iter().collect();
+    /// assert_eq!(pairs, [(setting::MAX_CONCURRENT_STREAMS, 100), (setting::ENABLE_PUSH, 0)]);
+    /// ```
     pub fn iter(&self) -> SettingsIter<'a> {
         SettingsIter {
             chunks: self.payload.chunks_exact(6),
@@ -325,16 +346,41 @@ impl<'a> Settings<'a> {
     }
 
     /// The number of pairs.
+    ///
+    /// ```
+    /// use strata::http::h2::frame::{self, setting, Frame};
+    /// let mut wire = Vec::new();
+    /// frame::write_settings(&mut wire, &[(setting::ENABLE_PUSH, 0), (setting::INITIAL_WINDOW_SIZE, 1 << 20)]);
+    /// let Some((Frame::Settings { settings, .. }, _)) = frame::parse(&wire, 16_384).unwrap() else { panic!() };
+    /// assert_eq!(settings.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.payload.len() / 6
     }
 
     /// Whether there is no pair (always so for an ACK).
+    ///
+    /// ```
+    /// use strata::http::h2::frame::{self, Frame};
+    /// let mut wire = Vec::new();
+    /// frame::write_settings(&mut wire, &[]);
+    /// let Some((Frame::Settings { settings, .. }, _)) = frame::parse(&wire, 16_384).unwrap() else { panic!() };
+    /// assert!(settings.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.payload.is_empty()
     }
 
     /// The payload as on the wire.
+    ///
+    /// ```
+    /// use strata::http::h2::frame::{self, setting, Frame};
+    /// let mut wire = Vec::new();
+    /// frame::write_settings(&mut wire, &[(setting::ENABLE_PUSH, 0)]);
+    /// let Some((Frame::Settings { settings, .. }, _)) = frame::parse(&wire, 16_384).unwrap() else { panic!() };
+    /// assert_eq!(settings.as_bytes(), [0, 2, 0, 0, 0, 0]); // id 2, value 0
+    /// assert_eq!(settings.as_bytes(), &wire[9..]); // after the 9-byte frame header
+    /// ```
     pub fn as_bytes(&self) -> &'a [u8] {
         self.payload
     }

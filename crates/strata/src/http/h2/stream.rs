@@ -89,6 +89,13 @@ impl StreamId {
     pub const CONNECTION: StreamId = StreamId(0);
 
     /// Whether a client opened it (odd ids, RFC 9113 §5.1.1).
+    ///
+    /// ```
+    /// use strata::http::h2::StreamId;
+    /// assert!(StreamId(1).is_client_initiated() && StreamId(3).is_client_initiated());
+    /// assert!(!StreamId(2).is_client_initiated()); // a server's (push)
+    /// assert!(!StreamId::CONNECTION.is_client_initiated());
+    /// ```
     pub fn is_client_initiated(self) -> bool {
         self.0 % 2 == 1
     }

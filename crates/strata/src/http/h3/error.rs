@@ -83,6 +83,12 @@ const NAMED: [(Code, u64, &str); 17] = [
 
 impl Code {
     /// The code on the wire.
+    ///
+    /// ```
+    /// use strata::http::h3::Code;
+    /// assert_eq!(Code::FrameUnexpected.value(), 0x105);
+    /// assert_eq!(Code::Other(0x21).value(), 0x21);
+    /// ```
     pub fn value(self) -> u64 {
         match self {
             Code::Other(v) => v,
@@ -91,6 +97,12 @@ impl Code {
     }
 
     /// The code for a value from the wire.
+    ///
+    /// ```
+    /// use strata::http::h3::Code;
+    /// assert_eq!(Code::from_value(0x10c), Code::RequestCancelled);
+    /// assert_eq!(Code::from_value(0x1f * 3 + 0x21), Code::Other(0x7e)); // a reserved code
+    /// ```
     pub fn from_value(v: u64) -> Code {
         NAMED
             .iter()

@@ -87,6 +87,17 @@ impl Settings {
     /// Parses a SETTINGS payload: a duplicate or forbidden identifier, or a
     /// boolean setting other than 0 or 1, is H3_SETTINGS_ERROR; a truncated
     /// pair is H3_FRAME_ERROR.
+    ///
+    /// ```
+    /// use strata::http::h3::frame::{setting, Settings};
+    /// use strata::http::h3::Code;
+    /// // Pairs of varints: ENABLE_CONNECT_PROTOCOL = 1, an unknown id 0x21 = 5.
+    /// let s = Settings::parse(&[setting::ENABLE_CONNECT_PROTOCOL as u8, 1, 0x21, 5]).unwrap();
+    /// assert!(s.enable_connect_protocol && !s.h3_datagram);
+    /// let twice = Settings::parse(&[0x08, 1, 0x08, 1]).unwrap_err();
+    /// assert_eq!(twice.code, Code::SettingsError);
+    /// assert_eq!(Settings::parse(&[0x08]).unwrap_err().code, Code::FrameError); // cut short
+    /// ```
     pub fn parse(mut p: &[u8]) -> Result<Settings, H3Error> {
         let mut s = Settings::default();
         let mut seen: Vec<u64> = Vec::new();
@@ -124,6 +135,17 @@ impl Settings {
 /// ([`Frame::Data`]) followed by [`Event::Data`] chunks of its payload, so
 /// a body is never buffered here.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use strata::http::h3::frame::{kind, write_varint_frame, Event, Frame, FrameReader};
+/// let mut wire = Vec::new();
+/// write_varint_frame(&mut wire, kind::GOAWAY, 8);
+/// wire.extend_from_slice(&[0x21, 0x01, 0xff]); // a reserved type: skipped
+/// let mut r = FrameReader::new(1024);
+/// let mut input = &wire[..];
+/// assert_eq!(r.read(&mut input), Ok(Some(Event::Frame(Frame::Goaway(8)))));
+/// assert_eq!(r.read(&mut input), Ok(Some(Event::Frame(Frame::Unknown { kind: 0x21, len: 1 }))));
+/// ```
 pub enum Frame {
     /// A DATA frame's header; `len` payload bytes follow.
     Data {
@@ -158,6 +180,19 @@ pub enum Frame {
 
 /// What [`FrameReader::read`] found.
 #[derive(Debug, PartialEq, Eq)]
+///
+/// ```
+/// use strata::http::h3::frame::{write_data_header, Event, Frame, FrameReader};
+/// let mut wire = Vec::new();
+/// write_data_header(&mut wire, 5);
+/// wire.extend_from_slice(b"hello");
+/// let mut r = FrameReader::new(1024);
+/// // The payload comes in the pieces the input had, borrowed, never buffered.
+/// let (mut first, mut second) = (&wire[..4], &wire[4..]);
+/// assert_eq!(r.read(&mut first), Ok(Some(Event::Frame(Frame::Data { len: 5 }))));
+/// assert_eq!(r.read(&mut first), Ok(Some(Event::Data(b"he"))));
+/// assert_eq!(r.read(&mut second), Ok(Some(Event::Data(b"llo"))));
+/// ```
 pub enum Event<'a> {
     /// A whole frame (or a DATA frame's header).
     Frame(Frame),
@@ -212,6 +247,14 @@ pub struct FrameReader {
 impl FrameReader {
     /// A reader that buffers at most `limit` bytes of a HEADERS or
     /// PUSH_PROMISE payload (a larger one is [`ReadError::TooLarge`]).
+    ///
+    /// ```
+    /// use strata::http::h3::frame::{write_headers, Event, Frame, FrameReader, ReadError};
+    /// let mut wire = Vec::new();
+    /// write_headers(&mut wire, &[0; 16]);
+    /// assert!(matches!(FrameReader::new(16).read(&mut &wire[..]), Ok(Some(Event::Frame(Frame::Headers(_))))));
+    /// assert!(matches!(FrameReader::new(15).read(&mut &wire[..]), Err(ReadError::TooLarge { .. })));
+    /// ```
     pub fn new(limit: usize) -> FrameReader {
         FrameReader {
             state: State::Header,
@@ -222,6 +265,18 @@ impl FrameReader {
 
     /// Whether the reader stands between frames (nothing partial buffered):
     /// a stream that ends here ended cleanly.
+    ///
+    /// ```
+    /// use strata::http::h3::frame::{kind, write_varint_frame, FrameReader};
+    /// let mut wire = Vec::new();
+    /// write_varint_frame(&mut wire, kind::GOAWAY, 4);
+    /// let mut r = FrameReader::new(1024);
+    /// assert!(r.at_boundary());
+    /// let _ = r.read(&mut &wire[..2]).unwrap(); // the header, not the payload
+    /// assert!(!r.at_boundary(), "a stream ending here ended mid-frame");
+    /// let _ = r.read(&mut &wire[2..]).unwrap();
+    /// assert!(r.at_boundary());
+    /// ```
     pub fn at_boundary(&self) -> bool {
         match self.state {
             State::Header => self.buf.is_empty(),
@@ -231,6 +286,15 @@ impl FrameReader {
     }
 
     /// Bytes buffered now (a partial header or payload).
+    ///
+    /// ```
+    /// use strata::http::h3::frame::{write_headers, FrameReader};
+    /// let mut wire = Vec::new();
+    /// write_headers(&mut wire, b"0123456789");
+    /// let mut r = FrameReader::new(1024);
+    /// assert_eq!(r.read(&mut &wire[..7]).unwrap(), None); // 2 header bytes, 5 of the payload
+    /// assert_eq!(r.buffered(), 5);
+    /// ```
     pub fn buffered(&self) -> usize {
         self.buf.len()
     }
@@ -239,6 +303,19 @@ impl FrameReader {
     /// the next event, or `None` when `input` is used up before one is
     /// complete. After an error the reader returns the same kind of error
     /// no more: it returns `None` for ever, and the caller closes.
+    ///
+    /// ```
+    /// use strata::http::h3::frame::{kind, write_varint_frame, Event, Frame, FrameReader};
+    /// let mut wire = Vec::new();
+    /// write_varint_frame(&mut wire, kind::MAX_PUSH_ID, 3);
+    /// write_varint_frame(&mut wire, kind::GOAWAY, 0);
+    /// let mut r = FrameReader::new(1024);
+    /// let mut input = &wire[..];
+    /// assert_eq!(r.read(&mut input), Ok(Some(Event::Frame(Frame::MaxPushId(3)))));
+    /// assert_eq!(input.len(), 3, "advanced past the first frame");
+    /// assert_eq!(r.read(&mut input), Ok(Some(Event::Frame(Frame::Goaway(0)))));
+    /// assert_eq!(r.read(&mut input), Ok(None));
+    /// ```
     pub fn read<'a>(&mut self, input: &mut &'a [u8]) -> Result<Option<Event<'a>>, ReadError> {
         loop {
             match self.state {
@@ -370,6 +447,20 @@ impl FrameReader {
 
 /// Why [`FrameReader::read`] stopped.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+///
+/// ```
+/// use strata::http::h3::frame::{kind, write_headers, write_header, FrameReader, ReadError};
+/// use strata::http::h3::Code;
+/// let mut big = Vec::new();
+/// write_headers(&mut big, &[0; 100]);
+/// let mut r = FrameReader::new(64);
+/// let e = r.read(&mut &big[..]).unwrap_err();
+/// assert_eq!(e, ReadError::TooLarge { kind: kind::HEADERS, len: 100 });
+/// let mut ping = Vec::new();
+/// write_header(&mut ping, 0x06, 0); // an HTTP/2 PING
+/// let Err(ReadError::Invalid(e)) = FrameReader::new(64).read(&mut &ping[..]) else { panic!() };
+/// assert_eq!(e.code, Code::FrameUnexpected);
+/// ```
 pub enum ReadError {
     /// The frame breaks RFC 9114: the error to close the connection with.
     #[error("{0}")]

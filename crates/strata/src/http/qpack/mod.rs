@@ -80,6 +80,12 @@ pub struct HeaderField {
 
 impl HeaderField {
     /// A field from anything that converts into [`Bytes`].
+    ///
+    /// ```
+    /// use strata::http::qpack::HeaderField;
+    /// let f = HeaderField::new(":status", String::from("200"));
+    /// assert_eq!((&f.name[..], &f.value[..]), (&b":status"[..], &b"200"[..]));
+    /// ```
     pub fn new(name: impl Into<Bytes>, value: impl Into<Bytes>) -> Self {
         HeaderField {
             name: name.into(),
@@ -89,6 +95,11 @@ impl HeaderField {
 
     /// Its size as RFC 9204 §3.2.1 and RFC 9114 §4.2.2 count it: name and
     /// value lengths plus 32.
+    ///
+    /// ```
+    /// use strata::http::qpack::HeaderField;
+    /// assert_eq!(HeaderField::new("a", "bc").size(), 1 + 2 + 32);
+    /// ```
     pub fn size(&self) -> usize {
         self.name.len() + self.value.len() + 32
     }
@@ -190,6 +201,25 @@ pub struct QpackEncoder {
 impl QpackEncoder {
     /// `max_capacity`: the most dynamic-table capacity we will use (0:
     /// static table and literals only).
+    ///
+    /// ```
+    /// use strata::http::qpack::{HeaderField, QpackEncoder};
+    /// let field = [HeaderField::new("x-trace", "4bf92f3577b34da6")];
+    /// let mut enc_stream = Vec::new();
+    /// // Without a table every section spells the field out.
+    /// let mut plain = QpackEncoder::new(0);
+    /// plain.set_peer_settings(4096, 16, &mut enc_stream);
+    /// assert!(enc_stream.is_empty(), "no table: nothing on the encoder stream");
+    /// // With one, the field is inserted once, then referenced.
+    /// let mut table = QpackEncoder::new(4096);
+    /// table.set_peer_settings(4096, 16, &mut enc_stream);
+    /// let (mut first, mut second) = (Vec::new(), Vec::new());
+    /// table.encode(0, &field, &mut first, &mut enc_stream)?;
+    /// table.encode(4, &field, &mut second, &mut enc_stream)?;
+    /// assert_eq!(table.insert_count(), 1);
+    /// assert!(second.len() < 8, "a reference, not the 23 bytes of the field");
+    /// # Ok::<(), strata::http::qpack::QpackError>(())
+    /// ```
     pub fn new(max_capacity: usize) -> Self {
         QpackEncoder {
             inner: encoder::Encoder::new(max_capacity),
@@ -302,6 +332,21 @@ impl QpackEncoder {
 
 /// What [`QpackDecoder::decode`] made of a field section.
 #[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// ```
+/// use strata::http::qpack::{Decoded, HeaderField, QpackDecoder, QpackEncoder};
+/// let field = [HeaderField::new("x-trace", "4bf92f3577b34da6")];
+/// let (mut enc_stream, mut section, mut dec_stream) = (Vec::new(), Vec::new(), Vec::new());
+/// let mut enc = QpackEncoder::new(4096);
+/// enc.set_peer_settings(4096, 16, &mut enc_stream);
+/// enc.encode(0, &field, &mut section, &mut enc_stream)?;
+/// let mut dec = QpackDecoder::new(4096, 16, 16 << 10);
+/// // The section refers to an entry whose insert has not arrived yet.
+/// assert_eq!(dec.decode(0, &section, &mut dec_stream)?, Decoded::Blocked);
+/// assert_eq!(dec.on_encoder_stream(&enc_stream)?, [0]); // stream 0 can go on
+/// assert_eq!(dec.decode(0, &section, &mut dec_stream)?, Decoded::Fields(field.to_vec()));
+/// # Ok::<(), strata::http::qpack::QpackError>(())
+/// ```
 pub enum Decoded {
     /// The section's fields, in order.
     Fields(Vec<HeaderField>),

@@ -30,6 +30,12 @@ pub enum Opcode {
 
 impl Opcode {
     /// The opcode's 4 bits.
+    ///
+    /// ```
+    /// use strata::http::ws::Opcode;
+    /// assert_eq!(Opcode::Text.bits(), 0x1);
+    /// assert_eq!(Opcode::Pong.bits(), 0xA);
+    /// ```
     pub fn bits(self) -> u8 {
         match self {
             Opcode::Continuation => 0x0,
@@ -42,6 +48,12 @@ impl Opcode {
     }
 
     /// Control frames (close, ping, pong): at most 125 bytes, never fragmented.
+    ///
+    /// ```
+    /// use strata::http::ws::Opcode;
+    /// assert!(Opcode::Close.is_control() && Opcode::Ping.is_control());
+    /// assert!(!Opcode::Binary.is_control() && !Opcode::Continuation.is_control());
+    /// ```
     pub fn is_control(self) -> bool {
         self.bits() & 0x8 != 0
     }

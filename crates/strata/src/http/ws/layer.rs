@@ -297,16 +297,65 @@ impl<P: DatagramProtocol> WebSocket<P> {
     }
 
     /// This side's role.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # // Keeps every message it gets.
+    /// # #[derive(Default)]
+    /// # struct Keep(Vec<Vec<u8>>);
+    /// # impl DatagramProtocol for Keep {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+    /// #         self.0.extend(batch.iter().map(|d| d.data.to_vec()));
+    /// #     }
+    /// # }
+    /// use strata::http::ws::{Role, WebSocket};
+    /// let ws = WebSocket::new(Role::Client, Keep::default(), Default::default());
+    /// assert_eq!(ws.role(), Role::Client);
+    /// ```
     pub fn role(&self) -> Role {
         self.st.role
     }
 
     /// The inner protocol.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # // Keeps every message it gets.
+    /// # #[derive(Default)]
+    /// # struct Keep(Vec<Vec<u8>>);
+    /// # impl DatagramProtocol for Keep {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+    /// #         self.0.extend(batch.iter().map(|d| d.data.to_vec()));
+    /// #     }
+    /// # }
+    /// use strata::http::ws::{Role, WebSocket};
+    /// let mut s = Stack::memory(Box::new(WebSocket::new(Role::Server, Keep::default(), Default::default())));
+    /// let now = s.now();
+    /// s.handle_input(now, &[0x82, 0x82, 0, 0, 0, 0, 1, 2]); // binary [1, 2], zero mask
+    /// let ws = s.protocol::<WebSocket<Keep>>().unwrap();
+    /// assert_eq!(ws.inner().0, [vec![1, 2]]);
+    /// ```
     pub fn inner(&self) -> &P {
         &self.inner
     }
 
     /// The inner protocol, mutably.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # // Keeps every message it gets.
+    /// # #[derive(Default)]
+    /// # struct Keep(Vec<Vec<u8>>);
+    /// # impl DatagramProtocol for Keep {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+    /// #         self.0.extend(batch.iter().map(|d| d.data.to_vec()));
+    /// #     }
+    /// # }
+    /// use strata::http::ws::{Role, WebSocket};
+    /// let mut ws = WebSocket::new(Role::Server, Keep::default(), Default::default());
+    /// ws.inner_mut().0.push(b"seeded".to_vec());
+    /// assert_eq!(ws.inner().0.len(), 1);
+    /// ```
     pub fn inner_mut(&mut self) -> &mut P {
         &mut self.inner
     }
@@ -314,6 +363,27 @@ impl<P: DatagramProtocol> WebSocket<P> {
     /// Input bytes held and not yet delivered: the partial header, the
     /// message being reassembled (at most `max_message`), a control frame,
     /// and input kept while paused.
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+    /// # // Keeps every message it gets.
+    /// # #[derive(Default)]
+    /// # struct Keep(Vec<Vec<u8>>);
+    /// # impl DatagramProtocol for Keep {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, batch: &[Datagram<'_>]) {
+    /// #         self.0.extend(batch.iter().map(|d| d.data.to_vec()));
+    /// #     }
+    /// # }
+    /// use strata::http::ws::{Role, WebSocket};
+    /// let mut s = Stack::memory(Box::new(WebSocket::new(Role::Server, Keep::default(), Default::default())));
+    /// let now = s.now();
+    /// // A text frame's first fragment (FIN clear): held until the message is whole.
+    /// s.handle_input(now, &[0x01, 0x83, 0, 0, 0, 0, b'a', b'b', b'c']);
+    /// assert_eq!(s.protocol::<WebSocket<Keep>>().unwrap().pending_input(), 3);
+    /// s.handle_input(now, &[0x80, 0x81, 0, 0, 0, 0, b'd']); // the last fragment
+    /// let ws = s.protocol::<WebSocket<Keep>>().unwrap();
+    /// assert_eq!((ws.pending_input(), ws.inner().0.concat()), (0, b"abcd".to_vec()));
+    /// ```
     pub fn pending_input(&self) -> usize {
         self.rx.hdr.len() + self.rx.msg.len() + self.rx.ctl.len() + self.held.len()
     }

@@ -11,11 +11,45 @@ use crate::{Close, DatagramTransport, Introspect, StreamTransport, Transmit};
 /// [`send`](DatagramTransport::send) sends (reset to binary after each).
 /// Set it with [`send_text`](super::send_text).
 #[derive(Debug)]
+///
+/// ```
+/// use strata::http::ws::{self, NextMessage, Role, WebSocket};
+/// use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+/// /// Answers each message with "ok", as text when it can.
+/// struct Ok;
+/// impl DatagramProtocol for Ok {
+///     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {
+///         assert!(t.get::<NextMessage>().is_some(), "a WebSocket transport");
+///         ws::send_text(t, "ok"); // sets NextMessage to text for this send
+///     }
+/// }
+/// let mut s = Stack::memory(Box::new(WebSocket::new(Role::Server, Ok, Default::default())));
+/// let now = s.now();
+/// s.handle_input(now, &[0x82, 0x80, 0, 0, 0, 0]); // an empty binary message
+/// assert_eq!(s.take_output(now), [0x81, 2, b'o', b'k']); // a text frame
+/// ```
 pub struct NextMessage(pub(super) Cell<MessageKind>);
 
 /// Capability on a WebSocket transport: the code and reason of the close
 /// frame `close` will send. Set it with [`close_with`](super::close_with).
 #[derive(Debug, Default)]
+///
+/// ```
+/// use strata::http::ws::{self, CloseWith, Role, WebSocket};
+/// use strata::{Datagram, DatagramProtocol, DatagramTransport, Stack};
+/// /// Closes at the first message, with code 4000.
+/// struct Done;
+/// impl DatagramProtocol for Done {
+///     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {
+///         assert!(t.get::<CloseWith>().is_some(), "a WebSocket transport");
+///         ws::close_with(t, 4000, "bye");
+///     }
+/// }
+/// let mut s = Stack::memory(Box::new(WebSocket::new(Role::Server, Done, Default::default())));
+/// let now = s.now();
+/// s.handle_input(now, &[0x82, 0x80, 0, 0, 0, 0]);
+/// assert_eq!(s.take_output(now), [0x88, 5, 0x0f, 0xa0, b'b', b'y', b'e']); // close 4000 "bye"
+/// ```
 pub struct CloseWith(pub(super) RefCell<Option<(u16, String)>>);
 
 /// What the view answers besides the stream's capabilities.
