@@ -133,7 +133,7 @@ impl Sim {
     }
 
     /// A port no listener of `host` has.
-    fn free_port(&mut self, host: HostId) -> u16 {
+    pub(crate) fn free_port(&mut self, host: HostId) -> u16 {
         let h = &mut self.hosts[host.0 as usize];
         loop {
             let p = h.next_port;

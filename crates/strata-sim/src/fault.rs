@@ -10,6 +10,7 @@
 //! at 0s skew server +2s
 //! at 4s stall client
 //! at 8s resume client
+//! at 9s rebind client
 //! ```
 //!
 //! Times are virtual and count from when the script is given
@@ -61,6 +62,9 @@ pub enum Fault {
     Stall(HostId),
     /// They read again.
     Resume(HostId),
+    /// Every UDP socket of the host moves to a new port (a NAT that
+    /// rebinds): its peers see datagrams from a new address.
+    Rebind(HostId),
 }
 
 /// A fault script: faults at virtual times.
@@ -155,6 +159,7 @@ impl Script {
                 }
                 "stall" => Fault::Stall(host(words.get(3))?),
                 "resume" => Fault::Resume(host(words.get(3))?),
+                "rebind" => Fault::Rebind(host(words.get(3))?),
                 other => return Err(err(format!("unknown fault `{other}`"))),
             };
             lines.push(ScriptLine {
@@ -348,6 +353,13 @@ impl Sim {
             Fault::Resume(h) => {
                 self.hosts[h.0 as usize].stalled = false;
                 self.service_host(h);
+            }
+            Fault::Rebind(h) => {
+                let ip = self.host_ip(h);
+                for node in self.hosts[h.0 as usize].udp_nodes.clone() {
+                    let port = self.free_port(h);
+                    self.rebind_udp(node, std::net::SocketAddr::new(ip, port));
+                }
             }
         }
     }

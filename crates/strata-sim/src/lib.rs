@@ -64,6 +64,7 @@ mod error;
 mod fault;
 mod link;
 mod stream;
+mod sweep;
 mod trace;
 mod world;
 
@@ -75,4 +76,5 @@ pub use link::{
     MAX_SEGMENT,
 };
 pub use stream::{ConnId, LayerWrap};
+pub use sweep::{sweep, Failure, Nemesis, Run, SweepConfig, SweepReport, FAULTS_VAR, SEED_VAR};
 pub use world::{Boot, HostId, Sim};

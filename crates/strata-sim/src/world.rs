@@ -324,6 +324,17 @@ impl Sim {
         self.hosts[host.0 as usize].ip
     }
 
+    /// The name of `host`.
+    ///
+    /// ```
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let h = sim.add_host("db", "10.0.0.5".parse().unwrap());
+    /// assert_eq!(sim.host_name(h), "db");
+    /// ```
+    pub fn host_name(&self, host: HostId) -> &str {
+        &self.hosts[host.0 as usize].name
+    }
+
     /// The host with this name, if any.
     pub fn host_named(&self, name: &str) -> Option<HostId> {
         self.hosts
