@@ -248,3 +248,23 @@ async fn serve_bridged_runs_each_connection_in_its_own_task() {
         assert!(rest.is_empty());
     }
 }
+
+/// A bridge whose stack never starts drops its future unpolled: the
+/// handler of a connection that was refused never runs.
+#[tokio::test(flavor = "current_thread")]
+async fn a_stack_that_never_starts_drops_the_future_unpolled() {
+    let (tx, rx) = oneshot::channel::<()>();
+    let polled = Arc::new(Mutex::new(false));
+    let p2 = polled.clone();
+    let proto = bridge_inline(
+        BridgeConfig::default(),
+        move |_s: BridgeStream| async move {
+            *p2.lock().unwrap() = true;
+            let _keep = tx;
+        },
+    );
+    drop(proto);
+    settle().await;
+    assert!(rx.await.is_err(), "the future was dropped");
+    assert!(!*polled.lock().unwrap());
+}

@@ -174,7 +174,8 @@ impl BridgeListener {
 /// The future owns the [`BridgeStream`]: when it completes, the handle is
 /// dropped and the stack closes gracefully after what was written. When the
 /// stack ends first, the future is polled once there (its reads see the EOF
-/// or the error) and, if still running, goes on as a task of its own.
+/// or the error) and, if still running, goes on as a task of its own. A
+/// stack that never starts drops the future unpolled.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() {

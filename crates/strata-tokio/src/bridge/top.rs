@@ -552,7 +552,11 @@ impl Drop for BridgeProtocol {
             }
         }
         if let Some(inl) = &mut self.inline {
-            inl.release();
+            // A stack that never started never polled the future: it goes
+            // with it.
+            if inl.flags.wake.get().is_some() {
+                inl.release();
+            }
         }
     }
 }
