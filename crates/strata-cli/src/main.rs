@@ -467,7 +467,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         let n = args
             .workers
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-        let workers = match strata_tokio::Workers::start(n) {
+        let started = match &stats {
+            Some(s) => strata_tokio::Workers::start_with_stats(n, s.clone()),
+            None => strata_tokio::Workers::start(n),
+        };
+        let workers = match started {
             Ok(w) => w,
             Err(e) => {
                 eprintln!("strata: cannot start {n} workers: {e}");

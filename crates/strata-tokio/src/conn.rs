@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 use strata::deadline::after;
 
+use strata::proxy_protocol::{client_label, ProxyProtocol};
 use strata::{
     AbortReason, BottomInfo, Close, PeerAddr, Stack, StackConfig, StreamProtocol, StreamTransport,
 };
@@ -133,7 +134,13 @@ pub fn spawn_stream<S: socket::DriverStream>(
 ///
 /// Only ever spawned directly with `tokio::spawn` (see
 /// [`TaskGuard::shutdown_started`]).
-pub(crate) fn drive<S: Socket>(sock: S, stack: Stack, ctl: Option<TaskGuard>) -> Drive<S> {
+pub(crate) fn drive<S: Socket>(sock: S, mut stack: Stack, ctl: Option<TaskGuard>) -> Drive<S> {
+    // A stack that reads a PROXY header keeps its protocol past its end,
+    // for the log line naming the client the header named (see
+    // [`peer_label`]); the rest go as soon as they end.
+    if proxy_layer(&stack).is_some() {
+        stack.keep_protocol();
+    }
     Drive {
         sock,
         stack,
@@ -430,14 +437,16 @@ impl<S: Socket> Drive<S> {
         let Some(why) = self.stack.finished().cloned() else {
             return;
         };
-        let peer = self
-            .stack
-            .inspect(|t: &dyn StreamTransport| t.get::<PeerAddr>().map(|p| p.0.to_string()));
-        let peer = peer.as_deref().unwrap_or("?");
-        match log_level(&why) {
-            tracing::Level::WARN => tracing::warn!(peer, "connection closed: {why}"),
-            tracing::Level::INFO => tracing::info!(peer, "connection closed: {why}"),
-            _ => tracing::debug!(peer, "connection closed: {why}"),
+        let level = log_level(&why);
+        if !level_enabled(level) {
+            return;
+        }
+        let (peer, via) = peer_label(&mut self.stack);
+        let (peer, via) = (peer.as_str(), via.as_deref());
+        match level {
+            tracing::Level::WARN => tracing::warn!(peer, via, "connection closed: {why}"),
+            tracing::Level::INFO => tracing::info!(peer, via, "connection closed: {why}"),
+            _ => tracing::debug!(peer, via, "connection closed: {why}"),
         }
     }
 
@@ -474,11 +483,10 @@ impl<S: Socket> Drive<S> {
     fn panicked(&mut self, Panicked(msg): Panicked) -> Close {
         self.timer = None;
         self.phase = Phase::Done;
-        let peer = self
-            .stack
-            .inspect(|t: &dyn StreamTransport| t.get::<PeerAddr>().map(|p| p.0.to_string()));
+        let (peer, via) = peer_label(&mut self.stack);
         tracing::error!(
-            peer = peer.as_deref().unwrap_or("?"),
+            peer = peer.as_str(),
+            via = via.as_deref(),
             "protocol panicked: {msg}; resetting the connection"
         );
         let why = Close::aborted("driver", AbortReason::Panicked);
@@ -490,6 +498,32 @@ impl<S: Socket> Drive<S> {
         let _ = guarded(|| stack.handle_lost(Instant::now(), why.clone()));
         socket::reset_on_close(&self.sock);
         why
+    }
+}
+
+/// The PROXY protocol layer of a stack built by the `proxy` scheme, if it
+/// has one.
+fn proxy_layer(stack: &Stack) -> Option<&ProxyProtocol<Box<dyn StreamProtocol>>> {
+    stack.protocol::<ProxyProtocol<Box<dyn StreamProtocol>>>()
+}
+
+/// Who the peer is, for a log line: the client a PROXY header named, with
+/// the load balancer it came through as `via`, when the stack read one;
+/// else the address at the bottom of the stack (`?` when it has none).
+fn peer_label(stack: &mut Stack) -> (String, Option<String>) {
+    let bottom =
+        stack.inspect(|t: &dyn StreamTransport| t.get::<PeerAddr>().map(|p| p.0.to_string()));
+    match proxy_layer(stack).and_then(|p| p.header()) {
+        Some(h) => (client_label(h), bottom),
+        None => (bottom.unwrap_or_else(|| "?".into()), None),
+    }
+}
+
+fn level_enabled(level: tracing::Level) -> bool {
+    match level {
+        tracing::Level::WARN => tracing::enabled!(tracing::Level::WARN),
+        tracing::Level::INFO => tracing::enabled!(tracing::Level::INFO),
+        _ => tracing::enabled!(tracing::Level::DEBUG),
     }
 }
 

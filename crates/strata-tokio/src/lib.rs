@@ -66,9 +66,10 @@ mod udp;
 mod workers;
 
 pub use bridge::{
-    bridge, close_to_io, connect_bridged, spawn_async, spawn_async_layers, BridgeConfig,
-    BridgeListener, BridgeStream, ShutdownSignal, Side, CLOSE_SHUTDOWN_TIME,
-    DEFAULT_BRIDGE_BACKLOG, DEFAULT_BRIDGE_READ_BUFFER, DEFAULT_BRIDGE_WRITE_BUFFER,
+    bridge, bridge_inline, close_to_io, connect_bridged, serve_bridged, spawn_async,
+    spawn_async_layers, BridgeConfig, BridgeListener, BridgeStream, ShutdownSignal, Side,
+    CLOSE_SHUTDOWN_TIME, DEFAULT_BRIDGE_BACKLOG, DEFAULT_BRIDGE_READ_BUFFER,
+    DEFAULT_BRIDGE_WRITE_BUFFER,
 };
 pub use config::ListenConfig;
 pub use conn::spawn_stream;

@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use strata::quic::{AppFactory, Dir, QuicApp, QuicConnection, StreamId};
 use strata::stats::{Counters, LayerStats, PathStats};
 use strata::{
     Close, Introspect, PeerAddr, ProtocolSlot, StreamProtocol, StreamTransport, WakeRoute,
@@ -164,7 +165,15 @@ impl ServerStats {
     /// assert_eq!(snap.stacks[0].endpoint, "tcp://127.0.0.1:7000");
     /// ```
     pub fn snapshot(&self) -> Snapshot {
-        let stacks = lock(&self.stacks).iter().map(|s| s.snapshot()).collect();
+        // Listeners of one endpoint (a listener per worker thread, with
+        // `SO_REUSEPORT`) are one stack: their figures are summed.
+        let mut stacks: Vec<StackSnapshot> = Vec::new();
+        for s in lock(&self.stacks).iter().map(|s| s.snapshot()) {
+            match stacks.iter_mut().find(|t| t.endpoint == s.endpoint) {
+                Some(t) => t.merge(s),
+                None => stacks.push(s),
+            }
+        }
         let h = lock(&self.history);
         let rate = |a: &(Instant, u64), b: &(Instant, u64)| {
             let dt = b.0.saturating_duration_since(a.0).as_secs_f64();
@@ -341,6 +350,35 @@ pub struct StackSnapshot {
     pub total: u64,
     /// Per layer, top first.
     pub layers: Vec<LayerTotals>,
+}
+
+impl StackSnapshot {
+    /// Adds another listener's figures of the same endpoint.
+    fn merge(&mut self, o: StackSnapshot) {
+        self.open = self.open.wrapping_add(o.open);
+        self.total = self.total.wrapping_add(o.total);
+        if self.chain.is_empty() {
+            self.chain = o.chain;
+        }
+        if self.layers.len() < o.layers.len() {
+            self.layers
+                .resize_with(o.layers.len(), LayerTotals::default);
+        }
+        for (t, l) in self.layers.iter_mut().zip(o.layers) {
+            if t.layer.is_empty() {
+                t.layer = l.layer;
+            }
+            let (c, d) = (&mut t.counters, l.counters);
+            c.bytes_in = c.bytes_in.wrapping_add(d.bytes_in);
+            c.bytes_out = c.bytes_out.wrapping_add(d.bytes_out);
+            c.frames_in = c.frames_in.wrapping_add(d.frames_in);
+            c.frames_out = c.frames_out.wrapping_add(d.frames_out);
+            c.buffered = c.buffered.wrapping_add(d.buffered);
+            if l.path.is_some() {
+                t.path = l.path;
+            }
+        }
+    }
 }
 
 /// A copy of a [`ServerStats`].
@@ -548,49 +586,28 @@ pub struct Observed {
     inner: ProtocolSlot,
     stack: Arc<StackStats>,
     span: tracing::Span,
+    tally: Tally,
+    /// Counted in `open`, not yet taken out.
+    open: bool,
+}
+
+/// One connection's figures on their way into its stack's totals.
+#[derive(Default)]
+struct Tally {
     /// Each layer's counters at the last look, top first.
     last: Vec<Counters>,
     /// What the layers counted since the last flush into the totals.
     pending: Vec<LayerStats>,
     /// When the pending figures are next added to the totals.
     flush_at: Option<Instant>,
-    /// Counted in `open`, not yet taken out.
-    open: bool,
 }
 
-impl Observed {
-    /// Observes `inner`, counting into `stack`.
-    ///
-    /// ```
-    /// # use strata::{Stack, StreamProtocol, StreamTransport};
-    /// # struct Echo;
-    /// # impl StreamProtocol for Echo {
-    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
-    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
-    /// # }
-    /// use strata_tokio::{Observed, StackStats};
-    /// let stack = StackStats::new("memory");
-    /// let s = Stack::memory(Box::new(Observed::new(Box::new(Echo), stack.clone())));
-    /// assert_eq!((stack.snapshot().open, stack.snapshot().total), (1, 1));
-    /// assert!(s.protocol::<Echo>().is_some()); // found through the observer
-    /// ```
-    pub fn new(inner: Box<dyn StreamProtocol>, stack: Arc<StackStats>) -> Observed {
-        Observed {
-            inner: ProtocolSlot::new(inner),
-            stack,
-            span: tracing::Span::none(),
-            last: Vec::new(),
-            pending: Vec::new(),
-            flush_at: None,
-            open: false,
-        }
-    }
-
-    /// After every callback: what each layer counted since the last look
-    /// goes into `pending` (no allocation once the chain is known, no
-    /// lock), and `pending` into the totals every [`REFRESH`].
-    fn look(&mut self, t: &dyn StreamTransport) {
-        let mut cur: Option<&dyn Introspect> = Some(t);
+impl Tally {
+    /// What each layer from `top` down counted since the last look goes
+    /// into `pending` (no allocation once the chain is known, no lock),
+    /// and `pending` into `stack`'s totals every [`REFRESH`].
+    fn look(&mut self, stack: &StackStats, top: &dyn Introspect, now: Instant) {
+        let mut cur: Option<&dyn Introspect> = Some(top);
         let mut i = 0;
         while let Some(l) = cur {
             if i == self.last.len() {
@@ -623,23 +640,66 @@ impl Observed {
             cur = l.below();
             i += 1;
         }
-        let now = t.now();
         if self.flush_at.is_none_or(|at| now >= at) {
-            self.flush();
+            self.flush(stack);
             self.flush_at = Some(strata::deadline::after(now, REFRESH));
         }
     }
 
     /// Adds the pending figures into the stack's totals.
-    fn flush(&mut self) {
+    fn flush(&mut self, stack: &StackStats) {
         if self.pending.is_empty() {
             return;
         }
-        self.stack.add(&self.pending);
+        stack.add(&self.pending);
         for p in &mut self.pending {
             p.counters = p.counters.map(|_| Counters::default());
             p.path = None;
         }
+    }
+
+    /// The connection is over: its figures go into the totals, and what it
+    /// held (`buffered`) leaves them.
+    fn close(&mut self, stack: &StackStats) {
+        self.flush(stack);
+        let mut layers = lock(&stack.layers);
+        for (t, c) in layers.iter_mut().zip(self.last.iter_mut()) {
+            t.counters.buffered = t.counters.buffered.wrapping_sub(c.buffered);
+            c.buffered = 0;
+        }
+    }
+}
+
+impl Observed {
+    /// Observes `inner`, counting into `stack`.
+    ///
+    /// ```
+    /// # use strata::{Stack, StreamProtocol, StreamTransport};
+    /// # struct Echo;
+    /// # impl StreamProtocol for Echo {
+    /// #     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) { t.write(d) }
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// use strata_tokio::{Observed, StackStats};
+    /// let stack = StackStats::new("memory");
+    /// let s = Stack::memory(Box::new(Observed::new(Box::new(Echo), stack.clone())));
+    /// assert_eq!((stack.snapshot().open, stack.snapshot().total), (1, 1));
+    /// assert!(s.protocol::<Echo>().is_some()); // found through the observer
+    /// ```
+    pub fn new(inner: Box<dyn StreamProtocol>, stack: Arc<StackStats>) -> Observed {
+        Observed {
+            inner: ProtocolSlot::new(inner),
+            stack,
+            span: tracing::Span::none(),
+            tally: Tally::default(),
+            open: false,
+        }
+    }
+
+    /// After every callback: what each layer counted since the last look
+    /// (see [`Tally::look`]).
+    fn look(&mut self, t: &dyn StreamTransport) {
+        self.tally.look(&self.stack, t, t.now());
     }
 
     /// One DEBUG event per layer, in that layer's span.
@@ -680,14 +740,9 @@ impl Observed {
     /// The connection is over: its figures go into the totals, and what it
     /// held (`buffered`) and its place in `open` leave them.
     fn close_open(&mut self) {
-        self.flush();
+        self.tally.close(&self.stack);
         if std::mem::take(&mut self.open) {
             self.stack.open.fetch_sub(1, Ordering::Relaxed);
-        }
-        let mut layers = lock(&self.stack.layers);
-        for (t, c) in layers.iter_mut().zip(self.last.iter_mut()) {
-            t.counters.buffered = t.counters.buffered.wrapping_sub(c.buffered);
-            c.buffered = 0;
         }
     }
 }
@@ -793,5 +848,164 @@ impl StreamProtocol for Observed {
     }
     fn inner_protocol(&self) -> Option<&dyn StreamProtocol> {
         Some(&self.inner)
+    }
+}
+
+/// Wraps a QUIC listener's app factory so each connection's app runs under
+/// an [`ObservedApp`] counting into `stack`.
+pub(crate) fn observe_apps(apps: AppFactory, stack: Arc<StackStats>) -> AppFactory {
+    Arc::new(move |alpn: Option<&[u8]>| {
+        apps(alpn).map(|a| Box::new(ObservedApp::new(a, stack.clone())) as Box<dyn QuicApp>)
+    })
+}
+
+/// What [`Observed`] is to a stream connection, for a QUIC connection's
+/// app (a `listen_quic` listener's: HTTP/3): counts the connection into
+/// its listener's [`StackStats`] (open, total, and the figures of the
+/// layers below the app: `quic`, `udp`), opens its span and logs its
+/// lifecycle.
+pub(crate) struct ObservedApp {
+    inner: Box<dyn QuicApp>,
+    stack: Arc<StackStats>,
+    span: tracing::Span,
+    tally: Tally,
+    /// Counted in `open`, not yet taken out.
+    open: bool,
+}
+
+impl ObservedApp {
+    pub(crate) fn new(inner: Box<dyn QuicApp>, stack: Arc<StackStats>) -> ObservedApp {
+        ObservedApp {
+            inner,
+            stack,
+            span: tracing::Span::none(),
+            tally: Tally::default(),
+            open: false,
+        }
+    }
+
+    fn look(&mut self, c: &dyn QuicConnection) {
+        self.tally.look(&self.stack, c, c.now());
+    }
+}
+
+/// Runs one call into the observed app inside the connection's span, then
+/// looks at the connection's layers.
+macro_rules! observed_app {
+    ($self:ident, $c:ident, $call:expr) => {{
+        {
+            let _g = $self.span.enter();
+            $call;
+        }
+        $self.look($c);
+    }};
+}
+
+impl QuicApp for ObservedApp {
+    fn connection_made(&mut self, c: &mut dyn QuicConnection) {
+        self.stack.open.fetch_add(1, Ordering::Relaxed);
+        self.stack.total.fetch_add(1, Ordering::Relaxed);
+        self.open = true;
+        let top: &dyn Introspect = c;
+        let chain = top.layer_chain();
+        if self.stack.chain.get().is_none() {
+            let _ = self.stack.chain.set(chain.clone());
+        }
+        if lifecycle_enabled() {
+            let peer = top.get::<PeerAddr>().map(|p| p.0.to_string());
+            let local = lock(&self.stack.endpoint).clone();
+            self.span = tracing::info_span!(
+                target: "strata::conn",
+                "conn",
+                peer = peer.as_deref().unwrap_or("?"),
+                local = local.as_str(),
+                chain = chain.join("+").as_str(),
+            );
+            tracing::info!(target: "strata::conn", parent: &self.span, "accepted");
+        }
+        observed_app!(self, c, self.inner.connection_made(c));
+    }
+    fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        observed_app!(self, c, self.inner.stream_opened(c, id));
+    }
+    fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]) {
+        observed_app!(self, c, self.inner.stream_data(c, id, data));
+    }
+    fn stream_finished(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        observed_app!(self, c, self.inner.stream_finished(c, id));
+    }
+    fn stream_reset(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        observed_app!(self, c, self.inner.stream_reset(c, id, code));
+    }
+    fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {
+        observed_app!(self, c, self.inner.stream_stopped(c, id, code));
+    }
+    fn stream_acked(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        observed_app!(self, c, self.inner.stream_acked(c, id));
+    }
+    fn stream_writable(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
+        observed_app!(self, c, self.inner.stream_writable(c, id));
+    }
+    fn streams_available(&mut self, c: &mut dyn QuicConnection, dir: Dir) {
+        observed_app!(self, c, self.inner.streams_available(c, dir));
+    }
+    fn datagram_received(&mut self, c: &mut dyn QuicConnection, data: &[u8]) {
+        observed_app!(self, c, self.inner.datagram_received(c, data));
+    }
+    fn next_deadline(&self) -> Option<Instant> {
+        self.inner.next_deadline()
+    }
+    fn on_deadline(&mut self, c: &mut dyn QuicConnection) {
+        observed_app!(self, c, self.inner.on_deadline(c));
+    }
+    fn on_wake(&mut self, c: &mut dyn QuicConnection) {
+        observed_app!(self, c, self.inner.on_wake(c));
+    }
+    fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
+        observed_app!(self, c, self.inner.on_wake_at(c, route));
+    }
+    fn on_shutdown(&mut self, c: &mut dyn QuicConnection) {
+        observed_app!(self, c, self.inner.on_shutdown(c));
+    }
+    fn early_data(&self) -> bool {
+        self.inner.early_data()
+    }
+    fn zero_rtt_accepted(&mut self, c: &mut dyn QuicConnection) {
+        observed_app!(self, c, self.inner.zero_rtt_accepted(c));
+    }
+    fn zero_rtt_rejected(&mut self, c: &mut dyn QuicConnection) {
+        observed_app!(self, c, self.inner.zero_rtt_rejected(c));
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        {
+            let _g = self.span.enter();
+            self.inner.connection_lost(why);
+        }
+        self.close_open();
+        if !self.span.is_none() {
+            match why {
+                Close::Done => {
+                    tracing::info!(target: "strata::conn", parent: &self.span, "closed")
+                }
+                _ => {
+                    tracing::info!(target: "strata::conn", parent: &self.span, reason = %why, "ended")
+                }
+            }
+        }
+    }
+}
+
+impl ObservedApp {
+    fn close_open(&mut self) {
+        self.tally.close(&self.stack);
+        if std::mem::take(&mut self.open) {
+            self.stack.open.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for ObservedApp {
+    fn drop(&mut self) {
+        self.close_open();
     }
 }

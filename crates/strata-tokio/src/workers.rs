@@ -13,6 +13,7 @@
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::config::ListenConfig;
 use crate::error::DriverError;
 use crate::server::{Listening, Server};
+use crate::stats::ServerStats;
 use crate::tls::TlsIdentity;
 use strata::StreamFactory;
 
@@ -88,13 +90,35 @@ impl Workers {
     /// assert_eq!(w.len(), 3);
     /// ```
     pub fn start(n: usize) -> io::Result<Workers> {
+        Workers::start_inner(n, None)
+    }
+
+    /// [`start`](Workers::start), each worker's server keeping statistics
+    /// in `stats` ([`Server::with_stats`]): `serve --stats` and `/stats`
+    /// with `--listener-per-worker`. The listeners of one endpoint on every
+    /// worker are one stack in its snapshot.
+    ///
+    /// ```
+    /// let stats = strata_tokio::ServerStats::new();
+    /// let w = strata_tokio::Workers::start_with_stats(2, stats.clone()).unwrap();
+    /// assert_eq!(w.len(), 2);
+    /// assert!(stats.snapshot().stacks.is_empty()); // nothing bound yet
+    /// ```
+    pub fn start_with_stats(n: usize, stats: Arc<ServerStats>) -> io::Result<Workers> {
+        Workers::start_inner(n, Some(stats))
+    }
+
+    fn start_inner(n: usize, stats: Option<Arc<ServerStats>>) -> io::Result<Workers> {
         let mut workers = Vec::with_capacity(n.max(1));
         for i in 0..n.max(1) {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             let (jobs, mut rx) = mpsc::unbounded_channel::<Job>();
-            let server = Server::new();
+            let server = match &stats {
+                Some(s) => Server::with_stats(s.clone()),
+                None => Server::new(),
+            };
             let mine = server.clone();
             let thread = thread::Builder::new()
                 .name(format!("strata-worker-{i}"))

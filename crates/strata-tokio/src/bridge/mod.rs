@@ -11,10 +11,14 @@
 //!   `AsyncRead + AsyncWrite + Unpin + Send` (a `DuplexStream`, a
 //!   tokio-rustls stream, a `TcpStream`), and [`spawn_async_layers`] puts
 //!   an endpoint's stream layers (`tls+`, `reliable+`, `quic+`) above it.
+//! * **One task per connection**: [`bridge_inline`] and [`serve_bridged`]
+//!   run the async consumer of a bridged stream (hyper's connection
+//!   future) inside the stack's own task, so a request wakes no second task.
 
 mod bottom;
 mod top;
 
+use std::future::Future;
 use std::sync::Arc;
 
 use strata::endpoint::Endpoint;
@@ -203,6 +207,85 @@ impl BridgeListener {
     pub fn listening(&self) -> &Listening {
         &self.listening
     }
+}
+
+/// Makes a bridge whose async side is `f`'s future, run inside the stack's
+/// own task: the protocol polls it whenever it was woken (by the stack's
+/// input, by the write side draining, by its own timers or channels), and
+/// hands what it wrote down before the callback returns. A bridged
+/// connection is then one task, as a socket served by hyper on its own is:
+/// no request crosses a wake between two tasks. Back-pressure is the
+/// [`bridge`]'s: a future that does not read pauses the stack once
+/// [`BridgeConfig::read_buffer`] bytes wait.
+///
+/// The future owns the [`BridgeStream`]: when it completes, the handle is
+/// dropped and the stack closes gracefully after what was written. When the
+/// stack ends first, the future is polled once there (its reads see the EOF
+/// or the error) and, if still running, goes on as a task of its own. A
+/// stack that never starts drops the future unpolled.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let (a, mut peer) = tokio::io::duplex(4096);
+/// // An echo of one message, in the stack's task.
+/// let proto = strata_tokio::bridge_inline(Default::default(), |mut s| async move {
+///     let mut buf = [0; 5];
+///     s.read_exact(&mut buf).await.unwrap();
+///     s.write_all(&buf).await.unwrap();
+/// });
+/// let task = strata_tokio::spawn_async(a, proto, strata::BottomInfo::new("duplex"), Default::default());
+/// peer.write_all(b"hello").await.unwrap();
+/// let mut got = Vec::new();
+/// peer.read_to_end(&mut got).await.unwrap(); // the future ended: the stack closed
+/// assert_eq!(got, b"hello");
+/// drop(peer);
+/// assert!(task.await.unwrap().is_clean());
+/// # }
+/// ```
+pub fn bridge_inline<F, Fut>(cfg: BridgeConfig, f: F) -> Box<dyn StreamProtocol>
+where
+    F: FnOnce(BridgeStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    Box::new(BridgeProtocol::inline(cfg, |s| Box::pin(f(s))))
+}
+
+/// Listens on `ep` with `server` (every stream endpoint [`Server::listen`]
+/// takes) and runs `handler`'s future for each connection inside that
+/// connection's task ([`bridge_inline`]): an async server loop
+/// (`hyper`'s `serve_connection`) without a second task per connection.
+/// The server's [`shutdown`](Server::shutdown) ends it; the handle's
+/// [`shutdown_signal`](BridgeStream::shutdown_signal) tells the handler.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use strata::endpoint::Endpoint;
+/// use tokio::io::{AsyncReadExt, AsyncWriteExt};
+/// let server = strata_tokio::Server::new();
+/// let ep = Endpoint::parse("tcp://127.0.0.1:0").unwrap();
+/// let l = strata_tokio::serve_bridged(&server, &ep, Default::default(), Default::default(),
+///     |mut s| async move { s.write_all(b"hi").await.unwrap() })
+///     .await.unwrap();
+/// let mut c = tokio::net::TcpStream::connect(l.socket_addr().unwrap()).await.unwrap();
+/// let mut got = String::new();
+/// c.read_to_string(&mut got).await.unwrap();
+/// assert_eq!(got, "hi");
+/// # }
+/// ```
+pub async fn serve_bridged<F, Fut>(
+    server: &Server,
+    ep: &Endpoint,
+    cfg: ListenConfig,
+    bridge: BridgeConfig,
+    handler: F,
+) -> Result<Listening, DriverError>
+where
+    F: Fn(BridgeStream) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let factory: StreamFactory = Arc::new(move || bridge_inline(bridge, &handler));
+    server.listen(ep, factory, cfg).await
 }
 
 /// Which end a stack over an async stream plays, for the layers that need

@@ -22,9 +22,11 @@
 //!   ([`close_to_io`]).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Waker};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -160,11 +162,21 @@ struct State {
     /// The owner of the stack is shutting down (`on_shutdown`).
     shutting_down: bool,
     signal: Option<Waker>,
+    /// Set when the handle's future runs inside the stack's task.
+    inline: Option<Arc<InlineFlags>>,
 }
 
 impl State {
     /// Asks the protocol to run (`on_wake`) unless it already will.
     fn wake_stack(&mut self) {
+        // Within one of the protocol's callbacks, which pumps before it
+        // returns: no wake needs to travel through the stack.
+        if let Some(f) = &self.inline
+            && f.busy.load(SeqCst)
+        {
+            f.again.store(true, SeqCst);
+            return;
+        }
         if !self.stack_woken
             && let Some(w) = &self.wake
         {
@@ -190,6 +202,72 @@ pub(crate) struct BridgeProtocol {
     /// Called once with the handle at `connection_made` (a listener's
     /// accept queue); `false` aborts the connection.
     on_start: Option<OnStart>,
+    /// The handle's consumer, polled by this protocol in the stack's task
+    /// ([`bridge_inline`](crate::bridge_inline)).
+    inline: Option<Inline>,
+}
+
+/// A boxed consumer future of a bridged stream.
+pub(crate) type BoxFuture = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The handle's consumer future, run inside the stack's task: the
+/// protocol polls it at the end of each of its callbacks when it was woken,
+/// and its waker reaches the protocol through the stack's wake handle. A
+/// request then costs no wake of a second task either way.
+struct Inline {
+    /// `None` once it completed, or moved to a task of its own when the
+    /// stack ended first.
+    fut: Option<BoxFuture>,
+    flags: Arc<InlineFlags>,
+    /// Wakes `flags`.
+    waker: Waker,
+}
+
+/// Polls of the future asked for in one callback, past which the protocol
+/// leaves the rest to a wake, so that a future that keeps waking itself
+/// cannot starve the stack's reads and timers.
+const INLINE_ROUNDS: u32 = 32;
+
+/// What the inline future's waker and the handle share with the protocol.
+#[derive(Debug, Default)]
+pub(crate) struct InlineFlags {
+    /// The future asked to be polled.
+    woken: AtomicBool,
+    /// One of the protocol's callbacks is running: it polls the future and
+    /// pumps before it returns, so wakes stay here.
+    busy: AtomicBool,
+    /// The handle asked for a pump while `busy`.
+    again: AtomicBool,
+    /// The protocol's wake handle, from `connection_made` on.
+    wake: OnceLock<Wake>,
+}
+
+impl std::task::Wake for InlineFlags {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref()
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        // `woken` already set: a wake is on its way, or a busy callback
+        // will see the flag before it returns.
+        if !self.woken.swap(true, SeqCst) && !self.busy.load(SeqCst) {
+            if let Some(w) = self.wake.get() {
+                w.wake();
+            }
+        }
+    }
+}
+
+impl Inline {
+    /// Hands the future, if still running, to a task of its own: the stack
+    /// ended under it. It is polled there at once, so it sees the end.
+    fn release(&mut self) {
+        if let Some(fut) = self.fut.take() {
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                drop(rt.spawn(fut));
+            }
+        }
+    }
 }
 
 /// Called once with the handle when the stack starts; `false` aborts.
@@ -204,61 +282,139 @@ impl BridgeProtocol {
             write_cap: cfg.write_buffer.max(1),
             state: Mutex::new(State::default()),
         });
-        BridgeProtocol { shared, on_start }
+        BridgeProtocol {
+            shared,
+            on_start,
+            inline: None,
+        }
     }
 
-    /// Does what the handle asked for: hands the written bytes down while
-    /// the stack is writable, the half-close after them, resumes reading,
-    /// closes or aborts.
+    /// A bridge's protocol that runs `f`'s future on its handle inside the
+    /// stack's task.
+    pub(crate) fn inline(
+        cfg: BridgeConfig,
+        f: impl FnOnce(BridgeStream) -> BoxFuture,
+    ) -> BridgeProtocol {
+        let mut p = BridgeProtocol::new(cfg, None);
+        let flags = Arc::new(InlineFlags::default());
+        // The first poll is due at `connection_made`.
+        flags.woken.store(true, SeqCst);
+        p.shared.lock().inline = Some(flags.clone());
+        let fut = f(BridgeStream {
+            shared: p.shared.clone(),
+        });
+        p.inline = Some(Inline {
+            fut: Some(fut),
+            waker: Waker::from(flags.clone()),
+            flags,
+        });
+        p
+    }
+
+    /// At the start of a callback: the inline future's wakes and the
+    /// handle's stay here until [`finish`](Self::finish).
+    fn enter(&self) {
+        if let Some(i) = &self.inline {
+            i.flags.busy.store(true, SeqCst);
+        }
+    }
+
+    /// At the end of a callback: with an inline future, polls it while it
+    /// is woken and pumps after each poll; else pumps if `pump`.
+    fn finish(&mut self, t: &mut dyn StreamTransport, pump: bool) {
+        let Some(inl) = &mut self.inline else {
+            if pump {
+                self.pump(t);
+            }
+            return;
+        };
+        let shared = &self.shared;
+        for _ in 0..INLINE_ROUNDS {
+            if inl.flags.woken.swap(false, SeqCst) {
+                if let Some(fut) = &mut inl.fut {
+                    let mut cx = Context::from_waker(&inl.waker);
+                    if fut.as_mut().poll(&mut cx).is_ready() {
+                        inl.fut = None;
+                    }
+                }
+            }
+            inl.flags.again.store(false, SeqCst);
+            pump_shared(shared, t);
+            inl.flags.busy.store(false, SeqCst);
+            // A wake that came after the check sees `busy` clear and
+            // travels through the stack.
+            if !inl.flags.woken.load(SeqCst) && !inl.flags.again.load(SeqCst) {
+                return;
+            }
+            inl.flags.busy.store(true, SeqCst);
+        }
+        inl.flags.busy.store(false, SeqCst);
+        if let Some(w) = inl.flags.wake.get() {
+            w.wake();
+        }
+    }
+
+    /// Does what the handle asked for (see [`pump_shared`]).
     fn pump(&mut self, t: &mut dyn StreamTransport) {
-        // One lock for the whole step: the transport never calls back into
-        // the handle, so holding it across `t`'s calls cannot deadlock, and
-        // the async side waits at most for one hand-down.
-        let mut st = self.shared.lock();
-        st.stack_woken = false;
-        if st.end.is_some() {
-            return;
+        pump_shared(&self.shared, t)
+    }
+}
+
+/// Does what the handle asked for: hands the written bytes down while the
+/// stack is writable, the half-close after them, resumes reading, closes or
+/// aborts.
+fn pump_shared(shared: &Shared, t: &mut dyn StreamTransport) {
+    // One lock for the whole step: the transport never calls back into
+    // the handle, so holding it across `t`'s calls cannot deadlock, and
+    // the async side waits at most for one hand-down.
+    let mut st = shared.lock();
+    st.stack_woken = false;
+    if st.end.is_some() {
+        return;
+    }
+    if st.abort_requested {
+        drop(st);
+        t.abort(Close::aborted("bridge", AbortReason::Requested));
+        return;
+    }
+    if !st.wbuf.is_empty() && t.writable() {
+        t.write_bytes(st.wbuf.split().freeze());
+        if let Some(w) = st.writer.take() {
+            w.wake();
         }
-        if st.abort_requested {
-            drop(st);
-            t.abort(Close::aborted("bridge", AbortReason::Requested));
-            return;
+    }
+    if st.wbuf.is_empty() && st.shutdown_requested && !st.eof_out_sent {
+        st.eof_out_sent = true;
+        if let Some(w) = st.writer.take() {
+            w.wake();
         }
-        if !st.wbuf.is_empty() && t.writable() {
-            t.write_bytes(st.wbuf.split().freeze());
-            if let Some(w) = st.writer.take() {
-                w.wake();
-            }
+        t.write_eof();
+        if st.eof_in {
+            t.close();
         }
-        if st.wbuf.is_empty() && st.shutdown_requested && !st.eof_out_sent {
-            st.eof_out_sent = true;
-            if let Some(w) = st.writer.take() {
-                w.wake();
-            }
-            t.write_eof();
-            if st.eof_in {
-                t.close();
-            }
+    }
+    if st.dropped {
+        st.rbuf.clear();
+        st.rlen = 0;
+        // `close` flushes what was handed down; the rest of the
+        // buffer goes first.
+        if st.wbuf.is_empty() {
+            t.close();
         }
-        if st.dropped {
-            st.rbuf.clear();
-            st.rlen = 0;
-            // `close` flushes what was handed down; the rest of the
-            // buffer goes first.
-            if st.wbuf.is_empty() {
-                t.close();
-            }
-            return;
-        }
-        if st.read_paused && st.rlen <= self.shared.read_cap / 2 {
-            st.read_paused = false;
-            t.resume_reading();
-        }
+        return;
+    }
+    if st.read_paused && st.rlen <= shared.read_cap / 2 {
+        st.read_paused = false;
+        t.resume_reading();
     }
 }
 
 impl StreamProtocol for BridgeProtocol {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.enter();
+        if let Some(i) = &self.inline {
+            let _ = i.flags.wake.set(t.waker());
+        }
         {
             let mut st = self.shared.lock();
             st.wake = Some(t.waker());
@@ -274,7 +430,7 @@ impl StreamProtocol for BridgeProtocol {
                 return;
             }
         }
-        self.pump(t);
+        self.finish(t, true);
     }
 
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
@@ -282,6 +438,87 @@ impl StreamProtocol for BridgeProtocol {
     }
 
     fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
+        self.enter();
+        self.queue(t, data);
+        self.finish(t, false);
+    }
+
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        self.enter();
+        {
+            let mut st = self.shared.lock();
+            st.eof_in = true;
+            if let Some(w) = st.reader.take() {
+                w.wake();
+            }
+            if st.eof_out_sent || st.dropped {
+                drop(st);
+                t.close();
+            }
+        }
+        self.finish(t, false);
+    }
+
+    fn connection_lost(&mut self, why: &Close) {
+        self.enter();
+        {
+            let mut st = self.shared.lock();
+            st.end = Some(why.clone());
+            st.wake = None;
+            st.wake_handle();
+        }
+        // `busy` stays set: no wake can reach the stack any more. The
+        // future sees the end now, or on a task of its own.
+        if let Some(inl) = &mut self.inline {
+            if let Some(fut) = &mut inl.fut {
+                inl.flags.woken.store(false, SeqCst);
+                if fut
+                    .as_mut()
+                    .poll(&mut Context::from_waker(&inl.waker))
+                    .is_ready()
+                {
+                    inl.fut = None;
+                }
+            }
+            inl.release();
+        }
+    }
+
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        self.enter();
+        self.finish(t, true)
+    }
+
+    fn on_wake(&mut self, t: &mut dyn StreamTransport, _route: WakeRoute<'_>) {
+        self.enter();
+        self.finish(t, true)
+    }
+
+    /// The server drains: the async side learns it through
+    /// [`BridgeStream::shutdown_signal`]; the stack goes on until the
+    /// handle ends it (or the drain time does).
+    fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
+        self.enter();
+        {
+            let mut st = self.shared.lock();
+            st.shutting_down = true;
+            if let Some(w) = st.signal.take() {
+                w.wake();
+            }
+        }
+        self.finish(t, false)
+    }
+
+    // `buffered` stays 0: the bridge's two buffers are bounded by its
+    // `BridgeConfig`, and counting them in the stack's would make an
+    // unread read side (or the bridge's own write buffer) close the stack's
+    // `writable()`, which is what drains that write buffer.
+}
+
+impl BridgeProtocol {
+    /// Queues what the stack read for the handle; pauses the stack past
+    /// the read buffer.
+    fn queue(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
         let mut st = self.shared.lock();
         if st.dropped || data.is_empty() {
             return;
@@ -297,60 +534,29 @@ impl StreamProtocol for BridgeProtocol {
             t.pause_reading();
         }
     }
-
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        let mut st = self.shared.lock();
-        st.eof_in = true;
-        if let Some(w) = st.reader.take() {
-            w.wake();
-        }
-        if st.eof_out_sent || st.dropped {
-            drop(st);
-            t.close();
-        }
-    }
-
-    fn connection_lost(&mut self, why: &Close) {
-        let mut st = self.shared.lock();
-        st.end = Some(why.clone());
-        st.wake = None;
-        st.wake_handle();
-    }
-
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t)
-    }
-
-    fn on_wake(&mut self, t: &mut dyn StreamTransport, _route: WakeRoute<'_>) {
-        self.pump(t)
-    }
-
-    /// The server drains: the async side learns it through
-    /// [`BridgeStream::shutdown_signal`]; the stack goes on until the
-    /// handle ends it (or the drain time does).
-    fn on_shutdown(&mut self, _t: &mut dyn StreamTransport) {
-        let mut st = self.shared.lock();
-        st.shutting_down = true;
-        if let Some(w) = st.signal.take() {
-            w.wake();
-        }
-    }
-
-    // `buffered` stays 0: the bridge's two buffers are bounded by its
-    // `BridgeConfig`, and counting them in the stack's would make an
-    // unread read side (or the bridge's own write buffer) close the stack's
-    // `writable()`, which is what drains that write buffer.
 }
 
 impl Drop for BridgeProtocol {
     /// A stack dropped without `connection_lost` (its task was cancelled):
     /// the handle must not wait for ever.
     fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        if st.end.is_none() {
-            st.end = Some(Close::aborted("driver", AbortReason::Shutdown));
-            st.wake = None;
-            st.wake_handle();
+        {
+            let mut st = self.shared.lock();
+            if let Some(f) = &st.inline {
+                f.busy.store(true, SeqCst);
+            }
+            if st.end.is_none() {
+                st.end = Some(Close::aborted("driver", AbortReason::Shutdown));
+                st.wake = None;
+                st.wake_handle();
+            }
+        }
+        if let Some(inl) = &mut self.inline {
+            // A stack that never started never polled the future: it goes
+            // with it.
+            if inl.flags.wake.get().is_some() {
+                inl.release();
+            }
         }
     }
 }

@@ -84,6 +84,13 @@ impl Server {
             Some(id) => id,
             None => self::identity(ep)?,
         };
+        // Observed as a stream listener is (`listen_with_identity`).
+        let observed = (self.stats().is_some() || crate::stats::lifecycle_enabled())
+            .then(|| crate::StackStats::new(&ep.to_string()));
+        let apps = match &observed {
+            Some(s) => crate::stats::observe_apps(apps, s.clone()),
+            None => apps,
+        };
         let make_one = || -> Result<Box<dyn DatagramProtocol>, DriverError> {
             let mut qcfg = config(ep, &cfg.stack)?;
             qcfg.max_connections = qcfg.max_connections.min(cfg.max_connections);
@@ -101,7 +108,14 @@ impl Server {
         };
         let mut make = make_one;
         let local = bind(&self.shared, ep, &mut make, cfg.stack.clone()).await?;
-        Ok(Listening::bound(ep, local))
+        let bound = Listening::bound(ep, local);
+        if let Some(s) = observed {
+            s.set_endpoint(&bound.endpoint());
+            if let Some(stats) = self.stats() {
+                stats.adopt(s);
+            }
+        }
+        Ok(bound)
     }
 }
 

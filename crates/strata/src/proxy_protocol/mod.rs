@@ -40,6 +40,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::deadline::{after_opt, expired};
+use crate::stats::Counters;
 use crate::{
     AbortReason, Addr, Close, Introspect, LocalAddr, PeerAddr, StreamProtocol, StreamTransport,
     WakeRoute,
@@ -142,6 +143,9 @@ pub struct ProxyProtocol<P> {
     cfg: ProxyConfig,
     phase: Phase,
     caps: Caps,
+    /// Bytes from below (the header's too) and to below; the header is
+    /// the one frame in.
+    counters: Counters,
     /// The inner protocol paused reading (through the view).
     paused: bool,
     /// Input for the inner protocol held while it is paused.
@@ -197,6 +201,7 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
                 since: None,
             },
             caps: Caps::default(),
+            counters: Counters::default(),
             paused: false,
             held: Vec::new(),
             held_eof: false,
@@ -249,6 +254,7 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
             lower: t,
             caps: &self.caps,
             paused: &mut self.paused,
+            counters: &mut self.counters,
         };
         f(&mut self.inner, &mut view);
         self.settle(t);
@@ -262,6 +268,7 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
                     lower: t,
                     caps: &self.caps,
                     paused: &mut self.paused,
+                    counters: &mut self.counters,
                 };
                 self.inner.data_received(&mut view, &data);
             } else if std::mem::take(&mut self.held_eof) {
@@ -269,6 +276,7 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
                     lower: t,
                     caps: &self.caps,
                     paused: &mut self.paused,
+                    counters: &mut self.counters,
                 };
                 self.inner.eof_received(&mut view);
             } else {
@@ -331,6 +339,7 @@ impl<P: StreamProtocol> ProxyProtocol<P> {
             );
         }
         self.caps.header = Some(header);
+        self.counters.frame_received();
         self.phase = Phase::Passing;
         self.held = rest;
         self.call(t, |p, v| p.connection_made(v));
@@ -359,6 +368,7 @@ impl<P: StreamProtocol> StreamProtocol for ProxyProtocol<P> {
     }
 
     fn data_received(&mut self, t: &mut dyn StreamTransport, data: &[u8]) {
+        self.counters.received(data.len());
         match self.phase {
             Phase::Header { .. } => self.header_input(t, data),
             Phase::Passing if self.paused || !self.held.is_empty() => {
@@ -372,6 +382,7 @@ impl<P: StreamProtocol> StreamProtocol for ProxyProtocol<P> {
     fn data_received_bytes(&mut self, t: &mut dyn StreamTransport, data: Bytes) {
         match self.phase {
             Phase::Passing if !self.paused && self.held.is_empty() => {
+                self.counters.received(data.len());
                 self.call(t, |p, v| p.data_received_bytes(v, data))
             }
             _ => self.data_received(t, &data),
@@ -468,6 +479,7 @@ struct ProxyView<'a> {
     lower: &'a mut dyn StreamTransport,
     caps: &'a Caps,
     paused: &'a mut bool,
+    counters: &'a mut Counters,
 }
 
 impl Introspect for ProxyView<'_> {
@@ -483,6 +495,9 @@ impl Introspect for ProxyView<'_> {
         }
         if id == TypeId::of::<ProxyHeader>() {
             return self.caps.header.as_ref().map(|p| p as &dyn Any);
+        }
+        if id == TypeId::of::<Counters>() {
+            return Some(&*self.counters);
         }
         None
     }
@@ -500,7 +515,15 @@ impl StreamTransport for ProxyView<'_> {
         *self.paused = false;
         self.lower.resume_reading()
     }
-    crate::forward_to_lower!(lower: write, write_bytes, write_eof, close, abort, buffered,
+    fn write(&mut self, data: &[u8]) {
+        self.counters.sent(data.len());
+        self.lower.write(data)
+    }
+    fn write_bytes(&mut self, data: Bytes) {
+        self.counters.sent(data.len());
+        self.lower.write_bytes(data)
+    }
+    crate::forward_to_lower!(lower: write_eof, close, abort, buffered,
         writable, now, waker, request_swap);
 }
 

@@ -69,6 +69,7 @@ use super::head::{response_fields, RequestPseudo};
 use super::{H2Config, H2Error};
 use crate::http::hpack::Encoder;
 use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
+use crate::stats::Counters;
 use crate::{
     AbortReason, Call, Close, Introspect, ProtocolSlot, StreamProtocol, StreamTransport, Wake,
 };
@@ -276,6 +277,10 @@ pub(super) struct StreamState {
     pub(super) touched: bool,
     /// Its entry in the connection's deadline queue.
     pub(super) deadline: Option<Instant>,
+    /// What the `h2-stream` layer counts: body bytes (DATA payloads) and
+    /// frames (header blocks and DATA frames) each way, and the bytes
+    /// written and not yet framed.
+    pub(super) counters: Counters,
 }
 
 impl StreamState {
@@ -323,6 +328,7 @@ impl StreamState {
             dirty: false,
             touched: false,
             deadline: None,
+            counters: Counters::default(),
         }
     }
 
@@ -472,6 +478,11 @@ pub(super) fn credit(st: &mut StreamState, sh: &mut Shared, n: usize) {
 
 /// Writes the stream's queued heads, data (as the windows allow) and end.
 pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
+    emit_frames(st, sh, t);
+    st.counters.buffered = st.send.queued as u64;
+}
+
+fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTransport) {
     if st.local() == Local::Done {
         return;
     }
@@ -493,6 +504,7 @@ pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTran
             }
         }
         frame::write_headers(&mut sh.out, st.id.0, &sh.hbuf, end, sh.peer_max_frame);
+        st.counters.frame_sent();
         if sh.hbuf.capacity() > 64 << 10 {
             sh.hbuf = Vec::new();
         }
@@ -529,6 +541,8 @@ pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTran
             if end { flag::END_STREAM } else { 0 },
             st.id.0,
         );
+        st.counters.frame_sent();
+        st.counters.sent(n);
         if n >= 4096 {
             t.write(&sh.out);
             sh.out.clear();
@@ -550,6 +564,7 @@ pub(super) fn emit(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTran
             }
             None => frame::write_header(&mut sh.out, 0, kind::DATA, flag::END_STREAM, st.id.0),
         }
+        st.counters.frame_sent();
         ended(st, sh);
     }
 }
@@ -633,6 +648,7 @@ impl<'a> View<'a> {
         self.st.send.queued += data.len();
         self.sh.pending_total += data.len();
         self.st.send.queue.push_back(data);
+        self.st.counters.buffered = self.st.send.queued as u64;
         // Large writes go out now, so a bulk sender's bytes are copied once;
         // not while a read's frames are handled (a later one may reset us).
         if self.st.send.queued >= 16 << 10 && !self.sh.reading {
@@ -661,6 +677,9 @@ impl Introspect for View<'_> {
         }
         if id == TypeId::of::<StreamId>() {
             return Some(&self.st.id);
+        }
+        if id == TypeId::of::<Counters>() {
+            return Some(&self.st.counters);
         }
         None
     }

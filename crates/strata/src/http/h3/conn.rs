@@ -585,6 +585,7 @@ impl Conn {
             st.req = Some(RequestHead(req));
             let child = self.streams.entry(id).or_insert(Child { proto: None, st });
             if let Some(f) = self.sh.headers_frame(id, &fields) {
+                child.st.counters.frame_sent();
                 child.st.queued += f.len();
                 self.sh.pending_total += f.len();
                 if child.st.req.as_ref().map(|r| &r.0.method) == Some(&http::Method::CONNECT) {

@@ -45,6 +45,11 @@ pub(super) fn pump(
                 return sh.fail(H3Error::conn(Code::ExcessiveLoad, "a frame over our limit"));
             }
         };
+        match &ev {
+            Event::Frame(Frame::Headers(_) | Frame::Data { .. }) => st.counters.frame_received(),
+            Event::Data(d) => st.counters.received(d.len()),
+            _ => {}
+        }
         match ev {
             Event::Frame(Frame::Headers(section)) => match st.phase {
                 RecvPhase::Head => decode_head(child, sh, service, c, section),

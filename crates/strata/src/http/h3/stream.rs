@@ -22,6 +22,7 @@ use super::quic_api::{QuicConnection, StreamError, StreamId};
 use super::{Code, H3Config, H3Error};
 use crate::http::qpack::{HeaderField, QpackDecoder, QpackEncoder};
 use crate::http::{HttpControl, HttpError, HttpVersion, RequestHead, ResponseHead, Trailers};
+use crate::stats::Counters;
 use crate::{AbortReason, Call, Close, HalfClose, Introspect, ProtocolSlot, StreamTransport, Wake};
 
 /// Where the peer's side of a request stream is in RFC 9114 §4.1's
@@ -98,6 +99,9 @@ pub(super) struct ReqState {
     pub(super) body_bytes: u64,
     /// Its entry in the connection's deadline queue.
     pub(super) deadline: Option<Instant>,
+    /// What the `h3-stream` layer counts: body bytes (DATA payloads) and
+    /// frames (HEADERS and DATA) each way, and the bytes queued for QUIC.
+    pub(super) counters: Counters,
 }
 
 impl ReqState {
@@ -134,6 +138,7 @@ impl ReqState {
             body_since: None,
             body_bytes: 0,
             deadline: None,
+            counters: Counters::default(),
         }
     }
 
@@ -260,6 +265,11 @@ impl Shared {
 /// Hands the stream's queued frames to QUIC as flow control allows, then
 /// FIN once asked for and everything is out.
 pub(super) fn flush(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnection) {
+    flush_queue(st, sh, c);
+    st.counters.buffered = st.queued as u64;
+}
+
+fn flush_queue(st: &mut ReqState, sh: &mut Shared, c: &mut dyn QuicConnection) {
     if st.fin_sent || st.reset {
         return;
     }
@@ -404,6 +414,7 @@ impl View<'_> {
         self.st.queued += b.len();
         self.sh.pending_total += b.len();
         self.st.q.push_back(b);
+        self.st.counters.buffered = self.st.queued as u64;
     }
 
     /// A server's default `200` head before the first body byte.
@@ -425,6 +436,7 @@ impl View<'_> {
             .sh
             .headers_frame(self.st.id, &head::response_fields(&p))
         {
+            self.st.counters.frame_sent();
             self.push(f);
         }
     }
@@ -454,6 +466,8 @@ impl View<'_> {
         }
         let mut h = Vec::with_capacity(9);
         frame::write_data_header(&mut h, data.len() as u64);
+        self.st.counters.frame_sent();
+        self.st.counters.sent(data.len());
         self.push(Bytes::from(h));
         self.push(data);
         self.sh.flush_uni(self.c);
@@ -484,6 +498,9 @@ impl Introspect for View<'_> {
         if id == TypeId::of::<HalfClose>() {
             // `write_eof` is FIN; the peer's side stays open.
             return Some(&HalfClose(true));
+        }
+        if id == TypeId::of::<Counters>() {
+            return Some(&self.st.counters);
         }
         None
     }
@@ -588,6 +605,7 @@ impl StreamTransport for View<'_> {
                 } else {
                     self.default_head();
                     if let Some(f) = self.sh.headers_frame(self.st.id, &head::trailer_fields(&h)) {
+                        self.st.counters.frame_sent();
                         self.push(f);
                     }
                     self.st.ending = true;

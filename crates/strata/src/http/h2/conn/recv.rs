@@ -320,6 +320,8 @@ impl H2Connection {
             return;
         }
         let st = &mut child.st;
+        st.counters.frame_received();
+        st.counters.received(data.len());
         if st.remote_done() {
             self.sh.recv_unacked += data.len() as u32;
             self.stream_error(t, id, ErrorCode::StreamClosed, "DATA after END_STREAM");
@@ -561,6 +563,7 @@ impl H2Connection {
         if b.end_stream {
             st.apply(Event::RecvEndStream);
         }
+        st.counters.frame_received();
         self.open(t, st, proto);
         if let Some(child) = self.streams.get_mut(&id) {
             deliver_eof(child, &mut self.sh, t);
@@ -591,6 +594,7 @@ impl H2Connection {
         let Some(child) = self.streams.get_mut(&id) else {
             return;
         };
+        child.st.counters.frame_received();
         if too_large {
             self.stream_error(t, id, ErrorCode::ProtocolError, "header list too large");
             return;
