@@ -78,3 +78,11 @@ pub use link::{
 pub use stream::{ConnId, LayerWrap};
 pub use sweep::{sweep, Failure, Nemesis, Run, SweepConfig, SweepReport, FAULTS_VAR, SEED_VAR};
 pub use world::{Boot, HostId, Sim};
+
+/// The simulation guide, `docs/simulation.md`, whose code blocks run as
+/// doctests (`cargo test -p strata-sim --doc`).
+#[cfg(doctest)]
+mod guides {
+    #[doc = include_str!("../../../docs/simulation.md")]
+    struct Simulation;
+}
