@@ -228,26 +228,24 @@ where
     let failures: Mutex<Vec<(u64, Run)>> = Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..cfg.threads.max(1) {
-            s.spawn(|| {
-                loop {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    if cfg.budget.is_some_and(|b| start.elapsed() >= b) {
-                        return;
-                    }
-                    let seed = next.fetch_add(1, Ordering::Relaxed);
-                    if seed >= cfg.seeds.end {
-                        return;
-                    }
-                    let run = scenario(seed, None);
-                    ran.fetch_add(1, Ordering::Relaxed);
-                    if run.failure.is_some() {
-                        failures
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .push((seed, run));
-                    }
+            s.spawn(|| loop {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                if cfg.budget.is_some_and(|b| start.elapsed() >= b) {
+                    return;
+                }
+                let seed = next.fetch_add(1, Ordering::Relaxed);
+                if seed >= cfg.seeds.end {
+                    return;
+                }
+                let run = scenario(seed, None);
+                ran.fetch_add(1, Ordering::Relaxed);
+                if run.failure.is_some() {
+                    failures
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .push((seed, run));
                 }
             });
         }
@@ -339,13 +337,25 @@ impl Nemesis {
 
     /// Up to `n` partitions of the given host pairs, each healed after
     /// 50 ms to 3 s, all starting within `within`.
-    pub fn partitions(mut self, sim: &Sim, pairs: &[(HostId, HostId)], n: usize, within: Duration) -> Script {
+    pub fn partitions(
+        mut self,
+        sim: &Sim,
+        pairs: &[(HostId, HostId)],
+        n: usize,
+        within: Duration,
+    ) -> Script {
         self.add_partitions(sim, pairs, n, within);
         self.script(sim)
     }
 
     /// Adds up to `n` partitions (see [`partitions`](Nemesis::partitions)).
-    pub fn add_partitions(&mut self, sim: &Sim, pairs: &[(HostId, HostId)], n: usize, within: Duration) -> &mut Self {
+    pub fn add_partitions(
+        &mut self,
+        sim: &Sim,
+        pairs: &[(HostId, HostId)],
+        n: usize,
+        within: Duration,
+    ) -> &mut Self {
         if pairs.is_empty() {
             return self;
         }
@@ -362,17 +372,35 @@ impl Nemesis {
 
     /// Adds a restart of `host` at a time within `within`, down for up to
     /// `max_down`.
-    pub fn add_restart(&mut self, sim: &Sim, host: HostId, within: Duration, max_down: Duration) -> &mut Self {
+    pub fn add_restart(
+        &mut self,
+        sim: &Sim,
+        host: HostId,
+        within: Duration,
+        max_down: Duration,
+    ) -> &mut Self {
         let at = self.time(within);
         let down = self.time(max_down);
-        self.lines
-            .push((at, format!("restart {} for {}ms", Self::name(sim, host), down.as_millis())));
+        self.lines.push((
+            at,
+            format!(
+                "restart {} for {}ms",
+                Self::name(sim, host),
+                down.as_millis()
+            ),
+        ));
         self
     }
 
     /// Adds a stall of `host`'s readers for 100 ms to `max_len`, within
     /// `within`.
-    pub fn add_stall(&mut self, sim: &Sim, host: HostId, within: Duration, max_len: Duration) -> &mut Self {
+    pub fn add_stall(
+        &mut self,
+        sim: &Sim,
+        host: HostId,
+        within: Duration,
+        max_len: Duration,
+    ) -> &mut Self {
         let at = self.time(within);
         let len = Duration::from_millis(100) + self.time(max_len);
         let n = Self::name(sim, host);
@@ -393,7 +421,14 @@ impl Nemesis {
 
     /// Adds a datagram loss change between two hosts (0 to `max` percent)
     /// within `within`.
-    pub fn add_loss(&mut self, sim: &Sim, a: HostId, b: HostId, max_percent: u32, within: Duration) -> &mut Self {
+    pub fn add_loss(
+        &mut self,
+        sim: &Sim,
+        a: HostId,
+        b: HostId,
+        max_percent: u32,
+        within: Duration,
+    ) -> &mut Self {
         let at = self.time(within);
         let p = self.rng.gen_range(0..=max_percent.min(100));
         let (na, nb) = (Self::name(sim, a), Self::name(sim, b));
@@ -404,9 +439,16 @@ impl Nemesis {
     /// Adds a rebinding of `host`'s UDP sockets (see
     /// [`Fault::Rebind`](crate::Fault::Rebind)) at a time between `after`
     /// and `after + within`.
-    pub fn add_rebind(&mut self, sim: &Sim, host: HostId, after: Duration, within: Duration) -> &mut Self {
+    pub fn add_rebind(
+        &mut self,
+        sim: &Sim,
+        host: HostId,
+        after: Duration,
+        within: Duration,
+    ) -> &mut Self {
         let at = after + self.time(within);
-        self.lines.push((at, format!("rebind {}", Self::name(sim, host))));
+        self.lines
+            .push((at, format!("rebind {}", Self::name(sim, host))));
         self
     }
 

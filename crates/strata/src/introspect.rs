@@ -195,7 +195,10 @@ impl fmt::Display for Addr {
 /// assert_eq!(s.protocol::<Who>().unwrap().0, Some(PeerAddr(Addr::Memory(2))));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct PeerAddr(pub Addr);
+pub struct PeerAddr(
+    /// The peer's address.
+    pub Addr,
+);
 
 /// Capability: our own address.
 ///
@@ -211,7 +214,10 @@ pub struct PeerAddr(pub Addr);
 /// assert_eq!(local, Some(LocalAddr(Addr::Memory(1))));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct LocalAddr(pub Addr);
+pub struct LocalAddr(
+    /// Our address.
+    pub Addr,
+);
 
 /// Capability: whether `write_eof` really half-closes (the peer sees EOF while
 /// we keep reading). It may change during a connection, e.g. once a TLS
@@ -224,7 +230,10 @@ pub struct LocalAddr(pub Addr);
 /// assert!(!info.half_close.0);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HalfClose(pub bool);
+pub struct HalfClose(
+    /// True when `write_eof` half-closes.
+    pub bool,
+);
 
 /// Capability: the application protocol agreed by a layer below that
 /// negotiates one (ALPN: TLS today, QUIC next). A layer above reads this
@@ -281,4 +290,7 @@ impl AppProtocol {
 /// let _stream_stack = Stack::memory(Box::new(Check));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ReliableDelivery(pub bool);
+pub struct ReliableDelivery(
+    /// True when every byte written arrives, in order, or the connection fails.
+    pub bool,
+);

@@ -153,7 +153,10 @@ pub type SharedService = Arc<dyn Service>;
 /// assert_eq!(head.0.uri.path(), "/x");
 /// ```
 #[derive(Debug)]
-pub struct RequestHead(pub request::Parts);
+pub struct RequestHead(
+    /// The method, URI, version and headers.
+    pub request::Parts,
+);
 
 /// Capability on a client exchange: the final response head, once it has
 /// arrived (before the first `data_received`, or before `eof_received` for a
@@ -165,7 +168,10 @@ pub struct RequestHead(pub request::Parts);
 /// assert_eq!(head.0.status, 404);
 /// ```
 #[derive(Debug)]
-pub struct ResponseHead(pub response::Parts);
+pub struct ResponseHead(
+    /// The status, version and headers.
+    pub response::Parts,
+);
 
 /// Capability: the trailers that ended the peer's body, once received.
 ///
@@ -175,7 +181,10 @@ pub struct ResponseHead(pub response::Parts);
 /// assert!(t.0.is_empty());
 /// ```
 #[derive(Debug)]
-pub struct Trailers(pub HeaderMap);
+pub struct Trailers(
+    /// The trailer fields.
+    pub HeaderMap,
+);
 
 /// Capability: the HTTP version of the exchange.
 ///
@@ -184,7 +193,10 @@ pub struct Trailers(pub HeaderMap);
 /// assert_eq!(HttpVersion(http::Version::HTTP_2).0, http::Version::HTTP_2);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct HttpVersion(pub Version);
+pub struct HttpVersion(
+    /// The version.
+    pub Version,
+);
 
 /// Extension in a request's `extensions`: the `:protocol` pseudo-header of
 /// an RFC 8441 extended CONNECT (`websocket`, or any tunnel name), or the
@@ -200,7 +212,10 @@ pub struct HttpVersion(pub Version);
 /// assert_eq!(p.0, "websocket");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Protocol(pub String);
+pub struct Protocol(
+    /// The value of the `:protocol` pseudo-header (`websocket`).
+    pub String,
+);
 
 /// The control request ([`Control`]) an HTTP exchange's transport answers
 /// in [`StreamTransport::control`], with `Result<(), HttpError>`. Use

@@ -1228,7 +1228,10 @@ pub trait QuicConnection: Introspect {
 /// assert_eq!(EarlyData::default(), EarlyData(false));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct EarlyData(pub bool);
+pub struct EarlyData(
+    /// True while the connection's data is 0-RTT (before the handshake confirmed it).
+    pub bool,
+);
 
 /// A connection-level application over one QUIC connection. All calls come
 /// from the layer, one at a time; the default methods do nothing.

@@ -66,7 +66,10 @@ pub use stats::{PathStats, PeerCertificates, StreamBuffer};
 /// assert!(!StreamId(3).is_bidi() && !StreamId(3).is_client_initiated());
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct StreamId(pub u64);
+pub struct StreamId(
+    /// The stream's 62-bit identifier.
+    pub u64,
+);
 
 impl StreamId {
     /// Bidirectional (bit 1 clear).

@@ -8,7 +8,10 @@
 /// assert_eq!(p.end_entity(), Some(&[0x30][..]));
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct PeerCertificates(pub Vec<Vec<u8>>);
+pub struct PeerCertificates(
+    /// The certificates, DER-encoded, the end entity first.
+    pub Vec<Vec<u8>>,
+);
 
 impl PeerCertificates {
     /// The peer's own certificate.

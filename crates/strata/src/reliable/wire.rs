@@ -79,7 +79,10 @@ pub const MAX_VERSIONS: usize = 16;
 /// assert_eq!(ConnId(0xab).to_string(), "00000000000000ab");
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ConnId(pub u64);
+pub struct ConnId(
+    /// The id's 64 bits.
+    pub u64,
+);
 
 impl fmt::Display for ConnId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,7 +99,10 @@ impl fmt::Display for ConnId {
 /// assert!(PacketNumber(1) < PacketNumber(2));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct PacketNumber(pub u64);
+pub struct PacketNumber(
+    /// The number.
+    pub u64,
+);
 
 /// An error code carried by CLOSE and RESET frames. Codes below
 /// [`ErrorCode::APPLICATION_MIN`] are the transport's own (the constants
@@ -108,7 +114,10 @@ pub struct PacketNumber(pub u64);
 /// assert_eq!(ErrorCode(0x1234).to_string(), "0x1234");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ErrorCode(pub u64);
+pub struct ErrorCode(
+    /// The code.
+    pub u64,
+);
 
 impl ErrorCode {
     /// Graceful close, no error.

@@ -10,7 +10,10 @@ use std::fmt;
 /// assert_eq!(NodeId(3).to_string(), "n3");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeId(pub u32);
+pub struct NodeId(
+    /// The node's number, from 0 in the order added.
+    pub u32,
+);
 
 impl NodeId {
     /// The sender of a datagram injected from an address no node has

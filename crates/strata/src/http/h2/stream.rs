@@ -83,7 +83,10 @@ use crate::{
 /// assert!(StreamId(1) < StreamId(3));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct StreamId(pub u32);
+pub struct StreamId(
+    /// The stream's 31-bit identifier.
+    pub u32,
+);
 
 impl StreamId {
     /// The connection itself (frames such as SETTINGS and GOAWAY).

@@ -104,7 +104,10 @@ pub enum MessageKind {
 /// assert_eq!(Subprotocol("chat".into()).0, "chat");
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct Subprotocol(pub String);
+pub struct Subprotocol(
+    /// The subprotocol's name.
+    pub String,
+);
 
 /// The kind of the message being delivered, when `t` is a WebSocket
 /// transport inside `datagrams_received`; `None` otherwise.
