@@ -6,8 +6,8 @@
 //! fault schedule and printed with the one-line command that replays it
 //! (`STRATA_SIM_SEED=... STRATA_SIM_FAULTS='...' cargo test ...`).
 //!
-//! `STRATA_SIM_SEEDS=N` runs N seeds instead of the CI's 500 (the longer
-//! sweeps recorded in docs/simulation.md).
+//! `STRATA_SIM_SEEDS=N` (or `=A..B`) runs other seeds than the CI's 500
+//! (the longer sweeps recorded in docs/simulation.md).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -19,11 +19,15 @@ use strata_sim::{sweep, Link, Nemesis, Run, Script, Sim, SweepConfig};
 /// Seeds per scenario in CI.
 const CI_SEEDS: u64 = 500;
 
-fn seeds() -> u64 {
-    std::env::var("STRATA_SIM_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(CI_SEEDS)
+/// The seeds to run: `STRATA_SIM_SEEDS=N` (0..N) or `=A..B`, else the CI's.
+fn seeds() -> std::ops::Range<u64> {
+    let v = std::env::var("STRATA_SIM_SEEDS").unwrap_or_default();
+    if let Some((a, b)) = v.split_once("..")
+        && let (Ok(a), Ok(b)) = (a.parse(), b.parse())
+    {
+        return a..b;
+    }
+    0..v.parse().unwrap_or(CI_SEEDS)
 }
 
 #[derive(Default, Debug)]
@@ -212,7 +216,7 @@ fn quic_address_change(seed: u64, faults: Option<&str>) -> Run {
 
 #[test]
 fn quic_survives_a_client_address_change() {
-    let cfg = SweepConfig::seeds(0..seeds()).name("quic_survives_a_client_address_change");
+    let cfg = SweepConfig::seeds(seeds()).name("quic_survives_a_client_address_change");
     let report = sweep(&cfg, quic_address_change);
     eprintln!("{report}");
     assert!(report.failure.is_none(), "{report}");
@@ -431,7 +435,7 @@ static WHOLE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0
 #[test]
 fn chat_survives_a_member_that_stalls() {
     use std::sync::atomic::Ordering::Relaxed;
-    let cfg = SweepConfig::seeds(0..seeds()).name("chat_survives_a_member_that_stalls");
+    let cfg = SweepConfig::seeds(seeds()).name("chat_survives_a_member_that_stalls");
     let report = sweep(&cfg, chat_with_a_member_that_stalls);
     let (shed, missed, whole) = (
         SHED.load(Relaxed),
