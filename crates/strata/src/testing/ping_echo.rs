@@ -23,7 +23,10 @@ use crate::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
 /// net.run(std::time::Duration::from_secs(1));
 /// assert_eq!(net.link_stats(a, b).unwrap().delivered, 1);
 /// ```
-pub struct Ping(pub SocketAddr);
+pub struct Ping(
+    /// Where the ping goes.
+    pub SocketAddr,
+);
 
 impl DatagramProtocol for Ping {
     fn connection_made(&mut self, t: &mut dyn DatagramTransport) {

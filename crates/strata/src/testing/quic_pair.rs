@@ -320,7 +320,10 @@ impl CallLog {
 /// }));
 /// assert_eq!(log.lines().last().unwrap(), "reset 2 4");
 /// ```
-pub struct Recorder(pub CallLog);
+pub struct Recorder(
+    /// Where the lines go.
+    pub CallLog,
+);
 
 impl Recorder {
     /// A server's app factory: a `Recorder` into `log` for each connection.
@@ -369,7 +372,10 @@ impl QuicApp for Recorder {
 /// let app = OnStart(|c: &mut dyn strata::quic::QuicConnection| assert!(!c.is_server()));
 /// # let _ = app;
 /// ```
-pub struct OnStart<F>(pub F);
+pub struct OnStart<F>(
+    /// Run once, in `connection_made`.
+    pub F,
+);
 
 /// An [`OnStart`] app that runs `f` in `connection_made`.
 ///
