@@ -35,69 +35,11 @@ pub trait QuicConnection: Introspect {
     /// The current time, from the driver.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), on_start(move |c| tx.send(c.now()).unwrap()));
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.now()).unwrap()));
     /// let made_at = rx.try_recv().unwrap();
     /// // The handshake took one round trip (2 × 10 ms) of simulated time.
     /// assert!(made_at - strata::testing::epoch() >= Duration::from_millis(20));
@@ -106,70 +48,12 @@ pub trait QuicConnection: Introspect {
     /// True on the server's side of the connection.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// let on_server = tx.clone();
-    /// run(
+    /// QuicPair::exchange(
     ///     move || { let tx = on_server.clone(); on_start(move |c| tx.send(("server", c.is_server())).unwrap()) },
     ///     on_start(move |c| tx.send(("client", c.is_server())).unwrap()),
     /// );
@@ -181,69 +65,11 @@ pub trait QuicConnection: Introspect {
     /// The negotiated ALPN protocol.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), on_start(move |c| tx.send(c.alpn().map(<[u8]>::to_vec)).unwrap()));
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.alpn().map(<[u8]>::to_vec)).unwrap()));
     /// assert_eq!(rx.try_recv().unwrap().as_deref(), Some(&b"demo"[..]));
     /// ```
     fn alpn(&self) -> Option<&[u8]>;
@@ -251,69 +77,11 @@ pub trait QuicConnection: Introspect {
     /// [`QuicApp::streams_available`] follows when credit arrives).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), on_start(move |c| {
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| {
     ///     tx.send([c.open(Dir::Bi), c.open(Dir::Uni), c.open(Dir::Bi)]).unwrap()
     /// }));
     /// // The client's ids: bidirectional 0, 4, ...; unidirectional 2, 6, ...
@@ -325,70 +93,12 @@ pub trait QuicConnection: Introspect {
     /// [`QuicApp::stream_writable`] once credit comes back.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
-    /// let log = Log::default();
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&log), on_start(move |c| {
+    /// QuicPair::exchange(Recorder::factory(&log), on_start(move |c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     tx.send(c.write(id, b"hello")).unwrap();
     ///     tx.send(c.write(StreamId(99), b"x")).unwrap(); // never opened
@@ -400,70 +110,12 @@ pub trait QuicConnection: Introspect {
     /// FIN.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
-    /// let log = Log::default();
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&log), on_start(move |c| {
+    /// QuicPair::exchange(Recorder::factory(&log), on_start(move |c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     let _ = c.write(id, b"bye");
     ///     tx.send(c.finish(id)).unwrap();
@@ -475,69 +127,11 @@ pub trait QuicConnection: Introspect {
     /// RESET_STREAM with an application code.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
-    /// let log = Log::default();
-    /// run(recorder(&log), on_start(|c| {
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// let log = CallLog::default();
+    /// QuicPair::exchange(Recorder::factory(&log), on_start(|c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     let _ = c.write(id, b"never mind");
     ///     c.reset(id, 7);
@@ -548,67 +142,9 @@ pub trait QuicConnection: Introspect {
     /// STOP_SENDING with an application code.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// The server refuses every stream the client opens.
     /// struct Refuse;
     /// impl QuicApp for Refuse {
@@ -630,7 +166,7 @@ pub trait QuicConnection: Introspect {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(|| Refuse, Writer(tx));
+    /// QuicPair::exchange(|| Refuse, Writer(tx));
     /// assert_eq!(rx.try_recv().unwrap(), Err(StreamError::Stopped(9)));
     /// ```
     fn stop_sending(&mut self, id: StreamId, code: u64);
@@ -638,69 +174,11 @@ pub trait QuicConnection: Introspect {
     /// opening the flow-control window, which slows the peer).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// A server that reads nothing of the streams it is sent.
-    /// struct Deaf(Log);
+    /// struct Deaf(CallLog);
     /// impl QuicApp for Deaf {
     ///     fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
     ///         c.pause_reading(id);
@@ -710,9 +188,9 @@ pub trait QuicConnection: Introspect {
     ///         self.0.push(format!("data {}", id.0));
     ///     }
     /// }
-    /// let log = Log::default();
+    /// let log = CallLog::default();
     /// let l = log.clone();
-    /// run(move || Deaf(l.clone()), on_start(|c| {
+    /// QuicPair::exchange(move || Deaf(l.clone()), on_start(|c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     let _ = c.write(id, b"unread");
     /// }));
@@ -722,69 +200,11 @@ pub trait QuicConnection: Introspect {
     /// Restart delivering `stream_data` for `id`.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// A server that reads each stream only a second after it opened.
-    /// struct Later { log: Log, paused: Vec<StreamId>, at: Option<std::time::Instant> }
+    /// struct Later { log: CallLog, paused: Vec<StreamId>, at: Option<std::time::Instant> }
     /// impl QuicApp for Later {
     ///     fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) {
     ///         c.pause_reading(id);
@@ -805,9 +225,9 @@ pub trait QuicConnection: Introspect {
     ///         self.log.push(String::from_utf8_lossy(d).into_owned());
     ///     }
     /// }
-    /// let log = Log::default();
+    /// let log = CallLog::default();
     /// let l = log.clone();
-    /// run(move || Later { log: l.clone(), paused: vec![], at: None }, on_start(|c| {
+    /// QuicPair::exchange(move || Later { log: l.clone(), paused: vec![], at: None }, on_start(|c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     let _ = c.write(id, b"held back");
     /// }));
@@ -819,70 +239,12 @@ pub trait QuicConnection: Introspect {
     /// [`MAX_EARLY_BYTES`](super::MAX_EARLY_BYTES).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
-    /// let log = Log::default();
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&log), on_start(move |c| {
+    /// QuicPair::exchange(Recorder::factory(&log), on_start(move |c| {
     ///     tx.send(c.send_datagram(Bytes::from_static(b"ping"))).unwrap();
     ///     tx.send(c.send_datagram(Bytes::from(vec![0; 64 << 10]))).unwrap(); // larger than a packet
     /// }));
@@ -893,69 +255,11 @@ pub trait QuicConnection: Introspect {
     /// The largest DATAGRAM payload the peer accepts now (`None`: disabled).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), on_start(move |c| tx.send(c.max_datagram_size()).unwrap()));
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.max_datagram_size()).unwrap()));
     /// let max = rx.try_recv().unwrap().expect("the server enabled DATAGRAM frames");
     /// assert!(max > 1000 && max < 1500, "what one packet holds: {max}");
     /// ```
@@ -963,67 +267,9 @@ pub trait QuicConnection: Introspect {
     /// CONNECTION_CLOSE with an application error code and reason.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends one message, and closes once the server has it.
     /// struct LastWords;
     /// impl QuicApp for LastWords {
@@ -1037,8 +283,8 @@ pub trait QuicConnection: Introspect {
     ///         c.close(42, b"done");
     ///     }
     /// }
-    /// let log = Log::default();
-    /// run(recorder(&log), LastWords);
+    /// let log = CallLog::default();
+    /// QuicPair::exchange(Recorder::factory(&log), LastWords);
     /// let last = log.lines().pop().unwrap();
     /// assert!(last.ends_with("application error 0x2a"), "{last}");
     /// ```
@@ -1046,67 +292,9 @@ pub trait QuicConnection: Introspect {
     /// A handle that reaches [`QuicApp::on_wake`] from any thread.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Hands its waker to another thread, which wakes the connection.
     /// struct Poke(mpsc::Sender<&'static str>);
     /// impl QuicApp for Poke {
@@ -1120,7 +308,7 @@ pub trait QuicConnection: Introspect {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), Poke(tx));
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), Poke(tx));
     /// assert_eq!(rx.try_recv(), Ok("woken"));
     /// ```
     fn waker(&self) -> Wake;
@@ -1133,70 +321,12 @@ pub trait QuicConnection: Introspect {
     /// [`QuicApp::zero_rtt_rejected`] was called. See `docs/quic.md`, "0-RTT".
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// // Without `QuicConfig::zero_rtt` an app never starts early.
-    /// run(recorder(&Log::default()), on_start(move |c| tx.send(c.is_early()).unwrap()));
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.is_early()).unwrap()));
     /// assert_eq!(rx.try_recv(), Ok(false));
     /// ```
     fn is_early(&self) -> bool {
@@ -1257,67 +387,9 @@ pub trait QuicApp: Send {
     /// 0-RTT keys exist, on a server once the client's hello is read.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Says hello on a stream of its own as soon as it can.
     /// struct Hello;
     /// impl QuicApp for Hello {
@@ -1328,75 +400,17 @@ pub trait QuicApp: Send {
     ///     }
     ///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
     /// }
-    /// let log = Log::default();
-    /// run(recorder(&log), Hello);
+    /// let log = CallLog::default();
+    /// QuicPair::exchange(Recorder::factory(&log), Hello);
     /// assert_eq!(log.lines(), ["opened 2", "data 2 hello", "fin 2"]);
     /// ```
     fn connection_made(&mut self, c: &mut dyn QuicConnection) {}
     /// The peer opened a stream (called before its first `stream_data`).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Tells which streams the peer opened.
     /// struct Opened(mpsc::Sender<StreamId>);
     /// impl QuicApp for Opened {
@@ -1406,7 +420,7 @@ pub trait QuicApp: Send {
     ///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(move || Opened(tx.clone()), on_start(|c| {
+    /// QuicPair::exchange(move || Opened(tx.clone()), on_start(|c| {
     ///     for dir in [Dir::Bi, Dir::Uni] {
     ///         let id = c.open(dir).unwrap();
     ///         let _ = c.write(id, b"x");
@@ -1418,67 +432,9 @@ pub trait QuicApp: Send {
     /// Bytes arrived on a stream, in order.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Answers every chunk in upper case, on the stream it came on.
     /// struct Upper;
     /// impl QuicApp for Upper {
@@ -1487,7 +443,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// /// Sends "hello" and keeps the answer.
-    /// struct Ask(Log);
+    /// struct Ask(CallLog);
     /// impl QuicApp for Ask {
     ///     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
     ///         let id = c.open(Dir::Bi).unwrap();
@@ -1497,75 +453,17 @@ pub trait QuicApp: Send {
     ///         self.0.push(String::from_utf8_lossy(data).into_owned());
     ///     }
     /// }
-    /// let answer = Log::default();
-    /// run(|| Upper, Ask(answer.clone()));
+    /// let answer = CallLog::default();
+    /// QuicPair::exchange(|| Upper, Ask(answer.clone()));
     /// assert_eq!(answer.lines().concat(), "HELLO");
     /// ```
     fn stream_data(&mut self, c: &mut dyn QuicConnection, id: StreamId, data: &[u8]);
     /// The peer's FIN (after its last `stream_data`).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Counts the bytes of each stream, and reports the total at its FIN.
     /// #[derive(Default)]
     /// struct Count(usize, Option<mpsc::Sender<(StreamId, usize)>>);
@@ -1578,7 +476,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(move || Count(0, Some(tx.clone())), on_start(|c| {
+    /// QuicPair::exchange(move || Count(0, Some(tx.clone())), on_start(|c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     let _ = c.write(id, b"twelve bytes");
     ///     let _ = c.finish(id);
@@ -1589,67 +487,9 @@ pub trait QuicApp: Send {
     /// The peer reset its sending side (RESET_STREAM).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Reports the streams the peer abandoned.
     /// struct Resets(mpsc::Sender<(StreamId, u64)>);
     /// impl QuicApp for Resets {
@@ -1659,7 +499,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(move || Resets(tx.clone()), on_start(|c| {
+    /// QuicPair::exchange(move || Resets(tx.clone()), on_start(|c| {
     ///     let id = c.open(Dir::Uni).unwrap();
     ///     let _ = c.write(id, b"half a request");
     ///     c.reset(id, 3);
@@ -1670,67 +510,9 @@ pub trait QuicApp: Send {
     /// The peer asked us to stop sending (STOP_SENDING).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Streams a long answer, and gives it up when the reader says stop.
     /// struct Talker(mpsc::Sender<(StreamId, u64)>);
     /// impl QuicApp for Talker {
@@ -1751,7 +533,7 @@ pub trait QuicApp: Send {
     ///     fn stream_opened(&mut self, c: &mut dyn QuicConnection, id: StreamId) { c.stop_sending(id, 5) }
     ///     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
     /// }
-    /// run(|| Stop, Talker(tx));
+    /// QuicPair::exchange(|| Stop, Talker(tx));
     /// assert_eq!(rx.try_recv(), Ok((StreamId(2), 5)));
     /// ```
     fn stream_stopped(&mut self, c: &mut dyn QuicConnection, id: StreamId, code: u64) {}
@@ -1760,67 +542,9 @@ pub trait QuicApp: Send {
     /// the connection now loses nothing of it.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Closes the connection once its one message was surely delivered.
     /// struct Deliver(mpsc::Sender<StreamId>);
     /// impl QuicApp for Deliver {
@@ -1835,9 +559,9 @@ pub trait QuicApp: Send {
     ///         c.close(0, b"");
     ///     }
     /// }
-    /// let log = Log::default();
+    /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&log), Deliver(tx));
+    /// QuicPair::exchange(Recorder::factory(&log), Deliver(tx));
     /// assert_eq!(rx.try_recv(), Ok(StreamId(2)));
     /// assert_eq!(log.lines()[..3], ["opened 2", "data 2 important", "fin 2"]);
     /// ```
@@ -1845,67 +569,9 @@ pub trait QuicApp: Send {
     /// Flow-control credit came back after a short `write`.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends 3 MiB on one stream, more each time flow control allows it.
     /// struct Bulk { left: Vec<u8>, short_writes: mpsc::Sender<usize> }
     /// impl Bulk {
@@ -1939,7 +605,7 @@ pub trait QuicApp: Send {
     /// let (tx, rx) = mpsc::channel();
     /// let got = Arc::new(Mutex::new(0));
     /// let g = got.clone();
-    /// run(move || Sink(g.clone()), Bulk { left: vec![7; 3 << 20], short_writes: tx });
+    /// QuicPair::exchange(move || Sink(g.clone()), Bulk { left: vec![7; 3 << 20], short_writes: tx });
     /// assert!(rx.try_iter().count() > 0, "the 1 MiB stream window made writes short");
     /// assert_eq!(*got.lock().unwrap(), 3 << 20);
     /// ```
@@ -1947,67 +613,9 @@ pub trait QuicApp: Send {
     /// The peer raised its limit: `open(dir)` may succeed again.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Opens unidirectional streams until the server's limit (100 at once),
     /// /// and notes when the server allows more.
     /// struct Many { opened: usize, more: mpsc::Sender<(usize, Dir)> }
@@ -2025,7 +633,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), Many { opened: 0, more: tx });
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), Many { opened: 0, more: tx });
     /// // The server read the 100 streams to their end, which raised the limit.
     /// assert_eq!(rx.try_recv(), Ok((100, Dir::Uni)));
     /// ```
@@ -2033,67 +641,9 @@ pub trait QuicApp: Send {
     /// A DATAGRAM frame arrived.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Answers each datagram with its length, as a datagram.
     /// struct Measure;
     /// impl QuicApp for Measure {
@@ -2113,74 +663,16 @@ pub trait QuicApp: Send {
     ///         self.0.send(data.to_vec()).unwrap();
     ///     }
     /// }
-    /// run(|| Measure, Client(tx));
+    /// QuicPair::exchange(|| Measure, Client(tx));
     /// assert_eq!(rx.try_recv().unwrap(), b"9");
     /// ```
     fn datagram_received(&mut self, c: &mut dyn QuicConnection, data: &[u8]) {}
     /// The earliest time the app wants `on_deadline`.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Closes the connection 2 s after it started.
     /// struct Brief { ends_at: Option<std::time::Instant>, closed_at: mpsc::Sender<std::time::Instant> }
     /// impl QuicApp for Brief {
@@ -2200,7 +692,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), Brief { ends_at: None, closed_at: tx });
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), Brief { ends_at: None, closed_at: tx });
     /// let t = rx.try_recv().unwrap() - strata::testing::epoch();
     /// assert!(t >= Duration::from_secs(2) && t < Duration::from_secs(3), "{t:?}");
     /// ```
@@ -2210,67 +702,9 @@ pub trait QuicApp: Send {
     /// A deadline passed (spurious calls are allowed).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends a datagram every 100 ms, five in all.
     /// struct Ticker { next: Option<std::time::Instant>, sent: u32 }
     /// impl QuicApp for Ticker {
@@ -2291,75 +725,17 @@ pub trait QuicApp: Send {
     ///         self.next = (self.sent < 5).then(|| at + Duration::from_millis(100));
     ///     }
     /// }
-    /// let log = Log::default();
-    /// run(recorder(&log), Ticker { next: None, sent: 0 });
+    /// let log = CallLog::default();
+    /// QuicPair::exchange(Recorder::factory(&log), Ticker { next: None, sent: 0 });
     /// assert_eq!(log.lines(), ["datagram tick 1", "datagram tick 2", "datagram tick 3", "datagram tick 4", "datagram tick 5"]);
     /// ```
     fn on_deadline(&mut self, c: &mut dyn QuicConnection) {}
     /// A waker from [`QuicConnection::waker`] was woken.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends what another thread queued, when that thread wakes it.
     /// struct Outbox(Arc<Mutex<Vec<&'static [u8]>>>);
     /// impl QuicApp for Outbox {
@@ -2379,8 +755,8 @@ pub trait QuicApp: Send {
     ///         }
     ///     }
     /// }
-    /// let log = Log::default();
-    /// run(recorder(&log), Outbox(Arc::default()));
+    /// let log = CallLog::default();
+    /// QuicPair::exchange(Recorder::factory(&log), Outbox(Arc::default()));
     /// assert_eq!(log.lines(), ["datagram from elsewhere"]);
     /// ```
     fn on_wake(&mut self, c: &mut dyn QuicConnection) {}
@@ -2389,67 +765,9 @@ pub trait QuicApp: Send {
     /// calls [`on_wake`](QuicApp::on_wake).
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Hands its children wakers of their own, and tells whose wake came.
     /// struct Parent(mpsc::Sender<Option<u64>>);
     /// impl QuicApp for Parent {
@@ -2463,7 +781,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// run(recorder(&Log::default()), Parent(tx));
+    /// QuicPair::exchange(Recorder::factory(&CallLog::default()), Parent(tx));
     /// assert_eq!(rx.try_recv(), Ok(Some(7)));
     /// ```
     fn on_wake_at(&mut self, c: &mut dyn QuicConnection, route: WakeRoute<'_>) {
@@ -2475,67 +793,9 @@ pub trait QuicApp: Send {
     /// streams are done. The driver's drain deadline bounds the wait.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Says goodbye on a stream before closing, when the server drains.
     /// struct Polite;
     /// impl QuicApp for Polite {
@@ -2550,12 +810,10 @@ pub trait QuicApp: Send {
     ///         c.close(0, b"bye");
     ///     }
     /// }
-    /// let log = Log::default(); // what the client sees
-    /// let mut net = run(|| Polite, Recorder(log.clone()));
-    /// let server = net.node_at(SERVER.parse().unwrap()).unwrap();
-    /// let now = net.now();
-    /// net.stack_mut(server).unwrap().handle_shutdown(now);
-    /// net.run(Duration::from_secs(5));
+    /// let log = CallLog::default(); // what the client sees
+    /// let mut pair = QuicPair::exchange(|| Polite, Recorder(log.clone()));
+    /// pair.shutdown_server(); // the server's stack drains
+    /// pair.run(Duration::from_secs(5));
     /// let lines = log.lines();
     /// assert_eq!(lines[..3], ["opened 3", "data 3 going away", "fin 3"]);
     /// assert!(lines[3].starts_with("lost: "), "{lines:?}");
@@ -2575,67 +833,9 @@ pub trait QuicApp: Send {
     /// [`PerStream`](super::PerStream) answers true.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// use strata::StreamFactory;
     /// # use strata::{StreamProtocol, StreamTransport};
     /// # struct Echo;
@@ -2662,73 +862,18 @@ pub trait QuicApp: Send {
     /// a replay.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// # use strata::testing::{QuicPairConfig, QuicPairTls};
     /// # // One connection with 0-RTT on at the client (and at the server when
-    /// # // `server_zero_rtt`), the TLS configurations shared between connections
-    /// # // (they keep the tickets), over a 10 ms link, for 5 simulated seconds.
-    /// # fn connect(
-    /// #     tls: &(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>),
-    /// #     server_zero_rtt: bool,
-    /// #     log: &Log,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) {
+    /// # // `server_zero_rtt`), the TLS configurations shared (they keep the tickets).
+    /// # fn connect(tls: &QuicPairTls, server_zero_rtt: bool, log: &CallLog, client: impl QuicApp + 'static) {
     /// #     let cfg = |zero_rtt| QuicConfig { zero_rtt, ..QuicConfig::default() };
-    /// #     let server = recorder(log);
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(cfg(server_zero_rtt), tls.0.clone(), apps).unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(cfg(true), tls.1.clone(), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
+    /// #     let pair = QuicPairConfig { server: cfg(server_zero_rtt), client: cfg(true), tls: tls.clone(), ..QuicPairConfig::default() };
+    /// #     QuicPair::with(pair, Recorder::factory(log), client).run(Duration::from_secs(5));
     /// # }
-    /// # let tls = (
-    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap()),
-    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0),
-    /// # );
+    /// # let tls = QuicPairTls::new();
     /// /// Sends its request as early as it may, and says how 0-RTT went.
     /// struct Eager(mpsc::Sender<&'static str>);
     /// impl Eager {
@@ -2752,7 +897,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// let (first, second) = (Log::default(), Log::default());
+    /// let (first, second) = (CallLog::default(), CallLog::default());
     /// connect(&tls, true, &first, Eager(tx.clone())); // a full handshake leaves a ticket
     /// connect(&tls, true, &second, Eager(tx)); // which the next connection resumes with
     /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["after the handshake", "early", "accepted"]);
@@ -2767,73 +912,18 @@ pub trait QuicApp: Send {
     /// [`PerStream`](super::PerStream) does that for its protocols.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// # use strata::testing::{QuicPairConfig, QuicPairTls};
     /// # // One connection with 0-RTT on at the client (and at the server when
-    /// # // `server_zero_rtt`), the TLS configurations shared between connections
-    /// # // (they keep the tickets), over a 10 ms link, for 5 simulated seconds.
-    /// # fn connect(
-    /// #     tls: &(Arc<rustls::ServerConfig>, Arc<rustls::ClientConfig>),
-    /// #     server_zero_rtt: bool,
-    /// #     log: &Log,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) {
+    /// # // `server_zero_rtt`), the TLS configurations shared (they keep the tickets).
+    /// # fn connect(tls: &QuicPairTls, server_zero_rtt: bool, log: &CallLog, client: impl QuicApp + 'static) {
     /// #     let cfg = |zero_rtt| QuicConfig { zero_rtt, ..QuicConfig::default() };
-    /// #     let server = recorder(log);
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(cfg(server_zero_rtt), tls.0.clone(), apps).unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(cfg(true), tls.1.clone(), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
+    /// #     let pair = QuicPairConfig { server: cfg(server_zero_rtt), client: cfg(true), tls: tls.clone(), ..QuicPairConfig::default() };
+    /// #     QuicPair::with(pair, Recorder::factory(log), client).run(Duration::from_secs(5));
     /// # }
-    /// # let tls = (
-    /// #     Arc::new(ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap()),
-    /// #     Arc::new(ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap().0),
-    /// # );
+    /// # let tls = QuicPairTls::new();
     /// /// Sends its request as early as it may, and says how 0-RTT went.
     /// struct Eager(mpsc::Sender<&'static str>);
     /// impl Eager {
@@ -2858,7 +948,7 @@ pub trait QuicApp: Send {
     ///     }
     /// }
     /// let (tx, rx) = mpsc::channel();
-    /// let (first, second) = (Log::default(), Log::default());
+    /// let (first, second) = (CallLog::default(), CallLog::default());
     /// connect(&tls, true, &first, Eager(tx.clone()));
     /// connect(&tls, false, &second, Eager(tx)); // this time the server refuses early data
     /// assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["after the handshake", "early", "rejected"]);
@@ -2870,67 +960,9 @@ pub trait QuicApp: Send {
     /// The connection is gone; called once, last.
     ///
     /// ```
-    /// # use std::sync::{mpsc, Arc, Mutex};
-    /// # use std::time::Duration;
-    /// # use bytes::Bytes;
-    /// # use strata::quic::*;
-    /// # use strata::testing::{LinkConfig, SimNet};
-    /// # use strata::tls::{ClientTls, Identity, ServerTls};
-    /// # use strata::Close;
-    /// # // What a `Recorder` saw, one line per callback.
-    /// # #[derive(Clone, Default)]
-    /// # struct Log(Arc<Mutex<Vec<String>>>);
-    /// # impl Log {
-    /// #     fn push(&self, e: String) { self.0.lock().unwrap().push(e) }
-    /// #     fn lines(&self) -> Vec<String> { self.0.lock().unwrap().clone() }
-    /// # }
-    /// # // A server app that logs its callbacks.
-    /// # struct Recorder(Log);
-    /// # fn recorder(log: &Log) -> impl Fn() -> Recorder + Send + Sync + 'static {
-    /// #     let log = log.clone();
-    /// #     move || Recorder(log.clone())
-    /// # }
-    /// # impl QuicApp for Recorder {
-    /// #     fn stream_opened(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("opened {}", id.0)) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, id: StreamId, d: &[u8]) {
-    /// #         self.0.push(format!("data {} {}", id.0, String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn stream_finished(&mut self, _: &mut dyn QuicConnection, id: StreamId) { self.0.push(format!("fin {}", id.0)) }
-    /// #     fn stream_reset(&mut self, _: &mut dyn QuicConnection, id: StreamId, code: u64) {
-    /// #         self.0.push(format!("reset {} {code}", id.0))
-    /// #     }
-    /// #     fn datagram_received(&mut self, _: &mut dyn QuicConnection, d: &[u8]) {
-    /// #         self.0.push(format!("datagram {}", String::from_utf8_lossy(d)))
-    /// #     }
-    /// #     fn connection_lost(&mut self, why: &Close) { self.0.push(format!("lost: {why}")) }
-    /// # }
-    /// # // An app that runs `f` once the handshake is done, and ignores the rest.
-    /// # struct OnStart<F>(F);
-    /// # fn on_start<F: FnMut(&mut dyn QuicConnection) + Send>(f: F) -> OnStart<F> { OnStart(f) }
-    /// # impl<F: FnMut(&mut dyn QuicConnection) + Send> QuicApp for OnStart<F> {
-    /// #     fn connection_made(&mut self, c: &mut dyn QuicConnection) { (self.0)(c) }
-    /// #     fn stream_data(&mut self, _: &mut dyn QuicConnection, _: StreamId, _: &[u8]) {}
-    /// # }
-    /// # const SERVER: &str = "10.0.0.2:4433";
-    /// # // Runs `client` against a server that runs `server()` on each connection,
-    /// # // over a simulated 10 ms link, for 5 simulated seconds.
-    /// # fn run<S: QuicApp + 'static>(
-    /// #     server: impl Fn() -> S + Send + Sync + 'static,
-    /// #     client: impl QuicApp + 'static,
-    /// # ) -> SimNet {
-    /// #     let tls = ServerTls::new(&Identity::localhost().unwrap()).alpn(["demo"]).build_rustls().unwrap();
-    /// #     let apps: AppFactory = Arc::new(move |_| Some(Box::new(server()) as Box<dyn QuicApp>));
-    /// #     let srv = QuicServer::new(QuicConfig::default(), Arc::new(tls), apps).unwrap();
-    /// #     let (tls, _) = ClientTls::new("localhost").unwrap().insecure().alpn(["demo"]).build_rustls().unwrap();
-    /// #     let at = SERVER.parse().unwrap();
-    /// #     let cli = QuicClient::new(QuicConfig::default(), Arc::new(tls), "localhost", at, Box::new(client)).unwrap();
-    /// #     let mut net = SimNet::new(1);
-    /// #     let s = net.add_node(at, Box::new(srv));
-    /// #     let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cli));
-    /// #     net.link_both(c, s, LinkConfig { delay: Duration::from_millis(10), ..LinkConfig::default() });
-    /// #     net.run(Duration::from_secs(5));
-    /// #     net
-    /// # }
+    /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
+    /// # use bytes::Bytes; use strata::{quic::*, Close};
+    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Reports how the connection ended.
     /// struct Ending(mpsc::Sender<Close>);
     /// impl QuicApp for Ending {
@@ -2953,9 +985,9 @@ pub trait QuicApp: Send {
     /// }
     /// let (tx, rx) = mpsc::channel();
     /// let t = tx.clone();
-    /// run(move || Ending(t.clone()), Closer(0));
+    /// QuicPair::exchange(move || Ending(t.clone()), Closer(0));
     /// assert!(matches!(rx.try_recv(), Ok(Close::Done)), "code 0: a clean end");
-    /// run(move || Ending(tx.clone()), Closer(7));
+    /// QuicPair::exchange(move || Ending(tx.clone()), Closer(7));
     /// let why = rx.try_recv().unwrap();
     /// assert!(matches!(why.error::<QuicError>(), Some(QuicError::ApplicationClosed { code: 7, .. })));
     /// ```

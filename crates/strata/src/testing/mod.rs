@@ -11,6 +11,10 @@
 //!   or injects datagrams. It is the one link simulator: the mapping's
 //!   tests, the attack tests, the congestion controllers' simulation and
 //!   the `reliable_sim` benchmark all run on it.
+//! * [`QuicPair`]: a QUIC client and server over a [`SimNet`] link, with
+//!   small apps for examples ([`Recorder`], [`on_start`]); [`ConnPair`]:
+//!   two reliable-mapping connections joined in memory; [`PingEcho`]: a
+//!   [`SimNet`] of a [`Ping`] and a [`DatagramEcho`].
 //!
 //! # Tampering and corruption
 //!
@@ -24,11 +28,7 @@
 //! use std::time::Duration;
 //! use strata::testing::{LinkConfig, SimNet, Verdict};
 //! let mut net = SimNet::new(7);
-//! # use strata::{DatagramProtocol, DatagramTransport, Datagram};
-//! # struct Quiet;
-//! # impl DatagramProtocol for Quiet {
-//! #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-//! # }
+//! # use strata::testing::Quiet;
 //! let a = net.add_node("10.0.0.1:1000".parse().unwrap(), Box::new(Quiet));
 //! let b = net.add_node("10.0.0.2:2000".parse().unwrap(), Box::new(Quiet));
 //! net.link_both(a, b, LinkConfig::default().corrupt(0.1, 1));
@@ -46,20 +46,28 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
+mod conn_pair;
 mod memory;
 mod netem;
+mod ping_echo;
 mod pump;
 mod pump_config;
 mod pump_wire;
+mod quic_pair;
 mod simnet;
 mod simtrace;
 mod tamper;
 
+pub use conn_pair::{hop_conns, pump_conns, ConnPair};
 pub use memory::{MemoryDatagramTransport, MemoryTransport};
 pub use netem::{Arrival, Arrivals, DropReason, LinkConfig, LinkStats, Loss, Netem};
+pub use ping_echo::{DatagramEcho, Ping, PingEcho, Quiet};
 pub use pump::Pump;
 pub use pump_config::{
     Dir, PumpConfig, PumpEvent, PumpEventKind, RunOutcome, MAX_ROUNDS_PER_INSTANT,
+};
+pub use quic_pair::{
+    on_start, CallLog, OnStart, QuicPair, QuicPairConfig, QuicPairTls, Recorder, QUIC_PAIR_ALPN,
 };
 pub use simnet::SimNet;
 pub use simtrace::{payload_hash, NodeId, SimEvent, SimEventKind};

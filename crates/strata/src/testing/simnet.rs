@@ -80,10 +80,7 @@ const DEFAULT_MTU: usize = 1500;
 /// ```
 /// use strata::testing::{SimNet, LinkConfig};
 /// # use strata::{DatagramProtocol, DatagramTransport, Datagram};
-/// # struct Quiet;
-/// # impl DatagramProtocol for Quiet {
-/// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-/// # }
+/// # use strata::testing::Quiet;
 /// let mut net = SimNet::new(1);
 /// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Quiet));
 /// let b = net.add_node("127.0.0.2:1".parse().unwrap(), Box::new(Quiet));
@@ -267,22 +264,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// use strata::testing::Verdict;
     /// net.set_tamper(|d| if d.data.as_slice() == b"ping" { Verdict::Drop } else { Verdict::Pass });
     /// assert_eq!(net.run(Duration::from_secs(1)), RunOutcome::Idle);
@@ -299,22 +282,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// use strata::testing::Verdict;
     /// net.set_tamper(|_| Verdict::Drop);
     /// net.clear_tamper();
@@ -334,22 +303,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// let spoofed = "192.0.2.7:7".parse().unwrap();
     /// assert!(net.inject(spoofed, b_addr, b"hello"));
     /// // The echo answered the spoofed address, which no node has.
@@ -396,22 +351,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.set_tracing(false);
     /// net.run(Duration::from_secs(1));
     /// assert!(net.trace().is_empty());
@@ -431,17 +372,7 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
     /// let mut net = SimNet::new(1);
     /// let b_addr = "127.0.0.2:1".parse().unwrap();
     /// let a = net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Ping(b_addr)));
@@ -475,17 +406,7 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
     /// let mut net = SimNet::new(1);
     /// let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
     /// let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
@@ -511,17 +432,7 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
     /// let mut net = SimNet::new(1);
     /// let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
     /// let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
@@ -542,22 +453,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// assert!(net.stack(a).is_none()); // not started yet
     /// net.start();
     /// assert_eq!(net.stack(a).unwrap().transmits().count(), 1); // the ping, queued
@@ -595,22 +492,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// use strata::testing::epoch;
     /// assert_eq!(net.now(), epoch());
     /// net.run(Duration::from_secs(1));
@@ -626,22 +509,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.advance(Duration::from_millis(15));
     /// assert_eq!(net.elapsed(), Duration::from_millis(15));
     /// ```
@@ -759,22 +628,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// use strata::testing::NodeId;
     /// assert_eq!(net.addr(b), Some(b_addr));
     /// assert_eq!(net.addr(NodeId(9)), None);
@@ -789,22 +644,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// assert_eq!(net.node_at(a_addr), Some(a));
     /// assert_eq!(net.node_at("127.0.0.9:1".parse().unwrap()), None);
     /// ```
@@ -818,22 +659,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.run(Duration::from_secs(1));
     /// let stack = net.stack(b).unwrap();
     /// assert!(stack.finished().is_none());
@@ -849,22 +676,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.run(Duration::from_secs(1));
     /// let now = net.now();
     /// net.stack_mut(b).unwrap().handle_shutdown(now);
@@ -880,22 +693,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.run(Duration::from_secs(1));
     /// let s = net.link_stats(a, b).unwrap();
     /// assert_eq!((s.sent, s.delivered, s.lost()), (1, 1, 0));
@@ -911,17 +710,7 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
     /// let mut net = SimNet::new(1);
     /// // Nobody at 127.0.0.2: the ping has nowhere to go.
     /// net.add_node("127.0.0.1:1".parse().unwrap(), Box::new(Ping("127.0.0.2:1".parse().unwrap())));
@@ -938,22 +727,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.advance(Duration::from_millis(5));
     /// assert_eq!(net.in_flight(), 1); // the ping, halfway
     /// net.run(Duration::from_secs(1));
@@ -969,22 +744,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// use strata::testing::SimEventKind::{Delivered, Sent};
     /// net.run(Duration::from_secs(1));
     /// let kinds: Vec<_> = net.trace().iter().map(|e| (e.from, e.kind)).collect();
@@ -1001,17 +762,7 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
     /// use strata::testing::Loss;
     /// let run = |seed| {
     ///     let mut net = SimNet::new(seed);
@@ -1038,22 +789,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// assert!(net.step()); // a sends the ping (at 0 ms)
     /// assert!(net.step()); // it arrives at b, which queues the echo (10 ms)
     /// assert_eq!(net.elapsed(), Duration::from_millis(10));
@@ -1083,22 +820,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// assert_eq!(net.run(Duration::from_millis(15)), RunOutcome::Limit);
     /// assert_eq!(net.elapsed(), Duration::from_millis(15));
     /// assert_eq!(net.run(Duration::from_secs(1)), RunOutcome::Idle);
@@ -1116,22 +839,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// let out = net.run_until(Duration::from_secs(1), |n| n.link_stats(a, b).unwrap().delivered == 1);
     /// assert_eq!(out, RunOutcome::Reached);
     /// assert_eq!(net.elapsed(), Duration::from_millis(10)); // the echo is still on its way
@@ -1153,22 +862,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// assert_eq!(net.advance(Duration::from_secs(1)), RunOutcome::Limit);
     /// assert_eq!(net.elapsed(), Duration::from_secs(1)); // past the last event, to the end
     /// assert_eq!(net.link_stats(b, a).unwrap().delivered, 1);
@@ -1184,22 +879,8 @@ impl SimNet {
     /// # use std::time::Duration;
     /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Transmit};
     /// # use strata::testing::{LinkConfig, RunOutcome, SimNet};
-    /// # struct Ping(std::net::SocketAddr);
-    /// # impl DatagramProtocol for Ping {
-    /// #     fn connection_made(&mut self, t: &mut dyn DatagramTransport) { t.send(&Transmit::to(self.0, b"ping")) }
-    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
-    /// # }
-    /// # struct Echo;
-    /// # impl DatagramProtocol for Echo {
-    /// #     fn datagrams_received(&mut self, t: &mut dyn DatagramTransport, b: &[Datagram<'_>]) {
-    /// #         for d in b { t.send(&Transmit::to(d.source.unwrap(), d.data)) }
-    /// #     }
-    /// # }
-    /// # let mut net = SimNet::new(1);
-    /// # let (a_addr, b_addr) = ("127.0.0.1:1".parse().unwrap(), "127.0.0.2:1".parse().unwrap());
-    /// # let a = net.add_node(a_addr, Box::new(Ping(b_addr)));
-    /// # let b = net.add_node(b_addr, Box::new(Echo));
-    /// # net.link_both(a, b, LinkConfig::default().delay(Duration::from_millis(10)));
+    /// # use strata::testing::{DatagramEcho as Echo, Ping};
+    /// # let strata::testing::PingEcho { mut net, a, b, a_addr, b_addr } = strata::testing::PingEcho::new();
     /// net.start();
     /// assert!(net.step()); // the ping is sent
     /// assert_eq!(net.next_event(), Some(net.now() + Duration::from_millis(10)));

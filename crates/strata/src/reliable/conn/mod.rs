@@ -349,20 +349,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// // Before the handshake, the random id the Initial went to; after it, the
     /// // id the server chose.
     /// assert_eq!(Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2)).remote_cid(), ConnId(2));
@@ -378,20 +366,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// assert!(c.is_established() && s.is_established());
     /// c.close(now, ErrorCode::NO_ERROR, b"");
     /// assert!(!c.is_established());
@@ -406,20 +382,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// assert!(c.handshake_done());
     /// c.close(now, ErrorCode::NO_ERROR, b"");
@@ -434,20 +398,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// assert!(!c.is_closing());
     /// c.close(now, ErrorCode::NO_ERROR, b"done");
@@ -463,20 +415,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// c.close(now, ErrorCode::NO_ERROR, b"done");
     /// assert!(!c.is_closed()); // closing: it answers with CLOSE for a while
@@ -494,20 +434,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::{ConnError, wire::ErrorCode};
     /// assert!(c.error().is_none());
     /// c.close(now, ErrorCode::APPLICATION_MIN, b"bye");
@@ -540,20 +468,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// // The handshake gave samples: each hop of `pump` takes 10 ms.
     /// assert!(c.rtt().has_sample());
     /// assert!(c.rtt().smoothed() >= Duration::from_millis(20));
@@ -624,20 +540,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// assert!(c.write(now, b"hello"));
     /// pump(&mut now, &mut c, &mut s);
     /// assert_eq!(&s.read(now, 100).unwrap()[..], b"hello");
@@ -662,20 +566,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"last words");
     /// c.finish();
     /// pump(&mut now, &mut c, &mut s);
@@ -693,20 +585,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// c.write(now, b"never mind");
     /// c.reset(ErrorCode(0x101));
@@ -725,20 +605,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"bye");
     /// c.close_gracefully(now);
     /// assert!(!c.is_closing()); // not before the data is acknowledged
@@ -758,20 +626,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::{ConnError, wire::ErrorCode};
     /// c.close(now, ErrorCode::APPLICATION_MIN, b"shutting down");
     /// assert!(c.is_closing());
@@ -790,20 +646,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// assert_eq!(c.send_buffered(), 5);
     /// pump(&mut now, &mut c, &mut s); // sent and acknowledged
@@ -820,20 +664,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// assert_eq!((c.send_queued(), c.send_buffered()), (5, 5));
     /// let mut d = Vec::new();
@@ -849,20 +681,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// pump(&mut now, &mut c, &mut s);
     /// assert_eq!(s.readable(), 5);
@@ -879,20 +699,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// pump(&mut now, &mut c, &mut s);
     /// assert_eq!(s.recv_buffered(), 5);
@@ -909,20 +717,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// pump(&mut now, &mut c, &mut s);
     /// assert_eq!(&s.read(now, 4).unwrap()[..], b"hell");
@@ -940,20 +736,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"x");
     /// c.finish();
     /// pump(&mut now, &mut c, &mut s);
@@ -979,20 +763,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"x");
     /// c.finish();
     /// pump(&mut now, &mut c, &mut s);
@@ -1012,20 +784,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.finish();
     /// pump(&mut now, &mut c, &mut s);
     /// assert!(!s.peer_finished()); // not handed over yet
@@ -1041,20 +801,8 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # fn hop(now: &mut Instant, from: &mut Connection, to: &mut Connection) {
-    /// #     if from.next_timeout().is_some_and(|t| t <= *now) { from.handle_timeout(*now) }
-    /// #     let (mut d, mut out) = (Vec::new(), Vec::new());
-    /// #     while from.poll_transmit(*now, &mut d) { out.push(d.clone()) }
-    /// #     *now += Duration::from_millis(10);
-    /// #     for d in &out { to.handle_datagram(*now, d) }
-    /// # }
-    /// # fn pump(now: &mut Instant, a: &mut Connection, b: &mut Connection) {
-    /// #     for _ in 0..10 { hop(now, a, b); hop(now, b, a) }
-    /// # }
-    /// # let mut now = Instant::now();
-    /// # let mut c = Connection::connect(ReliableConfig::default(), now, ConnId(1), ConnId(2));
-    /// # let mut s = Connection::accept(ReliableConfig::default(), now, ConnId(3), ConnId(1), true);
-    /// # pump(&mut now, &mut c, &mut s);
+    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// c.reset(ErrorCode::APPLICATION_MIN);
     /// pump(&mut now, &mut c, &mut s);
