@@ -35,7 +35,10 @@ const MAX_ROUNDS: usize = 100_000;
 /// assert_eq!(h.to_string(), "h0");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HostId(pub u32);
+pub struct HostId(
+    /// The host's number: the order it was added in, from 0.
+    pub u32,
+);
 
 impl std::fmt::Display for HostId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
