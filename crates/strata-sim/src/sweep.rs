@@ -250,32 +250,34 @@ impl SweepConfig {
 }
 
 /// A failing run, shrunk: of the lines its seed drew, only those the
-/// failure needs.
+/// failure needs. With the scenario of [`sweep`]'s example, whose
+/// property fails whenever host b stalls:
 ///
 /// ```
-/// use std::time::Duration;
-/// use strata_sim::{sweep, Link, Nemesis, Run, Script, Sim, SweepConfig};
-///
-/// // The property (too strong on purpose): host b's readers never stall.
-/// fn scenario(seed: u64, faults: Option<&str>) -> Run {
-///     let mut sim = Sim::new(seed);
-///     let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
-///     let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
-///     sim.link(a, b, Link::default());
-///     let script = match faults {
-///         Some(text) => Script::parse(&sim, text).unwrap(),
-///         None => {
-///             let mut n = Nemesis::new(seed);
-///             n.add_partitions(&sim, &[(a, b)], 2, Duration::from_secs(5));
-///             n.add_stall(&sim, b, Duration::from_secs(5), Duration::from_secs(1));
-///             n.script(&sim)
-///         }
-///     };
-///     sim.script(&script);
-///     let stalled = sim.run_until(Duration::from_secs(10), |sim| sim.is_stalled(b));
-///     Run::check(script, &[(stalled != strata::testing::RunOutcome::Reached, "b stalled".into())])
-/// }
-///
+/// # use std::time::Duration;
+/// # use strata::testing::RunOutcome;
+/// # use strata_sim::{sweep, Link, Nemesis, Run, Script, Sim, SweepConfig};
+/// #
+/// # // The property (too strong on purpose): host b's readers never stall.
+/// # fn scenario(seed: u64, faults: Option<&str>) -> Run {
+/// #     let mut sim = Sim::new(seed);
+/// #     let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+/// #     let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+/// #     sim.link(a, b, Link::default());
+/// #     let script = match faults {
+/// #         Some(text) => Script::parse(&sim, text).unwrap(),
+/// #         None => {
+/// #             let mut n = Nemesis::new(seed);
+/// #             n.add_partitions(&sim, &[(a, b)], 2, Duration::from_secs(5));
+/// #             n.add_stall(&sim, b, Duration::from_secs(5), Duration::from_secs(1));
+/// #             n.script(&sim)
+/// #         }
+/// #     };
+/// #     sim.script(&script);
+/// #     let outcome = sim.run_until(Duration::from_secs(10), |sim| sim.is_stalled(b));
+/// #     Run::check(script, &[(outcome != RunOutcome::Reached, "b stalled".into())])
+/// # }
+/// #
 /// let report = sweep(&SweepConfig::seeds(0..8).name("never_stalls"), scenario);
 /// let failure = report.failure.unwrap();
 /// assert_eq!(failure.seed, 0); // the lowest failing seed
@@ -364,6 +366,7 @@ impl std::fmt::Display for SweepReport {
 ///
 /// ```
 /// use std::time::Duration;
+/// use strata::testing::RunOutcome;
 /// use strata_sim::{sweep, Link, Nemesis, Run, Script, Sim, SweepConfig};
 ///
 /// // The property (too strong on purpose): host b's readers never stall.
@@ -382,8 +385,8 @@ impl std::fmt::Display for SweepReport {
 ///         }
 ///     };
 ///     sim.script(&script);
-///     let stalled = sim.run_until(Duration::from_secs(10), |sim| sim.is_stalled(b));
-///     Run::check(script, &[(stalled != strata::testing::RunOutcome::Reached, "b stalled".into())])
+///     let outcome = sim.run_until(Duration::from_secs(10), |sim| sim.is_stalled(b));
+///     Run::check(script, &[(outcome != RunOutcome::Reached, "b stalled".into())])
 /// }
 ///
 /// let report = sweep(&SweepConfig::seeds(0..8).name("never_stalls"), scenario);
@@ -696,8 +699,8 @@ impl Nemesis {
         self
     }
 
-    /// Adds a datagram loss change between two hosts (0 to `max` percent)
-    /// within `within`.
+    /// Adds a datagram loss change between two hosts (0 to `max_percent`
+    /// percent, in whole percents) within `within`.
     ///
     /// ```
     /// # use std::time::Duration;
