@@ -85,6 +85,18 @@ pub struct Script {
 }
 
 /// One line of a [`Script`].
+///
+/// ```
+/// use std::time::Duration;
+/// use strata_sim::{Fault, Script, Sim};
+/// let mut sim = Sim::new(1);
+/// let db = sim.add_host("db", "10.0.0.5".parse().unwrap());
+/// let s = Script::parse(&sim, "at 1.5s restart db for 200ms").unwrap();
+/// let line = &s.lines[0];
+/// assert_eq!(line.at, Duration::from_millis(1500));
+/// assert_eq!(line.fault, Fault::Restart { host: db, down: Duration::from_millis(200) });
+/// assert_eq!(line.text, "restart db for 200ms");
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct ScriptLine {
     /// When, from the script's start.
@@ -97,7 +109,28 @@ pub struct ScriptLine {
 
 impl Script {
     /// Parses a script against the hosts of `sim`. Blank lines and lines
-    /// starting with `#` are skipped.
+    /// starting with `#` are skipped. An error names the line (from 1) and
+    /// what is wrong with it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata_sim::{Fault, Script, Sim};
+    /// let mut sim = Sim::new(1);
+    /// let c = sim.add_host("client", "10.0.0.1".parse().unwrap());
+    /// let s = sim.add_host("server", "10.0.0.2".parse().unwrap());
+    /// let script = Script::parse(&sim, "
+    ///     ## a slow, lossy minute
+    ///     at 0 latency client server 150ms
+    ///     at 10s loss client server 2%
+    ///     at 30s skew server -500ms
+    /// ").unwrap();
+    /// assert_eq!(script.lines[0].fault, Fault::Latency(c, s, Duration::from_millis(150)));
+    /// assert_eq!(script.lines[1].fault, Fault::Loss(c, s, 0.02));
+    /// assert_eq!(script.lines[2].fault, Fault::Skew(s, -500_000_000));
+    ///
+    /// let err = Script::parse(&sim, "at 1s partition client\nat 2s heal client server").unwrap_err();
+    /// assert_eq!(err.to_string(), "fault script line 1: `partition` needs a host");
+    /// ```
     pub fn parse(sim: &Sim, text: &str) -> Result<Script, SimError> {
         let mut lines = Vec::new();
         for (i, raw) in text.lines().enumerate() {
@@ -172,11 +205,24 @@ impl Script {
     }
 
     /// How many lines.
+    ///
+    /// ```
+    /// # let mut sim = strata_sim::Sim::new(1);
+    /// # sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let s = strata_sim::Script::parse(&sim, "# comments do not count\nat 1s stall a\n\nat 2s resume a").unwrap();
+    /// assert_eq!(s.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.lines.len()
     }
 
     /// True with no lines.
+    ///
+    /// ```
+    /// let sim = strata_sim::Sim::new(1);
+    /// assert!(strata_sim::Script::parse(&sim, "# nothing yet\n").unwrap().is_empty());
+    /// assert!(strata_sim::Script::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.lines.is_empty()
     }
@@ -285,7 +331,19 @@ impl Sim {
         }
     }
 
-    /// Whether two hosts are partitioned.
+    /// Whether two hosts are partitioned (either way round).
+    ///
+    /// ```
+    /// use strata_sim::Fault;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// sim.link(a, b, strata_sim::Link::default());
+    /// sim.apply(Fault::Partition(a, b));
+    /// assert!(sim.is_partitioned(b, a));
+    /// sim.apply(Fault::Heal(b, a));
+    /// assert!(!sim.is_partitioned(a, b));
+    /// ```
     pub fn is_partitioned(&self, a: HostId, b: HostId) -> bool {
         self.links.get(&pair(a, b)).is_some_and(|l| l.partitioned)
     }
@@ -365,6 +423,18 @@ impl Sim {
     }
 
     /// Whether the host's applications stopped reading.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// sim.script(&strata_sim::Script::parse(&sim, "at 1s stall a\nat 2s resume a").unwrap());
+    /// assert!(!sim.is_stalled(a));
+    /// sim.advance(Duration::from_millis(1500));
+    /// assert!(sim.is_stalled(a));
+    /// sim.advance(Duration::from_secs(1));
+    /// assert!(!sim.is_stalled(a));
+    /// ```
     pub fn is_stalled(&self, host: HostId) -> bool {
         self.hosts[host.0 as usize].stalled
     }

@@ -35,7 +35,10 @@ const MAX_ROUNDS: usize = 100_000;
 /// assert_eq!(h.to_string(), "h0");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct HostId(pub u32);
+pub struct HostId(
+    /// The host's number: the order it was added in, from 0.
+    pub u32,
+);
 
 impl std::fmt::Display for HostId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -59,6 +62,23 @@ pub(crate) struct Listener {
 
 /// Runs on a host when it boots: at [`Sim::on_boot`] and after every
 /// restart. It listens and connects as the host's applications do.
+///
+/// ```
+/// use std::cell::Cell;
+/// use std::rc::Rc;
+/// use std::time::Duration;
+/// use strata_sim::{Boot, Fault, Sim};
+/// let mut sim = Sim::new(1);
+/// let h = sim.add_host("server", "10.0.0.2".parse().unwrap());
+/// let boots = Rc::new(Cell::new(0));
+/// let count = boots.clone();
+/// let boot: Boot = Box::new(move |_sim, _host| count.set(count.get() + 1));
+/// sim.on_boot(h, boot);
+/// assert_eq!(boots.get(), 1);
+/// sim.apply(Fault::Restart { host: h, down: Duration::from_secs(1) });
+/// sim.run(Duration::from_secs(5));
+/// assert_eq!(boots.get(), 2);
+/// ```
 pub type Boot = Box<dyn FnMut(&mut Sim, HostId)>;
 
 pub(crate) struct Host {
@@ -320,6 +340,12 @@ impl Sim {
     /// # Panics
     ///
     /// If `host` is not one of this world's hosts (a bug in the test).
+    ///
+    /// ```
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let h = sim.add_host("v6", "fd00::2".parse().unwrap());
+    /// assert_eq!(sim.host_ip(h).to_string(), "fd00::2");
+    /// ```
     pub fn host_ip(&self, host: HostId) -> IpAddr {
         self.hosts[host.0 as usize].ip
     }
@@ -336,6 +362,13 @@ impl Sim {
     }
 
     /// The host with this name, if any.
+    ///
+    /// ```
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let db = sim.add_host("db", "10.0.0.5".parse().unwrap());
+    /// assert_eq!(sim.host_named("db"), Some(db));
+    /// assert_eq!(sim.host_named("web"), None);
+    /// ```
     pub fn host_named(&self, name: &str) -> Option<HostId> {
         self.hosts
             .iter()
@@ -344,6 +377,13 @@ impl Sim {
     }
 
     /// The host with this address, if any.
+    ///
+    /// ```
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let db = sim.add_host("db", "10.0.0.5".parse().unwrap());
+    /// assert_eq!(sim.host_at("10.0.0.5".parse().unwrap()), Some(db));
+    /// assert_eq!(sim.host_at("10.0.0.6".parse().unwrap()), None);
+    /// ```
     pub fn host_at(&self, ip: IpAddr) -> Option<HostId> {
         self.hosts
             .iter()
@@ -380,13 +420,25 @@ impl Sim {
         self.relink_udp(a, b);
     }
 
-    /// The link between two hosts, if any.
+    /// The link between two hosts, if any (a host's link to itself is its
+    /// loopback, with no latency).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// assert!(sim.link_config(a, b).is_none());
+    /// assert_eq!(sim.link_config(a, a).unwrap().latency, Duration::ZERO);
+    /// sim.link(a, b, strata_sim::Link::default().window(8192));
+    /// assert_eq!(sim.link_config(b, a).unwrap().window, 8192);
+    /// ```
     pub fn link_config(&self, a: HostId, b: HostId) -> Option<&Link> {
         self.links.get(&pair(a, b)).map(|l| &l.cfg)
     }
 
     /// Sets what runs when `host` boots, and runs it now. It runs again
-    /// after every [restart](Sim::restart).
+    /// after every [restart](Fault::Restart).
     ///
     /// ```
     /// use std::sync::Arc;
@@ -409,7 +461,26 @@ impl Sim {
         self.boot(host);
     }
 
-    /// How many listeners `host` has.
+    /// How many listeners `host` has (a restart closes them all).
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use strata::{StreamFactory, StreamProtocol, StreamTransport};
+    /// # struct Discard;
+    /// # impl StreamProtocol for Discard {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let discard: StreamFactory = Arc::new(|| Box::new(Discard) as Box<dyn StreamProtocol>);
+    /// use std::time::Duration;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let h = sim.add_host("s", "10.0.0.2".parse().unwrap());
+    /// sim.listen(h, "tcp://s:80", discard.clone()).unwrap();
+    /// sim.listen(h, "tcp://s:443", discard).unwrap();
+    /// assert_eq!(sim.listeners(h), 2);
+    /// sim.apply(strata_sim::Fault::Restart { host: h, down: Duration::ZERO });
+    /// assert_eq!(sim.listeners(h), 0);
+    /// ```
     pub fn listeners(&self, host: HostId) -> usize {
         self.hosts[host.0 as usize].listeners.len()
     }
@@ -469,11 +540,36 @@ impl Sim {
     }
 
     /// How many events the trace holds.
+    ///
+    /// ```
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// assert_eq!(sim.trace_len(), 0);
+    /// sim.apply(strata_sim::Fault::Stall(a));
+    /// assert_eq!(sim.trace_len(), 1);
+    /// assert_eq!(sim.trace_text().lines().count(), 1);
+    /// ```
     pub fn trace_len(&self) -> usize {
         self.trace.len() + self.udp.trace().len()
     }
 
     /// The datagram network (UDP sockets of every host).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport};
+    /// # struct Sink;
+    /// # impl DatagramProtocol for Sink {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let h = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let node = sim.bind_udp(h, "10.0.0.1:0".parse().unwrap(), Box::new(Sink)).unwrap();
+    /// // Port 0 got a free port of the host.
+    /// let addr = sim.datagrams().addr(node).unwrap();
+    /// assert_eq!(addr.ip(), sim.host_ip(h));
+    /// assert_ne!(addr.port(), 0);
+    /// assert_eq!(sim.datagrams().now(), sim.now()); // one clock
+    /// ```
     pub fn datagrams(&self) -> &SimNet {
         &self.udp
     }
@@ -523,12 +619,39 @@ impl Sim {
     /// connection closed, no timer set), [`RunOutcome::Limit`] at the
     /// limit, [`RunOutcome::Spinning`] if a protocol keeps waking itself
     /// without time passing.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::RunOutcome;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// sim.script(&strata_sim::Script::parse(&sim, "at 5s stall a").unwrap());
+    /// assert_eq!(sim.run(Duration::from_secs(1)), RunOutcome::Limit);
+    /// assert_eq!(sim.elapsed(), Duration::from_secs(1));
+    /// // The clock jumps to the fault, and then nothing is left to happen.
+    /// assert_eq!(sim.run(Duration::from_secs(60)), RunOutcome::Idle);
+    /// assert_eq!(sim.elapsed(), Duration::from_secs(5));
+    /// assert!(sim.is_stalled(a));
+    /// ```
     pub fn run(&mut self, limit: Duration) -> RunOutcome {
         self.run_until(limit, |_| false)
     }
 
     /// Like [`run`](Sim::run), and stops with [`RunOutcome::Reached`] as
     /// soon as `pred` holds after an instant.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::RunOutcome;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// sim.link(a, b, strata_sim::Link::default());
+    /// let s = strata_sim::Script::parse(&sim, "at 2s partition a b\nat 3s heal a b").unwrap();
+    /// sim.script(&s);
+    /// assert_eq!(sim.run_until(Duration::from_secs(10), |sim| sim.is_partitioned(a, b)), RunOutcome::Reached);
+    /// assert_eq!(sim.elapsed(), Duration::from_secs(2));
+    /// ```
     pub fn run_until(&mut self, limit: Duration, mut pred: impl FnMut(&Sim) -> bool) -> RunOutcome {
         let target = self.now + limit;
         loop {
@@ -550,7 +673,19 @@ impl Sim {
     }
 
     /// Moves the clock forward by exactly `d`, doing everything due on the
-    /// way.
+    /// way (unlike [`run`](Sim::run), which stops early when nothing is
+    /// left to happen).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::testing::RunOutcome;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// sim.script(&strata_sim::Script::parse(&sim, "at 1s stall a").unwrap());
+    /// assert_eq!(sim.advance(Duration::from_secs(3)), RunOutcome::Limit);
+    /// assert_eq!(sim.elapsed(), Duration::from_secs(3));
+    /// assert!(sim.is_stalled(a));
+    /// ```
     pub fn advance(&mut self, d: Duration) -> RunOutcome {
         let target = self.now + d;
         loop {
