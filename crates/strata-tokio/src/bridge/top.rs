@@ -250,10 +250,11 @@ impl std::task::Wake for InlineFlags {
     fn wake_by_ref(self: &Arc<Self>) {
         // `woken` already set: a wake is on its way, or a busy callback
         // will see the flag before it returns.
-        if !self.woken.swap(true, SeqCst) && !self.busy.load(SeqCst) {
-            if let Some(w) = self.wake.get() {
-                w.wake();
-            }
+        if !self.woken.swap(true, SeqCst)
+            && !self.busy.load(SeqCst)
+            && let Some(w) = self.wake.get()
+        {
+            w.wake();
         }
     }
 }
@@ -262,10 +263,10 @@ impl Inline {
     /// Hands the future, if still running, to a task of its own: the stack
     /// ended under it. It is polled there at once, so it sees the end.
     fn release(&mut self) {
-        if let Some(fut) = self.fut.take() {
-            if let Ok(rt) = tokio::runtime::Handle::try_current() {
-                drop(rt.spawn(fut));
-            }
+        if let Some(fut) = self.fut.take()
+            && let Ok(rt) = tokio::runtime::Handle::try_current()
+        {
+            drop(rt.spawn(fut));
         }
     }
 }
@@ -330,12 +331,12 @@ impl BridgeProtocol {
         };
         let shared = &self.shared;
         for _ in 0..INLINE_ROUNDS {
-            if inl.flags.woken.swap(false, SeqCst) {
-                if let Some(fut) = &mut inl.fut {
-                    let mut cx = Context::from_waker(&inl.waker);
-                    if fut.as_mut().poll(&mut cx).is_ready() {
-                        inl.fut = None;
-                    }
+            if inl.flags.woken.swap(false, SeqCst)
+                && let Some(fut) = &mut inl.fut
+            {
+                let mut cx = Context::from_waker(&inl.waker);
+                if fut.as_mut().poll(&mut cx).is_ready() {
+                    inl.fut = None;
                 }
             }
             inl.flags.again.store(false, SeqCst);
