@@ -265,6 +265,7 @@ where
         },
         identity: None,
         tls: None,
+        seed: None,
     };
     let Some((_, above)) = ep.layers.split_last() else {
         return Err(DriverError::Unsupported {
