@@ -63,6 +63,7 @@ mod api;
 mod error;
 mod fault;
 mod link;
+mod seeded;
 mod stream;
 mod trace;
 mod world;
