@@ -37,7 +37,8 @@ use crate::tls::TlsIdentity;
 /// assert!(plan.carries_streams());
 /// assert_eq!(plan.layers(), 1); // tls, above the mapping
 ///
-/// let bad = Endpoint::parse_with("tls+tcp://127.0.0.1:1?tls.alpn=", &strata_tokio::registry()).unwrap();
+/// // Options are checked (and files read) when the plan is made.
+/// let bad = Endpoint::parse_with("tls+tcp://127.0.0.1:1?tls.ca=/nonexistent/ca.pem", &strata_tokio::registry()).unwrap();
 /// assert!(StackPlan::client(&bad).is_err());
 /// ```
 pub struct StackPlan {
