@@ -39,8 +39,8 @@ impl Opened {
 
 impl Sim {
     /// Listens on `host` at `endpoint` (`tcp://10.0.0.2:80`,
-    /// `tcp://0.0.0.0:0`, `unix:///run/app.sock`, with layers above if a
-    /// [`Layers`] builder was given); each accepted connection runs a
+    /// `tcp://0.0.0.0:0`, `unix:///run/app.sock`, and with layers above:
+    /// `tls+tcp://`, `quic+udp://`); each accepted connection runs a
     /// protocol from `factory`. Returns the address listened on (a port 0
     /// gets a free port).
     ///

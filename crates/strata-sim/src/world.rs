@@ -378,7 +378,7 @@ impl Sim {
     }
 
     /// Sets what runs when `host` boots, and runs it now. It runs again
-    /// after every [restart](Sim::restart).
+    /// after every restart ([`Fault::Restart`](crate::Fault::Restart)).
     ///
     /// ```
     /// use std::sync::Arc;
