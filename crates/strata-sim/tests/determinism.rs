@@ -390,3 +390,16 @@ fn a_sweep_of_seeds_repeats() {
         assert!(mapping(seed) == mapping(seed), "mapping, seed {seed}");
     }
 }
+
+#[test]
+fn quic_over_simulated_tcp_repeats_from_its_seed() {
+    repeats(18, |seed| {
+        echo_run(
+            seed,
+            "quic+tcp://10.0.0.2:4434",
+            "quic+tcp://server:4434?quic.insecure=true",
+            Link::default().latency(Duration::from_millis(10)),
+            50_000,
+        )
+    });
+}

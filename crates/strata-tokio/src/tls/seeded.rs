@@ -194,6 +194,16 @@ mod tests {
     }
 
     #[test]
+    fn what_a_seeded_provider_leaks_stays_small() {
+        // The module's docs promise about 400 bytes per plan.
+        assert!(
+            std::mem::size_of::<Seeded>() <= 400,
+            "{}",
+            std::mem::size_of::<Seeded>()
+        );
+    }
+
+    #[test]
     fn the_identity_is_the_seed_s() {
         let a = identity(9).unwrap();
         assert_eq!(a.certificate_der(), identity(9).unwrap().certificate_der());
