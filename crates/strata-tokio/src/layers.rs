@@ -92,7 +92,10 @@ impl StackPlan {
     /// endpoint names files, no stateless TLS tickets (resumption by
     /// session cache, ids from the seed), QUIC's and the reliable mapping's
     /// `rng_seed` (unless `quic.seed` is given), and the KCP conversation
-    /// id (unless `reliable.conv` is given). Whoever knows the seed knows
+    /// id (unless `reliable.conv` is given). A seeded QUIC client makes its
+    /// own TLS configuration, never the process-wide one `quic.0rtt=true`
+    /// shares between connections (which would carry state from one run
+    /// into the next), so it does not resume. Whoever knows the seed knows
     /// every key: never use it for real traffic. The simulator
     /// (`strata-sim`) calls it for each listen and connect; the real
     /// driver never does.
