@@ -90,6 +90,7 @@ pub(crate) async fn listen(
         role: Role::Server,
         identity,
         tls: None,
+        tls_identity: None,
         seed: None,
     };
     let plan = plan(&mut cx)?;
@@ -145,6 +146,7 @@ pub async fn connect(
         role: Role::Client,
         identity: None,
         tls: None,
+        tls_identity: None,
         seed: None,
     };
     let plan = plan(&mut cx)?;
@@ -336,6 +338,7 @@ mod tests {
             role,
             identity: None,
             tls: None,
+            tls_identity: None,
             seed: None,
         }
     }

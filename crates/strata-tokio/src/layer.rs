@@ -45,6 +45,9 @@ pub(crate) struct LayerCx<'a> {
     pub(crate) identity: Option<TlsIdentity>,
     /// The TLS configuration, once the first `tls` layer has made it.
     pub(crate) tls: Option<TlsConfig>,
+    /// The identity a server's `tls` layer presents, once made (kept apart
+    /// from `identity`: QUIC below it makes its own from `quic.*`).
+    pub(crate) tls_identity: Option<TlsIdentity>,
     /// A simulation's seed (`StackPlan::seeded`): every random choice of
     /// the layers comes from it. Always `None` in the real driver.
     pub(crate) seed: Option<u64>,

@@ -46,8 +46,11 @@ pub struct StackPlan {
     role: Role,
     /// The identity the caller gave (kept to plan again when seeded).
     given: Option<TlsIdentity>,
-    /// The identity a server presents (given, read or made).
+    /// The identity a server's QUIC layer presents (given, read or made),
+    /// and any layer's when the caller gave it.
     identity: Option<TlsIdentity>,
+    /// The identity a server's `tls` layer presents.
+    tls_identity: Option<TlsIdentity>,
     seed: Option<u64>,
     tls: Option<TlsConfig>,
     datagrams: bool,
@@ -125,10 +128,11 @@ impl StackPlan {
         StackPlan::make(&self.ep, self.role, self.given, Some(seed))
     }
 
-    /// The identity a server's TLS (or QUIC) layer presents: the one given,
-    /// the endpoint's files, or the self-signed one made for the plan (by
-    /// QUIC, on its first [`serve_datagrams`](StackPlan::serve_datagrams));
-    /// `None` for a client, or without such a layer.
+    /// The identity a server's `tls` layer (else its QUIC layer) presents:
+    /// the one given, the endpoint's files, or the self-signed one made for
+    /// the plan (by QUIC, on its first
+    /// [`serve_datagrams`](StackPlan::serve_datagrams)); `None` for a
+    /// client, or without such a layer.
     ///
     /// ```
     /// use strata::endpoint::Endpoint;
@@ -137,7 +141,7 @@ impl StackPlan {
     /// assert!(plan.identity().is_some_and(|id| id.is_self_signed()));
     /// ```
     pub fn identity(&self) -> Option<&TlsIdentity> {
-        self.identity.as_ref()
+        self.tls_identity.as_ref().or(self.identity.as_ref())
     }
 
     fn make(
@@ -152,6 +156,7 @@ impl StackPlan {
             role,
             identity,
             tls: None,
+            tls_identity: None,
             seed,
         };
         let p = plan(&mut cx)?;
@@ -160,6 +165,7 @@ impl StackPlan {
             role,
             given,
             identity: cx.identity,
+            tls_identity: cx.tls_identity,
             seed,
             tls: cx.tls,
             datagrams: matches!(p.open, Open::Datagram { .. }),
@@ -240,6 +246,7 @@ impl StackPlan {
             role: self.role,
             identity: self.identity.take(),
             tls: self.tls.take(),
+            tls_identity: None,
             seed: self.seed,
         };
         let made = (carry.serve)(&mut cx, &factory, cfg);
@@ -266,6 +273,7 @@ impl StackPlan {
             role: self.role,
             identity: None,
             tls: None,
+            tls_identity: None,
             seed: self.seed,
         };
         (carry.connect)(&cx, Box::new(slot), stack, peer)

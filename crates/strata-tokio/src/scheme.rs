@@ -330,7 +330,7 @@ fn tls_layer(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
                         Some(id) => id,
                         None => made_identity(cx.ep, seed)?,
                     };
-                    cx.identity = Some(id.clone());
+                    cx.tls_identity = Some(id.clone());
                     seeded_server_config(cx.ep, &id, seed)?
                 }
             };

@@ -265,6 +265,7 @@ where
         },
         identity: None,
         tls: None,
+        tls_identity: None,
         seed: None,
     };
     let Some((_, above)) = ep.layers.split_last() else {
