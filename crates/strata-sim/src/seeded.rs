@@ -23,7 +23,7 @@ impl Sim {
     }
 
     /// `plan`, seeded with the next plan seed.
-    pub(crate) fn seeded(&mut self, plan: StackPlan) -> Result<StackPlan, SimError> {
+    pub(crate) fn seed_plan(&mut self, plan: StackPlan) -> Result<StackPlan, SimError> {
         let seed = self.next_plan_seed();
         Ok(plan.seeded(seed)?)
     }
