@@ -79,7 +79,8 @@ impl Sim {
         cfg: Option<Arc<StackConfig>>,
     ) -> Result<Addr, SimError> {
         let ep = Endpoint::parse_with(endpoint, &strata_tokio::registry())?;
-        let mut plan = StackPlan::server(&ep, None)?;
+        let plan = StackPlan::server(&ep, None)?;
+        let mut plan = self.seed_plan(plan)?;
         let cfg = cfg.unwrap_or_else(|| self.stack_cfg.clone());
         if plan.carries_streams() {
             let Target::Host { host: name, port } = &ep.target else {
@@ -169,6 +170,7 @@ impl Sim {
     ) -> Result<Opened, SimError> {
         let ep = Endpoint::parse_with(endpoint, &strata_tokio::registry())?;
         let plan = StackPlan::client(&ep)?;
+        let plan = self.seed_plan(plan)?;
         if plan.carries_streams() {
             let Target::Host { host: name, port } = &ep.target else {
                 return Err(SimError::Unsupported {

@@ -22,6 +22,13 @@
 //! * **The trace** ([`Sim::trace_text`], [`Sim::trace_digest`]) records
 //!   every segment, connect, close and fault: the same seed gives the same
 //!   trace, byte for byte.
+//! * **Randomness** comes from the seed, in the layers too: each listen and
+//!   connect builds its layers with
+//!   [`StackPlan::seeded`](strata_tokio::StackPlan::seeded) (seeded from
+//!   the world's seed and the plan's number), so TLS randoms and key
+//!   shares, the server's self-signed certificate, QUIC's and the reliable
+//!   mapping's ids and the KCP conversation repeat. That TLS is for
+//!   simulation only: whoever knows the seed knows every key.
 //!
 //! ```
 //! use std::sync::{Arc, Mutex};
@@ -63,6 +70,7 @@ mod api;
 mod error;
 mod fault;
 mod link;
+mod seeded;
 mod stream;
 mod sweep;
 mod trace;

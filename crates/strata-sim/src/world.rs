@@ -211,6 +211,8 @@ pub struct Sim {
     pub(crate) pending_listen: BTreeMap<u64, ListenKey>,
     /// Every side that closed, with its reason, in order.
     pub(crate) closed: Vec<(crate::ConnId, usize, strata::Close)>,
+    /// Plans made so far (each seeded from the world's seed and its number).
+    pub(crate) plans: u64,
 }
 
 impl Sim {
@@ -253,6 +255,7 @@ impl Sim {
             stack_cfg: Arc::new(StackConfig::default()),
             pending_listen: BTreeMap::new(),
             closed: Vec::new(),
+            plans: 0,
         }
     }
 

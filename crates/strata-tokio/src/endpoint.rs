@@ -90,6 +90,8 @@ pub(crate) async fn listen(
         role: Role::Server,
         identity,
         tls: None,
+        tls_identity: None,
+        seed: None,
     };
     let plan = plan(&mut cx)?;
     let wraps = plan.wraps;
@@ -139,12 +141,15 @@ pub async fn connect(
     proto: Box<dyn StreamProtocol>,
     stack: Arc<StackConfig>,
 ) -> Result<Connection, DriverError> {
-    let plan = plan(&mut LayerCx {
+    let mut cx = LayerCx {
         ep,
         role: Role::Client,
         identity: None,
         tls: None,
-    })?;
+        tls_identity: None,
+        seed: None,
+    };
+    let plan = plan(&mut cx)?;
     let proto = wrap(proto, &plan.wraps);
     match (plan.open, plan.carry) {
         (Open::Stream { connect, .. }, _) => connect(ep, proto, stack).await,
@@ -156,7 +161,7 @@ pub async fn connect(
             // The carrier is told the peer (QUIC keys its connection to it);
             // the socket connects to that same address, resolved once.
             let (peer, resolved) = resolve_first(ep).await?;
-            let layer = (carry.connect)(ep, Box::new(proto), &stack, peer)?;
+            let layer = (carry.connect)(&cx, Box::new(proto), &stack, peer)?;
             let (peer, task) = connect(&resolved, layer, stack).await?;
             until_started(peer, task, started, Some(ended)).await
         }
@@ -333,6 +338,8 @@ mod tests {
             role,
             identity: None,
             tls: None,
+            tls_identity: None,
+            seed: None,
         }
     }
 

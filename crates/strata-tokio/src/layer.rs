@@ -45,6 +45,28 @@ pub(crate) struct LayerCx<'a> {
     pub(crate) identity: Option<TlsIdentity>,
     /// The TLS configuration, once the first `tls` layer has made it.
     pub(crate) tls: Option<TlsConfig>,
+    /// The identity a server's `tls` layer presents, once made (kept apart
+    /// from `identity`: QUIC below it makes its own from `quic.*`).
+    pub(crate) tls_identity: Option<TlsIdentity>,
+    /// A simulation's seed (`StackPlan::seeded`): every random choice of
+    /// the layers comes from it. Always `None` in the real driver.
+    pub(crate) seed: Option<u64>,
+}
+
+impl LayerCx<'_> {
+    /// The seed of `layer`'s random choices, derived from the plan's seed
+    /// (so that two layers of one chain draw apart); `None` without one.
+    pub(crate) fn seed_for(&self, layer: &str) -> Option<u64> {
+        let seed = self.seed?;
+        // FNV-1a of the name, mixed into the seed by splitmix64's finalizer.
+        let label = layer.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        let mut z = seed ^ label;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        Some(z ^ (z >> 31))
+    }
 }
 
 /// Makes the wrapper of a layer over a stream, from the endpoint's options
@@ -124,5 +146,5 @@ pub(crate) struct Carry {
     /// The client side: the datagram protocol of one socket connected to
     /// the peer (the endpoint's address, resolved), running the protocol
     /// above once its handshake is done.
-    pub(crate) connect: fn(&Endpoint, Box<dyn StreamProtocol>, &StackConfig, SocketAddr) -> Made,
+    pub(crate) connect: fn(&LayerCx<'_>, Box<dyn StreamProtocol>, &StackConfig, SocketAddr) -> Made,
 }

@@ -37,13 +37,21 @@ use crate::tls::TlsIdentity;
 /// assert!(plan.carries_streams());
 /// assert_eq!(plan.layers(), 1); // tls, above the mapping
 ///
-/// let bad = Endpoint::parse_with("tls+tcp://127.0.0.1:1?tls.alpn=", &strata_tokio::registry()).unwrap();
+/// // Options are checked (and files read) when the plan is made.
+/// let bad = Endpoint::parse_with("tls+tcp://127.0.0.1:1?tls.ca=/nonexistent/ca.pem", &strata_tokio::registry()).unwrap();
 /// assert!(StackPlan::client(&bad).is_err());
 /// ```
 pub struct StackPlan {
     ep: Endpoint,
     role: Role,
+    /// The identity the caller gave (kept to plan again when seeded).
+    given: Option<TlsIdentity>,
+    /// The identity a server's QUIC layer presents (given, read or made),
+    /// and any layer's when the caller gave it.
     identity: Option<TlsIdentity>,
+    /// The identity a server's `tls` layer presents.
+    tls_identity: Option<TlsIdentity>,
+    seed: Option<u64>,
     tls: Option<TlsConfig>,
     datagrams: bool,
     carry: Option<Carry>,
@@ -63,7 +71,7 @@ impl StackPlan {
     /// assert!(!plan.carries_streams());
     /// ```
     pub fn server(ep: &Endpoint, identity: Option<TlsIdentity>) -> Result<StackPlan, DriverError> {
-        StackPlan::make(ep, Role::Server, identity)
+        StackPlan::make(ep, Role::Server, identity, None)
     }
 
     /// The plan of a client connecting to `ep`.
@@ -75,25 +83,90 @@ impl StackPlan {
     /// assert_eq!((plan.transport(), plan.layers()), ("tcp", 0));
     /// ```
     pub fn client(ep: &Endpoint) -> Result<StackPlan, DriverError> {
-        StackPlan::make(ep, Role::Client, None)
+        StackPlan::make(ep, Role::Client, None, None)
+    }
+
+    /// **For simulations only, not secure.** The same plan with every
+    /// random choice of its layers drawn from `seed`, so that a simulated
+    /// run repeats byte for byte: TLS client and server randoms, session
+    /// ids and X25519 key shares (a seeded rustls provider, in place of the
+    /// operating system's generator), a self-signed server certificate
+    /// from the seed (Ed25519, fixed serial and validity) unless the
+    /// endpoint names files, no stateless TLS tickets (resumption by
+    /// session cache, ids from the seed), QUIC's and the reliable mapping's
+    /// `rng_seed` (unless `quic.seed` is given), and the KCP conversation
+    /// id (unless `reliable.conv` is given). A seeded QUIC client makes its
+    /// own TLS configuration, never the process-wide one `quic.0rtt=true`
+    /// shares between connections (which would carry state from one run
+    /// into the next), so it does not resume. Whoever knows the seed knows
+    /// every key: never use it for real traffic. The simulator
+    /// (`strata-sim`) calls it for each listen and connect; the real
+    /// driver never does.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// use strata::Stack;
+    /// use strata_tokio::StackPlan;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let ep = Endpoint::parse("tls+tcp://example.com:443").unwrap();
+    /// let hello = |plan: StackPlan| {
+    ///     let mut stack = Stack::memory(plan.wrap(Box::new(Nop)));
+    ///     let now = stack.now();
+    ///     stack.take_output(now)
+    /// };
+    /// let seeded = |s| hello(StackPlan::client(&ep).unwrap().seeded(s).unwrap());
+    /// assert_eq!(seeded(1), seeded(1)); // the same ClientHello, byte for byte
+    /// assert_ne!(seeded(1), seeded(2));
+    /// assert_ne!(hello(StackPlan::client(&ep).unwrap()), hello(StackPlan::client(&ep).unwrap()));
+    /// ```
+    pub fn seeded(self, seed: u64) -> Result<StackPlan, DriverError> {
+        StackPlan::make(&self.ep, self.role, self.given, Some(seed))
+    }
+
+    /// The identity a server's `tls` layer (else its QUIC layer) presents:
+    /// the one given, the endpoint's files, or the self-signed one made for
+    /// the plan (by QUIC, on its first
+    /// [`serve_datagrams`](StackPlan::serve_datagrams)); `None` for a
+    /// client, or without such a layer.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tls+tcp://127.0.0.1:8443").unwrap();
+    /// let plan = strata_tokio::StackPlan::server(&ep, None).unwrap();
+    /// assert!(plan.identity().is_some_and(|id| id.is_self_signed()));
+    /// ```
+    pub fn identity(&self) -> Option<&TlsIdentity> {
+        self.tls_identity.as_ref().or(self.identity.as_ref())
     }
 
     fn make(
         ep: &Endpoint,
         role: Role,
         identity: Option<TlsIdentity>,
+        seed: Option<u64>,
     ) -> Result<StackPlan, DriverError> {
+        let given = identity.clone();
         let mut cx = LayerCx {
             ep,
             role,
             identity,
             tls: None,
+            tls_identity: None,
+            seed,
         };
         let p = plan(&mut cx)?;
         Ok(StackPlan {
             ep: ep.clone(),
             role,
+            given,
             identity: cx.identity,
+            tls_identity: cx.tls_identity,
+            seed,
             tls: cx.tls,
             datagrams: matches!(p.open, Open::Datagram { .. }),
             carry: p.carry,
@@ -173,6 +246,8 @@ impl StackPlan {
             role: self.role,
             identity: self.identity.take(),
             tls: self.tls.take(),
+            tls_identity: None,
+            seed: self.seed,
         };
         let made = (carry.serve)(&mut cx, &factory, cfg);
         self.identity = cx.identity;
@@ -193,7 +268,15 @@ impl StackPlan {
     ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
         let carry = self.carry_or_err()?;
         let slot = strata::ProtocolSlot::new(self.wrap(proto));
-        (carry.connect)(&self.ep, Box::new(slot), stack, peer)
+        let cx = LayerCx {
+            ep: &self.ep,
+            role: self.role,
+            identity: None,
+            tls: None,
+            tls_identity: None,
+            seed: self.seed,
+        };
+        (carry.connect)(&cx, Box::new(slot), stack, peer)
     }
 
     fn carry_or_err(&self) -> Result<Carry, DriverError> {

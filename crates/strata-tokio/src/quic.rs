@@ -47,7 +47,9 @@ use crate::config::ListenConfig;
 use crate::error::DriverError;
 use crate::layer::{Carry, LayerCx, LayerWrap, Role};
 use crate::scheme::Refused;
-use crate::tls::{client_rustls, own_identity, server_rustls, TlsIdentity};
+use crate::tls::{
+    client_rustls, own_identity, seeded_client_rustls, seeded_server_rustls, TlsIdentity,
+};
 
 mod apps;
 mod endpoint;
@@ -175,6 +177,7 @@ fn serve(
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
     let ep = cx.ep;
     let mut cfg = config(ep, &lcfg.stack)?;
+    cfg.rng_seed = cfg.rng_seed.or(cx.seed_for(NAME));
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
     let tls = server_tls(cx, &cfg)?;
     let served = cfg.alpn.clone();
@@ -211,16 +214,34 @@ pub(crate) fn identity(ep: &Endpoint) -> Result<TlsIdentity, DriverError> {
 /// bidirectional stream, verifying the server as `tls+tcp://` does (from
 /// the `quic.*` options).
 fn connect(
-    ep: &Endpoint,
+    cx: &LayerCx<'_>,
     proto: Box<dyn StreamProtocol>,
     stack: &StackConfig,
     peer: SocketAddr,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
-    let cfg = config(ep, stack)?;
-    let (tls, name) = client_tls(ep, &cfg)?;
+    let ep = cx.ep;
+    let mut cfg = config(ep, stack)?;
+    cfg.rng_seed = cfg.rng_seed.or(cx.seed_for(NAME));
+    let (tls, name) = match cx.seed_for("quic.tls") {
+        // A simulation's plan (never 0-RTT's shared configuration).
+        Some(seed) => seeded_client_tls(ep, &cfg, seed)?,
+        None => client_tls(ep, &cfg)?,
+    };
     let client =
         QuicClient::stream(cfg, tls, &name, peer, proto).map_err(|e| connect_error(peer, e))?;
     Ok(Box::new(client))
+}
+
+/// [`client_tls`] for a simulation's seeded plan: the seeded provider
+/// ([`crate::tls::seeded`]), one configuration per connection.
+fn seeded_client_tls(
+    ep: &Endpoint,
+    cfg: &QuicConfig,
+    seed: u64,
+) -> Result<(Arc<rustls::ClientConfig>, String), DriverError> {
+    let (mut tls, name) = seeded_client_rustls(ep, NAME, Some(VERSIONS), Some(seed))?;
+    tls.alpn_protocols = cfg.alpn.clone();
+    Ok((Arc::new(tls), server_name_string(&name)))
 }
 
 /// The client's TLS 1.3 configuration from the `quic.*` options, offering
@@ -231,15 +252,20 @@ pub(crate) fn client_tls(
 ) -> Result<(Arc<rustls::ClientConfig>, String), DriverError> {
     let (mut tls, name) = client_rustls(ep, NAME, Some(VERSIONS))?;
     tls.alpn_protocols = cfg.alpn.clone();
-    let name = match &name {
-        ServerName::DnsName(d) => d.as_ref().to_owned(),
-        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
-        other => format!("{other:?}"),
-    };
+    let name = server_name_string(&name);
     if cfg.zero_rtt {
         return Ok((shared_client_tls(ep, || Ok(Arc::new(tls)))?, name));
     }
     Ok((Arc::new(tls), name))
+}
+
+/// The name quinn-proto is given for `name`.
+fn server_name_string(name: &ServerName<'_>) -> String {
+    match name {
+        ServerName::DnsName(d) => d.as_ref().to_owned(),
+        ServerName::IpAddress(ip) => std::net::IpAddr::from(*ip).to_string(),
+        other => format!("{other:?}"),
+    }
 }
 
 /// Most endpoints whose connections share a TLS configuration, for 0-RTT.
@@ -290,15 +316,19 @@ pub(crate) fn connect_error(peer: SocketAddr, e: strata::quic::QuicError) -> Dri
 /// endpoint and kept in `cx`: the files of `quic.cert`/`quic.key`, or one
 /// self-signed certificate), TLS 1.3, and the endpoint's ALPN list.
 fn server_tls(cx: &mut LayerCx<'_>, cfg: &QuicConfig) -> Result<rustls::ServerConfig, DriverError> {
+    let seed = cx.seed_for("quic.tls");
     let id = match &cx.identity {
         Some(id) => id.clone(),
         None => {
-            let id = identity(cx.ep)?;
+            let id = match (own_identity(cx.ep, NAME)?, seed) {
+                (None, Some(seed)) => TlsIdentity::seeded(seed)?,
+                _ => identity(cx.ep)?,
+            };
             cx.identity = Some(id.clone());
             id
         }
     };
-    let mut tls = server_rustls(cx.ep, &id, NAME, Some(VERSIONS))?;
+    let mut tls = seeded_server_rustls(cx.ep, &id, NAME, Some(VERSIONS), seed)?;
     tls.alpn_protocols = cfg.alpn.clone();
     Ok(tls)
 }
@@ -315,9 +345,13 @@ fn server_tls(cx: &mut LayerCx<'_>, cfg: &QuicConfig) -> Result<rustls::ServerCo
 pub(crate) fn over_stream(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
     let ep = cx.ep;
     let mut cfg = config(ep, &StackConfig::default())?;
+    cfg.rng_seed = cfg.rng_seed.or(cx.seed_for(NAME));
     match cx.role {
         Role::Client => {
-            let (tls, name) = client_tls(ep, &cfg)?;
+            let (tls, name) = match cx.seed_for("quic.tls") {
+                Some(seed) => seeded_client_tls(ep, &cfg, seed)?,
+                None => client_tls(ep, &cfg)?,
+            };
             let peer = framed_peer(ep);
             let made =
                 move |inner| QuicClient::stream(cfg.clone(), tls.clone(), &name, peer, inner);
@@ -524,7 +558,7 @@ mod tests {
     fn client_only_options_are_refused_on_a_server() {
         let e = ep("quic.insecure=true");
         let id = TlsIdentity::self_signed().unwrap();
-        let err = server_rustls(&e, &id, NAME, Some(VERSIONS)).unwrap_err();
+        let err = crate::tls::server_rustls(&e, &id, NAME, Some(VERSIONS)).unwrap_err();
         assert!(err.to_string().contains("quic.insecure"), "{err}");
     }
 }

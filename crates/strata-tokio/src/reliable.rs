@@ -287,6 +287,7 @@ fn serve(
     let ep = cx.ep;
     let mut kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;
+    cfg.rng_seed = seed_bytes(cx);
     cfg.max_connections = cfg.max_connections.min(lcfg.max_connections);
     (cfg.high_water, cfg.low_water) = marks(&lcfg.stack);
     if let Some((stream, _)) = kcp.as_mut() {
@@ -309,13 +310,15 @@ fn serve(
 /// The client side over datagrams: [`Reliable`] (or [`KcpStream`]) with
 /// `proto` above, for a socket connected to the server.
 fn connect(
-    ep: &Endpoint,
+    cx: &LayerCx<'_>,
     proto: Box<dyn StreamProtocol>,
     stack: &StackConfig,
     _peer: std::net::SocketAddr,
 ) -> Result<Box<dyn DatagramProtocol>, DriverError> {
+    let ep = cx.ep;
     let mut kcp = kcp_config(ep)?;
     let mut cfg = config(ep)?;
+    cfg.rng_seed = seed_bytes(cx);
     (cfg.high_water, cfg.low_water) = marks(stack);
     if let Some((stream, _)) = kcp.as_mut() {
         (stream.high_water, stream.low_water) = (cfg.high_water, cfg.low_water);
@@ -323,9 +326,11 @@ fn connect(
     Ok(match kcp {
         None => Box::new(Reliable::new(cfg, proto)),
         Some((stream, conv)) => {
-            let conv = match conv {
-                Some(c) => c,
-                None => random_conv()?,
+            let conv = match (conv, cx.seed_for("reliable.conv")) {
+                (Some(c), _) => c,
+                // A simulation's plan: the conversation id from its seed.
+                (None, Some(seed)) => (seed >> 32) as u32 ^ seed as u32,
+                (None, None) => random_conv()?,
             };
             Box::new(KcpStream::new(conv, stream, proto).map_err(kcp_error)?)
         }
@@ -341,6 +346,13 @@ pub(crate) fn pass_through(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverErro
     Ok(Arc::new(move |inner| {
         Box::new(Reliable::new(cfg.clone(), inner)) as Box<dyn StreamProtocol>
     }))
+}
+
+/// The mapping's `rng_seed` in a simulation's seeded plan (`None` in the
+/// real driver: the operating system's generator).
+fn seed_bytes(cx: &LayerCx<'_>) -> Option<[u8; 32]> {
+    cx.seed_for(NAME)
+        .map(|seed| crate::tls::seeded::key(seed, NAME))
 }
 
 /// A random KCP conversation id.

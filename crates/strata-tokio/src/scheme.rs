@@ -24,7 +24,9 @@ use crate::control::Shared;
 use crate::error::DriverError;
 use crate::layer::{Carry, Fut, LayerCx, LayerWrap, MakeDatagram, Open, Role, WrapBuilder};
 use crate::options::{bool_option, buffers, listen_options};
-use crate::tls::{client_config, server_config, TlsIdentity, TlsSetupError, SELF_SIGNED_NAMES};
+use crate::tls::{
+    seeded_client_config, seeded_server_config, TlsIdentity, TlsSetupError, SELF_SIGNED_NAMES,
+};
 use strata::StreamFactory;
 
 /// One row of the table: a scheme and how the driver runs it. A row has the
@@ -320,14 +322,16 @@ fn tls_layer(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
     let cfg = match &cx.tls {
         Some(cfg) => cfg.clone(),
         None => {
+            let seed = cx.seed_for("tls");
             let cfg = match cx.role {
-                Role::Client => client_config(cx.ep)?,
+                Role::Client => seeded_client_config(cx.ep, seed)?,
                 Role::Server => {
                     let id = match cx.identity.clone() {
                         Some(id) => id,
-                        None => made_identity(cx.ep)?,
+                        None => made_identity(cx.ep, seed)?,
                     };
-                    server_config(cx.ep, &id)?
+                    cx.tls_identity = Some(id.clone());
+                    seeded_server_config(cx.ep, &id, seed)?
                 }
             };
             cx.tls = Some(cfg.clone());
@@ -349,11 +353,14 @@ fn tls_layer(cx: &mut LayerCx<'_>) -> Result<LayerWrap, DriverError> {
 }
 
 /// The server identity when the layer builds it: the files, or a fresh
-/// self-signed certificate whose fingerprint is logged.
-fn made_identity(ep: &Endpoint) -> Result<TlsIdentity, TlsSetupError> {
-    let id = match crate::tls::server_identity(ep)? {
-        Some(id) => id,
-        None => TlsIdentity::self_signed()?,
+/// self-signed certificate whose fingerprint is logged (in a seeded plan,
+/// one from the seed: [`TlsIdentity::seeded`]).
+fn made_identity(ep: &Endpoint, seed: Option<u64>) -> Result<TlsIdentity, TlsSetupError> {
+    let own = crate::tls::own_identity(ep, "tls")?;
+    let id = match (own, seed) {
+        (Some(id), _) => id,
+        (None, Some(seed)) => TlsIdentity::seeded(seed)?,
+        (None, None) => TlsIdentity::self_signed()?,
     };
     if !id.is_self_signed() {
         return Ok(id);

@@ -52,6 +52,7 @@ use crate::error::DriverError;
 
 mod files;
 mod reload;
+pub(crate) mod seeded;
 
 use files::{cert_key_pairs, load_certified_key, load_pairs, read_roots};
 pub use reload::ReloadingCert;
@@ -275,6 +276,16 @@ impl TlsIdentity {
         })
     }
 
+    /// **Simulation only, not secure**: a self-signed Ed25519 certificate
+    /// for [`SELF_SIGNED_NAMES`] whose key, serial and validity come from
+    /// `seed` (see [`seeded`]), for a seeded plan.
+    pub(crate) fn seeded(seed: u64) -> Result<TlsIdentity, TlsSetupError> {
+        let id = seeded::identity(seed)?;
+        Ok(TlsIdentity {
+            cert: Arc::new(ReloadingCert::new(id.certified_key(), true)),
+        })
+    }
+
     /// The certificate and key presented now (the default one, when there
     /// are several), as the core's [`Identity`]: what a client presents, or
     /// what an in-memory test serves.
@@ -436,7 +447,17 @@ pub fn server_identity(ep: &Endpoint) -> Result<Option<TlsIdentity>, TlsSetupErr
 /// assert!(!cfg.is_client());
 /// ```
 pub fn server_config(ep: &Endpoint, id: &TlsIdentity) -> Result<TlsConfig, DriverError> {
-    let config = server_rustls(ep, id, "tls", None)?;
+    seeded_server_config(ep, id, None)
+}
+
+/// [`server_config`], with the simulation's seeded provider when `seed` is
+/// given ([`seeded`]; never in the real driver).
+pub(crate) fn seeded_server_config(
+    ep: &Endpoint,
+    id: &TlsIdentity,
+    seed: Option<u64>,
+) -> Result<TlsConfig, DriverError> {
+    let config = seeded_server_rustls(ep, id, "tls", None, seed)?;
     Ok(TlsConfig::server(Arc::new(config)))
 }
 
@@ -448,6 +469,21 @@ pub(crate) fn server_rustls(
     id: &TlsIdentity,
     layer: &str,
     versions: Option<&[&'static rustls::SupportedProtocolVersion]>,
+) -> Result<rustls::ServerConfig, DriverError> {
+    seeded_server_rustls(ep, id, layer, versions, None)
+}
+
+/// [`server_rustls`]; with a `seed` (a simulation's plan, never the real
+/// driver's) the provider is [`seeded`], and no stateless tickets are
+/// issued: rustls' ticketer encrypts with ring's own generator, so
+/// resumption is by the session cache (its ticket ids come from the seeded
+/// generator).
+pub(crate) fn seeded_server_rustls(
+    ep: &Endpoint,
+    id: &TlsIdentity,
+    layer: &str,
+    versions: Option<&[&'static rustls::SupportedProtocolVersion]>,
+    seed: Option<u64>,
 ) -> Result<rustls::ServerConfig, DriverError> {
     for key in ["sni", "insecure"] {
         if let Some(value) = ep.option(layer, key) {
@@ -466,6 +502,9 @@ pub(crate) fn server_rustls(
     }
     if let Some(v) = versions {
         builder = builder.versions(v);
+    }
+    if let Some(seed) = seed {
+        builder = builder.provider(seeded::provider(seed)).tickets(false);
     }
     let builder = builder
         .alpn(alpn(ep, layer)?)
@@ -505,7 +544,16 @@ pub(crate) fn server_rustls(
 /// assert!(strata_tokio::client_config(&bad).is_err());
 /// ```
 pub fn client_config(ep: &Endpoint) -> Result<TlsConfig, DriverError> {
-    let (config, name) = client_rustls(ep, "tls", None)?;
+    seeded_client_config(ep, None)
+}
+
+/// [`client_config`], with the simulation's seeded provider when `seed` is
+/// given ([`seeded`]; never in the real driver).
+pub(crate) fn seeded_client_config(
+    ep: &Endpoint,
+    seed: Option<u64>,
+) -> Result<TlsConfig, DriverError> {
+    let (config, name) = seeded_client_rustls(ep, "tls", None, seed)?;
     Ok(TlsConfig::client(Arc::new(config), name))
 }
 
@@ -516,6 +564,17 @@ pub(crate) fn client_rustls(
     ep: &Endpoint,
     layer: &str,
     versions: Option<&[&'static rustls::SupportedProtocolVersion]>,
+) -> Result<(rustls::ClientConfig, ServerName<'static>), DriverError> {
+    seeded_client_rustls(ep, layer, versions, None)
+}
+
+/// [`client_rustls`]; with a `seed` (a simulation's plan, never the real
+/// driver's) the provider is [`seeded`].
+pub(crate) fn seeded_client_rustls(
+    ep: &Endpoint,
+    layer: &str,
+    versions: Option<&[&'static rustls::SupportedProtocolVersion]>,
+    seed: Option<u64>,
 ) -> Result<(rustls::ClientConfig, ServerName<'static>), DriverError> {
     let insecure = ep
         .option_as::<bool>(layer, "insecure")
@@ -562,6 +621,10 @@ pub(crate) fn client_rustls(
     };
     let builder = match versions {
         Some(v) => builder.versions(v),
+        None => builder,
+    };
+    let builder = match seed {
+        Some(seed) => builder.provider(seeded::provider(seed)),
         None => builder,
     };
     let config = builder

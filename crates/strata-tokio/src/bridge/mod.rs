@@ -348,6 +348,8 @@ where
         },
         identity: None,
         tls: None,
+        tls_identity: None,
+        seed: None,
     };
     let Some((_, above)) = ep.layers.split_last() else {
         return Err(DriverError::Unsupported {

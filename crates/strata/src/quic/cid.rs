@@ -230,6 +230,59 @@ impl ConnectionIdGenerator for RoutableCidGenerator {
     }
 }
 
+/// The ChaCha20 stream of [`SeededCidGenerator`].
+const PLAIN_SEED_STREAM: u64 = 0x6c63;
+
+/// Plain 8-byte connection ids (quinn-proto's default length) from a
+/// ChaCha20 stream keyed by `QuicConfig::rng_seed`: quinn-proto's own
+/// default generator draws from the thread's generator, which no seed
+/// reaches, so a seeded endpoint without a server id uses this one.
+pub(crate) struct SeededCidGenerator {
+    rng: Box<ChaCha20Rng>,
+}
+
+impl SeededCidGenerator {
+    /// quinn-proto's default id length.
+    const LEN: usize = 8;
+
+    pub(crate) fn new(seed: u64) -> SeededCidGenerator {
+        let mut rng = ChaCha20Rng::seed_from_u64(seed);
+        rng.set_stream(PLAIN_SEED_STREAM);
+        SeededCidGenerator { rng: Box::new(rng) }
+    }
+}
+
+impl ConnectionIdGenerator for SeededCidGenerator {
+    fn generate_cid(&mut self) -> ConnectionId {
+        let mut id = [0u8; SeededCidGenerator::LEN];
+        self.rng.fill_bytes(&mut id);
+        ConnectionId::new(&id)
+    }
+
+    fn cid_len(&self) -> usize {
+        SeededCidGenerator::LEN
+    }
+
+    fn cid_lifetime(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// The ChaCha20 stream of [`seeded_initial_dcid`].
+const INITIAL_SEED_STREAM: u64 = 0x6c64;
+
+/// The destination id of a seeded client's `n`th connection's Initial
+/// packets (20 bytes, quinn-proto's default length): quinn-proto's default
+/// draws it from the thread's generator, which no seed reaches.
+pub(crate) fn seeded_initial_dcid(seed: u64, n: u64) -> ConnectionId {
+    let mut rng = ChaCha20Rng::seed_from_u64(seed);
+    rng.set_stream(INITIAL_SEED_STREAM);
+    rng.set_word_pos(u128::from(n) * 16);
+    let mut id = [0u8; MAX_CID_LEN];
+    rng.fill_bytes(&mut id);
+    ConnectionId::new(&id)
+}
+
 #[cfg(test)]
 mod tests {
     use quinn_proto::ConnectionIdGenerator;
@@ -239,6 +292,25 @@ mod tests {
 
     fn sid(hex: &str) -> ServerId {
         ServerId::parse_hex(hex).unwrap()
+    }
+
+    #[test]
+    fn a_seeded_plain_generator_repeats_its_ids() {
+        let ids = |seed| {
+            let mut g = SeededCidGenerator::new(seed);
+            assert_eq!(g.cid_len(), 8);
+            (0..3)
+                .map(|_| g.generate_cid().to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(4), ids(4));
+        assert_ne!(ids(4), ids(5));
+        assert_ne!(ids(4)[0], ids(4)[1]);
+        let dcid = seeded_initial_dcid;
+        assert_eq!(dcid(4, 0), dcid(4, 0));
+        assert_eq!(dcid(4, 0).len(), 20);
+        assert_ne!(dcid(4, 0), dcid(4, 1));
+        assert_ne!(dcid(4, 0), dcid(5, 0));
     }
 
     #[test]

@@ -233,6 +233,9 @@ impl Engine {
             let ids = super::RoutableCidGenerator::factory(sid.clone(), self.cfg.rng_seed)
                 .map_err(|e| QuicError::Config(format!("server_id: {e}")))?;
             ecfg.cid_generator(move || ids());
+        } else if let Some(seed) = self.cfg.rng_seed {
+            // quinn-proto's default ids come from the thread's generator.
+            ecfg.cid_generator(move || Box::new(super::cid::SeededCidGenerator::new(seed)));
         }
         let max_udp = t.max_datagram_size().min(usize::from(u16::MAX) - 8) as u16;
         ecfg.max_udp_payload_size(max_udp)
@@ -296,6 +299,11 @@ impl Engine {
             (Some(ep), Some(transport)) => {
                 let mut cc = quinn_proto::ClientConfig::new(crypto);
                 cc.transport_config(transport.clone());
+                if let Some(seed) = self.cfg.rng_seed {
+                    // quinn-proto's default draws from the thread's generator.
+                    let dcid = super::cid::seeded_initial_dcid(seed, self.next_id);
+                    cc.initial_dst_cid_provider(Arc::new(move || dcid));
+                }
                 ep.connect(now, cc, server, server_name)
                     .map_err(ConnectError::from)
             }

@@ -159,15 +159,21 @@ impl<K: Hash + Eq + Copy, C> Children<K, C> {
         self.map.values().map(|e| &e.child)
     }
 
-    /// Every child with its id.
+    /// Every child with its id, in id order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (u64, &C)> {
-        self.map.iter().map(|(&id, e)| (id, &e.child))
+        self.ids_sorted()
+            .into_iter()
+            .filter_map(|id| self.map.get(&id).map(|e| (id, &e.child)))
     }
 
-    /// Empties the table, handing each child to `f`.
+    /// Empties the table, handing each child to `f` in id order (not the
+    /// map's: what the children do as they go, such as their apps'
+    /// `connection_lost`, is the same in every seeded run).
     pub(crate) fn drain(&mut self, mut f: impl FnMut(C)) {
-        for (_, e) in self.map.drain() {
-            f(e.child);
+        for id in self.ids_sorted() {
+            if let Some(e) = self.map.remove(&id) {
+                f(e.child);
+            }
         }
         self.by_key.clear();
         self.timers.clear();
@@ -202,5 +208,21 @@ mod tests {
         let mut n = 0;
         c.drain(|_| n += 1);
         assert_eq!((n, c.len(), c.next_deadline()), (2, 0, None));
+    }
+
+    #[test]
+    fn drain_and_iter_visit_children_in_id_order() {
+        // What a listener's children do when it ends (the apps' own
+        // `connection_lost`, which a relay turns into closes) must not
+        // follow the map's random order: a seeded simulation repeats.
+        let mut c: Children<u64, u64> = Children::new();
+        for id in (1..=32).rev() {
+            c.insert(id, id * 10, id);
+        }
+        let ids: Vec<u64> = c.iter().map(|(id, _)| id).collect();
+        assert_eq!(ids, (1..=32).collect::<Vec<_>>());
+        let mut order = Vec::new();
+        c.drain(|child| order.push(child));
+        assert_eq!(order, (1..=32).collect::<Vec<_>>());
     }
 }

@@ -153,6 +153,7 @@ pub struct ServerTls {
     versions: Option<Vec<&'static SupportedProtocolVersion>>,
     key_log: Option<Arc<dyn rustls::KeyLog>>,
     tickets: bool,
+    provider: Option<Arc<CryptoProvider>>,
 }
 
 impl ServerTls {
@@ -188,6 +189,7 @@ impl ServerTls {
             versions: None,
             key_log: None,
             tickets: true,
+            provider: None,
         }
     }
 
@@ -326,6 +328,22 @@ impl ServerTls {
         self
     }
 
+    /// The crypto provider (default: ring's). A simulation gives a seeded
+    /// one, so that a run repeats; anything else keeps the default.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::{Identity, ServerTls};
+    /// let id = Identity::localhost().unwrap();
+    /// let ring = Arc::new(rustls::crypto::ring::default_provider());
+    /// let cfg = ServerTls::new(&id).provider(ring.clone()).build_rustls().unwrap();
+    /// assert!(Arc::ptr_eq(cfg.crypto_provider(), &ring));
+    /// ```
+    pub fn provider(mut self, provider: Arc<CryptoProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
     /// The rustls configuration, to adjust before wrapping it with
     /// [`TlsConfig::server`].
     ///
@@ -340,6 +358,7 @@ impl ServerTls {
     /// ```
     pub fn build_rustls(self) -> Result<rustls::ServerConfig, TlsBuildError> {
         check_alpn(&self.alpn)?;
+        let provider = || self.provider.clone().unwrap_or_else(provider);
         let builder = rustls::ServerConfig::builder_with_provider(provider());
         let builder = match &self.versions {
             Some(v) => builder.with_protocol_versions(v),
@@ -408,6 +427,7 @@ pub struct ClientTls {
     alpn: Vec<Vec<u8>>,
     versions: Option<Vec<&'static SupportedProtocolVersion>>,
     key_log: Option<Arc<dyn rustls::KeyLog>>,
+    provider: Option<Arc<CryptoProvider>>,
 }
 
 impl ClientTls {
@@ -441,6 +461,7 @@ impl ClientTls {
             alpn: Vec::new(),
             versions: None,
             key_log: None,
+            provider: None,
         }
     }
 
@@ -611,6 +632,21 @@ impl ClientTls {
         self
     }
 
+    /// The crypto provider (default: ring's), as for
+    /// [`ServerTls::provider`].
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::tls::ClientTls;
+    /// let ring = Arc::new(rustls::crypto::ring::default_provider());
+    /// let (cfg, _) = ClientTls::new("localhost").unwrap().insecure().provider(ring.clone()).build_rustls().unwrap();
+    /// assert!(Arc::ptr_eq(cfg.crypto_provider(), &ring));
+    /// ```
+    pub fn provider(mut self, provider: Arc<CryptoProvider>) -> Self {
+        self.provider = Some(provider);
+        self
+    }
+
     /// The rustls configuration and the server name, to adjust before
     /// wrapping them with [`TlsConfig::client`].
     ///
@@ -627,6 +663,7 @@ impl ClientTls {
         self,
     ) -> Result<(rustls::ClientConfig, ServerName<'static>), TlsBuildError> {
         check_alpn(&self.alpn)?;
+        let provider = || self.provider.clone().unwrap_or_else(provider);
         let builder = rustls::ClientConfig::builder_with_provider(provider());
         let builder = match &self.versions {
             Some(v) => builder.with_protocol_versions(v),
