@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::fault::Script;
+use crate::fault::{Fault, Script, ScriptLine};
 use crate::world::{HostId, Sim};
 
 /// The environment variable that makes a sweep run one seed (a replay).
@@ -509,7 +509,7 @@ where
 /// ```
 pub struct Nemesis {
     rng: ChaCha8Rng,
-    lines: Vec<(Duration, String)>,
+    lines: Vec<ScriptLine>,
 }
 
 impl Nemesis {
@@ -603,8 +603,8 @@ impl Nemesis {
             let at = self.time(within);
             let len = Duration::from_millis(self.rng.gen_range(50..3000));
             let (na, nb) = (Self::name(sim, a), Self::name(sim, b));
-            self.lines.push((at, format!("partition {na} {nb}")));
-            self.lines.push((at + len, format!("heal {na} {nb}")));
+            self.push(at, Fault::Partition(a, b), format!("partition {na} {nb}"));
+            self.push(at + len, Fault::Heal(a, b), format!("heal {na} {nb}"));
         }
         self
     }
@@ -634,14 +634,12 @@ impl Nemesis {
     ) -> &mut Self {
         let at = self.time(within);
         let down = self.time(max_down);
-        self.lines.push((
-            at,
-            format!(
-                "restart {} for {}ms",
-                Self::name(sim, host),
-                down.as_millis()
-            ),
-        ));
+        let text = format!(
+            "restart {} for {}ms",
+            Self::name(sim, host),
+            down.as_millis()
+        );
+        self.push(at, Fault::Restart { host, down }, text);
         self
     }
 
@@ -671,8 +669,8 @@ impl Nemesis {
         let at = self.time(within);
         let len = Duration::from_millis(100) + self.time(max_len);
         let n = Self::name(sim, host);
-        self.lines.push((at, format!("stall {n}")));
-        self.lines.push((at + len, format!("resume {n}")));
+        self.push(at, Fault::Stall(host), format!("stall {n}"));
+        self.push(at + len, Fault::Resume(host), format!("resume {n}"));
         self
     }
 
@@ -695,7 +693,12 @@ impl Nemesis {
         let at = self.time(within);
         let ms = self.rng.gen_range(1..200);
         let (na, nb) = (Self::name(sim, a), Self::name(sim, b));
-        self.lines.push((at, format!("latency {na} {nb} {ms}ms")));
+        let d = Duration::from_millis(ms);
+        self.push(
+            at,
+            Fault::Latency(a, b, d),
+            format!("latency {na} {nb} {ms}ms"),
+        );
         self
     }
 
@@ -726,7 +729,8 @@ impl Nemesis {
         let at = self.time(within);
         let p = self.rng.gen_range(0..=max_percent.min(100));
         let (na, nb) = (Self::name(sim, a), Self::name(sim, b));
-        self.lines.push((at, format!("loss {na} {nb} {p}%")));
+        let rate = f64::from(p) / 100.0;
+        self.push(at, Fault::Loss(a, b, rate), format!("loss {na} {nb} {p}%"));
         self
     }
 
@@ -754,8 +758,8 @@ impl Nemesis {
         within: Duration,
     ) -> &mut Self {
         let at = after + self.time(within);
-        self.lines
-            .push((at, format!("rebind {}", Self::name(sim, host))));
+        let text = format!("rebind {}", Self::name(sim, host));
+        self.push(at, Fault::Rebind(host), text);
         self
     }
 
@@ -795,13 +799,17 @@ impl Nemesis {
     /// assert_eq!(strata_sim::Script::parse(&sim, &s.to_string()).unwrap(), s);
     /// ```
     pub fn script(&self, sim: &Sim) -> Script {
+        let _ = sim;
         let mut lines = self.lines.clone();
-        lines.sort_by_key(|(at, _)| *at);
-        let text: String = lines
-            .iter()
-            .map(|(at, what)| format!("at {}us {what}\n", at.as_micros()))
-            .collect();
-        // The lines are made from the world's own host names.
-        Script::parse(sim, &text).unwrap_or_default()
+        // Stable: faults drawn for the same instant keep their order.
+        lines.sort_by_key(|l| l.at);
+        Script { lines }
+    }
+
+    /// Adds one line; its time is kept to whole microseconds, as the
+    /// script prints it, so a printed schedule replays exactly.
+    fn push(&mut self, at: Duration, fault: Fault, text: String) {
+        let at = Duration::from_micros(at.as_micros() as u64);
+        self.lines.push(ScriptLine { at, fault, text });
     }
 }
