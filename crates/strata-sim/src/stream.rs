@@ -392,7 +392,8 @@ impl Sim {
         let now = shift_now(&self.hosts, side.host, self.now);
         let info = BottomInfo::new(name)
             .peer(side.peer.clone())
-            .local(side.local.clone());
+            .local(side.local.clone())
+            .dialer(Sim::dialer_of(&self.dials, side.host));
         let mut stack = Stack::new(proto, info, side.cfg.clone(), now);
         side.state = State::Open;
         stack.start(now);

@@ -191,6 +191,8 @@ pub struct Sim {
     pub(crate) pending_listen: BTreeMap<u64, ListenKey>,
     /// Every side that closed, with its reason, in order.
     pub(crate) closed: Vec<(crate::ConnId, usize, strata::Close)>,
+    /// Dials of protocols, for the run loop to open.
+    pub(crate) dials: crate::dial::DialQueue,
 }
 
 impl Sim {
@@ -233,6 +235,7 @@ impl Sim {
             stack_cfg: Arc::new(StackConfig::default()),
             pending_listen: BTreeMap::new(),
             closed: Vec::new(),
+            dials: Arc::default(),
         }
     }
 
@@ -492,7 +495,9 @@ impl Sim {
             }
             // Picks up wakes of datagram stacks and sends what they queued.
             self.udp.advance(Duration::ZERO);
+            let dialed = self.open_dials();
             if woken.is_empty()
+                && !dialed
                 && self
                     .ready
                     .lock()
