@@ -364,6 +364,10 @@ impl RelaySide {
         }
         let (s, o) = (self.side, self.other());
         let mut g = lock(&self.shared);
+        if g.upstream_made {
+            // Connected: the connect deadline is over.
+            self.connect_deadline = None;
+        }
         if s == CLIENT && g.connect_failed {
             // The connect task logged the endpoint and the error.
             self.done = true;

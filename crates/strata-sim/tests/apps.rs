@@ -333,3 +333,25 @@ fn a_dial_that_cannot_be_opened_reaches_the_protocol_as_connection_lost() {
     let bad = Endpoint::parse("tls+tcp://island:80?tls.ca=/nonexistent/ca.pem").unwrap();
     assert!(d.dial(&bad, client(b"", false).0, Arc::default()).is_err());
 }
+
+#[test]
+fn once_connected_an_idle_relayed_pair_holds_no_timer() {
+    // The connect deadline (10 s) ends with the connect: an idle pair
+    // leaves the world with nothing to do.
+    let (mut sim, c, r, s) = three_hosts(8);
+    sim.listen(s, "tcp://server:7", apps::Echo::factory())
+        .unwrap();
+    let relay = relay_to("tcp://server:7", RelayConfig::default());
+    sim.listen(r, "tcp://relay:8000", relay.factory()).unwrap();
+    let (proto, seen) = client(b"ping", false);
+    sim.connect(c, "tcp://relay:8000", proto).unwrap();
+    let out = sim.run(Duration::from_secs(60));
+    assert_eq!(seen.lock().unwrap().data, b"ping");
+    assert_eq!(out, strata::testing::RunOutcome::Idle);
+    assert!(
+        sim.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        sim.elapsed()
+    );
+    assert_eq!(sim.open_connections(), 2, "both connections still open");
+}
