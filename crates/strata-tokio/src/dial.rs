@@ -34,8 +34,8 @@ const CHECKED_ENDPOINTS: usize = 64;
 /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
 /// # }
 /// let d = strata_tokio::dialer();
-/// // `bogus` is no scheme the driver knows: refused at once.
-/// let ep = Endpoint::parse("bogus+tcp://127.0.0.1:1").unwrap();
+/// // A CA file that does not exist: the endpoint cannot be built, refused at once.
+/// let ep = Endpoint::parse("tls+tcp://127.0.0.1:1?tls.ca=/nonexistent/ca.pem").unwrap();
 /// assert!(d.dial(&ep, Box::new(Quiet), Arc::default()).is_err());
 /// # }
 /// ```
