@@ -91,11 +91,15 @@ fn relay_to(target: &str, cfg: RelayConfig) -> Relay {
 }
 
 #[test]
-fn the_relay_relays_to_tcp_tls_and_reliable_udp_upstreams() {
+fn the_relay_relays_to_tcp_tls_reliable_udp_and_quic_upstreams() {
     for (listen, target) in [
         ("tcp://server:7", "tcp://server:7"),
         ("tls+tcp://server:7", "tls+tcp://server:7?tls.insecure=true"),
         ("reliable+udp://server:7", "reliable+udp://server:7"),
+        (
+            "quic+udp://server:7",
+            "quic+udp://server:7?quic.insecure=true",
+        ),
     ] {
         let (mut sim, c, r, s) = three_hosts(1);
         sim.listen(s, listen, apps::Echo::factory()).unwrap();
@@ -354,4 +358,27 @@ fn once_connected_an_idle_relayed_pair_holds_no_timer() {
         sim.elapsed()
     );
     assert_eq!(sim.open_connections(), 2, "both connections still open");
+}
+
+#[test]
+fn an_h2_get_through_the_relay_to_the_http_demo_over_tls() {
+    let (mut sim, c, r, s) = three_hosts(9);
+    let f = apps::http::factory(apps::http::service(None));
+    sim.listen(s, "tls+tcp://server:443", f).unwrap();
+    let relay = relay_to(
+        "tls+tcp://server:443?tls.insecure=true",
+        RelayConfig::default(),
+    );
+    sim.listen(r, "tcp://relay:8000", relay.factory()).unwrap();
+    let (proto, seen) = client(b"", false);
+    let req = strata::http::Request::get("http://server/bytes/70000")
+        .body(())
+        .unwrap();
+    let h2 = HttpClient::new(req, proto, VersionChoice::Http2);
+    sim.connect(c, "tcp://relay:8000", Box::new(h2)).unwrap();
+    sim.run_until(Duration::from_secs(10), |_| seen.lock().unwrap().eof);
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.status, Some(200));
+    assert_eq!(seen.data.len(), 70_000);
+    assert_eq!(relay.stats().connect_failures(), 0);
 }
