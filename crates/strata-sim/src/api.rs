@@ -250,7 +250,7 @@ impl Sim {
                 what: format!("udp {addr}"),
             });
         }
-        let dialer = self.dialer(host);
+        let dialer = self.dialer_id(host);
         let id = self.udp.add_node_with_dialer(addr, proto, Some(dialer));
         self.hosts[host.0 as usize].udp_nodes.push(id);
         let peers: Vec<HostId> = self

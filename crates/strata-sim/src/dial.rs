@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use strata::endpoint::Endpoint;
-use strata::{Close, Dial, DialError, DialGuard, Dialer, StackConfig, StreamProtocol};
+use strata::{Close, Dial, DialError, DialGuard, Dialer, DialerId, StackConfig, StreamProtocol};
 use strata_tokio::StackPlan;
 
 use crate::error::SimError;
@@ -31,10 +31,22 @@ pub(crate) struct PendingDial {
 /// The dials of a world, in the order they were made.
 pub(crate) type DialQueue = Arc<Mutex<VecDeque<PendingDial>>>;
 
-/// Dials from one host.
+/// Where a registered dialer of the simulator sends its dials now: a
+/// world's queue and the host dialing, or nowhere (its world is gone).
+type Target = Arc<Mutex<Option<(DialQueue, HostId)>>>;
+
+/// A registered dialer and where it points.
+pub(crate) type Slot = (DialerId, Target);
+
+/// Registered dialers no world uses now. Registrations are never freed
+/// (see [`Dialer::register`]), so a world hands its dialers back when it
+/// is dropped and the next world takes them: a sweep of many seeds
+/// registers only as many as its most hosts at once.
+static FREE: Mutex<Vec<Slot>> = Mutex::new(Vec::new());
+
+/// Dials from one host of one world (through its slot).
 struct SimDial {
-    host: HostId,
-    queue: DialQueue,
+    target: Target,
 }
 
 impl Dial for SimDial {
@@ -48,9 +60,15 @@ impl Dial for SimDial {
             endpoint: endpoint.to_string(),
             source: Box::new(e),
         })?;
-        let mut q = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let t = self.target.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((queue, host)) = t.as_ref() else {
+            return Err(DialError::Stopped {
+                endpoint: endpoint.to_string(),
+            });
+        };
+        let mut q = queue.lock().unwrap_or_else(|e| e.into_inner());
         q.push_back(PendingDial {
-            host: self.host,
+            host: *host,
             endpoint: endpoint.clone(),
             proto,
             cfg,
@@ -87,21 +105,34 @@ impl Sim {
     /// sim.listen(b, "tcp://b:7", echo).unwrap();
     /// let got = Arc::new(Mutex::new(Vec::new()));
     /// let ep = Endpoint::parse("tcp://b:7").unwrap();
-    /// sim.dialer(a).dial(&ep, Box::new(Hello(got.clone())), Arc::default()).unwrap();
+    /// let d = sim.dialer(a);
+    /// d.dial(&ep, Box::new(Hello(got.clone())), Arc::default()).unwrap();
     /// sim.run(Duration::from_secs(5));
     /// assert_eq!(&*got.lock().unwrap(), b"hi");
     /// ```
-    pub fn dialer(&self, host: HostId) -> Dialer {
-        Sim::dialer_of(&self.dials, host)
+    pub fn dialer(&mut self, host: HostId) -> Dialer {
+        self.dialer_id(host).dialer().clone()
     }
 
-    /// [`dialer`](Sim::dialer), for a caller holding other fields of the
-    /// world.
-    pub(crate) fn dialer_of(queue: &DialQueue, host: HostId) -> Dialer {
-        Dialer::new(SimDial {
-            host,
-            queue: queue.clone(),
-        })
+    /// The registered dialer of `host` (a free one is taken, or one is
+    /// registered, on first use).
+    pub(crate) fn dialer_id(&mut self, host: HostId) -> DialerId {
+        let i = host.0 as usize;
+        while self.dial_slots.len() <= i {
+            let free = FREE.lock().unwrap_or_else(|e| e.into_inner()).pop();
+            let slot = free.unwrap_or_else(|| {
+                let target = Target::default();
+                let id = Dialer::new(SimDial {
+                    target: target.clone(),
+                })
+                .register();
+                (id, target)
+            });
+            let h = HostId(self.dial_slots.len() as u32);
+            *slot.1.lock().unwrap_or_else(|e| e.into_inner()) = Some((self.dials.clone(), h));
+            self.dial_slots.push(slot);
+        }
+        self.dial_slots[i].0
     }
 
     /// Opens the dials made so far, in order. False if there were none.
@@ -139,6 +170,18 @@ impl Sim {
             };
             self.trace_line(format_args!("{host} dial failed: {e}"));
             guard.fail(&Close::Io(kind));
+        }
+    }
+}
+
+impl Drop for Sim {
+    /// Hands the world's dialers back for the next world (a stack that
+    /// outlived it would now be refused: `DialError::Stopped`).
+    fn drop(&mut self) {
+        let mut free = FREE.lock().unwrap_or_else(|e| e.into_inner());
+        for (id, target) in self.dial_slots.drain(..) {
+            *target.lock().unwrap_or_else(|e| e.into_inner()) = None;
+            free.push((id, target));
         }
     }
 }

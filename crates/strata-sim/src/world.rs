@@ -193,6 +193,8 @@ pub struct Sim {
     pub(crate) closed: Vec<(crate::ConnId, usize, strata::Close)>,
     /// Dials of protocols, for the run loop to open.
     pub(crate) dials: crate::dial::DialQueue,
+    /// Each host's registered dialer, by host number.
+    pub(crate) dial_slots: Vec<crate::dial::Slot>,
 }
 
 impl Sim {
@@ -236,6 +238,7 @@ impl Sim {
             pending_listen: BTreeMap::new(),
             closed: Vec::new(),
             dials: Arc::default(),
+            dial_slots: Vec::new(),
         }
     }
 

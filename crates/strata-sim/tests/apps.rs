@@ -382,3 +382,16 @@ fn an_h2_get_through_the_relay_to_the_http_demo_over_tls() {
     assert_eq!(seen.data.len(), 70_000);
     assert_eq!(relay.stats().connect_failures(), 0);
 }
+
+#[test]
+fn the_dialer_of_a_dropped_world_refuses_at_once() {
+    let mut sim = Sim::new(10);
+    let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    let d = sim.dialer(a);
+    drop(sim);
+    let ep = Endpoint::parse("tcp://10.0.0.1:80").unwrap();
+    let err = d
+        .dial(&ep, client(b"", false).0, Arc::default())
+        .unwrap_err();
+    assert!(matches!(err, strata::DialError::Stopped { .. }), "{err}");
+}

@@ -13,7 +13,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use strata::endpoint::Endpoint;
-use strata::{Close, Dial, DialError, DialGuard, Dialer, StackConfig, StreamProtocol};
+use strata::{Close, Dial, DialError, DialGuard, Dialer, DialerId, StackConfig, StreamProtocol};
 
 use crate::{DriverError, QuicPool, StackPlan};
 
@@ -40,15 +40,20 @@ const CHECKED_ENDPOINTS: usize = 64;
 /// # }
 /// ```
 pub fn dialer() -> Dialer {
-    static DIALER: OnceLock<Dialer> = OnceLock::new();
-    DIALER
-        .get_or_init(|| {
-            Dialer::new(TokioDial {
-                pool: QuicPool::new(),
-                checked: Mutex::default(),
-            })
+    dialer_id().dialer().clone()
+}
+
+/// The driver's dialer, registered once: what every stack's bottom info
+/// carries.
+pub(crate) fn dialer_id() -> DialerId {
+    static ID: OnceLock<DialerId> = OnceLock::new();
+    *ID.get_or_init(|| {
+        Dialer::new(TokioDial {
+            pool: QuicPool::new(),
+            checked: Mutex::default(),
         })
-        .clone()
+        .register()
+    })
 }
 
 struct TokioDial {

@@ -100,7 +100,7 @@ pub struct DatagramInfo {
     pub max_datagram_size: usize,
     /// How protocols of this stack (and the streams a carrier above runs)
     /// open connections (`t.get::<Dialer>()`): the driver's, if it gave one.
-    pub dialer: Option<crate::Dialer>,
+    pub dialer: Option<crate::DialerId>,
 }
 
 /// The bottom slot of a datagram stack: the datagram twin of
@@ -656,7 +656,7 @@ impl Introspect for DView<'_> {
             return self.b.info.local.as_ref().map(|a| a as &dyn Any);
         }
         if id == TypeId::of::<crate::Dialer>() {
-            return self.b.info.dialer.as_ref().map(|d| d as &dyn Any);
+            return self.b.info.dialer.map(|d| d.dialer() as &dyn Any);
         }
         None
     }

@@ -40,7 +40,7 @@
 //!     log.lock().unwrap().push(ep.to_string());
 //!     Ok(())
 //! });
-//! let info = BottomInfo::new("tcp").dialer(dialer);
+//! let info = BottomInfo::new("tcp").dialer(dialer.register());
 //! let now = std::time::Instant::now();
 //! let mut s = Stack::new(Box::new(Fanout), info, Arc::new(StackConfig::default()), now);
 //! s.start(now);
@@ -48,7 +48,8 @@
 //! ```
 
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use bytes::Bytes;
 
@@ -136,7 +137,7 @@ where
 /// ```
 /// use strata::{BottomInfo, Dialer};
 /// let d = Dialer::from_fn(|_, _, _| Ok(()));
-/// let info = BottomInfo::new("tcp").dialer(d.clone());
+/// let info = BottomInfo::new("tcp").dialer(d.clone().register());
 /// assert!(info.dialer.is_some());
 /// assert_eq!(format!("{d:?}"), "Dialer");
 /// ```
@@ -202,6 +203,71 @@ impl Dialer {
         cfg: Arc<StackConfig>,
     ) -> Result<(), DialError> {
         self.0.dial(endpoint, proto, cfg)
+    }
+}
+
+impl Dialer {
+    /// Registers this dialer for the life of the process and returns the
+    /// compact id a stack's [`BottomInfo`](crate::BottomInfo) (or
+    /// [`DatagramInfo`](crate::DatagramInfo)) carries.
+    ///
+    /// Why an id: the bottom info lives in every connection, and an idle
+    /// connection's memory is a headline number; a `u32` fits in the
+    /// padding the info already has, where a pointer would grow every
+    /// connection (the tokio driver's task cell by a 128-byte step). The
+    /// price is that a registration is never freed: register once per
+    /// dialer a driver keeps (`strata-tokio`: once per process; the
+    /// simulator reuses its registrations from one world to the next).
+    ///
+    /// ```
+    /// let id = strata::Dialer::from_fn(|_, _, _| Ok(())).register();
+    /// let again = id.dialer().clone().register();
+    /// assert_eq!(id, again, "the same dialer is registered once");
+    /// ```
+    pub fn register(self) -> DialerId {
+        let mut g = REGISTRY.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = g.iter().position(|d| Arc::ptr_eq(&d.0, &self.0)) {
+            return DialerId::at(i);
+        }
+        g.push(Box::leak(Box::new(self)));
+        DialerId::at(g.len() - 1)
+    }
+}
+
+/// Every registered dialer, by id minus one; entries are never removed.
+static REGISTRY: RwLock<Vec<&'static Dialer>> = RwLock::new(Vec::new());
+
+/// A registered [`Dialer`]: what a stack's bottom info carries (4 bytes).
+///
+/// ```
+/// use strata::{BottomInfo, Dialer};
+/// let id = Dialer::from_fn(|_, _, _| Ok(())).register();
+/// let info = BottomInfo::new("tcp").dialer(id);
+/// assert_eq!(info.dialer, Some(id));
+/// assert_eq!(std::mem::size_of::<Option<strata::DialerId>>(), 4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DialerId(NonZeroU32);
+
+impl DialerId {
+    fn at(index: usize) -> DialerId {
+        // More than 2^32 - 1 registrations cannot happen: each leaks memory
+        // and drivers register a handful.
+        let n = u32::try_from(index + 1).unwrap_or(u32::MAX);
+        DialerId(NonZeroU32::new(n).unwrap_or(NonZeroU32::MAX))
+    }
+
+    /// The dialer registered under this id.
+    ///
+    /// ```
+    /// let d = strata::Dialer::from_fn(|_, _, _| Ok(()));
+    /// let id = d.register();
+    /// assert_eq!(format!("{:?}", id.dialer()), "Dialer");
+    /// ```
+    pub fn dialer(self) -> &'static Dialer {
+        let g = REGISTRY.read().unwrap_or_else(|e| e.into_inner());
+        // Ids are only made by `register`, for an entry that stays.
+        g[self.0.get() as usize - 1]
     }
 }
 

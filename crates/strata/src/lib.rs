@@ -62,7 +62,7 @@ pub use close::{AbortReason, Close, Timeout};
 pub use control::{Call, Control};
 pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit};
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
-pub use dial::{Dial, DialError, DialGuard, Dialer};
+pub use dial::{Dial, DialError, DialGuard, Dialer, DialerId};
 pub use fault::{Fault, LayerError};
 #[doc(hidden)]
 pub use introspect::__type_id_of;

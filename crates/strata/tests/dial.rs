@@ -71,7 +71,7 @@ fn the_bottom_answers_the_drivers_dialer_and_only_when_given_one() {
     let (d, n) = counting();
     let now = strata::testing::epoch();
     let seen = Seen::default();
-    let info = BottomInfo::new("tcp").dialer(d);
+    let info = BottomInfo::new("tcp").dialer(d.register());
     let mut s = Stack::new(Box::new(Probe(seen.clone())), info, Arc::default(), now);
     s.start(now);
     assert_eq!(*seen.lock().unwrap(), Some(true));
@@ -92,7 +92,7 @@ fn an_h2_stream_finds_the_dialer_below_its_connection() {
     });
     let conn = H2Connection::server(Arc::new(H2Config::default()), service);
     let now = strata::testing::epoch();
-    let info = BottomInfo::new("memory").dialer(d);
+    let info = BottomInfo::new("memory").dialer(d.register());
     let mut s = Stack::new(Box::new(conn), info, Arc::new(StackConfig::default()), now);
     s.start(now);
     let mut b = frame::PREFACE.to_vec();
@@ -127,7 +127,7 @@ fn a_stream_of_the_reliable_mapping_finds_the_dialer_of_its_socket() {
     let mut net = SimNet::new(1);
     let server_addr = "10.0.0.2:4433".parse().unwrap();
     let listener = ReliableListener::new(ReliableConfig::default(), probe_factory(&seen));
-    let server = net.add_node_with_dialer(server_addr, Box::new(listener), Some(d));
+    let server = net.add_node_with_dialer(server_addr, Box::new(listener), Some(d.register()));
     let client = net.add_node(
         "10.0.0.1:5000".parse().unwrap(),
         Box::new(Reliable::connect_to(
@@ -150,7 +150,7 @@ fn a_quic_stream_finds_the_dialer_of_its_socket() {
     let server: QuicServer = quic_support::server(config(1), per_stream(probe_factory(&seen)));
     let client = client_stream(config(2), Box::new(Hello));
     let mut net = SimNet::new(1);
-    let s = net.add_node_with_dialer(addr(SERVER), Box::new(server), Some(d));
+    let s = net.add_node_with_dialer(addr(SERVER), Box::new(server), Some(d.register()));
     let c = net.add_node(addr(CLIENT), Box::new(client));
     net.link_both(c, s, lan());
     net.run_until(Duration::from_secs(5), |_| seen.lock().unwrap().is_some());

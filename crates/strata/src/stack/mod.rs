@@ -86,7 +86,7 @@ pub struct BottomInfo {
     pub half_close: HalfClose,
     /// How protocols of this stack open connections (`t.get::<Dialer>()`):
     /// the driver's, if it gave one.
-    pub dialer: Option<crate::Dialer>,
+    pub dialer: Option<crate::DialerId>,
 }
 
 impl BottomInfo {
@@ -136,10 +136,10 @@ impl BottomInfo {
     ///
     /// ```
     /// use strata::{BottomInfo, Dialer};
-    /// let info = BottomInfo::new("tcp").dialer(Dialer::from_fn(|_, _, _| Ok(())));
+    /// let info = BottomInfo::new("tcp").dialer(Dialer::from_fn(|_, _, _| Ok(())).register());
     /// assert!(info.dialer.is_some());
     /// ```
-    pub fn dialer(mut self, d: crate::Dialer) -> Self {
+    pub fn dialer(mut self, d: crate::DialerId) -> Self {
         self.dialer = Some(d);
         self
     }

@@ -68,7 +68,7 @@ impl Introspect for BottomView<'_> {
             return i.local.as_ref().map(|a| a as &dyn Any);
         }
         if id == TypeId::of::<crate::Dialer>() {
-            return i.dialer.as_ref().map(|d| d as &dyn Any);
+            return i.dialer.map(|d| d.dialer() as &dyn Any);
         }
         // A stream stack's bottom is a byte stream: every byte once, in order.
         if id == TypeId::of::<Counters>() {

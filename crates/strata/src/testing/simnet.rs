@@ -172,7 +172,7 @@ struct Node {
     pending: Option<Box<dyn DatagramProtocol>>,
     stack: Option<DatagramStack>,
     /// What the node's stack answers for `Dialer` (a driver above sets it).
-    dialer: Option<crate::Dialer>,
+    dialer: Option<crate::DialerId>,
 }
 
 /// A datagram copy on its way.
@@ -467,7 +467,7 @@ impl SimNet {
     /// # }
     /// let mut net = strata::testing::SimNet::new(1);
     /// let d = Dialer::from_fn(|_, _, _| Ok(()));
-    /// let a = net.add_node_with_dialer("127.0.0.1:1".parse().unwrap(), Box::new(Quiet), Some(d));
+    /// let a = net.add_node_with_dialer("127.0.0.1:1".parse().unwrap(), Box::new(Quiet), Some(d.register()));
     /// net.start();
     /// assert!(net.stack(a).is_some());
     /// ```
@@ -475,7 +475,7 @@ impl SimNet {
         &mut self,
         addr: SocketAddr,
         proto: Box<dyn DatagramProtocol>,
-        dialer: Option<crate::Dialer>,
+        dialer: Option<crate::DialerId>,
     ) -> NodeId {
         let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
         let clash = self.by_addr.insert(addr, id);
@@ -610,7 +610,7 @@ impl SimNet {
                 local: Some(LocalAddr(Addr::Inet(node.addr))),
                 peer: node.peer.map(|p| crate::PeerAddr(Addr::Inet(p))),
                 max_datagram_size: mtu,
-                dialer: node.dialer.clone(),
+                dialer: node.dialer,
             };
             let mut stack = DatagramStack::new(proto, info, self.stack_cfg.clone(), now);
             stack.start(now);
