@@ -435,14 +435,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     let stack = Arc::new(StackConfig::default());
     let stats = observe::server_stats(&args);
     let http_service = observe::with_stats_page(apps::http::service(args.root.clone()), &stats);
-    let http_factory = |service: strata::http::SharedService| {
-        let cfg = strata::http::HttpConfig::default();
-        let f: strata_tokio::StreamFactory = Arc::new(move || {
-            Box::new(strata::http::HttpServer::new(service.clone(), cfg.clone()))
-                as Box<dyn strata::StreamProtocol>
-        });
-        f
-    };
+    let http_factory = apps::http::factory;
     let factory = match args.app {
         App::Http => http_factory(http_service.clone()),
         App::Chat => ChatRoom::new(ChatConfig {

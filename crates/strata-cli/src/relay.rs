@@ -30,10 +30,15 @@
 //!   line naming both. A side that ends cleanly lets the other flush what is
 //!   queued towards it and close.
 //! * **Connect.** The upstream connection is opened when the client's
-//!   connection is made; bytes the client sends meanwhile are queued (within
-//!   the same bound). If connecting fails (or takes longer than
-//!   [`RelayConfig::connect_timeout`]) the client's connection is closed and
-//!   the error is logged with the endpoint.
+//!   connection is made, through the [`Dialer`] its transport answers
+//!   (`t.get::<Dialer>()`): the driver's, so the same relay runs on
+//!   `strata-tokio` or in the simulator. Bytes the client sends meanwhile
+//!   are queued (within the same bound). If connecting fails (the upstream
+//!   side hears `connection_lost` without `connection_made`) or takes
+//!   longer than [`RelayConfig::connect_timeout`] (a deadline of the
+//!   client side), the client's connection is closed and the error is
+//!   logged with the endpoint. `quic+udp://` upstreams are streams of one
+//!   pooled connection (the driver's dialer pools them).
 //! * **PROXY protocol.** When CONNECT's chain holds `proxy`
 //!   (`proxy+tcp://haproxy:8080?proxy.send=1`, or `tls+proxy+tcp://` for
 //!   the header before TLS), every upstream connection starts with a PROXY
@@ -68,14 +73,14 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use strata::endpoint::{Endpoint, Family, LayerOption, SchemeRegistry};
 use strata::proxy_protocol::{ProxySource, ProxyVersion};
 use strata::{
-    AbortReason, Addr, Close, LocalAddr, PeerAddr, StackConfig, StreamProtocol, StreamTransport,
-    Wake, WakeRoute,
+    AbortReason, Addr, Close, Dialer, LocalAddr, PeerAddr, StackConfig, StreamProtocol,
+    StreamTransport, Wake, WakeRoute,
 };
 use strata_tokio::{DriverError, ListenConfig, Server, SELF_SIGNED_NAMES};
 
@@ -190,8 +195,12 @@ struct PairState {
     ended: [Option<Close>; 2],
     /// Connecting upstream failed: the client side closes.
     connect_failed: bool,
+    /// The upstream connection is made: the connect deadline is over.
+    upstream_made: bool,
     /// Names for log lines.
     labels: [String; 2],
+    /// Where the upstream side connects to, for log lines.
+    target: String,
     buffer: usize,
     stats: Arc<RelayStats>,
 }
@@ -215,8 +224,6 @@ struct Dial {
     target: Endpoint,
     timeout: Duration,
     stack: Arc<StackConfig>,
-    /// Upstream `quic+udp://`: one connection shared, a stream per pair.
-    pool: strata_tokio::QuicPool,
     /// CONNECT's chain has a `proxy` layer: tell it the client's addresses.
     proxy: bool,
     /// The client's address and the one it connected to, for that header.
@@ -245,6 +252,11 @@ pub struct RelaySide {
     side: usize,
     /// Set on the client side of a [`Relay`]: connect there once running.
     dial: Option<Dial>,
+    /// The client side, until the upstream connection is made: when it
+    /// gives up.
+    connect_deadline: Option<(Instant, Duration)>,
+    /// The upstream side heard `connection_made`.
+    made: bool,
     /// We paused our transport's reading because our queue was full.
     read_paused: bool,
     /// We wrote EOF (or closed) after the other side's EOF.
@@ -268,14 +280,14 @@ pub struct RelaySide {
 /// assert_eq!(stats.active(), 0);
 /// ```
 pub fn pair(buffer: usize, stats: Arc<RelayStats>) -> (RelaySide, RelaySide) {
-    let shared = new_shared(buffer, stats, "upstream".into());
+    let shared = new_shared(buffer, stats, String::new());
     (
         RelaySide::new(shared.clone(), CLIENT, None),
         RelaySide::new(shared, UPSTREAM, None),
     )
 }
 
-fn new_shared(buffer: usize, stats: Arc<RelayStats>, upstream: String) -> Shared {
+fn new_shared(buffer: usize, stats: Arc<RelayStats>, target: String) -> Shared {
     stats.started.fetch_add(1, Ordering::Relaxed);
     stats.active.fetch_add(1, Ordering::Relaxed);
     Arc::new(Mutex::new(PairState {
@@ -283,7 +295,12 @@ fn new_shared(buffer: usize, stats: Arc<RelayStats>, upstream: String) -> Shared
         wakes: [None, None],
         ended: [None, None],
         connect_failed: false,
-        labels: ["client".into(), upstream],
+        upstream_made: false,
+        labels: [
+            "client".into(),
+            format!("upstream {target}").trim_end().to_string(),
+        ],
+        target,
         buffer: buffer.max(1),
         stats,
     }))
@@ -295,6 +312,8 @@ impl RelaySide {
             shared,
             side,
             dial,
+            connect_deadline: None,
+            made: false,
             read_paused: false,
             eof_written: false,
             done: false,
@@ -345,6 +364,10 @@ impl RelaySide {
         }
         let (s, o) = (self.side, self.other());
         let mut g = lock(&self.shared);
+        if g.upstream_made {
+            // Connected: the connect deadline is over.
+            self.connect_deadline = None;
+        }
         if s == CLIENT && g.connect_failed {
             // The connect task logged the endpoint and the error.
             self.done = true;
@@ -401,49 +424,45 @@ impl RelaySide {
         }
     }
 
-    /// Starts connecting upstream, on the runtime this connection runs on.
-    fn start_dial(&mut self, dial: Dial) {
-        let Ok(rt) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(
-                "relay: no runtime to connect to {} from; closing the client",
-                dial.target
-            );
-            lock(&self.shared).connect_failed = true;
+    /// Starts connecting upstream through the driver's dialer; the client
+    /// side gives up at `now + timeout`.
+    fn start_dial(&mut self, t: &mut dyn StreamTransport, dial: Dial) {
+        let upstream = RelaySide::new(self.shared.clone(), UPSTREAM, None);
+        let proto: Box<dyn StreamProtocol> = if dial.proxy {
+            Box::new(ProxySource::new(Box::new(upstream), dial.client))
+        } else {
+            Box::new(upstream)
+        };
+        let Some(dialer) = t.get::<Dialer>().cloned() else {
+            self.connect_failed(&dial.target, "the driver gives no dialer");
             return;
         };
-        let shared = self.shared.clone();
-        rt.spawn(async move {
-            let side = RelaySide::new(shared.clone(), UPSTREAM, None);
-            let proto: Box<dyn StreamProtocol> = if dial.proxy {
-                Box::new(ProxySource::new(Box::new(side), dial.client))
-            } else {
-                Box::new(side)
-            };
-            let conn = tokio::time::timeout(
-                dial.timeout,
-                dial.pool.connect(&dial.target, proto, dial.stack),
-            )
-            .await;
-            let err = match conn {
-                // The connection runs on its own task.
-                Ok(Ok(_conn)) => return,
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => format!("no connection after {:?}", dial.timeout),
-            };
-            let mut g = lock(&shared);
-            tracing::warn!(
-                "relay: cannot connect to {}: {err}; closing {}",
-                dial.target,
-                g.labels[CLIENT]
-            );
-            g.stats.connect_failures.fetch_add(1, Ordering::Relaxed);
-            g.connect_failed = true;
-            let wake = g.wakes[CLIENT].clone();
-            drop(g);
-            if let Some(w) = wake {
-                w.wake();
-            }
-        });
+        if let Err(e) = dialer.dial(&dial.target, proto, dial.stack) {
+            self.connect_failed(&dial.target, &e.to_string());
+            return;
+        }
+        self.connect_deadline =
+            Some((strata::deadline::after(t.now(), dial.timeout), dial.timeout));
+    }
+
+    /// Connecting upstream failed: logs it with the endpoint and closes the
+    /// client side (on its next step).
+    fn connect_failed(&self, target: &dyn std::fmt::Display, err: &str) {
+        let mut g = lock(&self.shared);
+        if g.connect_failed || g.ended[CLIENT].is_some() {
+            return;
+        }
+        tracing::warn!(
+            "relay: cannot connect to {target}: {err}; closing {}",
+            g.labels[CLIENT]
+        );
+        g.stats.connect_failures.fetch_add(1, Ordering::Relaxed);
+        g.connect_failed = true;
+        let wake = g.wakes[CLIENT].clone();
+        drop(g);
+        if let Some(w) = wake {
+            w.wake();
+        }
     }
 }
 
@@ -458,13 +477,17 @@ impl StreamProtocol for RelaySide {
                 g.labels[CLIENT] = format!("client {}", peer_label(a));
             }
         }
+        if self.side == UPSTREAM {
+            self.made = true;
+            lock(&self.shared).upstream_made = true;
+        }
         if let Some(mut dial) = self.dial.take() {
             if let (Some(PeerAddr(Addr::Inet(c))), Some(LocalAddr(Addr::Inet(l)))) =
                 (t.get::<PeerAddr>(), t.get::<LocalAddr>())
             {
                 dial.client = Some((*c, *l));
             }
-            self.start_dial(dial);
+            self.start_dial(t, dial);
         }
         self.step(t);
     }
@@ -498,6 +521,30 @@ impl StreamProtocol for RelaySide {
         self.step(t);
     }
 
+    fn next_deadline(&self) -> Option<Instant> {
+        self.connect_deadline.map(|(at, _)| at)
+    }
+
+    /// The connect deadline: the upstream connection is made (nothing to
+    /// do), or it is not and the client is closed.
+    fn on_deadline(&mut self, t: &mut dyn StreamTransport) {
+        let Some((at, timeout)) = self.connect_deadline else {
+            return;
+        };
+        if t.now() < at {
+            return;
+        }
+        self.connect_deadline = None;
+        let (made, target) = {
+            let g = lock(&self.shared);
+            (g.upstream_made, g.target.clone())
+        };
+        if !made {
+            self.connect_failed(&target, &format!("no connection after {timeout:?}"));
+        }
+        self.step(t);
+    }
+
     /// A draining server lets relayed connections run on until they finish
     /// or the drain time is over (then both ends are aborted).
     fn on_shutdown(&mut self, t: &mut dyn StreamTransport) {
@@ -506,6 +553,11 @@ impl StreamProtocol for RelaySide {
 
     fn connection_lost(&mut self, why: &Close) {
         let (s, o) = (self.side, self.other());
+        if s == UPSTREAM && !self.made {
+            // The dialer's way of saying that connecting failed.
+            let target = lock(&self.shared).target.clone();
+            self.connect_failed(&target, &why.to_string());
+        }
         let wake = {
             let mut g = lock(&self.shared);
             g.ended[s] = Some(why.clone());
@@ -552,9 +604,6 @@ pub struct Relay {
     target: Endpoint,
     cfg: RelayConfig,
     stats: Arc<RelayStats>,
-    /// Relaying to `quic+udp://`, every pair is a stream of one shared
-    /// connection (other endpoints connect as `strata_tokio::connect`).
-    pool: strata_tokio::QuicPool,
 }
 
 impl Relay {
@@ -576,26 +625,20 @@ impl Relay {
             target,
             cfg,
             stats: Arc::default(),
-            pool: strata_tokio::QuicPool::new(),
         }
     }
 
     /// The protocol factory for the listener: each call makes a new pair and
     /// returns its client side, which connects upstream once its connection
-    /// is made (on the tokio runtime it runs on).
+    /// is made (through the dialer of the driver it runs on).
     pub fn factory(&self) -> StreamFactory {
         let me = self.clone();
         Arc::new(move || {
-            let shared = new_shared(
-                me.cfg.buffer,
-                me.stats.clone(),
-                format!("upstream {}", me.target),
-            );
+            let shared = new_shared(me.cfg.buffer, me.stats.clone(), me.target.to_string());
             let dial = Dial {
                 target: me.target.clone(),
                 timeout: me.cfg.connect_timeout,
                 stack: me.cfg.stack.clone(),
-                pool: me.pool.clone(),
                 proxy: me.sends_proxy_header().is_some(),
                 client: None,
             };

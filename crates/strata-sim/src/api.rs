@@ -169,7 +169,19 @@ impl Sim {
         cfg: Option<Arc<StackConfig>>,
     ) -> Result<Opened, SimError> {
         let ep = Endpoint::parse_with(endpoint, &strata_tokio::registry())?;
-        let plan = StackPlan::client(&ep)?;
+        self.connect_endpoint(host, &ep, proto, cfg)
+    }
+
+    /// [`connect_with`](Sim::connect_with), with the endpoint parsed.
+    pub(crate) fn connect_endpoint(
+        &mut self,
+        host: HostId,
+        ep: &Endpoint,
+        proto: Box<dyn StreamProtocol>,
+        cfg: Option<Arc<StackConfig>>,
+    ) -> Result<Opened, SimError> {
+        let endpoint = ep;
+        let plan = StackPlan::client(ep)?;
         let plan = self.seed_plan(plan)?;
         if plan.carries_streams() {
             let Target::Host { host: name, port } = &ep.target else {
@@ -241,7 +253,8 @@ impl Sim {
                 what: format!("udp {addr}"),
             });
         }
-        let id = self.udp.add_node(addr, proto);
+        let dialer = self.dialer_id(host);
+        let id = self.udp.add_node_with_dialer(addr, proto, Some(dialer));
         self.hosts[host.0 as usize].udp_nodes.push(id);
         let peers: Vec<HostId> = self
             .links

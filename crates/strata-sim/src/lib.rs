@@ -67,6 +67,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod dial;
 mod error;
 mod fault;
 mod link;

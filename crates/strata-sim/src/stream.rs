@@ -378,6 +378,10 @@ impl Sim {
     /// Side `s` of `conn` is connected: its stack starts.
     fn made(&mut self, conn: u64, s: usize) {
         self.pending_listen.remove(&conn);
+        let Some(host) = self.conns.get(&conn).map(|c| c.sides[s].host) else {
+            return;
+        };
+        let dialer = self.dialer_id(host);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -392,7 +396,8 @@ impl Sim {
         let now = shift_now(&self.hosts, side.host, self.now);
         let info = BottomInfo::new(name)
             .peer(side.peer.clone())
-            .local(side.local.clone());
+            .local(side.local.clone())
+            .dialer(dialer);
         let mut stack = Stack::new(proto, info, side.cfg.clone(), now);
         side.state = State::Open;
         stack.start(now);

@@ -213,6 +213,10 @@ pub struct Sim {
     pub(crate) closed: Vec<(crate::ConnId, usize, strata::Close)>,
     /// Plans made so far (each seeded from the world's seed and its number).
     pub(crate) plans: u64,
+    /// Dials of protocols, for the run loop to open.
+    pub(crate) dials: crate::dial::DialQueue,
+    /// Each host's registered dialer, by host number.
+    pub(crate) dial_slots: Vec<crate::dial::Slot>,
 }
 
 impl Sim {
@@ -256,6 +260,8 @@ impl Sim {
             pending_listen: BTreeMap::new(),
             closed: Vec::new(),
             plans: 0,
+            dials: Arc::default(),
+            dial_slots: Vec::new(),
         }
     }
 
@@ -602,7 +608,9 @@ impl Sim {
             }
             // Picks up wakes of datagram stacks and sends what they queued.
             self.udp.advance(Duration::ZERO);
+            let dialed = self.open_dials();
             if woken.is_empty()
+                && !dialed
                 && self
                     .ready
                     .lock()

@@ -48,6 +48,7 @@ mod config;
 mod conn;
 mod connect;
 mod control;
+mod dial;
 mod endpoint;
 mod error;
 mod layer;
@@ -74,6 +75,7 @@ pub use bridge::{
 pub use config::ListenConfig;
 pub use conn::spawn_stream;
 pub use connect::{connect_tcp, connect_unix, Connection, CONNECTION_ATTEMPT_DELAY};
+pub use dial::dialer;
 pub use endpoint::connect;
 pub use error::DriverError;
 pub use layers::StackPlan;

@@ -211,7 +211,9 @@ pub(crate) fn tcp_info(
     peer: std::net::SocketAddr,
     local: Option<std::net::SocketAddr>,
 ) -> BottomInfo {
-    let info = BottomInfo::new("tcp").peer(Addr::Inet(peer));
+    let info = BottomInfo::new("tcp")
+        .peer(Addr::Inet(peer))
+        .dialer(crate::dial::dialer_id());
     match local.or_else(|| s.local_addr().ok()) {
         Some(l) => info.local(Addr::Inet(l)),
         None => info,
@@ -221,7 +223,7 @@ pub(crate) fn tcp_info(
 /// The bottom info of a Unix stream connection.
 pub(crate) fn unix_info(s: &UnixStream) -> BottomInfo {
     let path = |a: tokio::net::unix::SocketAddr| a.as_pathname().map(|p| p.to_path_buf());
-    let mut info = BottomInfo::new("unix");
+    let mut info = BottomInfo::new("unix").dialer(crate::dial::dialer_id());
     if let Ok(a) = s.peer_addr() {
         info = info.peer(Addr::Unix(path(a)));
     }

@@ -84,6 +84,7 @@ pub(crate) async fn spawn(
         peer: connect_to.map(|p| PeerAddr(Addr::Inet(p))),
         // The largest payload of one IPv4 / IPv6 UDP datagram.
         max_datagram_size: if local.is_ipv4() { 65_507 } else { 65_527 },
+        dialer: Some(crate::dial::dialer_id()),
     };
     let sock = UdpSock::new(sock)?;
     let stack = DatagramStack::new(proto, info, cfg, Instant::now());

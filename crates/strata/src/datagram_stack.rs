@@ -82,7 +82,7 @@ impl OwnedTransmit {
 /// # impl DatagramProtocol for Quiet {
 /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
 /// # }
-/// let info = DatagramInfo { name: "udp", local: Some(LocalAddr(Addr::Memory(1))), peer: None, max_datagram_size: 1472 };
+/// let info = DatagramInfo { name: "udp", local: Some(LocalAddr(Addr::Memory(1))), peer: None, max_datagram_size: 1472, dialer: None };
 /// let now = std::time::Instant::now();
 /// let mut s = DatagramStack::new(Box::new(Quiet), info, Arc::new(StackConfig::default()), now);
 /// s.start(now);
@@ -98,6 +98,9 @@ pub struct DatagramInfo {
     pub peer: Option<PeerAddr>,
     /// Largest payload of one datagram.
     pub max_datagram_size: usize,
+    /// How protocols of this stack (and the streams a carrier above runs)
+    /// open connections (`t.get::<Dialer>()`): the driver's, if it gave one.
+    pub dialer: Option<crate::DialerId>,
 }
 
 /// The bottom slot of a datagram stack: the datagram twin of
@@ -156,7 +159,7 @@ impl DatagramStack {
     /// # let from: std::net::SocketAddr = "127.0.0.1:9".parse().unwrap();
     /// use std::sync::Arc;
     /// use strata::{DatagramInfo, StackConfig};
-    /// let info = DatagramInfo { name: "udp", local: None, peer: None, max_datagram_size: 1200 };
+    /// let info = DatagramInfo { name: "udp", local: None, peer: None, max_datagram_size: 1200, dialer: None };
     /// let now = std::time::Instant::now();
     /// let mut s = DatagramStack::new(Box::new(Echo), info, Arc::new(StackConfig::default()), now);
     /// s.start(now);
@@ -201,7 +204,7 @@ impl DatagramStack {
     ///     }
     ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
     /// }
-    /// let info = DatagramInfo { name: "udp", local: None, peer: None, max_datagram_size: 1200 };
+    /// let info = DatagramInfo { name: "udp", local: None, peer: None, max_datagram_size: 1200, dialer: None };
     /// let now = std::time::Instant::now();
     /// let mut s = DatagramStack::new(Box::new(Hello), info, Arc::new(StackConfig::default()), now);
     /// assert_eq!(s.transmits().count(), 0);
@@ -651,6 +654,9 @@ impl Introspect for DView<'_> {
         }
         if id == TypeId::of::<LocalAddr>() {
             return self.b.info.local.as_ref().map(|a| a as &dyn Any);
+        }
+        if id == TypeId::of::<crate::Dialer>() {
+            return self.b.info.dialer.map(|d| d.dialer() as &dyn Any);
         }
         None
     }

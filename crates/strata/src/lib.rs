@@ -35,6 +35,7 @@ pub mod control;
 pub mod datagram;
 mod datagram_stack;
 pub mod deadline;
+mod dial;
 pub mod endpoint;
 pub mod fault;
 mod forward;
@@ -61,6 +62,7 @@ pub use close::{AbortReason, Close, Timeout};
 pub use control::{Call, Control};
 pub use datagram::{Datagram, DatagramProtocol, DatagramTransport, Ecn, Transmit};
 pub use datagram_stack::{DatagramInfo, DatagramStack, OwnedTransmit};
+pub use dial::{Dial, DialError, DialGuard, Dialer, DialerId};
 pub use fault::{Fault, LayerError};
 #[doc(hidden)]
 pub use introspect::__type_id_of;

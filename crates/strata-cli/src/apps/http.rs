@@ -104,6 +104,28 @@ pub fn service(root: Option<PathBuf>) -> SharedService {
     Arc::new(Demo::new(root))
 }
 
+/// The protocol factory `strata serve --app http` listens with: every
+/// connection runs an [`HttpServer`](strata::http::HttpServer) (HTTP/1.1,
+/// or HTTP/2 by ALPN or preface) calling `service`. Nothing here names a
+/// runtime: the same factory runs on `strata-tokio` and in the simulator.
+///
+/// ```
+/// use strata::Stack;
+/// let f = strata_cli::apps::http::factory(strata_cli::apps::http::service(None));
+/// let mut s = Stack::memory(f());
+/// let now = s.now();
+/// s.handle_input(now, b"GET /hello HTTP/1.1\r\nhost: x\r\n\r\n");
+/// let out = String::from_utf8(s.take_output(now)).unwrap();
+/// assert!(out.starts_with("HTTP/1.1 200") && out.ends_with("hello, world\n"), "{out}");
+/// ```
+pub fn factory(service: SharedService) -> strata::StreamFactory {
+    let cfg = strata::http::HttpConfig::default();
+    Arc::new(move || {
+        Box::new(strata::http::HttpServer::new(service.clone(), cfg.clone()))
+            as Box<dyn StreamProtocol>
+    })
+}
+
 impl Demo {
     /// A demo service serving the files under `root`, if given. The root is
     /// made absolute and resolved once here (symbolic links included), so

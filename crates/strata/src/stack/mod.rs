@@ -84,6 +84,9 @@ pub struct BottomInfo {
     pub local: Option<LocalAddr>,
     /// Whether `write_eof` half-closes.
     pub half_close: HalfClose,
+    /// How protocols of this stack open connections (`t.get::<Dialer>()`):
+    /// the driver's, if it gave one.
+    pub dialer: Option<crate::DialerId>,
 }
 
 impl BottomInfo {
@@ -101,6 +104,7 @@ impl BottomInfo {
             peer: None,
             local: None,
             half_close: HalfClose(true),
+            dialer: None,
         }
     }
 
@@ -125,6 +129,18 @@ impl BottomInfo {
     /// ```
     pub fn local(mut self, a: crate::Addr) -> Self {
         self.local = Some(LocalAddr(a));
+        self
+    }
+
+    /// Sets the dialer the stack's protocols find with `t.get::<Dialer>()`.
+    ///
+    /// ```
+    /// use strata::{BottomInfo, Dialer};
+    /// let info = BottomInfo::new("tcp").dialer(Dialer::from_fn(|_, _, _| Ok(())).register());
+    /// assert!(info.dialer.is_some());
+    /// ```
+    pub fn dialer(mut self, d: crate::DialerId) -> Self {
+        self.dialer = Some(d);
         self
     }
 }

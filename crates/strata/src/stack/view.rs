@@ -67,6 +67,9 @@ impl Introspect for BottomView<'_> {
         if id == TypeId::of::<LocalAddr>() {
             return i.local.as_ref().map(|a| a as &dyn Any);
         }
+        if id == TypeId::of::<crate::Dialer>() {
+            return i.dialer.map(|d| d.dialer() as &dyn Any);
+        }
         // A stream stack's bottom is a byte stream: every byte once, in order.
         if id == TypeId::of::<Counters>() {
             let c = self.b.cold.as_ref().filter(|_| self.b.counting);

@@ -484,6 +484,7 @@ impl DatagramStack {
             local: Some(LocalAddr(Addr::Memory(1))),
             peer: None,
             max_datagram_size: 1200,
+            dialer: None,
         };
         let mut s = DatagramStack::new(proto, info, Arc::new(StackConfig::default()), now);
         s.start(now);

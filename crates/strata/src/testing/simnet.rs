@@ -168,6 +168,8 @@ struct Node {
     /// The protocol until the node starts.
     pending: Option<Box<dyn DatagramProtocol>>,
     stack: Option<DatagramStack>,
+    /// What the node's stack answers for `Dialer` (a driver above sets it).
+    dialer: Option<crate::DialerId>,
 }
 
 /// A datagram copy on its way.
@@ -381,6 +383,31 @@ impl SimNet {
     /// assert_eq!(net.node_at(b_addr), Some(b));
     /// ```
     pub fn add_node(&mut self, addr: SocketAddr, proto: Box<dyn DatagramProtocol>) -> NodeId {
+        self.add_node_with_dialer(addr, proto, None)
+    }
+
+    /// [`add_node`](SimNet::add_node), with the [`Dialer`](crate::Dialer)
+    /// its stack answers (a driver built on the network, such as a
+    /// simulator of whole hosts, gives its own).
+    ///
+    /// ```
+    /// # use strata::{Datagram, DatagramProtocol, DatagramTransport, Dialer};
+    /// # struct Quiet;
+    /// # impl DatagramProtocol for Quiet {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// let mut net = strata::testing::SimNet::new(1);
+    /// let d = Dialer::from_fn(|_, _, _| Ok(()));
+    /// let a = net.add_node_with_dialer("127.0.0.1:1".parse().unwrap(), Box::new(Quiet), Some(d.register()));
+    /// net.start();
+    /// assert!(net.stack(a).is_some());
+    /// ```
+    pub fn add_node_with_dialer(
+        &mut self,
+        addr: SocketAddr,
+        proto: Box<dyn DatagramProtocol>,
+        dialer: Option<crate::DialerId>,
+    ) -> NodeId {
         let id = NodeId(u32::try_from(self.nodes.len()).expect("fewer than 2^32 nodes"));
         let clash = self.by_addr.insert(addr, id);
         assert!(clash.is_none(), "two SimNet nodes at {addr}");
@@ -389,6 +416,7 @@ impl SimNet {
             peer: None,
             pending: Some(proto),
             stack: None,
+            dialer,
         });
         if self.nodes.iter().any(|n| n.stack.is_some()) {
             self.start();
@@ -479,6 +507,7 @@ impl SimNet {
                 local: Some(LocalAddr(Addr::Inet(node.addr))),
                 peer: node.peer.map(|p| crate::PeerAddr(Addr::Inet(p))),
                 max_datagram_size: mtu,
+                dialer: node.dialer,
             };
             let mut stack = DatagramStack::new(proto, info, self.stack_cfg.clone(), now);
             stack.start(now);
