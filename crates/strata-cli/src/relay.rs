@@ -36,8 +36,9 @@
 //!   are queued (within the same bound). If connecting fails (the upstream
 //!   side hears `connection_lost` without `connection_made`) or takes
 //!   longer than [`RelayConfig::connect_timeout`] (a deadline of the
-//!   client side), the client's connection is closed and the error is
-//!   logged with the endpoint. `quic+udp://` upstreams are streams of one
+//!   client side), the client's connection is reset
+//!   (`AbortReason::PeerAborted`: the client sees a failure, not an empty
+//!   answer) and the error is logged with the endpoint. `quic+udp://` upstreams are streams of one
 //!   pooled connection (the driver's dialer pools them).
 //! * **PROXY protocol.** When CONNECT's chain holds `proxy`
 //!   (`proxy+tcp://haproxy:8080?proxy.send=1`, or `tls+proxy+tcp://` for
@@ -369,10 +370,13 @@ impl RelaySide {
             self.connect_deadline = None;
         }
         if s == CLIENT && g.connect_failed {
-            // The connect task logged the endpoint and the error.
+            // The connect task logged the endpoint and the error. The
+            // client is reset, not closed: a clean close would look like an
+            // upstream that had nothing to say (found by the simulated
+            // tunnel scenario).
             self.done = true;
             drop(g);
-            t.close();
+            t.abort(Close::aborted("relay", AbortReason::PeerAborted));
             return;
         }
         if let Some(why) = g.ended[o].as_ref().filter(|w| !w.is_clean()) {

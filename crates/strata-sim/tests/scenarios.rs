@@ -460,3 +460,303 @@ fn chat_survives_a_member_that_stalls() {
         );
     }
 }
+
+/// What a scripted start of a connection is: when, from which host, to
+/// which endpoint, with which protocol.
+type Start = (
+    Duration,
+    strata_sim::HostId,
+    String,
+    Box<dyn StreamProtocol>,
+);
+
+/// Opens each connection at its time (virtual, from now), running the
+/// world in between, with `script` given at the start.
+fn run_starts(sim: &mut Sim, script: &Script, mut starts: Vec<Start>) {
+    starts.sort_by_key(|s| s.0);
+    let t0 = sim.elapsed();
+    sim.script(script);
+    for (at, host, ep, proto) in starts {
+        let now = sim.elapsed() - t0;
+        if at > now {
+            sim.advance(at - now);
+        }
+        sim.connect(host, &ep, proto).unwrap();
+    }
+}
+
+/// Records an HTTP response: status, body, end, close.
+struct Response {
+    seen: Shared,
+    status: Arc<Mutex<Option<u16>>>,
+    ended: Arc<Mutex<bool>>,
+}
+impl StreamProtocol for Response {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        t.write_eof();
+    }
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        let mut st = self.status.lock().unwrap();
+        if st.is_none() {
+            *st = t
+                .get::<strata::http::ResponseHead>()
+                .map(|h| h.0.status.as_u16());
+        }
+        self.seen.lock().unwrap().data.extend_from_slice(d);
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        let mut st = self.status.lock().unwrap();
+        if st.is_none() {
+            *st = t
+                .get::<strata::http::ResponseHead>()
+                .map(|h| h.0.status.as_u16());
+        }
+        *self.ended.lock().unwrap() = true;
+        t.close();
+    }
+    fn connection_lost(&mut self, why: &Close) {
+        self.seen.lock().unwrap().lost = Some(why.clone());
+    }
+}
+
+/// The `/bytes/N` body of the HTTP demo: byte `i` is `ALPHABET[i % 64]`.
+fn demo_bytes(n: usize) -> Vec<u8> {
+    const ALPHABET: &[u8; 64] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
+    (0..n).map(|i| ALPHABET[i % 64]).collect()
+}
+
+/// HTTP/2 clients through a TLS relay to the HTTP demo over TLS, while the
+/// link between the relay and the server partitions and heals (one to
+/// three times). Each response that ends is whole and exact; each request
+/// that does not end is closed with a typed reason before its deadline;
+/// the relay's queues stay within their bound.
+fn h2_through_a_tls_relay_across_partitions(seed: u64, faults: Option<&str>) -> Run {
+    use strata_cli::apps;
+    use strata_cli::relay::{Relay, RelayConfig};
+    let mut sim = Sim::new(seed);
+    let c = sim.add_host("clients", "10.0.0.1".parse().unwrap());
+    let r = sim.add_host("relay", "10.0.0.2".parse().unwrap());
+    let s = sim.add_host("server", "10.0.0.3".parse().unwrap());
+    let mut n = Nemesis::new(seed);
+    sim.link(
+        c,
+        r,
+        Link::default().latency(Duration::from_millis(n.draw(1..20))),
+    );
+    sim.link(
+        r,
+        s,
+        Link::default().latency(Duration::from_millis(n.draw(1..40))),
+    );
+    let f = apps::http::factory(apps::http::service(None));
+    sim.listen(s, "tls+tcp://server:443", f).unwrap();
+    let target = strata::endpoint::Endpoint::parse_with(
+        "tls+tcp://server:443?tls.insecure=true",
+        &strata_tokio::registry(),
+    )
+    .unwrap();
+    let cfg = RelayConfig::default();
+    let bound = cfg.buffer;
+    let relay = Relay::new(target, cfg);
+    sim.listen(r, "tls+tcp://relay:8443", relay.factory())
+        .unwrap();
+    let script = match faults {
+        Some(text) => Script::parse(&sim, text).unwrap(),
+        None => {
+            let k = n.draw(1..4) as usize;
+            n.add_partitions(&sim, &[(r, s)], k, Duration::from_secs(6));
+            n.script(&sim)
+        }
+    };
+    let mut starts: Vec<Start> = Vec::new();
+    let mut want = Vec::new();
+    for _ in 0..n.draw(4..12) {
+        let size = n.draw(1..300_000) as usize;
+        let at = Duration::from_millis(n.draw(0..8000));
+        let seen = Shared::default();
+        let status = Arc::new(Mutex::new(None));
+        let ended = Arc::new(Mutex::new(false));
+        let req = strata::http::Request::get(format!("https://relay/bytes/{size}"))
+            .body(())
+            .unwrap();
+        let proto = Response {
+            seen: seen.clone(),
+            status: status.clone(),
+            ended: ended.clone(),
+        };
+        let h2 =
+            strata::http::HttpClient::new(req, Box::new(proto), strata::http::VersionChoice::Http2);
+        starts.push((
+            at,
+            c,
+            "tls+tcp://relay:8443?tls.insecure=true".into(),
+            Box::new(h2),
+        ));
+        want.push((at, size, seen, status, ended));
+    }
+    run_starts(&mut sim, &script, starts);
+    let deadline = Duration::from_secs(120);
+    sim.run(deadline);
+    dump_trace(&sim);
+    let mut checks = Vec::new();
+    let mut whole = 0;
+    for (i, (at, size, seen, status, ended)) in want.iter().enumerate() {
+        let g = seen.lock().unwrap();
+        let done = *ended.lock().unwrap();
+        let st = *status.lock().unwrap();
+        if done && st == Some(200) {
+            whole += 1;
+            checks.push((
+                g.data == demo_bytes(*size),
+                format!("request {i} ({size} B at {at:?}): the body is not the {size} bytes sent ({} B)", g.data.len()),
+            ));
+        } else {
+            checks.push((
+                g.lost.as_ref().is_some_and(|w| !w.is_clean()),
+                format!("request {i} ({size} B at {at:?}) neither ended nor closed with a reason: status {st:?}, {:?}", g.lost),
+            ));
+        }
+    }
+    // Partitions of at most 3 s delay bytes (TCP): every request ends.
+    checks.push((
+        whole == want.len(),
+        format!("{whole} of {} responses whole", want.len()),
+    ));
+    checks.push((
+        relay.stats().peak_queued() <= bound + 64 * 1024,
+        format!(
+            "the relay queued {} bytes, over its bound {bound} and one read",
+            relay.stats().peak_queued()
+        ),
+    ));
+    checks.push((
+        sim.open_connections() == 0,
+        format!("{} connections still open", sim.open_connections()),
+    ));
+    Run::check(script, &checks)
+}
+
+#[test]
+fn h2_clients_through_a_tls_relay_survive_partitions() {
+    let cfg = SweepConfig::seeds(seeds()).name("h2_clients_through_a_tls_relay_survive_partitions");
+    let report = sweep(&cfg, h2_through_a_tls_relay_across_partitions);
+    eprintln!("{report}");
+    assert!(report.ran > 0 && report.failure.is_none(), "{report}");
+}
+
+/// The reliable-mapping tunnel (kcptun-style): clients reach an echo
+/// server through a near relay (`tcp://` in, `reliable+udp://` out) and a
+/// far relay (`reliable+udp://` in, `tcp://` out), over a lossy link; the
+/// far relay's host restarts mid-run (down up to 2 s). Every connection
+/// either echoes every byte in order, or is closed with a typed reason
+/// before its deadline; connections begun after the far host is back are
+/// whole; the relays' queues stay within their bound.
+fn reliable_tunnel_with_a_far_restart(seed: u64, faults: Option<&str>) -> Run {
+    use strata_cli::relay::{Relay, RelayConfig};
+    let mut sim = Sim::new(seed);
+    let c = sim.add_host("client", "10.0.0.1".parse().unwrap());
+    let near = sim.add_host("near", "10.0.0.2".parse().unwrap());
+    let far = sim.add_host("far", "10.0.0.3".parse().unwrap());
+    let s = sim.add_host("server", "10.0.0.4".parse().unwrap());
+    let mut n = Nemesis::new(seed);
+    let wan = Duration::from_millis(n.draw(5..80));
+    let loss = n.draw(0..30) as f64 / 1000.0;
+    sim.link(c, near, Link::default());
+    sim.link(
+        near,
+        far,
+        Link::default()
+            .latency(wan)
+            .datagram(LinkConfig::default().delay(wan).loss(Loss::Random(loss))),
+    );
+    sim.link(far, s, Link::default());
+    sim.listen(s, "tcp://server:7", echo()).unwrap();
+    let cfg = RelayConfig::default();
+    let bound = cfg.buffer;
+    let far_relay = Relay::new(
+        strata::endpoint::Endpoint::parse_with("tcp://server:7", &strata_tokio::registry())
+            .unwrap(),
+        cfg.clone(),
+    );
+    let far_factory = far_relay.factory();
+    sim.on_boot(far, move |sim, h| {
+        sim.listen(h, "reliable+udp://far:9000", far_factory.clone())
+            .unwrap();
+    });
+    let near_relay = Relay::new(
+        strata::endpoint::Endpoint::parse_with(
+            "reliable+udp://far:9000",
+            &strata_tokio::registry(),
+        )
+        .unwrap(),
+        cfg,
+    );
+    sim.listen(near, "tcp://near:8000", near_relay.factory())
+        .unwrap();
+    let script = match faults {
+        Some(text) => Script::parse(&sim, text).unwrap(),
+        None => {
+            n.add_restart(&sim, far, Duration::from_secs(4), Duration::from_secs(2));
+            n.script(&sim)
+        }
+    };
+    let back = script
+        .lines
+        .iter()
+        .find_map(|l| match l.fault {
+            strata_sim::Fault::Restart { down, .. } => Some(l.at + down),
+            _ => None,
+        })
+        .unwrap_or_default();
+    let mut starts: Vec<Start> = Vec::new();
+    let mut want = Vec::new();
+    for i in 0..n.draw(3..10) {
+        let size = n.draw(1..200_000) as usize;
+        let at = Duration::from_millis(n.draw(0..8000));
+        let seen = Shared::default();
+        let sent = payload(seed ^ i, size);
+        let proto = Sender {
+            out: sent.clone(),
+            sent: 0,
+            seen: seen.clone(),
+        };
+        starts.push((at, c, "tcp://near:8000".into(), Box::new(proto)));
+        want.push((at, sent, seen));
+    }
+    run_starts(&mut sim, &script, starts);
+    let deadline = Duration::from_secs(180);
+    sim.run(deadline);
+    dump_trace(&sim);
+    let mut checks = Vec::new();
+    for (i, (at, sent, seen)) in want.iter().enumerate() {
+        let g = seen.lock().unwrap();
+        checks.extend(echo_checks(sent, &g, sim.elapsed(), deadline));
+        // One begun well after the far host is back (its listener is up and
+        // the near relay's dial finds it) is whole.
+        if *at > back + Duration::from_secs(1) {
+            checks.push((
+                matches!(g.lost, Some(Close::Done)) && g.data.len() == sent.len(),
+                format!("connection {i}, begun at {at:?} after the far host was back at {back:?}: {:?}, {} of {} bytes", g.lost, g.data.len(), sent.len()),
+            ));
+        }
+    }
+    for (name, r) in [("near", &near_relay), ("far", &far_relay)] {
+        checks.push((
+            r.stats().peak_queued() <= bound + 64 * 1024,
+            format!(
+                "the {name} relay queued {} bytes, over its bound",
+                r.stats().peak_queued()
+            ),
+        ));
+    }
+    Run::check(script, &checks)
+}
+
+#[test]
+fn a_reliable_tunnel_survives_a_restart_of_its_far_side() {
+    let cfg =
+        SweepConfig::seeds(seeds()).name("a_reliable_tunnel_survives_a_restart_of_its_far_side");
+    let report = sweep(&cfg, reliable_tunnel_with_a_far_restart);
+    eprintln!("{report}");
+    assert!(report.ran > 0 && report.failure.is_none(), "{report}");
+}
