@@ -175,6 +175,12 @@ impl StackPlan {
     }
 
     /// The transport's scheme (`tcp`, `unix`, `udp`).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tls+reliable+udp://127.0.0.1:9000").unwrap();
+    /// assert_eq!(strata_tokio::StackPlan::client(&ep).unwrap().transport(), "udp");
+    /// ```
     pub fn transport(&self) -> &str {
         self.ep
             .layers
@@ -186,12 +192,27 @@ impl StackPlan {
     /// True when the transport carries datagrams and a layer carries
     /// streams over it ([`serve_datagrams`](StackPlan::serve_datagrams),
     /// [`connect_datagrams`](StackPlan::connect_datagrams)).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let over_udp = Endpoint::parse("quic+udp://127.0.0.1:4433").unwrap();
+    /// let over_tcp = Endpoint::parse("reliable+tcp://127.0.0.1:9000").unwrap();
+    /// assert!(strata_tokio::StackPlan::client(&over_udp).unwrap().carries_streams());
+    /// // Over a stream, `reliable` is a pass-through layer, not a carrier.
+    /// assert!(!strata_tokio::StackPlan::client(&over_tcp).unwrap().carries_streams());
+    /// ```
     pub fn carries_streams(&self) -> bool {
         self.datagrams && self.carry.is_some()
     }
 
     /// How many stream layers wrap the protocol (above the transport, or
     /// above the layer that carries streams).
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// let ep = Endpoint::parse("tls+tls+tcp://127.0.0.1:443").unwrap();
+    /// assert_eq!(strata_tokio::StackPlan::client(&ep).unwrap().layers(), 2);
+    /// ```
     pub fn layers(&self) -> usize {
         self.wraps.len()
     }
@@ -220,6 +241,23 @@ impl StackPlan {
 
     /// The stream layers as one function, for a factory: `None` when there
     /// are none.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Nop;
+    /// impl StreamProtocol for Nop {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let plain = Endpoint::parse("tcp://127.0.0.1:80").unwrap();
+    /// assert!(strata_tokio::StackPlan::server(&plain, None).unwrap().wrapper().is_none());
+    /// let tls = Endpoint::parse("tls+tcp://127.0.0.1:443").unwrap();
+    /// let wrap = strata_tokio::StackPlan::client(&tls).unwrap().wrapper().unwrap();
+    /// let mut stack = Stack::memory(wrap(Box::new(Nop)));
+    /// let now = stack.now();
+    /// assert_eq!(stack.take_output(now)[0], 0x16); // a TLS handshake record
+    /// ```
     pub fn wrapper(&self) -> Option<LayerWrap> {
         if self.wraps.is_empty() {
             return None;
@@ -231,6 +269,25 @@ impl StackPlan {
     /// The datagram protocol of one server socket: the layer that carries
     /// streams, serving `factory`'s protocols inside the stream layers.
     /// Errors when the chain has no such layer.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::endpoint::Endpoint;
+    /// use strata::{StreamFactory, StreamProtocol, StreamTransport};
+    /// use strata_tokio::{ListenConfig, StackPlan};
+    /// struct Nop;
+    /// impl StreamProtocol for Nop {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let f: StreamFactory = Arc::new(|| Box::new(Nop) as Box<dyn StreamProtocol>);
+    /// let ep = Endpoint::parse("reliable+udp://127.0.0.1:9000").unwrap();
+    /// let mut plan = StackPlan::server(&ep, None).unwrap();
+    /// assert!(plan.serve_datagrams(f.clone(), &ListenConfig::default()).is_ok());
+    /// let tcp = Endpoint::parse("tcp://127.0.0.1:80").unwrap();
+    /// let mut plan = StackPlan::server(&tcp, None).unwrap();
+    /// assert!(plan.serve_datagrams(f, &ListenConfig::default()).is_err()); // nothing carries streams
+    /// ```
     pub fn serve_datagrams(
         &mut self,
         factory: StreamFactory,
@@ -260,6 +317,21 @@ impl StackPlan {
     /// (in a swap point, as the driver's connect does) once its handshake
     /// is done. A handshake that fails reaches `proto` as
     /// `connection_lost`.
+    ///
+    /// ```
+    /// use strata::endpoint::Endpoint;
+    /// use strata::{StackConfig, StreamProtocol, StreamTransport};
+    /// struct Nop;
+    /// impl StreamProtocol for Nop {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let ep = Endpoint::parse("reliable+udp://127.0.0.1:9000").unwrap();
+    /// let plan = strata_tokio::StackPlan::client(&ep).unwrap();
+    /// let peer = "127.0.0.1:9000".parse().unwrap();
+    /// let layer = plan.connect_datagrams(Box::new(Nop), &StackConfig::default(), peer);
+    /// assert!(layer.is_ok());
+    /// ```
     pub fn connect_datagrams(
         &self,
         proto: Box<dyn StreamProtocol>,
