@@ -4,56 +4,22 @@
 //! KCP conversation) comes from the world's seed. Each scenario runs twice
 //! with one seed and once with another, in one process.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use strata::endpoint::Endpoint;
 use strata::http::{HttpClient, HttpConfig, HttpExchange, HttpServer, VersionChoice};
 use strata::testing::{LinkConfig, Loss};
-use strata::{Close, Stack, StreamFactory, StreamProtocol, StreamTransport};
+use strata::{Stack, StreamFactory, StreamProtocol, StreamTransport};
 use strata_sim::{Link, Sim};
 use strata_tokio::StackPlan;
 
-#[derive(Default, Debug)]
-struct Seen {
-    data: Vec<u8>,
-    lost: Option<String>,
-}
-type Shared = Arc<Mutex<Seen>>;
-
-/// Sends `out`, half-closes, records what comes back.
-struct Client {
-    out: Vec<u8>,
-    seen: Shared,
-}
-impl StreamProtocol for Client {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        t.write(&self.out);
-        t.write_eof();
-    }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
-        self.seen.lock().unwrap().data.extend_from_slice(d);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.seen.lock().unwrap().lost = Some(why.to_string());
-    }
-}
-
-struct Echo;
-impl StreamProtocol for Echo {
-    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
-        t.write(d);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
-}
+mod common;
+use common::{Client, Shared};
+use strata_cli::apps::Echo;
 
 fn echo() -> StreamFactory {
-    Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>)
+    Echo::factory()
 }
 
 fn pattern(n: usize) -> Vec<u8> {
@@ -233,7 +199,7 @@ fn http2_over_tls_repeats_from_its_seed() {
 
 /// The first flight of a TLS client built from `plan` (its ClientHello).
 fn client_hello(plan: &StackPlan) -> Vec<u8> {
-    let mut stack = Stack::memory(plan.wrap(Box::new(Echo)));
+    let mut stack = Stack::memory(plan.wrap(Box::new(Echo::new())));
     let now = stack.now();
     stack.take_output(now)
 }

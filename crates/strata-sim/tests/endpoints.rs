@@ -2,43 +2,16 @@
 //! transport are the real driver's (TLS, PROXY, the reliable mapping,
 //! QUIC), the transports the simulator's.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use strata::testing::LinkConfig;
 use strata::testing::Loss;
-use strata::{Close, PeerAddr, StreamFactory, StreamProtocol, StreamTransport};
+use strata::{PeerAddr, StreamFactory, StreamProtocol, StreamTransport};
 use strata_sim::{Link, Opened, Sim};
 
-#[derive(Default, Debug)]
-struct Seen {
-    data: Vec<u8>,
-    lost: Option<String>,
-    chain: Vec<&'static str>,
-}
-type Shared = Arc<Mutex<Seen>>;
-
-/// Sends `out`, half-closes, records what comes back.
-struct Client {
-    out: Vec<u8>,
-    seen: Shared,
-}
-impl StreamProtocol for Client {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.seen.lock().unwrap().chain = t.layer_chain();
-        t.write(&self.out);
-        t.write_eof();
-    }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
-        self.seen.lock().unwrap().data.extend_from_slice(d);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.seen.lock().unwrap().lost = Some(why.to_string());
-    }
-}
+mod common;
+use common::{Client, Shared};
 
 /// Echoes, and answers the peer address it sees first.
 struct Echo {

@@ -76,18 +76,8 @@ impl StreamProtocol for Sender {
     }
 }
 
-struct Echo;
-impl StreamProtocol for Echo {
-    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
-        t.write(d);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
-}
-
 fn echo() -> StreamFactory {
-    Arc::new(|| Box::new(Echo) as Box<dyn StreamProtocol>)
+    strata_cli::apps::Echo::factory()
 }
 
 fn payload(seed: u64, n: usize) -> Vec<u8> {
