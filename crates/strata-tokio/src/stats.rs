@@ -772,26 +772,39 @@ macro_rules! observed {
     }};
 }
 
+/// Counts a connection that opened in its stack's totals, keeps the
+/// stack's layer chain, and makes the connection's span when lifecycles
+/// are logged (`None` otherwise): the same for a stream stack
+/// ([`Observed`]) and a QUIC connection ([`ObservedApp`]).
+fn opened(stack: &StackStats, top: &dyn Introspect) -> Option<tracing::Span> {
+    stack.open.fetch_add(1, Ordering::Relaxed);
+    stack.total.fetch_add(1, Ordering::Relaxed);
+    let chain = top.layer_chain();
+    if stack.chain.get().is_none() {
+        let _ = stack.chain.set(chain.clone());
+    }
+    if !lifecycle_enabled() {
+        return None;
+    }
+    let peer = top.get::<PeerAddr>().map(|p| p.0.to_string());
+    let local = lock(&stack.endpoint).clone();
+    let span = tracing::info_span!(
+        target: "strata::conn",
+        "conn",
+        peer = peer.as_deref().unwrap_or("?"),
+        local = local.as_str(),
+        chain = chain.join("+").as_str(),
+    );
+    tracing::info!(target: "strata::conn", parent: &span, "accepted");
+    Some(span)
+}
+
 impl StreamProtocol for Observed {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.stack.open.fetch_add(1, Ordering::Relaxed);
-        self.stack.total.fetch_add(1, Ordering::Relaxed);
         self.open = true;
-        let chain = t.layer_chain();
-        if self.stack.chain.get().is_none() {
-            let _ = self.stack.chain.set(chain.clone());
-        }
-        if lifecycle_enabled() {
-            let peer = t.get::<PeerAddr>().map(|p| p.0.to_string());
-            let local = lock(&self.stack.endpoint).clone();
-            self.span = tracing::info_span!(
-                target: "strata::conn",
-                "conn",
-                peer = peer.as_deref().unwrap_or("?"),
-                local = local.as_str(),
-                chain = chain.join("+").as_str(),
-            );
-            tracing::info!(target: "strata::conn", parent: &self.span, "accepted");
+        let top: &dyn Introspect = t;
+        if let Some(span) = opened(&self.stack, top) {
+            self.span = span;
         }
         observed!(self, t, self.inner.connection_made(t));
     }
@@ -903,25 +916,10 @@ macro_rules! observed_app {
 
 impl QuicApp for ObservedApp {
     fn connection_made(&mut self, c: &mut dyn QuicConnection) {
-        self.stack.open.fetch_add(1, Ordering::Relaxed);
-        self.stack.total.fetch_add(1, Ordering::Relaxed);
         self.open = true;
         let top: &dyn Introspect = c;
-        let chain = top.layer_chain();
-        if self.stack.chain.get().is_none() {
-            let _ = self.stack.chain.set(chain.clone());
-        }
-        if lifecycle_enabled() {
-            let peer = top.get::<PeerAddr>().map(|p| p.0.to_string());
-            let local = lock(&self.stack.endpoint).clone();
-            self.span = tracing::info_span!(
-                target: "strata::conn",
-                "conn",
-                peer = peer.as_deref().unwrap_or("?"),
-                local = local.as_str(),
-                chain = chain.join("+").as_str(),
-            );
-            tracing::info!(target: "strata::conn", parent: &self.span, "accepted");
+        if let Some(span) = opened(&self.stack, top) {
+            self.span = span;
         }
         observed_app!(self, c, self.inner.connection_made(c));
     }
