@@ -29,6 +29,24 @@ pub enum Opened {
 
 impl Opened {
     /// The stream connection, if it is one.
+    ///
+    /// ```
+    /// use strata_sim::{Opened, Sim};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut sim = Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// sim.link(a, b, strata_sim::Link::default());
+    /// let tcp = sim.connect(a, "tcp://b:80", Box::new(Nop)).unwrap();
+    /// assert!(tcp.conn().is_some());
+    /// let udp = sim.connect(a, "reliable+udp://b:9000", Box::new(Nop)).unwrap();
+    /// assert!(matches!(udp, Opened::Datagram(_)) && udp.conn().is_none());
+    /// ```
     pub fn conn(self) -> Option<ConnId> {
         match self {
             Opened::Stream(c) => Some(c),
@@ -71,6 +89,23 @@ impl Sim {
     }
 
     /// [`listen`](Sim::listen) with the stack limits of its connections.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::{StackConfig, StreamFactory, StreamProtocol};
+    /// # use strata::StreamTransport;
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let s = sim.add_host("s", "10.0.0.2".parse().unwrap());
+    /// let f: StreamFactory = Arc::new(|| Box::new(Nop) as Box<dyn StreamProtocol>);
+    /// let small = Arc::new(StackConfig { high_water: 4096, low_water: 1024, ..StackConfig::default() });
+    /// let addr = sim.listen_with(s, "tcp://10.0.0.2:7", f, Some(small)).unwrap();
+    /// assert_eq!(addr.to_string(), "10.0.0.2:7");
+    /// ```
     pub fn listen_with(
         &mut self,
         host: HostId,
@@ -151,6 +186,26 @@ impl Sim {
     /// running `proto` (inside the endpoint's layers) once connected. A
     /// connect that fails reaches `proto` as `connection_lost` with the
     /// reason (refused, timed out) and no `connection_made`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::{Close, StreamProtocol, StreamTransport};
+    /// use std::sync::{Arc, Mutex};
+    /// struct Knock(Arc<Mutex<Option<String>>>);
+    /// impl StreamProtocol for Knock {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    ///     fn connection_lost(&mut self, why: &Close) { *self.0.lock().unwrap() = Some(why.to_string()) }
+    /// }
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// sim.link(a, b, strata_sim::Link::default());
+    /// let heard = Arc::new(Mutex::new(None));
+    /// sim.connect(a, "tcp://b:81", Box::new(Knock(heard.clone()))).unwrap(); // nobody listens
+    /// sim.run(Duration::from_secs(1));
+    /// assert_eq!(heard.lock().unwrap().as_deref(), Some("I/O error: connection refused"));
+    /// ```
     pub fn connect(
         &mut self,
         host: HostId,
@@ -161,6 +216,23 @@ impl Sim {
     }
 
     /// [`connect`](Sim::connect) with the stack limits of the connection.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::StackConfig;
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// // No link between them: the connect is refused at once, with its reason.
+    /// let err = sim.connect_with(a, "tcp://b:80", Box::new(Nop), Some(Arc::new(StackConfig::default()))).unwrap_err();
+    /// assert_eq!(err.to_string(), "no link from host a to host b");
+    /// ```
     pub fn connect_with(
         &mut self,
         host: HostId,
@@ -236,6 +308,19 @@ impl Sim {
     /// Binds a UDP socket of `host` at `addr` (its own address; port 0
     /// gets a free port) running `proto`; it reaches the UDP sockets of the
     /// hosts it has links to. Returns its node in [`datagrams`](Sim::datagrams).
+    ///
+    /// ```
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport};
+    /// struct Sink;
+    /// impl DatagramProtocol for Sink {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let node = sim.bind_udp(a, "0.0.0.0:53".parse().unwrap(), Box::new(Sink)).unwrap();
+    /// assert_eq!(sim.datagrams().addr(node), Some("10.0.0.1:53".parse().unwrap()));
+    /// assert!(sim.bind_udp(a, "10.0.0.1:53".parse().unwrap(), Box::new(Sink)).is_err()); // in use
+    /// ```
     pub fn bind_udp(
         &mut self,
         host: HostId,
@@ -275,6 +360,19 @@ impl Sim {
     /// Moves a UDP socket to another address of its host's network (a
     /// client behind a NAT that rebinds): see
     /// [`SimNet::rebind`](strata::testing::SimNet::rebind).
+    ///
+    /// ```
+    /// use strata::{Datagram, DatagramProtocol, DatagramTransport};
+    /// struct Sink;
+    /// impl DatagramProtocol for Sink {
+    ///     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// }
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let node = sim.bind_udp(a, "10.0.0.1:4000".parse().unwrap(), Box::new(Sink)).unwrap();
+    /// assert!(sim.rebind_udp(node, "10.0.0.1:4001".parse().unwrap()));
+    /// assert_eq!(sim.datagrams().addr(node), Some("10.0.0.1:4001".parse().unwrap()));
+    /// ```
     pub fn rebind_udp(&mut self, node: NodeId, addr: SocketAddr) -> bool {
         let ok = self.udp.rebind(node, addr);
         self.trace_line(format_args!("rebind {node} {addr} {ok}"));
@@ -283,6 +381,36 @@ impl Sim {
 
     /// Every side that closed so far: the connection, whether it was the
     /// client side, and why (a host restart shows as `Io(Interrupted)`).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::Close;
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// sim.link(a, b, strata_sim::Link::default());
+    /// sim.listen(b, "tcp://b:7", strata_cli_free_echo()).unwrap();
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # fn strata_cli_free_echo() -> strata::StreamFactory {
+    /// #     struct Bye;
+    /// #     impl StreamProtocol for Bye {
+    /// #         fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// #         fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #         fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// #     }
+    /// #     std::sync::Arc::new(|| Box::new(Bye) as Box<dyn StreamProtocol>)
+    /// # }
+    /// let conn = sim.connect(a, "tcp://b:7", Box::new(Nop)).unwrap().conn().unwrap();
+    /// sim.run(Duration::from_secs(1));
+    /// // The server closed at once; the client closed on its EOF: both clean.
+    /// let closes: Vec<_> = sim.closes().filter(|(c, _, _)| *c == conn).map(|(_, client, why)| (client, why.is_clean())).collect();
+    /// assert_eq!(closes, [(false, true), (true, true)]);
+    /// ```
     pub fn closes(&self) -> impl Iterator<Item = (ConnId, bool, &Close)> {
         self.closed.iter().map(|(c, s, why)| (*c, *s == 0, why))
     }

@@ -24,6 +24,20 @@ use crate::link::MAX_SEGMENT;
 use crate::world::{pair, shift, EvKind, HostId, ListenKey, Sim};
 
 /// Builds the layers of an endpoint around the protocol above them.
+///
+/// ```
+/// use strata::{Stack, StreamProtocol, StreamTransport};
+/// struct Nop;
+/// impl StreamProtocol for Nop {
+///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+/// }
+/// let ep = strata::endpoint::Endpoint::parse("tls+tcp://example.com:443").unwrap();
+/// let wrap: strata_sim::LayerWrap = strata_tokio::StackPlan::client(&ep).unwrap().wrapper().unwrap();
+/// let mut stack = Stack::memory(wrap(Box::new(Nop)));
+/// let now = stack.now();
+/// assert_eq!(stack.take_output(now)[0], 0x16); // TLS speaks first
+/// ```
 pub type LayerWrap = Arc<dyn Fn(Box<dyn StreamProtocol>) -> Box<dyn StreamProtocol> + Send + Sync>;
 
 /// A simulated connection, by number in the order connects were made.
@@ -32,7 +46,10 @@ pub type LayerWrap = Arc<dyn Fn(Box<dyn StreamProtocol>) -> Box<dyn StreamProtoc
 /// assert_eq!(strata_sim::ConnId(3).to_string(), "c3");
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(pub u64);
+pub struct ConnId(
+    /// The number, from 1.
+    pub u64,
+);
 
 impl std::fmt::Display for ConnId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -741,6 +758,26 @@ impl Sim {
     }
 
     /// How many simulated stream connections have a side still open.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use strata::{StreamFactory, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let mut sim = strata_sim::Sim::new(1);
+    /// # let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// # let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// # sim.link(a, b, strata_sim::Link::default());
+    /// # let f: StreamFactory = Arc::new(|| Box::new(Quiet) as Box<dyn StreamProtocol>);
+    /// # sim.listen(b, "tcp://b:7", f).unwrap();
+    /// sim.connect(a, "tcp://b:7", Box::new(Quiet)).unwrap();
+    /// sim.run(Duration::from_secs(1));
+    /// assert_eq!(sim.open_connections(), 1); // neither side closes
+    /// ```
     pub fn open_connections(&self) -> usize {
         self.conns
             .values()
@@ -750,6 +787,34 @@ impl Sim {
 
     /// Bytes the kernel side of `conn` holds (both send buffers and both
     /// receive queues): the simulated kernel's memory for it.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use strata::{StreamFactory, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let mut sim = strata_sim::Sim::new(1);
+    /// # let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// # let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// # sim.link(a, b, strata_sim::Link::default());
+    /// # let f: StreamFactory = Arc::new(|| Box::new(Quiet) as Box<dyn StreamProtocol>);
+    /// # sim.listen(b, "tcp://b:7", f).unwrap();
+    /// // Reads nothing, so what is sent to it waits in the kernel.
+    /// sim.apply(strata_sim::Fault::Stall(b));
+    /// struct Push;
+    /// impl StreamProtocol for Push {
+    ///     fn connection_made(&mut self, t: &mut dyn StreamTransport) { t.write(&[0; 10_000]) }
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let conn = sim.connect(a, "tcp://b:7", Box::new(Push)).unwrap().conn().unwrap();
+    /// sim.run(Duration::from_secs(1));
+    /// assert_eq!(sim.kernel_bytes(conn), 10_000);
+    /// ```
     pub fn kernel_bytes(&self, conn: crate::ConnId) -> usize {
         self.conns.get(&conn.0).map_or(0, |c| {
             c.sides
@@ -761,6 +826,27 @@ impl Sim {
 
     /// Runs `f` on the stack of side `client` (true) or server of `conn`,
     /// if it is running.
+    ///
+    /// ```
+    /// # use std::sync::Arc;
+    /// # use std::time::Duration;
+    /// # use strata::{StreamFactory, StreamProtocol, StreamTransport};
+    /// # struct Quiet;
+    /// # impl StreamProtocol for Quiet {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// # let mut sim = strata_sim::Sim::new(1);
+    /// # let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// # let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// # sim.link(a, b, strata_sim::Link::default());
+    /// # let f: StreamFactory = Arc::new(|| Box::new(Quiet) as Box<dyn StreamProtocol>);
+    /// # sim.listen(b, "tcp://b:7", f).unwrap();
+    /// let conn = sim.connect(a, "tcp://b:7", Box::new(Quiet)).unwrap().conn().unwrap();
+    /// sim.run(Duration::from_secs(1));
+    /// let name = sim.inspect_stack(conn, false, |st| st.bottom_name());
+    /// assert_eq!(name, Some("tcp"));
+    /// ```
     pub fn inspect_stack<R>(
         &mut self,
         conn: crate::ConnId,

@@ -105,6 +105,31 @@ pub trait Dial: Send + Sync + 'static {
     /// Starts connecting to `endpoint` and runs `proto` (inside the
     /// endpoint's layers) over the connection, with `cfg`'s limits. See
     /// the trait's contract.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use strata::endpoint::Endpoint;
+    /// use strata::{Close, Dial, DialError, StackConfig, StreamProtocol, StreamTransport};
+    ///
+    /// /// A network where every connect is refused: the protocol hears it.
+    /// struct Refusing;
+    /// impl Dial for Refusing {
+    ///     fn dial(&self, _: &Endpoint, mut proto: Box<dyn StreamProtocol>, _: Arc<StackConfig>) -> Result<(), DialError> {
+    ///         proto.connection_lost(&Close::Io(std::io::ErrorKind::ConnectionRefused));
+    ///         Ok(())
+    ///     }
+    /// }
+    /// struct Upstream(Arc<Mutex<Option<String>>>);
+    /// impl StreamProtocol for Upstream {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    ///     fn connection_lost(&mut self, why: &Close) { *self.0.lock().unwrap() = Some(why.to_string()) }
+    /// }
+    /// let heard = Arc::new(Mutex::new(None));
+    /// let ep = Endpoint::parse("tcp://10.0.0.2:80").unwrap();
+    /// Refusing.dial(&ep, Box::new(Upstream(heard.clone())), Arc::default()).unwrap();
+    /// assert_eq!(heard.lock().unwrap().as_deref(), Some("I/O error: connection refused"));
+    /// ```
     fn dial(
         &self,
         endpoint: &Endpoint,
