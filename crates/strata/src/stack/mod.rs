@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 use crate::deadline::earliest;
 use crate::outbuf::OutBuf;
+use crate::qlog::QlogTrace;
 use crate::slot::{install, Deferred as Op, PendingSwap};
 use crate::stats::Counters;
 use crate::{
@@ -208,6 +209,8 @@ struct Cold {
     retired: Option<Box<dyn StreamProtocol>>,
     /// What the bottom counted, while [`Bottom::counting`].
     counters: Counters,
+    /// The connection's qlog trace ([`Stack::set_qlog`]).
+    qlog: Option<QlogTrace>,
 }
 
 impl Bottom {
@@ -379,6 +382,31 @@ impl Stack {
     pub fn count_bytes(&mut self) {
         self.b.counting = true;
         self.b.cold();
+    }
+
+    /// Gives the connection a qlog trace: the bottom answers it as a
+    /// capability (`t.get::<QlogTrace>()`), so every layer that emits qlog
+    /// events (TLS, HTTP/2, the reliable mapping over a stream) writes
+    /// into it. Call before [`start`](Stack::start): layers look it up in
+    /// `connection_made`. Kept beside the rarely used state: a stack with
+    /// no trace holds nothing more.
+    ///
+    /// ```
+    /// use strata::qlog::{QlogEvent, QlogSink, QlogTrace};
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Nowhere;
+    /// impl QlogSink for Nowhere { fn event(&self, _: &QlogEvent<'_>) {} }
+    /// struct Sink;
+    /// impl StreamProtocol for Sink {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Sink));
+    /// s.set_qlog(QlogTrace::new(Nowhere));
+    /// assert!(s.inspect(|t| t.get::<QlogTrace>().is_some()));
+    /// ```
+    pub fn set_qlog(&mut self, trace: QlogTrace) {
+        self.b.cold().qlog = Some(trace);
     }
 
     /// The time of the last event.
