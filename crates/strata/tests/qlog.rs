@@ -7,6 +7,7 @@
 
 mod h2_support;
 mod reliable_support;
+mod tls_support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -300,4 +301,84 @@ fn an_h2_exchange_traces_every_frame_both_ways_in_valid_qlog() {
     assert!(ce
         .iter()
         .any(|e| e["data"]["connection_send_window"].is_i64()));
+}
+
+#[test]
+fn h2_over_tls_writes_the_handshake_and_the_frames_into_one_trace_per_side() {
+    use strata::http::h2::{H2Client, H2Config, H2Connection};
+    use strata::qlog::Vantage;
+    use strata::tls::Tls;
+    use tls_support::{client, client_config, server, server_config, Ca, ALL};
+    let ca = Ca::new("qlog ca");
+    let leaf = ca.leaf(&["localhost"]);
+    let got = Arc::new(Mutex::new(0));
+    let h2c = H2Client::new();
+    let req = http::Request::post("https://localhost/").body(()).unwrap();
+    h2c.send(
+        req,
+        Box::new(Upload {
+            body: b"hello".to_vec(),
+            got: got.clone(),
+        }),
+    );
+    let c = H2Connection::client(Arc::new(H2Config::default()), h2c.clone());
+    let s = H2Connection::server(
+        Arc::new(H2Config::default()),
+        h2_support::service(|_| Box::new(h2_support::Echo)),
+    );
+    let c = Tls::new(
+        c,
+        &client(client_config(ca.roots(), &[b"h2"], ALL), "localhost"),
+    )
+    .unwrap();
+    let s = Tls::new(s, &server(server_config(&leaf, &[b"h2"], ALL))).unwrap();
+    let (cb, sb) = (SharedBuf::default(), SharedBuf::default());
+    let traces = [
+        Some(trace_into(&cb, Vantage::Client)),
+        Some(trace_into(&sb, Vantage::Server)),
+    ];
+    let cfg = strata::testing::PumpConfig::default().latency(Duration::from_millis(5));
+    let mut pump = strata::testing::Pump::with_qlog(Box::new(c), Box::new(s), cfg, traces);
+    pump.run(Duration::from_secs(2));
+    drop(pump);
+    assert_eq!(*got.lock().unwrap(), 5);
+    for (buf, mine, theirs) in [
+        (&cb, "client_hello", "server_hello"),
+        (&sb, "server_hello", "client_hello"),
+    ] {
+        let events = validate(&buf.text());
+        let tls: Vec<&Json> = events.iter().filter(|e| e["category"] == "tls").collect();
+        assert_eq!(tls[0]["name"], "security:handshake_started");
+        let sent = |m: &str| {
+            tls.iter()
+                .any(|e| e["name"] == "security:tls_record_sent" && e["data"]["message"] == m)
+        };
+        let received = |m: &str| {
+            tls.iter()
+                .any(|e| e["name"] == "security:tls_record_received" && e["data"]["message"] == m)
+        };
+        assert!(sent(mine) && received(theirs), "{tls:?}");
+        let done: Vec<&&Json> = tls
+            .iter()
+            .filter(|e| e["name"] == "security:handshake_done")
+            .collect();
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0]["data"]["alpn"], "h2");
+        assert_eq!(done[0]["data"]["version"], "TLSv1_3");
+        assert_eq!(done[0]["data"]["resumed"], false);
+        // Frames read come after the handshake (they were encrypted), in the
+        // same trace.
+        let done_at = events
+            .iter()
+            .position(|e| e["name"] == "security:handshake_done")
+            .unwrap();
+        let first_parsed = events
+            .iter()
+            .position(|e| e["name"] == "http:frame_parsed")
+            .unwrap();
+        assert!(first_parsed > done_at);
+        assert!(events.iter().any(
+            |e| e["name"] == "http:frame_parsed" && e["data"]["frame"]["frame_type"] == "data"
+        ));
+    }
 }
