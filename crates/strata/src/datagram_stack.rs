@@ -172,6 +172,7 @@ impl DatagramStack {
         cfg: Arc<StackConfig>,
         now: Instant,
     ) -> Self {
+        let cfg_qlog = cfg.qlog.clone();
         DatagramStack {
             proto: Some(proto),
             b: DBottom {
@@ -186,13 +187,14 @@ impl DatagramStack {
                 abort: None,
                 write_paused: false,
                 hub: OnceLock::new(),
-                qlog: None,
+                qlog: cfg_qlog,
             },
             finished: None,
         }
     }
 
-    /// Gives the socket a qlog tracer: the bottom answers it as a
+    /// Gives the socket a qlog tracer (in place of the configuration's,
+    /// [`StackConfig::qlog`]): the bottom answers it as a
     /// capability (`t.get::<QlogTracer>()`), and each connection the
     /// protocol carries (the reliable mapping's client or listener
     /// children, QUIC) asks it for its own trace. Call before

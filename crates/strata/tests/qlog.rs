@@ -382,3 +382,54 @@ fn h2_over_tls_writes_the_handshake_and_the_frames_into_one_trace_per_side() {
         ));
     }
 }
+
+/// Records whether its transport answers a trace.
+struct SeesTrace(Arc<Mutex<Vec<bool>>>);
+impl StreamProtocol for SeesTrace {
+    fn data_received(&mut self, t: &mut dyn strata::StreamTransport, _: &[u8]) {
+        self.0.lock().unwrap().push(t.get::<QlogTrace>().is_some());
+    }
+    fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.close()
+    }
+}
+
+/// Replaces itself by a `SeesTrace` on the first bytes.
+struct Chooser(Arc<Mutex<Vec<bool>>>);
+impl StreamProtocol for Chooser {
+    fn data_received(&mut self, t: &mut dyn strata::StreamTransport, d: &[u8]) {
+        let next = Box::new(SeesTrace(self.0.clone()));
+        t.request_swap(strata::SwapRequest::Replace(next), d.to_vec())
+            .unwrap();
+    }
+    fn eof_received(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.close()
+    }
+}
+
+#[test]
+fn the_trace_outlives_the_stacks_rarely_used_state() {
+    // The bottom keeps the trace beside its rarely used state, which it
+    // frees once idle (after each settle, when it does not count bytes):
+    // the trace must stay. (It did not, and HTTP/2 chosen by ALPN over TCP
+    // wrote nothing.)
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let now = strata::testing::epoch();
+    let info = strata::BottomInfo::new("tcp");
+    let mut s = strata::Stack::new(
+        Box::new(Chooser(seen.clone())),
+        info,
+        Default::default(),
+        now,
+    );
+    s.set_qlog(QlogTrace::new(JsonSeqWriter::new(
+        TraceHeader::new(strata::qlog::Vantage::Server, s.now()),
+        10,
+        SharedBuf::default().sink(),
+    )));
+    s.start(s.now());
+    let now = s.now();
+    s.handle_input(now, b"first");
+    s.handle_input(now, b"second");
+    assert_eq!(*seen.lock().unwrap(), [true, true]);
+}

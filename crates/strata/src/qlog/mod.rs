@@ -276,6 +276,16 @@ impl QlogTracer {
     }
 }
 
+/// Two tracers are equal when they are the same one (so configurations
+/// holding one still compare).
+impl PartialEq for QlogTracer {
+    fn eq(&self, other: &QlogTracer) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for QlogTracer {}
+
 impl fmt::Debug for QlogTracer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("QlogTracer")
