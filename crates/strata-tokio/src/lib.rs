@@ -53,6 +53,7 @@ mod error;
 mod layer;
 mod options;
 mod proxy;
+pub mod qlog;
 mod quic;
 mod reliable;
 mod scheme;
