@@ -6,14 +6,14 @@
 //! read, and each side's frames created are the other's frames parsed.
 
 mod h2_support;
-mod reliable_support;
+mod quic_support;
 mod tls_support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reliable_support::{Bulk, Shared};
+use quic_support::{Bulk, Shared};
 use serde_json::Value as Json;
 use strata::qlog::{JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader, TraceInfo};
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
@@ -432,4 +432,49 @@ fn the_trace_outlives_the_stacks_rarely_used_state() {
     s.handle_input(now, b"first");
     s.handle_input(now, b"second");
     assert_eq!(*seen.lock().unwrap(), [true, true]);
+}
+
+#[test]
+fn a_lossy_quic_transfer_traces_its_congestion_window_rtt_and_losses() {
+    use quic_support::{client_stream, config, pair, per_stream, server};
+    let traces = Traces::default();
+    let (c_out, s_out) = (Shared::default(), Shared::default());
+    let so = s_out.clone();
+    let factory: strata::StreamFactory =
+        Arc::new(move || Box::new(Bulk::new(0, 2, 1, so.clone())) as Box<dyn StreamProtocol>);
+    let srv = server(config(5), per_stream(factory));
+    let cli = client_stream(config(6), Box::new(Bulk::new(300_000, 1, 2, c_out.clone())));
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(20))
+        .loss(Loss::Random(0.05));
+    let (mut net, _, _) = pair(5, link, srv, cli);
+    net.set_qlog(tracer(traces.clone()));
+    net.run_until(Duration::from_secs(60), |_| s_out.lock().unwrap().eof);
+    assert_eq!(s_out.lock().unwrap().received, 300_000);
+    drop(net);
+    let t = traces.lock().unwrap();
+    assert_eq!(t.len(), 2, "one trace per connection");
+    let client = &t.iter().find(|(v, _)| v == "client").unwrap().1;
+    let events = validate(&client.text());
+    assert!(events.iter().all(|e| e["category"] == "quic"));
+    let metrics: Vec<&Json> = events
+        .iter()
+        .filter(|e| e["name"] == "recovery:metrics_updated")
+        .collect();
+    assert!(
+        metrics
+            .iter()
+            .any(|m| m["data"]["congestion_window"].as_u64() > Some(12_000)),
+        "the window grew"
+    );
+    assert!(metrics
+        .iter()
+        .all(|m| m["data"]["smoothed_rtt"].as_f64() > Some(0.0)));
+    let lost = count(&events, "recovery:packet_lost") as u64;
+    assert!(lost > 0, "5 % loss");
+    assert_eq!(
+        metrics.last().unwrap()["data"]["lost_packets"].as_u64(),
+        Some(lost),
+        "one event per loss"
+    );
 }
