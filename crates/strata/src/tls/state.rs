@@ -128,8 +128,9 @@ impl State {
 
     /// Moves every TLS record rustls has made to the transport below.
     pub(crate) fn flush(&mut self, below: &mut dyn StreamTransport) {
-        let now = below.now();
-        let mut sink = Sink(below, self.qlog.as_deref_mut().map(|q| (q, now)));
+        // The clock is read only when traced: untraced, one `Option` check.
+        let tap = self.qlog.as_deref_mut().map(|q| (q, below.now()));
+        let mut sink = Sink(below, tap);
         while self.conn.wants_write() {
             // The sink takes everything and never fails.
             match self.conn.write_tls(&mut sink) {
