@@ -31,6 +31,8 @@ impl QuicQlog {
     }
 
     /// After a drive: what changed in `now_stats`.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn tick(&mut self, now: Instant, s: &PathStats) {
         let before = self.last.unwrap_or_default();
         if self.last == Some(*s) {

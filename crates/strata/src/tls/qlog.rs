@@ -59,12 +59,16 @@ impl TlsQlog {
     }
 
     /// Bytes rustls wrote below.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn sent(&mut self, now: Instant, bytes: &[u8]) {
         self.out
             .scan(&self.trace, now, "security:tls_record_sent", bytes);
     }
 
     /// Bytes rustls took from below.
+    #[cold]
+    #[inline(never)]
     pub(crate) fn received(&mut self, now: Instant, bytes: &[u8]) {
         self.inp
             .scan(&self.trace, now, "security:tls_record_received", bytes);

@@ -49,6 +49,8 @@ impl H2Qlog {
     /// Scans bytes handed to the transport below; emits one
     /// `http:frame_created` per frame header found. `send_window` is the
     /// connection's send window now.
+    #[cold]
+    #[inline(never)]
     pub(super) fn sent(&mut self, now: Instant, mut bytes: &[u8], send_window: i64) {
         while !bytes.is_empty() {
             if let Some(h) = self.cur {
@@ -104,6 +106,8 @@ impl H2Qlog {
     }
 
     /// One whole frame read (`raw` is its header and payload).
+    #[cold]
+    #[inline(never)]
     pub(super) fn parsed(&self, now: Instant, raw: &[u8]) {
         if let Some(h) = frame::parse_header(raw) {
             let end = raw.len().min(HEADER_LEN + KEEP);

@@ -109,6 +109,8 @@ impl Connection {
     }
 
     /// `recovery:metrics_updated` when any of the figures changed.
+    #[cold]
+    #[inline(never)]
     pub(super) fn qlog_metrics(&mut self, now: Instant) {
         let us = |d: Option<Duration>| {
             d.map_or(u64::MAX, |d| {
@@ -204,6 +206,8 @@ fn frame_fields<'a>(f: &Frame<'_>, ranges: &'a [Value<'a>]) -> Vec<(&'static str
     }
 }
 
+#[cold]
+#[inline(never)]
 fn packet_event(trace: &QlogTrace, now: Instant, sent: bool, datagram: &[u8]) {
     let name = if sent {
         "transport:packet_sent"
