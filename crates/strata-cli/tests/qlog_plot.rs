@@ -489,3 +489,33 @@ fn serve_and_get_trace_the_reliable_mapping_under_tls_in_the_same_file() {
         .unwrap()
         .contains("congestion window"));
 }
+
+#[test]
+fn get_http3_writes_the_quic_connection_s_trace() {
+    let (sdir, cdir) = (tempdir("h3-serve"), tempdir("h3-get"));
+    let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
+    let url = format!("https://{hostport}/bytes/100000");
+    let cd = cdir.to_str().unwrap();
+    let get = [
+        "get",
+        &url,
+        "--insecure",
+        "--http3",
+        "-o",
+        "/dev/null",
+        "--qlog",
+        cd,
+    ];
+    let o = support::finish(support::strata(&get));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    drop(server);
+    let files: Vec<_> = std::fs::read_dir(&cdir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one trace for the one connection");
+    let (vantage, events) = validate(&std::fs::read_to_string(&files[0]).unwrap());
+    assert_eq!(vantage, "client");
+    assert!(has(&events, "recovery:metrics_updated", "quic"));
+    assert!(has(&events, "connectivity:connection_closed", "quic"));
+}

@@ -620,6 +620,9 @@ impl Engine {
         }
         if let Some(q) = &mut c.st.qlog {
             q.tick(now, &c.st.stats);
+            if c.q.is_closed() {
+                q.closed(now);
+            }
         }
         if c.q.is_closed() {
             // Closing or draining is not half-open: a connection that ends
@@ -639,9 +642,6 @@ impl Engine {
             }
         }
         if c.q.is_drained() {
-            if let Some(q) = &c.st.qlog {
-                q.closed(now, "drained");
-            }
             leave_half_open(&mut c.st, half_open);
             conns.remove(id);
             if matches!(role, Role::Client { .. }) {

@@ -3,7 +3,7 @@
 //! `recovery:metrics_updated` (congestion window, smoothed RTT, and the
 //! packets sent and lost so far) when they change, one
 //! `recovery:packet_lost` per packet newly counted lost, and
-//! `connectivity:connection_closed` at the end. quinn-proto's own `qlog`
+//! `connectivity:connection_closed` once it closes. quinn-proto's own `qlog`
 //! feature (its events, packet by packet) writes a stream of its own and
 //! is not used yet.
 
@@ -23,11 +23,17 @@ const MAX_LOSSES_PER_DRIVE: u64 = 64;
 pub(crate) struct QuicQlog {
     trace: QlogTrace,
     last: Option<PathStats>,
+    /// `connectivity:connection_closed` was written.
+    closed: bool,
 }
 
 impl QuicQlog {
     pub(crate) fn new(trace: QlogTrace) -> Box<QuicQlog> {
-        Box::new(QuicQlog { trace, last: None })
+        Box::new(QuicQlog {
+            trace,
+            last: None,
+            closed: false,
+        })
     }
 
     /// After a drive: what changed in `now_stats`.
@@ -63,13 +69,12 @@ impl QuicQlog {
         self.last = Some(*s);
     }
 
-    /// The connection ended.
-    pub(crate) fn closed(&self, now: Instant, why: &str) {
-        self.trace.emit(
-            now,
-            CATEGORY,
-            "connectivity:connection_closed",
-            &[("reason", Value::Str(why))],
-        );
+    /// The connection is closing or closed (by either end): once.
+    pub(crate) fn closed(&mut self, now: Instant) {
+        if !self.closed {
+            self.closed = true;
+            self.trace
+                .emit(now, CATEGORY, "connectivity:connection_closed", &[]);
+        }
     }
 }
