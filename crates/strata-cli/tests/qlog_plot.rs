@@ -180,6 +180,14 @@ fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
         .filter(|e| e["name"] == "recovery:packet_lost")
         .count();
     assert!(losses > 5, "2 % loss over 1 MB: {losses}");
+    // BBR leaves startup once the queue fills, and drains it.
+    let states: Vec<&str> = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:congestion_state_updated")
+        .filter_map(|e| e["data"]["new"].as_str())
+        .collect();
+    assert_eq!(states[..2], ["startup", "drain"], "{states:?}");
     let svg = plot(&trace, View::Congestion).unwrap();
     doc_image("qlog-reliable-congestion.svg", &svg);
     assert!(svg.starts_with("<svg"));

@@ -141,6 +141,13 @@ fn a_lossy_reliable_transfer_traces_packets_losses_and_metrics_in_valid_qlog() {
         assert!(sent["data"]["header"]["packet_number"].is_u64());
         assert!(sent["data"]["raw"]["length"].as_u64() > Some(0));
         assert!(sent["data"]["frames"].is_array());
+        // BBR (the default) starts in startup and leaves it.
+        let states: Vec<&str> = events
+            .iter()
+            .filter(|e| e["name"] == "recovery:congestion_state_updated")
+            .map(|e| e["data"]["new"].as_str().unwrap())
+            .collect();
+        assert_eq!(states.first(), Some(&"startup"), "{vantage}");
     }
     let client = &traces.iter().find(|(v, _)| v == "client").unwrap().1;
     let events = validate(client);

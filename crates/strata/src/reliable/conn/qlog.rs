@@ -23,6 +23,8 @@ pub(super) struct Qlog {
     trace: QlogTrace,
     /// cwnd, bytes in flight, smoothed, latest and min RTT (µs).
     last: [u64; 5],
+    /// The congestion controller's state last written.
+    cc_state: &'static str,
 }
 
 /// Why a packet was declared lost.
@@ -55,6 +57,7 @@ impl Connection {
             Box::new(Qlog {
                 trace,
                 last: [u64::MAX; 5],
+                cc_state: "",
             })
         });
     }
@@ -128,6 +131,19 @@ impl Connection {
         let Some(q) = self.qlog.as_mut() else {
             return;
         };
+        let state = self.cc.state();
+        if state != q.cc_state {
+            let old = std::mem::replace(&mut q.cc_state, state);
+            let data = [("new", Value::Str(state)), ("old", Value::Str(old))];
+            // The first state has no old one.
+            let n = if old.is_empty() { 1 } else { 2 };
+            q.trace.emit(
+                now,
+                CATEGORY,
+                "recovery:congestion_state_updated",
+                &data[..n],
+            );
+        }
         if q.last == now_figures {
             return;
         }
