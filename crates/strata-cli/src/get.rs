@@ -318,8 +318,9 @@ pub async fn get(
     out: Option<PathBuf>,
     verbose: bool,
     timeouts: Timeouts,
+    qlog: Option<strata::qlog::QlogTracer>,
 ) -> Result<Outcome, (String, u8)> {
-    let run = get_inner(url, ep, choice, out, verbose, timeouts);
+    let run = get_inner(url, ep, choice, out, verbose, timeouts, qlog);
     match timeouts.total {
         // tokio saturates a deadline past its range to "far future".
         Some(total) => tokio::time::timeout(total, run).await.unwrap_or_else(|_| {
@@ -344,6 +345,7 @@ async fn get_inner(
     out: Option<PathBuf>,
     verbose: bool,
     timeouts: Timeouts,
+    qlog: Option<strata::qlog::QlogTracer>,
 ) -> Result<Outcome, (String, u8)> {
     let (dl, done) = Download::new(out.clone(), verbose).map_err(|e| {
         let p = out.map(|p| p.display().to_string()).unwrap_or_default();
@@ -357,7 +359,10 @@ async fn get_inner(
         )
         .body(())
         .map_err(|e| (format!("bad request: {e}"), exit::USAGE))?;
-    let stack = Arc::new(StackConfig::default());
+    let stack = Arc::new(StackConfig {
+        qlog,
+        ..StackConfig::default()
+    });
     let conn = match choice {
         Version::Tcp(choice) => {
             let client = HttpClient::new(req, Box::new(dl), choice);

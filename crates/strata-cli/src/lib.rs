@@ -4,5 +4,6 @@
 
 pub mod apps;
 pub mod endpoints;
+pub mod qlog_plot;
 pub mod relay;
 pub mod signals;

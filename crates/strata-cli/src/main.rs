@@ -163,6 +163,9 @@ enum Cmd {
     Relay(strata_cli::relay::RelayArgs),
     /// List every endpoint scheme with its options, defaults and bounds.
     Endpoints(strata_cli::endpoints::EndpointsArgs),
+    /// Work with qlog traces (`strata qlog plot FILE -o out.svg`).
+    #[command(subcommand)]
+    Qlog(strata_cli::qlog_plot::QlogCmd),
 }
 
 #[derive(Parser)]
@@ -206,6 +209,12 @@ struct GetArgs {
     /// 5 past it.
     #[arg(long, value_name = "SECS", value_parser = duration_flag, default_value = DEFAULT_IDLE_SECS)]
     idle_timeout: Duration,
+    /// Write a qlog trace of the connection (TLS handshake, HTTP/2 frames,
+    /// the reliable mapping's packets and congestion) into DIR, one
+    /// JSON-SEQ `.sqlog` file per connection; `strata qlog plot` draws it.
+    /// See docs/qlog.md.
+    #[arg(long, value_name = "DIR")]
+    qlog: Option<std::path::PathBuf>,
 }
 
 #[derive(Parser)]
@@ -294,6 +303,12 @@ struct ServeArgs {
     #[arg(long, value_name = "SECS", num_args = 0..=1, require_equals = true,
           default_missing_value = "10", value_parser = bounded::<1, 86_400>)]
     stats: Option<u64>,
+    /// Write a qlog trace of every connection (TLS handshake, HTTP/2
+    /// frames, the reliable mapping's packets and congestion) into DIR, one
+    /// JSON-SEQ `.sqlog` file per connection, at most 100000 events each.
+    /// See docs/qlog.md.
+    #[arg(long, value_name = "DIR")]
+    qlog: Option<std::path::PathBuf>,
 }
 
 /// `strata serve --sndbuf` when not given: 256 KiB (512 KiB of kernel
@@ -351,6 +366,7 @@ fn main() -> ExitCode {
         Cmd::Get(args) => get_cmd(args),
         Cmd::Relay(args) => strata_cli::relay::run(args),
         Cmd::Endpoints(args) => strata_cli::endpoints::run(args),
+        Cmd::Qlog(cmd) => strata_cli::qlog_plot::run(cmd),
     }
 }
 
@@ -432,7 +448,14 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     }
-    let stack = Arc::new(StackConfig::default());
+    let qlog = match qlog_tracer(args.qlog.as_deref()) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
+    let stack = Arc::new(StackConfig {
+        qlog,
+        ..StackConfig::default()
+    });
     let stats = observe::server_stats(&args);
     let http_service = observe::with_stats_page(apps::http::service(args.root.clone()), &stats);
     let http_factory = apps::http::factory;
@@ -965,6 +988,22 @@ fn connect(args: ConnectArgs) -> ExitCode {
     }
 }
 
+/// `--qlog DIR`: a tracer writing one file per connection into DIR.
+fn qlog_tracer(
+    dir: Option<&std::path::Path>,
+) -> Result<Option<strata::qlog::QlogTracer>, ExitCode> {
+    let Some(dir) = dir else {
+        return Ok(None);
+    };
+    match strata_tokio::qlog::dir_tracer(dir, strata_tokio::qlog::DEFAULT_QLOG_MAX_EVENTS) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) => {
+            eprintln!("strata: --qlog {}: {e}", dir.display());
+            Err(ExitCode::from(exit::USAGE))
+        }
+    }
+}
+
 fn get_cmd(args: GetArgs) -> ExitCode {
     let url: http::Uri = match args.url.parse() {
         Ok(u) => u,
@@ -1003,6 +1042,10 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         Ok(mut v) => v.remove(0),
         Err(code) => return code,
     };
+    let qlog = match qlog_tracer(args.qlog.as_deref()) {
+        Ok(q) => q,
+        Err(code) => return code,
+    };
     let rt = runtime(Some(1));
     let timeouts = get::Timeouts {
         connect: args.connect_timeout,
@@ -1021,6 +1064,7 @@ fn get_cmd(args: GetArgs) -> ExitCode {
         args.output,
         args.verbose,
         timeouts,
+        qlog,
     )) {
         Ok(o) => {
             let status = o.status.map_or(0, |s| s.as_u16());

@@ -279,6 +279,7 @@ fn spawn(
     };
     let guard = TaskGuard::new(state);
     let mut stack = Stack::new(proto, info, cfg.stack.clone(), Instant::now());
+    stack.qlog_from_config(strata::qlog::Vantage::Server);
     if guard.shared().counts_bytes() {
         stack.count_bytes();
     }

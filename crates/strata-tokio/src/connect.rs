@@ -306,7 +306,8 @@ pub async fn connect_unix(
 ) -> io::Result<Connection> {
     let s = UnixStream::connect(path).await?;
     let info = unix_info(&s);
-    let stack = strata::Stack::new(proto, info, stack, Instant::now());
+    let mut stack = strata::Stack::new(proto, info, stack, Instant::now());
+    stack.qlog_from_config(strata::qlog::Vantage::Client);
     Ok(Connection::new(
         Addr::Unix(Some(path.to_path_buf())),
         tokio::spawn(crate::conn::drive(s, stack, None)),
@@ -325,7 +326,8 @@ pub(crate) fn run_tcp(
         let _ = s.set_nodelay(true);
     }
     let info = tcp_info(&s, peer, None);
-    let stack = strata::Stack::new(proto, info, stack, Instant::now());
+    let mut stack = strata::Stack::new(proto, info, stack, Instant::now());
+    stack.qlog_from_config(strata::qlog::Vantage::Client);
     Connection::new(
         Addr::Inet(peer),
         tokio::spawn(crate::conn::drive(s, stack, None)),

@@ -55,6 +55,7 @@ mod layer;
 mod layers;
 mod options;
 mod proxy;
+pub mod qlog;
 mod quic;
 mod reliable;
 mod scheme;

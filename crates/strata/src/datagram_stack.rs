@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+use crate::qlog::QlogTracer;
 use crate::{
     Close, Datagram, DatagramProtocol, DatagramTransport, Ecn, Introspect, LocalAddr, PeerAddr,
     StackConfig, Timeout, Transmit, Wake, WakeHub, WakeRoute,
@@ -143,6 +144,8 @@ struct DBottom {
     abort: Option<Close>,
     write_paused: bool,
     hub: OnceLock<Arc<WakeHub>>,
+    /// Makes a qlog trace per connection ([`DatagramStack::set_qlog`]).
+    qlog: Option<QlogTracer>,
 }
 
 impl DatagramStack {
@@ -172,6 +175,7 @@ impl DatagramStack {
         cfg: Arc<StackConfig>,
         now: Instant,
     ) -> Self {
+        let cfg_qlog = cfg.qlog.clone();
         DatagramStack {
             proto: Some(proto),
             b: DBottom {
@@ -186,9 +190,31 @@ impl DatagramStack {
                 abort: None,
                 write_paused: false,
                 hub: OnceLock::new(),
+                qlog: cfg_qlog,
             },
             finished: None,
         }
+    }
+
+    /// Gives the socket a qlog tracer (in place of the configuration's,
+    /// [`StackConfig::qlog`]): the bottom answers it as a
+    /// capability (`t.get::<QlogTracer>()`), and each connection the
+    /// protocol carries (the reliable mapping's client or listener
+    /// children, QUIC) asks it for its own trace. Call before
+    /// [`start`](DatagramStack::start).
+    ///
+    /// ```
+    /// use strata::qlog::QlogTracer;
+    /// # use strata::{Datagram, DatagramProtocol, DatagramStack, DatagramTransport};
+    /// # struct Quiet;
+    /// # impl DatagramProtocol for Quiet {
+    /// #     fn datagrams_received(&mut self, _: &mut dyn DatagramTransport, _: &[Datagram<'_>]) {}
+    /// # }
+    /// let mut s = DatagramStack::memory(Box::new(Quiet));
+    /// s.set_qlog(QlogTracer::new(|_| None));
+    /// ```
+    pub fn set_qlog(&mut self, tracer: QlogTracer) {
+        self.b.qlog = Some(tracer);
     }
 
     /// Calls `connection_made`, then settles.
@@ -657,6 +683,9 @@ impl Introspect for DView<'_> {
         }
         if id == TypeId::of::<crate::Dialer>() {
             return self.b.info.dialer.map(|d| d.dialer() as &dyn Any);
+        }
+        if id == TypeId::of::<QlogTracer>() {
+            return self.b.qlog.as_ref().map(|q| q as &dyn Any);
         }
         None
     }

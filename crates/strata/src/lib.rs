@@ -44,6 +44,7 @@ pub mod http;
 mod introspect;
 mod outbuf;
 pub mod proxy_protocol;
+pub mod qlog;
 pub mod quic;
 pub mod reliable;
 pub mod routing;

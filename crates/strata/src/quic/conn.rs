@@ -62,6 +62,8 @@ pub(crate) struct ConnState {
     /// Streams whose `write` that bound cut short: `stream_writable` for
     /// each when the handshake ends.
     pub(crate) early_blocked: BTreeSet<StreamId>,
+    /// The connection's qlog events, when traced.
+    pub(crate) qlog: Option<Box<super::qlog::QuicQlog>>,
 }
 
 impl ConnState {
@@ -89,6 +91,7 @@ impl ConnState {
             parked: None,
             early_sent: 0,
             early_blocked: BTreeSet::new(),
+            qlog: None,
         }
     }
 

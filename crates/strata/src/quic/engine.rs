@@ -22,12 +22,14 @@ use bytes::BytesMut;
 use quinn_proto::{ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event, StreamEvent};
 
 use super::conn::{ConnState, ConnView};
+use super::qlog::QuicQlog;
 use super::table::ConnTable;
 use super::{
     from_proto_id, to_proto_id, AppFactory, ConnectError, Dir, QuicApp, QuicConfig, QuicError,
     RetryPolicy, StreamId,
 };
 use crate::deadline::{after, earliest};
+use crate::qlog::{QlogTracer, TraceInfo, Vantage};
 use crate::{
     AbortReason, Addr, Close, Datagram, DatagramTransport, Ecn, Introspect, PeerAddr, Timeout,
     Transmit, WakeRoute,
@@ -334,6 +336,19 @@ impl Engine {
         let now = t.now();
         let peer = PeerAddr(Addr::Inet(q.remote_address()));
         let mut st = ConnState::new(self.is_server(), now, t.waker().child(id), peer);
+        if let Some(tracer) = t.get::<QlogTracer>() {
+            let info = TraceInfo {
+                vantage: if self.is_server() {
+                    Vantage::Server
+                } else {
+                    Vantage::Client
+                },
+                peer: Some(Addr::Inet(q.remote_address())),
+                protocol: "quic",
+                now,
+            };
+            st.qlog = tracer.trace(&info).map(QuicQlog::new);
+        }
         st.handshake_deadline = Some(after(now, self.cfg.handshake_timeout));
         st.buffer = super::StreamBuffer {
             high_water: self.cfg.high_water,
@@ -609,6 +624,12 @@ impl Engine {
             }
             if !progress {
                 break;
+            }
+        }
+        if let Some(q) = &mut c.st.qlog {
+            q.tick(now, &c.st.stats);
+            if c.q.is_closed() {
+                q.closed(now);
             }
         }
         if c.q.is_closed() {

@@ -42,6 +42,7 @@ mod datagrams;
 mod engine;
 mod error;
 mod per_stream;
+mod qlog;
 mod server;
 mod stats;
 mod table;

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use super::conn::{ConnError, Connection, ReliableConfig};
 use super::native_host::{close_of, NativeHosted, NAME};
 use super::rng::{IdRng, Role};
+use crate::qlog::Vantage;
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamProtocol,
     StreamTransport, WakeRoute,
@@ -220,7 +221,11 @@ impl<P: StreamProtocol> DatagramProtocol for Reliable<P> {
             return t.abort(Close::aborted(NAME, AbortReason::layer(e)));
         };
         let conn = Connection::connect(self.cfg.clone(), t.now(), local, dst);
-        let mut host = NativeHosted::native(conn, inner, self.server, None);
+        let mut host = NativeHosted::native(conn, inner, self.server, None).traced(
+            t,
+            Vantage::Client,
+            self.server,
+        );
         host.settle(t);
         self.host = Some(host);
     }

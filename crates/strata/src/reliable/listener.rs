@@ -10,6 +10,7 @@ use super::cookie::CookieKey;
 use super::native_host::{NativeHosted, NAME};
 use super::rng::{IdRng, Role};
 use super::wire::{self, ConnId, ErrorCode, Frame, Header, PacketNumber, WireError};
+use crate::qlog::Vantage;
 use crate::{
     AbortReason, Close, Datagram, DatagramProtocol, DatagramTransport, StreamFactory,
     StreamProtocol, Transmit, WakeRoute,
@@ -520,7 +521,11 @@ impl ReliableListener {
         cfg.handshake_timeout = cfg.handshake_timeout.min(cfg.half_open_timeout);
         let conn = Connection::accept(cfg, now, local, client, validated);
         let proto = crate::ProtocolSlot::new((self.factory)());
-        let host = NativeHosted::native(conn, proto, Some(from), Some(local.0));
+        let host = NativeHosted::native(conn, proto, Some(from), Some(local.0)).traced(
+            t,
+            Vantage::Server,
+            Some(from),
+        );
         self.children.insert(
             local.0,
             (from, client.0),

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use super::conn::{ConnError, Connection};
 use super::host::{hysteresis, HostEngine, Hosted, Received};
 use super::wire::ErrorCode;
+use crate::qlog::{QlogTrace, QlogTracer, TraceInfo, Vantage};
 use crate::stats::PathStats;
 use crate::{
     AbortReason, Close, DatagramTransport, HalfClose, ReliableDelivery, StreamProtocol, Timeout,
@@ -39,6 +40,9 @@ pub(crate) struct NativeExt {
     /// The path's figures, a capability of the view: refreshed before each
     /// round of calls into the protocol above.
     path: PathStats,
+    /// The connection's qlog trace, answered to the layers above so they
+    /// write into the same trace.
+    qlog: Option<QlogTrace>,
 }
 
 /// Capabilities the view answers itself.
@@ -147,6 +151,9 @@ impl HostEngine for Connection {
         if id == TypeId::of::<HalfClose>() {
             return Some(&HALF_CLOSE);
         }
+        if id == TypeId::of::<QlogTrace>() {
+            return ext.qlog.as_ref().map(|q| q as &dyn Any);
+        }
         None
     }
 
@@ -191,6 +198,30 @@ impl<P: StreamProtocol> Hosted<Connection, P> {
         wake_id: Option<u64>,
     ) -> Self {
         Hosted::new(conn, NativeExt::default(), inner, dest, wake_id)
+    }
+
+    /// Traces the connection into a trace from the socket's
+    /// [`QlogTracer`], when the driver set one: the connection's packets
+    /// and recovery, and every layer above it.
+    pub(crate) fn traced(
+        mut self,
+        t: &dyn DatagramTransport,
+        vantage: Vantage,
+        peer: Option<SocketAddr>,
+    ) -> Self {
+        let Some(tracer) = t.get::<QlogTracer>() else {
+            return self;
+        };
+        let info = TraceInfo {
+            vantage,
+            peer: peer.map(crate::Addr::Inet),
+            protocol: NAME,
+            now: t.now(),
+        };
+        let trace = tracer.trace(&info);
+        self.engine.set_qlog(trace.clone());
+        self.ext.qlog = trace;
+        self
     }
 
     /// Whether this connection is over and its protocol told.

@@ -20,6 +20,7 @@ use bytes::Bytes;
 
 use crate::deadline::earliest;
 use crate::outbuf::OutBuf;
+use crate::qlog::{QlogTrace, QlogTracer, TraceInfo, Vantage};
 use crate::slot::{install, Deferred as Op, PendingSwap};
 use crate::stats::Counters;
 use crate::{
@@ -53,6 +54,11 @@ pub struct StackConfig {
     /// is covered: a peer that asks for a large response and never reads
     /// cannot hold a connection for ever. Zero turns the rule off.
     pub stall_timeout: Duration,
+    /// Makes a qlog trace for each connection (default `None`: no traces).
+    /// A datagram stack answers it to the layers that make connections
+    /// (the reliable mapping, QUIC); for a stream stack the driver asks it
+    /// once, knowing the role ([`Stack::qlog_from_config`]).
+    pub qlog: Option<QlogTracer>,
 }
 
 impl Default for StackConfig {
@@ -63,6 +69,7 @@ impl Default for StackConfig {
             memory_budget: 4 * 1024 * 1024,
             close_timeout: Duration::from_secs(10),
             stall_timeout: Duration::from_secs(60),
+            qlog: None,
         }
     }
 }
@@ -224,6 +231,8 @@ struct Cold {
     retired: Option<Box<dyn StreamProtocol>>,
     /// What the bottom counted, while [`Bottom::counting`].
     counters: Counters,
+    /// The connection's qlog trace ([`Stack::set_qlog`]).
+    qlog: Option<QlogTrace>,
 }
 
 impl Bottom {
@@ -287,6 +296,7 @@ impl Bottom {
             && c.swap.is_none()
             && c.finished.is_none()
             && c.stalled_since.is_none()
+            && c.qlog.is_none()
         {
             self.cold = None;
         }
@@ -395,6 +405,68 @@ impl Stack {
     pub fn count_bytes(&mut self) {
         self.b.counting = true;
         self.b.cold();
+    }
+
+    /// Gives the connection a qlog trace: the bottom answers it as a
+    /// capability (`t.get::<QlogTrace>()`), so every layer that emits qlog
+    /// events (TLS, HTTP/2, the reliable mapping over a stream) writes
+    /// into it. Call before [`start`](Stack::start): layers look it up in
+    /// `connection_made`. Kept beside the rarely used state: a stack with
+    /// no trace holds nothing more.
+    ///
+    /// ```
+    /// use strata::qlog::{QlogEvent, QlogSink, QlogTrace};
+    /// use strata::{Stack, StreamProtocol, StreamTransport};
+    /// struct Nowhere;
+    /// impl QlogSink for Nowhere { fn event(&self, _: &QlogEvent<'_>) {} }
+    /// struct Sink;
+    /// impl StreamProtocol for Sink {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let mut s = Stack::memory(Box::new(Sink));
+    /// s.set_qlog(QlogTrace::new(Nowhere));
+    /// assert!(s.inspect(|t| t.get::<QlogTrace>().is_some()));
+    /// ```
+    pub fn set_qlog(&mut self, trace: QlogTrace) {
+        self.b.cold().qlog = Some(trace);
+    }
+
+    /// Asks the configuration's tracer ([`StackConfig::qlog`]) for this
+    /// connection's trace, as seen from `vantage`, and sets it
+    /// ([`set_qlog`](Stack::set_qlog)); nothing without a tracer. The
+    /// driver calls it before [`start`](Stack::start).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use strata::qlog::{QlogTrace, QlogTracer, QlogEvent, QlogSink, Vantage};
+    /// use strata::{BottomInfo, Stack, StackConfig, StreamProtocol, StreamTransport};
+    /// struct Nowhere;
+    /// impl QlogSink for Nowhere { fn event(&self, _: &QlogEvent<'_>) {} }
+    /// struct Sink;
+    /// impl StreamProtocol for Sink {
+    ///     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    ///     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// }
+    /// let qlog = Some(QlogTracer::new(|_| Some(QlogTrace::new(Nowhere))));
+    /// let cfg = Arc::new(StackConfig { qlog, ..StackConfig::default() });
+    /// let mut s = Stack::new(Box::new(Sink), BottomInfo::new("tcp"), cfg, std::time::Instant::now());
+    /// s.qlog_from_config(Vantage::Server);
+    /// assert!(s.inspect(|t| t.get::<QlogTrace>().is_some()));
+    /// ```
+    pub fn qlog_from_config(&mut self, vantage: Vantage) {
+        let Some(tracer) = &self.b.cfg.qlog else {
+            return;
+        };
+        let info = TraceInfo {
+            vantage,
+            peer: self.b.info.peer.as_ref().map(|p| p.0.clone()),
+            protocol: self.b.info.name,
+            now: self.b.now,
+        };
+        if let Some(trace) = tracer.trace(&info) {
+            self.set_qlog(trace);
+        }
     }
 
     /// The time of the last event.

@@ -75,6 +75,10 @@ impl Introspect for BottomView<'_> {
             let c = self.b.cold.as_ref().filter(|_| self.b.counting);
             return c.map(|c| &c.counters as &dyn Any);
         }
+        if id == TypeId::of::<QlogTrace>() {
+            let q = self.b.cold.as_ref().and_then(|c| c.qlog.as_ref());
+            return q.map(|q| q as &dyn Any);
+        }
         crate::capability!(id, i.half_close, STREAM_IS_RELIABLE)
     }
     fn below(&self) -> Option<&dyn Introspect> {

@@ -186,6 +186,36 @@ impl Pump {
         b: Box<dyn StreamProtocol>,
         cfg: PumpConfig,
     ) -> Pump {
+        Pump::with_qlog(a, b, cfg, [None, None])
+    }
+
+    /// Like [`with_config`](Pump::with_config), with a qlog trace for each
+    /// side (`a`, `b`) set before it starts ([`Stack::set_qlog`]): every
+    /// layer of that side that emits qlog events writes into it, timed by
+    /// the virtual clock.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata::qlog::{JsonSeqWriter, QlogTrace, SharedBuf, TraceHeader, Vantage};
+    /// use strata::testing::{Pump, PumpConfig};
+    /// # use strata::{StreamProtocol, StreamTransport};
+    /// # struct Idle;
+    /// # impl StreamProtocol for Idle {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let buf = SharedBuf::default();
+    /// let h = TraceHeader::new(Vantage::Client, strata::testing::epoch());
+    /// let trace = QlogTrace::new(JsonSeqWriter::new(h, 1000, buf.sink()));
+    /// let mut pump = Pump::with_qlog(Box::new(Idle), Box::new(Idle), PumpConfig::default(), [Some(trace), None]);
+    /// pump.run(Duration::from_secs(1));
+    /// ```
+    pub fn with_qlog(
+        a: Box<dyn StreamProtocol>,
+        b: Box<dyn StreamProtocol>,
+        cfg: PumpConfig,
+        qlog: [Option<crate::qlog::QlogTrace>; 2],
+    ) -> Pump {
         let now = epoch();
         let stack_cfg = Arc::new(cfg.stack.clone());
         let side = |p, me, peer| {
@@ -203,7 +233,10 @@ impl Pump {
             cfg,
             trace: Vec::new(),
         };
-        for s in &mut pump.sides {
+        for (s, q) in pump.sides.iter_mut().zip(qlog) {
+            if let Some(q) = q {
+                s.set_qlog(q);
+            }
             s.start(now);
         }
         pump

@@ -149,6 +149,8 @@ pub struct SimNet {
     seed: u64,
     now: Instant,
     stack_cfg: Arc<StackConfig>,
+    /// Given to every node's stack at its start ([`SimNet::set_qlog`]).
+    qlog: Option<crate::qlog::QlogTracer>,
     nodes: Vec<Node>,
     by_addr: HashMap<SocketAddr, NodeId>,
     links: BTreeMap<(NodeId, NodeId), Netem>,
@@ -246,6 +248,7 @@ impl SimNet {
             seed,
             now: epoch(),
             stack_cfg: Arc::new(cfg),
+            qlog: None,
             nodes: Vec::new(),
             by_addr: HashMap::new(),
             links: BTreeMap::new(),
@@ -475,6 +478,20 @@ impl SimNet {
         self.link(b, a, cfg);
     }
 
+    /// Gives every node started from now on a qlog tracer
+    /// ([`DatagramStack::set_qlog`]): each connection they carry writes one
+    /// trace, timed by the virtual clock, so the same seed gives the same
+    /// trace byte for byte.
+    ///
+    /// ```
+    /// use strata::qlog::QlogTracer;
+    /// let mut net = strata::testing::SimNet::new(1);
+    /// net.set_qlog(QlogTracer::new(|_| None));
+    /// ```
+    pub fn set_qlog(&mut self, tracer: crate::qlog::QlogTracer) {
+        self.qlog = Some(tracer);
+    }
+
     /// Starts the nodes not started yet (each gets `connection_made`).
     ///
     /// ```
@@ -510,6 +527,9 @@ impl SimNet {
                 dialer: node.dialer,
             };
             let mut stack = DatagramStack::new(proto, info, self.stack_cfg.clone(), now);
+            if let Some(q) = &self.qlog {
+                stack.set_qlog(q.clone());
+            }
             stack.start(now);
             node.stack = Some(stack);
         }

@@ -4,6 +4,8 @@ use std::io::Read;
 use std::marker::PhantomData;
 use std::time::Instant;
 
+use crate::qlog::QlogTrace;
+use crate::tls::qlog::TlsQlog;
 use crate::tls::state::State;
 use crate::tls::view::TlsView;
 use crate::tls::{TlsConfig, TlsError, TlsInfo};
@@ -206,6 +208,11 @@ impl<P: StreamProtocol + 'static> Tls<P> {
         if !self.st.started {
             self.st.started = true;
             self.st.deadline = Some(t.now() + self.st.limits.handshake_timeout);
+            if let Some(q) = t.get::<QlogTrace>() {
+                let client = matches!(self.st.conn, rustls::Connection::Client(_));
+                let sni = self.st.client_sni.as_deref();
+                self.st.qlog = Some(TlsQlog::new(q.clone(), client, sni, t.now()));
+            }
             self.st.flush(t);
         }
     }
@@ -330,6 +337,9 @@ impl<P: StreamProtocol + 'static> Tls<P> {
         }
         let n = src.len() - rd.len();
         self.st.counters.received(n);
+        if let Some(q) = self.st.qlog.as_mut() {
+            q.received(t.now(), &src[..n]);
+        }
         match self.st.conn.process_new_packets() {
             Ok(io) => {
                 self.st.plain = io.plaintext_bytes_to_read();

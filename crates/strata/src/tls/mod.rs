@@ -121,6 +121,7 @@ mod identity;
 mod info;
 mod insecure;
 mod layer;
+mod qlog;
 mod starttls;
 mod state;
 mod view;

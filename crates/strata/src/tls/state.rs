@@ -5,6 +5,7 @@
 use std::io;
 use std::time::Instant;
 
+use crate::tls::qlog::TlsQlog;
 use crate::tls::{TlsError, TlsInfo, TlsLimits};
 use crate::{AbortReason, Close, HalfClose, StreamTransport};
 
@@ -31,7 +32,7 @@ pub(crate) enum WriteSide {
 pub(crate) struct State {
     pub(crate) conn: rustls::Connection,
     pub(crate) limits: TlsLimits,
-    client_sni: Option<String>,
+    pub(crate) client_sni: Option<String>,
     /// The layer has met its transport (connection_made or insertion).
     pub(crate) started: bool,
     /// The handshake deadline, while handshaking.
@@ -69,6 +70,8 @@ pub(crate) struct State {
     pub(crate) dead: bool,
     /// Record bytes in and out, plaintext held: a capability of the view.
     pub(crate) counters: crate::stats::Counters,
+    /// The handshake's qlog events, while traced and handshaking.
+    pub(crate) qlog: Option<Box<TlsQlog>>,
 }
 
 impl State {
@@ -105,6 +108,7 @@ impl State {
             failed: None,
             dead: false,
             counters: crate::stats::Counters::default(),
+            qlog: None,
         }
     }
 
@@ -124,7 +128,9 @@ impl State {
 
     /// Moves every TLS record rustls has made to the transport below.
     pub(crate) fn flush(&mut self, below: &mut dyn StreamTransport) {
-        let mut sink = Sink(below);
+        // The clock is read only when traced: untraced, one `Option` check.
+        let tap = self.qlog.as_deref_mut().map(|q| (q, below.now()));
+        let mut sink = Sink(below, tap);
         while self.conn.wants_write() {
             // The sink takes everything and never fails.
             match self.conn.write_tls(&mut sink) {
@@ -220,6 +226,9 @@ impl State {
             alpn = ?info.alpn.as_deref().map(String::from_utf8_lossy),
             "tls: handshake complete"
         );
+        if let Some(q) = self.qlog.take() {
+            q.done(below.now(), &info);
+        }
         self.half_close = HalfClose(info.is_tls13());
         self.app = crate::AppProtocol::Agreed(info.alpn.clone());
         self.info = Some(info);
@@ -249,6 +258,9 @@ impl State {
             return;
         }
         tracing::debug!(error = %err, "tls: connection failed");
+        if let Some(q) = self.qlog.take() {
+            q.failed(below.now(), &err.to_string());
+        }
         let alert = self.conn.wants_write();
         self.flush(below);
         let why = Close::aborted(TLS, AbortReason::layer(err));
@@ -271,6 +283,9 @@ impl State {
             return;
         }
         tracing::debug!("tls: handshake timed out");
+        if let Some(q) = self.qlog.take() {
+            q.failed(below.now(), "handshake timed out");
+        }
         let why = Close::Timeout(crate::Timeout::Handshake);
         self.failed = Some(why.clone());
         self.dead = true;
@@ -281,16 +296,26 @@ impl State {
 }
 
 /// Hands TLS records to the transport below.
-struct Sink<'a>(&'a mut dyn StreamTransport);
+/// While the handshake is traced, it shows them to the trace.
+struct Sink<'a>(
+    &'a mut dyn StreamTransport,
+    Option<(&'a mut TlsQlog, Instant)>,
+);
 
 impl io::Write for Sink<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if let Some((q, now)) = &mut self.1 {
+            q.sent(*now, buf);
+        }
         self.0.write(buf);
         Ok(buf.len())
     }
     fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
         let mut n = 0;
         for b in bufs {
+            if let Some((q, now)) = &mut self.1 {
+                q.sent(*now, b);
+            }
             self.0.write(b);
             n += b.len();
         }

@@ -10,6 +10,7 @@ use http::{HeaderMap, Method};
 use super::client::H2Client;
 use super::frame::{self, setting, ErrorCode};
 use super::head::HeadFields;
+use super::qlog::H2Qlog;
 use super::stream::{
     credit, deliver_eof, drop_pending, emit, rst, stream_writable, Child, Event, HeadOut, Local,
     Shared, StreamId, StreamState, View,
@@ -20,6 +21,7 @@ mod recv;
 use crate::deadline::{after_opt, earliest, expired};
 use crate::http::hpack::Decoder;
 use crate::http::{RequestHead, SharedService};
+use crate::qlog::QlogTrace;
 use crate::timer::{DeadlineQueue, TimerName, TimerTable};
 use crate::{AbortReason, Close, StreamProtocol, StreamTransport, Timeout, WakeRoute};
 
@@ -315,6 +317,7 @@ impl H2Connection {
                 recv_unacked: 0,
                 reading: false,
                 touched: Vec::new(),
+                qlog: None,
                 cfg,
             },
             streams: BTreeMap::new(),
@@ -448,6 +451,9 @@ impl H2Connection {
             return;
         }
         self.c.started = true;
+        if let Some(q) = t.get::<QlogTrace>() {
+            self.sh.qlog = Some(H2Qlog::new(q.clone(), !self.is_server()));
+        }
         let cfg = self.sh.cfg.clone();
         if !self.is_server() {
             self.sh.out.extend_from_slice(frame::PREFACE);
@@ -714,6 +720,9 @@ impl H2Connection {
 
     fn flush(&mut self, t: &mut dyn StreamTransport) {
         if !self.sh.out.is_empty() {
+            if let Some(q) = &mut self.sh.qlog {
+                q.sent(t.now(), &self.sh.out, self.sh.send_window);
+            }
             t.write(&self.sh.out);
             self.sh.out.clear();
         }

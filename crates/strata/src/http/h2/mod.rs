@@ -8,6 +8,7 @@ mod conn;
 mod error;
 pub mod frame;
 pub(crate) mod head;
+mod qlog;
 mod stream;
 
 pub use client::H2Client;

@@ -408,6 +408,8 @@ pub(super) struct Shared {
     pub(super) reading: bool,
     /// Streams whose deadline is to be recomputed (see `StreamState::touch`).
     pub(super) touched: Vec<StreamId>,
+    /// The qlog trace and output scanner, when traced (boxed: 8 bytes idle).
+    pub(super) qlog: Option<Box<super::qlog::H2Qlog>>,
 }
 
 /// The HPACK encoder in `slot` (`Shared::encoder`), made on first use.
@@ -547,6 +549,10 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
         st.counters.frame_sent();
         st.counters.sent(n);
         if n >= 4096 {
+            if let Some(q) = &mut sh.qlog {
+                q.sent(t.now(), &sh.out, sh.send_window);
+                q.sent(t.now(), &chunk, sh.send_window);
+            }
             t.write(&sh.out);
             sh.out.clear();
             t.write_bytes(chunk);

@@ -523,4 +523,13 @@ impl CongestionController for Bbr {
     fn name(&self) -> &'static str {
         "bbr"
     }
+
+    fn state(&self) -> &'static str {
+        match self.mode {
+            BbrMode::Startup => "startup",
+            BbrMode::Drain => "drain",
+            BbrMode::ProbeBw => "probe_bw",
+            BbrMode::ProbeRtt => "probe_rtt",
+        }
+    }
 }

@@ -209,4 +209,12 @@ impl CongestionController for Cubic {
     fn name(&self) -> &'static str {
         "cubic"
     }
+
+    fn state(&self) -> &'static str {
+        if self.cwnd < self.ssthresh {
+            "slow_start"
+        } else {
+            "congestion_avoidance"
+        }
+    }
 }

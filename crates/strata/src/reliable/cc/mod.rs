@@ -240,6 +240,14 @@ pub trait CongestionController: Send + Debug {
     /// assert_eq!(names, ["newreno", "cubic", "bbr"]);
     /// ```
     fn name(&self) -> &'static str;
+
+    /// The controller's state as qlog's `recovery:congestion_state_updated`
+    /// names it: `slow_start` or `congestion_avoidance` for the
+    /// loss-based ones, BBR's mode (`startup`, `drain`, `probe_bw`,
+    /// `probe_rtt`); `unknown` by default.
+    fn state(&self) -> &'static str {
+        "unknown"
+    }
 }
 
 /// The congestion control algorithms on offer.

@@ -136,6 +136,14 @@ impl CongestionController for NewReno {
     fn name(&self) -> &'static str {
         "newreno"
     }
+
+    fn state(&self) -> &'static str {
+        if self.cwnd < self.ssthresh {
+            "slow_start"
+        } else {
+            "congestion_avoidance"
+        }
+    }
 }
 
 /// `1.25 * cwnd / smoothed_rtt`, the pacing rate of the window-based

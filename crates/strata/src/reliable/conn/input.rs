@@ -63,6 +63,7 @@ impl Connection {
             }
         };
         self.stats.packets_received += 1;
+        self.qlog_packet(now, false, datagram);
         self.last_recv = now;
         self.unanswered_ptos = 0;
         // The peer answers: any unreachable hint was stale or forged.

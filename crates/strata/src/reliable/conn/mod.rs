@@ -24,6 +24,7 @@ use crate::timer::{TimerName, TimerTable};
 mod config;
 mod input;
 mod output;
+mod qlog;
 pub(crate) mod ranges;
 mod recovery;
 mod recvbuf;
@@ -213,6 +214,8 @@ pub struct Connection {
     close_repeats_left: u8,
     error: Option<ConnError>,
     stats: ConnStats,
+    /// The qlog trace, when the connection is traced ([`Connection::set_qlog`]).
+    qlog: Option<Box<qlog::Qlog>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -281,6 +284,7 @@ impl Connection {
             close_repeats_left: 0,
             error: None,
             stats: ConnStats::default(),
+            qlog: None,
             cfg,
         }
     }
@@ -1060,6 +1064,9 @@ impl Connection {
         }
         if due.is_due(Timer::LossDetection, now) {
             self.detect_lost(now);
+            if self.qlog.is_some() {
+                self.qlog_metrics(now);
+            }
         } else if self.pto_deadline().is_some_and(|t| now >= t) {
             // (Not `due`'s Pto: that one is left out while a loss time is
             // armed, for the wake-up; a probe timeout that passed meanwhile

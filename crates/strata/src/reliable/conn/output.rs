@@ -41,6 +41,7 @@ impl Connection {
             self.stats.packets_sent += 1;
             self.amp_sent += out.len() as u64;
             self.last_send = now;
+            self.qlog_packet(now, true, out);
         }
         sent
     }

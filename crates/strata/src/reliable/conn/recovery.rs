@@ -5,6 +5,7 @@
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
+use super::qlog::LossTrigger;
 use super::{Connection, State, Timer};
 use crate::deadline::after;
 use crate::reliable::cc::SentPacketInfo;
@@ -164,9 +165,15 @@ impl Connection {
             }
             let by_time = now.saturating_duration_since(p.time) >= loss_delay;
             if largest >= p.pn + PACKET_THRESHOLD || by_time {
+                let trigger = if by_time {
+                    LossTrigger::Time
+                } else {
+                    LossTrigger::Reordering
+                };
                 let p = self.sent[i].clone();
                 self.sent[i].fate = Fate::Lost;
                 self.on_lost(&p);
+                self.qlog_lost(now, p.pn, p.size, p.handshake, trigger);
                 lost_bytes += p.size;
                 newest_lost = Some(newest_lost.map_or(p.time, |t: Instant| t.max(p.time)));
                 first_lost.get_or_insert((i, p.time));

@@ -63,6 +63,9 @@ impl H2Connection {
             match frame::parse(rest, max) {
                 Ok(None) => break,
                 Ok(Some((f, used))) => {
+                    if let Some(q) = &self.sh.qlog {
+                        q.parsed(t.now(), &rest[..used]);
+                    }
                     pos += used;
                     self.frame(t, f);
                 }

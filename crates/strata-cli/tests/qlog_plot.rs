@@ -1,0 +1,529 @@
+//! qlog end to end (issue 14, point 5): `strata qlog plot` draws the
+//! congestion view of a lossy reliable-mapping transfer and the stream view
+//! of an HTTP/2 exchange (checked by reading the SVG), refuses a trace
+//! without the view's events with a clear error, and `strata serve --qlog`
+//! with `strata get --qlog` over real loopback sockets (h2 over TLS, and
+//! over TLS over the reliable mapping) write one valid trace per
+//! connection on each side.
+//!
+//! `STRATA_QLOG_DOC_IMAGES=DIR` also writes the SVGs of the two in-memory
+//! traces to DIR (how `docs/img/qlog-*.svg` are made).
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value as Json;
+use strata::qlog::{
+    JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader, TraceInfo, Vantage,
+};
+use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
+use strata::testing::{LinkConfig, Loss, SimNet};
+use strata::{StreamProtocol, StreamTransport};
+use strata_cli::qlog_plot::{plot, Trace, View};
+
+/// Sends `left` bytes as fast as the transport takes them, then ends.
+struct Sender {
+    left: usize,
+}
+impl Sender {
+    fn pump(&mut self, t: &mut dyn StreamTransport) {
+        let chunk = [0x5a; 16 * 1024];
+        while self.left > 0 && t.writable() {
+            let n = self.left.min(chunk.len());
+            t.write(&chunk[..n]);
+            self.left -= n;
+        }
+        if self.left == 0 {
+            t.write_eof();
+            self.left = usize::MAX; // ended
+        }
+    }
+}
+impl StreamProtocol for Sender {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        self.pump(t)
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close()
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        if self.left != usize::MAX {
+            self.pump(t)
+        }
+    }
+}
+
+/// Counts what arrives; closes at the end.
+struct Sink(Arc<Mutex<usize>>);
+impl StreamProtocol for Sink {
+    fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
+        *self.0.lock().unwrap() += d.len();
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close()
+    }
+}
+
+/// The sender's trace of 1 MB over a 20 ms, 8 Mbit/s link losing 2 %
+/// each way, in the simulator (the same run every time).
+fn lossy_reliable_trace() -> String {
+    let client = SharedBuf::default();
+    let c = client.clone();
+    let tracer = QlogTracer::new(move |i: &TraceInfo| {
+        (i.vantage == Vantage::Client).then(|| {
+            let h = TraceHeader::new(i.vantage, i.now).title("reliable+udp, 1 MB, 2 % loss");
+            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
+        })
+    });
+    let mut net = SimNet::new(3);
+    net.set_tracing(false);
+    net.set_qlog(tracer);
+    let got = Arc::new(Mutex::new(0));
+    let g = got.clone();
+    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
+    let factory: strata::StreamFactory =
+        Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
+    let cfg = ReliableConfig::default();
+    let s = net.add_node(
+        server_addr,
+        Box::new(ReliableListener::new(cfg.clone(), factory)),
+    );
+    let sender = Sender { left: 1_000_000 };
+    let c = net.add_node(
+        "10.0.0.1:5000".parse().unwrap(),
+        Box::new(Reliable::connect_to(server_addr, cfg, sender)),
+    );
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(20))
+        .rate_bps(8_000_000)
+        .loss(Loss::Random(0.02));
+    net.link_both(c, s, link);
+    net.run_until(Duration::from_secs(60), |_| {
+        *got.lock().unwrap() == 1_000_000
+    });
+    assert_eq!(*got.lock().unwrap(), 1_000_000);
+    drop(net);
+    client.text()
+}
+
+/// Echoes a request body.
+struct Echo;
+impl StreamProtocol for Echo {
+    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
+        t.write(d)
+    }
+    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
+        t.close()
+    }
+}
+
+/// A request that uploads `body` and drops the answer.
+struct Upload(Vec<u8>);
+impl StreamProtocol for Upload {
+    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+        t.write(&self.0);
+        t.write_eof();
+    }
+    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+}
+
+/// The client's trace of five uploads over HTTP/2, 10 ms each way at
+/// 4 MB/s.
+fn h2_trace() -> String {
+    use strata::http::h2::{H2Client, H2Config, H2Connection};
+    let client = H2Client::new();
+    for size in [200_000, 20_000, 3_000, 500, 50] {
+        let req = http::Request::post("http://x/up").body(()).unwrap();
+        client.send(req, Box::new(Upload(vec![1; size])));
+    }
+    let c = H2Connection::client(Arc::new(H2Config::default()), client.clone());
+    let svc: strata::http::SharedService =
+        Arc::new(|_: &http::request::Parts| Box::new(Echo) as Box<dyn StreamProtocol>);
+    let s = H2Connection::server(Arc::new(H2Config::default()), svc);
+    let buf = SharedBuf::default();
+    let h = TraceHeader::new(Vantage::Client, strata::testing::epoch()).title("h2, five uploads");
+    let trace = QlogTrace::new(JsonSeqWriter::new(h, 100_000, buf.sink()));
+    let cfg = strata::testing::PumpConfig::default()
+        .latency(Duration::from_millis(10))
+        .rate(4_000_000)
+        .chunk(16 * 1024);
+    let mut pump =
+        strata::testing::Pump::with_qlog(Box::new(c), Box::new(s), cfg, [Some(trace), None]);
+    pump.run(Duration::from_secs(5));
+    drop(pump);
+    buf.text()
+}
+
+fn doc_image(name: &str, svg: &str) {
+    if let Some(dir) = std::env::var_os("STRATA_QLOG_DOC_IMAGES") {
+        std::fs::write(Path::new(&dir).join(name), svg).unwrap();
+    }
+}
+
+fn count(svg: &str, tag: &str) -> usize {
+    svg.matches(tag).count()
+}
+
+#[test]
+fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
+    let text = lossy_reliable_trace();
+    let trace = Trace::parse(&text).unwrap();
+    let losses = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:packet_lost")
+        .count();
+    assert!(losses > 5, "2 % loss over 1 MB: {losses}");
+    // BBR leaves startup once the queue fills, and drains it.
+    let states: Vec<&str> = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:congestion_state_updated")
+        .filter_map(|e| e["data"]["new"].as_str())
+        .collect();
+    assert_eq!(states[..2], ["startup", "drain"], "{states:?}");
+    let svg = plot(&trace, View::Congestion).unwrap();
+    doc_image("qlog-reliable-congestion.svg", &svg);
+    assert!(svg.starts_with("<svg"));
+    for label in [
+        "congestion window",
+        "bytes in flight",
+        "smoothed RTT",
+        "latest RTT",
+        "min RTT",
+    ] {
+        assert!(svg.contains(label), "legend {label}");
+    }
+    assert!(svg.contains(&format!("packet lost ({losses})")));
+    // One red dot per loss, and one in the legend.
+    assert_eq!(count(&svg, "<circle"), losses + 1);
+    // Five series as lines (plus the legend's short lines).
+    assert!(
+        count(&svg, "<polyline") >= 5,
+        "{}",
+        count(&svg, "<polyline")
+    );
+    // The window line climbs past its start: it has many points.
+    let longest = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            p.split("points=\"")
+                .nth(1)
+                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
+        })
+        .max();
+    assert!(longest > Some(100), "{longest:?}");
+    // Asked for the other view, a clear error.
+    let e = plot(&trace, View::Streams).unwrap_err();
+    assert!(
+        e.contains("no http:frame_created or http:frame_parsed events"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_stream_view_draws_one_row_per_stream() {
+    let text = h2_trace();
+    let trace = Trace::parse(&text).unwrap();
+    assert_eq!(trace.default_view(), View::Streams);
+    let svg = plot(&trace, View::Streams).unwrap();
+    doc_image("qlog-h2-streams.svg", &svg);
+    for id in [1, 3, 5, 7, 9] {
+        assert!(
+            svg.contains(&format!("stream {id}\n")),
+            "row for stream {id}"
+        );
+    }
+    assert!(!svg.contains("stream 11\n"));
+    for kind in ["headers", "data"] {
+        assert!(svg.contains(&format!("{kind}\n")), "legend {kind}");
+    }
+    // A mark per frame on a stream (sent and received), plus the legend's.
+    let frames = trace
+        .events
+        .iter()
+        .filter(|e| e["data"]["stream_id"].as_u64().is_some_and(|s| s > 0))
+        .filter(|e| {
+            matches!(
+                e["data"]["frame"]["frame_type"].as_str(),
+                Some("headers" | "data" | "window_update" | "rst_stream")
+            )
+        })
+        .count();
+    assert!(frames > 20, "{frames}");
+    // Rectangles: the background, the legend box and its marks, the frames.
+    let rects = count(&svg, "<rect");
+    assert!(
+        rects >= frames && rects <= frames + 10,
+        "{rects} for {frames} frames"
+    );
+    let e = plot(&trace, View::Congestion).unwrap_err();
+    assert!(e.contains("no recovery:metrics_updated events"), "{e}");
+}
+
+#[test]
+fn plot_on_the_command_line_writes_the_svg_or_says_why_not() {
+    let dir = tempdir("plot");
+    let file = dir.join("h2.sqlog");
+    std::fs::write(&file, h2_trace()).unwrap();
+    let out = dir.join("h2.svg");
+    let run = |args: &[&str]| support::finish(support::strata(args));
+    let o = run(&[
+        "qlog",
+        "plot",
+        file.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("stream 1\n"));
+    let o = run(&[
+        "qlog",
+        "plot",
+        file.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--view",
+        "congestion",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no recovery:metrics_updated events"), "{err}");
+    let bad = dir.join("bad.sqlog");
+    std::fs::write(&bad, "{}\n").unwrap();
+    let o = run(&[
+        "qlog",
+        "plot",
+        bad.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a JSON-SEQ qlog trace"));
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("strata-qlog-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Checks qlog's required fields in a JSON-SEQ file: the header's
+/// qlog_version, qlog_format and trace.vantage_point.type; each event's
+/// time, name and data. Returns the vantage point and the events.
+fn validate(text: &str) -> (String, Vec<Json>) {
+    assert!(text.starts_with('\u{1e}'));
+    let mut records = text.split('\u{1e}').skip(1).map(|r| {
+        assert!(r.ends_with('\n'));
+        serde_json::from_str::<Json>(r).unwrap_or_else(|e| panic!("{e}: {r}"))
+    });
+    let h = records.next().unwrap();
+    assert!(
+        h["qlog_version"].is_string() && h["qlog_format"] == "JSON-SEQ",
+        "{h}"
+    );
+    assert!(
+        h["trace"]["common_fields"]["reference_time"].as_f64() > Some(1.5e12),
+        "wall clock: {h}"
+    );
+    let vantage = h["trace"]["vantage_point"]["type"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let events: Vec<Json> = records.collect();
+    for e in &events {
+        assert!(
+            e["time"].is_number() && e["name"].is_string() && e["data"].is_object(),
+            "{e}"
+        );
+    }
+    (vantage, events)
+}
+
+/// The traces in `dir` once the server's is complete (it is written when
+/// its connection ends, just after the client's): (vantage, events) each.
+fn traces_when_done(dir: &Path, want: usize) -> Traces {
+    let start = Instant::now();
+    loop {
+        let mut got = Vec::new();
+        for f in std::fs::read_dir(dir).unwrap() {
+            let p = f.unwrap().path();
+            let text = std::fs::read_to_string(&p).unwrap();
+            // A server trace is written out at its connection's end.
+            if text.contains("http:frame_created") {
+                got.push(validate(&text));
+            }
+        }
+        if got.len() >= want {
+            return got;
+        }
+        assert!(
+            start.elapsed() < support::HUNG,
+            "{} traces of {want} in {}",
+            got.len(),
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A running `strata serve`, killed on drop.
+struct Served(std::process::Child);
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `strata serve --app http --qlog DIR` on `endpoint`; its host:port.
+fn serve(dir: &Path, endpoint: &str) -> (Served, String) {
+    use std::io::{BufRead, BufReader};
+    let args = [
+        "serve",
+        "--app",
+        "http",
+        "--qlog",
+        dir.to_str().unwrap(),
+        endpoint,
+    ];
+    let mut served = Served(support::strata(&args));
+    let out = served.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    loop {
+        let line = lines
+            .next()
+            .expect("strata serve prints its endpoint")
+            .unwrap();
+        if let Some(ep) = line.strip_prefix("strata: serving http on ") {
+            let hostport = ep.split("://").nth(1).unwrap().split('?').next().unwrap();
+            let hostport = hostport.to_string();
+            std::thread::spawn(move || for _ in lines {});
+            return (served, hostport);
+        }
+    }
+}
+
+/// Each trace of a directory: its vantage point and events.
+type Traces = Vec<(String, Vec<Json>)>;
+
+/// Serves on `endpoint` and gets 300 kB from it over `transport`, both with
+/// `--qlog`; the client's traces and the server's.
+fn serve_and_get(name: &str, endpoint: &str, transport: &str) -> (Traces, Traces) {
+    let (sdir, cdir) = (
+        tempdir(&format!("{name}-serve")),
+        tempdir(&format!("{name}-get")),
+    );
+    let (server, hostport) = serve(&sdir, endpoint);
+    let url = format!("https://{hostport}/bytes/300000");
+    let cd = cdir.to_str().unwrap();
+    let get = [
+        "get",
+        &url,
+        "--insecure",
+        "--http2",
+        "--transport",
+        transport,
+        "-o",
+        "/dev/null",
+        "--qlog",
+        cd,
+    ];
+    let o = support::finish(support::strata(&get));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let client = traces_when_done(&cdir, 1);
+    let srv = traces_when_done(&sdir, 1);
+    drop(server);
+    (client, srv)
+}
+
+fn has(events: &[Json], name: &str, category: &str) -> bool {
+    events
+        .iter()
+        .any(|e| e["name"] == name && e["category"] == category)
+}
+
+#[test]
+fn serve_and_get_write_one_valid_trace_per_connection_over_tls_and_tcp() {
+    let (client, server) = serve_and_get("tcp", "tls+tcp://127.0.0.1:0", "tcp");
+    assert_eq!(client.len(), 1);
+    assert_eq!(server.len(), 1);
+    for ((vantage, events), want) in [(&client[0], "client"), (&server[0], "server")] {
+        assert_eq!(vantage, want);
+        assert!(has(events, "security:handshake_done", "tls"), "{want}");
+        assert!(
+            has(events, "http:frame_created", "h2") && has(events, "http:frame_parsed", "h2"),
+            "{want}"
+        );
+    }
+    let data: u64 = client[0]
+        .1
+        .iter()
+        .filter(|e| e["name"] == "http:frame_parsed" && e["data"]["frame"]["frame_type"] == "data")
+        .map(|e| e["data"]["raw"]["length"].as_u64().unwrap())
+        .sum();
+    assert_eq!(data, 300_000, "the body, frame by frame");
+}
+
+#[test]
+fn serve_and_get_trace_the_reliable_mapping_under_tls_in_the_same_file() {
+    let (client, server) =
+        serve_and_get("reliable", "tls+reliable+udp://127.0.0.1:0", "reliable+udp");
+    assert_eq!((client.len(), server.len()), (1, 1));
+    for (_, events) in [&client[0], &server[0]] {
+        assert!(has(events, "transport:packet_sent", "reliable"));
+        assert!(has(events, "recovery:metrics_updated", "reliable"));
+        assert!(has(events, "security:handshake_done", "tls"));
+        assert!(has(events, "http:frame_parsed", "h2"));
+    }
+    // The server sent the body: its trace plots.
+    let text_trace = Trace {
+        vantage: "server".into(),
+        title: String::new(),
+        events: server[0].1.clone(),
+    };
+    assert!(plot(&text_trace, View::Congestion)
+        .unwrap()
+        .contains("congestion window"));
+}
+
+#[test]
+fn get_http3_writes_the_quic_connection_s_trace() {
+    let (sdir, cdir) = (tempdir("h3-serve"), tempdir("h3-get"));
+    let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
+    let url = format!("https://{hostport}/bytes/100000");
+    let cd = cdir.to_str().unwrap();
+    let get = [
+        "get",
+        &url,
+        "--insecure",
+        "--http3",
+        "-o",
+        "/dev/null",
+        "--qlog",
+        cd,
+    ];
+    let o = support::finish(support::strata(&get));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    drop(server);
+    let files: Vec<_> = std::fs::read_dir(&cdir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one trace for the one connection");
+    let (vantage, events) = validate(&std::fs::read_to_string(&files[0]).unwrap());
+    assert_eq!(vantage, "client");
+    assert!(has(&events, "recovery:metrics_updated", "quic"));
+    assert!(has(&events, "connectivity:connection_closed", "quic"));
+}
