@@ -416,6 +416,11 @@ impl Sim {
             .local(side.local.clone())
             .dialer(dialer);
         let mut stack = Stack::new(proto, info, side.cfg.clone(), now);
+        stack.qlog_from_config(if s == CLIENT {
+            strata::qlog::Vantage::Client
+        } else {
+            strata::qlog::Vantage::Server
+        });
         side.state = State::Open;
         stack.start(now);
         side.stack = Some(stack);

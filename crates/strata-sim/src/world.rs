@@ -309,6 +309,45 @@ impl Sim {
         self.stack_cfg = Arc::new(cfg);
     }
 
+    /// Records a qlog trace per connection, from `tracer` (which makes
+    /// each trace: a JSON-SEQ writer into a buffer or a file), on the
+    /// virtual clock: every stream stack (TLS, HTTP/2 and the reliable
+    /// mapping's pass-through) and every UDP socket's connections (the
+    /// reliable mapping, QUIC) made from now on. Call it before the
+    /// listens and connects it should cover.
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use strata::qlog::{QlogTrace, QlogTracer, TraceInfo};
+    /// let made = Arc::new(Mutex::new(0));
+    /// let m = made.clone();
+    /// let mut sim = strata_sim::Sim::new(1);
+    /// sim.set_qlog(QlogTracer::new(move |_: &TraceInfo| -> Option<QlogTrace> {
+    ///     *m.lock().unwrap() += 1;
+    ///     None // this one only counts
+    /// }));
+    /// let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let b = sim.add_host("b", "10.0.0.2".parse().unwrap());
+    /// sim.link(a, b, strata_sim::Link::default());
+    /// # use strata::{StreamFactory, StreamProtocol, StreamTransport};
+    /// # struct Nop;
+    /// # impl StreamProtocol for Nop {
+    /// #     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+    /// #     fn eof_received(&mut self, t: &mut dyn StreamTransport) { t.close() }
+    /// # }
+    /// let f: StreamFactory = Arc::new(|| Box::new(Nop) as Box<dyn StreamProtocol>);
+    /// sim.listen(b, "tls+tcp://b:443", f).unwrap();
+    /// sim.connect(a, "tls+tcp://b:443?tls.insecure=true", Box::new(Nop)).unwrap();
+    /// sim.run(std::time::Duration::from_secs(1));
+    /// assert_eq!(*made.lock().unwrap(), 2); // one per side
+    /// ```
+    pub fn set_qlog(&mut self, tracer: strata::qlog::QlogTracer) {
+        let mut cfg = (*self.stack_cfg).clone();
+        cfg.qlog = Some(tracer.clone());
+        self.stack_cfg = Arc::new(cfg);
+        self.udp.set_qlog(tracer);
+    }
+
     /// Adds a host named `name` (endpoint strings may use the name) with
     /// address `ip`. A host can reach itself (over a loopback link with no
     /// latency) and the hosts it has a [`link`](Sim::link) to.
