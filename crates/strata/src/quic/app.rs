@@ -37,7 +37,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.now()).unwrap()));
     /// let made_at = rx.try_recv().unwrap();
@@ -50,7 +50,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// let on_server = tx.clone();
     /// QuicPair::exchange(
@@ -67,7 +67,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.alpn().map(<[u8]>::to_vec)).unwrap()));
     /// assert_eq!(rx.try_recv().unwrap().as_deref(), Some(&b"demo"[..]));
@@ -79,7 +79,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| {
     ///     tx.send([c.open(Dir::Bi), c.open(Dir::Uni), c.open(Dir::Bi)]).unwrap()
@@ -95,7 +95,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&log), on_start(move |c| {
@@ -112,7 +112,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&log), on_start(move |c| {
@@ -129,7 +129,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let log = CallLog::default();
     /// QuicPair::exchange(Recorder::factory(&log), on_start(|c| {
     ///     let id = c.open(Dir::Uni).unwrap();
@@ -144,7 +144,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// The server refuses every stream the client opens.
     /// struct Refuse;
     /// impl QuicApp for Refuse {
@@ -176,7 +176,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// A server that reads nothing of the streams it is sent.
     /// struct Deaf(CallLog);
     /// impl QuicApp for Deaf {
@@ -202,7 +202,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// A server that reads each stream only a second after it opened.
     /// struct Later { log: CallLog, paused: Vec<StreamId>, at: Option<std::time::Instant> }
     /// impl QuicApp for Later {
@@ -241,7 +241,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let log = CallLog::default();
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&log), on_start(move |c| {
@@ -257,7 +257,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.max_datagram_size()).unwrap()));
     /// let max = rx.try_recv().unwrap().expect("the server enabled DATAGRAM frames");
@@ -269,7 +269,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends one message, and closes once the server has it.
     /// struct LastWords;
     /// impl QuicApp for LastWords {
@@ -294,7 +294,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Hands its waker to another thread, which wakes the connection.
     /// struct Poke(mpsc::Sender<&'static str>);
     /// impl QuicApp for Poke {
@@ -323,7 +323,7 @@ pub trait QuicConnection: Introspect {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let (tx, rx) = mpsc::channel();
     /// // Without `QuicConfig::zero_rtt` an app never starts early.
     /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| tx.send(c.is_early()).unwrap()));
@@ -389,7 +389,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Says hello on a stream of its own as soon as it can.
     /// struct Hello;
     /// impl QuicApp for Hello {
@@ -410,7 +410,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Tells which streams the peer opened.
     /// struct Opened(mpsc::Sender<StreamId>);
     /// impl QuicApp for Opened {
@@ -434,7 +434,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Answers every chunk in upper case, on the stream it came on.
     /// struct Upper;
     /// impl QuicApp for Upper {
@@ -463,7 +463,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Counts the bytes of each stream, and reports the total at its FIN.
     /// #[derive(Default)]
     /// struct Count(usize, Option<mpsc::Sender<(StreamId, usize)>>);
@@ -489,7 +489,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Reports the streams the peer abandoned.
     /// struct Resets(mpsc::Sender<(StreamId, u64)>);
     /// impl QuicApp for Resets {
@@ -512,7 +512,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Streams a long answer, and gives it up when the reader says stop.
     /// struct Talker(mpsc::Sender<(StreamId, u64)>);
     /// impl QuicApp for Talker {
@@ -544,7 +544,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Closes the connection once its one message was surely delivered.
     /// struct Deliver(mpsc::Sender<StreamId>);
     /// impl QuicApp for Deliver {
@@ -571,7 +571,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends 3 MiB on one stream, more each time flow control allows it.
     /// struct Bulk { left: Vec<u8>, short_writes: mpsc::Sender<usize> }
     /// impl Bulk {
@@ -615,7 +615,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Opens unidirectional streams until the server's limit (100 at once),
     /// /// and notes when the server allows more.
     /// struct Many { opened: usize, more: mpsc::Sender<(usize, Dir)> }
@@ -643,7 +643,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Answers each datagram with its length, as a datagram.
     /// struct Measure;
     /// impl QuicApp for Measure {
@@ -672,7 +672,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Closes the connection 2 s after it started.
     /// struct Brief { ends_at: Option<std::time::Instant>, closed_at: mpsc::Sender<std::time::Instant> }
     /// impl QuicApp for Brief {
@@ -704,7 +704,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends a datagram every 100 ms, five in all.
     /// struct Ticker { next: Option<std::time::Instant>, sent: u32 }
     /// impl QuicApp for Ticker {
@@ -735,7 +735,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Sends what another thread queued, when that thread wakes it.
     /// struct Outbox(Arc<Mutex<Vec<&'static [u8]>>>);
     /// impl QuicApp for Outbox {
@@ -767,7 +767,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Hands its children wakers of their own, and tells whose wake came.
     /// struct Parent(mpsc::Sender<Option<u64>>);
     /// impl QuicApp for Parent {
@@ -795,7 +795,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Says goodbye on a stream before closing, when the server drains.
     /// struct Polite;
     /// impl QuicApp for Polite {
@@ -835,7 +835,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// use strata::StreamFactory;
     /// # use strata::{StreamProtocol, StreamTransport};
     /// # struct Echo;
@@ -864,8 +864,8 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
-    /// # use strata::testing::{QuicPairConfig, QuicPairTls};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// # use strata::quic::testing::{QuicPairConfig, QuicPairTls};
     /// # // One connection with 0-RTT on at the client (and at the server when
     /// # // `server_zero_rtt`), the TLS configurations shared (they keep the tickets).
     /// # fn connect(tls: &QuicPairTls, server_zero_rtt: bool, log: &CallLog, client: impl QuicApp + 'static) {
@@ -914,8 +914,8 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
-    /// # use strata::testing::{QuicPairConfig, QuicPairTls};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// # use strata::quic::testing::{QuicPairConfig, QuicPairTls};
     /// # // One connection with 0-RTT on at the client (and at the server when
     /// # // `server_zero_rtt`), the TLS configurations shared (they keep the tickets).
     /// # fn connect(tls: &QuicPairTls, server_zero_rtt: bool, log: &CallLog, client: impl QuicApp + 'static) {
@@ -962,7 +962,7 @@ pub trait QuicApp: Send {
     /// ```
     /// # use std::{sync::{mpsc, Arc, Mutex}, time::Duration};
     /// # use bytes::Bytes; use strata::{quic::*, Close};
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// /// Reports how the connection ended.
     /// struct Ending(mpsc::Sender<Close>);
     /// impl QuicApp for Ending {

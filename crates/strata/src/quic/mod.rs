@@ -46,6 +46,7 @@ mod qlog;
 mod server;
 mod stats;
 mod table;
+pub mod testing;
 
 pub use app::{AppFactory, EarlyData, QuicApp, QuicConnection};
 pub use cid::{RoutableCidGenerator, QUIC_NONCE_LEN};

@@ -30,6 +30,7 @@ mod layer;
 mod listener;
 mod native_host;
 mod rng;
+pub mod testing;
 pub mod wire;
 
 pub use conn::{

@@ -46,28 +46,22 @@
 use std::sync::OnceLock;
 use std::time::Instant;
 
-mod conn_pair;
 mod memory;
 mod netem;
 mod ping_echo;
 mod pump;
 mod pump_config;
 mod pump_wire;
-mod quic_pair;
 mod simnet;
 mod simtrace;
 mod tamper;
 
-pub use conn_pair::{hop_conns, pump_conns, ConnPair};
 pub use memory::{MemoryDatagramTransport, MemoryTransport};
 pub use netem::{Arrival, Arrivals, DropReason, LinkConfig, LinkStats, Loss, Netem};
 pub use ping_echo::{DatagramEcho, Ping, PingEcho, Quiet};
 pub use pump::Pump;
 pub use pump_config::{
     Dir, PumpConfig, PumpEvent, PumpEventKind, RunOutcome, MAX_ROUNDS_PER_INSTANT,
-};
-pub use quic_pair::{
-    on_start, CallLog, OnStart, QuicPair, QuicPairConfig, QuicPairTls, Recorder, QUIC_PAIR_ALPN,
 };
 pub use simnet::SimNet;
 pub use simtrace::{payload_hash, NodeId, SimEvent, SimEventKind};

@@ -353,7 +353,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// // Before the handshake, the random id the Initial went to; after it, the
     /// // id the server chose.
@@ -370,7 +370,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// assert!(c.is_established() && s.is_established());
     /// c.close(now, ErrorCode::NO_ERROR, b"");
@@ -386,7 +386,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// assert!(c.handshake_done());
@@ -402,7 +402,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// assert!(!c.is_closing());
@@ -419,7 +419,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// c.close(now, ErrorCode::NO_ERROR, b"done");
@@ -438,7 +438,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::{ConnError, wire::ErrorCode};
     /// assert!(c.error().is_none());
@@ -472,7 +472,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// // The handshake gave samples: each hop of `pump` takes 10 ms.
     /// assert!(c.rtt().has_sample());
@@ -544,7 +544,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// assert!(c.write(now, b"hello"));
     /// pump(&mut now, &mut c, &mut s);
@@ -570,7 +570,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"last words");
     /// c.finish();
@@ -589,7 +589,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// c.write(now, b"never mind");
@@ -609,7 +609,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"bye");
     /// c.close_gracefully(now);
@@ -630,7 +630,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::{ConnError, wire::ErrorCode};
     /// c.close(now, ErrorCode::APPLICATION_MIN, b"shutting down");
@@ -650,7 +650,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// assert_eq!(c.send_buffered(), 5);
@@ -668,7 +668,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// assert_eq!((c.send_queued(), c.send_buffered()), (5, 5));
@@ -685,7 +685,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// pump(&mut now, &mut c, &mut s);
@@ -703,7 +703,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// pump(&mut now, &mut c, &mut s);
@@ -721,7 +721,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"hello");
     /// pump(&mut now, &mut c, &mut s);
@@ -740,7 +740,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"x");
     /// c.finish();
@@ -767,7 +767,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.write(now, b"x");
     /// c.finish();
@@ -788,7 +788,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// c.finish();
     /// pump(&mut now, &mut c, &mut s);
@@ -805,7 +805,7 @@ impl Connection {
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use strata::reliable::{Connection, ReliableConfig, wire::ConnId};
-    /// # use strata::testing::{pump_conns as pump, ConnPair};
+    /// # use strata::reliable::testing::{pump_conns as pump, ConnPair};
     /// # let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
     /// # use strata::reliable::wire::ErrorCode;
     /// c.reset(ErrorCode::APPLICATION_MIN);

@@ -6,13 +6,10 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use super::netem::LinkConfig;
-use super::pump_config::RunOutcome;
-use super::simnet::SimNet;
-use super::simtrace::NodeId;
 use crate::quic::{
     AppFactory, QuicApp, QuicClient, QuicConfig, QuicConnection, QuicServer, StreamId,
 };
+use crate::testing::{LinkConfig, NodeId, RunOutcome, SimNet};
 use crate::tls::{ClientTls, Identity, ServerTls};
 use crate::Close;
 
@@ -31,7 +28,7 @@ fn identity() -> &'static Identity {
 /// pairs to keep the session tickets (0-RTT, resumption).
 ///
 /// ```
-/// use strata::testing::QuicPairTls;
+/// use strata::quic::testing::QuicPairTls;
 /// let tls = QuicPairTls::new();
 /// assert_eq!(tls.server.alpn_protocols, [b"demo".to_vec()]);
 /// assert_eq!(tls.client.alpn_protocols, [b"demo".to_vec()]);
@@ -48,7 +45,7 @@ impl QuicPairTls {
     /// Fresh configurations (no tickets yet) over the process's identity.
     ///
     /// ```
-    /// use strata::testing::QuicPairTls;
+    /// use strata::quic::testing::QuicPairTls;
     /// let (a, b) = (QuicPairTls::new(), QuicPairTls::new());
     /// assert!(!std::sync::Arc::ptr_eq(&a.client, &b.client));
     /// ```
@@ -81,7 +78,8 @@ impl Default for QuicPairTls {
 ///
 /// ```
 /// use std::time::Duration;
-/// use strata::testing::{on_start, CallLog, LinkConfig, Loss, QuicPair, QuicPairConfig, Recorder};
+/// use strata::testing::{LinkConfig, Loss};
+/// use strata::quic::testing::{on_start, CallLog, QuicPair, QuicPairConfig, Recorder};
 /// let cfg = QuicPairConfig {
 ///     seed: 7,
 ///     link: LinkConfig::default().delay(Duration::from_millis(50)).loss(Loss::Random(0.05)),
@@ -135,7 +133,7 @@ impl Default for QuicPairConfig {
 /// ```
 /// use std::time::Duration;
 /// use strata::quic::Dir;
-/// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+/// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
 /// let log = CallLog::default(); // what the server's app saw
 /// let mut pair = QuicPair::new(Recorder::factory(&log), on_start(|c| {
 ///     let id = c.open(Dir::Bi).unwrap();
@@ -164,7 +162,7 @@ impl QuicPair {
     /// A pair with the [default](QuicPairConfig::default) configuration.
     ///
     /// ```
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let pair = QuicPair::new(Recorder::factory(&CallLog::default()), on_start(|_| {}));
     /// assert_eq!(pair.net.node_at(QuicPair::SERVER), Some(pair.server));
     /// assert_eq!(pair.net.node_at(QuicPair::CLIENT), Some(pair.client));
@@ -179,7 +177,7 @@ impl QuicPair {
     /// A pair built as `cfg` says.
     ///
     /// ```
-    /// use strata::testing::{on_start, CallLog, QuicPair, QuicPairConfig, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, QuicPairConfig, Recorder};
     /// let cfg = QuicPairConfig { seed: 9, ..QuicPairConfig::default() };
     /// let pair = QuicPair::with(cfg, Recorder::factory(&CallLog::default()), on_start(|_| {}));
     /// assert_eq!(pair.net.seed(), 9);
@@ -214,7 +212,7 @@ impl QuicPair {
     /// handshake and a short exchange on the default 10 ms link.
     ///
     /// ```
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let log = CallLog::default();
     /// let pair = QuicPair::exchange(Recorder::factory(&log), on_start(|c| {
     ///     let id = c.open(strata::quic::Dir::Uni).unwrap();
@@ -238,7 +236,7 @@ impl QuicPair {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let mut pair = QuicPair::new(Recorder::factory(&CallLog::default()), on_start(|_| {}));
     /// pair.run(Duration::from_millis(5));
     /// assert_eq!(pair.net.elapsed(), Duration::from_millis(5)); // the Initial is still on the wire
@@ -252,7 +250,7 @@ impl QuicPair {
     ///
     /// ```
     /// use std::time::Duration;
-    /// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+    /// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
     /// let log = CallLog::default(); // what the client sees
     /// let mut pair = QuicPair::exchange(|| on_start(|_| {}), Recorder(log.clone()));
     /// assert!(log.lines().is_empty());
@@ -272,7 +270,7 @@ impl QuicPair {
 /// What a [`Recorder`] saw, one line per callback; clones share the lines.
 ///
 /// ```
-/// use strata::testing::CallLog;
+/// use strata::quic::testing::CallLog;
 /// let log = CallLog::default();
 /// log.clone().push("one".into());
 /// assert_eq!(log.lines(), ["one"]);
@@ -284,7 +282,7 @@ impl CallLog {
     /// Adds a line.
     ///
     /// ```
-    /// use strata::testing::CallLog;
+    /// use strata::quic::testing::CallLog;
     /// let log = CallLog::default();
     /// log.push(format!("data {}", 2));
     /// assert_eq!(log.lines(), ["data 2"]);
@@ -296,7 +294,7 @@ impl CallLog {
     /// The lines so far, oldest first.
     ///
     /// ```
-    /// use strata::testing::CallLog;
+    /// use strata::quic::testing::CallLog;
     /// let log = CallLog::default();
     /// assert!(log.lines().is_empty());
     /// ```
@@ -311,7 +309,7 @@ impl CallLog {
 ///
 /// ```
 /// use strata::quic::Dir;
-/// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+/// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
 /// let log = CallLog::default();
 /// QuicPair::exchange(Recorder::factory(&log), on_start(|c| {
 ///     let id = c.open(Dir::Uni).unwrap();
@@ -329,7 +327,7 @@ impl Recorder {
     /// A server's app factory: a `Recorder` into `log` for each connection.
     ///
     /// ```
-    /// use strata::testing::{CallLog, Recorder};
+    /// use strata::quic::testing::{CallLog, Recorder};
     /// let log = CallLog::default();
     /// let make = Recorder::factory(&log);
     /// make().0.push("shared".into());
@@ -368,7 +366,7 @@ impl QuicApp for Recorder {
 /// ignores the rest. See [`on_start`].
 ///
 /// ```
-/// use strata::testing::OnStart;
+/// use strata::quic::testing::OnStart;
 /// let app = OnStart(|c: &mut dyn strata::quic::QuicConnection| assert!(!c.is_server()));
 /// # let _ = app;
 /// ```
@@ -381,7 +379,7 @@ pub struct OnStart<F>(
 ///
 /// ```
 /// use std::sync::mpsc;
-/// use strata::testing::{on_start, CallLog, QuicPair, Recorder};
+/// use strata::quic::testing::{on_start, CallLog, QuicPair, Recorder};
 /// let (tx, rx) = mpsc::channel();
 /// QuicPair::exchange(Recorder::factory(&CallLog::default()), on_start(move |c| {
 ///     tx.send(c.is_server()).unwrap()

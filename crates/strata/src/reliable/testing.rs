@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::epoch;
 use crate::reliable::wire::ConnId;
 use crate::reliable::{Connection, ReliableConfig};
+use crate::testing::epoch;
 
 /// A client and a server [`Connection`] of the reliable mapping, and the
 /// virtual time they are at. The client's id is 1 (its Initial goes to 2),
@@ -14,7 +14,7 @@ use crate::reliable::{Connection, ReliableConfig};
 ///
 /// ```
 /// use strata::reliable::{ReliableConfig, wire::ConnId};
-/// use strata::testing::ConnPair;
+/// use strata::reliable::testing::ConnPair;
 /// let mut p = ConnPair::established(ReliableConfig::default());
 /// assert!(p.client.is_established() && p.server.is_established());
 /// assert!(p.client.write(p.now, b"hello"));
@@ -41,7 +41,7 @@ impl ConnPair {
     ///
     /// ```
     /// use strata::reliable::{ReliableConfig, Side};
-    /// use strata::testing::ConnPair;
+    /// use strata::reliable::testing::ConnPair;
     /// let mut p = ConnPair::new(ReliableConfig::default());
     /// assert_eq!((p.client.side(), p.server.side()), (Side::Client, Side::Server));
     /// assert!(!p.client.is_established());
@@ -61,7 +61,7 @@ impl ConnPair {
     ///
     /// ```
     /// use strata::reliable::ReliableConfig;
-    /// use strata::testing::ConnPair;
+    /// use strata::reliable::testing::ConnPair;
     /// let p = ConnPair::established(ReliableConfig::default());
     /// assert!(p.client.handshake_done() && p.server.handshake_done());
     /// ```
@@ -75,7 +75,7 @@ impl ConnPair {
     ///
     /// ```
     /// use strata::reliable::ReliableConfig;
-    /// use strata::testing::ConnPair;
+    /// use strata::reliable::testing::ConnPair;
     /// let mut p = ConnPair::established(ReliableConfig::default());
     /// let before = p.now;
     /// p.pump();
@@ -91,7 +91,7 @@ impl ConnPair {
 ///
 /// ```
 /// use strata::reliable::ReliableConfig;
-/// use strata::testing::{hop_conns, ConnPair};
+/// use strata::reliable::testing::{hop_conns, ConnPair};
 /// let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::new(ReliableConfig::default());
 /// hop_conns(&mut now, &mut c, &mut s); // the Initial
 /// hop_conns(&mut now, &mut s, &mut c); // the server's Handshake
@@ -116,7 +116,7 @@ pub fn hop_conns(now: &mut Instant, from: &mut Connection, to: &mut Connection) 
 ///
 /// ```
 /// use strata::reliable::ReliableConfig;
-/// use strata::testing::{pump_conns, ConnPair};
+/// use strata::reliable::testing::{pump_conns, ConnPair};
 /// let ConnPair { mut now, client: mut c, server: mut s } = ConnPair::established(ReliableConfig::default());
 /// assert!(s.write(now, b"from the server"));
 /// pump_conns(&mut now, &mut c, &mut s);
