@@ -11,10 +11,11 @@
 //!   or injects datagrams. It is the one link simulator: the mapping's
 //!   tests, the attack tests, the congestion controllers' simulation and
 //!   the `reliable_sim` benchmark all run on it.
-//! * [`QuicPair`]: a QUIC client and server over a [`SimNet`] link, with
-//!   small apps for examples ([`Recorder`], [`on_start`]); [`ConnPair`]:
-//!   two reliable-mapping connections joined in memory; [`PingEcho`]: a
-//!   [`SimNet`] of a [`Ping`] and a [`DatagramEcho`].
+//! * [`PingEcho`]: a [`SimNet`] of a [`Ping`] and a [`DatagramEcho`]. The
+//!   layers keep their own helpers: `strata::quic::testing::QuicPair` (a
+//!   QUIC client and server over a `SimNet` link, with small apps for
+//!   examples) and `strata::reliable::testing::ConnPair` (two
+//!   reliable-mapping connections joined in memory).
 //!
 //! # Tampering and corruption
 //!
