@@ -243,8 +243,9 @@ fn an_h2_exchange_traces_every_frame_both_ways_in_valid_qlog() {
     let client = H2Client::new();
     // One body of 40 kB, then small ones: DATA of 4 kB and more leaves the
     // connection by another path (zero copy), which the trace must see too.
-    // (Small first, then large, the client opened stream 3 before stream 1
-    // and the server answered GOAWAY: a bug these traces showed, reported.)
+    // (Small first, then large, the client once sent stream 3's HEADERS
+    // before stream 1's and the server answered GOAWAY: a bug these traces
+    // showed, fixed, with its own test in h2_client_order.rs.)
     for size in [40_000, 5, 300] {
         let req = http::Request::post("http://x/up").body(()).unwrap();
         client.send(

@@ -52,9 +52,10 @@ fn with_retry_always_the_client_proves_its_address_first_and_then_talks() {
     assert_eq!(client_log.lock().unwrap().data, b"validated");
 }
 
-/// The first datagram a client sends: its Initial.
-fn client_initial() -> Vec<u8> {
-    let mut c = client_app(config(9), Box::new(Script::new(SharedEvents::default())));
+/// The first datagram a client sends: its Initial. Each seed is another
+/// client (a seeded client draws its connection ids from the seed).
+fn client_initial(seed: u64) -> Vec<u8> {
+    let mut c = client_app(config(seed), Box::new(Script::new(SharedEvents::default())));
     let mut t = MemoryDatagramTransport::new(1500);
     c.connection_made(&mut t);
     t.take_sent().remove(0).contents
@@ -64,7 +65,9 @@ fn client_initial() -> Vec<u8> {
 /// ports; returns the server's connections, the bytes it sent back and the
 /// bytes it received.
 fn flood(policy: RetryPolicy, n: u16) -> (usize, usize, usize) {
-    let initials: Vec<Vec<u8>> = (0..n).map(|_| client_initial()).collect();
+    let initials: Vec<Vec<u8>> = (0..n)
+        .map(|i| client_initial(1000 + u64::from(i)))
+        .collect();
     let mut s = server(
         QuicConfig {
             retry: policy,

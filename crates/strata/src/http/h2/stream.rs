@@ -659,8 +659,12 @@ impl<'a> View<'a> {
         self.st.send.queue.push_back(data);
         self.st.counters.buffered = self.st.send.queued as u64;
         // Large writes go out now, so a bulk sender's bytes are copied once;
-        // not while a read's frames are handled (a later one may reset us).
-        if self.st.send.queued >= 16 << 10 && !self.sh.reading {
+        // not while a read's frames are handled (a later one may reset us),
+        // and not before this stream's HEADERS left: new streams' HEADERS
+        // go out in id order, from the settle step (a small request then a
+        // large one sent stream 3's HEADERS first, and the server answered
+        // GOAWAY: tests/h2_client_order.rs).
+        if self.st.send.queued >= 16 << 10 && !self.sh.reading && self.st.heads.is_empty() {
             emit(self.st, self.sh, self.below);
         }
         self.mark();

@@ -1,0 +1,57 @@
+//! Requests queued on an HTTP/2 client before its connection starts open
+//! their streams in the order they were queued, whatever their sizes: a
+//! small request then a large one used to send stream 3's HEADERS before
+//! stream 1's, and the server answered GOAWAY(PROTOCOL_ERROR) (found by the
+//! qlog traces, issue 14).
+
+mod h2_support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use strata::http::h2::{H2Client, H2Config, H2Connection};
+use strata::StreamProtocol;
+
+struct Upload {
+    body: Vec<u8>,
+    got: Arc<Mutex<usize>>,
+}
+impl StreamProtocol for Upload {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.write(&self.body);
+        t.write_eof();
+    }
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, d: &[u8]) {
+        *self.got.lock().unwrap() += d.len();
+    }
+    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+}
+
+#[test]
+fn queued_requests_open_their_streams_in_order_whatever_their_sizes() {
+    for sizes in [[5, 40_000, 300], [40_000, 5, 300], [5, 300, 70_000]] {
+        let got = Arc::new(Mutex::new(0));
+        let client = H2Client::new();
+        for size in sizes {
+            let req = http::Request::post("http://x/up").body(()).unwrap();
+            client.send(
+                req,
+                Box::new(Upload {
+                    body: vec![7; size],
+                    got: got.clone(),
+                }),
+            );
+        }
+        let c = H2Connection::client(Arc::new(H2Config::default()), client.clone());
+        let s = H2Connection::server(
+            Arc::new(H2Config::default()),
+            h2_support::service(|_| Box::new(h2_support::Echo)),
+        );
+        let cfg = strata::testing::PumpConfig::default().latency(Duration::from_millis(10));
+        let mut pump = strata::testing::Pump::with_config(Box::new(c), Box::new(s), cfg);
+        pump.run(Duration::from_secs(2));
+        drop(pump);
+        let total: usize = sizes.iter().sum();
+        assert_eq!(*got.lock().unwrap(), total, "{sizes:?}: every body echoed");
+    }
+}
