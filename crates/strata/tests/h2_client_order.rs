@@ -5,27 +5,12 @@
 //! qlog traces, issue 14).
 
 mod h2_support;
+use h2_support::Upload;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use strata::http::h2::{H2Client, H2Config, H2Connection};
-use strata::StreamProtocol;
-
-struct Upload {
-    body: Vec<u8>,
-    got: Arc<Mutex<usize>>,
-}
-impl StreamProtocol for Upload {
-    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
-        t.write(&self.body);
-        t.write_eof();
-    }
-    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, d: &[u8]) {
-        *self.got.lock().unwrap() += d.len();
-    }
-    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
-}
 
 #[test]
 fn queued_requests_open_their_streams_in_order_whatever_their_sizes() {

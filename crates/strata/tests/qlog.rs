@@ -6,6 +6,7 @@
 //! read, and each side's frames created are the other's frames parsed.
 
 mod h2_support;
+use h2_support::Upload;
 mod quic_support;
 mod tls_support;
 
@@ -196,22 +197,6 @@ fn an_untraced_transfer_still_runs() {
     net.link_both(c, s, LinkConfig::default());
     net.run(Duration::from_secs(10));
     assert_eq!(out.lock().unwrap().received, 10_000);
-}
-
-/// A client request: sends `body`, ends, and counts the response bytes.
-struct Upload {
-    body: Vec<u8>,
-    got: Arc<Mutex<usize>>,
-}
-impl StreamProtocol for Upload {
-    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
-        t.write(&self.body);
-        t.write_eof();
-    }
-    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, d: &[u8]) {
-        *self.got.lock().unwrap() += d.len();
-    }
-    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
 }
 
 fn trace_into(buf: &SharedBuf, v: strata::qlog::Vantage) -> QlogTrace {

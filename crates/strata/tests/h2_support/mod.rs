@@ -613,3 +613,21 @@ impl StreamProtocol for Hold {
     fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
 }
+
+/// A client request's protocol: sends `body`, ends, and counts the
+/// response bytes into `got`.
+pub struct Upload {
+    pub body: Vec<u8>,
+    pub got: Arc<Mutex<usize>>,
+}
+
+impl StreamProtocol for Upload {
+    fn connection_made(&mut self, t: &mut dyn strata::StreamTransport) {
+        t.write(&self.body);
+        t.write_eof();
+    }
+    fn data_received(&mut self, _: &mut dyn strata::StreamTransport, d: &[u8]) {
+        *self.got.lock().unwrap() += d.len();
+    }
+    fn eof_received(&mut self, _: &mut dyn strata::StreamTransport) {}
+}
