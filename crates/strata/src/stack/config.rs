@@ -20,7 +20,7 @@ pub struct StackConfig {
     /// `resume_writing` is delivered when it drains to this (default 16 KiB).
     pub low_water: usize,
     /// Output plus stashed input plus what layers hold, past which the
-    /// connection is aborted with [`AbortReason::MemoryBudget`] (default 4 MiB).
+    /// connection is aborted with [`AbortReason::MemoryBudget`](crate::AbortReason::MemoryBudget) (default 4 MiB).
     pub memory_budget: usize,
     /// How long a graceful `close` may take to flush (default 10 s).
     pub close_timeout: Duration,
@@ -35,7 +35,7 @@ pub struct StackConfig {
     /// Makes a qlog trace for each connection (default `None`: no traces).
     /// A datagram stack answers it to the layers that make connections
     /// (the reliable mapping, QUIC); for a stream stack the driver asks it
-    /// once, knowing the role ([`Stack::qlog_from_config`]).
+    /// once, knowing the role ([`Stack::qlog_from_config`](crate::Stack::qlog_from_config)).
     pub qlog: Option<QlogTracer>,
 }
 
