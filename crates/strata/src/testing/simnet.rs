@@ -2,7 +2,7 @@
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,9 @@ use crate::{
 };
 
 mod run;
+mod skew;
+#[cfg(test)]
+mod tests;
 
 /// A node's datagram size when it has no outgoing link.
 const DEFAULT_MTU: usize = 1500;
@@ -162,6 +165,9 @@ pub struct SimNet {
     tracing: bool,
     unroutable: u64,
     tamper: Option<Tamper>,
+    /// Each host's clock offset, by address ([`SimNet::set_skew`]); only
+    /// the ones not zero.
+    skews: BTreeMap<IpAddr, i64>,
 }
 
 struct Node {
@@ -174,6 +180,8 @@ struct Node {
     stack: Option<DatagramStack>,
     /// What the node's stack answers for `Dialer` (a driver above sets it).
     dialer: Option<crate::DialerId>,
+    /// Its host's clock offset (the skew of its address's IP).
+    skew_ns: i64,
 }
 
 /// A datagram copy on its way.
@@ -260,6 +268,7 @@ impl SimNet {
             tracing: true,
             unroutable: 0,
             tamper: None,
+            skews: BTreeMap::new(),
         }
     }
 
@@ -325,14 +334,15 @@ impl SimNet {
         };
         let sender = self.node_at(from).unwrap_or(NodeId::EXTERNAL);
         self.record(sender, Some(id), SimEventKind::Injected, data);
-        let now = self.now;
+        let node = &mut self.nodes[id.0 as usize];
+        let now = skew::local(self.now, node.skew_ns);
         let batch = [Datagram {
             source: Some(from),
             dst_ip: Some(to.ip()),
             ecn: None,
             data,
         }];
-        if let Some(stack) = self.nodes[id.0 as usize].stack.as_mut() {
+        if let Some(stack) = node.stack.as_mut() {
             stack.handle_datagrams(now, &batch);
         }
         let mut rounds = 0;
@@ -422,6 +432,7 @@ impl SimNet {
             pending: Some(proto),
             stack: None,
             dialer,
+            skew_ns: self.skew(addr.ip()),
         });
         if self.nodes.iter().any(|n| n.stack.is_some()) {
             self.start();
@@ -508,11 +519,11 @@ impl SimNet {
     /// assert_eq!(net.elapsed(), Duration::ZERO);
     /// ```
     pub fn start(&mut self) {
-        let now = self.now;
         for (i, node) in self.nodes.iter_mut().enumerate() {
             let Some(proto) = node.pending.take() else {
                 continue;
             };
+            let now = skew::local(self.now, node.skew_ns);
             let id = NodeId(i as u32);
             let mtu = self
                 .links
@@ -669,6 +680,7 @@ impl SimNet {
         }
         self.by_addr.remove(&node.addr);
         node.addr = addr;
+        node.skew_ns = self.skews.get(&addr.ip()).copied().unwrap_or(0);
         self.by_addr.insert(addr, id);
         true
     }
@@ -721,7 +733,9 @@ impl SimNet {
         self.nodes.get(id.0 as usize)?.stack.as_ref()
     }
 
-    /// A node's stack, to feed it events (pass [`now`](SimNet::now)).
+    /// A node's stack, to feed it events (pass [`now`](SimNet::now), or
+    /// [`node_now`](SimNet::node_now) on a host whose clock is
+    /// [skewed](SimNet::set_skew)).
     ///
     /// ```
     /// # use std::time::Duration;

@@ -116,7 +116,7 @@ impl SimNet {
         let deadline = self
             .nodes
             .iter()
-            .filter_map(|n| n.stack.as_ref()?.next_deadline())
+            .filter_map(|n| Some(skew::world(n.stack.as_ref()?.next_deadline()?, n.skew_ns)))
             .min();
         match (arrival, deadline) {
             (Some(a), Some(d)) => Some(a.min(d)),
@@ -204,25 +204,29 @@ impl SimNet {
                     data: &f.payload,
                 });
             }
-            if let Some(stack) = self.nodes[to.0 as usize].stack.as_mut() {
-                stack.handle_datagrams(now, &batch);
+            let node = &mut self.nodes[to.0 as usize];
+            if let Some(stack) = node.stack.as_mut() {
+                stack.handle_datagrams(skew::local(now, node.skew_ns), &batch);
             }
         }
         for node in &mut self.nodes {
+            let skew_ns = node.skew_ns;
             if let Some(s) = node.stack.as_mut()
-                && s.next_deadline().is_some_and(|d| d <= now)
+                && s.next_deadline()
+                    .is_some_and(|d| skew::world(d, skew_ns) <= now)
             {
-                s.handle_timeout(now);
+                s.handle_timeout(skew::local(now, skew_ns));
             }
         }
     }
 
     /// Delivers wakes and sends what the nodes queued; true if anything.
     pub(super) fn round(&mut self) -> bool {
-        let now = self.now;
         let mut progress = false;
         for i in 0..self.nodes.len() {
-            let Some(stack) = self.nodes[i].stack.as_mut() else {
+            let node = &mut self.nodes[i];
+            let now = skew::local(self.now, node.skew_ns);
+            let Some(stack) = node.stack.as_mut() else {
                 continue;
             };
             if stack.wake_hub().is_some_and(|h| h.is_pending()) {
