@@ -55,7 +55,13 @@ pub enum Fault {
     /// The datagram loss between two hosts changes (a fraction, 0 to 1).
     Loss(HostId, HostId, f64),
     /// The host's clock runs this many nanoseconds ahead of the world's
-    /// (negative: behind).
+    /// (negative: behind), for its stream stacks and its UDP sockets
+    /// alike, those open and those opened later: each reads the world's
+    /// time plus the offset, and its timers are scheduled back on the
+    /// world's time. An offset, not a rate: a timer of one second lasts
+    /// one second of the world's time. Pending timers move with a change;
+    /// a stack's clock never runs backward (lowered, it stands still
+    /// until the world's catches up).
     Skew(HostId, i64),
     /// The host's applications stop reading: what arrives waits in the
     /// kernel until the window closes.
@@ -406,6 +412,9 @@ impl Sim {
             Fault::Skew(h, ns) => {
                 self.hosts[h.0 as usize].skew_ns = ns;
                 self.retime_host(h);
+                // Its UDP sockets, now and later, read the same clock.
+                let ip = self.host_ip(h);
+                self.udp.set_skew(ip, ns);
             }
             Fault::Stall(h) => self.hosts[h.0 as usize].stalled = true,
             Fault::Resume(h) => {
