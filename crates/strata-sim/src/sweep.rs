@@ -763,6 +763,45 @@ impl Nemesis {
         self
     }
 
+    /// Adds a skew of `host`'s clock (see [`Fault::Skew`]): ahead or
+    /// behind by up to `max` (in whole milliseconds), at a time between
+    /// `after` and `after + within`.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use strata_sim::{Fault, Nemesis, Script, Sim};
+    /// # let mut sim = Sim::new(1);
+    /// # let a = sim.add_host("a", "10.0.0.1".parse().unwrap());
+    /// let mut n = Nemesis::new(2);
+    /// n.add_skew(&sim, a, Duration::from_secs(1), Duration::from_secs(2), Duration::from_secs(5));
+    /// let s = n.script(&sim);
+    /// let Fault::Skew(h, ns) = s.lines[0].fault else { unreachable!() };
+    /// assert_eq!(h, a);
+    /// assert!(ns.unsigned_abs() <= 5_000_000_000 && ns % 1_000_000 == 0);
+    /// assert!(s.lines[0].at >= Duration::from_secs(1) && s.lines[0].at < Duration::from_secs(3));
+    /// assert_eq!(Script::parse(&sim, &s.to_string()).unwrap(), s); // it replays
+    /// ```
+    pub fn add_skew(
+        &mut self,
+        sim: &Sim,
+        host: HostId,
+        after: Duration,
+        within: Duration,
+        max: Duration,
+    ) -> &mut Self {
+        let at = after + self.time(within);
+        let max_ms = u64::try_from(max.as_millis()).unwrap_or(u64::MAX);
+        let ms = self.draw(0..max_ms.saturating_add(1));
+        let behind = self.rng.gen_range(0..2) == 1;
+        // Whole milliseconds, within i64 nanoseconds (292 years).
+        let ms = ms.min(i64::MAX as u64 / 1_000_000);
+        let ns = (ms * 1_000_000) as i64;
+        let (ns, sign) = if behind { (-ns, '-') } else { (ns, '+') };
+        let text = format!("skew {} {sign}{ms}ms", Self::name(sim, host));
+        self.push(at, Fault::Skew(host, ns), text);
+        self
+    }
+
     /// A uniform draw in `range`, for the scenario's own choices (an
     /// empty range gives its start).
     ///

@@ -129,8 +129,9 @@ fn echo_checks(sent: &[u8], seen: &Seen, end: Duration, deadline: Duration) -> V
 }
 
 /// QUIC with a client whose address changes mid-transfer (a NAT that
-/// rebinds, once or twice), on a lossy link: the connection migrates and
-/// the transfer completes, byte-exact.
+/// rebinds, once or twice), on a lossy link, while both hosts' clocks
+/// jump (skew): the connection migrates and the transfer completes,
+/// byte-exact.
 fn quic_address_change(seed: u64, faults: Option<&str>) -> Run {
     let mut sim = Sim::new(seed);
     let s = sim.add_host("server", "10.0.0.2".parse().unwrap());
@@ -176,6 +177,11 @@ fn quic_address_change(seed: u64, faults: Option<&str>) -> Run {
             if n.draw(0..2) == 1 {
                 n.add_rebind(&sim, c, Duration::ZERO, Duration::from_millis(3000));
             }
+            // Both hosts' clocks jump, up to 5 s either way, while the
+            // echo flows (drawn last: the draws above stay the seed's).
+            let five = Duration::from_secs(5);
+            n.add_skew(&sim, s, Duration::ZERO, Duration::from_millis(3000), five);
+            n.add_skew(&sim, c, Duration::ZERO, Duration::from_millis(3000), five);
             n.script(&sim)
         }
     };
@@ -199,7 +205,7 @@ fn quic_address_change(seed: u64, faults: Option<&str>) -> Run {
     let mut checks = echo_checks(&sent, &g, end, deadline);
     checks.push((
         matches!(g.lost, Some(Close::Done)),
-        format!("the connection did not survive the rebinding: {:?}", g.lost),
+        format!("the connection did not survive the faults: {:?}", g.lost),
     ));
     Run::check(script, &checks)
 }
