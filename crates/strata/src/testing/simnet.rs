@@ -95,6 +95,23 @@ const DEFAULT_MTU: usize = 1500;
 /// assert_eq!(net.stack(a).unwrap().transmits().count(), 0);
 /// ```
 ///
+/// # Clock skew
+///
+/// [`set_skew`](SimNet::set_skew) moves the clock of a host (an IP
+/// address, so all the nodes there): its stacks read the network's time
+/// plus the offset, and their timers last their duration of the
+/// network's time (an offset, not a rate). Links and the trace keep the
+/// network's time.
+///
+/// ```
+/// use std::time::Duration;
+/// use strata::testing::{Quiet, SimNet};
+/// let mut net = SimNet::new(1);
+/// let a = net.add_node("10.0.0.1:1".parse().unwrap(), Box::new(Quiet));
+/// net.set_skew("10.0.0.1".parse().unwrap(), 2_000_000_000); // 2 s ahead
+/// assert_eq!(net.node_now(a), Some(net.now() + Duration::from_secs(2)));
+/// ```
+///
 /// # Tampering
 ///
 /// [`set_tamper`](SimNet::set_tamper) installs a hook that sees every
