@@ -37,7 +37,8 @@ use crate::world::{pair, EvKind, HostId, Sim};
 #[derive(Clone, Debug, PartialEq)]
 pub enum Fault {
     /// Nothing passes between the two hosts (bytes of open connections
-    /// wait; datagrams are dropped) until a heal.
+    /// wait, up to the link's [user timeout](crate::Link::user_timeout);
+    /// datagrams are dropped) until a heal.
     Partition(HostId, HostId),
     /// The partition between the two hosts ends: waiting bytes move on.
     Heal(HostId, HostId),

@@ -81,8 +81,8 @@ pub use api::Opened;
 pub use error::SimError;
 pub use fault::{Fault, Script, ScriptLine};
 pub use link::{
-    Link, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LATENCY, DEFAULT_SEND_BUFFER, DEFAULT_WINDOW,
-    MAX_SEGMENT,
+    Link, DEFAULT_CONNECT_TIMEOUT, DEFAULT_LATENCY, DEFAULT_SEND_BUFFER, DEFAULT_USER_TIMEOUT,
+    DEFAULT_WINDOW, MAX_SEGMENT,
 };
 pub use stream::{ConnId, LayerWrap};
 pub use sweep::{sweep, Failure, Nemesis, Run, SweepConfig, SweepReport, FAULTS_VAR, SEED_VAR};

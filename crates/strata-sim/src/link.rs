@@ -28,6 +28,13 @@ pub const MAX_SEGMENT: usize = 64 * 1024;
 /// minutes; a simulation has no use for the wait).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How long bytes a simulated TCP connection sent may stay unacknowledged
+/// (a partition holds them) before its kernel gives up on the connection:
+/// 924.6 s, what Linux's default `tcp_retries2` of 15 amounts to (its
+/// documented lower bound for that timeout). A socket with
+/// `TCP_USER_TIMEOUT` set uses its own value ([`Link::user_timeout`]).
+pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_millis(924_600);
+
 /// A link between two hosts.
 ///
 /// The stream half models what a TCP connection shows an application, not
@@ -36,7 +43,8 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 /// unacknowledged (an acknowledgement comes back one latency after the
 /// receiving application took the bytes), so a peer that stops reading
 /// stops its sender. Nothing is lost: during a partition the bytes wait
-/// and arrive after the heal, as TCP's retransmissions would deliver them.
+/// and arrive after the heal, as TCP's retransmissions would deliver them,
+/// unless the partition outlasts the [user timeout](Link::user_timeout).
 ///
 /// The datagram half is a [`LinkConfig`] of the test kit (loss,
 /// duplication, reordering, delay, rate, MTU), used for UDP sockets of the
@@ -61,6 +69,10 @@ pub struct Link {
     pub send_buffer: usize,
     /// How long a connect keeps trying (default [`DEFAULT_CONNECT_TIMEOUT`]).
     pub connect_timeout: Duration,
+    /// How long sent bytes may stay on the wire unacknowledged before the
+    /// sender's kernel ends the connection (default
+    /// [`DEFAULT_USER_TIMEOUT`]; see [`Link::user_timeout`]).
+    pub user_timeout: Duration,
     /// The datagram half: UDP between the two hosts.
     pub datagram: LinkConfig,
 }
@@ -73,6 +85,7 @@ impl Default for Link {
             window: DEFAULT_WINDOW,
             send_buffer: DEFAULT_SEND_BUFFER,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            user_timeout: DEFAULT_USER_TIMEOUT,
             datagram: LinkConfig::default().delay(DEFAULT_LATENCY),
         }
     }
@@ -123,6 +136,29 @@ impl Link {
     /// ```
     pub fn send_buffer(mut self, bytes: usize) -> Self {
         self.send_buffer = bytes.max(1);
+        self
+    }
+
+    /// Sets the stream half's user timeout: a connection whose oldest
+    /// byte (or FIN) on the wire has waited that long without reaching the
+    /// peer (a partition holds it) ends, as a kernel's retransmissions
+    /// give up (`tcp_retries2`, `TCP_USER_TIMEOUT`). The sending side's
+    /// stack hears `Close::Timeout(Timeout::Io)`, what the tokio driver
+    /// makes of the kernel's `ETIMEDOUT`; its socket is gone, so the peer
+    /// hears a reset when it next sends. Bytes count as acknowledged once
+    /// they reach the peer's kernel, read or not: a peer that stops
+    /// reading closes the window, which is no timeout.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use strata_sim::{Link, DEFAULT_USER_TIMEOUT};
+    /// assert_eq!(Link::default().user_timeout, DEFAULT_USER_TIMEOUT);
+    /// assert_eq!(DEFAULT_USER_TIMEOUT, Duration::from_millis(924_600));
+    /// let l = Link::default().user_timeout(Duration::from_secs(30));
+    /// assert_eq!(l.user_timeout, Duration::from_secs(30));
+    /// ```
+    pub fn user_timeout(mut self, d: Duration) -> Self {
+        self.user_timeout = d;
         self
     }
 

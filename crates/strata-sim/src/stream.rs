@@ -23,6 +23,8 @@ use strata::{Addr, BottomInfo, Close, Stack, StackConfig, StreamProtocol, Timeou
 use crate::link::MAX_SEGMENT;
 use crate::world::{pair, shift, EvKind, HostId, ListenKey, Sim};
 
+mod user_timeout;
+
 /// Builds the layers of an endpoint around the protocol above them.
 ///
 /// ```
@@ -69,7 +71,8 @@ pub(crate) enum Seg {
 /// One direction of a connection.
 #[derive(Default)]
 pub(crate) struct Pipe {
-    segs: VecDeque<(Instant, Seg)>,
+    /// On the wire: `(arrival, departure, segment)`.
+    segs: VecDeque<(Instant, Instant, Seg)>,
     busy_until: Option<Instant>,
     /// The arrival time an `Arrive` event is scheduled for.
     scheduled: Option<Instant>,
@@ -238,7 +241,7 @@ impl Sim {
         let start = pipe.busy_until.map_or(self.now, |b| b.max(self.now));
         let departs = start + cfg.serialization(len);
         let mut at = departs + cfg.latency;
-        if let Some((last, _)) = pipe.segs.back() {
+        if let Some((last, _, _)) = pipe.segs.back() {
             at = at.max(*last);
         }
         let what = match &seg {
@@ -255,7 +258,7 @@ impl Sim {
         let pipe = &mut c.pipes[s];
         pipe.busy_until = Some(departs);
         let was_empty = pipe.segs.is_empty();
-        pipe.segs.push_back((at, seg));
+        pipe.segs.push_back((at, departs, seg));
         if was_empty && pipe.scheduled.is_none() {
             pipe.scheduled = Some(at);
             self.schedule(at, EvKind::Arrive { conn, dir: s });
@@ -276,6 +279,7 @@ impl Sim {
             if let Some(l) = self.links.get_mut(&link) {
                 l.held.push((conn, dir));
             }
+            self.arm_user_timeout(conn, dir);
             return;
         }
         loop {
@@ -284,8 +288,8 @@ impl Sim {
             };
             let pipe = &mut c.pipes[dir];
             match pipe.segs.front() {
-                Some((t, _)) if *t <= self.now => {}
-                Some((t, _)) => {
+                Some((t, _, _)) if *t <= self.now => {}
+                Some((t, _, _)) => {
                     let t = *t;
                     pipe.scheduled = Some(t);
                     self.schedule(t, EvKind::Arrive { conn, dir });
@@ -293,7 +297,7 @@ impl Sim {
                 }
                 None => return,
             }
-            let Some((_, seg)) = pipe.segs.pop_front() else {
+            let Some((_, _, seg)) = pipe.segs.pop_front() else {
                 return;
             };
             self.receive(conn, 1 - dir, seg);
@@ -460,8 +464,9 @@ impl Sim {
         if self.links.get(&c.link).is_some_and(|l| l.partitioned) {
             let link = c.link;
             if let Some(l) = self.links.get_mut(&link) {
-                l.held_acks.push((conn, to, n));
+                l.held_acks.push((conn, to, n, self.now));
             }
+            self.arm_user_timeout(conn, to);
             return;
         }
         let side = &mut c.sides[to];
@@ -735,16 +740,16 @@ impl Sim {
                 continue;
             };
             let pipe = &mut c.pipes[dir];
-            for (t, _) in pipe.segs.iter_mut() {
+            for (t, _, _) in pipe.segs.iter_mut() {
                 *t = (*t).max(at);
             }
-            if let Some((t, _)) = pipe.segs.front() {
+            if let Some((t, _, _)) = pipe.segs.front() {
                 let t = *t;
                 pipe.scheduled = Some(t);
                 self.schedule(t, EvKind::Arrive { conn, dir });
             }
         }
-        for (conn, to, n) in acks {
+        for (conn, to, n, _) in acks {
             self.schedule(at, EvKind::Ack { conn, to, n });
         }
     }
@@ -920,6 +925,7 @@ impl Sim {
                 .conns
                 .get(conn)
                 .is_some_and(|c| c.sides[CLIENT].state == State::Connecting),
+            EvKind::UserTimeout { conn, .. } => self.conns.contains_key(conn),
             EvKind::Ack { conn, to, .. } => self
                 .conns
                 .get(conn)

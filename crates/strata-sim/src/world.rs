@@ -102,8 +102,9 @@ pub(crate) struct LinkState {
     pub(crate) partitioned: bool,
     /// Pipes whose next segment met the partition: `(conn, direction)`.
     pub(crate) held: Vec<(u64, usize)>,
-    /// Acknowledgements that met the partition: `(conn, to side, bytes)`.
-    pub(crate) held_acks: Vec<(u64, usize, usize)>,
+    /// Acknowledgements that met the partition: `(conn, to side, bytes,
+    /// when)`.
+    pub(crate) held_acks: Vec<(u64, usize, usize, Instant)>,
 }
 
 /// Something due at a virtual time.
@@ -139,6 +140,8 @@ pub(crate) enum EvKind {
     Deadline { conn: u64, side: usize },
     /// A connect gives up.
     ConnectTimeout { conn: u64 },
+    /// The user timeout of a pipe held by a partition may be due.
+    UserTimeout { conn: u64, dir: usize },
     /// A restarted host boots.
     Boot { host: HostId },
     /// A scheduled fault.
@@ -779,6 +782,7 @@ impl Sim {
             EvKind::Ack { conn, to, n } => self.ack(conn, to, n),
             EvKind::Deadline { conn, side } => self.deadline(conn, side, ev.at),
             EvKind::ConnectTimeout { conn } => self.connect_timeout(conn),
+            EvKind::UserTimeout { conn, dir } => self.user_timeout(conn, dir),
             EvKind::Boot { host } => self.boot(host),
             EvKind::Fault(f) => self.apply(f),
         }
