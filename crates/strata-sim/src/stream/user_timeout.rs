@@ -22,15 +22,15 @@ impl Sim {
     /// acknowledgements of its bytes): its user timeout, from when its
     /// oldest unacknowledged byte left.
     pub(super) fn arm_user_timeout(&mut self, conn: u64, dir: usize) {
-        if let Some(since) = self.unacked_since(conn, dir) {
-            self.schedule(since, EvKind::UserTimeout { conn, dir });
+        if let Some(at) = self.times_out_at(conn, dir) {
+            self.schedule(at, EvKind::UserTimeout { conn, dir });
         }
     }
 
     /// When side `dir` of `conn` times out, as things stand: its user
     /// timeout after its oldest unacknowledged byte left, if the
     /// partition holds it or its acknowledgement.
-    fn unacked_since(&self, conn: u64, dir: usize) -> Option<std::time::Instant> {
+    fn times_out_at(&self, conn: u64, dir: usize) -> Option<std::time::Instant> {
         let c = self.conns.get(&conn)?;
         let link = self.links.get(&c.link).filter(|l| l.partitioned)?;
         let on_wire = oldest_unacked(&c.pipes[dir]);
@@ -53,7 +53,7 @@ impl Sim {
     /// the tokio driver, and the socket is gone (what it had on the wire
     /// with it; the peer hears a reset when it next sends).
     pub(crate) fn user_timeout(&mut self, conn: u64, dir: usize) {
-        if self.unacked_since(conn, dir).is_none_or(|t| t > self.now) {
+        if self.times_out_at(conn, dir).is_none_or(|t| t > self.now) {
             return;
         }
         let Some(c) = self.conns.get_mut(&conn) else {
