@@ -925,7 +925,9 @@ impl Sim {
                 .conns
                 .get(conn)
                 .is_some_and(|c| c.sides[CLIENT].state == State::Connecting),
-            EvKind::UserTimeout { conn, .. } => self.conns.contains_key(conn),
+            EvKind::UserTimeout { conn, dir } => {
+                self.times_out_at(*conn, *dir).is_some_and(|t| t <= at)
+            }
             EvKind::Ack { conn, to, .. } => self
                 .conns
                 .get(conn)

@@ -205,3 +205,77 @@ fn a_reader_that_stops_reading_is_not_a_user_timeout() {
     assert!(matches!(client.lock().unwrap().lost, Some(Close::Done)));
     assert_eq!(server.lock().unwrap().got, 4 << 20);
 }
+
+#[test]
+fn a_healed_partition_leaves_no_user_timeout_pending() {
+    // The default timeout (924.6 s): after the heal, the world is idle at
+    // once; no timer of the healed partition keeps it running.
+    let mut sim = Sim::new(1);
+    let c = sim.add_host("client", "10.0.0.1".parse().unwrap());
+    let s = sim.add_host("server", "10.0.0.2".parse().unwrap());
+    sim.link(c, s, Link::default().latency(Duration::from_millis(5)));
+    let server = Shared::default();
+    sim.listen(s, "tcp://10.0.0.2:7", sink(None, &server))
+        .unwrap();
+    /// Writes once, then stays open and quiet.
+    struct Once;
+    impl StreamProtocol for Once {
+        fn connection_made(&mut self, t: &mut dyn StreamTransport) {
+            t.write(&[1; 100_000]);
+        }
+        fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
+        fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
+    }
+    sim.connect(c, "tcp://server:7", Box::new(Once)).unwrap();
+    // Partitioned as the connection is made, with the bytes on the wire.
+    let script = Script::parse(
+        &sim,
+        "at 11ms partition client server\nat 2s heal client server",
+    );
+    sim.script(&script.unwrap());
+    assert_eq!(
+        sim.run(Duration::from_secs(3600)),
+        strata::testing::RunOutcome::Idle
+    );
+    assert!(
+        sim.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        sim.elapsed()
+    );
+    assert_eq!(server.lock().unwrap().got, 100_000);
+    assert_eq!(sim.open_connections(), 1);
+}
+
+#[test]
+fn a_user_timeout_shorter_than_the_latency_still_fires() {
+    let mut sim = Sim::new(1);
+    let c = sim.add_host("client", "10.0.0.1".parse().unwrap());
+    let s = sim.add_host("server", "10.0.0.2".parse().unwrap());
+    let link = Link::default()
+        .latency(Duration::from_millis(50))
+        .user_timeout(Duration::from_millis(1));
+    sim.link(c, s, link);
+    let server = Shared::default();
+    sim.listen(s, "tcp://10.0.0.2:7", sink(None, &server))
+        .unwrap();
+    let client = Shared::default();
+    let hose = Firehose {
+        left: 1 << 20,
+        seen: client.clone(),
+    };
+    sim.connect(c, "tcp://server:7", Box::new(hose)).unwrap();
+    let script = Script::parse(&sim, "at 120ms partition client server");
+    sim.script(&script.unwrap());
+    run_to_close(&mut sim, &client, Duration::from_secs(10));
+    let g = client.lock().unwrap();
+    assert!(
+        matches!(g.lost, Some(Close::Timeout(Timeout::Io))),
+        "{:?}",
+        g.lost
+    );
+    assert!(
+        g.lost_at.unwrap() < Duration::from_millis(200),
+        "{:?}",
+        g.lost_at
+    );
+}

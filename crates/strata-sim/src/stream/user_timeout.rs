@@ -7,7 +7,10 @@
 //! segments (the timeout counts from when the oldest byte or FIN still on
 //! the wire left), or the acknowledgements of bytes that arrived (it
 //! counts from when the first held one would have reached the sender, at
-//! most a round trip late).
+//! most a round trip late). A sender whose window was already closed by a
+//! reader that stopped reading has neither, and does not time out (a real
+//! kernel's unanswered zero-window probes would end it after about as
+//! long).
 
 use std::io::{Error, ErrorKind};
 
@@ -29,8 +32,9 @@ impl Sim {
 
     /// When side `dir` of `conn` times out, as things stand: its user
     /// timeout after its oldest unacknowledged byte left, if the
-    /// partition holds it or its acknowledgement.
-    fn times_out_at(&self, conn: u64, dir: usize) -> Option<std::time::Instant> {
+    /// partition holds it or its acknowledgement. `None` once the
+    /// partition heals: its pending timeout events are then stale.
+    pub(super) fn times_out_at(&self, conn: u64, dir: usize) -> Option<std::time::Instant> {
         let c = self.conns.get(&conn)?;
         let link = self.links.get(&c.link).filter(|l| l.partitioned)?;
         let on_wire = oldest_unacked(&c.pipes[dir]);
