@@ -48,7 +48,10 @@ fn record(seen: &Mutex<Seen>, t: &dyn StreamTransport) {
     s.early = t.get::<strata::quic::EarlyData>().map(|e| e.0);
 }
 
-/// The server: echoes, and closes once the client has half-closed.
+/// The server: echoes, and closes once the client has half-closed. It
+/// stops reading while its echo cannot leave (the peer reads slower than it
+/// sends): without that its queue outgrows the stream's budget
+/// (`DEFAULT_STREAM_QUEUE_BUDGET`) and the stream is aborted, as it must be.
 struct Echo(Arc<Mutex<Seen>>);
 impl StreamProtocol for Echo {
     fn connection_made(&mut self, t: &mut dyn StreamTransport) {
@@ -56,6 +59,12 @@ impl StreamProtocol for Echo {
     }
     fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
         t.write(d);
+    }
+    fn pause_writing(&mut self, t: &mut dyn StreamTransport) {
+        t.pause_reading();
+    }
+    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
+        t.resume_reading();
     }
     fn eof_received(&mut self, t: &mut dyn StreamTransport) {
         self.0.lock().unwrap().eof = true;
@@ -233,13 +242,19 @@ async fn echo_over_quic_udp_ipv6() {
 
 #[tokio::test]
 async fn ten_megabytes_both_ways_byte_exact() {
-    let (server, addr, _) = echo_server("127.0.0.1", "").await;
+    let (server, addr, served) = echo_server("127.0.0.1", "").await;
     let msg = message(10 << 20);
     let start = Instant::now();
     let seen = echo(&client_ep(addr, ""), msg.clone(), Duration::from_secs(60)).await;
     eprintln!("10 MiB echoed over quic+udp in {:?}", start.elapsed());
     assert_eq!(seen.data.len(), msg.len());
     assert!(seen.data == msg, "the echo differs");
+    let s = served.lock().unwrap()[0].lock().unwrap().clone();
+    assert!(
+        s.lost.as_ref().is_some_and(Close::is_clean),
+        "the server's stream: {:?}",
+        s.lost
+    );
     server.shutdown(Duration::from_secs(1)).await;
 }
 
