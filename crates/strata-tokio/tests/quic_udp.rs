@@ -867,3 +867,47 @@ async fn one_client_endpoint_socket_carries_sequential_and_concurrent_connection
     server_a.shutdown(Duration::from_secs(1)).await;
     server_b.shutdown(Duration::from_secs(1)).await;
 }
+
+/// `QuicEndpoint::shutdown` with a drain shorter than QUIC's closing period
+/// (three PTOs; zero here): the socket's task ends aborted by the drain
+/// deadline, while the connection, closed by us with code 0 before the
+/// deadline, still ends cleanly. With a drain that covers the closing
+/// period (the test above) the socket's end is clean too: the doctest of
+/// `shutdown` failed under load with a 200 ms drain, shorter than three
+/// PTOs once a slow scheduler inflated the handshake's RTT sample.
+#[tokio::test]
+async fn a_drain_shorter_than_the_closing_period_cuts_it_but_each_close_stays_clean() {
+    let (server, addr, _) = echo_server("127.0.0.1", "").await;
+    let cfg = QuicConfig {
+        alpn: vec![ALPN.as_bytes().to_vec()],
+        ..QuicConfig::default()
+    };
+    let ep = strata_tokio::QuicEndpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        cfg,
+        client_tls(),
+        Arc::new(StackConfig::default()),
+    )
+    .await
+    .unwrap();
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let conn = ep
+        .connect_stream(addr, "localhost", Box::new(Silent(seen.clone())))
+        .await
+        .unwrap();
+    let why = within("the shutdown", ep.shutdown(Duration::ZERO)).await;
+    assert!(
+        matches!(
+            why,
+            Close::Aborted {
+                reason: strata::AbortReason::Shutdown,
+                ..
+            }
+        ),
+        "{why:?}"
+    );
+    let closed = within("the connection's end", conn.closed()).await;
+    assert!(closed.is_clean(), "{closed}");
+    assert_eq!(ep.connections(), 0);
+    server.shutdown(Duration::from_secs(1)).await;
+}
