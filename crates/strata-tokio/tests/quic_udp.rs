@@ -772,6 +772,22 @@ async fn a_pool_without_a_server_fails_in_time() {
     .await;
 }
 
+/// A client endpoint on a loopback socket, speaking the test's ALPN.
+async fn client_endpoint() -> strata_tokio::QuicEndpoint {
+    let cfg = QuicConfig {
+        alpn: vec![ALPN.as_bytes().to_vec()],
+        ..QuicConfig::default()
+    };
+    strata_tokio::QuicEndpoint::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        cfg,
+        client_tls(),
+        Arc::new(StackConfig::default()),
+    )
+    .await
+    .unwrap()
+}
+
 /// Echoes `msg` on a new connection of `ep` to `server`; returns what came back.
 async fn endpoint_echo(
     ep: &strata_tokio::QuicEndpoint,
@@ -797,18 +813,7 @@ async fn endpoint_echo(
 async fn one_client_endpoint_socket_carries_sequential_and_concurrent_connections() {
     let (server_a, a, served_a) = echo_server("127.0.0.1", "").await;
     let (server_b, b, served_b) = echo_server("127.0.0.1", "").await;
-    let cfg = QuicConfig {
-        alpn: vec![ALPN.as_bytes().to_vec()],
-        ..QuicConfig::default()
-    };
-    let ep = strata_tokio::QuicEndpoint::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        cfg,
-        client_tls(),
-        Arc::new(StackConfig::default()),
-    )
-    .await
-    .unwrap();
+    let ep = client_endpoint().await;
     for i in 0..10 {
         let server = if i % 2 == 0 { a } else { b };
         let msg = message(1_000 + i * 4_099);
@@ -882,18 +887,7 @@ async fn one_client_endpoint_socket_carries_sequential_and_concurrent_connection
 #[tokio::test]
 async fn a_drain_shorter_than_the_closing_period_cuts_it_but_each_close_stays_clean() {
     let (server, addr, _) = echo_server("127.0.0.1", "").await;
-    let cfg = QuicConfig {
-        alpn: vec![ALPN.as_bytes().to_vec()],
-        ..QuicConfig::default()
-    };
-    let ep = strata_tokio::QuicEndpoint::bind(
-        "127.0.0.1:0".parse().unwrap(),
-        cfg,
-        client_tls(),
-        Arc::new(StackConfig::default()),
-    )
-    .await
-    .unwrap();
+    let ep = client_endpoint().await;
     let seen = Arc::new(Mutex::new(Seen::default()));
     let conn = ep
         .connect_stream(addr, "localhost", Box::new(Silent(seen.clone())))
