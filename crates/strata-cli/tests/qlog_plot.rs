@@ -170,6 +170,31 @@ fn count(svg: &str, tag: &str) -> usize {
     svg.matches(tag).count()
 }
 
+/// The congestion view's legend names each of its five series.
+fn assert_congestion_legend(svg: &str) {
+    for label in [
+        "congestion window",
+        "bytes in flight",
+        "smoothed RTT",
+        "latest RTT",
+        "min RTT",
+    ] {
+        assert!(svg.contains(label), "legend {label}");
+    }
+}
+
+/// How many points the longest line (`<polyline>`) of `svg` has.
+fn longest_polyline(svg: &str) -> Option<usize> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|p| {
+            p.split("points=\"")
+                .nth(1)
+                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
+        })
+        .max()
+}
+
 #[test]
 fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
     let text = lossy_reliable_trace();
@@ -191,15 +216,7 @@ fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
     let svg = plot(&trace, View::Congestion).unwrap();
     doc_image("qlog-reliable-congestion.svg", &svg);
     assert!(svg.starts_with("<svg"));
-    for label in [
-        "congestion window",
-        "bytes in flight",
-        "smoothed RTT",
-        "latest RTT",
-        "min RTT",
-    ] {
-        assert!(svg.contains(label), "legend {label}");
-    }
+    assert_congestion_legend(&svg);
     assert!(svg.contains(&format!("packet lost ({losses})")));
     // One red dot per loss, and one in the legend.
     assert_eq!(count(&svg, "<circle"), losses + 1);
@@ -210,15 +227,7 @@ fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
         count(&svg, "<polyline")
     );
     // The window line climbs past its start: it has many points.
-    let longest = svg
-        .split("<polyline")
-        .skip(1)
-        .map(|p| {
-            p.split("points=\"")
-                .nth(1)
-                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
-        })
-        .max();
+    let longest = longest_polyline(&svg);
     assert!(longest > Some(100), "{longest:?}");
     // Asked for the other view, a clear error.
     let e = plot(&trace, View::Streams).unwrap_err();

@@ -1,6 +1,8 @@
 //! `strata serve --workers N --listener-per-worker`: one thread and one
 //! `SO_REUSEPORT` listener per worker. It answers HTTP on every connection
-//! and drains and exits on SIGINT.
+//! and drains and exits on SIGINT; with `--stats`, the connections every
+//! worker's listener accepts are counted, as one stack per endpoint, in
+//! `/stats.json`.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -12,14 +14,81 @@ use std::process::Command;
 use support::{finish, strata};
 
 /// One HTTP/1.1 request on a fresh connection; the whole response.
-fn get(port: u16) -> String {
+fn get(port: u16, path: &str) -> String {
     let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
     s.set_read_timeout(Some(support::HUNG)).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
-        .unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut back = String::new();
     s.read_to_string(&mut back).unwrap();
     back
+}
+
+/// The number after `"key":` in `json`.
+fn number(json: &str, key: &str) -> u64 {
+    let at = json
+        .find(&format!("\"{key}\":"))
+        .unwrap_or_else(|| panic!("no {key} in {json}"));
+    json[at + key.len() + 3..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .unwrap()
+}
+
+/// `strata serve --app APP --workers 2 --listener-per-worker EXTRA
+/// ENDPOINT`: the child, its port, and the thread that reads the rest of
+/// its output (so that it never blocks on a full pipe).
+fn serve_per_worker(
+    app: &str,
+    extra: &[&str],
+    endpoint: &str,
+) -> (std::process::Child, u16, std::thread::JoinHandle<String>) {
+    let mut args = vec![
+        "serve",
+        "--app",
+        app,
+        "--workers",
+        "2",
+        "--listener-per-worker",
+    ];
+    args.extend_from_slice(extra);
+    args.push(endpoint);
+    let mut child = strata(&args);
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    // "strata: serving APP on SCHEME://127.0.0.1:PORT"
+    let port: u16 = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    let drain = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = out.read_to_string(&mut rest);
+        rest
+    });
+    (child, port, drain)
+}
+
+/// Sends SIGINT to `child`, which must exit with success.
+fn interrupt(child: std::process::Child) {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(sent.success());
+    let done = finish(child);
+    assert!(
+        done.status.success(),
+        "exit {:?}; stderr: {}",
+        done.status,
+        String::from_utf8_lossy(&done.stderr)
+    );
 }
 
 /// The names of the threads of process `pid`.
@@ -35,57 +104,48 @@ fn thread_names(pid: u32) -> Vec<String> {
 
 #[test]
 fn listener_per_worker_answers_http_on_every_connection_and_stops_on_sigint() {
-    let mut child = strata(&[
-        "serve",
-        "--app",
-        "http",
-        "--workers",
-        "2",
-        "--listener-per-worker",
-        "--drain",
-        "5",
-        "tcp://127.0.0.1:0",
-    ]);
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    // "strata: serving http on tcp://127.0.0.1:PORT"
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    let drain = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = out.read_to_string(&mut rest);
-        rest
-    });
-
+    let (child, port, drain) = serve_per_worker("http", &["--drain", "5"], "tcp://127.0.0.1:0");
     let names = thread_names(child.id());
     for w in ["strata-worker-0", "strata-worker-1"] {
         assert!(names.iter().any(|n| n == w), "no thread {w}: {names:?}");
     }
     for i in 0..40 {
-        let r = get(port);
+        let r = get(port, "/");
         assert!(r.starts_with("HTTP/1.1 200"), "request {i}: {r:?}");
     }
 
-    let pid = child.id().to_string();
-    let sent = Command::new("kill").args(["-INT", &pid]).status().unwrap();
-    assert!(sent.success());
-    let done = finish(child);
-    assert!(
-        done.status.success(),
-        "exit {:?}; stderr: {}",
-        done.status,
-        String::from_utf8_lossy(&done.stderr)
-    );
+    interrupt(child);
     let _ = drain.join();
     assert!(
         TcpStream::connect(("127.0.0.1", port)).is_err(),
         "nothing listens after the exit"
     );
+}
+
+#[test]
+fn per_worker_listeners_count_their_connections_as_one_stack() {
+    let (child, port, drain) =
+        serve_per_worker("http", &["--stats=60", "--drain", "5"], "tcp://127.0.0.1:0");
+    for i in 0..20 {
+        let r = get(port, "/");
+        assert!(r.starts_with("HTTP/1.1 200"), "request {i}: {r:?}");
+    }
+    // Connections are counted when they start: the 20 above, and this one.
+    let r = get(port, "/stats.json");
+    assert!(r.starts_with("HTTP/1.1 200"), "{r:?}");
+    let json = &r[r.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(json.matches("\"endpoint\":").count(), 1, "{json}");
+    assert!(
+        json.contains(&format!("\"endpoint\":\"tcp://127.0.0.1:{port}\"")),
+        "{json}"
+    );
+    assert_eq!(number(json, "total"), 21, "{json}");
+    // This one, and any of the others whose end the server is still
+    // finishing.
+    assert!((1..=21).contains(&number(json, "open")), "{json}");
+
+    interrupt(child);
+    let _ = drain.join();
 }
 
 /// A self-signed P-256 certificate for localhost made by OpenSSL (CA:FALSE:
@@ -218,38 +278,12 @@ fn listener_per_worker_reloads_the_certificate_of_every_worker_on_sighup() {
 
 #[test]
 fn listener_per_worker_serves_a_udp_endpoint_and_stops_on_sigint() {
-    let mut child = strata(&[
-        "serve",
-        "--app",
-        "echo",
-        "--workers",
-        "2",
-        "--listener-per-worker",
-        "udp://127.0.0.1:0",
-    ]);
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    // "strata: serving echo on udp://127.0.0.1:PORT"
-    let port: u16 = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    let (child, port, _) = serve_per_worker("echo", &[], "udp://127.0.0.1:0");
     let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     s.set_read_timeout(Some(support::HUNG)).unwrap();
     s.send_to(b"hi", ("127.0.0.1", port)).unwrap();
     let mut buf = [0u8; 16];
     let n = s.recv(&mut buf).unwrap();
     assert_eq!(&buf[..n], b"hi");
-    let pid = child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let done = finish(child);
-    assert!(done.status.success(), "exit {:?}", done.status);
+    interrupt(child);
 }

@@ -90,6 +90,30 @@ fn relay_to(target: &str, cfg: RelayConfig) -> Relay {
     Relay::new(ep, cfg)
 }
 
+/// `relay` listens at `tcp://relay:8000` on host `r`; a client on host `c`
+/// sends `sent` through it, then EOF; after a minute of virtual time every
+/// byte must have come back, in order. Returns what the client saw.
+fn echo_through_relay(
+    sim: &mut Sim,
+    (c, r): (HostId, HostId),
+    relay: &Relay,
+    sent: &[u8],
+    what: &str,
+) -> Shared {
+    sim.listen(r, "tcp://relay:8000", relay.factory()).unwrap();
+    let (proto, seen) = client(sent, true);
+    sim.connect(c, "tcp://relay:8000", proto).unwrap();
+    sim.run(Duration::from_secs(60));
+    let got = &seen.lock().unwrap().data;
+    assert!(
+        got == sent,
+        "{what}: {} of {} bytes back",
+        got.len(),
+        sent.len()
+    );
+    seen.clone()
+}
+
 #[test]
 fn the_relay_relays_to_tcp_tls_reliable_udp_and_quic_upstreams() {
     for (listen, target) in [
@@ -104,20 +128,10 @@ fn the_relay_relays_to_tcp_tls_reliable_udp_and_quic_upstreams() {
         let (mut sim, c, r, s) = three_hosts(1);
         sim.listen(s, listen, apps::Echo::factory()).unwrap();
         let relay = relay_to(target, RelayConfig::default());
-        sim.listen(r, "tcp://relay:8000", relay.factory()).unwrap();
         let sent = pattern(300_000);
-        let (proto, seen) = client(&sent, true);
-        sim.connect(c, "tcp://relay:8000", proto).unwrap();
-        sim.run(Duration::from_secs(60));
-        let seen = seen.lock().unwrap();
+        let seen = echo_through_relay(&mut sim, (c, r), &relay, &sent, target);
         assert!(
-            seen.data == sent,
-            "{target}: {} of {} bytes back",
-            seen.data.len(),
-            sent.len()
-        );
-        assert!(
-            seen.eof,
+            seen.lock().unwrap().eof,
             "{target}: the echo's EOF came back through the relay"
         );
         assert_eq!(relay.stats().started(), 1, "{target}");
@@ -191,18 +205,8 @@ fn a_relay_behind_a_relay_over_the_reliable_mapping() {
     sim.listen(s, "reliable+udp://server:9000", far.factory())
         .unwrap();
     let near = relay_to("reliable+udp://server:9000", RelayConfig::default());
-    sim.listen(r, "tcp://relay:8000", near.factory()).unwrap();
     let sent = pattern(100_000);
-    let (proto, seen) = client(&sent, true);
-    sim.connect(c, "tcp://relay:8000", proto).unwrap();
-    sim.run(Duration::from_secs(60));
-    let seen = seen.lock().unwrap();
-    assert!(
-        seen.data == sent,
-        "{} of {} bytes back",
-        seen.data.len(),
-        sent.len()
-    );
+    echo_through_relay(&mut sim, (c, r), &near, &sent, "relay behind relay");
     assert_eq!((near.stats().started(), far.stats().started()), (1, 1));
 }
 

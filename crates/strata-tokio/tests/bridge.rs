@@ -12,29 +12,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
+use common::bridge::{settle, small_stack, PIPE};
 use common::within;
 use strata::{AbortReason, BottomInfo, Close, StackConfig, StreamProtocol, StreamTransport};
 use strata_tokio::{bridge, spawn_async, BridgeConfig, BridgeStream};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream, ReadBuf};
-
-/// The pipe's own buffer, each way.
-const PIPE: usize = 4 * 1024;
-
-/// Lets every task of the (current-thread) runtime run until none has
-/// anything left to do.
-async fn settle() {
-    for _ in 0..200 {
-        tokio::task::yield_now().await;
-    }
-}
-
-fn small_stack() -> Arc<StackConfig> {
-    Arc::new(StackConfig {
-        high_water: 8 * 1024,
-        low_water: 2 * 1024,
-        ..StackConfig::default()
-    })
-}
 
 /// A bridged stack over one end of a pipe; the other end, and the task.
 fn bridged(cfg: BridgeConfig) -> (BridgeStream, DuplexStream, tokio::task::JoinHandle<Close>) {

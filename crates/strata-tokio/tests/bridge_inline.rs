@@ -9,28 +9,13 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
+use common::bridge::{settle, small_stack, PIPE};
 use common::within;
 use strata::endpoint::Endpoint;
 use strata::{BottomInfo, Close, StackConfig};
 use strata_tokio::{bridge_inline, serve_bridged, spawn_async, BridgeConfig, BridgeStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
-
-const PIPE: usize = 4 * 1024;
-
-async fn settle() {
-    for _ in 0..200 {
-        tokio::task::yield_now().await;
-    }
-}
-
-fn small_stack() -> Arc<StackConfig> {
-    Arc::new(StackConfig {
-        high_water: 8 * 1024,
-        low_water: 2 * 1024,
-        ..StackConfig::default()
-    })
-}
 
 /// The future runs on the stack's task: the id it sees is the task's.
 #[tokio::test(flavor = "current_thread")]

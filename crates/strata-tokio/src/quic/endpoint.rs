@@ -466,6 +466,14 @@ impl QuicEndpoint {
     /// server's drain), aborts those still open after `drain`, closes the
     /// socket, and returns why the socket's task ended.
     ///
+    /// A connection closed by us still waits out QUIC's closing period
+    /// (three probe timeouts: about 0.1 s on loopback, more on a slow path
+    /// or a busy machine) before the socket closes. A `drain` shorter than
+    /// that cuts the period short: the socket's task then ends aborted
+    /// ([`AbortReason::Shutdown`]) although every connection's own close
+    /// was clean. The call returns as soon as the socket closes, so a
+    /// generous `drain` costs nothing when all goes well.
+    ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// # use std::sync::{Arc, Mutex};
@@ -504,7 +512,7 @@ impl QuicEndpoint {
     /// # .await
     /// # .unwrap();
     /// let conn = ep.connect_stream(addr, "localhost", Box::new(Wait)).await.unwrap();
-    /// let why = ep.shutdown(Duration::from_millis(200)).await;
+    /// let why = ep.shutdown(Duration::from_secs(5)).await; // returns after ~0.1 s
     /// assert!(why.is_clean(), "{why}");
     /// assert!(conn.closed().await.is_clean()); // closed by us, gracefully
     /// assert!(ep.connect_stream(addr, "localhost", Box::new(Wait)).await.is_err()); // no more

@@ -1,6 +1,8 @@
 //! Helpers shared by the driver's socket tests.
 #![allow(dead_code)]
 
+pub mod bridge;
+
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
