@@ -1,14 +1,26 @@
-//! The connection's qlog events (issue 14, point 5), category `h2`: every
-//! frame written (`http:frame_created`) and read (`http:frame_parsed`) with
-//! its type, stream, length and flags; the window increments of
-//! WINDOW_UPDATE and the codes of RST_STREAM and GOAWAY; the connection's
-//! send window after each DATA frame. Frames written are found by scanning
-//! the bytes handed below, so no write site can be missed. Off, each site
-//! costs one `Option` check.
+//! The connection's qlog events (issue 14, point 5), category `h2`:
+//!
+//! * every frame written (`http:frame_created`) and read
+//!   (`http:frame_parsed`) with its type, stream, length and flags; the
+//!   window increments of WINDOW_UPDATE and the codes of RST_STREAM and
+//!   GOAWAY; the connection's send window after each DATA frame. Frames
+//!   written are found by scanning the bytes handed below, so no write site
+//!   can be missed;
+//! * each stream's moves in the RFC 9113 §5.1 diagram
+//!   (`http:stream_state_updated`: `stream_id`, `old`, `new`, `trigger`),
+//!   written by `StreamState::apply`, the one place a stream's state
+//!   changes, and by the connection when a stream leaves without a close of
+//!   its own (a GOAWAY refused it, the connection ended);
+//! * each change of a flow-control window (`http:flow_control_updated`:
+//!   `stream_id`, `trigger`, and the windows that changed), written where
+//!   the window changes.
+//!
+//! Off, each site costs one `Option` check; the emitters are cold.
 
 use std::time::Instant;
 
 use super::frame::{self, flag, kind, FrameHeader, HEADER_LEN};
+use super::stream::{State, StreamId, StreamState};
 use crate::qlog::{QlogTrace, Value};
 
 /// The category of this layer's events.
@@ -30,12 +42,17 @@ pub(super) struct H2Qlog {
     cur: Option<FrameHeader>,
     payload: [u8; KEEP],
     plen: usize,
+    /// The time of the connection's last callback: events written from
+    /// `connection_lost`, which is not told the time, carry it.
+    last: Instant,
 }
 
 impl H2Qlog {
-    /// Tracing into `trace`; a client's output starts with the preface.
-    pub(super) fn new(trace: QlogTrace, client: bool) -> Box<H2Qlog> {
+    /// Tracing into `trace` from `now`; a client's output starts with the
+    /// preface.
+    pub(super) fn new(trace: QlogTrace, client: bool, now: Instant) -> Box<H2Qlog> {
         Box::new(H2Qlog {
+            last: now,
             trace,
             skip: if client { frame::PREFACE.len() } else { 0 },
             hdr: [0; HEADER_LEN],
@@ -120,6 +137,80 @@ impl H2Qlog {
                 None,
             );
         }
+    }
+}
+
+impl H2Qlog {
+    /// The connection's callback ran at `now`.
+    pub(super) fn seen(&mut self, now: Instant) {
+        self.last = now;
+    }
+
+    /// The time of the connection's last callback.
+    pub(super) fn last_seen(&self) -> Instant {
+        self.last
+    }
+
+    /// Stream `id` moved from `old` to `new` (written when the RFC's state
+    /// names differ: a peer's reset after ours is closed to closed).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn state(
+        &self,
+        now: Instant,
+        id: StreamId,
+        old: State,
+        new: State,
+        trigger: &'static str,
+    ) {
+        if old.name() != new.name() {
+            self.state_event(now, id, old.name(), new.name(), trigger);
+        }
+    }
+
+    /// A stream leaves the connection: unless its state is already
+    /// closed, it closes now for `trigger` (`goaway`, `connection_closed`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn left(&self, now: Instant, st: &StreamState, trigger: &'static str) {
+        if !matches!(st.state, State::Closed(_)) {
+            self.state_event(now, st.id, st.state.name(), "closed", trigger);
+        }
+    }
+
+    fn state_event(&self, now: Instant, id: StreamId, old: &str, new: &str, trigger: &str) {
+        self.trace.emit(
+            now,
+            CATEGORY,
+            "http:stream_state_updated",
+            &[
+                ("stream_id", Value::U64(u64::from(id.0))),
+                ("old", Value::Str(old)),
+                ("new", Value::Str(new)),
+                ("trigger", Value::Str(trigger)),
+            ],
+        );
+    }
+
+    /// Flow-control windows changed on `stream` (0: the connection's
+    /// alone) for `trigger`; `windows` are their new values, by name
+    /// (`send_window`, `recv_window` for the stream's,
+    /// `connection_send_window`, `connection_recv_window`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn flow(
+        &self,
+        now: Instant,
+        stream: u32,
+        trigger: &'static str,
+        windows: &[(&'static str, i64)],
+    ) {
+        let mut data: Vec<(&str, Value<'_>)> = Vec::with_capacity(2 + windows.len());
+        data.push(("stream_id", Value::U64(u64::from(stream))));
+        data.extend(windows.iter().map(|&(k, v)| (k, Value::I64(v))));
+        data.push(("trigger", Value::Str(trigger)));
+        self.trace
+            .emit(now, CATEGORY, "http:flow_control_updated", &data);
     }
 }
 
