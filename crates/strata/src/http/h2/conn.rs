@@ -691,9 +691,6 @@ impl H2Connection {
             }
         }
         self.flush(t);
-        if let Some(q) = &mut self.sh.qlog {
-            q.seen(t.now());
-        }
         if t.writable() {
             self.c.timers.stop(ConnTimer::Stall);
             self.c.pending_control = 0;
@@ -914,7 +911,7 @@ impl StreamProtocol for H2Connection {
         let (goaway, server) = (self.c.goaway_recv, self.is_server());
         for (id, mut c) in std::mem::take(&mut self.streams) {
             if let Some(q) = &self.sh.qlog {
-                // Not told the time: the last the connection saw.
+                // Not told the time: that of the connection's last event.
                 q.left(q.last_seen(), &c.st, left_trigger(goaway, server, id));
             }
             let w = c.st.finished.take().unwrap_or_else(|| why.clone());

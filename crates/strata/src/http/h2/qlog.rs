@@ -17,6 +17,7 @@
 //!
 //! Off, each site costs one `Option` check; the emitters are cold.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use super::frame::{self, flag, kind, FrameHeader, HEADER_LEN};
@@ -42,9 +43,10 @@ pub(super) struct H2Qlog {
     cur: Option<FrameHeader>,
     payload: [u8; KEEP],
     plen: usize,
-    /// The time of the connection's last callback: events written from
-    /// `connection_lost`, which is not told the time, carry it.
-    last: Instant,
+    /// The time of the last event: events written from `connection_lost`,
+    /// which is not told the time, carry it (kept by the emitters, so an
+    /// untraced connection pays nothing for it).
+    last: Cell<Instant>,
 }
 
 impl H2Qlog {
@@ -52,7 +54,7 @@ impl H2Qlog {
     /// preface.
     pub(super) fn new(trace: QlogTrace, client: bool, now: Instant) -> Box<H2Qlog> {
         Box::new(H2Qlog {
-            last: now,
+            last: Cell::new(now),
             trace,
             skip: if client { frame::PREFACE.len() } else { 0 },
             hdr: [0; HEADER_LEN],
@@ -69,6 +71,7 @@ impl H2Qlog {
     #[cold]
     #[inline(never)]
     pub(super) fn sent(&mut self, now: Instant, mut bytes: &[u8], send_window: i64) {
+        self.last.set(now);
         while !bytes.is_empty() {
             if let Some(h) = self.cur {
                 let want = (h.len as usize).min(KEEP) - self.plen;
@@ -126,6 +129,7 @@ impl H2Qlog {
     #[cold]
     #[inline(never)]
     pub(super) fn parsed(&self, now: Instant, raw: &[u8]) {
+        self.last.set(now);
         if let Some(h) = frame::parse_header(raw) {
             let end = raw.len().min(HEADER_LEN + KEEP);
             emit(
@@ -141,14 +145,9 @@ impl H2Qlog {
 }
 
 impl H2Qlog {
-    /// The connection's callback ran at `now`.
-    pub(super) fn seen(&mut self, now: Instant) {
-        self.last = now;
-    }
-
-    /// The time of the connection's last callback.
+    /// The time of the last event written (or frame scanned).
     pub(super) fn last_seen(&self) -> Instant {
-        self.last
+        self.last.get()
     }
 
     /// Stream `id` moved from `old` to `new` (written when the RFC's state
@@ -179,6 +178,7 @@ impl H2Qlog {
     }
 
     fn state_event(&self, now: Instant, id: StreamId, old: &str, new: &str, trigger: &str) {
+        self.last.set(now);
         self.trace.emit(
             now,
             CATEGORY,
@@ -205,6 +205,7 @@ impl H2Qlog {
         trigger: &'static str,
         windows: &[(&'static str, i64)],
     ) {
+        self.last.set(now);
         let mut data: Vec<(&str, Value<'_>)> = Vec::with_capacity(2 + windows.len());
         data.push(("stream_id", Value::U64(u64::from(stream))));
         data.extend(windows.iter().map(|&(k, v)| (k, Value::I64(v))));
