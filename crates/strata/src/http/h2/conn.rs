@@ -729,7 +729,7 @@ impl H2Connection {
     fn traced_recv_window(&self, t: &dyn StreamTransport) {
         if let Some(q) = &self.sh.qlog {
             let w = [("connection_recv_window", self.c.recv_window)];
-            q.flow(t.now(), 0, "window_update_sent", &w);
+            q.flow(t, 0, "window_update_sent", &w);
         }
     }
 

@@ -21,8 +21,9 @@ use std::cell::Cell;
 use std::time::Instant;
 
 use super::frame::{self, flag, kind, FrameHeader, HEADER_LEN};
-use super::stream::{State, StreamId, StreamState};
+use super::stream::{Event, State, StreamId, StreamState};
 use crate::qlog::{QlogTrace, Value};
+use crate::StreamTransport;
 
 /// The category of this layer's events.
 const CATEGORY: &str = "h2";
@@ -150,20 +151,22 @@ impl H2Qlog {
         self.last.get()
     }
 
-    /// Stream `id` moved from `old` to `new` (written when the RFC's state
-    /// names differ: a peer's reset after ours is closed to closed).
+    /// Stream `id` moved from `old` to `new` on `ev` (written when the
+    /// RFC's state names differ: a peer's reset after ours is closed to
+    /// closed). Takes the transport, not the time: the clock is read here,
+    /// off the hot path.
     #[cold]
     #[inline(never)]
     pub(super) fn state(
         &self,
-        now: Instant,
+        t: &dyn StreamTransport,
         id: StreamId,
         old: State,
         new: State,
-        trigger: &'static str,
+        ev: Event,
     ) {
         if old.name() != new.name() {
-            self.state_event(now, id, old.name(), new.name(), trigger);
+            self.state_event(t.now(), id, old.name(), new.name(), ev.trigger());
         }
     }
 
@@ -200,11 +203,12 @@ impl H2Qlog {
     #[inline(never)]
     pub(super) fn flow(
         &self,
-        now: Instant,
+        t: &dyn StreamTransport,
         stream: u32,
         trigger: &'static str,
         windows: &[(&'static str, i64)],
     ) {
+        let now = t.now();
         self.last.set(now);
         let mut data: Vec<(&str, Value<'_>)> = Vec::with_capacity(2 + windows.len());
         data.push(("stream_id", Value::U64(u64::from(stream))));

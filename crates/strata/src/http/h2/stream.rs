@@ -312,17 +312,18 @@ pub(super) struct StreamState {
 }
 
 impl StreamState {
-    /// A stream in `Idle`, about to leave it: its opening HEADERS is the
-    /// caller's first [`apply`](StreamState::apply).
+    /// A stream just out of `Idle`: `ev` is the HEADERS that opened it
+    /// (`H2Connection::new_stream` writes that move to a trace).
     pub(super) fn new(
         id: StreamId,
         server: bool,
+        ev: Event,
         send_window: u32,
         recv_window: u32,
     ) -> StreamState {
         StreamState {
             id,
-            state: State::Idle,
+            state: State::Idle.on(ev),
             send: SendHalf {
                 window: send_window as i64,
                 queue: VecDeque::new(),
@@ -362,11 +363,14 @@ impl StreamState {
 
     /// Moves the stream along the diagram (see [`State::on`]); a traced
     /// connection writes the move as `http:stream_state_updated`. Every
-    /// transition of a stream goes through here.
+    /// transition of a stored stream goes through here (its first, out of
+    /// `Idle`, is made with it: [`StreamState::new`]). Untraced, the trace
+    /// costs one `Option` check.
+    #[inline]
     pub(super) fn apply(&mut self, ev: Event, sh: &Shared, t: &dyn StreamTransport) {
         let old = self.step(ev);
         if let Some(q) = &sh.qlog {
-            q.state(t.now(), self.id, old, self.state, ev.trigger());
+            q.state(t, self.id, old, self.state, ev);
         }
     }
 
@@ -516,12 +520,8 @@ pub(super) fn credit(st: &mut StreamState, sh: &mut Shared, t: &dyn StreamTransp
         st.recv.window += st.recv.unacked as i64;
         st.recv.unacked = 0;
         if let Some(q) = &sh.qlog {
-            q.flow(
-                t.now(),
-                st.id.0,
-                "window_update_sent",
-                &[("recv_window", st.recv.window)],
-            );
+            let w = [("recv_window", st.recv.window)];
+            q.flow(t, st.id.0, "window_update_sent", &w);
         }
     }
 }
@@ -588,7 +588,7 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
                 ("send_window", st.send.window),
                 ("connection_send_window", sh.send_window),
             ];
-            q.flow(t.now(), st.id.0, "data_sent", &w);
+            q.flow(t, st.id.0, "data_sent", &w);
         }
         let end = ending && st.send.queued == 0 && st.send.trailers.is_none();
         frame::write_header(
@@ -632,7 +632,8 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
 
 /// END_STREAM went out. After `close()`, a request still arriving is
 /// stopped with RST_STREAM(NO_ERROR) (RFC 9113 §8.1: the response is
-/// complete).
+/// complete). Inline: out of line, it cost a call per request.
+#[inline]
 pub(super) fn ended(st: &mut StreamState, sh: &mut Shared, t: &dyn StreamTransport) {
     st.apply(Event::SendEndStream, sh, t);
     if st.send.close_requested && !st.remote_done() {
@@ -931,8 +932,7 @@ mod tests {
 
     #[test]
     fn local_view_of_the_send_side() {
-        let mut st = StreamState::new(StreamId(1), true, 65_535, 65_535);
-        assert_eq!(st.step(RecvHeaders), Idle);
+        let mut st = StreamState::new(StreamId(1), true, RecvHeaders, 65_535, 65_535);
         assert_eq!(st.local(), Local::Open);
         st.send.ending = true;
         assert_eq!(st.local(), Local::Ending);
