@@ -8,9 +8,10 @@
 //!   can be missed;
 //! * each stream's moves in the RFC 9113 §5.1 diagram
 //!   (`http:stream_state_updated`: `stream_id`, `old`, `new`, `trigger`),
-//!   written by `StreamState::apply`, the one place a stream's state
-//!   changes, and by the connection when a stream leaves without a close of
-//!   its own (a GOAWAY refused it, the connection ended);
+//!   written where the state changes: `H2Connection::new_stream` (the move
+//!   out of idle, as the stream is made) and `StreamState::apply` (every
+//!   later move), and by the connection when a stream leaves without a
+//!   close of its own (a GOAWAY refused it, the connection ended);
 //! * each change of a flow-control window (`http:flow_control_updated`:
 //!   `stream_id`, `trigger`, and the windows that changed), written where
 //!   the window changes.
