@@ -7,7 +7,10 @@
 //!   `recovery:metrics_updated` and `recovery:packet_lost`;
 //! * **streams**: one row per HTTP/2 stream, each frame sent (above the
 //!   row's line) and received (below) at its time, by type, from
-//!   `http:frame_created` and `http:frame_parsed`.
+//!   `http:frame_created` and `http:frame_parsed`; the row's line is the
+//!   stream's life, drawn state by state (open, half closed) from
+//!   `http:stream_state_updated`, its end marked when a reset, a GOAWAY or
+//!   the connection's end closed it (older traces: first to last frame).
 //!
 //! ```
 //! use strata_cli::qlog_plot::{plot, Trace, View};
@@ -326,6 +329,63 @@ fn frame_color(kind: &str) -> RGBColor {
     }
 }
 
+/// How each RFC 9113 §5.1 state is drawn on a stream's row: its legend
+/// and colour. `idle` and `closed` are not drawn (the row is empty there).
+const STATE_STYLES: [(&str, &str, RGBColor); 3] = [
+    ("open", "open", RGBColor(60, 60, 60)),
+    (
+        "half_closed_local",
+        "half closed (local)",
+        RGBColor(110, 150, 220),
+    ),
+    (
+        "half_closed_remote",
+        "half closed (remote)",
+        RGBColor(170, 200, 150),
+    ),
+];
+
+/// A stream's life from its `http:stream_state_updated` events: the spans
+/// it spent in each state, (from ms, to ms, state), and how it closed,
+/// (time ms, trigger), if it did in the trace.
+#[derive(Debug, Default)]
+struct Life {
+    spans: Vec<(f64, f64, String)>,
+    end: Option<(f64, String)>,
+}
+
+/// Every stream's life; a state the trace ends in lasts until `t_last`.
+fn lives(trace: &Trace, t_last: f64) -> std::collections::BTreeMap<u64, Life> {
+    let mut lives = std::collections::BTreeMap::<u64, Life>::new();
+    for e in trace.named("http:stream_state_updated") {
+        let d = &e["data"];
+        let (Some(t), Some(id), Some(new)) =
+            (f(&e["time"]), d["stream_id"].as_u64(), d["new"].as_str())
+        else {
+            continue;
+        };
+        let life = lives.entry(id).or_default();
+        if let Some(last) = life.spans.last_mut()
+            && last.1.is_nan()
+        {
+            last.1 = t;
+        }
+        if new == "closed" {
+            life.end = Some((t, d["trigger"].as_str().unwrap_or("").to_string()));
+        } else {
+            life.spans.push((t, f64::NAN, new.to_string()));
+        }
+    }
+    for life in lives.values_mut() {
+        if let Some(last) = life.spans.last_mut()
+            && last.1.is_nan()
+        {
+            last.1 = t_last.max(last.0);
+        }
+    }
+    lives
+}
+
 fn streams(trace: &Trace) -> Result<String, String> {
     let frames: Vec<FrameAt> = trace
         .events
@@ -348,12 +408,19 @@ fn streams(trace: &Trace) -> Result<String, String> {
             View::Streams.events()
         ));
     }
+    let t_last = trace
+        .events
+        .iter()
+        .filter_map(|e| f(&e["time"]))
+        .fold(0.0, f64::max);
+    let lives = lives(trace, t_last);
     let mut ids: Vec<u64> = frames.iter().map(|fr| fr.1).collect();
+    ids.extend(lives.keys());
     ids.sort_unstable();
     ids.dedup();
     let row = |id: u64| ids.iter().position(|&i| i == id).unwrap_or(0) as f64;
     // Room on the right for the legend.
-    let t_end = frames.iter().map(|fr| fr.0).fold(1.0, f64::max) * 1.2;
+    let t_end = frames.iter().map(|fr| fr.0).fold(t_last, f64::max).max(1.0) * 1.2;
     let rows = ids.len() as f64;
     let height = (HEIGHT / 2).max(80 + 40 * ids.len() as u32).min(4000);
 
@@ -386,8 +453,55 @@ fn streams(trace: &Trace) -> Result<String, String> {
             .disable_y_mesh()
             .draw()
             .map_err(err)?;
-        // Each stream's life: a line from its first frame to its last.
-        for &id in &ids {
+        // Each stream's life, state by state where the trace has its state
+        // events; else a line from its first frame to its last.
+        for (state, label, color) in STATE_STYLES {
+            let spans: Vec<(f64, f64, f64)> = lives
+                .iter()
+                .flat_map(|(&id, l)| {
+                    l.spans
+                        .iter()
+                        .filter(|s| s.2 == state)
+                        .map(move |s| (s.0, s.1, row(id)))
+                })
+                .collect();
+            if spans.is_empty() {
+                continue;
+            }
+            let style = color.stroke_width(3);
+            c.draw_series(
+                spans
+                    .iter()
+                    .map(|&(a, b, y)| PathElement::new([(a, y), (b, y)], style)),
+            )
+            .map_err(err)?
+            .label(label)
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 12, y)], style));
+        }
+        // A stream closed by anything but END_STREAM: a cross at its end,
+        // red for a reset, black for a GOAWAY or the connection's end.
+        for (reset, label, color) in [
+            (true, "reset", RED),
+            (false, "closed by GOAWAY or connection end", BLACK),
+        ] {
+            let ends: Vec<(f64, f64)> = lives
+                .iter()
+                .filter_map(|(&id, l)| {
+                    let (t, why) = l.end.as_ref()?;
+                    let is_reset = why.starts_with("reset");
+                    (why != "end_stream" && is_reset == reset).then_some((*t, row(id)))
+                })
+                .collect();
+            if ends.is_empty() {
+                continue;
+            }
+            let style = color.stroke_width(2);
+            c.draw_series(ends.iter().map(|&p| Cross::new(p, 6, style)))
+                .map_err(err)?
+                .label(label)
+                .legend(move |(x, y)| Cross::new((x + 6, y), 4, style));
+        }
+        for &id in ids.iter().filter(|id| !lives.contains_key(id)) {
             let times: Vec<f64> = frames
                 .iter()
                 .filter(|fr| fr.1 == id)

@@ -536,3 +536,162 @@ fn get_http3_writes_the_quic_connection_s_trace() {
     assert!(has(&events, "recovery:metrics_updated", "quic"));
     assert!(has(&events, "connectivity:connection_closed", "quic"));
 }
+
+/// A trace written by hand: qlog's header, then `events` (JSON objects).
+fn handmade(events: &[&str]) -> Trace {
+    let mut text = String::from(
+        "\u{1e}{\"qlog_version\":\"0.3\",\"qlog_format\":\"JSON-SEQ\",\"trace\":{\"vantage_point\":{\"type\":\"client\"}}}\n",
+    );
+    for e in events {
+        text.push('\u{1e}');
+        text.push_str(e);
+        text.push('\n');
+    }
+    Trace::parse(&text).unwrap()
+}
+
+fn state(t: f64, id: u64, old: &str, new: &str, trigger: &str) -> String {
+    format!(
+        r#"{{"time":{t},"name":"http:stream_state_updated","category":"h2","data":{{"stream_id":{id},"old":"{old}","new":"{new}","trigger":"{trigger}"}}}}"#
+    )
+}
+
+fn headers_sent(t: f64, id: u64) -> String {
+    format!(
+        r#"{{"time":{t},"name":"http:frame_created","category":"h2","data":{{"stream_id":{id},"frame":{{"frame_type":"headers"}},"raw":{{"length":10}}}}}}"#
+    )
+}
+
+/// The `<polyline>` elements of `svg` stroked in `color`, as their points.
+fn lines_in(svg: &str, color: Rgb) -> Vec<Vec<(f64, f64)>> {
+    let stroke = format!("stroke=\"#{:02X}{:02X}{:02X}\"", color.0, color.1, color.2);
+    svg.split('<')
+        .filter(|el| el.starts_with("polyline") && el.contains(&stroke))
+        .map(|el| {
+            let pts = el
+                .split("points=\"")
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap();
+            pts.split(' ')
+                .filter(|p| !p.is_empty())
+                .map(|p| {
+                    let (x, y) = p.split_once(',').unwrap();
+                    (x.parse().unwrap(), y.parse().unwrap())
+                })
+                .collect()
+        })
+        .collect()
+}
+
+type Rgb = (u8, u8, u8);
+const OPEN: Rgb = (60, 60, 60);
+const HALF_LOCAL: Rgb = (110, 150, 220);
+const HALF_REMOTE: Rgb = (170, 200, 150);
+
+#[test]
+fn the_stream_view_draws_each_stream_s_life_state_by_state() {
+    // Stream 1: open 0-10, half closed (local) 10-30, reset by the peer at
+    // 30. Stream 3: open 5-20, then refused by a GOAWAY. Stream 5: open at
+    // 40, half closed (remote) from 50 to the trace's end (60).
+    let events = [
+        state(0.0, 1, "idle", "open", "headers"),
+        headers_sent(0.0, 1),
+        state(5.0, 3, "idle", "open", "headers"),
+        headers_sent(5.0, 3),
+        state(10.0, 1, "open", "half_closed_local", "end_stream"),
+        state(20.0, 3, "open", "closed", "goaway"),
+        state(30.0, 1, "half_closed_local", "closed", "reset_received"),
+        state(40.0, 5, "idle", "open", "headers"),
+        state(50.0, 5, "open", "half_closed_remote", "end_stream"),
+        headers_sent(60.0, 5),
+    ];
+    let trace = handmade(&events.iter().map(String::as_str).collect::<Vec<_>>());
+    let svg = plot(&trace, View::Streams).unwrap();
+    for label in [
+        "open\n",
+        "half closed (local)\n",
+        "half closed (remote)\n",
+        "reset\n",
+        "closed by GOAWAY or connection end\n",
+    ] {
+        assert!(svg.contains(label), "legend {label:?}");
+    }
+    // One line per span, and one in the legend; the legend's is the last
+    // drawn, and the shortest.
+    let open = lines_in(&svg, OPEN);
+    assert_eq!(open.len(), 3 + 1, "{open:?}");
+    let (local, remote) = (lines_in(&svg, HALF_LOCAL), lines_in(&svg, HALF_REMOTE));
+    assert_eq!((local.len(), remote.len()), (1 + 1, 1 + 1));
+    // Spans in time: x grows with the time, rows go down with the id.
+    let x = |l: &Vec<(f64, f64)>| (l[0].0, l[1].0);
+    let (o1, o3, o5) = (x(&open[0]), x(&open[1]), x(&open[2]));
+    let width = |s: (f64, f64)| s.1 - s.0;
+    assert!(o1.0 < o3.0 && o3.0 < o5.0, "{open:?}");
+    // Stream 1 open 10 ms, stream 3 open 15 ms, stream 5 open 10 ms.
+    assert!((width(o1) * 1.5 - width(o3)).abs() <= 2.0, "{o1:?} {o3:?}");
+    assert!((width(o1) - width(o5)).abs() <= 1.0, "{o1:?} {o5:?}");
+    // Half closed (local) on stream 1 for 20 ms; half closed (remote) on
+    // stream 5 until the trace's last event, 10 ms.
+    assert!((width(x(&local[0])) - 2.0 * width(o1)).abs() <= 2.0);
+    assert!((width(x(&remote[0])) - width(o1)).abs() <= 1.0);
+    assert_eq!(open[0][0].1, local[0][0].1, "stream 1's spans share a row");
+    // Stream 1's row at the bottom (SVG's y grows downward).
+    assert!(open[0][0].1 > open[1][0].1 && open[1][0].1 > open[2][0].1);
+    // The ends: a cross where stream 1's reset (red) and stream 3's GOAWAY
+    // (black) closed them, then one of each in the legend; stream 5 never
+    // closed.
+    let (red, black) = (crosses_in(&svg, (255, 0, 0)), crosses_in(&svg, (0, 0, 0)));
+    assert_eq!(
+        (red.len(), black.len()),
+        (1 + 1, 1 + 1),
+        "{red:?} {black:?}"
+    );
+    let near = |a: (f64, f64), b: (f64, f64)| (a.0 - b.0).abs() <= 1.0 && (a.1 - b.1).abs() <= 1.0;
+    assert!(near(red[0], local[0][1]), "{red:?} {local:?}");
+    assert!(near(black[0], open[1][1]), "{black:?} {open:?}");
+}
+
+/// The centres of the crosses (two crossing `<line>`s of width 2) stroked
+/// in `color`.
+fn crosses_in(svg: &str, color: Rgb) -> Vec<(f64, f64)> {
+    let stroke = format!(
+        "stroke=\"#{:02X}{:02X}{:02X}\" stroke-width=\"2\"",
+        color.0, color.1, color.2
+    );
+    let attr = |el: &str, k: &str| -> f64 {
+        let v = el.split(&format!(" {k}=\"")).nth(1).unwrap();
+        v.split('"').next().unwrap().parse().unwrap()
+    };
+    let lines: Vec<(f64, f64)> = svg
+        .split('<')
+        .filter(|el| el.starts_with("line ") && el.contains(&stroke))
+        .map(|el| {
+            (
+                (attr(el, "x1") + attr(el, "x2")) / 2.0,
+                (attr(el, "y1") + attr(el, "y2")) / 2.0,
+            )
+        })
+        .collect();
+    lines.chunks(2).map(|pair| pair[0]).collect()
+}
+
+#[test]
+fn the_stream_view_of_an_h2_exchange_draws_every_stream_open_then_half_closed() {
+    let trace = Trace::parse(&h2_trace()).unwrap();
+    let states = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "http:stream_state_updated")
+        .count();
+    assert_eq!(states, 5 * 3, "idle, open, half closed, closed: 5 streams");
+    let svg = plot(&trace, View::Streams).unwrap();
+    // The client sends each request whole, then reads its answer: open,
+    // then half closed (local), never half closed (remote).
+    assert_eq!(lines_in(&svg, OPEN).len(), 5 + 1);
+    assert_eq!(lines_in(&svg, HALF_LOCAL).len(), 5 + 1);
+    assert!(lines_in(&svg, HALF_REMOTE).is_empty());
+    assert!(!svg.contains("reset\n"));
+}

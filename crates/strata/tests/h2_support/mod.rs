@@ -12,6 +12,8 @@ use strata::http::hpack::{Decoder, Encoder};
 use strata::http::SharedService;
 use strata::{Close, Stack, StackConfig, StreamProtocol, StreamTransport, WakeRoute};
 
+pub mod qlog;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ev {
     Settings {
@@ -111,6 +113,20 @@ impl Raw {
     }
 
     pub fn with_stack(service: SharedService, cfg: H2Config, scfg: StackConfig) -> Raw {
+        Raw::build(service, cfg, scfg, None)
+    }
+
+    /// A server whose connection writes its qlog events into `trace`.
+    pub fn traced(service: SharedService, cfg: H2Config, trace: strata::qlog::QlogTrace) -> Raw {
+        Raw::build(service, cfg, StackConfig::default(), Some(trace))
+    }
+
+    fn build(
+        service: SharedService,
+        cfg: H2Config,
+        scfg: StackConfig,
+        trace: Option<strata::qlog::QlogTrace>,
+    ) -> Raw {
         let conn = Arc::new(Mutex::new(H2Connection::server(Arc::new(cfg), service)));
         let now = strata::testing::epoch();
         let mut stack = Stack::new(
@@ -119,6 +135,9 @@ impl Raw {
             Arc::new(scfg),
             now,
         );
+        if let Some(q) = trace {
+            stack.set_qlog(q);
+        }
         stack.start(now);
         Raw {
             stack,

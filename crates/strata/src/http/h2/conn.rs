@@ -452,7 +452,7 @@ impl H2Connection {
         }
         self.c.started = true;
         if let Some(q) = t.get::<QlogTrace>() {
-            self.sh.qlog = Some(H2Qlog::new(q.clone(), !self.is_server()));
+            self.sh.qlog = Some(H2Qlog::new(q.clone(), !self.is_server(), t.now()));
         }
         let cfg = self.sh.cfg.clone();
         if !self.is_server() {
@@ -476,6 +476,7 @@ impl H2Connection {
         if extra > 0 {
             frame::write_window_update(&mut self.sh.out, 0, extra as u32);
             self.c.recv_window += extra;
+            self.traced_recv_window(t);
         }
         let now = t.now();
         let tt = &mut self.c.timers;
@@ -516,7 +517,7 @@ impl H2Connection {
             };
             let id = self.c.next_local;
             self.c.next_local = StreamId(id.0 + 2);
-            let mut st = self.new_stream(id, Event::SendHeaders);
+            let mut st = self.new_stream(id, Event::SendHeaders, t);
             st.head_request = req.method == Method::HEAD;
             st.heads.push(HeadOut::Request(Box::new(req.clone())));
             st.req = Some(RequestHead(req));
@@ -554,6 +555,7 @@ impl H2Connection {
             self.ids.extend(self.streams.keys().copied());
             let writable_below = t.writable();
             let now = t.now();
+            let (goaway, server) = (self.c.goaway_recv, self.is_server());
             // The request-body rate rule runs while a body is being read.
             let body_rule = self.is_server() && !self.sh.cfg.body_timeout.is_zero();
             let conn_open = self.c.recv_window > 0;
@@ -576,7 +578,7 @@ impl H2Connection {
                     let data = child.st.recv.stash.split_to(n).freeze();
                     let mut v = View::new(&mut child.st, &mut self.sh, t);
                     child.proto.data_received_bytes(&mut v, data);
-                    credit(&mut child.st, &mut self.sh, n);
+                    credit(&mut child.st, &mut self.sh, t, n);
                     changed = true;
                 }
                 if child.st.finished.is_none()
@@ -627,6 +629,9 @@ impl H2Connection {
                     st.finished = Some(Close::Done);
                 }
                 if let Some(why) = st.finished.take() {
+                    if let Some(q) = &self.sh.qlog {
+                        q.left(now, &child.st, left_trigger(goaway, server, id));
+                    }
                     drop_pending(&mut child.st, &mut self.sh);
                     if let Some(mut c) = self.streams.remove(&id) {
                         self.deadlines.remove(&mut c.st.deadline, c.st.id);
@@ -664,6 +669,7 @@ impl H2Connection {
                 frame::write_window_update(&mut self.sh.out, 0, self.sh.recv_unacked);
                 self.c.recv_window += self.sh.recv_unacked as i64;
                 self.sh.recv_unacked = 0;
+                self.traced_recv_window(t);
             }
             // A client whose every handle is gone closes once its streams end.
             if let Role::Client(cl) = &self.c.role
@@ -716,6 +722,15 @@ impl H2Connection {
             self.deadlines.set(&mut c.st.deadline, id, d);
         }
         self.sh.touched = touched;
+    }
+
+    /// A traced connection writes its receive window (a WINDOW_UPDATE on
+    /// stream 0 just went out).
+    fn traced_recv_window(&self, t: &dyn StreamTransport) {
+        if let Some(q) = &self.sh.qlog {
+            let w = [("connection_recv_window", self.c.recv_window)];
+            q.flow(t, 0, "window_update_sent", &w);
+        }
     }
 
     fn flush(&mut self, t: &mut dyn StreamTransport) {
@@ -802,14 +817,14 @@ fn body_quota(cfg: &H2Config) -> u64 {
 /// ends. Without a response yet, `408` and END_STREAM (then RST_STREAM
 /// (NO_ERROR), the request being unfinished); else RST_STREAM(CANCEL). The
 /// protocol gets `Timeout::Body` either way.
-fn body_too_slow(child: &mut Child, sh: &mut Shared) {
+fn body_too_slow(child: &mut Child, sh: &mut Shared, t: &dyn StreamTransport) {
     let why = Close::Timeout(Timeout::Body);
     let st = &mut child.st;
     st.recv.body_since = None;
     if st.final_head_sent {
         rst(sh, st.id, ErrorCode::Cancel, "request body too slow");
         drop_pending(st, sh);
-        st.reset_sent();
+        st.reset_sent(sh, t);
         st.finished.get_or_insert(why);
         return;
     }
@@ -827,6 +842,20 @@ fn body_too_slow(child: &mut Child, sh: &mut Shared) {
     if !st.dirty {
         st.dirty = true;
         sh.dirty.push(st.id);
+    }
+}
+
+/// Why a stream leaves without a close of its own in the RFC 9113 §5.1
+/// diagram (no END_STREAM both ways, no RST_STREAM), for its qlog event:
+/// one of ours above the last stream id of the peer's GOAWAY was refused by
+/// it; any other ends with the connection (a connection error, the peer's
+/// EOF, the transport lost, a stalled transport, an erroring GOAWAY).
+fn left_trigger(goaway: Option<StreamId>, server: bool, id: StreamId) -> &'static str {
+    let ours = id.is_client_initiated() != server;
+    if goaway.is_some_and(|last| ours && id > last) {
+        "goaway"
+    } else {
+        "connection_closed"
     }
 }
 
@@ -879,7 +908,12 @@ impl StreamProtocol for H2Connection {
     fn connection_lost(&mut self, why: &Close) {
         self.deadlines.clear();
         self.c.timers.stop_all();
-        for (_, mut c) in std::mem::take(&mut self.streams) {
+        let (goaway, server) = (self.c.goaway_recv, self.is_server());
+        for (id, mut c) in std::mem::take(&mut self.streams) {
+            if let Some(q) = &self.sh.qlog {
+                // Not told the time: that of the connection's last event.
+                q.left(q.last_seen(), &c.st, left_trigger(goaway, server, id));
+            }
             let w = c.st.finished.take().unwrap_or_else(|| why.clone());
             c.proto.connection_lost(&w);
         }
@@ -952,7 +986,7 @@ impl StreamProtocol for H2Connection {
                     ErrorCode::Cancel,
                     "drain_timeout passed",
                 );
-                c.st.reset_sent();
+                c.st.reset_sent(&self.sh, t);
             }
         }
         if self.c.timers.take_due(ConnTimer::Idle, now) && self.streams.is_empty() && !self.c.dead {
@@ -971,7 +1005,7 @@ impl StreamProtocol for H2Connection {
                     child.st.recv.body_since = Some(now);
                     child.st.recv.body_bytes = 0;
                 } else {
-                    body_too_slow(child, &mut self.sh);
+                    body_too_slow(child, &mut self.sh, t);
                     continue;
                 }
             }
@@ -983,7 +1017,7 @@ impl StreamProtocol for H2Connection {
                     "stall_timeout passed on the stream's window",
                 );
                 drop_pending(&mut child.st, &mut self.sh);
-                child.st.reset_sent();
+                child.st.reset_sent(&self.sh, t);
                 child
                     .st
                     .finished

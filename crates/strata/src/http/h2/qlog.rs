@@ -1,15 +1,30 @@
-//! The connection's qlog events (issue 14, point 5), category `h2`: every
-//! frame written (`http:frame_created`) and read (`http:frame_parsed`) with
-//! its type, stream, length and flags; the window increments of
-//! WINDOW_UPDATE and the codes of RST_STREAM and GOAWAY; the connection's
-//! send window after each DATA frame. Frames written are found by scanning
-//! the bytes handed below, so no write site can be missed. Off, each site
-//! costs one `Option` check.
+//! The connection's qlog events (issue 14, point 5), category `h2`:
+//!
+//! * every frame written (`http:frame_created`) and read
+//!   (`http:frame_parsed`) with its type, stream, length and flags; the
+//!   window increments of WINDOW_UPDATE and the codes of RST_STREAM and
+//!   GOAWAY; the connection's send window after each DATA frame. Frames
+//!   written are found by scanning the bytes handed below, so no write site
+//!   can be missed;
+//! * each stream's moves in the RFC 9113 §5.1 diagram
+//!   (`http:stream_state_updated`: `stream_id`, `old`, `new`, `trigger`),
+//!   written where the state changes: `H2Connection::new_stream` (the move
+//!   out of idle, as the stream is made) and `StreamState::apply` (every
+//!   later move), and by the connection when a stream leaves without a
+//!   close of its own (a GOAWAY refused it, the connection ended);
+//! * each change of a flow-control window (`http:flow_control_updated`:
+//!   `stream_id`, `trigger`, and the windows that changed), written where
+//!   the window changes.
+//!
+//! Off, each site costs one `Option` check; the emitters are cold.
 
+use std::cell::Cell;
 use std::time::Instant;
 
 use super::frame::{self, flag, kind, FrameHeader, HEADER_LEN};
+use super::stream::{Event, State, StreamId, StreamState};
 use crate::qlog::{QlogTrace, Value};
+use crate::StreamTransport;
 
 /// The category of this layer's events.
 const CATEGORY: &str = "h2";
@@ -30,12 +45,18 @@ pub(super) struct H2Qlog {
     cur: Option<FrameHeader>,
     payload: [u8; KEEP],
     plen: usize,
+    /// The time of the last event: events written from `connection_lost`,
+    /// which is not told the time, carry it (kept by the emitters, so an
+    /// untraced connection pays nothing for it).
+    last: Cell<Instant>,
 }
 
 impl H2Qlog {
-    /// Tracing into `trace`; a client's output starts with the preface.
-    pub(super) fn new(trace: QlogTrace, client: bool) -> Box<H2Qlog> {
+    /// Tracing into `trace` from `now`; a client's output starts with the
+    /// preface.
+    pub(super) fn new(trace: QlogTrace, client: bool, now: Instant) -> Box<H2Qlog> {
         Box::new(H2Qlog {
+            last: Cell::new(now),
             trace,
             skip: if client { frame::PREFACE.len() } else { 0 },
             hdr: [0; HEADER_LEN],
@@ -52,6 +73,7 @@ impl H2Qlog {
     #[cold]
     #[inline(never)]
     pub(super) fn sent(&mut self, now: Instant, mut bytes: &[u8], send_window: i64) {
+        self.last.set(now);
         while !bytes.is_empty() {
             if let Some(h) = self.cur {
                 let want = (h.len as usize).min(KEEP) - self.plen;
@@ -109,6 +131,7 @@ impl H2Qlog {
     #[cold]
     #[inline(never)]
     pub(super) fn parsed(&self, now: Instant, raw: &[u8]) {
+        self.last.set(now);
         if let Some(h) = frame::parse_header(raw) {
             let end = raw.len().min(HEADER_LEN + KEEP);
             emit(
@@ -120,6 +143,80 @@ impl H2Qlog {
                 None,
             );
         }
+    }
+}
+
+impl H2Qlog {
+    /// The time of the last event written (or frame scanned).
+    pub(super) fn last_seen(&self) -> Instant {
+        self.last.get()
+    }
+
+    /// Stream `id` moved from `old` to `new` on `ev` (written when the
+    /// RFC's state names differ: a peer's reset after ours is closed to
+    /// closed). Takes the transport, not the time: the clock is read here,
+    /// off the hot path.
+    #[cold]
+    #[inline(never)]
+    pub(super) fn state(
+        &self,
+        t: &dyn StreamTransport,
+        id: StreamId,
+        old: State,
+        new: State,
+        ev: Event,
+    ) {
+        if old.name() != new.name() {
+            self.state_event(t.now(), id, old.name(), new.name(), ev.trigger());
+        }
+    }
+
+    /// A stream leaves the connection: unless its state is already
+    /// closed, it closes now for `trigger` (`goaway`, `connection_closed`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn left(&self, now: Instant, st: &StreamState, trigger: &'static str) {
+        if !matches!(st.state, State::Closed(_)) {
+            self.state_event(now, st.id, st.state.name(), "closed", trigger);
+        }
+    }
+
+    fn state_event(&self, now: Instant, id: StreamId, old: &str, new: &str, trigger: &str) {
+        self.last.set(now);
+        self.trace.emit(
+            now,
+            CATEGORY,
+            "http:stream_state_updated",
+            &[
+                ("stream_id", Value::U64(u64::from(id.0))),
+                ("old", Value::Str(old)),
+                ("new", Value::Str(new)),
+                ("trigger", Value::Str(trigger)),
+            ],
+        );
+    }
+
+    /// Flow-control windows changed on `stream` (0: the connection's
+    /// alone) for `trigger`; `windows` are their new values, by name
+    /// (`send_window`, `recv_window` for the stream's,
+    /// `connection_send_window`, `connection_recv_window`).
+    #[cold]
+    #[inline(never)]
+    pub(super) fn flow(
+        &self,
+        t: &dyn StreamTransport,
+        stream: u32,
+        trigger: &'static str,
+        windows: &[(&'static str, i64)],
+    ) {
+        let now = t.now();
+        self.last.set(now);
+        let mut data: Vec<(&str, Value<'_>)> = Vec::with_capacity(2 + windows.len());
+        data.push(("stream_id", Value::U64(u64::from(stream))));
+        data.extend(windows.iter().map(|&(k, v)| (k, Value::I64(v))));
+        data.push(("trigger", Value::Str(trigger)));
+        self.trace
+            .emit(now, CATEGORY, "http:flow_control_updated", &data);
     }
 }
 

@@ -152,6 +152,18 @@ pub(super) enum Event {
     RecvReset,
 }
 
+impl Event {
+    /// The `trigger` of the qlog event for the transition it makes.
+    pub(super) fn trigger(self) -> &'static str {
+        match self {
+            Event::SendHeaders | Event::RecvHeaders => "headers",
+            Event::SendEndStream | Event::RecvEndStream => "end_stream",
+            Event::SendReset => "reset_sent",
+            Event::RecvReset => "reset_received",
+        }
+    }
+}
+
 impl State {
     /// The transition of RFC 9113 §5.1 for `ev`, edge by edge. An event the
     /// diagram has no edge for leaves the state as it is: the send side
@@ -174,6 +186,19 @@ impl State {
             (Closed(c), _) => Closed(c),
             (_, SendReset) => Closed(self::Closed::ResetSent),
             (s, _) => s,
+        }
+    }
+
+    /// The RFC's name for the state, as qlog writes it.
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::ReservedLocal => "reserved_local",
+            State::ReservedRemote => "reserved_remote",
+            State::Open => "open",
+            State::HalfClosedLocal => "half_closed_local",
+            State::HalfClosedRemote => "half_closed_remote",
+            State::Closed(_) => "closed",
         }
     }
 
@@ -287,7 +312,8 @@ pub(super) struct StreamState {
 }
 
 impl StreamState {
-    /// A stream just out of `Idle`: `ev` is the HEADERS that opened it.
+    /// A stream just out of `Idle`: `ev` is the HEADERS that opened it
+    /// (`H2Connection::new_stream` writes that move to a trace).
     pub(super) fn new(
         id: StreamId,
         server: bool,
@@ -335,9 +361,24 @@ impl StreamState {
         }
     }
 
-    /// Moves the stream along the diagram (see [`State::on`]).
-    pub(super) fn apply(&mut self, ev: Event) {
-        self.state = self.state.on(ev);
+    /// Moves the stream along the diagram (see [`State::on`]); a traced
+    /// connection writes the move as `http:stream_state_updated`. Every
+    /// transition of a stored stream goes through here (its first, out of
+    /// `Idle`, is made with it: [`StreamState::new`]). Untraced, the trace
+    /// costs one `Option` check.
+    #[inline]
+    pub(super) fn apply(&mut self, ev: Event, sh: &Shared, t: &dyn StreamTransport) {
+        let old = self.step(ev);
+        if let Some(q) = &sh.qlog {
+            q.state(t, self.id, old, self.state, ev);
+        }
+    }
+
+    /// The move alone; returns the state it left.
+    fn step(&mut self, ev: Event) -> State {
+        let old = self.state;
+        self.state = old.on(ev);
+        old
     }
 
     /// The send side as its protocol sees it.
@@ -364,8 +405,8 @@ impl StreamState {
 
     /// We reset the stream (RST_STREAM sent with `rst`): nothing more is
     /// sent on it, and nothing more is read.
-    pub(super) fn reset_sent(&mut self) {
-        self.apply(Event::SendReset);
+    pub(super) fn reset_sent(&mut self, sh: &Shared, t: &dyn StreamTransport) {
+        self.apply(Event::SendReset, sh, t);
     }
 
     /// Its deadline may have changed (its protocol was called, or a clock
@@ -466,7 +507,7 @@ pub(super) fn deliver_eof(child: &mut Child, sh: &mut Shared, t: &mut dyn Stream
 }
 
 /// The protocol consumed `n` bytes: give the window back when half is used.
-pub(super) fn credit(st: &mut StreamState, sh: &mut Shared, n: usize) {
+pub(super) fn credit(st: &mut StreamState, sh: &mut Shared, t: &dyn StreamTransport, n: usize) {
     let n = n as u32;
     sh.recv_unacked += n;
     if st.remote_done() {
@@ -478,6 +519,10 @@ pub(super) fn credit(st: &mut StreamState, sh: &mut Shared, n: usize) {
         frame::write_window_update(&mut sh.out, st.id.0, st.recv.unacked);
         st.recv.window += st.recv.unacked as i64;
         st.recv.unacked = 0;
+        if let Some(q) = &sh.qlog {
+            let w = [("recv_window", st.recv.window)];
+            q.flow(t, st.id.0, "window_update_sent", &w);
+        }
     }
 }
 
@@ -514,7 +559,7 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
             sh.hbuf = Vec::new();
         }
         if end {
-            return ended(st, sh);
+            return ended(st, sh, t);
         }
     }
     while st.send.queued > 0 {
@@ -538,6 +583,13 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
         sh.pending_total -= n;
         st.send.window -= n as i64;
         sh.send_window -= n as i64;
+        if let Some(q) = &sh.qlog {
+            let w = [
+                ("send_window", st.send.window),
+                ("connection_send_window", sh.send_window),
+            ];
+            q.flow(t, st.id.0, "data_sent", &w);
+        }
         let end = ending && st.send.queued == 0 && st.send.trailers.is_none();
         frame::write_header(
             &mut sh.out,
@@ -560,7 +612,7 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
             sh.out.extend_from_slice(&chunk);
         }
         if end {
-            return ended(st, sh);
+            return ended(st, sh, t);
         }
     }
     if ending && st.send.queued == 0 {
@@ -574,15 +626,16 @@ fn emit_frames(st: &mut StreamState, sh: &mut Shared, t: &mut dyn StreamTranspor
             None => frame::write_header(&mut sh.out, 0, kind::DATA, flag::END_STREAM, st.id.0),
         }
         st.counters.frame_sent();
-        ended(st, sh);
+        ended(st, sh, t);
     }
 }
 
 /// END_STREAM went out. After `close()`, a request still arriving is
 /// stopped with RST_STREAM(NO_ERROR) (RFC 9113 §8.1: the response is
-/// complete).
-pub(super) fn ended(st: &mut StreamState, sh: &mut Shared) {
-    st.apply(Event::SendEndStream);
+/// complete). Inline: out of line, it cost a call per request.
+#[inline]
+pub(super) fn ended(st: &mut StreamState, sh: &mut Shared, t: &dyn StreamTransport) {
+    st.apply(Event::SendEndStream, sh, t);
     if st.send.close_requested && !st.remote_done() {
         rst(
             sh,
@@ -590,7 +643,7 @@ pub(super) fn ended(st: &mut StreamState, sh: &mut Shared) {
             ErrorCode::NoError,
             "response complete before the request",
         );
-        st.reset_sent();
+        st.reset_sent(sh, t);
         st.recv.eof_delivered = true;
     }
 }
@@ -646,7 +699,7 @@ impl<'a> View<'a> {
                 "stream_send_limit passed: the protocol ignored writable()",
             );
             drop_pending(self.st, self.sh);
-            self.st.reset_sent();
+            self.st.reset_sent(self.sh, &*self.below);
             let limit = self.sh.cfg.stream_send_limit;
             self.st.finished = Some(Close::aborted(
                 "h2-stream",
@@ -731,7 +784,7 @@ impl StreamTransport for View<'_> {
                 ErrorCode::NoError,
                 "response complete before the request",
             );
-            self.st.reset_sent();
+            self.st.reset_sent(self.sh, &*self.below);
             self.st.recv.eof_delivered = true;
         }
         self.mark();
@@ -756,7 +809,7 @@ impl StreamTransport for View<'_> {
             "aborted by the stream's protocol",
         );
         drop_pending(self.st, self.sh);
-        self.st.reset_sent();
+        self.st.reset_sent(self.sh, &*self.below);
         self.st.finished = Some(why);
         self.mark();
     }
@@ -883,9 +936,9 @@ mod tests {
         assert_eq!(st.local(), Local::Open);
         st.send.ending = true;
         assert_eq!(st.local(), Local::Ending);
-        st.apply(RecvEndStream);
+        assert_eq!(st.step(RecvEndStream), Open);
         assert!(st.remote_done() && !st.peer_reset());
-        st.apply(SendEndStream);
+        st.step(SendEndStream);
         assert_eq!((st.local(), st.state), (Local::Done, Closed(Ended)));
     }
 }
