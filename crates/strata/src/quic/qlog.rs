@@ -15,6 +15,13 @@ use crate::stats::PathStats;
 /// The category of this layer's events.
 const CATEGORY: &str = "quic";
 
+impl QuicQlog {
+    /// The connection's trace (the application writes into it too).
+    pub(crate) fn trace(&self) -> &QlogTrace {
+        &self.trace
+    }
+}
+
 /// Loss events written per drive at most (the rest are counted in
 /// `recovery:metrics_updated`'s `lost_packets`).
 const MAX_LOSSES_PER_DRIVE: u64 = 64;
