@@ -12,15 +12,15 @@ use std::time::Instant;
 use crate::qlog::{QlogTrace, Value};
 use crate::stats::PathStats;
 
-/// The category of this layer's events.
-const CATEGORY: &str = "quic";
-
 impl QuicQlog {
     /// The connection's trace (the application writes into it too).
     pub(crate) fn trace(&self) -> &QlogTrace {
         &self.trace
     }
 }
+
+/// The category of this layer's events.
+const CATEGORY: &str = "quic";
 
 /// Loss events written per drive at most (the rest are counted in
 /// `recovery:metrics_updated`'s `lost_packets`).
