@@ -326,8 +326,29 @@ fn frame_color(kind: &str) -> RGBColor {
     }
 }
 
+/// The frames of HTTP/3's request streams (client-initiated bidirectional:
+/// ids 0, 4, 8, ...) from `http3:frame_created` and `http3:frame_parsed`,
+/// as rows of the stream view like HTTP/2's streams.
+fn h3_frames(trace: &Trace) -> Vec<FrameAt> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| {
+            let sent = match e["name"].as_str()? {
+                "http3:frame_created" => true,
+                "http3:frame_parsed" => false,
+                _ => return None,
+            };
+            let stream = e["data"]["stream_id"].as_u64()?;
+            let kind = e["data"]["frame"]["frame_type"].as_str()?.to_string();
+            Some((f(&e["time"])?, stream, kind, sent))
+        })
+        .filter(|fr| fr.1 % 4 == 0)
+        .collect()
+}
+
 fn streams(trace: &Trace) -> Result<String, String> {
-    let frames: Vec<FrameAt> = trace
+    let mut frames: Vec<FrameAt> = trace
         .events
         .iter()
         .filter_map(|e| {
@@ -342,6 +363,7 @@ fn streams(trace: &Trace) -> Result<String, String> {
         })
         .filter(|fr| fr.1 != 0)
         .collect();
+    frames.extend(h3_frames(trace));
     if frames.is_empty() {
         return Err(format!(
             "no {} events on a stream: nothing to draw for --view streams",
