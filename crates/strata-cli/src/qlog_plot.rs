@@ -386,8 +386,29 @@ fn lives(trace: &Trace, t_last: f64) -> std::collections::BTreeMap<u64, Life> {
     lives
 }
 
+/// The frames of HTTP/3's request streams (client-initiated bidirectional:
+/// ids 0, 4, 8, ...) from `http3:frame_created` and `http3:frame_parsed`,
+/// as rows of the stream view like HTTP/2's streams.
+fn h3_frames(trace: &Trace) -> Vec<FrameAt> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| {
+            let sent = match e["name"].as_str()? {
+                "http3:frame_created" => true,
+                "http3:frame_parsed" => false,
+                _ => return None,
+            };
+            let stream = e["data"]["stream_id"].as_u64()?;
+            let kind = e["data"]["frame"]["frame_type"].as_str()?.to_string();
+            Some((f(&e["time"])?, stream, kind, sent))
+        })
+        .filter(|fr| fr.1 % 4 == 0)
+        .collect()
+}
+
 fn streams(trace: &Trace) -> Result<String, String> {
-    let frames: Vec<FrameAt> = trace
+    let mut frames: Vec<FrameAt> = trace
         .events
         .iter()
         .filter_map(|e| {
@@ -402,6 +423,13 @@ fn streams(trace: &Trace) -> Result<String, String> {
         })
         .filter(|fr| fr.1 != 0)
         .collect();
+    // An HTTP/3 trace (QUIC's connection carries no HTTP/2 frames).
+    let proto = if frames.is_empty() {
+        "HTTP/3"
+    } else {
+        "HTTP/2"
+    };
+    frames.extend(h3_frames(trace));
     if frames.is_empty() {
         return Err(format!(
             "no {} events on a stream: nothing to draw for --view streams",
@@ -428,7 +456,7 @@ fn streams(trace: &Trace) -> Result<String, String> {
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
-        let title = format!("HTTP/2 streams ({}) {}", trace.vantage, trace.title);
+        let title = format!("{proto} streams ({}) {}", trace.vantage, trace.title);
         let root = root.titled(&title, ("sans-serif", 18)).map_err(err)?;
         let mut c = ChartBuilder::on(&root)
             .margin(10)

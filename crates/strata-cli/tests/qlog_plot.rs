@@ -695,3 +695,66 @@ fn the_stream_view_of_an_h2_exchange_draws_every_stream_open_then_half_closed() 
     assert!(lines_in(&svg, HALF_REMOTE).is_empty());
     assert!(!svg.contains("reset\n"));
 }
+
+#[test]
+fn serve_and_get_http3_write_http3_frames_into_the_quic_trace() {
+    let (sdir, cdir) = (tempdir("h3f-serve"), tempdir("h3f-get"));
+    let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
+    let url = format!("https://{hostport}/bytes/50000");
+    let cd = cdir.to_str().unwrap();
+    let get = [
+        "get",
+        &url,
+        "--insecure",
+        "--http3",
+        "-o",
+        "/dev/null",
+        "--qlog",
+        cd,
+    ];
+    let o = support::finish(support::strata(&get));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The server's trace is written out when its connection ends.
+    let start = Instant::now();
+    let server_events = loop {
+        let done: Vec<_> = std::fs::read_dir(&sdir)
+            .unwrap()
+            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+            .filter(|t| t.contains("http3:frame_parsed"))
+            .collect();
+        if let Some(t) = done.first() {
+            break validate(t).1;
+        }
+        assert!(start.elapsed() < support::HUNG, "no server trace");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(server);
+    let files: Vec<_> = std::fs::read_dir(&cdir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one trace for the one connection");
+    let (_, client_events) = validate(&std::fs::read_to_string(&files[0]).unwrap());
+    for events in [&client_events, &server_events] {
+        assert!(has(events, "http3:frame_created", "h3"));
+        assert!(has(events, "http3:frame_parsed", "h3"));
+        assert!(has(events, "http3:stream_type_set", "h3"));
+        assert!(has(events, "connectivity:connection_closed", "quic"));
+    }
+    let data: u64 = client_events
+        .iter()
+        .filter(|e| e["name"] == "http3:frame_parsed" && e["data"]["frame"]["frame_type"] == "data")
+        .map(|e| e["data"]["length"].as_u64().unwrap())
+        .sum();
+    assert_eq!(data, 50_000, "the body, frame by frame");
+    // The stream view draws the request stream (0) from these events.
+    let trace = Trace {
+        vantage: "client".into(),
+        title: String::new(),
+        events: client_events,
+    };
+    let svg = plot(&trace, View::Streams).unwrap();
+    assert!(svg.contains("stream 0"), "a row for request stream 0");
+    assert!(svg.contains("HTTP/3 streams"), "titled as HTTP/3's");
+    assert!(!svg.contains("stream 2<"), "no row for the control stream");
+}

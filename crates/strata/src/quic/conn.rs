@@ -170,6 +170,10 @@ impl Introspect for ConnView<'_> {
         if id == TypeId::of::<PeerCertificates>() {
             return self.st.peer_certs.as_ref().map(|p| p as &dyn Any);
         }
+        if id == TypeId::of::<crate::qlog::QlogTrace>() {
+            // The connection's trace, for the application's events (HTTP/3).
+            return self.st.qlog.as_deref().map(|q| q.trace() as &dyn Any);
+        }
         if id == TypeId::of::<EarlyData>() {
             return Some(if self.st.early {
                 &EarlyData(true)

@@ -12,6 +12,13 @@ use std::time::Instant;
 use crate::qlog::{QlogTrace, Value};
 use crate::stats::PathStats;
 
+impl QuicQlog {
+    /// The connection's trace (the application writes into it too).
+    pub(crate) fn trace(&self) -> &QlogTrace {
+        &self.trace
+    }
+}
+
 /// The category of this layer's events.
 const CATEGORY: &str = "quic";
 

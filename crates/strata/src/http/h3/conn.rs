@@ -10,6 +10,7 @@ use std::time::Instant;
 use super::client::ClientQueue;
 use super::frame::{self, kind, Event, Frame, FrameReader, ReadError};
 use super::head;
+use super::qlog::{self, H3Qlog, Owner};
 use super::quic_api::{Dir, QuicConnection, StreamId};
 use super::recv::{body_too_slow, finish_input, pump, retry_blocked};
 use super::stream::{drop_queue, stopped, stream_error, Child, OurUni, ReqState, Shared, View};
@@ -17,8 +18,9 @@ use super::{varint, Code, H3Config, H3Error};
 use crate::deadline::{after, after_opt, earliest, expired};
 use crate::http::qpack::{QpackDecoder, QpackEncoder};
 use crate::http::{Protocol, RequestHead, SharedService};
+use crate::qlog::QlogTrace;
 use crate::timer::DeadlineQueue;
-use crate::{Close, ProtocolSlot, StreamProtocol, Timeout, WakeRoute};
+use crate::{Close, Introspect, ProtocolSlot, StreamProtocol, Timeout, WakeRoute};
 
 /// Unidirectional stream types (RFC 9114 §6.2, RFC 9204 §4.2).
 mod uni {
@@ -149,6 +151,7 @@ impl Conn {
                 error: None,
                 peer: None,
                 unacked: Default::default(),
+                qlog: None,
                 cfg,
             },
             streams: BTreeMap::new(),
@@ -182,14 +185,11 @@ impl Conn {
             return;
         }
         self.started = true;
-        let cfg = self.sh.cfg.clone();
-        let settings = frame::Settings {
-            qpack_max_table_capacity: cfg.qpack_max_table_capacity as u64,
-            max_field_section_size: Some(cfg.max_field_section_size),
-            qpack_blocked_streams: cfg.qpack_blocked_streams as u64,
-            enable_connect_protocol: self.server() && cfg.enable_connect_protocol,
-            h3_datagram: false,
-        };
+        self.sh.qlog = (&*c as &dyn Introspect)
+            .get::<QlogTrace>()
+            .cloned()
+            .map(H3Qlog::new);
+        let settings = self.our_settings();
         varint::write(&mut self.sh.control.buf, uni::CONTROL);
         frame::write_settings(&mut self.sh.control.buf, &settings);
         // Our stream types go first, before anything QPACK queued.
@@ -202,19 +202,58 @@ impl Conn {
         self.open_uni(c);
     }
 
+    /// The SETTINGS we send.
+    fn our_settings(&self) -> frame::Settings {
+        let cfg = &self.sh.cfg;
+        frame::Settings {
+            qpack_max_table_capacity: cfg.qpack_max_table_capacity as u64,
+            max_field_section_size: Some(cfg.max_field_section_size),
+            qpack_blocked_streams: cfg.qpack_blocked_streams as u64,
+            enable_connect_protocol: self.server() && cfg.enable_connect_protocol,
+            h3_datagram: false,
+        }
+    }
+
     /// Opens whichever of our unidirectional streams is not open yet (the
     /// peer's stream limit may hold one back until `streams_available`).
     fn open_uni(&mut self, c: &mut dyn QuicConnection) {
-        for u in [
+        let mut opened = [None; 3];
+        for (u, o) in [
             &mut self.sh.control,
             &mut self.sh.encoder,
             &mut self.sh.decoder,
-        ] {
+        ]
+        .into_iter()
+        .zip(&mut opened)
+        {
             if u.id.is_none() {
                 u.id = c.open(Dir::Uni);
+                *o = u.id;
             }
         }
+        if let Some(q) = &self.sh.qlog {
+            self.uni_opened(c.now(), q, opened);
+        }
         self.sh.flush_uni(c);
+    }
+
+    /// qlog: the types of our unidirectional streams just opened
+    /// (`opened`: control, encoder, decoder), and the SETTINGS frame the
+    /// control stream starts with.
+    #[cold]
+    #[inline(never)]
+    fn uni_opened(&self, now: Instant, q: &H3Qlog, opened: [Option<StreamId>; 3]) {
+        let types = [uni::CONTROL, uni::QPACK_ENCODER, uni::QPACK_DECODER];
+        for (id, ty) in opened.into_iter().zip(types) {
+            let Some(id) = id else { continue };
+            q.stream_type_set(now, Owner::Local, id, ty);
+            if ty == uni::CONTROL {
+                let s = self.our_settings();
+                let mut wire = Vec::new();
+                frame::write_settings(&mut wire, &s);
+                q.created(now, id, &Frame::Settings(s), qlog::payload_len(&wire));
+            }
+        }
     }
 
     // ---- peer input ---------------------------------------------------------
@@ -365,6 +404,9 @@ impl Conn {
                 return;
             };
             data = &data[used..];
+            if let Some(q) = &self.sh.qlog {
+                q.stream_type_set(c.now(), Owner::Remote, id, ty);
+            }
             let next = match ty {
                 uni::CONTROL if self.peer_control => {
                     return self.sh.fail(H3Error::conn(
@@ -440,6 +482,9 @@ impl Conn {
             PeerUni::Control { reader, settings } => loop {
                 match reader.read(&mut data) {
                     Ok(Some(Event::Frame(f))) => {
+                        if let Some(q) = &self.sh.qlog {
+                            q.parsed(c.now(), id, &f, reader.last_len());
+                        }
                         frames.push((!*settings, f));
                         *settings = true;
                     }
@@ -529,6 +574,10 @@ impl Conn {
         };
         self.goaway_sent = Some(id);
         frame::write_varint_frame(&mut self.sh.control.buf, kind::GOAWAY, id);
+        if let (Some(q), Some(control)) = (&self.sh.qlog, self.sh.control.id) {
+            let len = varint::size(id) as u64;
+            q.created(c.now(), control, &Frame::Goaway(id), len);
+        }
         self.drain
             .get_or_insert(after(c.now(), self.sh.cfg.drain_timeout));
         self.sh.flush_uni(c);
@@ -584,7 +633,7 @@ impl Conn {
             let fields = head::request_fields(&req);
             st.req = Some(RequestHead(req));
             let child = self.streams.entry(id).or_insert(Child { proto: None, st });
-            if let Some(f) = self.sh.headers_frame(id, &fields) {
+            if let Some(f) = self.sh.headers_frame(c.now(), id, &fields) {
                 child.st.counters.frame_sent();
                 child.st.queued += f.len();
                 self.sh.pending_total += f.len();

@@ -242,6 +242,8 @@ pub struct FrameReader {
     state: State,
     buf: Vec<u8>,
     limit: u64,
+    /// The payload length of the last frame whose header was read.
+    last_len: u64,
 }
 
 impl FrameReader {
@@ -260,7 +262,23 @@ impl FrameReader {
             state: State::Header,
             buf: Vec::new(),
             limit: limit as u64,
+            last_len: 0,
         }
+    }
+
+    /// The payload length of the frame [`read`](FrameReader::read) last
+    /// returned (for a DATA frame, of the frame its chunks belong to).
+    ///
+    /// ```
+    /// use strata::http::h3::frame::{kind, write_varint_frame, FrameReader};
+    /// let mut wire = Vec::new();
+    /// write_varint_frame(&mut wire, kind::GOAWAY, 1 << 20); // a 4-byte varint
+    /// let mut r = FrameReader::new(1024);
+    /// r.read(&mut &wire[..]).unwrap();
+    /// assert_eq!(r.last_len(), 4);
+    /// ```
+    pub fn last_len(&self) -> u64 {
+        self.last_len
     }
 
     /// Whether the reader stands between frames (nothing partial buffered):
@@ -408,6 +426,7 @@ impl FrameReader {
         // Only the header's own bytes are consumed; the rest is payload.
         *input = &input[used - start..];
         self.buf.clear();
+        self.last_len = len;
         if kind::HTTP2_ONLY.contains(&kind) {
             return Err(ReadError::Invalid(H3Error::conn(
                 Code::FrameUnexpected,

@@ -20,6 +20,7 @@ mod config;
 mod conn;
 mod error;
 mod head;
+mod qlog;
 mod quic_api;
 mod recv;
 mod server;

@@ -45,6 +45,11 @@ pub(super) fn pump(
                 return sh.fail(H3Error::conn(Code::ExcessiveLoad, "a frame over our limit"));
             }
         };
+        if let (Some(q), Event::Frame(f)) = (&sh.qlog, &ev)
+            && !matches!(f, Frame::Headers(_))
+        {
+            q.parsed(c.now(), st.id, f, st.reader.last_len());
+        }
         match &ev {
             Event::Frame(Frame::Headers(_) | Frame::Data { .. }) => st.counters.frame_received(),
             Event::Data(d) => st.counters.received(d.len()),
@@ -107,11 +112,22 @@ fn body(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection, d: &[u8]
 fn decode(
     child: &mut Child,
     sh: &mut Shared,
+    now: std::time::Instant,
     section: Bytes,
     trailers: bool,
 ) -> Result<Option<Vec<HeaderField>>, ()> {
     let st = &mut child.st;
-    match sh.dec.decode(st.id.0, &section, &mut sh.decoder.buf) {
+    let got = sh.dec.decode(st.id.0, &section, &mut sh.decoder.buf);
+    if let Some(q) = &sh.qlog {
+        // A HEADERS frame is written parsed once QPACK decoded it (or
+        // failed to): not while it waits for encoder instructions.
+        match &got {
+            Ok(Decoded::Blocked) => {}
+            Ok(Decoded::Fields(f)) => q.headers(now, false, st.id, f, section.len() as u64),
+            Err(_) => q.headers(now, false, st.id, &[], section.len() as u64),
+        }
+    }
+    match got {
         Ok(Decoded::Fields(f)) if head::section_size(&f) > sh.cfg.max_field_section_size => Err(()),
         Ok(Decoded::Fields(f)) => Ok(Some(f)),
         Ok(Decoded::Blocked) => {
@@ -157,7 +173,7 @@ fn decode_head(
     c: &mut dyn QuicConnection,
     section: Bytes,
 ) {
-    let fields = match decode(child, sh, section, false) {
+    let fields = match decode(child, sh, c.now(), section, false) {
         Ok(Some(f)) => f,
         Ok(None) => return,
         Err(()) if child.st.server => return too_large(child, sh, c),
@@ -216,7 +232,7 @@ fn decode_head(
 }
 
 fn decode_trailers(child: &mut Child, sh: &mut Shared, c: &mut dyn QuicConnection, section: Bytes) {
-    let fields = match decode(child, sh, section, true) {
+    let fields = match decode(child, sh, c.now(), section, true) {
         Ok(Some(f)) => f,
         Ok(None) => return,
         Err(()) => {

@@ -210,6 +210,8 @@ pub(super) struct Shared {
     /// acknowledged: a graceful close waits for them (closing the
     /// connection earlier would throw away data still in flight).
     pub(super) unacked: std::collections::BTreeSet<StreamId>,
+    /// The QUIC connection's qlog trace, when traced.
+    pub(super) qlog: Option<super::qlog::H3Qlog>,
 }
 
 impl Shared {
@@ -246,7 +248,12 @@ impl Shared {
 
     /// Encodes a field section for `id` as a HEADERS frame (the QPACK
     /// instructions go to our encoder stream).
-    pub(super) fn headers_frame(&mut self, id: StreamId, fields: &[HeaderField]) -> Option<Bytes> {
+    pub(super) fn headers_frame(
+        &mut self,
+        now: Instant,
+        id: StreamId,
+        fields: &[HeaderField],
+    ) -> Option<Bytes> {
         let mut section = Vec::new();
         if let Err(e) = self
             .enc
@@ -255,6 +262,9 @@ impl Shared {
             tracing::debug!(error = %e, "QPACK encoding failed");
             self.fail(H3Error::conn(Code::InternalError, "QPACK encoding failed"));
             return None;
+        }
+        if let Some(q) = &self.qlog {
+            q.headers(now, true, id, fields, section.len() as u64);
         }
         let mut f = Vec::with_capacity(section.len() + 16);
         frame::write_headers(&mut f, &section);
@@ -434,7 +444,7 @@ impl View<'_> {
         }
         if let Some(f) = self
             .sh
-            .headers_frame(self.st.id, &head::response_fields(&p))
+            .headers_frame(self.c.now(), self.st.id, &head::response_fields(&p))
         {
             self.st.counters.frame_sent();
             self.push(f);
@@ -466,6 +476,10 @@ impl View<'_> {
         }
         let mut h = Vec::with_capacity(9);
         frame::write_data_header(&mut h, data.len() as u64);
+        if let Some(q) = &self.sh.qlog {
+            let len = data.len() as u64;
+            q.created(self.c.now(), self.st.id, &frame::Frame::Data { len }, len);
+        }
         self.st.counters.frame_sent();
         self.st.counters.sent(data.len());
         self.push(Bytes::from(h));
@@ -604,7 +618,10 @@ impl StreamTransport for View<'_> {
                     Err(HttpError::BodyEnded)
                 } else {
                     self.default_head();
-                    if let Some(f) = self.sh.headers_frame(self.st.id, &head::trailer_fields(&h)) {
+                    if let Some(f) =
+                        self.sh
+                            .headers_frame(self.c.now(), self.st.id, &head::trailer_fields(&h))
+                    {
                         self.st.counters.frame_sent();
                         self.push(f);
                     }
