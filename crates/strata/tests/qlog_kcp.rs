@@ -174,6 +174,9 @@ fn check_trace(traces: &[(String, String)]) -> Vec<String> {
             );
             assert!(metrics.iter().any(|m| m["data"]["latest_rtt"].is_f64()));
             assert!(metrics.iter().any(|m| m["data"]["rtt_variance"].is_f64()));
+            assert!(metrics
+                .iter()
+                .any(|m| m["data"]["min_rtt"].as_f64() >= Some(40.0)));
         }
     }
     let events = validate(trace_of(traces, "client"));

@@ -24,10 +24,12 @@ const CATEGORY: &str = "reliable";
 pub(super) struct KcpQlog {
     trace: QlogTrace,
     /// The last RTT sample (ms), once there is one.
-    pub(super) latest_rtt: Option<u32>,
+    latest_rtt: Option<u32>,
+    /// The smallest RTT sample (ms).
+    min_rtt: Option<u32>,
     /// window, ssthresh, bytes and segments in flight, srtt, rttvar,
-    /// latest RTT, RTO, as last written.
-    last: [u64; 8],
+    /// latest and min RTT, RTO, as last written.
+    last: [u64; 9],
     /// The congestion state last written ("" before the first).
     state: &'static str,
 }
@@ -47,6 +49,14 @@ fn cmd_name(cmd: Command) -> &'static str {
         Command::Ack => "ack",
         Command::WindowAsk => "wask",
         Command::WindowTell => "wins",
+    }
+}
+
+impl KcpQlog {
+    /// Records an RTT sample (ms).
+    pub(super) fn rtt_sample(&mut self, rtt: u32) {
+        self.latest_rtt = Some(rtt);
+        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
     }
 }
 
@@ -78,7 +88,8 @@ impl Kcp {
             Box::new(KcpQlog {
                 trace,
                 latest_rtt: None,
-                last: [u64::MAX; 8],
+                min_rtt: None,
+                last: [u64::MAX; 9],
                 state: "",
             })
         });
@@ -195,6 +206,7 @@ impl Kcp {
                 none
             },
             q.latest_rtt.map_or(none, u64::from),
+            q.min_rtt.map_or(none, u64::from),
             u64::from(self.rx_rto),
         ];
         if state != q.state {
@@ -213,9 +225,9 @@ impl Kcp {
             return;
         }
         q.last = figures;
-        let [window, ssthresh, bytes, packets, srtt, rttvar, latest, rto] = figures;
+        let [window, ssthresh, bytes, packets, srtt, rttvar, latest, min, rto] = figures;
         let ms = |v: u64| Value::F64(v as f64);
-        let mut data = Vec::with_capacity(8);
+        let mut data = Vec::with_capacity(9);
         data.push(("congestion_window", Value::U64(window)));
         if ssthresh != none {
             data.push(("ssthresh", Value::U64(ssthresh)));
@@ -228,6 +240,9 @@ impl Kcp {
         }
         if latest != none {
             data.push(("latest_rtt", ms(latest)));
+        }
+        if min != none {
+            data.push(("min_rtt", ms(min)));
         }
         data.push(("rto", ms(rto)));
         q.trace

@@ -15,7 +15,7 @@ impl Kcp {
             self.rx_srtt = ((7 * u64::from(self.rx_srtt) + u64::from(rtt)) / 8).max(1) as u32;
         }
         if let Some(q) = &mut self.qlog {
-            q.latest_rtt = Some(rtt);
+            q.rtt_sample(rtt);
         }
         let rto = self
             .rx_srtt
