@@ -536,3 +536,91 @@ fn get_http3_writes_the_quic_connection_s_trace() {
     assert!(has(&events, "recovery:metrics_updated", "quic"));
     assert!(has(&events, "connectivity:connection_closed", "quic"));
 }
+
+/// The reliable mapping's KCP mode (`reliable.mode=kcp`): the sender's trace
+/// of 1 MB over the same lossy link as `lossy_reliable_trace`, every
+/// record valid qlog, its packet events one per KCP segment, and `strata
+/// qlog plot` draws its congestion view with every loss marked. (`strata
+/// get` has no option for KCP mode, so this one runs in the simulator.)
+#[test]
+fn the_congestion_view_draws_a_kcp_mode_trace() {
+    use strata::reliable::kcp::KcpConfig;
+    use strata::reliable::kcp_stream::{
+        KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig,
+    };
+    let client = SharedBuf::default();
+    let c = client.clone();
+    let tracer = QlogTracer::new(move |i: &TraceInfo| {
+        (i.vantage == Vantage::Client).then(|| {
+            let h = TraceHeader::new(i.vantage, i.now).title("reliable+udp kcp, 1 MB, 2 % loss");
+            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
+        })
+    });
+    let mut net = SimNet::new(3);
+    net.set_tracing(false);
+    net.set_qlog(tracer);
+    let got = Arc::new(Mutex::new(0));
+    let g = got.clone();
+    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
+    let factory: strata::StreamFactory =
+        Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
+    // ikcp's normal mode with fast resend: both loss triggers, and
+    // congestion control on.
+    let cfg = KcpStreamConfig {
+        kcp: KcpConfig {
+            fast_resend: 2,
+            ..KcpConfig::default_mode()
+        },
+        fin: true,
+        ..KcpStreamConfig::default()
+    };
+    let lcfg = KcpListenerConfig {
+        stream: cfg.clone(),
+        ..KcpListenerConfig::default()
+    };
+    let s = net.add_node(
+        server_addr,
+        Box::new(KcpListener::new(lcfg, factory).unwrap()),
+    );
+    let sender = KcpStream::new(9, cfg, Sender { left: 1_000_000 })
+        .unwrap()
+        .with_peer(server_addr);
+    let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(sender));
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(20))
+        .rate_bps(8_000_000)
+        .loss(Loss::Random(0.02));
+    net.link_both(c, s, link);
+    net.run_until(Duration::from_secs(300), |_| {
+        *got.lock().unwrap() == 1_000_000
+    });
+    assert_eq!(*got.lock().unwrap(), 1_000_000);
+    drop(net);
+    let text = client.text();
+    let trace = Trace::parse(&text).unwrap();
+    assert_eq!(trace.vantage, "client");
+    assert!(trace
+        .events
+        .iter()
+        .all(|e| e["time"].is_number() && e["data"].is_object() && e["category"] == "reliable"));
+    let sent: Vec<&Json> = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "transport:packet_sent")
+        .collect();
+    assert!(sent.iter().all(|e| e["data"]["wire"] == "kcp"));
+    assert!(sent.len() > 1_000_000 / 1376, "one event per segment");
+    let losses = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:packet_lost")
+        .count();
+    assert!(losses > 5, "2 % loss over 1 MB: {losses}");
+    let svg = plot(&trace, View::Congestion).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert_congestion_legend(&svg);
+    assert!(svg.contains(&format!("packet lost ({losses})")));
+    assert_eq!(count(&svg, "<circle"), losses + 1);
+    let longest = longest_polyline(&svg);
+    assert!(longest > Some(100), "{longest:?}");
+}
