@@ -3,7 +3,8 @@
 //! JSON-SEQ trace per conversation (category `reliable`, `"wire":"kcp"` on
 //! packet events) with one packet event per KCP segment, losses with the
 //! trigger ikcp retransmitted on (RTO expiry or fast resend), and the
-//! recovery metrics; the same seed writes the same bytes.
+//! recovery metrics; the same seed writes the same bytes. Against the
+//! `kcp` crate (an ikcp port), our engine's trace reads the peer's acks.
 
 mod reliable_support;
 
@@ -301,4 +302,109 @@ fn a_traced_conversation_answers_its_trace_to_the_layers_above_and_an_untraced_o
         drop(net);
         assert_eq!(traces.lock().unwrap().len(), if traced { 2 } else { 0 });
     }
+}
+
+/// The `kcp` crate's output: one entry per datagram.
+#[derive(Clone, Default)]
+struct KcpSink(std::rc::Rc<std::cell::RefCell<Vec<Vec<u8>>>>);
+
+impl std::io::Write for KcpSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().push(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn our_engine_against_the_kcp_crate_traces_its_segments_and_losses() {
+    use std::time::Instant;
+    use strata::qlog::Vantage;
+    use strata::reliable::kcp::Kcp;
+    const CONV: u32 = 0xC0FF_EE01;
+    const N: usize = 100_000;
+    let buf = SharedBuf::default();
+    let t0 = Instant::now();
+    let trace = QlogTrace::new(JsonSeqWriter::new(
+        TraceHeader::new(Vantage::Client, t0),
+        100_000,
+        buf.sink(),
+    ));
+    let mut ours = Kcp::new(CONV, KcpConfig::fast_mode()).unwrap();
+    ours.set_qlog(Some(trace));
+    let sink = KcpSink::default();
+    let mut theirs = kcp::Kcp::new_stream(CONV, sink.clone());
+    theirs.set_nodelay(true, 10, 2, true);
+    theirs.set_wndsize(128, 128);
+    let data: Vec<u8> = (0..N).map(|i| (i % 251) as u8).collect();
+    let (mut sent, mut got, mut rbuf) = (0, Vec::new(), vec![0u8; 64 * 1024]);
+    // Each datagram arrives 10 ms later; every 13th of ours is lost.
+    let mut to_theirs: Vec<(Instant, Vec<u8>)> = Vec::new();
+    let mut to_ours: Vec<(Instant, Vec<u8>)> = Vec::new();
+    let (mut now, mut n, mut d) = (t0, 0u64, Vec::new());
+    // Until every byte arrived and every segment was acknowledged.
+    while got.len() < N || ours.buffered() > 0 {
+        assert!(
+            now < t0 + Duration::from_secs(600),
+            "stalled at {}",
+            got.len()
+        );
+        sent += ours.send(&data[sent..]);
+        for (_, dg) in to_theirs.extract_if(.., |(at, _)| *at <= now) {
+            theirs.input(&dg).unwrap();
+        }
+        for (_, dg) in to_ours.extract_if(.., |(at, _)| *at <= now) {
+            ours.input(now, &dg).unwrap();
+        }
+        if ours.next_timeout(now).is_some_and(|t| t <= now) {
+            ours.on_timeout(now);
+        }
+        while ours.poll_transmit(now, &mut d) {
+            n += 1;
+            if n % 13 != 0 {
+                to_theirs.push((now + Duration::from_millis(10), d.clone()));
+            }
+        }
+        theirs
+            .update(now.duration_since(t0).as_millis() as u32)
+            .unwrap();
+        for dg in sink.0.borrow_mut().drain(..) {
+            to_ours.push((now + Duration::from_millis(10), dg));
+        }
+        while let Ok(k) = theirs.recv(&mut rbuf) {
+            got.extend_from_slice(&rbuf[..k]);
+        }
+        now += Duration::from_millis(1);
+    }
+    assert_eq!(got, data);
+    drop(ours);
+    let events = validate(&buf.text());
+    let pushed: std::collections::HashSet<u64> = named(&events, "transport:packet_sent")
+        .filter(|p| p["data"]["kcp"]["cmd"] == "push")
+        .map(|p| p["data"]["header"]["packet_number"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pushed.len(), N.div_ceil(1376), "every segment sent, by sn");
+    // The kcp crate's acks, as our trace read them: each acknowledges a
+    // segment we sent.
+    let acks: Vec<&Json> = named(&events, "transport:packet_received")
+        .filter(|p| p["data"]["kcp"]["cmd"] == "ack")
+        .collect();
+    assert!(acks.len() >= pushed.len());
+    for a in &acks {
+        assert_eq!(a["data"]["kcp"]["conv"], CONV);
+        let sn = a["data"]["frames"][0]["acked_ranges"][0][0]
+            .as_u64()
+            .unwrap();
+        assert!(pushed.contains(&sn), "{a}");
+    }
+    let lost: Vec<&Json> = named(&events, "recovery:packet_lost").collect();
+    assert!(!lost.is_empty(), "one datagram in 13 is lost");
+    for l in &lost {
+        let sn = l["data"]["header"]["packet_number"].as_u64().unwrap();
+        assert!(pushed.contains(&sn), "{l}");
+    }
+    assert!(named(&events, "recovery:metrics_updated")
+        .any(|m| m["data"]["smoothed_rtt"].as_f64() >= Some(20.0)));
 }
