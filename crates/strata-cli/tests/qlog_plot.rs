@@ -624,3 +624,97 @@ fn the_congestion_view_draws_a_kcp_mode_trace() {
     let longest = longest_polyline(&svg);
     assert!(longest > Some(100), "{longest:?}");
 }
+
+/// Over real loopback sockets: `strata serve --app echo --qlog DIR` on a
+/// KCP-mode endpoint (the end marker on), and `strata connect` to it
+/// sending one line. The server's trace of the conversation is valid qlog,
+/// its packet events KCP segments: the line read as a 10-byte push, echoed
+/// as one, each acknowledged. (`strata connect` has no `--qlog`; the
+/// server's side is the traced one.)
+#[test]
+fn serve_traces_a_kcp_mode_conversation_over_loopback() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempdir("kcp-serve");
+    let listen = "reliable+udp://127.0.0.1:0?reliable.mode=kcp&reliable.kcp_fin=true";
+    let args = [
+        "serve",
+        "--app",
+        "echo",
+        "--qlog",
+        dir.to_str().unwrap(),
+        listen,
+    ];
+    let mut served = Served(support::strata(&args));
+    let out = served.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let hostport = loop {
+        let line = lines
+            .next()
+            .expect("strata serve prints its endpoint")
+            .unwrap();
+        if let Some(ep) = line.strip_prefix("strata: serving echo on ") {
+            let hp = ep.split("://").nth(1).unwrap().split('?').next().unwrap();
+            break hp.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let ep = format!("reliable+udp://{hostport}?reliable.mode=kcp&reliable.kcp_fin=true");
+    let mut connect = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["connect", &ep])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = connect.stdin.take().unwrap();
+    stdin.write_all(b"hello kcp\n").unwrap();
+    drop(stdin);
+    let o = support::finish(connect);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, b"hello kcp\n");
+    // The trace is written out when the conversation ends.
+    let start = Instant::now();
+    let text = loop {
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        if let [file] = &files[..] {
+            let text = std::fs::read_to_string(file).unwrap();
+            if text.ends_with("}\n") && text.contains(r#""name":"transport:packet_sent""#) {
+                break text;
+            }
+        }
+        assert!(
+            start.elapsed() < support::HUNG,
+            "no trace in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(served);
+    let (vantage, events) = validate(&text);
+    assert_eq!(vantage, "server");
+    let seg = |name: &str, cmd: &str| {
+        events
+            .iter()
+            .filter(|e| e["name"] == name && e["data"]["kcp"]["cmd"] == cmd)
+            .map(|e| {
+                assert_eq!(e["category"], "reliable", "{e}");
+                assert_eq!(e["data"]["wire"], "kcp", "{e}");
+                e["data"]["kcp"]["len"].as_u64().unwrap()
+            })
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(seg("transport:packet_received", "push").first(), Some(&10));
+    assert!(
+        seg("transport:packet_sent", "push").contains(&10),
+        "the echo"
+    );
+    assert!(!seg("transport:packet_sent", "ack").is_empty());
+    assert!(!seg("transport:packet_received", "ack").is_empty());
+    assert!(events.iter().any(
+        |e| e["name"] == "recovery:metrics_updated" && e["data"]["congestion_window"].is_u64()
+    ));
+}
