@@ -758,3 +758,185 @@ fn serve_and_get_http3_write_http3_frames_into_the_quic_trace() {
     assert!(svg.contains("HTTP/3 streams"), "titled as HTTP/3's");
     assert!(!svg.contains("stream 2<"), "no row for the control stream");
 }
+
+/// The reliable mapping's KCP mode (`reliable.mode=kcp`): the sender's trace
+/// of 1 MB over the same lossy link as `lossy_reliable_trace`, every
+/// record valid qlog, its packet events one per KCP segment, and `strata
+/// qlog plot` draws its congestion view with every loss marked. (`strata
+/// get` has no option for KCP mode, so this one runs in the simulator.)
+#[test]
+fn the_congestion_view_draws_a_kcp_mode_trace() {
+    use strata::reliable::kcp::KcpConfig;
+    use strata::reliable::kcp_stream::{
+        KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig,
+    };
+    let client = SharedBuf::default();
+    let c = client.clone();
+    let tracer = QlogTracer::new(move |i: &TraceInfo| {
+        (i.vantage == Vantage::Client).then(|| {
+            let h = TraceHeader::new(i.vantage, i.now).title("reliable+udp kcp, 1 MB, 2 % loss");
+            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
+        })
+    });
+    let mut net = SimNet::new(3);
+    net.set_tracing(false);
+    net.set_qlog(tracer);
+    let got = Arc::new(Mutex::new(0));
+    let g = got.clone();
+    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
+    let factory: strata::StreamFactory =
+        Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
+    // ikcp's normal mode with fast resend: both loss triggers, and
+    // congestion control on.
+    let cfg = KcpStreamConfig {
+        kcp: KcpConfig {
+            fast_resend: 2,
+            ..KcpConfig::default_mode()
+        },
+        fin: true,
+        ..KcpStreamConfig::default()
+    };
+    let lcfg = KcpListenerConfig {
+        stream: cfg.clone(),
+        ..KcpListenerConfig::default()
+    };
+    let s = net.add_node(
+        server_addr,
+        Box::new(KcpListener::new(lcfg, factory).unwrap()),
+    );
+    let sender = KcpStream::new(9, cfg, Sender { left: 1_000_000 })
+        .unwrap()
+        .with_peer(server_addr);
+    let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(sender));
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(20))
+        .rate_bps(8_000_000)
+        .loss(Loss::Random(0.02));
+    net.link_both(c, s, link);
+    net.run_until(Duration::from_secs(300), |_| {
+        *got.lock().unwrap() == 1_000_000
+    });
+    assert_eq!(*got.lock().unwrap(), 1_000_000);
+    drop(net);
+    let text = client.text();
+    let trace = Trace::parse(&text).unwrap();
+    assert_eq!(trace.vantage, "client");
+    assert!(trace
+        .events
+        .iter()
+        .all(|e| e["time"].is_number() && e["data"].is_object() && e["category"] == "reliable"));
+    let sent: Vec<&Json> = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "transport:packet_sent")
+        .collect();
+    assert!(sent.iter().all(|e| e["data"]["wire"] == "kcp"));
+    assert!(sent.len() > 1_000_000 / 1376, "one event per segment");
+    let losses = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:packet_lost")
+        .count();
+    assert!(losses > 5, "2 % loss over 1 MB: {losses}");
+    let svg = plot(&trace, View::Congestion).unwrap();
+    assert!(svg.starts_with("<svg"));
+    assert_congestion_legend(&svg);
+    assert!(svg.contains(&format!("packet lost ({losses})")));
+    assert_eq!(count(&svg, "<circle"), losses + 1);
+    let longest = longest_polyline(&svg);
+    assert!(longest > Some(100), "{longest:?}");
+}
+
+/// Over real loopback sockets: `strata serve --app echo --qlog DIR` on a
+/// KCP-mode endpoint (the end marker on), and `strata connect` to it
+/// sending one line. The server's trace of the conversation is valid qlog,
+/// its packet events KCP segments: the line read as a 10-byte push, echoed
+/// as one, each acknowledged. (`strata connect` has no `--qlog`; the
+/// server's side is the traced one.)
+#[test]
+fn serve_traces_a_kcp_mode_conversation_over_loopback() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = tempdir("kcp-serve");
+    let listen = "reliable+udp://127.0.0.1:0?reliable.mode=kcp&reliable.kcp_fin=true";
+    let args = [
+        "serve",
+        "--app",
+        "echo",
+        "--qlog",
+        dir.to_str().unwrap(),
+        listen,
+    ];
+    let mut served = Served(support::strata(&args));
+    let out = served.0.stdout.take().unwrap();
+    let mut lines = BufReader::new(out).lines();
+    let hostport = loop {
+        let line = lines
+            .next()
+            .expect("strata serve prints its endpoint")
+            .unwrap();
+        if let Some(ep) = line.strip_prefix("strata: serving echo on ") {
+            let hp = ep.split("://").nth(1).unwrap().split('?').next().unwrap();
+            break hp.to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let ep = format!("reliable+udp://{hostport}?reliable.mode=kcp&reliable.kcp_fin=true");
+    let mut connect = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["connect", &ep])
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = connect.stdin.take().unwrap();
+    stdin.write_all(b"hello kcp\n").unwrap();
+    drop(stdin);
+    let o = support::finish(connect);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, b"hello kcp\n");
+    // The trace is written out when the conversation ends.
+    let start = Instant::now();
+    let text = loop {
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        if let [file] = &files[..] {
+            let text = std::fs::read_to_string(file).unwrap();
+            if text.ends_with("}\n") && text.contains(r#""name":"transport:packet_sent""#) {
+                break text;
+            }
+        }
+        assert!(
+            start.elapsed() < support::HUNG,
+            "no trace in {}",
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(served);
+    let (vantage, events) = validate(&text);
+    assert_eq!(vantage, "server");
+    let seg = |name: &str, cmd: &str| {
+        events
+            .iter()
+            .filter(|e| e["name"] == name && e["data"]["kcp"]["cmd"] == cmd)
+            .map(|e| {
+                assert_eq!(e["category"], "reliable", "{e}");
+                assert_eq!(e["data"]["wire"], "kcp", "{e}");
+                e["data"]["kcp"]["len"].as_u64().unwrap()
+            })
+            .collect::<Vec<u64>>()
+    };
+    assert_eq!(seg("transport:packet_received", "push").first(), Some(&10));
+    assert!(
+        seg("transport:packet_sent", "push").contains(&10),
+        "the echo"
+    );
+    assert!(!seg("transport:packet_sent", "ack").is_empty());
+    assert!(!seg("transport:packet_received", "ack").is_empty());
+    assert!(events.iter().any(
+        |e| e["name"] == "recovery:metrics_updated" && e["data"]["congestion_window"].is_u64()
+    ));
+}

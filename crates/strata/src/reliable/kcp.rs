@@ -63,6 +63,7 @@ use std::time::{Duration, Instant};
 
 mod config;
 mod error;
+mod qlog;
 mod segment;
 mod send;
 
@@ -173,6 +174,8 @@ pub struct Kcp {
     end_queued: bool,
     /// Stream mode: the peer's end marker was received.
     end_received: bool,
+    /// The qlog trace, when the engine is traced ([`Kcp::set_qlog`]).
+    qlog: Option<Box<qlog::KcpQlog>>,
 }
 
 /// `later - earlier` in ikcp's wrapping u32 arithmetic.
@@ -225,6 +228,7 @@ impl Kcp {
             stats: KcpStats::default(),
             end_queued: false,
             end_received: false,
+            qlog: None,
             cfg,
         })
     }
@@ -895,6 +899,9 @@ impl Kcp {
         if self.cfg.ack_nodelay && !self.acklist.is_empty() {
             self.acks_due = true;
         }
+        if self.qlog.is_some() {
+            self.qlog_datagram(false, datagram);
+        }
         Ok(())
     }
 
@@ -971,6 +978,9 @@ impl Kcp {
             return false;
         }
         self.stats.datagrams_out += 1;
+        if self.qlog.is_some() {
+            self.qlog_datagram(true, out);
+        }
         true
     }
 

@@ -668,6 +668,8 @@ impl<P: StreamProtocol> DatagramProtocol for KcpStream<P> {
             }
             return;
         }
+        let peer = self.conn.dest;
+        self.conn.trace(t, crate::qlog::Vantage::Client, peer);
         self.conn.start(t);
         self.after(t);
     }

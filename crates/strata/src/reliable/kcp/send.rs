@@ -1,6 +1,7 @@
 //! The send side and ikcp's timers: acks, RTT/RTO, congestion window,
 //! window probing and the periodic flush.
 
+use super::qlog::LossTrigger;
 use super::{diff, Kcp, SendSeg, ASK_SEND, PROBE_INIT, PROBE_LIMIT, RTO_MAX, THRESH_MIN};
 
 impl Kcp {
@@ -12,6 +13,9 @@ impl Kcp {
             let delta = rtt.abs_diff(self.rx_srtt);
             self.rx_rttval = ((3 * u64::from(self.rx_rttval) + u64::from(delta)) / 4) as u32;
             self.rx_srtt = ((7 * u64::from(self.rx_srtt) + u64::from(rtt)) / 8).max(1) as u32;
+        }
+        if let Some(q) = &mut self.qlog {
+            q.rtt_sample(rtt);
         }
         let rto = self
             .rx_srtt
@@ -152,6 +156,9 @@ impl Kcp {
                 seg.resendts = now.wrapping_add(seg.rto);
                 lost = true;
                 self.stats.timeout_retransmits += 1;
+                if let (Some(q), Some(at)) = (&self.qlog, self.latest) {
+                    Kcp::qlog_lost(q, at, seg.sn, seg.data.len(), LossTrigger::Time);
+                }
             } else if seg.fastack >= resent
                 && (self.cfg.fast_limit == 0 || seg.xmit <= self.cfg.fast_limit)
             {
@@ -160,6 +167,9 @@ impl Kcp {
                 seg.resendts = now.wrapping_add(seg.rto);
                 change = true;
                 self.stats.fast_retransmits += 1;
+                if let (Some(q), Some(at)) = (&self.qlog, self.latest) {
+                    Kcp::qlog_lost(q, at, seg.sn, seg.data.len(), LossTrigger::Reordering);
+                }
             } else {
                 continue;
             }
@@ -184,6 +194,9 @@ impl Kcp {
         if self.cwnd < 1 {
             self.cwnd = 1;
             self.incr = self.mss;
+        }
+        if self.qlog.is_some() {
+            self.qlog_metrics();
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use super::{half_close, KcpCounters, KcpStreamConfig, KCP};
 use crate::deadline::after;
+use crate::qlog::{QlogTrace, QlogTracer, TraceInfo, Vantage};
 use crate::reliable::host::{hysteresis, HostEngine, Hosted, Received};
 use crate::reliable::kcp::Kcp;
 use crate::{
@@ -62,6 +63,9 @@ pub(crate) struct KcpExt {
     /// [`KcpError::NoHalfClose`](crate::reliable::kcp::KcpError::NoHalfClose)
     /// once flushed.
     eof_refused: bool,
+    /// The conversation's qlog trace, answered to the layers above so they
+    /// write into the same trace.
+    qlog: Option<QlogTrace>,
 }
 
 impl KcpExt {
@@ -209,6 +213,9 @@ impl HostEngine for Kcp {
         if id == TypeId::of::<ReliableDelivery>() {
             return Some(&RELIABLE as &dyn Any);
         }
+        if id == TypeId::of::<QlogTrace>() {
+            return ext.qlog.as_ref().map(|q| q as &dyn Any);
+        }
         None
     }
 
@@ -303,8 +310,33 @@ impl<P: StreamProtocol> Hosted<Kcp, P> {
             fin_asked: false,
             peer_fin: false,
             eof_refused: false,
+            qlog: None,
         };
         Hosted::new(kcp, ext, inner, None, None)
+    }
+
+    /// Traces the conversation into a trace from the socket's
+    /// [`QlogTracer`], when the driver set one: the engine's segments and
+    /// recovery (category `reliable`, `"wire":"kcp"`), and every layer
+    /// above it.
+    pub(super) fn trace(
+        &mut self,
+        t: &dyn DatagramTransport,
+        vantage: Vantage,
+        peer: Option<std::net::SocketAddr>,
+    ) {
+        let Some(tracer) = t.get::<QlogTracer>() else {
+            return;
+        };
+        let info = TraceInfo {
+            vantage,
+            peer: peer.map(crate::Addr::Inet),
+            protocol: crate::reliable::native_host::NAME,
+            now: t.now(),
+        };
+        let trace = tracer.trace(&info);
+        self.engine.set_qlog(trace.clone());
+        self.ext.qlog = trace;
     }
 
     fn tick(&mut self, t: &dyn DatagramTransport) -> Instant {

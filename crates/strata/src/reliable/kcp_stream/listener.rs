@@ -317,6 +317,7 @@ impl KcpListener {
         conn.wake_id = Some(id);
         conn.ext.below_paused = self.below_paused;
         KcpCounters::bump(&self.counters.accepted);
+        conn.trace(t, crate::qlog::Vantage::Server, Some(key.0));
         conn.start(t);
         self.children.insert(id, key, conn);
         Some(id)
