@@ -377,6 +377,31 @@ fn traces_when_done(dir: &Path, want: usize) -> Traces {
     }
 }
 
+/// The text of the one trace in `dir` once it holds `needle` (a trace is
+/// written out when it passes 64 KiB and when its connection ends).
+fn trace_with(dir: &Path, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        if let [file] = &files[..] {
+            let text = std::fs::read_to_string(file).unwrap();
+            if text.contains(needle) {
+                return text;
+            }
+        }
+        assert!(
+            start.elapsed() < support::HUNG,
+            "{} traces in {}, none with {needle}",
+            files.len(),
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running `strata serve`, killed on drop.
 struct Served(std::process::Child);
 
@@ -499,7 +524,7 @@ fn serve_and_get_trace_the_reliable_mapping_under_tls_in_the_same_file() {
 }
 
 #[test]
-fn get_http3_writes_the_quic_connection_s_trace() {
+fn get_http3_writes_the_quic_connection_s_trace_packet_by_packet_and_it_plots() {
     let (sdir, cdir) = (tempdir("h3-serve"), tempdir("h3-get"));
     let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
     let url = format!("https://{hostport}/bytes/100000");
@@ -516,6 +541,8 @@ fn get_http3_writes_the_quic_connection_s_trace() {
     ];
     let o = support::finish(support::strata(&get));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The server's trace is written out once its connection drained.
+    let server_text = trace_with(&sdir, "connectivity:connection_closed");
     drop(server);
     let files: Vec<_> = std::fs::read_dir(&cdir)
         .unwrap()
@@ -526,4 +553,61 @@ fn get_http3_writes_the_quic_connection_s_trace() {
     assert_eq!(vantage, "client");
     assert!(has(&events, "recovery:metrics_updated", "quic"));
     assert!(has(&events, "connectivity:connection_closed", "quic"));
+    // quinn-proto's events, packet by packet, with their numbers.
+    let numbered = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["name"] == name && e["category"] == "quic")
+            .filter(|e| e["data"]["header"]["packet_number"].is_u64())
+            .count()
+    };
+    // 100 kB down in packets of at most 1,452 bytes.
+    assert!(numbered("transport:packet_received") > 60, "{events:?}");
+    assert!(numbered("transport:packet_sent") > 10);
+    assert!(events
+        .iter()
+        .any(|e| e["name"] == "recovery:metrics_updated" && e["data"]["bytes_in_flight"].is_u64()));
+    // The server sent the body: its trace draws the congestion view.
+    validate(&server_text);
+    let trace = Trace::parse(&server_text).unwrap();
+    assert_eq!(trace.vantage, "server");
+    assert_eq!(trace.default_view(), View::Congestion);
+    let sent = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "transport:packet_sent")
+        .count();
+    assert!(sent > 60, "{sent}");
+    let svg = plot(&trace, View::Congestion).unwrap();
+    for label in [
+        "congestion window",
+        "bytes in flight",
+        "smoothed RTT",
+        "latest RTT",
+        "min RTT",
+    ] {
+        assert!(svg.contains(label), "legend {label}");
+    }
+    // quinn-proto updates the bytes in flight after each batch of packets
+    // sent and each acknowledgment: each update is a step of its line.
+    let updates = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:metrics_updated")
+        .filter(|e| e["data"]["bytes_in_flight"].is_u64())
+        .count();
+    assert!(updates > 10, "{updates}");
+    let longest = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            p.split("points=\"")
+                .nth(1)
+                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
+        })
+        .max();
+    assert!(
+        longest >= Some(2 * updates - 1),
+        "{longest:?} for {updates}"
+    );
 }
