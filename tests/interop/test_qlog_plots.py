@@ -17,6 +17,7 @@ DOCS_IMG = pathlib.Path(__file__).resolve().parents[2] / "docs" / "img"
 LEGENDS = {
     "qlog-reliable-congestion.svg": ["congestion window", "bytes in flight", "packet lost", "smoothed RTT"],
     "qlog-h2-streams.svg": ["stream 1", "headers", "data"],
+    "qlog-quic-congestion.svg": ["congestion window", "bytes in flight", "packet lost", "smoothed RTT"],
 }
 
 

@@ -4,7 +4,9 @@
 //!
 //! * **congestion**: bytes in flight and the congestion window over time,
 //!   losses marked, and below them the RTTs (smoothed, latest, min), from
-//!   `recovery:metrics_updated` and `recovery:packet_lost`;
+//!   `recovery:metrics_updated` and `recovery:packet_lost`: the reliable
+//!   mapping's, and QUIC's from quinn-proto (whose updates carry only the
+//!   figures that changed: each figure holds until its next update);
 //! * **streams**: one row per HTTP/2 stream, each frame sent (above the
 //!   row's line) and received (below) at its time, by type, from
 //!   `http:frame_created` and `http:frame_parsed`; the row's line is the

@@ -111,6 +111,79 @@ fn lossy_reliable_trace() -> String {
     client.text()
 }
 
+/// A server certificate with an Ed25519 key (self-signed, `localhost`):
+/// its signature has one length every run, so the QUIC trace below is the
+/// same every run (an ECDSA signature's length varies with its nonce, and
+/// with it the handshake packets').
+const ED25519_CERT: &str = "-----BEGIN CERTIFICATE-----
+MIIBVTCCAQegAwIBAgIUVGWfMxXx0ixHF/0dkHoLufl2b2QwBQYDK2VwMBQxEjAQ
+BgNVBAMMCWxvY2FsaG9zdDAgFw0yNjEyMDcxNjQ5MTFaGA8yMTI2MTExMzE2NDkx
+MVowFDESMBAGA1UEAwwJbG9jYWxob3N0MCowBQYDK2VwAyEA0cbL8CpIRA3Ay+tq
+pOccJsFoHJhEiUtezxE2Wm43LCijaTBnMB0GA1UdDgQWBBQ7q34tFpVabIPZPAnQ
+LQF/6EZ7AjAfBgNVHSMEGDAWgBQ7q34tFpVabIPZPAnQLQF/6EZ7AjAPBgNVHRMB
+Af8EBTADAQH/MBQGA1UdEQQNMAuCCWxvY2FsaG9zdDAFBgMrZXADQQDpmPPMBEv7
+1VGNuND8N9FFuRYoHhPWbESpvo8JB10kDfIPR64muZ2QIx7QHiliLpSe9aRYWJKA
+ZvNu7aeCtHcK
+-----END CERTIFICATE-----
+";
+const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIJMJRtcfryLZsvtFBw7ZqlZ+n+asewDL1IB/sAc9g+Lm
+-----END PRIVATE KEY-----
+";
+
+/// The sender's trace of 1 MB over QUIC, on the link of
+/// [`lossy_reliable_trace`] (20 ms, 8 Mbit/s, 2 % loss each way), in the
+/// simulator: quinn-proto's events (the same run every time).
+fn lossy_quic_trace() -> String {
+    use strata::quic::testing::{QuicPairTls, QUIC_PAIR_ALPN};
+    use strata::quic::{AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicServer};
+    let client = SharedBuf::default();
+    let c = client.clone();
+    let tracer = QlogTracer::new(move |i: &TraceInfo| {
+        (i.vantage == Vantage::Client).then(|| {
+            let h = TraceHeader::new(i.vantage, i.now).title("quic, 1 MB, 2 % loss");
+            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
+        })
+    });
+    let mut net = SimNet::new(3);
+    net.set_tracing(false);
+    net.set_qlog(tracer);
+    let got = Arc::new(Mutex::new(0));
+    let g = got.clone();
+    let factory: strata::StreamFactory =
+        Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
+    let apps: AppFactory =
+        Arc::new(move |_| Some(Box::new(PerStream::new(factory.clone())) as Box<dyn QuicApp>));
+    let cfg = |seed| QuicConfig {
+        rng_seed: Some(seed),
+        ..QuicConfig::default()
+    };
+    let id =
+        strata::tls::Identity::from_pem(ED25519_CERT.as_bytes(), ED25519_KEY.as_bytes()).unwrap();
+    let server_tls = strata::tls::ServerTls::new(&id)
+        .alpn([QUIC_PAIR_ALPN])
+        .build_rustls()
+        .unwrap();
+    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
+    let server = QuicServer::new(cfg(3), Arc::new(server_tls), apps).unwrap();
+    let sender = Box::new(Sender { left: 1_000_000 });
+    let client_tls = QuicPairTls::new().client;
+    let cl = QuicClient::stream(cfg(4), client_tls, "localhost", server_addr, sender).unwrap();
+    let s = net.add_node(server_addr, Box::new(server));
+    let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cl));
+    let link = LinkConfig::default()
+        .delay(Duration::from_millis(20))
+        .rate_bps(8_000_000)
+        .loss(Loss::Random(0.02));
+    net.link_both(c, s, link);
+    net.run_until(Duration::from_secs(60), |_| {
+        *got.lock().unwrap() == 1_000_000
+    });
+    assert_eq!(*got.lock().unwrap(), 1_000_000);
+    drop(net);
+    client.text()
+}
+
 /// Echoes a request body.
 struct Echo;
 impl StreamProtocol for Echo {
@@ -234,6 +307,54 @@ fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
     assert!(
         e.contains("no http:frame_created or http:frame_parsed events"),
         "{e}"
+    );
+}
+
+#[test]
+fn the_congestion_view_draws_a_quic_transfer_from_quinn_protos_events() {
+    let text = lossy_quic_trace();
+    assert_eq!(text, lossy_quic_trace(), "the same run every time");
+    let trace = Trace::parse(&text).unwrap();
+    assert_eq!(trace.default_view(), View::Congestion);
+    let losses = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:packet_lost")
+        .filter(|e| e["data"]["header"]["packet_number"].is_u64())
+        .count();
+    assert!(losses > 5, "2 % loss over 1 MB: {losses}");
+    let svg = plot(&trace, View::Congestion).unwrap();
+    doc_image("qlog-quic-congestion.svg", &svg);
+    for label in [
+        "congestion window",
+        "bytes in flight",
+        "smoothed RTT",
+        "latest RTT",
+        "min RTT",
+    ] {
+        assert!(svg.contains(label), "legend {label}");
+    }
+    assert!(svg.contains(&format!("packet lost ({losses})")));
+    assert_eq!(count(&svg, "<circle"), losses + 1);
+    let updates = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:metrics_updated")
+        .filter(|e| e["data"]["bytes_in_flight"].is_u64())
+        .count();
+    let longest = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            p.split("points=\"")
+                .nth(1)
+                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
+        })
+        .max();
+    assert!(updates > 100, "{updates}");
+    assert!(
+        longest >= Some(2 * updates - 1),
+        "{longest:?} for {updates}"
     );
 }
 
@@ -386,6 +507,31 @@ fn traces_when_done(dir: &Path, want: usize) -> Traces {
     }
 }
 
+/// The text of the one trace in `dir` once it holds `needle` (a trace is
+/// written out when it passes 64 KiB and when its connection ends).
+fn trace_with(dir: &Path, needle: &str) -> String {
+    let start = Instant::now();
+    loop {
+        let files: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|f| f.unwrap().path())
+            .collect();
+        if let [file] = &files[..] {
+            let text = std::fs::read_to_string(file).unwrap();
+            if text.contains(needle) {
+                return text;
+            }
+        }
+        assert!(
+            start.elapsed() < support::HUNG,
+            "{} traces in {}, none with {needle}",
+            files.len(),
+            dir.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// A running `strata serve`, killed on drop.
 struct Served(std::process::Child);
 
@@ -508,7 +654,7 @@ fn serve_and_get_trace_the_reliable_mapping_under_tls_in_the_same_file() {
 }
 
 #[test]
-fn get_http3_writes_the_quic_connection_s_trace() {
+fn get_http3_writes_the_quic_connection_s_trace_packet_by_packet_and_it_plots() {
     let (sdir, cdir) = (tempdir("h3-serve"), tempdir("h3-get"));
     let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
     let url = format!("https://{hostport}/bytes/100000");
@@ -525,6 +671,8 @@ fn get_http3_writes_the_quic_connection_s_trace() {
     ];
     let o = support::finish(support::strata(&get));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The server's trace is written out once its connection drained.
+    let server_text = trace_with(&sdir, "connectivity:connection_closed");
     drop(server);
     let files: Vec<_> = std::fs::read_dir(&cdir)
         .unwrap()
@@ -535,6 +683,72 @@ fn get_http3_writes_the_quic_connection_s_trace() {
     assert_eq!(vantage, "client");
     assert!(has(&events, "recovery:metrics_updated", "quic"));
     assert!(has(&events, "connectivity:connection_closed", "quic"));
+    // quinn-proto's events, packet by packet, with their numbers.
+    let numbered = |name: &str| {
+        events
+            .iter()
+            .filter(|e| e["name"] == name && e["category"] == "quic")
+            .filter(|e| e["data"]["header"]["packet_number"].is_u64())
+            .count()
+    };
+    // 100 kB down in packets of at most 1,452 bytes.
+    assert!(numbered("transport:packet_received") > 60, "{events:?}");
+    // The client sends little (its hello, acknowledgments, its close): how
+    // many acknowledgments depends on how the packets were batched.
+    for ty in ["initial", "handshake", "1RTT"] {
+        assert!(
+            events.iter().any(|e| e["name"] == "transport:packet_sent"
+                && e["data"]["header"]["packet_type"] == ty
+                && e["data"]["header"]["packet_number"].is_u64()),
+            "a {ty} packet sent"
+        );
+    }
+    assert!(events
+        .iter()
+        .any(|e| e["name"] == "recovery:metrics_updated" && e["data"]["bytes_in_flight"].is_u64()));
+    // The server sent the body: its trace draws the congestion view.
+    validate(&server_text);
+    let trace = Trace::parse(&server_text).unwrap();
+    assert_eq!(trace.vantage, "server");
+    assert_eq!(trace.default_view(), View::Congestion);
+    let sent = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "transport:packet_sent")
+        .count();
+    assert!(sent > 60, "{sent}");
+    let svg = plot(&trace, View::Congestion).unwrap();
+    for label in [
+        "congestion window",
+        "bytes in flight",
+        "smoothed RTT",
+        "latest RTT",
+        "min RTT",
+    ] {
+        assert!(svg.contains(label), "legend {label}");
+    }
+    // quinn-proto updates the bytes in flight after each batch of packets
+    // sent and each acknowledgment: each update is a step of its line.
+    let updates = trace
+        .events
+        .iter()
+        .filter(|e| e["name"] == "recovery:metrics_updated")
+        .filter(|e| e["data"]["bytes_in_flight"].is_u64())
+        .count();
+    assert!(updates >= 4, "{updates}");
+    let longest = svg
+        .split("<polyline")
+        .skip(1)
+        .map(|p| {
+            p.split("points=\"")
+                .nth(1)
+                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
+        })
+        .max();
+    assert!(
+        longest >= Some(2 * updates - 1),
+        "{longest:?} for {updates}"
+    );
 }
 
 /// A trace written by hand: qlog's header, then `events` (JSON objects).

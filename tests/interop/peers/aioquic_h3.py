@@ -4,11 +4,12 @@
   client --host H --port P --path /x [--ca FILE] [--upload-size N]
       One request (GET, or POST of N bytes of aioquic_common.pattern);
       prints one JSON line: status, headers, body length and SHA-256.
-  server --cert FILE --key FILE [--port P]
+  server --cert FILE --key FILE [--port P] [--qlog DIR]
       Prints `LISTENING <port>`; answers GET /bytes/N with N bytes of the
       pattern (content-length set), GET /hello with `hello, world\\n`, and
       POST /sink with `<sha256 hex> <length>\\n` of the request body; 404
-      otherwise.
+      otherwise. With --qlog, aioquic writes each connection's qlog (JSON,
+      one file per connection, once it has ended) into DIR.
 """
 import argparse
 import asyncio
@@ -26,6 +27,7 @@ from aioquic.h3.connection import H3_ALPN, H3Connection  # noqa: E402
 from aioquic.h3.events import DataReceived, HeadersReceived  # noqa: E402
 from aioquic.quic.configuration import QuicConfiguration  # noqa: E402
 from aioquic.quic.events import ConnectionTerminated  # noqa: E402
+from aioquic.quic.logger import QuicFileLogger  # noqa: E402
 
 from aioquic_common import pattern  # noqa: E402
 
@@ -132,6 +134,8 @@ async def client(args):
 async def server(args):
     cfg = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN, idle_timeout=30)
     cfg.load_cert_chain(args.cert, args.key)
+    if args.qlog:
+        cfg.quic_logger = QuicFileLogger(args.qlog)
     srv = await serve("127.0.0.1", args.port, configuration=cfg, create_protocol=Server)
     port = srv._transport.get_extra_info("sockname")[1]
     print(f"LISTENING {port}", flush=True)
@@ -152,6 +156,7 @@ def main():
     s.add_argument("--cert", required=True)
     s.add_argument("--key", required=True)
     s.add_argument("--port", type=int, default=0)
+    s.add_argument("--qlog")
     args = p.parse_args()
     asyncio.run(client(args) if args.cmd == "client" else server(args))
 

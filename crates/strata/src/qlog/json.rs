@@ -27,6 +27,7 @@ pub fn write_value(out: &mut String, v: &Value<'_>) {
         Value::F64(_) => out.push_str("null"),
         Value::Bool(b) => out.push_str(if b { "true" } else { "false" }),
         Value::Str(s) => write_str(out, s),
+        Value::Raw(json) => out.push_str(json),
         Value::Obj(fields) => write_fields(out, fields),
         Value::List(items) => {
             out.push('[');

@@ -81,6 +81,17 @@ pub enum Value<'a> {
     Obj(&'a [(&'a str, Value<'a>)]),
     /// A list.
     List(&'a [Value<'a>]),
+    /// Text that is already one JSON value, written as it is (the events
+    /// another library formats: quinn-proto's QUIC events). The writer does
+    /// not check it: the caller passes valid JSON.
+    ///
+    /// ```
+    /// use strata::qlog::{write_value, Value};
+    /// let mut s = String::new();
+    /// write_value(&mut s, &Value::Obj(&[("header", Value::Raw(r#"{"packet_number":7}"#))]));
+    /// assert_eq!(s, r#"{"header":{"packet_number":7}}"#);
+    /// ```
+    Raw(&'a str),
 }
 
 /// One event as a layer emits it.

@@ -22,7 +22,7 @@ use bytes::BytesMut;
 use quinn_proto::{ConnectionHandle, DatagramEvent, Endpoint, EndpointConfig, Event, StreamEvent};
 
 use super::conn::{ConnState, ConnView};
-use super::qlog::QuicQlog;
+use super::qlog::{QuicQlog, QuinnQlog};
 use super::table::ConnTable;
 use super::{
     from_proto_id, to_proto_id, AppFactory, ConnectError, Dir, QuicApp, QuicConfig, QuicError,
@@ -156,6 +156,9 @@ pub(crate) struct Engine {
     server_config: Option<Arc<quinn_proto::ServerConfig>>,
     /// The transport parameters of connections a client opens (set at start).
     transport: Option<Arc<quinn_proto::TransportConfig>>,
+    /// The transport's datagram size at start (a traced connection's
+    /// transport parameters are made again with it, its qlog stream set).
+    max_payload: usize,
     conns: ConnTable<Conn>,
     next_id: u64,
     half_open: usize,
@@ -179,6 +182,7 @@ impl Engine {
             endpoint: None,
             server_config: None,
             transport: None,
+            max_payload: 0,
             conns: ConnTable::new(),
             next_id: 0,
             half_open: 0,
@@ -223,7 +227,8 @@ impl Engine {
             micros: AtomicU64::new(0),
         });
         self.clock = Some(clock.clone());
-        let transport = Arc::new(self.cfg.transport(t.max_datagram_size())?);
+        self.max_payload = t.max_datagram_size();
+        let transport = Arc::new(self.cfg.transport(self.max_payload)?);
         let mut ecfg = match self.cfg.seed_bytes(1) {
             Some(k) => {
                 EndpointConfig::new(Arc::new(ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &k)))
@@ -293,27 +298,36 @@ impl Engine {
     ) -> Result<(), ConnectError> {
         let now = t.now();
         self.tick(now);
-        let opened = match (self.endpoint.as_mut(), &self.transport) {
+        let opened = match (self.endpoint.is_some(), &self.transport) {
             _ if self.done || self.shutting_down => Err(ConnectError::Closed),
-            (Some(_), _) if self.conns.len() >= self.cfg.max_connections => {
+            (true, _) if self.conns.len() >= self.cfg.max_connections => {
                 Err(ConnectError::ConnectionLimit(self.cfg.max_connections))
             }
-            (Some(ep), Some(transport)) => {
+            (true, Some(shared)) => {
+                let (qlog, quinn) = open_trace(t, Vantage::Client, server, now);
+                let transport = self
+                    .traced_transport(quinn)
+                    .unwrap_or_else(|| shared.clone());
                 let mut cc = quinn_proto::ClientConfig::new(crypto);
-                cc.transport_config(transport.clone());
+                cc.transport_config(transport);
                 if let Some(seed) = self.cfg.rng_seed {
                     // quinn-proto's default draws from the thread's generator.
                     let dcid = super::cid::seeded_initial_dcid(seed, self.next_id);
                     cc.initial_dst_cid_provider(Arc::new(move || dcid));
                 }
-                ep.connect(now, cc, server, server_name)
-                    .map_err(ConnectError::from)
+                match self.endpoint.as_mut() {
+                    Some(ep) => ep
+                        .connect(now, cc, server, server_name)
+                        .map(|(h, q)| (h, q, qlog))
+                        .map_err(ConnectError::from),
+                    None => Err(ConnectError::NotStarted),
+                }
             }
             _ => Err(ConnectError::NotStarted),
         };
         match opened {
-            Ok((handle, q)) => {
-                let id = self.insert(t, handle, q, Some(app));
+            Ok((handle, q, qlog)) => {
+                let id = self.insert(t, handle, q, Some(app), qlog);
                 self.drive(id, t);
                 Ok(())
             }
@@ -324,31 +338,33 @@ impl Engine {
         }
     }
 
+    /// A traced connection's transport parameters: the layer's, with
+    /// quinn-proto's qlog stream set (None when untraced: the shared ones).
+    fn traced_transport(
+        &self,
+        quinn: Option<QuinnQlog>,
+    ) -> Option<Arc<quinn_proto::TransportConfig>> {
+        let quinn = quinn?;
+        // Made once already at start with the same size: cannot fail.
+        let mut tc = self.cfg.transport(self.max_payload).ok()?;
+        quinn.configure(&mut tc);
+        Some(Arc::new(tc))
+    }
+
     fn insert(
         &mut self,
         t: &mut dyn DatagramTransport,
         handle: ConnectionHandle,
         q: quinn_proto::Connection,
         app: Option<Box<dyn QuicApp>>,
+        qlog: Option<Box<QuicQlog>>,
     ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         let now = t.now();
         let peer = PeerAddr(Addr::Inet(q.remote_address()));
         let mut st = ConnState::new(self.is_server(), now, t.waker().child(id), peer);
-        if let Some(tracer) = t.get::<QlogTracer>() {
-            let info = TraceInfo {
-                vantage: if self.is_server() {
-                    Vantage::Server
-                } else {
-                    Vantage::Client
-                },
-                peer: Some(Addr::Inet(q.remote_address())),
-                protocol: "quic",
-                now,
-            };
-            st.qlog = tracer.trace(&info).map(QuicQlog::new);
-        }
+        st.qlog = qlog;
         st.handshake_deadline = Some(after(now, self.cfg.handshake_timeout));
         st.buffer = super::StreamBuffer {
             high_water: self.cfg.high_water,
@@ -432,9 +448,19 @@ impl Engine {
             }
             return;
         }
-        match ep.accept(incoming, now, &mut self.buf, None) {
+        let (qlog, quinn) = open_trace(t, Vantage::Server, incoming.remote_address(), now);
+        // Only a traced connection gets a configuration of its own.
+        let traced = self.traced_transport(quinn).and_then(|tc| {
+            let mut sc = quinn_proto::ServerConfig::clone(self.server_config.as_deref()?);
+            sc.transport_config(tc);
+            Some(Arc::new(sc))
+        });
+        let Some(ep) = self.endpoint.as_mut() else {
+            return;
+        };
+        match ep.accept(incoming, now, &mut self.buf, traced) {
             Ok((handle, q)) => {
-                let id = self.insert(t, handle, q, None);
+                let id = self.insert(t, handle, q, None, qlog);
                 self.conns.touch(id);
             }
             Err(e) => {
@@ -667,6 +693,33 @@ impl Engine {
             earliest(c.st.handshake_deadline, app_deadline),
         );
         conns.rearm(id, next);
+    }
+}
+
+/// The traces of a new connection to or from `peer`, when the transport
+/// has a tracer and it makes one: the layer's, and quinn-proto's (to set
+/// before the connection exists, so its first packets are traced).
+fn open_trace(
+    t: &dyn DatagramTransport,
+    vantage: Vantage,
+    peer: SocketAddr,
+    now: Instant,
+) -> (Option<Box<QuicQlog>>, Option<QuinnQlog>) {
+    let Some(tracer) = t.get::<QlogTracer>() else {
+        return (None, None);
+    };
+    let info = TraceInfo {
+        vantage,
+        peer: Some(Addr::Inet(peer)),
+        protocol: "quic",
+        now,
+    };
+    match tracer.trace(&info) {
+        Some(trace) => {
+            let (qlog, quinn) = QuicQlog::start(trace, now);
+            (Some(qlog), quinn)
+        }
+        None => (None, None),
     }
 }
 
