@@ -532,7 +532,7 @@ fn packets(events: &[Json], name: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// With quinn-proto's qlog (feature `quic-qlog`, on by default), every
+/// With quinn-proto's qlog (feature `quic-qlog`, on in the workspace's test run through strata-cli), every
 /// packet: sent and received with its number, lost with its number, and
 /// the recovery metrics as they change, in the connection's one trace.
 #[cfg(feature = "quic-qlog")]

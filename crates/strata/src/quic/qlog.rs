@@ -1,7 +1,8 @@
 //! The QUIC layer's qlog events (issue 14, point 5), category `quic`, in
 //! the connection's one trace.
 //!
-//! With the feature `quic-qlog` (on by default) they come from quinn-proto's
+//! With the feature `quic-qlog` (off by default; strata-cli and strata-sim
+//! turn it on) they come from quinn-proto's
 //! own qlog, packet by packet: a traced connection gets a quinn-proto
 //! `QlogStream` of its own whose writer (`quinn::Records`) takes each
 //! JSON-SEQ record quinn-proto writes, drops its header (the trace has

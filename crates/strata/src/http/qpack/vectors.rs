@@ -159,7 +159,8 @@ fn strata_vectors() -> Value {
 fn strata_vectors_are_current() {
     let mut doc = strata_vectors();
     // Keys in order whatever serde_json's build: quinn-proto's qlog (the
-    // feature `quic-qlog`) turns on its `preserve_order` in the whole build.
+    // feature `quic-qlog`) turns on its `preserve_order` in the whole build
+    // (the workspace's, through strata-cli).
     doc.sort_all_objects();
     let text = serde_json::to_string(&doc).expect("json") + "\n";
     let path = concat!(
