@@ -7,6 +7,7 @@
 
 mod h2_support;
 use h2_support::Upload;
+mod qlog_support;
 mod quic_support;
 mod tls_support;
 
@@ -14,31 +15,13 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use qlog_support::{tracer, validate, Traces};
 use quic_support::{Bulk, Shared};
 use serde_json::Value as Json;
 use strata::qlog::{JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader, TraceInfo};
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::testing::{LinkConfig, Loss, SimNet};
 use strata::StreamProtocol;
-
-/// One trace per connection: (vantage, its bytes).
-type Traces = Arc<Mutex<Vec<(String, SharedBuf)>>>;
-
-fn tracer(traces: Traces) -> QlogTracer {
-    QlogTracer::new(move |i: &TraceInfo| {
-        let buf = SharedBuf::default();
-        traces
-            .lock()
-            .unwrap()
-            .push((i.vantage.as_str().to_string(), buf.clone()));
-        let h = TraceHeader::new(i.vantage, i.now).title(format!(
-            "{} {}",
-            i.protocol,
-            i.vantage.as_str()
-        ));
-        Some(QlogTrace::new(JsonSeqWriter::new(h, 100_000, buf.sink())))
-    })
-}
 
 /// Runs a 200 kB upload over a link losing 5 % each way; returns the traces.
 fn lossy_transfer(seed: u64) -> Vec<(String, String)> {
@@ -75,35 +58,6 @@ fn lossy_transfer(seed: u64) -> Vec<(String, String)> {
     drop(net); // the connections end: each trace is flushed
     let t = traces.lock().unwrap();
     t.iter().map(|(v, b)| (v.clone(), b.text())).collect()
-}
-
-/// Parses JSON-SEQ (RFC 7464) and checks qlog's required fields: the header
-/// (`qlog_version`, `qlog_format`, `trace.vantage_point.type`), then every
-/// event (`time`, `name`, `data`). Returns the events.
-fn validate(text: &str) -> Vec<Json> {
-    assert!(text.starts_with('\u{1e}'), "JSON-SEQ records start with RS");
-    let mut records = text.split('\u{1e}').skip(1).map(|r| {
-        assert!(r.ends_with('\n'), "a record ends with LF: {r:?}");
-        serde_json::from_str::<Json>(r).unwrap_or_else(|e| panic!("{e}: {r}"))
-    });
-    let header = records.next().expect("a header record");
-    assert!(header["qlog_version"].is_string(), "{header}");
-    assert_eq!(header["qlog_format"], "JSON-SEQ");
-    let vp = &header["trace"]["vantage_point"]["type"];
-    assert!(vp == "client" || vp == "server", "{header}");
-    assert!(header["trace"]["common_fields"]["reference_time"].is_number());
-    let events: Vec<Json> = records.collect();
-    let mut last = 0.0;
-    for e in &events {
-        let time = e["time"].as_f64().unwrap_or_else(|| panic!("time: {e}"));
-        assert!(time >= last, "times never go back: {e}");
-        last = time;
-        let name = e["name"].as_str().unwrap_or_else(|| panic!("name: {e}"));
-        assert!(name.contains(':'), "namespace:event: {e}");
-        assert!(e["data"].is_object(), "data: {e}");
-        assert!(e["category"].is_string(), "category: {e}");
-    }
-    events
 }
 
 fn count(events: &[Json], name: &str) -> usize {

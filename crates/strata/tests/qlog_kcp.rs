@@ -6,40 +6,23 @@
 //! recovery metrics; the same seed writes the same bytes. Against the
 //! `kcp` crate (an ikcp port), our engine's trace reads the peer's acks.
 
+mod qlog_support;
 mod reliable_support;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use qlog_support::{tracer_max_events, validate, Traces};
 use reliable_support::{Bulk, Shared};
 use serde_json::Value as Json;
-use strata::qlog::{JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader, TraceInfo};
+use strata::qlog::{JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader};
 use strata::reliable::kcp::KcpConfig;
 use strata::reliable::kcp_stream::{KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig};
 use strata::testing::{LinkConfig, Loss, SimNet};
 use strata::{StreamProtocol, StreamTransport};
 
-/// One trace per conversation: (vantage, its bytes).
-type Traces = Arc<Mutex<Vec<(String, SharedBuf)>>>;
-
 const TOTAL: u64 = 200_000;
-
-fn tracer(traces: Traces) -> QlogTracer {
-    QlogTracer::new(move |i: &TraceInfo| {
-        let buf = SharedBuf::default();
-        traces
-            .lock()
-            .unwrap()
-            .push((i.vantage.as_str().to_string(), buf.clone()));
-        let h = TraceHeader::new(i.vantage, i.now).title(format!(
-            "{} {}",
-            i.protocol,
-            i.vantage.as_str()
-        ));
-        Some(QlogTrace::new(JsonSeqWriter::new(h, 200_000, buf.sink())))
-    })
-}
 
 /// The upload's two ends (the end marker on, so both end with `Done`).
 fn stream_config(kcp: KcpConfig) -> KcpStreamConfig {
@@ -56,7 +39,7 @@ fn lossy_transfer(seed: u64, kcp: KcpConfig) -> Vec<(String, String)> {
     let traces = Traces::default();
     let mut net = SimNet::new(seed);
     net.set_tracing(false);
-    net.set_qlog(tracer(traces.clone()));
+    net.set_qlog(tracer_max_events(traces.clone(), 200_000));
     let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
     let (c_out, s_out) = (Shared::default(), Shared::default());
     let so = s_out.clone();
@@ -86,36 +69,6 @@ fn lossy_transfer(seed: u64, kcp: KcpConfig) -> Vec<(String, String)> {
     drop(net); // the conversations end: each trace is flushed
     let t = traces.lock().unwrap();
     t.iter().map(|(v, b)| (v.clone(), b.text())).collect()
-}
-
-/// Parses JSON-SEQ (RFC 7464) and checks qlog's required fields: the header
-/// (`qlog_version`, `qlog_format`, `trace.vantage_point.type`), then every
-/// event (`time`, `name`, `data`). Returns the events. (The same checks as
-/// `tests/qlog.rs`.)
-fn validate(text: &str) -> Vec<Json> {
-    assert!(text.starts_with('\u{1e}'), "JSON-SEQ records start with RS");
-    let mut records = text.split('\u{1e}').skip(1).map(|r| {
-        assert!(r.ends_with('\n'), "a record ends with LF: {r:?}");
-        serde_json::from_str::<Json>(r).unwrap_or_else(|e| panic!("{e}: {r}"))
-    });
-    let header = records.next().expect("a header record");
-    assert!(header["qlog_version"].is_string(), "{header}");
-    assert_eq!(header["qlog_format"], "JSON-SEQ");
-    let vp = &header["trace"]["vantage_point"]["type"];
-    assert!(vp == "client" || vp == "server", "{header}");
-    assert!(header["trace"]["common_fields"]["reference_time"].is_number());
-    let events: Vec<Json> = records.collect();
-    let mut last = 0.0;
-    for e in &events {
-        let time = e["time"].as_f64().unwrap_or_else(|| panic!("time: {e}"));
-        assert!(time >= last, "times never go back: {e}");
-        last = time;
-        let name = e["name"].as_str().unwrap_or_else(|| panic!("name: {e}"));
-        assert!(name.contains(':'), "namespace:event: {e}");
-        assert!(e["data"].is_object(), "data: {e}");
-        assert!(e["category"].is_string(), "category: {e}");
-    }
-    events
 }
 
 fn named<'a>(events: &'a [Json], name: &'a str) -> impl Iterator<Item = &'a Json> + 'a {
@@ -273,7 +226,7 @@ fn a_traced_conversation_answers_its_trace_to_the_layers_above_and_an_untraced_o
         let mut net = SimNet::new(3);
         let traces = Traces::default();
         if traced {
-            net.set_qlog(tracer(traces.clone()));
+            net.set_qlog(tracer_max_events(traces.clone(), 200_000));
         } else {
             // The tracer may decline a conversation: nothing is written.
             net.set_qlog(QlogTracer::new(|_| None));

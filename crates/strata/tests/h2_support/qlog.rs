@@ -6,40 +6,19 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use strata::qlog::{JsonSeqWriter, QlogTrace, SharedBuf, TraceHeader, Vantage};
 
+#[path = "../qlog_support/mod.rs"]
+mod qlog_support;
+
+/// Parses JSON-SEQ and checks qlog's required fields, times never going
+/// back: `qlog_support::validate`. Returns the events.
+pub fn validate(text: &str) -> Vec<Json> {
+    qlog_support::validate(text)
+}
+
 /// A trace into `buf`, timed from the test kit's epoch.
 pub fn trace_into(buf: &SharedBuf, v: Vantage) -> QlogTrace {
     let h = TraceHeader::new(v, strata::testing::epoch());
     QlogTrace::new(JsonSeqWriter::new(h, 100_000, buf.sink()))
-}
-
-/// Parses JSON-SEQ (RFC 7464) and checks qlog's required fields: the header
-/// (`qlog_version`, `qlog_format`, `trace.vantage_point.type`), then every
-/// event (`time`, `name`, `data`, and our `category`); times never go back.
-/// Returns the events.
-pub fn validate(text: &str) -> Vec<Json> {
-    assert!(text.starts_with('\u{1e}'), "JSON-SEQ records start with RS");
-    let mut records = text.split('\u{1e}').skip(1).map(|r| {
-        assert!(r.ends_with('\n'), "a record ends with LF: {r:?}");
-        serde_json::from_str::<Json>(r).unwrap_or_else(|e| panic!("{e}: {r}"))
-    });
-    let header = records.next().expect("a header record");
-    assert!(header["qlog_version"].is_string(), "{header}");
-    assert_eq!(header["qlog_format"], "JSON-SEQ");
-    let vp = &header["trace"]["vantage_point"]["type"];
-    assert!(vp == "client" || vp == "server", "{header}");
-    assert!(header["trace"]["common_fields"]["reference_time"].is_number());
-    let events: Vec<Json> = records.collect();
-    let mut last = 0.0;
-    for e in &events {
-        let time = e["time"].as_f64().unwrap_or_else(|| panic!("time: {e}"));
-        assert!(time >= last, "times never go back: {e}");
-        last = time;
-        let name = e["name"].as_str().unwrap_or_else(|| panic!("name: {e}"));
-        assert!(name.contains(':'), "namespace:event: {e}");
-        assert!(e["data"].is_object(), "data: {e}");
-        assert!(e["category"].is_string(), "category: {e}");
-    }
-    events
 }
 
 /// One `http:stream_state_updated`: (stream, old, new, trigger).

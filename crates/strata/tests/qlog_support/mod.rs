@@ -12,6 +12,11 @@ pub type Traces = Arc<Mutex<Vec<(String, SharedBuf)>>>;
 
 /// A tracer writing each connection's trace into its own `SharedBuf`.
 pub fn tracer(traces: Traces) -> QlogTracer {
+    tracer_max_events(traces, 100_000)
+}
+
+/// [`tracer`], each trace keeping at most `max_events` events.
+pub fn tracer_max_events(traces: Traces, max_events: usize) -> QlogTracer {
     QlogTracer::new(move |i: &TraceInfo| {
         let buf = SharedBuf::default();
         traces
@@ -23,13 +28,18 @@ pub fn tracer(traces: Traces) -> QlogTracer {
             i.protocol,
             i.vantage.as_str()
         ));
-        Some(QlogTrace::new(JsonSeqWriter::new(h, 100_000, buf.sink())))
+        Some(QlogTrace::new(JsonSeqWriter::new(
+            h,
+            max_events,
+            buf.sink(),
+        )))
     })
 }
 
 /// Parses JSON-SEQ (RFC 7464) and checks qlog's required fields: the header
 /// (`qlog_version`, `qlog_format`, `trace.vantage_point.type`), then every
-/// event (`time`, `name`, `data`). Returns the events.
+/// event (`time`, `name`, `data`, and our `category`); times never go back.
+/// Returns the events.
 pub fn validate(text: &str) -> Vec<Json> {
     assert!(text.starts_with('\u{1e}'), "JSON-SEQ records start with RS");
     let mut records = text.split('\u{1e}').skip(1).map(|r| {
