@@ -29,6 +29,7 @@ pub mod kcp_stream;
 mod layer;
 mod listener;
 mod native_host;
+mod qlog;
 mod rng;
 pub mod testing;
 pub mod wire;

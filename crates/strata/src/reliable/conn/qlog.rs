@@ -7,10 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::{Connection, Side};
 use crate::qlog::{QlogTrace, Value};
+use crate::reliable::qlog::{congestion_state, CATEGORY};
 use crate::reliable::wire::{self, Frame, PacketType};
-
-/// The category of every event of this layer.
-const CATEGORY: &str = "reliable";
 
 /// Frames listed per packet event (a packet holds a handful).
 const MAX_FRAMES: usize = 16;
@@ -132,18 +130,7 @@ impl Connection {
             return;
         };
         let state = self.cc.state();
-        if state != q.cc_state {
-            let old = std::mem::replace(&mut q.cc_state, state);
-            let data = [("new", Value::Str(state)), ("old", Value::Str(old))];
-            // The first state has no old one.
-            let n = if old.is_empty() { 1 } else { 2 };
-            q.trace.emit(
-                now,
-                CATEGORY,
-                "recovery:congestion_state_updated",
-                &data[..n],
-            );
-        }
+        congestion_state(&q.trace, now, &mut q.cc_state, state);
         if q.last == now_figures {
             return;
         }

@@ -15,9 +15,7 @@ use std::time::Instant;
 
 use super::{Command, Kcp, Segment};
 use crate::qlog::{QlogTrace, Value};
-
-/// The category of every event (the reliable mapping's, both wires).
-const CATEGORY: &str = "reliable";
+use crate::reliable::qlog::{congestion_state, CATEGORY};
 
 /// A traced engine's trace and the figures it last reported.
 #[derive(Debug)]
@@ -209,18 +207,7 @@ impl Kcp {
             q.min_rtt.map_or(none, u64::from),
             u64::from(self.rx_rto),
         ];
-        if state != q.state {
-            let old = std::mem::replace(&mut q.state, state);
-            let data = [("new", Value::Str(state)), ("old", Value::Str(old))];
-            // The first state has no old one.
-            let n = if old.is_empty() { 1 } else { 2 };
-            q.trace.emit(
-                now,
-                CATEGORY,
-                "recovery:congestion_state_updated",
-                &data[..n],
-            );
-        }
+        congestion_state(&q.trace, now, &mut q.state, state);
         if q.last == figures {
             return;
         }
