@@ -10,11 +10,14 @@
 //! (the longer sweeps recorded in docs/simulation.md).
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use strata::testing::{LinkConfig, Loss};
 use strata::{Close, StreamFactory, StreamProtocol, StreamTransport};
 use strata_sim::{sweep, Link, Nemesis, Run, Script, Sim, SweepConfig};
+
+mod common;
+use common::{Record, Sender};
 
 /// Seeds per scenario in CI.
 const CI_SEEDS: u64 = 500;
@@ -38,41 +41,12 @@ struct Seen {
 }
 type Shared = Arc<Mutex<Seen>>;
 
-/// Sends `out` in pieces as the transport takes them, half-closes,
-/// collects the echo.
-struct Sender {
-    out: Vec<u8>,
-    sent: usize,
-    seen: Shared,
-}
-impl Sender {
-    fn pump(&mut self, t: &mut dyn StreamTransport) {
-        while self.sent < self.out.len() && t.writable() {
-            let end = (self.sent + 8192).min(self.out.len());
-            t.write(&self.out[self.sent..end]);
-            self.sent = end;
-        }
-        if self.sent == self.out.len() {
-            self.sent += 1;
-            t.write_eof();
-        }
+impl Record for Seen {
+    fn data(&mut self, _: Instant, d: &[u8]) {
+        self.data.extend_from_slice(d);
     }
-}
-impl StreamProtocol for Sender {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, d: &[u8]) {
-        self.seen.lock().unwrap().data.extend_from_slice(d);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.seen.lock().unwrap().lost = Some(why.clone());
+    fn lost(&mut self, why: &Close) {
+        self.lost = Some(why.clone());
     }
 }
 
@@ -162,6 +136,7 @@ fn quic_address_change(seed: u64, faults: Option<&str>) -> Run {
         Box::new(Sender {
             out: sent.clone(),
             sent: 0,
+            eof: true,
             seen: seen.clone(),
         }),
     )
@@ -714,6 +689,7 @@ fn reliable_tunnel_with_a_far_restart(seed: u64, faults: Option<&str>) -> Run {
         let proto = Sender {
             out: sent.clone(),
             sent: 0,
+            eof: true,
             seen: seen.clone(),
         };
         starts.push((at, c, "tcp://near:8000".into(), Box::new(proto)));

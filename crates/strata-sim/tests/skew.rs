@@ -7,8 +7,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use strata::testing::{LinkConfig, Loss, NodeId, RunOutcome};
-use strata::{Addr, Close, StreamProtocol, StreamTransport, Timeout};
+use strata::{Addr, Close, Timeout};
 use strata_sim::{Fault, HostId, Link, Opened, Sim};
+
+mod common;
+use common::{Record, Sender};
 
 const S: i64 = 1_000_000_000;
 
@@ -21,54 +24,13 @@ struct Seen {
 }
 type Shared = Arc<Mutex<Seen>>;
 
-/// Sends `out` as the transport takes it, half-closes if `eof`, keeps the
-/// echo.
-struct Sender {
-    out: Vec<u8>,
-    sent: usize,
-    eof: bool,
-    seen: Shared,
-}
-
-impl Sender {
-    fn boxed(out: Vec<u8>, eof: bool, seen: &Shared) -> Box<dyn StreamProtocol> {
-        Box::new(Sender {
-            out,
-            sent: 0,
-            eof,
-            seen: seen.clone(),
-        })
+impl Record for Seen {
+    fn data(&mut self, now: Instant, d: &[u8]) {
+        self.first_at.get_or_insert(now);
+        self.data.extend_from_slice(d);
     }
-    fn pump(&mut self, t: &mut dyn StreamTransport) {
-        while self.sent < self.out.len() && t.writable() {
-            let end = (self.sent + 8192).min(self.out.len());
-            t.write(&self.out[self.sent..end]);
-            self.sent = end;
-        }
-        if self.sent == self.out.len() && self.eof {
-            self.sent += 1;
-            t.write_eof();
-        }
-    }
-}
-
-impl StreamProtocol for Sender {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn data_received(&mut self, t: &mut dyn StreamTransport, d: &[u8]) {
-        let mut s = self.seen.lock().unwrap();
-        s.first_at.get_or_insert(t.now());
-        s.data.extend_from_slice(d);
-    }
-    fn eof_received(&mut self, t: &mut dyn StreamTransport) {
-        t.close();
-    }
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.seen.lock().unwrap().lost = Some(why.clone());
+    fn lost(&mut self, why: &Close) {
+        self.lost = Some(why.clone());
     }
 }
 

@@ -11,6 +11,9 @@ use strata::{
 };
 use strata_sim::{Fault, HostId, Link, Script, Sim};
 
+mod common;
+use common::{Firehose, Record};
+
 /// What a client saw.
 #[derive(Default, Debug)]
 struct Seen {
@@ -63,37 +66,12 @@ impl StreamProtocol for Echo {
     }
 }
 
-/// Writes `n` bytes as fast as the transport takes them, then closes.
-struct Firehose {
-    left: usize,
-    seen: Shared,
-}
-impl Firehose {
-    fn pump(&mut self, t: &mut dyn StreamTransport) {
-        while self.left > 0 && t.writable() {
-            let n = self.left.min(16 * 1024);
-            t.write(&vec![b'x'; n]);
-            self.left -= n;
-        }
-        if self.left == 0 {
-            t.close();
-        }
+impl Record for Seen {
+    fn lost(&mut self, why: &Close) {
+        self.lost = Some(why.to_string());
     }
-}
-impl StreamProtocol for Firehose {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
-    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
-    fn pause_writing(&mut self, _: &mut dyn StreamTransport) {
-        self.seen.lock().unwrap().paused += 1;
-    }
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.seen.lock().unwrap().lost = Some(why.to_string());
+    fn paused(&mut self) {
+        self.paused += 1;
     }
 }
 

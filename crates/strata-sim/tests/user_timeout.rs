@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use strata::{Close, StreamFactory, StreamProtocol, StreamTransport, Timeout};
 use strata_sim::{Fault, HostId, Link, Script, Sim};
 
+mod common;
+use common::{Firehose, Record};
+
 #[derive(Default, Debug)]
 struct Seen {
     got: usize,
@@ -17,34 +20,9 @@ struct Seen {
 }
 type Shared = Arc<Mutex<Seen>>;
 
-/// Writes `left` bytes as fast as the transport takes them, then closes.
-struct Firehose {
-    left: usize,
-    seen: Shared,
-}
-impl Firehose {
-    fn pump(&mut self, t: &mut dyn StreamTransport) {
-        while self.left > 0 && t.writable() {
-            let n = self.left.min(16 * 1024);
-            t.write(&vec![b'x'; n]);
-            self.left -= n;
-        }
-        if self.left == 0 {
-            t.close();
-        }
-    }
-}
-impl StreamProtocol for Firehose {
-    fn connection_made(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn data_received(&mut self, _: &mut dyn StreamTransport, _: &[u8]) {}
-    fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
-    fn resume_writing(&mut self, t: &mut dyn StreamTransport) {
-        self.pump(t);
-    }
-    fn connection_lost(&mut self, why: &Close) {
-        self.seen.lock().unwrap().lost = Some(why.clone());
+impl Record for Seen {
+    fn lost(&mut self, why: &Close) {
+        self.lost = Some(why.clone());
     }
 }
 
