@@ -22,7 +22,7 @@ use strata::qlog::{
 };
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::testing::{LinkConfig, Loss, SimNet};
-use strata::{StreamProtocol, StreamTransport};
+use strata::{DatagramProtocol, StreamProtocol, StreamTransport};
 use strata_cli::qlog_plot::{plot, Trace, View};
 
 /// Sends `left` bytes as fast as the transport takes them, then ends.
@@ -69,15 +69,25 @@ impl StreamProtocol for Sink {
     }
 }
 
-/// The sender's trace of 1 MB over a 20 ms, 8 Mbit/s link losing 2 %
-/// each way, in the simulator (the same run every time).
-fn lossy_reliable_trace() -> String {
-    let client = SharedBuf::default();
-    let c = client.clone();
+/// The server's address in the simulator's runs.
+const SERVER: &str = "10.0.0.2:4433";
+
+/// A [`Sender`] of 1 MB (node `client`, given the server's address) to a
+/// [`Sink`] (node `server`, given its apps' factory) over a 20 ms,
+/// 8 Mbit/s link losing 2 % each way, in the simulator (seed 3, the same
+/// run every time, for at most `secs`); the client's trace, titled `title`.
+fn lossy_sim_trace(
+    title: &'static str,
+    secs: u64,
+    server: impl FnOnce(strata::StreamFactory) -> Box<dyn DatagramProtocol>,
+    client: impl FnOnce(SocketAddr, Sender) -> Box<dyn DatagramProtocol>,
+) -> String {
+    let buf = SharedBuf::default();
+    let b = buf.clone();
     let tracer = QlogTracer::new(move |i: &TraceInfo| {
         (i.vantage == Vantage::Client).then(|| {
-            let h = TraceHeader::new(i.vantage, i.now).title("reliable+udp, 1 MB, 2 % loss");
-            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
+            let h = TraceHeader::new(i.vantage, i.now).title(title);
+            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, b.sink()))
         })
     });
     let mut net = SimNet::new(3);
@@ -85,30 +95,39 @@ fn lossy_reliable_trace() -> String {
     net.set_qlog(tracer);
     let got = Arc::new(Mutex::new(0));
     let g = got.clone();
-    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
+    let server_addr: SocketAddr = SERVER.parse().unwrap();
     let factory: strata::StreamFactory =
         Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
-    let cfg = ReliableConfig::default();
-    let s = net.add_node(
-        server_addr,
-        Box::new(ReliableListener::new(cfg.clone(), factory)),
-    );
+    let s = net.add_node(server_addr, server(factory));
     let sender = Sender { left: 1_000_000 };
     let c = net.add_node(
         "10.0.0.1:5000".parse().unwrap(),
-        Box::new(Reliable::connect_to(server_addr, cfg, sender)),
+        client(server_addr, sender),
     );
     let link = LinkConfig::default()
         .delay(Duration::from_millis(20))
         .rate_bps(8_000_000)
         .loss(Loss::Random(0.02));
     net.link_both(c, s, link);
-    net.run_until(Duration::from_secs(60), |_| {
+    net.run_until(Duration::from_secs(secs), |_| {
         *got.lock().unwrap() == 1_000_000
     });
     assert_eq!(*got.lock().unwrap(), 1_000_000);
     drop(net);
-    client.text()
+    buf.text()
+}
+
+/// The sender's trace of 1 MB over a 20 ms, 8 Mbit/s link losing 2 %
+/// each way, in the simulator (the same run every time).
+fn lossy_reliable_trace() -> String {
+    let cfg = ReliableConfig::default();
+    let c = cfg.clone();
+    lossy_sim_trace(
+        "reliable+udp, 1 MB, 2 % loss",
+        60,
+        |factory| Box::new(ReliableListener::new(cfg, factory)),
+        |server, sender| Box::new(Reliable::connect_to(server, c, sender)),
+    )
 }
 
 /// A server certificate with an Ed25519 key (self-signed, `localhost`):
@@ -137,51 +156,26 @@ MC4CAQAwBQYDK2VwBCIEIJMJRtcfryLZsvtFBw7ZqlZ+n+asewDL1IB/sAc9g+Lm
 fn lossy_quic_trace() -> String {
     use strata::quic::testing::{QuicPairTls, QUIC_PAIR_ALPN};
     use strata::quic::{AppFactory, PerStream, QuicApp, QuicClient, QuicConfig, QuicServer};
-    let client = SharedBuf::default();
-    let c = client.clone();
-    let tracer = QlogTracer::new(move |i: &TraceInfo| {
-        (i.vantage == Vantage::Client).then(|| {
-            let h = TraceHeader::new(i.vantage, i.now).title("quic, 1 MB, 2 % loss");
-            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
-        })
-    });
-    let mut net = SimNet::new(3);
-    net.set_tracing(false);
-    net.set_qlog(tracer);
-    let got = Arc::new(Mutex::new(0));
-    let g = got.clone();
-    let factory: strata::StreamFactory =
-        Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
-    let apps: AppFactory =
-        Arc::new(move |_| Some(Box::new(PerStream::new(factory.clone())) as Box<dyn QuicApp>));
     let cfg = |seed| QuicConfig {
         rng_seed: Some(seed),
         ..QuicConfig::default()
     };
-    let id =
-        strata::tls::Identity::from_pem(ED25519_CERT.as_bytes(), ED25519_KEY.as_bytes()).unwrap();
-    let server_tls = strata::tls::ServerTls::new(&id)
-        .alpn([QUIC_PAIR_ALPN])
-        .build_rustls()
-        .unwrap();
-    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
-    let server = QuicServer::new(cfg(3), Arc::new(server_tls), apps).unwrap();
-    let sender = Box::new(Sender { left: 1_000_000 });
-    let client_tls = QuicPairTls::new().client;
-    let cl = QuicClient::stream(cfg(4), client_tls, "localhost", server_addr, sender).unwrap();
-    let s = net.add_node(server_addr, Box::new(server));
-    let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(cl));
-    let link = LinkConfig::default()
-        .delay(Duration::from_millis(20))
-        .rate_bps(8_000_000)
-        .loss(Loss::Random(0.02));
-    net.link_both(c, s, link);
-    net.run_until(Duration::from_secs(60), |_| {
-        *got.lock().unwrap() == 1_000_000
-    });
-    assert_eq!(*got.lock().unwrap(), 1_000_000);
-    drop(net);
-    client.text()
+    let server = |factory: strata::StreamFactory| -> Box<dyn DatagramProtocol> {
+        let apps: AppFactory =
+            Arc::new(move |_| Some(Box::new(PerStream::new(factory.clone())) as Box<dyn QuicApp>));
+        let id = strata::tls::Identity::from_pem(ED25519_CERT.as_bytes(), ED25519_KEY.as_bytes())
+            .unwrap();
+        let server_tls = strata::tls::ServerTls::new(&id)
+            .alpn([QUIC_PAIR_ALPN])
+            .build_rustls()
+            .unwrap();
+        Box::new(QuicServer::new(cfg(3), Arc::new(server_tls), apps).unwrap())
+    };
+    lossy_sim_trace("quic, 1 MB, 2 % loss", 60, server, |server, sender| {
+        let client_tls = QuicPairTls::new().client;
+        let sender = Box::new(sender);
+        Box::new(QuicClient::stream(cfg(4), client_tls, "localhost", server, sender).unwrap())
+    })
 }
 
 /// Echoes a request body.
@@ -256,6 +250,18 @@ fn assert_congestion_legend(svg: &str) {
     }
 }
 
+/// The congestion view marks each of `losses` packets lost with a dot.
+fn assert_losses_marked(svg: &str, losses: usize) {
+    assert!(svg.contains(&format!("packet lost ({losses})")));
+    // One red dot per loss, and one in the legend.
+    assert_eq!(count(svg, "<circle"), losses + 1);
+}
+
+/// The events of `trace` named `name`.
+fn named<'a>(trace: &'a Trace, name: &'a str) -> impl Iterator<Item = &'a Json> + 'a {
+    trace.events.iter().filter(move |e| e["name"] == name)
+}
+
 /// How many points the longest line (`<polyline>`) of `svg` has.
 fn longest_polyline(svg: &str) -> Option<usize> {
     svg.split("<polyline")
@@ -272,17 +278,10 @@ fn longest_polyline(svg: &str) -> Option<usize> {
 fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
     let text = lossy_reliable_trace();
     let trace = Trace::parse(&text).unwrap();
-    let losses = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "recovery:packet_lost")
-        .count();
+    let losses = named(&trace, "recovery:packet_lost").count();
     assert!(losses > 5, "2 % loss over 1 MB: {losses}");
     // BBR leaves startup once the queue fills, and drains it.
-    let states: Vec<&str> = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "recovery:congestion_state_updated")
+    let states: Vec<&str> = named(&trace, "recovery:congestion_state_updated")
         .filter_map(|e| e["data"]["new"].as_str())
         .collect();
     assert_eq!(states[..2], ["startup", "drain"], "{states:?}");
@@ -290,9 +289,7 @@ fn the_congestion_view_draws_window_flight_rtt_and_every_loss() {
     doc_image("qlog-reliable-congestion.svg", &svg);
     assert!(svg.starts_with("<svg"));
     assert_congestion_legend(&svg);
-    assert!(svg.contains(&format!("packet lost ({losses})")));
-    // One red dot per loss, and one in the legend.
-    assert_eq!(count(&svg, "<circle"), losses + 1);
+    assert_losses_marked(&svg, losses);
     // Five series as lines (plus the legend's short lines).
     assert!(
         count(&svg, "<polyline") >= 5,
@@ -316,41 +313,18 @@ fn the_congestion_view_draws_a_quic_transfer_from_quinn_protos_events() {
     assert_eq!(text, lossy_quic_trace(), "the same run every time");
     let trace = Trace::parse(&text).unwrap();
     assert_eq!(trace.default_view(), View::Congestion);
-    let losses = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "recovery:packet_lost")
+    let losses = named(&trace, "recovery:packet_lost")
         .filter(|e| e["data"]["header"]["packet_number"].is_u64())
         .count();
     assert!(losses > 5, "2 % loss over 1 MB: {losses}");
     let svg = plot(&trace, View::Congestion).unwrap();
     doc_image("qlog-quic-congestion.svg", &svg);
-    for label in [
-        "congestion window",
-        "bytes in flight",
-        "smoothed RTT",
-        "latest RTT",
-        "min RTT",
-    ] {
-        assert!(svg.contains(label), "legend {label}");
-    }
-    assert!(svg.contains(&format!("packet lost ({losses})")));
-    assert_eq!(count(&svg, "<circle"), losses + 1);
-    let updates = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "recovery:metrics_updated")
+    assert_congestion_legend(&svg);
+    assert_losses_marked(&svg, losses);
+    let updates = named(&trace, "recovery:metrics_updated")
         .filter(|e| e["data"]["bytes_in_flight"].is_u64())
         .count();
-    let longest = svg
-        .split("<polyline")
-        .skip(1)
-        .map(|p| {
-            p.split("points=\"")
-                .nth(1)
-                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
-        })
-        .max();
+    let longest = longest_polyline(&svg);
     assert!(updates > 100, "{updates}");
     assert!(
         longest >= Some(2 * updates - 1),
@@ -518,7 +492,8 @@ fn trace_with(dir: &Path, needle: &str) -> String {
             .collect();
         if let [file] = &files[..] {
             let text = std::fs::read_to_string(file).unwrap();
-            if text.contains(needle) {
+            // Whole records only: a trace is written out in pieces.
+            if text.ends_with("}\n") && text.contains(needle) {
                 return text;
             }
         }
@@ -544,11 +519,16 @@ impl Drop for Served {
 
 /// `strata serve --app http --qlog DIR` on `endpoint`; its host:port.
 fn serve(dir: &Path, endpoint: &str) -> (Served, String) {
+    serve_app(dir, "http", endpoint)
+}
+
+/// `strata serve --app APP --qlog DIR` on `endpoint`; its host:port.
+fn serve_app(dir: &Path, app: &str, endpoint: &str) -> (Served, String) {
     use std::io::{BufRead, BufReader};
     let args = [
         "serve",
         "--app",
-        "http",
+        app,
         "--qlog",
         dir.to_str().unwrap(),
         endpoint,
@@ -561,13 +541,53 @@ fn serve(dir: &Path, endpoint: &str) -> (Served, String) {
             .next()
             .expect("strata serve prints its endpoint")
             .unwrap();
-        if let Some(ep) = line.strip_prefix("strata: serving http on ") {
+        if let Some(ep) = line
+            .strip_prefix("strata: serving ")
+            .and_then(|l| l.strip_prefix(app))
+            .and_then(|l| l.strip_prefix(" on "))
+        {
             let hostport = ep.split("://").nth(1).unwrap().split('?').next().unwrap();
             let hostport = hostport.to_string();
             std::thread::spawn(move || for _ in lines {});
             return (served, hostport);
         }
     }
+}
+
+/// `strata get URL --insecure FLAGS -o /dev/null --qlog DIR`, which must
+/// succeed.
+fn get(dir: &Path, url: &str, flags: &[&str]) {
+    let mut args = vec!["get", url, "--insecure"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["-o", "/dev/null", "--qlog", dir.to_str().unwrap()]);
+    let o = support::finish(support::strata(&args));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Serves HTTP/3 and gets `bytes` from it with `strata get --http3`, both
+/// with `--qlog`: the one trace of the client (its vantage point and events,
+/// valid qlog) and the server's text, once its connection drained (it is
+/// written out then).
+fn serve_and_get_http3(name: &str, bytes: usize) -> ((String, Vec<Json>), String) {
+    let (sdir, cdir) = (
+        tempdir(&format!("{name}-serve")),
+        tempdir(&format!("{name}-get")),
+    );
+    let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
+    get(
+        &cdir,
+        &format!("https://{hostport}/bytes/{bytes}"),
+        &["--http3"],
+    );
+    let server_text = trace_with(&sdir, "connectivity:connection_closed");
+    drop(server);
+    let files: Vec<_> = std::fs::read_dir(&cdir)
+        .unwrap()
+        .map(|f| f.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "one trace for the one connection");
+    let client = validate(&std::fs::read_to_string(&files[0]).unwrap());
+    (client, server_text)
 }
 
 /// Each trace of a directory: its vantage point and events.
@@ -582,21 +602,7 @@ fn serve_and_get(name: &str, endpoint: &str, transport: &str) -> (Traces, Traces
     );
     let (server, hostport) = serve(&sdir, endpoint);
     let url = format!("https://{hostport}/bytes/300000");
-    let cd = cdir.to_str().unwrap();
-    let get = [
-        "get",
-        &url,
-        "--insecure",
-        "--http2",
-        "--transport",
-        transport,
-        "-o",
-        "/dev/null",
-        "--qlog",
-        cd,
-    ];
-    let o = support::finish(support::strata(&get));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    get(&cdir, &url, &["--http2", "--transport", transport]);
     let client = traces_when_done(&cdir, 1);
     let srv = traces_when_done(&sdir, 1);
     drop(server);
@@ -655,31 +661,7 @@ fn serve_and_get_trace_the_reliable_mapping_under_tls_in_the_same_file() {
 
 #[test]
 fn get_http3_writes_the_quic_connection_s_trace_packet_by_packet_and_it_plots() {
-    let (sdir, cdir) = (tempdir("h3-serve"), tempdir("h3-get"));
-    let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
-    let url = format!("https://{hostport}/bytes/100000");
-    let cd = cdir.to_str().unwrap();
-    let get = [
-        "get",
-        &url,
-        "--insecure",
-        "--http3",
-        "-o",
-        "/dev/null",
-        "--qlog",
-        cd,
-    ];
-    let o = support::finish(support::strata(&get));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // The server's trace is written out once its connection drained.
-    let server_text = trace_with(&sdir, "connectivity:connection_closed");
-    drop(server);
-    let files: Vec<_> = std::fs::read_dir(&cdir)
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "one trace for the one connection");
-    let (vantage, events) = validate(&std::fs::read_to_string(&files[0]).unwrap());
+    let ((vantage, events), server_text) = serve_and_get_http3("h3", 100_000);
     assert_eq!(vantage, "client");
     assert!(has(&events, "recovery:metrics_updated", "quic"));
     assert!(has(&events, "connectivity:connection_closed", "quic"));
@@ -711,40 +693,17 @@ fn get_http3_writes_the_quic_connection_s_trace_packet_by_packet_and_it_plots() 
     let trace = Trace::parse(&server_text).unwrap();
     assert_eq!(trace.vantage, "server");
     assert_eq!(trace.default_view(), View::Congestion);
-    let sent = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "transport:packet_sent")
-        .count();
+    let sent = named(&trace, "transport:packet_sent").count();
     assert!(sent > 60, "{sent}");
     let svg = plot(&trace, View::Congestion).unwrap();
-    for label in [
-        "congestion window",
-        "bytes in flight",
-        "smoothed RTT",
-        "latest RTT",
-        "min RTT",
-    ] {
-        assert!(svg.contains(label), "legend {label}");
-    }
+    assert_congestion_legend(&svg);
     // quinn-proto updates the bytes in flight after each batch of packets
     // sent and each acknowledgment: each update is a step of its line.
-    let updates = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "recovery:metrics_updated")
+    let updates = named(&trace, "recovery:metrics_updated")
         .filter(|e| e["data"]["bytes_in_flight"].is_u64())
         .count();
     assert!(updates >= 4, "{updates}");
-    let longest = svg
-        .split("<polyline")
-        .skip(1)
-        .map(|p| {
-            p.split("points=\"")
-                .nth(1)
-                .map_or(0, |q| q.split('"').next().unwrap().split(' ').count())
-        })
-        .max();
+    let longest = longest_polyline(&svg);
     assert!(
         longest >= Some(2 * updates - 1),
         "{longest:?} for {updates}"
@@ -895,11 +854,7 @@ fn crosses_in(svg: &str, color: Rgb) -> Vec<(f64, f64)> {
 #[test]
 fn the_stream_view_of_an_h2_exchange_draws_every_stream_open_then_half_closed() {
     let trace = Trace::parse(&h2_trace()).unwrap();
-    let states = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "http:stream_state_updated")
-        .count();
+    let states = named(&trace, "http:stream_state_updated").count();
     assert_eq!(states, 5 * 3, "idle, open, half closed, closed: 5 streams");
     let svg = plot(&trace, View::Streams).unwrap();
     // The client sends each request whole, then reads its answer: open,
@@ -912,43 +867,8 @@ fn the_stream_view_of_an_h2_exchange_draws_every_stream_open_then_half_closed() 
 
 #[test]
 fn serve_and_get_http3_write_http3_frames_into_the_quic_trace() {
-    let (sdir, cdir) = (tempdir("h3f-serve"), tempdir("h3f-get"));
-    let (server, hostport) = serve(&sdir, "quic+udp://127.0.0.1:0");
-    let url = format!("https://{hostport}/bytes/50000");
-    let cd = cdir.to_str().unwrap();
-    let get = [
-        "get",
-        &url,
-        "--insecure",
-        "--http3",
-        "-o",
-        "/dev/null",
-        "--qlog",
-        cd,
-    ];
-    let o = support::finish(support::strata(&get));
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // The server's trace is written out when its connection ends.
-    let start = Instant::now();
-    let server_events = loop {
-        let done: Vec<_> = std::fs::read_dir(&sdir)
-            .unwrap()
-            .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
-            .filter(|t| t.contains("http3:frame_parsed"))
-            .collect();
-        if let Some(t) = done.first() {
-            break validate(t).1;
-        }
-        assert!(start.elapsed() < support::HUNG, "no server trace");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    drop(server);
-    let files: Vec<_> = std::fs::read_dir(&cdir)
-        .unwrap()
-        .map(|f| f.unwrap().path())
-        .collect();
-    assert_eq!(files.len(), 1, "one trace for the one connection");
-    let (_, client_events) = validate(&std::fs::read_to_string(&files[0]).unwrap());
+    let ((_, client_events), server_text) = serve_and_get_http3("h3f", 50_000);
+    let (_, server_events) = validate(&server_text);
     for events in [&client_events, &server_events] {
         assert!(has(events, "http3:frame_created", "h3"));
         assert!(has(events, "http3:frame_parsed", "h3"));
@@ -984,22 +904,6 @@ fn the_congestion_view_draws_a_kcp_mode_trace() {
     use strata::reliable::kcp_stream::{
         KcpListener, KcpListenerConfig, KcpStream, KcpStreamConfig,
     };
-    let client = SharedBuf::default();
-    let c = client.clone();
-    let tracer = QlogTracer::new(move |i: &TraceInfo| {
-        (i.vantage == Vantage::Client).then(|| {
-            let h = TraceHeader::new(i.vantage, i.now).title("reliable+udp kcp, 1 MB, 2 % loss");
-            QlogTrace::new(JsonSeqWriter::new(h, 1_000_000, c.sink()))
-        })
-    });
-    let mut net = SimNet::new(3);
-    net.set_tracing(false);
-    net.set_qlog(tracer);
-    let got = Arc::new(Mutex::new(0));
-    let g = got.clone();
-    let server_addr: SocketAddr = "10.0.0.2:4433".parse().unwrap();
-    let factory: strata::StreamFactory =
-        Arc::new(move || Box::new(Sink(g.clone())) as Box<dyn StreamProtocol>);
     // ikcp's normal mode with fast resend: both loss triggers, and
     // congestion control on.
     let cfg = KcpStreamConfig {
@@ -1014,49 +918,27 @@ fn the_congestion_view_draws_a_kcp_mode_trace() {
         stream: cfg.clone(),
         ..KcpListenerConfig::default()
     };
-    let s = net.add_node(
-        server_addr,
-        Box::new(KcpListener::new(lcfg, factory).unwrap()),
+    let text = lossy_sim_trace(
+        "reliable+udp kcp, 1 MB, 2 % loss",
+        300,
+        |factory| Box::new(KcpListener::new(lcfg, factory).unwrap()),
+        |server, sender| Box::new(KcpStream::new(9, cfg, sender).unwrap().with_peer(server)),
     );
-    let sender = KcpStream::new(9, cfg, Sender { left: 1_000_000 })
-        .unwrap()
-        .with_peer(server_addr);
-    let c = net.add_node("10.0.0.1:5000".parse().unwrap(), Box::new(sender));
-    let link = LinkConfig::default()
-        .delay(Duration::from_millis(20))
-        .rate_bps(8_000_000)
-        .loss(Loss::Random(0.02));
-    net.link_both(c, s, link);
-    net.run_until(Duration::from_secs(300), |_| {
-        *got.lock().unwrap() == 1_000_000
-    });
-    assert_eq!(*got.lock().unwrap(), 1_000_000);
-    drop(net);
-    let text = client.text();
     let trace = Trace::parse(&text).unwrap();
     assert_eq!(trace.vantage, "client");
     assert!(trace
         .events
         .iter()
         .all(|e| e["time"].is_number() && e["data"].is_object() && e["category"] == "reliable"));
-    let sent: Vec<&Json> = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "transport:packet_sent")
-        .collect();
+    let sent: Vec<&Json> = named(&trace, "transport:packet_sent").collect();
     assert!(sent.iter().all(|e| e["data"]["wire"] == "kcp"));
     assert!(sent.len() > 1_000_000 / 1376, "one event per segment");
-    let losses = trace
-        .events
-        .iter()
-        .filter(|e| e["name"] == "recovery:packet_lost")
-        .count();
+    let losses = named(&trace, "recovery:packet_lost").count();
     assert!(losses > 5, "2 % loss over 1 MB: {losses}");
     let svg = plot(&trace, View::Congestion).unwrap();
     assert!(svg.starts_with("<svg"));
     assert_congestion_legend(&svg);
-    assert!(svg.contains(&format!("packet lost ({losses})")));
-    assert_eq!(count(&svg, "<circle"), losses + 1);
+    assert_losses_marked(&svg, losses);
     let longest = longest_polyline(&svg);
     assert!(longest > Some(100), "{longest:?}");
 }
@@ -1069,31 +951,10 @@ fn the_congestion_view_draws_a_kcp_mode_trace() {
 /// server's side is the traced one.)
 #[test]
 fn serve_traces_a_kcp_mode_conversation_over_loopback() {
-    use std::io::{BufRead, BufReader, Write};
+    use std::io::Write;
     let dir = tempdir("kcp-serve");
     let listen = "reliable+udp://127.0.0.1:0?reliable.mode=kcp&reliable.kcp_fin=true";
-    let args = [
-        "serve",
-        "--app",
-        "echo",
-        "--qlog",
-        dir.to_str().unwrap(),
-        listen,
-    ];
-    let mut served = Served(support::strata(&args));
-    let out = served.0.stdout.take().unwrap();
-    let mut lines = BufReader::new(out).lines();
-    let hostport = loop {
-        let line = lines
-            .next()
-            .expect("strata serve prints its endpoint")
-            .unwrap();
-        if let Some(ep) = line.strip_prefix("strata: serving echo on ") {
-            let hp = ep.split("://").nth(1).unwrap().split('?').next().unwrap();
-            break hp.to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let (served, hostport) = serve_app(&dir, "echo", listen);
     let ep = format!("reliable+udp://{hostport}?reliable.mode=kcp&reliable.kcp_fin=true");
     let mut connect = std::process::Command::new(env!("CARGO_BIN_EXE_strata"))
         .args(["connect", &ep])
@@ -1110,25 +971,7 @@ fn serve_traces_a_kcp_mode_conversation_over_loopback() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(o.stdout, b"hello kcp\n");
     // The trace is written out when the conversation ends.
-    let start = Instant::now();
-    let text = loop {
-        let files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .map(|f| f.unwrap().path())
-            .collect();
-        if let [file] = &files[..] {
-            let text = std::fs::read_to_string(file).unwrap();
-            if text.ends_with("}\n") && text.contains(r#""name":"transport:packet_sent""#) {
-                break text;
-            }
-        }
-        assert!(
-            start.elapsed() < support::HUNG,
-            "no trace in {}",
-            dir.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let text = trace_with(&dir, r#""name":"transport:packet_sent""#);
     drop(served);
     let (vantage, events) = validate(&text);
     assert_eq!(vantage, "server");
