@@ -6,8 +6,8 @@
 //! read, and each side's frames created are the other's frames parsed.
 
 mod h2_support;
+use h2_support::qlog::qlog_support::{tracer, validate, Traces};
 use h2_support::Upload;
-mod qlog_support;
 mod quic_support;
 mod tls_support;
 
@@ -15,10 +15,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use qlog_support::{tracer, validate, Traces};
 use quic_support::{Bulk, Shared};
 use serde_json::Value as Json;
-use strata::qlog::{JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader, TraceInfo};
+#[cfg(feature = "quic-qlog")]
+use strata::qlog::TraceInfo;
+use strata::qlog::{JsonSeqWriter, QlogTrace, QlogTracer, SharedBuf, TraceHeader};
 use strata::reliable::{Reliable, ReliableConfig, ReliableListener};
 use strata::testing::{LinkConfig, Loss, SimNet};
 use strata::StreamProtocol;

@@ -6,8 +6,9 @@ use std::time::Duration;
 use serde_json::Value as Json;
 use strata::qlog::{JsonSeqWriter, QlogTrace, SharedBuf, TraceHeader, Vantage};
 
+/// The qlog tests' shared tracer and validator (`tests/qlog_support`).
 #[path = "../qlog_support/mod.rs"]
-mod qlog_support;
+pub mod qlog_support;
 
 /// Parses JSON-SEQ and checks qlog's required fields, times never going
 /// back: `qlog_support::validate`. Returns the events.
