@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use super::{Connection, Side};
 use crate::qlog::{QlogTrace, Value};
-use crate::reliable::qlog::{congestion_state, CATEGORY};
+pub(super) use crate::reliable::qlog::LossTrigger;
+use crate::reliable::qlog::{congestion_state, packet_lost, CATEGORY};
 use crate::reliable::wire::{self, Frame, PacketType};
 
 /// Frames listed per packet event (a packet holds a handful).
@@ -23,12 +24,6 @@ pub(super) struct Qlog {
     last: [u64; 5],
     /// The congestion controller's state last written.
     cc_state: &'static str,
-}
-
-/// Why a packet was declared lost.
-pub(super) enum LossTrigger {
-    Reordering,
-    Time,
 }
 
 impl Connection {
@@ -86,26 +81,7 @@ impl Connection {
                 (true, Side::Client) => "initial",
                 (true, Side::Server) => "handshake",
             };
-            let trigger = match trigger {
-                LossTrigger::Reordering => "reordering_threshold",
-                LossTrigger::Time => "time_threshold",
-            };
-            q.trace.emit(
-                now,
-                CATEGORY,
-                "recovery:packet_lost",
-                &[
-                    (
-                        "header",
-                        Value::Obj(&[
-                            ("packet_type", Value::Str(kind)),
-                            ("packet_number", Value::U64(pn)),
-                        ]),
-                    ),
-                    ("raw", Value::Obj(&[("length", Value::U64(size))])),
-                    ("trigger", Value::Str(trigger)),
-                ],
-            );
+            packet_lost(&q.trace, now, (kind, pn, size), None, trigger);
         }
     }
 

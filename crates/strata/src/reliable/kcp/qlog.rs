@@ -15,7 +15,8 @@ use std::time::Instant;
 
 use super::{Command, Kcp, Segment};
 use crate::qlog::{QlogTrace, Value};
-use crate::reliable::qlog::{congestion_state, CATEGORY};
+pub(super) use crate::reliable::qlog::LossTrigger;
+use crate::reliable::qlog::{congestion_state, packet_lost, CATEGORY};
 
 /// A traced engine's trace and the figures it last reported.
 #[derive(Debug)]
@@ -30,15 +31,6 @@ pub(super) struct KcpQlog {
     last: [u64; 9],
     /// The congestion state last written ("" before the first).
     state: &'static str,
-}
-
-/// Why a segment was sent again.
-#[derive(Clone, Copy)]
-pub(super) enum LossTrigger {
-    /// Its RTO expired.
-    Time,
-    /// `fast_resend` later segments were acknowledged.
-    Reordering,
 }
 
 fn cmd_name(cmd: Command) -> &'static str {
@@ -128,30 +120,9 @@ impl Kcp {
     #[cold]
     #[inline(never)]
     pub(super) fn qlog_lost(q: &KcpQlog, now: Instant, sn: u32, len: usize, trigger: LossTrigger) {
-        let trigger = match trigger {
-            LossTrigger::Time => "time_threshold",
-            LossTrigger::Reordering => "reordering_threshold",
-        };
-        q.trace.emit(
-            now,
-            CATEGORY,
-            "recovery:packet_lost",
-            &[
-                (
-                    "header",
-                    Value::Obj(&[
-                        ("packet_type", Value::Str("1RTT")),
-                        ("packet_number", Value::U64(u64::from(sn))),
-                    ]),
-                ),
-                (
-                    "raw",
-                    Value::Obj(&[("length", Value::U64((super::HEADER_LEN + len) as u64))]),
-                ),
-                ("wire", Value::Str("kcp")),
-                ("trigger", Value::Str(trigger)),
-            ],
-        );
+        let length = (super::HEADER_LEN + len) as u64;
+        let lost = ("1RTT", u64::from(sn), length);
+        packet_lost(&q.trace, now, lost, Some("kcp"), trigger);
     }
 
     /// `recovery:congestion_state_updated` when the state changed, and
