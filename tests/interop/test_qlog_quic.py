@@ -74,7 +74,11 @@ def test_strata_get_http3_qlog_numbers_the_packets_aioquic_logs(certs, tmp_path)
         server.wait()
     [ours_file] = list(ours_dir.iterdir())
     ours = strata_trace(ours_file)
-    assert all(e["category"] == "quic" for e in ours)
+    # One trace per connection: QUIC's packets and HTTP/3's frames.
+    assert {e["category"] for e in ours} == {"quic", "h3"}, {e["category"] for e in ours}
+    body = sum(e["data"]["length"] for e in ours
+               if e["name"] == "http3:frame_parsed" and e["data"]["frame"]["frame_type"] == "data")
+    assert body == SIZE, body
 
     ours_sent = packets(ours, "transport:packet_sent")
     ours_received = packets(ours, "transport:packet_received")
