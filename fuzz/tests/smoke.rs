@@ -15,6 +15,10 @@ use rand_chacha::ChaCha8Rng;
 use strata::reliable::wire::ConnId;
 use strata::reliable::{Connection, ReliableConfig};
 
+#[path = "smoke/qlog.rs"]
+mod qlog;
+use qlog::qlog_trace_inputs;
+
 const RUNS: usize = 20_000;
 
 /// Random inputs biased towards the bytes each target cares about.
@@ -1169,6 +1173,7 @@ targets!(
     h3_frames => h3_frames_inputs,
     proxy_header => proxy_header_inputs,
     ws_frame => ws_frame_inputs,
+    qlog_trace => qlog_trace_inputs,
 );
 
 /// WebSocket frames as a client sends them, mostly well formed: a limit

@@ -173,8 +173,16 @@ pub fn plot(trace: &Trace, view: View) -> Result<String, String> {
 const WIDTH: u32 = 1000;
 const HEIGHT: u32 = 640;
 
+/// The largest magnitude of a figure drawn (times in ms, bytes, RTTs): a
+/// trace's number past it (1e308, say) is skipped like a missing one, so
+/// the chart's ranges stay finite (found by the fuzz target `qlog_trace`:
+/// plotters' pixel mapping overflowed on such a range).
+const MAX_FIGURE: f64 = 1e12;
+
+/// A figure of the trace, when it is a number the chart can draw.
 fn f(v: &Value) -> Option<f64> {
     v.as_f64()
+        .filter(|x| x.is_finite() && x.abs() <= MAX_FIGURE)
 }
 
 fn err<E: std::fmt::Display>(e: E) -> String {

@@ -997,3 +997,20 @@ fn serve_traces_a_kcp_mode_conversation_over_loopback() {
         |e| e["name"] == "recovery:metrics_updated" && e["data"]["congestion_window"].is_u64()
     ));
 }
+
+/// Figures no chart can hold (1e308, its negative, as a time too) are
+/// skipped like missing ones: both views still draw. Before, plotters'
+/// pixel mapping overflowed on the infinite range (the fuzz target
+/// `qlog_trace` found it; `fuzz/regressions/qlog_trace/huge-figures`).
+#[test]
+fn figures_past_what_a_chart_holds_are_skipped_not_drawn() {
+    let trace = handmade(&[
+        r#"{"time":1,"name":"recovery:metrics_updated","category":"quic","data":{"congestion_window":1e308,"bytes_in_flight":-1e308,"smoothed_rtt":5}}"#,
+        r#"{"time":1e308,"name":"recovery:metrics_updated","category":"quic","data":{"congestion_window":12000,"smoothed_rtt":-1e308}}"#,
+        r#"{"time":2,"name":"recovery:metrics_updated","category":"quic","data":{"congestion_window":14000,"bytes_in_flight":3000,"smoothed_rtt":6}}"#,
+        r#"{"time":3,"name":"http:frame_created","category":"h2","data":{"stream_id":1,"frame":{"frame_type":"data"}}}"#,
+    ]);
+    let svg = plot(&trace, View::Congestion).unwrap();
+    assert!(svg.contains("congestion window"));
+    assert!(plot(&trace, View::Streams).unwrap().contains("stream 1"));
+}
