@@ -5,33 +5,15 @@
 //! qlog traces, issue 14).
 
 mod h2_support;
-use h2_support::Upload;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use strata::http::h2::{H2Client, H2Config, H2Connection};
 
 #[test]
 fn queued_requests_open_their_streams_in_order_whatever_their_sizes() {
     for sizes in [[5, 40_000, 300], [40_000, 5, 300], [5, 300, 70_000]] {
         let got = Arc::new(Mutex::new(0));
-        let client = H2Client::new();
-        for size in sizes {
-            let req = http::Request::post("http://x/up").body(()).unwrap();
-            client.send(
-                req,
-                Box::new(Upload {
-                    body: vec![7; size],
-                    got: got.clone(),
-                }),
-            );
-        }
-        let c = H2Connection::client(Arc::new(H2Config::default()), client.clone());
-        let s = H2Connection::server(
-            Arc::new(H2Config::default()),
-            h2_support::service(|_| Box::new(h2_support::Echo)),
-        );
+        let (c, s) = h2_support::upload_pair(&sizes, &got);
         let cfg = strata::testing::PumpConfig::default().latency(Duration::from_millis(10));
         let mut pump = strata::testing::Pump::with_config(Box::new(c), Box::new(s), cfg);
         pump.run(Duration::from_secs(2));

@@ -159,6 +159,25 @@ fn trace_into(buf: &SharedBuf, v: strata::qlog::Vantage) -> QlogTrace {
     QlogTrace::new(JsonSeqWriter::new(h, 100_000, buf.sink()))
 }
 
+/// Runs `c` against `s` for 2 s over a link of `latency`, each end traced
+/// into its buffer (client's, server's).
+fn pump_traced(
+    c: Box<dyn strata::StreamProtocol>,
+    s: Box<dyn strata::StreamProtocol>,
+    latency: Duration,
+) -> (SharedBuf, SharedBuf) {
+    use strata::qlog::Vantage;
+    let (cb, sb) = (SharedBuf::default(), SharedBuf::default());
+    let traces = [
+        Some(trace_into(&cb, Vantage::Client)),
+        Some(trace_into(&sb, Vantage::Server)),
+    ];
+    let cfg = strata::testing::PumpConfig::default().latency(latency);
+    let mut pump = strata::testing::Pump::with_qlog(c, s, cfg, traces);
+    pump.run(Duration::from_secs(2));
+    (cb, sb)
+}
+
 /// (type, stream, length) of each frame event named `name`.
 fn frames(events: &[Json], name: &str) -> Vec<(String, u64, u64)> {
     events
@@ -177,39 +196,14 @@ fn frames(events: &[Json], name: &str) -> Vec<(String, u64, u64)> {
 
 #[test]
 fn an_h2_exchange_traces_every_frame_both_ways_in_valid_qlog() {
-    use strata::http::h2::{H2Client, H2Config, H2Connection};
-    use strata::qlog::Vantage;
     let got = Arc::new(Mutex::new(0));
-    let client = H2Client::new();
     // One body of 40 kB, then small ones: DATA of 4 kB and more leaves the
     // connection by another path (zero copy), which the trace must see too.
     // (Small first, then large, the client once sent stream 3's HEADERS
     // before stream 1's and the server answered GOAWAY: a bug these traces
     // showed, fixed, with its own test in h2_client_order.rs.)
-    for size in [40_000, 5, 300] {
-        let req = http::Request::post("http://x/up").body(()).unwrap();
-        client.send(
-            req,
-            Box::new(Upload {
-                body: vec![7; size],
-                got: got.clone(),
-            }),
-        );
-    }
-    let c = H2Connection::client(Arc::new(H2Config::default()), client.clone());
-    let s = H2Connection::server(
-        Arc::new(H2Config::default()),
-        h2_support::service(|_| Box::new(h2_support::Echo)),
-    );
-    let (cb, sb) = (SharedBuf::default(), SharedBuf::default());
-    let traces = [
-        Some(trace_into(&cb, Vantage::Client)),
-        Some(trace_into(&sb, Vantage::Server)),
-    ];
-    let cfg = strata::testing::PumpConfig::default().latency(Duration::from_millis(10));
-    let mut pump = strata::testing::Pump::with_qlog(Box::new(c), Box::new(s), cfg, traces);
-    pump.run(Duration::from_secs(2));
-    drop(pump);
+    let (c, s) = h2_support::upload_pair(&[40_000, 5, 300], &got);
+    let (cb, sb) = pump_traced(Box::new(c), Box::new(s), Duration::from_millis(10));
     assert_eq!(*got.lock().unwrap(), 40_305, "every body echoed");
     let (ce, se) = (validate(&cb.text()), validate(&sb.text()));
     assert!(ce.iter().chain(&se).all(|e| e["category"] == "h2"));
@@ -254,7 +248,6 @@ fn an_h2_exchange_traces_every_frame_both_ways_in_valid_qlog() {
 #[test]
 fn h2_over_tls_writes_the_handshake_and_the_frames_into_one_trace_per_side() {
     use strata::http::h2::{H2Client, H2Config, H2Connection};
-    use strata::qlog::Vantage;
     use strata::tls::Tls;
     use tls_support::{client, client_config, server, server_config, Ca, ALL};
     let ca = Ca::new("qlog ca");
@@ -280,15 +273,7 @@ fn h2_over_tls_writes_the_handshake_and_the_frames_into_one_trace_per_side() {
     )
     .unwrap();
     let s = Tls::new(s, &server(server_config(&leaf, &[b"h2"], ALL))).unwrap();
-    let (cb, sb) = (SharedBuf::default(), SharedBuf::default());
-    let traces = [
-        Some(trace_into(&cb, Vantage::Client)),
-        Some(trace_into(&sb, Vantage::Server)),
-    ];
-    let cfg = strata::testing::PumpConfig::default().latency(Duration::from_millis(5));
-    let mut pump = strata::testing::Pump::with_qlog(Box::new(c), Box::new(s), cfg, traces);
-    pump.run(Duration::from_secs(2));
-    drop(pump);
+    let (cb, sb) = pump_traced(Box::new(c), Box::new(s), Duration::from_millis(5));
     assert_eq!(*got.lock().unwrap(), 5);
     for (buf, mine, theirs) in [
         (&cb, "client_hello", "server_hello"),

@@ -633,6 +633,27 @@ impl StreamProtocol for Hold {
     fn eof_received(&mut self, _: &mut dyn StreamTransport) {}
 }
 
+/// An HTTP/2 client that sends one `Upload` of each size, in order, and
+/// an echoing server: both ends, for a pump. The echoed bytes add up in
+/// `got`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn upload_pair(sizes: &[usize], got: &Arc<Mutex<usize>>) -> (H2Connection, H2Connection) {
+    let client = strata::http::h2::H2Client::new();
+    for &size in sizes {
+        let req = http::Request::post("http://x/up").body(()).unwrap();
+        client.send(
+            req,
+            Box::new(Upload {
+                body: vec![7; size],
+                got: got.clone(),
+            }),
+        );
+    }
+    let c = H2Connection::client(Arc::new(H2Config::default()), client);
+    let s = H2Connection::server(Arc::new(H2Config::default()), service(|_| Box::new(Echo)));
+    (c, s)
+}
+
 /// A client request's protocol: sends `body`, ends, and counts the
 /// response bytes into `got`.
 pub struct Upload {
