@@ -14,21 +14,36 @@
 /// ```
 pub struct Signals {
     #[cfg(unix)]
-    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    unix: Option<Unix>,
+}
+
+/// SIGINT, SIGTERM and SIGHUP, each registered when installed.
+#[cfg(unix)]
+struct Unix {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    /// Installs the SIGTERM and SIGHUP handlers (on Unix; Ctrl-C everywhere
-    /// once waited on). Must be called inside a tokio runtime.
+    /// Installs the SIGINT, SIGTERM and SIGHUP handlers now (on Unix;
+    /// elsewhere Ctrl-C is handled once waited on). Must be called inside a
+    /// tokio runtime.
+    ///
+    /// SIGINT is registered here rather than by `tokio::signal::ctrl_c()`,
+    /// which registers only when first polled: a Ctrl-C that came between
+    /// the "serving" line and that poll killed the process with the default
+    /// action instead of draining it.
     pub fn install() -> Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
             let unix = match (
+                signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
                 signal(SignalKind::hangup()),
             ) {
-                (Ok(term), Ok(hup)) => Some((term, hup)),
+                (Ok(int), Ok(term), Ok(hup)) => Some(Unix { int, term, hup }),
                 _ => None,
             };
             Signals { unix }
@@ -40,12 +55,15 @@ impl Signals {
     /// Waits for Ctrl-C or SIGTERM; calls `on_hup` for each SIGHUP meanwhile.
     pub async fn wait_for_stop(self, on_hup: impl Fn()) {
         #[cfg(unix)]
-        if let Some((mut term, mut hup)) = self.unix {
-            let ctrl_c = tokio::signal::ctrl_c();
-            tokio::pin!(ctrl_c);
+        if let Some(Unix {
+            mut int,
+            mut term,
+            mut hup,
+        }) = self.unix
+        {
             loop {
                 tokio::select! {
-                    _ = &mut ctrl_c => return,
+                    _ = int.recv() => return,
                     _ = term.recv() => return,
                     _ = hup.recv() => on_hup(),
                 }

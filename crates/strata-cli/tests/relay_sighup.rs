@@ -1,6 +1,7 @@
 //! `kill -HUP` on `strata relay` is handled as `strata serve` handles it:
 //! certificates are reloaded (here there are none, and it says so), open
-//! connections keep flowing, and the relay keeps accepting.
+//! connections keep flowing, and the relay keeps accepting. And a SIGINT
+//! that comes as soon as the handlers are installed drains, never kills.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -137,4 +138,54 @@ fn sighup_keeps_open_connections_and_the_listener() {
     assert!(killed.success());
     relay.wait_for("SIGHUP");
     round_trip(&mut open, b"and after another");
+}
+
+/// The child half of `a_sigint_right_after_install_is_handled_not_fatal`:
+/// installs the handlers, has `kill` send this process SIGINT before
+/// anything waits on them, then waits. Run only by that test.
+#[test]
+#[ignore = "run in a child process by a_sigint_right_after_install_is_handled_not_fatal"]
+fn sigint_child() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let signals = strata_cli::signals::Signals::install();
+        let pid = std::process::id().to_string();
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
+        // The signal is delivered by now (kill(2) has returned); give a
+        // default action the time to end the process if it were still set.
+        thread::sleep(Duration::from_millis(200));
+        tokio::time::timeout(WAIT, signals.wait_for_stop(|| {}))
+            .await
+            .expect("the SIGINT sent before waiting was lost");
+    });
+    println!("stopped by the early SIGINT");
+}
+
+/// Regression: `Signals::install` registered SIGINT only when
+/// `wait_for_stop` first polled `tokio::signal::ctrl_c()`, so a Ctrl-C sent
+/// as soon as `strata serve` printed its "serving" line could kill it with
+/// the default action instead of draining it (seen in CI as `strata serve
+/// --listener-per-worker` exiting by signal 2). Here the signal comes
+/// before anything waits, every time.
+#[test]
+fn a_sigint_right_after_install_is_handled_not_fatal() {
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args(["sigint_child", "--exact", "--ignored", "--nocapture"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("stopped by the early SIGINT"),
+        "child: {:?}\n{stdout}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
