@@ -548,3 +548,38 @@ fn a_seeded_listener_shutdown_repeats_byte_for_byte() {
     assert!(a.len() > 30, "{}", a.len());
     assert!(a == run(), "two runs of one seed differ");
 }
+
+/// The checker every transfer here relies on: the pattern it fills is the
+/// one it accepts, across block boundaries, and a flipped, lost or repeated
+/// byte is found at its offset.
+#[test]
+fn the_pattern_check_finds_a_byte_out_of_place() {
+    use reliable_support::{fill, first_mismatch, pattern};
+    let (seed, start) = (7, 65_000);
+    let mut data = Vec::new();
+    fill(seed, start, 200_000, &mut data);
+    assert!(data
+        .iter()
+        .enumerate()
+        .all(|(j, &b)| b == pattern(seed, start + j as u64)));
+    assert_eq!(first_mismatch(seed, start, &data), None);
+    assert_eq!(first_mismatch(seed + 1, start, &data), Some(start));
+
+    let mut flipped = data.clone();
+    flipped[150_000] ^= 1;
+    assert_eq!(first_mismatch(seed, start, &flipped), Some(start + 150_000));
+    let mut lost = data.clone();
+    lost.remove(100_000);
+    let at = first_mismatch(seed, start, &lost).expect("a lost byte shows");
+    assert!(
+        (start + 99_000..=start + 100_000 + 256).contains(&at),
+        "{at}"
+    );
+    let mut repeated = data.clone();
+    repeated.insert(100_000, data[100_000]);
+    let at = first_mismatch(seed, start, &repeated).expect("a repeated byte shows");
+    assert!(
+        (start + 100_000..=start + 100_000 + 256).contains(&at),
+        "{at}"
+    );
+}

@@ -31,6 +31,15 @@ fn table() -> &'static [u8] {
     })
 }
 
+/// The table XORed with `k`: the pattern's bytes for every block whose key
+/// is `k`, made once, so that filling and checking are slice copies and
+/// compares (the seed sweeps move gigabytes through them in debug builds).
+fn block(k: u8) -> &'static [u8] {
+    static BLOCKS: [std::sync::OnceLock<Vec<u8>>; 256] =
+        [const { std::sync::OnceLock::new() }; 256];
+    BLOCKS[k as usize].get_or_init(|| table().iter().map(|b| b ^ k).collect())
+}
+
 /// Byte `i` of the pattern seeded by `seed`.
 pub fn pattern(seed: u64, i: u64) -> u8 {
     table()[(i & (TABLE_LEN - 1)) as usize] ^ ((i >> TABLE_BITS) ^ seed) as u8
@@ -38,13 +47,12 @@ pub fn pattern(seed: u64, i: u64) -> u8 {
 
 /// Appends pattern bytes `start..start + n`.
 pub fn fill(seed: u64, start: u64, n: u64, out: &mut Vec<u8>) {
-    let t = table();
     let mut i = start;
     while i < start + n {
         let at = (i & (TABLE_LEN - 1)) as usize;
         let run = ((TABLE_LEN - at as u64).min(start + n - i)) as usize;
         let k = ((i >> TABLE_BITS) ^ seed) as u8;
-        out.extend(t[at..at + run].iter().map(|b| b ^ k));
+        out.extend_from_slice(&block(k)[at..at + run]);
         i += run as u64;
     }
 }
@@ -52,7 +60,6 @@ pub fn fill(seed: u64, start: u64, n: u64, out: &mut Vec<u8>) {
 /// The offset of the first byte of `data` (at `start`) that is not the
 /// pattern's.
 pub fn first_mismatch(seed: u64, start: u64, data: &[u8]) -> Option<u64> {
-    let t = table();
     let mut done = 0usize;
     while done < data.len() {
         let i = start + done as u64;
@@ -60,11 +67,9 @@ pub fn first_mismatch(seed: u64, start: u64, data: &[u8]) -> Option<u64> {
         let run = (TABLE_LEN as usize - at).min(data.len() - done);
         let k = ((i >> TABLE_BITS) ^ seed) as u8;
         let chunk = &data[done..done + run];
-        if chunk.iter().zip(&t[at..at + run]).any(|(d, e)| d ^ k != *e) {
-            let j = chunk
-                .iter()
-                .zip(&t[at..at + run])
-                .position(|(d, e)| d ^ k != *e)?;
+        let want = &block(k)[at..at + run];
+        if chunk != want {
+            let j = chunk.iter().zip(want).position(|(d, e)| d != e)?;
             return Some(i + j as u64);
         }
         done += run;
