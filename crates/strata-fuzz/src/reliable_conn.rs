@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use strata::reliable::wire::{ConnId, ErrorCode, Frame, Header, PacketNumber};
 use strata::reliable::{Connection, ReliableConfig, ReliableListener};
-use strata::StreamFactory;
 use strata::testing::{epoch, MemoryDatagramTransport};
+use strata::StreamFactory;
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport};
 
 const MTU: usize = 1200;

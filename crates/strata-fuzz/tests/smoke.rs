@@ -7,7 +7,7 @@
 //!   (`fuzz/regressions/<target>/`, inputs that once crashed it);
 //! - and checks that the script lists every target.
 //!
-//! `cargo test --release --test smoke -- --ignored write_seeds` (re)writes
+//! `cargo test -p strata-fuzz --test smoke -- --ignored write_seeds` (re)writes
 //! the generated part of the seed corpus (see `docs/fuzzing.md`).
 
 use rand::{Rng, SeedableRng};
@@ -923,10 +923,11 @@ fn qpack_inputs() -> Vec<Vec<u8>> {
 }
 
 /// `scripts/fuzz-smoke` runs every target under libFuzzer: its list must
-/// name every `[[bin]]` of this crate, and each must have a file here.
+/// name every `[[bin]]` of `fuzz/Cargo.toml`, and each must have a file in
+/// `fuzz/fuzz_targets/`.
 #[test]
 fn every_target_is_listed() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = fuzz_dir();
     let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
     let bins: Vec<&str> = manifest
         .split("[[bin]]")
@@ -950,12 +951,17 @@ fn every_target_is_listed() {
     let mut g: Vec<&str> = GENERATORS.iter().map(|(n, _)| *n).collect();
     g.sort_unstable();
     assert_eq!(b, g, "Cargo.toml bins vs the targets! list here");
+    // The binaries are built by cargo-fuzz only (nightly, its own
+    // workspace): each must be the one-line wrapper of the body of its name,
+    // which the `targets!` list below compiles against.
     for bin in &bins {
+        let path = root.join("fuzz_targets").join(format!("{bin}.rs"));
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("no fuzz_targets/{bin}.rs: {e}"));
         assert!(
-            root.join("fuzz_targets")
-                .join(format!("{bin}.rs"))
-                .is_file(),
-            "no fuzz_targets/{bin}.rs"
+            text.contains("libfuzzer_sys::fuzz_target!(")
+                && text.contains(&format!("strata_fuzz::{bin}(")),
+            "fuzz_targets/{bin}.rs does not wrap strata_fuzz::{bin}"
         );
     }
 }
@@ -1285,9 +1291,20 @@ fn files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     v
 }
 
+/// `fuzz/`, the cargo-fuzz package: its binaries, corpus and regressions.
+fn fuzz_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz")
+}
+
 /// Runs `body` over the checked-in corpus and regression inputs of `name`.
 fn replay(name: &str, body: fn(&[u8])) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = fuzz_dir();
+    // Every target has a checked-in corpus: an empty list means a wrong path.
+    assert!(
+        !files(&root.join("corpus").join(name)).is_empty(),
+        "no corpus for {name} under {}",
+        root.display()
+    );
     for kind in ["corpus", "regressions"] {
         for path in files(&root.join(kind).join(name)) {
             let input = std::fs::read(&path).expect("read an input");
@@ -1372,7 +1389,7 @@ fn extra_seeds(name: &str) -> Vec<Vec<u8>> {
 #[test]
 #[ignore]
 fn write_seeds() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let root = fuzz_dir().join("corpus");
     for (name, gen) in GENERATORS {
         let dir = root.join(name);
         std::fs::create_dir_all(&dir).expect("create a corpus directory");

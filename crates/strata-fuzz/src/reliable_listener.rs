@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 
 use strata::reliable::wire::ConnId;
 use strata::reliable::{Connection, ReliableConfig, ReliableListener};
-use strata::StreamFactory;
 use strata::testing::MemoryDatagramTransport;
+use strata::StreamFactory;
 use strata::{Datagram, DatagramProtocol, DatagramTransport, StreamProtocol, StreamTransport};
 
 const MAX_CONNECTIONS: usize = 4;

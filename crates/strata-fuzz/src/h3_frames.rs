@@ -39,10 +39,18 @@ fn run(input: &[u8], limit: usize, piece: usize) -> (Vec<Seen>, Option<ReadError
                 Ok(None) => break,
                 Err(e) => return (seen, Some(e)),
             }
-            assert!(r.buffered() <= bound, "{} buffered over {bound}", r.buffered());
+            assert!(
+                r.buffered() <= bound,
+                "{} buffered over {bound}",
+                r.buffered()
+            );
         }
         assert!(rest.is_empty(), "input left unread without an error");
-        assert!(r.buffered() <= bound, "{} buffered over {bound}", r.buffered());
+        assert!(
+            r.buffered() <= bound,
+            "{} buffered over {bound}",
+            r.buffered()
+        );
     }
     (seen, None)
 }
