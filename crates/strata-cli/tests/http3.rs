@@ -19,7 +19,7 @@ fn port(hostport: &str) -> &str {
 
 #[test]
 fn get_http3_fetches_what_http2_fetches() {
-    let s = serve();
+    let mut s = serve();
     let dir = std::env::temp_dir().join(format!("strata-h3-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (h3, h2) = (dir.join("h3.bin"), dir.join("h2.bin"));
@@ -35,8 +35,9 @@ fn get_http3_fetches_what_http2_fetches() {
     ]));
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}; {}",
+        String::from_utf8_lossy(&out.stderr),
+        s.state()
     );
     let out = finish(strata(&[
         "get",
@@ -46,10 +47,14 @@ fn get_http3_fetches_what_http2_fetches() {
         h2.to_str().unwrap(),
         &url(s.addr("tls+tcp")),
     ]));
+    // Once seen (CI, 2026-12-07, not reproduced in 80 loaded runs): this
+    // connect refused after the HTTP/3 fetch had succeeded. The server's
+    // state and stderr are in the message for the next time.
     assert!(
         out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "{}; {}",
+        String::from_utf8_lossy(&out.stderr),
+        s.state()
     );
     let (a, b) = (std::fs::read(&h3).unwrap(), std::fs::read(&h2).unwrap());
     assert_eq!(a.len(), n);

@@ -48,6 +48,9 @@ pub struct Serve {
     child: Child,
     /// Each endpoint as printed: the full endpoint and its `host:port`.
     served: Vec<(String, String)>,
+    /// What the server wrote to stderr so far (read as it comes, so that a
+    /// chatty server never blocks on a full pipe).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 #[allow(dead_code)]
@@ -61,6 +64,19 @@ impl Serve {
             .find(|(ep, _)| ep.starts_with(&prefix))
             .map(|(_, hostport)| hostport.as_str())
             .unwrap_or_else(|| panic!("no {scheme} endpoint served"))
+    }
+
+    /// For a failed request's message: whether the server still runs (or
+    /// how it ended), and what it wrote to stderr.
+    pub fn state(&mut self) -> String {
+        let run = match self.child.try_wait() {
+            Ok(None) => "the server still runs".to_string(),
+            Ok(Some(status)) => format!("the server exited: {status}"),
+            Err(e) => format!("the server's state is unknown: {e}"),
+        };
+        // Give the reader a moment to take what was written last.
+        thread::sleep(Duration::from_millis(100));
+        format!("{run}; its stderr: {:?}", self.stderr.lock().unwrap())
     }
 }
 
@@ -80,6 +96,16 @@ pub fn serve_http(endpoints: &[&str]) -> Serve {
     args.extend_from_slice(endpoints);
     let mut child = strata(&args);
     let out = child.stdout.take().expect("stdout");
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let err = child.stderr.take().expect("stderr");
+    let to = stderr.clone();
+    thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            let mut s = to.lock().unwrap();
+            s.push_str(&line);
+            s.push('\n');
+        }
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
@@ -99,5 +125,9 @@ pub fn serve_http(endpoints: &[&str]) -> Serve {
             served.push((ep.to_string(), hostport));
         }
     }
-    Serve { child, served }
+    Serve {
+        child,
+        served,
+        stderr,
+    }
 }
