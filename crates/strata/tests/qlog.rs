@@ -6,7 +6,7 @@
 //! read, and each side's frames created are the other's frames parsed.
 
 mod h2_support;
-use h2_support::qlog::qlog_support::{tracer, validate, Traces};
+use h2_support::qlog::qlog_support::{named, tracer, validate, Traces};
 use h2_support::Upload;
 mod quic_support;
 mod tls_support;
@@ -77,10 +77,7 @@ fn a_lossy_reliable_transfer_traces_packets_losses_and_metrics_in_valid_qlog() {
             count(&events, "transport:packet_received") > 20,
             "{vantage}"
         );
-        let metrics: Vec<&Json> = events
-            .iter()
-            .filter(|e| e["name"] == "recovery:metrics_updated")
-            .collect();
+        let metrics = named(&events, "recovery:metrics_updated");
         assert!(metrics
             .iter()
             .any(|m| m["data"]["congestion_window"].as_u64() > Some(0)));
@@ -435,10 +432,7 @@ fn a_lossy_quic_transfer_traces_its_congestion_window_rtt_and_losses() {
     let client = &t.iter().find(|(v, _)| v == "client").unwrap().1;
     let events = validate(client);
     assert!(events.iter().all(|e| e["category"] == "quic"));
-    let metrics: Vec<&Json> = events
-        .iter()
-        .filter(|e| e["name"] == "recovery:metrics_updated")
-        .collect();
+    let metrics = named(&events, "recovery:metrics_updated");
     assert!(
         metrics
             .iter()
@@ -498,10 +492,7 @@ fn a_lossy_quic_transfer_traces_every_packet_its_losses_and_metrics() {
         assert!(received.len() > 20, "{vantage}: {}", received.len());
         assert!(sent.iter().any(|p| p.0 == "initial"), "{vantage}");
         assert!(sent.iter().any(|p| p.0 == "1RTT"), "{vantage}: {sent:?}");
-        let metrics: Vec<&Json> = events
-            .iter()
-            .filter(|e| e["name"] == "recovery:metrics_updated")
-            .collect();
+        let metrics = named(&events, "recovery:metrics_updated");
         assert!(
             metrics
                 .iter()

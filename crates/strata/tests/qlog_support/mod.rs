@@ -65,3 +65,9 @@ pub fn validate(text: &str) -> Vec<Json> {
     }
     events
 }
+
+/// The events of `events` named `name`, in order.
+#[allow(dead_code)] // Not every test binary that loads this module uses it.
+pub fn named<'a>(events: &'a [Json], name: &str) -> Vec<&'a Json> {
+    events.iter().filter(|e| e["name"] == name).collect()
+}
